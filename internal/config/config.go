@@ -1,0 +1,213 @@
+// Package config reads Presence Bridge's settings from PB_* environment
+// variables and validates them at start, with messages that name the
+// variable and what is wrong. Secret values are never printed.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Prefix starts every variable's name.
+const Prefix = "PB_"
+
+// Secret is a string that never prints: fmt, %v and slog show "[redacted]".
+type Secret string
+
+func (s Secret) String() string               { return redact(s) }
+func (s Secret) GoString() string             { return redact(s) }
+func (s Secret) LogValue() slog.Value         { return slog.StringValue(redact(s)) }
+func (s Secret) MarshalText() ([]byte, error) { return []byte(redact(s)), nil }
+
+// Reveal returns the value itself, for the one place that uses it.
+func (s Secret) Reveal() string { return string(s) }
+
+func redact(s Secret) string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// Config is every setting. The `help` tag is printed by --help.
+type Config struct {
+	Env         string `env:"ENV" envDefault:"production" help:"production or development: development relaxes checks, logs text and allows loopback webhook targets"`
+	DatabaseURL Secret `env:"DATABASE_URL" help:"PostgreSQL URL (postgres://user:pass@host/db); empty: start a private PostgreSQL from the local binaries in PB_DATA_DIR/postgres"`
+	DataDir     string `env:"DATA_DIR" envDefault:".data" help:"folder for local state: the embedded PostgreSQL data and, in development, the seal key file"`
+	DBMaxConns  int32  `env:"DB_MAX_CONNS" envDefault:"20" help:"connections in this process's pool (web + workers); budget across all instances against max_connections"`
+
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080" help:"address the web server listens on (host:port; port 0 picks a free one)"`
+	BaseURL  string `env:"BASE_URL" help:"public URL of this deployment, used in redirect and notification URLs (required in production, must be https)"`
+
+	SealKeys      Secret `env:"SEAL_KEYS" help:"seal keys as id:base64(32 bytes), comma or newline separated (one of PB_SEAL_KEYS or PB_SEAL_KEYS_FILE is required in production)"`
+	SealKeysFile  string `env:"SEAL_KEYS_FILE" help:"file holding seal keys, one id:base64 per line, mode 0600 (development creates one in PB_DATA_DIR)"`
+	SealActiveKey string `env:"SEAL_ACTIVE_KEY" help:"id of the key that seals new values (default: the last key listed)"`
+
+	LogFormat string     `env:"LOG_FORMAT" help:"json or text (default: json in production, text in development)"`
+	LogLevel  slog.Level `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
+
+	LoginBaseURL string `env:"LOGIN_BASE_URL" envDefault:"https://login.microsoftonline.com" help:"Microsoft identity platform base URL (a national cloud, or graphsim)"`
+	GraphBaseURL string `env:"GRAPH_BASE_URL" envDefault:"https://graph.microsoft.com" help:"Microsoft Graph base URL (a national cloud, or graphsim)"`
+
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s" help:"how long a SIGTERM waits for requests and jobs in flight"`
+}
+
+// Production reports whether the strict production checks apply.
+func (c *Config) Production() bool { return c.Env == "production" }
+
+// Load reads the environment (as os.Environ would give it) and validates.
+// Development is forced when dev is true (the `dev` command).
+func Load(environ map[string]string, dev bool) (*Config, error) {
+	cfg, err := env.ParseAsWithOptions[Config](env.Options{Prefix: Prefix, Environment: environ})
+	if err != nil {
+		return nil, explainParse(err, environ)
+	}
+	if dev {
+		cfg.Env = "development"
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// FromOS loads from the process environment.
+func FromOS(dev bool) (*Config, error) { return Load(env.ToMap(os.Environ()), dev) }
+
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf(Prefix+name+": "+format, args...))
+	}
+	switch c.Env {
+	case "production", "development":
+	default:
+		bad("ENV", "must be production or development, not %q", c.Env)
+	}
+	if c.DatabaseURL != "" {
+		if _, err := pgconn.ParseConfig(c.DatabaseURL.Reveal()); err != nil {
+			bad("DATABASE_URL", "not a valid PostgreSQL URL or connection string (%s)", parseReason(err))
+		}
+	}
+	if c.DBMaxConns < 2 {
+		bad("DB_MAX_CONNS", "must be at least 2, not %d", c.DBMaxConns)
+	}
+	if c.HTTPAddr == "" || !strings.Contains(c.HTTPAddr, ":") {
+		bad("HTTP_ADDR", "must be host:port or :port, not %q", c.HTTPAddr)
+	}
+	if c.Production() {
+		if c.BaseURL == "" {
+			bad("BASE_URL", "required in production (the public https URL of this deployment)")
+		}
+		if c.SealKeys == "" && c.SealKeysFile == "" {
+			bad("SEAL_KEYS", "a seal key is required in production: set PB_SEAL_KEYS or PB_SEAL_KEYS_FILE (generate one with `presencebridge keys generate`)")
+		}
+	}
+	if c.BaseURL != "" {
+		if err := checkURL(c.BaseURL, c.Production()); err != nil {
+			bad("BASE_URL", "%v", err)
+		}
+	}
+	for name, v := range map[string]string{"LOGIN_BASE_URL": c.LoginBaseURL, "GRAPH_BASE_URL": c.GraphBaseURL} {
+		if err := checkURL(v, false); err != nil {
+			bad(name, "%v", err)
+		}
+	}
+	switch c.LogFormat {
+	case "", "json", "text":
+	default:
+		bad("LOG_FORMAT", "must be json or text, not %q", c.LogFormat)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("SHUTDOWN_TIMEOUT", "must be a positive duration such as 20s")
+	}
+	return errors.Join(errs...)
+}
+
+func checkURL(raw string, wantHTTPS bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return fmt.Errorf("must be an absolute http(s) URL, not %q", raw)
+	}
+	if wantHTTPS && u.Scheme != "https" {
+		return fmt.Errorf("must use https in production, not %q", raw)
+	}
+	return nil
+}
+
+// parseReason keeps the reason of a connection-string error without the
+// string itself, which may hold a password.
+func parseReason(err error) string {
+	var pce *pgconn.ParseConfigError
+	if errors.As(err, &pce) && pce.Unwrap() != nil {
+		err = pce.Unwrap()
+	}
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	return msg
+}
+
+// explainParse turns caarlos0/env's errors into lines naming the variable.
+func explainParse(err error, environ map[string]string) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	var out []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			v := varFor(pe.Name)
+			shown := "its value"
+			if !v.Secret {
+				shown = fmt.Sprintf("%q", environ[v.Name])
+			}
+			out = append(out, fmt.Errorf("%s: cannot read %s as %s", v.Name, shown, pe.Type))
+			continue
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
+}
+
+// Var describes one environment variable, for --help and error messages.
+type Var struct {
+	Name, Default, Help string
+	Secret              bool
+	field               string
+}
+
+// Vars lists every variable Config reads, in declaration order.
+func Vars() []Var {
+	t := reflect.TypeFor[Config]()
+	vars := make([]Var, 0, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		vars = append(vars, Var{
+			Name: Prefix + name, Default: f.Tag.Get("envDefault"), Help: f.Tag.Get("help"),
+			Secret: f.Type == reflect.TypeFor[Secret](), field: f.Name,
+		})
+	}
+	return vars
+}
+
+func varFor(field string) Var {
+	for _, v := range Vars() {
+		if v.field == field {
+			return v
+		}
+	}
+	return Var{Name: field}
+}

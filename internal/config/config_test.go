@@ -1,0 +1,103 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+var validProduction = map[string]string{
+	"PB_BASE_URL":  "https://bridge.example.com",
+	"PB_SEAL_KEYS": "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+}
+
+func with(base map[string]string, kv ...string) map[string]string {
+	m := map[string]string{}
+	for k, v := range base {
+		m[k] = v
+	}
+	for i := 0; i < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
+func TestLoadDefaults(t *testing.T) {
+	cfg, err := Load(validProduction, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Production() || cfg.HTTPAddr != ":8080" || cfg.DBMaxConns != 20 || cfg.DataDir != ".data" {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+	dev, err := Load(map[string]string{}, true)
+	if err != nil {
+		t.Fatalf("development needs no settings at all: %v", err)
+	}
+	if dev.Production() {
+		t.Fatal("dev=true did not select development")
+	}
+}
+
+func TestBadConfigurationNamesTheVariable(t *testing.T) {
+	cases := []struct {
+		name    string
+		environ map[string]string
+		want    string
+	}{
+		{"unknown env", with(validProduction, "PB_ENV", "staging"), `PB_ENV: must be production or development, not "staging"`},
+		{"malformed database url", with(validProduction, "PB_DATABASE_URL", "postgres://u:hunter2@host:notaport/db"), "PB_DATABASE_URL: not a valid PostgreSQL URL"},
+		{"missing key in production", with(validProduction, "PB_SEAL_KEYS", ""), "PB_SEAL_KEYS: a seal key is required in production"},
+		{"missing base url in production", with(validProduction, "PB_BASE_URL", ""), "PB_BASE_URL: required in production"},
+		{"http base url in production", with(validProduction, "PB_BASE_URL", "http://x.example"), "PB_BASE_URL: must use https in production"},
+		{"not a number", with(validProduction, "PB_DB_MAX_CONNS", "lots"), `PB_DB_MAX_CONNS: cannot read "lots" as int32`},
+		{"bad duration", with(validProduction, "PB_SHUTDOWN_TIMEOUT", "soon"), `PB_SHUTDOWN_TIMEOUT: cannot read "soon"`},
+		{"bad log level", with(validProduction, "PB_LOG_LEVEL", "loud"), `PB_LOG_LEVEL: cannot read "loud"`},
+		{"bad log format", with(validProduction, "PB_LOG_FORMAT", "xml"), `PB_LOG_FORMAT: must be json or text`},
+		{"no port", with(validProduction, "PB_HTTP_ADDR", "localhost"), `PB_HTTP_ADDR: must be host:port`},
+		{"relative graph url", with(validProduction, "PB_GRAPH_BASE_URL", "graph"), `PB_GRAPH_BASE_URL: must be an absolute http(s) URL`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load(c.environ, false)
+			if err == nil {
+				t.Fatalf("Load succeeded; want an error containing %q", c.want)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q\ndoes not contain %q", err, c.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Fatalf("error reveals a password: %q", err)
+			}
+		})
+	}
+}
+
+func TestSecretsNeverPrint(t *testing.T) {
+	cfg, err := Load(with(validProduction, "PB_DATABASE_URL", "postgres://u:hunter2@db/pb"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "cfg", cfg, "db", cfg.DatabaseURL)
+	for _, out := range []string{fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg, cfg.SealKeys), logs.String()} {
+		for _, secret := range []string{"hunter2", "AAAAAAAAAAAA"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("secret %q printed in %s", secret, out)
+			}
+		}
+	}
+	if cfg.DatabaseURL.Reveal() != "postgres://u:hunter2@db/pb" {
+		t.Fatal("Reveal lost the value")
+	}
+}
+
+func TestVarsDescribeEveryField(t *testing.T) {
+	for _, v := range Vars() {
+		if !strings.HasPrefix(v.Name, "PB_") || v.Help == "" {
+			t.Errorf("variable %+v lacks a PB_ name or help text", v)
+		}
+	}
+}
