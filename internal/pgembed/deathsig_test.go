@@ -22,7 +22,7 @@ func TestServerDiesWithItsOwner(t *testing.T) {
 			fmt.Println("error", err)
 			os.Exit(1)
 		}
-		fmt.Println("pid", s.cmd.Process.Pid)
+		fmt.Println("pid", s.cmd.Process.Pid, s.socketDir)
 		select {} // wait to be killed
 	}
 
@@ -35,14 +35,15 @@ func TestServerDiesWithItsOwner(t *testing.T) {
 	if err := child.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var word, value string
-	if _, err := fmt.Fscan(bufio.NewReader(out), &word, &value); err != nil || word != "pid" {
+	var word, value, socketDir string
+	if _, err := fmt.Fscan(bufio.NewReader(out), &word, &value, &socketDir); err != nil || word != "pid" {
 		child.Process.Kill()
 		t.Fatalf("child did not report a server pid: %q %q %v", word, value, err)
 	}
 	pgPid, _ := strconv.Atoi(value)
 	child.Process.Kill()
 	child.Wait()
+	defer os.RemoveAll(socketDir) // the killed owner could not remove it
 
 	deadline := time.Now().Add(10 * time.Second)
 	for syscall.Kill(pgPid, 0) == nil {
