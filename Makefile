@@ -1,0 +1,71 @@
+# Presence Bridge. The two commands a fresh machine needs:
+#   make dev    run the whole product on an embedded PostgreSQL
+#   make test   run every test (real PostgreSQL, real HTTP, real Chromium)
+# Both install missing system packages first (apt-get when root, else they
+# print the command to run).
+
+GO       ?= go
+PB_BIN   ?= bin/presencebridge
+GOFLAGS  ?=
+export GOFLAGS
+
+.PHONY: dev test bench lint generate check-generated check-graph-deps check-compose ci build \
+        deps-dev deps-test deps-ci
+
+dev: deps-dev
+	$(GO) run ./cmd/presencebridge dev
+
+test: deps-test
+	$(GO) test -race -count=1 ./...
+
+bench: deps-test
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(PB_BIN) ./cmd/presencebridge
+
+generate:
+	$(GO) tool templ generate
+
+# templ generate, then fail on any change to tracked files or any new file:
+# `git diff` alone misses a generated file that was never committed.
+check-generated: generate
+	$(GO) tool templ fmt -fail templates
+	@changes="$$(git status --porcelain -- . ':!.data')"; \
+	if [ -n "$$changes" ]; then \
+		echo "generated files are out of date or uncommitted (run make generate and commit):"; \
+		echo "$$changes"; git --no-pager diff --stat; exit 1; \
+	fi
+
+lint:
+	@unformatted="$$(git ls-files '*.go' | grep -v '_templ.go$$' | xargs gofmt -l)"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+# msgraph-sdk-go costs minutes and gigabytes to compile: only internal/graph
+# (and the binaries in cmd/) may link it, so every other test binary stays small.
+check-graph-deps:
+	@leaks="$$($(GO) list -test -f '{{.ImportPath}}{{range .Deps}} {{.}}{{end}}' ./... \
+		| grep ' github.com/microsoftgraph/msgraph-sdk-go' | awk '{print $$1}' | sort -u \
+		| grep -vE '^presencebridge/(cmd/|internal/graph( |$$|\.test|_test))' || true)"; \
+	if [ -n "$$leaks" ]; then echo "msgraph-sdk-go is linked by packages other than internal/graph:"; echo "$$leaks"; exit 1; fi
+
+# Validates docker-compose.yml where a compose client exists; no engine needed.
+check-compose:
+	@if docker compose version >/dev/null 2>&1; then docker compose -f docker-compose.yml config -q; \
+	elif command -v docker-compose >/dev/null 2>&1; then docker-compose -f docker-compose.yml config -q; \
+	else echo "no compose client: docker-compose.yml not validated"; exit 1; fi
+	@echo "docker-compose.yml is valid"
+
+ci: deps-ci check-generated lint check-graph-deps check-compose test
+
+# --- system packages ---------------------------------------------------------
+
+deps-dev:
+	@sh .ci/install-deps postgres
+
+deps-test:
+	@sh .ci/install-deps postgres chromium
+
+deps-ci:
+	@sh .ci/install-deps postgres chromium compose

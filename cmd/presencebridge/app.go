@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/IBM/pgxpoolprometheus"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"presencebridge/internal/config"
+	"presencebridge/internal/pgembed"
+	"presencebridge/internal/schema"
+	"presencebridge/internal/seal"
+	"presencebridge/internal/store"
+)
+
+// embeddedDB is the database name used on the embedded server.
+const embeddedDB = "presencebridge"
+
+// app holds what every role shares: configuration, logger, database, keys.
+type app struct {
+	cfg     *config.Config
+	logger  *slog.Logger
+	pg      *pgembed.Server // nil with PB_DATABASE_URL
+	pool    *pgxpool.Pool
+	ring    *seal.Ring
+	store   *store.Store
+	metrics *prometheus.Registry
+}
+
+// openApp loads the seal keys and opens the database. Close releases it.
+func openApp(ctx context.Context, cfg *config.Config, name string) (*app, error) {
+	logger := newLogger(cfg).With("role", name)
+	ring, err := loadRing(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	a, err := openDB(ctx, cfg, logger, name)
+	if err != nil {
+		return nil, err
+	}
+	a.ring = ring
+	a.store = store.New(a.pool, a.ring)
+	return a, nil
+}
+
+// openDB connects to the database, starting the embedded one when no URL is
+// configured. Commands that need no keys (migrate) use it alone.
+func openDB(ctx context.Context, cfg *config.Config, logger *slog.Logger, name string) (*app, error) {
+	a := &app{cfg: cfg, logger: logger}
+	var err error
+	dsn := cfg.DatabaseURL.Reveal()
+	if dsn == "" {
+		dir := filepath.Join(cfg.DataDir, "postgres")
+		a.pg, err = pgembed.Start(ctx, pgembed.Options{DataDir: dir, Durable: true, Logger: a.logger})
+		if err != nil {
+			return nil, fmt.Errorf("embedded PostgreSQL (no PB_DATABASE_URL set): %w", err)
+		}
+		if err := a.pg.EnsureDatabase(ctx, embeddedDB); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
+		}
+		dsn = a.pg.DSN(embeddedDB)
+		a.logger.Info("using the embedded PostgreSQL", "data_dir", a.pg.DataDir())
+	}
+	a.pool, err = newPool(ctx, dsn, cfg, name)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.metrics = prometheus.NewRegistry()
+	a.metrics.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		pgxpoolprometheus.NewCollector(a.pool, map[string]string{"db": "main"}),
+	)
+	return a, nil
+}
+
+// Close releases the pool and stops the embedded server, in that order.
+func (a *app) Close() {
+	if a.pool != nil {
+		a.pool.Close()
+	}
+	if a.pg != nil {
+		if err := a.pg.Stop(); err != nil {
+			a.logger.Warn("embedded PostgreSQL stop", "err", err)
+		}
+	}
+}
+
+// ready is the readiness check: the database answers and is migrated.
+func (a *app) ready(ctx context.Context) error {
+	if err := a.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("database unreachable: %w", err)
+	}
+	return schema.CheckAtHead(ctx, a.pool)
+}
+
+func newPool(ctx context.Context, dsn string, cfg *config.Config, name string) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, errors.New("PB_DATABASE_URL: not a valid PostgreSQL URL")
+	}
+	// pgxpool's default is max(4, cores): 4 here, too few for web + River.
+	pc.MaxConns = cfg.DBMaxConns
+	pc.MinIdleConns = 2
+	pc.MaxConnLifetime = time.Hour
+	pc.MaxConnLifetimeJitter = 5 * time.Minute
+	pc.ConnConfig.RuntimeParams["application_name"] = "presencebridge-" + name
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("database %s: cannot connect: %v", pc.ConnConfig.Host, err)
+	}
+	return pool, nil
+}
+
+func newLogger(cfg *config.Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	format := cfg.LogFormat
+	if format == "" {
+		format = "json"
+		if !cfg.Production() {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}
+
+// loadRing reads the seal keys. Outside production, with no key configured,
+// a key file is created in PB_DATA_DIR on first run and reused after.
+func loadRing(cfg *config.Config, logger *slog.Logger) (*seal.Ring, error) {
+	text := cfg.SealKeys.Reveal()
+	source := "PB_SEAL_KEYS"
+	file := cfg.SealKeysFile
+	if text == "" && file == "" && !cfg.Production() {
+		file = filepath.Join(cfg.DataDir, "seal.keys")
+		// 0711, not 0700: the embedded PostgreSQL, which may run as another
+		// user, must pass through to PB_DATA_DIR/postgres. The key file is 0600.
+		if err := os.MkdirAll(cfg.DataDir, 0o711); err != nil {
+			return nil, fmt.Errorf("PB_DATA_DIR: %w", err)
+		}
+		created, err := seal.EnsureKeyFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("development seal key file: %w", err)
+		}
+		if created {
+			logger.Info("created a development seal key file", "path", file)
+		}
+	}
+	if text == "" && file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("PB_SEAL_KEYS_FILE: %w", err)
+		}
+		text, source = string(b), "PB_SEAL_KEYS_FILE ("+file+")"
+	}
+	ring, err := seal.LoadRing(text, cfg.SealActiveKey)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	return ring, nil
+}

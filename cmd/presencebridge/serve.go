@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"presencebridge/internal/config"
+	"presencebridge/internal/jobs"
+	"presencebridge/internal/schema"
+	"presencebridge/web"
+)
+
+// role says which parts run in a process. Every role serves /healthz,
+// /readyz and /metrics on PB_HTTP_ADDR so that orchestrators can probe it.
+type role struct {
+	name        string
+	web, worker bool
+}
+
+var roles = map[string]role{
+	"serve":  {name: "serve", web: true, worker: true},
+	"web":    {name: "web", web: true},
+	"worker": {name: "worker", worker: true},
+}
+
+func roleCmd(use, short string, r role, stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long:  short + ".\n\nMigrations are applied at start (safe when several instances start at once)." + envHelp(),
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runRole(cmd.Context(), r, stdout)
+		},
+	}
+}
+
+func runRole(ctx context.Context, r role, stdout io.Writer) error {
+	cfg, err := config.FromOS(false)
+	if err != nil {
+		return err
+	}
+	return start(ctx, cfg, r, func(baseURL string) {})
+}
+
+// start runs role r until ctx is cancelled (SIGINT/SIGTERM), then shuts down
+// gracefully: the web server drains requests, River finishes running jobs.
+// onListening is called with the base URL once the server accepts requests.
+func start(ctx context.Context, cfg *config.Config, r role, onListening func(baseURL string)) error {
+	// Listen first: a port in use is the most common start failure and must
+	// be reported before anything else is touched.
+	ln, err := listen(cfg.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	a, err := openApp(ctx, cfg, r.name)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := schema.Up(ctx, a.pool, a.logger); err != nil {
+		return err
+	}
+	client, err := jobs.NewClient(a.pool, jobs.Options{Logger: a.logger, Work: r.worker})
+	if err != nil {
+		return err
+	}
+
+	handler := web.New(web.Deps{
+		Logger:     a.logger,
+		Ready:      a.ready,
+		Metrics:    a.metrics,
+		Production: cfg.Production(),
+		Version:    version(),
+	})
+	g, gctx := errgroup.WithContext(ctx)
+	if r.worker {
+		if err := client.Start(gctx); err != nil {
+			return fmt.Errorf("start workers: %w", err)
+		}
+		g.Go(func() error {
+			<-gctx.Done()
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+			defer cancel()
+			if err := client.Stop(stopCtx); err != nil {
+				a.logger.Warn("workers did not stop in time; River will retry their jobs", "err", err)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error { return web.Serve(gctx, ln, handler, a.logger) })
+	base := baseURL(cfg, ln)
+	a.logger.Info("presencebridge started", "role", r.name, "url", base, "version", version())
+	onListening(base)
+	err = g.Wait()
+	a.logger.Info("presencebridge stopped", "role", r.name)
+	return err
+}
+
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("PB_HTTP_ADDR: %s is already in use (another presencebridge running?): stop it or choose another port", addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("PB_HTTP_ADDR: cannot listen on %s: %v", addr, err)
+	}
+	return ln, nil
+}
+
+// baseURL is PB_BASE_URL, or in development the address actually bound.
+func baseURL(cfg *config.Config, ln net.Listener) string {
+	if cfg.BaseURL != "" {
+		return cfg.BaseURL
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	return fmt.Sprintf("http://localhost:%d", port)
+}
