@@ -25,12 +25,12 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(PB_BIN) ./cmd/presencebridge
 
 generate:
+	$(GO) tool templ fmt templates
 	$(GO) tool templ generate
 
 # templ generate, then fail on any change to tracked files or any new file:
 # `git diff` alone misses a generated file that was never committed.
 check-generated: generate
-	$(GO) tool templ fmt -fail templates
 	@changes="$$(git status --porcelain -- . ':!.data')"; \
 	if [ -n "$$changes" ]; then \
 		echo "generated files are out of date or uncommitted (run make generate and commit):"; \
