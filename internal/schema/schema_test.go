@@ -1,7 +1,6 @@
 package schema_test
 
 import (
-	"context"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -65,17 +64,17 @@ func TestUpDownUpLeavesTheSameSchema(t *testing.T) {
 	if err := schema.Up(ctx, pool, quiet); err != nil {
 		t.Fatal(err)
 	}
-	before := tables(t, pool)
+	before := testkit.Tables(t, pool)
 	if err := schema.Down(ctx, pool, 0, true, quiet); err != nil {
 		t.Fatalf("down --all: %v", err)
 	}
-	if left := tables(t, pool); len(left) > 1 { // schema_migrations stays
+	if left := testkit.Tables(t, pool); len(left) > 1 { // schema_migrations stays
 		t.Fatalf("after down --all these tables remain: %v", left)
 	}
 	if err := schema.Up(ctx, pool, quiet); err != nil {
 		t.Fatalf("up again: %v", err)
 	}
-	if after := tables(t, pool); fmt.Sprint(after) != fmt.Sprint(before) {
+	if after := testkit.Tables(t, pool); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Fatalf("tables after up/down/up = %v, want %v", after, before)
 	}
 }
@@ -152,20 +151,4 @@ func TestMigrationFilesArePaired(t *testing.T) {
 			t.Errorf("migration %s has files %v; want one .up.sql and one .down.sql", num, files)
 		}
 	}
-}
-
-func tables(t *testing.T, pool *pgxpool.Pool) []string {
-	t.Helper()
-	rows, err := pool.Query(context.Background(),
-		`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for rows.Next() {
-		var n string
-		rows.Scan(&n)
-		names = append(names, n)
-	}
-	return names
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -175,26 +174,5 @@ func TestNoPlaintextSecretInTheDatabase(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rows, err := pool.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var n string
-		rows.Scan(&n)
-		tables = append(tables, n)
-	}
-	forms := []string{secret, hex.EncodeToString([]byte(secret)), base64.StdEncoding.EncodeToString([]byte(secret))}
-	for _, table := range tables {
-		var dump string
-		if err := pool.QueryRow(ctx, fmt.Sprintf(`SELECT coalesce(string_agg(to_jsonb(t)::text, ''), '') FROM %q t`, table)).Scan(&dump); err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range forms {
-			if strings.Contains(dump, f) {
-				t.Errorf("table %s holds the secret in clear (%q)", table, f[:12])
-			}
-		}
-	}
+	testkit.RequireNotStored(t, pool, secret)
 }
