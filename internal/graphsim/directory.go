@@ -1,0 +1,178 @@
+package graphsim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// GraphAppID is Microsoft Graph's own application id: the resource of
+// every Graph token, and the app that sends change notifications.
+const GraphAppID = "00000003-0000-0000-c000-000000000000"
+
+// Tenant is a Microsoft Entra tenant.
+type Tenant struct {
+	ID          uuid.UUID
+	Domain      string // verified domain, e.g. contoso.example
+	DisplayName string
+	users       map[uuid.UUID]*User
+	byUPN       map[string]*User // lower-cased UPN
+	// grants are our service principals' consents in this tenant, by app.
+	grants map[string]*Grant
+}
+
+// User is a work account.
+type User struct {
+	ID          uuid.UUID
+	TenantID    uuid.UUID
+	UPN         string
+	Mail        string
+	DisplayName string
+	Password    string
+	MFARequired bool
+	Enabled     bool
+	Admin       bool // may grant tenant-wide admin consent
+	// RevokedAt invalidates every refresh token issued before it
+	// (revokeSignInSessions, an admin password reset).
+	RevokedAt time.Time
+}
+
+// App is an app registration (in its home tenant).
+type App struct {
+	ClientID     string
+	HomeTenantID uuid.UUID
+	DisplayName  string
+	Secrets      []AppSecret
+	RedirectURIs []string
+	MultiTenant  bool
+	// Delegated and Application are the "required permissions" of the
+	// registration: what /.default and admin consent grant.
+	Delegated   []string
+	Application []string
+}
+
+// AppSecret is one client secret of an app registration.
+type AppSecret struct {
+	KeyID   uuid.UUID
+	Value   string
+	Expires time.Time
+}
+
+// Grant is an app's service principal in a tenant with what the admin
+// consented to: delegated scopes for all users and application roles.
+type Grant struct {
+	ClientID  string
+	Scopes    []string
+	Roles     []string
+	GrantedAt time.Time
+}
+
+// Seed describes a directory: one app registration and the tenants with
+// their users and monitor accounts. It is what --seed-file holds.
+type Seed struct {
+	App     SeedApp      `json:"app"`
+	Tenants []SeedTenant `json:"tenants"`
+}
+
+// SeedApp is the app registration our product (or any client) uses.
+type SeedApp struct {
+	ClientID      string     `json:"clientId"`
+	ClientSecret  string     `json:"clientSecret"`
+	SecretExpires *time.Time `json:"secretExpires,omitempty"`
+	RedirectURIs  []string   `json:"redirectUris"`
+	DisplayName   string     `json:"displayName,omitempty"`
+	Delegated     []string   `json:"delegatedPermissions,omitempty"`
+	Application   []string   `json:"applicationPermissions,omitempty"`
+}
+
+// SeedTenant is one tenant. Consented pre-grants the app's admin consent.
+type SeedTenant struct {
+	ID        uuid.UUID  `json:"id"`
+	Domain    string     `json:"domain"`
+	Name      string     `json:"name,omitempty"`
+	Consented bool       `json:"consented"`
+	Admin     SeedUser   `json:"admin"`
+	Users     []SeedUser `json:"users"`
+	Monitors  []SeedUser `json:"monitors"`
+}
+
+// SeedUser is one account.
+type SeedUser struct {
+	ID          uuid.UUID `json:"id"`
+	UPN         string    `json:"upn"`
+	DisplayName string    `json:"displayName,omitempty"`
+	Password    string    `json:"password"`
+	MFARequired bool      `json:"mfaRequired,omitempty"`
+	Disabled    bool      `json:"disabled,omitempty"`
+}
+
+// DefaultDelegated and DefaultApplication are the permissions Presence
+// Bridge's registration requires.
+var (
+	DefaultDelegated   = []string{"Presence.Read.All", "User.ReadBasic.All", "offline_access", "openid", "profile"}
+	DefaultApplication = []string{"User.Read.All", "Presence.Read.All", "GroupMember.Read.All"}
+)
+
+var firstNames = []string{"Adele", "Alex", "Diego", "Grady", "Isaiah", "Johanna", "Joni", "Lee", "Lidia",
+	"Lynne", "Megan", "Miriam", "Nestor", "Patti", "Pradeep", "Henrietta", "Irvin", "Emily", "Allan", "Christie"}
+var lastNames = []string{"Vance", "Wilber", "Siciliani", "Archie", "Langer", "Lauer", "Sherman", "Gu", "Holloway",
+	"Robbins", "Bowen", "Graham", "Wilke", "Fernandez", "Gupta", "Mueller", "Sayers", "Braun", "Deyoung", "Cline"}
+
+// GenerateSeed makes a deterministic directory: tenants contoso-1.example …,
+// each with usersPerTenant people, monitorsPerTenant monitor accounts and an
+// admin; all consented. The same seed value gives the same ids.
+func GenerateSeed(tenants, usersPerTenant, monitorsPerTenant int, seed uint64) Seed {
+	g := newGenerator(seed)
+	s := Seed{App: SeedApp{
+		ClientID:     g.id().String(),
+		ClientSecret: fmt.Sprintf("sim~%x", g.rnd.Uint64()),
+		RedirectURIs: []string{},
+		DisplayName:  "Presence Bridge",
+		Delegated:    DefaultDelegated,
+		Application:  DefaultApplication,
+	}}
+	for t := 1; t <= tenants; t++ {
+		s.Tenants = append(s.Tenants, g.tenant(t, usersPerTenant, monitorsPerTenant))
+	}
+	return s
+}
+
+type generator struct{ rnd *rand.Rand }
+
+func newGenerator(seed uint64) *generator {
+	return &generator{rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+}
+
+func (g *generator) id() uuid.UUID {
+	var u uuid.UUID
+	for i := range u {
+		u[i] = byte(g.rnd.UintN(256))
+	}
+	u[6] = (u[6] & 0x0f) | 0x40 // version 4
+	u[8] = (u[8] & 0x3f) | 0x80 // RFC 4122 variant
+	return u
+}
+
+// tenant generates tenant number n (domain contoso-n.example).
+func (g *generator) tenant(n, users, monitors int) SeedTenant {
+	domain := fmt.Sprintf("contoso-%d.example", n)
+	st := SeedTenant{ID: g.id(), Domain: domain, Name: fmt.Sprintf("Contoso %d", n), Consented: true,
+		Admin: SeedUser{ID: g.id(), UPN: "admin@" + domain, DisplayName: "MOD Administrator", Password: fmt.Sprintf("Admin-%x", g.rnd.Uint32())}}
+	for u := 0; u < users; u++ {
+		first, last := firstNames[u%len(firstNames)], lastNames[(u/len(firstNames))%len(lastNames)]
+		local := strings.ToLower(first + "." + last)
+		if u >= len(firstNames)*len(lastNames) {
+			local = fmt.Sprintf("%s%d", local, u)
+		}
+		st.Users = append(st.Users, SeedUser{ID: g.id(), UPN: local + "@" + domain,
+			DisplayName: first + " " + last, Password: fmt.Sprintf("User-%x", g.rnd.Uint32())})
+	}
+	for m := 1; m <= monitors; m++ {
+		st.Monitors = append(st.Monitors, SeedUser{ID: g.id(), UPN: fmt.Sprintf("pb-monitor-%d@%s", m, domain),
+			DisplayName: fmt.Sprintf("Presence monitor %d", m), Password: fmt.Sprintf("Monitor-%x", g.rnd.Uint32())})
+	}
+	return st
+}
