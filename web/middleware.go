@@ -8,44 +8,107 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	"presencebridge/templates"
 )
+
+// requestID gives every request an id for its log lines and echoes it in
+// X-Request-Id, so a user's report can be matched to the logs. An id sent by
+// the client or a proxy in front is kept only when short and plain, since it
+// lands verbatim in our logs; otherwise chi generates one.
+func requestID(next http.Handler) http.Handler {
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(middleware.RequestIDHeader, middleware.GetReqID(r.Context()))
+		next.ServeHTTP(w, r)
+	})
+	withID := middleware.RequestID(echo)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := r.Header.Get(middleware.RequestIDHeader); id != "" && !plainID(id) {
+			r.Header.Del(middleware.RequestIDHeader)
+		}
+		withID.ServeHTTP(w, r)
+	})
+}
+
+func plainID(id string) bool {
+	if len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.:/+=", c)
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
 
 // quietPaths are probed every few seconds; their logs go to Debug.
 var quietPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
 
-// logRequests writes one line per request. It logs the path but never the
-// query string: OAuth callbacks carry codes and state there.
-func logRequests(logger *slog.Logger) func(http.Handler) http.Handler {
+// observe writes one log line per request and records its metrics. It logs
+// the path but never the query string: OAuth callbacks carry codes and state
+// there. A request whose handler never returned (the connection was aborted)
+// is logged and counted as aborted.
+func observe(logger *slog.Logger, m *httpMetrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			completed := false
+			defer func() {
+				elapsed := time.Since(start)
+				status := ww.Status()
+				if status == 0 && completed {
+					status = http.StatusOK // net/http's answer when a handler writes nothing
+				}
+				code := fmt.Sprint(status)
+				if !completed {
+					code = "aborted"
+				}
+				m.record(r.Method, routePattern(r), code, elapsed)
+				level := slog.LevelInfo
+				if quietPaths[r.URL.Path] {
+					level = slog.LevelDebug
+				}
+				attrs := []slog.Attr{
+					slog.String("method", r.Method),
+					slog.String("path", r.URL.Path),
+					slog.Int("status", status),
+					slog.Int("bytes", ww.BytesWritten()),
+					slog.Duration("duration", elapsed),
+					slog.String("request_id", middleware.GetReqID(r.Context())),
+				}
+				if !completed {
+					attrs = append(attrs, slog.Bool("aborted", true))
+				}
+				logger.LogAttrs(r.Context(), level, "http request", attrs...)
+			}()
 			next.ServeHTTP(ww, r)
-			level := slog.LevelInfo
-			if quietPaths[r.URL.Path] {
-				level = slog.LevelDebug
-			}
-			status := ww.Status()
-			if status == 0 {
-				status = http.StatusOK
-			}
-			logger.LogAttrs(r.Context(), level, "http request",
-				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
-				slog.Int("status", status),
-				slog.Int("bytes", ww.BytesWritten()),
-				slog.Duration("duration", time.Since(start)),
-				slog.String("request_id", middleware.GetReqID(r.Context())))
+			completed = true
 		})
 	}
 }
 
-// recoverPanics turns a handler panic into a logged error and a 500, and
-// keeps the server serving. The panic's text never reaches the client.
+// routePattern is the chi pattern that matched ("/tenants/{id}"), never the
+// raw path, which would give one metric series per id.
+func routePattern(r *http.Request) string {
+	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+		return rc.RoutePattern()
+	}
+	return "unmatched"
+}
+
+// recoverPanics turns a handler panic into a logged error (with the stack)
+// and a 500, and keeps the server serving. The panic's text never reaches
+// the client. If the response had already started, the connection is
+// aborted instead, so the client cannot take half a page for a whole one.
 func recoverPanics(logger *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 			defer func() {
 				v := recover()
 				if v == nil {
@@ -54,17 +117,25 @@ func recoverPanics(logger *slog.Logger) func(http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v) // net/http's own signal to abort the response quietly
 				}
-				logger.Error("panic serving request",
-					"method", r.Method, "path", r.URL.Path,
-					"request_id", middleware.GetReqID(r.Context()),
-					"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				logger.LogAttrs(r.Context(), slog.LevelError, "panic serving request",
+					slog.String("method", r.Method),
+					slog.String("path", r.URL.Path),
+					slog.String("request_id", middleware.GetReqID(r.Context())),
+					slog.String("panic", fmt.Sprint(v)),
+					slog.String("stack", string(debug.Stack())))
+				if ww.Status() != 0 {
+					panic(http.ErrAbortHandler)
+				}
+				// Whatever the handler prepared belongs to the response that failed.
+				w.Header().Del("Set-Cookie")
+				w.Header().Set("Cache-Control", "no-store")
 				if strings.HasPrefix(r.URL.Path, "/api/") {
-					problem(w, http.StatusInternalServerError, "Internal Server Error", "")
+					problem(w, http.StatusInternalServerError, "Internal Server Error")
 					return
 				}
 				http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 			}()
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(ww, r)
 		})
 	}
 }
@@ -83,11 +154,20 @@ func securityHeaders(production bool) func(http.Handler) http.Handler {
 			// Callback URLs carry OAuth codes: never leak them to another site.
 			h.Set("Referrer-Policy", "no-referrer")
 			h.Set("Cross-Origin-Opener-Policy", "same-origin")
-			h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+			h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
 			if production {
 				h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 			}
 			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// withVersion lets every page's layout show the build version.
+func withVersion(version string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(templates.WithVersion(r.Context(), version)))
 		})
 	}
 }
