@@ -9,50 +9,70 @@ import (
 	"time"
 )
 
-// EnsureKeyFile creates a key file holding one new key at path unless it
-// exists. Created files are 0600 in a 0700 folder; an existing file that
-// group or others can read is refused. Two processes starting at once agree
-// on one file.
+// EnsureKeyFile gives `presencebridge dev` a key file at path: if none
+// exists it writes one holding a comment and one new key, "dev-<yyyymmdd>",
+// with mode 0600 (creating missing folders with 0700) and reports created.
+// An existing file is left as it is, but refused if group or others may read
+// it.
+//
+// Two processes starting at once agree on one file, and neither ever reads
+// a half-written one: the key is written to a temporary file that is then
+// hard-linked into place, which, like an O_EXCL create, fails if the name
+// already exists.
 func EnsureKeyFile(path string) (created bool, err error) {
 	fi, err := os.Stat(path)
 	if err == nil {
-		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-			return false, fmt.Errorf("key file %s is readable by others (mode %v): run chmod 600 %s", path, perm, path)
-		}
-		return false, nil
+		return false, checkKeyFile(path, fi)
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return false, err
+		return false, fmt.Errorf("key file: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return false, err
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return false, fmt.Errorf("key file folder: %w", err)
 	}
 	k, err := GenerateKey("dev-" + time.Now().UTC().Format("20060102"))
 	if err != nil {
 		return false, err
 	}
-	// Write a temporary file, then link it into place: link fails if the
-	// name exists, so a racing process never sees a half-written file.
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".seal-keys-*")
+	tmp, err := os.CreateTemp(dir, ".seal-keys-*") // mode 0600
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("key file: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	_, werr := fmt.Fprintf(tmp, "# Presence Bridge development seal keys (id:base64). Keep this file private.\n%s\n", FormatKey(k))
+	_, werr := fmt.Fprintf(tmp, "%s%s\n", keyFileHeader, FormatKey(k))
 	if err := tmp.Chmod(0o600); werr == nil {
+		werr = err
+	}
+	if err := tmp.Sync(); werr == nil {
 		werr = err
 	}
 	if err := tmp.Close(); werr == nil {
 		werr = err
 	}
 	if werr != nil {
-		return false, werr
+		return false, fmt.Errorf("write key file: %w", werr)
 	}
 	if err := os.Link(tmp.Name(), path); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return false, nil // another process won the race
+			return false, nil // another process won the race; its file is complete
 		}
-		return false, err
+		return false, fmt.Errorf("key file: %w", err)
 	}
 	return true, nil
+}
+
+const keyFileHeader = `# Presence Bridge seal keys, one id:base64 a line. The last one seals new values
+# unless PB_SEAL_ACTIVE_KEY names another. To rotate: append a key, restart, run
+# "presencebridge keys rotate". Keep this file private (mode 0600).
+`
+
+func checkKeyFile(path string, fi fs.FileInfo) error {
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("key file %s is not a regular file", path)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("key file %s may be read by others (mode %04o): run chmod 600 %s", path, perm, path)
+	}
+	return nil
 }

@@ -1,17 +1,3 @@
-// Package seal encrypts secrets before they reach the database: refresh
-// tokens, client secrets, webhook signing secrets.
-//
-// Each value is sealed with AES-256-GCM under one key of a Ring, with a
-// random 96-bit nonce (cipher.NewGCMWithRandomNonce). Random nonces are safe
-// for about 2^32 messages per key; key rotation, not a counter, is the
-// answer to that limit, so every sealed row records the id of its key and a
-// ring holds several keys, exactly one of them active. Old rows stay
-// readable until `presencebridge keys rotate` has re-sealed them.
-//
-// The additional authenticated data (AAD) binds a ciphertext to where it
-// belongs — tenant, row id, purpose — so that someone able to write to the
-// database cannot move a sealed token to another row or relabel it: it would
-// simply fail to open.
 package seal
 
 import (
@@ -23,29 +9,40 @@ import (
 
 var (
 	// ErrOpen means the ciphertext does not authenticate: wrong key, wrong
-	// AAD, or tampered bytes. It says no more, by design.
+	// AAD, or tampered or truncated bytes. It says no more, by design.
 	ErrOpen = errors.New("seal: message authentication failed")
-	// ErrUnknownKey means the ring lacks the key a value was sealed with.
+	// ErrUnknownKey means the ring lacks the key a value was sealed with; it
+	// is returned wrapped with that key's id.
 	ErrUnknownKey = errors.New("seal: key not in the ring")
 )
 
-// Ring is a set of keys, one of them active for sealing.
+// Ring is a set of keys, exactly one of them active for sealing. It is safe
+// for concurrent use.
 type Ring struct {
 	active string
 	aeads  map[string]cipher.AEAD
 }
 
-// NewRing builds a ring; activeID must name one of keys.
+// NewRing builds a ring from keys made by ParseKeys or GenerateKey; activeID
+// must name one of them.
 func NewRing(keys []Key, activeID string) (*Ring, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("no seal keys given")
 	}
 	r := &Ring{active: activeID, aeads: make(map[string]cipher.AEAD, len(keys))}
 	for _, k := range keys {
+		if !validID(k.ID) {
+			return nil, fmt.Errorf("seal key id %q: %s", k.ID, idRule)
+		}
+		if k.secret == nil {
+			// A Key literal from another package has no secret; sealing
+			// with an all-zero key would look like it works.
+			return nil, fmt.Errorf("seal key %q has no secret: make keys with ParseKeys or GenerateKey", k.ID)
+		}
 		if _, dup := r.aeads[k.ID]; dup {
 			return nil, fmt.Errorf("seal key id %q is listed twice", k.ID)
 		}
-		block, err := aes.NewCipher(k.secret[:])
+		block, err := aes.NewCipher(k.secret()[:])
 		if err != nil {
 			return nil, err
 		}
@@ -65,21 +62,24 @@ func NewRing(keys []Key, activeID string) (*Ring, error) {
 func (r *Ring) ActiveID() string { return r.active }
 
 // Has reports whether the ring holds key id.
-func (r *Ring) Has(id string) bool { _, ok := r.aeads[id]; return ok }
+func (r *Ring) Has(id string) bool {
+	_, ok := r.aeads[id]
+	return ok
+}
 
-// Seal encrypts plaintext under the active key, bound to aad.
+// Seal encrypts plaintext under the active key, bound to aad. Store keyID
+// next to the ciphertext: Open needs it.
 func (r *Ring) Seal(plaintext, aad []byte) (keyID string, ciphertext []byte, err error) {
 	return r.active, r.aeads[r.active].Seal(nil, nil, plaintext, aad), nil
 }
 
-// Open decrypts a value sealed under keyID with the same aad.
+// Open decrypts a value sealed under keyID with the same aad. It fails with
+// ErrUnknownKey if the ring lacks keyID and with ErrOpen if the value does
+// not authenticate.
 func (r *Ring) Open(keyID string, ciphertext, aad []byte) ([]byte, error) {
 	aead, ok := r.aeads[keyID]
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownKey, keyID)
-	}
-	if len(ciphertext) < aead.NonceSize()+aead.Overhead() {
-		return nil, ErrOpen
 	}
 	pt, err := aead.Open(nil, nil, ciphertext, aad)
 	if err != nil {
@@ -88,9 +88,10 @@ func (r *Ring) Open(keyID string, ciphertext, aad []byte) ([]byte, error) {
 	return pt, nil
 }
 
-// Reseal moves a value to the active key. A value already under the active
-// key is returned unchanged with changed false, which makes rotation
-// idempotent.
+// Reseal moves a value to the active key: it opens it under keyID and seals
+// it again with the same aad. A value already under the active key is
+// returned untouched, without being opened, and changed is false; that makes
+// rotation idempotent, so an interrupted `keys rotate` can simply run again.
 func (r *Ring) Reseal(keyID string, ciphertext, aad []byte) (newKeyID string, newCiphertext []byte, changed bool, err error) {
 	if keyID == r.active {
 		return keyID, ciphertext, false, nil
@@ -99,7 +100,10 @@ func (r *Ring) Reseal(keyID string, ciphertext, aad []byte) (newKeyID string, ne
 	if err != nil {
 		return "", nil, false, err
 	}
+	defer clear(pt)
 	id, ct, err := r.Seal(pt, aad)
-	clear(pt)
-	return id, ct, err == nil, err
+	if err != nil {
+		return "", nil, false, err
+	}
+	return id, ct, true, nil
 }
