@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -45,7 +46,7 @@ type Sim struct {
 	clock  func() time.Time
 
 	mu       sync.RWMutex
-	baseURL  string
+	baseURL  atomic.Pointer[string] // read under s.mu too, so not guarded by it
 	tenants  map[uuid.UUID]*Tenant
 	byDomain map[string]*Tenant
 	users    map[uuid.UUID]*User
@@ -70,10 +71,9 @@ func New(opts Options) *Sim {
 	if err != nil {
 		panic(fmt.Sprintf("graphsim: generate signing key: %v", err)) // crypto/rand does not fail
 	}
-	return &Sim{
+	s := &Sim{
 		logger:   opts.Logger,
 		clock:    opts.Clock,
-		baseURL:  strings.TrimSuffix(opts.BaseURL, "/"),
 		tenants:  map[uuid.UUID]*Tenant{},
 		byDomain: map[string]*Tenant{},
 		users:    map[uuid.UUID]*User{},
@@ -84,20 +84,22 @@ func New(opts Options) *Sim {
 		signer:   newSigner(key),
 		faults:   newFaults(),
 	}
+	s.SetBaseURL(opts.BaseURL)
+	return s
 }
 
 // SetBaseURL records where the Sim is reached, once it listens.
 func (s *Sim) SetBaseURL(u string) {
-	s.mu.Lock()
-	s.baseURL = strings.TrimSuffix(u, "/")
-	s.mu.Unlock()
+	u = strings.TrimSuffix(u, "/")
+	s.baseURL.Store(&u)
 }
 
 // BaseURL is where the Sim is reached.
 func (s *Sim) BaseURL() string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.baseURL
+	if u := s.baseURL.Load(); u != nil {
+		return *u
+	}
+	return ""
 }
 
 // Handler serves the identity platform, Graph and the control API.

@@ -289,7 +289,7 @@ func (s *Sim) userTokensLocked(app *App, t *Tenant, u *User, scopes, requested [
 		resp["refresh_token"] = rt
 	}
 	if slices.Contains(requested, "openid") {
-		resp["id_token"] = s.idToken(s.baseURL, t, app, u, nonce, now)
+		resp["id_token"] = s.idToken(s.BaseURL(), t, app, u, nonce, now)
 	}
 	return resp
 }
