@@ -55,8 +55,11 @@ type Sim struct {
 	codes    map[string]*authCode      // issued authorization codes
 	refresh  map[string]*refreshRecord // issued refresh tokens
 
-	signer *signer
-	faults *faults
+	signer   *signer
+	faults   *faults
+	throttle *throttler
+	presence *presenceBook
+	notify   *notifier
 }
 
 // New returns an empty Sim; seed it with Apply.
@@ -83,7 +86,10 @@ func New(opts Options) *Sim {
 		refresh:  map[string]*refreshRecord{},
 		signer:   newSigner(key),
 		faults:   newFaults(),
+		throttle: newThrottler(),
 	}
+	s.presence = newPresenceBook()
+	s.notify = newNotifier(s)
 	s.SetBaseURL(opts.BaseURL)
 	return s
 }
@@ -106,6 +112,7 @@ func (s *Sim) BaseURL() string {
 func (s *Sim) Handler() http.Handler {
 	r := chi.NewRouter()
 	s.identityRoutes(r)
+	s.graphRoutes(r)
 	s.controlRoutes(r)
 	return r
 }
@@ -124,6 +131,7 @@ func (s *Sim) Start(ctx context.Context, addr string) (string, error) {
 	s.SetBaseURL(base)
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
+	go s.Run(ctx)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -270,4 +278,21 @@ func isOIDCScope(s string) bool {
 		return true
 	}
 	return false
+}
+
+// Run drives the Sim's background work until ctx ends: presence idles and
+// expiries once a second, and notification delivery. Start runs it; tests
+// that serve Handler themselves call it.
+func (s *Sim) Run(ctx context.Context) {
+	go s.notify.run(ctx)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.TickPresence()
+		}
+	}
 }
