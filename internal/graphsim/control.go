@@ -28,6 +28,9 @@ func (s *Sim) controlRoutes(r chi.Router) {
 		r.Get("/faults", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.faults.list()) })
 		r.Post("/faults/token", s.ctlAddTokenFault)
 		r.Delete("/faults/{id}", s.ctlDeleteFault)
+		s.presenceControlRoutes(r)
+		s.notifyControlRoutes(r)
+		s.directoryControlRoutes(r)
 	})
 }
 
