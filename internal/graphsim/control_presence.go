@@ -1,6 +1,169 @@
 package graphsim
 
-import "github.com/go-chi/chi/v5"
+import (
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+)
 
 // presenceControlRoutes: users' own presence, throttling limits and 429 storms.
-func (s *Sim) presenceControlRoutes(r chi.Router) {}
+func (s *Sim) presenceControlRoutes(r chi.Router) {
+	r.Post("/users/{id}/presence", s.ctlSetPresence)
+	r.Get("/users/{id}/presence", s.ctlGetPresence)
+	r.Post("/users/{id}/out-of-office", s.ctlOutOfOffice)
+	r.Get("/throttle", s.ctlThrottle)
+	r.Put("/throttle/limits/{class}", s.ctlSetLimit)
+	r.Post("/faults/throttle", s.ctlAddStorm)
+	r.Delete("/faults/throttle/{id}", s.ctlDeleteStorm)
+}
+
+func ctlUserID(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
+	id, err := uuid.Parse(chi.URLParam(r, "id"))
+	if err != nil {
+		ctlFail(w, http.StatusBadRequest, "user id must be a GUID")
+		return uuid.Nil, false
+	}
+	return id, true
+}
+
+// ctlSetPresence sets what the user's Teams clients show, as if the person
+// joined a call: {"availability":"Busy","activity":"InACall"}.
+// Availability Offline signs the clients out.
+func (s *Sim) ctlSetPresence(w http.ResponseWriter, r *http.Request) {
+	id, ok := ctlUserID(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		Availability string `json:"availability"`
+		Activity     string `json:"activity"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	if err := s.SetTeamsPresence(id, canon(body.Availability), canon(body.Activity)); err != nil {
+		status := http.StatusBadRequest
+		s.mu.RLock()
+		if s.users[id] == nil {
+			status = http.StatusNotFound
+		}
+		s.mu.RUnlock()
+		ctlFail(w, status, "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.currentPresence(id))
+}
+
+func (s *Sim) ctlGetPresence(w http.ResponseWriter, r *http.Request) {
+	id, ok := ctlUserID(w, r)
+	if !ok {
+		return
+	}
+	s.mu.RLock()
+	known := s.users[id] != nil
+	s.mu.RUnlock()
+	if !known {
+		ctlFail(w, http.StatusNotFound, "no user %s", id)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.currentPresence(id))
+}
+
+func (s *Sim) ctlOutOfOffice(w http.ResponseWriter, r *http.Request) {
+	id, ok := ctlUserID(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		On      bool   `json:"on"`
+		Message string `json:"message"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	if err := s.SetOutOfOffice(id, body.On, body.Message); err != nil {
+		ctlFail(w, http.StatusNotFound, "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.currentPresence(id))
+}
+
+// SetThrottleLimit changes one of Graph's limits (global, presence,
+// subscriptionWrite, subscription, directory), e.g. to make 429s easy to
+// reach in a test.
+func (s *Sim) SetThrottleLimit(class string, l ThrottleLimit) error { return s.throttle.setLimit(class, l) }
+
+// AddThrottleFault starts a 429 storm and returns it with its id.
+func (s *Sim) AddThrottleFault(f ThrottleFault) ThrottleFault { return s.throttle.addStorm(f) }
+
+// RemoveThrottleFault ends a storm.
+func (s *Sim) RemoveThrottleFault(id string) bool { return s.throttle.removeStorm(id) }
+
+// Throttled counts the requests refused so far, by class.
+func (s *Sim) Throttled() map[string]int64 { return s.throttle.throttled() }
+
+func (s *Sim) ctlThrottle(w http.ResponseWriter, r *http.Request) {
+	s.throttle.mu.Lock()
+	limits := map[string]map[string]any{}
+	for c, l := range s.throttle.limits {
+		limits[classNames[c]] = map[string]any{"requests": l.Requests, "windowSeconds": l.Window.Seconds()}
+	}
+	s.throttle.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"limits": limits, "storms": s.throttle.listStorms(), "throttled": s.throttle.throttled(),
+	})
+}
+
+func (s *Sim) ctlSetLimit(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Requests      int     `json:"requests"`
+		WindowSeconds float64 `json:"windowSeconds"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	l := ThrottleLimit{Requests: body.Requests, Window: time.Duration(body.WindowSeconds * float64(time.Second))}
+	if err := s.throttle.setLimit(chi.URLParam(r, "class"), l); err != nil {
+		ctlFail(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Sim) ctlAddStorm(w http.ResponseWriter, r *http.Request) {
+	var f ThrottleFault
+	if !decode(w, r, &f) {
+		return
+	}
+	switch f.Status {
+	case 0, http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+	default:
+		ctlFail(w, http.StatusBadRequest, "status must be 429, 503 or 504")
+		return
+	}
+	if f.Class != "" {
+		known := false
+		for _, n := range classNames {
+			known = known || n == f.Class
+		}
+		if !known {
+			ctlFail(w, http.StatusBadRequest, "class must be one of global, presence, subscriptionWrite, subscription, directory")
+			return
+		}
+	}
+	if f.RetryAfter < 0 {
+		ctlFail(w, http.StatusBadRequest, "retryAfterSeconds must not be negative")
+		return
+	}
+	writeJSON(w, http.StatusCreated, s.throttle.addStorm(f))
+}
+
+func (s *Sim) ctlDeleteStorm(w http.ResponseWriter, r *http.Request) {
+	if !s.throttle.removeStorm(chi.URLParam(r, "id")) {
+		ctlFail(w, http.StatusNotFound, "no throttle fault %s", chi.URLParam(r, "id"))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

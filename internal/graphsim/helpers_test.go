@@ -32,7 +32,11 @@ type fixture struct {
 	now  time.Time
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { t.Helper(); return newFixtureWith(t, nil) }
+
+// newFixtureWith lets a test change the seed (the app's permissions, say)
+// before it is applied.
+func newFixtureWith(t *testing.T, change func(*Seed)) *fixture {
 	t.Helper()
 	f := &fixture{t: t, now: time.Now()}
 	f.sim = New(Options{Clock: f.clock})
@@ -42,6 +46,9 @@ func newFixture(t *testing.T) *fixture {
 	f.seed = GenerateSeed(2, 3, 2, 42)
 	f.seed.App.RedirectURIs = []string{redirectURI}
 	f.seed.Tenants[1].Consented = false
+	if change != nil {
+		change(&f.seed)
+	}
 	if err := f.sim.Apply(f.seed); err != nil {
 		t.Fatal(err)
 	}
