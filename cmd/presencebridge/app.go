@@ -165,11 +165,11 @@ func loadRing(cfg *config.Config, logger *slog.Logger) (*seal.Ring, error) {
 		}
 	}
 	if text == "" && file != "" {
-		b, err := os.ReadFile(file)
+		b, err := seal.ReadKeyFile(file)
 		if err != nil {
 			return nil, fmt.Errorf("PB_SEAL_KEYS_FILE: %w", err)
 		}
-		text, source = string(b), "PB_SEAL_KEYS_FILE ("+file+")"
+		text, source = b, "PB_SEAL_KEYS_FILE ("+file+")"
 	}
 	ring, err := seal.LoadRing(text, cfg.SealActiveKey)
 	if err != nil {

@@ -76,3 +76,21 @@ func checkKeyFile(path string, fi fs.FileInfo) error {
 	}
 	return nil
 }
+
+// ReadKeyFile reads a configured key file (PB_SEAL_KEYS_FILE), refusing one
+// that is not a regular file or that group or others may read: a key that
+// others can read is no secret.
+func ReadKeyFile(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if err := checkKeyFile(path, fi); err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}

@@ -120,3 +120,33 @@ func TestEnsureKeyFileRacersAgreeOnOneCompleteFile(t *testing.T) {
 		t.Fatalf("%d racers say they created the file, want 1", creators)
 	}
 }
+
+func TestReadKeyFileRefusesFilesOthersCanRead(t *testing.T) {
+	dir := t.TempDir()
+	k, err := GenerateKey("prod-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	private := filepath.Join(dir, "private.keys")
+	if err := os.WriteFile(private, []byte(FormatKey(k)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	text, err := ReadKeyFile(private)
+	if err != nil || !strings.Contains(text, "prod-1:") {
+		t.Fatalf("ReadKeyFile(0600) = %q, %v", text, err)
+	}
+	open := filepath.Join(dir, "open.keys")
+	if err := os.WriteFile(open, []byte(FormatKey(k)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(open, 0o644)
+	if _, err := ReadKeyFile(open); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("ReadKeyFile(0644) error = %v, want a refusal saying chmod 600", err)
+	}
+	if _, err := ReadKeyFile(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("ReadKeyFile(dir) error = %v", err)
+	}
+	if _, err := ReadKeyFile(filepath.Join(dir, "missing")); err == nil {
+		t.Error("ReadKeyFile(missing) succeeded")
+	}
+}
