@@ -153,8 +153,8 @@ func (s *Sim) ctlAddStorm(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if f.RetryAfter < 0 {
-		ctlFail(w, http.StatusBadRequest, "retryAfterSeconds must not be negative")
+	if f.RetryAfter < 0 || f.DelayMS < 0 || f.DelayMS > 120_000 {
+		ctlFail(w, http.StatusBadRequest, "retryAfterSeconds must not be negative and delayMs must be 0–120000")
 		return
 	}
 	writeJSON(w, http.StatusCreated, s.throttle.addStorm(f))

@@ -462,6 +462,12 @@ func TestPresenceThrottlingAnswers429WithRetryAfter(t *testing.T) {
 	if res := f.call(app, "GET", path, nil); res.status != 200 {
 		t.Errorf("after deleting the storm: %d", res.status)
 	}
+	// A slow Graph: latency only, then served.
+	f.call("", "POST", "/_sim/faults/throttle", map[string]any{"class": "presence", "delayMs": 300, "times": 1})
+	start := time.Now()
+	if res := f.call(app, "GET", path, nil); res.status != 200 || time.Since(start) < 300*time.Millisecond {
+		t.Errorf("latency fault: %d after %v, want 200 after ≥300ms", res.status, time.Since(start))
+	}
 	if res := f.call("", "POST", "/_sim/faults/throttle", map[string]any{"status": 500}); res.status != 400 {
 		t.Errorf("storm with status 500: %d", res.status)
 	}

@@ -49,15 +49,18 @@ var DefaultLimits = map[string]ThrottleLimit{
 	"directory":         {3_500, 10 * time.Second},
 }
 
-// ThrottleFault is a 429 storm: every matching request is throttled with
-// RetryAfter until Times requests were refused (0: until removed).
+// ThrottleFault is a 429 storm or a slow Graph: every matching request is
+// delayed by DelayMS, then, when RetryAfter or Status is set, refused with
+// Status (429 by default) and Retry-After — until Times requests were hit
+// (0: until removed).
 type ThrottleFault struct {
 	ID         string `json:"id"`
 	AppID      string `json:"appId,omitempty"`
 	TenantID   string `json:"tenantId,omitempty"`
-	Class      string `json:"class,omitempty"` // global, presence, subscription, directory; empty: all
-	RetryAfter int    `json:"retryAfterSeconds"`
+	Class      string `json:"class,omitempty"` // global, presence, subscriptionWrite, subscription, directory; empty: all
+	RetryAfter int    `json:"retryAfterSeconds,omitempty"`
 	Status     int    `json:"status,omitempty"` // 429 (default), 503 or 504
+	DelayMS    int    `json:"delayMs,omitempty"`
 	Times      int    `json:"times,omitempty"`
 }
 
@@ -105,9 +108,16 @@ func (t *throttler) setLimit(name string, l ThrottleLimit) error {
 	return fmt.Errorf("no throttling class %q", name)
 }
 
-// take spends one request of class for (app, tenant) at now; it returns
-// how long to wait when the budget is spent, and the status to answer.
-func (t *throttler) take(c throttleClass, app string, tenant uuid.UUID, now time.Time) (time.Duration, int, bool) {
+// verdict is what the throttler decided about one request.
+type verdict struct {
+	ok         bool
+	hold       time.Duration // latency to add before answering
+	retryAfter time.Duration // for refusals
+	status     int           // 429, 503 or 504 for refusals
+}
+
+// take spends one request of class for (app, tenant) at now.
+func (t *throttler) take(c throttleClass, app string, tenant uuid.UUID, now time.Time) verdict {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	name := classNames[c]
@@ -122,12 +132,17 @@ func (t *throttler) take(c throttleClass, app string, tenant uuid.UUID, now time
 				t.storms = append(t.storms[:i], t.storms[i+1:]...)
 			}
 		}
-		t.count[name]++
-		status := f.Status
-		if status == 0 {
-			status = http.StatusTooManyRequests
+		v := verdict{hold: time.Duration(f.DelayMS) * time.Millisecond}
+		if f.Status == 0 && f.RetryAfter == 0 {
+			v.ok = true // latency only
+			return v
 		}
-		return time.Duration(f.RetryAfter) * time.Second, status, false
+		t.count[name]++
+		v.status, v.retryAfter = f.Status, time.Duration(f.RetryAfter)*time.Second
+		if v.status == 0 {
+			v.status = http.StatusTooManyRequests
+		}
+		return v
 	}
 	if c == classGlobal {
 		tenant = uuid.Nil // the global budget is per app across tenants
@@ -141,13 +156,13 @@ func (t *throttler) take(c throttleClass, app string, tenant uuid.UUID, now time
 		t.buckets[k] = b
 	}
 	if b.AllowN(now, 1) {
-		return 0, 0, true
+		return verdict{ok: true}
 	}
 	r := b.ReserveN(now, 1)
 	wait := r.DelayFrom(now)
 	r.CancelAt(now)
 	t.count[name]++
-	return wait, http.StatusTooManyRequests, false
+	return verdict{retryAfter: wait, status: http.StatusTooManyRequests}
 }
 
 func (t *throttler) addStorm(f ThrottleFault) ThrottleFault {
@@ -195,11 +210,19 @@ func (t *throttler) throttled() map[string]int64 {
 // admit spends the caller's budget for class, or answers 429 (or the
 // storm's 503/504) with Retry-After and reports false.
 func (s *Sim) admit(w http.ResponseWriter, r *http.Request, p *Principal, c throttleClass) bool {
-	wait, status, ok := s.throttle.take(c, p.AppID, p.TenantID, s.clock())
-	if ok {
+	v := s.throttle.take(c, p.AppID, p.TenantID, s.clock())
+	if v.hold > 0 {
+		select {
+		case <-time.After(v.hold):
+		case <-r.Context().Done():
+			return false
+		}
+	}
+	if v.ok {
 		return true
 	}
-	secs := int(math.Ceil(wait.Seconds()))
+	status := v.status
+	secs := int(math.Ceil(v.retryAfter.Seconds()))
 	if secs < 1 {
 		secs = 1
 	}
