@@ -14,6 +14,7 @@ func (s *Sim) presenceControlRoutes(r chi.Router) {
 	r.Get("/users/{id}/presence", s.ctlGetPresence)
 	r.Post("/users/{id}/out-of-office", s.ctlOutOfOffice)
 	r.Get("/throttle", s.ctlThrottle)
+	r.Get("/token-calls", s.ctlTokenCalls)
 	r.Put("/throttle/limits/{class}", s.ctlSetLimit)
 	r.Post("/faults/throttle", s.ctlAddStorm)
 	r.Delete("/faults/throttle/{id}", s.ctlDeleteStorm)

@@ -446,3 +446,41 @@ func parse(t *testing.T, raw string, keys map[string]*rsa.PublicKey, aud string)
 	}
 	return claims
 }
+
+func TestTokenCallsAreCounted(t *testing.T) {
+	f := newFixture(t)
+	ten, mon := f.tenant(), f.monitor()
+	cfg := f.oauthConfig(ten.ID.String())
+	tok, err := cfg.PasswordCredentialsToken(ctx(t), mon.UPN, mon.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if tok, err = cfg.TokenSource(ctx(t), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.appToken(ten)
+	client := f.seed.App.ClientID
+	for _, c := range []struct {
+		filter TokenCalls
+		want   int
+	}{
+		{TokenCalls{ClientID: client}, 5},
+		{TokenCalls{ClientID: client, Grant: "refresh_token"}, 3},
+		{TokenCalls{Grant: "refresh_token", User: mon.UPN}, 3},
+		{TokenCalls{User: strings.ToUpper(mon.UPN)}, 4},
+		{TokenCalls{User: ten.Users[0].UPN}, 0},
+		{TokenCalls{Grant: "client_credentials"}, 1},
+	} {
+		if got := f.sim.CountTokenCalls(c.filter); got != c.want {
+			t.Errorf("CountTokenCalls(%+v) = %d, want %d", c.filter, got, c.want)
+		}
+	}
+	var body struct{ Count int }
+	res := f.call("", "GET", "/_sim/token-calls?grant=refresh_token&user="+url.QueryEscape(mon.UPN), nil)
+	res.json(t, &body)
+	if res.status != 200 || body.Count != 3 {
+		t.Errorf("GET /_sim/token-calls: %d %s", res.status, res.body)
+	}
+}

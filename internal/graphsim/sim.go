@@ -55,11 +55,12 @@ type Sim struct {
 	codes    map[string]*authCode      // issued authorization codes
 	refresh  map[string]*refreshRecord // issued refresh tokens
 
-	signer   *signer
-	faults   *faults
-	throttle *throttler
-	presence *presenceBook
-	notify   *notifier
+	signer     *signer
+	faults     *faults
+	throttle   *throttler
+	tokenStats *tokenStats
+	presence   *presenceBook
+	notify     *notifier
 }
 
 // New returns an empty Sim; seed it with Apply.
@@ -75,18 +76,19 @@ func New(opts Options) *Sim {
 		panic(fmt.Sprintf("graphsim: generate signing key: %v", err)) // crypto/rand does not fail
 	}
 	s := &Sim{
-		logger:   opts.Logger,
-		clock:    opts.Clock,
-		tenants:  map[uuid.UUID]*Tenant{},
-		byDomain: map[string]*Tenant{},
-		users:    map[uuid.UUID]*User{},
-		apps:     map[string]*App{},
-		pending:  map[string]*authRequest{},
-		codes:    map[string]*authCode{},
-		refresh:  map[string]*refreshRecord{},
-		signer:   newSigner(key),
-		faults:   newFaults(),
-		throttle: newThrottler(),
+		logger:     opts.Logger,
+		clock:      opts.Clock,
+		tenants:    map[uuid.UUID]*Tenant{},
+		byDomain:   map[string]*Tenant{},
+		users:      map[uuid.UUID]*User{},
+		apps:       map[string]*App{},
+		pending:    map[string]*authRequest{},
+		codes:      map[string]*authCode{},
+		refresh:    map[string]*refreshRecord{},
+		signer:     newSigner(key),
+		faults:     newFaults(),
+		throttle:   newThrottler(),
+		tokenStats: newTokenStats(),
 	}
 	s.presence = newPresenceBook()
 	s.notify = newNotifier(s)

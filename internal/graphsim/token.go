@@ -48,6 +48,7 @@ func (s *Sim) token(w http.ResponseWriter, r *http.Request) {
 		s.writeTokenError(w, errMissingParam("client_id"))
 		return
 	}
+	s.tokenStats.request(clientID, grant)
 	if e, hit := s.faults.tokenFault(clientID, "", grant); hit {
 		if e.delay > 0 {
 			time.Sleep(e.delay)
@@ -324,6 +325,7 @@ func pkceOK(challenge, method, verifier string) bool {
 // userFault applies a fault aimed at one user (errors only: a delay here
 // would hold the directory lock).
 func (s *Sim) userFault(app *App, u *User, grant string) *aadError {
+	s.tokenStats.user(app.ClientID, grant, u.UPN)
 	if hit, ok := s.faults.tokenFault(app.ClientID, u.UPN, grant); ok && hit.err != nil {
 		return hit.err
 	}
