@@ -94,7 +94,9 @@ func (s *Sim) ctlOutOfOffice(w http.ResponseWriter, r *http.Request) {
 // SetThrottleLimit changes one of Graph's limits (global, presence,
 // subscriptionWrite, subscription, directory), e.g. to make 429s easy to
 // reach in a test.
-func (s *Sim) SetThrottleLimit(class string, l ThrottleLimit) error { return s.throttle.setLimit(class, l) }
+func (s *Sim) SetThrottleLimit(class string, l ThrottleLimit) error {
+	return s.throttle.setLimit(class, l)
+}
 
 // AddThrottleFault starts a 429 storm and returns it with its id.
 func (s *Sim) AddThrottleFault(f ThrottleFault) ThrottleFault { return s.throttle.addStorm(f) }
