@@ -1,0 +1,57 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// AuditEntry is one line of the audit log: who did what to which tenant.
+type AuditEntry struct {
+	ID       int64
+	At       time.Time
+	TenantID *uuid.UUID
+	Actor    string // "admin:<email>", "staff:<email>", "system", "monitor:<upn>"
+	Action   string // "consent.granted", "monitor.authorized", …
+	Detail   map[string]any
+}
+
+// Audit appends an entry, in q: run it in the transaction of the change it
+// records, so neither exists without the other. Detail must hold no secret.
+func (s *Store) Audit(ctx context.Context, q DBTX, tenantID *uuid.UUID, actor, action string, detail map[string]any) error {
+	if detail == nil {
+		detail = map[string]any{}
+	}
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	_, err = q.Exec(ctx, `INSERT INTO audit_log (tenant_id, actor, action, detail) VALUES ($1, $2, $3, $4)`, tenantID, actor, action, b)
+	return err
+}
+
+// AuditLog lists a tenant's entries, newest first.
+func (s *Store) AuditLog(ctx context.Context, q DBTX, tenantID uuid.UUID, limit int) ([]AuditEntry, error) {
+	rows, err := q.Query(ctx, `SELECT id, at, tenant_id, actor, action, detail FROM audit_log WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2`,
+		tenantID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		var e AuditEntry
+		var detail []byte
+		if err := rows.Scan(&e.ID, &e.At, &e.TenantID, &e.Actor, &e.Action, &detail); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(detail, &e.Detail); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,182 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// PurposeAccessToken seals a monitor's current access token, so that every
+// instance can use a token another one refreshed.
+const PurposeAccessToken = "monitor-access-token"
+
+// Monitor statuses (monitors.status).
+const (
+	MonitorPending     = "pending"
+	MonitorAuthorized  = "authorized"
+	MonitorNeedsReauth = "needs_reauth"
+	MonitorNeedsUpdate = "needs_update"
+	MonitorDisabled    = "disabled"
+)
+
+// ErrMonitorNotFound is returned for a monitor that is not in the tenant.
+var ErrMonitorNotFound = errors.New("monitor not found")
+
+// Monitor is a presence-monitor account of a tenant.
+type Monitor struct {
+	ID              uuid.UUID
+	TenantID        uuid.UUID
+	UPN             string
+	DisplayName     string
+	ObjectID        *uuid.UUID
+	Status          string
+	AuthMethod      string // code, password or "" before sign-in
+	AuthorizedAt    *time.Time
+	TokenExpiresAt  *time.Time
+	LastRefreshAt   *time.Time
+	RefreshFailures int
+	LastError       string
+	LinkGeneration  int
+	CreatedAt       time.Time
+}
+
+const monitorColumns = `id, tenant_id, upn, display_name, object_id, status, coalesce(auth_method, ''), authorized_at,
+	token_expires_at, last_refresh_at, refresh_failures, coalesce(last_error, ''), link_generation, created_at`
+
+func scanMonitor(row pgx.Row) (Monitor, error) {
+	var m Monitor
+	err := row.Scan(&m.ID, &m.TenantID, &m.UPN, &m.DisplayName, &m.ObjectID, &m.Status, &m.AuthMethod, &m.AuthorizedAt,
+		&m.TokenExpiresAt, &m.LastRefreshAt, &m.RefreshFailures, &m.LastError, &m.LinkGeneration, &m.CreatedAt)
+	return m, err
+}
+
+// AddMonitor records a monitor account to be authorized.
+func (s *Store) AddMonitor(ctx context.Context, q DBTX, tenantID uuid.UUID, upn string) (Monitor, error) {
+	m, err := scanMonitor(q.QueryRow(ctx, `INSERT INTO monitors (tenant_id, upn) VALUES ($1, $2) RETURNING `+monitorColumns, tenantID, upn))
+	if err != nil {
+		return m, fmt.Errorf("add monitor %s: %w", upn, err)
+	}
+	return m, nil
+}
+
+// Monitors lists a tenant's monitors, oldest first.
+func (s *Store) Monitors(ctx context.Context, q DBTX, tenantID uuid.UUID) ([]Monitor, error) {
+	rows, err := q.Query(ctx, `SELECT `+monitorColumns+` FROM monitors WHERE tenant_id = $1 ORDER BY created_at, upn`, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Monitor, error) { return scanMonitor(r) })
+}
+
+// GetMonitor reads one monitor of a tenant.
+func (s *Store) GetMonitor(ctx context.Context, q DBTX, tenantID, id uuid.UUID) (Monitor, error) {
+	m, err := scanMonitor(q.QueryRow(ctx, `SELECT `+monitorColumns+` FROM monitors WHERE tenant_id = $1 AND id = $2`, tenantID, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return m, ErrMonitorNotFound
+	}
+	return m, err
+}
+
+// MonitorGrant is what a successful sign-in leaves: tokens to seal and who
+// signed in.
+type MonitorGrant struct {
+	ObjectID     uuid.UUID
+	DisplayName  string
+	Method       string // code or password
+	RefreshToken string
+	AccessToken  string
+	Expiry       time.Time
+}
+
+// AuthorizeMonitor seals a monitor's tokens and marks it authorized, in q
+// (run it in a transaction with the audit entry). Earlier tokens are
+// replaced; the Copy-URL generation moves so old links stop working.
+func (s *Store) AuthorizeMonitor(ctx context.Context, q DBTX, tenantID, id uuid.UUID, g MonitorGrant) error {
+	var rtID, atID *uuid.UUID
+	err := q.QueryRow(ctx, `SELECT refresh_token_secret_id, access_token_secret_id FROM monitors WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+		tenantID, id).Scan(&rtID, &atID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrMonitorNotFound
+	}
+	if err != nil {
+		return err
+	}
+	rt, err := s.putOrReplace(ctx, q, rtID, tenantID, PurposeRefreshToken, g.RefreshToken)
+	if err != nil {
+		return err
+	}
+	at, err := s.putOrReplace(ctx, q, atID, tenantID, PurposeAccessToken, g.AccessToken)
+	if err != nil {
+		return err
+	}
+	_, err = q.Exec(ctx, `UPDATE monitors SET status = 'authorized', object_id = $3, display_name = $4, auth_method = $5,
+		authorized_at = now(), refresh_token_secret_id = $6, access_token_secret_id = $7, token_expires_at = $8,
+		last_refresh_at = now(), refresh_failures = 0, last_error = NULL, link_generation = link_generation + 1, updated_at = now()
+		WHERE tenant_id = $1 AND id = $2`, tenantID, id, g.ObjectID, g.DisplayName, g.Method, rt, at, g.Expiry)
+	return err
+}
+
+func (s *Store) putOrReplace(ctx context.Context, q DBTX, id *uuid.UUID, tenantID uuid.UUID, purpose, value string) (uuid.UUID, error) {
+	if id != nil {
+		return *id, s.ReplaceSecret(ctx, q, *id, []byte(value))
+	}
+	return s.PutSecret(ctx, q, &tenantID, purpose, []byte(value))
+}
+
+// MonitorTokens is a monitor row locked for a token refresh.
+type MonitorTokens struct {
+	Status         string
+	UPN            string
+	RefreshTokenID *uuid.UUID
+	AccessTokenID  *uuid.UUID
+	ExpiresAt      *time.Time
+	Failures       int
+}
+
+// LockMonitorTokens locks a monitor's row (SELECT … FOR UPDATE) in tx and
+// reads its token state. Whoever holds the lock refreshes; the others, once
+// they get it, find a fresh token and use it.
+func (s *Store) LockMonitorTokens(ctx context.Context, tx pgx.Tx, tenantID, id uuid.UUID) (MonitorTokens, error) {
+	var t MonitorTokens
+	err := tx.QueryRow(ctx, `SELECT status, upn, refresh_token_secret_id, access_token_secret_id, token_expires_at, refresh_failures
+		FROM monitors WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenantID, id).
+		Scan(&t.Status, &t.UPN, &t.RefreshTokenID, &t.AccessTokenID, &t.ExpiresAt, &t.Failures)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, ErrMonitorNotFound
+	}
+	return t, err
+}
+
+// SaveRefreshedTokens stores a refresh's result: the rotated refresh token
+// replaces the old one in the same transaction (identity-sdk-facts A2.5).
+func (s *Store) SaveRefreshedTokens(ctx context.Context, tx pgx.Tx, tenantID, id uuid.UUID, t MonitorTokens, refreshToken, accessToken string, expiry time.Time) error {
+	if refreshToken != "" && t.RefreshTokenID != nil {
+		if err := s.ReplaceSecret(ctx, tx, *t.RefreshTokenID, []byte(refreshToken)); err != nil {
+			return err
+		}
+	}
+	at, err := s.putOrReplace(ctx, tx, t.AccessTokenID, tenantID, PurposeAccessToken, accessToken)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE monitors SET access_token_secret_id = $3, token_expires_at = $4, last_refresh_at = now(),
+		refresh_failures = 0, last_error = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2`, tenantID, id, at, expiry)
+	return err
+}
+
+// MonitorRefreshFailed records a failed refresh. needsReauth marks the
+// monitor "needs re-authorization" (its grant is gone); otherwise the
+// failure is counted for back-off.
+func (s *Store) MonitorRefreshFailed(ctx context.Context, q DBTX, tenantID, id uuid.UUID, needsReauth bool, reason string) error {
+	status := "status"
+	if needsReauth {
+		status = "'needs_reauth'"
+	}
+	_, err := q.Exec(ctx, `UPDATE monitors SET status = `+status+`, refresh_failures = refresh_failures + 1, last_error = $3,
+		updated_at = now() WHERE tenant_id = $1 AND id = $2`, tenantID, id, reason)
+	return err
+}

@@ -1,0 +1,203 @@
+// Package tokens gives out presence monitors' Graph access tokens.
+//
+// A monitor's refresh token rotates on every use, so two instances
+// refreshing at once would each store a token the other then overwrites —
+// and Entra would see twice the traffic. So a refresh happens under the
+// monitor's row lock (SELECT … FOR UPDATE): whoever holds it re-reads the
+// row, refreshes only if the sealed access token there is about to expire,
+// and stores the rotated refresh token and the new access token in the same
+// transaction. Within one process a singleflight group folds concurrent
+// callers into one database round, and a small cache serves the rest.
+//
+// A refresh that fails because the grant is gone (invalid_grant,
+// interaction_required, MFA, revoked, expired) marks the monitor "needs
+// re-authorization" with the reason and records it in the audit log;
+// transient failures are counted and returned for the caller to retry.
+package tokens
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/singleflight"
+
+	"presencebridge/internal/identity"
+	"presencebridge/internal/store"
+)
+
+// Refresher redeems refresh tokens (*identity.Client).
+type Refresher interface {
+	Refresh(ctx context.Context, app identity.App, tenant, refreshToken string) (identity.Grant, error)
+}
+
+// Credentials names the app registration and the Microsoft tenant used for
+// one of our tenants: our multi-tenant app, or the tenant's own.
+type Credentials func(ctx context.Context, tenantID uuid.UUID) (app identity.App, msTenant string, err error)
+
+// Margin is how long before expiry an access token counts as expired.
+const Margin = 5 * time.Minute
+
+// NotAuthorizedError is returned for a monitor that cannot give a token:
+// not signed in yet, or needing re-authorization.
+type NotAuthorizedError struct {
+	Status string
+	Reason string
+}
+
+func (e *NotAuthorizedError) Error() string {
+	if e.Reason != "" {
+		return fmt.Sprintf("monitor is %s: %s", e.Status, e.Reason)
+	}
+	return "monitor is " + e.Status
+}
+
+// Vault hands out access tokens.
+type Vault struct {
+	store *store.Store
+	id    Refresher
+	creds Credentials
+	now   func() time.Time
+
+	group singleflight.Group
+	mu    sync.Mutex
+	cache map[[2]uuid.UUID]cached // by (tenant, monitor)
+}
+
+type cached struct {
+	token  string
+	expiry time.Time
+}
+
+// New returns a Vault; now defaults to time.Now.
+func New(st *store.Store, id Refresher, creds Credentials, now func() time.Time) *Vault {
+	if now == nil {
+		now = time.Now
+	}
+	return &Vault{store: st, id: id, creds: creds, now: now, cache: map[[2]uuid.UUID]cached{}}
+}
+
+// MonitorToken returns a Graph access token for the monitor, valid for at
+// least Margin.
+func (v *Vault) MonitorToken(ctx context.Context, tenantID, monitorID uuid.UUID) (string, error) {
+	key := [2]uuid.UUID{tenantID, monitorID}
+	if tok, ok := v.fromCache(key); ok {
+		return tok, nil
+	}
+	res, err, _ := v.group.Do(tenantID.String()+"/"+monitorID.String(), func() (any, error) {
+		if tok, ok := v.fromCache(key); ok {
+			return tok, nil
+		}
+		tok, exp, err := v.refresh(context.WithoutCancel(ctx), tenantID, monitorID)
+		if err != nil {
+			return "", err
+		}
+		v.mu.Lock()
+		v.cache[key] = cached{tok, exp}
+		v.mu.Unlock()
+		return tok, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return res.(string), nil
+}
+
+// Forget drops a cached token (after Graph refused it, say).
+func (v *Vault) Forget(tenantID, monitorID uuid.UUID) {
+	v.mu.Lock()
+	delete(v.cache, [2]uuid.UUID{tenantID, monitorID})
+	v.mu.Unlock()
+}
+
+func (v *Vault) fromCache(id [2]uuid.UUID) (string, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	c, ok := v.cache[id]
+	if ok && v.now().Add(Margin).Before(c.expiry) {
+		return c.token, true
+	}
+	return "", false
+}
+
+// refresh runs under the monitor's row lock.
+func (v *Vault) refresh(ctx context.Context, tenantID, monitorID uuid.UUID) (string, time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	tx, err := v.store.Pool().Begin(ctx)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	defer tx.Rollback(ctx)
+	row, err := v.store.LockMonitorTokens(ctx, tx, tenantID, monitorID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if row.Status != store.MonitorAuthorized || row.RefreshTokenID == nil {
+		m, _ := v.store.GetMonitor(ctx, tx, tenantID, monitorID)
+		return "", time.Time{}, &NotAuthorizedError{Status: row.Status, Reason: m.LastError}
+	}
+	// Someone else refreshed while we waited for the lock: use theirs.
+	if row.AccessTokenID != nil && row.ExpiresAt != nil && v.now().Add(Margin).Before(*row.ExpiresAt) {
+		at, err := v.store.OpenSecret(ctx, tx, *row.AccessTokenID, store.PurposeAccessToken)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		return string(at), *row.ExpiresAt, tx.Commit(ctx)
+	}
+	rt, err := v.store.OpenSecret(ctx, tx, *row.RefreshTokenID, store.PurposeRefreshToken)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	app, msTenant, err := v.creds(ctx, tenantID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	g, rerr := v.id.Refresh(ctx, app, msTenant, string(rt))
+	if rerr != nil {
+		return "", time.Time{}, v.failed(ctx, tx, tenantID, monitorID, row, rerr)
+	}
+	if err := v.store.SaveRefreshedTokens(ctx, tx, tenantID, monitorID, row, g.RefreshToken, g.AccessToken, g.Expiry); err != nil {
+		return "", time.Time{}, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return "", time.Time{}, err
+	}
+	return g.AccessToken, g.Expiry, nil
+}
+
+// failed records a refresh failure in tx and commits it.
+func (v *Vault) failed(ctx context.Context, tx pgx.Tx, tenantID, monitorID uuid.UUID, row store.MonitorTokens, rerr error) error {
+	class := identity.ClassOf(rerr)
+	reason := rerr.Error()
+	var ie *identity.Error
+	if errors.As(rerr, &ie) {
+		reason = ie.Summary
+		if reason == "" {
+			reason = ie.Error()
+		}
+		reason += " — " + ie.Advice()
+	}
+	reauth := class == identity.Reauthorize || class == identity.ConsentMissing
+	if err := v.store.MonitorRefreshFailed(ctx, tx, tenantID, monitorID, reauth, reason); err != nil {
+		return errors.Join(rerr, err)
+	}
+	if reauth {
+		detail := map[string]any{"monitor": monitorID, "upn": row.UPN, "class": class.String(), "reason": reason}
+		if ie != nil {
+			detail["aadsts"] = ie.AADSTS
+		}
+		if err := v.store.Audit(ctx, tx, &tenantID, "system", "monitor.needs_reauth", detail); err != nil {
+			return errors.Join(rerr, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return errors.Join(rerr, err)
+	}
+	v.Forget(tenantID, monitorID)
+	return rerr
+}

@@ -1,0 +1,199 @@
+package tokens
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"presencebridge/internal/graphsim"
+	"presencebridge/internal/identity"
+	"presencebridge/internal/seal"
+	"presencebridge/internal/store"
+	"presencebridge/internal/testkit"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+type fixture struct {
+	sim     *graphsim.Sim
+	seed    graphsim.Seed
+	id      *identity.Client
+	pool    *pgxpool.Pool
+	st      *store.Store
+	tenant  uuid.UUID
+	monitor store.Monitor
+	creds   Credentials
+}
+
+// newFixture has a tenant whose first monitor signed in with its password.
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{sim: graphsim.New(graphsim.Options{})}
+	srv := httptest.NewServer(f.sim.Handler())
+	t.Cleanup(srv.Close)
+	f.sim.SetBaseURL(srv.URL)
+	f.seed = graphsim.GenerateSeed(1, 2, 2, 5)
+	if err := f.sim.Apply(f.seed); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if f.id, err = identity.New(identity.Options{LoginURL: srv.URL}); err != nil {
+		t.Fatal(err)
+	}
+	k, _ := seal.GenerateKey("k1")
+	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
+	f.pool = testkit.DB(t)
+	f.st = store.New(f.pool, ring)
+	ctx := context.Background()
+	if err := f.pool.QueryRow(ctx, `INSERT INTO tenants (name, ms_tenant_id) VALUES ('Contoso', $1) RETURNING id`, f.seed.Tenants[0].ID).Scan(&f.tenant); err != nil {
+		t.Fatal(err)
+	}
+	app := identity.App{ClientID: f.seed.App.ClientID, ClientSecret: f.seed.App.ClientSecret}
+	msTenant := f.seed.Tenants[0].ID.String()
+	f.creds = func(context.Context, uuid.UUID) (identity.App, string, error) { return app, msTenant, nil }
+
+	mon := f.seed.Tenants[0].Monitors[0]
+	if f.monitor, err = f.st.AddMonitor(ctx, f.pool, f.tenant, mon.UPN); err != nil {
+		t.Fatal(err)
+	}
+	g, err := f.id.PasswordOnce(ctx, app, msTenant, mon.UPN, mon.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.st.AuthorizeMonitor(ctx, f.pool, f.tenant, f.monitor.ID, store.MonitorGrant{ObjectID: g.Account.ObjectID,
+		DisplayName: g.Account.Name, Method: "password", RefreshToken: g.RefreshToken, AccessToken: g.AccessToken, Expiry: g.Expiry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.RequireNotStored(t, f.pool, g.RefreshToken)
+	return f
+}
+
+// expire makes the stored access token due for a refresh.
+func (f *fixture) expire(t *testing.T) {
+	t.Helper()
+	if _, err := f.pool.Exec(context.Background(), `UPDATE monitors SET token_expires_at = now() - interval '1 minute' WHERE id = $1`, f.monitor.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) refreshCalls() int {
+	return f.sim.CountTokenCalls(graphsim.TokenCalls{Grant: "refresh_token", User: f.monitor.UPN})
+}
+
+func TestFiftyConcurrentCallersCauseOneRefresh(t *testing.T) {
+	f := newFixture(t)
+	f.expire(t)
+	// Two vaults: two instances of the product, each with its own cache,
+	// sharing only the database.
+	vaults := []*Vault{New(f.st, f.id, f.creds, nil), New(f.st, f.id, f.creds, nil)}
+	var wg sync.WaitGroup
+	tokens := make([]string, 50)
+	errs := make([]error, 50)
+	for i := range 50 {
+		wg.Go(func() {
+			tokens[i], errs[i] = vaults[i%2].MonitorToken(context.Background(), f.tenant, f.monitor.ID)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("caller %d: %v", i, err)
+		}
+		if tokens[i] == "" || tokens[i] != tokens[0] {
+			t.Fatalf("caller %d got a different token", i)
+		}
+	}
+	if n := f.refreshCalls(); n != 1 {
+		t.Errorf("refresh_token requests = %d, want exactly 1", n)
+	}
+	// The rotated refresh token was stored: the next refresh works with it.
+	f.expire(t)
+	v := New(f.st, f.id, f.creds, nil)
+	if _, err := v.MonitorToken(context.Background(), f.tenant, f.monitor.ID); err != nil {
+		t.Fatalf("refresh with the rotated token: %v", err)
+	}
+	if n := f.refreshCalls(); n != 2 {
+		t.Errorf("refresh_token requests = %d, want 2", n)
+	}
+	m, _ := f.st.GetMonitor(context.Background(), f.pool, f.tenant, f.monitor.ID)
+	if m.Status != store.MonitorAuthorized || m.TokenExpiresAt == nil || time.Until(*m.TokenExpiresAt) < 30*time.Minute || m.LastError != "" {
+		t.Errorf("monitor after refresh = %+v", m)
+	}
+}
+
+func TestRevokedGrantMarksTheMonitorAndRecordsWhy(t *testing.T) {
+	f := newFixture(t)
+	f.expire(t)
+	f.sim.RevokeUser(f.seed.Tenants[0].Monitors[0].ID)
+	v := New(f.st, f.id, f.creds, nil)
+	_, err := v.MonitorToken(context.Background(), f.tenant, f.monitor.ID)
+	if identity.ClassOf(err) != identity.Reauthorize {
+		t.Fatalf("err = %v, want a Reauthorize error", err)
+	}
+	ctx := context.Background()
+	m, _ := f.st.GetMonitor(ctx, f.pool, f.tenant, f.monitor.ID)
+	if m.Status != store.MonitorNeedsReauth || !strings.Contains(m.LastError, "AADSTS50173") || !strings.Contains(m.LastError, "Sign in again") {
+		t.Errorf("monitor = %s %q", m.Status, m.LastError)
+	}
+	log, err := f.st.AuditLog(ctx, f.pool, f.tenant, 10)
+	if err != nil || len(log) != 1 || log[0].Action != "monitor.needs_reauth" || log[0].Detail["upn"] != f.monitor.UPN {
+		t.Errorf("audit log = %+v, %v", log, err)
+	}
+	// Later callers get the recorded state without calling Entra again.
+	calls := f.refreshCalls()
+	_, err = v.MonitorToken(ctx, f.tenant, f.monitor.ID)
+	var na *NotAuthorizedError
+	if !errors.As(err, &na) || na.Status != store.MonitorNeedsReauth || !strings.Contains(na.Reason, "50173") {
+		t.Errorf("after re-auth was needed: %v", err)
+	}
+	if f.refreshCalls() != calls {
+		t.Error("a monitor needing re-authorization was refreshed again")
+	}
+}
+
+func TestTransientFailuresAreCountedNotFatal(t *testing.T) {
+	f := newFixture(t)
+	f.expire(t)
+	f.sim.AddTokenFault(graphsim.TokenFault{Grant: "refresh_token", Status: 503, Error: "temporarily_unavailable", Times: 1})
+	v := New(f.st, f.id, f.creds, nil)
+	ctx := context.Background()
+	if _, err := v.MonitorToken(ctx, f.tenant, f.monitor.ID); identity.ClassOf(err) != identity.Transient {
+		t.Fatalf("err = %v, want transient", err)
+	}
+	m, _ := f.st.GetMonitor(ctx, f.pool, f.tenant, f.monitor.ID)
+	if m.Status != store.MonitorAuthorized || m.RefreshFailures != 1 || m.LastError == "" {
+		t.Errorf("monitor after a transient failure = %s failures %d %q", m.Status, m.RefreshFailures, m.LastError)
+	}
+	if _, err := v.MonitorToken(ctx, f.tenant, f.monitor.ID); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	m, _ = f.st.GetMonitor(ctx, f.pool, f.tenant, f.monitor.ID)
+	if m.RefreshFailures != 0 || m.LastError != "" {
+		t.Errorf("success did not reset the failure count: %+v", m)
+	}
+}
+
+func TestAFreshTokenIsServedWithoutRefreshing(t *testing.T) {
+	f := newFixture(t)
+	v := New(f.st, f.id, f.creds, nil)
+	for range 3 {
+		if tok, err := v.MonitorToken(context.Background(), f.tenant, f.monitor.ID); err != nil || tok == "" {
+			t.Fatalf("MonitorToken: %q %v", tok, err)
+		}
+	}
+	if n := f.refreshCalls(); n != 0 {
+		t.Errorf("refreshes = %d, want 0 while the stored token is fresh", n)
+	}
+	// Another tenant's id never reaches this monitor.
+	if _, err := v.MonitorToken(context.Background(), uuid.New(), f.monitor.ID); !errors.Is(err, store.ErrMonitorNotFound) {
+		t.Errorf("wrong tenant: %v", err)
+	}
+}
