@@ -57,6 +57,8 @@ type Config struct {
 
 	LoginBaseURL string `env:"LOGIN_BASE_URL" envDefault:"https://login.microsoftonline.com" help:"Microsoft identity platform base URL (a national cloud, or graphsim)"`
 	GraphBaseURL string `env:"GRAPH_BASE_URL" envDefault:"https://graph.microsoft.com" help:"Microsoft Graph base URL (a national cloud, or graphsim)"`
+	ClientID     string `env:"MS_CLIENT_ID" help:"application (client) id of Presence Bridge's multi-tenant Microsoft Entra app registration (needed to onboard tenants)"`
+	ClientSecret Secret `env:"MS_CLIENT_SECRET" help:"client secret of that app registration"`
 
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s" help:"how long a SIGTERM waits for requests and jobs in flight"`
 }
@@ -121,6 +123,12 @@ func (c *Config) validate() error {
 		if err := checkURL(v, false); err != nil {
 			bad(name, "%v", err)
 		}
+	}
+	if c.ClientID != "" && !isGUID(c.ClientID) {
+		bad("MS_CLIENT_ID", "must be the app registration's application (client) id, a GUID such as 00000000-0000-0000-0000-000000000000")
+	}
+	if (c.ClientID == "") != (c.ClientSecret == "") {
+		bad("MS_CLIENT_SECRET", "set PB_MS_CLIENT_ID and PB_MS_CLIENT_SECRET together")
 	}
 	switch c.LogFormat {
 	case "", "json", "text":
@@ -210,4 +218,21 @@ func varFor(field string) Var {
 		}
 	}
 	return Var{Name: field}
+}
+
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if r != '-' {
+				return false
+			}
+		case !strings.ContainsRune("0123456789abcdefABCDEF", r):
+			return false
+		}
+	}
+	return true
 }

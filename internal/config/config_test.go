@@ -58,6 +58,8 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 		{"bad log format", with(validProduction, "PB_LOG_FORMAT", "xml"), `PB_LOG_FORMAT: must be json or text`},
 		{"no port", with(validProduction, "PB_HTTP_ADDR", "localhost"), `PB_HTTP_ADDR: must be host:port`},
 		{"relative graph url", with(validProduction, "PB_GRAPH_BASE_URL", "graph"), `PB_GRAPH_BASE_URL: must be an absolute http(s) URL`},
+		{"client id not a GUID", with(with(validProduction, "PB_MS_CLIENT_ID", "presence-bridge"), "PB_MS_CLIENT_SECRET", "x"), `PB_MS_CLIENT_ID: must be the app registration's application (client) id`},
+		{"client id without secret", with(validProduction, "PB_MS_CLIENT_ID", "0b1c5f0e-3d2a-4c8e-9f6a-1e2d3c4b5a69"), `PB_MS_CLIENT_SECRET: set PB_MS_CLIENT_ID and PB_MS_CLIENT_SECRET together`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -76,7 +78,9 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 }
 
 func TestSecretsNeverPrint(t *testing.T) {
-	cfg, err := Load(with(validProduction, "PB_DATABASE_URL", "postgres://u:hunter2@db/pb"), false)
+	env := with(validProduction, "PB_DATABASE_URL", "postgres://u:hunter2@db/pb")
+	env = with(with(env, "PB_MS_CLIENT_ID", "0b1c5f0e-3d2a-4c8e-9f6a-1e2d3c4b5a69"), "PB_MS_CLIENT_SECRET", "hunter2-client-secret")
+	cfg, err := Load(env, false)
 	if err != nil {
 		t.Fatal(err)
 	}
