@@ -22,6 +22,25 @@ type Tenant struct {
 	byUPN       map[string]*User // lower-cased UPN
 	// grants are our service principals' consents in this tenant, by app.
 	grants map[string]*Grant
+	// groups, soft-deleted users and the change log behind /users/delta
+	// are created on first use (groups.go, delta.go), so tenants made
+	// anywhere in the package need no extra set-up.
+	groups  map[uuid.UUID]*Group
+	deleted map[uuid.UUID]*User // soft-deleted: in "deleted items", restorable
+	track   *changeTracker
+	index   *userIndex
+}
+
+// Group is a security group. Members holds user and group ids in the order
+// they were added; nested groups make transitiveMembers differ from members.
+type Group struct {
+	ID           uuid.UUID
+	TenantID     uuid.UUID
+	DisplayName  string
+	Description  string
+	MailNickname string
+	Created      time.Time
+	Members      []uuid.UUID
 }
 
 // User is a work account.
@@ -97,7 +116,22 @@ type SeedTenant struct {
 	Admin     SeedUser   `json:"admin"`
 	Users     []SeedUser `json:"users"`
 	Monitors  []SeedUser `json:"monitors"`
+	// Groups are applied after the accounts (ApplyGroups).
+	Groups []SeedGroup `json:"groups,omitempty"`
 }
+
+// SeedGroup is one security group. Members name users by UPN or id, and
+// groups of the same seed tenant by id or display name.
+type SeedGroup struct {
+	ID          uuid.UUID `json:"id"`
+	DisplayName string    `json:"displayName"`
+	Description string    `json:"description,omitempty"`
+	Members     []string  `json:"members"`
+}
+
+// PresenceGroupName is the group GenerateSeed puts every generated person
+// in: what an admin scopes Presence Bridge to.
+const PresenceGroupName = "Presence Bridge users"
 
 // SeedUser is one account.
 type SeedUser struct {
@@ -174,5 +208,13 @@ func (g *generator) tenant(n, users, monitors int) SeedTenant {
 		st.Monitors = append(st.Monitors, SeedUser{ID: g.id(), UPN: fmt.Sprintf("pb-monitor-%d@%s", m, domain),
 			DisplayName: fmt.Sprintf("Presence monitor %d", m), Password: fmt.Sprintf("Monitor-%x", g.rnd.Uint32())})
 	}
+	// The group's id is derived, not drawn, so adding it left every other
+	// generated id as it was.
+	pg := SeedGroup{ID: uuid.NewSHA1(st.ID, []byte("group:"+PresenceGroupName)), DisplayName: PresenceGroupName,
+		Description: "People whose presence Presence Bridge mirrors"}
+	for _, u := range st.Users {
+		pg.Members = append(pg.Members, u.ID.String())
+	}
+	st.Groups = append(st.Groups, pg)
 	return st
 }
