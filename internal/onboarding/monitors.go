@@ -1,0 +1,255 @@
+package onboarding
+
+import (
+	"context"
+	"errors"
+	"net/mail"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"presencebridge/internal/identity"
+	"presencebridge/internal/store"
+)
+
+// --- step 2: presence monitors --------------------------------------------
+
+// AddMonitor records a monitor account to authorize.
+func (s *Service) AddMonitor(ctx context.Context, tenantID uuid.UUID, upn, actor string) (store.Monitor, error) {
+	upn = strings.TrimSpace(upn)
+	if a, err := mail.ParseAddress(upn); err != nil || a.Address != upn {
+		return store.Monitor{}, FieldErrors{"upn": "Enter the monitor account's user name, such as presence-monitor-1@contoso.com."}
+	}
+	ms, err := s.st.Monitors(ctx, s.st.Pool(), tenantID)
+	if err != nil {
+		return store.Monitor{}, err
+	}
+	for _, m := range ms {
+		if strings.EqualFold(m.UPN, upn) {
+			return store.Monitor{}, FieldErrors{"upn": upn + " is already a monitor."}
+		}
+	}
+	var m store.Monitor
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		if m, err = s.st.AddMonitor(ctx, tx, tenantID, upn); err != nil {
+			return err
+		}
+		return s.st.Audit(ctx, tx, &tenantID, actor, "monitor.added", map[string]any{"monitor": m.ID, "upn": upn})
+	})
+	return m, err
+}
+
+// StartMonitorSignIn begins "Authorize now" for a monitor: the browser goes
+// to SignIn.URL; keep SignIn (verifier, nonce) with state in the session.
+func (s *Service) StartMonitorSignIn(ctx context.Context, tenantID, monitorID uuid.UUID, state string) (identity.SignIn, error) {
+	t, err := s.st.GetTenant(ctx, s.st.Pool(), tenantID)
+	if err != nil {
+		return identity.SignIn{}, err
+	}
+	if t.MSTenantID == nil {
+		return identity.SignIn{}, &Problem{"Authorize Presence Bridge first.", "Step 1 (admin consent) must be complete before monitors can sign in."}
+	}
+	m, err := s.st.GetMonitor(ctx, s.st.Pool(), tenantID, monitorID)
+	if err != nil {
+		return identity.SignIn{}, err
+	}
+	return s.id.MonitorSignIn(s.cfg.App, t.MSTenantID.String(), s.MonitorRedirectURI(), m.UPN, state), nil
+}
+
+// FinishMonitorSignIn redeems the sign-in's code and, if the account that
+// signed in is the monitor named, in the declared tenant, seals its tokens.
+func (s *Service) FinishMonitorSignIn(ctx context.Context, tenantID, monitorID uuid.UUID, q url.Values, si identity.SignIn, actor string) error {
+	if e := q.Get("error"); e != "" {
+		if e == "access_denied" {
+			return &Problem{"The sign-in was cancelled.", "Press Authorize now again and complete the sign-in with the monitor account."}
+		}
+		return &Problem{"Microsoft did not complete the sign-in.", firstLine(q.Get("error_description"))}
+	}
+	t, m, err := s.tenantMonitor(ctx, tenantID, monitorID)
+	if err != nil {
+		return err
+	}
+	g, err := s.id.Redeem(ctx, s.cfg.App, t.MSTenantID.String(), s.MonitorRedirectURI(), q.Get("code"), si)
+	if err != nil {
+		return signInProblem(err)
+	}
+	return s.authorize(ctx, t, m, g, "code", actor)
+}
+
+// PasswordSignIn is "sign in with password once" (off by default per
+// tenant): the password obtains a refresh token and is forgotten; it is
+// never stored or logged.
+func (s *Service) PasswordSignIn(ctx context.Context, tenantID, monitorID uuid.UUID, password, actor string) error {
+	t, m, err := s.tenantMonitor(ctx, tenantID, monitorID)
+	if err != nil {
+		return err
+	}
+	if !t.AllowPasswordSignIn {
+		return &Problem{"Password sign-in is turned off.", "Use Authorize now or Copy URL; your Presence Bridge contact can turn password sign-in on for your tenant."}
+	}
+	if password == "" {
+		return FieldErrors{"password": "Enter the monitor account's password."}
+	}
+	g, err := s.id.PasswordOnce(ctx, s.cfg.App, t.MSTenantID.String(), m.UPN, password)
+	if err != nil {
+		return signInProblem(err)
+	}
+	return s.authorize(ctx, t, m, g, "password", actor)
+}
+
+func (s *Service) tenantMonitor(ctx context.Context, tenantID, monitorID uuid.UUID) (store.Tenant, store.Monitor, error) {
+	t, err := s.st.GetTenant(ctx, s.st.Pool(), tenantID)
+	if err != nil {
+		return t, store.Monitor{}, err
+	}
+	if t.MSTenantID == nil {
+		return t, store.Monitor{}, &Problem{"Authorize Presence Bridge first.", "Step 1 (admin consent) must be complete before monitors can sign in."}
+	}
+	m, err := s.st.GetMonitor(ctx, s.st.Pool(), tenantID, monitorID)
+	return t, m, err
+}
+
+// authorize checks who signed in and stores the grant.
+func (s *Service) authorize(ctx context.Context, t store.Tenant, m store.Monitor, g identity.Grant, method, actor string) error {
+	switch {
+	case g.Account.TenantID != *t.MSTenantID:
+		return &Problem{"That account belongs to another Microsoft tenant.", "Sign in with " + m.UPN + ", an account of " + t.MSDomain + "."}
+	case !strings.EqualFold(g.Account.Username, m.UPN):
+		return &Problem{"You signed in as " + g.Account.Username + ", not as " + m.UPN + ".", "Sign out of Microsoft in this browser (or use a private window) and sign in as " + m.UPN + "."}
+	case g.RefreshToken == "":
+		return &Problem{"Microsoft gave no lasting sign-in.", "The offline_access permission was not granted; ask your administrator to grant consent again."}
+	}
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		err := s.st.AuthorizeMonitor(ctx, tx, t.ID, m.ID, store.MonitorGrant{ObjectID: g.Account.ObjectID, DisplayName: g.Account.Name,
+			Method: method, RefreshToken: g.RefreshToken, AccessToken: g.AccessToken, Expiry: g.Expiry})
+		if err != nil {
+			return err
+		}
+		return s.st.Audit(ctx, tx, &t.ID, actor, "monitor.authorized", map[string]any{"monitor": m.ID, "upn": m.UPN, "method": method,
+			"objectId": g.Account.ObjectID})
+	})
+}
+
+// signInProblem explains a failed sign-in to the person doing it.
+func signInProblem(err error) error {
+	var ie *identity.Error
+	if !errors.As(err, &ie) {
+		return err
+	}
+	title := "The sign-in did not succeed."
+	switch {
+	case ie.Has(50126):
+		title = "The password is wrong."
+	case ie.Has(50076) || ie.Has(50079):
+		title = "This account requires multi-factor authentication."
+	case ie.Has(54005) || ie.Has(70008) || ie.Has(70000):
+		title = "This sign-in was already used or has expired."
+	case ie.Class == identity.Transient:
+		title = "Microsoft's sign-in service did not answer."
+	}
+	return &Problem{title, ie.Advice()}
+}
+
+// --- Copy URL ---------------------------------------------------------------
+
+type monitorLinkPayload struct {
+	Tenant     uuid.UUID `json:"t"`
+	Monitor    uuid.UUID `json:"m"`
+	Generation int       `json:"g"`
+}
+
+// MonitorLink is "Copy URL": a signed link, valid 72 hours, that whoever
+// holds the monitor's credentials opens to sign it in. Retry, Renew and a
+// successful sign-in make earlier links stop working.
+func (s *Service) MonitorLink(ctx context.Context, tenantID, monitorID uuid.UUID) (string, time.Time, error) {
+	m, err := s.st.GetMonitor(ctx, s.st.Pool(), tenantID, monitorID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	tok, err := s.links.Make(linkMonitor, monitorLinkPayload{tenantID, monitorID, m.LinkGeneration}, MonitorLinkTTL)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return s.cfg.BaseURL + "/onboarding/m/" + tok, time.Now().Add(MonitorLinkTTL), nil
+}
+
+// OpenMonitorLink checks a Copy-URL token.
+func (s *Service) OpenMonitorLink(ctx context.Context, token string) (store.Tenant, store.Monitor, error) {
+	var p monitorLinkPayload
+	if _, err := s.links.Open(linkMonitor, token, &p); err != nil {
+		return store.Tenant{}, store.Monitor{}, linkProblem(err)
+	}
+	t, m, err := s.tenantMonitor(ctx, p.Tenant, p.Monitor)
+	if errors.Is(err, store.ErrMonitorNotFound) || errors.Is(err, store.ErrTenantNotFound) {
+		return t, m, ErrLinkRevoked
+	}
+	if err != nil {
+		return t, m, err
+	}
+	if m.LinkGeneration != p.Generation {
+		if m.Status == store.MonitorAuthorized {
+			return t, m, &Problem{m.UPN + " is already signed in.", "Nothing more to do: you can close this page."}
+		}
+		return t, m, ErrLinkRevoked
+	}
+	return t, m, nil
+}
+
+// RetryMonitor (also Renew) invalidates the monitor's earlier links so a
+// fresh sign-in can start.
+func (s *Service) RetryMonitor(ctx context.Context, tenantID, monitorID uuid.UUID, actor string) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := s.st.ResetMonitorLink(ctx, tx, tenantID, monitorID); err != nil {
+			return err
+		}
+		return s.st.Audit(ctx, tx, &tenantID, actor, "monitor.link_reset", map[string]any{"monitor": monitorID})
+	})
+}
+
+// DeleteMonitor removes a monitor and its sealed tokens.
+func (s *Service) DeleteMonitor(ctx context.Context, tenantID, monitorID uuid.UUID, actor string) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		m, err := s.st.GetMonitor(ctx, tx, tenantID, monitorID)
+		if err != nil {
+			return err
+		}
+		if err := s.st.DeleteMonitor(ctx, tx, tenantID, monitorID); err != nil {
+			return err
+		}
+		return s.st.Audit(ctx, tx, &tenantID, actor, "monitor.deleted", map[string]any{"monitor": monitorID, "upn": m.UPN})
+	})
+}
+
+// --- step 3: complete ------------------------------------------------------
+
+// Complete activates the tenant once consent and enough monitors are green.
+func (s *Service) Complete(ctx context.Context, tenantID uuid.UUID, actor string) error {
+	st, err := s.Status(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	switch {
+	case st.Onboarding.ConsentStatus != "granted":
+		return &Problem{"Authorize Presence Bridge first.", "Step 1 (admin consent) is not complete."}
+	case st.Authorized < st.MonitorsNeeded:
+		return &Problem{"More monitors are needed.", plural(st.MonitorsNeeded-st.Authorized, "more monitor must", "more monitors must") + " be authorized for " +
+			plural(st.Users, "user", "users") + "."}
+	}
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if err := s.st.CompleteOnboarding(ctx, tx, tenantID); err != nil {
+			return err
+		}
+		return s.st.Audit(ctx, tx, &tenantID, actor, "onboarding.completed", map[string]any{"users": st.Users, "monitors": st.Authorized})
+	})
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}

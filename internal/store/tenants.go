@@ -1,0 +1,256 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Tenant statuses (tenants.status).
+const (
+	TenantOnboarding = "onboarding"
+	TenantActive     = "active"
+	TenantSuspended  = "suspended"
+)
+
+// Errors of the tenant aggregate.
+var (
+	ErrTenantNotFound = errors.New("tenant not found")
+	// ErrMicrosoftTenantTaken: another of our tenants is already connected
+	// to that Microsoft tenant.
+	ErrMicrosoftTenantTaken = errors.New("that Microsoft tenant is already connected to another Presence Bridge tenant")
+)
+
+// Tenant is a customer.
+type Tenant struct {
+	ID                  uuid.UUID
+	Name                string
+	MSTenantID          *uuid.UUID
+	MSDomain            string
+	TelephonyAccountID  string
+	AdminEmail          string
+	AllowPasswordSignIn bool
+	Status              string
+	CreatedAt           time.Time
+}
+
+// Onboarding is a tenant's onboarding state.
+type Onboarding struct {
+	TenantID        uuid.UUID
+	InviteExpiresAt time.Time
+	Form            json.RawMessage
+	ConsentStatus   string // pending, granted, failed
+	ConsentError    string
+	ConsentedAt     *time.Time
+	CompletedAt     *time.Time
+}
+
+const tenantColumns = `id, name, ms_tenant_id, coalesce(ms_domain, ''), coalesce(telephony_account_id, ''), coalesce(admin_email, ''),
+	allow_password_signin, status, created_at`
+
+func scanTenant(row pgx.Row) (Tenant, error) {
+	var t Tenant
+	err := row.Scan(&t.ID, &t.Name, &t.MSTenantID, &t.MSDomain, &t.TelephonyAccountID, &t.AdminEmail, &t.AllowPasswordSignIn, &t.Status, &t.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, ErrTenantNotFound
+	}
+	return t, err
+}
+
+// CreateTenant starts a tenant in onboarding, with its onboarding row.
+func (s *Store) CreateTenant(ctx context.Context, q DBTX, name string, inviteExpires time.Time) (Tenant, error) {
+	t, err := scanTenant(q.QueryRow(ctx, `INSERT INTO tenants (name) VALUES ($1) RETURNING `+tenantColumns, name))
+	if err != nil {
+		return t, fmt.Errorf("create tenant: %w", err)
+	}
+	_, err = q.Exec(ctx, `INSERT INTO onboarding (tenant_id, invite_expires_at) VALUES ($1, $2)`, t.ID, inviteExpires)
+	return t, err
+}
+
+// GetTenant reads a tenant.
+func (s *Store) GetTenant(ctx context.Context, q DBTX, id uuid.UUID) (Tenant, error) {
+	return scanTenant(q.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id))
+}
+
+// TenantDetails are what the onboarding form sets on the tenant row.
+type TenantDetails struct {
+	Name               string
+	MSDomain           string
+	TelephonyAccountID string
+	AdminEmail         string
+}
+
+// UpdateTenantDetails saves the form's tenant fields.
+func (s *Store) UpdateTenantDetails(ctx context.Context, q DBTX, id uuid.UUID, d TenantDetails) error {
+	_, err := q.Exec(ctx, `UPDATE tenants SET name = $2, ms_domain = $3, telephony_account_id = $4, admin_email = $5, updated_at = now()
+		WHERE id = $1`, id, d.Name, d.MSDomain, d.TelephonyAccountID, d.AdminEmail)
+	return err
+}
+
+// SetAllowPasswordSignIn turns the "sign in with password once" option on or off.
+func (s *Store) SetAllowPasswordSignIn(ctx context.Context, q DBTX, id uuid.UUID, allow bool) error {
+	_, err := q.Exec(ctx, `UPDATE tenants SET allow_password_signin = $2, updated_at = now() WHERE id = $1`, id, allow)
+	return err
+}
+
+// GetOnboarding reads a tenant's onboarding state.
+func (s *Store) GetOnboarding(ctx context.Context, q DBTX, tenantID uuid.UUID) (Onboarding, error) {
+	var o Onboarding
+	err := q.QueryRow(ctx, `SELECT tenant_id, invite_expires_at, form, consent_status, coalesce(consent_error, ''), consented_at, completed_at
+		FROM onboarding WHERE tenant_id = $1`, tenantID).
+		Scan(&o.TenantID, &o.InviteExpiresAt, &o.Form, &o.ConsentStatus, &o.ConsentError, &o.ConsentedAt, &o.CompletedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return o, ErrTenantNotFound
+	}
+	return o, err
+}
+
+// SaveOnboardingForm stores the form as entered (JSON).
+func (s *Store) SaveOnboardingForm(ctx context.Context, q DBTX, tenantID uuid.UUID, form any) error {
+	b, err := json.Marshal(form)
+	if err != nil {
+		return err
+	}
+	_, err = q.Exec(ctx, `UPDATE onboarding SET form = $2, updated_at = now() WHERE tenant_id = $1`, tenantID, b)
+	return err
+}
+
+// ConsentGranted records confirmed consent for Microsoft tenant msTenant.
+func (s *Store) ConsentGranted(ctx context.Context, q DBTX, tenantID, msTenant uuid.UUID) error {
+	_, err := q.Exec(ctx, `UPDATE tenants SET ms_tenant_id = $2, updated_at = now() WHERE id = $1`, tenantID, msTenant)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return ErrMicrosoftTenantTaken
+	}
+	if err != nil {
+		return err
+	}
+	_, err = q.Exec(ctx, `UPDATE onboarding SET consent_status = 'granted', consent_error = NULL, consented_at = now(), updated_at = now()
+		WHERE tenant_id = $1`, tenantID)
+	return err
+}
+
+// ConsentFailed records why consent did not succeed; a consent already
+// granted stays granted (a stray failed retry must not undo it).
+func (s *Store) ConsentFailed(ctx context.Context, q DBTX, tenantID uuid.UUID, reason string) error {
+	_, err := q.Exec(ctx, `UPDATE onboarding SET consent_status = CASE WHEN consent_status = 'granted' THEN 'granted' ELSE 'failed' END,
+		consent_error = $2, updated_at = now() WHERE tenant_id = $1`, tenantID, reason)
+	return err
+}
+
+// CompleteOnboarding activates the tenant.
+func (s *Store) CompleteOnboarding(ctx context.Context, q DBTX, tenantID uuid.UUID) error {
+	if _, err := q.Exec(ctx, `UPDATE onboarding SET completed_at = coalesce(completed_at, now()), updated_at = now() WHERE tenant_id = $1`, tenantID); err != nil {
+		return err
+	}
+	_, err := q.Exec(ctx, `UPDATE tenants SET status = 'active', updated_at = now() WHERE id = $1`, tenantID)
+	return err
+}
+
+// Invite is an invitation link's row.
+type Invite struct {
+	ID        uuid.UUID
+	TenantID  uuid.UUID
+	CreatedBy string
+	ExpiresAt time.Time
+	RevokedAt *time.Time
+}
+
+// CreateInvite records an invitation for a tenant.
+func (s *Store) CreateInvite(ctx context.Context, q DBTX, tenantID uuid.UUID, createdBy string, expires time.Time) (Invite, error) {
+	inv := Invite{TenantID: tenantID, CreatedBy: createdBy, ExpiresAt: expires}
+	err := q.QueryRow(ctx, `INSERT INTO invites (tenant_id, created_by, expires_at) VALUES ($1, $2, $3) RETURNING id`,
+		tenantID, createdBy, expires).Scan(&inv.ID)
+	return inv, err
+}
+
+// UseInvite reads an invitation and stamps its use.
+func (s *Store) UseInvite(ctx context.Context, q DBTX, id uuid.UUID) (Invite, error) {
+	inv := Invite{ID: id}
+	err := q.QueryRow(ctx, `UPDATE invites SET last_used_at = now() WHERE id = $1 RETURNING tenant_id, created_by, expires_at, revoked_at`, id).
+		Scan(&inv.TenantID, &inv.CreatedBy, &inv.ExpiresAt, &inv.RevokedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return inv, ErrTenantNotFound
+	}
+	return inv, err
+}
+
+// RevokeInvite stops an invitation link working.
+func (s *Store) RevokeInvite(ctx context.Context, q DBTX, id uuid.UUID) error {
+	_, err := q.Exec(ctx, `UPDATE invites SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1`, id)
+	return err
+}
+
+// ReplaceRoster sets the users to monitor as entered on the form: new UPNs
+// are added (pending resolution), missing ones removed, existing rows kept
+// with their resolution and telephony ids.
+func (s *Store) ReplaceRoster(ctx context.Context, q DBTX, tenantID uuid.UUID, users []RosterEntry) error {
+	upns := make([]string, len(users))
+	ext := make([]string, len(users))
+	for i, u := range users {
+		upns[i], ext[i] = u.UPN, u.ExternalID
+	}
+	_, err := q.Exec(ctx, `DELETE FROM directory_users WHERE tenant_id = $1 AND lower(upn) <> ALL (SELECT lower(x) FROM unnest($2::text[]) AS x)`,
+		tenantID, upns)
+	if err != nil {
+		return err
+	}
+	_, err = q.Exec(ctx, `INSERT INTO directory_users (tenant_id, upn, external_id)
+		SELECT $1, u, nullif(e, '') FROM unnest($2::text[], $3::text[]) AS t (u, e)
+		ON CONFLICT (tenant_id, lower(upn)) DO UPDATE SET external_id = coalesce(excluded.external_id, directory_users.external_id), updated_at = now()`,
+		tenantID, upns, ext)
+	return err
+}
+
+// RosterEntry is one user to monitor: a UPN or e-mail, and optionally the
+// telephony platform's own id for them.
+type RosterEntry struct {
+	UPN        string `json:"upn"`
+	ExternalID string `json:"externalId,omitempty"`
+}
+
+// RosterCount counts a tenant's users to monitor.
+func (s *Store) RosterCount(ctx context.Context, q DBTX, tenantID uuid.UUID) (int, error) {
+	var n int
+	err := q.QueryRow(ctx, `SELECT count(*) FROM directory_users WHERE tenant_id = $1`, tenantID).Scan(&n)
+	return n, err
+}
+
+// DeleteMonitor removes a monitor and its sealed tokens.
+func (s *Store) DeleteMonitor(ctx context.Context, q DBTX, tenantID, id uuid.UUID) error {
+	var rt, at *uuid.UUID
+	err := q.QueryRow(ctx, `DELETE FROM monitors WHERE tenant_id = $1 AND id = $2 RETURNING refresh_token_secret_id, access_token_secret_id`,
+		tenantID, id).Scan(&rt, &at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrMonitorNotFound
+	}
+	if err != nil {
+		return err
+	}
+	for _, sid := range []*uuid.UUID{rt, at} {
+		if sid != nil {
+			if err := s.DeleteSecret(ctx, q, *sid); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ResetMonitorLink moves a monitor's Copy-URL generation (Retry, Renew):
+// earlier links stop working.
+func (s *Store) ResetMonitorLink(ctx context.Context, q DBTX, tenantID, id uuid.UUID) (int, error) {
+	var gen int
+	err := q.QueryRow(ctx, `UPDATE monitors SET link_generation = link_generation + 1, updated_at = now()
+		WHERE tenant_id = $1 AND id = $2 RETURNING link_generation`, tenantID, id).Scan(&gen)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, ErrMonitorNotFound
+	}
+	return gen, err
+}
