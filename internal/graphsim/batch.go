@@ -2,6 +2,7 @@ package graphsim
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -199,7 +200,10 @@ func (s *Sim) runStep(router http.Handler, outer *http.Request, st batchStep) ba
 			body = trimmed
 		}
 	}
-	req, err := http.NewRequestWithContext(outer.Context(), strings.ToUpper(st.Method), "/v1.0"+target, bytes.NewReader(body))
+	// The outer request's chi routing state must not leak in: with it, chi
+	// would treat the router as a sub-router of the outer route.
+	ctx := context.WithValue(outer.Context(), chi.RouteCtxKey, nil)
+	req, err := http.NewRequestWithContext(ctx, strings.ToUpper(st.Method), "/v1.0"+target, bytes.NewReader(body))
 	if err != nil || strings.HasPrefix(req.URL.Path, "/v1.0/$batch") {
 		return badStep(outer, res, "Invalid request url: "+st.URL)
 	}
