@@ -57,7 +57,11 @@ func (s *Service) StartMonitorSignIn(ctx context.Context, tenantID, monitorID uu
 	if err != nil {
 		return identity.SignIn{}, err
 	}
-	return s.id.MonitorSignIn(s.cfg.App, t.MSTenantID.String(), s.MonitorRedirectURI(), m.UPN, state), nil
+	app, msTenant, err := s.Credentials(ctx, tenantID)
+	if err != nil {
+		return identity.SignIn{}, err
+	}
+	return s.id.MonitorSignIn(app, msTenant, s.MonitorRedirectURI(), m.UPN, state), nil
 }
 
 // FinishMonitorSignIn redeems the sign-in's code and, if the account that
@@ -73,7 +77,11 @@ func (s *Service) FinishMonitorSignIn(ctx context.Context, tenantID, monitorID u
 	if err != nil {
 		return err
 	}
-	g, err := s.id.Redeem(ctx, s.cfg.App, t.MSTenantID.String(), s.MonitorRedirectURI(), q.Get("code"), si)
+	app, msTenant, err := s.Credentials(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	g, err := s.id.Redeem(ctx, app, msTenant, s.MonitorRedirectURI(), q.Get("code"), si)
 	if err != nil {
 		return signInProblem(err)
 	}
@@ -94,7 +102,11 @@ func (s *Service) PasswordSignIn(ctx context.Context, tenantID, monitorID uuid.U
 	if password == "" {
 		return FieldErrors{"password": "Enter the monitor account's password."}
 	}
-	g, err := s.id.PasswordOnce(ctx, s.cfg.App, t.MSTenantID.String(), m.UPN, password)
+	app, msTenant, err := s.Credentials(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	g, err := s.id.PasswordOnce(ctx, app, msTenant, m.UPN, password)
 	if err != nil {
 		return signInProblem(err)
 	}
