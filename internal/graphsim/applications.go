@@ -156,12 +156,8 @@ func (s *Sim) publisherDomainLocked(app *App) any {
 
 func (s *Sim) listApplications(w http.ResponseWriter, r *http.Request) {
 	p := principal(r)
-	if !requireScope(w, r, "Authorization_RequestDenied", appReadPerms...) || !s.admit(w, r, p, classDirectory) {
-		return
-	}
-	lq, qerr := parseListQuery(r, appFilterSchema, appProps)
-	if qerr != nil {
-		writeQueryError(w, r, qerr)
+	lq, ok := s.readListQuery(w, r, appReadPerms, appFilterSchema, appProps)
+	if !ok {
 		return
 	}
 	s.mu.RLock()
@@ -200,13 +196,8 @@ func alternateKey(r *http.Request) (string, bool) {
 
 func (s *Sim) getApplication(w http.ResponseWriter, r *http.Request) {
 	p := principal(r)
-	if !requireScope(w, r, "Authorization_RequestDenied", appReadPerms...) || !s.admit(w, r, p, classDirectory) {
-		return
-	}
-	rawSel := r.URL.Query().Get("$select")
-	sel, qerr := parseSelect(rawSel, "microsoft.graph.application", appProps)
-	if qerr != nil {
-		writeQueryError(w, r, qerr)
+	rawSel, sel, ok := s.readEntityQuery(w, r, appReadPerms, "microsoft.graph.application", appProps)
+	if !ok {
 		return
 	}
 	s.mu.RLock()
@@ -214,7 +205,6 @@ func (s *Sim) getApplication(w http.ResponseWriter, r *http.Request) {
 	var app *App
 	key := chi.URLParam(r, "app")
 	if key == "" {
-		var ok bool
 		if key, ok = alternateKey(r); !ok {
 			writeGraphError(w, r, http.StatusBadRequest, "BadRequest",
 				fmt.Sprintf("Invalid alternate key '%s': use appId='{client id}'.", key))

@@ -156,12 +156,8 @@ func (s *Sim) servicePrincipalRoutes(r chi.Router) {
 
 func (s *Sim) listServicePrincipals(w http.ResponseWriter, r *http.Request) {
 	p := principal(r)
-	if !requireScope(w, r, "Authorization_RequestDenied", spReadPerms...) || !s.admit(w, r, p, classDirectory) {
-		return
-	}
-	lq, qerr := parseListQuery(r, spFilterSchema, spProps)
-	if qerr != nil {
-		writeQueryError(w, r, qerr)
+	lq, ok := s.readListQuery(w, r, spReadPerms, spFilterSchema, spProps)
+	if !ok {
 		return
 	}
 	s.mu.RLock()
@@ -206,13 +202,8 @@ func (s *Sim) lookupSPLocked(w http.ResponseWriter, r *http.Request) (*Tenant, s
 }
 
 func (s *Sim) getServicePrincipal(w http.ResponseWriter, r *http.Request) {
-	if !requireScope(w, r, "Authorization_RequestDenied", spReadPerms...) || !s.admit(w, r, principal(r), classDirectory) {
-		return
-	}
-	rawSel := r.URL.Query().Get("$select")
-	sel, qerr := parseSelect(rawSel, "microsoft.graph.servicePrincipal", spProps)
-	if qerr != nil {
-		writeQueryError(w, r, qerr)
+	rawSel, sel, ok := s.readEntityQuery(w, r, spReadPerms, "microsoft.graph.servicePrincipal", spProps)
+	if !ok {
 		return
 	}
 	s.mu.RLock()
@@ -231,7 +222,7 @@ func assignmentID(parts ...string) string {
 }
 
 func (s *Sim) listAppRoleAssignments(w http.ResponseWriter, r *http.Request) {
-	if !requireScope(w, r, "Authorization_RequestDenied", spReadPerms...) || !s.admit(w, r, principal(r), classDirectory) {
+	if !s.admitDirectoryRead(w, r, spReadPerms) {
 		return
 	}
 	s.mu.RLock()
@@ -285,7 +276,7 @@ var grantProps = map[string]string{"id": "id", "clientid": "clientId", "consentt
 	"principalid": "principalId", "resourceid": "resourceId", "scope": "scope"}
 
 func (s *Sim) listSPGrants(w http.ResponseWriter, r *http.Request) {
-	if !requireScope(w, r, "Authorization_RequestDenied", grantReadPerms...) || !s.admit(w, r, principal(r), classDirectory) {
+	if !s.admitDirectoryRead(w, r, grantReadPerms) {
 		return
 	}
 	s.mu.RLock()
@@ -306,12 +297,8 @@ func (s *Sim) listSPGrants(w http.ResponseWriter, r *http.Request) {
 
 func (s *Sim) listOAuth2Grants(w http.ResponseWriter, r *http.Request) {
 	p := principal(r)
-	if !requireScope(w, r, "Authorization_RequestDenied", grantReadPerms...) || !s.admit(w, r, p, classDirectory) {
-		return
-	}
-	lq, qerr := parseListQuery(r, grantFilterSchema, grantProps)
-	if qerr != nil {
-		writeQueryError(w, r, qerr)
+	lq, ok := s.readListQuery(w, r, grantReadPerms, grantFilterSchema, grantProps)
+	if !ok {
 		return
 	}
 	s.mu.RLock()

@@ -45,7 +45,7 @@ func writeSyncStateNotFound(w http.ResponseWriter, r *http.Request) {
 
 func (s *Sim) usersDelta(w http.ResponseWriter, r *http.Request) {
 	p := principal(r)
-	if !requireScope(w, r, "Authorization_RequestDenied", userReadPerms...) || !s.admit(w, r, p, classDirectory) {
+	if !s.admitDirectoryRead(w, r, userReadPerms) {
 		return
 	}
 	q := r.URL.Query()

@@ -115,13 +115,8 @@ func (s *Sim) lookupGroupLocked(w http.ResponseWriter, r *http.Request) (*Tenant
 }
 
 func (s *Sim) getGroup(w http.ResponseWriter, r *http.Request) {
-	if !requireScope(w, r, "Authorization_RequestDenied", groupReadPerms...) || !s.admit(w, r, principal(r), classDirectory) {
-		return
-	}
-	rawSel := r.URL.Query().Get("$select")
-	sel, qerr := parseSelect(rawSel, "microsoft.graph.group", groupProps)
-	if qerr != nil {
-		writeQueryError(w, r, qerr)
+	rawSel, sel, ok := s.readEntityQuery(w, r, groupReadPerms, "microsoft.graph.group", groupProps)
+	if !ok {
 		return
 	}
 	s.mu.RLock()
@@ -135,12 +130,8 @@ func (s *Sim) getGroup(w http.ResponseWriter, r *http.Request) {
 
 func (s *Sim) listGroups(w http.ResponseWriter, r *http.Request) {
 	p := principal(r)
-	if !requireScope(w, r, "Authorization_RequestDenied", groupReadPerms...) || !s.admit(w, r, p, classDirectory) {
-		return
-	}
-	lq, qerr := parseListQuery(r, groupFilterSchema, groupProps)
-	if qerr != nil {
-		writeQueryError(w, r, qerr)
+	lq, ok := s.readListQuery(w, r, groupReadPerms, groupFilterSchema, groupProps)
+	if !ok {
 		return
 	}
 	s.mu.RLock()
@@ -188,8 +179,7 @@ func (s *Sim) writePage(w http.ResponseWriter, r *http.Request, path, context st
 // type when the route has {cast}.
 func (s *Sim) listMembers(rel, castParam string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p := principal(r)
-		if !requireScope(w, r, "Authorization_RequestDenied", groupReadPerms...) || !s.admit(w, r, p, classDirectory) {
+		if !s.admitDirectoryRead(w, r, groupReadPerms) {
 			return
 		}
 		cast := ""

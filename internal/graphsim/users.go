@@ -71,13 +71,8 @@ func (s *Sim) getUserByKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sim) serveUser(w http.ResponseWriter, r *http.Request, seg string) {
-	if !requireScope(w, r, "Authorization_RequestDenied", userReadPerms...) || !s.admit(w, r, principal(r), classDirectory) {
-		return
-	}
-	rawSel := r.URL.Query().Get("$select")
-	sel, qerr := parseSelect(rawSel, "microsoft.graph.user", userProps)
-	if qerr != nil {
-		writeQueryError(w, r, qerr)
+	rawSel, sel, ok := s.readEntityQuery(w, r, userReadPerms, "microsoft.graph.user", userProps)
+	if !ok {
 		return
 	}
 	u := s.lookupUser(w, r, seg)
@@ -96,14 +91,8 @@ func (s *Sim) getMe(w http.ResponseWriter, r *http.Request) {
 		writeGraphError(w, r, http.StatusBadRequest, "BadRequest", "/me request is only valid with delegated authentication flow.")
 		return
 	}
-	if !requireScope(w, r, "Authorization_RequestDenied", append([]string{"User.Read"}, userReadPerms...)...) ||
-		!s.admit(w, r, p, classDirectory) {
-		return
-	}
-	rawSel := r.URL.Query().Get("$select")
-	sel, qerr := parseSelect(rawSel, "microsoft.graph.user", userProps)
-	if qerr != nil {
-		writeQueryError(w, r, qerr)
+	rawSel, sel, ok := s.readEntityQuery(w, r, append([]string{"User.Read"}, userReadPerms...), "microsoft.graph.user", userProps)
+	if !ok {
 		return
 	}
 	s.mu.RLock()
@@ -193,7 +182,7 @@ func userGetter(u *User) func(string) any {
 
 func (s *Sim) listUsers(w http.ResponseWriter, r *http.Request) {
 	p := principal(r)
-	if !requireScope(w, r, "Authorization_RequestDenied", userReadPerms...) || !s.admit(w, r, p, classDirectory) {
+	if !s.admitDirectoryRead(w, r, userReadPerms) {
 		return
 	}
 	lq, qerr := parseListQuery(r, userFilterSchema, userProps)

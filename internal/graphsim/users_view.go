@@ -253,3 +253,36 @@ func (t *Tenant) markUsersChanged() {
 		t.index.dirty = true
 	}
 }
+
+// admitDirectoryRead answers 403 unless the caller holds one of perms, or
+// 429 when its directory budget is spent.
+func (s *Sim) admitDirectoryRead(w http.ResponseWriter, r *http.Request, perms []string) bool {
+	return requireScope(w, r, "Authorization_RequestDenied", perms...) && s.admit(w, r, principal(r), classDirectory)
+}
+
+// readEntityQuery admits a read of one object and reads its $select.
+func (s *Sim) readEntityQuery(w http.ResponseWriter, r *http.Request, perms []string, entity string, props map[string]string) (string, []string, bool) {
+	if !s.admitDirectoryRead(w, r, perms) {
+		return "", nil, false
+	}
+	rawSel := r.URL.Query().Get("$select")
+	sel, qerr := parseSelect(rawSel, entity, props)
+	if qerr != nil {
+		writeQueryError(w, r, qerr)
+		return "", nil, false
+	}
+	return rawSel, sel, true
+}
+
+// readListQuery admits a read of a collection and reads its query options.
+func (s *Sim) readListQuery(w http.ResponseWriter, r *http.Request, perms []string, schema filterSchema, props map[string]string) (listQuery, bool) {
+	if !s.admitDirectoryRead(w, r, perms) {
+		return listQuery{}, false
+	}
+	lq, qerr := parseListQuery(r, schema, props)
+	if qerr != nil {
+		writeQueryError(w, r, qerr)
+		return lq, false
+	}
+	return lq, true
+}
