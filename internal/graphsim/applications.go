@@ -33,13 +33,7 @@ var appFilterSchema = filterSchema{entity: "microsoft.graph.application", resour
 var defaultAppProps = []string{"appId", "createdDateTime", "deletedDateTime", "displayName", "id", "keyCredentials",
 	"passwordCredentials", "publisherDomain", "requiredResourceAccess", "signInAudience", "web"}
 
-var appProps = func() map[string]string {
-	m := map[string]string{}
-	for _, p := range defaultAppProps {
-		m[strings.ToLower(p)] = p
-	}
-	return m
-}()
+var appProps = propIndex(defaultAppProps...)
 
 // applicationRoutes serves /applications, /servicePrincipals and
 // /oauth2PermissionGrants.

@@ -124,14 +124,8 @@ var spFilterSchema = filterSchema{entity: "microsoft.graph.servicePrincipal", re
 	"displayname": {"displayName", kindString},
 }}
 
-var spProps = func() map[string]string {
-	m := map[string]string{}
-	for _, p := range []string{"id", "appId", "displayName", "accountEnabled", "appRoleAssignmentRequired", "appOwnerOrganizationId",
-		"servicePrincipalType", "servicePrincipalNames", "appRoles", "oauth2PermissionScopes"} {
-		m[strings.ToLower(p)] = p
-	}
-	return m
-}()
+var spProps = propIndex("id", "appId", "displayName", "accountEnabled", "appRoleAssignmentRequired", "appOwnerOrganizationId",
+	"servicePrincipalType", "servicePrincipalNames", "appRoles", "oauth2PermissionScopes")
 
 func pick(m map[string]any, sel []string) map[string]any {
 	if sel == nil {

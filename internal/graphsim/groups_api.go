@@ -34,13 +34,7 @@ var groupFilterSchema = filterSchema{entity: "microsoft.graph.group", resource: 
 var defaultGroupProps = []string{"createdDateTime", "description", "displayName", "groupTypes", "id", "mail",
 	"mailEnabled", "mailNickname", "securityEnabled", "visibility"}
 
-var groupProps = func() map[string]string {
-	m := map[string]string{}
-	for _, p := range defaultGroupProps {
-		m[strings.ToLower(p)] = p
-	}
-	return m
-}()
+var groupProps = propIndex(defaultGroupProps...)
 
 // memberProps: $select on a member list may name user or group properties.
 var memberProps = func() map[string]string {

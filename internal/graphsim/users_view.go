@@ -21,13 +21,16 @@ var defaultUserProps = []string{"businessPhones", "displayName", "givenName", "i
 	"mobilePhone", "officeLocation", "preferredLanguage", "surname", "userPrincipalName"}
 
 // userProps are the properties graphsim knows, by lower-cased name.
-var userProps = func() map[string]string {
-	m := map[string]string{}
-	for _, p := range append(slices.Clone(defaultUserProps), "accountEnabled", "userType") {
+var userProps = propIndex(append(slices.Clone(defaultUserProps), "accountEnabled", "userType")...)
+
+// propIndex maps lower-cased property names to their spelling, for $select.
+func propIndex(names ...string) map[string]string {
+	m := make(map[string]string, len(names))
+	for _, p := range names {
 		m[strings.ToLower(p)] = p
 	}
 	return m
-}()
+}
 
 // userValue is property prop of u as Graph serialises it.
 func userValue(u *User, prop string) any {
