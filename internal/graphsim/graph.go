@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -208,6 +209,9 @@ func (s *Sim) odataContext(fragment string) string {
 // ('upn') key form — within the caller's tenant, or answers 404 with the
 // directory's error. Guests and other tenants' users are not found.
 func (s *Sim) lookupUser(w http.ResponseWriter, r *http.Request, seg string) *User {
+	if dec, err := url.PathUnescape(seg); err == nil { // msgraph-sdk-go sends adele%40contoso.com
+		seg = dec
+	}
 	key := strings.TrimSuffix(strings.TrimPrefix(seg, "('"), "')")
 	p := principal(r)
 	s.mu.RLock()

@@ -202,6 +202,9 @@ func (s *Sim) Apply(seed Seed) error {
 				return err
 			}
 		}
+		if err := s.applyGroupsLocked(t, st); err != nil {
+			return err
+		}
 		if st.Consented && seed.App.ClientID != "" {
 			s.grantLocked(t, s.apps[seed.App.ClientID], now)
 		}
