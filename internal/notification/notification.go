@@ -1,0 +1,131 @@
+// Package notification reads Microsoft Graph change notifications: the
+// changeNotificationCollection a webhook receives, the decryption of rich
+// (includeResourceData) notifications and the check of their
+// validationTokens. It has no dependency on msgraph-sdk-go, so the intake
+// and its tests stay light.
+//
+// Sources: shared/reference/graph-facts.md §4.4 (payload), §4.5
+// (decryption), §4.6 (validation tokens), §5 (lifecycle notifications).
+package notification
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Collection is a changeNotificationCollection: one POST's items, possibly
+// for several subscriptions and tenants, and (for rich notifications) one
+// validation token per app and tenant.
+type Collection struct {
+	Value            []Notification `json:"value"`
+	ValidationTokens []string       `json:"validationTokens"`
+}
+
+// Notification is one changeNotification, or a lifecycle notification when
+// LifecycleEvent is set (then ChangeType, Resource and ResourceData are
+// absent).
+type Notification struct {
+	ID                     string            `json:"id,omitempty"`
+	SubscriptionID         string            `json:"subscriptionId"`
+	SubscriptionExpiration Time              `json:"subscriptionExpirationDateTime"`
+	ChangeType             string            `json:"changeType,omitempty"`
+	LifecycleEvent         string            `json:"lifecycleEvent,omitempty"`
+	ClientState            string            `json:"clientState,omitempty"`
+	Resource               string            `json:"resource,omitempty"`
+	ResourceData           *ResourceData     `json:"resourceData,omitempty"`
+	TenantID               string            `json:"tenantId"`
+	EncryptedContent       *EncryptedContent `json:"encryptedContent,omitempty"`
+}
+
+// ResourceData identifies the changed resource. For presence the user id
+// is ID: never parse it out of Resource, whose spelling varies.
+type ResourceData struct {
+	ODataType string `json:"@odata.type"`
+	ODataID   string `json:"@odata.id"`
+	ID        string `json:"id"`
+}
+
+// EncryptedContent is a rich notification's resource, encrypted for us.
+type EncryptedContent struct {
+	Data                            string `json:"data"`
+	DataSignature                   string `json:"dataSignature"`
+	DataKey                         string `json:"dataKey"`
+	EncryptionCertificateID         string `json:"encryptionCertificateId"`
+	EncryptionCertificateThumbprint string `json:"encryptionCertificateThumbprint"`
+}
+
+// Lifecycle events.
+const (
+	ReauthorizationRequired = "reauthorizationRequired"
+	SubscriptionRemoved     = "subscriptionRemoved"
+	Missed                  = "missed"
+)
+
+// Time parses Graph's date-times leniently: with or without a zone (a
+// missing zone is UTC) and with up to 7 fractional digits (§4.4).
+type Time struct{ time.Time }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	if s == "" {
+		t.Time = time.Time{}
+		return nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.9999999", "2006-01-02T15:04:05"} {
+		if v, err := time.Parse(layout, s); err == nil {
+			t.Time = v.UTC()
+			return nil
+		}
+	}
+	return fmt.Errorf("notification: %q is not a date-time", s)
+}
+
+// MarshalJSON implements json.Marshaler.
+func (t Time) MarshalJSON() ([]byte, error) {
+	return json.Marshal(t.UTC().Format("2006-01-02T15:04:05.0000000Z"))
+}
+
+// ErrNotCollection is a body that is not a change notification collection.
+var ErrNotCollection = errors.New("notification: the body is not a change notification collection")
+
+// Parse reads a webhook body.
+func Parse(body []byte) (Collection, error) {
+	var c Collection
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("%w: %v", ErrNotCollection, err)
+	}
+	if c.Value == nil {
+		return c, fmt.Errorf("%w: no value array", ErrNotCollection)
+	}
+	for i, n := range c.Value {
+		if n.SubscriptionID == "" {
+			return c, fmt.Errorf("%w: item %d has no subscriptionId", ErrNotCollection, i)
+		}
+	}
+	return c, nil
+}
+
+// Presence is a presence resource from a decrypted rich notification.
+type Presence struct {
+	ODataType      string `json:"@odata.type"`
+	ID             string `json:"id"`
+	Availability   string `json:"availability"`
+	Activity       string `json:"activity"`
+	SequenceNumber string `json:"sequenceNumber"`
+	StatusMessage  *struct {
+		Message struct {
+			Content string `json:"content"`
+		} `json:"message"`
+	} `json:"statusMessage"`
+	OutOfOfficeSettings *struct {
+		IsOutOfOffice bool `json:"isOutOfOffice"`
+	} `json:"outOfOfficeSettings"`
+}
