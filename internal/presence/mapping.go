@@ -181,9 +181,9 @@ type Decision int
 
 // Decisions.
 const (
-	Emit  Decision = iota // send it
-	Hold                  // leaving talking: re-check at the window's end
-	Drop                  // no change downstream (same state, or a flap absorbed)
+	Emit Decision = iota // send it
+	Hold                 // leaving talking: re-check at the window's end
+	Drop                 // no change downstream (same state, or a flap absorbed)
 )
 
 // Decide compares the last state emitted downstream with the new one.
