@@ -1,0 +1,182 @@
+package graphhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"presencebridge/internal/intake"
+	"presencebridge/internal/seal"
+	"presencebridge/internal/store"
+	"presencebridge/internal/testkit"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+type fixture struct {
+	pool   *pgxpool.Pool
+	srv    *httptest.Server
+	tenant uuid.UUID
+}
+
+// newFixture serves the receiver with one subscription "sub-1" (clientState
+// "state-1") and one being created (clientState "state-2").
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{pool: testkit.DB(t)}
+	ctx := context.Background()
+	k, _ := seal.GenerateKey("k1")
+	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
+	st := store.New(f.pool, ring)
+	if err := f.pool.QueryRow(ctx, `INSERT INTO tenants (name) VALUES ('Contoso') RETURNING id`).Scan(&f.tenant); err != nil {
+		t.Fatal(err)
+	}
+	for i, graphID := range []any{"sub-1", nil} {
+		m, err := st.AddMonitor(ctx, f.pool, f.tenant, fmt.Sprintf("monitor-%d@contoso.example", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.pool.Exec(ctx, `INSERT INTO subscriptions (tenant_id, monitor_id, graph_id, resource, client_state_hash) VALUES ($1, $2, $3, 'r', $4)`,
+			f.tenant, m.ID, graphID, store.ClientStateHash(fmt.Sprintf("state-%d", i+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := intake.NewCommitter(f.pool, intake.CommitterOptions{})
+	cctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go c.Run(cctx)
+	h := New(Deps{DB: f.pool, Subs: st, Committer: c})
+	r := chi.NewRouter()
+	r.Route("/graph", h.Routes)
+	f.srv = httptest.NewServer(r)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fixture) post(t *testing.T, path, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(f.srv.URL+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (f *fixture) inbox(t *testing.T) (rows, items int, kinds string) {
+	t.Helper()
+	f.pool.QueryRow(context.Background(), `SELECT count(*), coalesce(sum(items), 0), coalesce(string_agg(kind, ',' ORDER BY id), '') FROM inbox`).
+		Scan(&rows, &items, &kinds)
+	return
+}
+
+func item(sub, state, user string) string {
+	return fmt.Sprintf(`{"subscriptionId":%q,"subscriptionExpirationDateTime":"2026-11-23T10:00:00.0000000Z","changeType":"updated","clientState":%q,
+		"resource":"communications/presences/%s","tenantId":"t","resourceData":{"@odata.type":"#Microsoft.Graph.presence","@odata.id":"users/%s/presence","id":%q}}`,
+		sub, state, user, user, user)
+}
+
+func TestValidationHandshakeEchoesTheDecodedToken(t *testing.T) {
+	f := newFixture(t)
+	for _, path := range []string{"/graph/notifications", "/graph/lifecycle"} {
+		resp, err := http.Post(f.srv.URL+path+"?validationToken=Validation%3A%20Testing%20client%2Bapp%3C", "text/plain; charset=utf-8", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != "Validation: Testing client+app<" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+			t.Errorf("%s: %d %q %q", path, resp.StatusCode, b, resp.Header.Get("Content-Type"))
+		}
+	}
+}
+
+func TestOnlyGenuineItemsAreCommittedBeforeThe202(t *testing.T) {
+	f := newFixture(t)
+	body := `{"value":[` + strings.Join([]string{
+		item("sub-1", "state-1", "u1"),        // genuine
+		item("sub-1", "forged", "u2"),         // wrong clientState
+		item("sub-9", "state-1", "u3"),        // unknown subscription
+		item("sub-new", "state-2", "u4"),      // subscription being created, genuine
+		item("sub-1", "", "u5"),               // no clientState
+		`{"subscriptionId":"sub-1","clientState":"state-1","lifecycleEvent":"reauthorizationRequired","tenantId":"t","subscriptionExpirationDateTime":"2026-11-23T10:00:00Z"}`,
+		`"not an object"`,
+	}, ",") + `],"validationTokens":["a.b.c"]}`
+	if code, b := f.post(t, "/graph/notifications", body); code != http.StatusAccepted {
+		t.Fatalf("POST: %d %s", code, b)
+	}
+	rows, items, kinds := f.inbox(t)
+	if rows != 2 || items != 3 || kinds != "change,lifecycle" && kinds != "lifecycle,change" {
+		t.Fatalf("inbox: %d rows, %d items, kinds %s; want 2 rows (change, lifecycle) with 3 items", rows, items, kinds)
+	}
+	var payload string
+	f.pool.QueryRow(context.Background(), `SELECT payload::text FROM inbox WHERE kind = 'change'`).Scan(&payload)
+	var stored struct {
+		Value            []map[string]any `json:"value"`
+		ValidationTokens []string         `json:"validationTokens"`
+	}
+	json.Unmarshal([]byte(payload), &stored)
+	if len(stored.Value) != 2 || stored.Value[0]["clientState"] != "state-1" || stored.Value[1]["subscriptionId"] != "sub-new" || len(stored.ValidationTokens) != 1 {
+		t.Errorf("stored change payload = %s", payload)
+	}
+
+	// Only forgeries: still 202 (reveal nothing), nothing stored.
+	if code, _ := f.post(t, "/graph/notifications", `{"value":[`+item("sub-1", "forged", "u1")+`]}`); code != http.StatusAccepted {
+		t.Errorf("forged-only POST: %d", code)
+	}
+	if rows2, _, _ := f.inbox(t); rows2 != rows {
+		t.Errorf("a forged POST added inbox rows")
+	}
+	for _, bad := range []string{`{`, `[]`, `{"value":null}`} {
+		if code, _ := f.post(t, "/graph/notifications", bad); code != http.StatusBadRequest {
+			t.Errorf("malformed %q: %d, want 400", bad, code)
+		}
+	}
+}
+
+func TestConcurrentPostsAreAllDurable(t *testing.T) {
+	f := newFixture(t)
+	var wg sync.WaitGroup
+	codes := make([]int, 100)
+	for i := range codes {
+		wg.Go(func() {
+			codes[i], _ = f.post(t, "/graph/notifications", `{"value":[`+item("sub-1", "state-1", fmt.Sprint("u", i))+`]}`)
+		})
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != http.StatusAccepted {
+			t.Fatalf("POST %d: %d", i, c)
+		}
+	}
+	if rows, items, _ := f.inbox(t); rows != 100 || items != 100 {
+		t.Errorf("inbox: %d rows, %d items; want 100 and 100", rows, items)
+	}
+}
+
+func TestDatabaseDownMeans503NeverA202(t *testing.T) {
+	f := newFixture(t)
+	// sub-1 is now cached: the commit itself is what fails below.
+	if code, _ := f.post(t, "/graph/notifications", `{"value":[`+item("sub-1", "state-1", "u1")+`]}`); code != http.StatusAccepted {
+		t.Fatalf("warm-up POST: %d", code)
+	}
+	f.pool.Close()
+	for name, it := range map[string]string{"commit": item("sub-1", "state-1", "u1"), "lookup": item("sub-2", "state-1", "u1")} {
+		code, _ := f.post(t, "/graph/notifications", `{"value":[`+it+`]}`)
+		if code != http.StatusServiceUnavailable {
+			t.Errorf("database down (%s): %d, want 503", name, code)
+		}
+	}
+}
