@@ -106,11 +106,11 @@ func TestValidationHandshakeEchoesTheDecodedToken(t *testing.T) {
 func TestOnlyGenuineItemsAreCommittedBeforeThe202(t *testing.T) {
 	f := newFixture(t)
 	body := `{"value":[` + strings.Join([]string{
-		item("sub-1", "state-1", "u1"),        // genuine
-		item("sub-1", "forged", "u2"),         // wrong clientState
-		item("sub-9", "state-1", "u3"),        // unknown subscription
-		item("sub-new", "state-2", "u4"),      // subscription being created, genuine
-		item("sub-1", "", "u5"),               // no clientState
+		item("sub-1", "state-1", "u1"),   // genuine
+		item("sub-1", "forged", "u2"),    // wrong clientState
+		item("sub-9", "state-1", "u3"),   // unknown subscription
+		item("sub-new", "state-2", "u4"), // subscription being created, genuine
+		item("sub-1", "", "u5"),          // no clientState
 		`{"subscriptionId":"sub-1","clientState":"state-1","lifecycleEvent":"reauthorizationRequired","tenantId":"t","subscriptionExpirationDateTime":"2026-11-23T10:00:00Z"}`,
 		`"not an object"`,
 	}, ",") + `],"validationTokens":["a.b.c"]}`
