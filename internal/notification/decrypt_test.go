@@ -2,13 +2,8 @@ package notification
 
 import (
 	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -102,27 +97,6 @@ func flip(s string) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// Encrypt makes rich-notification content the way Graph does; tests of
-// other packages use it through testdata-free helpers.
-func encryptForTest(t *testing.T, cert *x509.Certificate, plain []byte) EncryptedContent {
-	t.Helper()
-	sym := make([]byte, 32)
-	rand.Read(sym)
-	pad := aes.BlockSize - len(plain)%aes.BlockSize
-	padded := append(append([]byte{}, plain...), bytes.Repeat([]byte{byte(pad)}, pad)...)
-	block, _ := aes.NewCipher(sym)
-	ct := make([]byte, len(padded))
-	cipher.NewCBCEncrypter(block, sym[:16]).CryptBlocks(ct, padded)
-	mac := hmac.New(sha256.New, sym)
-	mac.Write(ct)
-	wrapped, err := rsa.EncryptOAEP(sha1.New(), rand.Reader, cert.PublicKey.(*rsa.PublicKey), sym, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return EncryptedContent{Data: base64.StdEncoding.EncodeToString(ct), DataKey: base64.StdEncoding.EncodeToString(wrapped),
-		DataSignature: base64.StdEncoding.EncodeToString(mac.Sum(nil)), EncryptionCertificateID: "k2"}
-}
-
 func selfSigned(t *testing.T) (*x509.Certificate, *rsa.PrivateKey) {
 	t.Helper()
 	priv, _ := rsa.GenerateKey(rand.Reader, 2048)
@@ -141,14 +115,17 @@ func TestDecryptPresenceAndPadding(t *testing.T) {
 	keys := NewKeys(Key{ID: "k2", Certificate: cert, Private: priv})
 	for _, n := range []int{1, 15, 16, 17, 200} {
 		plain := bytes.Repeat([]byte("x"), n)
-		ec := encryptForTest(t, cert, plain)
+		ec, err := Encrypt(Key{ID: "k2", Certificate: cert}, plain)
+		if err != nil {
+			t.Fatal(err)
+		}
 		got, err := keys.Decrypt(&ec)
 		if err != nil || !bytes.Equal(got, plain) {
 			t.Fatalf("%d bytes: %q %v", n, got, err)
 		}
 	}
 	keys.Remove("k2")
-	ec := encryptForTest(t, cert, []byte("{}"))
+	ec, _ := Encrypt(Key{ID: "k2", Certificate: cert}, []byte("{}"))
 	if _, err := keys.Decrypt(&ec); !errors.Is(err, ErrUnknownCertificate) {
 		t.Errorf("removed key: %v", err)
 	}

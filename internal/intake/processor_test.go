@@ -1,0 +1,223 @@
+package intake
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"presencebridge/internal/notification"
+	"presencebridge/internal/seal"
+	"presencebridge/internal/store"
+	"presencebridge/internal/testkit"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+type tokens struct{ bad bool }
+
+func (t tokens) Check(toks []string, tenants []string) error {
+	if t.bad || len(toks) == 0 {
+		return errors.New("bad token")
+	}
+	return nil
+}
+
+type fixture struct {
+	pool     *pgxpool.Pool
+	st       *store.Store
+	key      notification.Key
+	tenant   uuid.UUID
+	msTenant uuid.UUID
+	sub      uuid.UUID
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{pool: testkit.DB(t), msTenant: uuid.New()}
+	ctx := context.Background()
+	k, _ := seal.GenerateKey("k1")
+	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
+	f.st = store.New(f.pool, ring)
+	if err := f.pool.QueryRow(ctx, `INSERT INTO tenants (name, ms_tenant_id) VALUES ('Contoso', $1) RETURNING id`, f.msTenant).Scan(&f.tenant); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := f.st.AddMonitor(ctx, f.pool, f.tenant, "monitor@contoso.example")
+	if err := f.pool.QueryRow(ctx, `INSERT INTO subscriptions (tenant_id, monitor_id, graph_id, resource, client_state_hash)
+		VALUES ($1, $2, 'sub-1', 'r', $3) RETURNING id`, f.tenant, m.ID, store.ClientStateHash("cs")).Scan(&f.sub); err != nil {
+		t.Fatal(err)
+	}
+	secret, _ := f.st.PutSecret(ctx, f.pool, &f.tenant, store.PurposeSigningSecret, []byte("whsec_x"))
+	if _, err := f.pool.Exec(ctx, `INSERT INTO endpoints (tenant_id, url, signing_secret_id) VALUES ($1, 'https://x.example/hook', $2)`, f.tenant, secret); err != nil {
+		t.Fatal(err)
+	}
+	priv, _ := rsa.GenerateKey(rand.Reader, 2048)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pb"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	cert, _ := x509.ParseCertificate(der)
+	f.key = notification.Key{ID: "cert-1", Certificate: cert, Private: priv}
+	return f
+}
+
+// rich is one encrypted presence item as Graph would send it.
+func (f *fixture) rich(t *testing.T, user uuid.UUID, availability, activity, seq string) map[string]any {
+	t.Helper()
+	plain, _ := json.Marshal(map[string]any{"@odata.type": "#microsoft.graph.presence", "@odata.id": "users/" + user.String() + "/presence",
+		"id": user, "availability": availability, "activity": activity, "sequenceNumber": seq})
+	ec, err := notification.Encrypt(f.key, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]any{"subscriptionId": "sub-1", "subscriptionExpirationDateTime": "2026-11-23T10:00:00.0000000Z", "changeType": "updated",
+		"clientState": "cs", "tenantId": f.msTenant, "resource": "communications/presences/" + user.String(),
+		"resourceData":     map[string]any{"@odata.type": "#Microsoft.Graph.presence", "@odata.id": "users/" + user.String() + "/presence", "id": user},
+		"encryptedContent": ec}
+}
+
+func (f *fixture) inbox(t *testing.T, kind string, items ...map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(map[string]any{"value": items, "validationTokens": []string{"t"}})
+	if _, err := f.pool.Exec(context.Background(), `INSERT INTO inbox (kind, payload, items) VALUES ($1, $2, $3)`, kind, b, len(items)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) count(t *testing.T, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := f.pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestProcessorAppliesDedupesAndDropsStaleChanges(t *testing.T) {
+	f := newFixture(t)
+	p := NewProcessor(f.st, ProcessorOptions{Keys: notification.NewKeys(f.key), Tokens: tokens{}})
+	ctx := context.Background()
+	u := uuid.New()
+
+	f.inbox(t, "change", f.rich(t, u, "Busy", "InACall", "0002"))
+	f.inbox(t, "change", f.rich(t, u, "Busy", "InACall", "0002"))        // Graph retried the POST
+	f.inbox(t, "change", f.rich(t, u, "Available", "Available", "0001")) // arrived late
+	st, err := p.Drain(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Rows != 3 || st.Applied != 1 || st.Unchanged != 1 || st.Stale != 1 {
+		t.Fatalf("stats = %+v", st)
+	}
+	pr, err := f.st.GetPresence(ctx, f.pool, f.tenant, u)
+	if err != nil || pr.Availability != "Busy" || pr.Activity != "InACall" || pr.MappedState != "talking" || pr.Sequence != 1 {
+		t.Fatalf("presence = %+v %v", pr, err)
+	}
+	if n := f.count(t, `SELECT count(*) FROM presence_events`); n != 1 {
+		t.Errorf("events = %d, want 1 (one event for a replayed POST)", n)
+	}
+	if n := f.count(t, `SELECT count(*) FROM deliveries`); n != 1 {
+		t.Errorf("deliveries = %d, want 1 per event per endpoint", n)
+	}
+	if n := f.count(t, `SELECT count(*) FROM inbox`); n != 0 {
+		t.Errorf("inbox rows left: %d", n)
+	}
+	f.inbox(t, "change", f.rich(t, u, "Available", "Available", "0003"))
+	p.Drain(ctx)
+	if pr, _ := f.st.GetPresence(ctx, f.pool, f.tenant, u); pr.Sequence != 2 || pr.MappedState != "available" {
+		t.Errorf("after a newer change: %+v", pr)
+	}
+	if n := f.count(t, `SELECT count(*) FROM subscriptions WHERE id = $1 AND last_notification_at IS NOT NULL`, f.sub); n != 1 {
+		t.Error("last_notification_at not stamped")
+	}
+}
+
+func TestProcessorRejectsWhatItCannotTrust(t *testing.T) {
+	f := newFixture(t)
+	p := NewProcessor(f.st, ProcessorOptions{Keys: notification.NewKeys(f.key), Tokens: tokens{}})
+	ctx := context.Background()
+	good, tampered, foreign, mismatched := uuid.New(), uuid.New(), uuid.New(), uuid.New()
+
+	bad := f.rich(t, tampered, "Busy", "InACall", "1")
+	ec := bad["encryptedContent"].(notification.EncryptedContent)
+	ec.DataSignature = "AAAA" + ec.DataSignature[4:]
+	bad["encryptedContent"] = ec
+	wrongTenant := f.rich(t, foreign, "Busy", "InACall", "1")
+	wrongTenant["tenantId"] = uuid.New()
+	swapped := f.rich(t, uuid.New(), "Busy", "InACall", "1") // encrypted user differs from resourceData
+	swapped["resourceData"] = map[string]any{"id": mismatched}
+	f.inbox(t, "change", f.rich(t, good, "Away", "Away", "1"), bad, wrongTenant, swapped)
+	st, err := p.Drain(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Applied != 1 || st.Rejected != 3 {
+		t.Errorf("stats = %+v, want 1 applied and 3 rejected", st)
+	}
+	if n := f.count(t, `SELECT count(*) FROM presence`); n != 1 {
+		t.Errorf("presence rows = %d, want only the genuine user", n)
+	}
+
+	// A POST whose validation tokens fail is dropped whole.
+	strict := NewProcessor(f.st, ProcessorOptions{Keys: notification.NewKeys(f.key), Tokens: tokens{bad: true}})
+	f.inbox(t, "change", f.rich(t, uuid.New(), "Busy", "InACall", "1"))
+	st, _ = strict.Drain(ctx)
+	if st.Rejected != 1 || st.Applied != 0 {
+		t.Errorf("bad tokens: %+v", st)
+	}
+}
+
+func TestBasicAndLifecycleNotificationsAreHandedOn(t *testing.T) {
+	f := newFixture(t)
+	p := NewProcessor(f.st, ProcessorOptions{Keys: notification.NewKeys(f.key), Tokens: tokens{}})
+	u := uuid.New()
+	basic := f.rich(t, u, "Busy", "Busy", "1")
+	delete(basic, "encryptedContent")
+	f.inbox(t, "change", basic)
+	f.inbox(t, "lifecycle", map[string]any{"subscriptionId": "sub-1", "subscriptionExpirationDateTime": "2026-11-23T10:00:00Z",
+		"tenantId": f.msTenant, "clientState": "cs", "lifecycleEvent": "reauthorizationRequired"})
+	st, err := p.Drain(context.Background())
+	if err != nil || st.Resync != 1 || st.Lifecycle != 1 {
+		t.Fatalf("stats = %+v %v", st, err)
+	}
+	if n := f.count(t, `SELECT count(*) FROM presence_resync WHERE user_object_id = $1`, u); n != 1 {
+		t.Error("basic notification did not queue a resync")
+	}
+	if n := f.count(t, `SELECT count(*) FROM subscription_events WHERE subscription_id = $1 AND event = 'reauthorizationRequired'`, f.sub); n != 1 {
+		t.Error("lifecycle event not recorded")
+	}
+}
+
+func TestTwoProcessorsShareTheInboxWithoutDoubleWork(t *testing.T) {
+	f := newFixture(t)
+	for i := range 200 {
+		f.inbox(t, "change", f.rich(t, uuid.New(), "Busy", "InACall", fmt.Sprint(i)))
+	}
+	var wg sync.WaitGroup
+	stats := make([]Stats, 2)
+	for i := range stats {
+		wg.Go(func() {
+			p := NewProcessor(f.st, ProcessorOptions{Keys: notification.NewKeys(f.key), Tokens: tokens{}, Batch: 10})
+			var err error
+			if stats[i], err = p.Drain(context.Background()); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if stats[0].Rows+stats[1].Rows != 200 || stats[0].Applied+stats[1].Applied != 200 {
+		t.Errorf("stats = %+v", stats)
+	}
+	if n := f.count(t, `SELECT count(*) FROM presence_events`); n != 200 {
+		t.Errorf("events = %d, want 200", n)
+	}
+}

@@ -1,0 +1,133 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// PresenceChange is one observed presence of a user.
+type PresenceChange struct {
+	TenantID      uuid.UUID
+	UserID        uuid.UUID
+	Availability  string
+	Activity      string
+	GraphSequence string // Graph's sequenceNumber, lexicographically ordered; "" if unknown
+	MappedState   string
+	Source        string // notification, repair or api
+	ObservedAt    time.Time
+}
+
+// PresenceEvent is a stored change, with its per-user sequence.
+type PresenceEvent struct {
+	ID       int64
+	Sequence int64
+}
+
+// Outcomes of ApplyPresence.
+const (
+	PresenceApplied   = "applied"
+	PresenceStale     = "stale"     // older than what is stored (a reordering)
+	PresenceUnchanged = "unchanged" // same state again (a retry, or a repair that agrees)
+)
+
+// ApplyPresence records a change in tx under the user's row lock: a change
+// older than the stored one (by Graph's sequenceNumber) is dropped, the
+// same state again records nothing, anything else updates the presence
+// row, stamps the next per-user sequence, appends a presence_event and
+// queues one delivery per enabled endpoint of the tenant.
+func (s *Store) ApplyPresence(ctx context.Context, tx pgx.Tx, c PresenceChange) (string, PresenceEvent, error) {
+	var ev PresenceEvent
+	var avail, act, gseq string
+	var seq int64
+	err := tx.QueryRow(ctx, `SELECT availability, activity, sequence, graph_sequence FROM presence
+		WHERE tenant_id = $1 AND user_object_id = $2 FOR UPDATE`, c.TenantID, c.UserID).Scan(&avail, &act, &seq, &gseq)
+	exists := err == nil
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", ev, err
+	}
+	if exists && c.GraphSequence != "" && gseq != "" && c.GraphSequence < gseq {
+		return PresenceStale, ev, nil
+	}
+	if exists && avail == c.Availability && act == c.Activity {
+		if c.GraphSequence > gseq {
+			_, err = tx.Exec(ctx, `UPDATE presence SET graph_sequence = $3, updated_at = now() WHERE tenant_id = $1 AND user_object_id = $2`,
+				c.TenantID, c.UserID, c.GraphSequence)
+		}
+		return PresenceUnchanged, ev, err
+	}
+	ev.Sequence = seq + 1
+	_, err = tx.Exec(ctx, `INSERT INTO presence (tenant_id, user_object_id, availability, activity, sequence, observed_at, graph_sequence, mapped_state)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (tenant_id, user_object_id) DO UPDATE SET availability = excluded.availability, activity = excluded.activity,
+			sequence = excluded.sequence, observed_at = excluded.observed_at, graph_sequence = excluded.graph_sequence,
+			mapped_state = excluded.mapped_state, updated_at = now()`,
+		c.TenantID, c.UserID, c.Availability, c.Activity, ev.Sequence, c.ObservedAt, c.GraphSequence, c.MappedState)
+	if err != nil {
+		return "", ev, err
+	}
+	err = tx.QueryRow(ctx, `INSERT INTO presence_events (tenant_id, user_object_id, sequence, availability, activity, mapped_state, source, observed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+		c.TenantID, c.UserID, ev.Sequence, c.Availability, c.Activity, c.MappedState, c.Source, c.ObservedAt).Scan(&ev.ID)
+	if err != nil {
+		return "", ev, err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO deliveries (tenant_id, endpoint_id, event_id)
+		SELECT tenant_id, id, $2 FROM endpoints WHERE tenant_id = $1 AND enabled`, c.TenantID, ev.ID)
+	return PresenceApplied, ev, err
+}
+
+// Presence is a user's stored presence.
+type Presence struct {
+	TenantID     uuid.UUID
+	UserID       uuid.UUID
+	Availability string
+	Activity     string
+	Sequence     int64
+	MappedState  string
+	ObservedAt   time.Time
+}
+
+// GetPresence reads a user's stored presence.
+func (s *Store) GetPresence(ctx context.Context, q DBTX, tenantID, userID uuid.UUID) (Presence, error) {
+	p := Presence{TenantID: tenantID, UserID: userID}
+	err := q.QueryRow(ctx, `SELECT availability, activity, sequence, mapped_state, observed_at FROM presence
+		WHERE tenant_id = $1 AND user_object_id = $2`, tenantID, userID).Scan(&p.Availability, &p.Activity, &p.Sequence, &p.MappedState, &p.ObservedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, pgx.ErrNoRows
+	}
+	return p, err
+}
+
+// QueueResync asks for a user's presence to be re-read.
+func (s *Store) QueueResync(ctx context.Context, q DBTX, tenantID, userID uuid.UUID, reason string) error {
+	_, err := q.Exec(ctx, `INSERT INTO presence_resync (tenant_id, user_object_id, reason) VALUES ($1, $2, $3)
+		ON CONFLICT (tenant_id, user_object_id) DO NOTHING`, tenantID, userID, reason)
+	return err
+}
+
+// MappingRules reads a tenant's mapping rules as stored (nil: defaults).
+func (s *Store) MappingRules(ctx context.Context, q DBTX, tenantID uuid.UUID) (json.RawMessage, error) {
+	var b json.RawMessage
+	err := q.QueryRow(ctx, `SELECT rules FROM mapping_rules WHERE tenant_id = $1`, tenantID).Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// RecordSubscriptionEvent hands a lifecycle notification to the engine.
+func (s *Store) RecordSubscriptionEvent(ctx context.Context, q DBTX, subscriptionID uuid.UUID, event string) error {
+	_, err := q.Exec(ctx, `INSERT INTO subscription_events (subscription_id, event) VALUES ($1, $2)`, subscriptionID, event)
+	return err
+}
+
+// TouchSubscription stamps a subscription's last notification.
+func (s *Store) TouchSubscription(ctx context.Context, q DBTX, id uuid.UUID, at time.Time) error {
+	_, err := q.Exec(ctx, `UPDATE subscriptions SET last_notification_at = greatest(coalesce(last_notification_at, $2), $2) WHERE id = $1`, id, at)
+	return err
+}
