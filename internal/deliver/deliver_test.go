@@ -1,0 +1,332 @@
+package deliver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"presencebridge/internal/seal"
+	"presencebridge/internal/store"
+	"presencebridge/internal/testkit"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+// receiver records what arrives and answers with reply.
+type receiver struct {
+	srv    *httptest.Server
+	secret string
+	mu     sync.Mutex
+	got    []received
+	reply  func(n int) (int, http.Header) // n counts requests from 1
+	hang   chan struct{}                  // when set, requests wait on it
+}
+
+type received struct {
+	header http.Header
+	body   []byte
+	event  Event
+}
+
+func newReceiver(t *testing.T, reply func(int) (int, http.Header)) *receiver {
+	t.Helper()
+	secret, _ := NewSecret()
+	r := &receiver{secret: secret, reply: reply}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if r.hang != nil {
+			select {
+			case <-r.hang:
+			case <-req.Context().Done():
+				return
+			}
+		}
+		b, _ := io.ReadAll(req.Body)
+		var ev Event
+		json.Unmarshal(b, &ev)
+		r.mu.Lock()
+		r.got = append(r.got, received{req.Header.Clone(), b, ev})
+		n := len(r.got)
+		r.mu.Unlock()
+		status, h := http.StatusNoContent, http.Header(nil)
+		if r.reply != nil {
+			status, h = r.reply(n)
+		}
+		for k, v := range h {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) all() []received {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]received{}, r.got...)
+}
+
+type fixture struct {
+	pool   *pgxpool.Pool
+	st     *store.Store
+	tenant uuid.UUID
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{pool: testkit.DB(t)}
+	k, _ := seal.GenerateKey("k1")
+	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
+	f.st = store.New(f.pool, ring)
+	if err := f.pool.QueryRow(context.Background(), `INSERT INTO tenants (name, telephony_account_id) VALUES ('Contoso', 'acct-1') RETURNING id`).Scan(&f.tenant); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// endpoint registers a receiver for a tenant.
+func (f *fixture) endpoint(t *testing.T, tenant uuid.UUID, r *receiver) uuid.UUID {
+	t.Helper()
+	ctx := context.Background()
+	sid, err := f.st.PutSecret(ctx, f.pool, &tenant, store.PurposeSigningSecret, []byte(r.secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id uuid.UUID
+	if err := f.pool.QueryRow(ctx, `INSERT INTO endpoints (tenant_id, url, signing_secret_id) VALUES ($1, $2, $3) RETURNING id`, tenant, r.srv.URL, sid).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// change records a presence change the way the processor does.
+func (f *fixture) change(t *testing.T, tenant, user uuid.UUID, availability, activity, state string) {
+	t.Helper()
+	err := pgx.BeginFunc(context.Background(), f.pool, func(tx pgx.Tx) error {
+		_, _, err := f.st.ApplyPresence(context.Background(), tx, store.PresenceChange{TenantID: tenant, UserID: user,
+			Availability: availability, Activity: activity, MappedState: state, Source: "notification", ObservedAt: time.Now()})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) status(t *testing.T) map[string]int {
+	t.Helper()
+	rows, _ := f.pool.Query(context.Background(), `SELECT status, count(*) FROM deliveries GROUP BY status`)
+	out := map[string]int{}
+	for rows.Next() {
+		var s string
+		var n int
+		rows.Scan(&s, &n)
+		out[s] = n
+	}
+	return out
+}
+
+// due makes every pending delivery due now (instead of waiting out the schedule).
+func (f *fixture) due(t *testing.T) {
+	t.Helper()
+	f.pool.Exec(context.Background(), `UPDATE deliveries SET next_attempt_at = now() WHERE status = 'pending'`)
+}
+
+var fast = []time.Duration{0, time.Second, 2 * time.Second, 3 * time.Second}
+
+func TestASignedWebhookVerifiesWithTheReferenceLibrary(t *testing.T) {
+	f := newFixture(t)
+	r := newReceiver(t, nil)
+	f.endpoint(t, f.tenant, r)
+	user := uuid.New()
+	f.pool.Exec(context.Background(), `INSERT INTO directory_users (tenant_id, upn, object_id, external_id) VALUES ($1, 'adele@contoso.example', $2, 'ext-7')`, f.tenant, user)
+	f.change(t, f.tenant, user, "Busy", "InACall", "talking")
+	d := New(f.st, Options{AllowPrivate: true})
+	if n, err := d.RunOnce(context.Background()); err != nil || n != 1 {
+		t.Fatalf("RunOnce = %d, %v", n, err)
+	}
+	got := r.all()
+	if len(got) != 1 {
+		t.Fatalf("received %d requests", len(got))
+	}
+	wh, _ := standardwebhooks.NewWebhook(r.secret)
+	if err := wh.Verify(got[0].body, got[0].header); err != nil {
+		t.Fatalf("Standard Webhooks verification: %v", err)
+	}
+	ev := got[0].event
+	if ev.Type != "presence.changed" || ev.Data.State != "talking" || ev.Data.Activity != "InACall" || ev.Data.User.UPN != "adele@contoso.example" ||
+		ev.Data.User.TelephonyID != "ext-7" || ev.Data.User.ObjectID != user || ev.Data.Sequence != 1 || ev.Data.TelephonyAccountID != "acct-1" {
+		t.Errorf("event = %s", got[0].body)
+	}
+	if !strings.HasPrefix(got[0].header.Get("webhook-id"), "msg_") {
+		t.Errorf("webhook-id = %q", got[0].header.Get("webhook-id"))
+	}
+	if s := f.status(t); s["delivered"] != 1 {
+		t.Errorf("statuses = %v", s)
+	}
+	// Another secret does not verify it.
+	other, _ := NewSecret()
+	wh2, _ := standardwebhooks.NewWebhook(other)
+	if wh2.Verify(got[0].body, got[0].header) == nil {
+		t.Error("a different secret verified the signature")
+	}
+}
+
+func TestRetriesKeepTheWebhookIDAndTheUsersOrder(t *testing.T) {
+	f := newFixture(t)
+	r := newReceiver(t, func(n int) (int, http.Header) {
+		if n <= 2 {
+			return http.StatusInternalServerError, nil
+		}
+		return http.StatusOK, nil
+	})
+	f.endpoint(t, f.tenant, r)
+	user := uuid.New()
+	f.change(t, f.tenant, user, "Busy", "InACall", "talking")
+	f.change(t, f.tenant, user, "Available", "Available", "available")
+	d := New(f.st, Options{AllowPrivate: true, Schedule: fast})
+	ctx := context.Background()
+	for range 5 {
+		d.RunOnce(ctx)
+		f.due(t)
+	}
+	got := r.all()
+	if len(got) != 4 {
+		t.Fatalf("requests = %d, want 2 failures then 2 deliveries", len(got))
+	}
+	// The first event was retried (same id) before the second was sent.
+	if got[0].header.Get("webhook-id") != got[1].header.Get("webhook-id") || got[2].header.Get("webhook-id") != got[0].header.Get("webhook-id") {
+		t.Errorf("ids = %s %s %s", got[0].header.Get("webhook-id"), got[1].header.Get("webhook-id"), got[2].header.Get("webhook-id"))
+	}
+	if got[2].event.Data.Sequence != 1 || got[3].event.Data.Sequence != 2 {
+		t.Errorf("order: sequences %d then %d", got[2].event.Data.Sequence, got[3].event.Data.Sequence)
+	}
+	if s := f.status(t); s["delivered"] != 2 {
+		t.Errorf("statuses = %v", s)
+	}
+}
+
+func TestGoneDisablesAndTooManyRequestsWaits(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	gone := newReceiver(t, func(int) (int, http.Header) { return http.StatusGone, nil })
+	ep := f.endpoint(t, f.tenant, gone)
+	f.change(t, f.tenant, uuid.New(), "Busy", "Busy", "busy")
+	d := New(f.st, Options{AllowPrivate: true, Schedule: fast})
+	d.RunOnce(ctx)
+	var enabled bool
+	var reason string
+	f.pool.QueryRow(ctx, `SELECT enabled, disabled_reason FROM endpoints WHERE id = $1`, ep).Scan(&enabled, &reason)
+	if enabled || !strings.Contains(reason, "410") {
+		t.Errorf("after 410: enabled %v reason %q", enabled, reason)
+	}
+	if n, _ := f.st.ReplayDead(ctx, f.pool, f.tenant, ep); n != 1 {
+		t.Errorf("replayable dead deliveries = %d", n)
+	}
+
+	f2 := newFixture(t)
+	busy := newReceiver(t, func(int) (int, http.Header) { return http.StatusTooManyRequests, http.Header{"Retry-After": {"120"}} })
+	f2.endpoint(t, f2.tenant, busy)
+	f2.change(t, f2.tenant, uuid.New(), "Busy", "Busy", "busy")
+	d2 := New(f2.st, Options{AllowPrivate: true, Schedule: fast})
+	d2.RunOnce(ctx)
+	var next time.Time
+	f2.pool.QueryRow(ctx, `SELECT next_attempt_at FROM deliveries`).Scan(&next)
+	if time.Until(next) < 110*time.Second {
+		t.Errorf("next attempt in %v, want after Retry-After (120 s)", time.Until(next))
+	}
+}
+
+func TestDeadAfterTheLastAttemptAndPrivateAddressesRefused(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	r := newReceiver(t, nil) // would accept, but the deliverer may not reach loopback
+	f.endpoint(t, f.tenant, r)
+	f.change(t, f.tenant, uuid.New(), "Away", "Away", "away")
+	d := New(f.st, Options{Schedule: fast})
+	for range len(fast) {
+		d.RunOnce(ctx)
+		f.due(t)
+	}
+	if len(r.all()) != 0 {
+		t.Fatal("a loopback webhook was called without AllowPrivate")
+	}
+	var status, lastErr string
+	f.pool.QueryRow(ctx, `SELECT status, last_error FROM deliveries`).Scan(&status, &lastErr)
+	if status != "dead" || !strings.Contains(lastErr, "not public") {
+		t.Errorf("after %d attempts: %s %q", len(fast), status, lastErr)
+	}
+	if err := d.checkAddress("tcp", "10.1.2.3:443", nil); !errors.Is(err, ErrForbiddenAddress) {
+		t.Errorf("10.1.2.3: %v", err)
+	}
+	if err := d.checkAddress("tcp", "[fe80::1]:443", nil); !errors.Is(err, ErrForbiddenAddress) {
+		t.Errorf("fe80::1: %v", err)
+	}
+	if err := d.checkAddress("tcp", "20.190.128.1:443", nil); err != nil {
+		t.Errorf("a public address was refused: %v", err)
+	}
+}
+
+func TestARotatedSecretSignsTwice(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	r := newReceiver(t, nil)
+	ep := f.endpoint(t, f.tenant, r)
+	newSecret, _ := NewSecret()
+	sid, _ := f.st.PutSecret(ctx, f.pool, &f.tenant, store.PurposeSigningSecret, []byte(newSecret))
+	f.pool.Exec(ctx, `UPDATE endpoints SET previous_signing_secret_id = signing_secret_id, signing_secret_id = $2 WHERE id = $1`, ep, sid)
+	f.change(t, f.tenant, uuid.New(), "Busy", "Busy", "busy")
+	New(f.st, Options{AllowPrivate: true}).RunOnce(ctx)
+	got := r.all()
+	if len(got) != 1 || len(strings.Fields(got[0].header.Get("webhook-signature"))) != 2 {
+		t.Fatalf("signature header = %q", got[0].header.Get("webhook-signature"))
+	}
+	for _, s := range []string{r.secret, newSecret} {
+		wh, _ := standardwebhooks.NewWebhook(s)
+		if err := wh.Verify(got[0].body, got[0].header); err != nil {
+			t.Errorf("secret does not verify during rotation: %v", err)
+		}
+	}
+}
+
+func TestAHangingEndpointDoesNotDelayAnotherTenant(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	slow := newReceiver(t, nil)
+	slow.hang = make(chan struct{})
+	defer close(slow.hang)
+	f.endpoint(t, f.tenant, slow)
+	var other uuid.UUID
+	f.pool.QueryRow(ctx, `INSERT INTO tenants (name) VALUES ('Fabrikam') RETURNING id`).Scan(&other)
+	fastR := newReceiver(t, nil)
+	f.endpoint(t, other, fastR)
+	for range 20 {
+		f.change(t, f.tenant, uuid.New(), "Busy", "InACall", "talking") // 20 users of the hanging tenant
+	}
+	d := New(f.st, Options{AllowPrivate: true, Workers: 8, PerEndpoint: 2, Timeout: 10 * time.Second})
+	go d.Run(ctx, 20*time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // the hanging endpoint holds its 2 slots
+	start := time.Now()
+	f.change(t, other, uuid.New(), "Available", "Available", "available")
+	for len(fastR.all()) == 0 {
+		if time.Since(start) > 3*time.Second {
+			t.Fatal("the other tenant's event was not delivered while one endpoint hangs")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the other tenant's delivery took %v", d)
+	}
+}

@@ -1,0 +1,126 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Delivery is one event due at one endpoint, with what its payload needs.
+type Delivery struct {
+	ID             int64
+	TenantID       uuid.UUID
+	EndpointID     uuid.UUID
+	EndpointURL    string
+	SecretID       uuid.UUID
+	PrevSecretID   *uuid.UUID
+	Attempts       int
+	EventID        int64
+	UserID         uuid.UUID
+	UPN            string
+	ExternalID     string
+	Sequence       int64
+	Availability   string
+	Activity       string
+	MappedState    string
+	ObservedAt     time.Time
+	MSTenantID     *uuid.UUID
+	TelephonyAccID string
+}
+
+// ClaimDeliveries leases up to limit due deliveries for lease: for each
+// endpoint and user only the oldest pending event is eligible, so a user's
+// changes reach an endpoint in order; no endpoint gets more than
+// perEndpoint minus what it has in flight (busy); skip lists endpoints
+// not to claim for at all (open circuit breakers). A claim moves
+// next_attempt_at past the lease, so a worker that dies leaves the
+// delivery to be claimed again (at least once, never lost).
+func (s *Store) ClaimDeliveries(ctx context.Context, q DBTX, limit int, lease time.Duration, skip []uuid.UUID, perEndpoint int, busy map[uuid.UUID]int) ([]Delivery, error) {
+	busyIDs := make([]uuid.UUID, 0, len(busy))
+	busyN := make([]int32, 0, len(busy))
+	for id, n := range busy {
+		busyIDs, busyN = append(busyIDs, id), append(busyN, int32(n))
+	}
+	rows, err := q.Query(ctx, `
+		WITH heads AS (
+			SELECT DISTINCT ON (d.endpoint_id, e.user_object_id) d.id, d.endpoint_id, d.next_attempt_at
+			FROM deliveries d JOIN presence_events e ON e.id = d.event_id
+			WHERE d.status = 'pending' AND NOT (d.endpoint_id = ANY($3::uuid[]))
+			ORDER BY d.endpoint_id, e.user_object_id, d.event_id
+		), ranked AS (
+			SELECT id, endpoint_id, next_attempt_at,
+				row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS rn
+			FROM heads WHERE next_attempt_at <= now()
+		), due AS (
+			SELECT r.id FROM ranked r
+			LEFT JOIN unnest($4::uuid[], $5::int[]) AS busy (endpoint_id, used) ON busy.endpoint_id = r.endpoint_id
+			WHERE r.rn <= $6 - coalesce(busy.used, 0)
+			ORDER BY r.next_attempt_at LIMIT $1
+		), claimed AS (
+			UPDATE deliveries d SET next_attempt_at = now() + $2::interval
+			FROM due WHERE d.id = due.id AND d.status = 'pending' AND d.next_attempt_at <= now()
+			RETURNING d.id, d.tenant_id, d.endpoint_id, d.event_id, d.attempts
+		)
+		SELECT c.id, c.tenant_id, c.endpoint_id, ep.url, ep.signing_secret_id, ep.previous_signing_secret_id, c.attempts,
+			e.id, e.user_object_id, coalesce(u.upn, ''), coalesce(u.external_id, ''), e.sequence, e.availability, e.activity,
+			e.mapped_state, e.observed_at, t.ms_tenant_id, coalesce(t.telephony_account_id, '')
+		FROM claimed c
+		JOIN endpoints ep ON ep.id = c.endpoint_id
+		JOIN presence_events e ON e.id = c.event_id
+		JOIN tenants t ON t.id = c.tenant_id
+		LEFT JOIN directory_users u ON u.tenant_id = c.tenant_id AND u.object_id = e.user_object_id`,
+		limit, lease.String(), skip, busyIDs, busyN, perEndpoint)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		var d Delivery
+		if err := rows.Scan(&d.ID, &d.TenantID, &d.EndpointID, &d.EndpointURL, &d.SecretID, &d.PrevSecretID, &d.Attempts,
+			&d.EventID, &d.UserID, &d.UPN, &d.ExternalID, &d.Sequence, &d.Availability, &d.Activity,
+			&d.MappedState, &d.ObservedAt, &d.MSTenantID, &d.TelephonyAccID); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// DeliverySucceeded marks a delivery delivered.
+func (s *Store) DeliverySucceeded(ctx context.Context, q DBTX, id int64, status int) error {
+	_, err := q.Exec(ctx, `UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, last_status = $2, last_error = NULL,
+		delivered_at = now() WHERE id = $1`, id, status)
+	return err
+}
+
+// DeliveryFailed records a failed attempt: retried at next, or dead when
+// next is zero (the schedule is spent).
+func (s *Store) DeliveryFailed(ctx context.Context, q DBTX, id int64, status int, reason string, next time.Time) error {
+	if next.IsZero() {
+		_, err := q.Exec(ctx, `UPDATE deliveries SET status = 'dead', attempts = attempts + 1, last_status = nullif($2, 0), last_error = $3
+			WHERE id = $1`, id, status, reason)
+		return err
+	}
+	_, err := q.Exec(ctx, `UPDATE deliveries SET attempts = attempts + 1, last_status = nullif($2, 0), last_error = $3, next_attempt_at = $4
+		WHERE id = $1`, id, status, reason, next)
+	return err
+}
+
+// DisableEndpoint turns an endpoint off (410 Gone) and ends its pending
+// deliveries as dead, replayable once it is enabled again.
+func (s *Store) DisableEndpoint(ctx context.Context, q DBTX, id uuid.UUID, reason string) error {
+	if _, err := q.Exec(ctx, `UPDATE endpoints SET enabled = false, disabled_reason = $2, updated_at = now() WHERE id = $1`, id, reason); err != nil {
+		return err
+	}
+	_, err := q.Exec(ctx, `UPDATE deliveries SET status = 'dead', last_error = $2 WHERE endpoint_id = $1 AND status = 'pending'`, id, reason)
+	return err
+}
+
+// ReplayDead puts an endpoint's dead deliveries back in the queue.
+func (s *Store) ReplayDead(ctx context.Context, q DBTX, tenantID, endpointID uuid.UUID) (int64, error) {
+	tag, err := q.Exec(ctx, `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = now()
+		WHERE tenant_id = $1 AND endpoint_id = $2 AND status = 'dead'`, tenantID, endpointID)
+	return tag.RowsAffected(), err
+}
