@@ -34,6 +34,7 @@ import (
 	"github.com/google/uuid"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"presencebridge/internal/presence"
 	"presencebridge/internal/store"
 )
 
@@ -241,33 +242,6 @@ func (d *Deliverer) end(endpoint uuid.UUID, ok bool) {
 	}
 }
 
-// Event is the webhook payload.
-type Event struct {
-	Type      string    `json:"type"`
-	Timestamp time.Time `json:"timestamp"`
-	Data      EventData `json:"data"`
-}
-
-// EventData is a presence change as the platform receives it.
-type EventData struct {
-	TenantID           uuid.UUID  `json:"tenantId"`
-	MicrosoftTenantID  *uuid.UUID `json:"microsoftTenantId"`
-	TelephonyAccountID string     `json:"telephonyAccountId,omitempty"`
-	User               EventUser  `json:"user"`
-	Availability       string     `json:"availability"`
-	Activity           string     `json:"activity"`
-	State              string     `json:"state"`
-	Sequence           int64      `json:"sequence"`
-	ObservedAt         time.Time  `json:"observedAt"`
-}
-
-// EventUser names the user three ways.
-type EventUser struct {
-	ObjectID    uuid.UUID `json:"objectId"`
-	UPN         string    `json:"upn,omitempty"`
-	TelephonyID string    `json:"telephonyId,omitempty"`
-}
-
 func (d *Deliverer) send(ctx context.Context, dl store.Delivery) {
 	status, retryAfter, err := d.attempt(ctx, dl)
 	ok := err == nil && status >= 200 && status < 300
@@ -303,9 +277,9 @@ func (d *Deliverer) next(done int, retryAfter time.Duration) time.Time {
 }
 
 func (d *Deliverer) attempt(ctx context.Context, dl store.Delivery) (int, time.Duration, error) {
-	body, err := json.Marshal(Event{Type: "presence.changed", Timestamp: time.Now().UTC(), Data: EventData{
+	body, err := json.Marshal(presence.Event{Type: presence.EventType, Timestamp: time.Now().UTC(), Data: presence.EventData{
 		TenantID: dl.TenantID, MicrosoftTenantID: dl.MSTenantID, TelephonyAccountID: dl.TelephonyAccID,
-		User:         EventUser{ObjectID: dl.UserID, UPN: dl.UPN, TelephonyID: dl.ExternalID},
+		User:         presence.EventUser{ObjectID: dl.UserID, UPN: dl.UPN, TelephonyID: dl.ExternalID},
 		Availability: dl.Availability, Activity: dl.Activity, State: dl.MappedState, Sequence: dl.Sequence, ObservedAt: dl.ObservedAt.UTC(),
 	}})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"presencebridge/internal/presence"
 	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
 	"presencebridge/internal/testkit"
@@ -37,7 +38,7 @@ type receiver struct {
 type received struct {
 	header http.Header
 	body   []byte
-	event  Event
+	event  presence.Event
 }
 
 func newReceiver(t *testing.T, reply func(int) (int, http.Header)) *receiver {
@@ -53,7 +54,7 @@ func newReceiver(t *testing.T, reply func(int) (int, http.Header)) *receiver {
 			}
 		}
 		b, _ := io.ReadAll(req.Body)
-		var ev Event
+		var ev presence.Event
 		json.Unmarshal(b, &ev)
 		r.mu.Lock()
 		r.got = append(r.got, received{req.Header.Clone(), b, ev})
