@@ -78,6 +78,12 @@ func (s *Store) ApplyPresence(ctx context.Context, tx pgx.Tx, c PresenceChange) 
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO deliveries (tenant_id, endpoint_id, event_id)
 		SELECT tenant_id, id, $2 FROM endpoints WHERE tenant_id = $1 AND enabled`, c.TenantID, ev.ID)
+	if err != nil {
+		return "", ev, err
+	}
+	// Stream readers wake at commit (NOTIFY is transactional and folds
+	// duplicates within a transaction).
+	_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, PresenceNotifyChannel, c.TenantID.String())
 	return PresenceApplied, ev, err
 }
 
@@ -130,4 +136,36 @@ func (s *Store) RecordSubscriptionEvent(ctx context.Context, q DBTX, subscriptio
 func (s *Store) TouchSubscription(ctx context.Context, q DBTX, id uuid.UUID, at time.Time) error {
 	_, err := q.Exec(ctx, `UPDATE subscriptions SET last_notification_at = greatest(coalesce(last_notification_at, $2), $2) WHERE id = $1`, id, at)
 	return err
+}
+
+// PresenceNotifyChannel is the LISTEN/NOTIFY channel ApplyPresence
+// signals on; the payload is the tenant id.
+const PresenceNotifyChannel = "pb_presence"
+
+// StoredEvent is a presence_event with what the stream sends.
+type StoredEvent struct {
+	ID           int64
+	UserID       uuid.UUID
+	UPN          string
+	ExternalID   string
+	Sequence     int64
+	Availability string
+	Activity     string
+	MappedState  string
+	ObservedAt   time.Time
+}
+
+// EventsAfter lists a tenant's events after id, oldest first.
+func (s *Store) EventsAfter(ctx context.Context, q DBTX, tenantID uuid.UUID, after int64, limit int) ([]StoredEvent, error) {
+	rows, err := q.Query(ctx, `SELECT e.id, e.user_object_id, coalesce(u.upn, ''), coalesce(u.external_id, ''), e.sequence,
+		e.availability, e.activity, e.mapped_state, e.observed_at
+		FROM presence_events e LEFT JOIN directory_users u ON u.tenant_id = e.tenant_id AND u.object_id = e.user_object_id
+		WHERE e.tenant_id = $1 AND e.id > $2 ORDER BY e.id LIMIT $3`, tenantID, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (StoredEvent, error) {
+		var e StoredEvent
+		return e, r.Scan(&e.ID, &e.UserID, &e.UPN, &e.ExternalID, &e.Sequence, &e.Availability, &e.Activity, &e.MappedState, &e.ObservedAt)
+	})
 }

@@ -1,0 +1,57 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrBadAPIKey is an unknown, revoked or malformed key.
+var ErrBadAPIKey = errors.New("invalid API key")
+
+// CreateAPIKey makes a key for a tenant and returns it in full: the only
+// time it is seen. Only its SHA-256 is stored; its prefix finds the row.
+// Format: pbk_<prefix>_<secret>.
+func (s *Store) CreateAPIKey(ctx context.Context, q DBTX, tenantID uuid.UUID, name string) (string, error) {
+	b := make([]byte, 30)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	enc := base64.RawURLEncoding.EncodeToString(b)
+	prefix := strings.ToLower(strings.NewReplacer("-", "x", "_", "y").Replace(enc[:8]))
+	key := "pbk_" + prefix + "_" + enc[8:]
+	h := sha256.Sum256([]byte(key))
+	_, err := q.Exec(ctx, `INSERT INTO api_keys (tenant_id, name, prefix, hash) VALUES ($1, $2, $3, $4)`, tenantID, name, prefix, h[:])
+	return key, err
+}
+
+// VerifyAPIKey returns the tenant a key belongs to.
+func (s *Store) VerifyAPIKey(ctx context.Context, q DBTX, key string) (uuid.UUID, error) {
+	rest, ok := strings.CutPrefix(key, "pbk_")
+	prefix, _, ok2 := strings.Cut(rest, "_")
+	if !ok || !ok2 || len(prefix) != 8 {
+		return uuid.Nil, ErrBadAPIKey
+	}
+	var tenant uuid.UUID
+	var stored []byte
+	err := q.QueryRow(ctx, `SELECT tenant_id, hash FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL`, prefix).Scan(&tenant, &stored)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, ErrBadAPIKey
+	}
+	if err != nil {
+		return uuid.Nil, err
+	}
+	h := sha256.Sum256([]byte(key))
+	if subtle.ConstantTimeCompare(h[:], stored) != 1 {
+		return uuid.Nil, ErrBadAPIKey
+	}
+	_, err = q.Exec(ctx, `UPDATE api_keys SET last_used_at = now() WHERE prefix = $1`, prefix)
+	return tenant, err
+}

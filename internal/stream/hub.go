@@ -1,0 +1,111 @@
+// Package stream wakes event-stream readers when their tenant has new
+// presence events: one LISTEN connection per process on the channel the
+// processor NOTIFYs at commit, fanned out to subscribers by tenant.
+package stream
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"presencebridge/internal/store"
+)
+
+// Hub fans notifications out to subscribers.
+type Hub struct {
+	pool   *pgxpool.Pool
+	logger *slog.Logger
+	mu     sync.Mutex
+	subs   map[uuid.UUID]map[chan struct{}]struct{}
+}
+
+// NewHub returns a Hub; call Run.
+func NewHub(pool *pgxpool.Pool, logger *slog.Logger) *Hub {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Hub{pool: pool, logger: logger, subs: map[uuid.UUID]map[chan struct{}]struct{}{}}
+}
+
+// Subscribe returns a channel that receives a signal (coalesced) whenever
+// the tenant may have new events, and a function to stop.
+func (h *Hub) Subscribe(tenant uuid.UUID) (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	h.mu.Lock()
+	if h.subs[tenant] == nil {
+		h.subs[tenant] = map[chan struct{}]struct{}{}
+	}
+	h.subs[tenant][ch] = struct{}{}
+	h.mu.Unlock()
+	return ch, func() {
+		h.mu.Lock()
+		delete(h.subs[tenant], ch)
+		if len(h.subs[tenant]) == 0 {
+			delete(h.subs, tenant)
+		}
+		h.mu.Unlock()
+	}
+}
+
+func (h *Hub) wake(tenant *uuid.UUID) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for t, set := range h.subs {
+		if tenant != nil && t != *tenant {
+			continue
+		}
+		for ch := range set {
+			select {
+			case ch <- struct{}{}:
+			default: // already signalled
+			}
+		}
+	}
+}
+
+// Run listens until ctx ends, reconnecting after failures; after a
+// reconnect every subscriber is woken, as notifications may have been
+// missed meanwhile.
+func (h *Hub) Run(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := h.listen(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		h.logger.Warn("stream: LISTEN connection lost; reconnecting", "err", err)
+		h.wake(nil)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (h *Hub) listen(ctx context.Context) error {
+	conn, err := h.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "LISTEN "+store.PresenceNotifyChannel); err != nil {
+		return err
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "UNLISTEN "+store.PresenceNotifyChannel)
+	h.wake(nil) // anything committed before LISTEN took effect
+	for {
+		n, err := conn.Conn().WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		if t, err := uuid.Parse(n.Payload); err == nil {
+			h.wake(&t)
+		}
+	}
+}

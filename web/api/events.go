@@ -1,0 +1,138 @@
+// Package api is the tenant REST API for the telephony platform. This
+// first part is the event stream, GET /api/v1/events: Server-Sent Events
+// for platforms that connect out rather than accept webhooks, resumable
+// from Last-Event-ID, authenticated by a per-tenant API key.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"presencebridge/internal/presence"
+	"presencebridge/internal/store"
+)
+
+// Deps are what the API needs.
+type Deps struct {
+	Store *store.Store
+	// Subscribe wakes a stream when its tenant may have new events
+	// (*stream.Hub).
+	Subscribe func(tenant uuid.UUID) (<-chan struct{}, func())
+	// Heartbeat is the idle keep-alive interval (default 15 s).
+	Heartbeat time.Duration
+}
+
+// Routes mounts the API (under /api/v1).
+func Routes(d Deps) func(chi.Router) {
+	if d.Heartbeat <= 0 {
+		d.Heartbeat = 15 * time.Second
+	}
+	return func(r chi.Router) {
+		r.Use(d.authenticate)
+		r.Get("/events", d.events)
+	}
+}
+
+type tenantKey struct{}
+
+// authenticate accepts "Authorization: Bearer pbk_…" and puts the key's
+// tenant in the context; anything else is 401 problem+json.
+func (d Deps) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || key == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="presence-bridge"`)
+			problem(w, http.StatusUnauthorized, "API key required", "Send the tenant's API key as Authorization: Bearer pbk_….")
+			return
+		}
+		tenant, err := d.Store.VerifyAPIKey(r.Context(), d.Store.Pool(), key)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="presence-bridge", error="invalid_token"`)
+			problem(w, http.StatusUnauthorized, "Invalid API key", "The key is unknown or was revoked.")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tenantKey{}, tenant)))
+	})
+}
+
+// problem answers with RFC 9457 problem details.
+func problem(w http.ResponseWriter, status int, title, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"type": "about:blank", "title": title, "status": status, "detail": detail})
+}
+
+// events streams the tenant's presence events: first every event after
+// Last-Event-ID (the header, or ?lastEventId= for clients that cannot set
+// it), then new ones as they commit, with a comment line as heartbeat.
+func (d Deps) events(w http.ResponseWriter, r *http.Request) {
+	tenant := r.Context().Value(tenantKey{}).(uuid.UUID)
+	last := int64(0)
+	if v := r.Header.Get("Last-Event-ID"); v != "" || r.URL.Query().Get("lastEventId") != "" {
+		if v == "" {
+			v = r.URL.Query().Get("lastEventId")
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			problem(w, http.StatusBadRequest, "Bad Last-Event-ID", "Last-Event-ID must be the id of an event received before.")
+			return
+		}
+		last = n
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		problem(w, http.StatusInternalServerError, "Streaming unsupported", "")
+		return
+	}
+	wake, stop := d.Subscribe(tenant)
+	defer stop()
+	t, err := d.Store.GetTenant(r.Context(), d.Store.Pool(), tenant)
+	if err != nil {
+		problem(w, http.StatusInternalServerError, "Tenant unavailable", "")
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, "retry: 2000\n\n")
+	flusher.Flush()
+	heartbeat := time.NewTicker(d.Heartbeat)
+	defer heartbeat.Stop()
+	for {
+		for {
+			evs, err := d.Store.EventsAfter(r.Context(), d.Store.Pool(), tenant, last, 500)
+			if err != nil {
+				return // the client reconnects with Last-Event-ID
+			}
+			for _, e := range evs {
+				data, _ := json.Marshal(presence.Event{Type: presence.EventType, Timestamp: time.Now().UTC(), Data: presence.EventData{
+					TenantID: tenant, MicrosoftTenantID: t.MSTenantID, TelephonyAccountID: t.TelephonyAccountID,
+					User:         presence.EventUser{ObjectID: e.UserID, UPN: e.UPN, TelephonyID: e.ExternalID},
+					Availability: e.Availability, Activity: e.Activity, State: e.MappedState, Sequence: e.Sequence, ObservedAt: e.ObservedAt.UTC()}})
+				fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, presence.EventType, data)
+				last = e.ID
+			}
+			flusher.Flush()
+			if len(evs) < 500 {
+				break
+			}
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-wake:
+		case <-heartbeat.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+			flusher.Flush()
+		}
+	}
+}

@@ -1,0 +1,165 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"presencebridge/internal/presence"
+	"presencebridge/internal/seal"
+	"presencebridge/internal/store"
+	"presencebridge/internal/stream"
+	"presencebridge/internal/testkit"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+type fixture struct {
+	st     *store.Store
+	srv    *httptest.Server
+	tenant uuid.UUID
+	key    string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	pool := testkit.DB(t)
+	k, _ := seal.GenerateKey("k1")
+	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
+	f := &fixture{st: store.New(pool, ring)}
+	ctx := context.Background()
+	pool.QueryRow(ctx, `INSERT INTO tenants (name) VALUES ('Contoso') RETURNING id`).Scan(&f.tenant)
+	var err error
+	if f.key, err = f.st.CreateAPIKey(ctx, pool, f.tenant, "platform"); err != nil {
+		t.Fatal(err)
+	}
+	hub := stream.NewHub(pool, nil)
+	hctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go hub.Run(hctx)
+	r := chi.NewRouter()
+	r.Route("/api/v1", Routes(Deps{Store: f.st, Subscribe: hub.Subscribe, Heartbeat: 200 * time.Millisecond}))
+	f.srv = httptest.NewServer(r)
+	t.Cleanup(f.srv.Close)
+	testkit.RequireNotStored(t, pool, f.key)
+	return f
+}
+
+func (f *fixture) change(t *testing.T, user uuid.UUID, activity string) {
+	t.Helper()
+	err := pgx.BeginFunc(context.Background(), f.st.Pool(), func(tx pgx.Tx) error {
+		_, _, err := f.st.ApplyPresence(context.Background(), tx, store.PresenceChange{TenantID: f.tenant, UserID: user,
+			Availability: "Busy", Activity: activity, MappedState: "talking", Source: "notification", ObservedAt: time.Now()})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+type sse struct {
+	id    int64
+	event presence.Event
+}
+
+// read connects and collects n events (or fails after a timeout).
+func (f *fixture) read(t *testing.T, lastID string, n int, during func()) []sse {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+"/api/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+f.key)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if during != nil {
+		go during()
+	}
+	var out []sse
+	var cur sse
+	sc := bufio.NewScanner(resp.Body)
+	for len(out) < n && sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "id: "):
+			cur.id, _ = strconv.ParseInt(line[4:], 10, 64)
+		case strings.HasPrefix(line, "data: "):
+			json.Unmarshal([]byte(line[6:]), &cur.event)
+		case line == "" && cur.id != 0:
+			out = append(out, cur)
+			cur = sse{}
+		}
+	}
+	if len(out) < n {
+		t.Fatalf("got %d events, want %d", len(out), n)
+	}
+	return out
+}
+
+func TestStreamReplaysThenFollowsLiveAndResumes(t *testing.T) {
+	f := newFixture(t)
+	u := uuid.New()
+	f.change(t, u, "InACall")
+	f.change(t, u, "InAMeeting")
+	// Two stored, one committed while connected.
+	got := f.read(t, "", 3, func() {
+		time.Sleep(300 * time.Millisecond)
+		f.change(t, u, "Presenting")
+	})
+	if got[0].event.Data.Activity != "InACall" || got[2].event.Data.Activity != "Presenting" || got[2].event.Data.Sequence != 3 {
+		t.Errorf("events = %+v", got)
+	}
+	// Disconnected; two more happen; resume from the last id seen.
+	f.change(t, u, "InACall")
+	f.change(t, u, "InAConferenceCall")
+	resumed := f.read(t, strconv.FormatInt(got[2].id, 10), 2, nil)
+	if resumed[0].event.Data.Sequence != 4 || resumed[1].event.Data.Sequence != 5 {
+		t.Errorf("resumed = %+v", resumed)
+	}
+}
+
+func TestStreamNeedsAValidKey(t *testing.T) {
+	f := newFixture(t)
+	for name, auth := range map[string]string{"none": "", "wrong": "Bearer pbk_abcdefgh_nope", "malformed": "Bearer x", "other scheme": "Basic " + f.key} {
+		req, _ := http.NewRequest("GET", f.srv.URL+"/api/v1/events", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p map[string]any
+		json.NewDecoder(resp.Body).Decode(&p)
+		resp.Body.Close()
+		if resp.StatusCode != 401 || resp.Header.Get("Content-Type") != "application/problem+json" || p["title"] == nil {
+			t.Errorf("%s: %d %s %v", name, resp.StatusCode, resp.Header.Get("Content-Type"), p)
+		}
+	}
+	req, _ := http.NewRequest("GET", f.srv.URL+"/api/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+f.key)
+	req.Header.Set("Last-Event-ID", "yesterday")
+	resp, _ := http.DefaultClient.Do(req)
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("bad Last-Event-ID: %d", resp.StatusCode)
+	}
+}
