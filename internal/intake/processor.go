@@ -146,7 +146,11 @@ func (p *Processor) processRow(ctx context.Context, tx pgx.Tx, kind string, payl
 		if p.tokens == nil {
 			return errors.New("intake: rich notifications but no validation token checker")
 		}
-		if err := p.tokens.Check(coll.ValidationTokens, list); err != nil {
+		err := p.tokens.Check(coll.ValidationTokens, list)
+		if err != nil && !errors.Is(err, notification.ErrInvalidToken) {
+			return err // keys unavailable: leave the row for a later try
+		}
+		if err != nil {
 			// One bad token makes the whole POST suspect (§4.6).
 			p.logger.Warn("intake: notification POST with invalid validation tokens dropped", "err", err, "items", len(coll.Value))
 			st.Rejected += len(coll.Value)

@@ -25,11 +25,14 @@ import (
 
 func TestMain(m *testing.M) { testkit.Main(m) }
 
-type tokens struct{ bad bool }
+type tokens struct{ bad, down bool }
 
 func (t tokens) Check(toks []string, tenants []string) error {
-	if t.bad || len(toks) == 0 {
-		return errors.New("bad token")
+	switch {
+	case t.down:
+		return notification.ErrKeysUnavailable
+	case t.bad || len(toks) == 0:
+		return notification.ErrInvalidToken
 	}
 	return nil
 }
@@ -173,6 +176,19 @@ func TestProcessorRejectsWhatItCannotTrust(t *testing.T) {
 	st, _ = strict.Drain(ctx)
 	if st.Rejected != 1 || st.Applied != 0 {
 		t.Errorf("bad tokens: %+v", st)
+	}
+
+	// Keys not loadable: nothing is judged, nothing lost; a later try works.
+	down := NewProcessor(f.st, ProcessorOptions{Keys: notification.NewKeys(f.key), Tokens: tokens{down: true}})
+	f.inbox(t, "change", f.rich(t, uuid.New(), "Busy", "InACall", "1"))
+	if _, err := down.Drain(ctx); !errors.Is(err, notification.ErrKeysUnavailable) {
+		t.Fatalf("keys down: %v", err)
+	}
+	if n := f.count(t, `SELECT count(*) FROM inbox`); n != 1 {
+		t.Fatalf("inbox rows after a failed try = %d, want 1 kept", n)
+	}
+	if st, err := p.Drain(ctx); err != nil || st.Applied != 1 {
+		t.Errorf("retry once keys are back: %+v %v", st, err)
 	}
 }
 

@@ -20,6 +20,11 @@ const ChangeTrackingAppID = "0bf30f3b-4a52-48df-9a82-234910c4a086"
 // is suspect and none of its items may be used.
 var ErrInvalidToken = errors.New("notification: invalid validation token")
 
+// ErrKeysUnavailable means the identity platform's signing keys could not
+// be loaded yet: nothing can be judged, so keep the notifications and
+// retry rather than drop them.
+var ErrKeysUnavailable = errors.New("notification: the identity platform's signing keys are not available")
+
 // Validator checks the validationTokens of rich notifications (§4.6):
 // signature by the identity platform's keys (JWKS, cached and refreshed by
 // keyfunc), not expired, audience one of our app ids, issued to Graph
@@ -63,6 +68,9 @@ func NewValidator(ctx context.Context, opts ValidatorOptions) (*Validator, error
 // A POST carrying rich items but no tokens fails: Graph sends them for
 // every rich notification unless the tenant's app setup is broken (§4.5).
 func (v *Validator) Check(tokens []string, tenants []string) error {
+	if keys, err := v.keys.Storage().KeyReadAll(context.Background()); err != nil || len(keys) == 0 {
+		return ErrKeysUnavailable
+	}
 	if len(tokens) == 0 {
 		return fmt.Errorf("%w: none given", ErrInvalidToken)
 	}

@@ -100,3 +100,16 @@ func TestValidationTokens(t *testing.T) {
 		t.Errorf("HS256 token: %v", err)
 	}
 }
+
+func TestValidatorWithoutKeysSaysUnavailableNotInvalid(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 503) }))
+	defer down.Close()
+	v, err := NewValidator(t.Context(), ValidatorOptions{LoginURL: down.URL, Audiences: []string{ourApp}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	if err := v.Check([]string{token(t, key, "k1", nil)}, []string{tenant}); !errors.Is(err, ErrKeysUnavailable) || errors.Is(err, ErrInvalidToken) {
+		t.Errorf("keys unreachable: %v, want ErrKeysUnavailable", err)
+	}
+}
