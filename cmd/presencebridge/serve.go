@@ -8,6 +8,7 @@ import (
 	"net"
 	"syscall"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
@@ -74,14 +75,21 @@ func start(ctx context.Context, cfg *config.Config, r role, onListening func(bas
 		return err
 	}
 
+	g, gctx := errgroup.WithContext(ctx)
+	pipeline, err := startPipeline(gctx, g, a, r)
+	if err != nil {
+		return err
+	}
 	handler := web.New(web.Deps{
 		Logger:     a.logger,
 		Ready:      a.ready,
 		Metrics:    a.metrics,
 		Production: cfg.Production(),
 		Version:    version(),
+		Mount: func(rt chi.Router) {
+			pipeline.mount(rt)
+		},
 	})
-	g, gctx := errgroup.WithContext(ctx)
 	if r.worker {
 		if err := client.Start(gctx); err != nil {
 			return fmt.Errorf("start workers: %w", err)

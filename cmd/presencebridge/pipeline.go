@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"golang.org/x/sync/errgroup"
+
+	"presencebridge/internal/deliver"
+	"presencebridge/internal/intake"
+	"presencebridge/internal/notification"
+	"presencebridge/internal/stream"
+	"presencebridge/web/api"
+	"presencebridge/web/graphhook"
+)
+
+// pipeline is the path of a presence change through this process: the
+// Graph receiver and the event stream in the web role; the processor and
+// the deliverer in the worker role.
+type pipeline struct {
+	hook *graphhook.Handler
+	api  func(chi.Router)
+}
+
+// mount adds the pipeline's HTTP surfaces (web role only).
+func (p *pipeline) mount(r chi.Router) {
+	if p.hook != nil {
+		r.Route("/graph", p.hook.Routes)
+	}
+	if p.api != nil {
+		r.Route("/api/v1", p.api)
+	}
+}
+
+// startPipeline starts the pipeline's goroutines in g for role r.
+func startPipeline(ctx context.Context, g *errgroup.Group, a *app, r role) (*pipeline, error) {
+	p := &pipeline{}
+	if r.web {
+		c := intake.NewCommitter(a.pool, intake.CommitterOptions{})
+		g.Go(func() error { c.Run(ctx); return nil })
+		p.hook = graphhook.New(graphhook.Deps{DB: a.pool, Subs: a.store, Committer: c, Logger: a.logger, Metrics: a.metrics})
+		hub := stream.NewHub(a.pool, a.logger)
+		g.Go(func() error { hub.Run(ctx); return nil })
+		p.api = api.Routes(api.Deps{Store: a.store, Subscribe: hub.Subscribe})
+	}
+	if r.worker {
+		audiences := []string{}
+		if a.cfg.ClientID != "" {
+			audiences = append(audiences, a.cfg.ClientID)
+		}
+		v, err := notification.NewValidator(ctx, notification.ValidatorOptions{LoginURL: a.cfg.LoginBaseURL, Audiences: audiences})
+		if err != nil {
+			return nil, err
+		}
+		// Encryption certificates arrive with the subscription engine (issue
+		// 5); no subscription exists before it, so no rich item is expected.
+		proc := intake.NewProcessor(a.store, intake.ProcessorOptions{Keys: notification.NewKeys(), Tokens: v, Logger: a.logger})
+		g.Go(func() error { runEvery(ctx, 200*time.Millisecond, func() { processInbox(ctx, a, proc) }); return nil })
+		d := deliver.New(a.store, deliver.Options{AllowPrivate: !a.cfg.Production(), Logger: a.logger})
+		g.Go(func() error { d.Run(ctx, 250*time.Millisecond); return nil })
+	}
+	return p, nil
+}
+
+func processInbox(ctx context.Context, a *app, proc *intake.Processor) {
+	if _, err := proc.Drain(ctx); err != nil && ctx.Err() == nil {
+		a.logger.Warn("intake: processing the inbox failed; retrying", "err", err)
+	}
+}
+
+// runEvery calls fn every interval until ctx ends.
+func runEvery(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		fn()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
