@@ -97,7 +97,7 @@ func flip(s string) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-func selfSigned(t *testing.T) (*x509.Certificate, *rsa.PrivateKey) {
+func selfSigned(t testing.TB) (*x509.Certificate, *rsa.PrivateKey) {
 	t.Helper()
 	priv, _ := rsa.GenerateKey(rand.Reader, 2048)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "presence-bridge"},

@@ -1,0 +1,169 @@
+package graphhook
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"presencebridge/internal/intake"
+	"presencebridge/internal/pgembed"
+	"presencebridge/internal/schema"
+	"presencebridge/internal/seal"
+	"presencebridge/internal/store"
+)
+
+// durableServer is a PostgreSQL with fsync on, on this machine: what the
+// intake's throughput is promised on (the tests' server runs fsync off).
+func durableServer(b *testing.B) *pgxpool.Pool {
+	b.Helper()
+	dir, err := os.MkdirTemp("", "pb-bench-pg-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o711)
+	ctx := context.Background()
+	srv, err := pgembed.Start(ctx, pgembed.Options{DataDir: filepath.Join(dir, "data"), Durable: true, MaxConnections: 100})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Stop() })
+	if err := srv.EnsureDatabase(ctx, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	cfg, _ := pgxpool.ParseConfig(srv.DSN("bench"))
+	cfg.MaxConns = 20
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(pool.Close)
+	if err := schema.Up(ctx, pool, slog.New(slog.DiscardHandler)); err != nil {
+		b.Fatal(err)
+	}
+	return pool
+}
+
+// benchReceiver serves the receiver on loopback with one subscription.
+func benchReceiver(b *testing.B) (string, *pgxpool.Pool) {
+	b.Helper()
+	pool := durableServer(b)
+	ctx := context.Background()
+	k, _ := seal.GenerateKey("k1")
+	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
+	st := store.New(pool, ring)
+	var tenant uuid.UUID
+	pool.QueryRow(ctx, `INSERT INTO tenants (name) VALUES ('Bench') RETURNING id`).Scan(&tenant)
+	m, _ := st.AddMonitor(ctx, pool, tenant, "m@bench.example")
+	pool.Exec(ctx, `INSERT INTO subscriptions (tenant_id, monitor_id, graph_id, resource, client_state_hash) VALUES ($1, $2, 'sub-1', 'r', $3)`,
+		tenant, m.ID, store.ClientStateHash("state-1"))
+	c := intake.NewCommitter(pool, intake.CommitterOptions{})
+	cctx, cancel := context.WithCancel(ctx)
+	b.Cleanup(cancel)
+	go c.Run(cctx)
+	r := chi.NewRouter()
+	r.Route("/graph", New(Deps{DB: pool, Subs: st, Committer: c}).Routes)
+	srv := httptest.NewServer(r)
+	b.Cleanup(srv.Close)
+	return srv.URL + "/graph/notifications", pool
+}
+
+// batchBody is one POST of n rich-sized presence items (about the size of
+// real encrypted items).
+func batchBody(n int) []byte {
+	filler := strings.Repeat("A", 1400) // the encryptedContent of one item
+	items := make([]string, n)
+	for i := range items {
+		u := uuid.NewString()
+		items[i] = fmt.Sprintf(`{"subscriptionId":"sub-1","subscriptionExpirationDateTime":"2026-11-23T10:00:00.0000000Z","changeType":"updated",
+"clientState":"state-1","resource":"communications/presences/%s","tenantId":"t","resourceData":{"@odata.type":"#Microsoft.Graph.presence",
+"@odata.id":"users/%s/presence","id":"%s"},"encryptedContent":{"data":"%s","dataKey":"k","dataSignature":"s","encryptionCertificateId":"c"}}`,
+			u, u, u, filler)
+	}
+	return []byte(`{"value":[` + strings.Join(items, ",") + `],"validationTokens":["eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.e30.sig"]}`)
+}
+
+// BenchmarkIntakeThroughput: concurrent POSTs of 50 items each, as Graph
+// batches them, committed durably before each 202.
+func BenchmarkIntakeThroughput(b *testing.B) {
+	url, pool := benchReceiver(b)
+	body := batchBody(50)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	var posts atomic.Int64
+	b.SetParallelism(16)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+			posts.Add(1)
+		}
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(posts.Load()*50)/elapsed.Seconds(), "notifications/s")
+	var items int
+	pool.QueryRow(context.Background(), `SELECT coalesce(sum(items), 0) FROM inbox`).Scan(&items)
+	if int64(items) != posts.Load()*50 {
+		b.Errorf("inbox holds %d items, %d were acknowledged", items, posts.Load()*50)
+	}
+}
+
+// BenchmarkIntakeAckLatencyAt5000: 5,000 notifications/s (100 POSTs/s of 50
+// items) for 5 s; reports the acknowledgement latency's p50 and p99.
+func BenchmarkIntakeAckLatencyAt5000(b *testing.B) {
+	url, _ := benchReceiver(b)
+	body := batchBody(50)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	for b.Loop() {
+		var mu sync.Mutex
+		var lat []time.Duration
+		var wg sync.WaitGroup
+		tick := time.NewTicker(10 * time.Millisecond) // 100 POSTs/s
+		for range 500 {
+			<-tick.C
+			wg.Go(func() {
+				t0 := time.Now()
+				resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+				d := time.Since(t0)
+				if err != nil || resp.StatusCode != http.StatusAccepted {
+					b.Errorf("POST: %v", err)
+					return
+				}
+				resp.Body.Close()
+				mu.Lock()
+				lat = append(lat, d)
+				mu.Unlock()
+			})
+		}
+		tick.Stop()
+		wg.Wait()
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	}
+}
