@@ -36,12 +36,12 @@ func (p *pipeline) mount(r chi.Router) {
 // startPipeline starts the pipeline's goroutines in g for role r.
 func startPipeline(ctx context.Context, g *errgroup.Group, a *app, r role) (*pipeline, error) {
 	p := &pipeline{}
+	hub := stream.NewHub(a.pool, a.logger)
+	g.Go(func() error { hub.Run(ctx); return nil })
 	if r.web {
 		c := intake.NewCommitter(a.pool, intake.CommitterOptions{})
 		g.Go(func() error { c.Run(ctx); return nil })
 		p.hook = graphhook.New(graphhook.Deps{DB: a.pool, Subs: a.store, Committer: c, Logger: a.logger, Metrics: a.metrics})
-		hub := stream.NewHub(a.pool, a.logger)
-		g.Go(func() error { hub.Run(ctx); return nil })
 		p.api = api.Routes(api.Deps{Store: a.store, Subscribe: hub.Subscribe})
 	}
 	if r.worker {
@@ -56,9 +56,15 @@ func startPipeline(ctx context.Context, g *errgroup.Group, a *app, r role) (*pip
 		// Encryption certificates arrive with the subscription engine (issue
 		// 5); no subscription exists before it, so no rich item is expected.
 		proc := intake.NewProcessor(a.store, intake.ProcessorOptions{Keys: notification.NewKeys(), Tokens: v, Logger: a.logger})
-		g.Go(func() error { runEvery(ctx, 200*time.Millisecond, func() { processInbox(ctx, a, proc) }); return nil })
-		d := deliver.New(a.store, deliver.Options{AllowPrivate: !a.cfg.Production(), Logger: a.logger})
-		g.Go(func() error { d.Run(ctx, 250*time.Millisecond); return nil })
+		inbox, stopInbox := hub.SubscribeInbox()
+		changes, stopChanges := hub.SubscribeChanges()
+		g.Go(func() error {
+			defer stopInbox()
+			runOnSignal(ctx, inbox, time.Second, func() { processInbox(ctx, a, proc) })
+			return nil
+		})
+		d := deliver.New(a.store, deliver.Options{AllowPrivate: !a.cfg.Production(), Logger: a.logger, Wake: changes})
+		g.Go(func() error { defer stopChanges(); d.Run(ctx, time.Second); return nil })
 	}
 	return p, nil
 }
@@ -69,8 +75,9 @@ func processInbox(ctx context.Context, a *app, proc *intake.Processor) {
 	}
 }
 
-// runEvery calls fn every interval until ctx ends.
-func runEvery(ctx context.Context, interval time.Duration, fn func()) {
+// runOnSignal calls fn whenever wake signals, and at least every
+// interval (a missed NOTIFY costs a second, never a loss), until ctx ends.
+func runOnSignal(ctx context.Context, wake <-chan struct{}, interval time.Duration, fn func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -79,6 +86,7 @@ func runEvery(ctx context.Context, interval time.Duration, fn func()) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-wake:
 		}
 	}
 }

@@ -64,6 +64,9 @@ type Options struct {
 	// addresses (tests and development only).
 	AllowPrivate bool
 	Logger       *slog.Logger
+	// Wake, when set, signals new deliveries (LISTEN/NOTIFY), so they go
+	// out at once instead of at the next poll.
+	Wake <-chan struct{}
 }
 
 // Deliverer sends deliveries.
@@ -177,6 +180,7 @@ func (d *Deliverer) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-d.opts.Wake:
 		}
 	}
 }

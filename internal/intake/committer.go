@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"presencebridge/internal/store"
 )
 
 // Row is one POST's accepted items, as stored in the inbox.
@@ -116,8 +118,9 @@ func (c *Committer) insert(ctx context.Context, batch []*pending) error {
 	for i, p := range batch {
 		kinds[i], payloads[i], items[i] = p.row.Kind, string(p.row.Payload), int32(p.row.Items)
 	}
-	_, err := c.pool.Exec(ctx, `INSERT INTO inbox (kind, payload, items)
-		SELECT * FROM unnest($1::text[], $2::jsonb[], $3::int[])`, kinds, payloads, items)
+	_, err := c.pool.Exec(ctx, `WITH ins AS (INSERT INTO inbox (kind, payload, items)
+		SELECT * FROM unnest($1::text[], $2::jsonb[], $3::int[]) RETURNING 1)
+		SELECT pg_notify('`+store.InboxNotifyChannel+`', count(*)::text) FROM ins`, kinds, payloads, items)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}

@@ -142,6 +142,9 @@ func (s *Store) TouchSubscription(ctx context.Context, q DBTX, id uuid.UUID, at 
 // signals on; the payload is the tenant id.
 const PresenceNotifyChannel = "pb_presence"
 
+// InboxNotifyChannel is signalled when notifications reach the inbox.
+const InboxNotifyChannel = "pb_inbox"
+
 // StoredEvent is a presence_event with what the stream sends.
 type StoredEvent struct {
 	ID           int64

@@ -1,6 +1,8 @@
-// Package stream wakes event-stream readers when their tenant has new
-// presence events: one LISTEN connection per process on the channel the
-// processor NOTIFYs at commit, fanned out to subscribers by tenant.
+// Package stream wakes whoever waits for the database: event-stream
+// readers when their tenant has new presence events, the processor when
+// notifications reach the inbox, the deliverer on any change. One LISTEN
+// connection per process serves them all; polling remains only as a
+// fallback, so a change travels from Graph to the webhook in milliseconds.
 package stream
 
 import (
@@ -21,6 +23,8 @@ type Hub struct {
 	logger *slog.Logger
 	mu     sync.Mutex
 	subs   map[uuid.UUID]map[chan struct{}]struct{}
+	inbox  map[chan struct{}]struct{} // woken by every commit to the inbox
+	any    map[chan struct{}]struct{} // woken by every presence change
 }
 
 // NewHub returns a Hub; call Run.
@@ -28,7 +32,8 @@ func NewHub(pool *pgxpool.Pool, logger *slog.Logger) *Hub {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{pool: pool, logger: logger, subs: map[uuid.UUID]map[chan struct{}]struct{}{}}
+	return &Hub{pool: pool, logger: logger, subs: map[uuid.UUID]map[chan struct{}]struct{}{},
+		inbox: map[chan struct{}]struct{}{}, any: map[chan struct{}]struct{}{}}
 }
 
 // Subscribe returns a channel that receives a signal (coalesced) whenever
@@ -51,9 +56,46 @@ func (h *Hub) Subscribe(tenant uuid.UUID) (<-chan struct{}, func()) {
 	}
 }
 
+// SubscribeInbox wakes the processor when notifications were committed.
+func (h *Hub) SubscribeInbox() (<-chan struct{}, func()) { return h.subscribeSet(h.inbox) }
+
+// SubscribeChanges wakes the deliverer on any tenant's presence change.
+func (h *Hub) SubscribeChanges() (<-chan struct{}, func()) { return h.subscribeSet(h.any) }
+
+func (h *Hub) subscribeSet(set map[chan struct{}]struct{}) (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	h.mu.Lock()
+	set[ch] = struct{}{}
+	h.mu.Unlock()
+	return ch, func() {
+		h.mu.Lock()
+		delete(set, ch)
+		h.mu.Unlock()
+	}
+}
+
+func signal(set map[chan struct{}]struct{}) {
+	for ch := range set {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (h *Hub) wakeInbox() {
+	h.mu.Lock()
+	signal(h.inbox)
+	h.mu.Unlock()
+}
+
 func (h *Hub) wake(tenant *uuid.UUID) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	signal(h.any)
+	if tenant == nil {
+		signal(h.inbox)
+	}
 	for t, set := range h.subs {
 		if tenant != nil && t != *tenant {
 			continue
@@ -94,17 +136,19 @@ func (h *Hub) listen(ctx context.Context) error {
 		return err
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "LISTEN "+store.PresenceNotifyChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+store.PresenceNotifyChannel+"; LISTEN "+store.InboxNotifyChannel); err != nil {
 		return err
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), "UNLISTEN "+store.PresenceNotifyChannel)
+	defer conn.Exec(context.WithoutCancel(ctx), "UNLISTEN *")
 	h.wake(nil) // anything committed before LISTEN took effect
 	for {
 		n, err := conn.Conn().WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
-		if t, err := uuid.Parse(n.Payload); err == nil {
+		if n.Channel == store.InboxNotifyChannel {
+			h.wakeInbox()
+		} else if t, err := uuid.Parse(n.Payload); err == nil {
 			h.wake(&t)
 		}
 	}
