@@ -331,3 +331,77 @@ func TestAHangingEndpointDoesNotDelayAnotherTenant(t *testing.T) {
 		t.Errorf("the other tenant's delivery took %v", d)
 	}
 }
+
+func TestAnOutageLosesNothingAndKeepsEachUsersOrder(t *testing.T) {
+	f := newFixture(t)
+	var down sync.Mutex
+	isDown := true
+	r := newReceiver(t, func(int) (int, http.Header) {
+		down.Lock()
+		defer down.Unlock()
+		if isDown {
+			return http.StatusServiceUnavailable, nil
+		}
+		return http.StatusOK, nil
+	})
+	f.endpoint(t, f.tenant, r)
+	users := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
+	for _, act := range []string{"InACall", "Available", "InAMeeting"} {
+		for _, u := range users {
+			f.change(t, f.tenant, u, "Busy", act, "talking")
+		}
+	}
+	d := New(f.st, Options{AllowPrivate: true, Schedule: DefaultSchedule, Cooldown: time.Millisecond})
+	ctx := context.Background()
+	for range 4 { // the receiver is down for several scheduled attempts
+		d.RunOnce(ctx)
+		f.due(t)
+	}
+	down.Lock()
+	isDown = false
+	down.Unlock()
+	for range 10 {
+		d.RunOnce(ctx)
+		f.due(t)
+	}
+	if s := f.status(t); s["delivered"] != 9 || s["pending"] != 0 || s["dead"] != 0 {
+		t.Fatalf("statuses after the outage = %v, want all 9 delivered", s)
+	}
+	last := map[uuid.UUID]int64{}
+	for _, g := range r.all() {
+		if g.event.Data.Sequence == 0 {
+			continue
+		}
+		u := g.event.Data.User.ObjectID
+		if g.event.Data.Sequence < last[u] {
+			t.Fatalf("user %s: sequence %d after %d", u, g.event.Data.Sequence, last[u])
+		}
+		last[u] = g.event.Data.Sequence
+	}
+	for _, u := range users {
+		if last[u] != 3 {
+			t.Errorf("user %s: last sequence delivered %d, want 3", u, last[u])
+		}
+	}
+}
+
+func TestAFailingEndpointsCircuitOpens(t *testing.T) {
+	f := newFixture(t)
+	r := newReceiver(t, func(int) (int, http.Header) { return http.StatusInternalServerError, nil })
+	f.endpoint(t, f.tenant, r)
+	for range 3 {
+		f.change(t, f.tenant, uuid.New(), "Busy", "Busy", "busy")
+	}
+	d := New(f.st, Options{AllowPrivate: true, Schedule: fast, BreakAfter: 2, Cooldown: time.Hour})
+	ctx := context.Background()
+	if n, _ := d.RunOnce(ctx); n != 3 {
+		t.Fatalf("first round claimed %d", n)
+	}
+	f.due(t)
+	if n, _ := d.RunOnce(ctx); n != 0 {
+		t.Errorf("claimed %d deliveries for an endpoint whose circuit is open", n)
+	}
+	if s := f.status(t); s["pending"] != 3 {
+		t.Errorf("statuses = %v: an open circuit must keep deliveries pending", s)
+	}
+}
