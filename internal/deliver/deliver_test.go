@@ -405,3 +405,31 @@ func TestAFailingEndpointsCircuitOpens(t *testing.T) {
 		t.Errorf("statuses = %v: an open circuit must keep deliveries pending", s)
 	}
 }
+
+func TestAnEchoOfWhatWeSetIsNotSentBack(t *testing.T) {
+	f := newFixture(t)
+	r := newReceiver(t, nil)
+	f.endpoint(t, f.tenant, r)
+	u := uuid.New()
+	ctx := context.Background()
+	if err := f.st.RecordEcho(ctx, f.pool, f.tenant, u, "Busy", "InACall", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	f.change(t, f.tenant, u, "busy", "inacall", "talking") // Teams reports what we set
+	f.change(t, f.tenant, u, "Available", "Available", "available")
+	f.change(t, f.tenant, u, "Busy", "InACall", "talking") // the person really calls: the echo was used up
+	New(f.st, Options{AllowPrivate: true}).RunOnce(ctx)
+	for range 3 {
+		New(f.st, Options{AllowPrivate: true}).RunOnce(ctx)
+	}
+	var acts []string
+	for _, g := range r.all() {
+		acts = append(acts, g.event.Data.Activity)
+	}
+	if strings.Join(acts, ",") != "Available,InACall" {
+		t.Errorf("sent %v, want the echo suppressed and the rest sent", acts)
+	}
+	if p, _ := f.st.GetPresence(ctx, f.pool, f.tenant, u); p.Sequence != 3 {
+		t.Errorf("stored presence sequence %d, want 3 (the echo is still recorded)", p.Sequence)
+	}
+}

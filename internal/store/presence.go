@@ -61,6 +61,18 @@ func (s *Store) ApplyPresence(ctx context.Context, tx pgx.Tx, c PresenceChange) 
 		return PresenceUnchanged, ev, err
 	}
 	ev.Sequence = seq + 1
+	// A state we set in Teams for the platform comes back as a change:
+	// keep it, but do not send it back (echo suppression).
+	var echo bool
+	err = tx.QueryRow(ctx, `WITH gone AS (DELETE FROM presence_echo WHERE tenant_id = $1 AND user_object_id = $2
+		AND lower(availability) = lower($3) AND lower(activity) = lower($4) AND expires_at > now() RETURNING 1)
+		SELECT count(*) > 0 FROM gone`, c.TenantID, c.UserID, c.Availability, c.Activity).Scan(&echo)
+	if err != nil {
+		return "", ev, err
+	}
+	if echo {
+		c.Source = "echo"
+	}
 	_, err = tx.Exec(ctx, `INSERT INTO presence (tenant_id, user_object_id, availability, activity, sequence, observed_at, graph_sequence, mapped_state)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (tenant_id, user_object_id) DO UPDATE SET availability = excluded.availability, activity = excluded.activity,
@@ -75,6 +87,9 @@ func (s *Store) ApplyPresence(ctx context.Context, tx pgx.Tx, c PresenceChange) 
 		c.TenantID, c.UserID, ev.Sequence, c.Availability, c.Activity, c.MappedState, c.Source, c.ObservedAt).Scan(&ev.ID)
 	if err != nil {
 		return "", ev, err
+	}
+	if echo {
+		return PresenceApplied, ev, nil
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO deliveries (tenant_id, endpoint_id, event_id)
 		SELECT tenant_id, id, $2 FROM endpoints WHERE tenant_id = $1 AND enabled`, c.TenantID, ev.ID)
@@ -163,7 +178,7 @@ func (s *Store) EventsAfter(ctx context.Context, q DBTX, tenantID uuid.UUID, aft
 	rows, err := q.Query(ctx, `SELECT e.id, e.user_object_id, coalesce(u.upn, ''), coalesce(u.external_id, ''), e.sequence,
 		e.availability, e.activity, e.mapped_state, e.observed_at
 		FROM presence_events e LEFT JOIN directory_users u ON u.tenant_id = e.tenant_id AND u.object_id = e.user_object_id
-		WHERE e.tenant_id = $1 AND e.id > $2 ORDER BY e.id LIMIT $3`, tenantID, after, limit)
+		WHERE e.tenant_id = $1 AND e.id > $2 AND e.source <> 'echo' ORDER BY e.id LIMIT $3`, tenantID, after, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -171,4 +186,14 @@ func (s *Store) EventsAfter(ctx context.Context, q DBTX, tenantID uuid.UUID, aft
 		var e StoredEvent
 		return e, r.Scan(&e.ID, &e.UserID, &e.UPN, &e.ExternalID, &e.Sequence, &e.Availability, &e.Activity, &e.MappedState, &e.ObservedAt)
 	})
+}
+
+// RecordEcho notes a presence Presence Bridge is about to set in Teams for
+// the platform, so the resulting change is not sent back (for ttl).
+func (s *Store) RecordEcho(ctx context.Context, q DBTX, tenantID, userID uuid.UUID, availability, activity string, ttl time.Duration) error {
+	_, err := q.Exec(ctx, `INSERT INTO presence_echo (tenant_id, user_object_id, availability, activity, expires_at)
+		VALUES ($1, $2, $3, $4, now() + $5::interval)
+		ON CONFLICT (tenant_id, user_object_id, availability, activity) DO UPDATE SET expires_at = excluded.expires_at`,
+		tenantID, userID, availability, activity, ttl.String())
+	return err
 }
