@@ -1,4 +1,6 @@
-# Multi-stage build: a static binary on a distroless base, running as non-root.
+# Multi-stage build: static binaries on a distroless base, running as non-root.
+# The image holds presencebridge (the entrypoint) and graphsim, the Microsoft
+# Graph emulator (docker-compose runs it with --entrypoint graphsim).
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -7,10 +9,12 @@ COPY . .
 ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.buildVersion=${VERSION}" \
       -o /out/presencebridge ./cmd/presencebridge
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/graphsim ./cmd/graphsim
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/presencebridge /usr/local/bin/presencebridge
+COPY --from=build /out/graphsim /usr/local/bin/graphsim
 USER nonroot:nonroot
-EXPOSE 8080
+EXPOSE 8080 9090
 ENTRYPOINT ["/usr/local/bin/presencebridge"]
 CMD ["serve"]
