@@ -6,11 +6,12 @@
 
 GO       ?= go
 PB_BIN   ?= bin/presencebridge
+GS_BIN   ?= bin/graphsim
 GOFLAGS  ?=
 export GOFLAGS
 
 .PHONY: dev test bench lint generate check-generated check-graph-deps check-compose ci build \
-        deps-dev deps-test deps-ci
+        build-graphsim deps-dev deps-test deps-ci
 
 dev: deps-dev
 	$(GO) run ./cmd/presencebridge dev
@@ -23,6 +24,10 @@ bench: deps-test
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(PB_BIN) ./cmd/presencebridge
+
+# The Microsoft Graph emulator on its own (make dev runs one in-process).
+build-graphsim:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(GS_BIN) ./cmd/graphsim
 
 generate:
 	$(GO) tool templ fmt templates
