@@ -51,8 +51,10 @@ type Options struct {
 	// Timeout bounds one request (default 15 s).
 	Timeout time.Duration
 	// Workers is how many requests run at once in all (default 64), and
-	// PerEndpoint how many for one endpoint (default 4).
-	Workers, PerEndpoint int
+	// PerEndpoint how many for one endpoint (default 4). Queue is how many
+	// deliveries one endpoint may have claimed, sending or waiting, at once
+	// (default 8×PerEndpoint): claims are batched, sends are not.
+	Workers, PerEndpoint, Queue int
 	// BreakAfter consecutive failures open an endpoint's circuit for
 	// Cooldown (defaults 5 and 30 s): its deliveries wait instead of
 	// taking workers.
@@ -79,7 +81,9 @@ type Deliverer struct {
 	inflight  map[uuid.UUID]int
 	breakers  map[uuid.UUID]*breaker
 	webhooks  map[uuid.UUID]*standardwebhooks.Webhook
+	endpoints map[uuid.UUID]chan struct{} // per-endpoint send slots
 	workerSem chan struct{}
+	freed     chan struct{} // a send finished: its endpoint may take another
 }
 
 type breaker struct {
@@ -101,6 +105,9 @@ func New(st *store.Store, opts Options) *Deliverer {
 	if opts.PerEndpoint <= 0 {
 		opts.PerEndpoint = 4
 	}
+	if opts.Queue < opts.PerEndpoint {
+		opts.Queue = 8 * opts.PerEndpoint
+	}
 	if opts.BreakAfter <= 0 {
 		opts.BreakAfter = 5
 	}
@@ -114,7 +121,8 @@ func New(st *store.Store, opts Options) *Deliverer {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	d := &Deliverer{st: st, opts: opts, inflight: map[uuid.UUID]int{}, breakers: map[uuid.UUID]*breaker{},
-		webhooks: map[uuid.UUID]*standardwebhooks.Webhook{}, workerSem: make(chan struct{}, opts.Workers)}
+		webhooks: map[uuid.UUID]*standardwebhooks.Webhook{}, endpoints: map[uuid.UUID]chan struct{}{}, workerSem: make(chan struct{}, opts.Workers),
+		freed: make(chan struct{}, 1)}
 	dialer := &net.Dialer{Timeout: 5 * time.Second, Control: d.checkAddress}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.DialContext = dialer.DialContext
@@ -151,53 +159,96 @@ func (d *Deliverer) checkAddress(_, address string, _ syscall.RawConn) error {
 	return nil
 }
 
-// Run delivers until ctx ends, polling for due deliveries every interval.
+// Run delivers until ctx ends: it claims whenever deliveries may be due
+// (a wake-up, a finished send, or every interval) and sends each claimed
+// delivery as soon as its endpoint and a worker are free.
 func (d *Deliverer) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
-		free := d.opts.Workers - len(d.workerSem)
-		if free > 0 {
-			batch, err := d.claim(ctx, free)
-			if err != nil && ctx.Err() == nil {
-				d.opts.Logger.Error("deliver: claim failed", "err", err)
-			}
-			for _, dl := range batch {
-				d.workerSem <- struct{}{}
-				d.begin(dl.EndpointID)
-				wg.Go(func() {
-					defer func() { <-d.workerSem }()
-					d.send(ctx, dl)
-				})
-			}
-			if len(batch) == free {
-				continue // more may be due
-			}
+		batch, err := d.claim(ctx, 4*d.opts.Workers)
+		if err != nil && ctx.Err() == nil {
+			d.opts.Logger.Error("deliver: claim failed", "err", err)
+		}
+		for _, dl := range batch {
+			wg.Go(func() { d.dispatch(ctx, dl) })
+		}
+		if len(batch) == 4*d.opts.Workers {
+			continue // more may be due
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-d.opts.Wake:
+		case <-d.freed:
 		}
 	}
 }
 
 // RunOnce claims what is due now and sends it, waiting for the sends.
 func (d *Deliverer) RunOnce(ctx context.Context) (int, error) {
-	batch, err := d.claim(ctx, d.opts.Workers)
+	batch, err := d.claim(ctx, 4*d.opts.Workers)
 	if err != nil {
 		return 0, err
 	}
 	var wg sync.WaitGroup
 	for _, dl := range batch {
-		d.begin(dl.EndpointID)
-		wg.Go(func() { d.send(ctx, dl) })
+		wg.Go(func() { d.dispatch(ctx, dl) })
 	}
 	wg.Wait()
 	return len(batch), nil
+}
+
+// dispatch waits for a slot at the delivery's endpoint, then for a worker,
+// and sends — unless the endpoint's circuit opened meanwhile, when the
+// delivery is put back without spending an attempt.
+func (d *Deliverer) dispatch(ctx context.Context, dl store.Delivery) {
+	slots := d.slots(dl.EndpointID)
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		d.release(dl.EndpointID)
+		return
+	}
+	defer func() { <-slots }()
+	if until, open := d.open(dl.EndpointID); open {
+		d.release(dl.EndpointID)
+		if err := d.st.PostponeDelivery(context.WithoutCancel(ctx), d.st.Pool(), dl.ID, until); err != nil {
+			d.opts.Logger.Warn("deliver: postponing failed; the lease will expire", "err", err)
+		}
+		return
+	}
+	select {
+	case d.workerSem <- struct{}{}:
+	case <-ctx.Done():
+		d.release(dl.EndpointID)
+		return
+	}
+	defer func() { <-d.workerSem }()
+	d.send(ctx, dl)
+}
+
+func (d *Deliverer) slots(endpoint uuid.UUID) chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ch := d.endpoints[endpoint]
+	if ch == nil {
+		ch = make(chan struct{}, d.opts.PerEndpoint)
+		d.endpoints[endpoint] = ch
+	}
+	return ch
+}
+
+func (d *Deliverer) open(endpoint uuid.UUID) (time.Time, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if b := d.breakers[endpoint]; b != nil && time.Now().Before(b.openUntil) {
+		return b.openUntil, true
+	}
+	return time.Time{}, false
 }
 
 // claim leases due deliveries within the workers' and endpoints' limits,
@@ -216,7 +267,11 @@ func (d *Deliverer) claim(ctx context.Context, limit int) ([]store.Delivery, err
 		busy[id] = n
 	}
 	d.mu.Unlock()
-	return d.st.ClaimDeliveries(ctx, d.st.Pool(), limit, d.opts.Lease, skip, d.opts.PerEndpoint, busy)
+	batch, err := d.st.ClaimDeliveries(ctx, d.st.Pool(), limit, d.opts.Lease, skip, d.opts.Queue, busy)
+	for _, dl := range batch {
+		d.begin(dl.EndpointID)
+	}
+	return batch, err
 }
 
 func (d *Deliverer) begin(endpoint uuid.UUID) {
@@ -225,12 +280,26 @@ func (d *Deliverer) begin(endpoint uuid.UUID) {
 	d.mu.Unlock()
 }
 
-func (d *Deliverer) end(endpoint uuid.UUID, ok bool) {
+// release ends a claim without an outcome (cancelled or postponed).
+func (d *Deliverer) release(endpoint uuid.UUID) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.inflight[endpoint]--; d.inflight[endpoint] <= 0 {
 		delete(d.inflight, endpoint)
 	}
+	d.mu.Unlock()
+	select {
+	case d.freed <- struct{}{}:
+	default:
+	}
+}
+
+// end releases a claimed delivery that was attempted; ok reports whether
+// it was delivered (a success closes the endpoint's circuit, a failure
+// counts toward opening it).
+func (d *Deliverer) end(endpoint uuid.UUID, ok bool) {
+	defer d.release(endpoint)
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	b := d.breakers[endpoint]
 	if ok {
 		delete(d.breakers, endpoint)

@@ -118,7 +118,10 @@ func (f *fixture) change(t *testing.T, tenant, user uuid.UUID, availability, act
 	err := pgx.BeginFunc(context.Background(), f.pool, func(tx pgx.Tx) error {
 		_, _, err := f.st.ApplyPresence(context.Background(), tx, store.PresenceChange{TenantID: tenant, UserID: user,
 			Availability: availability, Activity: activity, MappedState: state, Source: "notification", ObservedAt: time.Now()})
-		return err
+		if err != nil {
+			return err
+		}
+		return f.st.NotifyPresence(context.Background(), tx, tenant)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -52,7 +53,7 @@ type ProcessorOptions struct {
 	Keys   *notification.Keys
 	Tokens TokenChecker
 	Logger *slog.Logger
-	Batch  int // inbox rows per transaction (default 50)
+	Batch  int // inbox rows per transaction (default 8: small batches commit sooner)
 }
 
 // NewProcessor returns a Processor.
@@ -61,7 +62,7 @@ func NewProcessor(st *store.Store, opts ProcessorOptions) *Processor {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Batch <= 0 {
-		opts.Batch = 50
+		opts.Batch = 8
 	}
 	return &Processor{st: st, keys: opts.Keys, tokens: opts.Tokens, logger: opts.Logger, batch: opts.Batch,
 		now: time.Now, rules: map[uuid.UUID]cachedRules{}}
@@ -94,10 +95,22 @@ func (p *Processor) ProcessBatch(ctx context.Context) (Stats, error) {
 			return err
 		}
 		ids := make([]int64, len(claimed))
+		m := &memo{subs: map[string]store.SubscriptionKey{}, tenants: map[uuid.UUID]store.Tenant{}, touched: map[uuid.UUID]time.Time{},
+			changed: map[uuid.UUID]bool{}}
 		for i, row := range claimed {
 			ids[i] = row.id
-			if err := p.processRow(ctx, tx, row.kind, row.payload, row.received, &st); err != nil {
+			if err := p.processRow(ctx, tx, m, row.kind, row.payload, row.received, &st); err != nil {
 				return fmt.Errorf("inbox row %d: %w", row.id, err)
+			}
+		}
+		for id, at := range m.touched {
+			if err := p.st.TouchSubscription(ctx, tx, id, at); err != nil {
+				return err
+			}
+		}
+		for t := range m.changed {
+			if err := p.st.NotifyPresence(ctx, tx, t); err != nil {
+				return err
 			}
 		}
 		st.Rows = len(claimed)
@@ -125,7 +138,16 @@ func (p *Processor) Drain(ctx context.Context) (Stats, error) {
 	}
 }
 
-func (p *Processor) processRow(ctx context.Context, tx pgx.Tx, kind string, payload []byte, received time.Time, st *Stats) error {
+// memo holds what one batch looked up, so items of the same subscription
+// cost one query, not one each.
+type memo struct {
+	subs    map[string]store.SubscriptionKey // by Graph subscription id
+	tenants map[uuid.UUID]store.Tenant
+	touched map[uuid.UUID]time.Time // subscription → last notification
+	changed map[uuid.UUID]bool      // tenants with new events
+}
+
+func (p *Processor) processRow(ctx context.Context, tx pgx.Tx, m *memo, kind string, payload []byte, received time.Time, st *Stats) error {
 	coll, err := notification.Parse(payload)
 	if err != nil {
 		p.logger.Warn("intake: unreadable inbox row dropped", "err", err)
@@ -157,36 +179,65 @@ func (p *Processor) processRow(ctx context.Context, tx pgx.Tx, kind string, payl
 			return nil
 		}
 	}
-	for _, n := range coll.Value {
-		if err := p.processItem(ctx, tx, kind, n, received, st); err != nil {
+	// RSA unwraps dominate: decrypt the items on every core at once.
+	plains := make([]decrypted, len(coll.Value))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, n := range coll.Value {
+		if n.EncryptedContent == nil {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			plains[i].plain, plains[i].err = p.keys.Decrypt(n.EncryptedContent)
+		})
+	}
+	wg.Wait()
+	for i, n := range coll.Value {
+		if err := p.processItem(ctx, tx, m, kind, n, plains[i], received, st); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (p *Processor) processItem(ctx context.Context, tx pgx.Tx, kind string, n notification.Notification, received time.Time, st *Stats) error {
-	sub, err := p.st.SubscriptionByGraphID(ctx, tx, n.SubscriptionID)
-	if errors.Is(err, store.ErrSubscriptionNotFound) {
-		sub, err = p.st.PendingSubscriptionByClientState(ctx, tx, store.ClientStateHash(n.ClientState))
+type decrypted struct {
+	plain []byte
+	err   error
+}
+
+func (p *Processor) processItem(ctx context.Context, tx pgx.Tx, m *memo, kind string, n notification.Notification, dec decrypted, received time.Time, st *Stats) error {
+	sub, ok := m.subs[n.SubscriptionID]
+	if !ok {
+		var err error
+		sub, err = p.st.SubscriptionByGraphID(ctx, tx, n.SubscriptionID)
+		if errors.Is(err, store.ErrSubscriptionNotFound) {
+			sub, err = p.st.PendingSubscriptionByClientState(ctx, tx, store.ClientStateHash(n.ClientState))
+		}
+		if errors.Is(err, store.ErrSubscriptionNotFound) {
+			st.Rejected++ // deleted since it was received
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		m.subs[n.SubscriptionID] = sub
 	}
-	if errors.Is(err, store.ErrSubscriptionNotFound) {
-		st.Rejected++ // deleted since it was received
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	t, err := p.st.GetTenant(ctx, tx, sub.TenantID)
-	if err != nil {
-		return err
+	t, ok := m.tenants[sub.TenantID]
+	if !ok {
+		var err error
+		if t, err = p.st.GetTenant(ctx, tx, sub.TenantID); err != nil {
+			return err
+		}
+		m.tenants[sub.TenantID] = t
 	}
 	if t.MSTenantID != nil && !strings.EqualFold(n.TenantID, t.MSTenantID.String()) {
 		st.Rejected++ // a subscription's items always come from its own tenant
 		return nil
 	}
-	if err := p.st.TouchSubscription(ctx, tx, sub.ID, received); err != nil {
-		return err
+	if received.After(m.touched[sub.ID]) {
+		m.touched[sub.ID] = received
 	}
 	if kind == "lifecycle" || n.LifecycleEvent != "" {
 		st.Lifecycle++
@@ -205,7 +256,7 @@ func (p *Processor) processItem(ctx context.Context, tx pgx.Tx, kind string, n n
 		st.Resync++
 		return p.st.QueueResync(ctx, tx, sub.TenantID, userID, "basic notification")
 	}
-	plain, err := p.keys.Decrypt(n.EncryptedContent)
+	plain, err := dec.plain, dec.err
 	if err != nil {
 		p.logger.Warn("intake: notification item not decrypted", "err", err, "subscription", n.SubscriptionID)
 		st.Rejected++
@@ -231,6 +282,7 @@ func (p *Processor) processItem(ctx context.Context, tx pgx.Tx, kind string, n n
 	switch outcome {
 	case store.PresenceApplied:
 		st.Applied++
+		m.changed[sub.TenantID] = true
 	case store.PresenceStale:
 		st.Stale++
 	case store.PresenceUnchanged:

@@ -124,3 +124,10 @@ func (s *Store) ReplayDead(ctx context.Context, q DBTX, tenantID, endpointID uui
 		WHERE tenant_id = $1 AND endpoint_id = $2 AND status = 'dead'`, tenantID, endpointID)
 	return tag.RowsAffected(), err
 }
+
+// PostponeDelivery puts a claimed delivery back, due at at, without
+// counting an attempt (its endpoint's circuit is open).
+func (s *Store) PostponeDelivery(ctx context.Context, q DBTX, id int64, at time.Time) error {
+	_, err := q.Exec(ctx, `UPDATE deliveries SET next_attempt_at = $2 WHERE id = $1 AND status = 'pending'`, id, at)
+	return err
+}

@@ -35,6 +35,17 @@ const (
 	PresenceUnchanged = "unchanged" // same state again (a retry, or a repair that agrees)
 )
 
+// NotifyPresence wakes stream readers and deliverers of tenants at commit
+// (NOTIFY is transactional). Call it once per tenant after ApplyPresence.
+func (s *Store) NotifyPresence(ctx context.Context, tx pgx.Tx, tenants ...uuid.UUID) error {
+	for _, t := range tenants {
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, PresenceNotifyChannel, t.String()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ApplyPresence records a change in tx under the user's row lock: a change
 // older than the stored one (by Graph's sequenceNumber) is dropped, the
 // same state again records nothing, anything else updates the presence
@@ -44,10 +55,19 @@ func (s *Store) ApplyPresence(ctx context.Context, tx pgx.Tx, c PresenceChange) 
 	var ev PresenceEvent
 	var avail, act, gseq string
 	var seq int64
-	err := tx.QueryRow(ctx, `SELECT availability, activity, sequence, graph_sequence FROM presence
-		WHERE tenant_id = $1 AND user_object_id = $2 FOR UPDATE`, c.TenantID, c.UserID).Scan(&avail, &act, &seq, &gseq)
+	var echo bool
+	// One round trip in the common case: the user's row (locked) and
+	// whether an echo of this state is expected.
+	const echoQuery = `EXISTS (SELECT 1 FROM presence_echo x WHERE x.tenant_id = $1 AND x.user_object_id = $2
+		AND lower(x.availability) = lower($3) AND lower(x.activity) = lower($4) AND x.expires_at > now())`
+	err := tx.QueryRow(ctx, `SELECT availability, activity, sequence, graph_sequence, `+echoQuery+`
+		FROM presence WHERE tenant_id = $1 AND user_object_id = $2 FOR UPDATE`,
+		c.TenantID, c.UserID, c.Availability, c.Activity).Scan(&avail, &act, &seq, &gseq, &echo)
 	exists := err == nil
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, pgx.ErrNoRows) { // a user seen for the first time
+		err = tx.QueryRow(ctx, `SELECT `+echoQuery, c.TenantID, c.UserID, c.Availability, c.Activity).Scan(&echo)
+	}
+	if err != nil {
 		return "", ev, err
 	}
 	if exists && c.GraphSequence != "" && gseq != "" && c.GraphSequence < gseq {
@@ -62,16 +82,15 @@ func (s *Store) ApplyPresence(ctx context.Context, tx pgx.Tx, c PresenceChange) 
 	}
 	ev.Sequence = seq + 1
 	// A state we set in Teams for the platform comes back as a change:
-	// keep it, but do not send it back (echo suppression).
-	var echo bool
-	err = tx.QueryRow(ctx, `WITH gone AS (DELETE FROM presence_echo WHERE tenant_id = $1 AND user_object_id = $2
-		AND lower(availability) = lower($3) AND lower(activity) = lower($4) AND expires_at > now() RETURNING 1)
-		SELECT count(*) > 0 FROM gone`, c.TenantID, c.UserID, c.Availability, c.Activity).Scan(&echo)
-	if err != nil {
-		return "", ev, err
-	}
+	// keep it, but do not send it back (echo suppression); the echo is
+	// used up.
 	if echo {
 		c.Source = "echo"
+		_, err = tx.Exec(ctx, `DELETE FROM presence_echo WHERE tenant_id = $1 AND user_object_id = $2
+			AND lower(availability) = lower($3) AND lower(activity) = lower($4)`, c.TenantID, c.UserID, c.Availability, c.Activity)
+		if err != nil {
+			return "", ev, err
+		}
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO presence (tenant_id, user_object_id, availability, activity, sequence, observed_at, graph_sequence, mapped_state)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -93,12 +112,6 @@ func (s *Store) ApplyPresence(ctx context.Context, tx pgx.Tx, c PresenceChange) 
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO deliveries (tenant_id, endpoint_id, event_id)
 		SELECT tenant_id, id, $2 FROM endpoints WHERE tenant_id = $1 AND enabled`, c.TenantID, ev.ID)
-	if err != nil {
-		return "", ev, err
-	}
-	// Stream readers wake at commit (NOTIFY is transactional and folds
-	// duplicates within a transaction).
-	_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, PresenceNotifyChannel, c.TenantID.String())
 	return PresenceApplied, ev, err
 }
 

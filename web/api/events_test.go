@@ -60,7 +60,10 @@ func (f *fixture) change(t *testing.T, user uuid.UUID, activity string) {
 	err := pgx.BeginFunc(context.Background(), f.st.Pool(), func(tx pgx.Tx) error {
 		_, _, err := f.st.ApplyPresence(context.Background(), tx, store.PresenceChange{TenantID: f.tenant, UserID: user,
 			Availability: "Busy", Activity: activity, MappedState: "talking", Source: "notification", ObservedAt: time.Now()})
-		return err
+		if err != nil {
+			return err
+		}
+		return f.st.NotifyPresence(context.Background(), tx, f.tenant)
 	})
 	if err != nil {
 		t.Fatal(err)
