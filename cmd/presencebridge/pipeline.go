@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"runtime"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"golang.org/x/sync/errgroup"
 
+	"presencebridge/internal/certs"
 	"presencebridge/internal/deliver"
 	"presencebridge/internal/intake"
 	"presencebridge/internal/notification"
@@ -53,16 +55,28 @@ func startPipeline(ctx context.Context, g *errgroup.Group, a *app, r role) (*pip
 		if err != nil {
 			return nil, err
 		}
-		// Encryption certificates arrive with the subscription engine (issue
-		// 5); no subscription exists before it, so no rich item is expected.
-		proc := intake.NewProcessor(a.store, intake.ProcessorOptions{Keys: notification.NewKeys(), Tokens: v, Logger: a.logger})
-		inbox, stopInbox := hub.SubscribeInbox()
-		changes, stopChanges := hub.SubscribeChanges()
+		// Our encryption certificates, reloaded every minute so a rotation
+		// made by another instance is known here too.
+		keys := notification.NewKeys()
+		cm := certs.New(a.store, nil)
 		g.Go(func() error {
-			defer stopInbox()
-			runOnSignal(ctx, inbox, time.Second, func() { processInbox(ctx, a, proc) })
+			runOnSignal(ctx, nil, time.Minute, func() {
+				if err := cm.Load(ctx, keys); err != nil && ctx.Err() == nil {
+					a.logger.Warn("intake: loading encryption certificates failed", "err", err)
+				}
+			})
 			return nil
 		})
+		proc := intake.NewProcessor(a.store, intake.ProcessorOptions{Keys: keys, Tokens: v, Logger: a.logger})
+		inbox, stopInbox := hub.SubscribeInbox()
+		changes, stopChanges := hub.SubscribeChanges()
+		for range runtime.GOMAXPROCS(0) { // decryption is CPU-bound: one processor per core
+			g.Go(func() error {
+				runOnSignal(ctx, inbox, time.Second, func() { processInbox(ctx, a, proc) })
+				return nil
+			})
+		}
+		g.Go(func() error { <-ctx.Done(); stopInbox(); return nil })
 		d := deliver.New(a.store, deliver.Options{AllowPrivate: !a.cfg.Production(), Logger: a.logger, Wake: changes})
 		g.Go(func() error { defer stopChanges(); d.Run(ctx, time.Second); return nil })
 	}

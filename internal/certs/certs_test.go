@@ -1,0 +1,95 @@
+package certs
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"presencebridge/internal/notification"
+	"presencebridge/internal/seal"
+	"presencebridge/internal/store"
+	"presencebridge/internal/testkit"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+func newStore(t *testing.T) (*store.Store, *pgxpool.Pool) {
+	t.Helper()
+	pool := testkit.DB(t)
+	k, _ := seal.GenerateKey("k1")
+	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
+	return store.New(pool, ring), pool
+}
+
+func TestOneActiveCertificateRotatedBeforeItsEnd(t *testing.T) {
+	st, pool := newStore(t)
+	ctx := context.Background()
+	now := time.Now()
+	m := New(st, func() time.Time { return now })
+
+	// Several processes asking at once agree on one certificate.
+	var wg sync.WaitGroup
+	ids := make([]string, 4)
+	for i := range ids {
+		wg.Go(func() {
+			k, err := m.Active(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			ids[i] = k.ID
+		})
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id != ids[0] || id == "" {
+			t.Fatalf("ids = %v, want one certificate", ids)
+		}
+	}
+	first, _ := m.Active(ctx)
+	if first.Private.N.BitLen() != 2048 || first.Certificate.NotAfter.Before(now.Add(Lifetime-time.Hour)) {
+		t.Errorf("certificate: %d bits, not after %v", first.Private.N.BitLen(), first.Certificate.NotAfter)
+	}
+	var der []byte
+	pool.QueryRow(ctx, `SELECT x.ciphertext FROM secrets x JOIN encryption_certs c ON c.private_key_secret_id = x.id`).Scan(&der)
+	if len(der) == 0 {
+		t.Fatal("private key not sealed in secrets")
+	}
+
+	// Close to its end, a new one is made; both decrypt until the old retires.
+	now = now.Add(Lifetime - Renew + time.Hour)
+	second, err := m.Active(ctx)
+	if err != nil || second.ID == first.ID {
+		t.Fatalf("after %v: %s %v, want a new certificate", Lifetime-Renew, second.ID, err)
+	}
+	keys := notification.NewKeys()
+	if err := m.Load(ctx, keys); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []notification.Key{first, second} {
+		ec, _ := notification.Encrypt(k, []byte(`{"id":"x"}`))
+		if _, err := keys.Decrypt(&ec); err != nil {
+			t.Errorf("certificate %s does not decrypt after Load: %v", k.ID, err)
+		}
+	}
+
+	// A subscription still names the old certificate: it stays.
+	var tenant, monitor [16]byte
+	pool.QueryRow(ctx, `INSERT INTO tenants (name) VALUES ('C') RETURNING id`).Scan(&tenant)
+	pool.QueryRow(ctx, `INSERT INTO monitors (tenant_id, upn) VALUES ($1, 'm@c.example') RETURNING id`, tenant).Scan(&monitor)
+	pool.Exec(ctx, `INSERT INTO subscriptions (tenant_id, monitor_id, resource, cert_key_id) VALUES ($1, $2, 'r', $3)`, tenant, monitor, first.ID)
+	if n, err := m.Retire(ctx); err != nil || n != 0 {
+		t.Errorf("retired %d (%v) while a subscription uses the old certificate", n, err)
+	}
+	pool.Exec(ctx, `UPDATE subscriptions SET cert_key_id = $1`, second.ID)
+	if n, _ := m.Retire(ctx); n != 1 {
+		t.Errorf("retired %d, want the unused old certificate", n)
+	}
+	m.Load(ctx, keys)
+	ec, _ := notification.Encrypt(first, []byte(`{}`))
+	if _, err := keys.Decrypt(&ec); err == nil {
+		t.Error("a retired certificate still decrypts after Load")
+	}
+}
