@@ -436,3 +436,52 @@ func TestAnEchoOfWhatWeSetIsNotSentBack(t *testing.T) {
 		t.Errorf("stored presence sequence %d, want 3 (the echo is still recorded)", p.Sequence)
 	}
 }
+
+func TestATalkingFlapIsAbsorbedByTheDebounce(t *testing.T) {
+	f := newFixture(t)
+	r := newReceiver(t, nil)
+	f.endpoint(t, f.tenant, r)
+	ctx := context.Background()
+	apply := func(u uuid.UUID, act, state string) {
+		t.Helper()
+		err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+			_, _, err := f.st.ApplyPresence(ctx, tx, store.PresenceChange{TenantID: f.tenant, UserID: u, Availability: "Busy",
+				Activity: act, MappedState: state, Source: "notification", ObservedAt: time.Now(), Debounce: time.Minute})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	flapper, leaver := uuid.New(), uuid.New()
+	apply(flapper, "InACall", "talking")
+	apply(flapper, "Busy", "busy")          // held for the window…
+	apply(flapper, "InAMeeting", "talking") // …and absorbed: talking resumed
+	apply(leaver, "InACall", "talking")
+	apply(leaver, "Busy", "busy") // held; nothing resumes it
+	d := New(f.st, Options{AllowPrivate: true})
+	d.RunOnce(ctx)
+	d.RunOnce(ctx)
+	sent := map[uuid.UUID][]string{}
+	for _, g := range r.all() {
+		sent[g.event.Data.User.ObjectID] = append(sent[g.event.Data.User.ObjectID], g.event.Data.Activity)
+	}
+	if got := strings.Join(sent[flapper], ","); got != "InACall" {
+		t.Errorf("flapping user: sent %s, want only InACall (the flap absorbed)", got)
+	}
+	if got := strings.Join(sent[leaver], ","); got != "InACall" {
+		t.Errorf("leaving user before the window ends: sent %s, want InACall only so far", got)
+	}
+	f.due(t) // the window passes
+	d.RunOnce(ctx)
+	sent = map[uuid.UUID][]string{}
+	for _, g := range r.all() {
+		sent[g.event.Data.User.ObjectID] = append(sent[g.event.Data.User.ObjectID], g.event.Data.Activity)
+	}
+	if got := strings.Join(sent[leaver], ","); got != "InACall,Busy" {
+		t.Errorf("leaving user after the window: sent %s, want InACall,Busy", got)
+	}
+	if got := strings.Join(sent[flapper], ","); got != "InACall" {
+		t.Errorf("flapping user after the window: sent %s", got)
+	}
+}

@@ -278,7 +278,8 @@ func (p *Processor) processItem(ctx context.Context, tx pgx.Tx, m *memo, kind st
 	}
 	outcome, _, err := p.st.ApplyPresence(ctx, tx, store.PresenceChange{TenantID: sub.TenantID, UserID: id,
 		Availability: pr.Availability, Activity: pr.Activity, GraphSequence: pr.SequenceNumber,
-		MappedState: string(rules.Map(pr.Availability, pr.Activity)), Source: "notification", ObservedAt: received})
+		MappedState: string(rules.Map(pr.Availability, pr.Activity)), Source: "notification", ObservedAt: received,
+		Debounce: time.Duration(rules.Debounce)})
 	switch outcome {
 	case store.PresenceApplied:
 		st.Applied++

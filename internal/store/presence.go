@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,6 +21,11 @@ type PresenceChange struct {
 	MappedState   string
 	Source        string // notification, repair or api
 	ObservedAt    time.Time
+	// Debounce is the tenant's window for talking flaps: a change that
+	// leaves "talking" is held that long, and dropped downstream if talking
+	// resumes within it (a call escalated to a meeting reaches the platform
+	// as one talking period).
+	Debounce time.Duration
 }
 
 // PresenceEvent is a stored change, with its per-user sequence.
@@ -53,16 +59,16 @@ func (s *Store) NotifyPresence(ctx context.Context, tx pgx.Tx, tenants ...uuid.U
 // queues one delivery per enabled endpoint of the tenant.
 func (s *Store) ApplyPresence(ctx context.Context, tx pgx.Tx, c PresenceChange) (string, PresenceEvent, error) {
 	var ev PresenceEvent
-	var avail, act, gseq string
+	var avail, act, gseq, mapped string
 	var seq int64
 	var echo bool
 	// One round trip in the common case: the user's row (locked) and
 	// whether an echo of this state is expected.
 	const echoQuery = `EXISTS (SELECT 1 FROM presence_echo x WHERE x.tenant_id = $1 AND x.user_object_id = $2
 		AND lower(x.availability) = lower($3) AND lower(x.activity) = lower($4) AND x.expires_at > now())`
-	err := tx.QueryRow(ctx, `SELECT availability, activity, sequence, graph_sequence, `+echoQuery+`
+	err := tx.QueryRow(ctx, `SELECT availability, activity, sequence, graph_sequence, mapped_state, `+echoQuery+`
 		FROM presence WHERE tenant_id = $1 AND user_object_id = $2 FOR UPDATE`,
-		c.TenantID, c.UserID, c.Availability, c.Activity).Scan(&avail, &act, &seq, &gseq, &echo)
+		c.TenantID, c.UserID, c.Availability, c.Activity).Scan(&avail, &act, &seq, &gseq, &mapped, &echo)
 	exists := err == nil
 	if errors.Is(err, pgx.ErrNoRows) { // a user seen for the first time
 		err = tx.QueryRow(ctx, `SELECT `+echoQuery, c.TenantID, c.UserID, c.Availability, c.Activity).Scan(&echo)
@@ -110,8 +116,24 @@ func (s *Store) ApplyPresence(ctx context.Context, tx pgx.Tx, c PresenceChange) 
 	if echo {
 		return PresenceApplied, ev, nil
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO deliveries (tenant_id, endpoint_id, event_id)
-		SELECT tenant_id, id, $2 FROM endpoints WHERE tenant_id = $1 AND enabled`, c.TenantID, ev.ID)
+	if c.Debounce > 0 && exists && c.MappedState == "talking" && mapped != "talking" {
+		// Talking again within the window: the platform never saw it stop.
+		tag, err := tx.Exec(ctx, `DELETE FROM deliveries d USING presence_events e
+			WHERE e.id = d.event_id AND d.tenant_id = $1 AND e.user_object_id = $2 AND d.status = 'pending'
+			AND d.attempts = 0 AND d.next_attempt_at > now() AND e.sequence = $3`, c.TenantID, c.UserID, seq)
+		if err != nil {
+			return "", ev, err
+		}
+		if tag.RowsAffected() > 0 {
+			return PresenceApplied, ev, nil
+		}
+	}
+	due := "now()"
+	if c.Debounce > 0 && exists && mapped == "talking" && c.MappedState != "talking" {
+		due = fmt.Sprintf("now() + interval '%d milliseconds'", c.Debounce.Milliseconds())
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO deliveries (tenant_id, endpoint_id, event_id, next_attempt_at)
+		SELECT tenant_id, id, $2, `+due+` FROM endpoints WHERE tenant_id = $1 AND enabled`, c.TenantID, ev.ID)
 	return PresenceApplied, ev, err
 }
 
