@@ -232,3 +232,10 @@ func (s *Store) RecordEcho(ctx context.Context, q DBTX, tenantID, userID uuid.UU
 		tenantID, userID, availability, activity, ttl.String())
 	return err
 }
+
+// PutMappingRules stores a tenant's mapping rules (JSON, already validated).
+func (s *Store) PutMappingRules(ctx context.Context, q DBTX, tenantID uuid.UUID, rules json.RawMessage) error {
+	_, err := q.Exec(ctx, `INSERT INTO mapping_rules (tenant_id, rules) VALUES ($1, $2)
+		ON CONFLICT (tenant_id) DO UPDATE SET rules = excluded.rules, updated_at = now()`, tenantID, rules)
+	return err
+}

@@ -38,6 +38,9 @@ func Routes(d Deps) func(chi.Router) {
 	return func(r chi.Router) {
 		r.Use(d.authenticate)
 		r.Get("/events", d.events)
+		r.Get("/mapping-rules", d.getRules)
+		r.Put("/mapping-rules", d.putRules)
+		r.Post("/mapping-rules/preview", d.previewRules)
 	}
 }
 
