@@ -1,0 +1,109 @@
+package onboarding
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"presencebridge/templates"
+)
+
+const sessionLink = "link"
+
+// linkBinding is the Copy URL this browser opened: which monitor its
+// holder may sign in. The link itself is not kept.
+type linkBinding struct {
+	Tenant     uuid.UUID `json:"t"`
+	Monitor    uuid.UUID `json:"m"`
+	Generation int       `json:"g"`
+	UPN        string    `json:"u"`
+	Company    string    `json:"c"`
+}
+
+// openMonitorLink is GET /onboarding/m/{token}, the Copy URL, opened by
+// whoever holds the monitor's credentials, usually in another browser
+// with no admin session.
+func (h *handler) openMonitorLink(w http.ResponseWriter, r *http.Request) {
+	token := chi.URLParam(r, "token")
+	hideToken(r, "/onboarding/m/")
+	t, m, err := h.svc.OpenMonitorLink(r.Context(), token)
+	if err != nil {
+		h.linkRefused(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	if err := h.sessions.RenewToken(ctx); err != nil {
+		h.fail(w, r, "renew session", err)
+		return
+	}
+	b, _ := json.Marshal(linkBinding{Tenant: t.ID, Monitor: m.ID, Generation: m.LinkGeneration, UPN: m.UPN, Company: t.Name})
+	h.sessions.Put(ctx, sessionLink, b)
+	h.render(w, r, http.StatusOK, templates.OnboardingMonitorLink(templates.MonitorLinkView{
+		CSRF: h.csrf.Token(ctx), UPN: m.UPN, Company: t.Name}))
+}
+
+func (h *handler) linkBinding(ctx context.Context) (linkBinding, bool) {
+	var b linkBinding
+	raw := h.sessions.GetBytes(ctx, sessionLink)
+	return b, raw != nil && json.Unmarshal(raw, &b) == nil
+}
+
+// startLinkSignIn is POST /onboarding/m/start, the Sign in button of the
+// Copy URL page: the sign-in runs in this browser's session. The link must
+// still be current (not withdrawn by Retry, not used).
+func (h *handler) startLinkSignIn(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	b, ok := h.linkBinding(ctx)
+	if !ok {
+		h.message(w, r, http.StatusForbidden, "Open your Copy URL", templates.Notice{
+			Title: "This browser has no monitor sign-in in progress.", Detail: "Open the link you were sent again."})
+		return
+	}
+	if !h.linkCurrent(w, r, b) {
+		return
+	}
+	h.startMonitorSignIn(w, r, pending{Kind: kindMonitor, Tenant: b.Tenant, Monitor: b.Monitor, ViaLink: true,
+		Actor: "monitor-link:" + b.UPN}, func(n *templates.Notice) {
+		h.render(w, r, http.StatusOK, templates.OnboardingMonitorLink(templates.MonitorLinkView{
+			CSRF: h.csrf.Token(ctx), UPN: b.UPN, Company: b.Company, Problem: n}))
+	})
+}
+
+// linkCurrent checks that the bound link's monitor still waits for it.
+func (h *handler) linkCurrent(w http.ResponseWriter, r *http.Request, b linkBinding) bool {
+	st, err := h.svc.Status(r.Context(), b.Tenant)
+	if err != nil {
+		h.fail(w, r, "read status", err)
+		return false
+	}
+	for _, m := range st.Monitors {
+		if m.ID == b.Monitor && m.LinkGeneration == b.Generation {
+			return true
+		}
+	}
+	h.message(w, r, http.StatusGone, "This link does not work", templates.Notice{
+		Title: "This link was withdrawn or has already been used.", Detail: "Ask the administrator who sent it for a new one."})
+	return false
+}
+
+// linkSignInDone ends a Copy URL sign-in: "done, you can close this page",
+// or the problem and the Sign in button to try again.
+func (h *handler) linkSignInDone(w http.ResponseWriter, r *http.Request, p pending, err error) {
+	ctx := r.Context()
+	b, _ := h.linkBinding(ctx)
+	if err == nil {
+		h.sessions.Remove(ctx, sessionLink)
+		h.render(w, r, http.StatusOK, templates.OnboardingMonitorDone(b.UPN, b.Company))
+		return
+	}
+	n, ok := problem(err)
+	if !ok {
+		h.fail(w, r, "finish monitor sign-in", err)
+		return
+	}
+	h.render(w, r, http.StatusOK, templates.OnboardingMonitorLink(templates.MonitorLinkView{
+		CSRF: h.csrf.Token(ctx), UPN: b.UPN, Company: b.Company, Problem: n}))
+}

@@ -1,0 +1,100 @@
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/alexedwards/scs/pgxstore"
+	"github.com/alexedwards/scs/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Session lifetimes: a browser session ends after 2 hours without a
+// request, and after 12 hours in any case.
+const (
+	SessionIdleTimeout = 2 * time.Hour
+	SessionLifetime    = 12 * time.Hour
+)
+
+// Session cookie names. The __Host- prefix makes the browser insist on
+// Secure, Path=/ and no Domain, so no sibling host can plant or read the
+// cookie; browsers refuse such a cookie over plain http, hence the plain
+// name in development on http://127.0.0.1.
+const (
+	SessionCookieProduction  = "__Host-pb_session"
+	SessionCookieDevelopment = "pb_session"
+)
+
+// SessionOptions configure NewSessions.
+type SessionOptions struct {
+	// Production selects the __Host- cookie with Secure.
+	Production bool
+	// Logger receives session-store failures. Nil discards them.
+	Logger *slog.Logger
+	// CleanupInterval is how often expired sessions are deleted from the
+	// table (default 5 minutes).
+	CleanupInterval time.Duration
+}
+
+// Sessions are the server-side browser sessions of the cookie-authenticated
+// surfaces (onboarding, later the dashboard), kept in PostgreSQL's sessions
+// table so that any instance serves any request.
+type Sessions struct {
+	*scs.SessionManager
+}
+
+// NewSessions returns the session manager. Expired sessions are deleted
+// every CleanupInterval until ctx ends.
+func NewSessions(ctx context.Context, pool *pgxpool.Pool, o SessionOptions) *Sessions {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.CleanupInterval <= 0 {
+		o.CleanupInterval = 5 * time.Minute
+	}
+	// pgxstore's own cleanup goroutine cannot be stopped without a data
+	// race (it assigns its stop channel after starting), so we run the same
+	// DELETE in a goroutine owned by ctx.
+	sm := scs.New()
+	sm.Store = pgxstore.NewWithCleanupInterval(pool, 0)
+	sm.IdleTimeout = SessionIdleTimeout
+	sm.Lifetime = SessionLifetime
+	sm.Cookie.Name = SessionCookieDevelopment
+	sm.Cookie.Secure = false
+	if o.Production {
+		sm.Cookie.Name = SessionCookieProduction
+		sm.Cookie.Secure = true
+	}
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Path = "/"
+	sm.Cookie.Domain = ""
+	// A browser session, not a remembered login: the cookie goes when the
+	// browser closes, and the server-side limits above apply regardless.
+	sm.Cookie.Persist = false
+	logger := o.Logger
+	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		logger.LogAttrs(r.Context(), slog.LevelError, "session store", slog.String("path", r.URL.Path), slog.Any("err", err))
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, "The service is temporarily unavailable. Try again in a minute.", http.StatusServiceUnavailable)
+	}
+	go cleanSessions(ctx, pool, o.CleanupInterval, logger)
+	return &Sessions{SessionManager: sm}
+}
+
+func cleanSessions(ctx context.Context, pool *pgxpool.Pool, every time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := pool.Exec(ctx, `DELETE FROM sessions WHERE expiry < now()`); err != nil && ctx.Err() == nil {
+				logger.Warn("delete expired sessions", "err", err)
+			}
+		}
+	}
+}
