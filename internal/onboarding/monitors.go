@@ -2,6 +2,9 @@ package onboarding
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"slices"
 	"errors"
 	"net/mail"
 	"net/url"
@@ -255,8 +258,78 @@ func (s *Service) Complete(ctx context.Context, tenantID uuid.UUID, actor string
 		if err := s.st.CompleteOnboarding(ctx, tx, tenantID); err != nil {
 			return err
 		}
-		return s.st.Audit(ctx, tx, &tenantID, actor, "onboarding.completed", map[string]any{"users": st.Users, "monitors": st.Authorized})
+		detail := map[string]any{"users": st.Users, "monitors": st.Authorized}
+		// The form's webhook becomes the tenant's first endpoint, with a
+		// signing secret the summary page shows.
+		if st.Form.EventTarget == "webhook" && st.Form.WebhookURL != "" {
+			eps, err := s.st.Endpoints(ctx, tx, tenantID)
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(eps, func(e store.Endpoint) bool { return e.URL == st.Form.WebhookURL }) {
+				secret, err := newSigningSecret()
+				if err != nil {
+					return err
+				}
+				ep, err := s.st.CreateEndpoint(ctx, tx, tenantID, st.Form.WebhookURL, secret)
+				if err != nil {
+					return err
+				}
+				detail["endpoint"] = ep.ID
+			}
+		}
+		return s.st.Audit(ctx, tx, &tenantID, actor, "onboarding.completed", detail)
 	})
+}
+
+// newSigningSecret makes a Standard Webhooks secret: "whsec_" and 32
+// random bytes in base64.
+func newSigningSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return "whsec_" + base64.StdEncoding.EncodeToString(b), nil
+}
+
+// Integration is what the platform needs to receive events: the webhook
+// and its signing secret (revealed for the summary page, which the tenant's
+// admin alone reaches).
+type Integration struct {
+	WebhookURL    string
+	SigningSecret string
+	Enabled       bool
+}
+
+// Integrations lists the tenant's webhooks with their signing secrets.
+func (s *Service) Integrations(ctx context.Context, tenantID uuid.UUID) ([]Integration, error) {
+	eps, err := s.st.Endpoints(ctx, s.st.Pool(), tenantID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Integration, 0, len(eps))
+	for _, e := range eps {
+		secret, err := s.st.OpenSecret(ctx, s.st.Pool(), e.SecretID, store.PurposeSigningSecret)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Integration{WebhookURL: e.URL, SigningSecret: string(secret), Enabled: e.Enabled})
+	}
+	return out, nil
+}
+
+// NewAPIKey issues an API key for the tenant REST API and event stream;
+// it is shown once and only its hash is kept.
+func (s *Service) NewAPIKey(ctx context.Context, tenantID uuid.UUID, name, actor string) (string, error) {
+	var key string
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if key, err = s.st.CreateAPIKey(ctx, tx, tenantID, name); err != nil {
+			return err
+		}
+		return s.st.Audit(ctx, tx, &tenantID, actor, "api_key.created", map[string]any{"name": name, "prefix": key[:12]})
+	})
+	return key, err
 }
 
 func plural(n int, one, many string) string {

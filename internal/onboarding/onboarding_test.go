@@ -215,6 +215,28 @@ func TestOnboardingFromInvitationToActiveTenant(t *testing.T) {
 	if strings.Join(actions, " ") != want {
 		t.Errorf("audit log = %s\nwant        %s", strings.Join(actions, " "), want)
 	}
+
+	// The form's webhook is now an endpoint with a signing secret for the
+	// summary page; an API key can be issued, shown once, stored hashed.
+	ints, err := f.svc.Integrations(ctx, tenantID)
+	if err != nil || len(ints) != 1 || ints[0].WebhookURL != "https://events.example.com/presence" || !strings.HasPrefix(ints[0].SigningSecret, "whsec_") {
+		t.Fatalf("integrations = %+v %v", ints, err)
+	}
+	testkit.RequireNotStored(t, f.pool, ints[0].SigningSecret)
+	if err := f.svc.Complete(ctx, tenantID, "admin"); err != nil {
+		t.Fatalf("Complete again: %v", err)
+	}
+	if again, _ := f.svc.Integrations(ctx, tenantID); len(again) != 1 {
+		t.Errorf("completing twice made %d endpoints", len(again))
+	}
+	key, err := f.svc.NewAPIKey(ctx, tenantID, "platform", "admin")
+	if err != nil || !strings.HasPrefix(key, "pbk_") {
+		t.Fatalf("NewAPIKey = %q %v", key, err)
+	}
+	testkit.RequireNotStored(t, f.pool, key)
+	if got, err := f.st.VerifyAPIKey(ctx, f.pool, key); err != nil || got != tenantID {
+		t.Errorf("the key does not verify for its tenant: %v", err)
+	}
 }
 
 func TestConsentFailures(t *testing.T) {

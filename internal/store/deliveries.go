@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 )
 
 // Delivery is one event due at one endpoint, with what its payload needs.
@@ -130,4 +131,38 @@ func (s *Store) ReplayDead(ctx context.Context, q DBTX, tenantID, endpointID uui
 func (s *Store) PostponeDelivery(ctx context.Context, q DBTX, id int64, at time.Time) error {
 	_, err := q.Exec(ctx, `UPDATE deliveries SET next_attempt_at = $2 WHERE id = $1 AND status = 'pending'`, id, at)
 	return err
+}
+
+// Endpoint is a tenant's webhook target.
+type Endpoint struct {
+	ID       uuid.UUID
+	TenantID uuid.UUID
+	URL      string
+	SecretID uuid.UUID
+	Enabled  bool
+	Reason   string
+}
+
+// CreateEndpoint adds a webhook target with its signing secret (sealed).
+func (s *Store) CreateEndpoint(ctx context.Context, q DBTX, tenantID uuid.UUID, url, secret string) (Endpoint, error) {
+	sid, err := s.PutSecret(ctx, q, &tenantID, PurposeSigningSecret, []byte(secret))
+	if err != nil {
+		return Endpoint{}, err
+	}
+	e := Endpoint{TenantID: tenantID, URL: url, SecretID: sid, Enabled: true}
+	err = q.QueryRow(ctx, `INSERT INTO endpoints (tenant_id, url, signing_secret_id) VALUES ($1, $2, $3) RETURNING id`, tenantID, url, sid).Scan(&e.ID)
+	return e, err
+}
+
+// Endpoints lists a tenant's webhook targets.
+func (s *Store) Endpoints(ctx context.Context, q DBTX, tenantID uuid.UUID) ([]Endpoint, error) {
+	rows, err := q.Query(ctx, `SELECT id, tenant_id, url, signing_secret_id, enabled, coalesce(disabled_reason, '')
+		FROM endpoints WHERE tenant_id = $1 ORDER BY created_at`, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Endpoint, error) {
+		var e Endpoint
+		return e, r.Scan(&e.ID, &e.TenantID, &e.URL, &e.SecretID, &e.Enabled, &e.Reason)
+	})
 }
