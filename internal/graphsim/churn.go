@@ -1,0 +1,173 @@
+package graphsim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// A churn scenario flips users' Teams presence at a steady rate, through
+// SetTeamsPresence, as if people joined and left calls: load for the
+// notification pipeline, in a demo or a benchmark.
+
+// ChurnSpec describes a scenario: Rate changes per second spread over the
+// first Users people (by UPN; admins excluded) of TenantID, or of every
+// tenant when it is empty.
+type ChurnSpec struct {
+	TenantID string  `json:"tenantId,omitempty"`
+	Users    int     `json:"users"`
+	Rate     float64 `json:"rate"`
+}
+
+// ChurnStatus is a running scenario.
+type ChurnStatus struct {
+	ID string `json:"id"`
+	ChurnSpec
+	Changes int64     `json:"changes"`
+	Started time.Time `json:"started"`
+}
+
+type churn struct {
+	status  ChurnStatus
+	users   []uuid.UUID
+	changes atomic.Int64
+	cancel  context.CancelFunc
+}
+
+// churnStates are the Teams states a churn moves people between.
+var churnStates = [][2]string{
+	{"Available", "Available"}, {"Busy", "InACall"}, {"Busy", "InAMeeting"}, {"DoNotDisturb", "Presenting"},
+	{"Away", "Away"}, {"BeRightBack", "BeRightBack"}, {"Busy", "Busy"}, {"DoNotDisturb", "DoNotDisturb"},
+}
+
+// maxChurnRate keeps a typo from starving the Sim.
+const maxChurnRate = 1_000_000
+
+// StartChurn starts a scenario; it runs until StopChurn or until the
+// Sim's Run ends.
+func (s *Sim) StartChurn(spec ChurnSpec) (ChurnStatus, error) {
+	if spec.Users < 1 || spec.Rate <= 0 || spec.Rate > maxChurnRate {
+		return ChurnStatus{}, fmt.Errorf("users must be at least 1 and rate 0–%d changes per second", maxChurnRate)
+	}
+	users, err := s.churnUsers(spec)
+	if err != nil {
+		return ChurnStatus{}, err
+	}
+	n := s.notify
+	n.mu.Lock()
+	ctx, cancel := context.WithCancel(n.ctx)
+	c := &churn{status: ChurnStatus{ID: uuid.NewString(), ChurnSpec: spec, Started: time.Now()}, users: users, cancel: cancel}
+	c.status.Users = len(users)
+	n.churns[c.status.ID] = c
+	n.mu.Unlock()
+	go c.run(ctx, s)
+	return c.status, nil
+}
+
+func (s *Sim) churnUsers(spec ChurnSpec) ([]uuid.UUID, error) {
+	var tenant uuid.UUID
+	if spec.TenantID != "" {
+		id, err := uuid.Parse(spec.TenantID)
+		if err != nil {
+			return nil, errors.New("tenantId must be a GUID")
+		}
+		tenant = id
+	}
+	s.mu.RLock()
+	var all []*User
+	for _, u := range s.users {
+		if (tenant == uuid.Nil || u.TenantID == tenant) && !u.Admin && u.Enabled {
+			all = append(all, u)
+		}
+	}
+	s.mu.RUnlock()
+	if tenant != uuid.Nil && len(all) == 0 {
+		return nil, fmt.Errorf("tenant %s has no users to churn", tenant)
+	}
+	if len(all) == 0 {
+		return nil, errors.New("there are no users to churn")
+	}
+	slices.SortFunc(all, func(a, b *User) int { return strings.Compare(strings.ToLower(a.UPN), strings.ToLower(b.UPN)) })
+	ids := make([]uuid.UUID, 0, min(spec.Users, len(all)))
+	for _, u := range all[:min(spec.Users, len(all))] {
+		ids = append(ids, u.ID)
+	}
+	return ids, nil
+}
+
+// run flips presence every 10 ms by the number of changes due, never
+// catching up more than a second's worth after a stall.
+func (c *churn) run(ctx context.Context, s *Sim) {
+	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5eed))
+	state := make([]int, len(c.users))
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	start, done := time.Now(), 0.0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		want := c.status.Rate * time.Since(start).Seconds()
+		if want-done > c.status.Rate {
+			done = want - c.status.Rate
+		}
+		for ; done+1 <= want; done++ {
+			i := rnd.IntN(len(c.users))
+			state[i] = (state[i] + 1 + rnd.IntN(len(churnStates)-1)) % len(churnStates)
+			st := churnStates[state[i]]
+			if s.SetTeamsPresence(c.users[i], st[0], st[1]) == nil {
+				c.changes.Add(1)
+			}
+			if ctx.Err() != nil {
+				return
+			}
+		}
+	}
+}
+
+// StopChurn stops a scenario; it reports whether it was running.
+func (s *Sim) StopChurn(id string) bool {
+	n := s.notify
+	n.mu.Lock()
+	c := n.churns[id]
+	delete(n.churns, id)
+	n.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	c.cancel()
+	return true
+}
+
+// Churns lists the running scenarios.
+func (s *Sim) Churns() []ChurnStatus {
+	n := s.notify
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]ChurnStatus, 0, len(n.churns))
+	for _, c := range n.churns {
+		st := c.status
+		st.Changes = c.changes.Load()
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b ChurnStatus) int { return a.Started.Compare(b.Started) })
+	return out
+}
+
+func (n *notifier) stopChurns() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for id, c := range n.churns {
+		c.cancel()
+		delete(n.churns, id)
+	}
+}

@@ -1,0 +1,123 @@
+package graphsim
+
+import "time"
+
+// endpoint is the delivery state of one notification URL: what waits,
+// what is in flight, and how slow it has been (graph-facts §4.2).
+type deliveryEndpoint struct {
+	url           string
+	queue         []*deliveryItem  // ready to be batched
+	ready         []*deliveryBatch // retries that are due
+	retries       []*deliveryBatch // retries waiting for their time
+	held          []heldItem       // delayed while the endpoint is slow
+	inflight      int
+	inflightItems int
+
+	// The slow-endpoint window: responses in the current 10 minutes.
+	windowStart         time.Time
+	responses           int
+	over3, over10       int
+	mode                endpointMode
+	modeUntil           time.Time
+	lastSlow, lastDrops time.Time
+}
+
+type heldItem struct {
+	due time.Time
+	it  *deliveryItem
+}
+
+type endpointMode int
+
+const (
+	modeNormal endpointMode = iota
+	modeSlow                // new notifications are sent 10 minutes late
+	modeDrop                // new notifications are dropped
+)
+
+func (m endpointMode) String() string {
+	switch m {
+	case modeSlow:
+		return "slow"
+	case modeDrop:
+		return "drop"
+	}
+	return "normal"
+}
+
+// modeAt is the endpoint's state at now; a penalty lasts 10 minutes and
+// is then judged again on fresh responses.
+func (ep *deliveryEndpoint) modeAt(now time.Time) endpointMode {
+	if ep.mode != modeNormal && !now.Before(ep.modeUntil) {
+		ep.mode = modeNormal
+	}
+	return ep.mode
+}
+
+// record counts one response of took (real time plus injected latency)
+// and marks the endpoint slow (> 10 % over 3 s) or dropping (> 15 % over
+// the 10-second retry timeout) for 10 minutes.
+func (ep *deliveryEndpoint) record(now time.Time, took time.Duration, retry bool) {
+	if ep.windowStart.IsZero() || now.Sub(ep.windowStart) >= slowWindow {
+		ep.windowStart, ep.responses, ep.over3, ep.over10 = now, 0, 0, 0
+	}
+	ep.responses++
+	if took > deliveryTimeout {
+		ep.over3++
+	}
+	if retry && took > retryTimeout {
+		ep.over10++
+	}
+	if ep.responses < slowMinResponses || ep.modeAt(now) == modeDrop {
+		return
+	}
+	total := float64(ep.responses)
+	switch {
+	case float64(ep.over10)/total > dropShare:
+		ep.mode, ep.modeUntil, ep.lastDrops = modeDrop, now.Add(slowPenalty), now
+	case ep.mode == modeNormal && float64(ep.over3)/total > slowShare:
+		ep.mode, ep.modeUntil, ep.lastSlow = modeSlow, now.Add(slowPenalty), now
+	}
+}
+
+// releaseDueLocked moves due retries and delayed notifications back into
+// the queue; while the endpoint drops, they are lost.
+func (ep *deliveryEndpoint) releaseDueLocked(n *notifier, now time.Time) {
+	dropping := ep.modeAt(now) == modeDrop
+	keep := ep.retries[:0]
+	for _, b := range ep.retries {
+		switch {
+		case now.Before(b.due):
+			keep = append(keep, b)
+		case dropping:
+			n.stats.Dropped += int64(len(b.items))
+		default:
+			ep.ready = append(ep.ready, b)
+		}
+	}
+	clear(ep.retries[len(keep):])
+	ep.retries = keep
+	i := 0
+	for ; i < len(ep.held) && !now.Before(ep.held[i].due); i++ {
+		if dropping {
+			n.stats.Dropped++
+			continue
+		}
+		ep.queue = append(ep.queue, ep.held[i].it)
+	}
+	if i > 0 {
+		ep.held = append([]heldItem(nil), ep.held[i:]...)
+	}
+}
+
+// waiting counts the notifications queued, held or waiting for a retry.
+func (ep *deliveryEndpoint) waiting() int {
+	n := len(ep.queue) + len(ep.held)
+	for _, b := range ep.ready {
+		n += len(b.items)
+	}
+	for _, b := range ep.retries {
+		n += len(b.items)
+	}
+	return n
+}
