@@ -2,7 +2,6 @@ package onboarding
 
 import (
 	"net/http"
-	"time"
 
 	"presencebridge/templates"
 )
@@ -26,7 +25,7 @@ func (h *handler) startConsent(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "consent URL", err)
 		return
 	}
-	h.remember(ctx, pending{Kind: kindConsent, State: state, Expires: time.Now().Add(stateTTL), Tenant: tenantID,
+	h.remember(ctx, pending{Kind: kindConsent, State: state, Expires: h.now().Add(stateTTL), Tenant: tenantID,
 		Actor: h.actor(ctx, tenantID)})
 	redirect(w, r, u)
 }

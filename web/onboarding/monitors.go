@@ -3,7 +3,6 @@ package onboarding
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -91,7 +90,7 @@ func (h *handler) startMonitorSignIn(w http.ResponseWriter, r *http.Request, p p
 		h.fail(w, r, "start monitor sign-in", err)
 		return
 	}
-	p.Expires, p.Verifier, p.Nonce = time.Now().Add(stateTTL), si.Verifier, si.Nonce
+	p.Expires, p.Verifier, p.Nonce = h.now().Add(stateTTL), si.Verifier, si.Nonce
 	h.remember(ctx, p)
 	redirect(w, r, si.URL)
 }
@@ -191,8 +190,13 @@ func (h *handler) passwordSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	if n, ok := problem(err); ok {
 		h.renderWith(w, r, tenantID, http.StatusUnprocessableEntity, func(v *templates.OnboardingView) {
-			if m := monitorItem(v, id); m != nil {
+			m := monitorItem(v, id)
+			switch {
+			case m == nil:
+			case v.Monitors.PasswordAllowed && m.SignIn:
 				m.Password = n.Title + " " + n.Detail
+			default:
+				m.Problem = n
 			}
 		})
 		return

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/go-chi/chi/v5"
@@ -42,6 +43,8 @@ type Deps struct {
 	LoginURL string
 	// Logger receives failures, with ids only. Nil discards them.
 	Logger *slog.Logger
+	// Now replaces time.Now (tests expire OAuth states with it).
+	Now func() time.Time
 }
 
 type handler struct {
@@ -50,6 +53,7 @@ type handler struct {
 	csrf     *web.CSRF
 	csp      string
 	logger   *slog.Logger
+	now      func() time.Time
 }
 
 // Routes returns the /onboarding routes, for r.Route("/onboarding", …).
@@ -57,7 +61,10 @@ func Routes(d Deps) func(chi.Router) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{svc: d.Service, sessions: d.Sessions, logger: d.Logger, csp: contentSecurityPolicy(d.LoginURL)}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	h := &handler{svc: d.Service, sessions: d.Sessions, logger: d.Logger, now: d.Now, csp: contentSecurityPolicy(d.LoginURL)}
 	h.csrf = web.NewCSRF(d.Sessions, http.HandlerFunc(h.formRejected))
 	return func(r chi.Router) {
 		r.Use(h.pageHeaders, limitBody, d.Sessions.LoadAndSave, h.csrf.Protect)

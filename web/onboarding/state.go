@@ -65,7 +65,7 @@ func (h *handler) savePendings(ctx context.Context, ps []pending) {
 // remember keeps p in the session. A new consent replaces an earlier one;
 // monitor sign-ins may run side by side (one per tab).
 func (h *handler) remember(ctx context.Context, p pending) {
-	now := time.Now()
+	now := h.now()
 	ps := slices.DeleteFunc(h.pendings(ctx), func(x pending) bool {
 		return !now.Before(x.Expires) || (p.Kind == kindConsent && x.Kind == kindConsent)
 	})
@@ -94,7 +94,7 @@ func (h *handler) take(ctx context.Context, kind, state string) (pending, error)
 			continue
 		}
 		h.savePendings(ctx, slices.Delete(ps, i, i+1))
-		if !time.Now().Before(p.Expires) {
+		if !h.now().Before(p.Expires) {
 			return p, errStateExpired
 		}
 		return p, nil
