@@ -113,7 +113,9 @@ func TestCreateSubscriptionRefusesWhatGraphRefuses(t *testing.T) {
 			"notificationUrl is a required property for subscription creation."},
 		{"created changeType", tok, func(b map[string]any) { b["changeType"] = "created" }, 400, "ExtensionError", "only 'updated'"},
 		{"651 ids", tok, func(b map[string]any) { b["resource"] = bulkResource(ids...) }, 400, "ExtensionError", "exceeds the maximum of 650"},
-		{"id not a GUID", tok, func(b map[string]any) { b["resource"] = "/communications/presences?$filter=id in ('adele@contoso.com')" },
+		{"id not a GUID", tok, func(b map[string]any) {
+			b["resource"] = "/communications/presences?$filter=id in ('adele@contoso.com')"
+		},
 			400, "ExtensionError", "user ids must be GUIDs"},
 		{"61 minutes", tok, func(b map[string]any) {
 			b["expirationDateTime"] = f.clock().Add(61 * time.Minute).UTC().Format(time.RFC3339)
