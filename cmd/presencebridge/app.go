@@ -10,15 +10,21 @@ import (
 	"time"
 
 	"github.com/IBM/pgxpoolprometheus"
+	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"presencebridge/internal/config"
+	"presencebridge/internal/identity"
+	"presencebridge/internal/links"
+	"presencebridge/internal/onboarding"
 	"presencebridge/internal/pgembed"
 	"presencebridge/internal/schema"
 	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
+	"presencebridge/web"
+	webonboarding "presencebridge/web/onboarding"
 )
 
 // embeddedDB is the database name used on the embedded server.
@@ -176,4 +182,32 @@ func loadRing(cfg *config.Config, logger *slog.Logger) (*seal.Ring, error) {
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
 	return ring, nil
+}
+
+// onboardingService is the onboarding rules over this deployment's app
+// registration and identity platform; base is the public URL that
+// invitation links, Copy URLs and redirect URIs start with.
+func (a *app) onboardingService(base string) (*onboarding.Service, error) {
+	id, err := identity.New(identity.Options{LoginURL: a.cfg.LoginBaseURL})
+	if err != nil {
+		return nil, err
+	}
+	return onboarding.New(a.store, id, links.New(a.ring, nil), onboarding.Config{
+		App:     identity.App{ClientID: a.cfg.ClientID, ClientSecret: a.cfg.ClientSecret.Reveal()},
+		BaseURL: base,
+		// Development may send events to a receiver on this machine.
+		AllowLoopbackWebhooks: !a.cfg.Production(),
+	}), nil
+}
+
+// onboardingRoutes mounts the customer admin's pages (web role), with
+// browser sessions in the database kept until ctx ends.
+func (a *app) onboardingRoutes(ctx context.Context, base string) (func(chi.Router), error) {
+	svc, err := a.onboardingService(base)
+	if err != nil {
+		return nil, err
+	}
+	sessions := web.NewSessions(ctx, a.pool, web.SessionOptions{Production: a.cfg.Production(), Logger: a.logger})
+	routes := webonboarding.Routes(webonboarding.Deps{Service: svc, Sessions: sessions, LoginURL: a.cfg.LoginBaseURL, Logger: a.logger})
+	return func(r chi.Router) { r.Route("/onboarding", routes) }, nil
 }

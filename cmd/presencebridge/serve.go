@@ -80,6 +80,13 @@ func start(ctx context.Context, cfg *config.Config, r role, onListening func(bas
 	if err != nil {
 		return err
 	}
+	base := baseURL(cfg, ln)
+	mountOnboarding := func(chi.Router) {}
+	if r.web {
+		if mountOnboarding, err = a.onboardingRoutes(gctx, base); err != nil {
+			return err
+		}
+	}
 	handler := web.New(web.Deps{
 		Logger:     a.logger,
 		Ready:      a.ready,
@@ -88,6 +95,7 @@ func start(ctx context.Context, cfg *config.Config, r role, onListening func(bas
 		Version:    version(),
 		Mount: func(rt chi.Router) {
 			pipeline.mount(rt)
+			mountOnboarding(rt)
 		},
 	})
 	if r.worker {
@@ -105,7 +113,6 @@ func start(ctx context.Context, cfg *config.Config, r role, onListening func(bas
 		})
 	}
 	g.Go(func() error { return web.Serve(gctx, ln, handler, a.logger) })
-	base := baseURL(cfg, ln)
 	a.logger.Info("presencebridge started", "role", r.name, "url", base, "version", version())
 	onListening(base)
 	err = g.Wait()

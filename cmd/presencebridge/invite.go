@@ -1,0 +1,84 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"presencebridge/internal/config"
+	"presencebridge/internal/onboarding"
+	"presencebridge/internal/schema"
+)
+
+func newInviteCmd(stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "invite",
+		Short: "Create onboarding invitations for new customers",
+		Long: `An invitation is a signed link, valid for one new tenant and for a limited time, that the customer's
+Microsoft 365 administrator opens to connect their tenant (form, consent, presence monitors).
+
+Links start with PB_BASE_URL; in development (PB_ENV=development) without it, with http://localhost and
+the port of PB_HTTP_ADDR, where "presencebridge dev" listens.` + envHelp(),
+	}
+	var name, by string
+	var ttl time.Duration
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a tenant in onboarding and print its invitation link (first line) and when it expires",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if strings.TrimSpace(name) == "" {
+				return usageError{errors.New(`--name is required: the customer's name, such as --name "Contoso"`)}
+			}
+			if ttl <= 0 {
+				return usageError{fmt.Errorf("--ttl must be a positive duration such as 168h, not %s", ttl)}
+			}
+			cfg, err := config.FromOS(false)
+			if err != nil {
+				return err
+			}
+			a, err := openApp(cmd.Context(), cfg, "invite")
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if err := schema.Up(cmd.Context(), a.pool, a.logger); err != nil {
+				return err
+			}
+			svc, err := a.onboardingService(linkBase(cfg))
+			if err != nil {
+				return err
+			}
+			t, link, err := svc.CreateInvite(cmd.Context(), name, "staff:"+by, ttl)
+			if err != nil {
+				return fmt.Errorf("create the invitation: %w", err)
+			}
+			fmt.Fprintln(stdout, link)
+			fmt.Fprintf(stdout, "tenant %s (%s), link valid until %s\n", t.ID, t.Name, time.Now().Add(ttl).UTC().Format(time.RFC3339))
+			return nil
+		},
+	}
+	create.Flags().StringVar(&name, "name", "", "the customer's name, shown on the onboarding page (required)")
+	create.Flags().DurationVar(&ttl, "ttl", onboarding.DefaultInviteTTL, "how long the link works")
+	create.Flags().StringVar(&by, "by", "cli", "who invites, for the audit log (your e-mail)")
+	cmd.AddCommand(create)
+	return cmd
+}
+
+// linkBase is the URL links start with: PB_BASE_URL, else (development)
+// the local address the product listens on.
+func linkBase(cfg *config.Config) string {
+	if cfg.BaseURL != "" {
+		return cfg.BaseURL
+	}
+	_, port, err := net.SplitHostPort(cfg.HTTPAddr)
+	if err != nil || port == "" || port == "0" {
+		port = "8080"
+	}
+	return "http://localhost:" + port
+}
