@@ -25,6 +25,11 @@ func TestConsentDeclinedExplainsAndGrantsNothing(t *testing.T) {
 	if !strings.Contains(p.body, `role="alert"`) {
 		t.Error("the consent error is not in a role=alert element")
 	}
+	if n := strings.Count(p.body, "Consent was declined."); n != 1 {
+		t.Errorf("the consent error is shown %d times", n)
+	}
+	// A later visit still shows why step 1 is not done.
+	wantText(t, c.get("/onboarding"), http.StatusOK, "Consent was declined.")
 	var msTenant *string
 	var status string
 	f.pool.QueryRow(t.Context(), `SELECT ms_tenant_id::text, status FROM tenants`).Scan(&msTenant, &status)

@@ -1,9 +1,11 @@
 package onboarding
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
 	"presencebridge/internal/identity"
@@ -55,13 +57,8 @@ func (h *handler) renderWith(w http.ResponseWriter, r *http.Request, tenantID uu
 // now"): PKCE verifier and nonce stay in the session under a fresh state;
 // the browser goes to Microsoft with the monitor as login hint.
 func (h *handler) authorizeMonitor(w http.ResponseWriter, r *http.Request) {
-	tenantID, ok := h.requireTenant(w, r)
+	tenantID, id, ok := h.monitorRequest(w, r)
 	if !ok {
-		return
-	}
-	id, ok := monitorID(r)
-	if !ok {
-		h.monitorNotFound(w, r)
 		return
 	}
 	ctx := r.Context()
@@ -133,13 +130,8 @@ func (h *handler) monitorCallback(w http.ResponseWriter, r *http.Request) {
 // page comes back with the link, its expiry and a copy button. The link is
 // not kept anywhere: another press makes another.
 func (h *handler) monitorLink(w http.ResponseWriter, r *http.Request) {
-	tenantID, ok := h.requireTenant(w, r)
+	tenantID, id, ok := h.monitorRequest(w, r)
 	if !ok {
-		return
-	}
-	id, ok := monitorID(r)
-	if !ok {
-		h.monitorNotFound(w, r)
 		return
 	}
 	link, exp, err := h.svc.MonitorLink(r.Context(), tenantID, id)
@@ -162,13 +154,8 @@ func (h *handler) monitorLink(w http.ResponseWriter, r *http.Request) {
 // password once", when the tenant allows it). The password goes to the
 // service and nowhere else: not into the page, the session or a log.
 func (h *handler) passwordSignIn(w http.ResponseWriter, r *http.Request) {
-	tenantID, ok := h.requireTenant(w, r)
+	tenantID, id, ok := h.monitorRequest(w, r)
 	if !ok {
-		return
-	}
-	id, ok := monitorID(r)
-	if !ok {
-		h.monitorNotFound(w, r)
 		return
 	}
 	ctx := r.Context()
@@ -214,52 +201,49 @@ func (h *handler) passwordSignIn(w http.ResponseWriter, r *http.Request) {
 // for an authorized monitor): Copy URLs sent earlier stop working, and the
 // monitor can be signed in afresh.
 func (h *handler) retryMonitor(w http.ResponseWriter, r *http.Request) {
-	tenantID, ok := h.requireTenant(w, r)
-	if !ok {
-		return
-	}
-	id, ok := monitorID(r)
-	if !ok {
-		h.monitorNotFound(w, r)
-		return
-	}
-	ctx := r.Context()
-	err := h.svc.RetryMonitor(ctx, tenantID, id, h.actor(ctx, tenantID))
-	if errors.Is(err, store.ErrMonitorNotFound) {
-		h.monitorNotFound(w, r)
-		return
-	}
-	if err != nil {
-		h.fail(w, r, "retry monitor", err)
-		return
-	}
-	h.setRenewing(ctx, id, true)
-	h.flash(ctx, "monitors", done("Earlier Copy URLs for this monitor no longer work.", "Sign it in again with Authorize now or a new Copy URL."))
-	redirect(w, r, monitorsAnchor)
+	h.changeMonitor(w, r, "retry monitor", h.svc.RetryMonitor, true,
+		done("Earlier Copy URLs for this monitor no longer work.", "Sign it in again with Authorize now or a new Copy URL."))
 }
 
 // deleteMonitor is POST /onboarding/monitors/{id}/delete.
 func (h *handler) deleteMonitor(w http.ResponseWriter, r *http.Request) {
-	tenantID, ok := h.requireTenant(w, r)
+	h.changeMonitor(w, r, "delete monitor", h.svc.DeleteMonitor, false,
+		done("The monitor was deleted.", "Its stored sign-in was erased."))
+}
+
+// changeMonitor runs a change to the monitor in the path and goes back to
+// the monitors with n; renewing says whether the row then offers sign-in.
+func (h *handler) changeMonitor(w http.ResponseWriter, r *http.Request, what string,
+	change func(ctx context.Context, tenantID, monitorID uuid.UUID, actor string) error, renewing bool, n templates.Notice) {
+	tenantID, id, ok := h.monitorRequest(w, r)
 	if !ok {
-		return
-	}
-	id, ok := monitorID(r)
-	if !ok {
-		h.monitorNotFound(w, r)
 		return
 	}
 	ctx := r.Context()
-	err := h.svc.DeleteMonitor(ctx, tenantID, id, h.actor(ctx, tenantID))
+	err := change(ctx, tenantID, id, h.actor(ctx, tenantID))
 	if errors.Is(err, store.ErrMonitorNotFound) {
 		h.monitorNotFound(w, r)
 		return
 	}
 	if err != nil {
-		h.fail(w, r, "delete monitor", err)
+		h.fail(w, r, what, err)
 		return
 	}
-	h.setRenewing(ctx, id, false)
-	h.flash(ctx, "monitors", done("The monitor was deleted.", "Its stored sign-in was erased."))
+	h.setRenewing(ctx, id, renewing)
+	h.flash(ctx, "monitors", n)
 	redirect(w, r, monitorsAnchor)
+}
+
+// monitorRequest reads the session's tenant and the monitor in the path;
+// when it returns false it has answered.
+func (h *handler) monitorRequest(w http.ResponseWriter, r *http.Request) (tenantID, monitorID uuid.UUID, ok bool) {
+	if tenantID, ok = h.requireTenant(w, r); !ok {
+		return
+	}
+	id, err := uuid.Parse(chi.URLParam(r, "id"))
+	if err != nil {
+		h.monitorNotFound(w, r)
+		return tenantID, id, false
+	}
+	return tenantID, id, true
 }

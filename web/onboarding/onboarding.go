@@ -205,11 +205,6 @@ func done(title, detail string) templates.Notice {
 	return templates.Notice{Title: title, Detail: detail, OK: true}
 }
 
-func monitorID(r *http.Request) (uuid.UUID, bool) {
-	id, err := uuid.Parse(chi.URLParam(r, "id"))
-	return id, err == nil
-}
-
 func (h *handler) monitorNotFound(w http.ResponseWriter, r *http.Request) {
 	h.message(w, r, http.StatusNotFound, "Monitor not found", templates.Notice{
 		Title: "This monitor is not part of your onboarding.", Detail: "It may have been deleted. Go back to the onboarding page and reload it."})

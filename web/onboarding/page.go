@@ -33,6 +33,9 @@ func (h *handler) showOnboarding(w http.ResponseWriter, r *http.Request) {
 	v := h.view(r.Context(), st)
 	if n != nil {
 		v.Notices[step] = n
+		if step == "authorize" && !n.OK {
+			v.Consent.Failed = "" // the same failure, just told by the flash
+		}
 	}
 	h.render(w, r, http.StatusOK, templates.OnboardingPage(v))
 }
