@@ -55,6 +55,9 @@ type notifier struct {
 
 	inMu  sync.Mutex
 	inbox []pendingChange
+	// dispatchMu keeps one dispatcher at a time (the run loop and
+	// TickNotifications), so changes reach endpoints in the order made.
+	dispatchMu sync.Mutex
 
 	mu        sync.Mutex
 	ctx       context.Context
@@ -181,6 +184,8 @@ func (n *notifier) tick() {
 
 // dispatch turns queued presence changes into notifications per endpoint.
 func (n *notifier) dispatch() {
+	n.dispatchMu.Lock()
+	defer n.dispatchMu.Unlock()
 	n.inMu.Lock()
 	inbox := n.inbox
 	n.inbox = nil
