@@ -153,6 +153,19 @@ func (c *client) do(req *http.Request) page {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	p := page{status: resp.StatusCode, location: resp.Header.Get("Location"), body: string(b), header: resp.Header}
+	// The Content-Security-Policy blocks inline script and style: a page
+	// that used them would be broken in browsers.
+	if strings.HasPrefix(p.header.Get("Content-Type"), "text/html") {
+		lower := strings.ToLower(p.body)
+		for _, banned := range []string{"<style", " style=", " onclick=", " onload=", "javascript:", "<script>"} {
+			if strings.Contains(lower, banned) {
+				c.t.Errorf("%s %s: the page has %q", req.Method, req.URL.Path, banned)
+			}
+		}
+		if p.header.Get("Cache-Control") != "no-store" {
+			c.t.Errorf("%s %s: Cache-Control %q, want no-store", req.Method, req.URL.Path, p.header.Get("Cache-Control"))
+		}
+	}
 	if m := csrfRE.FindStringSubmatch(p.body); m != nil {
 		c.csrf = html.UnescapeString(m[1])
 	}
