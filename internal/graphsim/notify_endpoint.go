@@ -14,12 +14,11 @@ type deliveryEndpoint struct {
 	inflightItems int
 
 	// The slow-endpoint window: responses in the current 10 minutes.
-	windowStart         time.Time
-	responses           int
-	over3, over10       int
-	mode                endpointMode
-	modeUntil           time.Time
-	lastSlow, lastDrops time.Time
+	windowStart   time.Time
+	responses     int
+	over3, over10 int
+	mode          endpointMode
+	modeUntil     time.Time
 }
 
 type heldItem struct {
@@ -74,9 +73,9 @@ func (ep *deliveryEndpoint) record(now time.Time, took time.Duration, retry bool
 	total := float64(ep.responses)
 	switch {
 	case float64(ep.over10)/total > dropShare:
-		ep.mode, ep.modeUntil, ep.lastDrops = modeDrop, now.Add(slowPenalty), now
+		ep.mode, ep.modeUntil = modeDrop, now.Add(slowPenalty)
 	case ep.mode == modeNormal && float64(ep.over3)/total > slowShare:
-		ep.mode, ep.modeUntil, ep.lastSlow = modeSlow, now.Add(slowPenalty), now
+		ep.mode, ep.modeUntil = modeSlow, now.Add(slowPenalty)
 	}
 }
 

@@ -60,9 +60,9 @@ func statusName(code int) string {
 
 const notAuthorized = "The request is not authorized for this user or application."
 
-// presenceCaller admits a subscription request and checks what every
-// presence operation needs: a delegated token with Presence.Read.All
-// (graph-facts §3.1: application permissions are not supported).
+// presenceCaller spends the caller's subscription budget: every request
+// counts against 5,000 / 20 s, writes also against 1,000 / 20 s per app
+// per tenant (graph-facts §6.1).
 func (s *Sim) presenceCaller(w http.ResponseWriter, r *http.Request, write bool) (*Principal, bool) {
 	p := principal(r)
 	if !s.admit(w, r, p, classSubscriptionAny) || (write && !s.admit(w, r, p, classSubscriptionWrite)) {
@@ -71,6 +71,9 @@ func (s *Sim) presenceCaller(w http.ResponseWriter, r *http.Request, write bool)
 	return p, true
 }
 
+// presenceAllowed checks what every presence subscription operation needs:
+// a delegated token with Presence.Read.All (graph-facts §3.1: application
+// permissions are not supported).
 func presenceAllowed(w http.ResponseWriter, r *http.Request, p *Principal, op string) bool {
 	if !p.Delegated() || !p.Has("Presence.Read.All") {
 		extensionError(w, r, http.StatusForbidden, op, notAuthorized)
@@ -302,12 +305,24 @@ func (s *Sim) listSubscriptions(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"@odata.context": s.odataContext("subscriptions"), "value": out})
 }
 
-func (s *Sim) getSubscription(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.presenceCaller(w, r, false)
+// ownSubscription admits a request on /subscriptions/{id} and finds the
+// caller's subscription. Changes (op != "") need a delegated
+// Presence.Read.All token; renewals and reauthorizations (consent) also the
+// app's consent in the tenant.
+func (s *Sim) ownSubscription(w http.ResponseWriter, r *http.Request, op string, consent bool) *subscription {
+	p, ok := s.presenceCaller(w, r, op != "")
 	if !ok {
-		return
+		return nil
 	}
 	sub := s.lookupSubscription(w, r, p)
+	if sub == nil || (op != "" && !presenceAllowed(w, r, p, op)) || (consent && !s.stillConsented(w, r, sub, op)) {
+		return nil
+	}
+	return sub
+}
+
+func (s *Sim) getSubscription(w http.ResponseWriter, r *http.Request) {
+	sub := s.ownSubscription(w, r, "", false)
 	if sub == nil {
 		return
 	}
@@ -320,16 +335,12 @@ func (s *Sim) getSubscription(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sim) updateSubscription(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.presenceCaller(w, r, true)
-	if !ok {
+	sub := s.ownSubscription(w, r, "Update", true)
+	if sub == nil {
 		return
 	}
 	var body subscriptionBody
 	if !readGraphJSON(w, r, &body) {
-		return
-	}
-	sub := s.lookupSubscription(w, r, p)
-	if sub == nil || !presenceAllowed(w, r, p, "Update") || !s.stillConsented(w, r, sub, "Update") {
 		return
 	}
 	st := s.notify.subs
@@ -376,12 +387,8 @@ func (s *Sim) updateSubscription(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sim) deleteSubscription(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.presenceCaller(w, r, true)
-	if !ok {
-		return
-	}
-	sub := s.lookupSubscription(w, r, p)
-	if sub == nil || !presenceAllowed(w, r, p, "Delete") {
+	sub := s.ownSubscription(w, r, "Delete", false)
+	if sub == nil {
 		return
 	}
 	st := s.notify.subs
@@ -396,12 +403,8 @@ func (s *Sim) deleteSubscription(w http.ResponseWriter, r *http.Request) {
 // reauthorizeSubscription resumes a subscription paused for
 // reauthorization; it does not extend its life (graph-facts §5).
 func (s *Sim) reauthorizeSubscription(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.presenceCaller(w, r, true)
-	if !ok {
-		return
-	}
-	sub := s.lookupSubscription(w, r, p)
-	if sub == nil || !presenceAllowed(w, r, p, "Reauthorize") || !s.stillConsented(w, r, sub, "Reauthorize") {
+	sub := s.ownSubscription(w, r, "Reauthorize", true)
+	if sub == nil {
 		return
 	}
 	st := s.notify.subs
