@@ -75,7 +75,7 @@ func observe(logger *slog.Logger, m *httpMetrics) func(http.Handler) http.Handle
 				}
 				attrs := []slog.Attr{
 					slog.String("method", r.Method),
-					slog.String("path", r.URL.Path),
+					slog.String("path", loggedPath(r)),
 					slog.Int("status", status),
 					slog.Int("bytes", ww.BytesWritten()),
 					slog.Duration("duration", elapsed),
@@ -90,6 +90,16 @@ func observe(logger *slog.Logger, m *httpMetrics) func(http.Handler) http.Handle
 			completed = true
 		})
 	}
+}
+
+// loggedPath is the path for log lines. A route whose path carries a
+// secret (an invitation or Copy URL token) is logged as its pattern, so
+// the token never reaches a log.
+func loggedPath(r *http.Request) string {
+	if p := routePattern(r); strings.Contains(p, "{token}") {
+		return p
+	}
+	return r.URL.Path
 }
 
 // routePattern is the chi pattern that matched ("/tenants/{id}"), never the
@@ -119,7 +129,7 @@ func recoverPanics(logger *slog.Logger) func(http.Handler) http.Handler {
 				}
 				logger.LogAttrs(r.Context(), slog.LevelError, "panic serving request",
 					slog.String("method", r.Method),
-					slog.String("path", r.URL.Path),
+					slog.String("path", loggedPath(r)),
 					slog.String("request_id", middleware.GetReqID(r.Context())),
 					slog.String("panic", fmt.Sprint(v)),
 					slog.String("stack", string(debug.Stack())))

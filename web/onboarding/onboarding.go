@@ -118,11 +118,9 @@ func limitBody(next http.Handler) http.Handler {
 	})
 }
 
-// hideToken replaces the link token in the request's path before the
-// shell's request logger reads it: the logger logs the path, and for
-// /onboarding/i/{token} and /onboarding/m/{token} the path is a secret.
-// The logger holds the same *url.URL (middleware pass requests on with
-// WithContext, which keeps it), so the change reaches its log line.
+// hideToken replaces the link token in the request's path, so nothing that
+// reads the path later (a panic report, a redirect) sees the secret. The
+// shell's request logger logs {token} routes by their pattern anyway.
 func hideToken(r *http.Request, prefix string) {
 	r.URL.Path = prefix + "…"
 	r.URL.RawPath = ""
