@@ -1,0 +1,111 @@
+// Package graphapi is Microsoft Graph as Presence Bridge's domain packages
+// see it: plain types, the errors they branch on and the small interfaces
+// they depend on. It never imports msgraph-sdk-go, so depending on it costs
+// nothing at build time; package graph implements the interfaces with the
+// SDK, and only graph and cmd/ link it (make check-graph-deps).
+package graphapi
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// MaxIDsPerCall is Graph's limit of user ids per getPresencesByUserId call
+// and per presence subscription resource (graph-facts, GRAPH.md).
+const MaxIDsPerCall = 650
+
+// Presence is one user's presence as Graph reports it. Values are kept as
+// Graph spells them: Microsoft adds new ones (Focusing, say), so they are
+// compared case-insensitively and never rejected.
+type Presence struct {
+	UserID        string
+	Availability  string
+	Activity      string
+	StatusMessage string
+	OutOfOffice   bool
+	// SequenceNumber orders changes of one user; Graph sends it as an
+	// opaque string.
+	SequenceNumber string
+}
+
+// User is a directory user.
+type User struct {
+	ID             string
+	UPN            string
+	Mail           string
+	DisplayName    string
+	AccountEnabled bool
+}
+
+// Subscription is a change-notification subscription as Graph returns it.
+type Subscription struct {
+	ID                       string
+	Resource                 string
+	ChangeType               string
+	NotificationURL          string
+	LifecycleNotificationURL string
+	ExpiresAt                time.Time
+	ClientState              string
+	CreatorID                string
+	ApplicationID            string
+	IncludeResourceData      bool
+	EncryptionCertificateID  string
+}
+
+// SubscriptionSpec is what CreateSubscription asks Graph for.
+type SubscriptionSpec struct {
+	// Resource is what to watch; PresenceResource builds the presence form.
+	Resource string
+	// ChangeType defaults to "updated", the only one presence supports.
+	ChangeType string
+	// NotificationURL must answer Graph's validation handshake; so must
+	// LifecycleNotificationURL, which can only be set here, never later.
+	NotificationURL          string
+	LifecycleNotificationURL string
+	// ExpiresAt is at most 60 minutes ahead for presence.
+	ExpiresAt   time.Time
+	ClientState string
+	// IncludeResourceData asks for rich (encrypted) notifications, which
+	// need EncryptionCertificate (base64 DER X.509, RSA 2048–4096) and
+	// EncryptionCertificateID.
+	IncludeResourceData     bool
+	EncryptionCertificate   string
+	EncryptionCertificateID string
+}
+
+// PresenceResource is the subscription resource for the presence of ids
+// (at most MaxIDsPerCall): /communications/presences?$filter=id in ('a','b').
+func PresenceResource(ids []string) string {
+	quoted := make([]string, len(ids))
+	for i, id := range ids {
+		quoted[i] = "'" + strings.ReplaceAll(id, "'", "''") + "'"
+	}
+	return fmt.Sprintf("/communications/presences?$filter=id in (%s)", strings.Join(quoted, ","))
+}
+
+// DeltaPage is one page of a users delta round. Exactly one of NextLink
+// (more pages follow: call again with it) and DeltaLink (the round is
+// complete: keep it for the next round) is set.
+type DeltaPage struct {
+	Users     []User
+	Removed   []RemovedUser
+	NextLink  string
+	DeltaLink string
+}
+
+// RemovedUser is a user a delta round reports as gone. Reason "changed"
+// means soft-deleted (restorable for 30 days), "deleted" means gone for good.
+type RemovedUser struct {
+	ID     string
+	Reason string
+}
+
+// SecretCredential is one client secret of an app registration; the secret
+// itself is never returned, only its first characters (Hint).
+type SecretCredential struct {
+	KeyID       string
+	DisplayName string
+	Hint        string
+	Expires     time.Time
+}
