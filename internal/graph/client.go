@@ -241,7 +241,7 @@ func (p *tokenProvider) GetAuthorizationToken(ctx context.Context, u *url.URL, _
 	}
 	tok, err := p.token(ctx)
 	if err != nil {
-		return "", fmt.Errorf("graph: token: %w", err)
+		return "", fmt.Errorf("token: %w", err)
 	}
 	return tok, nil
 }

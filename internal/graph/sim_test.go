@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"golang.org/x/oauth2"
@@ -24,6 +25,8 @@ import (
 type env struct {
 	t       *testing.T
 	sim     *graphsim.Sim
+	mu      sync.Mutex
+	skew    time.Duration // the Sim's clock runs this far ahead of real time
 	base    string
 	seed    graphsim.Seed
 	ten     graphsim.SeedTenant
@@ -32,7 +35,9 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	sim := graphsim.New(graphsim.Options{})
+	e := &env{t: t}
+	e.sim = graphsim.New(graphsim.Options{Clock: e.now})
+	sim := e.sim
 	base, err := sim.Start(t.Context(), "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +54,22 @@ func newEnv(t *testing.T) *env {
 	if err := sim.Apply(graphsim.Seed{App: limited, Tenants: []graphsim.SeedTenant{{ID: ten.ID, Domain: ten.Domain, Consented: true}}}); err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, sim: sim, base: base, seed: seed, ten: ten, limited: limited}
+	e.base, e.seed, e.ten, e.limited = base, seed, ten, limited
+	return e
+}
+
+func (e *env) now() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return time.Now().Add(e.skew)
+}
+
+// advance moves the Sim's clock. Tokens issued before then expire by the
+// Sim's clock while x/oauth2 still trusts them: build new clients after.
+func (e *env) advance(d time.Duration) {
+	e.mu.Lock()
+	e.skew += d
+	e.mu.Unlock()
 }
 
 func (e *env) tokenURL() string { return e.base + "/" + e.ten.ID.String() + "/oauth2/v2.0/token" }

@@ -97,9 +97,6 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	if d := renewed.ExpiresAt.Sub(later); d < -time.Second || d > time.Second || renewed.LifecycleNotificationURL != wh.URL {
 		t.Errorf("renewed: %+v", renewed)
 	}
-	if err := c.ReauthorizeSubscription(t.Context(), sub.ID); err != nil {
-		t.Errorf("reauthorize: %v", err)
-	}
 	if err := c.DeleteSubscription(t.Context(), sub.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -239,4 +236,71 @@ func selfSignedCert(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return base64.StdEncoding.EncodeToString(der)
+}
+
+// Graph deletes a subscription when it expires: reads and renewals are 404,
+// and the product creates it again. A renewal past 60 minutes is refused.
+func TestExpiredSubscriptionIsNotFoundAndRenewalIsCapped(t *testing.T) {
+	e := newEnv(t)
+	wh := newWebhook(t)
+	c, _ := e.monitor(0)
+	spec := e.presenceSpec(wh, e.userIDs()[:3])
+	spec.ExpiresAt = e.now().Add(20 * time.Minute)
+	sub, err := c.CreateSubscription(t.Context(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.RenewSubscription(t.Context(), sub.ID, e.now().Add(61*time.Minute))
+	graphError(t, err, http.StatusBadRequest, "")
+
+	e.advance(21 * time.Minute)
+	c, _ = e.monitor(0)
+	_, err = c.GetSubscription(t.Context(), sub.ID)
+	graphError(t, err, http.StatusNotFound, "")
+	_, err = c.RenewSubscription(t.Context(), sub.ID, e.now().Add(30*time.Minute))
+	graphError(t, err, http.StatusNotFound, "")
+	if list, err := c.ListSubscriptions(t.Context()); err != nil || len(list) != 0 {
+		t.Errorf("list after expiry: %+v, %v", list, err)
+	}
+	if _, err := c.CreateSubscription(t.Context(), spec); err == nil {
+		t.Errorf("creating with a past expiry succeeded")
+	}
+	spec.ExpiresAt = e.now().Add(30 * time.Minute)
+	if _, err := c.CreateSubscription(t.Context(), spec); err != nil {
+		t.Errorf("create again after expiry: %v", err)
+	}
+}
+
+// Reauthorize answers reauthorizationRequired (204, expiry unchanged).
+// Once the admin revoked consent, the tokens still work for a while but
+// renewing and reauthorizing are refused (403).
+func TestReauthorizeAndRevokedConsent(t *testing.T) {
+	e := newEnv(t)
+	wh := newWebhook(t)
+	c, _ := e.monitor(1)
+	sub, err := c.CreateSubscription(t.Context(), e.presenceSpec(wh, e.userIDs()[:4]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ReauthorizeSubscription(t.Context(), sub.ID); err != nil {
+		t.Fatalf("reauthorize: %v", err)
+	}
+	if got, err := c.GetSubscription(t.Context(), sub.ID); err != nil || !got.ExpiresAt.Equal(sub.ExpiresAt) {
+		t.Errorf("after reauthorize: %+v, %v", got, err)
+	}
+	graphError(t, c.ReauthorizeSubscription(t.Context(), uuid.NewString()), http.StatusNotFound, "")
+
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodDelete,
+		e.base+"/_sim/tenants/"+e.ten.ID.String()+"/grants/"+e.seed.App.ClientID, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("revoke consent: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	graphError(t, c.ReauthorizeSubscription(t.Context(), sub.ID), http.StatusForbidden, "")
+	_, err = c.RenewSubscription(t.Context(), sub.ID, time.Now().Add(50*time.Minute))
+	graphError(t, err, http.StatusForbidden, "")
+	if !graphapi.IsAuth(err) {
+		t.Errorf("IsAuth false for %v", err)
+	}
 }

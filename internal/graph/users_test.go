@@ -274,3 +274,45 @@ func TestAppSecretsShowHintAndExpiry(t *testing.T) {
 	_, err = limited.AppSecrets(t.Context(), e.seed.App.ClientID)
 	graphError(t, err, http.StatusForbidden, "")
 }
+
+// Directory delta tokens live 7 days; after that Graph answers
+// syncStateNotFound and the round starts again from an empty link.
+func TestUsersDeltaTokenExpiresAfterSevenDays(t *testing.T) {
+	e := newEnv(t)
+	c, _ := e.app()
+	p, err := c.UsersDelta(t.Context(), "")
+	for err == nil && p.NextLink != "" {
+		p, err = c.UsersDelta(t.Context(), p.NextLink)
+	}
+	if err != nil || p.DeltaLink == "" {
+		t.Fatalf("initial round: %+v, %v", p, err)
+	}
+	e.advance(8 * 24 * time.Hour)
+	c, _ = e.app() // a token issued at the Sim's new time
+	_, err = c.UsersDelta(t.Context(), p.DeltaLink)
+	graphError(t, err, http.StatusBadRequest, "syncStateNotFound")
+	if p, err = c.UsersDelta(t.Context(), ""); err != nil || len(p.Users) == 0 {
+		t.Errorf("new round: %+v, %v", p, err)
+	}
+}
+
+// When the $batch request itself is throttled, every lookup in it fails
+// with the outer answer's Retry-After; other batches are unaffected.
+func TestResolveUsersOuterThrottlingFailsThatBatchOnly(t *testing.T) {
+	e := newEnv(t)
+	c, _ := e.app()
+	e.sim.AddThrottleFault(graphsim.ThrottleFault{AppID: e.seed.App.ClientID, Class: "global", RetryAfter: 4, Times: 1})
+	var in []string
+	for _, u := range e.ten.Users[:25] {
+		in = append(in, u.UPN)
+	}
+	found, failed := c.ResolveUsers(t.Context(), in)
+	if len(failed) != 20 || len(found) != 5 {
+		t.Fatalf("found %d, failed %d", len(found), len(failed))
+	}
+	for _, err := range failed {
+		if ge := graphError(t, err, http.StatusTooManyRequests, ""); ge.RetryAfter != 4*time.Second {
+			t.Errorf("outer throttling: %+v", ge)
+		}
+	}
+}

@@ -20,8 +20,10 @@ type Error struct {
 	RetryAfter time.Duration
 }
 
+// Error reads "404 Request_ResourceNotFound: message (request-id …)";
+// package graph prefixes what was being done.
 func (e *Error) Error() string {
-	s := fmt.Sprintf("graph: %d", e.Status)
+	s := fmt.Sprintf("%d", e.Status)
 	if e.Code != "" {
 		s += " " + e.Code
 	}
