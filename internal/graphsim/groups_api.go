@@ -179,6 +179,9 @@ func (s *Sim) listMembers(rel, castParam string) http.HandlerFunc {
 		cast := ""
 		if castParam != "" {
 			cast = chi.URLParam(r, castParam)
+			if alias, ok := strings.CutPrefix(cast, "graph."); ok { // Graph accepts the namespace alias msgraph-sdk-go sends
+				cast = "microsoft.graph." + alias
+			}
 			if cast != "microsoft.graph.user" && cast != "microsoft.graph.group" {
 				writeGraphError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", cast))
 				return

@@ -196,6 +196,7 @@ func (s *Sim) updatePresence(tenant, id uuid.UUID, now time.Time, fn func(u *use
 	if u == nil {
 		u = &userPresence{tenant: tenant, sessions: map[string]*presenceSession{}}
 		u.current = u.aggregate(id, now)
+		u.current.SequenceNumber = sequenceNumber(0, time.Unix(0, 0))
 		b.users[id] = u
 	}
 	if err := fn(u); err != nil {
@@ -250,7 +251,7 @@ func (s *Sim) currentPresence(id uuid.UUID) Presence {
 	if u := b.users[id]; u != nil {
 		return u.current
 	}
-	return Presence{ID: id, Availability: "Offline", Activity: "Offline"}
+	return Presence{ID: id, Availability: "Offline", Activity: "Offline", SequenceNumber: sequenceNumber(0, time.Unix(0, 0))}
 }
 
 func samePresence(a, b Presence) bool {

@@ -134,6 +134,12 @@ func (s *Sim) presenceWriter(w http.ResponseWriter, r *http.Request) *User {
 	if p.Has("Presence.ReadWrite.All") || (p.UserID == u.ID && p.Has("Presence.ReadWrite")) {
 		return u
 	}
+	if p.Delegated() && p.Has("Presence.ReadWrite") {
+		// Delegated Presence.ReadWrite covers the signed-in user only.
+		writeGraphError(w, r, http.StatusForbidden, "Forbidden",
+			"The signed-in user may only change their own presence: this requires Presence.ReadWrite.All.")
+		return nil
+	}
 	requireScope(w, r, "Forbidden", "Presence.ReadWrite", "Presence.ReadWrite.All")
 	return nil
 }
