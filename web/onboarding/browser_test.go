@@ -18,8 +18,9 @@ import (
 // flow in headless Chromium against graphsim's sign-in pages: invitation,
 // form (with an error first), consent as the tenant's administrator, two
 // monitors (one "Authorize now" in the admin's browser, one "Copy URL"
-// opened in a second browser context with its own cookies), completion
-// and the summary. Every onboarding page is captured at 1280 and 375 px
+// opened in a second browser context with its own cookies), completion,
+// the summary and its integration (signing secret revealed, API key
+// created). Every onboarding page is captured at 1280 and 375 px
 // and must not scroll sideways at 375 px.
 func TestOnboardingInABrowserFromInvitationToActiveTenant(t *testing.T) {
 	f := newFixture(t)
@@ -57,6 +58,11 @@ func TestOnboardingInABrowserFromInvitationToActiveTenant(t *testing.T) {
 	run(t, admin, chromedp.SetValue("#adminEmail", "it@contoso.example"), chromedp.Click("#save-form"),
 		chromedp.WaitVisible("#step-form .notice.ok"))
 	shots.take(admin, "03-details-saved")
+	// The alternative to step 1, folded away until opened.
+	run(t, admin, chromedp.Click("#own-app > summary"), chromedp.WaitVisible("#clientSecret"),
+		chromedp.WaitVisible("#own-app-redirect-copy"))
+	shots.take(admin, "03b-own-app-form")
+	run(t, admin, chromedp.Navigate(f.base+"/onboarding"), chromedp.WaitVisible("#authorize"))
 
 	// Step 1: consent on graphsim's page as the tenant's administrator.
 	run(t, admin, chromedp.Click("#authorize"), chromedp.WaitVisible("#permissions"),
@@ -111,6 +117,21 @@ func TestOnboardingInABrowserFromInvitationToActiveTenant(t *testing.T) {
 	run(t, admin, chromedp.Click("#complete"), chromedp.WaitVisible("dl.summary"))
 	shots.take(admin, "11-summary")
 	run(t, admin, chromedp.Navigate(f.base+"/onboarding"), chromedp.WaitVisible("dl.summary"))
+
+	// The integration: the webhook's signing secret and an API key, each
+	// shown once in a read-only field whose Copy button the script shows.
+	run(t, admin, chromedp.Click("button.reveal-secret"), chromedp.WaitVisible("#signing-secret-0"),
+		chromedp.WaitVisible("#signing-secret-0-copy"))
+	if secret := value(t, admin, "#signing-secret-0"); !strings.HasPrefix(secret, "whsec_") {
+		t.Errorf("revealed signing secret = %q", secret)
+	}
+	shots.take(admin, "12-signing-secret")
+	run(t, admin, chromedp.Click("#create-api-key"), chromedp.WaitVisible("#api-key"), chromedp.WaitVisible("#api-key-copy"))
+	apiKey := value(t, admin, "#api-key")
+	if got, err := f.st.VerifyAPIKey(t.Context(), f.pool, apiKey); err != nil || got != tenant.ID {
+		t.Errorf("the API key on the page verifies as %v %v", got, err)
+	}
+	shots.take(admin, "13-api-key")
 
 	ctx := context.Background()
 	var status string

@@ -1,12 +1,14 @@
-// Copy URL: a button beside each monitor's sign-in link copies it to the
-// clipboard. Without JavaScript the link stays in a read-only field that
-// can be selected and copied by hand; the button is hidden until this runs.
+// Copy buttons: beside a monitor's Copy URL, the redirect URI of an own
+// app registration, a revealed signing secret or a new API key, a button
+// copies the read-only field's text to the clipboard. Without JavaScript
+// the text stays in the field to be selected and copied by hand; the
+// button is hidden until this runs.
 (function () {
   "use strict";
   function copied(button, ok) {
     var status = button.parentNode.querySelector(".copy-status");
     if (status) {
-      status.textContent = ok ? "Copied." : "Select the link and copy it.";
+      status.textContent = ok ? "Copied." : "Select the text and copy it.";
     }
   }
   document.querySelectorAll("button[data-copy]").forEach(function (button) {

@@ -34,16 +34,11 @@ func (h *handler) saveForm(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if fe != nil {
-		st, err := h.svc.Status(ctx, tenantID)
-		if err != nil {
-			h.fail(w, r, "read status", err)
-			return
-		}
-		v := h.view(ctx, st)
-		v.Form.Company, v.Form.MicrosoftTenant, v.Form.AdminEmail, v.Form.TelephonyAccount = f.Company, f.MicrosoftTenant, f.AdminEmail, f.TelephonyAccount
-		v.Form.UsersSource, v.Form.Users, v.Form.Group, v.Form.EventTarget, v.Form.WebhookURL = f.UsersSource, f.Users, f.Group, f.EventTarget, f.WebhookURL
-		v.Form.Errors = fe
-		h.render(w, r, http.StatusUnprocessableEntity, templates.OnboardingPage(v))
+		h.renderWith(w, r, tenantID, http.StatusUnprocessableEntity, func(v *templates.OnboardingView) {
+			v.Form = templates.FormView{Company: f.Company, MicrosoftTenant: f.MicrosoftTenant, AdminEmail: f.AdminEmail,
+				TelephonyAccount: f.TelephonyAccount, UsersSource: f.UsersSource, Users: f.Users, Group: f.Group,
+				EventTarget: f.EventTarget, WebhookURL: f.WebhookURL, Errors: fe}
+		})
 		return
 	}
 	h.flash(ctx, "form", done("Saved.", "Next, authorize Presence Bridge in Microsoft 365."))

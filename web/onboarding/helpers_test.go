@@ -111,7 +111,10 @@ func newFixture(t *testing.T, opts ...fixtureOptions) *fixture {
 	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	sessions := web.NewSessions(ctx, f.pool, web.SessionOptions{Production: o.production, Logger: logger})
 	srv.Config.Handler = web.New(web.Deps{Logger: logger, Production: o.production, Mount: func(r chi.Router) {
-		r.Route("/onboarding", Routes(Deps{Service: f.svc, Sessions: sessions, LoginURL: simSrv.URL, Logger: logger, Now: f.clock}))
+		r.Route("/onboarding", Routes(Deps{Service: f.svc, Sessions: sessions, LoginURL: simSrv.URL, Logger: logger, Now: f.clock,
+			OwnApp: func(ctx context.Context, id uuid.UUID) (store.TenantApp, error) {
+				return f.st.GetTenantApp(ctx, f.pool, id)
+			}}))
 	}})
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -339,6 +342,28 @@ func (c *client) monitorCallback(id uuid.UUID, who graphsim.SeedUser) url.Values
 		c.t.Fatalf("at Microsoft: %v", err)
 	}
 	return q
+}
+
+// authorized signs in the seeded monitor i with "Authorize now".
+func (c *client) authorized(i int) uuid.UUID {
+	c.t.Helper()
+	id := c.addMonitor(i)
+	q := c.monitorCallback(id, c.f.ten().Monitors[i])
+	wantText(c.t, c.follow(c.get("/onboarding/monitors/callback?"+q.Encode())), http.StatusOK, "The monitor is authorized.")
+	return id
+}
+
+// completed takes a new invitation in c through every step to the
+// summary page, with the form's webhook, and returns the tenant.
+func (c *client) completed() uuid.UUID {
+	c.t.Helper()
+	tenantID := c.invited()
+	c.formSaved()
+	c.consented()
+	c.authorized(0)
+	c.authorized(1)
+	wantText(c.t, c.follow(c.post("/onboarding/complete", nil)), http.StatusOK, "Contoso Ltd is connected")
+	return tenantID
 }
 
 // snapshot is the state of everything onboarding may change, to assert

@@ -48,7 +48,11 @@ func (h *handler) renderWith(w http.ResponseWriter, r *http.Request, tenantID uu
 		h.fail(w, r, "read status", err)
 		return
 	}
-	v := h.view(r.Context(), st)
+	v, err := h.view(r.Context(), st)
+	if err != nil {
+		h.fail(w, r, "build page", err)
+		return
+	}
 	edit(&v)
 	h.render(w, r, status, templates.OnboardingPage(v))
 }

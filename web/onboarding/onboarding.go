@@ -26,6 +26,7 @@ import (
 	"github.com/google/uuid"
 
 	"presencebridge/internal/onboarding"
+	"presencebridge/internal/store"
 	"presencebridge/templates"
 	"presencebridge/web"
 )
@@ -45,6 +46,12 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now replaces time.Now (tests expire OAuth states with it).
 	Now func() time.Time
+	// OwnApp reads the tenant's own app registration (store.GetTenantApp;
+	// store.ErrNoTenantApp while it uses ours), so step 1 and the summary
+	// can name the app and its secret's expiry. The onboarding service's
+	// Status does not carry it. Nil: the pages cannot name it, though the
+	// app is used all the same.
+	OwnApp func(ctx context.Context, tenantID uuid.UUID) (store.TenantApp, error)
 }
 
 type handler struct {
@@ -54,6 +61,7 @@ type handler struct {
 	csp      string
 	logger   *slog.Logger
 	now      func() time.Time
+	ownApp   func(ctx context.Context, tenantID uuid.UUID) (store.TenantApp, error)
 }
 
 // Routes returns the /onboarding routes, for r.Route("/onboarding", …).
@@ -64,7 +72,8 @@ func Routes(d Deps) func(chi.Router) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	h := &handler{svc: d.Service, sessions: d.Sessions, logger: d.Logger, now: d.Now, csp: contentSecurityPolicy(d.LoginURL)}
+	h := &handler{svc: d.Service, sessions: d.Sessions, logger: d.Logger, now: d.Now, ownApp: d.OwnApp,
+		csp: contentSecurityPolicy(d.LoginURL)}
 	h.csrf = web.NewCSRF(d.Sessions, http.HandlerFunc(h.formRejected))
 	return func(r chi.Router) {
 		r.Use(h.pageHeaders, limitBody, d.Sessions.LoadAndSave, h.csrf.Protect)
@@ -74,6 +83,7 @@ func Routes(d Deps) func(chi.Router) {
 		r.Get("/", h.showOnboarding)
 		r.Post("/form", h.saveForm)
 		r.Post("/consent", h.startConsent)
+		r.Post("/own-app", h.setOwnApp)
 		r.Get("/consent/callback", h.consentCallback)
 		r.Post("/monitors", h.addMonitor)
 		r.Get("/monitors/callback", h.monitorCallback)
@@ -85,6 +95,8 @@ func Routes(d Deps) func(chi.Router) {
 		r.Get("/m/{token}", h.openMonitorLink)
 		r.Post("/m/start", h.startLinkSignIn)
 		r.Post("/complete", h.complete)
+		r.Post("/integrations/reveal", h.revealSigningSecret)
+		r.Post("/api-keys", h.createAPIKey)
 	}
 }
 

@@ -25,12 +25,23 @@ func (h *handler) showOnboarding(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "read status", err)
 		return
 	}
-	step, n := h.popFlash(r.Context())
+	ctx := r.Context()
+	step, n := h.popFlash(ctx)
 	if st.Completed {
-		h.render(w, r, http.StatusOK, templates.OnboardingSummary(summaryView(st, n)))
+		v, _, err := h.summary(ctx, st)
+		if err != nil {
+			h.fail(w, r, "build summary", err)
+			return
+		}
+		v.Notice = n
+		h.render(w, r, http.StatusOK, templates.OnboardingSummary(v))
 		return
 	}
-	v := h.view(r.Context(), st)
+	v, err := h.view(ctx, st)
+	if err != nil {
+		h.fail(w, r, "build page", err)
+		return
+	}
 	if n != nil {
 		v.Notices[step] = n
 		if step == "authorize" && !n.OK {
@@ -42,7 +53,7 @@ func (h *handler) showOnboarding(w http.ResponseWriter, r *http.Request) {
 
 // view builds the page from the service's status; handlers that re-render
 // after an error add their messages to it.
-func (h *handler) view(ctx context.Context, st onboarding.Status) templates.OnboardingView {
+func (h *handler) view(ctx context.Context, st onboarding.Status) (templates.OnboardingView, error) {
 	f := st.Form
 	v := templates.OnboardingView{
 		CSRF:       h.csrf.Token(ctx),
@@ -55,9 +66,13 @@ func (h *handler) view(ctx context.Context, st onboarding.Status) templates.Onbo
 			TelephonyAccount: f.TelephonyAccount, UsersSource: f.UsersSource, Users: f.Users, Group: f.Group,
 			EventTarget: f.EventTarget, WebhookURL: f.WebhookURL},
 		Consent: templates.ConsentView{Granted: st.Onboarding.ConsentStatus == "granted", Failed: st.Onboarding.ConsentError,
-			Domain: st.Tenant.MSDomain},
+			Domain: st.Tenant.MSDomain, OwnApp: templates.OwnAppView{RedirectURI: h.svc.MonitorRedirectURI()}},
 		Monitors: templates.MonitorsView{Users: st.Users, Needed: st.MonitorsNeeded, Authorized: st.Authorized,
 			PasswordAllowed: st.Tenant.AllowPasswordSignIn, Domain: st.Tenant.MSDomain},
+	}
+	var err error
+	if v.Consent.OwnApp.InUse, err = h.ownAppInUse(ctx, st.Tenant.ID); err != nil {
+		return v, err
 	}
 	if f.UsersSource == "group" && st.Users == 0 {
 		v.Monitors.FromGroup = f.Group
@@ -66,7 +81,7 @@ func (h *handler) view(ctx context.Context, st onboarding.Status) templates.Onbo
 	for _, m := range st.Monitors {
 		v.Monitors.Items = append(v.Monitors.Items, monitorView(m, slices.Contains(renewing, m.ID)))
 	}
-	return v
+	return v, nil
 }
 
 func monitorView(m store.Monitor, renewing bool) templates.MonitorView {
@@ -84,25 +99,6 @@ func monitorItem(v *templates.OnboardingView, id uuid.UUID) *templates.MonitorVi
 		}
 	}
 	return nil
-}
-
-func summaryView(st onboarding.Status, n *templates.Notice) templates.SummaryView {
-	v := templates.SummaryView{Company: st.Tenant.Name, MicrosoftTenant: st.Tenant.MSDomain, AdminEmail: st.Tenant.AdminEmail,
-		TelephonyAccount: st.Tenant.TelephonyAccountID, Users: st.Users, EventTarget: st.Form.EventTarget,
-		WebhookURL: st.Form.WebhookURL, Notice: n}
-	if st.Form.UsersSource == "group" {
-		v.FromGroup = st.Form.Group
-	}
-	if st.Onboarding.ConsentedAt != nil {
-		v.ConsentedAt = st.Onboarding.ConsentedAt.UTC().Format("2 January 2006, 15:04 UTC")
-	}
-	if st.Onboarding.CompletedAt != nil {
-		v.CompletedAt = st.Onboarding.CompletedAt.UTC().Format("2 January 2006, 15:04 UTC")
-	}
-	for _, m := range st.Monitors {
-		v.Monitors = append(v.Monitors, monitorView(m, false))
-	}
-	return v
 }
 
 // --- monitors being renewed ----------------------------------------------------

@@ -1,0 +1,116 @@
+package onboarding
+
+import (
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"presencebridge/internal/testkit"
+)
+
+var apiKeyRE = regexp.MustCompile(`id="api-key" class="copy-value" value="([^"]+)"`)
+
+func TestSigningSecretIsRevealedOnlyInThePOSTResponse(t *testing.T) {
+	f := newFixture(t)
+	c := f.newClient()
+	tenantID := c.completed()
+	ints, err := f.svc.Integrations(t.Context(), tenantID)
+	if err != nil || len(ints) != 1 || !strings.HasPrefix(ints[0].SigningSecret, "whsec_") {
+		t.Fatalf("integrations after completing: %d %v", len(ints), err)
+	}
+	hook, secret := ints[0].WebhookURL, ints[0].SigningSecret
+	secretHTML := html.EscapeString(secret)
+
+	p := c.get("/onboarding")
+	wantText(t, p, http.StatusOK, "Integration", hook, "Enabled", "Reveal signing secret", "Create API key")
+	if strings.Contains(p.body, secret) || strings.Contains(p.body, secretHTML) {
+		t.Fatal("the summary shows the signing secret without Reveal")
+	}
+
+	// Without the session's token, or from another site: refused, nothing shown.
+	for name, header := range map[string][]string{"missing token": nil, "cross-site": {"Sec-Fetch-Site", "cross-site", "Origin", "https://attacker.example"}} {
+		form := url.Values{"url": {hook}}
+		if header == nil {
+			form.Set("csrf", "")
+		}
+		p = c.post("/onboarding/integrations/reveal", form, header...)
+		wantText(t, p, http.StatusForbidden, "This form has expired or was sent from another site.")
+		if strings.Contains(p.body, secretHTML) {
+			t.Errorf("%s: the refusal shows the secret", name)
+		}
+	}
+
+	p = c.post("/onboarding/integrations/reveal", url.Values{"url": {hook}})
+	wantText(t, p, http.StatusOK, "Signing secret", "webhook-signature", "Standard Webhooks")
+	if !strings.Contains(p.body, `class="copy-value" value="`+secretHTML+`" readonly`) {
+		t.Errorf("the response lacks the secret in a read-only field:\n%s", text(p.body))
+	}
+	if !strings.Contains(p.body, `data-copy="signing-secret-0"`) {
+		t.Error("the secret has no Copy button")
+	}
+	if p.location != "" {
+		t.Errorf("Reveal redirects to %s", p.location)
+	}
+	if strings.Contains(c.get("/onboarding").body, secretHTML) {
+		t.Error("the secret is still on the summary after the reveal")
+	}
+	wantText(t, c.post("/onboarding/integrations/reveal", url.Values{"url": {"https://other.example/hook"}}), http.StatusNotFound,
+		"This webhook is not part of your connection.")
+	if strings.Contains(f.logs.String(), secret) {
+		t.Error("the signing secret is in the logs")
+	}
+}
+
+func TestAPIKeyIsShownOnceAndStoredOnlyAsAHash(t *testing.T) {
+	f := newFixture(t)
+	c := f.newClient()
+	tenantID := c.completed()
+	count := func() (n int) {
+		f.pool.QueryRow(t.Context(), `SELECT count(*) FROM api_keys`).Scan(&n)
+		return n
+	}
+
+	p := c.post("/onboarding/api-keys", url.Values{"csrf": {""}})
+	wantText(t, p, http.StatusForbidden, "This form has expired or was sent from another site.")
+	if n := count(); n != 0 {
+		t.Fatalf("a refused request created %d API keys", n)
+	}
+
+	p = c.post("/onboarding/api-keys", nil)
+	wantText(t, p, http.StatusOK, "API key created.", "/api/v1/events", "Server-Sent Events", "Authorization: Bearer <key>",
+		"stores only a hash of it, so it cannot be shown again")
+	m := apiKeyRE.FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no API key on the page:\n%s", text(p.body))
+	}
+	key := html.UnescapeString(m[1])
+	got, err := f.st.VerifyAPIKey(t.Context(), f.pool, key)
+	if err != nil || got != tenantID {
+		t.Errorf("VerifyAPIKey = %v %v, want tenant %v", got, err, tenantID)
+	}
+	testkit.RequireNotStored(t, f.pool, key)
+	if strings.Contains(c.get("/onboarding").body, m[1]) {
+		t.Error("the key is shown again on the summary")
+	}
+	if strings.Contains(f.logs.String(), key) {
+		t.Error("the API key is in the logs")
+	}
+}
+
+func TestIntegrationActionsWaitForCompletion(t *testing.T) {
+	f := newFixture(t)
+	c := f.newClient()
+	c.invited()
+	c.formSaved()
+	wantText(t, c.post("/onboarding/api-keys", nil), http.StatusConflict, "available once the connection is complete")
+	wantText(t, c.post("/onboarding/integrations/reveal", url.Values{"url": {"https://events.example.com/presence"}}),
+		http.StatusConflict, "available once the connection is complete")
+	var n int
+	f.pool.QueryRow(t.Context(), `SELECT count(*) FROM api_keys`).Scan(&n)
+	if n != 0 {
+		t.Errorf("%d API keys before completion", n)
+	}
+}
