@@ -329,7 +329,7 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 		t.Fatalf("--help: %v\n%s", err, out)
 	}
 	for _, flag := range []string{"--addr", "--base-url", "--seed-tenants", "--users-per-tenant", "--monitors-per-tenant",
-		"--seed ", "--seed-file", "--redirect-uri", "--client-id", "--client-secret", "--print-seed", "--log-format", "/_sim/"} {
+		"--seed ", "--seed-file", "--redirect-uri", "--client-id", "--client-secret", "--print-seed", "--allow-http-notifications", "--log-format", "/_sim/"} {
 		if !strings.Contains(string(out), flag) {
 			t.Errorf("--help does not mention %s", flag)
 		}

@@ -11,18 +11,19 @@ import (
 
 // options are the command line's settings.
 type options struct {
-	addr         string
-	baseURL      string
-	tenants      int
-	users        int
-	monitors     int
-	seed         uint64
-	seedFile     string
-	redirectURIs []string
-	clientID     string
-	clientSecret string
-	printSeed    bool
-	logFormat    string
+	addr            string
+	baseURL         string
+	tenants         int
+	users           int
+	monitors        int
+	seed            uint64
+	seedFile        string
+	redirectURIs    []string
+	httpNotifyHosts []string
+	clientID        string
+	clientSecret    string
+	printSeed       bool
+	logFormat       string
 }
 
 // defaultSeed is the generator seed when --seed is not given: the same
@@ -75,6 +76,7 @@ SIGINT or SIGTERM stops it; everything is kept in memory only.`,
 	f.StringVar(&o.clientID, "client-id", "", "use this application (client) id for the app registration, a GUID (default: a generated one)")
 	f.StringVar(&o.clientSecret, "client-secret", "", "use this client secret for the app registration (default: a generated one)")
 	f.BoolVar(&o.printSeed, "print-seed", false, "after the URL line, print the whole seed as JSON (every account and password) instead of the summary")
+	f.StringArrayVar(&o.httpNotifyHosts, "allow-http-notifications", nil, "host allowed to receive notifications over plain http, beside loopback\n(repeatable; e.g. the product's service name in compose)")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
 	f.SortFlags = false
 	cmd.SetOut(stdout)

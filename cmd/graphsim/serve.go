@@ -25,6 +25,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	sim := graphsim.New(graphsim.Options{Logger: logger})
+	sim.AllowHTTPNotifications(o.httpNotifyHosts...)
 	if err := sim.Apply(seed); err != nil {
 		if o.seedFile != "" {
 			return fmt.Errorf("--seed-file %s: %w", o.seedFile, err)
