@@ -11,6 +11,7 @@ import (
 
 	"github.com/IBM/pgxpoolprometheus"
 	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -208,6 +209,7 @@ func (a *app) onboardingRoutes(ctx context.Context, base string) (func(chi.Route
 		return nil, err
 	}
 	sessions := web.NewSessions(ctx, a.pool, web.SessionOptions{Production: a.cfg.Production(), Logger: a.logger})
-	routes := webonboarding.Routes(webonboarding.Deps{Service: svc, Sessions: sessions, LoginURL: a.cfg.LoginBaseURL, Logger: a.logger})
+	routes := webonboarding.Routes(webonboarding.Deps{Service: svc, Sessions: sessions, LoginURL: a.cfg.LoginBaseURL, Logger: a.logger,
+		OwnApp: func(ctx context.Context, id uuid.UUID) (store.TenantApp, error) { return a.store.GetTenantApp(ctx, a.store.Pool(), id) }})
 	return func(r chi.Router) { r.Route("/onboarding", routes) }, nil
 }
