@@ -210,6 +210,8 @@ func (a *app) onboardingRoutes(ctx context.Context, base string) (func(chi.Route
 	}
 	sessions := web.NewSessions(ctx, a.pool, web.SessionOptions{Production: a.cfg.Production(), Logger: a.logger})
 	routes := webonboarding.Routes(webonboarding.Deps{Service: svc, Sessions: sessions, LoginURL: a.cfg.LoginBaseURL, Logger: a.logger,
-		OwnApp: func(ctx context.Context, id uuid.UUID) (store.TenantApp, error) { return a.store.GetTenantApp(ctx, a.store.Pool(), id) }})
+		OwnApp: func(ctx context.Context, id uuid.UUID) (store.TenantApp, error) {
+			return a.store.GetTenantApp(ctx, a.store.Pool(), id)
+		}})
 	return func(r chi.Router) { r.Route("/onboarding", routes) }, nil
 }
