@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/IBM/pgxpoolprometheus"
@@ -17,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"presencebridge/internal/config"
+	"presencebridge/internal/graph"
+	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/identity"
 	"presencebridge/internal/links"
 	"presencebridge/internal/onboarding"
@@ -214,4 +217,16 @@ func (a *app) onboardingRoutes(ctx context.Context, base string) (func(chi.Route
 			return a.store.GetTenantApp(ctx, a.store.Pool(), id)
 		}})
 	return func(r chi.Router) { r.Route("/onboarding", routes) }, nil
+}
+
+// secretExpiry reads an own app registration's secrets from Graph's
+// /applications with that app's token (permitted when it holds
+// Application.Read.All or Application.ReadWrite.OwnedBy).
+func (a *app) secretExpiry(ctx context.Context, accessToken, clientID string) ([]graphapi.SecretCredential, error) {
+	c, err := graph.New(graph.Options{BaseURL: strings.TrimSuffix(a.cfg.GraphBaseURL, "/") + "/v1.0",
+		Token: func(context.Context) (string, error) { return accessToken, nil }, Retry: graph.Retry{Off: true}})
+	if err != nil {
+		return nil, err
+	}
+	return c.AppSecrets(ctx, clientID)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/identity"
 	"presencebridge/internal/store"
 )
@@ -23,10 +24,24 @@ type OwnApp struct {
 	SecretExpires string // yyyy-mm-dd, when Graph cannot tell us
 }
 
-// SecretExpiryReader reads a client secret's expiry from Graph's
-// /applications (permitted when the app holds Application.Read.All or
-// owns itself); internal/graph provides it.
-type SecretExpiryReader func(ctx context.Context, accessToken, clientID string) (time.Time, error)
+// SecretExpiryReader reads an app registration's client secrets (hint and
+// expiry) from Graph's /applications, with an app-only token for the app's
+// own tenant (permitted when the app holds Application.Read.All or
+// Application.ReadWrite.OwnedBy); internal/graph provides it.
+type SecretExpiryReader func(ctx context.Context, accessToken, clientID string) ([]graphapi.SecretCredential, error)
+
+// secretExpiry finds the entered secret among the app's credentials by its
+// hint (Graph shows a secret's first three characters); with several
+// matches the earliest expiry is the safe one.
+func secretExpiry(creds []graphapi.SecretCredential, secret string) (time.Time, bool) {
+	var best time.Time
+	for _, c := range creds {
+		if len(secret) >= 3 && c.Hint == secret[:3] && !c.Expires.IsZero() && (best.IsZero() || c.Expires.Before(best)) {
+			best = c.Expires
+		}
+	}
+	return best, !best.IsZero()
+}
 
 // SetOwnApp checks and stores a tenant's own app registration. The secret
 // is proved with a client-credentials token for the app's tenant; its
@@ -76,8 +91,10 @@ func (s *Service) SetOwnApp(ctx context.Context, tenantID uuid.UUID, a OwnApp, e
 	}
 	rec := store.TenantApp{TenantID: tenantID, ClientID: clientID, AppTenantID: appTenant}
 	if expiry != nil {
-		if exp, err := expiry(ctx, at.AccessToken, clientID.String()); err == nil && !exp.IsZero() {
-			rec.SecretExpiresAt, rec.SecretExpirySource = &exp, "graph"
+		if creds, err := expiry(ctx, at.AccessToken, clientID.String()); err == nil {
+			if exp, ok := secretExpiry(creds, a.ClientSecret); ok {
+				rec.SecretExpiresAt, rec.SecretExpirySource = &exp, "graph"
+			}
 		}
 	}
 	if rec.SecretExpiresAt == nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/store"
 	"presencebridge/internal/testkit"
@@ -50,7 +51,9 @@ func TestBringYourOwnApp(t *testing.T) {
 		t.Fatalf("app not in that tenant: %v %v", fe, err)
 	}
 	// Graph cannot tell the expiry and none was entered.
-	noGraph := func(context.Context, string, string) (time.Time, error) { return time.Time{}, errors.New("403") }
+	noGraph := func(context.Context, string, string) ([]graphapi.SecretCredential, error) {
+		return nil, errors.New("403")
+	}
 	fe, err = f.svc.SetOwnApp(ctx, tenantID, OwnApp{ClientID: app.ClientID, TenantID: ten.ID.String(), ClientSecret: app.ClientSecret}, noGraph, "admin")
 	if err != nil || !strings.Contains(fe["secretExpires"], "enter it") {
 		t.Fatalf("no expiry: %v %v", fe, err)
@@ -61,11 +64,14 @@ func TestBringYourOwnApp(t *testing.T) {
 
 	// Accepted, expiry from Graph.
 	exp := time.Now().AddDate(0, 6, 0).UTC().Truncate(time.Second)
-	fromGraph := func(_ context.Context, token, clientID string) (time.Time, error) {
+	fromGraph := func(_ context.Context, token, clientID string) ([]graphapi.SecretCredential, error) {
 		if token == "" || clientID != app.ClientID {
 			t.Errorf("expiry reader called with token %q client %q", token, clientID)
 		}
-		return exp, nil
+		return []graphapi.SecretCredential{ // another secret of the app, then the one entered (by its hint)
+			{Hint: "zz~", Expires: exp.AddDate(1, 0, 0)},
+			{Hint: app.ClientSecret[:3], Expires: exp},
+		}, nil
 	}
 	fe, err = f.svc.SetOwnApp(ctx, tenantID, OwnApp{ClientID: app.ClientID, TenantID: ten.ID.String(), ClientSecret: app.ClientSecret}, fromGraph, "admin")
 	if err != nil || fe != nil {

@@ -52,6 +52,9 @@ type Deps struct {
 	// Status does not carry it. Nil: the pages cannot name it, though the
 	// app is used all the same.
 	OwnApp func(ctx context.Context, tenantID uuid.UUID) (store.TenantApp, error)
+	// SecretExpiry reads an own app's secret expiry from Graph when the app
+	// may (internal/graph); nil: the admin enters it.
+	SecretExpiry onboarding.SecretExpiryReader
 }
 
 type handler struct {
@@ -62,6 +65,7 @@ type handler struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	ownApp   func(ctx context.Context, tenantID uuid.UUID) (store.TenantApp, error)
+	expiry   onboarding.SecretExpiryReader
 }
 
 // Routes returns the /onboarding routes, for r.Route("/onboarding", …).
@@ -73,7 +77,7 @@ func Routes(d Deps) func(chi.Router) {
 		d.Now = time.Now
 	}
 	h := &handler{svc: d.Service, sessions: d.Sessions, logger: d.Logger, now: d.Now, ownApp: d.OwnApp,
-		csp: contentSecurityPolicy(d.LoginURL)}
+		expiry: d.SecretExpiry, csp: contentSecurityPolicy(d.LoginURL)}
 	h.csrf = web.NewCSRF(d.Sessions, http.HandlerFunc(h.formRejected))
 	return func(r chi.Router) {
 		r.Use(h.pageHeaders, limitBody, d.Sessions.LoadAndSave, h.csrf.Protect)

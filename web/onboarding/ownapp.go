@@ -40,7 +40,7 @@ func (h *handler) setOwnApp(w http.ResponseWriter, r *http.Request) {
 	}
 	// The expiry reader (Graph's /applications) is not wired yet: the
 	// service then asks for the date on the form.
-	fe, err := h.svc.SetOwnApp(ctx, tenantID, a, nil, h.actor(ctx, tenantID))
+	fe, err := h.svc.SetOwnApp(ctx, tenantID, a, h.expiry, h.actor(ctx, tenantID))
 	if err != nil {
 		h.fail(w, r, "set own app", err)
 		return
