@@ -57,6 +57,7 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 		{"bad log level", with(validProduction, "PB_LOG_LEVEL", "loud"), `PB_LOG_LEVEL: cannot read "loud"`},
 		{"bad log format", with(validProduction, "PB_LOG_FORMAT", "xml"), `PB_LOG_FORMAT: must be json or text`},
 		{"no port", with(validProduction, "PB_HTTP_ADDR", "localhost"), `PB_HTTP_ADDR: must be host:port`},
+		{"retention too short", with(validProduction, "PB_EVENT_RETENTION", "10m"), `PB_EVENT_RETENTION: must be at least 1h`},
 		{"relative graph url", with(validProduction, "PB_GRAPH_BASE_URL", "graph"), `PB_GRAPH_BASE_URL: must be an absolute http(s) URL`},
 		{"client id not a GUID", with(with(validProduction, "PB_MS_CLIENT_ID", "presence-bridge"), "PB_MS_CLIENT_SECRET", "x"), `PB_MS_CLIENT_ID: must be the app registration's application (client) id`},
 		{"client id without secret", with(validProduction, "PB_MS_CLIENT_ID", "0b1c5f0e-3d2a-4c8e-9f6a-1e2d3c4b5a69"), `PB_MS_CLIENT_SECRET: set PB_MS_CLIENT_ID and PB_MS_CLIENT_SECRET together`},

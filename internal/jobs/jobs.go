@@ -24,6 +24,8 @@ type Options struct {
 	Work bool
 	// MaxWorkers bounds concurrent jobs in this process (default 20).
 	MaxWorkers int
+	// Retention is how long presence history is kept (default 30 days).
+	Retention time.Duration
 }
 
 // NewClient builds the River client with every worker and periodic job.
@@ -33,6 +35,10 @@ func NewClient(pool *pgxpool.Pool, opts Options) (*river.Client[pgx.Tx], error) 
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &SessionSweepWorker{pool: pool})
+	if opts.Retention <= 0 {
+		opts.Retention = 30 * 24 * time.Hour
+	}
+	river.AddWorker(workers, &RetentionWorker{pool: pool, keep: opts.Retention})
 
 	cfg := &river.Config{
 		Logger:  opts.Logger,
@@ -46,6 +52,9 @@ func NewClient(pool *pgxpool.Pool, opts Options) (*river.Client[pgx.Tx], error) 
 			river.NewPeriodicJob(river.PeriodicInterval(15*time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return SessionSweepArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true, ID: "session_sweep"}),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true, ID: "presence_retention"}),
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
@@ -82,6 +91,39 @@ func (w *SessionSweepWorker) Work(ctx context.Context, job *river.Job[SessionSwe
 			return fmt.Errorf("sweep sessions: %w", err)
 		}
 		if tag.RowsAffected() < 1000 {
+			return nil
+		}
+	}
+}
+
+// RetentionArgs asks for presence history older than the retention to be
+// deleted.
+type RetentionArgs struct{}
+
+// Kind implements river.JobArgs.
+func (RetentionArgs) Kind() string { return "presence_retention" }
+
+// RetentionWorker deletes presence events older than the retention, with
+// their finished deliveries; an event still waiting to be delivered is
+// kept whatever its age (nothing is lost to the clean-up).
+type RetentionWorker struct {
+	river.WorkerDefaults[RetentionArgs]
+	pool *pgxpool.Pool
+	keep time.Duration
+}
+
+// Work implements river.Worker, in batches so no transaction grows large.
+func (w *RetentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs]) error {
+	for {
+		tag, err := w.pool.Exec(ctx, `DELETE FROM presence_events WHERE id IN (
+			SELECT e.id FROM presence_events e
+			WHERE e.created_at < now() - $1::interval
+			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
+			LIMIT 5000)`, w.keep.String())
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() < 5000 {
 			return nil
 		}
 	}
