@@ -166,3 +166,16 @@ func (s *Store) Endpoints(ctx context.Context, q DBTX, tenantID uuid.UUID) ([]En
 		return e, r.Scan(&e.ID, &e.TenantID, &e.URL, &e.SecretID, &e.Enabled, &e.Reason)
 	})
 }
+
+// EnableEndpoint turns an endpoint back on (after a 410 was fixed).
+func (s *Store) EnableEndpoint(ctx context.Context, q DBTX, tenantID, id uuid.UUID) (bool, error) {
+	tag, err := q.Exec(ctx, `UPDATE endpoints SET enabled = true, disabled_reason = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+	return tag.RowsAffected() == 1, err
+}
+
+// DeadDeliveries counts an endpoint's dead deliveries.
+func (s *Store) DeadDeliveries(ctx context.Context, q DBTX, tenantID, id uuid.UUID) (int, error) {
+	var n int
+	err := q.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE tenant_id = $1 AND endpoint_id = $2 AND status = 'dead'`, tenantID, id).Scan(&n)
+	return n, err
+}

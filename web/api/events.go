@@ -41,6 +41,9 @@ func Routes(d Deps) func(chi.Router) {
 		r.Get("/mapping-rules", d.getRules)
 		r.Put("/mapping-rules", d.putRules)
 		r.Post("/mapping-rules/preview", d.previewRules)
+		r.Get("/endpoints", d.listEndpoints)
+		r.Post("/endpoints/{id}/enable", d.enableEndpoint)
+		r.Post("/endpoints/{id}/replay", d.replayEndpoint)
 	}
 }
 
