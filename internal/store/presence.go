@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -98,43 +97,47 @@ func (s *Store) ApplyPresence(ctx context.Context, tx pgx.Tx, c PresenceChange) 
 			return "", ev, err
 		}
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO presence (tenant_id, user_object_id, availability, activity, sequence, observed_at, graph_sequence, mapped_state)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (tenant_id, user_object_id) DO UPDATE SET availability = excluded.availability, activity = excluded.activity,
-			sequence = excluded.sequence, observed_at = excluded.observed_at, graph_sequence = excluded.graph_sequence,
-			mapped_state = excluded.mapped_state, updated_at = now()`,
-		c.TenantID, c.UserID, c.Availability, c.Activity, ev.Sequence, c.ObservedAt, c.GraphSequence, c.MappedState)
-	if err != nil {
-		return "", ev, err
-	}
-	err = tx.QueryRow(ctx, `INSERT INTO presence_events (tenant_id, user_object_id, sequence, availability, activity, mapped_state, source, observed_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-		c.TenantID, c.UserID, ev.Sequence, c.Availability, c.Activity, c.MappedState, c.Source, c.ObservedAt).Scan(&ev.ID)
-	if err != nil {
-		return "", ev, err
-	}
-	if echo {
-		return PresenceApplied, ev, nil
-	}
-	if c.Debounce > 0 && exists && c.MappedState == "talking" && mapped != "talking" {
-		// Talking again within the window: the platform never saw it stop.
+	// Talking again within the debounce window: the held change that left
+	// talking is dropped, and so is this one — the platform never saw the
+	// user stop talking.
+	resumed := false
+	if !echo && c.Debounce > 0 && exists && c.MappedState == "talking" && mapped != "talking" {
 		tag, err := tx.Exec(ctx, `DELETE FROM deliveries d USING presence_events e
 			WHERE e.id = d.event_id AND d.tenant_id = $1 AND e.user_object_id = $2 AND d.status = 'pending'
 			AND d.attempts = 0 AND d.next_attempt_at > now() AND e.sequence = $3`, c.TenantID, c.UserID, seq)
 		if err != nil {
 			return "", ev, err
 		}
-		if tag.RowsAffected() > 0 {
-			return PresenceApplied, ev, nil
-		}
+		resumed = tag.RowsAffected() > 0
 	}
-	due := "now()"
+	// Leaving talking is held for the window.
+	hold := time.Duration(0)
 	if c.Debounce > 0 && exists && mapped == "talking" && c.MappedState != "talking" {
-		due = fmt.Sprintf("now() + interval '%d milliseconds'", c.Debounce.Milliseconds())
+		hold = c.Debounce
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO deliveries (tenant_id, endpoint_id, event_id, next_attempt_at)
-		SELECT tenant_id, id, $2, `+due+` FROM endpoints WHERE tenant_id = $1 AND enabled`, c.TenantID, ev.ID)
-	return PresenceApplied, ev, err
+	// The presence row, the event and its deliveries in one round trip.
+	err = tx.QueryRow(ctx, `WITH p AS (
+			INSERT INTO presence (tenant_id, user_object_id, availability, activity, sequence, observed_at, graph_sequence, mapped_state)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (tenant_id, user_object_id) DO UPDATE SET availability = excluded.availability, activity = excluded.activity,
+				sequence = excluded.sequence, observed_at = excluded.observed_at, graph_sequence = excluded.graph_sequence,
+				mapped_state = excluded.mapped_state, updated_at = now()
+			RETURNING 1
+		), e AS (
+			INSERT INTO presence_events (tenant_id, user_object_id, sequence, availability, activity, mapped_state, source, observed_at)
+			VALUES ($1, $2, $5, $3, $4, $8, $9, $6) RETURNING id
+		), d AS (
+			INSERT INTO deliveries (tenant_id, endpoint_id, event_id, next_attempt_at)
+			SELECT ep.tenant_id, ep.id, e.id, now() + $10::interval FROM endpoints ep, e
+			WHERE ep.tenant_id = $1 AND ep.enabled AND $11
+		)
+		SELECT e.id FROM e, p`,
+		c.TenantID, c.UserID, c.Availability, c.Activity, ev.Sequence, c.ObservedAt, c.GraphSequence, c.MappedState, c.Source,
+		hold.String(), !echo && !resumed).Scan(&ev.ID)
+	if err != nil {
+		return "", ev, err
+	}
+	return PresenceApplied, ev, nil
 }
 
 // Presence is a user's stored presence.
