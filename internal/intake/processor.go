@@ -53,7 +53,7 @@ type ProcessorOptions struct {
 	Keys   *notification.Keys
 	Tokens TokenChecker
 	Logger *slog.Logger
-	Batch  int // inbox rows per transaction (default 8: small batches commit sooner)
+	Batch  int // inbox rows per transaction (default 2: a short transaction commits, and delivers, sooner)
 }
 
 // NewProcessor returns a Processor.
@@ -62,7 +62,7 @@ func NewProcessor(st *store.Store, opts ProcessorOptions) *Processor {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Batch <= 0 {
-		opts.Batch = 8
+		opts.Batch = 2
 	}
 	return &Processor{st: st, keys: opts.Keys, tokens: opts.Tokens, logger: opts.Logger, batch: opts.Batch,
 		now: time.Now, rules: map[uuid.UUID]cachedRules{}}
