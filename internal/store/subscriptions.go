@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -49,4 +50,71 @@ func (s *Store) PendingSubscriptionByClientState(ctx context.Context, q DBTX, ha
 		return k, ErrSubscriptionNotFound
 	}
 	return k, err
+}
+
+// SubscriptionState is a monitor's subscription as we know it.
+type SubscriptionState struct {
+	ID        uuid.UUID
+	GraphID   string // "" while being created
+	Resource  string
+	ExpiresAt *time.Time
+}
+
+// SubscriptionForMonitor reads a monitor's subscription row.
+func (s *Store) SubscriptionForMonitor(ctx context.Context, q DBTX, tenantID, monitorID uuid.UUID) (SubscriptionState, error) {
+	var st SubscriptionState
+	var graphID *string
+	err := q.QueryRow(ctx, `SELECT id, graph_id, resource, expires_at FROM subscriptions WHERE tenant_id = $1 AND monitor_id = $2`,
+		tenantID, monitorID).Scan(&st.ID, &graphID, &st.Resource, &st.ExpiresAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return st, ErrSubscriptionNotFound
+	}
+	if graphID != nil {
+		st.GraphID = *graphID
+	}
+	return st, err
+}
+
+// BeginSubscription records a subscription about to be created (graph_id
+// NULL), replacing the monitor's previous row: the receiver accepts its
+// notifications by clientState hash until Graph's id is known.
+func (s *Store) BeginSubscription(ctx context.Context, q DBTX, tenantID, monitorID uuid.UUID, resource string, clientStateHash []byte, certID string, users int) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := q.QueryRow(ctx, `INSERT INTO subscriptions (tenant_id, monitor_id, resource, client_state_hash, cert_key_id, user_count)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (monitor_id) DO UPDATE SET graph_id = NULL, resource = excluded.resource, client_state_hash = excluded.client_state_hash,
+			cert_key_id = excluded.cert_key_id, user_count = excluded.user_count, expires_at = NULL, last_error = NULL, updated_at = now()
+		RETURNING id`, tenantID, monitorID, resource, clientStateHash, certID, users).Scan(&id)
+	return id, err
+}
+
+// SubscriptionCreated stores Graph's id and expiry.
+func (s *Store) SubscriptionCreated(ctx context.Context, q DBTX, id uuid.UUID, graphID string, expires time.Time) error {
+	_, err := q.Exec(ctx, `UPDATE subscriptions SET graph_id = $2, expires_at = $3, last_error = NULL, updated_at = now() WHERE id = $1`, id, graphID, expires)
+	return err
+}
+
+// AdoptSubscription makes a row describe an existing Graph subscription.
+func (s *Store) AdoptSubscription(ctx context.Context, q DBTX, id uuid.UUID, graphID string, clientStateHash []byte, expires time.Time) error {
+	_, err := q.Exec(ctx, `UPDATE subscriptions SET graph_id = $2, client_state_hash = $3, expires_at = $4, last_error = NULL, updated_at = now()
+		WHERE id = $1`, id, graphID, clientStateHash, expires)
+	return err
+}
+
+// SubscriptionRenewed stores a renewal's expiry.
+func (s *Store) SubscriptionRenewed(ctx context.Context, q DBTX, id uuid.UUID, expires time.Time) error {
+	_, err := q.Exec(ctx, `UPDATE subscriptions SET expires_at = $2, last_error = NULL, updated_at = now() WHERE id = $1`, id, expires)
+	return err
+}
+
+// SubscriptionFailed records the last error (for the dashboard and API).
+func (s *Store) SubscriptionFailed(ctx context.Context, q DBTX, id uuid.UUID, reason string) error {
+	_, err := q.Exec(ctx, `UPDATE subscriptions SET last_error = $2, updated_at = now() WHERE id = $1`, id, reason)
+	return err
+}
+
+// DropSubscriptionRow forgets a subscription.
+func (s *Store) DropSubscriptionRow(ctx context.Context, q DBTX, id uuid.UUID) error {
+	_, err := q.Exec(ctx, `DELETE FROM subscriptions WHERE id = $1`, id)
+	return err
 }

@@ -1,0 +1,119 @@
+package graph
+
+import (
+	"context"
+	"encoding/base64"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"presencebridge/internal/certs"
+	"presencebridge/internal/graph/graphapi"
+	"presencebridge/internal/seal"
+	"presencebridge/internal/store"
+	"presencebridge/internal/subscribe"
+	"presencebridge/internal/testkit"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+// The subscription engine (internal/subscribe) drives graphsim through
+// this client acting as a monitor. It lives here because only this package
+// may link msgraph-sdk-go.
+func TestEngineKeepsTheMonitorsSubscriptionAliveAndExact(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	pool := testkit.DB(t)
+	k, _ := seal.GenerateKey("k1")
+	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
+	st := store.New(pool, ring)
+	var tenant uuid.UUID
+	pool.QueryRow(ctx, `INSERT INTO tenants (name, ms_tenant_id) VALUES ('Contoso', $1) RETURNING id`, e.ten.ID).Scan(&tenant)
+	mon, _ := st.AddMonitor(ctx, pool, tenant, e.ten.Monitors[0].UPN)
+	cm := certs.New(st, e.now)
+	wh := newWebhook(t)
+	eng := subscribe.New(st, cm, wh.URL, wh.URL, e.now)
+	c, _ := e.monitor(0)
+	users := e.userIDs()
+
+	ensure := func(ids []string, want subscribe.Outcome) store.SubscriptionState {
+		t.Helper()
+		got, err := eng.Ensure(ctx, c, tenant, mon.ID, ids)
+		if err != nil || got != want {
+			t.Fatalf("Ensure(%d users) = %s, %v; want %s", len(ids), got, err, want)
+		}
+		s, _ := st.SubscriptionForMonitor(ctx, pool, tenant, mon.ID)
+		return s
+	}
+	atGraph := func() []graphapi.Subscription {
+		t.Helper()
+		subs, err := c.ListSubscriptions(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return subs
+	}
+
+	s := ensure(users[:3], subscribe.Created)
+	if g := atGraph(); len(g) != 1 || g[0].ID != s.GraphID || s.ExpiresAt == nil || !g[0].IncludeResourceData {
+		t.Fatalf("after create: ours %+v, Graph's %+v", s, g)
+	}
+	ensure(users[:3], subscribe.Unchanged)
+
+	// The user set changes: the subscription is replaced, never doubled.
+	s = ensure(users[:2], subscribe.Replaced)
+	if g := atGraph(); len(g) != 1 || g[0].ID != s.GraphID || g[0].Resource != graphapi.PresenceResource(users[:2]) {
+		t.Fatalf("after replace: ours %+v, Graph's %+v", s, g)
+	}
+
+	// 25 minutes before expiry nothing happens; within 10 it renews.
+	e.advance(s.ExpiresAt.Sub(e.now()) - 25*time.Minute)
+	c, _ = e.monitor(0)
+	ensure(users[:2], subscribe.Unchanged)
+	e.advance(16 * time.Minute)
+	c, _ = e.monitor(0)
+	old := *s.ExpiresAt
+	s = ensure(users[:2], subscribe.Renewed)
+	if !s.ExpiresAt.After(old.Add(40 * time.Minute)) {
+		t.Errorf("renewed to %v, was %v", s.ExpiresAt, old)
+	}
+
+	// Graph lost it (deleted behind our back): due for renewal, it is made again.
+	if err := c.DeleteSubscription(ctx, s.GraphID); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(s.ExpiresAt.Sub(e.now()) - 9*time.Minute)
+	c, _ = e.monitor(0)
+	s = ensure(users[:2], subscribe.Replaced)
+	if g := atGraph(); len(g) != 1 || g[0].ID != s.GraphID {
+		t.Fatalf("after recreate: ours %+v, Graph's %+v", s, g)
+	}
+
+	// A crash left Graph with a subscription we never recorded: 409 → adopted.
+	cert, _ := cm.Active(ctx)
+	if err := c.DeleteSubscription(ctx, s.GraphID); err != nil {
+		t.Fatal(err)
+	}
+	pool.Exec(ctx, `DELETE FROM subscriptions`)
+	orphan, err := c.CreateSubscription(ctx, graphapi.SubscriptionSpec{Resource: graphapi.PresenceResource(users[:2]),
+		NotificationURL: wh.URL, LifecycleNotificationURL: wh.URL, ExpiresAt: e.now().Add(50 * time.Minute), ClientState: "orphan-state",
+		IncludeResourceData: true, EncryptionCertificate: base64.StdEncoding.EncodeToString(cert.Certificate.Raw), EncryptionCertificateID: cert.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = ensure(users[:2], subscribe.Adopted)
+	key, err := st.SubscriptionByGraphID(ctx, pool, orphan.ID)
+	if err != nil || s.GraphID != orphan.ID || string(key.ClientStateHash) != string(store.ClientStateHash("orphan-state")) {
+		t.Fatalf("adopted: %+v %v", s, err)
+	}
+
+	// No users left: the subscription goes.
+	ensure(nil, subscribe.Removed)
+	if g := atGraph(); len(g) != 0 {
+		t.Errorf("Graph still holds %d subscriptions", len(g))
+	}
+	if _, err := st.SubscriptionForMonitor(ctx, pool, tenant, mon.ID); err == nil {
+		t.Error("our row survived the removal")
+	}
+}

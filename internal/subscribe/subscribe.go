@@ -1,0 +1,212 @@
+// Package subscribe keeps each presence monitor's Graph subscription alive
+// and covering exactly the users assigned to it (graph-facts §3, §5):
+//
+//   - none yet, or gone (404), or expired: create one, recording its
+//     clientState hash and certificate before Graph is asked, since Graph
+//     may notify before it answers;
+//   - the users changed: Graph has no documented way to change a
+//     subscription's resource, so create the new one and delete the old
+//     (a user may hold one presence subscription per app, so the old one
+//     goes first when Graph says 409);
+//   - due for renewal (a jittered point 10–20 minutes before expiry):
+//     PATCH the expiry, which also reauthorizes;
+//   - 409 on create: a subscription of ours that we can still verify (its
+//     clientState hash is stored) is adopted; anything else is deleted and
+//     the create retried.
+//
+// Every time coverage may have had a gap (new or recreated subscription)
+// the caller is told to repair by re-reading presence.
+package subscribe
+
+import (
+	"context"
+	cryptorand "crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"presencebridge/internal/certs"
+	"presencebridge/internal/graph/graphapi"
+	"presencebridge/internal/store"
+)
+
+// Lifetime asked for a presence subscription (Graph's maximum is 60 min).
+const Lifetime = 55 * time.Minute
+
+// Renewal window: renew at a random point this far before expiry.
+const (
+	RenewEarliest = 20 * time.Minute
+	RenewLatest   = 10 * time.Minute
+)
+
+// Engine reconciles subscriptions.
+type Engine struct {
+	st           *store.Store
+	certs        *certs.Manager
+	notifyURL    string
+	lifecycleURL string
+	now          func() time.Time
+}
+
+// New returns an Engine; notifyURL and lifecycleURL are our receiver's
+// public URLs (…/graph/notifications, …/graph/lifecycle).
+func New(st *store.Store, cm *certs.Manager, notifyURL, lifecycleURL string, now func() time.Time) *Engine {
+	if now == nil {
+		now = time.Now
+	}
+	return &Engine{st: st, certs: cm, notifyURL: notifyURL, lifecycleURL: lifecycleURL, now: now}
+}
+
+// Outcome says what Ensure did.
+type Outcome string
+
+// Outcomes.
+const (
+	Unchanged Outcome = "unchanged"
+	Created   Outcome = "created" // coverage may have had a gap: repair
+	Renewed   Outcome = "renewed"
+	Replaced  Outcome = "replaced" // new users or a lost subscription: repair
+	Adopted   Outcome = "adopted"  // a 409 named one of ours
+	Removed   Outcome = "removed"  // no users left
+)
+
+// Ensure makes the monitor's subscription cover exactly users, using g
+// (a Graph client acting as the monitor).
+func (e *Engine) Ensure(ctx context.Context, g graphapi.Subscriber, tenantID, monitorID uuid.UUID, users []string) (Outcome, error) {
+	users = slices.Clone(users)
+	slices.Sort(users)
+	resource := graphapi.PresenceResource(users)
+	cur, err := e.st.SubscriptionForMonitor(ctx, e.st.Pool(), tenantID, monitorID)
+	exists := err == nil
+	if err != nil && !errors.Is(err, store.ErrSubscriptionNotFound) {
+		return "", err
+	}
+	if len(users) == 0 {
+		if exists {
+			return Removed, e.remove(ctx, g, cur)
+		}
+		return Unchanged, nil
+	}
+	now := e.now()
+	switch {
+	case !exists || cur.GraphID == "" || cur.ExpiresAt == nil || !now.Before(*cur.ExpiresAt):
+		if exists && cur.GraphID != "" {
+			_ = g.DeleteSubscription(ctx, cur.GraphID) // expired or half-made: make sure Graph forgets it
+		}
+		out, err := e.create(ctx, g, tenantID, monitorID, resource, len(users))
+		if out == Created && exists {
+			out = Replaced
+		}
+		return out, err
+	case cur.Resource != resource:
+		// The user set changed: one presence subscription per user and app,
+		// so the old goes before the new (the gap is repaired by the caller).
+		if err := g.DeleteSubscription(ctx, cur.GraphID); err != nil && !graphapi.IsNotFound(err) {
+			return "", fmt.Errorf("subscribe: delete the old subscription: %w", err)
+		}
+		if _, err := e.create(ctx, g, tenantID, monitorID, resource, len(users)); err != nil {
+			return "", err
+		}
+		return Replaced, nil
+	case now.After(cur.ExpiresAt.Add(-renewAt(cur.ID))):
+		sub, err := g.RenewSubscription(ctx, cur.GraphID, now.Add(Lifetime))
+		if graphapi.IsNotFound(err) { // Graph dropped it: make it again
+			if _, err := e.create(ctx, g, tenantID, monitorID, resource, len(users)); err != nil {
+				return "", err
+			}
+			return Replaced, nil
+		}
+		if err != nil {
+			e.st.SubscriptionFailed(ctx, e.st.Pool(), cur.ID, err.Error())
+			return "", fmt.Errorf("subscribe: renew: %w", err)
+		}
+		return Renewed, e.st.SubscriptionRenewed(ctx, e.st.Pool(), cur.ID, sub.ExpiresAt)
+	}
+	return Unchanged, nil
+}
+
+// renewAt is how long before expiry a subscription renews: a point in
+// 10–20 minutes fixed per subscription, so renewals spread evenly and do
+// not bunch after a restart.
+func renewAt(id uuid.UUID) time.Duration {
+	r := rand.New(rand.NewPCG(uint64(id[0])<<56|uint64(id[1])<<48|uint64(id[2])<<40|uint64(id[3])<<32, uint64(id[15])))
+	return RenewLatest + time.Duration(r.Int64N(int64(RenewEarliest-RenewLatest)))
+}
+
+func (e *Engine) create(ctx context.Context, g graphapi.Subscriber, tenantID, monitorID uuid.UUID, resource string, users int) (Outcome, error) {
+	cert, err := e.certs.Active(ctx)
+	if err != nil {
+		return "", err
+	}
+	clientState, err := newClientState()
+	if err != nil {
+		return "", err
+	}
+	// Recorded first: Graph may notify before it answers the create.
+	row, err := e.st.BeginSubscription(ctx, e.st.Pool(), tenantID, monitorID, resource, store.ClientStateHash(clientState), cert.ID, users)
+	if err != nil {
+		return "", err
+	}
+	spec := graphapi.SubscriptionSpec{Resource: resource, NotificationURL: e.notifyURL, LifecycleNotificationURL: e.lifecycleURL,
+		ExpiresAt: e.now().Add(Lifetime), ClientState: clientState, IncludeResourceData: true,
+		EncryptionCertificate: base64.StdEncoding.EncodeToString(cert.Certificate.Raw), EncryptionCertificateID: cert.ID}
+	sub, err := g.CreateSubscription(ctx, spec)
+	if graphapi.IsConflict(err) {
+		out, aerr := e.resolveConflict(ctx, g, row, spec, cert.ID)
+		if aerr != nil || out == Adopted {
+			return out, aerr
+		}
+		sub, err = g.CreateSubscription(ctx, spec)
+	}
+	if err != nil {
+		e.st.SubscriptionFailed(ctx, e.st.Pool(), row, err.Error())
+		return "", fmt.Errorf("subscribe: create: %w", err)
+	}
+	return Created, e.st.SubscriptionCreated(ctx, e.st.Pool(), row, sub.ID, sub.ExpiresAt)
+}
+
+// resolveConflict handles 409: this monitor already holds a presence
+// subscription for our app (say we crashed between Graph's answer and our
+// commit). One that watches what we want, with our current certificate and
+// a clientState Graph shows us, is adopted (its clientState's hash becomes
+// the row's); any other is deleted so the create can be retried.
+func (e *Engine) resolveConflict(ctx context.Context, g graphapi.Subscriber, row uuid.UUID, spec graphapi.SubscriptionSpec, certID string) (Outcome, error) {
+	subs, err := g.ListSubscriptions(ctx)
+	if err != nil {
+		return "", fmt.Errorf("subscribe: list after 409: %w", err)
+	}
+	for _, s := range subs {
+		if s.Resource == spec.Resource && s.ClientState != "" && s.IncludeResourceData && s.EncryptionCertificateID == certID {
+			err := e.st.AdoptSubscription(ctx, e.st.Pool(), row, s.ID, store.ClientStateHash(s.ClientState), s.ExpiresAt)
+			return Adopted, err
+		}
+		if err := g.DeleteSubscription(ctx, s.ID); err != nil && !graphapi.IsNotFound(err) {
+			return "", fmt.Errorf("subscribe: delete the conflicting subscription: %w", err)
+		}
+	}
+	return Replaced, nil
+}
+
+func (e *Engine) remove(ctx context.Context, g graphapi.Subscriber, cur store.SubscriptionState) error {
+	if cur.GraphID != "" {
+		if err := g.DeleteSubscription(ctx, cur.GraphID); err != nil && !graphapi.IsNotFound(err) {
+			return fmt.Errorf("subscribe: delete: %w", err)
+		}
+	}
+	return e.st.DropSubscriptionRow(ctx, e.st.Pool(), cur.ID)
+}
+
+// newClientState is 256 random bits: the secret that authenticates
+// Graph's notifications for one subscription (stored only as a hash).
+func newClientState() (string, error) {
+	b := make([]byte, 32)
+	if _, err := cryptorand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
