@@ -117,3 +117,41 @@ func TestEngineKeepsTheMonitorsSubscriptionAliveAndExact(t *testing.T) {
 		t.Error("our row survived the removal")
 	}
 }
+
+// After a gap, Repair reads presence and stores only what differs.
+func TestRepairFillsWhatNotificationsMissed(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	pool := testkit.DB(t)
+	k, _ := seal.GenerateKey("k1")
+	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
+	st := store.New(pool, ring)
+	var tenant uuid.UUID
+	pool.QueryRow(ctx, `INSERT INTO tenants (name, ms_tenant_id) VALUES ('Contoso', $1) RETURNING id`, e.ten.ID).Scan(&tenant)
+	users := e.userIDs()
+	// Changes happened while nothing listened.
+	e.sim.SetTeamsPresence(e.ten.Users[0].ID, "Busy", "InACall")
+	e.sim.SetTeamsPresence(e.ten.Users[1].ID, "Away", "Away")
+	c, _ := e.app()
+	stats, err := subscribe.Repair(ctx, st, c, tenant, users)
+	if err != nil || stats.Read != len(users) || stats.Changed != len(users) {
+		t.Fatalf("first repair = %+v %v (every user is new to us)", stats, err)
+	}
+	p, err := st.GetPresence(ctx, pool, tenant, e.ten.Users[0].ID)
+	if err != nil || p.Activity != "InACall" || p.MappedState != "talking" {
+		t.Errorf("repaired presence = %+v %v", p, err)
+	}
+	var source string
+	pool.QueryRow(ctx, `SELECT source FROM presence_events WHERE user_object_id = $1`, e.ten.Users[0].ID).Scan(&source)
+	if source != "repair" {
+		t.Errorf("event source = %q", source)
+	}
+	// Nothing changed since: a second repair stores nothing.
+	if stats, err := subscribe.Repair(ctx, st, c, tenant, users); err != nil || stats.Changed != 0 {
+		t.Errorf("second repair = %+v %v", stats, err)
+	}
+	e.sim.SetTeamsPresence(e.ten.Users[1].ID, "Available", "Available")
+	if stats, _ := subscribe.Repair(ctx, st, c, tenant, users); stats.Changed != 1 {
+		t.Errorf("after one change: %+v", stats)
+	}
+}

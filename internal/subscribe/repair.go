@@ -1,0 +1,70 @@
+package subscribe
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"presencebridge/internal/graph/graphapi"
+	"presencebridge/internal/presence"
+	"presencebridge/internal/store"
+)
+
+// RepairStats count what a repair found.
+type RepairStats struct {
+	Read, Changed int
+}
+
+// Repair re-reads users' presence (getPresencesByUserId, 650 ids a call)
+// and feeds what differs from what we hold into the same path as
+// notifications, marked as source "repair" — after a new or recreated
+// subscription, an outage, or on the periodic reconciliation. A presence
+// older than ours (by Graph's sequenceNumber) changes nothing.
+func Repair(ctx context.Context, st *store.Store, r graphapi.PresenceReader, tenantID uuid.UUID, users []string) (RepairStats, error) {
+	var stats RepairStats
+	if len(users) == 0 {
+		return stats, nil
+	}
+	ps, err := r.GetPresences(ctx, users)
+	stats.Read = len(ps)
+	if err != nil && len(ps) == 0 {
+		return stats, fmt.Errorf("repair: read presence: %w", err)
+	}
+	rules := presence.DefaultRules()
+	if raw, rerr := st.MappingRules(ctx, st.Pool(), tenantID); rerr == nil && raw != nil {
+		if jerr := json.Unmarshal(raw, &rules); jerr != nil {
+			return stats, fmt.Errorf("repair: tenant %s rules: %w", tenantID, jerr)
+		}
+	}
+	now := time.Now()
+	txErr := pgx.BeginFunc(ctx, st.Pool(), func(tx pgx.Tx) error {
+		for _, p := range ps {
+			id, perr := uuid.Parse(p.UserID)
+			if perr != nil || p.Availability == "" || p.Availability == "PresenceUnknown" {
+				continue
+			}
+			out, _, aerr := st.ApplyPresence(ctx, tx, store.PresenceChange{TenantID: tenantID, UserID: id,
+				Availability: p.Availability, Activity: p.Activity, GraphSequence: p.SequenceNumber,
+				MappedState: string(rules.Map(p.Availability, p.Activity)), Source: "repair", ObservedAt: now,
+				Debounce: time.Duration(rules.Debounce)})
+			if aerr != nil {
+				return aerr
+			}
+			if out == store.PresenceApplied {
+				stats.Changed++
+			}
+		}
+		if stats.Changed > 0 {
+			return st.NotifyPresence(ctx, tx, tenantID)
+		}
+		return nil
+	})
+	if txErr != nil {
+		return stats, txErr
+	}
+	return stats, err // a partial read is reported after what was read is applied
+}
