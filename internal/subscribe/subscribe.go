@@ -19,8 +19,10 @@
 package subscribe
 
 import (
+	"bytes"
 	"context"
 	cryptorand "crypto/rand"
+	"crypto/sha1"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -78,8 +80,7 @@ const (
 // Ensure makes the monitor's subscription cover exactly users, using g
 // (a Graph client acting as the monitor).
 func (e *Engine) Ensure(ctx context.Context, g graphapi.Subscriber, tenantID, monitorID uuid.UUID, users []string) (Outcome, error) {
-	users = slices.Clone(users)
-	slices.Sort(users)
+	users = orderFor(monitorID, users)
 	resource := graphapi.PresenceResource(users)
 	cur, err := e.st.SubscriptionForMonitor(ctx, e.st.Pool(), tenantID, monitorID)
 	exists := err == nil
@@ -128,6 +129,27 @@ func (e *Engine) Ensure(ctx context.Context, g graphapi.Subscriber, tenantID, mo
 		return Renewed, e.st.SubscriptionRenewed(ctx, e.st.Pool(), cur.ID, sub.ExpiresAt)
 	}
 	return Unchanged, nil
+}
+
+// orderFor lists users in an order of the monitor's own: Graph refuses a
+// second subscription of the same app on the same resource text (409), and
+// a monitor taking over a failed monitor's users would otherwise ask for
+// exactly the resource the failed one still holds until it expires.
+func orderFor(monitorID uuid.UUID, users []string) []string {
+	type keyed struct {
+		key [20]byte
+		id  string
+	}
+	ks := make([]keyed, len(users))
+	for i, u := range users {
+		ks[i] = keyed{sha1.Sum([]byte(monitorID.String() + "/" + u)), u}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int { return bytes.Compare(a.key[:], b.key[:]) })
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = k.id
+	}
+	return out
 }
 
 // renewAt is how long before expiry a subscription renews: a point in
