@@ -215,7 +215,9 @@ func (a *app) onboardingRoutes(ctx context.Context, base string) (func(chi.Route
 	routes := webonboarding.Routes(webonboarding.Deps{Service: svc, Sessions: sessions, LoginURL: a.cfg.LoginBaseURL, Logger: a.logger,
 		OwnApp: func(ctx context.Context, id uuid.UUID) (store.TenantApp, error) {
 			return a.store.GetTenantApp(ctx, a.store.Pool(), id)
-		}})
+		},
+		SecretExpiry: a.secretExpiry,
+	})
 	return func(r chi.Router) { r.Route("/onboarding", routes) }, nil
 }
 
