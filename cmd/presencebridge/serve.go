@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"syscall"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/spf13/cobra"
@@ -81,6 +82,10 @@ func start(ctx context.Context, cfg *config.Config, r role, onListening func(bas
 		return err
 	}
 	base := baseURL(cfg, ln)
+	if r.worker && cfg.ClientID != "" {
+		// The presence engine: subscriptions per monitor, renewed and repaired.
+		g.Go(func() error { return runEngine(gctx, a, base, time.Minute) })
+	}
 	mountOnboarding := func(chi.Router) {}
 	if r.web {
 		if mountOnboarding, err = a.onboardingRoutes(gctx, base); err != nil {
