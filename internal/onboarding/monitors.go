@@ -2,8 +2,6 @@ package onboarding
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"net/mail"
 	"net/url"
@@ -15,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"presencebridge/internal/deliver"
 	"presencebridge/internal/identity"
 	"presencebridge/internal/store"
 )
@@ -267,7 +266,7 @@ func (s *Service) Complete(ctx context.Context, tenantID uuid.UUID, actor string
 				return err
 			}
 			if !slices.ContainsFunc(eps, func(e store.Endpoint) bool { return e.URL == st.Form.WebhookURL }) {
-				secret, err := newSigningSecret()
+				secret, err := deliver.NewSecret()
 				if err != nil {
 					return err
 				}
@@ -280,16 +279,6 @@ func (s *Service) Complete(ctx context.Context, tenantID uuid.UUID, actor string
 		}
 		return s.st.Audit(ctx, tx, &tenantID, actor, "onboarding.completed", detail)
 	})
-}
-
-// newSigningSecret makes a Standard Webhooks secret: "whsec_" and 32
-// random bytes in base64.
-func newSigningSecret() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return "whsec_" + base64.StdEncoding.EncodeToString(b), nil
 }
 
 // Integration is what the platform needs to receive events: the webhook
