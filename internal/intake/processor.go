@@ -300,15 +300,9 @@ func (p *Processor) rulesFor(ctx context.Context, q store.DBTX, tenantID uuid.UU
 	if ok && p.now().Sub(c.at) < time.Minute {
 		return c.rules, nil
 	}
-	raw, err := p.st.MappingRules(ctx, q, tenantID)
+	r, err := p.st.TenantRules(ctx, q, tenantID)
 	if err != nil {
-		return presence.Rules{}, err
-	}
-	r := presence.DefaultRules()
-	if raw != nil {
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return r, fmt.Errorf("tenant %s mapping rules: %w", tenantID, err)
-		}
+		return r, err
 	}
 	p.mu.Lock()
 	p.rules[tenantID] = cachedRules{r, p.now()}

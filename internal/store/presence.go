@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"presencebridge/internal/presence"
 )
 
 // PresenceChange is one observed presence of a user.
@@ -241,4 +244,18 @@ func (s *Store) PutMappingRules(ctx context.Context, q DBTX, tenantID uuid.UUID,
 	_, err := q.Exec(ctx, `INSERT INTO mapping_rules (tenant_id, rules) VALUES ($1, $2)
 		ON CONFLICT (tenant_id) DO UPDATE SET rules = excluded.rules, updated_at = now()`, tenantID, rules)
 	return err
+}
+
+// TenantRules is a tenant's mapping rules: what it saved, over the
+// defaults (a tenant that never saved any gets the defaults).
+func (s *Store) TenantRules(ctx context.Context, q DBTX, tenantID uuid.UUID) (presence.Rules, error) {
+	r := presence.DefaultRules()
+	raw, err := s.MappingRules(ctx, q, tenantID)
+	if err != nil || raw == nil {
+		return r, err
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return r, fmt.Errorf("tenant %s mapping rules: %w", tenantID, err)
+	}
+	return r, nil
 }

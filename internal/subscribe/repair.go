@@ -2,7 +2,6 @@ package subscribe
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -10,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/graph/graphapi"
-	"presencebridge/internal/presence"
 	"presencebridge/internal/store"
 )
 
@@ -34,11 +32,9 @@ func Repair(ctx context.Context, st *store.Store, r graphapi.PresenceReader, ten
 	if err != nil && len(ps) == 0 {
 		return stats, fmt.Errorf("repair: read presence: %w", err)
 	}
-	rules := presence.DefaultRules()
-	if raw, rerr := st.MappingRules(ctx, st.Pool(), tenantID); rerr == nil && raw != nil {
-		if jerr := json.Unmarshal(raw, &rules); jerr != nil {
-			return stats, fmt.Errorf("repair: tenant %s rules: %w", tenantID, jerr)
-		}
+	rules, rerr := st.TenantRules(ctx, st.Pool(), tenantID)
+	if rerr != nil {
+		return stats, fmt.Errorf("repair: %w", rerr)
 	}
 	now := time.Now()
 	txErr := pgx.BeginFunc(ctx, st.Pool(), func(tx pgx.Tx) error {

@@ -38,12 +38,7 @@ func preview(r presence.Rules, samples []presence.Sample) []previewResult {
 
 func (d Deps) rules(r *http.Request) (presence.Rules, error) {
 	tenant := r.Context().Value(tenantKey{}).(uuid.UUID)
-	raw, err := d.Store.MappingRules(r.Context(), d.Store.Pool(), tenant)
-	rules := presence.DefaultRules()
-	if err == nil && raw != nil {
-		err = json.Unmarshal(raw, &rules)
-	}
-	return rules, err
+	return d.Store.TenantRules(r.Context(), d.Store.Pool(), tenant)
 }
 
 func (d Deps) getRules(w http.ResponseWriter, r *http.Request) {
