@@ -115,9 +115,13 @@ func (s *Store) AuthorizeMonitor(ctx context.Context, q DBTX, tenantID, id uuid.
 	}
 	_, err = q.Exec(ctx, `UPDATE monitors SET status = 'authorized', object_id = $3, display_name = $4, auth_method = $5,
 		authorized_at = now(), refresh_token_secret_id = $6, access_token_secret_id = $7, token_expires_at = $8,
-		last_refresh_at = now(), refresh_failures = 0, last_error = NULL, link_generation = link_generation + 1, updated_at = now()
+		last_refresh_at = now(), refresh_failures = 0, failure_days = 0, last_failure_day = NULL, retry_after = NULL,
+		last_error = NULL, link_generation = link_generation + 1, updated_at = now()
 		WHERE tenant_id = $1 AND id = $2`, tenantID, id, g.ObjectID, g.DisplayName, g.Method, rt, at, g.Expiry)
-	return err
+	if err != nil {
+		return err
+	}
+	return s.ResolveAlert(ctx, q, tenantID, AlertMonitorNeedsReauth, id.String())
 }
 
 func (s *Store) putOrReplace(ctx context.Context, q DBTX, id *uuid.UUID, tenantID uuid.UUID, purpose, value string) (uuid.UUID, error) {
@@ -135,6 +139,9 @@ type MonitorTokens struct {
 	AccessTokenID  *uuid.UUID
 	ExpiresAt      *time.Time
 	Failures       int
+	LastRefreshAt  *time.Time
+	RetryAfter     *time.Time // transient failures: no refresh before then
+	LastError      string
 }
 
 // LockMonitorTokens locks a monitor's row (SELECT … FOR UPDATE) in tx and
@@ -142,9 +149,10 @@ type MonitorTokens struct {
 // they get it, find a fresh token and use it.
 func (s *Store) LockMonitorTokens(ctx context.Context, tx pgx.Tx, tenantID, id uuid.UUID) (MonitorTokens, error) {
 	var t MonitorTokens
-	err := tx.QueryRow(ctx, `SELECT status, upn, refresh_token_secret_id, access_token_secret_id, token_expires_at, refresh_failures
+	err := tx.QueryRow(ctx, `SELECT status, upn, refresh_token_secret_id, access_token_secret_id, token_expires_at, refresh_failures,
+			last_refresh_at, retry_after, coalesce(last_error, '')
 		FROM monitors WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenantID, id).
-		Scan(&t.Status, &t.UPN, &t.RefreshTokenID, &t.AccessTokenID, &t.ExpiresAt, &t.Failures)
+		Scan(&t.Status, &t.UPN, &t.RefreshTokenID, &t.AccessTokenID, &t.ExpiresAt, &t.Failures, &t.LastRefreshAt, &t.RetryAfter, &t.LastError)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, ErrMonitorNotFound
 	}
@@ -153,7 +161,7 @@ func (s *Store) LockMonitorTokens(ctx context.Context, tx pgx.Tx, tenantID, id u
 
 // SaveRefreshedTokens stores a refresh's result: the rotated refresh token
 // replaces the old one in the same transaction (identity-sdk-facts A2.5).
-func (s *Store) SaveRefreshedTokens(ctx context.Context, tx pgx.Tx, tenantID, id uuid.UUID, t MonitorTokens, refreshToken, accessToken string, expiry time.Time) error {
+func (s *Store) SaveRefreshedTokens(ctx context.Context, tx pgx.Tx, tenantID, id uuid.UUID, t MonitorTokens, refreshToken, accessToken string, expiry, refreshedAt time.Time) error {
 	if refreshToken != "" && t.RefreshTokenID != nil {
 		if err := s.ReplaceSecret(ctx, tx, *t.RefreshTokenID, []byte(refreshToken)); err != nil {
 			return err
@@ -163,20 +171,49 @@ func (s *Store) SaveRefreshedTokens(ctx context.Context, tx pgx.Tx, tenantID, id
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `UPDATE monitors SET access_token_secret_id = $3, token_expires_at = $4, last_refresh_at = now(),
-		refresh_failures = 0, last_error = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2`, tenantID, id, at, expiry)
+	_, err = tx.Exec(ctx, `UPDATE monitors SET access_token_secret_id = $3, token_expires_at = $4, last_refresh_at = $5,
+		refresh_failures = 0, failure_days = 0, last_failure_day = NULL, retry_after = NULL, last_error = NULL, updated_at = now()
+		WHERE tenant_id = $1 AND id = $2`, tenantID, id, at, expiry, refreshedAt)
 	return err
 }
 
-// MonitorRefreshFailed records a failed refresh. needsReauth marks the
-// monitor "needs re-authorization" (its grant is gone); otherwise the
-// failure is counted for back-off.
-func (s *Store) MonitorRefreshFailed(ctx context.Context, q DBTX, tenantID, id uuid.UUID, needsReauth bool, reason string) error {
-	status := "status"
-	if needsReauth {
-		status = "'needs_reauth'"
+// GiveUpDays is how many days with failed refreshes (transient errors
+// only, counted at most once a day) a monitor survives before it is
+// marked "needs re-authorization".
+const GiveUpDays = 4
+
+// MonitorRefreshFailed records a failed refresh at now (the caller's
+// clock). needsReauth marks the monitor "needs re-authorization" (its
+// grant is gone); otherwise the failure backs off (1 minute doubling to an
+// hour) and counts toward GiveUpDays, at most once per UTC day. It returns
+// the monitor's status after the update.
+func (s *Store) MonitorRefreshFailed(ctx context.Context, q DBTX, tenantID, id uuid.UUID, needsReauth bool, reason string, now time.Time) (string, error) {
+	var status string
+	err := q.QueryRow(ctx, `WITH d AS (
+			SELECT failure_days + CASE WHEN last_failure_day IS DISTINCT FROM ($5::timestamptz AT TIME ZONE 'UTC')::date THEN 1 ELSE 0 END AS days
+			FROM monitors WHERE tenant_id = $1 AND id = $2)
+		UPDATE monitors m SET refresh_failures = refresh_failures + 1, last_error = $3,
+			failure_days = CASE WHEN $4 THEN m.failure_days ELSE d.days END,
+			last_failure_day = CASE WHEN $4 THEN m.last_failure_day ELSE ($5::timestamptz AT TIME ZONE 'UTC')::date END,
+			status = CASE WHEN $4 OR d.days >= $6 THEN 'needs_reauth' ELSE m.status END,
+			retry_after = CASE WHEN $4 THEN NULL ELSE $5::timestamptz + least(interval '1 hour', interval '1 minute' * power(2, least(refresh_failures, 10))) END,
+			updated_at = now()
+		FROM d WHERE m.tenant_id = $1 AND m.id = $2 RETURNING m.status`, tenantID, id, reason, needsReauth, now, GiveUpDays).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", ErrMonitorNotFound
 	}
-	_, err := q.Exec(ctx, `UPDATE monitors SET status = `+status+`, refresh_failures = refresh_failures + 1, last_error = $3,
-		updated_at = now() WHERE tenant_id = $1 AND id = $2`, tenantID, id, reason)
-	return err
+	return status, err
+}
+
+// MonitorsDueForRefresh lists a tenant's authorized monitors whose
+// credentials were last refreshed before since: every credential is
+// refreshed at least daily, used or not (a spare monitor's too), so a dead
+// grant shows before its users need it.
+func (s *Store) MonitorsDueForRefresh(ctx context.Context, q DBTX, tenantID uuid.UUID, since time.Time) ([]uuid.UUID, error) {
+	rows, err := q.Query(ctx, `SELECT id FROM monitors WHERE tenant_id = $1 AND status = 'authorized'
+		AND (last_refresh_at IS NULL OR last_refresh_at < $2) ORDER BY last_refresh_at NULLS FIRST`, tenantID, since)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 }

@@ -83,7 +83,8 @@ func (s *Store) BeginSubscription(ctx context.Context, q DBTX, tenantID, monitor
 	err := q.QueryRow(ctx, `INSERT INTO subscriptions (tenant_id, monitor_id, resource, client_state_hash, cert_key_id, user_count)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (monitor_id) DO UPDATE SET graph_id = NULL, resource = excluded.resource, client_state_hash = excluded.client_state_hash,
-			cert_key_id = excluded.cert_key_id, user_count = excluded.user_count, expires_at = NULL, last_error = NULL, updated_at = now()
+			cert_key_id = excluded.cert_key_id, user_count = excluded.user_count, expires_at = NULL, last_error = NULL,
+			abandoned_at = NULL, renewed_at = NULL, renewals = 0, last_notification_at = NULL, updated_at = now()
 		RETURNING id`, tenantID, monitorID, resource, clientStateHash, certID, users).Scan(&id)
 	return id, err
 }
@@ -103,7 +104,8 @@ func (s *Store) AdoptSubscription(ctx context.Context, q DBTX, id uuid.UUID, gra
 
 // SubscriptionRenewed stores a renewal's expiry.
 func (s *Store) SubscriptionRenewed(ctx context.Context, q DBTX, id uuid.UUID, expires time.Time) error {
-	_, err := q.Exec(ctx, `UPDATE subscriptions SET expires_at = $2, last_error = NULL, updated_at = now() WHERE id = $1`, id, expires)
+	_, err := q.Exec(ctx, `UPDATE subscriptions SET expires_at = $2, last_error = NULL, renewed_at = now(), renewals = renewals + 1,
+		updated_at = now() WHERE id = $1`, id, expires)
 	return err
 }
 

@@ -92,7 +92,7 @@ func (v *Vault) MonitorToken(ctx context.Context, tenantID, monitorID uuid.UUID)
 		if tok, ok := v.fromCache(key); ok {
 			return tok, nil
 		}
-		tok, exp, err := v.refresh(context.WithoutCancel(ctx), tenantID, monitorID)
+		tok, exp, err := v.refresh(context.WithoutCancel(ctx), tenantID, monitorID, false)
 		if err != nil {
 			return "", err
 		}
@@ -105,6 +105,38 @@ func (v *Vault) MonitorToken(ctx context.Context, tenantID, monitorID uuid.UUID)
 		return "", err
 	}
 	return res.(string), nil
+}
+
+// DailyRefresh is how often every credential is refreshed, used or not.
+const DailyRefresh = 20 * time.Hour
+
+// Refresh redeems the monitor's refresh token now unless another instance
+// did within DailyRefresh: the engine calls it for every authorized
+// monitor once a day, so a spare monitor's grant is exercised (and a dead
+// one found) before its users need it.
+func (v *Vault) Refresh(ctx context.Context, tenantID, monitorID uuid.UUID) error {
+	_, err, _ := v.group.Do(tenantID.String()+"/"+monitorID.String(), func() (any, error) {
+		tok, exp, err := v.refresh(context.WithoutCancel(ctx), tenantID, monitorID, true)
+		if err != nil {
+			return "", err
+		}
+		v.mu.Lock()
+		v.cache[[2]uuid.UUID{tenantID, monitorID}] = cached{tok, exp}
+		v.mu.Unlock()
+		return tok, nil
+	})
+	return err
+}
+
+// BackingOffError is returned while a monitor's refresh backs off after a
+// transient failure: no call is made to the identity platform before Until.
+type BackingOffError struct {
+	Until     time.Time
+	LastError string
+}
+
+func (e *BackingOffError) Error() string {
+	return fmt.Sprintf("token refresh backing off until %s after: %s", e.Until.UTC().Format(time.RFC3339), e.LastError)
 }
 
 // Forget drops a cached token (after Graph refused it, say).
@@ -124,8 +156,9 @@ func (v *Vault) fromCache(id [2]uuid.UUID) (string, bool) {
 	return "", false
 }
 
-// refresh runs under the monitor's row lock.
-func (v *Vault) refresh(ctx context.Context, tenantID, monitorID uuid.UUID) (string, time.Time, error) {
+// refresh runs under the monitor's row lock; force refreshes a token that
+// is still fresh unless it was refreshed within DailyRefresh.
+func (v *Vault) refresh(ctx context.Context, tenantID, monitorID uuid.UUID, force bool) (string, time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	tx, err := v.store.Pool().Begin(ctx)
@@ -141,8 +174,20 @@ func (v *Vault) refresh(ctx context.Context, tenantID, monitorID uuid.UUID) (str
 		m, _ := v.store.GetMonitor(ctx, tx, tenantID, monitorID)
 		return "", time.Time{}, &NotAuthorizedError{Status: row.Status, Reason: m.LastError}
 	}
+	now := v.now()
+	fresh := row.AccessTokenID != nil && row.ExpiresAt != nil && now.Add(Margin).Before(*row.ExpiresAt)
+	if force && row.LastRefreshAt != nil && now.Sub(*row.LastRefreshAt) >= DailyRefresh {
+		fresh = false
+	}
+	if !fresh && row.RetryAfter != nil && now.Before(*row.RetryAfter) {
+		if !force && row.AccessTokenID != nil && row.ExpiresAt != nil && now.Before(*row.ExpiresAt) {
+			fresh = true // inside the margin but still valid: better than nothing while backing off
+		} else {
+			return "", time.Time{}, &BackingOffError{Until: *row.RetryAfter, LastError: row.LastError}
+		}
+	}
 	// Someone else refreshed while we waited for the lock: use theirs.
-	if row.AccessTokenID != nil && row.ExpiresAt != nil && v.now().Add(Margin).Before(*row.ExpiresAt) {
+	if fresh {
 		at, err := v.store.OpenSecret(ctx, tx, *row.AccessTokenID, store.PurposeAccessToken)
 		if err != nil {
 			return "", time.Time{}, err
@@ -161,7 +206,7 @@ func (v *Vault) refresh(ctx context.Context, tenantID, monitorID uuid.UUID) (str
 	if rerr != nil {
 		return "", time.Time{}, v.failed(ctx, tx, tenantID, monitorID, row, rerr)
 	}
-	if err := v.store.SaveRefreshedTokens(ctx, tx, tenantID, monitorID, row, g.RefreshToken, g.AccessToken, g.Expiry); err != nil {
+	if err := v.store.SaveRefreshedTokens(ctx, tx, tenantID, monitorID, row, g.RefreshToken, g.AccessToken, g.Expiry, now); err != nil {
 		return "", time.Time{}, err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -183,15 +228,25 @@ func (v *Vault) failed(ctx context.Context, tx pgx.Tx, tenantID, monitorID uuid.
 		reason += " — " + ie.Advice()
 	}
 	reauth := class == identity.Reauthorize || class == identity.ConsentMissing
-	if err := v.store.MonitorRefreshFailed(ctx, tx, tenantID, monitorID, reauth, reason); err != nil {
+	status, err := v.store.MonitorRefreshFailed(ctx, tx, tenantID, monitorID, reauth, reason, v.now())
+	if err != nil {
 		return errors.Join(rerr, err)
 	}
-	if reauth {
+	if status == store.MonitorNeedsReauth {
 		detail := map[string]any{"monitor": monitorID, "upn": row.UPN, "class": class.String(), "reason": reason}
 		if ie != nil {
 			detail["aadsts"] = ie.AADSTS
 		}
+		msg := fmt.Sprintf("Presence monitor %s must be authorized again: %s", row.UPN, reason)
+		if !reauth {
+			detail["gave_up_after_days"] = store.GiveUpDays
+			msg = fmt.Sprintf("Presence monitor %s could not refresh its sign-in for %d days and must be authorized again: %s",
+				row.UPN, store.GiveUpDays, reason)
+		}
 		if err := v.store.Audit(ctx, tx, &tenantID, "system", "monitor.needs_reauth", detail); err != nil {
+			return errors.Join(rerr, err)
+		}
+		if err := v.store.RaiseAlert(ctx, tx, tenantID, store.AlertMonitorNeedsReauth, monitorID.String(), msg, detail); err != nil {
 			return errors.Join(rerr, err)
 		}
 	}

@@ -143,6 +143,9 @@ func TestRevokedGrantMarksTheMonitorAndRecordsWhy(t *testing.T) {
 	if m.Status != store.MonitorNeedsReauth || !strings.Contains(m.LastError, "AADSTS50173") || !strings.Contains(m.LastError, "Sign in again") {
 		t.Errorf("monitor = %s %q", m.Status, m.LastError)
 	}
+	if as, _ := f.st.Alerts(ctx, f.pool, f.tenant); len(as) != 1 || as[0].Kind != store.AlertMonitorNeedsReauth || as[0].ResolvedAt != nil {
+		t.Errorf("alerts = %+v", as)
+	}
 	log, err := f.st.AuditLog(ctx, f.pool, f.tenant, 10)
 	if err != nil || len(log) != 1 || log[0].Action != "monitor.needs_reauth" || log[0].Detail["upn"] != f.monitor.UPN {
 		t.Errorf("audit log = %+v, %v", log, err)
@@ -159,11 +162,26 @@ func TestRevokedGrantMarksTheMonitorAndRecordsWhy(t *testing.T) {
 	}
 }
 
-func TestTransientFailuresAreCountedNotFatal(t *testing.T) {
+// clock is a settable clock for the vault (graphsim keeps real time: its
+// tokens stay valid; only our view of "now" moves).
+type clock struct {
+	mu sync.Mutex
+	at time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.at }
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.at = c.at.Add(d)
+	c.mu.Unlock()
+}
+
+func TestTransientFailuresBackOffAndAreCountedNotFatal(t *testing.T) {
 	f := newFixture(t)
 	f.expire(t)
 	f.sim.AddTokenFault(graphsim.TokenFault{Grant: "refresh_token", Status: 503, Error: "temporarily_unavailable", Times: 1})
-	v := New(f.st, f.id, f.creds, nil)
+	clk := &clock{at: time.Now()}
+	v := New(f.st, f.id, f.creds, clk.now)
 	ctx := context.Background()
 	if _, err := v.MonitorToken(ctx, f.tenant, f.monitor.ID); identity.ClassOf(err) != identity.Transient {
 		t.Fatalf("err = %v, want transient", err)
@@ -172,12 +190,116 @@ func TestTransientFailuresAreCountedNotFatal(t *testing.T) {
 	if m.Status != store.MonitorAuthorized || m.RefreshFailures != 1 || m.LastError == "" {
 		t.Errorf("monitor after a transient failure = %s failures %d %q", m.Status, m.RefreshFailures, m.LastError)
 	}
+	// At once again: backing off, Entra is not asked.
+	calls := f.refreshCalls()
+	var bo *BackingOffError
+	if _, err := v.MonitorToken(ctx, f.tenant, f.monitor.ID); !errors.As(err, &bo) || !strings.Contains(err.Error(), "backing off") {
+		t.Fatalf("retry within the back-off: %v", err)
+	}
+	if f.refreshCalls() != calls {
+		t.Error("refreshed during the back-off")
+	}
+	clk.advance(61 * time.Second)
 	if _, err := v.MonitorToken(ctx, f.tenant, f.monitor.ID); err != nil {
-		t.Fatalf("retry: %v", err)
+		t.Fatalf("retry after the back-off: %v", err)
 	}
 	m, _ = f.st.GetMonitor(ctx, f.pool, f.tenant, f.monitor.ID)
 	if m.RefreshFailures != 0 || m.LastError != "" {
 		t.Errorf("success did not reset the failure count: %+v", m)
+	}
+}
+
+func TestTransientFailuresGiveUpAfterFourDaysCountingEachDayOnce(t *testing.T) {
+	f := newFixture(t)
+	f.sim.AddTokenFault(graphsim.TokenFault{Grant: "refresh_token", Status: 503, Error: "temporarily_unavailable", Times: 1000})
+	// Ahead of real time (the stored token expiry is real time), at 01:00 UTC.
+	start := time.Now().UTC().Truncate(24 * time.Hour).Add(25 * time.Hour)
+	clk := &clock{at: start}
+	v := New(f.st, f.id, f.creds, clk.now)
+	ctx := context.Background()
+	status := func() (string, int) {
+		var s string
+		var days int
+		f.pool.QueryRow(ctx, `SELECT status, failure_days FROM monitors WHERE id = $1`, f.monitor.ID).Scan(&s, &days)
+		return s, days
+	}
+	// Days 1–3 (UTC): many failures a day, each day counted once; still authorized.
+	for day := range 3 {
+		clk.at = start.Add(time.Duration(day) * 24 * time.Hour)
+		for range 5 {
+			clk.advance(2 * time.Hour) // past any back-off
+			v.Forget(f.tenant, f.monitor.ID)
+			f.expire(t)
+			if _, err := v.MonitorToken(ctx, f.tenant, f.monitor.ID); err == nil || identity.ClassOf(err) != identity.Transient {
+				t.Fatalf("day %d: %v", day+1, err)
+			}
+		}
+		if s, days := status(); s != store.MonitorAuthorized || days != day+1 {
+			t.Fatalf("after day %d: status %s, failure days %d", day+1, s, days)
+		}
+	}
+	if as, _ := f.st.Alerts(ctx, f.pool, f.tenant); len(as) != 0 {
+		t.Fatalf("alerts before giving up: %+v", as)
+	}
+	// The fourth day's first failure gives up: re-authorization, an alert.
+	clk.at = start.Add(3*24*time.Hour + time.Hour)
+	f.expire(t)
+	v.MonitorToken(ctx, f.tenant, f.monitor.ID)
+	if s, days := status(); s != store.MonitorNeedsReauth || days != 4 {
+		t.Fatalf("after day 4: status %s, failure days %d", s, days)
+	}
+	as, _ := f.st.Alerts(ctx, f.pool, f.tenant)
+	if len(as) != 1 || as[0].Kind != store.AlertMonitorNeedsReauth || as[0].Subject != f.monitor.ID.String() ||
+		!strings.Contains(as[0].Message, "4 days") || as[0].ResolvedAt != nil {
+		t.Fatalf("alerts = %+v", as)
+	}
+}
+
+func TestDailyRefreshExercisesAnIdleMonitorsGrant(t *testing.T) {
+	f := newFixture(t)
+	clk := &clock{at: time.Now()}
+	v := New(f.st, f.id, f.creds, clk.now)
+	ctx := context.Background()
+	// Signed in just now: nothing to do.
+	if err := v.Refresh(ctx, f.tenant, f.monitor.ID); err != nil || f.refreshCalls() != 0 {
+		t.Fatalf("refresh right after sign-in: %v, %d calls", err, f.refreshCalls())
+	}
+	due, _ := f.st.MonitorsDueForRefresh(ctx, f.pool, f.tenant, clk.now().Add(-DailyRefresh))
+	if len(due) != 0 {
+		t.Fatalf("due right after sign-in: %v", due)
+	}
+	clk.advance(21 * time.Hour)
+	due, _ = f.st.MonitorsDueForRefresh(ctx, f.pool, f.tenant, clk.now().Add(-DailyRefresh))
+	if len(due) != 1 || due[0] != f.monitor.ID {
+		t.Fatalf("due after 21 h: %v", due)
+	}
+	if err := v.Refresh(ctx, f.tenant, f.monitor.ID); err != nil || f.refreshCalls() != 1 {
+		t.Fatalf("daily refresh: %v, %d calls", err, f.refreshCalls())
+	}
+	// The grant is revoked; the next day's refresh finds out and raises an alert.
+	f.sim.RevokeUser(f.seed.Tenants[0].Monitors[0].ID)
+	clk.advance(21 * time.Hour)
+	if err := v.Refresh(ctx, f.tenant, f.monitor.ID); identity.ClassOf(err) != identity.Reauthorize {
+		t.Fatalf("refresh of a revoked grant: %v", err)
+	}
+	as, _ := f.st.Alerts(ctx, f.pool, f.tenant)
+	if len(as) != 1 || as[0].Kind != store.AlertMonitorNeedsReauth || as[0].ResolvedAt != nil || !strings.Contains(as[0].Message, f.monitor.UPN) {
+		t.Fatalf("alerts = %+v", as)
+	}
+	// Signing in again resolves it.
+	mon := f.seed.Tenants[0].Monitors[0]
+	app, msTenant, _ := f.creds(ctx, f.tenant)
+	g, err := f.id.PasswordOnce(ctx, app, msTenant, mon.UPN, mon.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.st.AuthorizeMonitor(ctx, f.pool, f.tenant, f.monitor.ID, store.MonitorGrant{ObjectID: g.Account.ObjectID,
+		DisplayName: g.Account.Name, Method: "password", RefreshToken: g.RefreshToken, AccessToken: g.AccessToken, Expiry: g.Expiry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if as, _ := f.st.Alerts(ctx, f.pool, f.tenant); len(as) != 1 || as[0].ResolvedAt == nil {
+		t.Fatalf("alerts after signing in again = %+v", as)
 	}
 }
 
