@@ -245,3 +245,28 @@ func (s *Store) Alerts(ctx context.Context, q DBTX, tenantID uuid.UUID) ([]Alert
 		return a, r.Scan(&a.ID, &a.TenantID, &a.Kind, &a.Subject, &a.Message, &a.Detail, &a.RaisedAt, &a.ResolvedAt)
 	})
 }
+
+// HeldPresence is the presence we hold for a user, as a repair compares it.
+type HeldPresence struct {
+	Availability, Activity, GraphSequence string
+}
+
+// HeldPresences reads what we hold for users (absent: never seen).
+func (s *Store) HeldPresences(ctx context.Context, q DBTX, tenantID uuid.UUID, users []uuid.UUID) (map[uuid.UUID]HeldPresence, error) {
+	rows, err := q.Query(ctx, `SELECT user_object_id, availability, activity, graph_sequence FROM presence
+		WHERE tenant_id = $1 AND user_object_id = ANY($2)`, tenantID, users)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[uuid.UUID]HeldPresence, len(users))
+	for rows.Next() {
+		var id uuid.UUID
+		var h HeldPresence
+		if err := rows.Scan(&id, &h.Availability, &h.Activity, &h.GraphSequence); err != nil {
+			return nil, err
+		}
+		out[id] = h
+	}
+	return out, rows.Err()
+}

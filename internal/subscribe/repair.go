@@ -36,11 +36,26 @@ func Repair(ctx context.Context, st *store.Store, r graphapi.PresenceReader, ten
 	if rerr != nil {
 		return stats, fmt.Errorf("repair: %w", rerr)
 	}
+	// Only differences go on: most users have not changed, and a repair of
+	// a large tenant must not rewrite every row.
+	ids := make([]uuid.UUID, 0, len(ps))
+	for _, p := range ps {
+		if id, perr := uuid.Parse(p.UserID); perr == nil {
+			ids = append(ids, id)
+		}
+	}
+	held, herr := st.HeldPresences(ctx, st.Pool(), tenantID, ids)
+	if herr != nil {
+		return stats, fmt.Errorf("repair: %w", herr)
+	}
 	now := time.Now()
 	txErr := pgx.BeginFunc(ctx, st.Pool(), func(tx pgx.Tx) error {
 		for _, p := range ps {
 			id, perr := uuid.Parse(p.UserID)
 			if perr != nil || p.Availability == "" || p.Availability == "PresenceUnknown" {
+				continue
+			}
+			if h, ok := held[id]; ok && h.Availability == p.Availability && h.Activity == p.Activity {
 				continue
 			}
 			out, _, aerr := st.ApplyPresence(ctx, tx, store.PresenceChange{TenantID: tenantID, UserID: id,

@@ -35,6 +35,7 @@ type Reconciler struct {
 	eng     *Engine
 	clients Clients
 	cap     int
+	budget  *Budget
 	logger  *slog.Logger
 }
 
@@ -44,23 +45,101 @@ func NewReconciler(st *store.Store, eng *Engine, clients Clients, capacity int, 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Reconciler{st: st, eng: eng, clients: clients, cap: capacity, logger: logger}
+	return &Reconciler{st: st, eng: eng, clients: clients, cap: capacity, budget: NewBudget(0, 0, 0, 0), logger: logger}
+}
+
+// WithBudget makes repairs share b (one per process).
+func (r *Reconciler) WithBudget(b *Budget) *Reconciler {
+	r.budget = b
+	return r
+}
+
+// sweep ends the subscriptions of monitors no longer in use: deleted at
+// Graph when the monitor's token still works, else abandoned — kept so
+// that their last notifications verify — and forgotten once expired.
+func (r *Reconciler) sweep(ctx context.Context, tenantID uuid.UUID, inUse []store.Monitor) error {
+	rows, err := r.st.TenantSubscriptions(ctx, r.st.Pool(), tenantID)
+	if err != nil {
+		return err
+	}
+	using := map[uuid.UUID]bool{}
+	for _, m := range inUse {
+		using[m.ID] = true
+	}
+	now := r.eng.now()
+	var errs []error
+	for _, s := range rows {
+		if using[s.MonitorID] {
+			continue
+		}
+		if s.GraphID == "" || s.ExpiresAt == nil || !now.Before(*s.ExpiresAt) {
+			errs = append(errs, r.st.DropSubscriptionRow(ctx, r.st.Pool(), s.ID))
+			continue
+		}
+		if s.Abandoned {
+			continue
+		}
+		g, err := r.clients.Monitor(ctx, tenantID, s.MonitorID)
+		if err == nil {
+			err = g.DeleteSubscription(ctx, s.GraphID)
+			if err == nil || graphapi.IsNotFound(err) {
+				errs = append(errs, r.st.DropSubscriptionRow(ctx, r.st.Pool(), s.ID))
+				continue
+			}
+		}
+		r.logger.Info("subscribe: subscription of a monitor no longer in use left to expire", "tenant", tenantID,
+			"monitor", s.MonitorID, "subscription", s.GraphID, "expires", s.ExpiresAt, "err", err)
+		errs = append(errs, r.st.AbandonSubscription(ctx, r.st.Pool(), s.ID, "monitor no longer in use: "+err.Error()))
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Reconciler) alertUnmonitored(ctx context.Context, tenantID uuid.UUID, rep Report) error {
+	if rep.Unmonitored == 0 {
+		return r.st.ResolveAlert(ctx, r.st.Pool(), tenantID, store.AlertUsersUnmonitored, "")
+	}
+	msg := fmt.Sprintf("%d users are not monitored: authorize %d more presence monitor account(s) (each covers up to %d users).",
+		rep.Unmonitored, rep.MonitorsMissing, r.capacity())
+	return r.st.RaiseAlert(ctx, r.st.Pool(), tenantID, store.AlertUsersUnmonitored, "", msg,
+		map[string]any{"unmonitored": rep.Unmonitored, "monitors_missing": rep.MonitorsMissing, "monitors": rep.Monitors})
+}
+
+func (r *Reconciler) capacity() int {
+	if r.cap <= 0 {
+		return graphapi.MaxIDsPerCall
+	}
+	return r.cap
 }
 
 // ReconcileTenant shards the resolved roster over the authorized monitors
 // (stable: nobody moves who need not), records the assignment, makes each
 // monitor's subscription cover exactly its users, and repairs the users of
 // every subscription that was created or replaced. A monitor that fails is
-// reported and the others carry on.
+// reported and the others carry on. Subscriptions of monitors that left
+// are deleted, or abandoned to expire when their grant is gone. Users that
+// fit no monitor raise an alert for the tenant.
 func (r *Reconciler) ReconcileTenant(ctx context.Context, tenantID uuid.UUID) (Report, error) {
+	return r.ReconcileTenantExcept(ctx, tenantID, nil)
+}
+
+// ReconcileTenantExcept is ReconcileTenant leaving out some authorized
+// monitors (say, one whose token fails while its subscription lapses):
+// their users move as if the monitors had failed.
+func (r *Reconciler) ReconcileTenantExcept(ctx context.Context, tenantID uuid.UUID, except map[uuid.UUID]bool) (Report, error) {
 	rep := Report{Outcomes: map[uuid.UUID]Outcome{}, Failed: map[uuid.UUID]error{}}
 	roster, err := r.st.ResolvedRoster(ctx, r.st.Pool(), tenantID)
 	if err != nil {
 		return rep, err
 	}
-	monitors, err := r.st.AuthorizedMonitors(ctx, r.st.Pool(), tenantID)
+	all, err := r.st.AuthorizedMonitors(ctx, r.st.Pool(), tenantID)
 	if err != nil {
 		return rep, err
+	}
+	var monitors []store.Monitor
+	for _, m := range all {
+		if !except[m.ID] {
+			monitors = append(monitors, m)
+		}
 	}
 	in := shard.Input{Cap: r.cap, Users: make([]shard.User, len(roster))}
 	for i, u := range roster {
@@ -111,18 +190,24 @@ func (r *Reconciler) ReconcileTenant(ctx context.Context, tenantID uuid.UUID) (R
 			gaps = append(gaps, users...)
 		}
 	}
+	if err := r.sweep(ctx, tenantID, monitors); err != nil {
+		rep.Failed[uuid.Nil] = err
+	}
+	if err := r.alertUnmonitored(ctx, tenantID, rep); err != nil {
+		return rep, err
+	}
 	if len(gaps) > 0 {
 		reader, err := r.clients.Reader(ctx, tenantID)
 		if err == nil {
 			var st RepairStats
-			st, err = Repair(ctx, r.st, reader, tenantID, gaps)
+			st, err = Repair(ctx, r.st, r.budget.Reader(tenantID, reader), tenantID, gaps)
 			rep.Repaired = st.Changed
 		}
 		if err != nil {
 			return rep, fmt.Errorf("subscribe: repair after new subscriptions: %w", err)
 		}
 	}
-	if len(rep.Failed) > 0 {
+	if len(rep.Failed) > 0 { // uuid.Nil: the sweep of unused subscriptions
 		errs := make([]error, 0, len(rep.Failed))
 		for _, e := range rep.Failed {
 			errs = append(errs, e)

@@ -92,7 +92,7 @@ func (v *Vault) MonitorToken(ctx context.Context, tenantID, monitorID uuid.UUID)
 		if tok, ok := v.fromCache(key); ok {
 			return tok, nil
 		}
-		tok, exp, err := v.refresh(context.WithoutCancel(ctx), tenantID, monitorID, false)
+		tok, exp, err := v.refresh(context.WithoutCancel(ctx), tenantID, monitorID, ifExpired)
 		if err != nil {
 			return "", err
 		}
@@ -115,8 +115,28 @@ const DailyRefresh = 20 * time.Hour
 // monitor once a day, so a spare monitor's grant is exercised (and a dead
 // one found) before its users need it.
 func (v *Vault) Refresh(ctx context.Context, tenantID, monitorID uuid.UUID) error {
+	return v.forced(ctx, tenantID, monitorID, ifDaily)
+}
+
+// Recheck redeems the monitor's refresh token now, whatever the age of its
+// access token: after Graph says the monitor's access is lost
+// (reauthorizationRequired), a revoked grant is found at once rather than
+// when the cached access token expires.
+func (v *Vault) Recheck(ctx context.Context, tenantID, monitorID uuid.UUID) error {
+	return v.forced(ctx, tenantID, monitorID, always)
+}
+
+type refreshMode int
+
+const (
+	ifExpired refreshMode = iota // the access token is within Margin of expiry
+	ifDaily                      // … or was refreshed DailyRefresh ago
+	always
+)
+
+func (v *Vault) forced(ctx context.Context, tenantID, monitorID uuid.UUID, mode refreshMode) error {
 	_, err, _ := v.group.Do(tenantID.String()+"/"+monitorID.String(), func() (any, error) {
-		tok, exp, err := v.refresh(context.WithoutCancel(ctx), tenantID, monitorID, true)
+		tok, exp, err := v.refresh(context.WithoutCancel(ctx), tenantID, monitorID, mode)
 		if err != nil {
 			return "", err
 		}
@@ -156,9 +176,8 @@ func (v *Vault) fromCache(id [2]uuid.UUID) (string, bool) {
 	return "", false
 }
 
-// refresh runs under the monitor's row lock; force refreshes a token that
-// is still fresh unless it was refreshed within DailyRefresh.
-func (v *Vault) refresh(ctx context.Context, tenantID, monitorID uuid.UUID, force bool) (string, time.Time, error) {
+// refresh runs under the monitor's row lock.
+func (v *Vault) refresh(ctx context.Context, tenantID, monitorID uuid.UUID, mode refreshMode) (string, time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	tx, err := v.store.Pool().Begin(ctx)
@@ -176,9 +195,10 @@ func (v *Vault) refresh(ctx context.Context, tenantID, monitorID uuid.UUID, forc
 	}
 	now := v.now()
 	fresh := row.AccessTokenID != nil && row.ExpiresAt != nil && now.Add(Margin).Before(*row.ExpiresAt)
-	if force && row.LastRefreshAt != nil && now.Sub(*row.LastRefreshAt) >= DailyRefresh {
+	if mode == always || mode == ifDaily && (row.LastRefreshAt == nil || now.Sub(*row.LastRefreshAt) >= DailyRefresh) {
 		fresh = false
 	}
+	force := mode != ifExpired
 	if !fresh && row.RetryAfter != nil && now.Before(*row.RetryAfter) {
 		if !force && row.AccessTokenID != nil && row.ExpiresAt != nil && now.Before(*row.ExpiresAt) {
 			fresh = true // inside the margin but still valid: better than nothing while backing off

@@ -1,0 +1,316 @@
+package subscribe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"presencebridge/internal/graph/graphapi"
+	"presencebridge/internal/identity"
+	"presencebridge/internal/store"
+	"presencebridge/internal/tokens"
+)
+
+// Tokens gives monitors' access tokens (*tokens.Vault).
+type Tokens interface {
+	MonitorToken(ctx context.Context, tenantID, monitorID uuid.UUID) (string, error)
+	// Refresh exercises the monitor's grant if not done within a day.
+	Refresh(ctx context.Context, tenantID, monitorID uuid.UUID) error
+	// Recheck exercises the monitor's grant now.
+	Recheck(ctx context.Context, tenantID, monitorID uuid.UUID) error
+}
+
+// RunnerOptions configure a Runner.
+type RunnerOptions struct {
+	// RepairEvery is the periodic reconciliation: every monitored user's
+	// presence is re-read this often (default 10 minutes).
+	RepairEvery time.Duration
+	// Parallel is how many tenants one Cycle works on at once (default 4).
+	Parallel int
+	Logger   *slog.Logger
+}
+
+// Runner is the presence engine's pass over tenants: token upkeep,
+// lifecycle notifications, reconciliation, re-reads queued by the intake,
+// and the periodic repair. Any number of processes may run Cycle at the
+// same time: a tenant is worked on by whichever holds its lock.
+type Runner struct {
+	st     *store.Store
+	rec    *Reconciler
+	eng    *Engine
+	cl     Clients
+	tok    Tokens
+	opts   RunnerOptions
+	logger *slog.Logger
+}
+
+// NewRunner returns a Runner over rec (and its engine and clients).
+func NewRunner(st *store.Store, rec *Reconciler, tok Tokens, opts RunnerOptions) *Runner {
+	if opts.RepairEvery <= 0 {
+		opts.RepairEvery = 10 * time.Minute
+	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = 4
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Runner{st: st, rec: rec, eng: rec.eng, cl: rec.clients, tok: tok, opts: opts, logger: opts.Logger}
+}
+
+// Cycle works on every active tenant once, in an order of its own (so
+// several processes spread over the tenants rather than queue on the same
+// locks), skipping tenants another process is working on.
+func (r *Runner) Cycle(ctx context.Context) error {
+	ids, err := r.st.ActiveTenants(ctx, r.st.Pool())
+	if err != nil {
+		return err
+	}
+	rand.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	sem := make(chan struct{}, r.opts.Parallel)
+	var wg sync.WaitGroup
+	for _, t := range ids {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if _, _, err := r.Tenant(ctx, t); err != nil {
+				r.logger.Warn("engine: tenant not fully reconciled", "tenant", t, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+// Tenant runs one pass over a tenant under its lock (a session advisory
+// lock: it ends with the connection, so a killed process frees the tenant
+// at once). ran is false when another process holds the lock.
+func (r *Runner) Tenant(ctx context.Context, tenantID uuid.UUID) (rep Report, ran bool, err error) {
+	conn, err := r.st.Pool().Acquire(ctx)
+	if err != nil {
+		return rep, false, err
+	}
+	defer conn.Release()
+	h := fnv.New64a()
+	h.Write([]byte("presencebridge/engine/" + tenantID.String()))
+	key := int64(h.Sum64())
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&got); err != nil || !got {
+		return rep, false, err
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
+	rep, err = r.pass(ctx, tenantID)
+	return rep, true, err
+}
+
+func (r *Runner) pass(ctx context.Context, tenantID uuid.UUID) (Report, error) {
+	now := r.eng.now()
+	var errs []error
+	r.keepTokens(ctx, tenantID, now)
+	except, err := r.failing(ctx, tenantID, now)
+	errs = append(errs, err)
+	errs = append(errs, r.lifecycle(ctx, tenantID))
+	rep, err := r.rec.ReconcileTenantExcept(ctx, tenantID, except)
+	errs = append(errs, err)
+
+	status, serr := r.st.EngineStatus(ctx, r.st.Pool(), tenantID)
+	errs = append(errs, serr)
+	periodic := status.LastRepairAt == nil || now.Sub(*status.LastRepairAt) >= r.opts.RepairEvery
+	if periodic {
+		users, err := r.st.MonitoredUsers(ctx, r.st.Pool(), tenantID)
+		if err == nil {
+			var st RepairStats
+			st, err = r.repair(ctx, tenantID, users)
+			rep.Repaired += st.Changed
+		}
+		if err != nil {
+			periodic = false
+			errs = append(errs, fmt.Errorf("periodic repair: %w", err))
+		}
+	} else {
+		n, err := r.drainResyncs(ctx, tenantID)
+		rep.Repaired += n
+		errs = append(errs, err)
+	}
+	err = errors.Join(errs...)
+	t := store.EngineTenant{TenantID: tenantID, Users: rep.Users, Monitors: rep.Monitors, Unmonitored: rep.Unmonitored, MonMissing: rep.MonitorsMissing}
+	if err != nil {
+		t.LastError = err.Error()
+	}
+	if rerr := r.st.RecordReconcile(ctx, r.st.Pool(), t, now, periodic); rerr != nil {
+		err = errors.Join(err, rerr)
+	}
+	return rep, err
+}
+
+// keepTokens refreshes every authorized monitor's grant at least daily;
+// failures are recorded on the monitor by the vault (re-authorization
+// needed: marked, alerted, and its users move in this same pass).
+func (r *Runner) keepTokens(ctx context.Context, tenantID uuid.UUID, now time.Time) {
+	due, err := r.st.MonitorsDueForRefresh(ctx, r.st.Pool(), tenantID, now.Add(-tokens.DailyRefresh))
+	if err != nil {
+		r.logger.Warn("engine: list monitors due for refresh", "tenant", tenantID, "err", err)
+		return
+	}
+	for _, m := range due {
+		if err := r.tok.Refresh(ctx, tenantID, m); err != nil {
+			r.logger.Warn("engine: daily refresh failed", "tenant", tenantID, "monitor", m, "err", err)
+		}
+	}
+}
+
+// failing checks every authorized monitor's token. A grant found gone is
+// marked by the vault (and so left out by the reconciler); a monitor whose
+// token fails for now is left out only when its subscription would lapse
+// before it can be renewed, so a short blip moves nobody.
+func (r *Runner) failing(ctx context.Context, tenantID uuid.UUID, now time.Time) (map[uuid.UUID]bool, error) {
+	ms, err := r.st.AuthorizedMonitors(ctx, r.st.Pool(), tenantID)
+	if err != nil {
+		return nil, err
+	}
+	except := map[uuid.UUID]bool{}
+	for _, m := range ms {
+		_, err := r.tok.MonitorToken(ctx, tenantID, m.ID)
+		if err == nil || permanent(err) {
+			continue
+		}
+		sub, serr := r.st.SubscriptionForMonitor(ctx, r.st.Pool(), tenantID, m.ID)
+		if serr != nil || sub.ExpiresAt == nil || sub.ExpiresAt.Sub(now) < RenewLatest {
+			except[m.ID] = true
+			r.logger.Warn("engine: monitor's token failing while its subscription lapses; its users move", "tenant", tenantID, "monitor", m.ID, "err", err)
+		}
+	}
+	return except, nil
+}
+
+func permanent(err error) bool {
+	var na *tokens.NotAuthorizedError
+	if errors.As(err, &na) {
+		return true
+	}
+	c := identity.ClassOf(err)
+	var bo *tokens.BackingOffError
+	return !errors.As(err, &bo) && (c == identity.Reauthorize || c == identity.ConsentMissing)
+}
+
+// lifecycle acts on Graph's lifecycle notifications: reauthorizationRequired
+// renews (a PATCH reauthorizes), subscriptionRemoved makes the subscription
+// due for re-creation (and so a repair), missed re-reads its users.
+func (r *Runner) lifecycle(ctx context.Context, tenantID uuid.UUID) error {
+	evs, err := r.st.OpenLifecycleEvents(ctx, r.st.Pool(), tenantID)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ev := range evs {
+		var err error
+		switch ev.Event {
+		case "reauthorizationRequired":
+			err = r.reauthorize(ctx, tenantID, ev)
+		case "subscriptionRemoved":
+			err = r.st.SubscriptionExpired(ctx, r.st.Pool(), ev.SubscriptionID, "Graph removed the subscription")
+		case "missed":
+			var users []string
+			if users, err = r.st.SubscriptionUsers(ctx, r.st.Pool(), tenantID, ev.MonitorID); err == nil {
+				err = r.queue(ctx, tenantID, users, "missed notifications")
+			}
+		default:
+			r.logger.Info("engine: lifecycle event ignored", "tenant", tenantID, "event", ev.Event)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("lifecycle %s: %w", ev.Event, err))
+			continue
+		}
+		errs = append(errs, r.st.LifecycleEventHandled(ctx, r.st.Pool(), ev.ID))
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Runner) reauthorize(ctx context.Context, tenantID uuid.UUID, ev store.LifecycleEvent) error {
+	if ev.GraphID == "" {
+		return nil
+	}
+	// Graph says the monitor's access is lost or about to lapse: find out
+	// now whether its grant still holds (a revoked one marks the monitor,
+	// and the reconciliation of this same pass moves its users).
+	if err := r.tok.Recheck(ctx, tenantID, ev.MonitorID); err != nil {
+		if permanent(err) {
+			return nil
+		}
+		return err
+	}
+	g, err := r.cl.Monitor(ctx, tenantID, ev.MonitorID)
+	if err != nil {
+		return err
+	}
+	sub, err := g.RenewSubscription(ctx, ev.GraphID, r.eng.now().Add(Lifetime))
+	switch {
+	case graphapi.IsNotFound(err):
+		return r.st.SubscriptionExpired(ctx, r.st.Pool(), ev.SubscriptionID, "Graph no longer knows the subscription")
+	case err != nil && permanent(err):
+		return nil // the monitor is marked; the reconciliation moves its users
+	case err != nil:
+		return err
+	}
+	return r.st.SubscriptionRenewed(ctx, r.st.Pool(), ev.SubscriptionID, sub.ExpiresAt)
+}
+
+func (r *Runner) queue(ctx context.Context, tenantID uuid.UUID, users []string, reason string) error {
+	return pgx.BeginFunc(ctx, r.st.Pool(), func(tx pgx.Tx) error {
+		for _, u := range users {
+			id, err := uuid.Parse(u)
+			if err != nil {
+				continue
+			}
+			if err := r.st.QueueResync(ctx, tx, tenantID, id, reason); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// drainResyncs re-reads the users the intake queued (basic notifications,
+// lifecycle "missed"); the queue rows go only if the re-read is applied.
+func (r *Runner) drainResyncs(ctx context.Context, tenantID uuid.UUID) (int, error) {
+	total := 0
+	for {
+		tx, err := r.st.Pool().Begin(ctx)
+		if err != nil {
+			return total, err
+		}
+		users, err := r.st.TakeResyncs(ctx, tx, tenantID, 10*graphapi.MaxIDsPerCall)
+		if err != nil || len(users) == 0 {
+			tx.Rollback(ctx)
+			return total, err
+		}
+		st, err := r.repair(ctx, tenantID, users)
+		if err != nil {
+			tx.Rollback(ctx)
+			return total, fmt.Errorf("re-read queued users: %w", err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return total, err
+		}
+		total += st.Changed
+	}
+}
+
+func (r *Runner) repair(ctx context.Context, tenantID uuid.UUID, users []string) (RepairStats, error) {
+	if len(users) == 0 {
+		return RepairStats{}, nil
+	}
+	reader, err := r.cl.Reader(ctx, tenantID)
+	if err != nil {
+		return RepairStats{}, err
+	}
+	return Repair(ctx, r.st, r.rec.budget.Reader(tenantID, reader), tenantID, users)
+}
