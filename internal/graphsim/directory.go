@@ -28,6 +28,7 @@ type Tenant struct {
 	groups  map[uuid.UUID]*Group
 	deleted map[uuid.UUID]*User // soft-deleted: in "deleted items", restorable
 	track   *changeTracker
+	gtrack  *groupTracker // behind /groups/delta (groups_delta.go)
 	index   *userIndex
 }
 

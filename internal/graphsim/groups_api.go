@@ -84,6 +84,8 @@ func groupJSON(g *Group, sel []string) map[string]any {
 
 func (s *Sim) groupRoutes(r chi.Router) {
 	r.Get("/groups", s.listGroups)
+	r.Get("/groups/delta", s.groupsDelta) // groups_delta.go
+	r.Get("/groups/delta()", s.groupsDelta)
 	r.Get("/groups/{group}", s.getGroup)
 	for _, rel := range []string{"members", "transitiveMembers"} {
 		r.Get("/groups/{group}/"+rel, s.listMembers(rel, ""))
