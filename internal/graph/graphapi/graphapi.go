@@ -109,3 +109,25 @@ type SecretCredential struct {
 	Hint        string
 	Expires     time.Time
 }
+
+// GroupDeltaPage is one page of a delta round over one group's direct
+// members. Exactly one of NextLink and DeltaLink is set, as in DeltaPage.
+// In the first round Members are everyone in the group; later, only the
+// members added or removed since. A big group's members may come over
+// several pages.
+type GroupDeltaPage struct {
+	Members []MemberChange
+	// GroupRemoved: the group itself was deleted.
+	GroupRemoved bool
+	NextLink     string
+	DeltaLink    string
+}
+
+// MemberChange is a direct member of a group as group delta reports it:
+// only its id and type ("user", "group", or another directory object type
+// as Graph names it without the namespace).
+type MemberChange struct {
+	ID      string
+	Type    string
+	Removed bool
+}

@@ -68,3 +68,14 @@ type AppRegistrations interface {
 	// (Application.Read.All); an unknown app is a NotFound error.
 	AppSecrets(ctx context.Context, clientID string) ([]SecretCredential, error)
 }
+
+// GroupDelta follows a group's direct membership with Graph's group delta
+// query (GET /groups/delta?$filter=id eq '…'&$select=members). Nested
+// groups show up as members of type "group"; their members do not.
+type GroupDelta interface {
+	// GroupMembersDelta reads one page: of a full round when link is empty,
+	// else the page at link (a NextLink or a DeltaLink returned earlier).
+	// An expired link (7 days) is a BadRequest (syncStateNotFound): start
+	// again with an empty link.
+	GroupMembersDelta(ctx context.Context, groupID, link string) (GroupDeltaPage, error)
+}
