@@ -1,0 +1,254 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"presencebridge/internal/graph/graphapi"
+	"presencebridge/internal/graphsim"
+	"presencebridge/internal/roster"
+	"presencebridge/internal/seal"
+	"presencebridge/internal/store"
+	"presencebridge/internal/testkit"
+)
+
+var (
+	_ graphapi.GroupDelta = (*Client)(nil)
+	_ roster.Directory    = (*Client)(nil)
+)
+
+// rosterStore is a fresh database with one tenant for the Entra tenant ms.
+func rosterStore(t *testing.T, ms uuid.UUID) (*store.Store, uuid.UUID) {
+	t.Helper()
+	pool := testkit.DB(t)
+	k, _ := seal.GenerateKey("k1")
+	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
+	var tenant uuid.UUID
+	if err := pool.QueryRow(context.Background(), `INSERT INTO tenants (name, ms_tenant_id, status) VALUES ('Contoso', $1, 'active') RETURNING id`,
+		ms).Scan(&tenant); err != nil {
+		t.Fatal(err)
+	}
+	return store.New(pool, ring), tenant
+}
+
+func TestRosterResolvesTwoThousandUPNsInBatchesWithEachFailureShown(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	ten, err := e.sim.CreateTenant(2000, 1, e.seed.App.ClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disabled, err := e.sim.AddUser(ten.ID, graphsim.SeedUser{UPN: "left.company@" + ten.Domain, Password: "x", Disabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aliased := ten.Users[5]
+	alias := "the.boss@" + ten.Domain
+	if err := e.sim.RenameUser(aliased.ID, graphsim.UserRename{Mail: alias}); err != nil {
+		t.Fatal(err)
+	}
+	st, tenant := rosterStore(t, ten.ID)
+	var entries []roster.Entry
+	for i, u := range ten.Users {
+		entries = append(entries, roster.Entry{UPN: u.UPN, TelephonyID: fmt.Sprintf("ext-%d", i)})
+	}
+	ghost := "ghost@" + ten.Domain
+	entries = append(entries, roster.Entry{UPN: ghost}, roster.Entry{UPN: disabled.UPN}, roster.Entry{UPN: alias})
+	entries, err = roster.Entries(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := roster.New(st)
+	if imp, err := r.Import(ctx, tenant, entries, roster.ImportOptions{Source: store.SourceCSV}); err != nil || imp.Added != 2003 {
+		t.Fatalf("import: %+v, %v", imp, err)
+	}
+
+	c, rec := e.client(e.appTokensFor(ten))
+	res, err := r.Resolve(ctx, tenant, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := roster.ResolveResult{Resolved: 2000, NotFound: 1, Disabled: 1, Duplicate: 1}
+	if res != want {
+		t.Fatalf("resolution = %+v, want %+v", res, want)
+	}
+	// 2,003 lookups by UPN at 20 per $batch, then 2 by mail: about 100
+	// requests, never one per user.
+	batches := len(rec.requests("/$batch"))
+	if batches < 101 || batches > 110 || len(rec.reqs) > batches+5 {
+		t.Errorf("%d $batch requests of %d in all for 2,003 users", batches, len(rec.reqs))
+	}
+
+	resolved, err := st.ResolvedRoster(ctx, st.Pool(), tenant)
+	if err != nil || len(resolved) != 2000 {
+		t.Fatalf("the engine sees %d users, want 2000 (%v)", len(resolved), err)
+	}
+	sum, err := r.Summary(ctx, tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Total != 2003 || sum.Counts[store.UserResolved] != 2000 || len(sum.Problems) != 3 {
+		t.Fatalf("summary: total %d, counts %v, %d problems", sum.Total, sum.Counts, len(sum.Problems))
+	}
+	byUPN := map[string]store.DirectoryUser{}
+	for _, u := range sum.Problems {
+		byUPN[u.UPN] = u
+	}
+	if u := byUPN[ghost]; u.Status != store.UserNotFound || !strings.Contains(u.Error, ghost) {
+		t.Errorf("ghost: %+v", u)
+	}
+	if u := byUPN[disabled.UPN]; u.Status != store.UserDisabled || u.Error == "" {
+		t.Errorf("disabled account: %+v", u)
+	}
+	if u := byUPN[alias]; u.Status != store.UserDuplicate || !strings.Contains(u.Error, aliased.UPN) || u.DuplicateOf == nil || u.ObjectID != nil {
+		t.Errorf("the alias should be a duplicate naming %s: %+v", aliased.UPN, u)
+	}
+	all, _ := st.DirectoryUsers(ctx, st.Pool(), tenant, false)
+	if u := all[5]; u.UPN != aliased.UPN || u.ExternalID != "ext-5" || u.ObjectID == nil || *u.ObjectID != aliased.ID || u.DisplayName == "" {
+		t.Errorf("the aliased user's row: %+v", u)
+	}
+
+	// Nothing pending: a second run asks Graph nothing.
+	rec.reset()
+	if res, err := r.Resolve(ctx, tenant, c); err != nil || res != (roster.ResolveResult{}) || len(rec.reqs) != 0 {
+		t.Errorf("second run: %+v, %v, %d requests", res, err, len(rec.reqs))
+	}
+}
+
+func TestRosterResolutionLeavesThrottledUsersPending(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	st, tenant := rosterStore(t, e.ten.ID)
+	r := roster.New(st)
+	var entries []roster.Entry
+	for _, u := range e.ten.Users[:6] {
+		entries = append(entries, roster.Entry{UPN: u.UPN})
+	}
+	if _, err := r.Import(ctx, tenant, entries, roster.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.AddThrottleFault(graphsim.ThrottleFault{AppID: e.seed.App.ClientID, Class: "directory", RetryAfter: 9, Times: 2})
+	c, _ := e.app()
+	res, err := r.Resolve(ctx, tenant, c)
+	if err != nil || res.Resolved != 4 || res.Retry != 2 || res.NotFound != 0 || !graphapi.IsThrottled(res.RetryErr) || res.RetryAfter.Seconds() != 9 {
+		t.Fatalf("throttled run: %+v, %v", res, err)
+	}
+	sum, _ := r.Summary(ctx, tenant)
+	if sum.Counts[store.UserPending] != 2 || sum.Counts[store.UserNotFound] != 0 {
+		t.Fatalf("after throttling: %v", sum.Counts)
+	}
+	res, err = r.Resolve(ctx, tenant, c)
+	if err != nil || res.Resolved != 2 || res.Retry != 0 {
+		t.Fatalf("next run: %+v, %v", res, err)
+	}
+}
+
+func TestRosterFollowsAGroupWithDeltaQueries(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	var upns []string
+	for _, u := range e.ten.Users[:5] {
+		upns = append(upns, u.UPN)
+	}
+	g, err := e.sim.CreateGroup(e.ten.ID, graphsim.SeedGroup{DisplayName: "Agents", Members: upns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, tenant := rosterStore(t, e.ten.ID)
+	r := roster.New(st)
+	if err := r.UseGroup(ctx, tenant, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	c, rec := e.app()
+	c.pageSize = 2 // the first round pages
+
+	res, err := r.SyncGroup(ctx, tenant, c)
+	if err != nil || !res.Full || res.Added != 5 || res.Removed != 0 {
+		t.Fatalf("first sync: %+v, %v", res, err)
+	}
+	if n := len(rec.requests("/groups/delta")); n < 3 {
+		t.Errorf("first round in %d pages, want ≥ 3 of 2", n)
+	}
+	resolved, _ := st.ResolvedRoster(ctx, st.Pool(), tenant)
+	if len(resolved) != 5 {
+		t.Fatalf("%d users resolved after the first sync", len(resolved))
+	}
+
+	joined, err := e.sim.AddUser(e.ten.ID, graphsim.SeedUser{UPN: "new.agent@" + e.ten.Domain, DisplayName: "New Agent", Password: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sim.AddGroupMember(g.ID, joined.ID.String()); err != nil {
+		t.Fatal(err)
+	}
+	left := e.ten.Users[2]
+	if err := e.sim.RemoveGroupMember(g.ID, left.ID); err != nil {
+		t.Fatal(err)
+	}
+	rec.reset()
+	res, err = r.SyncGroup(ctx, tenant, c)
+	if err != nil || res.Full || res.Added != 1 || res.Removed != 1 {
+		t.Fatalf("delta sync: %+v, %v", res, err)
+	}
+	deltaReqs := rec.requests("/groups/delta")
+	if len(deltaReqs) != 1 || !strings.Contains(deltaReqs[0].URL, "deltatoken") || len(rec.requests("/transitiveMembers")) != 0 {
+		t.Errorf("a delta sync reads only the delta: %+v", rec.reqs)
+	}
+	// Only the one who joined was looked up.
+	if n := len(rec.requests("/$batch")); n != 1 {
+		t.Errorf("%d $batch lookups for one new member", n)
+	}
+	users, _ := st.DirectoryUsers(ctx, st.Pool(), tenant, false)
+	got := map[uuid.UUID]store.DirectoryUser{}
+	for _, u := range users {
+		got[*u.ObjectID] = u
+	}
+	if _, ok := got[left.ID]; ok || len(got) != 5 {
+		t.Errorf("after the delta: %d rows, the member who left still there: %v", len(got), ok)
+	}
+	if u := got[joined.ID]; u.Status != store.UserResolved || u.UPN != joined.UPN || u.Source != store.SourceGroup {
+		t.Errorf("the member who joined: %+v", u)
+	}
+
+	res, err = r.SyncGroup(ctx, tenant, c)
+	if err != nil || res.Full || res.Added != 0 || res.Removed != 0 {
+		t.Errorf("a sync without changes: %+v, %v", res, err)
+	}
+	sum, _ := r.Summary(ctx, tenant)
+	if sum.Source.LastSyncAt == nil || sum.Source.LastSyncError != "" || sum.Source.DeltaLink == "" {
+		t.Errorf("source after syncs: %+v", sum.Source)
+	}
+}
+
+func TestRosterGroupWithNestedGroupsIsReadInFull(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	inner, err := e.sim.CreateGroup(e.ten.ID, graphsim.SeedGroup{DisplayName: "Inner", Members: []string{e.ten.Users[0].UPN, e.ten.Users[1].UPN}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outer, err := e.sim.CreateGroup(e.ten.ID, graphsim.SeedGroup{DisplayName: "Outer", Members: []string{e.ten.Users[2].UPN, inner.ID.String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, tenant := rosterStore(t, e.ten.ID)
+	r := roster.New(st)
+	r.UseGroup(ctx, tenant, outer.ID)
+	c, _ := e.app()
+	res, err := r.SyncGroup(ctx, tenant, c)
+	if err != nil || !res.Nested || !res.Full || res.Added != 3 {
+		t.Fatalf("nested group: %+v, %v", res, err)
+	}
+	// A member of the nested group leaves: group delta would not say so.
+	if err := e.sim.RemoveGroupMember(inner.ID, e.ten.Users[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	res, err = r.SyncGroup(ctx, tenant, c)
+	if err != nil || res.Removed != 1 {
+		t.Fatalf("second sync of a nested group: %+v, %v", res, err)
+	}
+}
