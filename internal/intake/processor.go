@@ -73,19 +73,16 @@ type Stats struct {
 	Rows, Applied, Stale, Unchanged, Rejected, Resync, Lifecycle int
 }
 
-// ProcessBatch handles up to Batch inbox rows in one transaction.
+// ProcessBatch handles up to Batch inbox rows in one transaction: every
+// rich item of the batch is decrypted at once on all cores, and the
+// batch's changes are applied in one set (store.ApplyPresenceBatch), so a
+// transaction costs a handful of round trips, not two or three per change.
 func (p *Processor) ProcessBatch(ctx context.Context) (Stats, error) {
 	var st Stats
 	err := pgx.BeginFunc(ctx, p.st.Pool(), func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT id, kind, payload, received_at FROM inbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, p.batch)
 		if err != nil {
 			return err
-		}
-		type inboxRow struct {
-			id       int64
-			kind     string
-			payload  []byte
-			received time.Time
 		}
 		claimed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (inboxRow, error) {
 			var x inboxRow
@@ -94,30 +91,73 @@ func (p *Processor) ProcessBatch(ctx context.Context) (Stats, error) {
 		if err != nil {
 			return err
 		}
+		if len(claimed) == 0 {
+			return nil
+		}
 		ids := make([]int64, len(claimed))
-		m := &memo{subs: map[string]store.SubscriptionKey{}, tenants: map[uuid.UUID]store.Tenant{}, touched: map[uuid.UUID]time.Time{},
-			changed: map[uuid.UUID]bool{}}
+		posts := make([]post, 0, len(claimed))
 		for i, row := range claimed {
 			ids[i] = row.id
-			if err := p.processRow(ctx, tx, m, row.kind, row.payload, row.received, &st); err != nil {
+			ok, err := p.open(row, &st)
+			if err != nil {
 				return fmt.Errorf("inbox row %d: %w", row.id, err)
 			}
-		}
-		for id, at := range m.touched {
-			if err := p.st.TouchSubscription(ctx, tx, id, at); err != nil {
-				return err
+			if ok.coll.Value != nil {
+				posts = append(posts, ok)
 			}
 		}
-		for t := range m.changed {
-			if err := p.st.NotifyPresence(ctx, tx, t); err != nil {
-				return err
+		p.decrypt(posts)
+		m := &memo{subs: map[string]store.SubscriptionKey{}, tenants: map[uuid.UUID]store.Tenant{}, touched: map[uuid.UUID]time.Time{}}
+		var changes []store.PresenceChange
+		for _, po := range posts {
+			for i, n := range po.coll.Value {
+				c, ok, err := p.processItem(ctx, tx, m, po.row.kind, n, po.plains[i], po.row.received, &st)
+				if err != nil {
+					return fmt.Errorf("inbox row %d: %w", po.row.id, err)
+				}
+				if ok {
+					changes = append(changes, c)
+				}
+			}
+		}
+		outcomes, _, err := p.st.ApplyPresenceBatch(ctx, tx, changes)
+		if err != nil {
+			return err
+		}
+		changed := map[uuid.UUID]bool{}
+		var tenants []uuid.UUID
+		for i, o := range outcomes {
+			switch o {
+			case store.PresenceApplied:
+				st.Applied++
+				if t := changes[i].TenantID; !changed[t] {
+					changed[t] = true
+					tenants = append(tenants, t)
+				}
+			case store.PresenceStale:
+				st.Stale++
+			case store.PresenceUnchanged:
+				st.Unchanged++
 			}
 		}
 		st.Rows = len(claimed)
-		_, err = tx.Exec(ctx, `DELETE FROM inbox WHERE id = ANY($1)`, ids)
-		return err
+		return p.st.CompleteInboxBatch(ctx, tx, ids, m.touched, tenants)
 	})
 	return st, err
+}
+
+type inboxRow struct {
+	id       int64
+	kind     string
+	payload  []byte
+	received time.Time
+}
+
+// post is an inbox row whose items may be trusted, with their plaintexts.
+type post struct {
+	row    inboxRow
+	coll   notification.Collection
+	plains []decrypted
 }
 
 // Drain processes until the inbox is empty.
@@ -144,15 +184,17 @@ type memo struct {
 	subs    map[string]store.SubscriptionKey // by Graph subscription id
 	tenants map[uuid.UUID]store.Tenant
 	touched map[uuid.UUID]time.Time // subscription → last notification
-	changed map[uuid.UUID]bool      // tenants with new events
 }
 
-func (p *Processor) processRow(ctx context.Context, tx pgx.Tx, m *memo, kind string, payload []byte, received time.Time, st *Stats) error {
-	coll, err := notification.Parse(payload)
+// open parses an inbox row and checks its validationTokens before any of
+// its rich items is trusted. A row to drop comes back without items; an
+// error (keys unavailable) leaves the batch for a later try.
+func (p *Processor) open(row inboxRow, st *Stats) (post, error) {
+	coll, err := notification.Parse(row.payload)
 	if err != nil {
 		p.logger.Warn("intake: unreadable inbox row dropped", "err", err)
 		st.Rejected++
-		return nil
+		return post{}, nil
 	}
 	rich := false
 	tenants := map[string]bool{}
@@ -166,40 +208,46 @@ func (p *Processor) processRow(ctx context.Context, tx pgx.Tx, m *memo, kind str
 			list = append(list, t)
 		}
 		if p.tokens == nil {
-			return errors.New("intake: rich notifications but no validation token checker")
+			return post{}, errors.New("intake: rich notifications but no validation token checker")
 		}
 		err := p.tokens.Check(coll.ValidationTokens, list)
 		if err != nil && !errors.Is(err, notification.ErrInvalidToken) {
-			return err // keys unavailable: leave the row for a later try
+			return post{}, err // keys unavailable: leave the row for a later try
 		}
 		if err != nil {
 			// One bad token makes the whole POST suspect (§4.6).
 			p.logger.Warn("intake: notification POST with invalid validation tokens dropped", "err", err, "items", len(coll.Value))
 			st.Rejected += len(coll.Value)
-			return nil
+			return post{}, nil
 		}
 	}
-	// RSA unwraps dominate: decrypt the items on every core at once.
-	plains := make([]decrypted, len(coll.Value))
+	return post{row: row, coll: coll, plains: make([]decrypted, len(coll.Value))}, nil
+}
+
+// decrypt opens every rich item of the batch's posts on all cores at
+// once: RSA unwraps dominate the processor's work.
+func (p *Processor) decrypt(posts []post) {
+	type job struct{ post, item int }
+	jobs := make(chan job)
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i, n := range coll.Value {
-		if n.EncryptedContent == nil {
-			continue
-		}
-		sem <- struct{}{}
+	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
-			defer func() { <-sem }()
-			plains[i].plain, plains[i].err = p.keys.Decrypt(n.EncryptedContent)
+			for j := range jobs {
+				ec := posts[j.post].coll.Value[j.item].EncryptedContent
+				d := &posts[j.post].plains[j.item]
+				d.plain, d.err = p.keys.Decrypt(ec)
+			}
 		})
 	}
-	wg.Wait()
-	for i, n := range coll.Value {
-		if err := p.processItem(ctx, tx, m, kind, n, plains[i], received, st); err != nil {
-			return err
+	for i, po := range posts {
+		for k, n := range po.coll.Value {
+			if n.EncryptedContent != nil {
+				jobs <- job{i, k}
+			}
 		}
 	}
-	return nil
+	close(jobs)
+	wg.Wait()
 }
 
 type decrypted struct {
@@ -207,41 +255,42 @@ type decrypted struct {
 	err   error
 }
 
-func (p *Processor) processItem(ctx context.Context, tx pgx.Tx, m *memo, kind string, n notification.Notification, dec decrypted, received time.Time, st *Stats) error {
-	sub, ok := m.subs[n.SubscriptionID]
-	if !ok {
-		var err error
+// processItem checks one item against its subscription and tenant. A
+// lifecycle or basic item is handed on at once; a rich one comes back as
+// the change to apply (ok).
+func (p *Processor) processItem(ctx context.Context, tx pgx.Tx, m *memo, kind string, n notification.Notification, dec decrypted, received time.Time, st *Stats) (c store.PresenceChange, ok bool, err error) {
+	sub, found := m.subs[n.SubscriptionID]
+	if !found {
 		sub, err = p.st.SubscriptionByGraphID(ctx, tx, n.SubscriptionID)
 		if errors.Is(err, store.ErrSubscriptionNotFound) {
 			sub, err = p.st.PendingSubscriptionByClientState(ctx, tx, store.ClientStateHash(n.ClientState))
 		}
 		if errors.Is(err, store.ErrSubscriptionNotFound) {
 			st.Rejected++ // deleted since it was received
-			return nil
+			return c, false, nil
 		}
 		if err != nil {
-			return err
+			return c, false, err
 		}
 		m.subs[n.SubscriptionID] = sub
 	}
-	t, ok := m.tenants[sub.TenantID]
-	if !ok {
-		var err error
+	t, found := m.tenants[sub.TenantID]
+	if !found {
 		if t, err = p.st.GetTenant(ctx, tx, sub.TenantID); err != nil {
-			return err
+			return c, false, err
 		}
 		m.tenants[sub.TenantID] = t
 	}
 	if t.MSTenantID != nil && !strings.EqualFold(n.TenantID, t.MSTenantID.String()) {
 		st.Rejected++ // a subscription's items always come from its own tenant
-		return nil
+		return c, false, nil
 	}
 	if received.After(m.touched[sub.ID]) {
 		m.touched[sub.ID] = received
 	}
 	if kind == "lifecycle" || n.LifecycleEvent != "" {
 		st.Lifecycle++
-		return p.st.RecordSubscriptionEvent(ctx, tx, sub.ID, n.LifecycleEvent)
+		return c, false, p.st.RecordSubscriptionEvent(ctx, tx, sub.ID, n.LifecycleEvent)
 	}
 	userID := uuid.Nil
 	if n.ResourceData != nil {
@@ -251,45 +300,34 @@ func (p *Processor) processItem(ctx context.Context, tx pgx.Tx, m *memo, kind st
 		// A basic notification says only that something changed (graph-facts §3.2).
 		if userID == uuid.Nil {
 			st.Rejected++
-			return nil
+			return c, false, nil
 		}
 		st.Resync++
-		return p.st.QueueResync(ctx, tx, sub.TenantID, userID, "basic notification")
+		return c, false, p.st.QueueResync(ctx, tx, sub.TenantID, userID, "basic notification")
 	}
-	plain, err := dec.plain, dec.err
-	if err != nil {
-		p.logger.Warn("intake: notification item not decrypted", "err", err, "subscription", n.SubscriptionID)
+	if dec.err != nil {
+		p.logger.Warn("intake: notification item not decrypted", "err", dec.err, "subscription", n.SubscriptionID)
 		st.Rejected++
-		return nil
+		return c, false, nil
 	}
 	var pr notification.Presence
-	if err := json.Unmarshal(plain, &pr); err != nil || pr.Availability == "" {
+	if err := json.Unmarshal(dec.plain, &pr); err != nil || pr.Availability == "" {
 		st.Rejected++
-		return nil
+		return c, false, nil
 	}
 	id, err := uuid.Parse(pr.ID)
 	if err != nil || (userID != uuid.Nil && id != userID) {
 		st.Rejected++ // the encrypted resource must be the user the item names
-		return nil
+		return c, false, nil
 	}
 	rules, err := p.rulesFor(ctx, tx, sub.TenantID)
 	if err != nil {
-		return err
+		return c, false, err
 	}
-	outcome, _, err := p.st.ApplyPresence(ctx, tx, store.PresenceChange{TenantID: sub.TenantID, UserID: id,
+	return store.PresenceChange{TenantID: sub.TenantID, UserID: id,
 		Availability: pr.Availability, Activity: pr.Activity, GraphSequence: pr.SequenceNumber,
 		MappedState: string(rules.Map(pr.Availability, pr.Activity)), Source: "notification", ObservedAt: received,
-		Debounce: time.Duration(rules.Debounce)})
-	switch outcome {
-	case store.PresenceApplied:
-		st.Applied++
-		m.changed[sub.TenantID] = true
-	case store.PresenceStale:
-		st.Stale++
-	case store.PresenceUnchanged:
-		st.Unchanged++
-	}
-	return err
+		Debounce: time.Duration(rules.Debounce)}, true, nil
 }
 
 // rulesFor reads a tenant's mapping rules, cached for a minute.

@@ -58,89 +58,14 @@ func (s *Store) NotifyPresence(ctx context.Context, tx pgx.Tx, tenants ...uuid.U
 // older than the stored one (by Graph's sequenceNumber) is dropped, the
 // same state again records nothing, anything else updates the presence
 // row, stamps the next per-user sequence, appends a presence_event and
-// queues one delivery per enabled endpoint of the tenant.
+// queues one delivery per enabled endpoint of the tenant. It is
+// ApplyPresenceBatch for one change.
 func (s *Store) ApplyPresence(ctx context.Context, tx pgx.Tx, c PresenceChange) (string, PresenceEvent, error) {
-	var ev PresenceEvent
-	var avail, act, gseq, mapped string
-	var seq int64
-	var echo bool
-	// One round trip in the common case: the user's row (locked) and
-	// whether an echo of this state is expected.
-	const echoQuery = `EXISTS (SELECT 1 FROM presence_echo x WHERE x.tenant_id = $1 AND x.user_object_id = $2
-		AND lower(x.availability) = lower($3) AND lower(x.activity) = lower($4) AND x.expires_at > now())`
-	err := tx.QueryRow(ctx, `SELECT availability, activity, sequence, graph_sequence, mapped_state, `+echoQuery+`
-		FROM presence WHERE tenant_id = $1 AND user_object_id = $2 FOR UPDATE`,
-		c.TenantID, c.UserID, c.Availability, c.Activity).Scan(&avail, &act, &seq, &gseq, &mapped, &echo)
-	exists := err == nil
-	if errors.Is(err, pgx.ErrNoRows) { // a user seen for the first time
-		err = tx.QueryRow(ctx, `SELECT `+echoQuery, c.TenantID, c.UserID, c.Availability, c.Activity).Scan(&echo)
-	}
+	outcomes, events, err := s.ApplyPresenceBatch(ctx, tx, []PresenceChange{c})
 	if err != nil {
-		return "", ev, err
+		return "", PresenceEvent{}, err
 	}
-	if exists && c.GraphSequence != "" && gseq != "" && c.GraphSequence < gseq {
-		return PresenceStale, ev, nil
-	}
-	if exists && avail == c.Availability && act == c.Activity {
-		if c.GraphSequence > gseq {
-			_, err = tx.Exec(ctx, `UPDATE presence SET graph_sequence = $3, updated_at = now() WHERE tenant_id = $1 AND user_object_id = $2`,
-				c.TenantID, c.UserID, c.GraphSequence)
-		}
-		return PresenceUnchanged, ev, err
-	}
-	ev.Sequence = seq + 1
-	// A state we set in Teams for the platform comes back as a change:
-	// keep it, but do not send it back (echo suppression); the echo is
-	// used up.
-	if echo {
-		c.Source = "echo"
-		_, err = tx.Exec(ctx, `DELETE FROM presence_echo WHERE tenant_id = $1 AND user_object_id = $2
-			AND lower(availability) = lower($3) AND lower(activity) = lower($4)`, c.TenantID, c.UserID, c.Availability, c.Activity)
-		if err != nil {
-			return "", ev, err
-		}
-	}
-	// Talking again within the debounce window: the held change that left
-	// talking is dropped, and so is this one — the platform never saw the
-	// user stop talking.
-	resumed := false
-	if !echo && c.Debounce > 0 && exists && c.MappedState == "talking" && mapped != "talking" {
-		tag, err := tx.Exec(ctx, `DELETE FROM deliveries d USING presence_events e
-			WHERE e.id = d.event_id AND d.tenant_id = $1 AND e.user_object_id = $2 AND d.status = 'pending'
-			AND d.attempts = 0 AND d.next_attempt_at > now() AND e.sequence = $3`, c.TenantID, c.UserID, seq)
-		if err != nil {
-			return "", ev, err
-		}
-		resumed = tag.RowsAffected() > 0
-	}
-	// Leaving talking is held for the window.
-	hold := time.Duration(0)
-	if c.Debounce > 0 && exists && mapped == "talking" && c.MappedState != "talking" {
-		hold = c.Debounce
-	}
-	// The presence row, the event and its deliveries in one round trip.
-	err = tx.QueryRow(ctx, `WITH p AS (
-			INSERT INTO presence (tenant_id, user_object_id, availability, activity, sequence, observed_at, graph_sequence, mapped_state)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-			ON CONFLICT (tenant_id, user_object_id) DO UPDATE SET availability = excluded.availability, activity = excluded.activity,
-				sequence = excluded.sequence, observed_at = excluded.observed_at, graph_sequence = excluded.graph_sequence,
-				mapped_state = excluded.mapped_state, updated_at = now()
-			RETURNING 1
-		), e AS (
-			INSERT INTO presence_events (tenant_id, user_object_id, sequence, availability, activity, mapped_state, source, observed_at)
-			VALUES ($1, $2, $5, $3, $4, $8, $9, $6) RETURNING id
-		), d AS (
-			INSERT INTO deliveries (tenant_id, endpoint_id, event_id, next_attempt_at)
-			SELECT ep.tenant_id, ep.id, e.id, now() + $10::interval FROM endpoints ep, e
-			WHERE ep.tenant_id = $1 AND ep.enabled AND $11
-		)
-		SELECT e.id FROM e, p`,
-		c.TenantID, c.UserID, c.Availability, c.Activity, ev.Sequence, c.ObservedAt, c.GraphSequence, c.MappedState, c.Source,
-		hold.String(), !echo && !resumed).Scan(&ev.ID)
-	if err != nil {
-		return "", ev, err
-	}
-	return PresenceApplied, ev, nil
+	return outcomes[0], events[0], nil
 }
 
 // Presence is a user's stored presence.
