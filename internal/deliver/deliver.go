@@ -84,6 +84,7 @@ type Deliverer struct {
 	endpoints map[uuid.UUID]chan struct{} // per-endpoint send slots
 	workerSem chan struct{}
 	freed     chan struct{} // a send finished: its endpoint may take another
+	successor chan struct{} // a delivered user has a later delivery waiting
 }
 
 type breaker struct {
@@ -122,7 +123,7 @@ func New(st *store.Store, opts Options) *Deliverer {
 	}
 	d := &Deliverer{st: st, opts: opts, inflight: map[uuid.UUID]int{}, breakers: map[uuid.UUID]*breaker{},
 		webhooks: map[uuid.UUID]*standardwebhooks.Webhook{}, endpoints: map[uuid.UUID]chan struct{}{}, workerSem: make(chan struct{}, opts.Workers),
-		freed: make(chan struct{}, 1)}
+		freed: make(chan struct{}, 1), successor: make(chan struct{}, 1)}
 	dialer := &net.Dialer{Timeout: 5 * time.Second, Control: d.checkAddress}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.DialContext = dialer.DialContext
@@ -159,12 +160,22 @@ func (d *Deliverer) checkAddress(_, address string, _ syscall.RawConn) error {
 	return nil
 }
 
-// Run delivers until ctx ends: it claims whenever deliveries may be due
-// (a wake-up, a finished send, or every interval) and sends each claimed
-// delivery as soon as its endpoint and a worker are free.
+// Run delivers until ctx ends: it claims whenever deliveries may be due —
+// a wake-up (new events), a recorded delivery whose user has a later one
+// waiting, a finished send while an endpoint was at its cap, or every
+// interval — and sends each claimed delivery as soon as its endpoint and a
+// worker are free. Successes are recorded in groups (see recorder).
+//
+// Claims are not repeated after every send: under load that ran the claim
+// query back to back, costing more database CPU than the sends.
 func (d *Deliverer) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	rec := newRecorder(d.st, d.successor, func(err error, n int) {
+		d.opts.Logger.Error("deliver: recording deliveries failed; their leases will expire and they be sent again", "err", err, "deliveries", n)
+	})
+	go rec.run(ctx)
+	defer rec.stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
@@ -173,19 +184,37 @@ func (d *Deliverer) Run(ctx context.Context, interval time.Duration) {
 			d.opts.Logger.Error("deliver: claim failed", "err", err)
 		}
 		for _, dl := range batch {
-			wg.Go(func() { d.dispatch(ctx, dl) })
+			wg.Go(func() { d.dispatch(ctx, dl, rec) })
 		}
 		if len(batch) == 4*d.opts.Workers {
 			continue // more may be due
+		}
+		var freed <-chan struct{}
+		if d.capped() {
+			freed = d.freed
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-d.opts.Wake:
-		case <-d.freed:
+		case <-d.successor:
+		case <-freed:
 		}
 	}
+}
+
+// capped reports whether an endpoint has as many deliveries claimed as it
+// may: a finished send then lets it take more.
+func (d *Deliverer) capped() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, n := range d.inflight {
+		if n >= d.opts.Queue {
+			return true
+		}
+	}
+	return false
 }
 
 // RunOnce claims what is due now and sends it, waiting for the sends.
@@ -196,7 +225,7 @@ func (d *Deliverer) RunOnce(ctx context.Context) (int, error) {
 	}
 	var wg sync.WaitGroup
 	for _, dl := range batch {
-		wg.Go(func() { d.dispatch(ctx, dl) })
+		wg.Go(func() { d.dispatch(ctx, dl, nil) })
 	}
 	wg.Wait()
 	return len(batch), nil
@@ -204,8 +233,9 @@ func (d *Deliverer) RunOnce(ctx context.Context) (int, error) {
 
 // dispatch waits for a slot at the delivery's endpoint, then for a worker,
 // and sends — unless the endpoint's circuit opened meanwhile, when the
-// delivery is put back without spending an attempt.
-func (d *Deliverer) dispatch(ctx context.Context, dl store.Delivery) {
+// delivery is put back without spending an attempt. A success is recorded
+// by rec, or at once when rec is nil.
+func (d *Deliverer) dispatch(ctx context.Context, dl store.Delivery, rec *recorder) {
 	slots := d.slots(dl.EndpointID)
 	select {
 	case slots <- struct{}{}:
@@ -228,7 +258,7 @@ func (d *Deliverer) dispatch(ctx context.Context, dl store.Delivery) {
 		return
 	}
 	defer func() { <-d.workerSem }()
-	d.send(ctx, dl)
+	d.send(ctx, dl, rec)
 }
 
 func (d *Deliverer) slots(endpoint uuid.UUID) chan struct{} {
@@ -315,7 +345,7 @@ func (d *Deliverer) end(endpoint uuid.UUID, ok bool) {
 	}
 }
 
-func (d *Deliverer) send(ctx context.Context, dl store.Delivery) {
+func (d *Deliverer) send(ctx context.Context, dl store.Delivery, rec *recorder) {
 	status, retryAfter, err := d.attempt(ctx, dl)
 	ok := err == nil && status >= 200 && status < 300
 	d.end(dl.EndpointID, ok)
@@ -323,6 +353,8 @@ func (d *Deliverer) send(ctx context.Context, dl store.Delivery) {
 	// A context that ended mid-send must not lose the outcome's record.
 	ctx = context.WithoutCancel(ctx)
 	switch {
+	case ok && rec != nil:
+		rec.in <- success{dl.ID, status}
 	case ok:
 		err = d.st.DeliverySucceeded(ctx, db, dl.ID, status)
 	case status == http.StatusGone:
@@ -336,6 +368,13 @@ func (d *Deliverer) send(ctx context.Context, dl store.Delivery) {
 	}
 	if err != nil {
 		d.opts.Logger.Error("deliver: recording the outcome failed; the lease will expire and the delivery be retried", "err", err, "delivery", dl.ID)
+	}
+	if !ok {
+		// A delivery now dead no longer holds its user's later ones back.
+		select {
+		case d.successor <- struct{}{}:
+		default:
+		}
 	}
 }
 

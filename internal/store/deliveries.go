@@ -43,24 +43,25 @@ func (s *Store) ClaimDeliveries(ctx context.Context, q DBTX, limit int, lease ti
 	for id, n := range busy {
 		busyIDs, busyN = append(busyIDs, id), append(busyN, int32(n))
 	}
+	// Only due deliveries are looked at (leased ones are not due), each
+	// with one probe of deliveries_pending_user_idx for an earlier pending
+	// delivery of the same user to the same endpoint.
 	rows, err := q.Query(ctx, `
-		WITH heads AS (
-			SELECT DISTINCT ON (d.endpoint_id, e.user_object_id) d.id, d.endpoint_id, d.next_attempt_at
-			FROM deliveries d JOIN presence_events e ON e.id = d.event_id
-			WHERE d.status = 'pending' AND NOT (d.endpoint_id = ANY($3::uuid[]))
-			ORDER BY d.endpoint_id, e.user_object_id, d.event_id
-		), ranked AS (
-			SELECT id, endpoint_id, next_attempt_at,
-				row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS rn
-			FROM heads WHERE next_attempt_at <= now()
-		), due AS (
-			SELECT r.id FROM ranked r
-			LEFT JOIN unnest($4::uuid[], $5::int[]) AS busy (endpoint_id, used) ON busy.endpoint_id = r.endpoint_id
-			WHERE r.rn <= $6 - coalesce(busy.used, 0)
-			ORDER BY r.next_attempt_at LIMIT $1
+		WITH due AS (
+			SELECT d.id, d.endpoint_id, d.next_attempt_at,
+				row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS rn
+			FROM deliveries d
+			WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND NOT (d.endpoint_id = ANY($3::uuid[]))
+				AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.status = 'pending' AND p.endpoint_id = d.endpoint_id
+					AND p.user_object_id = d.user_object_id AND p.event_id < d.event_id)
+		), picked AS (
+			SELECT due.id FROM due
+			LEFT JOIN unnest($4::uuid[], $5::int[]) AS busy (endpoint_id, used) ON busy.endpoint_id = due.endpoint_id
+			WHERE due.rn <= $6 - coalesce(busy.used, 0)
+			ORDER BY due.next_attempt_at LIMIT $1
 		), claimed AS (
 			UPDATE deliveries d SET next_attempt_at = now() + $2::interval
-			FROM due WHERE d.id = due.id AND d.status = 'pending' AND d.next_attempt_at <= now()
+			FROM picked WHERE d.id = picked.id AND d.status = 'pending' AND d.next_attempt_at <= now()
 			RETURNING d.id, d.tenant_id, d.endpoint_id, d.event_id, d.attempts
 		)
 		SELECT c.id, c.tenant_id, c.endpoint_id, ep.url, ep.signing_secret_id, ep.previous_signing_secret_id, c.attempts,
@@ -94,6 +95,23 @@ func (s *Store) DeliverySucceeded(ctx context.Context, q DBTX, id int64, status 
 	_, err := q.Exec(ctx, `UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, last_status = $2, last_error = NULL,
 		delivered_at = now() WHERE id = $1`, id, status)
 	return err
+}
+
+// DeliveriesSucceeded marks deliveries delivered in one statement (ids
+// and statuses pair up). It reports whether any of them has a successor:
+// a later pending delivery of the same user to the same endpoint, which
+// only now may be claimed.
+func (s *Store) DeliveriesSucceeded(ctx context.Context, q DBTX, ids []int64, statuses []int32) (bool, error) {
+	var next bool
+	err := q.QueryRow(ctx, `WITH done AS (
+			UPDATE deliveries d SET status = 'delivered', attempts = d.attempts + 1, last_status = x.status, last_error = NULL,
+				delivered_at = now()
+			FROM unnest($1::bigint[], $2::int[]) AS x (id, status) WHERE d.id = x.id
+			RETURNING d.endpoint_id, d.user_object_id, d.event_id
+		)
+		SELECT EXISTS (SELECT 1 FROM done JOIN deliveries n ON n.status = 'pending' AND n.endpoint_id = done.endpoint_id
+			AND n.user_object_id = done.user_object_id AND n.event_id > done.event_id)`, ids, statuses).Scan(&next)
+	return next, err
 }
 
 // DeliveryFailed records a failed attempt: retried at next, or dead when

@@ -1,0 +1,78 @@
+package deliver
+
+import (
+	"context"
+	"time"
+
+	"presencebridge/internal/store"
+)
+
+// success is a delivered delivery whose record is queued.
+type success struct {
+	id     int64
+	status int
+}
+
+// recorder group-commits successes: while one statement marks a batch
+// delivered, the next batch gathers, so at a thousand webhooks a second
+// the outbox costs a few commits (each an fsync) a second, not one per
+// webhook. Until its record commits a delivery stays leased; a crash in
+// between only sends it again (at least once).
+type recorder struct {
+	st      *store.Store
+	in      chan success
+	next    chan<- struct{} // a recorded delivery has a successor to claim
+	stopped chan struct{}
+	onError func(error, int)
+}
+
+func newRecorder(st *store.Store, next chan<- struct{}, onError func(error, int)) *recorder {
+	return &recorder{st: st, in: make(chan success, 1024), next: next, stopped: make(chan struct{}), onError: onError}
+}
+
+// run records until in is closed and drained.
+func (r *recorder) run(ctx context.Context) {
+	defer close(r.stopped)
+	// Records must land even while the deliverer stops.
+	ctx = context.WithoutCancel(ctx)
+	ids := make([]int64, 0, cap(r.in))
+	statuses := make([]int32, 0, cap(r.in))
+	for s := range r.in {
+		ids, statuses = append(ids[:0], s.id), append(statuses[:0], int32(s.status))
+	gather:
+		for len(ids) < cap(r.in) {
+			select {
+			case s, ok := <-r.in:
+				if !ok {
+					break gather
+				}
+				ids, statuses = append(ids, s.id), append(statuses, int32(s.status))
+			default:
+				break gather
+			}
+		}
+		r.flush(ctx, ids, statuses)
+	}
+}
+
+func (r *recorder) flush(ctx context.Context, ids []int64, statuses []int32) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	more, err := r.st.DeliveriesSucceeded(ctx, r.st.Pool(), ids, statuses)
+	if err != nil {
+		r.onError(err, len(ids))
+		return
+	}
+	if more {
+		select {
+		case r.next <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// stop records what is queued and returns when it is.
+func (r *recorder) stop() {
+	close(r.in)
+	<-r.stopped
+}
