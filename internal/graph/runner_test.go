@@ -334,3 +334,345 @@ func TestEngineCoversATenantAndAPresenceChangeReachesThePresenceTable(t *testing
 		t.Errorf("engine status = %+v", es)
 	}
 }
+
+func TestEngineRenewsEverySubscriptionOverASimulatedDay(t *testing.T) {
+	b := newBridge(t, bridgeOptions{users: 200, monitors: 4, authorized: 4, pipeline: true})
+	w := b.worker(0, nil)
+	ctx := t.Context()
+	if _, _, err := w.runner.Tenant(ctx, b.tenant); err != nil {
+		t.Fatal(err)
+	}
+	first := map[string]bool{}
+	for _, s := range b.ours() {
+		first[s.ID] = true
+	}
+	if len(first) != 4 {
+		t.Fatalf("%d subscriptions, want 4", len(first))
+	}
+	// A day in two-minute steps (the engine runs every minute in
+	// production): graphsim's timers run at each step — it deletes any
+	// subscription past its expiry and sends reauthorizationRequired in the
+	// last 15 minutes, which our receiver hands to the engine.
+	for step := 1; step <= 24*30; step++ {
+		b.e.advance(2 * time.Minute)
+		b.e.sim.TickNotifications()
+		if _, _, err := w.runner.Tenant(ctx, b.tenant); err != nil {
+			t.Fatalf("at %v: %v", time.Duration(step)*2*time.Minute, err)
+		}
+		subs := b.ours()
+		for _, s := range subs {
+			exp, _ := time.Parse(time.RFC3339Nano, s.ExpirationDateTime)
+			if !first[s.ID] || !exp.After(b.e.now()) {
+				t.Fatalf("at %v: subscription %s (expires %v) is not one of the first four: one lapsed", time.Duration(step)*2*time.Minute, s.ID, exp)
+			}
+		}
+		if len(subs) != 4 {
+			t.Fatalf("at %v: %d subscriptions at Graph, want 4", time.Duration(step)*2*time.Minute, len(subs))
+		}
+	}
+	rows, _ := b.pool.Query(ctx, `SELECT renewals FROM subscriptions WHERE tenant_id = $1`, b.tenant)
+	defer rows.Close()
+	for rows.Next() {
+		var n int
+		rows.Scan(&n)
+		// Renewed 10–20 minutes before a 55-minute expiry: every 35–45
+		// minutes, plus up to one step (2 min) until the pass that sees it.
+		if lo, hi := (24*60-45)/47, 24*60/35+1; n < lo || n > hi {
+			t.Errorf("renewed %d times in 24 h, want %d–%d", n, lo, hi)
+		}
+	}
+	// The last notifications may still be on their way: let them land,
+	// then one more pass handles them.
+	eventually(t, "the inbox to drain", func() bool {
+		var n int
+		b.pool.QueryRow(ctx, `SELECT count(*) FROM inbox`).Scan(&n)
+		return n == 0 && b.e.sim.NotificationStats().InFlight == 0
+	})
+	if _, _, err := w.runner.Tenant(ctx, b.tenant); err != nil {
+		t.Fatal(err)
+	}
+	var handled, open int
+	b.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE handled_at IS NOT NULL), count(*) FILTER (WHERE handled_at IS NULL) FROM subscription_events`).Scan(&handled, &open)
+	if open != 0 {
+		t.Errorf("%d lifecycle notifications left unhandled (%d handled)", open, handled)
+	}
+	t.Logf("lifecycle notifications handled: %d", handled)
+}
+
+func TestEngineMovesARevokedMonitorsUsersToTheSpareAndAlerts(t *testing.T) {
+	b := newBridge(t, bridgeOptions{users: 90, monitors: 4, authorized: 3, pipeline: true})
+	w := b.worker(0, nil)
+	ctx := t.Context()
+	if _, _, err := w.runner.Tenant(ctx, b.tenant); err != nil {
+		t.Fatal(err)
+	}
+	b.authorize(3) // the spare: nothing moves to it while the others are well
+	if rep, _, err := w.runner.Tenant(ctx, b.tenant); err != nil || rep.Outcomes[b.monitors[3]] != subscribe.Unchanged {
+		t.Fatalf("after the spare came: %+v %v", rep, err)
+	}
+	var lost []uuid.UUID
+	rows, _ := b.pool.Query(ctx, `SELECT object_id FROM directory_users WHERE monitor_id = $1`, b.monitors[0])
+	for rows.Next() {
+		var u uuid.UUID
+		rows.Scan(&u)
+		lost = append(lost, u)
+	}
+	rows.Close()
+	if len(lost) != 30 {
+		t.Fatalf("monitor 0 carries %d users, want 30", len(lost))
+	}
+
+	// The admin revokes the monitor's sessions. Graph pauses its
+	// subscription and says reauthorizationRequired; the engine finds the
+	// grant gone at once (not when the cached token runs out).
+	b.e.sim.RevokeUser(b.ten.Monitors[0].ID)
+	b.e.advance(time.Minute)
+	b.e.sim.TickNotifications()
+	eventually(t, "the lifecycle notification", func() bool {
+		var n int
+		b.pool.QueryRow(ctx, `SELECT count(*) FROM subscription_events WHERE event = 'reauthorizationRequired'`).Scan(&n)
+		return n > 0
+	})
+	rep, _, err := w.runner.Tenant(ctx, b.tenant)
+	if err != nil || rep.Unmonitored != 0 || rep.Outcomes[b.monitors[3]] != subscribe.Created {
+		t.Fatalf("failover pass: %+v %v", rep, err)
+	}
+	m, _ := b.st.GetMonitor(ctx, b.pool, b.tenant, b.monitors[0])
+	if m.Status != store.MonitorNeedsReauth {
+		t.Errorf("revoked monitor is %s", m.Status)
+	}
+	alerts, _ := b.st.Alerts(ctx, b.pool, b.tenant)
+	if len(alerts) != 1 || alerts[0].Kind != store.AlertMonitorNeedsReauth || alerts[0].Subject != b.monitors[0].String() || alerts[0].ResolvedAt != nil {
+		t.Errorf("alerts = %+v", alerts)
+	}
+	for _, u := range lost {
+		var on uuid.UUID
+		b.pool.QueryRow(ctx, `SELECT monitor_id FROM directory_users WHERE object_id = $1`, u).Scan(&on)
+		if on != b.monitors[3] {
+			t.Fatalf("user %s is on %s, want the spare", u, on)
+		}
+	}
+	var spare graphsim.Subscription
+	for _, s := range b.ours() {
+		if s.CreatorID == b.ten.Monitors[3].ID.String() {
+			spare = s
+		}
+	}
+	for _, u := range lost {
+		if !strings.Contains(spare.Resource, u.String()) {
+			t.Fatalf("the spare's subscription does not cover %s", u)
+		}
+	}
+	// The revoked monitor's subscription cannot be deleted with its dead
+	// grant: it is left to expire, its row kept until then.
+	var abandoned bool
+	if err := b.pool.QueryRow(ctx, `SELECT abandoned_at IS NOT NULL FROM subscriptions WHERE monitor_id = $1`, b.monitors[0]).Scan(&abandoned); err == nil && !abandoned {
+		t.Error("the revoked monitor's subscription is neither deleted nor abandoned")
+	}
+	// A moved user's next change arrives through the spare.
+	if err := b.e.sim.SetTeamsPresence(lost[7], "Busy", "InAConferenceCall"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the moved user's change", func() bool {
+		a, act := b.held(lost[7])
+		return a == "Busy" && act == "InAConferenceCall"
+	})
+	// An hour later the abandoned subscription has expired and its row is gone.
+	b.e.advance(time.Hour)
+	b.e.sim.TickNotifications()
+	if _, _, err := w.runner.Tenant(ctx, b.tenant); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	b.pool.QueryRow(ctx, `SELECT count(*) FROM subscriptions WHERE monitor_id = $1`, b.monitors[0]).Scan(&left)
+	if left != 0 {
+		t.Errorf("the revoked monitor's subscription row outlived its expiry")
+	}
+}
+
+// timedRecorder keeps when each request went and what came back, under
+// the SDK's retry middleware.
+type timedRecorder struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	reqs []timedRequest
+}
+
+type timedRequest struct {
+	Method, Path string
+	Start, End   time.Time
+	Status       int
+	RetryAfter   string
+}
+
+func (r *timedRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := r.next.RoundTrip(req)
+	tr := timedRequest{Method: req.Method, Path: req.URL.Path, Start: start, End: time.Now()}
+	if resp != nil {
+		tr.Status, tr.RetryAfter = resp.StatusCode, resp.Header.Get("Retry-After")
+	}
+	r.mu.Lock()
+	r.reqs = append(r.reqs, tr)
+	r.mu.Unlock()
+	return resp, err
+}
+
+func (r *timedRecorder) all() []timedRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]timedRequest(nil), r.reqs...)
+}
+
+func TestEngineSurvivesA429StormHonouringRetryAfter(t *testing.T) {
+	b := newBridge(t, bridgeOptions{users: 100, monitors: 2, authorized: 2})
+	rec := &timedRecorder{next: http.DefaultTransport}
+	w := b.worker(0, rec)
+	ctx := t.Context()
+	b.e.sim.AddThrottleFault(graphsim.ThrottleFault{Class: "subscriptionWrite", RetryAfter: 2, Times: 3})
+	b.e.sim.AddThrottleFault(graphsim.ThrottleFault{Class: "presence", RetryAfter: 1, Times: 1})
+	rep, _, err := w.runner.Tenant(ctx, b.tenant)
+	if err != nil || len(b.ours()) != 2 || rep.Repaired != 100 {
+		t.Fatalf("through the storm: %+v %v, %d subscriptions", rep, err, len(b.ours()))
+	}
+	reqs := rec.all()
+	throttled := 0
+	for i, q := range reqs {
+		if q.Status != http.StatusTooManyRequests {
+			continue
+		}
+		throttled++
+		wait, _ := time.ParseDuration(q.RetryAfter + "s")
+		next := -1
+		for j := i + 1; j < len(reqs); j++ {
+			if reqs[j].Method == q.Method && reqs[j].Path == q.Path && reqs[j].Start.After(q.End) {
+				next = j
+				break
+			}
+		}
+		if next < 0 {
+			t.Errorf("%s %s throttled and never retried", q.Method, q.Path)
+			continue
+		}
+		if got := reqs[next].Start.Sub(q.End); got < wait {
+			t.Errorf("%s %s retried %v after a 429 asking for %v", q.Method, q.Path, got, wait)
+		}
+	}
+	if throttled != 4 {
+		t.Errorf("%d throttled answers seen, want 4", throttled)
+	}
+}
+
+func TestReconciliationRepairsNotificationsDroppedForTwoMinutes(t *testing.T) {
+	b := newBridge(t, bridgeOptions{users: 40, monitors: 1, authorized: 1, pipeline: true})
+	w := b.worker(0, nil)
+	ctx := t.Context()
+	if _, _, err := w.runner.Tenant(ctx, b.tenant); err != nil {
+		t.Fatal(err)
+	}
+	users := b.ten.Users
+	if err := b.e.sim.SetTeamsPresence(users[0].ID, "Busy", "InACall"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a notification before the outage", func() bool { a, _ := b.held(users[0].ID); return a == "Busy" })
+
+	// Graph drops every notification for two minutes; ten users change.
+	f, err := b.e.sim.AddNotificationFault(graphsim.NotificationFault{Drop: 1_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, u := range users[1:11] {
+		if i == 5 {
+			b.e.advance(time.Minute)
+		}
+		if err := b.e.sim.SetTeamsPresence(u.ID, "DoNotDisturb", "Presenting"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.e.advance(time.Minute)
+	b.e.sim.TickNotifications()
+	eventually(t, "graphsim to drop the ten changes", func() bool { return b.e.sim.NotificationStats().Dropped >= 10 })
+	b.e.sim.RemoveNotificationFault(f.ID)
+	for _, u := range users[1:11] {
+		if a, _ := b.held(u.ID); a == "DoNotDisturb" {
+			t.Fatalf("user %s's change arrived although Graph dropped it", u.UPN)
+		}
+	}
+	// The periodic reconciliation (due 10 minutes after the last) re-reads
+	// everyone and repairs exactly the ten.
+	b.e.advance(10 * time.Minute)
+	rep, _, err := w.runner.Tenant(ctx, b.tenant)
+	if err != nil || rep.Repaired != 10 {
+		t.Fatalf("repair pass: %+v %v; want 10 repaired", rep, err)
+	}
+	for _, u := range users[1:11] {
+		a, act := b.held(u.ID)
+		var source string
+		b.pool.QueryRow(ctx, `SELECT source FROM presence_events WHERE user_object_id = $1 ORDER BY id DESC LIMIT 1`, u.ID).Scan(&source)
+		if a != "DoNotDisturb" || act != "Presenting" || source != "repair" {
+			t.Errorf("user %s after repair: %s/%s by %q", u.UPN, a, act, source)
+		}
+	}
+}
+
+func TestTwoWorkersRenewEachSubscriptionOncePerCycle(t *testing.T) {
+	b := newBridge(t, bridgeOptions{users: 100, monitors: 4, authorized: 4})
+	recs := []*timedRecorder{{next: http.DefaultTransport}, {next: http.DefaultTransport}}
+	workers := []*worker{b.worker(0, recs[0]), b.worker(0, recs[1])}
+	ctx := t.Context()
+	both := func() {
+		var wg sync.WaitGroup
+		for _, w := range workers {
+			wg.Go(func() {
+				if err := w.runner.Cycle(ctx); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	both()
+	if n := len(b.ours()); n != 4 {
+		t.Fatalf("%d subscriptions, want 4", n)
+	}
+	patches := func() map[string]int {
+		out := map[string]int{}
+		for _, r := range recs {
+			for _, q := range r.all() {
+				if q.Method == http.MethodPatch && strings.Contains(q.Path, "/subscriptions/") {
+					out[q.Path]++
+				}
+			}
+		}
+		return out
+	}
+	for cycle := 1; cycle <= 5; cycle++ {
+		// Every subscription inside its renewal window; both workers run
+		// three times, at once, as their minute ticks would.
+		var latest time.Time
+		for _, s := range b.ours() {
+			exp, _ := time.Parse(time.RFC3339Nano, s.ExpirationDateTime)
+			if exp.After(latest) {
+				latest = exp
+			}
+		}
+		b.e.advance(latest.Sub(b.e.now()) - 9*time.Minute)
+		for range 3 {
+			both()
+		}
+		got := patches()
+		if len(got) != 4 {
+			t.Fatalf("cycle %d: renewals of %d subscriptions, want 4: %v", cycle, len(got), got)
+		}
+		for path, n := range got {
+			if n != cycle {
+				t.Fatalf("cycle %d: %s renewed %d times in all, want %d (once per cycle)", cycle, path, n, cycle)
+			}
+		}
+	}
+	var total int
+	b.pool.QueryRow(ctx, `SELECT sum(renewals) FROM subscriptions`).Scan(&total)
+	if total != 20 {
+		t.Errorf("renewals recorded = %d, want 20", total)
+	}
+}

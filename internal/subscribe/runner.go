@@ -251,7 +251,28 @@ func (r *Runner) reauthorize(ctx context.Context, tenantID uuid.UUID, ev store.L
 	if err != nil {
 		return err
 	}
-	sub, err := g.RenewSubscription(ctx, ev.GraphID, r.eng.now().Add(Lifetime))
+	// Inside the renewal window a renewal answers it; otherwise (access
+	// lost and back, or a notification about an expiry we have renewed
+	// since) reauthorize without moving the expiry.
+	cur, err := r.st.SubscriptionForMonitor(ctx, r.st.Pool(), tenantID, ev.MonitorID)
+	if err != nil {
+		return err
+	}
+	now := r.eng.now()
+	if cur.GraphID != ev.GraphID {
+		return nil // replaced since
+	}
+	if cur.ExpiresAt != nil && cur.ExpiresAt.Sub(now) > RenewEarliest {
+		err := g.ReauthorizeSubscription(ctx, ev.GraphID)
+		switch {
+		case graphapi.IsNotFound(err):
+			return r.st.SubscriptionExpired(ctx, r.st.Pool(), ev.SubscriptionID, "Graph no longer knows the subscription")
+		case err != nil && permanent(err):
+			return nil
+		}
+		return err
+	}
+	sub, err := g.RenewSubscription(ctx, ev.GraphID, now.Add(Lifetime))
 	switch {
 	case graphapi.IsNotFound(err):
 		return r.st.SubscriptionExpired(ctx, r.st.Pool(), ev.SubscriptionID, "Graph no longer knows the subscription")
