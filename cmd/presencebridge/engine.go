@@ -2,7 +2,8 @@ package main
 
 import (
 	"context"
-	"hash/fnv"
+	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"presencebridge/internal/graph"
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/identity"
+	"presencebridge/internal/roster"
 	"presencebridge/internal/subscribe"
 	"presencebridge/internal/tokens"
 )
@@ -26,8 +28,8 @@ type graphClients struct {
 	creds tokens.Credentials
 	id    *identity.Client
 
-	mu      sync.Mutex
-	readers map[uuid.UUID]*graph.Client
+	mu   sync.Mutex
+	apps map[uuid.UUID]*appClient
 }
 
 func (g *graphClients) base() string { return strings.TrimSuffix(g.a.cfg.GraphBaseURL, "/") + "/v1.0" }
@@ -38,40 +40,97 @@ func (g *graphClients) Monitor(ctx context.Context, tenantID, monitorID uuid.UUI
 	}})
 }
 
+// Reader reads presence for repairs with the tenant's app-only token
+// where the tenant granted Presence.Read.All (application), else with one
+// of its authorized monitors' delegated tokens.
 func (g *graphClients) Reader(ctx context.Context, tenantID uuid.UUID) (graphapi.PresenceReader, error) {
+	c, roles, err := g.appClient(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(roles, "Presence.Read.All") {
+		return g.monitorReader(ctx, tenantID)
+	}
+	return c, nil
+}
+
+// Directory is the app-only client the roster resolves users and reads
+// groups with.
+func (g *graphClients) Directory(ctx context.Context, tenantID uuid.UUID) (roster.Directory, error) {
+	c, _, err := g.appClient(ctx, tenantID)
+	return c, err
+}
+
+type appClient struct {
+	c     *graph.Client
+	roles []string
+	mu    sync.Mutex
+	tok   identity.AppToken
+}
+
+// appClient is the tenant's app-only client (one per tenant, its token
+// cached until 5 minutes before expiry) and the roles its token carries.
+func (g *graphClients) appClient(ctx context.Context, tenantID uuid.UUID) (*graph.Client, []string, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if c := g.readers[tenantID]; c != nil {
-		return c, nil
+	if ac := g.apps[tenantID]; ac != nil {
+		ac.mu.Lock()
+		defer ac.mu.Unlock()
+		return ac.c, ac.roles, nil
 	}
-	var cached struct {
-		mu  sync.Mutex
-		tok identity.AppToken
+	app, msTenant, err := g.creds(ctx, tenantID)
+	if err != nil {
+		return nil, nil, err
 	}
-	c, err := graph.New(graph.Options{BaseURL: g.base(), Token: func(ctx context.Context) (string, error) {
-		cached.mu.Lock()
-		defer cached.mu.Unlock()
-		if time.Until(cached.tok.Expiry) > 5*time.Minute {
-			return cached.tok.AccessToken, nil
+	tok, err := g.id.AppTokenFor(ctx, app, msTenant)
+	if err != nil {
+		return nil, nil, err
+	}
+	ac := &appClient{roles: tok.Roles, tok: tok}
+	ac.c, err = graph.New(graph.Options{BaseURL: g.base(), Token: func(ctx context.Context) (string, error) {
+		ac.mu.Lock()
+		defer ac.mu.Unlock()
+		if time.Until(ac.tok.Expiry) > 5*time.Minute {
+			return ac.tok.AccessToken, nil
 		}
 		app, msTenant, err := g.creds(ctx, tenantID)
 		if err != nil {
 			return "", err
 		}
-		if cached.tok, err = g.id.AppTokenFor(ctx, app, msTenant); err != nil {
+		t, err := g.id.AppTokenFor(ctx, app, msTenant)
+		if err != nil {
 			return "", err
 		}
-		return cached.tok.AccessToken, nil
+		ac.tok, ac.roles = t, t.Roles
+		return t.AccessToken, nil
 	}})
+	if err != nil {
+		return nil, nil, err
+	}
+	g.apps[tenantID] = ac
+	return ac.c, ac.roles, nil
+}
+
+// monitorReader reads with the first authorized monitor's token (not
+// cached: the monitor may lose its grant).
+func (g *graphClients) monitorReader(ctx context.Context, tenantID uuid.UUID) (graphapi.PresenceReader, error) {
+	ms, err := g.a.store.AuthorizedMonitors(ctx, g.a.pool, tenantID)
 	if err != nil {
 		return nil, err
 	}
-	g.readers[tenantID] = c
-	return c, nil
+	if len(ms) == 0 {
+		return nil, errors.New("engine: no app-only Presence.Read.All grant and no authorized monitor to read presence with")
+	}
+	m := ms[0].ID
+	return graph.New(graph.Options{BaseURL: g.base(), Token: func(ctx context.Context) (string, error) {
+		return g.vault.MonitorToken(ctx, tenantID, m)
+	}})
 }
 
-// runEngine reconciles every active tenant each interval. Several workers
-// may run it: a tenant is reconciled by whichever takes its advisory lock.
+// runEngine runs the presence engine's pass over every active tenant each
+// interval. Several workers may run it: a tenant is worked on by whichever
+// takes its lock, and a killed worker's tenants are free at once (the
+// lock ends with its connection) for the next pass of another.
 func runEngine(ctx context.Context, a *app, base string, interval time.Duration) error {
 	id, err := identity.New(identity.Options{LoginURL: a.cfg.LoginBaseURL})
 	if err != nil {
@@ -82,50 +141,15 @@ func runEngine(ctx context.Context, a *app, base string, interval time.Duration)
 		return err
 	}
 	vault := tokens.New(a.store, id, svc.Credentials, nil)
-	clients := &graphClients{a: a, vault: vault, creds: svc.Credentials, id: id, readers: map[uuid.UUID]*graph.Client{}}
+	clients := &graphClients{a: a, vault: vault, creds: svc.Credentials, id: id, apps: map[uuid.UUID]*appClient{}}
 	eng := subscribe.New(a.store, certs.New(a.store, nil), base+"/graph/notifications", base+"/graph/lifecycle", nil)
 	rec := subscribe.NewReconciler(a.store, eng, clients, 0, a.logger)
+	runner := subscribe.NewRunner(a.store, rec, vault, subscribe.RunnerOptions{Logger: a.logger,
+		Roster: roster.New(a.store), Directory: clients.Directory, RepairEvery: a.cfg.RepairInterval})
 	runOnSignal(ctx, nil, interval, func() {
-		rows, err := a.pool.Query(ctx, `SELECT id FROM tenants WHERE status = 'active'`)
-		if err != nil {
-			return
-		}
-		var ids []uuid.UUID
-		for rows.Next() {
-			var t uuid.UUID
-			if rows.Scan(&t) == nil {
-				ids = append(ids, t)
-			}
-		}
-		rows.Close()
-		for _, t := range ids {
-			reconcileLocked(ctx, a, rec, t)
+		if err := runner.Cycle(ctx); err != nil && ctx.Err() == nil {
+			a.logger.Warn("engine: pass over tenants failed", "err", err)
 		}
 	})
 	return nil
-}
-
-// reconcileLocked reconciles one tenant under a session advisory lock on
-// a dedicated connection; another worker holding it means skip.
-func reconcileLocked(ctx context.Context, a *app, rec *subscribe.Reconciler, tenant uuid.UUID) {
-	conn, err := a.pool.Acquire(ctx)
-	if err != nil {
-		return
-	}
-	defer conn.Release()
-	h := fnv.New64a()
-	h.Write([]byte("presencebridge/reconcile/" + tenant.String()))
-	key := int64(h.Sum64())
-	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&got); err != nil || !got {
-		return
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
-	rep, err := rec.ReconcileTenant(ctx, tenant)
-	if err != nil {
-		a.logger.Warn("engine: tenant not fully reconciled", "tenant", tenant, "err", err)
-	}
-	if rep.Unmonitored > 0 {
-		a.logger.Warn("engine: users without a monitor", "tenant", tenant, "unmonitored", rep.Unmonitored, "monitors_missing", rep.MonitorsMissing)
-	}
 }

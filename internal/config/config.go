@@ -60,6 +60,8 @@ type Config struct {
 	ClientID     string `env:"MS_CLIENT_ID" help:"application (client) id of Presence Bridge's multi-tenant Microsoft Entra app registration (needed to onboard tenants)"`
 	ClientSecret Secret `env:"MS_CLIENT_SECRET" help:"client secret of that app registration"`
 
+	RepairInterval time.Duration `env:"REPAIR_INTERVAL" envDefault:"10m" help:"how often every monitored user's presence is re-read to repair what notifications missed"`
+
 	EventRetention time.Duration `env:"EVENT_RETENTION" envDefault:"720h" help:"how long presence history is kept (events still waiting to be delivered are kept whatever their age)"`
 
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s" help:"how long a SIGTERM waits for requests and jobs in flight"`
@@ -136,6 +138,9 @@ func (c *Config) validate() error {
 	case "", "json", "text":
 	default:
 		bad("LOG_FORMAT", "must be json or text, not %q", c.LogFormat)
+	}
+	if c.RepairInterval < time.Minute {
+		bad("REPAIR_INTERVAL", "must be at least 1m, such as 10m")
 	}
 	if c.EventRetention < time.Hour {
 		bad("EVENT_RETENTION", "must be at least 1h, such as 720h (30 days)")

@@ -19,6 +19,7 @@ import (
 	"presencebridge/internal/identity"
 	"presencebridge/internal/intake"
 	"presencebridge/internal/notification"
+	"presencebridge/internal/roster"
 	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
 	"presencebridge/internal/subscribe"
@@ -188,7 +189,12 @@ func (b *bridge) worker(capacity int, transport http.RoundTripper) *worker {
 	cl := &vaultClients{b: b, vault: vault, transport: transport}
 	eng := subscribe.New(st, certs.New(st, b.e.now), b.hook+"/notifications", b.hook+"/lifecycle", b.e.now)
 	rec := subscribe.NewReconciler(st, eng, cl, capacity, nil)
-	return &worker{runner: subscribe.NewRunner(st, rec, vault, subscribe.RunnerOptions{}), vault: vault, clients: cl, pool: pool}
+	opts := subscribe.RunnerOptions{Roster: roster.New(st), Directory: func(ctx context.Context, t uuid.UUID) (roster.Directory, error) {
+		r, err := cl.Reader(ctx, t)
+		c, _ := r.(*Client)
+		return c, err
+	}}
+	return &worker{runner: subscribe.NewRunner(st, rec, vault, opts), vault: vault, clients: cl, pool: pool}
 }
 
 // skewedRefresher is the identity platform seen from graphsim's clock:
@@ -674,5 +680,46 @@ func TestTwoWorkersRenewEachSubscriptionOncePerCycle(t *testing.T) {
 	b.pool.QueryRow(ctx, `SELECT sum(renewals) FROM subscriptions`).Scan(&total)
 	if total != 20 {
 		t.Errorf("renewals recorded = %d, want 20", total)
+	}
+}
+
+func TestEnginePlacesNewRosterEntriesInTheSamePass(t *testing.T) {
+	b := newBridge(t, bridgeOptions{users: 60, monitors: 1, authorized: 1, pipeline: true})
+	ctx := t.Context()
+	// The roster as an admin left it: 40 users already placed, 20 entries
+	// just imported (pending) and one that does not exist.
+	b.pool.Exec(ctx, `DELETE FROM directory_users WHERE tenant_id = $1 AND upn = ANY($2)`, b.tenant, upns(b.ten.Users[40:]))
+	w := b.worker(0, nil)
+	if _, _, err := w.runner.Tenant(ctx, b.tenant); err != nil {
+		t.Fatal(err)
+	}
+	var entries []roster.Entry
+	for _, u := range b.ten.Users[40:] {
+		entries = append(entries, roster.Entry{UPN: u.UPN, TelephonyID: "ext-" + u.UPN})
+	}
+	entries = append(entries, roster.Entry{UPN: "nobody@" + b.ten.Domain})
+	if _, err := roster.New(b.st).Import(ctx, b.tenant, entries, roster.ImportOptions{Source: store.SourceList}); err != nil {
+		t.Fatal(err)
+	}
+	rep, _, err := w.runner.Tenant(ctx, b.tenant)
+	if err != nil || rep.Users != 60 {
+		t.Fatalf("pass after the import: %+v %v", rep, err)
+	}
+	subs := b.ours()
+	if len(subs) != 1 || usersIn(subs[0].Resource) != 60 {
+		t.Fatalf("subscriptions after the import: %+v", subs)
+	}
+	for _, u := range b.ten.Users[40:] {
+		if !strings.Contains(subs[0].Resource, u.ID.String()) {
+			t.Fatalf("%s imported but not covered", u.UPN)
+		}
+		if a, _ := b.held(u.ID); a == "" {
+			t.Fatalf("%s covered but its presence not read", u.UPN)
+		}
+	}
+	var status string
+	b.pool.QueryRow(ctx, `SELECT resolution_status FROM directory_users WHERE upn = $1`, "nobody@"+b.ten.Domain).Scan(&status)
+	if status != "not_found" {
+		t.Errorf("the unknown entry is %q, want not_found", status)
 	}
 }

@@ -17,7 +17,7 @@ type RosterUser struct {
 // stable order (oldest first, so earlier users are placed first).
 func (s *Store) ResolvedRoster(ctx context.Context, q DBTX, tenantID uuid.UUID) ([]RosterUser, error) {
 	rows, err := q.Query(ctx, `SELECT object_id, monitor_id FROM directory_users
-		WHERE tenant_id = $1 AND object_id IS NOT NULL AND resolution_status = 'resolved' ORDER BY created_at, id`, tenantID)
+		WHERE tenant_id = $1 AND object_id IS NOT NULL AND resolution_status = 'resolved' ORDER BY seq`, tenantID)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/identity"
+	"presencebridge/internal/roster"
 	"presencebridge/internal/store"
 	"presencebridge/internal/tokens"
 )
@@ -35,7 +36,13 @@ type RunnerOptions struct {
 	RepairEvery time.Duration
 	// Parallel is how many tenants one Cycle works on at once (default 4).
 	Parallel int
-	Logger   *slog.Logger
+	// Roster and Directory, when set, keep the roster current in each pass:
+	// pending users resolved, a group roster synced every GroupSyncEvery
+	// (default 15 minutes). Directory gives an app-only Graph client.
+	Roster         *roster.Roster
+	Directory      func(ctx context.Context, tenantID uuid.UUID) (roster.Directory, error)
+	GroupSyncEvery time.Duration
+	Logger         *slog.Logger
 }
 
 // Runner is the presence engine's pass over tenants: token upkeep,
@@ -59,6 +66,9 @@ func NewRunner(st *store.Store, rec *Reconciler, tok Tokens, opts RunnerOptions)
 	}
 	if opts.Parallel <= 0 {
 		opts.Parallel = 4
+	}
+	if opts.GroupSyncEvery <= 0 {
+		opts.GroupSyncEvery = 15 * time.Minute
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -114,6 +124,7 @@ func (r *Runner) Tenant(ctx context.Context, tenantID uuid.UUID) (rep Report, ra
 func (r *Runner) pass(ctx context.Context, tenantID uuid.UUID) (Report, error) {
 	now := r.eng.now()
 	var errs []error
+	errs = append(errs, r.keepRoster(ctx, tenantID, now))
 	r.keepTokens(ctx, tenantID, now)
 	except, err := r.failing(ctx, tenantID, now)
 	errs = append(errs, err)
@@ -149,6 +160,33 @@ func (r *Runner) pass(ctx context.Context, tenantID uuid.UUID) (Report, error) {
 		err = errors.Join(err, rerr)
 	}
 	return rep, err
+}
+
+// keepRoster syncs a group roster when due and resolves pending users, so
+// that the reconciliation of the same pass places them.
+func (r *Runner) keepRoster(ctx context.Context, tenantID uuid.UUID, now time.Time) error {
+	if r.opts.Roster == nil || r.opts.Directory == nil {
+		return nil
+	}
+	src, err := r.st.TenantRosterSource(ctx, r.st.Pool(), tenantID)
+	if err != nil {
+		return err
+	}
+	dir, err := r.opts.Directory(ctx, tenantID)
+	if err != nil {
+		return fmt.Errorf("roster: directory client: %w", err)
+	}
+	var errs []error
+	if src.Kind == store.SourceGroup && (src.LastSyncAt == nil || src.LastSyncError != "" || now.Sub(*src.LastSyncAt) >= r.opts.GroupSyncEvery) {
+		if _, err := r.opts.Roster.SyncGroup(ctx, tenantID, dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	res, err := r.opts.Roster.Resolve(ctx, tenantID, dir)
+	if err == nil && res.Retry > 0 {
+		r.logger.Info("roster: lookups left for the next pass", "tenant", tenantID, "users", res.Retry, "err", res.RetryErr)
+	}
+	return errors.Join(append(errs, err)...)
 }
 
 // keepTokens refreshes every authorized monitor's grant at least daily;
