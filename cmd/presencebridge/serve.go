@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"syscall"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/spf13/cobra"
@@ -84,7 +83,7 @@ func start(ctx context.Context, cfg *config.Config, r role, onListening func(bas
 	base := baseURL(cfg, ln)
 	if r.worker && cfg.ClientID != "" {
 		// The presence engine: subscriptions per monitor, renewed and repaired.
-		g.Go(func() error { return runEngine(gctx, a, base, time.Minute) })
+		g.Go(func() error { return runEngine(gctx, a, base, cfg.EngineInterval) })
 	}
 	mountOnboarding := func(chi.Router) {}
 	if r.web {

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"presencebridge/internal/graphsim"
+	"presencebridge/internal/identity"
+	"presencebridge/internal/seal"
+	"presencebridge/internal/store"
+	"presencebridge/internal/testkit"
+)
+
+// Two worker processes share one database and graphsim: each tenant is
+// worked on by one of them at a time, so each subscription is renewed once
+// per cycle; a killed worker's tenants are taken over by the other.
+func TestTwoWorkerProcessesRenewEachSubscriptionOncePerCycle(t *testing.T) {
+	ctx := t.Context()
+	// graphsim on loopback, counting renewals (PATCH) per subscription.
+	sim := graphsim.New(graphsim.Options{})
+	var mu sync.Mutex
+	patches := map[string]int{}
+	gs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPatch && strings.Contains(r.URL.Path, "/subscriptions/") {
+			mu.Lock()
+			patches[path.Base(r.URL.Path)]++
+			mu.Unlock()
+		}
+		sim.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(gs.Close)
+	sim.SetBaseURL(gs.URL)
+	go sim.Run(ctx)
+	seed := graphsim.GenerateSeed(1, 40, 2, 11)
+	if err := sim.Apply(seed); err != nil {
+		t.Fatal(err)
+	}
+	ten := seed.Tenants[0]
+	// The public receiver: answers Graph's validation handshakes.
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tok := r.URL.Query().Get("validationToken"); tok != "" {
+			w.Header().Set("Content-Type", "text/plain")
+			io.WriteString(w, tok)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(hook.Close)
+
+	srv := testkit.Server(t)
+	if err := srv.EnsureDatabase(ctx, "two_workers"); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PB_ENV=development", testKey, "PB_DATABASE_URL=" + srv.DSN("two_workers"), "PB_BASE_URL=" + hook.URL,
+		"PB_LOGIN_BASE_URL=" + gs.URL, "PB_GRAPH_BASE_URL=" + gs.URL, "PB_MS_CLIENT_ID=" + seed.App.ClientID,
+		"PB_MS_CLIENT_SECRET=" + seed.App.ClientSecret, "PB_ENGINE_INTERVAL=1s"}
+	workers := []*process{startProcess(t, env, "worker"), startProcess(t, env, "worker")}
+	for _, w := range workers { // PB_BASE_URL is the receiver's, so no /readyz to poll: started is enough
+		select {
+		case <-w.url:
+		case <-w.exited:
+			t.Fatalf("worker exited: %v\n%s", w.err, w.log())
+		case <-time.After(30 * time.Second):
+			t.Fatalf("worker did not start:\n%s", w.log())
+		}
+	}
+
+	// A tenant as onboarding leaves it: 40 users, two monitors signed in.
+	pool, err := pgxpool.New(ctx, srv.DSN("two_workers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	keys, _ := seal.ParseKeys(strings.TrimPrefix(testKey, "PB_SEAL_KEYS="))
+	ring, _ := seal.NewRing(keys, "k1")
+	st := store.New(pool, ring)
+	var tenant uuid.UUID
+	if err := pool.QueryRow(ctx, `INSERT INTO tenants (name, ms_tenant_id, status) VALUES ('Contoso', $1, 'active') RETURNING id`, ten.ID).Scan(&tenant); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range ten.Users {
+		pool.Exec(ctx, `INSERT INTO directory_users (tenant_id, upn, object_id, resolution_status) VALUES ($1, $2, $3, 'resolved')`, tenant, u.UPN, u.ID)
+	}
+	idc, _ := identity.New(identity.Options{LoginURL: gs.URL})
+	for _, acct := range ten.Monitors {
+		m, err := st.AddMonitor(ctx, pool, tenant, acct.UPN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := idc.PasswordOnce(ctx, identity.App{ClientID: seed.App.ClientID, ClientSecret: seed.App.ClientSecret}, ten.ID.String(), acct.UPN, acct.Password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.AuthorizeMonitor(ctx, pool, tenant, m.ID, store.MonitorGrant{ObjectID: g.Account.ObjectID, DisplayName: g.Account.Name,
+			Method: "password", RefreshToken: g.RefreshToken, AccessToken: g.AccessToken, Expiry: g.Expiry}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	waitUntil := func(what string, within time.Duration, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(within); !cond(); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; worker logs:\n%s\n%s", what, workers[0].log(), workers[1].log())
+			}
+		}
+	}
+	count := func(sql string) int {
+		var n int
+		pool.QueryRow(ctx, sql).Scan(&n)
+		return n
+	}
+	waitUntil("two subscriptions covering the tenant", 30*time.Second, func() bool {
+		return count(`SELECT count(*) FROM subscriptions WHERE graph_id IS NOT NULL AND user_count = 20`) == 2
+	})
+	var graphIDs []string
+	rows, _ := pool.Query(ctx, `SELECT graph_id FROM subscriptions`)
+	for rows.Next() {
+		var id string
+		rows.Scan(&id)
+		graphIDs = append(graphIDs, id)
+	}
+	rows.Close()
+
+	// A cycle: both subscriptions come due (as 35–45 minutes would make
+	// them); the workers pass every second; each is renewed exactly once.
+	cycle := func(n int, live string) {
+		t.Helper()
+		pool.Exec(ctx, `UPDATE subscriptions SET expires_at = now() + interval '5 minutes'`)
+		waitUntil("renewals", 30*time.Second, func() bool {
+			return count(`SELECT count(*) FROM subscriptions WHERE expires_at > now() + interval '30 minutes'`) == 2
+		})
+		time.Sleep(3 * time.Second) // three more passes of each worker: no second renewal
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range graphIDs {
+			if patches[id] != n {
+				t.Fatalf("cycle %d (%s): subscription %s renewed %d times in all, want %d", n, live, id, patches[id], n)
+			}
+		}
+	}
+	for n := 1; n <= 3; n++ {
+		cycle(n, "both workers")
+	}
+	// One worker is killed outright: the other takes the tenant over.
+	workers[0].cmd.Process.Kill()
+	<-workers[0].exited
+	cycle(4, "one worker killed")
+	if n := count(`SELECT sum(renewals) FROM subscriptions`); n != 8 {
+		t.Errorf("renewals recorded = %d, want 8", n)
+	}
+}
