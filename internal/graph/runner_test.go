@@ -723,3 +723,32 @@ func TestEnginePlacesNewRosterEntriesInTheSamePass(t *testing.T) {
 		t.Errorf("the unknown entry is %q, want not_found", status)
 	}
 }
+
+func TestEngineDeletesARemovedMonitorsSubscriptionThenTheMonitor(t *testing.T) {
+	b := newBridge(t, bridgeOptions{users: 40, monitors: 2, authorized: 2})
+	w := b.worker(0, nil)
+	ctx := t.Context()
+	if _, _, err := w.runner.Tenant(ctx, b.tenant); err != nil || len(b.ours()) != 2 {
+		t.Fatalf("first pass: %v, %d subscriptions", err, len(b.ours()))
+	}
+	deferred, err := b.st.RemoveMonitor(ctx, b.pool, b.tenant, b.monitors[1])
+	if err != nil || !deferred {
+		t.Fatalf("RemoveMonitor = %v, %v; want deferred while it holds a subscription", deferred, err)
+	}
+	if ms, _ := b.st.Monitors(ctx, b.pool, b.tenant); len(ms) != 1 {
+		t.Fatalf("a removed monitor is still listed: %+v", ms)
+	}
+	rep, _, err := w.runner.Tenant(ctx, b.tenant)
+	if err != nil || rep.Unmonitored != 0 {
+		t.Fatalf("pass after the removal: %+v %v", rep, err)
+	}
+	subs := b.ours()
+	if len(subs) != 1 || subs[0].CreatorID != b.ten.Monitors[0].ID.String() || usersIn(subs[0].Resource) != 40 {
+		t.Fatalf("at Graph after the removal: %+v", subs)
+	}
+	var left int
+	b.pool.QueryRow(ctx, `SELECT count(*) FROM monitors WHERE id = $1`, b.monitors[1]).Scan(&left)
+	if left != 0 {
+		t.Error("the removed monitor's row outlived its subscription")
+	}
+}

@@ -224,17 +224,19 @@ func (s *Service) RetryMonitor(ctx context.Context, tenantID, monitorID uuid.UUI
 	})
 }
 
-// DeleteMonitor removes a monitor and its sealed tokens.
+// DeleteMonitor removes a monitor and its sealed tokens; one holding a
+// Graph subscription goes once the engine has deleted the subscription.
 func (s *Service) DeleteMonitor(ctx context.Context, tenantID, monitorID uuid.UUID, actor string) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		m, err := s.st.GetMonitor(ctx, tx, tenantID, monitorID)
 		if err != nil {
 			return err
 		}
-		if err := s.st.DeleteMonitor(ctx, tx, tenantID, monitorID); err != nil {
+		deferred, err := s.st.RemoveMonitor(ctx, tx, tenantID, monitorID)
+		if err != nil {
 			return err
 		}
-		return s.st.Audit(ctx, tx, &tenantID, actor, "monitor.deleted", map[string]any{"monitor": monitorID, "upn": m.UPN})
+		return s.st.Audit(ctx, tx, &tenantID, actor, "monitor.deleted", map[string]any{"monitor": monitorID, "upn": m.UPN, "subscription_pending_deletion": deferred})
 	})
 }
 

@@ -80,7 +80,7 @@ func (s *Store) MonitorStatuses(ctx context.Context, q DBTX, tenantID uuid.UUID)
 			(SELECT count(*) FROM directory_users d WHERE d.monitor_id = m.id),
 			coalesce(s.graph_id, ''), s.expires_at, s.last_notification_at, coalesce(m.last_error, s.last_error, '')
 		FROM monitors m LEFT JOIN subscriptions s ON s.monitor_id = m.id
-		WHERE m.tenant_id = $1 ORDER BY m.created_at, m.id`, tenantID)
+		WHERE m.tenant_id = $1 AND m.removed_at IS NULL ORDER BY m.created_at, m.id`, tenantID)
 	if err != nil {
 		return nil, err
 	}

@@ -65,7 +65,7 @@ func (s *Store) AddMonitor(ctx context.Context, q DBTX, tenantID uuid.UUID, upn 
 
 // Monitors lists a tenant's monitors, oldest first.
 func (s *Store) Monitors(ctx context.Context, q DBTX, tenantID uuid.UUID) ([]Monitor, error) {
-	rows, err := q.Query(ctx, `SELECT `+monitorColumns+` FROM monitors WHERE tenant_id = $1 ORDER BY created_at, upn`, tenantID)
+	rows, err := q.Query(ctx, `SELECT `+monitorColumns+` FROM monitors WHERE tenant_id = $1 AND removed_at IS NULL ORDER BY created_at, upn`, tenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +210,7 @@ func (s *Store) MonitorRefreshFailed(ctx context.Context, q DBTX, tenantID, id u
 // refreshed at least daily, used or not (a spare monitor's too), so a dead
 // grant shows before its users need it.
 func (s *Store) MonitorsDueForRefresh(ctx context.Context, q DBTX, tenantID uuid.UUID, since time.Time) ([]uuid.UUID, error) {
-	rows, err := q.Query(ctx, `SELECT id FROM monitors WHERE tenant_id = $1 AND status = 'authorized'
+	rows, err := q.Query(ctx, `SELECT id FROM monitors WHERE tenant_id = $1 AND status = 'authorized' AND removed_at IS NULL
 		AND (last_refresh_at IS NULL OR last_refresh_at < $2) ORDER BY last_refresh_at NULLS FIRST`, tenantID, since)
 	if err != nil {
 		return nil, err

@@ -222,6 +222,44 @@ func (s *Store) RosterCount(ctx context.Context, q DBTX, tenantID uuid.UUID) (in
 	return n, err
 }
 
+// RemoveMonitor removes a monitor: at once when it holds no Graph
+// subscription, else it is marked removed (out of every list, its users
+// moved) and the engine deletes its subscription with its token, then the
+// monitor (PurgeRemovedMonitors). deferred says which.
+func (s *Store) RemoveMonitor(ctx context.Context, q DBTX, tenantID, id uuid.UUID) (deferred bool, err error) {
+	tag, err := q.Exec(ctx, `UPDATE monitors m SET removed_at = now(), updated_at = now()
+		WHERE m.tenant_id = $1 AND m.id = $2 AND m.removed_at IS NULL
+		AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.monitor_id = m.id AND s.graph_id IS NOT NULL)`, tenantID, id)
+	if err != nil {
+		return false, err
+	}
+	if tag.RowsAffected() == 1 {
+		_, err = q.Exec(ctx, `UPDATE directory_users SET monitor_id = NULL, updated_at = now() WHERE monitor_id = $1`, id)
+		return true, err
+	}
+	return false, s.DeleteMonitor(ctx, q, tenantID, id)
+}
+
+// PurgeRemovedMonitors deletes the tenant's removed monitors whose
+// subscription is gone.
+func (s *Store) PurgeRemovedMonitors(ctx context.Context, q DBTX, tenantID uuid.UUID) error {
+	rows, err := q.Query(ctx, `SELECT id FROM monitors m WHERE tenant_id = $1 AND removed_at IS NOT NULL
+		AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.monitor_id = m.id)`, tenantID)
+	if err != nil {
+		return err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := s.DeleteMonitor(ctx, q, tenantID, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // DeleteMonitor removes a monitor and its sealed tokens.
 func (s *Store) DeleteMonitor(ctx context.Context, q DBTX, tenantID, id uuid.UUID) error {
 	var rt, at *uuid.UUID

@@ -91,6 +91,7 @@ func (r *Reconciler) sweep(ctx context.Context, tenantID uuid.UUID, inUse []stor
 			"monitor", s.MonitorID, "subscription", s.GraphID, "expires", s.ExpiresAt, "err", err)
 		errs = append(errs, r.st.AbandonSubscription(ctx, r.st.Pool(), s.ID, "monitor no longer in use: "+err.Error()))
 	}
+	errs = append(errs, r.st.PurgeRemovedMonitors(ctx, r.st.Pool(), tenantID))
 	return errors.Join(errs...)
 }
 
