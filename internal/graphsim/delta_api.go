@@ -2,6 +2,7 @@ package graphsim
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -188,22 +189,30 @@ func newDeltaRound(r *http.Request, tenant uuid.UUID, now time.Time) (deltaToken
 	if _, err := parseSelect(tok.Sel, "microsoft.graph.user", userProps); err != nil {
 		return tok, err
 	}
+	var ferr *filterError
+	tok.IDs, ferr = deltaFilterIDs(q, userFilterSchema)
+	return tok, ferr
+}
+
+// deltaFilterIDs reads a delta query's $filter (none: nil). It is parsed
+// as an advanced query so that up to 50 or-ed ids pass; only id eq '…'
+// joined by or is accepted.
+func deltaFilterIDs(q url.Values, schema filterSchema) ([]string, *filterError) {
 	if !q.Has("$filter") {
-		return tok, nil
+		return nil, nil
 	}
-	// Parsed as an advanced query so that up to 50 or-ed ids pass; only
-	// id eq '…' joined by or is accepted.
-	n, err := parseFilter(q.Get("$filter"), userFilterSchema, true)
+	n, err := parseFilter(q.Get("$filter"), schema, true)
 	if err != nil {
-		return tok, err.(*filterError)
+		return nil, err.(*filterError)
 	}
-	if !collectDeltaIDs(n, &tok.IDs) {
-		return tok, unsupportedFilter("Delta queries accept only $filter=id eq '{id}', joined by 'or'.")
+	var ids []string
+	if !collectDeltaIDs(n, &ids) {
+		return nil, unsupportedFilter("Delta queries accept only $filter=id eq '{id}', joined by 'or'.")
 	}
-	if len(tok.IDs) > maxDeltaIDs {
-		return tok, unsupportedFilter("Too many ids in the delta filter: %d. Max allowed: %d.", len(tok.IDs), maxDeltaIDs)
+	if len(ids) > maxDeltaIDs {
+		return nil, unsupportedFilter("Too many ids in the delta filter: %d. Max allowed: %d.", len(ids), maxDeltaIDs)
 	}
-	return tok, nil
+	return ids, nil
 }
 
 func collectDeltaIDs(n filterNode, ids *[]string) bool {

@@ -252,20 +252,9 @@ func newGroupDeltaRound(r *http.Request, tenant uuid.UUID, now time.Time) (group
 	if _, err := parseSelect(groupSelect(tok.Sel), "microsoft.graph.group", groupProps); err != nil {
 		return tok, err
 	}
-	if !q.Has("$filter") {
-		return tok, nil
-	}
-	n, err := parseFilter(q.Get("$filter"), groupFilterSchema, true)
-	if err != nil {
-		return tok, err.(*filterError)
-	}
-	if !collectDeltaIDs(n, &tok.IDs) {
-		return tok, unsupportedFilter("Delta queries accept only $filter=id eq '{id}', joined by 'or'.")
-	}
-	if len(tok.IDs) > maxDeltaIDs {
-		return tok, unsupportedFilter("Too many ids in the delta filter: %d. Max allowed: %d.", len(tok.IDs), maxDeltaIDs)
-	}
-	return tok, nil
+	var ferr *filterError
+	tok.IDs, ferr = deltaFilterIDs(q, groupFilterSchema)
+	return tok, ferr
 }
 
 // groupSelect is $select without the relationship "members", which is

@@ -63,6 +63,17 @@ func newFixture(t *testing.T) *fixture {
 	if f.monitor, err = f.st.AddMonitor(ctx, f.pool, f.tenant, mon.UPN); err != nil {
 		t.Fatal(err)
 	}
+	g := f.signIn(t)
+	testkit.RequireNotStored(t, f.pool, g.RefreshToken)
+	return f
+}
+
+// signIn signs the monitor in with its password, as onboarding does.
+func (f *fixture) signIn(t *testing.T) identity.Grant {
+	t.Helper()
+	ctx := context.Background()
+	mon := f.seed.Tenants[0].Monitors[0]
+	app, msTenant, _ := f.creds(ctx, f.tenant)
 	g, err := f.id.PasswordOnce(ctx, app, msTenant, mon.UPN, mon.Password)
 	if err != nil {
 		t.Fatal(err)
@@ -72,8 +83,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.RequireNotStored(t, f.pool, g.RefreshToken)
-	return f
+	return g
 }
 
 // expire makes the stored access token due for a refresh.
@@ -287,17 +297,7 @@ func TestDailyRefreshExercisesAnIdleMonitorsGrant(t *testing.T) {
 		t.Fatalf("alerts = %+v", as)
 	}
 	// Signing in again resolves it.
-	mon := f.seed.Tenants[0].Monitors[0]
-	app, msTenant, _ := f.creds(ctx, f.tenant)
-	g, err := f.id.PasswordOnce(ctx, app, msTenant, mon.UPN, mon.Password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = f.st.AuthorizeMonitor(ctx, f.pool, f.tenant, f.monitor.ID, store.MonitorGrant{ObjectID: g.Account.ObjectID,
-		DisplayName: g.Account.Name, Method: "password", RefreshToken: g.RefreshToken, AccessToken: g.AccessToken, Expiry: g.Expiry})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f.signIn(t)
 	if as, _ := f.st.Alerts(ctx, f.pool, f.tenant); len(as) != 1 || as[0].ResolvedAt == nil {
 		t.Fatalf("alerts after signing in again = %+v", as)
 	}
