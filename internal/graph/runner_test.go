@@ -752,3 +752,41 @@ func TestEngineDeletesARemovedMonitorsSubscriptionThenTheMonitor(t *testing.T) {
 		t.Error("the removed monitor's row outlived its subscription")
 	}
 }
+
+func TestEngineMovesSubscriptionsToARotatedCertificateAndRetiresTheOld(t *testing.T) {
+	b := newBridge(t, bridgeOptions{users: 20, monitors: 2, authorized: 2})
+	w := b.worker(0, nil)
+	ctx := t.Context()
+	if err := w.runner.Cycle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var old string
+	b.pool.QueryRow(ctx, `SELECT id FROM encryption_certs`).Scan(&old)
+	// The certificate nears its end: the next subscription made gets a new one.
+	b.pool.Exec(ctx, `UPDATE encryption_certs SET not_after = now() + interval '1 day'`)
+	latest := b.e.now()
+	for _, s := range b.ours() {
+		exp, _ := time.Parse(time.RFC3339Nano, s.ExpirationDateTime)
+		if exp.After(latest) {
+			latest = exp
+		}
+	}
+	b.e.advance(latest.Sub(b.e.now()) - 9*time.Minute) // both at their renewal point
+	if err := w.runner.Cycle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	subs := b.ours()
+	if len(subs) != 2 {
+		t.Fatalf("%d subscriptions after the rotation, want 2", len(subs))
+	}
+	for _, s := range subs {
+		if s.EncryptionCertificateID == nil || *s.EncryptionCertificateID == old {
+			t.Fatalf("subscription %s still on the old certificate", s.ID)
+		}
+	}
+	var retired bool
+	b.pool.QueryRow(ctx, `SELECT retired_at IS NOT NULL FROM encryption_certs WHERE id = $1`, old).Scan(&retired)
+	if !retired {
+		t.Error("the old certificate is not retired once no subscription uses it")
+	}
+}

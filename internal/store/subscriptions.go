@@ -58,14 +58,15 @@ type SubscriptionState struct {
 	GraphID   string // "" while being created
 	Resource  string
 	ExpiresAt *time.Time
+	CertKeyID string // the encryption certificate Graph encrypts to
 }
 
 // SubscriptionForMonitor reads a monitor's subscription row.
 func (s *Store) SubscriptionForMonitor(ctx context.Context, q DBTX, tenantID, monitorID uuid.UUID) (SubscriptionState, error) {
 	var st SubscriptionState
 	var graphID *string
-	err := q.QueryRow(ctx, `SELECT id, graph_id, resource, expires_at FROM subscriptions WHERE tenant_id = $1 AND monitor_id = $2`,
-		tenantID, monitorID).Scan(&st.ID, &graphID, &st.Resource, &st.ExpiresAt)
+	err := q.QueryRow(ctx, `SELECT id, graph_id, resource, expires_at, coalesce(cert_key_id, '') FROM subscriptions WHERE tenant_id = $1 AND monitor_id = $2`,
+		tenantID, monitorID).Scan(&st.ID, &graphID, &st.Resource, &st.ExpiresAt, &st.CertKeyID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return st, ErrSubscriptionNotFound
 	}

@@ -57,6 +57,7 @@ type Runner struct {
 	tok    Tokens
 	opts   RunnerOptions
 	logger *slog.Logger
+	seen   sync.Map // tenants passed over since this process started
 }
 
 // NewRunner returns a Runner over rec (and its engine and clients).
@@ -97,6 +98,9 @@ func (r *Runner) Cycle(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
+	if _, err := r.eng.RetireCertificates(ctx); err != nil && ctx.Err() == nil {
+		r.logger.Warn("engine: retiring unused encryption certificates failed", "err", err)
+	}
 	return ctx.Err()
 }
 
@@ -134,7 +138,10 @@ func (r *Runner) pass(ctx context.Context, tenantID uuid.UUID) (Report, error) {
 
 	status, serr := r.st.EngineStatus(ctx, r.st.Pool(), tenantID)
 	errs = append(errs, serr)
-	periodic := status.LastRepairAt == nil || now.Sub(*status.LastRepairAt) >= r.opts.RepairEvery
+	// Repair everyone when due, and on this process's first pass over the
+	// tenant: a restart may have left a gap nobody else noticed.
+	_, seen := r.seen.LoadOrStore(tenantID, true)
+	periodic := !seen || status.LastRepairAt == nil || now.Sub(*status.LastRepairAt) >= r.opts.RepairEvery
 	if periodic {
 		users, err := r.st.MonitoredUsers(ctx, r.st.Pool(), tenantID)
 		if err == nil {
@@ -252,7 +259,14 @@ func (r *Runner) lifecycle(ctx context.Context, tenantID uuid.UUID) error {
 		var err error
 		switch ev.Event {
 		case "reauthorizationRequired":
-			err = r.reauthorize(ctx, tenantID, ev)
+			// Graph pauses notifications while access is lost: once
+			// reauthorized, the subscription's users are re-read.
+			if err = r.reauthorize(ctx, tenantID, ev); err == nil {
+				var users []string
+				if users, err = r.st.SubscriptionUsers(ctx, r.st.Pool(), tenantID, ev.MonitorID); err == nil {
+					err = r.queue(ctx, tenantID, users, "reauthorized")
+				}
+			}
 		case "subscriptionRemoved":
 			err = r.st.SubscriptionExpired(ctx, r.st.Pool(), ev.SubscriptionID, "Graph removed the subscription")
 		case "missed":

@@ -10,6 +10,8 @@
 //     goes first when Graph says 409);
 //   - due for renewal (a jittered point 10–20 minutes before expiry):
 //     PATCH the expiry, which also reauthorizes;
+//   - on an encryption certificate that is no longer the active one: at
+//     the renewal point, replaced by one on the active certificate;
 //   - 409 on create: a subscription of ours that we can still verify (its
 //     clientState hash is stored) is adopted; anything else is deleted and
 //     the create retried.
@@ -115,6 +117,22 @@ func (e *Engine) Ensure(ctx context.Context, g graphapi.Subscriber, tenantID, mo
 		}
 		return Replaced, nil
 	case now.After(cur.ExpiresAt.Add(-renewAt(cur.ID))):
+		// Encryption certificates rotate: a subscription still on an older
+		// one is replaced rather than renewed, so the old certificate falls
+		// out of use within an hour and can be retired.
+		cert, err := e.certs.Active(ctx)
+		if err != nil {
+			return "", err
+		}
+		if cur.CertKeyID != cert.ID {
+			if err := g.DeleteSubscription(ctx, cur.GraphID); err != nil && !graphapi.IsNotFound(err) {
+				return "", fmt.Errorf("subscribe: delete a subscription on an old certificate: %w", err)
+			}
+			if _, err := e.create(ctx, g, tenantID, monitorID, resource, len(users)); err != nil {
+				return "", err
+			}
+			return Replaced, nil
+		}
 		sub, err := g.RenewSubscription(ctx, cur.GraphID, now.Add(Lifetime))
 		if graphapi.IsNotFound(err) { // Graph dropped it: make it again
 			if _, err := e.create(ctx, g, tenantID, monitorID, resource, len(users)); err != nil {
@@ -213,6 +231,10 @@ func (e *Engine) resolveConflict(ctx context.Context, g graphapi.Subscriber, row
 	}
 	return Replaced, nil
 }
+
+// RetireCertificates retires encryption certificates no subscription uses
+// any more (the active one stays).
+func (e *Engine) RetireCertificates(ctx context.Context) (int64, error) { return e.certs.Retire(ctx) }
 
 func (e *Engine) remove(ctx context.Context, g graphapi.Subscriber, cur store.SubscriptionState) error {
 	if cur.GraphID != "" {
