@@ -143,7 +143,7 @@ func runEngine(ctx context.Context, a *app, base string, interval time.Duration)
 	vault := tokens.New(a.store, id, svc.Credentials, nil)
 	clients := &graphClients{a: a, vault: vault, creds: svc.Credentials, id: id, apps: map[uuid.UUID]*appClient{}}
 	eng := subscribe.New(a.store, certs.New(a.store, nil), base+"/graph/notifications", base+"/graph/lifecycle", nil)
-	rec := subscribe.NewReconciler(a.store, eng, clients, 0, a.logger)
+	rec := subscribe.NewReconciler(a.store, eng, clients, 650-a.cfg.MonitorHeadroom, a.logger)
 	runner := subscribe.NewRunner(a.store, rec, vault, subscribe.RunnerOptions{Logger: a.logger,
 		Roster: roster.New(a.store), Directory: clients.Directory, RepairEvery: a.cfg.RepairInterval})
 	runOnSignal(ctx, nil, interval, func() {

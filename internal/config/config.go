@@ -60,8 +60,9 @@ type Config struct {
 	ClientID     string `env:"MS_CLIENT_ID" help:"application (client) id of Presence Bridge's multi-tenant Microsoft Entra app registration (needed to onboard tenants)"`
 	ClientSecret Secret `env:"MS_CLIENT_SECRET" help:"client secret of that app registration"`
 
-	EngineInterval time.Duration `env:"ENGINE_INTERVAL" envDefault:"1m" help:"how often a worker passes over every tenant (renewals, token upkeep, lifecycle events, re-reads); a killed worker's tenants are taken by the others' next pass"`
-	RepairInterval time.Duration `env:"REPAIR_INTERVAL" envDefault:"10m" help:"how often every monitored user's presence is re-read to repair what notifications missed"`
+	MonitorHeadroom int           `env:"MONITOR_HEADROOM" envDefault:"0" help:"users per monitor kept free below Graph's 650 (0–600): room for a tenant to grow before it needs another monitor account"`
+	EngineInterval  time.Duration `env:"ENGINE_INTERVAL" envDefault:"1m" help:"how often a worker passes over every tenant (renewals, token upkeep, lifecycle events, re-reads); a killed worker's tenants are taken by the others' next pass"`
+	RepairInterval  time.Duration `env:"REPAIR_INTERVAL" envDefault:"10m" help:"how often every monitored user's presence is re-read to repair what notifications missed"`
 
 	EventRetention time.Duration `env:"EVENT_RETENTION" envDefault:"720h" help:"how long presence history is kept (events still waiting to be delivered are kept whatever their age)"`
 
@@ -139,6 +140,9 @@ func (c *Config) validate() error {
 	case "", "json", "text":
 	default:
 		bad("LOG_FORMAT", "must be json or text, not %q", c.LogFormat)
+	}
+	if c.MonitorHeadroom < 0 || c.MonitorHeadroom > 600 {
+		bad("MONITOR_HEADROOM", "must be 0–600 (users per monitor kept free below Graph's 650)")
 	}
 	if c.EngineInterval < time.Second || c.EngineInterval > 5*time.Minute {
 		bad("ENGINE_INTERVAL", "must be 1s–5m, such as 1m (subscriptions renew 10–20 minutes before they lapse)")
