@@ -790,3 +790,66 @@ func TestEngineMovesSubscriptionsToARotatedCertificateAndRetiresTheOld(t *testin
 		t.Error("the old certificate is not retired once no subscription uses it")
 	}
 }
+
+func TestEngineFollowsTheDirectoryForAccountsDisabledDeletedOrRenamed(t *testing.T) {
+	b := newBridge(t, bridgeOptions{users: 30, monitors: 1, authorized: 1})
+	w := b.worker(0, nil)
+	ctx := t.Context()
+	if _, _, err := w.runner.Tenant(ctx, b.tenant); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := b.st.DirectoryFollowState(ctx, b.pool, b.tenant); f.DeltaLink == "" || f.LastError != "" {
+		t.Fatalf("after the first round: %+v", f)
+	}
+	disabled, deleted, renamed := b.ten.Users[3], b.ten.Users[4], b.ten.Users[5]
+	req, _ := http.NewRequest(http.MethodPatch, b.e.base+"/_sim/users/"+disabled.ID.String(), strings.NewReader(`{"enabled": false}`))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("disable: %v %v", resp, err)
+	}
+	if err := b.e.sim.DeleteUser(deleted.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	newUPN := "renamed." + renamed.UPN
+	if err := b.e.sim.RenameUser(renamed.ID, graphsim.UserRename{UPN: newUPN}); err != nil {
+		t.Fatal(err)
+	}
+	// Within the quarter hour nothing is asked; after it, the delta round.
+	b.e.advance(16 * time.Minute)
+	if _, _, err := w.runner.Tenant(ctx, b.tenant); err != nil {
+		t.Fatal(err)
+	}
+	status := func(u graphsim.SeedUser) (st, upn string, monitored bool) {
+		var graphUPN *string
+		b.pool.QueryRow(ctx, `SELECT resolution_status, graph_upn, monitor_id IS NOT NULL FROM directory_users WHERE object_id = $1`, u.ID).
+			Scan(&st, &graphUPN, &monitored)
+		if graphUPN != nil {
+			upn = *graphUPN
+		}
+		return
+	}
+	if st, _, on := status(disabled); st != "disabled" || on {
+		t.Errorf("disabled account: %s, monitored %v", st, on)
+	}
+	if st, _, on := status(deleted); st != "not_found" || on {
+		t.Errorf("deleted account: %s, monitored %v", st, on)
+	}
+	if st, upn, on := status(renamed); st != "resolved" || upn != newUPN || !on {
+		t.Errorf("renamed account: %s %q, monitored %v", st, upn, on)
+	}
+	subs := b.ours()
+	if len(subs) != 1 || usersIn(subs[0].Resource) != 28 || strings.Contains(subs[0].Resource, disabled.ID.String()) ||
+		strings.Contains(subs[0].Resource, deleted.ID.String()) {
+		t.Fatalf("subscription after the directory changed: %+v", subs)
+	}
+	// Restored from the recycle bin: monitored again.
+	if err := b.e.sim.RestoreUser(deleted.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.e.advance(16 * time.Minute)
+	if _, _, err := w.runner.Tenant(ctx, b.tenant); err != nil {
+		t.Fatal(err)
+	}
+	if st, _, on := status(deleted); st != "resolved" || !on {
+		t.Errorf("restored account: %s, monitored %v", st, on)
+	}
+}

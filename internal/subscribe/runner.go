@@ -37,11 +37,12 @@ type RunnerOptions struct {
 	// Parallel is how many tenants one Cycle works on at once (default 4).
 	Parallel int
 	// Roster and Directory, when set, keep the roster current in each pass:
-	// pending users resolved, a group roster synced every GroupSyncEvery
-	// (default 15 minutes). Directory gives an app-only Graph client.
+	// pending users resolved; every DirectoryEvery (default 15 minutes) a
+	// group roster synced and the directory followed for accounts deleted,
+	// disabled or renamed since. Directory gives an app-only Graph client.
 	Roster         *roster.Roster
 	Directory      func(ctx context.Context, tenantID uuid.UUID) (roster.Directory, error)
-	GroupSyncEvery time.Duration
+	DirectoryEvery time.Duration
 	Logger         *slog.Logger
 }
 
@@ -68,8 +69,8 @@ func NewRunner(st *store.Store, rec *Reconciler, tok Tokens, opts RunnerOptions)
 	if opts.Parallel <= 0 {
 		opts.Parallel = 4
 	}
-	if opts.GroupSyncEvery <= 0 {
-		opts.GroupSyncEvery = 15 * time.Minute
+	if opts.DirectoryEvery <= 0 {
+		opts.DirectoryEvery = 15 * time.Minute
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -184,10 +185,17 @@ func (r *Runner) keepRoster(ctx context.Context, tenantID uuid.UUID, now time.Ti
 		return fmt.Errorf("roster: directory client: %w", err)
 	}
 	var errs []error
-	if src.Kind == store.SourceGroup && (src.LastSyncAt == nil || src.LastSyncError != "" || now.Sub(*src.LastSyncAt) >= r.opts.GroupSyncEvery) {
+	if src.Kind == store.SourceGroup && (src.LastSyncAt == nil || src.LastSyncError != "" || now.Sub(*src.LastSyncAt) >= r.opts.DirectoryEvery) {
 		if _, err := r.opts.Roster.SyncGroup(ctx, tenantID, dir); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if follow, ok := dir.(roster.DirectoryChanges); ok {
+		st, err := r.st.DirectoryFollowState(ctx, r.st.Pool(), tenantID)
+		if err == nil && (st.SyncedAt == nil || st.LastError != "" || now.Sub(*st.SyncedAt) >= r.opts.DirectoryEvery) {
+			_, err = r.opts.Roster.FollowDirectory(ctx, tenantID, follow, now)
+		}
+		errs = append(errs, err)
 	}
 	res, err := r.opts.Roster.Resolve(ctx, tenantID, dir)
 	if err == nil && res.Retry > 0 {
