@@ -283,16 +283,17 @@ func (s *Service) Complete(ctx context.Context, tenantID uuid.UUID, actor string
 	})
 }
 
-// Integration is what the platform needs to receive events: the webhook
-// and its signing secret (revealed for the summary page, which the tenant's
-// admin alone reaches).
+// Integration is a webhook the platform receives events at; its signing
+// secret is read only when asked for (SigningSecret).
 type Integration struct {
-	WebhookURL    string
-	SigningSecret string
-	Enabled       bool
+	WebhookURL string
+	Enabled    bool
 }
 
-// Integrations lists the tenant's webhooks with their signing secrets.
+// ErrUnknownWebhook: no webhook of the tenant has that URL.
+var ErrUnknownWebhook = errors.New("onboarding: no such webhook")
+
+// Integrations lists the tenant's webhooks.
 func (s *Service) Integrations(ctx context.Context, tenantID uuid.UUID) ([]Integration, error) {
 	eps, err := s.st.Endpoints(ctx, s.st.Pool(), tenantID)
 	if err != nil {
@@ -300,13 +301,34 @@ func (s *Service) Integrations(ctx context.Context, tenantID uuid.UUID) ([]Integ
 	}
 	out := make([]Integration, 0, len(eps))
 	for _, e := range eps {
-		secret, err := s.st.OpenSecret(ctx, s.st.Pool(), e.SecretID, store.PurposeSigningSecret)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, Integration{WebhookURL: e.URL, SigningSecret: string(secret), Enabled: e.Enabled})
+		out = append(out, Integration{WebhookURL: e.URL, Enabled: e.Enabled})
 	}
 	return out, nil
+}
+
+// SigningSecret opens the signing secret of the tenant's webhook at url,
+// for the summary page's reveal (the tenant's admin alone reaches it); the
+// reveal is recorded in the audit log.
+func (s *Service) SigningSecret(ctx context.Context, tenantID uuid.UUID, url, actor string) (string, error) {
+	eps, err := s.st.Endpoints(ctx, s.st.Pool(), tenantID)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range eps {
+		if e.URL != url {
+			continue
+		}
+		var secret []byte
+		err := s.tx(ctx, func(tx pgx.Tx) error {
+			var err error
+			if secret, err = s.st.OpenSecret(ctx, tx, e.SecretID, store.PurposeSigningSecret); err != nil {
+				return err
+			}
+			return s.st.Audit(ctx, tx, &tenantID, actor, "webhook.secret_revealed", map[string]any{"url": url})
+		})
+		return string(secret), err
+	}
+	return "", ErrUnknownWebhook
 }
 
 // NewAPIKey issues an API key for the tenant REST API and event stream;

@@ -219,10 +219,20 @@ func TestOnboardingFromInvitationToActiveTenant(t *testing.T) {
 	// The form's webhook is now an endpoint with a signing secret for the
 	// summary page; an API key can be issued, shown once, stored hashed.
 	ints, err := f.svc.Integrations(ctx, tenantID)
-	if err != nil || len(ints) != 1 || ints[0].WebhookURL != "https://events.example.com/presence" || !strings.HasPrefix(ints[0].SigningSecret, "whsec_") {
+	if err != nil || len(ints) != 1 || ints[0].WebhookURL != "https://events.example.com/presence" || !ints[0].Enabled {
 		t.Fatalf("integrations = %+v %v", ints, err)
 	}
-	testkit.RequireNotStored(t, f.pool, ints[0].SigningSecret)
+	secret, err := f.svc.SigningSecret(ctx, tenantID, ints[0].WebhookURL, "admin")
+	if err != nil || !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("signing secret = %q, %v", secret, err)
+	}
+	testkit.RequireNotStored(t, f.pool, secret)
+	if _, err := f.svc.SigningSecret(ctx, tenantID, "https://elsewhere.example.com/", "admin"); !errors.Is(err, ErrUnknownWebhook) {
+		t.Errorf("another URL's secret: %v", err)
+	}
+	if log, _ := f.st.AuditLog(ctx, f.pool, tenantID, 1); len(log) != 1 || log[0].Action != "webhook.secret_revealed" {
+		t.Errorf("the reveal was not audited: %+v", log)
+	}
 	if err := f.svc.Complete(ctx, tenantID, "admin"); err != nil {
 		t.Fatalf("Complete again: %v", err)
 	}

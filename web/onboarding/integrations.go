@@ -2,6 +2,7 @@ package onboarding
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -9,10 +10,9 @@ import (
 	"presencebridge/templates"
 )
 
-// summary builds the summary page of a completed onboarding. It also
-// returns the integrations with their signing secrets, which the page
-// shows only when Reveal asks for one.
-func (h *handler) summary(ctx context.Context, st onboarding.Status) (templates.SummaryView, []onboarding.Integration, error) {
+// summary builds the summary page of a completed onboarding (without
+// signing secrets: only Reveal opens one).
+func (h *handler) summary(ctx context.Context, st onboarding.Status) (templates.SummaryView, error) {
 	v := templates.SummaryView{Company: st.Tenant.Name, MicrosoftTenant: st.Tenant.MSDomain, AdminEmail: st.Tenant.AdminEmail,
 		TelephonyAccount: st.Tenant.TelephonyAccountID, Users: st.Users, EventTarget: st.Form.EventTarget,
 		WebhookURL: st.Form.WebhookURL, CopyScript: copyScriptURL(),
@@ -32,44 +32,44 @@ func (h *handler) summary(ctx context.Context, st onboarding.Status) (templates.
 	}
 	var err error
 	if v.OwnApp, err = h.ownAppInUse(ctx, st.Tenant.ID); err != nil {
-		return v, nil, err
+		return v, err
 	}
 	ints, err := h.svc.Integrations(ctx, st.Tenant.ID)
 	if err != nil {
-		return v, nil, err
+		return v, err
 	}
 	for _, in := range ints {
 		v.Integrations.Webhooks = append(v.Integrations.Webhooks, templates.WebhookView{URL: in.WebhookURL, Enabled: in.Enabled})
 	}
-	return v, ints, nil
+	return v, nil
 }
 
 // completedSummary reads the session's tenant and builds its summary;
 // when it returns false it has answered: the integration actions exist
 // only once the connection is complete.
-func (h *handler) completedSummary(w http.ResponseWriter, r *http.Request) (templates.SummaryView, []onboarding.Integration, bool) {
+func (h *handler) completedSummary(w http.ResponseWriter, r *http.Request) (templates.SummaryView, bool) {
 	tenantID, ok := h.requireTenant(w, r)
 	if !ok {
-		return templates.SummaryView{}, nil, false
+		return templates.SummaryView{}, false
 	}
 	ctx := r.Context()
 	st, err := h.svc.Status(ctx, tenantID)
 	if err != nil {
 		h.fail(w, r, "read status", err)
-		return templates.SummaryView{}, nil, false
+		return templates.SummaryView{}, false
 	}
 	if !st.Completed {
 		h.message(w, r, http.StatusConflict, "Complete the connection first", templates.Notice{
 			Title:  "Integration details are available once the connection is complete.",
 			Detail: "Go back to the onboarding page, finish the steps and press Complete the connection."})
-		return templates.SummaryView{}, nil, false
+		return templates.SummaryView{}, false
 	}
-	v, ints, err := h.summary(ctx, st)
+	v, err := h.summary(ctx, st)
 	if err != nil {
 		h.fail(w, r, "build summary", err)
-		return templates.SummaryView{}, nil, false
+		return templates.SummaryView{}, false
 	}
-	return v, ints, true
+	return v, true
 }
 
 // revealSigningSecret is POST /onboarding/integrations/reveal: the summary
@@ -77,27 +77,36 @@ func (h *handler) completedSummary(w http.ResponseWriter, r *http.Request) (temp
 // Only this response holds it (no-store, like every onboarding page); it
 // is never in a URL, the session or a log.
 func (h *handler) revealSigningSecret(w http.ResponseWriter, r *http.Request) {
-	v, ints, ok := h.completedSummary(w, r)
+	v, ok := h.completedSummary(w, r)
 	if !ok {
 		return
 	}
+	ctx := r.Context()
+	tenantID, _ := h.tenant(ctx)
 	target := r.PostFormValue("url")
-	for i, in := range ints {
-		if in.WebhookURL == target {
-			v.Integrations.Webhooks[i].Secret = in.SigningSecret
-			h.render(w, r, http.StatusOK, templates.OnboardingSummary(v))
-			return
+	secret, err := h.svc.SigningSecret(ctx, tenantID, target, h.actor(ctx, tenantID))
+	if errors.Is(err, onboarding.ErrUnknownWebhook) {
+		h.message(w, r, http.StatusNotFound, "Webhook not found", templates.Notice{
+			Title: "This webhook is not part of your connection.", Detail: "Go back to the onboarding page and reload it."})
+		return
+	}
+	if err != nil {
+		h.fail(w, r, "open signing secret", err)
+		return
+	}
+	for i := range v.Integrations.Webhooks {
+		if v.Integrations.Webhooks[i].URL == target {
+			v.Integrations.Webhooks[i].Secret = secret
 		}
 	}
-	h.message(w, r, http.StatusNotFound, "Webhook not found", templates.Notice{
-		Title: "This webhook is not part of your connection.", Detail: "Go back to the onboarding page and reload it."})
+	h.render(w, r, http.StatusOK, templates.OnboardingSummary(v))
 }
 
 // createAPIKey is POST /onboarding/api-keys: a new key for the event
 // stream and the REST API, shown in this response alone. The service
 // keeps only its hash.
 func (h *handler) createAPIKey(w http.ResponseWriter, r *http.Request) {
-	v, _, ok := h.completedSummary(w, r)
+	v, ok := h.completedSummary(w, r)
 	if !ok {
 		return
 	}

@@ -18,10 +18,14 @@ func TestSigningSecretIsRevealedOnlyInThePOSTResponse(t *testing.T) {
 	c := f.newClient()
 	tenantID := c.completed()
 	ints, err := f.svc.Integrations(t.Context(), tenantID)
-	if err != nil || len(ints) != 1 || !strings.HasPrefix(ints[0].SigningSecret, "whsec_") {
+	if err != nil || len(ints) != 1 {
 		t.Fatalf("integrations after completing: %d %v", len(ints), err)
 	}
-	hook, secret := ints[0].WebhookURL, ints[0].SigningSecret
+	hook := ints[0].WebhookURL
+	secret, err := f.svc.SigningSecret(t.Context(), tenantID, hook, "test")
+	if err != nil || !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("signing secret: %v", err)
+	}
 	secretHTML := html.EscapeString(secret)
 
 	p := c.get("/onboarding")

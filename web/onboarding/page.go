@@ -28,7 +28,7 @@ func (h *handler) showOnboarding(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	step, n := h.popFlash(ctx)
 	if st.Completed {
-		v, _, err := h.summary(ctx, st)
+		v, err := h.summary(ctx, st)
 		if err != nil {
 			h.fail(w, r, "build summary", err)
 			return
