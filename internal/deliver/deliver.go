@@ -179,7 +179,7 @@ func (d *Deliverer) Run(ctx context.Context, interval time.Duration) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
-		batch, err := d.claim(ctx, 4*d.opts.Workers)
+		batch, capped, err := d.claim(ctx, 4*d.opts.Workers)
 		if err != nil && ctx.Err() == nil {
 			d.opts.Logger.Error("deliver: claim failed", "err", err)
 		}
@@ -190,7 +190,7 @@ func (d *Deliverer) Run(ctx context.Context, interval time.Duration) {
 			continue // more may be due
 		}
 		var freed <-chan struct{}
-		if d.capped() {
+		if capped {
 			freed = d.freed
 		}
 		select {
@@ -204,22 +204,9 @@ func (d *Deliverer) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// capped reports whether an endpoint has as many deliveries claimed as it
-// may: a finished send then lets it take more.
-func (d *Deliverer) capped() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, n := range d.inflight {
-		if n >= d.opts.Queue {
-			return true
-		}
-	}
-	return false
-}
-
 // RunOnce claims what is due now and sends it, waiting for the sends.
 func (d *Deliverer) RunOnce(ctx context.Context) (int, error) {
-	batch, err := d.claim(ctx, 4*d.opts.Workers)
+	batch, _, err := d.claim(ctx, 4*d.opts.Workers)
 	if err != nil {
 		return 0, err
 	}
@@ -282,8 +269,10 @@ func (d *Deliverer) open(endpoint uuid.UUID) (time.Time, bool) {
 }
 
 // claim leases due deliveries within the workers' and endpoints' limits,
-// leaving out endpoints whose circuit is open.
-func (d *Deliverer) claim(ctx context.Context, limit int) ([]store.Delivery, error) {
+// leaving out endpoints whose circuit is open. capped reports whether the
+// claim left an endpoint with as many deliveries claimed as it may: it may
+// have more due, to claim as soon as one of its sends finishes.
+func (d *Deliverer) claim(ctx context.Context, limit int) (batch []store.Delivery, capped bool, err error) {
 	d.mu.Lock()
 	skip := []uuid.UUID{}
 	now := time.Now()
@@ -297,17 +286,19 @@ func (d *Deliverer) claim(ctx context.Context, limit int) ([]store.Delivery, err
 		busy[id] = n
 	}
 	d.mu.Unlock()
-	batch, err := d.st.ClaimDeliveries(ctx, d.st.Pool(), limit, d.opts.Lease, skip, d.opts.Queue, busy)
-	for _, dl := range batch {
-		d.begin(dl.EndpointID)
-	}
-	return batch, err
-}
-
-func (d *Deliverer) begin(endpoint uuid.UUID) {
+	batch, err = d.st.ClaimDeliveries(ctx, d.st.Pool(), limit, d.opts.Lease, skip, d.opts.Queue, busy)
 	d.mu.Lock()
-	d.inflight[endpoint]++
+	for _, dl := range batch {
+		d.inflight[dl.EndpointID]++
+		busy[dl.EndpointID]++
+	}
 	d.mu.Unlock()
+	// Judged by what the claim saw: sends that finished during it must
+	// not hide that an endpoint was held back.
+	for _, n := range busy {
+		capped = capped || n >= d.opts.Queue
+	}
+	return batch, capped, err
 }
 
 // release ends a claim without an outcome (cancelled or postponed).

@@ -485,3 +485,44 @@ func TestATalkingFlapIsAbsorbedByTheDebounce(t *testing.T) {
 		t.Errorf("flapping user after the window: sent %s", got)
 	}
 }
+
+// TestRunDrainsABacklogWithoutWaitingForThePoll: with the poll interval an
+// hour away, Run still delivers a backlog larger than an endpoint may have
+// claimed at once (a finished send lets it claim more), and a user's second
+// change as soon as the first is recorded — in order.
+func TestRunDrainsABacklogWithoutWaitingForThePoll(t *testing.T) {
+	f := newFixture(t)
+	r := newReceiver(t, nil)
+	f.endpoint(t, f.tenant, r)
+	users := make([]uuid.UUID, 30)
+	for i := range users {
+		users[i] = uuid.New()
+		f.change(t, f.tenant, users[i], "Busy", "InACall", "talking")
+	}
+	for _, u := range users[:3] {
+		f.change(t, f.tenant, u, "Available", "Available", "available")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		New(f.st, Options{AllowPrivate: true, PerEndpoint: 1, Queue: 2}).Run(ctx, time.Hour)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for f.status(t)["delivered"] < 33 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if s := f.status(t); s["delivered"] != 33 {
+		t.Fatalf("statuses = %v, want 33 delivered without waiting for the poll", s)
+	}
+	last := map[uuid.UUID]int64{}
+	for _, g := range r.all() {
+		u := g.event.Data.User.ObjectID
+		if g.event.Data.Sequence <= last[u] {
+			t.Fatalf("user %s: sequence %d after %d", u, g.event.Data.Sequence, last[u])
+		}
+		last[u] = g.event.Data.Sequence
+	}
+}

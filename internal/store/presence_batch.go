@@ -80,41 +80,38 @@ func lockPresence(ctx context.Context, tx pgx.Tx, cs []PresenceChange) (map[user
 			tenants, ids = append(tenants, c.TenantID), append(ids, c.UserID)
 		}
 	}
-	b := &pgx.Batch{}
-	b.Queue(`SELECT tenant_id, user_object_id, availability, activity, sequence, graph_sequence, mapped_state, observed_at FROM presence
-		WHERE (tenant_id, user_object_id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))
-		ORDER BY tenant_id, user_object_id FOR UPDATE`, tenants, ids)
-	b.Queue(`SELECT tenant_id, user_object_id, lower(availability), lower(activity) FROM presence_echo
-		WHERE (tenant_id, user_object_id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[])) AND expires_at > now()`, tenants, ids)
-	br := tx.SendBatch(ctx, b)
-	defer br.Close()
-	rows, err := br.Query()
+	// One statement, planned for its arguments every time: a plan cached
+	// while the presence table was small would scan all of it per batch.
+	rows, err := tx.Query(ctx, `WITH k AS MATERIALIZED (
+			SELECT * FROM unnest($1::uuid[], $2::uuid[]) AS k (tenant_id, user_object_id)
+		), locked AS MATERIALIZED (
+			SELECT p.tenant_id, p.user_object_id, p.availability, p.activity, p.sequence, p.graph_sequence, p.mapped_state, p.observed_at
+			FROM presence p WHERE (p.tenant_id, p.user_object_id) IN (SELECT * FROM k)
+			ORDER BY p.tenant_id, p.user_object_id FOR UPDATE
+		)
+		SELECT false, tenant_id, user_object_id, availability, activity, sequence, graph_sequence, mapped_state, observed_at FROM locked
+		UNION ALL
+		SELECT true, x.tenant_id, x.user_object_id, lower(x.availability), lower(x.activity), 0, '', '', x.expires_at
+		FROM presence_echo x WHERE (x.tenant_id, x.user_object_id) IN (SELECT * FROM k) AND x.expires_at > now()`,
+		pgx.QueryExecModeCacheDescribe, tenants, ids)
 	if err != nil {
 		return nil, nil, err
 	}
+	defer rows.Close()
+	echoes := map[echoKey]bool{}
 	for rows.Next() {
+		var echo bool
 		var k userKey
 		var u userState
-		if err := rows.Scan(&k.tenant, &k.user, &u.availability, &u.activity, &u.seq, &u.graphSeq, &u.mapped, &u.observed); err != nil {
+		if err := rows.Scan(&echo, &k.tenant, &k.user, &u.availability, &u.activity, &u.seq, &u.graphSeq, &u.mapped, &u.observed); err != nil {
 			return nil, nil, err
+		}
+		if echo {
+			echoes[echoKey{k, u.availability, u.activity}] = true
+			continue
 		}
 		u.exists, u.last = true, -1
 		users[k] = &u
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, err
-	}
-	echoes := map[echoKey]bool{}
-	rows, err = br.Query()
-	if err != nil {
-		return nil, nil, err
-	}
-	for rows.Next() {
-		var k echoKey
-		if err := rows.Scan(&k.tenant, &k.user, &k.availability, &k.activity); err != nil {
-			return nil, nil, err
-		}
-		echoes[k] = true
 	}
 	return users, echoes, rows.Err()
 }
@@ -206,7 +203,7 @@ func (p *batchPlan) endStoredDebounces(ctx context.Context, tx pgx.Tx) error {
 			unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS h (tenant_id, user_object_id, sequence)
 		WHERE e.id = d.event_id AND d.tenant_id = h.tenant_id AND e.user_object_id = h.user_object_id AND e.sequence = h.sequence
 			AND d.status = 'pending' AND d.attempts = 0 AND d.next_attempt_at > now()
-		RETURNING d.tenant_id, e.user_object_id`, tenants, users, p.storedSeq)
+		RETURNING d.tenant_id, e.user_object_id`, pgx.QueryExecModeCacheDescribe, tenants, users, p.storedSeq)
 	if err != nil {
 		return err
 	}
