@@ -4,7 +4,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -258,40 +257,18 @@ func TestAUserJoinsACallAndTheSignedWebhookArrives(t *testing.T) {
 	}
 }
 
-// sseRead connects to the event stream and returns the first n events.
+// sseRead connects to the event stream and returns the first n events
+// and the last event id seen.
 func (w *world) sseRead(t *testing.T, lastID string, n int, during func()) ([]presence.Event, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", w.bridge.URL+"/api/v1/events", nil)
-	req.Header.Set("Authorization", "Bearer "+w.apiKey)
-	if lastID != "" {
-		req.Header.Set("Last-Event-ID", lastID)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if during != nil {
-		go during()
-	}
 	var out []presence.Event
 	id := lastID
-	sc := bufio.NewScanner(resp.Body)
-	for len(out) < n && sc.Scan() {
-		line := sc.Text()
-		if v, ok := strings.CutPrefix(line, "id: "); ok {
-			id = v
+	for _, e := range testkit.ReadSSE(t, w.bridge.URL+"/api/v1/events", w.apiKey, lastID, n, 20*time.Second, during) {
+		var ev presence.Event
+		if err := json.Unmarshal(e.Data, &ev); err != nil {
+			t.Fatalf("event %q: %v", e.Data, err)
 		}
-		if v, ok := strings.CutPrefix(line, "data: "); ok {
-			var ev presence.Event
-			json.Unmarshal([]byte(v), &ev)
-			out = append(out, ev)
-		}
-	}
-	if len(out) < n {
-		t.Fatalf("stream gave %d events, want %d", len(out), n)
+		out, id = append(out, ev), e.ID
 	}
 	return out, id
 }

@@ -1,13 +1,11 @@
 package api
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -78,41 +76,14 @@ type sse struct {
 // read connects and collects n events (or fails after a timeout).
 func (f *fixture) read(t *testing.T, lastID string, n int, during func()) []sse {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+"/api/v1/events", nil)
-	req.Header.Set("Authorization", "Bearer "+f.key)
-	if lastID != "" {
-		req.Header.Set("Last-Event-ID", lastID)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
-		t.Fatalf("stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	if during != nil {
-		go during()
-	}
 	var out []sse
-	var cur sse
-	sc := bufio.NewScanner(resp.Body)
-	for len(out) < n && sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "id: "):
-			cur.id, _ = strconv.ParseInt(line[4:], 10, 64)
-		case strings.HasPrefix(line, "data: "):
-			json.Unmarshal([]byte(line[6:]), &cur.event)
-		case line == "" && cur.id != 0:
-			out = append(out, cur)
-			cur = sse{}
+	for _, e := range testkit.ReadSSE(t, f.srv.URL+"/api/v1/events", f.key, lastID, n, 10*time.Second, during) {
+		var s sse
+		s.id, _ = strconv.ParseInt(e.ID, 10, 64)
+		if err := json.Unmarshal(e.Data, &s.event); err != nil || s.id == 0 {
+			t.Fatalf("event %q: %v", e.Data, err)
 		}
-	}
-	if len(out) < n {
-		t.Fatalf("got %d events, want %d", len(out), n)
+		out = append(out, s)
 	}
 	return out
 }
