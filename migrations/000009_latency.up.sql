@@ -19,4 +19,10 @@ CREATE TRIGGER deliveries_user_from_event BEFORE INSERT ON deliveries
     FOR EACH ROW WHEN (NEW.user_object_id IS NULL) EXECUTE FUNCTION deliveries_user_from_event();
 
 ALTER TABLE deliveries ALTER COLUMN user_object_id SET NOT NULL;
-CREATE INDEX deliveries_pending_user_idx ON deliveries (endpoint_id, user_object_id, event_id) WHERE status = 'pending';
+-- Its predicate says "not delivered or dead" (the same rows as pending)
+-- so that the probe, written the same way, cannot be served by
+-- deliveries_due_idx: with statistics taken while nothing was pending, the
+-- planner took that index for the probe and scanned every pending delivery
+-- for each due one (1.2 s a claim at a backlog of 3,400).
+CREATE INDEX deliveries_pending_user_idx ON deliveries (endpoint_id, user_object_id, event_id)
+    WHERE status NOT IN ('delivered', 'dead');

@@ -56,8 +56,12 @@ func (s *Store) ClaimDeliveries(ctx context.Context, q DBTX, limit int, lease ti
 				row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS rn
 			FROM deliveries d
 			WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND NOT (d.endpoint_id = ANY($3::uuid[]))
-				AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.status = 'pending' AND p.endpoint_id = d.endpoint_id
-					AND p.user_object_id = d.user_object_id AND p.event_id < d.event_id)
+				-- The head of its user's pending deliveries to the endpoint: a
+				-- probe of deliveries_pending_user_idx per due row, whose
+				-- predicate (not delivered or dead) is spelled so that no other
+				-- index can serve it (see migration 000009).
+				AND d.event_id = (SELECT p.event_id FROM deliveries p WHERE p.status NOT IN ('delivered', 'dead')
+					AND p.endpoint_id = d.endpoint_id AND p.user_object_id = d.user_object_id ORDER BY p.event_id LIMIT 1)
 		), picked AS (
 			SELECT due.id FROM due
 			LEFT JOIN unnest($4::uuid[], $5::int[]) AS busy (endpoint_id, used) ON busy.endpoint_id = due.endpoint_id
@@ -65,7 +69,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, q DBTX, limit int, lease ti
 			ORDER BY due.next_attempt_at LIMIT $1
 		), claimed AS (
 			UPDATE deliveries d SET next_attempt_at = now() + $2::interval
-			FROM picked WHERE d.id = picked.id AND d.status = 'pending' AND d.next_attempt_at <= now()
+			WHERE d.id = ANY (ARRAY(SELECT id FROM picked)) AND d.status = 'pending' AND d.next_attempt_at <= now()
 			RETURNING d.id, d.tenant_id, d.endpoint_id, d.event_id, d.attempts
 		)
 		SELECT c.id, c.tenant_id, c.endpoint_id, ep.url, ep.signing_secret_id, ep.previous_signing_secret_id, c.attempts,
@@ -104,7 +108,8 @@ func (s *Store) DeliverySucceeded(ctx context.Context, q DBTX, id int64, status 
 // DeliveriesSucceeded marks deliveries delivered in one statement (ids
 // and statuses pair up). It reports whether any of them has a successor:
 // a later pending delivery of the same user to the same endpoint, which
-// only now may be claimed.
+// only now may be claimed. Planned per execution, as ClaimDeliveries: a
+// cached plan hashed every pending delivery to answer that.
 func (s *Store) DeliveriesSucceeded(ctx context.Context, q DBTX, ids []int64, statuses []int32) (bool, error) {
 	var next bool
 	err := q.QueryRow(ctx, `WITH done AS (
@@ -113,8 +118,10 @@ func (s *Store) DeliveriesSucceeded(ctx context.Context, q DBTX, ids []int64, st
 			FROM unnest($1::bigint[], $2::int[]) AS x (id, status) WHERE d.id = x.id
 			RETURNING d.endpoint_id, d.user_object_id, d.event_id
 		)
-		SELECT EXISTS (SELECT 1 FROM done JOIN deliveries n ON n.status = 'pending' AND n.endpoint_id = done.endpoint_id
-			AND n.user_object_id = done.user_object_id AND n.event_id > done.event_id)`, ids, statuses).Scan(&next)
+		SELECT EXISTS (SELECT 1 FROM done WHERE (SELECT n.event_id FROM deliveries n WHERE n.status NOT IN ('delivered', 'dead')
+			AND n.endpoint_id = done.endpoint_id AND n.user_object_id = done.user_object_id AND n.event_id > done.event_id
+			ORDER BY n.event_id LIMIT 1) IS NOT NULL)`,
+		pgx.QueryExecModeCacheDescribe, ids, statuses).Scan(&next)
 	return next, err
 }
 

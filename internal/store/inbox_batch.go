@@ -16,7 +16,8 @@ import (
 // A subscription's stamp moves only when it is a second or more behind:
 // every processor touches the same few subscription rows, and an update
 // of each in every batch made concurrent processors wait for one
-// another's commit on those row locks.
+// another's commit on those row locks. The statement is planned per
+// execution: a plan cached while the inbox was empty scans all of it.
 func (s *Store) CompleteInboxBatch(ctx context.Context, tx pgx.Tx, inboxIDs []int64, touched map[uuid.UUID]time.Time, tenants []uuid.UUID) error {
 	subs := make([]uuid.UUID, 0, len(touched))
 	ats := make([]time.Time, 0, len(touched))
@@ -34,6 +35,7 @@ func (s *Store) CompleteInboxBatch(ctx context.Context, tx pgx.Tx, inboxIDs []in
 		), done AS (
 			DELETE FROM inbox WHERE id = ANY($3)
 		)
-		SELECT pg_notify($4, t) FROM unnest($5::text[]) AS t`, subs, ats, inboxIDs, PresenceNotifyChannel, names)
+		SELECT pg_notify($4, t) FROM unnest($5::text[]) AS t`,
+		pgx.QueryExecModeCacheDescribe, subs, ats, inboxIDs, PresenceNotifyChannel, names)
 	return err
 }
