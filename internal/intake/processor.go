@@ -109,8 +109,19 @@ func (p *Processor) ProcessBatch(ctx context.Context) (Stats, error) {
 				posts = append(posts, ok)
 			}
 		}
-		p.decrypt(posts)
 		m := &memo{subs: map[string]store.SubscriptionKey{}, tenants: map[uuid.UUID]store.Tenant{}, touched: map[uuid.UUID]time.Time{}}
+		// While every core unwraps keys, this goroutine — idle otherwise —
+		// looks up the subscriptions and tenants the items name.
+		decrypted := make(chan struct{})
+		go func() {
+			defer close(decrypted)
+			p.decrypt(posts)
+		}()
+		err = p.prefetch(ctx, tx, m, posts)
+		<-decrypted
+		if err != nil {
+			return err
+		}
 		var changes []store.PresenceChange
 		for _, po := range posts {
 			for i, n := range po.coll.Value {
@@ -267,27 +278,13 @@ type decrypted struct {
 // lifecycle or basic item is handed on at once; a rich one comes back as
 // the change to apply (ok).
 func (p *Processor) processItem(ctx context.Context, tx pgx.Tx, m *memo, kind string, n notification.Notification, dec decrypted, received time.Time, st *Stats) (c store.PresenceChange, ok bool, err error) {
-	sub, found := m.subs[n.SubscriptionID]
-	if !found {
-		sub, err = p.st.SubscriptionByGraphID(ctx, tx, n.SubscriptionID)
-		if errors.Is(err, store.ErrSubscriptionNotFound) {
-			sub, err = p.st.PendingSubscriptionByClientState(ctx, tx, store.ClientStateHash(n.ClientState))
-		}
-		if errors.Is(err, store.ErrSubscriptionNotFound) {
-			st.Rejected++ // deleted since it was received
-			return c, false, nil
-		}
-		if err != nil {
-			return c, false, err
-		}
-		m.subs[n.SubscriptionID] = sub
+	sub, t, found, err := p.lookup(ctx, tx, m, n)
+	if err != nil {
+		return c, false, err
 	}
-	t, found := m.tenants[sub.TenantID]
 	if !found {
-		if t, err = p.st.GetTenant(ctx, tx, sub.TenantID); err != nil {
-			return c, false, err
-		}
-		m.tenants[sub.TenantID] = t
+		st.Rejected++ // deleted since it was received
+		return c, false, nil
 	}
 	if t.MSTenantID != nil && !strings.EqualFold(n.TenantID, t.MSTenantID.String()) {
 		st.Rejected++ // a subscription's items always come from its own tenant
@@ -336,6 +333,54 @@ func (p *Processor) processItem(ctx context.Context, tx pgx.Tx, m *memo, kind st
 		Availability: pr.Availability, Activity: pr.Activity, GraphSequence: pr.SequenceNumber,
 		MappedState: string(rules.Map(pr.Availability, pr.Activity)), Source: "notification", ObservedAt: received,
 		Debounce: time.Duration(rules.Debounce)}, true, nil
+}
+
+// prefetch looks up, into m, the subscription and tenant of every item,
+// and the tenant's rules.
+func (p *Processor) prefetch(ctx context.Context, tx pgx.Tx, m *memo, posts []post) error {
+	for _, po := range posts {
+		for _, n := range po.coll.Value {
+			sub, _, found, err := p.lookup(ctx, tx, m, n)
+			if err != nil {
+				return err
+			}
+			if found {
+				if _, err := p.rulesFor(ctx, tx, sub.TenantID); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// lookup finds an item's subscription (found false: deleted since it was
+// received) and its tenant, once per batch.
+func (p *Processor) lookup(ctx context.Context, tx pgx.Tx, m *memo, n notification.Notification) (store.SubscriptionKey, store.Tenant, bool, error) {
+	sub, found := m.subs[n.SubscriptionID]
+	if !found {
+		var err error
+		sub, err = p.st.SubscriptionByGraphID(ctx, tx, n.SubscriptionID)
+		if errors.Is(err, store.ErrSubscriptionNotFound) {
+			sub, err = p.st.PendingSubscriptionByClientState(ctx, tx, store.ClientStateHash(n.ClientState))
+		}
+		if errors.Is(err, store.ErrSubscriptionNotFound) {
+			return sub, store.Tenant{}, false, nil
+		}
+		if err != nil {
+			return sub, store.Tenant{}, false, err
+		}
+		m.subs[n.SubscriptionID] = sub
+	}
+	t, found := m.tenants[sub.TenantID]
+	if !found {
+		var err error
+		if t, err = p.st.GetTenant(ctx, tx, sub.TenantID); err != nil {
+			return sub, t, false, err
+		}
+		m.tenants[sub.TenantID] = t
+	}
+	return sub, t, true, nil
 }
 
 // rulesFor reads a tenant's mapping rules, cached for a minute.
