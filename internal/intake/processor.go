@@ -174,7 +174,9 @@ type post struct {
 	plains []decrypted
 }
 
-// Drain processes until the inbox is empty.
+// Drain processes until the inbox is empty: until a batch finds fewer
+// rows than it may take (what arrives later wakes the caller again), which
+// spares the empty transaction that would otherwise end every drain.
 func (p *Processor) Drain(ctx context.Context) (Stats, error) {
 	var total Stats
 	for {
@@ -186,7 +188,7 @@ func (p *Processor) Drain(ctx context.Context) (Stats, error) {
 		total.Rejected += st.Rejected
 		total.Resync += st.Resync
 		total.Lifecycle += st.Lifecycle
-		if err != nil || st.Rows == 0 {
+		if err != nil || st.Rows < p.batch {
 			return total, err
 		}
 	}
