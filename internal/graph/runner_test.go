@@ -330,10 +330,17 @@ func TestEngineCoversATenantAndAPresenceChangeReachesThePresenceTable(t *testing
 		t.Errorf("the change came by %q, want the notification", source)
 	}
 	sts, _ := b.st.MonitorStatuses(t.Context(), b.pool, b.tenant)
+	notified := 0
 	for _, m := range sts {
 		if m.UsersAssigned != 500 || m.SubscriptionID == "" || m.ExpiresAt == nil || m.LastError != "" {
 			t.Errorf("monitor status = %+v", m)
 		}
+		if m.LastNotificationAt != nil {
+			notified++
+		}
+	}
+	if notified != 1 {
+		t.Errorf("%d monitors show a last notification, want the one whose subscription covers the caller", notified)
 	}
 	es, _ := b.st.EngineStatus(t.Context(), b.pool, b.tenant)
 	if es.Users != 2000 || es.Monitors != 4 || es.Unmonitored != 0 || es.LastReconciledAt == nil || es.LastRepairAt == nil || es.LastError != "" {
