@@ -860,3 +860,21 @@ func TestEngineFollowsTheDirectoryForAccountsDisabledDeletedOrRenamed(t *testing
 		t.Errorf("restored account: %s, monitored %v", st, on)
 	}
 }
+
+func TestEngineDeletesASuspendedTenantsSubscriptions(t *testing.T) {
+	b := newBridge(t, bridgeOptions{users: 20, monitors: 2, authorized: 2})
+	w := b.worker(0, nil)
+	ctx := t.Context()
+	if err := w.runner.Cycle(ctx); err != nil || len(b.ours()) != 2 {
+		t.Fatalf("first cycle: %v, %d subscriptions", err, len(b.ours()))
+	}
+	b.pool.Exec(ctx, `UPDATE tenants SET status = 'suspended' WHERE id = $1`, b.tenant)
+	if err := w.runner.Cycle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var rows int
+	b.pool.QueryRow(ctx, `SELECT count(*) FROM subscriptions WHERE tenant_id = $1`, b.tenant).Scan(&rows)
+	if n := len(b.ours()); n != 0 || rows != 0 {
+		t.Errorf("after the suspension: %d subscriptions at Graph, %d rows", n, rows)
+	}
+}

@@ -31,6 +31,17 @@ func (s *Store) ActiveTenants(ctx context.Context, q DBTX) ([]uuid.UUID, error) 
 	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 }
 
+// InactiveTenantsWithSubscriptions lists suspended or deleted tenants
+// that still hold subscriptions (to be deleted at Graph).
+func (s *Store) InactiveTenantsWithSubscriptions(ctx context.Context, q DBTX) ([]uuid.UUID, error) {
+	rows, err := q.Query(ctx, `SELECT t.id FROM tenants t WHERE t.status IN ('suspended', 'deleted')
+		AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant_id = t.id) ORDER BY t.id`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+}
+
 // RecordReconcile stores what one pass over a tenant found; repaired says
 // whether it also re-read every user (the periodic repair).
 func (s *Store) RecordReconcile(ctx context.Context, q DBTX, t EngineTenant, at time.Time, repaired bool) error {

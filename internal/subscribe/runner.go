@@ -99,6 +99,16 @@ func (r *Runner) Cycle(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
+	// Tenants suspended or deleted: their subscriptions go.
+	ended, err := r.st.InactiveTenantsWithSubscriptions(ctx, r.st.Pool())
+	if err != nil {
+		return err
+	}
+	for _, t := range ended {
+		if err := r.locked(ctx, t, func() error { return r.rec.EndTenant(ctx, t) }); err != nil {
+			r.logger.Warn("engine: subscriptions of an inactive tenant not all deleted", "tenant", t, "err", err)
+		}
+	}
 	if _, err := r.eng.RetireCertificates(ctx); err != nil && ctx.Err() == nil {
 		r.logger.Warn("engine: retiring unused encryption certificates failed", "err", err)
 	}
@@ -109,9 +119,21 @@ func (r *Runner) Cycle(ctx context.Context) error {
 // lock: it ends with the connection, so a killed process frees the tenant
 // at once). ran is false when another process holds the lock.
 func (r *Runner) Tenant(ctx context.Context, tenantID uuid.UUID) (rep Report, ran bool, err error) {
+	err = r.locked(ctx, tenantID, func() error {
+		ran = true
+		var perr error
+		rep, perr = r.pass(ctx, tenantID)
+		return perr
+	})
+	return rep, ran, err
+}
+
+// locked runs fn holding the tenant's lock; held elsewhere, it returns nil
+// without running fn.
+func (r *Runner) locked(ctx context.Context, tenantID uuid.UUID, fn func() error) error {
 	conn, err := r.st.Pool().Acquire(ctx)
 	if err != nil {
-		return rep, false, err
+		return err
 	}
 	defer conn.Release()
 	h := fnv.New64a()
@@ -119,11 +141,10 @@ func (r *Runner) Tenant(ctx context.Context, tenantID uuid.UUID) (rep Report, ra
 	key := int64(h.Sum64())
 	var got bool
 	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&got); err != nil || !got {
-		return rep, false, err
+		return err
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
-	rep, err = r.pass(ctx, tenantID)
-	return rep, true, err
+	return fn()
 }
 
 func (r *Runner) pass(ctx context.Context, tenantID uuid.UUID) (Report, error) {

@@ -54,6 +54,13 @@ func (r *Reconciler) WithBudget(b *Budget) *Reconciler {
 	return r
 }
 
+// EndTenant deletes every subscription of a tenant that is no longer
+// active (suspended or deleted): at Graph where the monitor's token still
+// works, else abandoned to expire.
+func (r *Reconciler) EndTenant(ctx context.Context, tenantID uuid.UUID) error {
+	return r.sweep(ctx, tenantID, nil)
+}
+
 // sweep ends the subscriptions of monitors no longer in use: deleted at
 // Graph when the monitor's token still works, else abandoned — kept so
 // that their last notifications verify — and forgotten once expired.
