@@ -1,4 +1,6 @@
-# Multi-stage build: static binaries on a distroless base, running as non-root.
+# Multi-stage build on a distroless base, running as non-root. presencebridge
+# links OpenSSL's libcrypto (cgo) for the RSA unwrap of rich notifications,
+# so the base carries glibc and libssl; graphsim stays static.
 # The image holds presencebridge (the entrypoint) and graphsim, the Microsoft
 # Graph emulator (docker-compose runs it with --entrypoint graphsim).
 FROM golang:1.26 AS build
@@ -7,11 +9,11 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.buildVersion=${VERSION}" \
+RUN CGO_ENABLED=1 go build -tags openssl -trimpath -ldflags "-s -w -X main.buildVersion=${VERSION}" \
       -o /out/presencebridge ./cmd/presencebridge
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/graphsim ./cmd/graphsim
 
-FROM gcr.io/distroless/static-debian12:nonroot
+FROM gcr.io/distroless/base-debian12:nonroot
 COPY --from=build /out/presencebridge /usr/local/bin/presencebridge
 COPY --from=build /out/graphsim /usr/local/bin/graphsim
 USER nonroot:nonroot

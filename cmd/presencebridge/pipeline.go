@@ -58,6 +58,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, a *app, r role) (*pip
 		// Our encryption certificates, reloaded every minute so a rotation
 		// made by another instance is known here too.
 		keys := notification.NewKeys()
+		a.logger.Info("intake: rich notifications decrypt with " + notification.Unwrapper)
 		cm := certs.New(a.store, nil)
 		g.Go(func() error {
 			runOnSignal(ctx, nil, time.Minute, func() {

@@ -98,7 +98,7 @@ func (k *Keys) Decrypt(ec *EncryptedContent) ([]byte, error) {
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	sym, err := rsa.DecryptOAEP(sha1.New(), nil, key.Private, wrapped, nil)
+	sym, err := unwrap(key.Private, wrapped)
 	if err != nil {
 		return nil, fmt.Errorf("%w: the data key does not open with our key", ErrTampered)
 	}
