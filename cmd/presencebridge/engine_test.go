@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,11 +14,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"presencebridge/internal/config"
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/identity"
 	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
 	"presencebridge/internal/testkit"
+	"presencebridge/internal/tokens"
 )
 
 // Two worker processes share one database and graphsim: each tenant is
@@ -157,5 +160,59 @@ func TestTwoWorkerProcessesRenewEachSubscriptionOncePerCycle(t *testing.T) {
 	cycle(4, "one worker killed")
 	if n := count(`SELECT sum(renewals) FROM subscriptions`); n != 8 {
 		t.Errorf("renewals recorded = %d, want 8", n)
+	}
+}
+
+// Repairs read presence with the tenant's app-only token only where it
+// carries Presence.Read.All (application); otherwise with a monitor's
+// delegated token.
+func TestRepairReaderFallsBackToAMonitorWithoutTheApplicationPermission(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		roles []string
+	}{
+		{"app-only", []string{"User.Read.All", "Presence.Read.All"}},
+		{"monitor", []string{"User.Read.All"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := t.Context()
+			sim := graphsim.New(graphsim.Options{})
+			gs, err := sim.Start(ctx, "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			seed := graphsim.GenerateSeed(1, 5, 1, 3)
+			seed.App.Application = c.roles
+			if err := sim.Apply(seed); err != nil {
+				t.Fatal(err)
+			}
+			ten := seed.Tenants[0]
+			pool := testkit.DB(t)
+			keys, _ := seal.ParseKeys(strings.TrimPrefix(testKey, "PB_SEAL_KEYS="))
+			ring, _ := seal.NewRing(keys, "k1")
+			st := store.New(pool, ring)
+			var tenant uuid.UUID
+			pool.QueryRow(ctx, `INSERT INTO tenants (name, ms_tenant_id, status) VALUES ('Contoso', $1, 'active') RETURNING id`, ten.ID).Scan(&tenant)
+			msApp := identity.App{ClientID: seed.App.ClientID, ClientSecret: seed.App.ClientSecret}
+			idc, _ := identity.New(identity.Options{LoginURL: gs})
+			m, _ := st.AddMonitor(ctx, pool, tenant, ten.Monitors[0].UPN)
+			g, err := idc.PasswordOnce(ctx, msApp, ten.ID.String(), ten.Monitors[0].UPN, ten.Monitors[0].Password)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.AuthorizeMonitor(ctx, pool, tenant, m.ID, store.MonitorGrant{ObjectID: g.Account.ObjectID, Method: "password",
+				RefreshToken: g.RefreshToken, AccessToken: g.AccessToken, Expiry: g.Expiry})
+			creds := func(context.Context, uuid.UUID) (identity.App, string, error) { return msApp, ten.ID.String(), nil }
+			gc := &graphClients{a: &app{cfg: &config.Config{GraphBaseURL: gs}, store: st, pool: pool},
+				vault: tokens.New(st, idc, creds, nil), creds: creds, id: idc, apps: map[uuid.UUID]*appClient{}}
+			r, err := gc.Reader(ctx, tenant)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps, err := r.GetPresences(ctx, []string{ten.Users[0].ID.String(), ten.Users[1].ID.String()})
+			if err != nil || len(ps) != 2 {
+				t.Fatalf("presence read for the repair: %d, %v", len(ps), err)
+			}
+		})
 	}
 }
