@@ -399,7 +399,8 @@ func TestEngineRenewsEverySubscriptionOverASimulatedDay(t *testing.T) {
 	eventually(t, "the inbox to drain", func() bool {
 		var n int
 		b.pool.QueryRow(ctx, `SELECT count(*) FROM inbox`).Scan(&n)
-		return n == 0 && b.e.sim.NotificationStats().InFlight == 0
+		ns := b.e.sim.NotificationStats()
+		return n == 0 && ns.InFlight == 0 && ns.Queued == 0
 	})
 	if _, _, err := w.runner.Tenant(ctx, b.tenant); err != nil {
 		t.Fatal(err)
