@@ -60,10 +60,11 @@ func TestTwoWorkerProcessesRenewEachSubscriptionOncePerCycle(t *testing.T) {
 	t.Cleanup(hook.Close)
 
 	srv := testkit.Server(t)
-	if err := srv.EnsureDatabase(ctx, "two_workers"); err != nil {
+	db := "two_workers_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	if err := srv.EnsureDatabase(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	env := []string{"PB_ENV=development", testKey, "PB_DATABASE_URL=" + srv.DSN("two_workers"), "PB_BASE_URL=" + hook.URL,
+	env := []string{"PB_ENV=development", testKey, "PB_DATABASE_URL=" + srv.DSN(db), "PB_BASE_URL=" + hook.URL,
 		"PB_LOGIN_BASE_URL=" + gs.URL, "PB_GRAPH_BASE_URL=" + gs.URL, "PB_MS_CLIENT_ID=" + seed.App.ClientID,
 		"PB_MS_CLIENT_SECRET=" + seed.App.ClientSecret, "PB_ENGINE_INTERVAL=1s"}
 	workers := []*process{startProcess(t, env, "worker"), startProcess(t, env, "worker")}
@@ -78,7 +79,7 @@ func TestTwoWorkerProcessesRenewEachSubscriptionOncePerCycle(t *testing.T) {
 	}
 
 	// A tenant as onboarding leaves it: 40 users, two monitors signed in.
-	pool, err := pgxpool.New(ctx, srv.DSN("two_workers"))
+	pool, err := pgxpool.New(ctx, srv.DSN(db))
 	if err != nil {
 		t.Fatal(err)
 	}
