@@ -3,7 +3,9 @@
 # so the base carries glibc and libssl; graphsim stays static.
 # The image holds presencebridge (the entrypoint) and graphsim, the Microsoft
 # Graph emulator (docker-compose runs it with --entrypoint graphsim).
-FROM golang:1.26 AS build
+FROM golang:1.26-bookworm AS build
+# OpenSSL's headers for the cgo unwrap; the runtime's libssl3 is Debian 12's too.
+RUN apt-get update && apt-get install -y --no-install-recommends libssl-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
