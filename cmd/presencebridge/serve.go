@@ -117,10 +117,10 @@ func start(ctx context.Context, cfg *config.Config, r role, onListening func(bas
 		})
 	}
 	g.Go(func() error { return web.Serve(gctx, ln, handler, a.logger) })
-	a.logger.Info("presencebridge started", "role", r.name, "url", base, "version", version())
+	a.logger.Info("presencebridge started", "url", base, "version", version()) // the logger names the role
 	onListening(base)
 	err = g.Wait()
-	a.logger.Info("presencebridge stopped", "role", r.name)
+	a.logger.Info("presencebridge stopped")
 	return err
 }
 
