@@ -1,0 +1,54 @@
+package notification
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"testing"
+)
+
+// The unwrap in use (crypto/rsa, or libcrypto with -tags openssl) opens
+// exactly what RSA-OAEP SHA-1 wraps, and refuses anything else with one
+// opaque error.
+func TestUnwrapOpensOAEPSHA1AndNothingElse(t *testing.T) {
+	t.Logf("unwrap: %s", Unwrapper)
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	for range 20 {
+		key := make([]byte, 32)
+		rand.Read(key)
+		wrapped, _ := rsa.EncryptOAEP(sha1.New(), rand.Reader, &priv.PublicKey, key, nil)
+		got, err := unwrap(priv, wrapped)
+		if err != nil || !bytes.Equal(got, key) {
+			t.Fatalf("unwrap = %x, %v; want %x", got, err, key)
+		}
+	}
+	key := make([]byte, 32)
+	good, _ := rsa.EncryptOAEP(sha1.New(), rand.Reader, &priv.PublicKey, key, nil)
+	sha256Wrapped, _ := rsa.EncryptOAEP(sha256.New(), rand.Reader, &priv.PublicKey, key, nil)
+	otherWrapped, _ := rsa.EncryptOAEP(sha1.New(), rand.Reader, &other.PublicKey, key, nil)
+	flipped := bytes.Clone(good)
+	flipped[100] ^= 1
+	for name, in := range map[string][]byte{
+		"empty": nil, "short": good[:100], "long": append(bytes.Clone(good), 0), "flipped bit": flipped,
+		"another key": otherWrapped, "SHA-256 OAEP": sha256Wrapped, "PKCS#1 v1.5": mustPKCS1v15(t, &priv.PublicKey, key),
+	} {
+		if got, err := unwrap(priv, in); err == nil {
+			t.Errorf("%s: opened to %x", name, got)
+		}
+	}
+}
+
+func mustPKCS1v15(t *testing.T, pub *rsa.PublicKey, msg []byte) []byte {
+	t.Helper()
+	b, err := rsa.EncryptPKCS1v15(rand.Reader, pub, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
