@@ -189,18 +189,42 @@ func (s *Store) MonitoredUsers(ctx context.Context, q DBTX, tenantID uuid.UUID) 
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-// TakeResyncs removes and returns up to limit users queued for a re-read
-// (presence_resync). The caller re-reads them in the same transaction, or
-// puts them back on failure by rolling back.
-func (s *Store) TakeResyncs(ctx context.Context, q DBTX, tenantID uuid.UUID, limit int) ([]string, error) {
-	rows, err := q.Query(ctx, `DELETE FROM presence_resync WHERE (tenant_id, user_object_id) IN (
-			SELECT tenant_id, user_object_id FROM presence_resync WHERE tenant_id = $1
-			ORDER BY queued_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-		RETURNING user_object_id::text`, tenantID, limit)
+// PendingResyncs lists up to limit users queued for a re-read
+// (presence_resync), oldest first, and the latest queued_at among them:
+// ClearResyncs with it removes them once re-read, and only them.
+func (s *Store) PendingResyncs(ctx context.Context, q DBTX, tenantID uuid.UUID, limit int) ([]string, time.Time, error) {
+	rows, err := q.Query(ctx, `SELECT user_object_id::text, queued_at FROM presence_resync WHERE tenant_id = $1
+		ORDER BY queued_at LIMIT $2`, tenantID, limit)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+	defer rows.Close()
+	var users []string
+	var upTo time.Time
+	for rows.Next() {
+		var u string
+		var at time.Time
+		if err := rows.Scan(&u, &at); err != nil {
+			return nil, time.Time{}, err
+		}
+		users = append(users, u)
+		if at.After(upTo) {
+			upTo = at
+		}
+	}
+	return users, upTo, rows.Err()
+}
+
+// ClearResyncs removes re-read users from the queue, unless asked again
+// after upTo (no lock is held while Graph is read, so the intake never
+// waits for a repair).
+func (s *Store) ClearResyncs(ctx context.Context, q DBTX, tenantID uuid.UUID, users []string, upTo time.Time) error {
+	if len(users) == 0 {
+		return nil
+	}
+	_, err := q.Exec(ctx, `DELETE FROM presence_resync WHERE tenant_id = $1 AND user_object_id = ANY($2::uuid[]) AND queued_at <= $3`,
+		tenantID, users, upTo)
+	return err
 }
 
 // Alert kinds.

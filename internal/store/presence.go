@@ -92,8 +92,10 @@ func (s *Store) GetPresence(ctx context.Context, q DBTX, tenantID, userID uuid.U
 
 // QueueResync asks for a user's presence to be re-read.
 func (s *Store) QueueResync(ctx context.Context, q DBTX, tenantID, userID uuid.UUID, reason string) error {
+	// A request made while a re-read is under way moves queued_at, so the
+	// re-read's clean-up (ClearResyncs) leaves it for the next one.
 	_, err := q.Exec(ctx, `INSERT INTO presence_resync (tenant_id, user_object_id, reason) VALUES ($1, $2, $3)
-		ON CONFLICT (tenant_id, user_object_id) DO NOTHING`, tenantID, userID, reason)
+		ON CONFLICT (tenant_id, user_object_id) DO UPDATE SET reason = excluded.reason, queued_at = excluded.queued_at`, tenantID, userID, reason)
 	return err
 }
 

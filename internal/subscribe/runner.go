@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -165,12 +167,8 @@ func (r *Runner) pass(ctx context.Context, tenantID uuid.UUID) (Report, error) {
 	_, seen := r.seen.LoadOrStore(tenantID, true)
 	periodic := !seen || status.LastRepairAt == nil || now.Sub(*status.LastRepairAt) >= r.opts.RepairEvery
 	if periodic {
-		users, err := r.st.MonitoredUsers(ctx, r.st.Pool(), tenantID)
-		if err == nil {
-			var st RepairStats
-			st, err = r.repair(ctx, tenantID, users)
-			rep.Repaired += st.Changed
-		}
+		n, err := r.repairAll(ctx, tenantID)
+		rep.Repaired += n
 		if err != nil {
 			periodic = false
 			errs = append(errs, fmt.Errorf("periodic repair: %w", err))
@@ -381,29 +379,57 @@ func (r *Runner) queue(ctx context.Context, tenantID uuid.UUID, users []string, 
 }
 
 // drainResyncs re-reads the users the intake queued (basic notifications,
-// lifecycle "missed"); the queue rows go only if the re-read is applied.
+// lifecycle "missed", reauthorizations); a queue entry goes only once its
+// re-read is applied, and one asked for again meanwhile stays.
 func (r *Runner) drainResyncs(ctx context.Context, tenantID uuid.UUID) (int, error) {
 	total := 0
 	for {
-		tx, err := r.st.Pool().Begin(ctx)
-		if err != nil {
-			return total, err
-		}
-		users, err := r.st.TakeResyncs(ctx, tx, tenantID, 10*graphapi.MaxIDsPerCall)
+		users, upTo, err := r.st.PendingResyncs(ctx, r.st.Pool(), tenantID, 10*graphapi.MaxIDsPerCall)
 		if err != nil || len(users) == 0 {
-			tx.Rollback(ctx)
 			return total, err
 		}
 		st, err := r.repair(ctx, tenantID, users)
+		total += st.Changed
 		if err != nil {
-			tx.Rollback(ctx)
 			return total, fmt.Errorf("re-read queued users: %w", err)
 		}
-		if err := tx.Commit(ctx); err != nil {
+		if err := r.st.ClearResyncs(ctx, r.st.Pool(), tenantID, users, upTo); err != nil {
 			return total, err
 		}
-		total += st.Changed
+		if len(users) < 10*graphapi.MaxIDsPerCall {
+			return total, nil
+		}
 	}
+}
+
+// repairAll re-reads every monitored user and everyone queued for a
+// re-read, who then leave the queue (or stay, if it fails).
+func (r *Runner) repairAll(ctx context.Context, tenantID uuid.UUID) (int, error) {
+	queued, upTo, err := r.st.PendingResyncs(ctx, r.st.Pool(), tenantID, math.MaxInt32)
+	if err != nil {
+		return 0, err
+	}
+	users, err := r.st.MonitoredUsers(ctx, r.st.Pool(), tenantID)
+	if err != nil {
+		return 0, err
+	}
+	st, err := r.repair(ctx, tenantID, union(users, queued))
+	if err != nil {
+		return st.Changed, err
+	}
+	return st.Changed, r.st.ClearResyncs(ctx, r.st.Pool(), tenantID, queued, upTo)
+}
+
+func union(a, b []string) []string {
+	seen := make(map[string]bool, len(a)+len(b))
+	out := make([]string, 0, len(a)+len(b))
+	for _, s := range slices.Concat(a, b) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (r *Runner) repair(ctx context.Context, tenantID uuid.UUID, users []string) (RepairStats, error) {
