@@ -168,17 +168,6 @@ func (s *Store) LifecycleEventHandled(ctx context.Context, q DBTX, id int64) err
 	return err
 }
 
-// SubscriptionUsers lists the users a monitor's subscription covers (as
-// assigned).
-func (s *Store) SubscriptionUsers(ctx context.Context, q DBTX, tenantID, monitorID uuid.UUID) ([]string, error) {
-	rows, err := q.Query(ctx, `SELECT object_id::text FROM directory_users WHERE tenant_id = $1 AND monitor_id = $2 AND object_id IS NOT NULL`,
-		tenantID, monitorID)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
-
 // MonitoredUsers lists every user of the tenant that has a monitor.
 func (s *Store) MonitoredUsers(ctx context.Context, q DBTX, tenantID uuid.UUID) ([]string, error) {
 	rows, err := q.Query(ctx, `SELECT object_id::text FROM directory_users

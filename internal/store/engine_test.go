@@ -34,3 +34,27 @@ func TestResyncQueueKeepsARequestMadeDuringTheReread(t *testing.T) {
 		t.Fatalf("left in the queue = %v, want only %s", left, b)
 	}
 }
+
+func TestQueueMonitorResyncQueuesExactlyItsUsers(t *testing.T) {
+	ctx := context.Background()
+	st, tenant := directoryFixture(t)
+	m1, _ := st.AddMonitor(ctx, st.Pool(), tenant, "m1@contoso.example")
+	m2, _ := st.AddMonitor(ctx, st.Pool(), tenant, "m2@contoso.example")
+	mine, theirs := uuid.New(), uuid.New()
+	for i, u := range []struct {
+		id uuid.UUID
+		m  uuid.UUID
+	}{{mine, m1.ID}, {theirs, m2.ID}} {
+		if _, err := st.Pool().Exec(ctx, `INSERT INTO directory_users (tenant_id, upn, object_id, monitor_id, resolution_status)
+			VALUES ($1, $2, $3, $4, 'resolved')`, tenant, []string{"a@contoso.example", "b@contoso.example"}[i], u.id, u.m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.QueueMonitorResync(ctx, st.Pool(), tenant, m1.ID, "missed notifications"); err != nil {
+		t.Fatal(err)
+	}
+	queued, _, _ := st.PendingResyncs(ctx, st.Pool(), tenant, 10)
+	if len(queued) != 1 || queued[0] != mine.String() {
+		t.Fatalf("queued = %v, want only %s", queued, mine)
+	}
+}

@@ -92,12 +92,23 @@ func (s *Store) GetPresence(ctx context.Context, q DBTX, tenantID, userID uuid.U
 
 // QueueResync asks for a user's presence to be re-read.
 func (s *Store) QueueResync(ctx context.Context, q DBTX, tenantID, userID uuid.UUID, reason string) error {
-	// A request made while a re-read is under way moves queued_at, so the
-	// re-read's clean-up (ClearResyncs) leaves it for the next one.
-	_, err := q.Exec(ctx, `INSERT INTO presence_resync (tenant_id, user_object_id, reason) VALUES ($1, $2, $3)
-		ON CONFLICT (tenant_id, user_object_id) DO UPDATE SET reason = excluded.reason, queued_at = excluded.queued_at`, tenantID, userID, reason)
+	_, err := q.Exec(ctx, `INSERT INTO presence_resync (tenant_id, user_object_id, reason) VALUES ($1, $2, $3)`+requeue, tenantID, userID, reason)
 	return err
 }
+
+// QueueMonitorResync asks for every user assigned to a monitor (its
+// subscription's users) to be re-read, in one statement.
+func (s *Store) QueueMonitorResync(ctx context.Context, q DBTX, tenantID, monitorID uuid.UUID, reason string) error {
+	_, err := q.Exec(ctx, `INSERT INTO presence_resync (tenant_id, user_object_id, reason)
+		SELECT tenant_id, object_id, $3 FROM directory_users WHERE tenant_id = $1 AND monitor_id = $2 AND object_id IS NOT NULL`+requeue,
+		tenantID, monitorID, reason)
+	return err
+}
+
+// requeue: a request made while a re-read is under way moves queued_at, so
+// the re-read's clean-up (ClearResyncs) leaves it for the next one.
+const requeue = `
+		ON CONFLICT (tenant_id, user_object_id) DO UPDATE SET reason = excluded.reason, queued_at = excluded.queued_at`
 
 // MappingRules reads a tenant's mapping rules as stored (nil: defaults).
 func (s *Store) MappingRules(ctx context.Context, q DBTX, tenantID uuid.UUID) (json.RawMessage, error) {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/identity"
@@ -289,18 +288,12 @@ func (r *Runner) lifecycle(ctx context.Context, tenantID uuid.UUID) error {
 			// Graph pauses notifications while access is lost: once
 			// reauthorized, the subscription's users are re-read.
 			if err = r.reauthorize(ctx, tenantID, ev); err == nil {
-				var users []string
-				if users, err = r.st.SubscriptionUsers(ctx, r.st.Pool(), tenantID, ev.MonitorID); err == nil {
-					err = r.queue(ctx, tenantID, users, "reauthorized")
-				}
+				err = r.st.QueueMonitorResync(ctx, r.st.Pool(), tenantID, ev.MonitorID, "reauthorized")
 			}
 		case "subscriptionRemoved":
 			err = r.st.SubscriptionExpired(ctx, r.st.Pool(), ev.SubscriptionID, "Graph removed the subscription")
 		case "missed":
-			var users []string
-			if users, err = r.st.SubscriptionUsers(ctx, r.st.Pool(), tenantID, ev.MonitorID); err == nil {
-				err = r.queue(ctx, tenantID, users, "missed notifications")
-			}
+			err = r.st.QueueMonitorResync(ctx, r.st.Pool(), tenantID, ev.MonitorID, "missed notifications")
 		default:
 			r.logger.Info("engine: lifecycle event ignored", "tenant", tenantID, "event", ev.Event)
 		}
@@ -326,10 +319,6 @@ func (r *Runner) reauthorize(ctx context.Context, tenantID uuid.UUID, ev store.L
 		}
 		return err
 	}
-	g, err := r.cl.Monitor(ctx, tenantID, ev.MonitorID)
-	if err != nil {
-		return err
-	}
 	// Inside the renewal window a renewal answers it; otherwise (access
 	// lost and back, or a notification about an expiry we have renewed
 	// since) reauthorize without moving the expiry.
@@ -337,21 +326,22 @@ func (r *Runner) reauthorize(ctx context.Context, tenantID uuid.UUID, ev store.L
 	if err != nil {
 		return err
 	}
-	now := r.eng.now()
 	if cur.GraphID != ev.GraphID {
 		return nil // replaced since
 	}
-	if cur.ExpiresAt != nil && cur.ExpiresAt.Sub(now) > RenewEarliest {
-		err := g.ReauthorizeSubscription(ctx, ev.GraphID)
-		switch {
-		case graphapi.IsNotFound(err):
-			return r.st.SubscriptionExpired(ctx, r.st.Pool(), ev.SubscriptionID, "Graph no longer knows the subscription")
-		case err != nil && permanent(err):
-			return nil
-		}
+	g, err := r.cl.Monitor(ctx, tenantID, ev.MonitorID)
+	if err != nil {
 		return err
 	}
-	sub, err := g.RenewSubscription(ctx, ev.GraphID, now.Add(Lifetime))
+	now := r.eng.now()
+	var renewed *graphapi.Subscription
+	if cur.ExpiresAt != nil && cur.ExpiresAt.Sub(now) > RenewEarliest {
+		err = g.ReauthorizeSubscription(ctx, ev.GraphID)
+	} else {
+		var sub graphapi.Subscription
+		sub, err = g.RenewSubscription(ctx, ev.GraphID, now.Add(Lifetime))
+		renewed = &sub
+	}
 	switch {
 	case graphapi.IsNotFound(err):
 		return r.st.SubscriptionExpired(ctx, r.st.Pool(), ev.SubscriptionID, "Graph no longer knows the subscription")
@@ -359,23 +349,10 @@ func (r *Runner) reauthorize(ctx context.Context, tenantID uuid.UUID, ev store.L
 		return nil // the monitor is marked; the reconciliation moves its users
 	case err != nil:
 		return err
+	case renewed != nil:
+		return r.st.SubscriptionRenewed(ctx, r.st.Pool(), ev.SubscriptionID, renewed.ExpiresAt)
 	}
-	return r.st.SubscriptionRenewed(ctx, r.st.Pool(), ev.SubscriptionID, sub.ExpiresAt)
-}
-
-func (r *Runner) queue(ctx context.Context, tenantID uuid.UUID, users []string, reason string) error {
-	return pgx.BeginFunc(ctx, r.st.Pool(), func(tx pgx.Tx) error {
-		for _, u := range users {
-			id, err := uuid.Parse(u)
-			if err != nil {
-				continue
-			}
-			if err := r.st.QueueResync(ctx, tx, tenantID, id, reason); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return nil
 }
 
 // drainResyncs re-reads the users the intake queued (basic notifications,
