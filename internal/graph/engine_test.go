@@ -7,11 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"presencebridge/internal/certs"
 	"presencebridge/internal/graph/graphapi"
-	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
 	"presencebridge/internal/subscribe"
 	"presencebridge/internal/testkit"
@@ -25,12 +22,8 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 func TestEngineKeepsTheMonitorsSubscriptionAliveAndExact(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	pool := testkit.DB(t)
-	k, _ := seal.GenerateKey("k1")
-	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
-	st := store.New(pool, ring)
-	var tenant uuid.UUID
-	pool.QueryRow(ctx, `INSERT INTO tenants (name, ms_tenant_id) VALUES ('Contoso', $1) RETURNING id`, e.ten.ID).Scan(&tenant)
+	st, _, tenant := ourTenant(t, e.ten.ID)
+	pool := st.Pool()
 	mon, _ := st.AddMonitor(ctx, pool, tenant, e.ten.Monitors[0].UPN)
 	cm := certs.New(st, e.now)
 	wh := newWebhook(t)
@@ -123,12 +116,8 @@ func TestEngineKeepsTheMonitorsSubscriptionAliveAndExact(t *testing.T) {
 func TestRepairFillsWhatNotificationsMissed(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	pool := testkit.DB(t)
-	k, _ := seal.GenerateKey("k1")
-	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
-	st := store.New(pool, ring)
-	var tenant uuid.UUID
-	pool.QueryRow(ctx, `INSERT INTO tenants (name, ms_tenant_id) VALUES ('Contoso', $1) RETURNING id`, e.ten.ID).Scan(&tenant)
+	st, _, tenant := ourTenant(t, e.ten.ID)
+	pool := st.Pool()
 	users := e.userIDs()
 	// Changes happened while nothing listened.
 	e.sim.SetTeamsPresence(e.ten.Users[0].ID, "Busy", "InACall")

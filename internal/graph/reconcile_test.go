@@ -13,10 +13,7 @@ import (
 	"presencebridge/internal/certs"
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/graphsim"
-	"presencebridge/internal/seal"
-	"presencebridge/internal/store"
 	"presencebridge/internal/subscribe"
-	"presencebridge/internal/testkit"
 )
 
 // simClients are Graph clients for one graphsim tenant: monitors sign in
@@ -64,12 +61,8 @@ func TestReconcileShardsTwoThousandUsersOverFourMonitorsAndFailsOver(t *testing.
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := testkit.DB(t)
-	k, _ := seal.GenerateKey("k1")
-	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
-	st := store.New(pool, ring)
-	var tenant uuid.UUID
-	pool.QueryRow(ctx, `INSERT INTO tenants (name, ms_tenant_id, status) VALUES ('Big', $1, 'active') RETURNING id`, ten.ID).Scan(&tenant)
+	st, _, tenant := ourTenant(t, ten.ID)
+	pool := st.Pool()
 	for _, u := range ten.Users {
 		pool.Exec(ctx, `INSERT INTO directory_users (tenant_id, upn, object_id, resolution_status) VALUES ($1, $2, $3, 'resolved')`, tenant, u.UPN, u.ID)
 	}

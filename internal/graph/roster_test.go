@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,29 +10,13 @@ import (
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/roster"
-	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
-	"presencebridge/internal/testkit"
 )
 
 var (
 	_ graphapi.GroupDelta = (*Client)(nil)
 	_ roster.Directory    = (*Client)(nil)
 )
-
-// rosterStore is a fresh database with one tenant for the Entra tenant ms.
-func rosterStore(t *testing.T, ms uuid.UUID) (*store.Store, uuid.UUID) {
-	t.Helper()
-	pool := testkit.DB(t)
-	k, _ := seal.GenerateKey("k1")
-	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
-	var tenant uuid.UUID
-	if err := pool.QueryRow(context.Background(), `INSERT INTO tenants (name, ms_tenant_id, status) VALUES ('Contoso', $1, 'active') RETURNING id`,
-		ms).Scan(&tenant); err != nil {
-		t.Fatal(err)
-	}
-	return store.New(pool, ring), tenant
-}
 
 func TestRosterResolvesTwoThousandUPNsInBatchesWithEachFailureShown(t *testing.T) {
 	e := newEnv(t)
@@ -51,7 +34,7 @@ func TestRosterResolvesTwoThousandUPNsInBatchesWithEachFailureShown(t *testing.T
 	if err := e.sim.RenameUser(aliased.ID, graphsim.UserRename{Mail: alias}); err != nil {
 		t.Fatal(err)
 	}
-	st, tenant := rosterStore(t, ten.ID)
+	st, _, tenant := ourTenant(t, ten.ID)
 	var entries []roster.Entry
 	for i, u := range ten.Users {
 		entries = append(entries, roster.Entry{UPN: u.UPN, TelephonyID: fmt.Sprintf("ext-%d", i)})
@@ -122,7 +105,7 @@ func TestRosterResolvesTwoThousandUPNsInBatchesWithEachFailureShown(t *testing.T
 func TestRosterResolutionLeavesThrottledUsersPending(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
-	st, tenant := rosterStore(t, e.ten.ID)
+	st, _, tenant := ourTenant(t, e.ten.ID)
 	r := roster.New(st)
 	var entries []roster.Entry
 	for _, u := range e.ten.Users[:6] {
@@ -158,7 +141,7 @@ func TestRosterFollowsAGroupWithDeltaQueries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, tenant := rosterStore(t, e.ten.ID)
+	st, _, tenant := ourTenant(t, e.ten.ID)
 	r := roster.New(st)
 	if err := r.UseGroup(ctx, tenant, g.ID); err != nil {
 		t.Fatal(err)
@@ -235,7 +218,7 @@ func TestRosterGroupWithNestedGroupsIsReadInFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, tenant := rosterStore(t, e.ten.ID)
+	st, _, tenant := ourTenant(t, e.ten.ID)
 	r := roster.New(st)
 	r.UseGroup(ctx, tenant, outer.ID)
 	c, _ := e.app()

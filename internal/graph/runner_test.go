@@ -23,7 +23,6 @@ import (
 	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
 	"presencebridge/internal/subscribe"
-	"presencebridge/internal/testkit"
 	"presencebridge/internal/tokens"
 	"presencebridge/web/graphhook"
 )
@@ -63,14 +62,10 @@ func newBridge(t *testing.T, o bridgeOptions) *bridge {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &bridge{t: t, e: e, ten: ten, pool: testkit.DB(t), app: identity.App{ClientID: e.seed.App.ClientID, ClientSecret: e.seed.App.ClientSecret}}
-	k, _ := seal.GenerateKey("k1")
-	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
-	b.st, b.ring = store.New(b.pool, ring), ring
+	b := &bridge{t: t, e: e, ten: ten, app: identity.App{ClientID: e.seed.App.ClientID, ClientSecret: e.seed.App.ClientSecret}}
+	b.st, b.ring, b.tenant = ourTenant(t, ten.ID)
+	b.pool = b.st.Pool()
 	if b.idc, err = identity.New(identity.Options{LoginURL: e.base}); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.pool.QueryRow(ctx, `INSERT INTO tenants (name, ms_tenant_id, status) VALUES ('Fabrikam', $1, 'active') RETURNING id`, ten.ID).Scan(&b.tenant); err != nil {
 		t.Fatal(err)
 	}
 	_, err = b.pool.Exec(ctx, `INSERT INTO directory_users (tenant_id, upn, object_id, resolution_status)

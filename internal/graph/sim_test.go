@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,6 +14,9 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"presencebridge/internal/graphsim"
+	"presencebridge/internal/seal"
+	"presencebridge/internal/store"
+	"presencebridge/internal/testkit"
 )
 
 // These tests are graphsim's acceptance suite: every call the product makes
@@ -168,4 +172,19 @@ func (r *recorder) reset() {
 	r.mu.Lock()
 	r.reqs = nil
 	r.mu.Unlock()
+}
+
+// ourTenant is the product's store on a fresh database holding one active
+// tenant connected to the Microsoft tenant ms; ring seals its secrets.
+func ourTenant(t *testing.T, ms uuid.UUID) (*store.Store, *seal.Ring, uuid.UUID) {
+	t.Helper()
+	pool := testkit.DB(t)
+	k, _ := seal.GenerateKey("k1")
+	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
+	var tenant uuid.UUID
+	if err := pool.QueryRow(context.Background(), `INSERT INTO tenants (name, ms_tenant_id, status) VALUES ('Contoso', $1, 'active') RETURNING id`,
+		ms).Scan(&tenant); err != nil {
+		t.Fatal(err)
+	}
+	return store.New(pool, ring), ring, tenant
 }
