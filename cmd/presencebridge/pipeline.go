@@ -12,6 +12,7 @@ import (
 	"presencebridge/internal/deliver"
 	"presencebridge/internal/intake"
 	"presencebridge/internal/notification"
+	"presencebridge/internal/presence"
 	"presencebridge/internal/stream"
 	"presencebridge/web/api"
 	"presencebridge/web/graphhook"
@@ -78,6 +79,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, a *app, r role) (*pip
 			})
 		}
 		g.Go(func() error { <-ctx.Done(); stopInbox(); return nil })
+		g.Go(func() error { presence.RunPublisher(ctx, a.store, a.logger); return nil })
 		d := deliver.New(a.store, deliver.Options{AllowPrivate: !a.cfg.Production(), Logger: a.logger, Wake: changes})
 		g.Go(func() error { defer stopChanges(); d.Run(ctx, time.Second); return nil })
 	}

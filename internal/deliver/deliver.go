@@ -380,15 +380,13 @@ func (d *Deliverer) next(done int, retryAfter time.Duration) time.Time {
 }
 
 func (d *Deliverer) attempt(ctx context.Context, dl store.Delivery) (int, time.Duration, error) {
-	body, err := json.Marshal(presence.Event{Type: presence.EventType, Timestamp: time.Now().UTC(), Data: presence.EventData{
-		TenantID: dl.TenantID, MicrosoftTenantID: dl.MSTenantID, TelephonyAccountID: dl.TelephonyAccID,
-		User:         presence.EventUser{ObjectID: dl.UserID, UPN: dl.UPN, TelephonyID: dl.ExternalID},
-		Availability: dl.Availability, Activity: dl.Activity, State: dl.MappedState, Sequence: dl.Sequence, ObservedAt: dl.ObservedAt.UTC(),
-	}})
+	body, err := json.Marshal(presence.NewEvent(dl.Event))
 	if err != nil {
 		return 0, 0, err
 	}
-	msgID := "msg_" + strconv.FormatInt(dl.ID, 10) // stable for this event at this endpoint, across retries
+	// The event's own id: the same at every endpoint, across retries and
+	// replays, on the event stream too, and unique across databases.
+	msgID := dl.Event.EventID.String()
 	now := time.Now()
 	sig, err := d.signature(ctx, dl, msgID, now, body)
 	if err != nil {

@@ -7,9 +7,12 @@ import (
 )
 
 // Event is what the telephony platform receives for one change, by
-// webhook or on the event stream.
+// webhook or on the event stream: the same event, built by NewEvent, on
+// both channels.
 type Event struct {
-	Type      string    `json:"type"` // presence.changed
+	Type string `json:"type"` // presence.changed
+	// Timestamp is when the change was observed (not when it was sent: a
+	// retry or a replay carries the same timestamp).
 	Timestamp time.Time `json:"timestamp"`
 	Data      EventData `json:"data"`
 }
@@ -18,6 +21,10 @@ type Event struct {
 // Teams values, the mapped state and the per-user sequence (to order and
 // deduplicate on the platform's side).
 type EventData struct {
+	// EventID identifies the event everywhere: the webhook-id of its
+	// deliveries, and the same value on the event stream. A UUIDv7, unique
+	// across deployments and databases.
+	EventID            uuid.UUID  `json:"eventId"`
 	TenantID           uuid.UUID  `json:"tenantId"`
 	MicrosoftTenantID  *uuid.UUID `json:"microsoftTenantId"`
 	TelephonyAccountID string     `json:"telephonyAccountId,omitempty"`
@@ -25,8 +32,23 @@ type EventData struct {
 	Availability       string     `json:"availability"`
 	Activity           string     `json:"activity"`
 	State              string     `json:"state"`
-	Sequence           int64      `json:"sequence"`
-	ObservedAt         time.Time  `json:"observedAt"`
+	// Sequence counts the user's published events, 1, 2, 3…: a gap is a
+	// loss, unless Supersedes names it.
+	Sequence int64 `json:"sequence"`
+	// Source says how the change was seen: notification (Graph pushed it),
+	// repair (a re-read found it) or api.
+	Source     string    `json:"source"`
+	ObservedAt time.Time `json:"observedAt"`
+	// Supersedes is set on a webhook that replaces older events of the same
+	// user this endpoint did not receive (it was failing): the latest state
+	// wins, and those sequences were skipped on purpose.
+	Supersedes *Superseded `json:"supersedes,omitempty"`
+}
+
+// Superseded is a range of a user's sequences that an event replaced.
+type Superseded struct {
+	FromSequence int64 `json:"fromSequence"`
+	ToSequence   int64 `json:"toSequence"`
 }
 
 // EventUser names the user three ways.
@@ -38,3 +60,9 @@ type EventUser struct {
 
 // EventType is the type of every presence event.
 const EventType = "presence.changed"
+
+// NewEvent is the one way an event is built for either channel.
+func NewEvent(d EventData) Event {
+	d.ObservedAt = d.ObservedAt.UTC()
+	return Event{Type: EventType, Timestamp: d.ObservedAt, Data: d}
+}

@@ -6,28 +6,20 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"presencebridge/internal/presence"
 )
 
 // Delivery is one event due at one endpoint, with what its payload needs.
 type Delivery struct {
-	ID             int64
-	TenantID       uuid.UUID
-	EndpointID     uuid.UUID
-	EndpointURL    string
-	SecretID       uuid.UUID
-	PrevSecretID   *uuid.UUID
-	Attempts       int
-	EventID        int64
-	UserID         uuid.UUID
-	UPN            string
-	ExternalID     string
-	Sequence       int64
-	Availability   string
-	Activity       string
-	MappedState    string
-	ObservedAt     time.Time
-	MSTenantID     *uuid.UUID
-	TelephonyAccID string
+	ID           int64
+	TenantID     uuid.UUID
+	EndpointID   uuid.UUID
+	EndpointURL  string
+	SecretID     uuid.UUID
+	PrevSecretID *uuid.UUID
+	Attempts     int
+	Event        presence.EventData
 }
 
 // ClaimDeliveries leases up to limit due deliveries for lease: for each
@@ -72,14 +64,10 @@ func (s *Store) ClaimDeliveries(ctx context.Context, q DBTX, limit int, lease ti
 			WHERE d.id = ANY (ARRAY(SELECT id FROM picked)) AND d.status = 'pending' AND d.next_attempt_at <= now()
 			RETURNING d.id, d.tenant_id, d.endpoint_id, d.event_id, d.attempts
 		)
-		SELECT c.id, c.tenant_id, c.endpoint_id, ep.url, ep.signing_secret_id, ep.previous_signing_secret_id, c.attempts,
-			e.id, e.user_object_id, coalesce(u.upn, ''), coalesce(u.external_id, ''), e.sequence, e.availability, e.activity,
-			e.mapped_state, e.observed_at, t.ms_tenant_id, coalesce(t.telephony_account_id, '')
+		SELECT c.id, c.endpoint_id, ep.url, ep.signing_secret_id, ep.previous_signing_secret_id, c.attempts, `+eventColumns+`
 		FROM claimed c
 		JOIN endpoints ep ON ep.id = c.endpoint_id
-		JOIN presence_events e ON e.id = c.event_id
-		JOIN tenants t ON t.id = c.tenant_id
-		LEFT JOIN directory_users u ON u.tenant_id = c.tenant_id AND u.object_id = e.user_object_id`,
+		JOIN presence_events e ON e.id = c.event_id `+eventJoins,
 		pgx.QueryExecModeCacheDescribe, limit, lease.String(), skip, busyIDs, busyN, perEndpoint)
 	if err != nil {
 		return nil, err
@@ -88,11 +76,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, q DBTX, limit int, lease ti
 	var out []Delivery
 	for rows.Next() {
 		var d Delivery
-		if err := rows.Scan(&d.ID, &d.TenantID, &d.EndpointID, &d.EndpointURL, &d.SecretID, &d.PrevSecretID, &d.Attempts,
-			&d.EventID, &d.UserID, &d.UPN, &d.ExternalID, &d.Sequence, &d.Availability, &d.Activity,
-			&d.MappedState, &d.ObservedAt, &d.MSTenantID, &d.TelephonyAccID); err != nil {
+		if err := rows.Scan(append([]any{&d.ID, &d.EndpointID, &d.EndpointURL, &d.SecretID, &d.PrevSecretID, &d.Attempts},
+			eventFields(&d.Event)...)...); err != nil {
 			return nil, err
 		}
+		d.TenantID = d.Event.TenantID
 		out = append(out, d)
 	}
 	return out, rows.Err()

@@ -139,34 +139,6 @@ const PresenceNotifyChannel = "pb_presence"
 // InboxNotifyChannel is signalled when notifications reach the inbox.
 const InboxNotifyChannel = "pb_inbox"
 
-// StoredEvent is a presence_event with what the stream sends.
-type StoredEvent struct {
-	ID           int64
-	UserID       uuid.UUID
-	UPN          string
-	ExternalID   string
-	Sequence     int64
-	Availability string
-	Activity     string
-	MappedState  string
-	ObservedAt   time.Time
-}
-
-// EventsAfter lists a tenant's events after id, oldest first.
-func (s *Store) EventsAfter(ctx context.Context, q DBTX, tenantID uuid.UUID, after int64, limit int) ([]StoredEvent, error) {
-	rows, err := q.Query(ctx, `SELECT e.id, e.user_object_id, coalesce(u.upn, ''), coalesce(u.external_id, ''), e.sequence,
-		e.availability, e.activity, e.mapped_state, e.observed_at
-		FROM presence_events e LEFT JOIN directory_users u ON u.tenant_id = e.tenant_id AND u.object_id = e.user_object_id
-		WHERE e.tenant_id = $1 AND e.id > $2 AND e.source <> 'echo' ORDER BY e.id LIMIT $3`, tenantID, after, limit)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (StoredEvent, error) {
-		var e StoredEvent
-		return e, r.Scan(&e.ID, &e.UserID, &e.UPN, &e.ExternalID, &e.Sequence, &e.Availability, &e.Activity, &e.MappedState, &e.ObservedAt)
-	})
-}
-
 // RecordEcho notes a presence Presence Bridge is about to set in Teams for
 // the platform, so the resulting change is not sent back (for ttl).
 func (s *Store) RecordEcho(ctx context.Context, q DBTX, tenantID, userID uuid.UUID, availability, activity string, ttl time.Duration) error {

@@ -10,18 +10,25 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"presencebridge/internal/presence"
 )
 
 // ApplyPresenceBatch records changes in tx as ApplyPresence would, one
-// after another in the order given, in two round trips instead of two or
-// three per change: one reads (and locks) every named user's row with the
-// echoes waiting for them, the decisions — stale by Graph's
-// sequenceNumber, unchanged, echo, talking debounce, the next per-user
-// sequence — are made here in order, and one statement writes the final
-// presence rows, the events and their deliveries. A third round trip
-// happens only when a change may end a talking debounce held by an event
-// already stored. It returns each change's outcome and, for applied
-// changes, its event.
+// after another in the order given, in a few round trips instead of two
+// or three per change: one reads (and locks) every named user's row with
+// the echoes waiting for them; the decisions — stale by Graph's
+// sequenceNumber, unchanged, echo, talking debounce — are made here in
+// order; when anything is published now, one takes the tenants' stream
+// positions; and one statement writes the final presence rows, the
+// events, their deliveries and the suppression of held events. It returns
+// each change's outcome and, for applied changes, its event (Sequence 0
+// when the event was not published now: held or suppressed).
+//
+// Publication is one decision for both channels: an event published here
+// gets the user's next sequence, a stream position (the SSE cursor) and a
+// delivery per enabled endpoint, in the same transaction; a held event
+// gets them when its hold ends (PublishHeld); a suppressed one never.
 func (s *Store) ApplyPresenceBatch(ctx context.Context, tx pgx.Tx, cs []PresenceChange) ([]string, []PresenceEvent, error) {
 	outcomes := make([]string, len(cs))
 	events := make([]PresenceEvent, len(cs))
@@ -36,15 +43,15 @@ func (s *Store) ApplyPresenceBatch(ctx context.Context, tx pgx.Tx, cs []Presence
 	for i, c := range cs {
 		outcomes[i] = plan.decide(i, c, users[userKey{c.TenantID, c.UserID}], echoes)
 	}
-	if err := plan.endStoredDebounces(ctx, tx); err != nil {
-		return nil, nil, fmt.Errorf("end debounced deliveries: %w", err)
+	if err := plan.position(ctx, tx); err != nil {
+		return nil, nil, fmt.Errorf("stream positions: %w", err)
 	}
 	ids, err := plan.write(ctx, tx, cs, users)
 	if err != nil {
 		return nil, nil, fmt.Errorf("write presence: %w", err)
 	}
 	for _, ev := range plan.events {
-		events[ev.change] = PresenceEvent{ID: ids[ev.seqKey()], Sequence: ev.seq}
+		events[ev.change] = PresenceEvent{ID: ids[ev.uid], Sequence: ev.seq}
 	}
 	return outcomes, events, nil
 }
@@ -61,10 +68,15 @@ type userState struct {
 	exists                 bool
 	availability, activity string
 	graphSeq, mapped       string
-	seq                    int64
+	seq                    int64 // the user's last published sequence
 	observed               time.Time
 	dirty                  bool // to be written
-	last                   int  // index in batchPlan.events of the user's last event, -1 if none in this batch
+	// The event a debounce holds, if any: stored (heldUntil is the
+	// database's deadline) or planned in this batch (heldIdx ≥ 0; its hold
+	// is the event's).
+	held      uuid.UUID
+	heldUntil *time.Time
+	heldIdx   int
 }
 
 // lockPresence reads the named users' rows FOR UPDATE, in key order so
@@ -76,7 +88,7 @@ func lockPresence(ctx context.Context, tx pgx.Tx, cs []PresenceChange) (map[user
 	for _, c := range cs {
 		k := userKey{c.TenantID, c.UserID}
 		if users[k] == nil {
-			users[k] = &userState{last: -1}
+			users[k] = &userState{heldIdx: -1}
 			tenants, ids = append(tenants, c.TenantID), append(ids, c.UserID)
 		}
 	}
@@ -85,13 +97,15 @@ func lockPresence(ctx context.Context, tx pgx.Tx, cs []PresenceChange) (map[user
 	rows, err := tx.Query(ctx, `WITH k AS MATERIALIZED (
 			SELECT * FROM unnest($1::uuid[], $2::uuid[]) AS k (tenant_id, user_object_id)
 		), locked AS MATERIALIZED (
-			SELECT p.tenant_id, p.user_object_id, p.availability, p.activity, p.sequence, p.graph_sequence, p.mapped_state, p.observed_at
+			SELECT p.tenant_id, p.user_object_id, p.availability, p.activity, p.sequence, p.graph_sequence, p.mapped_state, p.observed_at,
+				p.held_event, p.held_until
 			FROM presence p WHERE (p.tenant_id, p.user_object_id) IN (SELECT * FROM k)
 			ORDER BY p.tenant_id, p.user_object_id FOR UPDATE
 		)
-		SELECT false, tenant_id, user_object_id, availability, activity, sequence, graph_sequence, mapped_state, observed_at FROM locked
+		SELECT false, tenant_id, user_object_id, availability, activity, sequence, graph_sequence, mapped_state, observed_at,
+			held_event, held_until FROM locked
 		UNION ALL
-		SELECT true, x.tenant_id, x.user_object_id, lower(x.availability), lower(x.activity), 0, '', '', x.expires_at
+		SELECT true, x.tenant_id, x.user_object_id, lower(x.availability), lower(x.activity), 0, '', '', x.expires_at, NULL, NULL
 		FROM presence_echo x WHERE (x.tenant_id, x.user_object_id) IN (SELECT * FROM k) AND x.expires_at > now()`,
 		pgx.QueryExecModeCacheDescribe, tenants, ids)
 	if err != nil {
@@ -103,14 +117,19 @@ func lockPresence(ctx context.Context, tx pgx.Tx, cs []PresenceChange) (map[user
 		var echo bool
 		var k userKey
 		var u userState
-		if err := rows.Scan(&echo, &k.tenant, &k.user, &u.availability, &u.activity, &u.seq, &u.graphSeq, &u.mapped, &u.observed); err != nil {
+		var held *uuid.UUID
+		if err := rows.Scan(&echo, &k.tenant, &k.user, &u.availability, &u.activity, &u.seq, &u.graphSeq, &u.mapped, &u.observed,
+			&held, &u.heldUntil); err != nil {
 			return nil, nil, err
 		}
 		if echo {
 			echoes[echoKey{k, u.availability, u.activity}] = true
 			continue
 		}
-		u.exists, u.last = true, -1
+		if held != nil {
+			u.held = *held
+		}
+		u.exists, u.heldIdx = true, -1
 		users[k] = &u
 	}
 	return users, echoes, rows.Err()
@@ -118,30 +137,36 @@ func lockPresence(ctx context.Context, tx pgx.Tx, cs []PresenceChange) (map[user
 
 // plannedEvent is a change to record as an event.
 type plannedEvent struct {
-	change  int // index in the batch
-	key     userKey
-	seq     int64
-	source  string
-	hold    time.Duration
-	deliver bool
+	change int // index in the batch
+	key    userKey
+	uid    uuid.UUID
+	source string
+	// What becomes of it: published now (seq and position set), held
+	// (holdFor from now, or until holdUntil, a deadline it took over), or
+	// suppressed with a reason.
+	seq, position int64
+	holdFor       time.Duration
+	holdUntil     *time.Time
+	suppressed    string
 }
 
-func (e plannedEvent) seqKey() seqKey { return seqKey{e.key, e.seq} }
+func (e *plannedEvent) published() bool { return e.seq > 0 }
+func (e *plannedEvent) held() bool      { return e.holdFor > 0 || e.holdUntil != nil }
 
-type seqKey struct {
-	userKey
-	seq int64
-}
+// Reasons an event is never published.
+const (
+	suppressedEcho       = "echo"       // a state we set in Teams for the platform came back
+	suppressedDebounce   = "debounce"   // talking resumed within the window: the platform saw one talking period
+	suppressedSuperseded = "superseded" // a newer change within the window replaced it before it was published
+)
 
 // batchPlan is what a batch will write.
 type batchPlan struct {
 	events     []plannedEvent
 	usedEchoes []echoKey
-	// storedDebounce are events of this batch that resume talking within
-	// the window after a held change already stored: if that change's
-	// deliveries are still held, they are dropped and so is this event's.
-	storedDebounce []int // indexes in events
-	storedSeq      []int64
+	// Stored held events that this batch suppresses.
+	unheld        []uuid.UUID
+	unheldReasons []string
 }
 
 // decide is ApplyPresence's rule for one change, against the user's
@@ -156,80 +181,134 @@ func (p *batchPlan) decide(i int, c PresenceChange, u *userState, echoes map[ech
 		}
 		return PresenceUnchanged
 	}
-	ev := plannedEvent{change: i, key: userKey{c.TenantID, c.UserID}, seq: u.seq + 1, source: c.Source, deliver: true}
+	ev := plannedEvent{change: i, key: userKey{c.TenantID, c.UserID}, uid: newEventID(), source: c.Source}
 	// A state we set in Teams for the platform comes back as a change:
 	// keep it, but do not send it back; the echo is used up.
 	ek := echoKey{ev.key, strings.ToLower(c.Availability), strings.ToLower(c.Activity)}
 	echo := echoes[ek]
 	if echo {
-		ev.source, ev.deliver = "echo", false
 		delete(echoes, ek)
 		p.usedEchoes = append(p.usedEchoes, ek)
 	}
-	// Talking again within the debounce window: the held change that left
-	// talking is dropped, and so is this one.
-	if !echo && c.Debounce > 0 && u.exists && c.MappedState == "talking" && u.mapped != "talking" {
-		if u.last >= 0 {
-			if prev := &p.events[u.last]; prev.deliver && prev.hold > 0 {
-				prev.deliver, ev.deliver = false, false
-			}
-		} else {
-			p.storedDebounce = append(p.storedDebounce, len(p.events))
-			p.storedSeq = append(p.storedSeq, u.seq)
+	held := u.held != uuid.Nil || u.heldIdx >= 0
+	talking := c.MappedState == string(presence.Talking)
+	switch {
+	case echo:
+		ev.source, ev.suppressed = "echo", suppressedEcho
+	case held && talking:
+		// Talking again within the window after a change that left it:
+		// the platform never saw talking end, and sees nothing now.
+		ev.suppressed = suppressedDebounce
+	case held:
+		// Another change while leaving talking is held: the latest state
+		// wins, within the same window (the deadline does not move).
+		ev.holdFor, ev.holdUntil = p.holdOf(u)
+	case c.Debounce > 0 && u.exists && u.mapped == string(presence.Talking) && !talking:
+		ev.holdFor = c.Debounce // leaving talking is held for the window
+	default:
+		u.seq++
+		ev.seq = u.seq
+	}
+	if held {
+		reason := suppressedSuperseded
+		if talking && !echo {
+			reason = suppressedDebounce
 		}
+		p.unhold(u, reason)
 	}
-	// Leaving talking is held for the window.
-	if c.Debounce > 0 && u.exists && u.mapped == "talking" && c.MappedState != "talking" {
-		ev.hold = c.Debounce
+	u.availability, u.activity, u.graphSeq, u.mapped, u.observed = c.Availability, c.Activity, c.GraphSequence, c.MappedState, c.ObservedAt
+	u.exists, u.dirty = true, true
+	if ev.held() {
+		u.heldIdx = len(p.events)
 	}
-	*u = userState{exists: true, availability: c.Availability, activity: c.Activity, graphSeq: c.GraphSequence,
-		mapped: c.MappedState, seq: ev.seq, observed: c.ObservedAt, dirty: true, last: len(p.events)}
 	p.events = append(p.events, ev)
 	return PresenceApplied
 }
 
-// endStoredDebounces drops the still-held deliveries of stored events
-// that this batch's changes resume talking after, and then does not
-// deliver those changes either.
-func (p *batchPlan) endStoredDebounces(ctx context.Context, tx pgx.Tx) error {
-	if len(p.storedDebounce) == 0 {
+// holdOf is the hold of the user's held event: a duration from now for
+// one planned in this batch, the stored deadline for one stored.
+func (p *batchPlan) holdOf(u *userState) (time.Duration, *time.Time) {
+	if u.heldIdx >= 0 {
+		return p.events[u.heldIdx].holdFor, p.events[u.heldIdx].holdUntil
+	}
+	return 0, u.heldUntil
+}
+
+// unhold suppresses the user's held event, planned or stored.
+func (p *batchPlan) unhold(u *userState, reason string) {
+	if u.heldIdx >= 0 {
+		ev := &p.events[u.heldIdx]
+		ev.holdFor, ev.holdUntil, ev.suppressed = 0, nil, reason
+	} else {
+		p.unheld, p.unheldReasons = append(p.unheld, u.held), append(p.unheldReasons, reason)
+	}
+	u.held, u.heldUntil, u.heldIdx = uuid.Nil, nil, -1
+}
+
+// position gives the events published now their places in their tenants'
+// streams. It locks each tenant's stream row (in tenant order, so batches
+// cannot deadlock) until commit: positions become visible in the order
+// they are given, so a reader resuming after one never skips another.
+func (p *batchPlan) position(ctx context.Context, tx pgx.Tx) error {
+	var tenants []uuid.UUID
+	for _, ev := range p.events {
+		if ev.published() {
+			tenants = append(tenants, ev.key.tenant)
+		}
+	}
+	if len(tenants) == 0 {
 		return nil
 	}
-	var tenants, users []uuid.UUID
-	for _, i := range p.storedDebounce {
-		tenants, users = append(tenants, p.events[i].key.tenant), append(users, p.events[i].key.user)
-	}
-	rows, err := tx.Query(ctx, `DELETE FROM deliveries d USING presence_events e,
-			unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS h (tenant_id, user_object_id, sequence)
-		WHERE e.id = d.event_id AND d.tenant_id = h.tenant_id AND e.user_object_id = h.user_object_id AND e.sequence = h.sequence
-			AND d.status = 'pending' AND d.attempts = 0 AND d.next_attempt_at > now()
-		RETURNING d.tenant_id, e.user_object_id`, pgx.QueryExecModeCacheDescribe, tenants, users, p.storedSeq)
+	last, err := lockStreams(ctx, tx, tenants)
 	if err != nil {
 		return err
 	}
-	ended := map[userKey]bool{}
-	for rows.Next() {
-		var k userKey
-		if err := rows.Scan(&k.tenant, &k.user); err != nil {
-			return err
-		}
-		ended[k] = true
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, i := range p.storedDebounce {
-		if ended[p.events[i].key] {
-			p.events[i].deliver = false
+	for i := range p.events {
+		if ev := &p.events[i]; ev.published() {
+			last[ev.key.tenant]++
+			ev.position = last[ev.key.tenant]
 		}
 	}
 	return nil
 }
 
+// lockStreams locks the stream rows of tenants (made on first use) and
+// returns their last positions.
+func lockStreams(ctx context.Context, tx pgx.Tx, tenants []uuid.UUID) (map[uuid.UUID]int64, error) {
+	rows, err := tx.Query(ctx, `INSERT INTO event_streams (tenant_id)
+		SELECT DISTINCT t FROM unnest($1::uuid[]) AS t ORDER BY t
+		ON CONFLICT (tenant_id) DO UPDATE SET position = event_streams.position
+		RETURNING tenant_id, position`, tenants)
+	if err != nil {
+		return nil, err
+	}
+	last := map[uuid.UUID]int64{}
+	for rows.Next() {
+		var t uuid.UUID
+		var pos int64
+		if err := rows.Scan(&t, &pos); err != nil {
+			return nil, err
+		}
+		last[t] = pos
+	}
+	return last, rows.Err()
+}
+
+// newEventID is a UUIDv7: unique across databases, and in time order.
+func newEventID() uuid.UUID {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.New() // the random source failed for v7: v4 is as unique
+	}
+	return id
+}
+
 // write stores the final presence rows (in key order, as locked), the
 // events in the batch's order — so a user's events keep their order by id
-// — their deliveries, and uses up the echoes. It returns the events' ids.
-func (p *batchPlan) write(ctx context.Context, tx pgx.Tx, cs []PresenceChange, users map[userKey]*userState) (map[seqKey]int64, error) {
+// — the deliveries of those published, the tenants' last stream
+// positions, the suppression of stored held events, and uses up the
+// echoes. It returns the events' ids by uid.
+func (p *batchPlan) write(ctx context.Context, tx pgx.Tx, cs []PresenceChange, users map[userKey]*userState) (map[uuid.UUID]int64, error) {
 	var pr presenceRows
 	keys := make([]userKey, 0, len(users))
 	for k, u := range users {
@@ -247,7 +326,7 @@ func (p *batchPlan) write(ctx context.Context, tx pgx.Tx, cs []PresenceChange, u
 		return bytes.Compare(a.user[:], b.user[:])
 	})
 	for _, k := range keys {
-		pr.add(k, users[k])
+		pr.add(k, users[k], p)
 	}
 	var er eventRows
 	for _, ev := range p.events {
@@ -259,44 +338,55 @@ func (p *batchPlan) write(ctx context.Context, tx pgx.Tx, cs []PresenceChange, u
 		xt, xu, xa, xb = append(xt, k.tenant), append(xu, k.user), append(xa, k.availability), append(xb, k.activity)
 	}
 	rows, err := tx.Query(ctx, `WITH p AS (
-			INSERT INTO presence (tenant_id, user_object_id, availability, activity, sequence, observed_at, graph_sequence, mapped_state)
-			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::text[], $8::text[])
+			INSERT INTO presence (tenant_id, user_object_id, availability, activity, sequence, observed_at, graph_sequence, mapped_state,
+				held_event, held_until)
+			SELECT t, u, a, b, s, o, g, m, h, coalesce(hu, now() + hf * interval '1 microsecond')
+			FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::text[], $8::text[],
+				$9::uuid[], $10::timestamptz[], $11::bigint[]) AS r (t, u, a, b, s, o, g, m, h, hu, hf)
 			ON CONFLICT (tenant_id, user_object_id) DO UPDATE SET availability = excluded.availability, activity = excluded.activity,
 				sequence = excluded.sequence, observed_at = excluded.observed_at, graph_sequence = excluded.graph_sequence,
-				mapped_state = excluded.mapped_state, updated_at = now()
+				mapped_state = excluded.mapped_state, held_event = excluded.held_event, held_until = excluded.held_until, updated_at = now()
 		), x AS (
-			SELECT * FROM unnest($9::uuid[], $10::uuid[], $11::bigint[], $12::text[], $13::text[], $14::text[], $15::text[],
-				$16::timestamptz[], $17::bigint[], $18::bool[]) WITH ORDINALITY
-				AS x (tenant_id, user_object_id, sequence, availability, activity, mapped_state, source, observed_at, hold_us, deliver, n)
+			SELECT * FROM unnest($12::uuid[], $13::uuid[], $14::uuid[], $15::bigint[], $16::bigint[], $17::text[], $18::text[], $19::text[],
+				$20::text[], $21::timestamptz[], $22::text[]) WITH ORDINALITY
+				AS x (uid, tenant_id, user_object_id, sequence, position, availability, activity, mapped_state, source, observed_at, suppressed, n)
 		), e AS (
-			INSERT INTO presence_events (tenant_id, user_object_id, sequence, availability, activity, mapped_state, source, observed_at)
-			SELECT tenant_id, user_object_id, sequence, availability, activity, mapped_state, source, observed_at FROM x ORDER BY n
-			RETURNING id, tenant_id, user_object_id, sequence
+			INSERT INTO presence_events (uid, tenant_id, user_object_id, sequence, position, availability, activity, mapped_state, source,
+				observed_at, suppressed)
+			SELECT uid, tenant_id, user_object_id, sequence, position, availability, activity, mapped_state, source, observed_at, suppressed
+			FROM x ORDER BY n
+			RETURNING id, uid, tenant_id, user_object_id, position
 		), d AS (
-			INSERT INTO deliveries (tenant_id, endpoint_id, event_id, user_object_id, next_attempt_at)
-			SELECT ep.tenant_id, ep.id, e.id, e.user_object_id, now() + x.hold_us * interval '1 microsecond'
-			FROM e JOIN x USING (tenant_id, user_object_id, sequence)
-			JOIN endpoints ep ON ep.tenant_id = e.tenant_id AND ep.enabled
-			WHERE x.deliver ORDER BY e.id
+			INSERT INTO deliveries (tenant_id, endpoint_id, event_id, user_object_id)
+			SELECT ep.tenant_id, ep.id, e.id, e.user_object_id
+			FROM e JOIN endpoints ep ON ep.tenant_id = e.tenant_id AND ep.enabled
+			WHERE e.position IS NOT NULL ORDER BY e.id
+		), streams AS (
+			UPDATE event_streams s SET position = m.position
+			FROM (SELECT tenant_id, max(position) AS position FROM x WHERE position IS NOT NULL GROUP BY tenant_id) m
+			WHERE s.tenant_id = m.tenant_id
+		), unheld AS (
+			UPDATE presence_events SET suppressed = h.reason
+			FROM unnest($23::uuid[], $24::text[]) AS h (uid, reason) WHERE presence_events.uid = h.uid
 		), used AS (
 			DELETE FROM presence_echo WHERE (tenant_id, user_object_id, lower(availability), lower(activity))
-				IN (SELECT * FROM unnest($19::uuid[], $20::uuid[], $21::text[], $22::text[]))
+				IN (SELECT * FROM unnest($25::uuid[], $26::uuid[], $27::text[], $28::text[]))
 		)
-		SELECT id, tenant_id, user_object_id, sequence FROM e`,
-		pr.tenant, pr.user, pr.availability, pr.activity, pr.seq, pr.observed, pr.graphSeq, pr.mapped,
-		er.tenant, er.user, er.seq, er.availability, er.activity, er.mapped, er.source, er.observed, er.holdUS, er.deliver,
-		xt, xu, xa, xb)
+		SELECT id, uid FROM e`,
+		pr.tenant, pr.user, pr.availability, pr.activity, pr.seq, pr.observed, pr.graphSeq, pr.mapped, pr.held, pr.heldUntil, pr.heldFor,
+		er.uid, er.tenant, er.user, er.seq, er.position, er.availability, er.activity, er.mapped, er.source, er.observed, er.suppressed,
+		p.unheld, p.unheldReasons, xt, xu, xa, xb)
 	if err != nil {
 		return nil, err
 	}
-	ids := map[seqKey]int64{}
+	ids := map[uuid.UUID]int64{}
 	for rows.Next() {
-		var k seqKey
+		var uid uuid.UUID
 		var id int64
-		if err := rows.Scan(&id, &k.tenant, &k.user, &k.seq); err != nil {
+		if err := rows.Scan(&id, &uid); err != nil {
 			return nil, err
 		}
-		ids[k] = id
+		ids[uid] = id
 	}
 	return ids, rows.Err()
 }
@@ -307,29 +397,56 @@ type presenceRows struct {
 	availability, activity, graphSeq, mapped []string
 	seq                                      []int64
 	observed                                 []time.Time
+	held                                     []*uuid.UUID
+	heldUntil                                []*time.Time
+	heldFor                                  []*int64 // microseconds from now
 }
 
-func (r *presenceRows) add(k userKey, u *userState) {
+func (r *presenceRows) add(k userKey, u *userState, p *batchPlan) {
 	r.tenant, r.user = append(r.tenant, k.tenant), append(r.user, k.user)
 	r.availability, r.activity = append(r.availability, u.availability), append(r.activity, u.activity)
 	r.graphSeq, r.mapped = append(r.graphSeq, u.graphSeq), append(r.mapped, u.mapped)
 	r.seq = append(r.seq, u.seq)
 	r.observed = append(r.observed, u.observed)
+	var held *uuid.UUID
+	var until *time.Time
+	var hold *int64
+	switch {
+	case u.heldIdx >= 0:
+		ev := p.events[u.heldIdx]
+		held, until = &ev.uid, ev.holdUntil
+		if until == nil {
+			us := ev.holdFor.Microseconds()
+			hold = &us
+		}
+	case u.held != uuid.Nil:
+		held, until = &u.held, u.heldUntil
+	}
+	r.held, r.heldUntil, r.heldFor = append(r.held, held), append(r.heldUntil, until), append(r.heldFor, hold)
 }
 
 // eventRows are events as columns, for unnest.
 type eventRows struct {
-	tenant, user                           []uuid.UUID
-	seq, holdUS                            []int64
+	uid, tenant, user                      []uuid.UUID
+	seq, position                          []*int64
 	availability, activity, mapped, source []string
 	observed                               []time.Time
-	deliver                                []bool
+	suppressed                             []*string
 }
 
 func (r *eventRows) add(ev plannedEvent, c PresenceChange) {
-	r.tenant, r.user = append(r.tenant, ev.key.tenant), append(r.user, ev.key.user)
-	r.seq, r.holdUS = append(r.seq, ev.seq), append(r.holdUS, ev.hold.Microseconds())
+	r.uid, r.tenant, r.user = append(r.uid, ev.uid), append(r.tenant, ev.key.tenant), append(r.user, ev.key.user)
+	var seq, pos *int64
+	if ev.published() {
+		seq, pos = &ev.seq, &ev.position
+	}
+	r.seq, r.position = append(r.seq, seq), append(r.position, pos)
 	r.availability, r.activity = append(r.availability, c.Availability), append(r.activity, c.Activity)
 	r.mapped, r.source = append(r.mapped, c.MappedState), append(r.source, ev.source)
-	r.observed, r.deliver = append(r.observed, c.ObservedAt), append(r.deliver, ev.deliver)
+	r.observed = append(r.observed, c.ObservedAt)
+	var sup *string
+	if ev.suppressed != "" {
+		sup = &ev.suppressed
+	}
+	r.suppressed = append(r.suppressed, sup)
 }

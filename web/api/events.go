@@ -79,6 +79,9 @@ func problem(w http.ResponseWriter, status int, title, detail string) {
 // events streams the tenant's presence events: first every event after
 // Last-Event-ID (the header, or ?lastEventId= for clients that cannot set
 // it), then new ones as they commit, with a comment line as heartbeat.
+// The SSE id is the event's position in the tenant's stream, a cursor to
+// resume from; the event's identity is data.eventId, the webhook-id of the
+// same event.
 func (d Deps) events(w http.ResponseWriter, r *http.Request) {
 	tenant := r.Context().Value(tenantKey{}).(uuid.UUID)
 	last := int64(0)
@@ -91,6 +94,19 @@ func (d Deps) events(w http.ResponseWriter, r *http.Request) {
 			problem(w, http.StatusBadRequest, "Bad Last-Event-ID", "Last-Event-ID must be the id of an event received before.")
 			return
 		}
+		newest, err := d.Store.StreamPosition(r.Context(), d.Store.Pool(), tenant)
+		if err != nil {
+			problem(w, http.StatusServiceUnavailable, "Stream unavailable", "Try again in a moment.")
+			return
+		}
+		if n > newest {
+			// Waiting silently would hide a client bug, or a stream from
+			// another deployment: its events would never come.
+			problem(w, http.StatusBadRequest, "Last-Event-ID beyond the newest event",
+				fmt.Sprintf("Last-Event-ID %d is after this tenant's newest event (%d): it was not received from this stream. "+
+					"Reconnect without Last-Event-ID to start from the oldest event kept.", n, newest))
+			return
+		}
 		last = n
 	}
 	flusher, ok := w.(http.Flusher)
@@ -100,11 +116,6 @@ func (d Deps) events(w http.ResponseWriter, r *http.Request) {
 	}
 	wake, stop := d.Subscribe(tenant)
 	defer stop()
-	t, err := d.Store.GetTenant(r.Context(), d.Store.Pool(), tenant)
-	if err != nil {
-		problem(w, http.StatusInternalServerError, "Tenant unavailable", "")
-		return
-	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
@@ -120,12 +131,9 @@ func (d Deps) events(w http.ResponseWriter, r *http.Request) {
 				return // the client reconnects with Last-Event-ID
 			}
 			for _, e := range evs {
-				data, _ := json.Marshal(presence.Event{Type: presence.EventType, Timestamp: time.Now().UTC(), Data: presence.EventData{
-					TenantID: tenant, MicrosoftTenantID: t.MSTenantID, TelephonyAccountID: t.TelephonyAccountID,
-					User:         presence.EventUser{ObjectID: e.UserID, UPN: e.UPN, TelephonyID: e.ExternalID},
-					Availability: e.Availability, Activity: e.Activity, State: e.MappedState, Sequence: e.Sequence, ObservedAt: e.ObservedAt.UTC()}})
-				fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, presence.EventType, data)
-				last = e.ID
+				data, _ := json.Marshal(presence.NewEvent(e.Data))
+				fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Position, presence.EventType, data)
+				last = e.Position
 			}
 			flusher.Flush()
 			if len(evs) < 500 {

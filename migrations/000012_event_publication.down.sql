@@ -1,0 +1,11 @@
+DROP INDEX IF EXISTS presence_held_idx;
+ALTER TABLE presence DROP COLUMN IF EXISTS held_until;
+ALTER TABLE presence DROP COLUMN IF EXISTS held_event;
+DROP TABLE IF EXISTS event_streams;
+DROP INDEX IF EXISTS presence_events_position_idx;
+DELETE FROM presence_events WHERE sequence IS NULL;
+ALTER TABLE presence_events ALTER COLUMN sequence SET NOT NULL;
+ALTER TABLE presence_events DROP COLUMN IF EXISTS suppressed;
+ALTER TABLE presence_events DROP COLUMN IF EXISTS position;
+DROP INDEX IF EXISTS presence_events_uid_idx;
+ALTER TABLE presence_events DROP COLUMN IF EXISTS uid;
