@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -159,6 +160,7 @@ func newWorld(t *testing.T) *world {
 			}
 		}
 	}()
+	go presence.RunPublisher(ctx, w.st, slog.New(slog.DiscardHandler))
 	changes, _ := hub.SubscribeChanges()
 	go deliver.New(w.st, deliver.Options{AllowPrivate: true, Wake: changes}).Run(ctx, time.Second)
 	r := chi.NewRouter()
@@ -294,5 +296,63 @@ func TestTheSameChangesOnTheEventStreamWithResume(t *testing.T) {
 	if resumed[0].Data.User.ObjectID != users[1].ID || resumed[0].Data.Activity != "Presenting" ||
 		resumed[1].Data.User.ObjectID != users[0].ID || resumed[1].Data.State != "away" {
 		t.Errorf("resumed events = %+v", resumed)
+	}
+}
+
+// TestATalkingFlapReachesBothChannelsAsTheSameEvents: a call, a moment of
+// Available and the call again within the debounce window reach the
+// event stream and the webhooks as one talking period; the change that
+// then really ends the call arrives on both after the window, with the
+// next sequence (no gap) and the same event id on both channels.
+func TestATalkingFlapReachesBothChannelsAsTheSameEvents(t *testing.T) {
+	w := newWorld(t)
+	adele := w.seed.Tenants[0].Users[0]
+	set := func(avail, act string) {
+		if err := w.sim.SetTeamsPresence(adele.ID, avail, act); err != nil {
+			t.Error(err)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	start := time.Now()
+	stream, _ := w.sseRead(t, "", 2, func() {
+		set("Busy", "InACall")
+		set("Available", "Available") // held: leaves talking
+		set("Busy", "InACall")        // talking again within 3 s: neither goes out
+		set("Away", "Away")           // really leaves: out after the window
+	})
+	if took := time.Since(start); took < 3*time.Second {
+		t.Errorf("the change leaving talking arrived after %v, before the 3 s debounce window ended", took)
+	}
+	var hooks []presence.Event
+	for _, r := range w.platform.wait(t, 2) {
+		hooks = append(hooks, r.event)
+		if r.header.Get("webhook-id") != r.event.Data.EventID.String() {
+			t.Errorf("webhook-id %q is not the event id %s", r.header.Get("webhook-id"), r.event.Data.EventID)
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // anything more would have been sent by now
+	w.platform.mu.Lock()
+	extra := len(w.platform.got) - 2
+	w.platform.mu.Unlock()
+	if extra != 0 {
+		t.Errorf("the platform received %d webhooks more than the stream's 2", extra)
+	}
+	want := []struct {
+		activity string
+		seq      int64
+	}{{"InACall", 1}, {"Away", 2}}
+	for i, wnt := range want {
+		s, h := stream[i].Data, hooks[i].Data
+		if s.Activity != wnt.activity || s.Sequence != wnt.seq {
+			t.Errorf("stream event %d = %s #%d, want %s #%d", i, s.Activity, s.Sequence, wnt.activity, wnt.seq)
+		}
+		if s.EventID != h.EventID || s.Sequence != h.Sequence || s.Activity != h.Activity || !stream[i].Timestamp.Equal(hooks[i].Timestamp) {
+			t.Errorf("event %d differs by channel: stream %+v, webhook %+v", i, stream[i], hooks[i])
+		}
+	}
+	var suppressed int
+	w.pool.QueryRow(context.Background(), `SELECT count(*) FROM presence_events WHERE suppressed = 'debounce'`).Scan(&suppressed)
+	if suppressed != 2 {
+		t.Errorf("%d events kept as suppressed by the debounce, want 2 (the flap's Available and InACall)", suppressed)
 	}
 }

@@ -137,3 +137,54 @@ func TestStreamNeedsAValidKey(t *testing.T) {
 		t.Errorf("bad Last-Event-ID: %d", resp.StatusCode)
 	}
 }
+
+// TestStreamRefusesALastEventIDBeyondTheNewest: an id this stream never
+// gave (a client bug, a cursor from another deployment) is a 400 problem,
+// not a stream that silently waits for events that never come; the
+// newest id itself resumes normally.
+func TestStreamRefusesALastEventIDBeyondTheNewest(t *testing.T) {
+	f := newFixture(t)
+	f.change(t, uuid.New(), "InACall")
+	f.change(t, uuid.New(), "InACall")
+	get := func(last string) (*http.Response, map[string]any) {
+		req, _ := http.NewRequest("GET", f.srv.URL+"/api/v1/events", nil)
+		req.Header.Set("Authorization", "Bearer "+f.key)
+		req.Header.Set("Last-Event-ID", last)
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var p map[string]any
+		if resp.Header.Get("Content-Type") == "application/problem+json" {
+			json.NewDecoder(resp.Body).Decode(&p)
+		}
+		return resp, p
+	}
+	resp, p := get("3")
+	if resp.StatusCode != 400 || resp.Header.Get("Content-Type") != "application/problem+json" || p["detail"] == nil {
+		t.Errorf("Last-Event-ID 3 of 2: %d %s %v", resp.StatusCode, resp.Header.Get("Content-Type"), p)
+	}
+	if resp, _ := get("2"); resp.StatusCode != 200 {
+		t.Errorf("Last-Event-ID of the newest event: %d", resp.StatusCode)
+	}
+}
+
+// TestTheStreamCarriesTheEventIdAndTheObservationTime: each event's data
+// names its event id (the webhook-id of the same event) and its timestamp
+// is when the change was observed, the same on every read.
+func TestTheStreamCarriesTheEventIdAndTheObservationTime(t *testing.T) {
+	f := newFixture(t)
+	f.change(t, uuid.New(), "InACall")
+	first := f.read(t, "", 1, nil)[0]
+	time.Sleep(20 * time.Millisecond)
+	again := f.read(t, "", 1, nil)[0]
+	if first.event.Data.EventID == uuid.Nil || first.event.Data.EventID.Version() != 7 || again.event.Data.EventID != first.event.Data.EventID {
+		t.Errorf("event ids %v then %v, want one UUIDv7", first.event.Data.EventID, again.event.Data.EventID)
+	}
+	if !first.event.Timestamp.Equal(first.event.Data.ObservedAt) || !again.event.Timestamp.Equal(first.event.Timestamp) {
+		t.Errorf("timestamps %v then %v, observed %v", first.event.Timestamp, again.event.Timestamp, first.event.Data.ObservedAt)
+	}
+}

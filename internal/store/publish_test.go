@@ -1,0 +1,133 @@
+package store_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"presencebridge/internal/store"
+	"presencebridge/internal/testkit"
+)
+
+// TestStreamPositionsBecomeVisibleInCommitOrder: a batch that publishes
+// for a tenant waits for another batch of the same tenant that took its
+// positions first, so a stream reader that has seen position 2 can never
+// have missed position 1 still uncommitted (which an id sequence allows:
+// ids are taken in one order and committed in another).
+func TestStreamPositionsBecomeVisibleInCommitOrder(t *testing.T) {
+	pool := testkit.DB(t)
+	ctx := context.Background()
+	st := store.New(pool, ring(t, "k1", "k1"))
+	tenant := newTenant(t, pool)
+	change := func(user uuid.UUID) store.PresenceChange {
+		return store.PresenceChange{TenantID: tenant, UserID: user, Availability: "Busy", Activity: "InACall",
+			MappedState: "talking", Source: "notification", ObservedAt: time.Now()}
+	}
+	first, second := uuid.New(), uuid.New()
+	txA, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txA.Rollback(ctx)
+	if _, _, err := st.ApplyPresence(ctx, txA, change(first)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			_, _, err := st.ApplyPresence(ctx, tx, change(second))
+			return err
+		})
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("the second batch committed (%v) while the first, which took position 1, was open", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if evs, _ := st.EventsAfter(ctx, pool, tenant, 0, 10); len(evs) != 0 {
+		t.Fatalf("a reader sees %d events before the first commit", len(evs))
+	}
+	if err := txA.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	evs, err := st.EventsAfter(ctx, pool, tenant, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[0].Position != 1 || evs[0].Data.User.ObjectID != first || evs[1].Position != 2 || evs[1].Data.User.ObjectID != second {
+		t.Fatalf("stream = %+v", evs)
+	}
+	if pos, _ := st.StreamPosition(ctx, pool, tenant); pos != 2 {
+		t.Errorf("stream position %d, want 2", pos)
+	}
+}
+
+// TestAHeldChangeIsPublishedWhenItsWindowEndsAndTheLatestStateWins: a
+// change leaving talking is held; another change within the window
+// replaces it (kept as superseded) without moving the deadline; when the
+// window ends the newest is published with the user's next sequence, a
+// stream position and its deliveries.
+func TestAHeldChangeIsPublishedWhenItsWindowEndsAndTheLatestStateWins(t *testing.T) {
+	pool := testkit.DB(t)
+	ctx := context.Background()
+	st := store.New(pool, ring(t, "k1", "k1"))
+	tenant := newTenant(t, pool)
+	if _, err := st.CreateEndpoint(ctx, pool, tenant, "https://x.example/hook", "whsec_x"); err != nil {
+		t.Fatal(err)
+	}
+	user := uuid.New()
+	const window = 700 * time.Millisecond
+	apply := func(avail, act, mapped string) store.PresenceEvent {
+		t.Helper()
+		var ev store.PresenceEvent
+		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			var err error
+			_, ev, err = st.ApplyPresence(ctx, tx, store.PresenceChange{TenantID: tenant, UserID: user, Availability: avail, Activity: act,
+				MappedState: mapped, Source: "notification", ObservedAt: time.Now(), Debounce: window})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	if ev := apply("Busy", "InACall", "talking"); ev.Sequence != 1 {
+		t.Fatalf("first call published as #%d", ev.Sequence)
+	}
+	start := time.Now()
+	if ev := apply("Available", "Available", "available"); ev.Sequence != 0 {
+		t.Fatalf("leaving talking was published at once (#%d), not held", ev.Sequence)
+	}
+	time.Sleep(window / 3)
+	apply("Away", "Away", "away")
+	n, wait, err := st.PublishHeld(ctx, 100)
+	if err != nil || n != 0 || wait <= 0 || wait > window {
+		t.Fatalf("before the window ends: published %d, next in %v (%v)", n, wait, err)
+	}
+	time.Sleep(wait)
+	if n, wait, err = st.PublishHeld(ctx, 100); err != nil || n != 1 || wait != store.NoneHeld {
+		t.Fatalf("after the window: published %d, next in %v (%v)", n, wait, err)
+	}
+	if took := time.Since(start); took < window || took > 2*window {
+		t.Errorf("published %v after the change left talking, want the window (%v): the deadline moved", took, window)
+	}
+	evs, _ := st.EventsAfter(ctx, pool, tenant, 0, 10)
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.Data.Activity)
+	}
+	if !slices.Equal(got, []string{"InACall", "Away"}) || evs[1].Data.Sequence != 2 || evs[1].Position != 2 {
+		t.Fatalf("stream = %v (%+v)", got, evs)
+	}
+	rows := dump(t, pool, `SELECT e.activity, coalesce(e.suppressed, '-'), count(d.id) FROM presence_events e
+		LEFT JOIN deliveries d ON d.event_id = e.id WHERE e.tenant_id = $1 GROUP BY e.id ORDER BY e.id`, tenant)
+	if want := []string{"InACall-1", "Availablesuperseded0", "Away-1"}; !slices.Equal(rows, want) {
+		t.Errorf("events (activity, suppressed, deliveries) = %v, want %v", rows, want)
+	}
+}
