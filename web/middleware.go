@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"presencebridge/static"
 	"presencebridge/templates"
 )
 
@@ -45,8 +46,11 @@ func plainID(id string) bool {
 	return true
 }
 
-// quietPaths are probed every few seconds; their logs go to Debug.
+// quietPaths are probed every few seconds, and static assets come with
+// every page: their logs go to Debug.
 var quietPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+
+func quiet(path string) bool { return quietPaths[path] || strings.HasPrefix(path, static.Prefix) }
 
 // observe writes one log line per request and records its metrics. It logs
 // the path but never the query string: OAuth callbacks carry codes and state
@@ -70,7 +74,7 @@ func observe(logger *slog.Logger, m *httpMetrics) func(http.Handler) http.Handle
 				}
 				m.record(r.Method, routePattern(r), code, elapsed)
 				level := slog.LevelInfo
-				if quietPaths[r.URL.Path] {
+				if quiet(r.URL.Path) {
 					level = slog.LevelDebug
 				}
 				attrs := []slog.Attr{

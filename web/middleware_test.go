@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -82,12 +83,21 @@ func TestRequestLogIsOneLineWithoutTheQueryString(t *testing.T) {
 	}
 }
 
-func TestProbesAndMetricsAreLoggedAtDebug(t *testing.T) {
+func TestProbesMetricsAndStaticAssetsAreLoggedAtDebug(t *testing.T) {
 	srv, logs := newServer(t, Deps{})
-	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+	for _, p := range []string{"/healthz", "/readyz", "/metrics", static.Prefix + "css/app.css"} {
 		get(t, srv.URL+p)
 	}
-	for _, l := range logLines(t, logs, "http request") {
+	lines := logLines(t, logs, "http request")
+	// A line is written after its response: the last may lag the client.
+	for deadline := time.Now().Add(2 * time.Second); len(lines) < 4 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		lines = logLines(t, logs, "http request")
+	}
+	if len(lines) != 4 {
+		t.Fatalf("%d request log lines, want 4", len(lines))
+	}
+	for _, l := range lines {
 		if l["level"] != "DEBUG" {
 			t.Errorf("%s logged at %s, want DEBUG", l["path"], l["level"])
 		}
