@@ -26,6 +26,11 @@ import (
 // PurposePrivateKey seals a certificate's private key.
 const PurposePrivateKey = "encryption-private-key"
 
+// NotifyChannel is the LISTEN/NOTIFY channel signalled, with the
+// certificate's id, when a certificate is made: processors load it at once
+// (Load) rather than at their next periodic reload.
+const NotifyChannel = "pb_certs"
+
 // Lifetime of a certificate, and how long before its end a new one is made.
 const (
 	Lifetime = 180 * 24 * time.Hour
@@ -95,7 +100,15 @@ func (m *Manager) create(ctx context.Context, tx pgx.Tx) (notification.Key, erro
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO encryption_certs (id, certificate, private_key_secret_id, not_after) VALUES ($1, $2, $3, $4)`,
 		id, der, sid, cert.NotAfter)
-	return notification.Key{ID: id, Certificate: cert, Private: priv}, err
+	if err != nil {
+		return notification.Key{}, err
+	}
+	// Sent at commit, with the row: every processor loads the certificate
+	// before the subscription that names it exists at Graph.
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, NotifyChannel, id); err != nil {
+		return notification.Key{}, err
+	}
+	return notification.Key{ID: id, Certificate: cert, Private: priv}, nil
 }
 
 func (m *Manager) open(ctx context.Context, q store.DBTX, id string, der []byte, secretID [16]byte) (notification.Key, error) {

@@ -93,3 +93,47 @@ func TestOneActiveCertificateRotatedBeforeItsEnd(t *testing.T) {
 		t.Error("a retired certificate still decrypts after Load")
 	}
 }
+
+// A new certificate is announced on NotifyChannel with its id (at its
+// commit, so a listener that loads it finds the row); reusing the active
+// one announces nothing.
+func TestANewCertificateIsAnnouncedOnceWithItsID(t *testing.T) {
+	st, pool := newStore(t)
+	ctx := context.Background()
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
+		t.Fatal(err)
+	}
+	m := New(st, nil)
+	k, err := m.Active(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	n, err := conn.Conn().WaitForNotification(wait)
+	if err != nil || n.Payload != k.ID {
+		t.Fatalf("notification = %+v, %v; want certificate %s announced", n, err, k.ID)
+	}
+	keys := notification.NewKeys()
+	if err := m.Load(ctx, keys); err != nil {
+		t.Fatal(err)
+	}
+	ec, _ := notification.Encrypt(k, []byte(`{}`))
+	if _, err := keys.Decrypt(&ec); err != nil {
+		t.Errorf("the announced certificate does not load: %v", err)
+	}
+
+	if again, err := m.Active(ctx); err != nil || again.ID != k.ID {
+		t.Fatalf("Active again = %s %v, want %s", again.ID, err, k.ID)
+	}
+	quiet, cancel2 := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel2()
+	if n, err := conn.Conn().WaitForNotification(quiet); err == nil {
+		t.Errorf("reusing the active certificate announced %q", n.Payload)
+	}
+}

@@ -1,6 +1,7 @@
 // Package stream wakes whoever waits for the database: event-stream
 // readers when their tenant has new presence events, the processor when
-// notifications reach the inbox, the deliverer on any change. One LISTEN
+// notifications reach the inbox or a new encryption certificate is made,
+// the deliverer on any change. One LISTEN
 // connection per process serves them all; polling remains only as a
 // fallback, so a change travels from Graph to the webhook in milliseconds.
 package stream
@@ -14,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"presencebridge/internal/certs"
 	"presencebridge/internal/store"
 )
 
@@ -25,6 +27,7 @@ type Hub struct {
 	subs   map[uuid.UUID]map[chan struct{}]struct{}
 	inbox  map[chan struct{}]struct{} // woken by every commit to the inbox
 	any    map[chan struct{}]struct{} // woken by every presence change
+	certs  map[chan struct{}]struct{} // woken by every new encryption certificate
 }
 
 // NewHub returns a Hub; call Run.
@@ -33,7 +36,7 @@ func NewHub(pool *pgxpool.Pool, logger *slog.Logger) *Hub {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Hub{pool: pool, logger: logger, subs: map[uuid.UUID]map[chan struct{}]struct{}{},
-		inbox: map[chan struct{}]struct{}{}, any: map[chan struct{}]struct{}{}}
+		inbox: map[chan struct{}]struct{}{}, any: map[chan struct{}]struct{}{}, certs: map[chan struct{}]struct{}{}}
 }
 
 // Subscribe returns a channel that receives a signal (coalesced) whenever
@@ -62,6 +65,10 @@ func (h *Hub) SubscribeInbox() (<-chan struct{}, func()) { return h.subscribeSet
 // SubscribeChanges wakes the deliverer on any tenant's presence change.
 func (h *Hub) SubscribeChanges() (<-chan struct{}, func()) { return h.subscribeSet(h.any) }
 
+// SubscribeCerts wakes the processor's certificate loader when another
+// instance (or this one) made an encryption certificate.
+func (h *Hub) SubscribeCerts() (<-chan struct{}, func()) { return h.subscribeSet(h.certs) }
+
 func (h *Hub) subscribeSet(set map[chan struct{}]struct{}) (<-chan struct{}, func()) {
 	ch := make(chan struct{}, 1)
 	h.mu.Lock()
@@ -83,9 +90,9 @@ func signal(set map[chan struct{}]struct{}) {
 	}
 }
 
-func (h *Hub) wakeInbox() {
+func (h *Hub) wakeSet(set map[chan struct{}]struct{}) {
 	h.mu.Lock()
-	signal(h.inbox)
+	signal(set)
 	h.mu.Unlock()
 }
 
@@ -95,6 +102,7 @@ func (h *Hub) wake(tenant *uuid.UUID) {
 	signal(h.any)
 	if tenant == nil {
 		signal(h.inbox)
+		signal(h.certs)
 	}
 	for t, set := range h.subs {
 		if tenant != nil && t != *tenant {
@@ -136,7 +144,7 @@ func (h *Hub) listen(ctx context.Context) error {
 		return err
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "LISTEN "+store.PresenceNotifyChannel+"; LISTEN "+store.InboxNotifyChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+store.PresenceNotifyChannel+"; LISTEN "+store.InboxNotifyChannel+"; LISTEN "+certs.NotifyChannel); err != nil {
 		return err
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), "UNLISTEN *")
@@ -146,10 +154,15 @@ func (h *Hub) listen(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if n.Channel == store.InboxNotifyChannel {
-			h.wakeInbox()
-		} else if t, err := uuid.Parse(n.Payload); err == nil {
-			h.wake(&t)
+		switch n.Channel {
+		case store.InboxNotifyChannel:
+			h.wakeSet(h.inbox)
+		case certs.NotifyChannel:
+			h.wakeSet(h.certs)
+		default:
+			if t, err := uuid.Parse(n.Payload); err == nil {
+				h.wake(&t)
+			}
 		}
 	}
 }

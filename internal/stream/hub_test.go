@@ -7,7 +7,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"presencebridge/internal/certs"
 	"presencebridge/internal/intake"
+	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
 	"presencebridge/internal/testkit"
 )
@@ -58,6 +60,34 @@ func TestHubWakesByChannelAndTenant(t *testing.T) {
 	select {
 	case <-tenantB:
 		t.Error("tenant b was woken by tenant a's change")
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// A certificate made anywhere wakes the certificate loaders (at the
+// certificate's commit), not the event streams.
+func TestHubWakesCertificateLoadersWhenACertificateIsMade(t *testing.T) {
+	pool := testkit.DB(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := NewHub(pool, nil)
+	certsCh, stop1 := h.SubscribeCerts()
+	defer stop1()
+	tenant, stop2 := h.Subscribe(uuid.New())
+	defer stop2()
+	go h.Run(ctx)
+	waitFor(t, certsCh, "certificates at start") // a reconnect may have missed one
+	waitFor(t, tenant, "the tenant at start")
+
+	k, _ := seal.GenerateKey("k1")
+	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
+	if _, err := certs.New(store.New(pool, ring), nil).Active(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, certsCh, "a new certificate")
+	select {
+	case <-tenant:
+		t.Error("a tenant's event stream was woken by a certificate")
 	case <-time.After(200 * time.Millisecond):
 	}
 }
