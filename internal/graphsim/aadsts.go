@@ -70,6 +70,9 @@ func errAppNotFound(clientID, tenant string) aadError {
 func errMissingServicePrincipal(clientID string, tenant uuid.UUID) aadError {
 	return newAAD(401, "invalid_client", 7000229, "The client application %s is missing service principal in the tenant %s. See instructions here: https://go.microsoft.com/fwlink/?linkid=2225119", clientID, tenant)
 }
+func errAppDisabled(app *App) aadError {
+	return newAAD(400, "unauthorized_client", 7000112, "Application '%s'(%s) is disabled.", app.ClientID, app.DisplayName)
+}
 func errBadSecret(clientID string) aadError {
 	return newAAD(401, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", clientID)
 }

@@ -102,6 +102,7 @@ func (s *Sim) spJSON(t *Tenant, v spView) map[string]any {
 		return m
 	}
 	m["displayName"] = v.app.DisplayName
+	m["accountEnabled"] = v.grant == nil || !v.grant.Disabled
 	m["appOwnerOrganizationId"] = nil
 	if v.app.HomeTenantID != uuid.Nil {
 		m["appOwnerOrganizationId"] = v.app.HomeTenantID.String()

@@ -20,7 +20,7 @@ func (s *Sim) controlRoutes(r chi.Router) {
 		r.Post("/seed", s.ctlSeed)
 		r.Post("/tenants", s.ctlCreateTenant)
 		r.Get("/tenants/{id}", s.ctlGetTenant)
-		r.Delete("/tenants/{id}/grants/{clientId}", s.ctlRevokeConsent)
+		s.consentControlRoutes(r)
 		r.Patch("/users/{id}", s.ctlPatchUser)
 		r.Post("/users/{id}/revoke", s.ctlRevokeUser)
 		r.Patch("/apps/{clientId}", s.ctlPatchApp)
@@ -146,19 +146,6 @@ func (s *Sim) ctlGetTenant(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.Slice(out.Users, func(i, j int) bool { return out.Users[i].UPN < out.Users[j].UPN })
 	writeJSON(w, 200, out)
-}
-
-func (s *Sim) ctlRevokeConsent(w http.ResponseWriter, r *http.Request) {
-	id, _ := uuid.Parse(chi.URLParam(r, "id"))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.tenants[id]
-	if t == nil || t.grants[chi.URLParam(r, "clientId")] == nil {
-		ctlFail(w, 404, "no such tenant or consent")
-		return
-	}
-	delete(t.grants, chi.URLParam(r, "clientId"))
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Sim) userParam(w http.ResponseWriter, r *http.Request) *User {

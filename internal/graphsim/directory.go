@@ -22,6 +22,8 @@ type Tenant struct {
 	byUPN       map[string]*User // lower-cased UPN
 	// grants are our service principals' consents in this tenant, by app.
 	grants map[string]*Grant
+	// withdrawn keeps consents withdrawn (WithdrawConsent), to restore.
+	withdrawn map[string]*Grant
 	// groups, soft-deleted users and the change log behind /users/delta
 	// are created on first use (groups.go, delta.go), so tenants made
 	// anywhere in the package need no extra set-up.
@@ -88,6 +90,9 @@ type Grant struct {
 	Scopes    []string
 	Roles     []string
 	GrantedAt time.Time
+	// Disabled: the service principal is disabled in the tenant
+	// (accountEnabled false): every token request fails (AADSTS7000112).
+	Disabled bool `json:",omitempty"`
 }
 
 // Seed describes a directory: one app registration and the tenants with

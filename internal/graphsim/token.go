@@ -201,6 +201,10 @@ func (s *Sim) redeemRefreshLocked(app *App, t *Tenant, f map[string][]string, no
 		e := errNoConsent(app)
 		return nil, &e
 	}
+	if grant.Disabled {
+		e := errAppDisabled(app)
+		return nil, &e
+	}
 	var scopes []string
 	for _, sc := range rec.scopes {
 		if slices.Contains(grant.Scopes, sc) {
@@ -264,6 +268,10 @@ func (s *Sim) clientCredentialsLocked(app *App, t *Tenant, scope string, now tim
 	grant := t.grants[app.ClientID]
 	if grant == nil { // no service principal: no admin consent here (A2.6: 7000229 before secret checks)
 		e := errMissingServicePrincipal(app.ClientID, t.ID)
+		return nil, &e
+	}
+	if grant.Disabled {
+		e := errAppDisabled(app)
 		return nil, &e
 	}
 	return map[string]any{
