@@ -141,10 +141,15 @@ func (f *fixture) status(t *testing.T) map[string]int {
 	return out
 }
 
-// due makes every pending delivery due now (instead of waiting out the schedule).
+// due lets the time until each pending delivery's next attempt pass, as
+// far as the delivery can tell: it is due now, and its schedule started
+// that much earlier (so the schedule moves on as it would have).
 func (f *fixture) due(t *testing.T) {
 	t.Helper()
-	f.pool.Exec(context.Background(), `UPDATE deliveries SET next_attempt_at = now() WHERE status = 'pending'`)
+	if _, err := f.pool.Exec(context.Background(), `UPDATE deliveries SET next_attempt_at = now(),
+		schedule_start = schedule_start - greatest(next_attempt_at - now(), '0') WHERE status = 'pending'`); err != nil {
+		t.Fatal(err)
+	}
 }
 
 var fast = []time.Duration{0, time.Second, 2 * time.Second, 3 * time.Second}
@@ -173,8 +178,8 @@ func TestASignedWebhookVerifiesWithTheReferenceLibrary(t *testing.T) {
 		ev.Data.User.TelephonyID != "ext-7" || ev.Data.User.ObjectID != user || ev.Data.Sequence != 1 || ev.Data.TelephonyAccountID != "acct-1" {
 		t.Errorf("event = %s", got[0].body)
 	}
-	if !strings.HasPrefix(got[0].header.Get("webhook-id"), "msg_") {
-		t.Errorf("webhook-id = %q", got[0].header.Get("webhook-id"))
+	if id := got[0].header.Get("webhook-id"); id != ev.Data.EventID.String() || ev.Data.EventID.Version() != 7 {
+		t.Errorf("webhook-id = %q, payload eventId %s (want the same UUIDv7)", id, ev.Data.EventID)
 	}
 	if s := f.status(t); s["delivered"] != 1 {
 		t.Errorf("statuses = %v", s)
@@ -187,7 +192,7 @@ func TestASignedWebhookVerifiesWithTheReferenceLibrary(t *testing.T) {
 	}
 }
 
-func TestRetriesKeepTheWebhookIDAndTheUsersOrder(t *testing.T) {
+func TestRetriesKeepTheWebhookIDAndFollowTheSchedule(t *testing.T) {
 	f := newFixture(t)
 	r := newReceiver(t, func(n int) (int, http.Header) {
 		if n <= 2 {
@@ -196,28 +201,53 @@ func TestRetriesKeepTheWebhookIDAndTheUsersOrder(t *testing.T) {
 		return http.StatusOK, nil
 	})
 	f.endpoint(t, f.tenant, r)
-	user := uuid.New()
-	f.change(t, f.tenant, user, "Busy", "InACall", "talking")
-	f.change(t, f.tenant, user, "Available", "Available", "available")
-	d := New(f.st, Options{AllowPrivate: true, Schedule: fast})
+	f.change(t, f.tenant, uuid.New(), "Busy", "InACall", "talking")
+	d := New(f.st, Options{AllowPrivate: true})
 	ctx := context.Background()
-	for range 5 {
-		d.RunOnce(ctx)
+	d.RunOnce(ctx)
+	// The first retry is a second away (DefaultSchedule), plus up to 20 %.
+	var wait time.Duration
+	f.pool.QueryRow(ctx, `SELECT next_attempt_at - schedule_start FROM deliveries`).Scan(&wait)
+	if wait < time.Second || wait > 1200*time.Millisecond {
+		t.Errorf("first retry %v after the start, want 1–1.2 s", wait)
+	}
+	for range 3 {
 		f.due(t)
+		d.RunOnce(ctx)
 	}
 	got := r.all()
-	if len(got) != 4 {
-		t.Fatalf("requests = %d, want 2 failures then 2 deliveries", len(got))
+	if len(got) != 3 {
+		t.Fatalf("requests = %d, want 2 failures then 1 delivery", len(got))
 	}
-	// The first event was retried (same id) before the second was sent.
-	if got[0].header.Get("webhook-id") != got[1].header.Get("webhook-id") || got[2].header.Get("webhook-id") != got[0].header.Get("webhook-id") {
-		t.Errorf("ids = %s %s %s", got[0].header.Get("webhook-id"), got[1].header.Get("webhook-id"), got[2].header.Get("webhook-id"))
+	for _, g := range got[1:] {
+		if g.header.Get("webhook-id") != got[0].header.Get("webhook-id") {
+			t.Errorf("webhook-id changed on retry: %s then %s", got[0].header.Get("webhook-id"), g.header.Get("webhook-id"))
+		}
+		if !g.event.Timestamp.Equal(got[0].event.Timestamp) {
+			t.Errorf("timestamp changed on retry: %v then %v", got[0].event.Timestamp, g.event.Timestamp)
+		}
 	}
-	if got[2].event.Data.Sequence != 1 || got[3].event.Data.Sequence != 2 {
-		t.Errorf("order: sequences %d then %d", got[2].event.Data.Sequence, got[3].event.Data.Sequence)
-	}
-	if s := f.status(t); s["delivered"] != 2 {
+	if s := f.status(t); s["delivered"] != 1 {
 		t.Errorf("statuses = %v", s)
+	}
+}
+
+func TestTheScheduleRetriesForADayThenGivesUp(t *testing.T) {
+	start := time.Now()
+	at := func(elapsed time.Duration) time.Duration { return next(DefaultSchedule, start, start.Add(elapsed), 0).Sub(start) }
+	for _, c := range []struct{ failedAt, want time.Duration }{
+		{0, time.Second}, {time.Second, 2 * time.Second}, {3 * time.Second, 4 * time.Second}, {20 * time.Second, 30 * time.Second},
+		{90 * time.Second, 2 * time.Minute}, {3 * time.Hour, 4 * time.Hour}, {23 * time.Hour, 24 * time.Hour},
+	} {
+		if got := at(c.failedAt); got < c.want || got > c.want+(c.want-c.failedAt) {
+			t.Errorf("failed after %v: next attempt at %v, want %v plus up to 20 %% of the gap", c.failedAt, got, c.want)
+		}
+	}
+	if got := next(DefaultSchedule, start, start.Add(24*time.Hour), 0); !got.IsZero() {
+		t.Errorf("a failure 24 h after the start is retried at %v, want dead", got)
+	}
+	if got := next(DefaultSchedule, start, start, time.Minute); got.Sub(start) < time.Minute {
+		t.Errorf("Retry-After 60 s: next attempt after %v", got.Sub(start))
 	}
 }
 
@@ -235,8 +265,8 @@ func TestGoneDisablesAndTooManyRequestsWaits(t *testing.T) {
 	if enabled || !strings.Contains(reason, "410") {
 		t.Errorf("after 410: enabled %v reason %q", enabled, reason)
 	}
-	if n, _ := f.st.ReplayDead(ctx, f.pool, f.tenant, ep); n != 1 {
-		t.Errorf("replayable dead deliveries = %d", n)
+	if n, kept, _ := f.st.ReplayEndpoint(ctx, f.pool, f.tenant, ep); n != 1 || kept != 0 {
+		t.Errorf("replayed %d dead deliveries (kept %d), want 1", n, kept)
 	}
 
 	f2 := newFixture(t)
@@ -245,10 +275,10 @@ func TestGoneDisablesAndTooManyRequestsWaits(t *testing.T) {
 	f2.change(t, f2.tenant, uuid.New(), "Busy", "Busy", "busy")
 	d2 := New(f2.st, Options{AllowPrivate: true, Schedule: fast})
 	d2.RunOnce(ctx)
-	var next time.Time
-	f2.pool.QueryRow(ctx, `SELECT next_attempt_at FROM deliveries`).Scan(&next)
-	if time.Until(next) < 110*time.Second {
-		t.Errorf("next attempt in %v, want after Retry-After (120 s)", time.Until(next))
+	var at time.Time
+	f2.pool.QueryRow(ctx, `SELECT next_attempt_at FROM deliveries`).Scan(&at)
+	if time.Until(at) < 110*time.Second {
+		t.Errorf("next attempt in %v, want after Retry-After (120 s)", time.Until(at))
 	}
 }
 
@@ -335,6 +365,10 @@ func TestAHangingEndpointDoesNotDelayAnotherTenant(t *testing.T) {
 	}
 }
 
+// TestAnOutageLosesNothingAndKeepsEachUsersOrder: three users change
+// three times while the receiver is down; when it is back each gets its
+// newest state, the older ones are superseded (kept), and no user's
+// sequence ever goes backwards.
 func TestAnOutageLosesNothingAndKeepsEachUsersOrder(t *testing.T) {
 	f := newFixture(t)
 	var down sync.Mutex
@@ -354,7 +388,7 @@ func TestAnOutageLosesNothingAndKeepsEachUsersOrder(t *testing.T) {
 			f.change(t, f.tenant, u, "Busy", act, "talking")
 		}
 	}
-	d := New(f.st, Options{AllowPrivate: true, Schedule: DefaultSchedule, Cooldown: time.Millisecond})
+	d := New(f.st, Options{AllowPrivate: true, Cooldown: time.Millisecond, MaxCooldown: time.Millisecond})
 	ctx := context.Background()
 	for range 4 { // the receiver is down for several scheduled attempts
 		d.RunOnce(ctx)
@@ -364,26 +398,24 @@ func TestAnOutageLosesNothingAndKeepsEachUsersOrder(t *testing.T) {
 	isDown = false
 	down.Unlock()
 	for range 10 {
+		time.Sleep(2 * time.Millisecond) // the circuit's cooldown
 		d.RunOnce(ctx)
 		f.due(t)
 	}
-	if s := f.status(t); s["delivered"] != 9 || s["pending"] != 0 || s["dead"] != 0 {
-		t.Fatalf("statuses after the outage = %v, want all 9 delivered", s)
+	if s := f.status(t); s["delivered"] != 3 || s["superseded"] != 6 || s["pending"] != 0 || s["dead"] != 0 {
+		t.Fatalf("statuses after the outage = %v, want each user's newest delivered and the 6 older superseded", s)
 	}
-	last := map[uuid.UUID]int64{}
+	last := map[uuid.UUID]presence.EventData{}
 	for _, g := range r.all() {
-		if g.event.Data.Sequence == 0 {
-			continue
-		}
 		u := g.event.Data.User.ObjectID
-		if g.event.Data.Sequence < last[u] {
-			t.Fatalf("user %s: sequence %d after %d", u, g.event.Data.Sequence, last[u])
+		if g.event.Data.Sequence < last[u].Sequence {
+			t.Fatalf("user %s: sequence %d after %d", u, g.event.Data.Sequence, last[u].Sequence)
 		}
-		last[u] = g.event.Data.Sequence
+		last[u] = g.event.Data
 	}
 	for _, u := range users {
-		if last[u] != 3 {
-			t.Errorf("user %s: last sequence delivered %d, want 3", u, last[u])
+		if last[u].Sequence != 3 || last[u].Supersedes == nil || *last[u].Supersedes != (presence.Superseded{FromSequence: 1, ToSequence: 2}) {
+			t.Errorf("user %s: last delivered sequence %d supersedes %+v, want 3 superseding 1–2", u, last[u].Sequence, last[u].Supersedes)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 // success is a delivered delivery whose record is queued.
 type success struct {
 	id     int64
+	lease  time.Time // the claim's: see store.DeliveriesSucceeded
 	status int
 }
 
@@ -36,9 +37,10 @@ func (r *recorder) run(ctx context.Context) {
 	// Records must land even while the deliverer stops.
 	ctx = context.WithoutCancel(ctx)
 	ids := make([]int64, 0, cap(r.in))
+	leases := make([]time.Time, 0, cap(r.in))
 	statuses := make([]int32, 0, cap(r.in))
 	for s := range r.in {
-		ids, statuses = append(ids[:0], s.id), append(statuses[:0], int32(s.status))
+		ids, leases, statuses = append(ids[:0], s.id), append(leases[:0], s.lease), append(statuses[:0], int32(s.status))
 	gather:
 		for len(ids) < cap(r.in) {
 			select {
@@ -46,19 +48,19 @@ func (r *recorder) run(ctx context.Context) {
 				if !ok {
 					break gather
 				}
-				ids, statuses = append(ids, s.id), append(statuses, int32(s.status))
+				ids, leases, statuses = append(ids, s.id), append(leases, s.lease), append(statuses, int32(s.status))
 			default:
 				break gather
 			}
 		}
-		r.flush(ctx, ids, statuses)
+		r.flush(ctx, ids, leases, statuses)
 	}
 }
 
-func (r *recorder) flush(ctx context.Context, ids []int64, statuses []int32) {
+func (r *recorder) flush(ctx context.Context, ids []int64, leases []time.Time, statuses []int32) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	more, err := r.st.DeliveriesSucceeded(ctx, r.st.Pool(), ids, statuses)
+	more, err := r.st.DeliveriesSucceeded(ctx, r.st.Pool(), ids, leases, statuses)
 	if err != nil {
 		r.onError(err, len(ids))
 		return

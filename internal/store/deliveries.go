@@ -19,7 +19,50 @@ type Delivery struct {
 	SecretID     uuid.UUID
 	PrevSecretID *uuid.UUID
 	Attempts     int
-	Event        presence.EventData
+	// Lease is the claim's token: an outcome is recorded only with it, so
+	// a worker whose lease ran out during a slow send cannot overwrite the
+	// outcome of the worker that claimed the delivery again.
+	Lease time.Time
+	// ScheduleStart is what the retry schedule counts from.
+	ScheduleStart time.Time
+	// Event carries Supersedes when this delivery replaced older ones.
+	Event presence.EventData
+}
+
+// pendingStatus is how every query of a user's undelivered deliveries
+// spells "pending": the predicate of deliveries_pending_user_idx, which no
+// other index can serve (see migrations 000009 and 000013).
+const pendingStatus = `status NOT IN ('delivered', 'dead', 'superseded')`
+
+// claimedColumns are what a claim returns from claimed c (the updated
+// deliveries) joined with endpoints ep and the event (eventJoins); scan
+// them with claimedFields.
+const claimedColumns = `c.id, c.endpoint_id, ep.url, ep.signing_secret_id, ep.previous_signing_secret_id, c.attempts, c.leased_until,
+	c.schedule_start, c.supersedes_from, c.supersedes_to, ` + eventColumns + `
+	FROM claimed c
+	JOIN endpoints ep ON ep.id = c.endpoint_id
+	JOIN presence_events e ON e.id = c.event_id ` + eventJoins
+
+const claimedReturning = `RETURNING d.id, d.endpoint_id, d.event_id, d.attempts, d.leased_until, d.schedule_start,
+	d.supersedes_from, d.supersedes_to`
+
+func collectClaimed(rows pgx.Rows) ([]Delivery, error) {
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		var d Delivery
+		var from, to *int64
+		if err := rows.Scan(append([]any{&d.ID, &d.EndpointID, &d.EndpointURL, &d.SecretID, &d.PrevSecretID, &d.Attempts, &d.Lease,
+			&d.ScheduleStart, &from, &to}, eventFields(&d.Event)...)...); err != nil {
+			return nil, err
+		}
+		d.TenantID = d.Event.TenantID
+		if from != nil && to != nil {
+			d.Event.Supersedes = &presence.Superseded{FromSequence: *from, ToSequence: *to}
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }
 
 // ClaimDeliveries leases up to limit due deliveries for lease: for each
@@ -49,10 +92,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, q DBTX, limit int, lease ti
 			FROM deliveries d
 			WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND NOT (d.endpoint_id = ANY($3::uuid[]))
 				-- The head of its user's pending deliveries to the endpoint: a
-				-- probe of deliveries_pending_user_idx per due row, whose
-				-- predicate (not delivered or dead) is spelled so that no other
-				-- index can serve it (see migration 000009).
-				AND d.event_id = (SELECT p.event_id FROM deliveries p WHERE p.status NOT IN ('delivered', 'dead')
+				-- probe of deliveries_pending_user_idx per due row.
+				AND d.event_id = (SELECT p.event_id FROM deliveries p WHERE p.`+pendingStatus+`
 					AND p.endpoint_id = d.endpoint_id AND p.user_object_id = d.user_object_id ORDER BY p.event_id LIMIT 1)
 		), picked AS (
 			SELECT due.id FROM due
@@ -60,139 +101,172 @@ func (s *Store) ClaimDeliveries(ctx context.Context, q DBTX, limit int, lease ti
 			WHERE due.rn <= $6 - coalesce(busy.used, 0)
 			ORDER BY due.next_attempt_at LIMIT $1
 		), claimed AS (
-			UPDATE deliveries d SET next_attempt_at = now() + $2::interval
+			UPDATE deliveries d SET next_attempt_at = now() + $2::interval, leased_until = now() + $2::interval
 			WHERE d.id = ANY (ARRAY(SELECT id FROM picked)) AND d.status = 'pending' AND d.next_attempt_at <= now()
-			RETURNING d.id, d.tenant_id, d.endpoint_id, d.event_id, d.attempts
+			`+claimedReturning+`
 		)
-		SELECT c.id, c.endpoint_id, ep.url, ep.signing_secret_id, ep.previous_signing_secret_id, c.attempts, `+eventColumns+`
-		FROM claimed c
-		JOIN endpoints ep ON ep.id = c.endpoint_id
-		JOIN presence_events e ON e.id = c.event_id `+eventJoins,
+		SELECT `+claimedColumns,
 		pgx.QueryExecModeCacheDescribe, limit, lease.String(), skip, busyIDs, busyN, perEndpoint)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []Delivery
-	for rows.Next() {
-		var d Delivery
-		if err := rows.Scan(append([]any{&d.ID, &d.EndpointID, &d.EndpointURL, &d.SecretID, &d.PrevSecretID, &d.Attempts},
-			eventFields(&d.Event)...)...); err != nil {
-			return nil, err
-		}
-		d.TenantID = d.Event.TenantID
-		out = append(out, d)
+	return collectClaimed(rows)
+}
+
+// ClaimProbe leases one delivery of a failing endpoint whatever its
+// schedule says, to learn whether the endpoint is back: the head of a
+// user's pending deliveries (order holds), that user's most recent one
+// first (the state most worth getting through). ok is false when the
+// endpoint has nothing to send or everything is leased.
+func (s *Store) ClaimProbe(ctx context.Context, q DBTX, endpointID uuid.UUID, lease time.Duration) (Delivery, bool, error) {
+	rows, err := q.Query(ctx, `
+		WITH picked AS (
+			SELECT d.id FROM deliveries d
+			WHERE d.endpoint_id = $1 AND d.`+pendingStatus+` AND (d.leased_until IS NULL OR d.leased_until <= now())
+				AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.`+pendingStatus+` AND p.endpoint_id = d.endpoint_id
+					AND p.user_object_id = d.user_object_id AND p.event_id < d.event_id)
+			ORDER BY d.event_id DESC LIMIT 1
+			FOR UPDATE SKIP LOCKED
+		), claimed AS (
+			UPDATE deliveries d SET next_attempt_at = now() + $2::interval, leased_until = now() + $2::interval
+			WHERE d.id IN (SELECT id FROM picked) AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until <= now())
+			`+claimedReturning+`
+		)
+		SELECT `+claimedColumns, endpointID, lease.String())
+	if err != nil {
+		return Delivery{}, false, err
 	}
-	return out, rows.Err()
+	got, err := collectClaimed(rows)
+	if err != nil || len(got) == 0 {
+		return Delivery{}, false, err
+	}
+	return got[0], true, nil
 }
 
-// DeliverySucceeded marks a delivery delivered.
-func (s *Store) DeliverySucceeded(ctx context.Context, q DBTX, id int64, status int) error {
-	_, err := q.Exec(ctx, `UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, last_status = $2, last_error = NULL,
-		delivered_at = now() WHERE id = $1`, id, status)
-	return err
+// DeliverySucceeded marks a delivery delivered, if lease still holds it.
+func (s *Store) DeliverySucceeded(ctx context.Context, q DBTX, id int64, lease time.Time, status int) (bool, error) {
+	tag, err := q.Exec(ctx, `UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, last_status = $3, last_error = NULL,
+		delivered_at = now(), leased_until = NULL WHERE id = $1 AND leased_until = $2`, id, lease, status)
+	return tag.RowsAffected() == 1, err
 }
 
-// DeliveriesSucceeded marks deliveries delivered in one statement (ids
-// and statuses pair up). It reports whether any of them has a successor:
-// a later pending delivery of the same user to the same endpoint, which
-// only now may be claimed. Planned per execution, as ClaimDeliveries: a
-// cached plan hashed every pending delivery to answer that.
-func (s *Store) DeliveriesSucceeded(ctx context.Context, q DBTX, ids []int64, statuses []int32) (bool, error) {
+// DeliveriesSucceeded marks deliveries delivered in one statement (ids,
+// leases and statuses pair up), each only if its lease still holds it. It
+// reports whether any of them has a successor: a later pending delivery
+// of the same user to the same endpoint, which only now may be claimed.
+// Planned per execution, as ClaimDeliveries: a cached plan hashed every
+// pending delivery to answer that.
+func (s *Store) DeliveriesSucceeded(ctx context.Context, q DBTX, ids []int64, leases []time.Time, statuses []int32) (bool, error) {
 	var next bool
 	err := q.QueryRow(ctx, `WITH done AS (
 			UPDATE deliveries d SET status = 'delivered', attempts = d.attempts + 1, last_status = x.status, last_error = NULL,
-				delivered_at = now()
-			FROM unnest($1::bigint[], $2::int[]) AS x (id, status) WHERE d.id = x.id
+				delivered_at = now(), leased_until = NULL
+			FROM unnest($1::bigint[], $2::timestamptz[], $3::int[]) AS x (id, lease, status) WHERE d.id = x.id AND d.leased_until = x.lease
 			RETURNING d.endpoint_id, d.user_object_id, d.event_id
 		)
-		SELECT EXISTS (SELECT 1 FROM done WHERE (SELECT n.event_id FROM deliveries n WHERE n.status NOT IN ('delivered', 'dead')
+		SELECT EXISTS (SELECT 1 FROM done WHERE (SELECT n.event_id FROM deliveries n WHERE n.`+pendingStatus+`
 			AND n.endpoint_id = done.endpoint_id AND n.user_object_id = done.user_object_id AND n.event_id > done.event_id
 			ORDER BY n.event_id LIMIT 1) IS NOT NULL)`,
-		pgx.QueryExecModeCacheDescribe, ids, statuses).Scan(&next)
+		pgx.QueryExecModeCacheDescribe, ids, leases, statuses).Scan(&next)
 	return next, err
 }
 
-// DeliveryFailed records a failed attempt: retried at next, or dead when
-// next is zero (the schedule is spent).
-func (s *Store) DeliveryFailed(ctx context.Context, q DBTX, id int64, status int, reason string, next time.Time) error {
-	if next.IsZero() {
-		_, err := q.Exec(ctx, `UPDATE deliveries SET status = 'dead', attempts = attempts + 1, last_status = nullif($2, 0), last_error = $3
-			WHERE id = $1`, id, status, reason)
-		return err
+// DeliveryFailed records a failed attempt, if lease still holds the
+// delivery: retried at next, or dead when next is zero (the schedule is
+// spent). recorded is false when the lease was lost.
+func (s *Store) DeliveryFailed(ctx context.Context, q DBTX, id int64, lease time.Time, status int, reason string, next time.Time) (bool, error) {
+	var at *time.Time
+	if !next.IsZero() {
+		at = &next
 	}
-	_, err := q.Exec(ctx, `UPDATE deliveries SET attempts = attempts + 1, last_status = nullif($2, 0), last_error = $3, next_attempt_at = $4
-		WHERE id = $1`, id, status, reason, next)
-	return err
-}
-
-// DisableEndpoint turns an endpoint off (410 Gone) and ends its pending
-// deliveries as dead, replayable once it is enabled again.
-func (s *Store) DisableEndpoint(ctx context.Context, q DBTX, id uuid.UUID, reason string) error {
-	if _, err := q.Exec(ctx, `UPDATE endpoints SET enabled = false, disabled_reason = $2, updated_at = now() WHERE id = $1`, id, reason); err != nil {
-		return err
-	}
-	_, err := q.Exec(ctx, `UPDATE deliveries SET status = 'dead', last_error = $2 WHERE endpoint_id = $1 AND status = 'pending'`, id, reason)
-	return err
-}
-
-// ReplayDead puts an endpoint's dead deliveries back in the queue.
-func (s *Store) ReplayDead(ctx context.Context, q DBTX, tenantID, endpointID uuid.UUID) (int64, error) {
-	tag, err := q.Exec(ctx, `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = now()
-		WHERE tenant_id = $1 AND endpoint_id = $2 AND status = 'dead'`, tenantID, endpointID)
-	return tag.RowsAffected(), err
+	tag, err := q.Exec(ctx, `UPDATE deliveries SET status = CASE WHEN $5::timestamptz IS NULL THEN 'dead' ELSE status END,
+		attempts = attempts + 1, last_status = nullif($3, 0), last_error = $4, next_attempt_at = coalesce($5, next_attempt_at),
+		leased_until = NULL
+		WHERE id = $1 AND leased_until = $2`, id, lease, status, reason, at)
+	return tag.RowsAffected() == 1, err
 }
 
 // PostponeDelivery puts a claimed delivery back, due at at, without
 // counting an attempt (its endpoint's circuit is open).
-func (s *Store) PostponeDelivery(ctx context.Context, q DBTX, id int64, at time.Time) error {
-	_, err := q.Exec(ctx, `UPDATE deliveries SET next_attempt_at = $2 WHERE id = $1 AND status = 'pending'`, id, at)
+func (s *Store) PostponeDelivery(ctx context.Context, q DBTX, id int64, lease, at time.Time) error {
+	_, err := q.Exec(ctx, `UPDATE deliveries SET next_attempt_at = $3, leased_until = NULL WHERE id = $1 AND leased_until = $2`, id, lease, at)
 	return err
 }
 
-// Endpoint is a tenant's webhook target.
-type Endpoint struct {
-	ID       uuid.UUID
-	TenantID uuid.UUID
-	URL      string
-	SecretID uuid.UUID
-	Enabled  bool
-	Reason   string
-}
-
-// CreateEndpoint adds a webhook target with its signing secret (sealed).
-func (s *Store) CreateEndpoint(ctx context.Context, q DBTX, tenantID uuid.UUID, url, secret string) (Endpoint, error) {
-	sid, err := s.PutSecret(ctx, q, &tenantID, PurposeSigningSecret, []byte(secret))
-	if err != nil {
-		return Endpoint{}, err
-	}
-	e := Endpoint{TenantID: tenantID, URL: url, SecretID: sid, Enabled: true}
-	err = q.QueryRow(ctx, `INSERT INTO endpoints (tenant_id, url, signing_secret_id) VALUES ($1, $2, $3) RETURNING id`, tenantID, url, sid).Scan(&e.ID)
-	return e, err
-}
-
-// Endpoints lists a tenant's webhook targets.
-func (s *Store) Endpoints(ctx context.Context, q DBTX, tenantID uuid.UUID) ([]Endpoint, error) {
-	rows, err := q.Query(ctx, `SELECT id, tenant_id, url, signing_secret_id, enabled, coalesce(disabled_reason, '')
-		FROM endpoints WHERE tenant_id = $1 ORDER BY created_at`, tenantID)
+// SupersedeBehindFailures applies "latest state wins" at every endpoint:
+// where a user's oldest pending delivery has failed at least once and a
+// newer one waits behind it, the older ones are marked superseded and the
+// newest becomes due at once, carrying the range of sequences it replaced
+// (merged with any range they carried). A leased delivery is never
+// superseded (it may be on the wire: the newer one must not overtake it);
+// its user is looked at again once its outcome is recorded. It returns how
+// many deliveries were superseded, by endpoint.
+//
+// It starts from deliveries_failed_idx, empty while receivers answer, so
+// it costs nothing on a healthy system.
+func (s *Store) SupersedeBehindFailures(ctx context.Context, q DBTX) (map[uuid.UUID]int64, error) {
+	rows, err := q.Query(ctx, `
+		WITH heads AS (
+			SELECT h.endpoint_id, h.user_object_id, h.event_id FROM deliveries h
+			WHERE h.status = 'pending' AND h.attempts > 0 AND (h.leased_until IS NULL OR h.leased_until <= now())
+				AND h.event_id = (SELECT p.event_id FROM deliveries p WHERE p.`+pendingStatus+`
+					AND p.endpoint_id = h.endpoint_id AND p.user_object_id = h.user_object_id ORDER BY p.event_id LIMIT 1)
+		), newest AS (
+			SELECT heads.endpoint_id, heads.user_object_id, n.id, n.event_id FROM heads
+			CROSS JOIN LATERAL (SELECT p.id, p.event_id FROM deliveries p WHERE p.`+pendingStatus+`
+				AND p.endpoint_id = heads.endpoint_id AND p.user_object_id = heads.user_object_id ORDER BY p.event_id DESC LIMIT 1) n
+			WHERE n.event_id > heads.event_id
+		), gone AS (
+			UPDATE deliveries d SET status = 'superseded', leased_until = NULL
+			FROM newest n
+			WHERE d.endpoint_id = n.endpoint_id AND d.user_object_id = n.user_object_id AND d.event_id < n.event_id
+				AND d.`+pendingStatus+` AND (d.leased_until IS NULL OR d.leased_until <= now())
+			RETURNING d.endpoint_id, d.user_object_id, d.event_id, d.supersedes_from
+		), ranges AS (
+			SELECT g.endpoint_id, g.user_object_id, min(coalesce(g.supersedes_from, e.sequence)) AS from_seq,
+				max(e.sequence) AS to_seq, count(*) AS n
+			FROM gone g JOIN presence_events e ON e.id = g.event_id GROUP BY g.endpoint_id, g.user_object_id
+		)
+		UPDATE deliveries d SET supersedes_from = least(d.supersedes_from, r.from_seq), supersedes_to = greatest(d.supersedes_to, r.to_seq),
+			next_attempt_at = least(d.next_attempt_at, now())
+		FROM newest n JOIN ranges r ON r.endpoint_id = n.endpoint_id AND r.user_object_id = n.user_object_id
+		WHERE d.id = n.id
+		RETURNING d.endpoint_id, r.n`, pgx.QueryExecModeCacheDescribe)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Endpoint, error) {
-		var e Endpoint
-		return e, r.Scan(&e.ID, &e.TenantID, &e.URL, &e.SecretID, &e.Enabled, &e.Reason)
+	defer rows.Close()
+	out := map[uuid.UUID]int64{}
+	for rows.Next() {
+		var ep uuid.UUID
+		var n int64
+		if err := rows.Scan(&ep, &n); err != nil {
+			return nil, err
+		}
+		out[ep] += n
+	}
+	return out, rows.Err()
+}
+
+// PendingAge is how old an endpoint's oldest pending delivery is.
+type PendingAge struct {
+	EndpointID uuid.UUID
+	Age        time.Duration
+}
+
+// OldestPending lists, for every endpoint with pending deliveries, the age
+// of the oldest (by the database's clock).
+func (s *Store) OldestPending(ctx context.Context, q DBTX) ([]PendingAge, error) {
+	rows, err := q.Query(ctx, `SELECT endpoint_id, extract(epoch FROM now() - min(created_at))::float8 FROM deliveries
+		WHERE status = 'pending' GROUP BY endpoint_id`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (PendingAge, error) {
+		var a PendingAge
+		var secs float64
+		err := r.Scan(&a.EndpointID, &secs)
+		a.Age = time.Duration(secs * float64(time.Second))
+		return a, err
 	})
-}
-
-// EnableEndpoint turns an endpoint back on (after a 410 was fixed).
-func (s *Store) EnableEndpoint(ctx context.Context, q DBTX, tenantID, id uuid.UUID) (bool, error) {
-	tag, err := q.Exec(ctx, `UPDATE endpoints SET enabled = true, disabled_reason = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2`, tenantID, id)
-	return tag.RowsAffected() == 1, err
-}
-
-// DeadDeliveries counts an endpoint's dead deliveries.
-func (s *Store) DeadDeliveries(ctx context.Context, q DBTX, tenantID, id uuid.UUID) (int, error) {
-	var n int
-	err := q.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE tenant_id = $1 AND endpoint_id = $2 AND status = 'dead'`, tenantID, id).Scan(&n)
-	return n, err
 }
