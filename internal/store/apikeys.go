@@ -32,26 +32,38 @@ func (s *Store) CreateAPIKey(ctx context.Context, q DBTX, tenantID uuid.UUID, na
 	return key, err
 }
 
+// APIKey is a verified key: its id (what the audit log names) and tenant.
+type APIKey struct {
+	ID       uuid.UUID
+	TenantID uuid.UUID
+}
+
 // VerifyAPIKey returns the tenant a key belongs to.
 func (s *Store) VerifyAPIKey(ctx context.Context, q DBTX, key string) (uuid.UUID, error) {
+	k, err := s.AuthenticateAPIKey(ctx, q, key)
+	return k.TenantID, err
+}
+
+// AuthenticateAPIKey returns the key a secret is: its id and tenant.
+func (s *Store) AuthenticateAPIKey(ctx context.Context, q DBTX, key string) (APIKey, error) {
 	rest, ok := strings.CutPrefix(key, "pbk_")
 	prefix, _, ok2 := strings.Cut(rest, "_")
 	if !ok || !ok2 || len(prefix) != 8 {
-		return uuid.Nil, ErrBadAPIKey
+		return APIKey{}, ErrBadAPIKey
 	}
-	var tenant uuid.UUID
+	var k APIKey
 	var stored []byte
-	err := q.QueryRow(ctx, `SELECT tenant_id, hash FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL`, prefix).Scan(&tenant, &stored)
+	err := q.QueryRow(ctx, `SELECT id, tenant_id, hash FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL`, prefix).Scan(&k.ID, &k.TenantID, &stored)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return uuid.Nil, ErrBadAPIKey
+		return APIKey{}, ErrBadAPIKey
 	}
 	if err != nil {
-		return uuid.Nil, err
+		return APIKey{}, err
 	}
 	h := sha256.Sum256([]byte(key))
 	if subtle.ConstantTimeCompare(h[:], stored) != 1 {
-		return uuid.Nil, ErrBadAPIKey
+		return APIKey{}, ErrBadAPIKey
 	}
 	_, err = q.Exec(ctx, `UPDATE api_keys SET last_used_at = now() WHERE prefix = $1`, prefix)
-	return tenant, err
+	return k, err
 }

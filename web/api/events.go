@@ -44,13 +44,16 @@ func Routes(d Deps) func(chi.Router) {
 		r.Get("/endpoints", d.listEndpoints)
 		r.Post("/endpoints/{id}/enable", d.enableEndpoint)
 		r.Post("/endpoints/{id}/replay", d.replayEndpoint)
+		r.Post("/endpoints/{id}/retry", d.retryEndpoint)
 	}
 }
 
 type tenantKey struct{}
 
+type apiKeyKey struct{} // the key's id: actions name it in the audit log
+
 // authenticate accepts "Authorization: Bearer pbk_…" and puts the key's
-// tenant in the context; anything else is 401 problem+json.
+// tenant and id in the context; anything else is 401 problem+json.
 func (d Deps) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -59,13 +62,14 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 			problem(w, http.StatusUnauthorized, "API key required", "Send the tenant's API key as Authorization: Bearer pbk_….")
 			return
 		}
-		tenant, err := d.Store.VerifyAPIKey(r.Context(), d.Store.Pool(), key)
+		k, err := d.Store.AuthenticateAPIKey(r.Context(), d.Store.Pool(), key)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="presence-bridge", error="invalid_token"`)
 			problem(w, http.StatusUnauthorized, "Invalid API key", "The key is unknown or was revoked.")
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tenantKey{}, tenant)))
+		ctx := context.WithValue(context.WithValue(r.Context(), tenantKey{}, k.TenantID), apiKeyKey{}, k.ID)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
