@@ -73,6 +73,9 @@ func collectClaimed(rows pgx.Rows) ([]Delivery, error) {
 // next_attempt_at past the lease, so a worker that dies leaves the
 // delivery to be claimed again (at least once, never lost).
 func (s *Store) ClaimDeliveries(ctx context.Context, q DBTX, limit int, lease time.Duration, skip []uuid.UUID, perEndpoint int, busy map[uuid.UUID]int) ([]Delivery, error) {
+	if skip == nil {
+		skip = []uuid.UUID{} // NULL would make "NOT (id = ANY(skip))" NULL: nothing claimed
+	}
 	busyIDs := make([]uuid.UUID, 0, len(busy))
 	busyN := make([]int32, 0, len(busy))
 	for id, n := range busy {
