@@ -19,8 +19,10 @@ WITH_CGO := $(if $(filter openssl,$(GOTAGS)),CGO_ENABLED=1)
 .PHONY: dev test bench lint generate check-generated check-graph-deps check-compose ci build \
         build-graphsim deps-dev deps-test deps-ci
 
-dev: deps-dev
-	$(WITH_CGO) $(GO) run -tags '$(GOTAGS)' ./cmd/presencebridge dev
+# The binary is built, then run: `go run` exits 1 whenever its child was
+# interrupted, so a clean Ctrl-C would end in make's "Error 1".
+dev: deps-dev build
+	$(PB_BIN) dev
 
 # Every package with GOTAGS, and the notification package once more
 # without them, so both RSA unwraps stay tested.

@@ -128,6 +128,9 @@ func lockPresence(ctx context.Context, tx pgx.Tx, cs []PresenceChange) (map[user
 		}
 		if held != nil {
 			u.held = *held
+			if u.heldUntil == nil {
+				u.heldUntil = &time.Time{} // never written so; if it were, publish at once rather than never
+			}
 		}
 		u.exists, u.heldIdx = true, -1
 		users[k] = &u
@@ -201,7 +204,9 @@ func (p *batchPlan) decide(i int, c PresenceChange, u *userState, echoes map[ech
 		ev.suppressed = suppressedDebounce
 	case held:
 		// Another change while leaving talking is held: the latest state
-		// wins, within the same window (the deadline does not move).
+		// wins, within the same window (the deadline does not move). A hold
+		// whose deadline has just passed but that PublishHeld has not yet
+		// published (it polls every quarter second) counts as still held.
 		ev.holdFor, ev.holdUntil = p.holdOf(u)
 	case c.Debounce > 0 && u.exists && u.mapped == string(presence.Talking) && !talking:
 		ev.holdFor = c.Debounce // leaving talking is held for the window
