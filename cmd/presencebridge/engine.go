@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -28,7 +29,7 @@ type graphClients struct {
 	creds tokens.Credentials
 	id    *identity.Client
 
-	mu   sync.Mutex
+	mu   sync.Mutex // guards apps only, never held across a network call
 	apps map[uuid.UUID]*appClient
 }
 
@@ -61,54 +62,93 @@ func (g *graphClients) Directory(ctx context.Context, tenantID uuid.UUID) (roste
 	return c, err
 }
 
-type appClient struct {
-	c     *graph.Client
-	roles []string
-	mu    sync.Mutex
-	tok   identity.AppToken
-}
-
-// appClient is the tenant's app-only client (one per tenant, its token
-// cached until 5 minutes before expiry) and the roles its token carries.
-func (g *graphClients) appClient(ctx context.Context, tenantID uuid.UUID) (*graph.Client, []string, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if ac := g.apps[tenantID]; ac != nil {
-		ac.mu.Lock()
-		defer ac.mu.Unlock()
-		return ac.c, ac.roles, nil
-	}
+// CheckAccess asks the identity platform for a new app-only token for the
+// tenant, whatever is cached: a withdrawn consent shows only there (an
+// access token already issued stays valid until it expires). The new
+// token replaces the cached one, so the check costs one token request per
+// tenant and pass.
+func (g *graphClients) CheckAccess(ctx context.Context, tenantID uuid.UUID) (subscribe.Access, error) {
 	app, msTenant, err := g.creds(ctx, tenantID)
 	if err != nil {
-		return nil, nil, err
+		return subscribe.Access{}, err
 	}
-	tok, err := g.id.AppTokenFor(ctx, app, msTenant)
+	acc := subscribe.Access{ClientID: app.ClientID, MSTenant: msTenant, OwnApp: app.ClientID != g.a.cfg.ClientID,
+		// The tenant-wide admin consent URL (no state or redirect needed):
+		// https://learn.microsoft.com/entra/identity/enterprise-apps/grant-admin-consent
+		ConsentURL: strings.TrimSuffix(g.a.cfg.LoginBaseURL, "/") + "/" + url.PathEscape(msTenant) +
+			"/adminconsent?client_id=" + url.QueryEscape(app.ClientID)}
+	_, err = g.app(tenantID).token(ctx, true)
+	return acc, err
+}
+
+// appClient is a tenant's app-only client and its token. mu is the
+// tenant's own: a slow token request holds up that tenant alone.
+type appClient struct {
+	g        *graphClients
+	tenantID uuid.UUID
+	c        *graph.Client
+
+	mu  sync.Mutex
+	tok identity.AppToken // zero until a request succeeds
+}
+
+func (g *graphClients) app(tenantID uuid.UUID) *appClient {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ac := g.apps[tenantID]
+	if ac == nil {
+		ac = &appClient{g: g, tenantID: tenantID}
+		g.apps[tenantID] = ac
+	}
+	return ac
+}
+
+// token returns the cached token while it has 5 minutes left (or always a
+// new one with fresh). A failed request is never cached; one saying the
+// tenant's access is gone (consent withdrawn, say) also drops the cached
+// token, so nothing more is read with a grant the customer took back.
+func (ac *appClient) token(ctx context.Context, fresh bool) (identity.AppToken, error) {
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	if !fresh && time.Until(ac.tok.Expiry) > 5*time.Minute {
+		return ac.tok, nil
+	}
+	app, msTenant, err := ac.g.creds(ctx, ac.tenantID)
+	if err != nil {
+		return identity.AppToken{}, err
+	}
+	t, err := ac.g.id.AppTokenFor(ctx, app, msTenant)
+	if err != nil {
+		if _, gone := identity.TenantProblemOf(err); gone {
+			ac.tok = identity.AppToken{}
+		}
+		return identity.AppToken{}, err
+	}
+	ac.tok = t
+	return t, nil
+}
+
+// appClient is the tenant's app-only client (its token cached until 5
+// minutes before expiry) and the roles its token carries.
+func (g *graphClients) appClient(ctx context.Context, tenantID uuid.UUID) (*graph.Client, []string, error) {
+	ac := g.app(tenantID)
+	tok, err := ac.token(ctx, false)
 	if err != nil {
 		return nil, nil, err
 	}
-	ac := &appClient{roles: tok.Roles, tok: tok}
-	ac.c, err = graph.New(graph.Options{BaseURL: g.base(), Token: func(ctx context.Context) (string, error) {
-		ac.mu.Lock()
-		defer ac.mu.Unlock()
-		if time.Until(ac.tok.Expiry) > 5*time.Minute {
-			return ac.tok.AccessToken, nil
-		}
-		app, msTenant, err := g.creds(ctx, tenantID)
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	if ac.c == nil {
+		c, err := graph.New(graph.Options{BaseURL: g.base(), Token: func(ctx context.Context) (string, error) {
+			t, err := ac.token(ctx, false)
+			return t.AccessToken, err
+		}})
 		if err != nil {
-			return "", err
+			return nil, nil, err
 		}
-		t, err := g.id.AppTokenFor(ctx, app, msTenant)
-		if err != nil {
-			return "", err
-		}
-		ac.tok, ac.roles = t, t.Roles
-		return t.AccessToken, nil
-	}})
-	if err != nil {
-		return nil, nil, err
+		ac.c = c
 	}
-	g.apps[tenantID] = ac
-	return ac.c, ac.roles, nil
+	return ac.c, tok.Roles, nil
 }
 
 // monitorReader reads with the first authorized monitor's token (not
@@ -132,24 +172,34 @@ func (g *graphClients) monitorReader(ctx context.Context, tenantID uuid.UUID) (g
 // takes its lock, and a killed worker's tenants are free at once (the
 // lock ends with its connection) for the next pass of another.
 func runEngine(ctx context.Context, a *app, base string, interval time.Duration) error {
-	id, err := identity.New(identity.Options{LoginURL: a.cfg.LoginBaseURL})
+	runner, err := newEngineRunner(a, base)
 	if err != nil {
 		return err
 	}
-	svc, err := a.onboardingService(base)
-	if err != nil {
-		return err
-	}
-	vault := tokens.New(a.store, id, svc.Credentials, nil)
-	clients := &graphClients{a: a, vault: vault, creds: svc.Credentials, id: id, apps: map[uuid.UUID]*appClient{}}
-	eng := subscribe.New(a.store, certs.New(a.store, nil), base+"/graph/notifications", base+"/graph/lifecycle", nil)
-	rec := subscribe.NewReconciler(a.store, eng, clients, 650-a.cfg.MonitorHeadroom, a.logger)
-	runner := subscribe.NewRunner(a.store, rec, vault, subscribe.RunnerOptions{Logger: a.logger,
-		Roster: roster.New(a.store), Directory: clients.Directory, RepairEvery: a.cfg.RepairInterval})
 	runOnSignal(ctx, nil, interval, func() {
 		if err := runner.Cycle(ctx); err != nil && ctx.Err() == nil {
 			a.logger.Warn("engine: pass over tenants failed", "err", err)
 		}
 	})
 	return nil
+}
+
+// newEngineRunner wires the presence engine as a worker runs it: token
+// vault, Graph clients (which also check each tenant's access), subscription
+// engine, reconciler and roster upkeep.
+func newEngineRunner(a *app, base string) (*subscribe.Runner, error) {
+	id, err := identity.New(identity.Options{LoginURL: a.cfg.LoginBaseURL})
+	if err != nil {
+		return nil, err
+	}
+	svc, err := a.onboardingService(base)
+	if err != nil {
+		return nil, err
+	}
+	vault := tokens.New(a.store, id, svc.Credentials, nil)
+	clients := &graphClients{a: a, vault: vault, creds: svc.Credentials, id: id, apps: map[uuid.UUID]*appClient{}}
+	eng := subscribe.New(a.store, certs.New(a.store, nil), base+"/graph/notifications", base+"/graph/lifecycle", nil)
+	rec := subscribe.NewReconciler(a.store, eng, clients, 650-a.cfg.MonitorHeadroom, a.logger)
+	return subscribe.NewRunner(a.store, rec, vault, subscribe.RunnerOptions{Logger: a.logger,
+		Roster: roster.New(a.store), Directory: clients.Directory, RepairEvery: a.cfg.RepairInterval}), nil
 }

@@ -250,6 +250,9 @@ func (s *Sim) ctlExpireSecrets(w http.ResponseWriter, r *http.Request) {
 // AddTokenFault installs a token-endpoint fault and returns it with its id.
 func (s *Sim) AddTokenFault(f TokenFault) TokenFault { return s.faults.addToken(f) }
 
+// RemoveTokenFault removes a token-endpoint fault; false when there is none.
+func (s *Sim) RemoveTokenFault(id string) bool { return s.faults.remove(id) }
+
 func (s *Sim) ctlAddTokenFault(w http.ResponseWriter, r *http.Request) {
 	var f TokenFault
 	if !decode(w, r, &f) {

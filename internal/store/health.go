@@ -99,7 +99,7 @@ func (s *Store) SetTenantDegraded(ctx context.Context, q DBTX, tenantID uuid.UUI
 	err = q.QueryRow(ctx, `UPDATE tenants t SET health = 'degraded', health_condition = $2, health_reason = $3,
 			health_changed_at = CASE WHEN o.health = 'degraded' AND o.health_condition = $2 THEN o.health_changed_at ELSE now() END,
 			updated_at = now()
-		FROM (SELECT health, coalesce(health_condition, '') AS health_condition FROM tenants WHERE id = $1 FOR UPDATE) o
+		FROM (SELECT health, coalesce(health_condition, '') AS health_condition, health_changed_at FROM tenants WHERE id = $1 FOR UPDATE) o
 		WHERE t.id = $1 RETURNING o.health, o.health_condition`, tenantID, condition, reason).Scan(&was, &wasCondition)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, ErrTenantNotFound

@@ -94,7 +94,12 @@ func (r *Runner) Cycle(ctx context.Context) error {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if _, _, err := r.Tenant(ctx, t); err != nil {
+			_, _, err := r.Tenant(ctx, t)
+			var de *DegradedError
+			switch {
+			case errors.As(err, &de): // logged and alerted once, when it became so
+				r.logger.Debug("engine: tenant still degraded", "tenant", t, "err", err)
+			case err != nil:
 				r.logger.Warn("engine: tenant not fully reconciled", "tenant", t, "err", err)
 			}
 		})
@@ -150,8 +155,17 @@ func (r *Runner) locked(ctx context.Context, tenantID uuid.UUID, fn func() error
 
 func (r *Runner) pass(ctx context.Context, tenantID uuid.UUID) (Report, error) {
 	now := r.eng.now()
+	// The tenant's access first: while it is broken as a whole nothing
+	// below can work, and moving users between monitors that all fail for
+	// the same reason would only churn.
+	if stop, err := r.keepHealth(ctx, tenantID); stop {
+		return Report{}, r.recordDegraded(ctx, tenantID, now, err)
+	} else if err != nil {
+		r.logger.Info("engine: tenant's access not checked this pass", "tenant", tenantID, "err", err)
+	}
 	var errs []error
 	errs = append(errs, r.keepRoster(ctx, tenantID, now))
+	errs = append(errs, r.alertUnresolved(ctx, tenantID))
 	r.keepTokens(ctx, tenantID, now)
 	except, err := r.failing(ctx, tenantID, now)
 	errs = append(errs, err)
@@ -186,6 +200,17 @@ func (r *Runner) pass(ctx context.Context, tenantID uuid.UUID) (Report, error) {
 		err = errors.Join(err, rerr)
 	}
 	return rep, err
+}
+
+// recordDegraded records a pass that stopped at a degraded tenant's access
+// check: the counts of the last full pass stay, with the error.
+func (r *Runner) recordDegraded(ctx context.Context, tenantID uuid.UUID, now time.Time, cause error) error {
+	t, err := r.st.EngineStatus(ctx, r.st.Pool(), tenantID)
+	if err != nil {
+		return errors.Join(cause, err)
+	}
+	t.LastError = cause.Error()
+	return errors.Join(cause, r.st.RecordReconcile(ctx, r.st.Pool(), t, now, false))
 }
 
 // keepRoster syncs a group roster when due and resolves pending users, so

@@ -12,7 +12,9 @@
 // A refresh that fails because the grant is gone (invalid_grant,
 // interaction_required, MFA, revoked, expired) marks the monitor "needs
 // re-authorization" with the reason and records it in the audit log;
-// transient failures are counted and returned for the caller to retry.
+// transient failures, and failures of the whole tenant's access (consent
+// withdrawn: the engine degrades the tenant instead), are counted and
+// returned for the caller to retry.
 package tokens
 
 import (
@@ -247,7 +249,11 @@ func (v *Vault) failed(ctx context.Context, tx pgx.Tx, tenantID, monitorID uuid.
 		}
 		reason += " — " + ie.Advice()
 	}
-	reauth := class == identity.Reauthorize || class == identity.ConsentMissing
+	// A failure of the whole tenant's access (consent withdrawn, the app
+	// disabled or its secret refused) is not this monitor's: the engine
+	// degrades the tenant, and the monitor works again once it is fixed.
+	_, tenantWide := identity.TenantProblemOf(rerr)
+	reauth := (class == identity.Reauthorize || class == identity.ConsentMissing) && !tenantWide
 	status, err := v.store.MonitorRefreshFailed(ctx, tx, tenantID, monitorID, reauth, reason, v.now())
 	if err != nil {
 		return errors.Join(rerr, err)

@@ -319,3 +319,33 @@ func TestAFreshTokenIsServedWithoutRefreshing(t *testing.T) {
 		t.Errorf("wrong tenant: %v", err)
 	}
 }
+
+// The customer deletes our enterprise app: the monitor's refresh fails
+// (AADSTS65001), but the grant is the tenant's to restore, not the
+// monitor's: it stays authorized, unalerted, backing off, and refreshes
+// again once consent is granted again. (Fails when ConsentMissing marks
+// the monitor, as it did before tenant-level failures were told apart.)
+func TestConsentWithdrawnLeavesTheMonitorAuthorizedForTheTenantToRestore(t *testing.T) {
+	f := newFixture(t)
+	f.expire(t)
+	f.sim.WithdrawConsent(f.seed.Tenants[0].ID, f.seed.App.ClientID)
+	clk := &clock{at: time.Now()}
+	v := New(f.st, f.id, f.creds, clk.now)
+	ctx := context.Background()
+	_, err := v.MonitorToken(ctx, f.tenant, f.monitor.ID)
+	if p, ok := identity.TenantProblemOf(err); !ok || p != identity.ConsentWithdrawn {
+		t.Fatalf("err = %v, want a tenant-level consent_withdrawn failure", err)
+	}
+	m, _ := f.st.GetMonitor(ctx, f.pool, f.tenant, f.monitor.ID)
+	if m.Status != store.MonitorAuthorized || !strings.Contains(m.LastError, "AADSTS65001") {
+		t.Errorf("monitor after consent withdrawn = %s %q, want authorized with the reason", m.Status, m.LastError)
+	}
+	if as, _ := f.st.Alerts(ctx, f.pool, f.tenant); len(as) != 0 {
+		t.Errorf("monitor alerts for a tenant-level failure: %+v", as)
+	}
+	f.sim.RestoreConsent(f.seed.Tenants[0].ID, f.seed.App.ClientID)
+	clk.advance(61 * time.Second)
+	if _, err := v.MonitorToken(ctx, f.tenant, f.monitor.ID); err != nil {
+		t.Fatalf("refresh once consent is restored: %v", err)
+	}
+}
