@@ -130,7 +130,15 @@ func (m *Manager) open(ctx context.Context, q store.DBTX, id string, der []byte,
 // Load puts every certificate not retired into keys (and drops retired
 // ones), for the processor to decrypt with.
 func (m *Manager) Load(ctx context.Context, keys *notification.Keys) error {
-	rows, err := m.st.Pool().Query(ctx, `SELECT id, certificate, private_key_secret_id, retired_at IS NOT NULL FROM encryption_certs`)
+	return m.LoadFrom(ctx, m.st.Pool(), keys)
+}
+
+// LoadFrom is Load reading through q: a processor that meets an unknown
+// certificate in the middle of its transaction reloads on that
+// transaction's connection, as waiting for another from a pool that its
+// peers' transactions hold could wait for ever.
+func (m *Manager) LoadFrom(ctx context.Context, q store.DBTX, keys *notification.Keys) error {
+	rows, err := q.Query(ctx, `SELECT id, certificate, private_key_secret_id, retired_at IS NOT NULL FROM encryption_certs`)
 	if err != nil {
 		return err
 	}
@@ -152,7 +160,7 @@ func (m *Manager) Load(ctx context.Context, keys *notification.Keys) error {
 			keys.Remove(x.id)
 			continue
 		}
-		k, err := m.open(ctx, m.st.Pool(), x.id, x.der, x.secret)
+		k, err := m.open(ctx, q, x.id, x.der, x.secret)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/singleflight"
 
 	"presencebridge/internal/notification"
 	"presencebridge/internal/presence"
@@ -24,36 +26,53 @@ type TokenChecker interface {
 	Check(tokens []string, tenants []string) error
 }
 
+// KeyLoader puts every usable encryption certificate of ours into keys,
+// reading through q (*certs.Manager).
+type KeyLoader interface {
+	LoadFrom(ctx context.Context, q store.DBTX, keys *notification.Keys) error
+}
+
 // Processor turns inbox rows into presence: it claims rows with SKIP
 // LOCKED (any number of workers share the inbox), validates each POST's
 // validationTokens before trusting any of its rich items, decrypts them
 // (HMAC checked first), drops stale reorderings and retried duplicates by
 // Graph's sequenceNumber, maps the state with the tenant's rules and, in
 // the same transaction, records the event and its deliveries and deletes
-// the inbox row.
+// the inbox row. Nothing it cannot apply is lost silently: an item it
+// cannot decrypt for want of a certificate has its user re-read, and
+// every item dropped is counted and logged.
 type Processor struct {
-	st     *store.Store
-	keys   *notification.Keys
-	tokens TokenChecker
-	logger *slog.Logger
-	batch  int
-	now    func() time.Time
+	st      *store.Store
+	keys    *notification.Keys
+	certs   KeyLoader
+	loads   singleflight.Group
+	tokens  TokenChecker
+	logger  *slog.Logger
+	metrics *Metrics
+	batch   int
 
 	mu    sync.Mutex
 	rules map[uuid.UUID]cachedRules
 }
 
+// cachedRules are a tenant's parsed rules and the stored text they were
+// parsed from.
 type cachedRules struct {
+	raw   []byte
 	rules presence.Rules
-	at    time.Time
 }
 
 // ProcessorOptions configure a Processor.
 type ProcessorOptions struct {
-	Keys   *notification.Keys
-	Tokens TokenChecker
-	Logger *slog.Logger
-	Batch  int // inbox rows per transaction (default 2: a short transaction commits, and delivers, sooner)
+	Keys *notification.Keys
+	// Certs reloads Keys at once when an item names a certificate they do
+	// not hold (made moments ago, perhaps by another instance); nil: no
+	// reload, such items have their user re-read.
+	Certs   KeyLoader
+	Tokens  TokenChecker
+	Logger  *slog.Logger
+	Metrics *Metrics // nil: drops are logged, not counted
+	Batch   int      // inbox rows per transaction (default 2: a short transaction commits, and delivers, sooner)
 }
 
 // NewProcessor returns a Processor.
@@ -64,8 +83,8 @@ func NewProcessor(st *store.Store, opts ProcessorOptions) *Processor {
 	if opts.Batch <= 0 {
 		opts.Batch = 2
 	}
-	return &Processor{st: st, keys: opts.Keys, tokens: opts.Tokens, logger: opts.Logger, batch: opts.Batch,
-		now: time.Now, rules: map[uuid.UUID]cachedRules{}}
+	return &Processor{st: st, keys: opts.Keys, certs: opts.Certs, tokens: opts.Tokens, logger: opts.Logger, metrics: opts.Metrics,
+		batch: opts.Batch, rules: map[uuid.UUID]cachedRules{}}
 }
 
 // Stats count what one call did.
@@ -77,8 +96,11 @@ type Stats struct {
 // rich item of the batch is decrypted at once on all cores, and the
 // batch's changes are applied in one set (store.ApplyPresenceBatch), so a
 // transaction costs a handful of round trips, not two or three per change.
+// What it dropped or queued for a re-read is counted and logged once the
+// transaction commits: a batch that fails is tried again whole.
 func (p *Processor) ProcessBatch(ctx context.Context) (Stats, error) {
 	var st Stats
+	m := newMemo()
 	err := pgx.BeginFunc(ctx, p.st.Pool(), func(tx pgx.Tx) error {
 		// Planned per execution: a plan cached while the inbox was empty
 		// sorts all of it, and a backlog is when the inbox is not.
@@ -101,7 +123,7 @@ func (p *Processor) ProcessBatch(ctx context.Context) (Stats, error) {
 		posts := make([]post, 0, len(claimed))
 		for i, row := range claimed {
 			ids[i] = row.id
-			ok, err := p.open(row, &st)
+			ok, err := p.open(row, m, &st)
 			if err != nil {
 				return fmt.Errorf("inbox row %d: %w", row.id, err)
 			}
@@ -109,23 +131,25 @@ func (p *Processor) ProcessBatch(ctx context.Context) (Stats, error) {
 				posts = append(posts, ok)
 			}
 		}
-		m := &memo{subs: map[string]store.SubscriptionKey{}, tenants: map[uuid.UUID]store.Tenant{}, touched: map[uuid.UUID]time.Time{}}
 		// While every core unwraps keys, this goroutine — idle otherwise —
 		// looks up the subscriptions and tenants the items name.
 		decrypted := make(chan struct{})
 		go func() {
 			defer close(decrypted)
-			p.decrypt(posts)
+			p.decrypt(posts, false)
 		}()
 		err = p.prefetch(ctx, tx, m, posts)
 		<-decrypted
 		if err != nil {
 			return err
 		}
+		if err := p.retryUnknownCertificates(ctx, tx, m, posts); err != nil {
+			return err
+		}
 		var changes []store.PresenceChange
 		for _, po := range posts {
 			for i, n := range po.coll.Value {
-				c, ok, err := p.processItem(ctx, tx, m, po.row.kind, n, po.plains[i], po.row.received, &st)
+				c, ok, err := p.processItem(ctx, tx, m, po.row, n, po.plains[i], &st)
 				if err != nil {
 					return fmt.Errorf("inbox row %d: %w", po.row.id, err)
 				}
@@ -157,6 +181,9 @@ func (p *Processor) ProcessBatch(ctx context.Context) (Stats, error) {
 		st.Rows = len(claimed)
 		return p.st.CompleteInboxBatch(ctx, tx, ids, m.touched, tenants)
 	})
+	if err == nil {
+		p.report(m)
+	}
 	return st, err
 }
 
@@ -195,21 +222,29 @@ func (p *Processor) Drain(ctx context.Context) (Stats, error) {
 }
 
 // memo holds what one batch looked up, so items of the same subscription
-// cost one query, not one each.
+// cost one query, not one each, and what it dropped or queued for a
+// re-read, reported once it commits.
 type memo struct {
 	subs    map[string]store.SubscriptionKey // by Graph subscription id
 	tenants map[uuid.UUID]store.Tenant
-	touched map[uuid.UUID]time.Time // subscription → last notification
+	rules   map[uuid.UUID]presence.Rules // by tenant, as stored when the batch read the tenant
+	touched map[uuid.UUID]time.Time      // subscription → last notification
+	drops   []drop
+	resyncs []resync
+}
+
+func newMemo() *memo {
+	return &memo{subs: map[string]store.SubscriptionKey{}, tenants: map[uuid.UUID]store.Tenant{},
+		rules: map[uuid.UUID]presence.Rules{}, touched: map[uuid.UUID]time.Time{}}
 }
 
 // open parses an inbox row and checks its validationTokens before any of
 // its rich items is trusted. A row to drop comes back without items; an
 // error (keys unavailable) leaves the batch for a later try.
-func (p *Processor) open(row inboxRow, st *Stats) (post, error) {
+func (p *Processor) open(row inboxRow, m *memo, st *Stats) (post, error) {
 	coll, err := notification.Parse(row.payload)
 	if err != nil {
-		p.logger.Warn("intake: unreadable inbox row dropped", "err", err)
-		st.Rejected++
+		p.drop(m, st, DropUnreadable, row, notification.Notification{}, uuid.Nil, err)
 		return post{}, nil
 	}
 	rich := false
@@ -232,8 +267,9 @@ func (p *Processor) open(row inboxRow, st *Stats) (post, error) {
 		}
 		if err != nil {
 			// One bad token makes the whole POST suspect (§4.6).
-			p.logger.Warn("intake: notification POST with invalid validation tokens dropped", "err", err, "items", len(coll.Value))
-			st.Rejected += len(coll.Value)
+			for _, n := range coll.Value {
+				p.drop(m, st, DropBadValidationToken, row, n, uuid.Nil, err)
+			}
 			return post{}, nil
 		}
 	}
@@ -241,8 +277,9 @@ func (p *Processor) open(row inboxRow, st *Stats) (post, error) {
 }
 
 // decrypt opens every rich item of the batch's posts on all cores at
-// once: RSA unwraps dominate the processor's work.
-func (p *Processor) decrypt(posts []post) {
+// once: RSA unwraps dominate the processor's work. With again, only the
+// items that named a certificate we did not hold are tried again.
+func (p *Processor) decrypt(posts []post, again bool) {
 	type job struct{ post, item int }
 	jobs := make(chan job)
 	var wg sync.WaitGroup
@@ -262,7 +299,7 @@ func (p *Processor) decrypt(posts []post) {
 	}
 	for i, po := range posts {
 		for k, n := range po.coll.Value {
-			if n.EncryptedContent != nil {
+			if n.EncryptedContent != nil && (!again || errors.Is(po.plains[k].err, notification.ErrUnknownCertificate)) {
 				jobs <- job{i, k}
 			}
 		}
@@ -279,23 +316,24 @@ type decrypted struct {
 // processItem checks one item against its subscription and tenant. A
 // lifecycle or basic item is handed on at once; a rich one comes back as
 // the change to apply (ok).
-func (p *Processor) processItem(ctx context.Context, tx pgx.Tx, m *memo, kind string, n notification.Notification, dec decrypted, received time.Time, st *Stats) (c store.PresenceChange, ok bool, err error) {
+func (p *Processor) processItem(ctx context.Context, tx pgx.Tx, m *memo, row inboxRow, n notification.Notification, dec decrypted, st *Stats) (c store.PresenceChange, ok bool, err error) {
 	sub, t, found, err := p.lookup(ctx, tx, m, n)
 	if err != nil {
 		return c, false, err
 	}
 	if !found {
-		st.Rejected++ // deleted since it was received
+		p.drop(m, st, DropUnknownSubscription, row, n, uuid.Nil, nil) // deleted since it was received
 		return c, false, nil
 	}
 	if t.MSTenantID != nil && !strings.EqualFold(n.TenantID, t.MSTenantID.String()) {
-		st.Rejected++ // a subscription's items always come from its own tenant
+		// A subscription's items always come from its own tenant.
+		p.drop(m, st, DropTenantMismatch, row, n, sub.TenantID, nil)
 		return c, false, nil
 	}
-	if received.After(m.touched[sub.ID]) {
-		m.touched[sub.ID] = received
+	if row.received.After(m.touched[sub.ID]) {
+		m.touched[sub.ID] = row.received
 	}
-	if kind == "lifecycle" || n.LifecycleEvent != "" {
+	if row.kind == "lifecycle" || n.LifecycleEvent != "" {
 		st.Lifecycle++
 		return c, false, p.st.RecordSubscriptionEvent(ctx, tx, sub.ID, n.LifecycleEvent)
 	}
@@ -303,53 +341,43 @@ func (p *Processor) processItem(ctx context.Context, tx pgx.Tx, m *memo, kind st
 	if n.ResourceData != nil {
 		userID, _ = uuid.Parse(n.ResourceData.ID)
 	}
-	if n.EncryptedContent == nil {
+	switch {
+	case n.EncryptedContent == nil:
 		// A basic notification says only that something changed (graph-facts §3.2).
-		if userID == uuid.Nil {
-			st.Rejected++
-			return c, false, nil
-		}
-		st.Resync++
-		return c, false, p.st.QueueResync(ctx, tx, sub.TenantID, userID, "basic notification")
-	}
-	if dec.err != nil {
-		p.logger.Warn("intake: notification item not decrypted", "err", dec.err, "subscription", n.SubscriptionID)
-		st.Rejected++
+		return c, false, p.resyncOrDrop(ctx, tx, m, st, ResyncBasic, DropNoUser, row, n, sub.TenantID, userID, nil)
+	case errors.Is(dec.err, notification.ErrUnknownCertificate):
+		// Not ours even after a reload: Graph will not send it again, but
+		// a re-read of the user's presence gives what it carried.
+		return c, false, p.resyncOrDrop(ctx, tx, m, st, ResyncUnknownCertificate, DropUnknownCertificate, row, n, sub.TenantID, userID, dec.err)
+	case dec.err != nil:
+		p.drop(m, st, DropNotDecrypted, row, n, sub.TenantID, dec.err)
 		return c, false, nil
 	}
 	var pr notification.Presence
 	if err := json.Unmarshal(dec.plain, &pr); err != nil || pr.Availability == "" {
-		st.Rejected++
+		p.drop(m, st, DropMalformed, row, n, sub.TenantID, err)
 		return c, false, nil
 	}
 	id, err := uuid.Parse(pr.ID)
 	if err != nil || (userID != uuid.Nil && id != userID) {
-		st.Rejected++ // the encrypted resource must be the user the item names
+		// The encrypted resource must be the user the item names.
+		p.drop(m, st, DropUserMismatch, row, n, sub.TenantID, err)
 		return c, false, nil
 	}
-	rules, err := p.rulesFor(ctx, tx, sub.TenantID)
-	if err != nil {
-		return c, false, err
-	}
+	rules := m.rules[sub.TenantID]
 	return store.PresenceChange{TenantID: sub.TenantID, UserID: id,
 		Availability: pr.Availability, Activity: pr.Activity, GraphSequence: pr.SequenceNumber,
-		MappedState: string(rules.Map(pr.Availability, pr.Activity)), Source: "notification", ObservedAt: received,
+		MappedState: string(rules.Map(pr.Availability, pr.Activity)), Source: "notification", ObservedAt: row.received,
 		Debounce: time.Duration(rules.Debounce)}, true, nil
 }
 
-// prefetch looks up, into m, the subscription and tenant of every item,
-// and the tenant's rules.
+// prefetch looks up, into m, the subscription, tenant and rules of every
+// item.
 func (p *Processor) prefetch(ctx context.Context, tx pgx.Tx, m *memo, posts []post) error {
 	for _, po := range posts {
 		for _, n := range po.coll.Value {
-			sub, _, found, err := p.lookup(ctx, tx, m, n)
-			if err != nil {
+			if _, _, _, err := p.lookup(ctx, tx, m, n); err != nil {
 				return err
-			}
-			if found {
-				if _, err := p.rulesFor(ctx, tx, sub.TenantID); err != nil {
-					return err
-				}
 			}
 		}
 	}
@@ -357,7 +385,7 @@ func (p *Processor) prefetch(ctx context.Context, tx pgx.Tx, m *memo, posts []po
 }
 
 // lookup finds an item's subscription (found false: deleted since it was
-// received) and its tenant, once per batch.
+// received) and its tenant with the tenant's rules, once per batch.
 func (p *Processor) lookup(ctx context.Context, tx pgx.Tx, m *memo, n notification.Notification) (store.SubscriptionKey, store.Tenant, bool, error) {
 	sub, found := m.subs[n.SubscriptionID]
 	if !found {
@@ -376,8 +404,12 @@ func (p *Processor) lookup(ctx context.Context, tx pgx.Tx, m *memo, n notificati
 	}
 	t, found := m.tenants[sub.TenantID]
 	if !found {
+		var raw []byte
 		var err error
-		if t, err = p.st.GetTenant(ctx, tx, sub.TenantID); err != nil {
+		if t, raw, err = p.st.TenantWithRules(ctx, tx, sub.TenantID); err != nil {
+			return sub, t, false, err
+		}
+		if m.rules[sub.TenantID], err = p.rulesFor(sub.TenantID, raw); err != nil {
 			return sub, t, false, err
 		}
 		m.tenants[sub.TenantID] = t
@@ -385,20 +417,26 @@ func (p *Processor) lookup(ctx context.Context, tx pgx.Tx, m *memo, n notificati
 	return sub, t, true, nil
 }
 
-// rulesFor reads a tenant's mapping rules, cached for a minute.
-func (p *Processor) rulesFor(ctx context.Context, q store.DBTX, tenantID uuid.UUID) (presence.Rules, error) {
+// rulesFor parses a tenant's stored rules, or reuses what it parsed last
+// time from the very same text. The batch reads the stored rules with the
+// tenant row, so the rules a change is mapped with are those committed
+// when its batch began — a PUT applies to the next change, with no time
+// to wait and no NOTIFY to race with the PUT's commit. Comparing the text
+// itself (a few hundred bytes) is exact where a version stamp such as
+// updated_at could tie: now() is the writing transaction's start.
+func (p *Processor) rulesFor(tenantID uuid.UUID, raw []byte) (presence.Rules, error) {
 	p.mu.Lock()
 	c, ok := p.rules[tenantID]
 	p.mu.Unlock()
-	if ok && p.now().Sub(c.at) < time.Minute {
+	if ok && bytes.Equal(c.raw, raw) {
 		return c.rules, nil
 	}
-	r, err := p.st.TenantRules(ctx, q, tenantID)
+	r, err := store.DecodeRules(tenantID, raw)
 	if err != nil {
 		return r, err
 	}
 	p.mu.Lock()
-	p.rules[tenantID] = cachedRules{r, p.now()}
+	p.rules[tenantID] = cachedRules{raw: bytes.Clone(raw), rules: r}
 	p.mu.Unlock()
 	return r, nil
 }

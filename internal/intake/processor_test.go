@@ -76,9 +76,15 @@ func newFixture(t *testing.T) *fixture {
 // rich is one encrypted presence item as Graph would send it.
 func (f *fixture) rich(t *testing.T, user uuid.UUID, availability, activity, seq string) map[string]any {
 	t.Helper()
+	return f.richFor(t, f.key, user, availability, activity, seq)
+}
+
+// richFor is rich, encrypted for key.
+func (f *fixture) richFor(t *testing.T, key notification.Key, user uuid.UUID, availability, activity, seq string) map[string]any {
+	t.Helper()
 	plain, _ := json.Marshal(map[string]any{"@odata.type": "#microsoft.graph.presence", "@odata.id": "users/" + user.String() + "/presence",
 		"id": user, "availability": availability, "activity": activity, "sequenceNumber": seq})
-	ec, err := notification.Encrypt(f.key, plain)
+	ec, err := notification.Encrypt(key, plain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +116,10 @@ func TestProcessorAppliesDedupesAndDropsStaleChanges(t *testing.T) {
 	p := NewProcessor(f.st, ProcessorOptions{Keys: notification.NewKeys(f.key), Tokens: tokens{}})
 	ctx := context.Background()
 	u := uuid.New()
+	// No debounce: the call's end below is published at once, not held.
+	if err := f.st.PutMappingRules(ctx, f.pool, f.tenant, []byte(`{"debounce": "0s"}`)); err != nil {
+		t.Fatal(err)
+	}
 
 	f.inbox(t, "change", f.rich(t, u, "Busy", "InACall", "0002"))
 	f.inbox(t, "change", f.rich(t, u, "Busy", "InACall", "0002"))        // Graph retried the POST

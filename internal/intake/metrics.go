@@ -1,0 +1,57 @@
+package intake
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Why a notification item was dropped. Graph got its 202 before the
+// processor saw the item and never sends it again, so each is counted.
+const (
+	DropUnreadable          = "unreadable"           // the inbox row is not a notification collection
+	DropBadValidationToken  = "bad_validation_token" // the POST's validationTokens failed: every item is suspect
+	DropUnknownSubscription = "unknown_subscription" // no subscription of ours (deleted since it was received)
+	DropTenantMismatch      = "tenant_mismatch"      // the item's Microsoft tenant is not the subscription's
+	DropNoUser              = "no_user"              // a basic or undecryptable item without resourceData.id: nothing to re-read
+	DropUnknownCertificate  = "unknown_certificate"  // encrypted for a certificate we do not hold, and no user to re-read
+	DropNotDecrypted        = "not_decrypted"        // dataSignature mismatch or malformed encryptedContent
+	DropMalformed           = "malformed"            // decrypted, but not a presence
+	DropUserMismatch        = "user_mismatch"        // the encrypted presence is not the user the item names
+)
+
+// Why a user was queued for a re-read (store.QueueResync) instead of
+// being updated from the item.
+const (
+	ResyncBasic              = "basic_notification"  // Graph sent no resource data
+	ResyncUnknownCertificate = "unknown_certificate" // encrypted for a certificate we do not hold, even after a reload
+)
+
+// Metrics count what the processor could not apply. Make one per process
+// with NewMetrics and pass it to every Processor of that process.
+type Metrics struct {
+	dropped *prometheus.CounterVec
+	resync  *prometheus.CounterVec
+}
+
+// NewMetrics registers the processor's counters on reg, every reason at
+// zero so that a dashboard sees the series before the first drop.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "presencebridge_notification_items_dropped_total",
+			Help: "Graph notification items dropped by the processor after Graph was answered 202, by reason.",
+		}, []string{"reason"}),
+		resync: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "presencebridge_notification_items_resync_queued_total",
+			Help: "Graph notification items whose user was queued for a presence re-read instead, by reason.",
+		}, []string{"reason"}),
+	}
+	for _, r := range []string{DropUnreadable, DropBadValidationToken, DropUnknownSubscription, DropTenantMismatch, DropNoUser,
+		DropUnknownCertificate, DropNotDecrypted, DropMalformed, DropUserMismatch} {
+		m.dropped.WithLabelValues(r)
+	}
+	for _, r := range []string{ResyncBasic, ResyncUnknownCertificate} {
+		m.resync.WithLabelValues(r)
+	}
+	reg.MustRegister(m.dropped, m.resync)
+	return m
+}
