@@ -56,20 +56,25 @@ func startPipeline(ctx context.Context, g *errgroup.Group, a *app, r role) (*pip
 		if err != nil {
 			return nil, err
 		}
-		// Our encryption certificates, reloaded every minute so a rotation
-		// made by another instance is known here too.
+		// Our encryption certificates: loaded as soon as any instance makes
+		// one (its NOTIFY), which is before the subscription that names it
+		// exists; every minute in case a NOTIFY was missed; and by the
+		// processor itself when an item names one it does not hold.
 		keys := notification.NewKeys()
 		a.logger.Info("intake: rich notifications decrypt with " + notification.Unwrapper)
 		cm := certs.New(a.store, nil)
+		newCert, stopCerts := hub.SubscribeCerts()
 		g.Go(func() error {
-			runOnSignal(ctx, nil, time.Minute, func() {
+			defer stopCerts()
+			runOnSignal(ctx, newCert, time.Minute, func() {
 				if err := cm.Load(ctx, keys); err != nil && ctx.Err() == nil {
 					a.logger.Warn("intake: loading encryption certificates failed", "err", err)
 				}
 			})
 			return nil
 		})
-		proc := intake.NewProcessor(a.store, intake.ProcessorOptions{Keys: keys, Tokens: v, Logger: a.logger})
+		proc := intake.NewProcessor(a.store, intake.ProcessorOptions{Keys: keys, Certs: cm, Tokens: v, Logger: a.logger,
+			Metrics: intake.NewMetrics(a.metrics)})
 		inbox, stopInbox := hub.SubscribeInbox()
 		changes, stopChanges := hub.SubscribeChanges()
 		for range runtime.GOMAXPROCS(0) { // decryption is CPU-bound: one processor per core
@@ -80,7 +85,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, a *app, r role) (*pip
 		}
 		g.Go(func() error { <-ctx.Done(); stopInbox(); return nil })
 		g.Go(func() error { presence.RunPublisher(ctx, a.store, a.logger); return nil })
-		d := deliver.New(a.store, deliver.Options{AllowPrivate: !a.cfg.Production(), Logger: a.logger, Wake: changes})
+		d := deliver.New(a.store, deliver.Options{AllowPrivate: !a.cfg.Production(), Logger: a.logger, Wake: changes, Metrics: a.metrics})
 		g.Go(func() error { defer stopChanges(); d.Run(ctx, time.Second); return nil })
 	}
 	return p, nil
