@@ -14,6 +14,7 @@ import (
 	"presencebridge/internal/config"
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/identity"
+	"presencebridge/internal/roster"
 	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
 	"presencebridge/internal/subscribe"
@@ -289,6 +290,9 @@ func TestEngineAlertsUnresolvedUsersAndResolvesWhenTheRosterIsFixed(t *testing.T
 	want := store.UserCounts{Total: len(f.ten.Users) + 3, Monitored: len(f.ten.Users), Unresolved: 3}
 	if s := f.status(); s.Users != want {
 		t.Errorf("user counts %+v, want %+v", s.Users, want)
+	}
+	if sum, err := roster.New(f.st).Summary(ctx, f.tenant); err != nil || sum.Users != want {
+		t.Errorf("roster summary counts %+v (%v), want %+v", sum.Users, err, want)
 	}
 
 	// The admin fixes the roster: the alert goes.

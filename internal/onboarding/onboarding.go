@@ -230,7 +230,8 @@ type Status struct {
 	Onboarding     store.Onboarding
 	Form           Form
 	FormSaved      bool
-	Users          int
+	Users          int              // roster entries, looked up or not
+	UserCounts     store.UserCounts // monitored, unresolved… once looked up
 	Monitors       []store.Monitor
 	MonitorsNeeded int
 	Authorized     int
@@ -260,6 +261,9 @@ func (s *Service) Status(ctx context.Context, tenantID uuid.UUID) (Status, error
 	}
 	st.FormSaved = st.Tenant.MSDomain != ""
 	if st.Users, err = s.st.RosterCount(ctx, q, tenantID); err != nil {
+		return st, err
+	}
+	if st.UserCounts, err = s.st.UserCountsOf(ctx, q, tenantID); err != nil {
 		return st, err
 	}
 	if st.Monitors, err = s.st.Monitors(ctx, q, tenantID); err != nil {

@@ -14,7 +14,8 @@ import (
 // signing secrets: only Reveal opens one).
 func (h *handler) summary(ctx context.Context, st onboarding.Status) (templates.SummaryView, error) {
 	v := templates.SummaryView{Company: st.Tenant.Name, MicrosoftTenant: st.Tenant.MSDomain, AdminEmail: st.Tenant.AdminEmail,
-		TelephonyAccount: st.Tenant.TelephonyAccountID, Users: st.Users, EventTarget: st.Form.EventTarget,
+		TelephonyAccount: st.Tenant.TelephonyAccountID, Users: st.Users, Monitored: st.UserCounts.Monitored,
+		Unresolved: st.UserCounts.Unresolved, Pending: st.UserCounts.Pending, EventTarget: st.Form.EventTarget,
 		WebhookURL: st.Form.WebhookURL, CopyScript: copyScriptURL(),
 		Integrations: templates.IntegrationsView{CSRF: h.csrf.Token(ctx),
 			APIBase: strings.TrimSuffix(h.svc.MonitorRedirectURI(), "/onboarding/monitors/callback")}}
