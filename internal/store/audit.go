@@ -14,7 +14,7 @@ type AuditEntry struct {
 	ID       int64
 	At       time.Time
 	TenantID *uuid.UUID
-	Actor    string // "admin:<email>", "staff:<email>", "system", "monitor:<upn>"
+	Actor    string // "admin:<email>", "staff:<email>", "apikey:<key id>", "system", "monitor:<upn>"
 	Action   string // "consent.granted", "monitor.authorized", …
 	Detail   map[string]any
 }

@@ -2,15 +2,11 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-
-	"presencebridge/internal/presence"
 )
 
 // PresenceChange is one observed presence of a user.
@@ -110,16 +106,6 @@ func (s *Store) QueueMonitorResync(ctx context.Context, q DBTX, tenantID, monito
 const requeue = `
 		ON CONFLICT (tenant_id, user_object_id) DO UPDATE SET reason = excluded.reason, queued_at = excluded.queued_at`
 
-// MappingRules reads a tenant's mapping rules as stored (nil: defaults).
-func (s *Store) MappingRules(ctx context.Context, q DBTX, tenantID uuid.UUID) (json.RawMessage, error) {
-	var b json.RawMessage
-	err := q.QueryRow(ctx, `SELECT rules FROM mapping_rules WHERE tenant_id = $1`, tenantID).Scan(&b)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	return b, err
-}
-
 // RecordSubscriptionEvent hands a lifecycle notification to the engine.
 func (s *Store) RecordSubscriptionEvent(ctx context.Context, q DBTX, subscriptionID uuid.UUID, event string) error {
 	_, err := q.Exec(ctx, `INSERT INTO subscription_events (subscription_id, event) VALUES ($1, $2)`, subscriptionID, event)
@@ -147,25 +133,4 @@ func (s *Store) RecordEcho(ctx context.Context, q DBTX, tenantID, userID uuid.UU
 		ON CONFLICT (tenant_id, user_object_id, availability, activity) DO UPDATE SET expires_at = excluded.expires_at`,
 		tenantID, userID, availability, activity, ttl.String())
 	return err
-}
-
-// PutMappingRules stores a tenant's mapping rules (JSON, already validated).
-func (s *Store) PutMappingRules(ctx context.Context, q DBTX, tenantID uuid.UUID, rules json.RawMessage) error {
-	_, err := q.Exec(ctx, `INSERT INTO mapping_rules (tenant_id, rules) VALUES ($1, $2)
-		ON CONFLICT (tenant_id) DO UPDATE SET rules = excluded.rules, updated_at = now()`, tenantID, rules)
-	return err
-}
-
-// TenantRules is a tenant's mapping rules: what it saved, over the
-// defaults (a tenant that never saved any gets the defaults).
-func (s *Store) TenantRules(ctx context.Context, q DBTX, tenantID uuid.UUID) (presence.Rules, error) {
-	r := presence.DefaultRules()
-	raw, err := s.MappingRules(ctx, q, tenantID)
-	if err != nil || raw == nil {
-		return r, err
-	}
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return r, fmt.Errorf("tenant %s mapping rules: %w", tenantID, err)
-	}
-	return r, nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -10,6 +11,33 @@ import (
 
 	"presencebridge/internal/presence"
 )
+
+// MappingRules reads a tenant's mapping rules as stored (nil: defaults).
+func (s *Store) MappingRules(ctx context.Context, q DBTX, tenantID uuid.UUID) (json.RawMessage, error) {
+	var b json.RawMessage
+	err := q.QueryRow(ctx, `SELECT rules FROM mapping_rules WHERE tenant_id = $1`, tenantID).Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// PutMappingRules stores a tenant's mapping rules (JSON, already validated).
+func (s *Store) PutMappingRules(ctx context.Context, q DBTX, tenantID uuid.UUID, rules json.RawMessage) error {
+	_, err := q.Exec(ctx, `INSERT INTO mapping_rules (tenant_id, rules) VALUES ($1, $2)
+		ON CONFLICT (tenant_id) DO UPDATE SET rules = excluded.rules, updated_at = now()`, tenantID, rules)
+	return err
+}
+
+// TenantRules is a tenant's mapping rules: what it saved, over the
+// defaults (a tenant that never saved any gets the defaults).
+func (s *Store) TenantRules(ctx context.Context, q DBTX, tenantID uuid.UUID) (presence.Rules, error) {
+	raw, err := s.MappingRules(ctx, q, tenantID)
+	if err != nil {
+		return presence.DefaultRules(), err
+	}
+	return DecodeRules(tenantID, raw)
+}
 
 // TenantWithRules reads a tenant and its mapping rules as stored (nil:
 // the defaults) in one round trip, for the processor, which looks each

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/presence"
 )
@@ -74,7 +75,13 @@ func (d Deps) putRules(w http.ResponseWriter, r *http.Request) {
 	}
 	raw, _ := json.Marshal(body.Rules)
 	tenant := r.Context().Value(tenantKey{}).(uuid.UUID)
-	if err := d.Store.PutMappingRules(r.Context(), d.Store.Pool(), tenant, raw); err != nil {
+	err := pgx.BeginFunc(r.Context(), d.Store.Pool(), func(tx pgx.Tx) error {
+		if err := d.Store.PutMappingRules(r.Context(), tx, tenant, raw); err != nil {
+			return err
+		}
+		return d.Store.Audit(r.Context(), tx, &tenant, actor(r), "mapping_rules.updated", map[string]any{"rules": body.Rules})
+	})
+	if err != nil {
 		problem(w, http.StatusInternalServerError, "Rules not saved", "")
 		return
 	}
