@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -314,4 +316,82 @@ func rosterOf(us []graphsim.SeedUser) []store.RosterEntry {
 		out[i] = store.RosterEntry{UPN: u.UPN}
 	}
 	return out
+}
+
+// One tenant's slow token request holds up that tenant alone (the app-only
+// token cache locks per tenant, not across the request), and a failed
+// request is not cached: the next call asks again.
+func TestAppTokenOfOneTenantDoesNotWaitForAnothersAndFailuresAreNotCached(t *testing.T) {
+	ctx := t.Context()
+	sim := graphsim.New(graphsim.Options{})
+	seed := graphsim.GenerateSeed(2, 3, 1, 9)
+	if err := sim.Apply(seed); err != nil {
+		t.Fatal(err)
+	}
+	slow, fast := seed.Tenants[0], seed.Tenants[1]
+	gate := make(chan struct{})
+	held := make(chan struct{}, 1)
+	gs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/"+slow.ID.String()+"/oauth2/") {
+			held <- struct{}{}
+			<-gate
+		}
+		sim.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(gs.Close)
+	t.Cleanup(func() {
+		select {
+		case <-gate:
+		default:
+			close(gate)
+		}
+	})
+	sim.SetBaseURL(gs.URL)
+	idc, _ := identity.New(identity.Options{LoginURL: gs.URL})
+	msApp := identity.App{ClientID: seed.App.ClientID, ClientSecret: seed.App.ClientSecret}
+	ours := map[uuid.UUID]string{uuid.New(): slow.ID.String(), uuid.New(): fast.ID.String()}
+	var slowID, fastID uuid.UUID
+	for id, ms := range ours {
+		if ms == slow.ID.String() {
+			slowID = id
+		} else {
+			fastID = id
+		}
+	}
+	creds := func(_ context.Context, id uuid.UUID) (identity.App, string, error) { return msApp, ours[id], nil }
+	gc := &graphClients{a: &app{cfg: &config.Config{GraphBaseURL: gs.URL, LoginBaseURL: gs.URL}}, creds: creds, id: idc,
+		apps: map[uuid.UUID]*appClient{}}
+
+	slowDone := make(chan error, 1)
+	go func() {
+		_, err := gc.Directory(ctx, slowID)
+		slowDone <- err
+	}()
+	<-held // the slow tenant's token request is in flight
+	fastDone := make(chan error, 1)
+	go func() {
+		_, err := gc.Directory(ctx, fastID)
+		fastDone <- err
+	}()
+	select {
+	case err := <-fastDone:
+		if err != nil {
+			t.Fatalf("fast tenant: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a tenant's app token waited for another tenant's token request")
+	}
+	close(gate)
+	if err := <-slowDone; err != nil {
+		t.Fatalf("slow tenant: %v", err)
+	}
+
+	// A failure is not cached: once the endpoint answers, so do we.
+	sim.AddTokenFault(graphsim.TokenFault{ClientID: msApp.ClientID, Grant: "client_credentials", Status: 503, Times: 1})
+	if _, err := gc.CheckAccess(ctx, fastID); identity.ClassOf(err) != identity.Transient {
+		t.Fatalf("check with the endpoint unavailable: %v, want a transient error", err)
+	}
+	if _, err := gc.CheckAccess(ctx, fastID); err != nil {
+		t.Fatalf("check once the endpoint answers: %v", err)
+	}
 }
