@@ -1,40 +1,22 @@
 package web
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"presencebridge/internal/testkit"
 )
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // newServer serves New(d) on a local port, with a fresh metrics registry
 // unless d has one, and logs at Debug as JSON into the returned buffer.
-func newServer(t *testing.T, d Deps) (*httptest.Server, *syncBuffer) {
+func newServer(t *testing.T, d Deps) (*httptest.Server, *testkit.Logs) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testkit.Logs{}
 	d.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if d.Metrics == nil {
 		d.Metrics = prometheus.NewRegistry()

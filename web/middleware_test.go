@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"presencebridge/internal/testkit"
 	"presencebridge/static"
 )
 
@@ -48,7 +49,7 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 }
 
 // logLines decodes the JSON log lines whose msg is msg.
-func logLines(t *testing.T, logs *syncBuffer, msg string) []map[string]any {
+func logLines(t *testing.T, logs *testkit.Logs, msg string) []map[string]any {
 	t.Helper()
 	var lines []map[string]any
 	sc := bufio.NewScanner(strings.NewReader(logs.String()))

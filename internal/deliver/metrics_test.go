@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"presencebridge/internal/testkit"
 )
 
 // scrape gathers reg as "name{label=value,…}" → value.
@@ -87,18 +89,18 @@ func TestA410DisablesTheEndpointWithOneLogLine(t *testing.T) {
 	ctx := context.Background()
 	r := newReceiver(t, func(int) (int, http.Header) { return http.StatusGone, nil })
 	ep := f.endpoint(t, f.tenant, r)
-	logs := &syncBuffer{}
+	logs := &testkit.Logs{}
 	reg := prometheus.NewRegistry()
 	d := New(f.st, Options{AllowPrivate: true, Logger: slog.New(slog.NewTextHandler(logs, nil)), Metrics: reg})
 	for _, u := range []uuid.UUID{uuid.New(), uuid.New()} {
 		f.change(t, f.tenant, u, "Busy", "InACall", "talking")
 	}
 	d.RunOnce(ctx)
-	l := logs.lines("endpoint disabled")
+	l := logs.Lines("endpoint disabled")
 	if len(l) == 0 || !strings.Contains(l[0], "endpoint="+ep.String()) || !strings.Contains(l[0], "410") {
 		t.Errorf("disabled log lines: %q", l)
 	}
-	if l := logs.lines("endpoint failing"); len(l) != 0 {
+	if l := logs.Lines("endpoint failing"); len(l) != 0 {
 		t.Errorf("a 410 was logged as failing: %q", l)
 	}
 	if n := scrape(t, reg); n["presencebridge_webhook_attempts_total{outcome=gone}"] < 1 {

@@ -1,7 +1,6 @@
 package deliver
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -13,31 +12,8 @@ import (
 	"github.com/google/uuid"
 
 	"presencebridge/internal/presence"
+	"presencebridge/internal/testkit"
 )
-
-// syncBuffer is a log sink safe for the deliverer's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines(substr string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for l := range strings.Lines(s.b.String()) {
-		if strings.Contains(l, substr) {
-			out = append(out, l)
-		}
-	}
-	return out
-}
 
 // switchable is a receiver that is down (503) until up is called, and
 // notes when each request arrived.
@@ -90,7 +66,7 @@ func TestAfterAnOutageTheUsersNewestStateArrivesWithinTenSecondsAndOlderOnesAreS
 	f := newFixture(t)
 	r := newSwitchable(t)
 	ep := f.endpoint(t, f.tenant, r.receiver)
-	logs := &syncBuffer{}
+	logs := &testkit.Logs{}
 	d := New(f.st, Options{AllowPrivate: true, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -170,10 +146,10 @@ func TestAfterAnOutageTheUsersNewestStateArrivesWithinTenSecondsAndOlderOnesAreS
 	if n, kept, err := f.st.ReplayEndpoint(ctx, f.pool, f.tenant, ep); err != nil || n != 0 || kept != 2 {
 		t.Errorf("replay: %d replayed, %d kept, %v; want 0 and 2", n, kept, err)
 	}
-	if l := logs.lines("endpoint failing"); len(l) != 1 || !strings.Contains(l[0], "status=503") {
+	if l := logs.Lines("endpoint failing"); len(l) != 1 || !strings.Contains(l[0], "status=503") {
 		t.Errorf("failing log lines: %q, want one with the status", l)
 	}
-	if l := logs.lines("endpoint recovered"); len(l) != 1 || !strings.Contains(l[0], "after=") {
+	if l := logs.Lines("endpoint recovered"); len(l) != 1 || !strings.Contains(l[0], "after=") {
 		t.Errorf("recovered log lines: %q, want one with how long", l)
 	}
 }

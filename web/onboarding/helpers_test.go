@@ -34,24 +34,6 @@ import (
 
 func TestMain(m *testing.M) { testkit.Main(m) }
 
-// syncBuffer collects the server's log lines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // fixture is the product (the web shell with the onboarding pages) on a
 // loopback port, graphsim on another, and a fresh database.
 type fixture struct {
@@ -62,7 +44,7 @@ type fixture struct {
 	st   *store.Store
 	svc  *onboarding.Service
 	base string
-	logs *syncBuffer
+	logs *testkit.Logs
 
 	mu  sync.Mutex
 	now time.Time
@@ -81,7 +63,7 @@ func newFixture(t *testing.T, opts ...fixtureOptions) *fixture {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	f := &fixture{t: t, sim: graphsim.New(graphsim.Options{}), now: time.Now(), logs: &syncBuffer{}}
+	f := &fixture{t: t, sim: graphsim.New(graphsim.Options{}), now: time.Now(), logs: &testkit.Logs{}}
 	simSrv := httptest.NewServer(f.sim.Handler())
 	t.Cleanup(simSrv.Close)
 	f.sim.SetBaseURL(simSrv.URL)
