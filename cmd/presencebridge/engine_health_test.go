@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -48,15 +47,7 @@ func newHealthFixture(t *testing.T) *healthFixture {
 	if err := sim.Apply(seed); err != nil {
 		t.Fatal(err)
 	}
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if tok := r.URL.Query().Get("validationToken"); tok != "" {
-			w.Header().Set("Content-Type", "text/plain")
-			io.WriteString(w, tok)
-			return
-		}
-		w.WriteHeader(http.StatusAccepted)
-	}))
-	t.Cleanup(hook.Close)
+	hook := handshakeReceiver(t)
 
 	f := &healthFixture{t: t, sim: sim, seed: seed, ten: seed.Tenants[0]}
 	pool := testkit.DB(t)

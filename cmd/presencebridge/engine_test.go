@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path"
@@ -49,22 +48,10 @@ func TestTwoWorkerProcessesRenewEachSubscriptionOncePerCycle(t *testing.T) {
 	}
 	ten := seed.Tenants[0]
 	// The public receiver: answers Graph's validation handshakes.
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if tok := r.URL.Query().Get("validationToken"); tok != "" {
-			w.Header().Set("Content-Type", "text/plain")
-			io.WriteString(w, tok)
-			return
-		}
-		w.WriteHeader(http.StatusAccepted)
-	}))
-	t.Cleanup(hook.Close)
+	hook := handshakeReceiver(t)
 
-	srv := testkit.Server(t)
-	db := "two_workers_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	if err := srv.EnsureDatabase(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"PB_ENV=development", testKey, "PB_DATABASE_URL=" + srv.DSN(db), "PB_BASE_URL=" + hook.URL,
+	dsn := freshDatabase(t, "two_workers")
+	env := []string{"PB_ENV=development", testKey, "PB_DATABASE_URL=" + dsn, "PB_BASE_URL=" + hook.URL,
 		"PB_LOGIN_BASE_URL=" + gs.URL, "PB_GRAPH_BASE_URL=" + gs.URL, "PB_MS_CLIENT_ID=" + seed.App.ClientID,
 		"PB_MS_CLIENT_SECRET=" + seed.App.ClientSecret, "PB_ENGINE_INTERVAL=1s"}
 	workers := []*process{startProcess(t, env, "worker"), startProcess(t, env, "worker")}
@@ -79,7 +66,7 @@ func TestTwoWorkerProcessesRenewEachSubscriptionOncePerCycle(t *testing.T) {
 	}
 
 	// A tenant as onboarding leaves it: 40 users, two monitors signed in.
-	pool, err := pgxpool.New(ctx, srv.DSN(db))
+	pool, err := pgxpool.New(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

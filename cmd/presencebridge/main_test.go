@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"presencebridge/internal/testkit"
 )
@@ -222,6 +225,36 @@ func (p *process) stop(t *testing.T) {
 		p.cmd.Process.Kill()
 		t.Errorf("no exit within 30s of SIGTERM; output:\n%s", p.log())
 	}
+}
+
+// freshDatabase makes a database of its own on the test server (named
+// after prefix and a random suffix, so -count=N runs do not collide) and
+// returns its URL.
+func freshDatabase(t *testing.T, prefix string) string {
+	t.Helper()
+	srv := testkit.Server(t)
+	db := prefix + "_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	if err := srv.EnsureDatabase(t.Context(), db); err != nil {
+		t.Fatal(err)
+	}
+	return srv.DSN(db)
+}
+
+// handshakeReceiver stands for the product's public address as Graph
+// sees it: it answers subscription validation handshakes and accepts
+// notifications without looking at them.
+func handshakeReceiver(t *testing.T) *httptest.Server {
+	t.Helper()
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tok := r.URL.Query().Get("validationToken"); tok != "" {
+			w.Header().Set("Content-Type", "text/plain")
+			io.WriteString(w, tok)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(hook.Close)
+	return hook
 }
 
 func TestTwoServeProcessesOnOneFreshDatabase(t *testing.T) {

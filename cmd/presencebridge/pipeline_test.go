@@ -21,7 +21,6 @@ import (
 	"presencebridge/internal/onboarding"
 	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
-	"presencebridge/internal/testkit"
 )
 
 // A tenant completes onboarding and, in the first second after its first
@@ -81,19 +80,15 @@ func TestAChangeInTheFirstSecondOfATenantsFirstSubscriptionArrivesByWebhookAndSt
 	// The product, as deployed: one serve process with the engine. The
 	// periodic repair is an hour away, so only a notification can bring
 	// the change within the test.
-	srv := testkit.Server(t)
-	db := "first_second_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	if err := srv.EnsureDatabase(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	proc := startProcess(t, []string{"PB_ENV=development", testKey, "PB_DATABASE_URL=" + srv.DSN(db),
+	dsn := freshDatabase(t, "first_second")
+	proc := startProcess(t, []string{"PB_ENV=development", testKey, "PB_DATABASE_URL=" + dsn,
 		"PB_LOGIN_BASE_URL=" + gs.URL, "PB_GRAPH_BASE_URL=" + gs.URL, "PB_MS_CLIENT_ID=" + seed.App.ClientID,
 		"PB_MS_CLIENT_SECRET=" + seed.App.ClientSecret, "PB_ENGINE_INTERVAL=1s", "PB_REPAIR_INTERVAL=1h"}, "serve")
 	base := proc.waitReady(t, 30*time.Second)
 
 	// Onboarding, through the services its pages call, on the product's
 	// database: invitation, form, consent, two monitors signed in, done.
-	pool, err := pgxpool.New(ctx, srv.DSN(db))
+	pool, err := pgxpool.New(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
