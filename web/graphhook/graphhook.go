@@ -16,6 +16,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -125,21 +126,25 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		var change, lifecycle []json.RawMessage
+		var rejected rejections
+		defer func() { rejected.log(h.d.Logger) }()
 		for _, raw := range coll.Value {
 			var n notification.Notification
 			if err := json.Unmarshal(raw, &n); err != nil || n.SubscriptionID == "" {
-				h.items.WithLabelValues("malformed").Inc()
+				h.items.WithLabelValues(rejectMalformed).Inc()
+				rejected.add(rejectMalformed, n)
 				continue
 			}
-			ok, err := h.accept(r.Context(), n)
+			reason, err := h.accept(r.Context(), n)
 			if err != nil {
 				h.d.Logger.Error("notification: subscription lookup failed", "err", err)
 				w.Header().Set("Retry-After", "5")
 				http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 				return
 			}
-			if !ok {
-				h.items.WithLabelValues("rejected").Inc()
+			if reason != "" {
+				h.items.WithLabelValues(reason).Inc()
+				rejected.add(reason, n)
 				continue
 			}
 			if n.LifecycleEvent != "" {
@@ -170,20 +175,59 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// accept checks an item's subscription and clientState. A lookup error
-// (not "unknown") is returned so the POST gets 503, not a silent drop.
-func (h *Handler) accept(ctx context.Context, n notification.Notification) (bool, error) {
+// Why an item is refused at the door (the outcome label of
+// pb_graph_notification_items_total; "accepted" for the others).
+const (
+	rejectMalformed         = "malformed"
+	rejectUnknown           = "unknown_subscription"
+	rejectClientStateAbsent = "client_state_missing"
+	rejectClientState       = "client_state_mismatch"
+)
+
+// accept checks an item's subscription and clientState: "" accepts it,
+// anything else is the reason it is refused. A lookup error (not
+// "unknown") is returned so the POST gets 503, not a silent drop.
+func (h *Handler) accept(ctx context.Context, n notification.Notification) (string, error) {
 	if n.ClientState == "" {
-		return false, nil
+		return rejectClientStateAbsent, nil
 	}
 	key, err := h.lookup(ctx, n.SubscriptionID, n.ClientState)
 	if errors.Is(err, store.ErrSubscriptionNotFound) {
-		return false, nil
+		return rejectUnknown, nil
 	}
 	if err != nil {
-		return false, err
+		return "", err
 	}
-	return subtle.ConstantTimeCompare(key.ClientStateHash, store.ClientStateHash(n.ClientState)) == 1, nil
+	if subtle.ConstantTimeCompare(key.ClientStateHash, store.ClientStateHash(n.ClientState)) != 1 {
+		return rejectClientState, nil
+	}
+	return "", nil
+}
+
+// rejections gathers what one POST refused, for one log line: a line per
+// item would let anyone who finds the URL flood the log, none would hide
+// a subscription we lost track of (its items are refused until repair).
+type rejections struct {
+	n       int
+	reasons map[string]int
+	samples []string // "reason subscription tenant", the first few
+}
+
+func (x *rejections) add(reason string, n notification.Notification) {
+	if x.reasons == nil {
+		x.reasons = map[string]int{}
+	}
+	x.n++
+	x.reasons[reason]++
+	if len(x.samples) < 5 {
+		x.samples = append(x.samples, fmt.Sprintf("%s subscription=%.64q tenant=%.64q", reason, n.SubscriptionID, n.TenantID))
+	}
+}
+
+func (x *rejections) log(logger *slog.Logger) {
+	if x.n > 0 {
+		logger.Warn("notification: items refused", "items", x.n, "reasons", x.reasons, "first", x.samples)
+	}
 }
 
 func (h *Handler) lookup(ctx context.Context, graphID, clientState string) (store.SubscriptionKey, error) {

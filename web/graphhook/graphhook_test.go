@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"presencebridge/internal/intake"
 	"presencebridge/internal/seal"
@@ -24,16 +27,18 @@ import (
 func TestMain(m *testing.M) { testkit.Main(m) }
 
 type fixture struct {
-	pool   *pgxpool.Pool
-	srv    *httptest.Server
-	tenant uuid.UUID
+	pool    *pgxpool.Pool
+	srv     *httptest.Server
+	tenant  uuid.UUID
+	logs    *testkit.Logs
+	metrics *prometheus.Registry
 }
 
 // newFixture serves the receiver with one subscription "sub-1" (clientState
 // "state-1") and one being created (clientState "state-2").
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{pool: testkit.DB(t)}
+	f := &fixture{pool: testkit.DB(t), logs: &testkit.Logs{}, metrics: prometheus.NewRegistry()}
 	ctx := context.Background()
 	k, _ := seal.GenerateKey("k1")
 	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
@@ -56,7 +61,8 @@ func newFixture(t *testing.T) *fixture {
 	cctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go c.Run(cctx)
-	h := New(Deps{DB: f.pool, Subs: st, Committer: c})
+	h := New(Deps{DB: f.pool, Subs: st, Committer: c, Metrics: f.metrics,
+		Logger: slog.New(slog.NewJSONHandler(f.logs, nil))})
 	r := chi.NewRouter()
 	r.Route("/graph", h.Routes)
 	f.srv = httptest.NewServer(r)
@@ -143,6 +149,39 @@ func TestOnlyGenuineItemsAreCommittedBeforeThe202(t *testing.T) {
 		if code, _ := f.post(t, "/graph/notifications", bad); code != http.StatusBadRequest {
 			t.Errorf("malformed %q: %d, want 400", bad, code)
 		}
+	}
+}
+
+// TestRefusedItemsAreCountedByReasonAndLoggedOncePerPost: what the door
+// refuses is visible — counted by reason, and one log line per POST that
+// names the reasons and the first subscriptions and tenants — without
+// letting a flood of forged items write a line each.
+func TestRefusedItemsAreCountedByReasonAndLoggedOncePerPost(t *testing.T) {
+	f := newFixture(t)
+	body := `{"value":[` + strings.Join([]string{
+		item("sub-1", "state-1", "u1"), item("sub-1", "forged", "u2"), item("sub-1", "forged", "u3"),
+		item("sub-9", "state-1", "u4"), item("sub-1", "", "u5"), `"not an object"`,
+	}, ",") + `]}`
+	if code, b := f.post(t, "/graph/notifications", body); code != http.StatusAccepted {
+		t.Fatalf("POST: %d %s", code, b)
+	}
+	got := map[string]float64{}
+	families, _ := f.metrics.Gather()
+	for _, mf := range families {
+		if mf.GetName() != "pb_graph_notification_items_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+		}
+	}
+	want := map[string]float64{"accepted": 1, "client_state_mismatch": 2, "unknown_subscription": 1, "client_state_missing": 1, "malformed": 1}
+	if !maps.Equal(got, want) {
+		t.Errorf("items by outcome = %v, want %v", got, want)
+	}
+	lines := f.logs.Lines("items refused")
+	if len(lines) != 1 || !strings.Contains(lines[0], `"items":5`) || !strings.Contains(lines[0], "sub-9") {
+		t.Errorf("refusal log lines = %q, want one naming 5 items and sub-9", lines)
 	}
 }
 
