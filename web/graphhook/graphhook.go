@@ -76,9 +76,9 @@ func New(d Deps) *Handler {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{d: d,
-		items: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pb_graph_notification_items_total",
+		items: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "presencebridge_graph_notification_items_total",
 			Help: "Notification items received from Graph, by outcome."}, []string{"outcome"}),
-		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "pb_graph_notification_ack_seconds",
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "presencebridge_graph_notification_ack_seconds",
 			Help: "Time from receiving a notification POST to answering it.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 	}
 	if d.Metrics != nil {
@@ -176,7 +176,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // Why an item is refused at the door (the outcome label of
-// pb_graph_notification_items_total; "accepted" for the others).
+// presencebridge_graph_notification_items_total; "accepted" for the others).
 const (
 	rejectMalformed         = "malformed"
 	rejectUnknown           = "unknown_subscription"

@@ -168,7 +168,7 @@ func TestRefusedItemsAreCountedByReasonAndLoggedOncePerPost(t *testing.T) {
 	got := map[string]float64{}
 	families, _ := f.metrics.Gather()
 	for _, mf := range families {
-		if mf.GetName() != "pb_graph_notification_items_total" {
+		if mf.GetName() != "presencebridge_graph_notification_items_total" {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
