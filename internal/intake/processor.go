@@ -158,20 +158,19 @@ func (p *Processor) ProcessBatch(ctx context.Context) (Stats, error) {
 				}
 			}
 		}
+		// The inbox is done with first: applying takes the tenants' stream
+		// locks (held until commit), and nothing else should wait in them.
+		if err := p.st.CompleteInboxBatch(ctx, tx, ids, m.touched); err != nil {
+			return err
+		}
 		outcomes, _, err := p.st.ApplyPresenceBatch(ctx, tx, changes)
 		if err != nil {
 			return err
 		}
-		changed := map[uuid.UUID]bool{}
-		var tenants []uuid.UUID
-		for i, o := range outcomes {
+		for _, o := range outcomes {
 			switch o {
 			case store.PresenceApplied:
 				st.Applied++
-				if t := changes[i].TenantID; !changed[t] {
-					changed[t] = true
-					tenants = append(tenants, t)
-				}
 			case store.PresenceStale:
 				st.Stale++
 			case store.PresenceUnchanged:
@@ -179,7 +178,7 @@ func (p *Processor) ProcessBatch(ctx context.Context) (Stats, error) {
 			}
 		}
 		st.Rows = len(claimed)
-		return p.st.CompleteInboxBatch(ctx, tx, ids, m.touched, tenants)
+		return nil
 	})
 	if err == nil {
 		p.report(m)

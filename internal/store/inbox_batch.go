@@ -9,33 +9,27 @@ import (
 )
 
 // CompleteInboxBatch ends a processed inbox batch in tx in one round trip:
-// it stamps each touched subscription's last notification, signals the
-// tenants with new events (NOTIFY is sent at commit) and deletes the
-// inbox rows.
+// it stamps each touched subscription's last notification and deletes the
+// inbox rows (the batch's changes wake their readers themselves:
+// ApplyPresenceBatch).
 //
 // A subscription's stamp moves only when it is a second or more behind:
 // every processor touches the same few subscription rows, and an update
 // of each in every batch made concurrent processors wait for one
 // another's commit on those row locks. The statement is planned per
 // execution: a plan cached while the inbox was empty scans all of it.
-func (s *Store) CompleteInboxBatch(ctx context.Context, tx pgx.Tx, inboxIDs []int64, touched map[uuid.UUID]time.Time, tenants []uuid.UUID) error {
+func (s *Store) CompleteInboxBatch(ctx context.Context, tx pgx.Tx, inboxIDs []int64, touched map[uuid.UUID]time.Time) error {
 	subs := make([]uuid.UUID, 0, len(touched))
 	ats := make([]time.Time, 0, len(touched))
 	for id, at := range touched {
 		subs, ats = append(subs, id), append(ats, at)
 	}
-	names := make([]string, len(tenants))
-	for i, t := range tenants {
-		names[i] = t.String()
-	}
 	_, err := tx.Exec(ctx, `WITH touch AS (
 			UPDATE subscriptions s SET last_notification_at = x.at
 			FROM unnest($1::uuid[], $2::timestamptz[]) AS x (id, at)
 			WHERE s.id = x.id AND (s.last_notification_at IS NULL OR s.last_notification_at < x.at - interval '1 second')
-		), done AS (
-			DELETE FROM inbox WHERE id = ANY($3)
 		)
-		SELECT pg_notify($4, t) FROM unnest($5::text[]) AS t`,
-		pgx.QueryExecModeCacheDescribe, subs, ats, inboxIDs, PresenceNotifyChannel, names)
+		DELETE FROM inbox WHERE id = ANY($3)`,
+		pgx.QueryExecModeCacheDescribe, subs, ats, inboxIDs)
 	return err
 }

@@ -40,7 +40,8 @@ const (
 )
 
 // NotifyPresence wakes stream readers and deliverers of tenants at commit
-// (NOTIFY is transactional). Call it once per tenant after ApplyPresence.
+// (NOTIFY is transactional), for changes made outside ApplyPresenceBatch
+// and PublishHeld, which wake them themselves.
 func (s *Store) NotifyPresence(ctx context.Context, tx pgx.Tx, tenants ...uuid.UUID) error {
 	for _, t := range tenants {
 		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, PresenceNotifyChannel, t.String()); err != nil {

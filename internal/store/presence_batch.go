@@ -19,9 +19,9 @@ import (
 // or three per change: one reads (and locks) every named user's row with
 // the echoes waiting for them; the decisions — stale by Graph's
 // sequenceNumber, unchanged, echo, talking debounce — are made here in
-// order; when anything is published now, one takes the tenants' stream
-// positions; and one statement writes the final presence rows, the
-// events, their deliveries and the suppression of held events. It returns
+// order; and one statement writes the final presence rows, the events,
+// their stream positions and deliveries, the suppression of held events,
+// and wakes the tenants' readers and deliverers at commit. It returns
 // each change's outcome and, for applied changes, its event (Sequence 0
 // when the event was not published now: held or suppressed).
 //
@@ -43,9 +43,7 @@ func (s *Store) ApplyPresenceBatch(ctx context.Context, tx pgx.Tx, cs []Presence
 	for i, c := range cs {
 		outcomes[i] = plan.decide(i, c, users[userKey{c.TenantID, c.UserID}], echoes)
 	}
-	if err := plan.position(ctx, tx); err != nil {
-		return nil, nil, fmt.Errorf("stream positions: %w", err)
-	}
+	plan.rank()
 	ids, err := plan.write(ctx, tx, cs, users)
 	if err != nil {
 		return nil, nil, fmt.Errorf("write presence: %w", err)
@@ -144,13 +142,14 @@ type plannedEvent struct {
 	key    userKey
 	uid    uuid.UUID
 	source string
-	// What becomes of it: published now (seq and position set), held
-	// (holdFor from now, or until holdUntil, a deadline it took over), or
+	// What becomes of it: published now (seq set, and rank: its place
+	// among its tenant's events published by this batch), held (holdFor
+	// from now, or until holdUntil, a deadline it took over), or
 	// suppressed with a reason.
-	seq, position int64
-	holdFor       time.Duration
-	holdUntil     *time.Time
-	suppressed    string
+	seq, rank  int64
+	holdFor    time.Duration
+	holdUntil  *time.Time
+	suppressed string
 }
 
 func (e *plannedEvent) published() bool { return e.seq > 0 }
@@ -170,6 +169,8 @@ type batchPlan struct {
 	// Stored held events that this batch suppresses.
 	unheld        []uuid.UUID
 	unheldReasons []string
+	// published counts the events published now, by tenant.
+	published map[uuid.UUID]int64
 }
 
 // decide is ApplyPresence's rule for one change, against the user's
@@ -250,54 +251,38 @@ func (p *batchPlan) unhold(u *userState, reason string) {
 	u.held, u.heldUntil, u.heldIdx = uuid.Nil, nil, -1
 }
 
-// position gives the events published now their places in their tenants'
-// streams. It locks each tenant's stream row (in tenant order, so batches
-// cannot deadlock) until commit: positions become visible in the order
-// they are given, so a reader resuming after one never skips another.
-func (p *batchPlan) position(ctx context.Context, tx pgx.Tx) error {
-	var tenants []uuid.UUID
-	for _, ev := range p.events {
-		if ev.published() {
-			tenants = append(tenants, ev.key.tenant)
-		}
-	}
-	if len(tenants) == 0 {
-		return nil
-	}
-	last, err := lockStreams(ctx, tx, tenants)
-	if err != nil {
-		return err
-	}
+// rank numbers each tenant's events published by this batch, 1, 2, …:
+// their stream positions follow the tenant's last one in that order.
+func (p *batchPlan) rank() {
+	ranks := map[uuid.UUID]int64{}
 	for i := range p.events {
 		if ev := &p.events[i]; ev.published() {
-			last[ev.key.tenant]++
-			ev.position = last[ev.key.tenant]
+			ranks[ev.key.tenant]++
+			ev.rank = ranks[ev.key.tenant]
 		}
 	}
-	return nil
+	p.published = ranks
 }
 
-// lockStreams locks the stream rows of tenants (made on first use) and
-// returns their last positions.
-func lockStreams(ctx context.Context, tx pgx.Tx, tenants []uuid.UUID) (map[uuid.UUID]int64, error) {
-	rows, err := tx.Query(ctx, `INSERT INTO event_streams (tenant_id)
-		SELECT DISTINCT t FROM unnest($1::uuid[]) AS t ORDER BY t
-		ON CONFLICT (tenant_id) DO UPDATE SET position = event_streams.position
-		RETURNING tenant_id, position`, tenants)
-	if err != nil {
-		return nil, err
-	}
-	last := map[uuid.UUID]int64{}
-	for rows.Next() {
-		var t uuid.UUID
-		var pos int64
-		if err := rows.Scan(&t, &pos); err != nil {
-			return nil, err
-		}
-		last[t] = pos
-	}
-	return last, rows.Err()
-}
+// streamPositions is the statement fragment that takes a stream position
+// for each tenant's published events: it locks the tenants' stream rows
+// (made on first use; in tenant order, so batches cannot deadlock) until
+// commit, so positions become visible in the order they are given and a
+// reader resuming after one never skips another. Taken in the statement
+// that writes the events, the lock is held for the rest of that statement
+// and the commit, nothing more: every batch of a tenant passes through it.
+// It reads counts (tenant_id, n) and yields s (tenant_id, position: the
+// tenant's new last position; its events take position - n + rank).
+const streamPositions = `s AS (
+			INSERT INTO event_streams (tenant_id, position) SELECT tenant_id, n FROM counts ORDER BY tenant_id
+			ON CONFLICT (tenant_id) DO UPDATE SET position = event_streams.position + excluded.position
+			RETURNING tenant_id, position
+		)`
+
+// notifyStreams wakes, at commit, the stream readers and deliverers of
+// the tenants in s; $1 is the channel. An uncorrelated scalar subquery: it
+// runs once, as an InitPlan, when the statement first reads a row.
+const notifyStreams = `(SELECT count(pg_notify($1, tenant_id::text)) FROM s)`
 
 // newEventID is a UUIDv7: unique across databases, and in time order.
 func newEventID() uuid.UUID {
@@ -342,45 +327,51 @@ func (p *batchPlan) write(ctx context.Context, tx pgx.Tx, cs []PresenceChange, u
 	for _, k := range p.usedEchoes {
 		xt, xu, xa, xb = append(xt, k.tenant), append(xu, k.user), append(xa, k.availability), append(xb, k.activity)
 	}
+	var ct []uuid.UUID
+	var cn []int64
+	for t, n := range p.published {
+		ct, cn = append(ct, t), append(cn, n)
+	}
+	// $1 is the notification channel (notifyStreams).
 	rows, err := tx.Query(ctx, `WITH p AS (
 			INSERT INTO presence (tenant_id, user_object_id, availability, activity, sequence, observed_at, graph_sequence, mapped_state,
 				held_event, held_until)
 			SELECT t, u, a, b, s, o, g, m, h, coalesce(hu, now() + hf * interval '1 microsecond')
-			FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::text[], $8::text[],
-				$9::uuid[], $10::timestamptz[], $11::bigint[]) AS r (t, u, a, b, s, o, g, m, h, hu, hf)
+			FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::bigint[], $7::timestamptz[], $8::text[], $9::text[],
+				$10::uuid[], $11::timestamptz[], $12::bigint[]) AS r (t, u, a, b, s, o, g, m, h, hu, hf)
 			ON CONFLICT (tenant_id, user_object_id) DO UPDATE SET availability = excluded.availability, activity = excluded.activity,
 				sequence = excluded.sequence, observed_at = excluded.observed_at, graph_sequence = excluded.graph_sequence,
 				mapped_state = excluded.mapped_state, held_event = excluded.held_event, held_until = excluded.held_until, updated_at = now()
 		), x AS (
-			SELECT * FROM unnest($12::uuid[], $13::uuid[], $14::uuid[], $15::bigint[], $16::bigint[], $17::text[], $18::text[], $19::text[],
-				$20::text[], $21::timestamptz[], $22::text[]) WITH ORDINALITY
-				AS x (uid, tenant_id, user_object_id, sequence, position, availability, activity, mapped_state, source, observed_at, suppressed, n)
-		), e AS (
+			SELECT * FROM unnest($13::uuid[], $14::uuid[], $15::uuid[], $16::bigint[], $17::bigint[], $18::text[], $19::text[], $20::text[],
+				$21::text[], $22::timestamptz[], $23::text[]) WITH ORDINALITY
+				AS x (uid, tenant_id, user_object_id, sequence, rank, availability, activity, mapped_state, source, observed_at, suppressed, n)
+		), counts AS (
+			SELECT * FROM unnest($24::uuid[], $25::bigint[]) AS c (tenant_id, n)
+		), `+streamPositions+`, e AS (
 			INSERT INTO presence_events (uid, tenant_id, user_object_id, sequence, position, availability, activity, mapped_state, source,
 				observed_at, suppressed)
-			SELECT uid, tenant_id, user_object_id, sequence, position, availability, activity, mapped_state, source, observed_at, suppressed
-			FROM x ORDER BY n
+			SELECT x.uid, x.tenant_id, x.user_object_id, x.sequence, s.position - counts.n + x.rank, x.availability, x.activity,
+				x.mapped_state, x.source, x.observed_at, x.suppressed
+			FROM x LEFT JOIN s USING (tenant_id) LEFT JOIN counts USING (tenant_id) ORDER BY x.n
 			RETURNING id, uid, tenant_id, user_object_id, position
 		), d AS (
 			INSERT INTO deliveries (tenant_id, endpoint_id, event_id, user_object_id)
 			SELECT ep.tenant_id, ep.id, e.id, e.user_object_id
 			FROM e JOIN endpoints ep ON ep.tenant_id = e.tenant_id AND ep.enabled
 			WHERE e.position IS NOT NULL ORDER BY e.id
-		), streams AS (
-			UPDATE event_streams s SET position = m.position
-			FROM (SELECT tenant_id, max(position) AS position FROM x WHERE position IS NOT NULL GROUP BY tenant_id) m
-			WHERE s.tenant_id = m.tenant_id
 		), unheld AS (
 			UPDATE presence_events SET suppressed = h.reason
-			FROM unnest($23::uuid[], $24::text[]) AS h (uid, reason) WHERE presence_events.uid = h.uid
+			FROM unnest($26::uuid[], $27::text[]) AS h (uid, reason) WHERE presence_events.uid = h.uid
 		), used AS (
 			DELETE FROM presence_echo WHERE (tenant_id, user_object_id, lower(availability), lower(activity))
-				IN (SELECT * FROM unnest($25::uuid[], $26::uuid[], $27::text[], $28::text[]))
+				IN (SELECT * FROM unnest($28::uuid[], $29::uuid[], $30::text[], $31::text[]))
 		)
-		SELECT id, uid FROM e`,
+		SELECT e.id, e.uid FROM e WHERE `+notifyStreams+` >= 0`,
+		PresenceNotifyChannel,
 		pr.tenant, pr.user, pr.availability, pr.activity, pr.seq, pr.observed, pr.graphSeq, pr.mapped, pr.held, pr.heldUntil, pr.heldFor,
-		er.uid, er.tenant, er.user, er.seq, er.position, er.availability, er.activity, er.mapped, er.source, er.observed, er.suppressed,
-		p.unheld, p.unheldReasons, xt, xu, xa, xb)
+		er.uid, er.tenant, er.user, er.seq, er.rank, er.availability, er.activity, er.mapped, er.source, er.observed, er.suppressed,
+		ct, cn, p.unheld, p.unheldReasons, xt, xu, xa, xb)
 	if err != nil {
 		return nil, err
 	}
@@ -433,7 +424,7 @@ func (r *presenceRows) add(k userKey, u *userState, p *batchPlan) {
 // eventRows are events as columns, for unnest.
 type eventRows struct {
 	uid, tenant, user                      []uuid.UUID
-	seq, position                          []*int64
+	seq, rank                              []*int64
 	availability, activity, mapped, source []string
 	observed                               []time.Time
 	suppressed                             []*string
@@ -441,11 +432,11 @@ type eventRows struct {
 
 func (r *eventRows) add(ev plannedEvent, c PresenceChange) {
 	r.uid, r.tenant, r.user = append(r.uid, ev.uid), append(r.tenant, ev.key.tenant), append(r.user, ev.key.user)
-	var seq, pos *int64
+	var seq, rank *int64
 	if ev.published() {
-		seq, pos = &ev.seq, &ev.position
+		seq, rank = &ev.seq, &ev.rank
 	}
-	r.seq, r.position = append(r.seq, seq), append(r.position, pos)
+	r.seq, r.rank = append(r.seq, seq), append(r.rank, rank)
 	r.availability, r.activity = append(r.availability, c.Availability), append(r.activity, c.Activity)
 	r.mapped, r.source = append(r.mapped, c.MappedState), append(r.source, ev.source)
 	r.observed = append(r.observed, c.ObservedAt)

@@ -19,81 +19,75 @@ func (s *Store) PublishHeld(ctx context.Context, limit int) (int, time.Duration,
 	var n int
 	next := NoneHeld
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT tenant_id, user_object_id, held_event, sequence FROM presence
-			WHERE held_until <= now() ORDER BY tenant_id, user_object_id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
+		if err := s.nextHold(ctx, tx, &next); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT tenant_id, held_event, sequence + 1
+			FROM presence WHERE held_until <= now() ORDER BY tenant_id, user_object_id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
 		if err != nil {
 			return err
 		}
-		var tenants, users, uids []uuid.UUID
-		var seqs []int64
+		var tenants, uids []uuid.UUID
+		var seqs, ranks []int64
+		counts := map[uuid.UUID]int64{}
 		for rows.Next() {
-			var t, u, uid uuid.UUID
+			var t, uid uuid.UUID
 			var seq int64
-			if err := rows.Scan(&t, &u, &uid, &seq); err != nil {
+			if err := rows.Scan(&t, &uid, &seq); err != nil {
 				return err
 			}
-			tenants, users, uids, seqs = append(tenants, t), append(users, u), append(uids, uid), append(seqs, seq+1)
+			counts[t]++
+			tenants, uids, seqs, ranks = append(tenants, t), append(uids, uid), append(seqs, seq), append(ranks, counts[t])
 		}
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if n = len(uids); n > 0 {
-			last, err := lockStreams(ctx, tx, tenants)
-			if err != nil {
-				return err
-			}
-			positions := make([]int64, n)
-			for i, t := range tenants {
-				last[t]++
-				positions[i] = last[t]
-			}
-			if _, err := tx.Exec(ctx, `WITH x AS (
-					SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::bigint[])
-						AS x (tenant_id, user_object_id, uid, sequence, position)
-				), e AS (
-					UPDATE presence_events e SET sequence = x.sequence, position = x.position FROM x WHERE e.uid = x.uid
-					RETURNING e.id, e.tenant_id, e.user_object_id
-				), p AS (
-					UPDATE presence p SET sequence = x.sequence, held_event = NULL, held_until = NULL
-					FROM x WHERE p.tenant_id = x.tenant_id AND p.user_object_id = x.user_object_id
-				), d AS (
-					INSERT INTO deliveries (tenant_id, endpoint_id, event_id, user_object_id)
-					SELECT ep.tenant_id, ep.id, e.id, e.user_object_id
-					FROM e JOIN endpoints ep ON ep.tenant_id = e.tenant_id AND ep.enabled ORDER BY e.id
-				)
-				UPDATE event_streams s SET position = m.position
-				FROM (SELECT tenant_id, max(position) AS position FROM x GROUP BY tenant_id) m WHERE s.tenant_id = m.tenant_id`,
-				tenants, users, uids, seqs, positions); err != nil {
-				return err
-			}
-			if err := s.NotifyPresence(ctx, tx, distinct(tenants)...); err != nil {
-				return err
-			}
+		if n = len(uids); n == 0 {
+			return nil
 		}
-		var secs *float64
-		if err := tx.QueryRow(ctx, `SELECT extract(epoch FROM min(held_until) - now())::float8 FROM presence
-			WHERE held_until IS NOT NULL`).Scan(&secs); err != nil {
-			return err
+		var ct []uuid.UUID
+		var cn []int64
+		for t, c := range counts {
+			ct, cn = append(ct, t), append(cn, c)
 		}
-		if secs != nil {
-			next = max(0, time.Duration(*secs*float64(time.Second)))
-		}
-		return nil
+		// One statement: the stream rows are locked (streamPositions) for
+		// it and the commit only.
+		_, err = tx.Exec(ctx, `WITH x AS (
+				SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::bigint[], $5::bigint[]) AS x (tenant_id, uid, sequence, rank)
+			), counts AS (
+				SELECT * FROM unnest($6::uuid[], $7::bigint[]) AS c (tenant_id, n)
+			), `+streamPositions+`, e AS (
+				UPDATE presence_events e SET sequence = x.sequence, position = s.position - counts.n + x.rank
+				FROM x JOIN s USING (tenant_id) JOIN counts USING (tenant_id) WHERE e.uid = x.uid
+				RETURNING e.id, e.tenant_id, e.user_object_id, e.sequence
+			), p AS (
+				UPDATE presence p SET sequence = e.sequence, held_event = NULL, held_until = NULL
+				FROM e WHERE p.tenant_id = e.tenant_id AND p.user_object_id = e.user_object_id
+			), d AS (
+				INSERT INTO deliveries (tenant_id, endpoint_id, event_id, user_object_id)
+				SELECT ep.tenant_id, ep.id, e.id, e.user_object_id
+				FROM e JOIN endpoints ep ON ep.tenant_id = e.tenant_id AND ep.enabled ORDER BY e.id
+			)
+			SELECT count(*) FROM e WHERE `+notifyStreams+` >= 0`,
+			PresenceNotifyChannel, tenants, uids, seqs, ranks, ct, cn)
+		return err
 	})
 	return n, next, err
 }
 
+// nextHold sets next to how long until the next hold that is not due
+// yet ends (unchanged when there is none): the due ones are this call's.
+func (s *Store) nextHold(ctx context.Context, tx pgx.Tx, next *time.Duration) error {
+	var secs *float64
+	if err := tx.QueryRow(ctx, `SELECT extract(epoch FROM min(held_until) - now())::float8 FROM presence
+		WHERE held_until > now()`).Scan(&secs); err != nil {
+		return err
+	}
+	if secs != nil {
+		*next = max(0, time.Duration(*secs*float64(time.Second)))
+	}
+	return nil
+}
+
 // NoneHeld is PublishHeld's wait when no event is held.
 const NoneHeld = time.Duration(-1)
-
-func distinct(ids []uuid.UUID) []uuid.UUID {
-	seen := map[uuid.UUID]bool{}
-	var out []uuid.UUID
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
-}

@@ -49,30 +49,30 @@ func Repair(ctx context.Context, st *store.Store, r graphapi.PresenceReader, ten
 		return stats, fmt.Errorf("repair: %w", herr)
 	}
 	now := time.Now()
+	var changes []store.PresenceChange
+	for _, p := range ps {
+		id, perr := uuid.Parse(p.UserID)
+		if perr != nil || p.Availability == "" || p.Availability == "PresenceUnknown" {
+			continue
+		}
+		if h, ok := held[id]; ok && h.Availability == p.Availability && h.Activity == p.Activity {
+			continue
+		}
+		changes = append(changes, store.PresenceChange{TenantID: tenantID, UserID: id,
+			Availability: p.Availability, Activity: p.Activity, GraphSequence: p.SequenceNumber,
+			MappedState: string(rules.Map(p.Availability, p.Activity)), Source: "repair", ObservedAt: now,
+			Debounce: time.Duration(rules.Debounce)})
+	}
+	// One batch, one statement: applying takes the tenant's stream lock
+	// until commit, and live notifications of the tenant wait for it.
 	txErr := pgx.BeginFunc(ctx, st.Pool(), func(tx pgx.Tx) error {
-		for _, p := range ps {
-			id, perr := uuid.Parse(p.UserID)
-			if perr != nil || p.Availability == "" || p.Availability == "PresenceUnknown" {
-				continue
-			}
-			if h, ok := held[id]; ok && h.Availability == p.Availability && h.Activity == p.Activity {
-				continue
-			}
-			out, _, aerr := st.ApplyPresence(ctx, tx, store.PresenceChange{TenantID: tenantID, UserID: id,
-				Availability: p.Availability, Activity: p.Activity, GraphSequence: p.SequenceNumber,
-				MappedState: string(rules.Map(p.Availability, p.Activity)), Source: "repair", ObservedAt: now,
-				Debounce: time.Duration(rules.Debounce)})
-			if aerr != nil {
-				return aerr
-			}
-			if out == store.PresenceApplied {
+		outcomes, _, aerr := st.ApplyPresenceBatch(ctx, tx, changes)
+		for _, o := range outcomes {
+			if o == store.PresenceApplied {
 				stats.Changed++
 			}
 		}
-		if stats.Changed > 0 {
-			return st.NotifyPresence(ctx, tx, tenantID)
-		}
-		return nil
+		return aerr
 	})
 	if txErr != nil {
 		return stats, txErr
