@@ -3,6 +3,7 @@ ALTER TABLE presence DROP COLUMN IF EXISTS held_until;
 ALTER TABLE presence DROP COLUMN IF EXISTS held_event;
 DROP TABLE IF EXISTS event_streams;
 DROP INDEX IF EXISTS presence_events_position_idx;
+CREATE INDEX IF NOT EXISTS presence_events_tenant_idx ON presence_events (tenant_id, id);
 DELETE FROM presence_events WHERE sequence IS NULL;
 ALTER TABLE presence_events ALTER COLUMN sequence SET NOT NULL;
 ALTER TABLE presence_events DROP COLUMN IF EXISTS suppressed;

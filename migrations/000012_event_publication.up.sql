@@ -23,6 +23,9 @@ ALTER TABLE presence_events ALTER COLUMN sequence DROP NOT NULL;
 UPDATE presence_events SET position = id WHERE source <> 'echo';
 UPDATE presence_events SET suppressed = 'echo' WHERE source = 'echo';
 CREATE UNIQUE INDEX presence_events_position_idx ON presence_events (tenant_id, position) WHERE position IS NOT NULL;
+-- The stream reads by position now; (tenant_id, id) served only the old
+-- cursor, and every event paid for it.
+DROP INDEX presence_events_tenant_idx;
 
 -- A tenant's last stream position. Publishing locks the row as the last
 -- step before commit, so positions become visible in the order they were
