@@ -209,21 +209,24 @@ func (p *process) firstStdoutLine(d time.Duration) string {
 }
 
 // stop sends SIGTERM and requires a clean exit.
-func (p *process) stop(t *testing.T) {
+func (p *process) stop(t *testing.T) { p.stopWith(t, syscall.SIGTERM) }
+
+// stopWith sends sig (SIGINT: a Ctrl-C) and requires a clean exit, code 0.
+func (p *process) stopWith(t *testing.T, sig syscall.Signal) {
 	select {
 	case <-p.exited:
 		return
 	default:
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Process.Signal(sig)
 	select {
 	case <-p.exited:
 		if p.err != nil {
-			t.Errorf("exit after SIGTERM: %v; output:\n%s", p.err, p.log())
+			t.Errorf("exit after %v: %v; output:\n%s", sig, p.err, p.log())
 		}
 	case <-time.After(30 * time.Second):
 		p.cmd.Process.Kill()
-		t.Errorf("no exit within 30s of SIGTERM; output:\n%s", p.log())
+		t.Errorf("no exit within 30s of %v; output:\n%s", sig, p.log())
 	}
 }
 
@@ -297,7 +300,7 @@ func TestDevStartsReadyAndKeepsItsDataAcrossRuns(t *testing.T) {
 
 	second := startProcess(t, env, "dev")
 	second.waitReady(t, 30*time.Second)
-	second.stop(t)
+	second.stopWith(t, syscall.SIGINT) // Ctrl-C ends a demo with code 0 (make dev runs the binary, not go run)
 	if strings.Contains(second.log(), "initialised a PostgreSQL data folder") {
 		t.Error("second dev run initialised the database again instead of keeping it")
 	}
