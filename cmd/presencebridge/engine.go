@@ -12,11 +12,11 @@ import (
 	"github.com/google/uuid"
 
 	"presencebridge/internal/certs"
+	"presencebridge/internal/engine"
 	"presencebridge/internal/graph"
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/identity"
 	"presencebridge/internal/roster"
-	"presencebridge/internal/subscribe"
 	"presencebridge/internal/tokens"
 )
 
@@ -67,12 +67,12 @@ func (g *graphClients) Directory(ctx context.Context, tenantID uuid.UUID) (roste
 // access token already issued stays valid until it expires). The new
 // token replaces the cached one, so the check costs one token request per
 // tenant and pass.
-func (g *graphClients) CheckAccess(ctx context.Context, tenantID uuid.UUID) (subscribe.Access, error) {
+func (g *graphClients) CheckAccess(ctx context.Context, tenantID uuid.UUID) (engine.Access, error) {
 	app, msTenant, err := g.creds(ctx, tenantID)
 	if err != nil {
-		return subscribe.Access{}, err
+		return engine.Access{}, err
 	}
-	acc := subscribe.Access{ClientID: app.ClientID, MSTenant: msTenant, OwnApp: app.ClientID != g.a.cfg.ClientID,
+	acc := engine.Access{ClientID: app.ClientID, MSTenant: msTenant, OwnApp: app.ClientID != g.a.cfg.ClientID,
 		// The tenant-wide admin consent URL (no state or redirect needed):
 		// https://learn.microsoft.com/entra/identity/enterprise-apps/grant-admin-consent
 		ConsentURL: strings.TrimSuffix(g.a.cfg.LoginBaseURL, "/") + "/" + url.PathEscape(msTenant) +
@@ -187,7 +187,7 @@ func runEngine(ctx context.Context, a *app, base string, interval time.Duration)
 // newEngineRunner wires the presence engine as a worker runs it: token
 // vault, Graph clients (which also check each tenant's access), subscription
 // engine, reconciler and roster upkeep.
-func newEngineRunner(a *app, base string) (*subscribe.Runner, error) {
+func newEngineRunner(a *app, base string) (*engine.Runner, error) {
 	id, err := identity.New(identity.Options{LoginURL: a.cfg.LoginBaseURL})
 	if err != nil {
 		return nil, err
@@ -198,8 +198,8 @@ func newEngineRunner(a *app, base string) (*subscribe.Runner, error) {
 	}
 	vault := tokens.New(a.store, id, svc.Credentials, nil)
 	clients := &graphClients{a: a, vault: vault, creds: svc.Credentials, id: id, apps: map[uuid.UUID]*appClient{}}
-	eng := subscribe.New(a.store, certs.New(a.store, nil), base+"/graph/notifications", base+"/graph/lifecycle", nil)
-	rec := subscribe.NewReconciler(a.store, eng, clients, 650-a.cfg.MonitorHeadroom, a.logger)
-	return subscribe.NewRunner(a.store, rec, vault, subscribe.RunnerOptions{Logger: a.logger,
+	eng := engine.New(a.store, certs.New(a.store, nil), base+"/graph/notifications", base+"/graph/lifecycle", nil)
+	rec := engine.NewReconciler(a.store, eng, clients, 650-a.cfg.MonitorHeadroom, a.logger)
+	return engine.NewRunner(a.store, rec, vault, engine.RunnerOptions{Logger: a.logger,
 		Roster: roster.New(a.store), Directory: clients.Directory, RepairEvery: a.cfg.RepairInterval}), nil
 }

@@ -13,12 +13,12 @@ import (
 	"github.com/google/uuid"
 
 	"presencebridge/internal/config"
+	"presencebridge/internal/engine"
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/identity"
 	"presencebridge/internal/roster"
 	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
-	"presencebridge/internal/subscribe"
 	"presencebridge/internal/testkit"
 )
 
@@ -32,7 +32,7 @@ type healthFixture struct {
 	ten    graphsim.SeedTenant
 	st     *store.Store
 	tenant uuid.UUID
-	runner *subscribe.Runner
+	runner *engine.Runner
 }
 
 func newHealthFixture(t *testing.T) *healthFixture {
@@ -153,7 +153,7 @@ func TestEngineDegradesATenantWhoseConsentIsWithdrawnAndRecoversWhenRestored(t *
 		t.Fatal("WithdrawConsent")
 	}
 	err := f.pass()
-	var de *subscribe.DegradedError
+	var de *engine.DegradedError
 	if !errors.As(err, &de) || de.Problem != identity.ConsentWithdrawn {
 		t.Fatalf("pass after the withdrawal: %v, want a DegradedError for consent_withdrawn", err)
 	}

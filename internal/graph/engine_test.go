@@ -8,15 +8,15 @@ import (
 	"time"
 
 	"presencebridge/internal/certs"
+	"presencebridge/internal/engine"
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/store"
-	"presencebridge/internal/subscribe"
 	"presencebridge/internal/testkit"
 )
 
 func TestMain(m *testing.M) { testkit.Main(m) }
 
-// The subscription engine (internal/subscribe) drives graphsim through
+// The subscription engine (internal/engine) drives graphsim through
 // this client acting as a monitor. It lives here because only this package
 // may link msgraph-sdk-go.
 func TestEngineKeepsTheMonitorsSubscriptionAliveAndExact(t *testing.T) {
@@ -27,11 +27,11 @@ func TestEngineKeepsTheMonitorsSubscriptionAliveAndExact(t *testing.T) {
 	mon, _ := st.AddMonitor(ctx, pool, tenant, e.ten.Monitors[0].UPN)
 	cm := certs.New(st, e.now)
 	wh := newWebhook(t)
-	eng := subscribe.New(st, cm, wh.URL, wh.URL, e.now)
+	eng := engine.New(st, cm, wh.URL, wh.URL, e.now)
 	c, _ := e.monitor(0)
 	users := e.userIDs()
 
-	ensure := func(ids []string, want subscribe.Outcome) store.SubscriptionState {
+	ensure := func(ids []string, want engine.Outcome) store.SubscriptionState {
 		t.Helper()
 		got, err := eng.Ensure(ctx, c, tenant, mon.ID, ids)
 		if err != nil || got != want {
@@ -49,14 +49,14 @@ func TestEngineKeepsTheMonitorsSubscriptionAliveAndExact(t *testing.T) {
 		return subs
 	}
 
-	s := ensure(users[:3], subscribe.Created)
+	s := ensure(users[:3], engine.Created)
 	if g := atGraph(); len(g) != 1 || g[0].ID != s.GraphID || s.ExpiresAt == nil || !g[0].IncludeResourceData {
 		t.Fatalf("after create: ours %+v, Graph's %+v", s, g)
 	}
-	ensure(users[:3], subscribe.Unchanged)
+	ensure(users[:3], engine.Unchanged)
 
 	// The user set changes: the subscription is replaced, never doubled.
-	s = ensure(users[:2], subscribe.Replaced)
+	s = ensure(users[:2], engine.Replaced)
 	if g := atGraph(); len(g) != 1 || g[0].ID != s.GraphID || !sameUsers(g[0].Resource, users[:2]) {
 		t.Fatalf("after replace: ours %+v, Graph's %+v", s, g)
 	}
@@ -64,11 +64,11 @@ func TestEngineKeepsTheMonitorsSubscriptionAliveAndExact(t *testing.T) {
 	// 25 minutes before expiry nothing happens; within 10 it renews.
 	e.advance(s.ExpiresAt.Sub(e.now()) - 25*time.Minute)
 	c, _ = e.monitor(0)
-	ensure(users[:2], subscribe.Unchanged)
+	ensure(users[:2], engine.Unchanged)
 	e.advance(16 * time.Minute)
 	c, _ = e.monitor(0)
 	old := *s.ExpiresAt
-	s = ensure(users[:2], subscribe.Renewed)
+	s = ensure(users[:2], engine.Renewed)
 	if !s.ExpiresAt.After(old.Add(40 * time.Minute)) {
 		t.Errorf("renewed to %v, was %v", s.ExpiresAt, old)
 	}
@@ -79,7 +79,7 @@ func TestEngineKeepsTheMonitorsSubscriptionAliveAndExact(t *testing.T) {
 	}
 	e.advance(s.ExpiresAt.Sub(e.now()) - 9*time.Minute)
 	c, _ = e.monitor(0)
-	s = ensure(users[:2], subscribe.Replaced)
+	s = ensure(users[:2], engine.Replaced)
 	if g := atGraph(); len(g) != 1 || g[0].ID != s.GraphID {
 		t.Fatalf("after recreate: ours %+v, Graph's %+v", s, g)
 	}
@@ -96,14 +96,14 @@ func TestEngineKeepsTheMonitorsSubscriptionAliveAndExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s = ensure(users[:2], subscribe.Adopted)
+	s = ensure(users[:2], engine.Adopted)
 	key, err := st.SubscriptionByGraphID(ctx, pool, orphan.ID)
 	if err != nil || s.GraphID != orphan.ID || string(key.ClientStateHash) != string(store.ClientStateHash("orphan-state")) {
 		t.Fatalf("adopted: %+v %v", s, err)
 	}
 
 	// No users left: the subscription goes.
-	ensure(nil, subscribe.Removed)
+	ensure(nil, engine.Removed)
 	if g := atGraph(); len(g) != 0 {
 		t.Errorf("Graph still holds %d subscriptions", len(g))
 	}
@@ -123,7 +123,7 @@ func TestRepairFillsWhatNotificationsMissed(t *testing.T) {
 	e.sim.SetTeamsPresence(e.ten.Users[0].ID, "Busy", "InACall")
 	e.sim.SetTeamsPresence(e.ten.Users[1].ID, "Away", "Away")
 	c, _ := e.app()
-	stats, err := subscribe.Repair(ctx, st, c, tenant, users)
+	stats, err := engine.Repair(ctx, st, c, tenant, users)
 	if err != nil || stats.Read != len(users) || stats.Changed != len(users) {
 		t.Fatalf("first repair = %+v %v (every user is new to us)", stats, err)
 	}
@@ -137,11 +137,11 @@ func TestRepairFillsWhatNotificationsMissed(t *testing.T) {
 		t.Errorf("event source = %q", source)
 	}
 	// Nothing changed since: a second repair stores nothing.
-	if stats, err := subscribe.Repair(ctx, st, c, tenant, users); err != nil || stats.Changed != 0 {
+	if stats, err := engine.Repair(ctx, st, c, tenant, users); err != nil || stats.Changed != 0 {
 		t.Errorf("second repair = %+v %v", stats, err)
 	}
 	e.sim.SetTeamsPresence(e.ten.Users[1].ID, "Available", "Available")
-	if stats, _ := subscribe.Repair(ctx, st, c, tenant, users); stats.Changed != 1 {
+	if stats, _ := engine.Repair(ctx, st, c, tenant, users); stats.Changed != 1 {
 		t.Errorf("after one change: %+v", stats)
 	}
 }

@@ -11,9 +11,9 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"presencebridge/internal/certs"
+	"presencebridge/internal/engine"
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/graphsim"
-	"presencebridge/internal/subscribe"
 )
 
 // simClients are Graph clients for one graphsim tenant: monitors sign in
@@ -77,7 +77,7 @@ func TestReconcileShardsTwoThousandUsersOverFourMonitorsAndFailsOver(t *testing.
 		}
 	}
 	wh := newWebhook(t)
-	rec := subscribe.NewReconciler(st, subscribe.New(st, certs.New(st, e.now), wh.URL, wh.URL, e.now), clients, 0, nil)
+	rec := engine.NewReconciler(st, engine.New(st, certs.New(st, e.now), wh.URL, wh.URL, e.now), clients, 0, nil)
 
 	rep, err := rec.ReconcileTenant(ctx, tenant)
 	if err != nil {
@@ -125,7 +125,7 @@ func TestReconcileShardsTwoThousandUsersOverFourMonitorsAndFailsOver(t *testing.
 	// Again: nothing to do.
 	rep, _ = rec.ReconcileTenant(ctx, tenant)
 	for m, o := range rep.Outcomes {
-		if o != subscribe.Unchanged {
+		if o != engine.Unchanged {
 			t.Errorf("monitor %s: %s on a second pass", m, o)
 		}
 	}
@@ -136,7 +136,7 @@ func TestReconcileShardsTwoThousandUsersOverFourMonitorsAndFailsOver(t *testing.
 	rec.ReconcileTenant(ctx, tenant)
 	pool.Exec(ctx, `UPDATE monitors SET status = 'needs_reauth' WHERE id = $1`, monitors[0])
 	rep, err = rec.ReconcileTenant(ctx, tenant)
-	if err != nil || rep.Unmonitored != 0 || rep.Outcomes[monitors[4]] != subscribe.Created {
+	if err != nil || rep.Unmonitored != 0 || rep.Outcomes[monitors[4]] != engine.Created {
 		t.Fatalf("after failover: %+v %v", rep, err)
 	}
 	var onSpare, onFailed int
@@ -146,7 +146,7 @@ func TestReconcileShardsTwoThousandUsersOverFourMonitorsAndFailsOver(t *testing.
 		t.Errorf("after failover: spare %d users, failed monitor %d", onSpare, onFailed)
 	}
 	for _, m := range monitors[1:4] {
-		if rep.Outcomes[m] != subscribe.Unchanged {
+		if rep.Outcomes[m] != engine.Unchanged {
 			t.Errorf("a healthy monitor's subscription changed: %s", rep.Outcomes[m])
 		}
 	}

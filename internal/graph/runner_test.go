@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"presencebridge/internal/certs"
+	"presencebridge/internal/engine"
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/identity"
@@ -22,7 +23,6 @@ import (
 	"presencebridge/internal/roster"
 	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
-	"presencebridge/internal/subscribe"
 	"presencebridge/internal/tokens"
 	"presencebridge/web/graphhook"
 )
@@ -165,7 +165,7 @@ func (b *bridge) startPipeline() string {
 // worker is one instance of the product's engine: its own connection
 // pool, token vault, Graph clients and runner, sharing only the database.
 type worker struct {
-	runner  *subscribe.Runner
+	runner  *engine.Runner
 	vault   *tokens.Vault
 	clients *vaultClients
 	pool    *pgxpool.Pool
@@ -182,14 +182,14 @@ func (b *bridge) worker(capacity int, transport http.RoundTripper) *worker {
 	creds := func(context.Context, uuid.UUID) (identity.App, string, error) { return b.app, b.ten.ID.String(), nil }
 	vault := tokens.New(st, skewedRefresher{b.idc, b.e}, creds, b.e.now)
 	cl := &vaultClients{b: b, vault: vault, transport: transport}
-	eng := subscribe.New(st, certs.New(st, b.e.now), b.hook+"/notifications", b.hook+"/lifecycle", b.e.now)
-	rec := subscribe.NewReconciler(st, eng, cl, capacity, nil)
-	opts := subscribe.RunnerOptions{Roster: roster.New(st), Directory: func(ctx context.Context, t uuid.UUID) (roster.Directory, error) {
+	eng := engine.New(st, certs.New(st, b.e.now), b.hook+"/notifications", b.hook+"/lifecycle", b.e.now)
+	rec := engine.NewReconciler(st, eng, cl, capacity, nil)
+	opts := engine.RunnerOptions{Roster: roster.New(st), Directory: func(ctx context.Context, t uuid.UUID) (roster.Directory, error) {
 		r, err := cl.Reader(ctx, t)
 		c, _ := r.(*Client)
 		return c, err
 	}}
-	return &worker{runner: subscribe.NewRunner(st, rec, vault, opts), vault: vault, clients: cl, pool: pool}
+	return &worker{runner: engine.NewRunner(st, rec, vault, opts), vault: vault, clients: cl, pool: pool}
 }
 
 // skewedRefresher is the identity platform seen from graphsim's clock:
@@ -416,7 +416,7 @@ func TestEngineMovesARevokedMonitorsUsersToTheSpareAndAlerts(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.authorize(3) // the spare: nothing moves to it while the others are well
-	if rep, _, err := w.runner.Tenant(ctx, b.tenant); err != nil || rep.Outcomes[b.monitors[3]] != subscribe.Unchanged {
+	if rep, _, err := w.runner.Tenant(ctx, b.tenant); err != nil || rep.Outcomes[b.monitors[3]] != engine.Unchanged {
 		t.Fatalf("after the spare came: %+v %v", rep, err)
 	}
 	var lost []uuid.UUID
@@ -443,7 +443,7 @@ func TestEngineMovesARevokedMonitorsUsersToTheSpareAndAlerts(t *testing.T) {
 		return n > 0
 	})
 	rep, _, err := w.runner.Tenant(ctx, b.tenant)
-	if err != nil || rep.Unmonitored != 0 || rep.Outcomes[b.monitors[3]] != subscribe.Created {
+	if err != nil || rep.Unmonitored != 0 || rep.Outcomes[b.monitors[3]] != engine.Created {
 		t.Fatalf("failover pass: %+v %v", rep, err)
 	}
 	m, _ := b.st.GetMonitor(ctx, b.pool, b.tenant, b.monitors[0])

@@ -4,7 +4,7 @@
 // batches, with the reason shown for each one that could not be (not found,
 // disabled, a duplicate of another entry).
 //
-// The engine (internal/subscribe) monitors the rows resolved here; rows
+// The engine (internal/engine) monitors the rows resolved here; rows
 // removed take their monitor assignment with them.
 package roster
 

@@ -1,24 +1,4 @@
-// Package subscribe keeps each presence monitor's Graph subscription alive
-// and covering exactly the users assigned to it (graph-facts §3, §5):
-//
-//   - none yet, or gone (404), or expired: create one, recording its
-//     clientState hash and certificate before Graph is asked, since Graph
-//     may notify before it answers;
-//   - the users changed: Graph has no documented way to change a
-//     subscription's resource, so create the new one and delete the old
-//     (a user may hold one presence subscription per app, so the old one
-//     goes first when Graph says 409);
-//   - due for renewal (a jittered point 10–20 minutes before expiry):
-//     PATCH the expiry, which also reauthorizes;
-//   - on an encryption certificate that is no longer the active one: at
-//     the renewal point, replaced by one on the active certificate;
-//   - 409 on create: a subscription of ours that we can still verify (its
-//     clientState hash is stored) is adopted; anything else is deleted and
-//     the create retried.
-//
-// Every time coverage may have had a gap (new or recreated subscription)
-// the caller is told to repair by re-reading presence.
-package subscribe
+package engine
 
 import (
 	"bytes"
@@ -48,7 +28,26 @@ const (
 	RenewLatest   = 10 * time.Minute
 )
 
-// Engine reconciles subscriptions.
+// Engine keeps each presence monitor's Graph subscription alive
+// and covering exactly the users assigned to it (graph-facts §3, §5):
+//
+//   - none yet, or gone (404), or expired: create one, recording its
+//     clientState hash and certificate before Graph is asked, since Graph
+//     may notify before it answers;
+//   - the users changed: Graph has no documented way to change a
+//     subscription's resource, so create the new one and delete the old
+//     (a user may hold one presence subscription per app, so the old one
+//     goes first when Graph says 409);
+//   - due for renewal (a jittered point 10–20 minutes before expiry):
+//     PATCH the expiry, which also reauthorizes;
+//   - on an encryption certificate that is no longer the active one: at
+//     the renewal point, replaced by one on the active certificate;
+//   - 409 on create: a subscription of ours that we can still verify (its
+//     clientState hash is stored) is adopted; anything else is deleted and
+//     the create retried.
+//
+// Every time coverage may have had a gap (new or recreated subscription)
+// the caller is told to repair by re-reading presence.
 type Engine struct {
 	st           *store.Store
 	certs        *certs.Manager
@@ -110,7 +109,7 @@ func (e *Engine) Ensure(ctx context.Context, g graphapi.Subscriber, tenantID, mo
 		// The user set changed: one presence subscription per user and app,
 		// so the old goes before the new (the gap is repaired by the caller).
 		if err := g.DeleteSubscription(ctx, cur.GraphID); err != nil && !graphapi.IsNotFound(err) {
-			return "", fmt.Errorf("subscribe: delete the old subscription: %w", err)
+			return "", fmt.Errorf("engine: delete the old subscription: %w", err)
 		}
 		if _, err := e.create(ctx, g, tenantID, monitorID, resource, len(users)); err != nil {
 			return "", err
@@ -126,7 +125,7 @@ func (e *Engine) Ensure(ctx context.Context, g graphapi.Subscriber, tenantID, mo
 		}
 		if cur.CertKeyID != cert.ID {
 			if err := g.DeleteSubscription(ctx, cur.GraphID); err != nil && !graphapi.IsNotFound(err) {
-				return "", fmt.Errorf("subscribe: delete a subscription on an old certificate: %w", err)
+				return "", fmt.Errorf("engine: delete a subscription on an old certificate: %w", err)
 			}
 			if _, err := e.create(ctx, g, tenantID, monitorID, resource, len(users)); err != nil {
 				return "", err
@@ -142,7 +141,7 @@ func (e *Engine) Ensure(ctx context.Context, g graphapi.Subscriber, tenantID, mo
 		}
 		if err != nil {
 			e.st.SubscriptionFailed(ctx, e.st.Pool(), cur.ID, err.Error())
-			return "", fmt.Errorf("subscribe: renew: %w", err)
+			return "", fmt.Errorf("engine: renew: %w", err)
 		}
 		return Renewed, e.st.SubscriptionRenewed(ctx, e.st.Pool(), cur.ID, sub.ExpiresAt)
 	}
@@ -205,7 +204,7 @@ func (e *Engine) create(ctx context.Context, g graphapi.Subscriber, tenantID, mo
 	}
 	if err != nil {
 		e.st.SubscriptionFailed(ctx, e.st.Pool(), row, err.Error())
-		return "", fmt.Errorf("subscribe: create: %w", err)
+		return "", fmt.Errorf("engine: create: %w", err)
 	}
 	return Created, e.st.SubscriptionCreated(ctx, e.st.Pool(), row, sub.ID, sub.ExpiresAt)
 }
@@ -218,7 +217,7 @@ func (e *Engine) create(ctx context.Context, g graphapi.Subscriber, tenantID, mo
 func (e *Engine) resolveConflict(ctx context.Context, g graphapi.Subscriber, row uuid.UUID, spec graphapi.SubscriptionSpec, certID string) (Outcome, error) {
 	subs, err := g.ListSubscriptions(ctx)
 	if err != nil {
-		return "", fmt.Errorf("subscribe: list after 409: %w", err)
+		return "", fmt.Errorf("engine: list after 409: %w", err)
 	}
 	for _, s := range subs {
 		if s.Resource == spec.Resource && s.ClientState != "" && s.IncludeResourceData && s.EncryptionCertificateID == certID {
@@ -226,7 +225,7 @@ func (e *Engine) resolveConflict(ctx context.Context, g graphapi.Subscriber, row
 			return Adopted, err
 		}
 		if err := g.DeleteSubscription(ctx, s.ID); err != nil && !graphapi.IsNotFound(err) {
-			return "", fmt.Errorf("subscribe: delete the conflicting subscription: %w", err)
+			return "", fmt.Errorf("engine: delete the conflicting subscription: %w", err)
 		}
 	}
 	return Replaced, nil
@@ -239,7 +238,7 @@ func (e *Engine) RetireCertificates(ctx context.Context) (int64, error) { return
 func (e *Engine) remove(ctx context.Context, g graphapi.Subscriber, cur store.SubscriptionState) error {
 	if cur.GraphID != "" {
 		if err := g.DeleteSubscription(ctx, cur.GraphID); err != nil && !graphapi.IsNotFound(err) {
-			return fmt.Errorf("subscribe: delete: %w", err)
+			return fmt.Errorf("engine: delete: %w", err)
 		}
 	}
 	return e.st.DropSubscriptionRow(ctx, e.st.Pool(), cur.ID)

@@ -1,4 +1,4 @@
-package subscribe
+package engine
 
 import (
 	"context"
@@ -94,7 +94,7 @@ func (r *Reconciler) sweep(ctx context.Context, tenantID uuid.UUID, inUse []stor
 				continue
 			}
 		}
-		r.logger.Info("subscribe: subscription of a monitor no longer in use left to expire", "tenant", tenantID,
+		r.logger.Info("engine: subscription of a monitor no longer in use left to expire", "tenant", tenantID,
 			"monitor", s.MonitorID, "subscription", s.GraphID, "expires", s.ExpiresAt, "err", err)
 		errs = append(errs, r.st.AbandonSubscription(ctx, r.st.Pool(), s.ID, "monitor no longer in use: "+err.Error()))
 	}
@@ -191,7 +191,7 @@ func (r *Reconciler) ReconcileTenantExcept(ctx context.Context, tenantID uuid.UU
 		}
 		if err != nil {
 			rep.Failed[m.ID] = err
-			r.logger.Warn("subscribe: monitor's subscription not reconciled", "tenant", tenantID, "monitor", m.ID, "err", err)
+			r.logger.Warn("engine: monitor's subscription not reconciled", "tenant", tenantID, "monitor", m.ID, "err", err)
 			continue
 		}
 		if o := rep.Outcomes[m.ID]; o == Created || o == Replaced {
@@ -212,7 +212,7 @@ func (r *Reconciler) ReconcileTenantExcept(ctx context.Context, tenantID uuid.UU
 			rep.Repaired = st.Changed
 		}
 		if err != nil {
-			return rep, fmt.Errorf("subscribe: repair after new subscriptions: %w", err)
+			return rep, fmt.Errorf("engine: repair after new subscriptions: %w", err)
 		}
 	}
 	if len(rep.Failed) > 0 { // uuid.Nil: the sweep of unused subscriptions
