@@ -1,6 +1,9 @@
 // Package presence turns Teams presence into what the telephony platform
 // acts on: per-tenant mapping rules from (availability, activity) to a
-// downstream state, with a debounce that absorbs call/meeting flaps.
+// downstream state, the one rule that decides what becomes of an observed
+// change (Decide: stale, unchanged, published, held by the debounce that
+// absorbs call/meeting flaps, or suppressed), and the event both channels
+// carry (NewEvent).
 package presence
 
 import (
@@ -167,32 +170,4 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	*d = Duration(v)
 	return nil
-}
-
-// Debouncer decides, per user, whether a mapped change is emitted now:
-// leaving talking is held for the debounce window and dropped if talking
-// resumes within it.
-type Debouncer struct {
-	Window time.Duration
-}
-
-// Decision is what to do with a change.
-type Decision int
-
-// Decisions.
-const (
-	Emit Decision = iota // send it
-	Hold                 // leaving talking: re-check at the window's end
-	Drop                 // no change downstream (same state, or a flap absorbed)
-)
-
-// Decide compares the last state emitted downstream with the new one.
-func (d Debouncer) Decide(emitted, next State) Decision {
-	switch {
-	case next == emitted:
-		return Drop
-	case emitted == Talking && d.Window > 0:
-		return Hold
-	}
-	return Emit
 }

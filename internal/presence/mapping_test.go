@@ -68,20 +68,3 @@ func TestRulesValidateAndRoundTrip(t *testing.T) {
 		t.Errorf("round trip = %+v %v", back, err)
 	}
 }
-
-func TestDebouncerAbsorbsCallMeetingFlaps(t *testing.T) {
-	d := Debouncer{Window: 3 * time.Second}
-	for _, c := range []struct {
-		from, to State
-		want     Decision
-	}{
-		{Available, Talking, Emit}, {Talking, Talking, Drop}, {Talking, Busy, Hold}, {Busy, Away, Emit}, {Talking, Offline, Hold},
-	} {
-		if got := d.Decide(c.from, c.to); got != c.want {
-			t.Errorf("%s → %s: %v, want %v", c.from, c.to, got, c.want)
-		}
-	}
-	if (Debouncer{}).Decide(Talking, Busy) != Emit {
-		t.Error("no window: leaving talking must be emitted at once")
-	}
-}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"presencebridge/internal/presence"
 )
 
 // PresenceChange is one observed presence of a user.
@@ -32,11 +34,11 @@ type PresenceEvent struct {
 	Sequence int64
 }
 
-// Outcomes of ApplyPresence.
+// Outcomes of ApplyPresence (presence.Decide's).
 const (
-	PresenceApplied   = "applied"
-	PresenceStale     = "stale"     // older than what is stored (a reordering)
-	PresenceUnchanged = "unchanged" // same state again (a retry, or a repair that agrees)
+	PresenceApplied   = string(presence.Applied)
+	PresenceStale     = string(presence.Stale)
+	PresenceUnchanged = string(presence.Unchanged)
 )
 
 // NotifyPresence wakes stream readers and deliverers of tenants at commit

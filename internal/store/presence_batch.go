@@ -155,13 +155,6 @@ type plannedEvent struct {
 func (e *plannedEvent) published() bool { return e.seq > 0 }
 func (e *plannedEvent) held() bool      { return e.holdFor > 0 || e.holdUntil != nil }
 
-// Reasons an event is never published.
-const (
-	suppressedEcho       = "echo"       // a state we set in Teams for the platform came back
-	suppressedDebounce   = "debounce"   // talking resumed within the window: the platform saw one talking period
-	suppressedSuperseded = "superseded" // a newer change within the window replaced it before it was published
-)
-
 // batchPlan is what a batch will write.
 type batchPlan struct {
 	events     []plannedEvent
@@ -173,54 +166,48 @@ type batchPlan struct {
 	published map[uuid.UUID]int64
 }
 
-// decide is ApplyPresence's rule for one change, against the user's
-// state as the batch left it.
+// decide applies presence.Decide, the rule for one change, to the
+// user's state as the batch left it, and plans what to write.
 func (p *batchPlan) decide(i int, c PresenceChange, u *userState, echoes map[echoKey]bool) string {
-	if u.exists && c.GraphSequence != "" && u.graphSeq != "" && c.GraphSequence < u.graphSeq {
+	key := userKey{c.TenantID, c.UserID}
+	ek := echoKey{key, strings.ToLower(c.Availability), strings.ToLower(c.Activity)}
+	held := u.held != uuid.Nil || u.heldIdx >= 0
+	v := presence.Decide(
+		presence.Current{Exists: u.exists, Availability: u.availability, Activity: u.activity, GraphSequence: u.graphSeq,
+			State: presence.State(u.mapped), Held: held},
+		presence.Change{Availability: c.Availability, Activity: c.Activity, GraphSequence: c.GraphSequence,
+			State: presence.State(c.MappedState), Debounce: c.Debounce, Echo: echoes[ek]})
+	switch v.Outcome {
+	case presence.Stale:
 		return PresenceStale
-	}
-	if u.exists && u.availability == c.Availability && u.activity == c.Activity {
-		if c.GraphSequence > u.graphSeq {
+	case presence.Unchanged:
+		if v.NewSequence {
 			u.graphSeq, u.dirty = c.GraphSequence, true
 		}
 		return PresenceUnchanged
 	}
-	ev := plannedEvent{change: i, key: userKey{c.TenantID, c.UserID}, uid: newEventID(), source: c.Source}
-	// A state we set in Teams for the platform comes back as a change:
-	// keep it, but do not send it back; the echo is used up.
-	ek := echoKey{ev.key, strings.ToLower(c.Availability), strings.ToLower(c.Activity)}
-	echo := echoes[ek]
-	if echo {
+	ev := plannedEvent{change: i, key: key, uid: newEventID(), source: c.Source}
+	switch v.Publication {
+	case presence.Publish:
+		u.seq++
+		ev.seq = u.seq
+	case presence.Hold:
+		if v.TakeOverHold {
+			ev.holdFor, ev.holdUntil = p.holdOf(u)
+		} else {
+			ev.holdFor = v.HoldFor
+		}
+	case presence.Suppress:
+		ev.suppressed = v.Suppressed
+	}
+	if v.Suppressed == presence.SuppressedEcho {
+		// Kept, not sent back; the echo is used up.
+		ev.source = "echo"
 		delete(echoes, ek)
 		p.usedEchoes = append(p.usedEchoes, ek)
 	}
-	held := u.held != uuid.Nil || u.heldIdx >= 0
-	talking := c.MappedState == string(presence.Talking)
-	switch {
-	case echo:
-		ev.source, ev.suppressed = "echo", suppressedEcho
-	case held && talking:
-		// Talking again within the window after a change that left it:
-		// the platform never saw talking end, and sees nothing now.
-		ev.suppressed = suppressedDebounce
-	case held:
-		// Another change while leaving talking is held: the latest state
-		// wins, within the same window (the deadline does not move). A hold
-		// whose deadline has just passed but that PublishHeld has not yet
-		// published (it polls every quarter second) counts as still held.
-		ev.holdFor, ev.holdUntil = p.holdOf(u)
-	case c.Debounce > 0 && u.exists && u.mapped == string(presence.Talking) && !talking:
-		ev.holdFor = c.Debounce // leaving talking is held for the window
-	default:
-		u.seq++
-		ev.seq = u.seq
-	}
-	if held {
-		reason := suppressedSuperseded
-		if talking && !echo {
-			reason = suppressedDebounce
-		}
-		p.unhold(u, reason)
+	if v.EndHeld != "" {
+		p.unhold(u, v.EndHeld)
 	}
 	u.availability, u.activity, u.graphSeq, u.mapped, u.observed = c.Availability, c.Activity, c.GraphSequence, c.MappedState, c.ObservedAt
 	u.exists, u.dirty = true, true

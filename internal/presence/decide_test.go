@@ -1,0 +1,50 @@
+package presence
+
+import (
+	"testing"
+	"time"
+)
+
+// TestDecideIsOneRuleForBothChannels names each case of the rule: stale and
+// unchanged changes make no event; an echo is suppressed; leaving talking
+// is held; within the window talking again suppresses both, another change
+// takes the held one's place and deadline.
+func TestDecideIsOneRuleForBothChannels(t *testing.T) {
+	const window = 3 * time.Second
+	inCall := Current{Exists: true, Availability: "Busy", Activity: "InACall", GraphSequence: "05", State: Talking}
+	heldAvailable := Current{Exists: true, Availability: "Available", Activity: "Available", GraphSequence: "06", State: Available, Held: true}
+	change := func(avail, act, seq string, st State) Change {
+		return Change{Availability: avail, Activity: act, GraphSequence: seq, State: st, Debounce: window}
+	}
+	for _, c := range []struct {
+		name string
+		cur  Current
+		ch   Change
+		want Verdict
+	}{
+		{"a first change is published", Current{}, change("Busy", "InACall", "01", Talking),
+			Verdict{Outcome: Applied, Publication: Publish}},
+		{"an older sequenceNumber is stale", inCall, change("Available", "Available", "04", Available),
+			Verdict{Outcome: Stale}},
+		{"the same state again is unchanged, its newer sequence kept", inCall, change("Busy", "InACall", "07", Talking),
+			Verdict{Outcome: Unchanged, NewSequence: true}},
+		{"leaving talking is held for the window", inCall, change("Available", "Available", "06", Available),
+			Verdict{Outcome: Applied, Publication: Hold, HoldFor: window}},
+		{"without a window leaving talking is published", inCall, Change{Availability: "Available", Activity: "Available", State: Available},
+			Verdict{Outcome: Applied, Publication: Publish}},
+		{"talking again within the window suppresses both", heldAvailable, change("Busy", "InAMeeting", "07", Talking),
+			Verdict{Outcome: Applied, Publication: Suppress, Suppressed: SuppressedDebounce, EndHeld: SuppressedDebounce}},
+		{"another change within the window takes the held one's place", heldAvailable, change("Away", "Away", "07", Away),
+			Verdict{Outcome: Applied, Publication: Hold, TakeOverHold: true, EndHeld: SuppressedSuperseded}},
+		{"an echo of ours is suppressed", Current{Exists: true, Availability: "Available", Activity: "Available", State: Available},
+			Change{Availability: "DoNotDisturb", Activity: "Presenting", State: DoNotDisturb, Echo: true},
+			Verdict{Outcome: Applied, Publication: Suppress, Suppressed: SuppressedEcho}},
+		{"an echo during a hold supersedes the held change", heldAvailable,
+			Change{Availability: "Busy", Activity: "InACall", State: Talking, Echo: true, Debounce: window},
+			Verdict{Outcome: Applied, Publication: Suppress, Suppressed: SuppressedEcho, EndHeld: SuppressedSuperseded}},
+	} {
+		if got := Decide(c.cur, c.ch); got != c.want {
+			t.Errorf("%s:\n got %+v\nwant %+v", c.name, got, c.want)
+		}
+	}
+}
