@@ -314,18 +314,28 @@ func TestATalkingFlapReachesBothChannelsAsTheSameEvents(t *testing.T) {
 		time.Sleep(150 * time.Millisecond)
 	}
 	start := time.Now()
-	stream, _ := w.sseRead(t, "", 2, func() {
+	raw := testkit.ReadSSE(t, w.bridge.URL+"/api/v1/events", w.apiKey, "", 2, 20*time.Second, func() {
 		set("Busy", "InACall")
 		set("Available", "Available") // held: leaves talking
 		set("Busy", "InACall")        // talking again within 3 s: neither goes out
 		set("Away", "Away")           // really leaves: out after the window
 	})
+	stream := make([]presence.Event, len(raw))
+	for i, e := range raw {
+		if err := json.Unmarshal(e.Data, &stream[i]); err != nil {
+			t.Fatalf("event %q: %v", e.Data, err)
+		}
+	}
 	if took := time.Since(start); took < 3*time.Second {
 		t.Errorf("the change leaving talking arrived after %v, before the 3 s debounce window ended", took)
 	}
 	var hooks []presence.Event
-	for _, r := range w.platform.wait(t, 2) {
+	for i, r := range w.platform.wait(t, 2) {
 		hooks = append(hooks, r.event)
+		// One event builder: the same bytes on both channels.
+		if !bytes.Equal(r.body, raw[i].Data) {
+			t.Errorf("event %d differs by channel:\nwebhook %s\nstream  %s", i, r.body, raw[i].Data)
+		}
 		if r.header.Get("webhook-id") != r.event.Data.EventID.String() {
 			t.Errorf("webhook-id %q is not the event id %s", r.header.Get("webhook-id"), r.event.Data.EventID)
 		}
