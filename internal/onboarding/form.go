@@ -2,10 +2,8 @@ package onboarding
 
 import (
 	"bytes"
-	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/mail"
 	"net/url"
@@ -14,7 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"presencebridge/internal/store"
+	"presencebridge/internal/roster"
 )
 
 // Form is the onboarding form as the admin entered it. It is stored as
@@ -26,7 +24,7 @@ type Form struct {
 	TelephonyAccount string `json:"telephonyAccount"`
 	UsersSource      string `json:"usersSource"` // "list" or "group"
 	Users            string `json:"users"`       // one per line: upn[,telephony id]
-	Group            string `json:"group"`       // an Entra group's name or id
+	Group            string `json:"group"`       // an Entra group's object id
 	EventTarget      string `json:"eventTarget"` // "webhook" or "stream"
 	WebhookURL       string `json:"webhookUrl"`
 }
@@ -62,8 +60,9 @@ func (f *Form) normalize() {
 	}
 }
 
-// validate checks every field and parses the user list.
-func (f *Form) validate(allowLoopback bool) ([]store.RosterEntry, FieldErrors) {
+// validate checks every field and reads the roster chosen: the users
+// listed, or the Entra group.
+func (f *Form) validate(allowLoopback bool) (roster.Choice, FieldErrors) {
 	f.normalize()
 	fe := FieldErrors{}
 	if f.Company == "" {
@@ -87,17 +86,25 @@ func (f *Form) validate(allowLoopback bool) ([]store.RosterEntry, FieldErrors) {
 	} else if len(f.TelephonyAccount) > 200 {
 		fe["telephonyAccount"] = "Use at most 200 characters."
 	}
-	var roster []store.RosterEntry
+	var choice roster.Choice
 	switch f.UsersSource {
 	case "list":
 		var err error
-		roster, err = ParseUsers(f.Users)
+		choice.Entries, err = parseUsers(f.Users)
 		if err != nil {
 			fe["users"] = err.Error()
 		}
 	case "group":
-		if f.Group == "" {
-			fe["group"] = "Enter the name or id of the Microsoft Entra group whose members to monitor."
+		// The group is recorded by its object id: a name would need an
+		// app-only token to look up, and there is none before consent.
+		id, err := uuid.Parse(f.Group)
+		switch {
+		case f.Group == "":
+			fe["group"] = "Enter the object id of the Microsoft Entra group whose members to monitor."
+		case err != nil || !isGUID(f.Group):
+			fe["group"] = "Enter the group's object id, such as 0f4a2c1e-8a5b-4c7d-9e3f-1a2b3c4d5e6f (Microsoft Entra admin center → Groups → the group → Object ID)."
+		default:
+			choice.Group = &id
 		}
 	default:
 		fe["usersSource"] = "Choose a list of users or an Entra group."
@@ -113,58 +120,35 @@ func (f *Form) validate(allowLoopback bool) ([]store.RosterEntry, FieldErrors) {
 		fe["eventTarget"] = "Choose a webhook or the event stream."
 	}
 	if len(fe) == 0 {
-		return roster, nil
+		return choice, nil
 	}
-	return roster, fe
+	return choice, fe
 }
 
-// ParseUsers reads the users to monitor: one per line, "upn" or
-// "upn,telephony id" (a CSV export with a header row works too; commas,
-// semicolons and tabs separate). Errors name the line.
-func ParseUsers(text string) ([]store.RosterEntry, error) {
-	r := csv.NewReader(strings.NewReader(strings.NewReplacer(";", ",", "\t", ",").Replace(text)))
-	r.FieldsPerRecord = -1
-	r.TrimLeadingSpace = true
-	seen := map[string]int{}
-	var out []store.RosterEntry
-	line := 0
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		line++
-		if err != nil {
-			return nil, fmt.Errorf("Line %d cannot be read: %v.", line, err)
-		}
-		upn := strings.TrimSpace(rec[0])
-		if upn == "" {
-			continue
-		}
-		if line == 1 && !strings.Contains(upn, "@") && len(out) == 0 { // a header row
-			continue
-		}
-		if a, err := mail.ParseAddress(upn); err != nil || a.Address != upn {
-			return nil, fmt.Errorf("Line %d: %q is not a user name such as adele.vance@contoso.com.", line, upn)
-		}
-		key := strings.ToLower(upn)
-		if first, dup := seen[key]; dup {
-			return nil, fmt.Errorf("Line %d repeats %s (first on line %d).", line, upn, first)
-		}
-		seen[key] = line
-		e := store.RosterEntry{UPN: upn}
-		if len(rec) > 1 {
-			e.ExternalID = strings.TrimSpace(rec[1])
-		}
-		out = append(out, e)
-		if len(out) > MaxUsers {
-			return nil, fmt.Errorf("At most %d users can be entered here; use an Entra group for more.", MaxUsers)
-		}
-	}
-	if len(out) == 0 {
+// parseUsers reads the users to monitor with the roster's parser
+// (roster.ParseList: one per line, "upn" or "upn,telephony id", a header
+// row allowed; commas, semicolons and tabs separate) and words its first
+// problem for the form, naming the line.
+func parseUsers(text string) ([]roster.Entry, error) {
+	if strings.TrimSpace(text) == "" {
 		return nil, errors.New("Enter at least one user to monitor, one per line.")
 	}
-	return out, nil
+	entries, err := roster.ParseList(text)
+	var bad *roster.EntriesError
+	switch {
+	case errors.As(err, &bad) && len(bad.Problems) > 0:
+		p := bad.Problems[0]
+		msg := fmt.Sprintf("Line %d: %s.", p.Line, p.Message)
+		if n := len(bad.Problems) - 1; n > 0 {
+			msg += fmt.Sprintf(" %d more line(s) have problems too.", n)
+		}
+		return nil, errors.New(msg)
+	case err != nil:
+		return nil, err
+	case len(entries) > MaxUsers:
+		return nil, fmt.Errorf("At most %d users can be entered here; use an Entra group for more.", MaxUsers)
+	}
+	return entries, nil
 }
 
 // UsersFromCSV turns an uploaded CSV file into the form's users text.
@@ -173,7 +157,7 @@ func UsersFromCSV(b []byte) (string, error) {
 		return "", errors.New("The file is larger than 20 MB.")
 	}
 	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")) // Excel's byte-order mark
-	if _, err := ParseUsers(string(b)); err != nil {
+	if _, err := parseUsers(string(b)); err != nil {
 		return "", err
 	}
 	return string(b), nil

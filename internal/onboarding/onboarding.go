@@ -22,6 +22,7 @@ import (
 
 	"presencebridge/internal/identity"
 	"presencebridge/internal/links"
+	"presencebridge/internal/roster"
 	"presencebridge/internal/store"
 )
 
@@ -59,10 +60,11 @@ var DefaultRequiredRoles = []string{"User.Read.All", "Presence.Read.All", "Group
 
 // Service runs onboarding.
 type Service struct {
-	st    *store.Store
-	id    *identity.Client
-	links *links.Signer
-	cfg   Config
+	st     *store.Store
+	roster *roster.Roster
+	id     *identity.Client
+	links  *links.Signer
+	cfg    Config
 }
 
 // New returns a Service.
@@ -71,7 +73,7 @@ func New(st *store.Store, id *identity.Client, l *links.Signer, cfg Config) *Ser
 	if cfg.RequiredRoles == nil {
 		cfg.RequiredRoles = DefaultRequiredRoles
 	}
-	return &Service{st: st, id: id, links: l, cfg: cfg}
+	return &Service{st: st, roster: roster.New(st), id: id, links: l, cfg: cfg}
 }
 
 // Problem is a step that did not succeed, told to the person: what
@@ -192,7 +194,7 @@ func (s *Service) Form(ctx context.Context, tenantID uuid.UUID) (Form, error) {
 // still stored as entered (nothing typed is lost) but the tenant and
 // roster are not changed.
 func (s *Service) SaveForm(ctx context.Context, tenantID uuid.UUID, f Form, actor string) (FieldErrors, error) {
-	roster, fe := f.validate(s.cfg.AllowLoopbackWebhooks)
+	choice, fe := f.validate(s.cfg.AllowLoopbackWebhooks)
 	t, err := s.st.GetTenant(ctx, s.st.Pool(), tenantID)
 	if err != nil {
 		return nil, err
@@ -211,12 +213,10 @@ func (s *Service) SaveForm(ctx context.Context, tenantID uuid.UUID, f Form, acto
 			TelephonyAccountID: f.TelephonyAccount, AdminEmail: f.AdminEmail}); err != nil {
 			return err
 		}
-		if f.UsersSource == "list" {
-			if err := s.st.ReplaceRoster(ctx, tx, tenantID, roster); err != nil {
-				return err
-			}
+		if _, err := s.roster.Choose(ctx, tx, tenantID, choice); err != nil {
+			return err
 		}
-		return s.st.Audit(ctx, tx, &tenantID, actor, "form.saved", map[string]any{"users": len(roster), "usersSource": f.UsersSource,
+		return s.st.Audit(ctx, tx, &tenantID, actor, "form.saved", map[string]any{"users": len(choice.Entries), "usersSource": f.UsersSource,
 			"microsoftTenant": f.MicrosoftTenant, "eventTarget": f.EventTarget})
 	})
 	return fe, err

@@ -393,19 +393,21 @@ func TestFormErrorsKeepWhatWasTyped(t *testing.T) {
 	}
 }
 
+// The list's parsing is the roster's (roster.TestParseListAcceptsMixedSeparatorsAndAHeader);
+// the form words its problems, naming the line.
 func TestParseUsers(t *testing.T) {
-	got, err := ParseUsers("upn,telephony id\r\nadele@contoso.com; 1001\n\nalex@contoso.com\t1002\n")
-	if err != nil || len(got) != 2 || got[0].ExternalID != "1001" || got[1].UPN != "alex@contoso.com" || got[1].ExternalID != "1002" {
-		t.Fatalf("ParseUsers = %+v, %v", got, err)
+	got, err := parseUsers("upn,telephony id\r\nadele@contoso.com; 1001\n\nalex@contoso.com\t1002\n")
+	if err != nil || len(got) != 2 || got[0].TelephonyID != "1001" || got[1].UPN != "alex@contoso.com" || got[1].TelephonyID != "1002" {
+		t.Fatalf("parseUsers = %+v, %v", got, err)
 	}
 	for in, want := range map[string]string{
 		"":                      "at least one",
-		"a@b.c\nA@B.C":          "Line 2 repeats",
+		"a@b.c\nA@B.C":          "Line 2: A@B.C is already on line 1",
 		"a@b.c\n\"unterminated": "Line 2",
 		"a@b.c\nbob":            `"bob"`,
 	} {
-		if _, err := ParseUsers(in); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("ParseUsers(%q) = %v, want %q", in, err, want)
+		if _, err := parseUsers(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("parseUsers(%q) = %v, want %q", in, err, want)
 		}
 	}
 	if MonitorsNeeded(0) != 1 || MonitorsNeeded(650) != 2 || MonitorsNeeded(651) != 3 || MonitorsNeeded(100_000) != 155 {

@@ -161,7 +161,6 @@ func ParseCSV(r io.Reader) ([]Entry, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
 			c.problem(pe.Line, "", "not valid CSV: %v", pe.Err)
@@ -173,6 +172,8 @@ func ParseCSV(r io.Reader) ([]Entry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read roster CSV: %w", err)
 		}
+		// FieldPos only after a record was read: it panics after an error.
+		line, _ := cr.FieldPos(0)
 		if header {
 			header = false
 			if u, t, ok := headerColumns(rec); ok {
@@ -201,6 +202,16 @@ func ParseCSV(r io.Reader) ([]Entry, error) {
 	}
 	return c.result(true)
 }
+
+// ParseList reads a list typed or pasted into a form: one user per line,
+// "upn" or "upn,telephony id", a header row allowed as in ParseCSV. Commas,
+// semicolons and tabs all separate fields, even mixed: a list pasted from a
+// spreadsheet holds tabs, one typed by hand whatever the admin chose.
+func ParseList(text string) ([]Entry, error) {
+	return ParseCSV(strings.NewReader(listSeparators.Replace(text)))
+}
+
+var listSeparators = strings.NewReplacer(";", ",", "\t", ",")
 
 // headerColumns finds the user and telephony id columns of a header row
 // (telephony -1 when absent).

@@ -83,3 +83,22 @@ func TestEntriesChecksAListByPosition(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A list typed or pasted on a form mixes separators (a spreadsheet pastes
+// tabs) and may keep a header row.
+func TestParseListAcceptsMixedSeparatorsAndAHeader(t *testing.T) {
+	got, err := ParseList("upn,telephony id\r\nadele@contoso.com; 1001\n\nalex@contoso.com\t1002\n")
+	if err != nil || len(got) != 2 || got[0] != (Entry{"adele@contoso.com", "1001"}) || got[1] != (Entry{"alex@contoso.com", "1002"}) {
+		t.Fatalf("ParseList = %+v, %v", got, err)
+	}
+	for in, want := range map[string]string{
+		"":                      "no users",
+		"a@b.c\nA@B.C":          "line 2: A@B.C is already on line 1",
+		"a@b.c\n\"unterminated": "line 2: not valid CSV",
+		"a@b.c\nbob":            `line 2: "bob" is not a UPN`,
+	} {
+		if _, err := ParseList(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseList(%q) = %v, want %q", in, err, want)
+		}
+	}
+}

@@ -67,28 +67,36 @@ type ImportResult struct {
 // Import adds or updates entries (checked by Entries or ParseCSV) as users
 // to resolve; Resolve then looks them up.
 func (r *Roster) Import(ctx context.Context, tenantID uuid.UUID, entries []Entry, opts ImportOptions) (ImportResult, error) {
-	if opts.Source == "" {
-		opts.Source = store.SourceList
-	}
 	var res ImportResult
-	err := r.inListTx(ctx, tenantID, func(tx pgx.Tx) error {
-		rows := make([]store.DirectoryEntry, len(entries))
-		upns := make([]string, len(entries))
-		for i, e := range entries {
-			rows[i], upns[i] = store.DirectoryEntry{UPN: e.UPN, ExternalID: e.TelephonyID}, e.UPN
-		}
-		up, err := r.st.UpsertDirectoryUsers(ctx, tx, tenantID, opts.Source, rows)
-		if err != nil {
-			return err
-		}
-		res.Added, res.Updated = up.Added, up.Updated
-		if opts.Replace {
-			res.Removed, err = r.st.RemoveDirectoryUsersExcept(ctx, tx, tenantID, upns)
-		}
+	err := r.inListTx(ctx, tenantID, func(tx pgx.Tx) (err error) {
+		res, err = r.importTx(ctx, tx, tenantID, entries, opts)
 		return err
 	})
 	if err != nil {
 		return ImportResult{}, fmt.Errorf("import roster of %s: %w", tenantID, err)
+	}
+	return res, nil
+}
+
+// importTx writes entries in tx, under the roster lock the caller holds.
+func (r *Roster) importTx(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, entries []Entry, opts ImportOptions) (ImportResult, error) {
+	if opts.Source == "" {
+		opts.Source = store.SourceList
+	}
+	rows := make([]store.DirectoryEntry, len(entries))
+	upns := make([]string, len(entries))
+	for i, e := range entries {
+		rows[i], upns[i] = store.DirectoryEntry{UPN: e.UPN, ExternalID: e.TelephonyID}, e.UPN
+	}
+	up, err := r.st.UpsertDirectoryUsers(ctx, tx, tenantID, opts.Source, rows)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	res := ImportResult{Added: up.Added, Updated: up.Updated}
+	if opts.Replace {
+		if res.Removed, err = r.st.RemoveDirectoryUsersExcept(ctx, tx, tenantID, upns); err != nil {
+			return ImportResult{}, err
+		}
 	}
 	return res, nil
 }
