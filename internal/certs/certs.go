@@ -1,6 +1,6 @@
 // Package certs keeps Presence Bridge's encryption certificates for rich
 // Graph notifications: a 2048-bit RSA key with a self-signed certificate
-// (Graph does not check the issuer, graph-facts §4.5), its private key
+// (Graph does not check the issuer, docs/graph.md#rich-notifications), its private key
 // sealed in the database, one active at a time. A new certificate is made
 // when the active one nears its end; old ones stay readable until no
 // subscription names them, so notifications in flight still decrypt.
@@ -12,7 +12,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
 	"fmt"
 	"math/big"
 	"time"
@@ -29,7 +28,7 @@ const PurposePrivateKey = "encryption-private-key"
 // NotifyChannel is the LISTEN/NOTIFY channel signalled, with the
 // certificate's id, when a certificate is made: processors load it at once
 // (Load) rather than at their next periodic reload.
-const NotifyChannel = "pb_certs"
+const NotifyChannel = store.CertsNotifyChannel
 
 // Lifetime of a certificate, and how long before its end a new one is made.
 const (
@@ -57,20 +56,15 @@ func New(st *store.Store, now func() time.Time) *Manager {
 func (m *Manager) Active(ctx context.Context) (notification.Key, error) {
 	var key notification.Key
 	err := pgx.BeginFunc(ctx, m.st.Pool(), func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('presencebridge/encryption-certs'))`); err != nil {
+		if err := m.st.LockEncryptionCerts(ctx, tx); err != nil {
 			return err
 		}
-		var id string
-		var der []byte
-		var secretID [16]byte
-		var notAfter time.Time
-		err := tx.QueryRow(ctx, `SELECT id, certificate, private_key_secret_id, not_after FROM encryption_certs
-			WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1`).Scan(&id, &der, &secretID, &notAfter)
-		if err == nil && m.now().Add(Renew).Before(notAfter) {
-			key, err = m.open(ctx, tx, id, der, secretID)
+		c, found, err := m.st.NewestEncryptionCert(ctx, tx)
+		if err != nil {
 			return err
 		}
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		if found && m.now().Add(Renew).Before(c.NotAfter) {
+			key, err = m.open(ctx, tx, c)
 			return err
 		}
 		key, err = m.create(ctx, tx)
@@ -82,49 +76,48 @@ func (m *Manager) Active(ctx context.Context) (notification.Key, error) {
 func (m *Manager) create(ctx context.Context, tx pgx.Tx) (notification.Key, error) {
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		return notification.Key{}, err
+		return notification.Key{}, fmt.Errorf("certificate key: %w", err)
 	}
 	now := m.now()
-	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
+	if err != nil {
+		return notification.Key{}, fmt.Errorf("certificate serial number: %w", err)
+	}
 	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: "Presence Bridge notification encryption"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(Lifetime), KeyUsage: x509.KeyUsageKeyEncipherment | x509.KeyUsageDataEncipherment}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
 	if err != nil {
-		return notification.Key{}, err
+		return notification.Key{}, fmt.Errorf("create certificate: %w", err)
 	}
-	cert, _ := x509.ParseCertificate(der)
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return notification.Key{}, fmt.Errorf("parse the certificate just made: %w", err)
+	}
 	id := "pb-" + now.UTC().Format("20060102T150405") + fmt.Sprintf("-%x", serial.Uint64()&0xffff)
 	sid, err := m.st.PutSecret(ctx, tx, nil, PurposePrivateKey, x509.MarshalPKCS1PrivateKey(priv))
 	if err != nil {
 		return notification.Key{}, err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO encryption_certs (id, certificate, private_key_secret_id, not_after) VALUES ($1, $2, $3, $4)`,
-		id, der, sid, cert.NotAfter)
-	if err != nil {
-		return notification.Key{}, err
-	}
-	// Sent at commit, with the row: every processor loads the certificate
-	// before the subscription that names it exists at Graph.
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, NotifyChannel, id); err != nil {
+	if err := m.st.InsertEncryptionCert(ctx, tx, store.EncryptionCert{ID: id, DER: der, SecretID: sid, NotAfter: cert.NotAfter}); err != nil {
 		return notification.Key{}, err
 	}
 	return notification.Key{ID: id, Certificate: cert, Private: priv}, nil
 }
 
-func (m *Manager) open(ctx context.Context, q store.DBTX, id string, der []byte, secretID [16]byte) (notification.Key, error) {
-	cert, err := x509.ParseCertificate(der)
+func (m *Manager) open(ctx context.Context, q store.DBTX, c store.EncryptionCert) (notification.Key, error) {
+	cert, err := x509.ParseCertificate(c.DER)
 	if err != nil {
-		return notification.Key{}, fmt.Errorf("certificate %s: %w", id, err)
+		return notification.Key{}, fmt.Errorf("certificate %s: %w", c.ID, err)
 	}
-	raw, err := m.st.OpenSecret(ctx, q, secretID, PurposePrivateKey)
+	raw, err := m.st.OpenSecret(ctx, q, c.SecretID, PurposePrivateKey)
 	if err != nil {
 		return notification.Key{}, err
 	}
 	priv, err := x509.ParsePKCS1PrivateKey(raw)
 	if err != nil {
-		return notification.Key{}, fmt.Errorf("certificate %s private key: %w", id, err)
+		return notification.Key{}, fmt.Errorf("certificate %s private key: %w", c.ID, err)
 	}
-	return notification.Key{ID: id, Certificate: cert, Private: priv}, nil
+	return notification.Key{ID: c.ID, Certificate: cert, Private: priv}, nil
 }
 
 // Load puts every certificate not retired into keys (and drops retired
@@ -138,29 +131,16 @@ func (m *Manager) Load(ctx context.Context, keys *notification.Keys) error {
 // transaction's connection, as waiting for another from a pool that its
 // peers' transactions hold could wait for ever.
 func (m *Manager) LoadFrom(ctx context.Context, q store.DBTX, keys *notification.Keys) error {
-	rows, err := q.Query(ctx, `SELECT id, certificate, private_key_secret_id, retired_at IS NOT NULL FROM encryption_certs`)
+	all, err := m.st.EncryptionCerts(ctx, q)
 	if err != nil {
 		return err
 	}
-	type row struct {
-		id      string
-		der     []byte
-		secret  [16]byte
-		retired bool
-	}
-	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
-		var x row
-		return x, r.Scan(&x.id, &x.der, &x.secret, &x.retired)
-	})
-	if err != nil {
-		return err
-	}
-	for _, x := range all {
-		if x.retired {
-			keys.Remove(x.id)
+	for _, c := range all {
+		if c.Retired {
+			keys.Remove(c.ID)
 			continue
 		}
-		k, err := m.open(ctx, q, x.id, x.der, x.secret)
+		k, err := m.open(ctx, q, c)
 		if err != nil {
 			return err
 		}
@@ -172,9 +152,5 @@ func (m *Manager) LoadFrom(ctx context.Context, q store.DBTX, keys *notification
 // Retire marks certificates that are neither active nor named by any
 // subscription; it returns how many.
 func (m *Manager) Retire(ctx context.Context) (int64, error) {
-	tag, err := m.st.Pool().Exec(ctx, `UPDATE encryption_certs c SET retired_at = now()
-		WHERE retired_at IS NULL
-		AND id <> (SELECT id FROM encryption_certs WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1)
-		AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.cert_key_id = c.id)`)
-	return tag.RowsAffected(), err
+	return m.st.RetireEncryptionCerts(ctx)
 }

@@ -20,11 +20,7 @@ import (
 )
 
 // Row is one POST's accepted items, as stored in the inbox.
-type Row struct {
-	Kind    string // change or lifecycle
-	Payload []byte // JSON: {"value":[…], "validationTokens":[…]}
-	Items   int
-}
+type Row = store.InboxRow
 
 // ErrUnavailable is returned when the inbox cannot be written in time:
 // answer 503 so Graph retries, never 202.
@@ -44,7 +40,7 @@ type CommitterOptions struct {
 
 // Committer group-commits rows into the inbox.
 type Committer struct {
-	pool *pgxpool.Pool
+	st   *store.Store
 	opts CommitterOptions
 	in   chan *pending
 }
@@ -54,7 +50,8 @@ type pending struct {
 	done chan error
 }
 
-// NewCommitter returns a Committer; call Run to start it.
+// NewCommitter returns a Committer over pool; call Run to start it. The
+// inbox holds nothing sealed, so its Store needs no key ring.
 func NewCommitter(pool *pgxpool.Pool, opts CommitterOptions) *Committer {
 	if opts.Workers <= 0 {
 		opts.Workers = 2
@@ -65,7 +62,7 @@ func NewCommitter(pool *pgxpool.Pool, opts CommitterOptions) *Committer {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 2 * time.Second
 	}
-	return &Committer{pool: pool, opts: opts, in: make(chan *pending, 4*opts.MaxBatch)}
+	return &Committer{st: store.New(pool, nil), opts: opts, in: make(chan *pending, 4*opts.MaxBatch)}
 }
 
 // Run commits until ctx ends.
@@ -112,15 +109,12 @@ func (c *Committer) work(ctx context.Context) {
 func (c *Committer) insert(ctx context.Context, batch []*pending) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	kinds := make([]string, len(batch))
-	payloads := make([]string, len(batch))
-	items := make([]int32, len(batch))
+	rows := make([]store.InboxRow, len(batch))
 	for i, p := range batch {
-		kinds[i], payloads[i], items[i] = p.row.Kind, string(p.row.Payload), int32(p.row.Items)
+		rows[i] = p.row
 	}
-	_, err := c.pool.Exec(ctx, `WITH ins AS (INSERT INTO inbox (kind, payload, items)
-		SELECT * FROM unnest($1::text[], $2::jsonb[], $3::int[]) RETURNING 1)
-		SELECT pg_notify('`+store.InboxNotifyChannel+`', count(*)::text) FROM ins`, kinds, payloads, items)
+	// One multi-row insert for the whole batch: the group commit.
+	err := c.st.InsertInbox(ctx, rows)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}

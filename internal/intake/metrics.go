@@ -11,7 +11,7 @@ const (
 	DropBadValidationToken  = "bad_validation_token" // the POST's validationTokens failed: every item is suspect
 	DropUnknownSubscription = "unknown_subscription" // no subscription of ours (deleted since it was received)
 	DropTenantMismatch      = "tenant_mismatch"      // the item's Microsoft tenant is not the subscription's
-	DropNoUser              = "no_user"              // a basic or undecryptable item without resourceData.id: nothing to re-read
+	DropNoUser              = "no_user"              // an item whose resourceData.id is absent (basic or undecryptable: nothing to re-read) or not a user id
 	DropUnknownCertificate  = "unknown_certificate"  // encrypted for a certificate we do not hold, and no user to re-read
 	DropNotDecrypted        = "not_decrypted"        // dataSignature mismatch or malformed encryptedContent
 	DropMalformed           = "malformed"            // decrypted, but not a presence

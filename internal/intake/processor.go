@@ -102,17 +102,7 @@ func (p *Processor) ProcessBatch(ctx context.Context) (Stats, error) {
 	var st Stats
 	m := newMemo()
 	err := pgx.BeginFunc(ctx, p.st.Pool(), func(tx pgx.Tx) error {
-		// Planned per execution: a plan cached while the inbox was empty
-		// sorts all of it, and a backlog is when the inbox is not.
-		rows, err := tx.Query(ctx, `SELECT id, kind, payload, received_at FROM inbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-			pgx.QueryExecModeCacheDescribe, p.batch)
-		if err != nil {
-			return err
-		}
-		claimed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (inboxRow, error) {
-			var x inboxRow
-			return x, r.Scan(&x.id, &x.kind, &x.payload, &x.received)
-		})
+		claimed, err := p.st.ClaimInbox(ctx, tx, p.batch)
 		if err != nil {
 			return err
 		}
@@ -121,7 +111,8 @@ func (p *Processor) ProcessBatch(ctx context.Context) (Stats, error) {
 		}
 		ids := make([]int64, len(claimed))
 		posts := make([]post, 0, len(claimed))
-		for i, row := range claimed {
+		for i, c := range claimed {
+			row := inboxRow{id: c.ID, kind: c.Kind, payload: c.Payload, received: c.ReceivedAt}
 			ids[i] = row.id
 			ok, err := p.open(row, m, &st)
 			if err != nil {
@@ -265,7 +256,7 @@ func (p *Processor) open(row inboxRow, m *memo, st *Stats) (post, error) {
 			return post{}, err // keys unavailable: leave the row for a later try
 		}
 		if err != nil {
-			// One bad token makes the whole POST suspect (§4.6).
+			// One bad token makes the whole POST suspect (docs/graph.md#validation-tokens).
 			for _, n := range coll.Value {
 				p.drop(m, st, DropBadValidationToken, row, n, uuid.Nil, err)
 			}
@@ -337,12 +328,19 @@ func (p *Processor) processItem(ctx context.Context, tx pgx.Tx, m *memo, row inb
 		return c, false, p.st.RecordSubscriptionEvent(ctx, tx, sub.ID, n.LifecycleEvent)
 	}
 	userID := uuid.Nil
-	if n.ResourceData != nil {
-		userID, _ = uuid.Parse(n.ResourceData.ID)
+	if n.ResourceData != nil && n.ResourceData.ID != "" {
+		id, err := uuid.Parse(n.ResourceData.ID)
+		if err != nil {
+			// Not a user's object id: neither a re-read nor the check that
+			// the encrypted presence is this user's is possible.
+			p.drop(m, st, DropNoUser, row, n, sub.TenantID, fmt.Errorf("resourceData.id: %w", err))
+			return c, false, nil
+		}
+		userID = id
 	}
 	switch {
 	case n.EncryptedContent == nil:
-		// A basic notification says only that something changed (graph-facts §3.2).
+		// A basic notification says only that something changed (docs/graph.md#basic-and-rich-notifications).
 		return c, false, p.resyncOrDrop(ctx, tx, m, st, ResyncBasic, DropNoUser, row, n, sub.TenantID, userID, nil)
 	case errors.Is(dec.err, notification.ErrUnknownCertificate):
 		// Not ours even after a reload: Graph will not send it again, but

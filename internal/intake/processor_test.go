@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -9,7 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -245,5 +248,35 @@ func TestTwoProcessorsShareTheInboxWithoutDoubleWork(t *testing.T) {
 	}
 	if n := f.count(t, `SELECT count(*) FROM presence_events`); n != 200 {
 		t.Errorf("events = %d, want 200", n)
+	}
+}
+
+// An item whose resourceData.id is not a user's object id is dropped as
+// no_user, rich or basic: it is neither applied unchecked (the encrypted
+// presence cannot be matched to the user the item names) nor re-read for
+// uuid.Nil.
+func TestItemWithAnInvalidResourceDataIDIsDropped(t *testing.T) {
+	f := newFixture(t)
+	var logs bytes.Buffer
+	p := NewProcessor(f.st, ProcessorOptions{Keys: notification.NewKeys(f.key), Tokens: tokens{},
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	rich := f.rich(t, uuid.New(), "Busy", "InACall", "1")
+	rich["resourceData"] = map[string]any{"id": "not-a-user-id"}
+	basic := f.rich(t, uuid.New(), "Busy", "InACall", "1")
+	delete(basic, "encryptedContent")
+	basic["resourceData"] = map[string]any{"id": "not-a-user-id"}
+	f.inbox(t, "change", rich, basic)
+	st, err := p.Drain(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Rejected != 2 || st.Applied != 0 || st.Resync != 0 {
+		t.Errorf("stats = %+v, want 2 rejected, nothing applied or re-read", st)
+	}
+	if n := f.count(t, `SELECT count(*) FROM presence`) + f.count(t, `SELECT count(*) FROM presence_resync`); n != 0 {
+		t.Errorf("presence and resync rows = %d, want none", n)
+	}
+	if got := strings.Count(logs.String(), "reason="+DropNoUser); got != 2 {
+		t.Errorf("%d drops logged as %s, want 2:\n%s", got, DropNoUser, logs.String())
 	}
 }

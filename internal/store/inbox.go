@@ -2,11 +2,68 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
+
+// InboxRow is one POST's accepted items, as the receiver stores them.
+type InboxRow struct {
+	Kind    string // change or lifecycle
+	Payload []byte // JSON: {"value":[…], "validationTokens":[…]}
+	Items   int
+}
+
+// InsertInbox appends rows to the inbox in one statement — one multi-row
+// insert from arrays, whatever the number of rows, so a group commit
+// costs one round trip — and wakes the processors with the count
+// (InboxNotifyChannel) in the same transaction.
+func (s *Store) InsertInbox(ctx context.Context, rows []InboxRow) error {
+	kinds := make([]string, len(rows))
+	payloads := make([]string, len(rows))
+	items := make([]int32, len(rows))
+	for i, r := range rows {
+		kinds[i], payloads[i], items[i] = r.Kind, string(r.Payload), int32(r.Items)
+	}
+	_, err := s.pool.Exec(ctx, `WITH ins AS (INSERT INTO inbox (kind, payload, items)
+		SELECT * FROM unnest($1::text[], $2::jsonb[], $3::int[]) RETURNING 1)
+		SELECT pg_notify('`+InboxNotifyChannel+`', count(*)::text) FROM ins`, kinds, payloads, items)
+	if err != nil {
+		return fmt.Errorf("insert inbox rows: %w", err)
+	}
+	return nil
+}
+
+// ClaimedInboxRow is an inbox row a processor holds until tx ends.
+type ClaimedInboxRow struct {
+	ID         int64
+	Kind       string
+	Payload    []byte
+	ReceivedAt time.Time
+}
+
+// ClaimInbox locks up to limit of the oldest inbox rows in tx, skipping
+// rows other processors hold (FOR UPDATE SKIP LOCKED), so any number of
+// processors share the inbox without waiting for one another.
+func (s *Store) ClaimInbox(ctx context.Context, tx pgx.Tx, limit int) ([]ClaimedInboxRow, error) {
+	// Planned per execution: a plan cached while the inbox was empty
+	// sorts all of it, and a backlog is when the inbox is not.
+	rows, err := tx.Query(ctx, `SELECT id, kind, payload, received_at FROM inbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+		pgx.QueryExecModeCacheDescribe, limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim inbox rows: %w", err)
+	}
+	claimed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ClaimedInboxRow, error) {
+		var x ClaimedInboxRow
+		return x, r.Scan(&x.ID, &x.Kind, &x.Payload, &x.ReceivedAt)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim inbox rows: %w", err)
+	}
+	return claimed, nil
+}
 
 // CompleteInboxBatch ends a processed inbox batch in tx in one round trip:
 // it stamps each touched subscription's last notification and deletes the
@@ -31,5 +88,8 @@ func (s *Store) CompleteInboxBatch(ctx context.Context, tx pgx.Tx, inboxIDs []in
 		)
 		DELETE FROM inbox WHERE id = ANY($3)`,
 		pgx.QueryExecModeCacheDescribe, subs, ats, inboxIDs)
-	return err
+	if err != nil {
+		return fmt.Errorf("complete inbox batch: %w", err)
+	}
+	return nil
 }
