@@ -1,4 +1,4 @@
--- The first schema: the outline in ARCHITECTURE.md. Later issues refine the
+-- The first schema, as the design first outlined it. Later issues refine the
 -- tables they use with migrations of their own. Every tenant-scoped table
 -- carries tenant_id; every secret lives sealed in `secrets`.
 

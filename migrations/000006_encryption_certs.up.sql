@@ -1,5 +1,5 @@
 -- Our encryption certificates for rich notifications: Graph encrypts each
--- item's key to one of them (graph-facts §4.5). The private key is sealed
+-- item's key to one of them (docs/graph.md#rich-notifications). The private key is sealed
 -- in secrets; a certificate stays until no subscription uses it.
 CREATE TABLE encryption_certs (
     id                    text PRIMARY KEY,           -- encryptionCertificateId given to Graph

@@ -10,7 +10,7 @@ import (
 	"presencebridge/internal/graph/graphapi"
 )
 
-// Graph's documented budgets for presence reads (graph-facts §6): 1,500
+// Graph's documented budgets for presence reads (docs/graph.md#throttling): 1,500
 // requests per 30 s per app per tenant, and 130,000 per 10 s per app
 // across tenants.
 const (

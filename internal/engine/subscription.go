@@ -29,7 +29,7 @@ const (
 )
 
 // Engine keeps each presence monitor's Graph subscription alive
-// and covering exactly the users assigned to it (graph-facts §3, §5):
+// and covering exactly the users assigned to it (docs/graph.md#presence-subscriptions, docs/graph.md#lifecycle-notifications):
 //
 //   - none yet, or gone (404), or expired: create one, recording its
 //     clientState hash and certificate before Graph is asked, since Graph

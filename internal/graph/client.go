@@ -7,7 +7,7 @@
 // The SDK's request builders are created per subpackage (users,
 // communications, subscriptions, groups, applications) rather than through
 // msgraphsdk.GraphServiceClient, whose root package pulls in every builder
-// of Graph and doubles the cold build (reference/ecosystem.md §8).
+// of Graph and doubles the cold build (docs/graph.md#msgraph-sdk-go).
 package graph
 
 import (
@@ -86,7 +86,7 @@ type Client struct {
 // The SDK's serializers and its page-iterator and $batch error mappings are
 // process-wide registries; they are filled once here, before any request.
 // Without the mappings, failed next pages and $batch answers come back as
-// bare ApiErrors without Graph's code (identity-sdk-facts B2).
+// bare ApiErrors without Graph's code (docs/graph.md#msgraph-sdk-go).
 func init() {
 	abs.RegisterDefaultSerializer(func() absser.SerializationWriterFactory { return jsonser.NewJsonSerializationWriterFactory() })
 	abs.RegisterDefaultSerializer(func() absser.SerializationWriterFactory { return textser.NewTextSerializationWriterFactory() })
@@ -129,7 +129,7 @@ func newClient(opts Options, mws []khttp.Middleware) (*Client, error) {
 		}
 	}
 	// The host allow-list must hold BaseURL's host: the SDK sends no token
-	// elsewhere, which against graphsim would mean 401s (B1 pitfall).
+	// elsewhere, which against graphsim would mean 401s (docs/graph.md#msgraph-sdk-go).
 	hosts := append([]string{u.Hostname()}, opts.AllowedHosts...)
 	validator := absauth.NewAllowedHostsValidator(hosts)
 	auth := absauth.NewBaseBearerTokenAuthenticationProvider(&tokenProvider{token: token, hosts: &validator})
@@ -211,7 +211,7 @@ func (ownBody) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Resp
 
 func retryOptions(r Retry) khttp.RetryHandlerOptions {
 	// MaxRetries 0 does not disable the SDK's retries (it means 3), and the
-	// handler calls ShouldRetry unconditionally: it must never be nil (B3).
+	// handler calls ShouldRetry unconditionally: it must never be nil (docs/graph.md#msgraph-sdk-go).
 	return khttp.RetryHandlerOptions{
 		MaxRetries: r.MaxRetries,
 		ShouldRetry: func(_ time.Duration, _ int, _ *http.Request, resp *http.Response) bool {

@@ -23,7 +23,7 @@ import (
 // wrapped as they are.
 //
 // (*odataerrors.ODataError).Error() dereferences error.message and panics
-// when Graph's body has none (identity-sdk-facts B3), so an ODataError is
+// when Graph's body has none (docs/graph.md#msgraph-sdk-go), so an ODataError is
 // only ever read field by field here.
 func wrap(op string, err error) error {
 	if err == nil {
@@ -135,7 +135,7 @@ func deref[T any](p *T) T {
 // nonJSONErrors rewrites error answers whose body is not JSON (a gateway's
 // HTML 502, a proxy's text 503) into Graph's error shape. Otherwise kiota
 // fails with "content type text/html does not have a factory registered to
-// be parsed" and the status code is lost (identity-sdk-facts R2).
+// be parsed" and the status code is lost (docs/graph.md#msgraph-sdk-go).
 type nonJSONErrors struct{}
 
 func (nonJSONErrors) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Response, error) {

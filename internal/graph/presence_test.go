@@ -151,7 +151,7 @@ func TestSetPresenceThenClearPresenceEndsTheSession(t *testing.T) {
 	if err := c.ClearPresence(t.Context(), u, session); err != nil {
 		t.Fatal(err)
 	}
-	// The session is gone: clearing it again is 404 (graph-facts §2.2).
+	// The session is gone: clearing it again is 404 (docs/graph.md#setting-presence).
 	err = c.ClearPresence(t.Context(), u, session)
 	graphError(t, err, http.StatusNotFound, "")
 }

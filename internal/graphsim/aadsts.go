@@ -27,7 +27,7 @@ func newAAD(status int, err string, code int, format string, args ...any) aadErr
 }
 
 // The errors graphsim answers, with Microsoft's codes and messages
-// (identity-sdk-facts A2.6, A3, A4).
+// (docs/identity.md#token-errors, docs/identity.md#password-sign-in, docs/identity.md#client-credentials).
 func errBadPassword() aadError {
 	return newAAD(400, "invalid_grant", 50126, "Error validating credentials due to invalid username or password.")
 }
@@ -111,7 +111,7 @@ func errUnknownClient(clientID, tenant string) aadError {
 }
 
 // writeTokenError answers with the token endpoint's error JSON
-// (identity-sdk-facts A2.6: error, error_description with trace and
+// (docs/identity.md#token-errors: error, error_description with trace and
 // correlation ids and timestamp, error_codes, timestamp, trace_id,
 // correlation_id, error_uri).
 func (s *Sim) writeTokenError(w http.ResponseWriter, e aadError) {

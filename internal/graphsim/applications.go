@@ -15,7 +15,7 @@ import (
 // App registrations: GET /applications (with $filter=appId eq '…'),
 // /applications/{objectId} and /applications(appId='…'), with
 // passwordCredentials so a publisher can watch its secrets expire
-// (identity-sdk-facts A6 "Secret expiry"). The application object exists
+// (docs/identity.md#secret-expiry). The application object exists
 // only in the app's home tenant: a token for any other tenant finds
 // nothing (an empty list, 404 by key). An App without HomeTenantID is
 // treated as registered in every tenant where it has a grant.
@@ -98,7 +98,7 @@ func appValue(app *App, prop string, now time.Time) any {
 }
 
 // passwordCredentials are app's secrets as Graph lists them: hint is the
-// secret's first three characters and secretText is never returned (A6).
+// secret's first three characters and secretText is never returned (docs/identity.md#granted-permissions).
 // graphsim keeps no start date: a secret is shown valid for two years
 // before it expires (the portal's default), and never starting later than now.
 func passwordCredentials(app *App, now time.Time) []map[string]any {

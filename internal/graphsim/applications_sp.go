@@ -14,7 +14,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// What a customer tenant granted (identity-sdk-facts A6): our service
+// What a customer tenant granted (docs/identity.md#granted-permissions): our service
 // principal there (GET /servicePrincipals?$filter=appId eq '…' or
 // /servicePrincipals(appId='…')), its application permissions
 // (/servicePrincipals/{id}/appRoleAssignments) and its delegated grants
@@ -170,7 +170,7 @@ func (s *Sim) listServicePrincipals(w http.ResponseWriter, r *http.Request) {
 }
 
 // lookupSPLocked resolves {sp} (object id) or ({key}) (appId='…') in the
-// caller's tenant, or answers 404 (A6: 404 means never consented there).
+// caller's tenant, or answers 404 (docs/identity.md#granted-permissions: 404 means never consented there).
 func (s *Sim) lookupSPLocked(w http.ResponseWriter, r *http.Request) (*Tenant, spView, bool) {
 	t := s.tenants[principal(r).TenantID]
 	seg := chi.URLParam(r, "sp")

@@ -139,7 +139,7 @@ func TestServicePrincipalShowsWhatTheTenantGranted(t *testing.T) {
 		t.Fatalf("by appId: %d %s", res.status, res.body)
 	}
 
-	// Map appRoleIds to names through Graph's own service principal (A6).
+	// Map appRoleIds to names through Graph's own service principal (docs/identity.md#granted-permissions).
 	graph := f.get(tok, "/v1.0/servicePrincipals(appId='"+GraphAppID+"')?$select=id,appRoles,oauth2PermissionScopes")
 	var g struct {
 		AppRoles []struct{ ID, Value string } `json:"appRoles"`
@@ -187,7 +187,7 @@ func TestServicePrincipalOfAnUnconsentedAppIsNotFound(t *testing.T) {
 	if p := f.page(tok, "/v1.0/servicePrincipals?$filter="+q("appId eq '"+stranger+"'")); len(p.Value) != 0 {
 		t.Fatalf("unconsented app listed: %v", p.Value)
 	}
-	// Revoking consent removes the service principal's grants (A6: 404 = never consented or removed).
+	// Revoking consent removes the service principal's grants (docs/identity.md#granted-permissions: 404 = never consented or removed).
 	spID := servicePrincipalID(f.tenant().ID, f.seed.App.ClientID).String()
 	if st, body := f.ctl(http.MethodDelete, "/tenants/"+f.tenant().ID.String()+"/grants/"+f.seed.App.ClientID, nil); st != 204 {
 		t.Fatalf("revoke: %d %s", st, body)

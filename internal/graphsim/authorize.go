@@ -45,8 +45,8 @@ type authCode struct {
 	redeemed    bool
 }
 
-// authorize handles GET /{tenant}/oauth2/v2.0/authorize (identity-sdk-facts
-// A2.1). Until client and redirect URI are known good, errors are shown on
+// authorize handles GET /{tenant}/oauth2/v2.0/authorize
+// (docs/identity.md#delegated-sign-in). Until client and redirect URI are known good, errors are shown on
 // the page: Entra never redirects to an unregistered URI.
 func (s *Sim) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -70,7 +70,7 @@ func (s *Sim) authorize(w http.ResponseWriter, r *http.Request) {
 	req.nonce, req.loginHint = q.Get("nonce"), q.Get("login_hint")
 	req.challenge, req.method = q.Get("code_challenge"), q.Get("code_challenge_method")
 	if req.challenge != "" && req.method == "" {
-		req.method = "plain" // A2.1: plain is assumed when the method is omitted
+		req.method = "plain" // docs/identity.md#delegated-sign-in: plain is assumed when the method is omitted
 	}
 	if req.method != "" && req.method != "S256" && req.method != "plain" {
 		s.redirectError(w, req, "invalid_request", 5000, "Invalid code_challenge_method: "+req.method, "")
@@ -88,7 +88,7 @@ func (s *Sim) authorize(w http.ResponseWriter, r *http.Request) {
 	renderPage(w, 200, "signin", pageData{Title: "Sign in", Req: req.id, Login: req.loginHint})
 }
 
-// adminConsent handles GET /{tenant}/v2.0/adminconsent (A1).
+// adminConsent handles GET /{tenant}/v2.0/adminconsent (docs/identity.md#admin-consent).
 func (s *Sim) adminConsent(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	req, ok := s.startRequest(w, r, q, true)
@@ -253,8 +253,8 @@ func (s *Sim) forget(req *authRequest) {
 	s.mu.Unlock()
 }
 
-// redirectError sends an OAuth error back to the client (A2.2); the admin
-// consent flow keeps admin_consent=True on errors too (A1).
+// redirectError sends an OAuth error back to the client (docs/identity.md#delegated-sign-in); the admin
+// consent flow keeps admin_consent=True on errors too (docs/identity.md#admin-consent).
 func (s *Sim) redirectError(w http.ResponseWriter, req *authRequest, errCode string, code int, msg, subcode string) {
 	now := s.clock().UTC()
 	fields := map[string]string{"error": errCode,

@@ -12,7 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// POST /$batch (identity-sdk-facts A7 "JSON batching", B2): up to 20
+// POST /$batch (docs/graph.md#json-batching, docs/graph.md#msgraph-sdk-go): up to 20
 // requests with unique ids (case-insensitive), relative urls, headers with
 // a Content-Type whenever there is a body, a JSON or base64 body, and
 // dependsOn. msgraph-sdk-go sends "body":null and "dependsOn":[] on every
@@ -22,7 +22,7 @@ import (
 // inner headers — and a request whose dependency failed gets 424. The
 // outer answer is 200 whenever the batch itself parses, 400 otherwise.
 
-// maxBatchRequests is Graph's limit per batch (A7).
+// maxBatchRequests is Graph's limit per batch (docs/graph.md#users-and-groups).
 const maxBatchRequests = 20
 
 type batchStep struct {

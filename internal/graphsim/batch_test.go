@@ -76,7 +76,7 @@ func TestBatchRunsEachRequestThroughGraph(t *testing.T) {
 	adele := ten.Users[0]
 	sdkID := uuid.NewString()
 	got := f.batch(f.appToken(ten), []map[string]any{
-		// As msgraph-sdk-go serialises a step (B2): lower-case headers, body null, empty dependsOn.
+		// As msgraph-sdk-go serialises a step (docs/graph.md#msgraph-sdk-go): lower-case headers, body null, empty dependsOn.
 		{"id": sdkID, "method": "GET", "url": "/users/" + strings.ReplaceAll(adele.UPN, "@", "%40") + "?$select=id,displayName",
 			"headers": map[string]string{"accept": "application/json"}, "body": nil, "dependsOn": []string{}},
 		{"id": "2", "method": "POST", "url": "/communications/getPresencesByUserId",

@@ -182,7 +182,7 @@ func (s *Sim) ctlPatchUser(w http.ResponseWriter, r *http.Request) {
 	if body.Enabled != nil {
 		u.Enabled = *body.Enabled
 	}
-	if body.Password != nil { // an admin reset in the Entra admin center revokes refresh tokens (A2.5)
+	if body.Password != nil { // an admin reset in the Entra admin center revokes refresh tokens (docs/identity.md#refresh-token-rotation)
 		u.Password = *body.Password
 		u.RevokedAt = s.clock()
 	}

@@ -241,7 +241,7 @@ func (s *Sim) Groups(tenant uuid.UUID) []SeedGroup {
 }
 
 // SetAppHomeTenant records where an app is registered: only tokens for
-// that tenant read its application object (A6).
+// that tenant read its application object (docs/identity.md#granted-permissions).
 func (s *Sim) SetAppHomeTenant(clientID string, tenant uuid.UUID) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

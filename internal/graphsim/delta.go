@@ -7,7 +7,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Directory change tracking behind /users/delta (identity-sdk-facts A7
+// Directory change tracking behind /users/delta (docs/graph.md#delta-queries
 // "Users delta"). Nothing else in the package has to report changes: on
 // each delta request the tracker compares every user with what it saw last
 // (a hash of the properties delta returns, and whether the account exists,
@@ -16,7 +16,7 @@ import (
 
 // deltaTokenLifetime: directory delta links live 7 days (Microsoft 365
 // developer blog, "Duration of change tracking tokens for identity and
-// education resources", 2020-07-03; A7).
+// education resources", 2020-07-03; docs/graph.md#delta-queries).
 const deltaTokenLifetime = 7 * 24 * time.Hour
 
 type userState uint8

@@ -11,14 +11,14 @@ import (
 )
 
 // GET /users/delta and /users/delta() — msgraph-sdk-go calls the function
-// form (identity-sdk-facts B1). The initial round pages through every user
+// form (docs/graph.md#msgraph-sdk-go). The initial round pages through every user
 // and ends with an @odata.deltaLink; a later round with that link returns
 // only users added, changed or removed since, removed ones as
 // {"id","@removed":{"reason":"changed"|"deleted"}} (changed: soft-deleted,
 // restorable; deleted: permanently). $select and $filter=id eq '…' are
-// allowed on the initial request only and travel inside the tokens (A7).
+// allowed on the initial request only and travel inside the tokens (docs/graph.md#delta-queries).
 
-// maxDeltaIDs: a delta $filter names at most 50 ids (A7).
+// maxDeltaIDs: a delta $filter names at most 50 ids (docs/graph.md#delta-queries).
 const maxDeltaIDs = 50
 
 // deltaToken is the state inside $skiptoken and $deltatoken.
@@ -37,7 +37,7 @@ type deltaToken struct {
 
 // syncStateNotFound is what the directory answers for a delta token older
 // than 7 days: 400 with this code and message (Microsoft 365 developer blog
-// 2020-07-03, cited in A7). graphsim answers it too for tokens whose
+// 2020-07-03, cited in docs/graph.md#delta-queries). graphsim answers it too for tokens whose
 // changes it no longer holds.
 func writeSyncStateNotFound(w http.ResponseWriter, r *http.Request) {
 	writeGraphError(w, r, http.StatusBadRequest, "syncStateNotFound",

@@ -18,8 +18,8 @@ import (
 
 // Graph under /v1.0. Every response carries the headers Graph sends
 // (request-id, client-request-id); every error is Graph's OData error
-// body (graph-facts §6.3); request bodies may arrive gzip-compressed, as
-// msgraph-sdk-go's compression handler sends them (identity-sdk-facts B1).
+// body (docs/graph.md#error-responses); request bodies may arrive gzip-compressed, as
+// msgraph-sdk-go's compression handler sends them (docs/graph.md#msgraph-sdk-go).
 
 type ctxKey int
 
@@ -135,7 +135,7 @@ type graphErrorBody struct {
 	InnerError map[string]any `json:"innerError,omitempty"`
 }
 
-// writeGraphError answers with Graph's error JSON (graph-facts §6.3):
+// writeGraphError answers with Graph's error JSON (docs/graph.md#error-responses):
 // {"error":{"code","message","innerError":{"date","request-id","client-request-id"}}}.
 func writeGraphError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
 	writeGraphErrorInner(w, r, status, code, message, nil)

@@ -10,8 +10,8 @@ import (
 )
 
 // Groups of a tenant: direct members in order, nested groups allowed, as
-// /groups/{id}/members and /transitiveMembers show them (identity-sdk-facts
-// A7 "Group members").
+// /groups/{id}/members and /transitiveMembers show them
+// (docs/graph.md#users-and-groups).
 
 func (t *Tenant) groupMap() map[uuid.UUID]*Group {
 	if t.groups == nil {

@@ -16,8 +16,7 @@ import (
 // Groups and their members: GET /groups, /groups/{id}, /groups/{id}/members
 // and /groups/{id}/transitiveMembers, optionally cast to
 // microsoft.graph.user or microsoft.graph.group — a directoryObject
-// collection whose items carry @odata.type (identity-sdk-facts A7 "Group
-// members"). The OData cast needs an advanced query (ConsistencyLevel:
+// collection whose items carry @odata.type (docs/graph.md#users-and-groups). The OData cast needs an advanced query (ConsistencyLevel:
 // eventual with $count=true), as the document says.
 
 var groupReadPerms = []string{"GroupMember.Read.All", "Group.Read.All", "Directory.Read.All"}

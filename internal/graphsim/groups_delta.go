@@ -12,8 +12,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// GET /groups/delta and /groups/delta() (MGDC api-reference/v1.0/api/
-// group-delta.md, ms.date 10/22/2024; concepts/delta-query-groups.md):
+// GET /groups/delta and /groups/delta() (docs/graph.md#delta-queries;
+// https://learn.microsoft.com/en-us/graph/api/group-delta, 2024-10-22, and
+// https://learn.microsoft.com/en-us/graph/delta-query-groups):
 //   - $select=members (or no $select, or $expand=members) tracks direct
 //     membership: each group carries "members@delta", items of only
 //     @odata.type and id; a member removed (or deleted) carries

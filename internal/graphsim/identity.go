@@ -8,7 +8,7 @@ import (
 )
 
 // identityRoutes mounts the Microsoft identity platform v2 endpoints under
-// /{tenant}/ (identity-sdk-facts A1–A5).
+// /{tenant}/ (docs/identity.md).
 func (s *Sim) identityRoutes(r chi.Router) {
 	r.Get("/{tenant}/oauth2/v2.0/authorize", s.authorize)
 	r.Post("/{tenant}/oauth2/v2.0/authorize", s.signInPost)
@@ -20,7 +20,7 @@ func (s *Sim) identityRoutes(r chi.Router) {
 }
 
 // discovery is the OpenID Connect metadata document. For common and
-// organizations the issuer keeps the {tenantid} template (A5).
+// organizations the issuer keeps the {tenantid} template (docs/identity.md#token-claims).
 func (s *Sim) discovery(w http.ResponseWriter, r *http.Request) {
 	seg := chi.URLParam(r, "tenant")
 	s.mu.RLock()

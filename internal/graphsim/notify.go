@@ -9,21 +9,21 @@ import (
 	"time"
 )
 
-// Change-notification delivery as Microsoft documents it (graph-facts §4):
+// Change-notification delivery as Microsoft documents it (docs/graph.md#delivery-and-acknowledgement):
 // every presence change of a covered user becomes one changeNotification
 // per subscription; notifications for the same notificationUrl are batched
-// into one changeNotificationCollection POST (§4.4), encrypted per item for
-// rich subscriptions (§4.5) with one validation token per app and tenant
-// (§4.6). A POST is delivered when it gets a 2xx within 3 seconds;
+// into one changeNotificationCollection POST (docs/graph.md#notification-payload), encrypted per item for
+// rich subscriptions (docs/graph.md#rich-notifications) with one validation token per app and tenant
+// (docs/graph.md#validation-tokens). A POST is delivered when it gets a 2xx within 3 seconds;
 // otherwise it is retried with exponential back-off for up to 4 hours, each
 // retry allowed 10 seconds; endpoints that are too often slow are delayed
-// or dropped for 10 minutes (§4.2, newest version).
+// or dropped for 10 minutes (docs/graph.md#delivery-and-acknowledgement, newest version).
 //
 // Waiting (back-off, delays, the slow-endpoint window, lifecycle events)
 // follows the Sim's clock, so tests move time and call TickNotifications;
 // HTTP timeouts are real time.
 
-// Delivery rules (graph-facts §4.2, newest version) and our batching.
+// Delivery rules (docs/graph.md#delivery-and-acknowledgement, newest version) and our batching.
 const (
 	deliveryTimeout   = 3 * time.Second
 	retryTimeout      = 10 * time.Second
@@ -202,7 +202,7 @@ func (n *notifier) dispatch() {
 			switch {
 			case v.deleted || v.tenantID != pc.change.TenantID || !now.Before(v.expiration):
 				continue
-			case v.paused: // changes during a reauthorization pause are lost (graph-facts §5)
+			case v.paused: // changes during a reauthorization pause are lost (docs/graph.md#lifecycle-notifications)
 				paused++
 				continue
 			}
@@ -334,7 +334,7 @@ func (n *notifier) send(ctx context.Context, ep *deliveryEndpoint, b *deliveryBa
 }
 
 // scheduleRetryLocked backs a failed batch off exponentially, for up to
-// four hours after its first attempt (graph-facts §4.2).
+// four hours after its first attempt (docs/graph.md#delivery-and-acknowledgement).
 func (n *notifier) scheduleRetryLocked(ep *deliveryEndpoint, b *deliveryBatch, now time.Time) {
 	delay := retryFirstDelay << min(b.attempt, 16)
 	delay = min(delay, retryMaxDelay)
@@ -378,7 +378,7 @@ func (n *notifier) endpointLocked(url string) *deliveryEndpoint {
 	return ep
 }
 
-// lifecycleItem is a lifecycle notification for sub (graph-facts §5).
+// lifecycleItem is a lifecycle notification for sub (docs/graph.md#lifecycle-notifications).
 func lifecycleItem(sub *subscription, event string) *deliveryItem {
 	return &deliveryItem{sub: sub.view.Load(), lifecycle: event, at: time.Now()}
 }

@@ -3,7 +3,7 @@ package graphsim
 import "time"
 
 // endpoint is the delivery state of one notification URL: what waits,
-// what is in flight, and how slow it has been (graph-facts §4.2).
+// what is in flight, and how slow it has been (docs/graph.md#delivery-and-acknowledgement).
 type deliveryEndpoint struct {
 	url           string
 	queue         []*deliveryItem  // ready to be batched

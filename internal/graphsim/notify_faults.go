@@ -11,10 +11,10 @@ import (
 //   - LatencyMS: the endpoint is treated as answering that much later. The
 //     POST still arrives, but past 3 s (10 s for retries) it counts as not
 //     answered, is retried and counts towards the slow-endpoint rules, as
-//     a slow receiver would (graph-facts §4.2).
+//     a slow receiver would (docs/graph.md#delivery-and-acknowledgement).
 //   - Status: POSTs are not sent and count as answered with this status.
 //   - Drop: the next Drop notifications are lost, never sent (as when
-//     Microsoft drops them; graph-facts §5 says gaps happen).
+//     Microsoft drops them; docs/graph.md#lifecycle-notifications says gaps happen).
 //   - FailValidation: validation handshakes fail as if the endpoint refused.
 //
 // Times bounds how many POSTs Status and LatencyMS affect (0: until

@@ -2,14 +2,14 @@ package graphsim
 
 import "time"
 
-// Lifecycle of presence subscriptions (graph-facts §5): presence gets only
+// Lifecycle of presence subscriptions (docs/graph.md#lifecycle-notifications): presence gets only
 // reauthorizationRequired. It is sent to the lifecycleNotificationUrl when
 // the subscription has 15 minutes or less to live (then every 15 minutes),
 // and when the creator's access is lost — the admin revoked the app's
 // consent, the user's sessions were revoked or the account disabled. Lost
 // access also pauses change notifications until the client reauthorizes
 // or renews; changes in the pause are lost. Expired subscriptions are
-// deleted (§3.4).
+// deleted (docs/graph.md#subscription-operations).
 
 // Microsoft's illustrative schedule: every 15 minutes in the last hour.
 const reauthorizationInterval = 15 * time.Minute

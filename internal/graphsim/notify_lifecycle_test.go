@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// lifecycleKeys are the members of a lifecycle notification (graph-facts §5).
+// lifecycleKeys are the members of a lifecycle notification (docs/graph.md#lifecycle-notifications).
 var lifecycleKeys = []string{"clientState", "lifecycleEvent", "subscriptionExpirationDateTime", "subscriptionId", "tenantId"}
 
 func checkLifecycleItem(t *testing.T, body []byte, sub Subscription, tenant string) {

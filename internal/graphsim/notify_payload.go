@@ -18,14 +18,14 @@ import (
 )
 
 // ChangeTrackingAppID is Microsoft Graph Change Tracking, the app that
-// signs up for validation tokens (graph-facts §4.5, §4.6).
+// signs up for validation tokens (docs/graph.md#rich-notifications, docs/graph.md#validation-tokens).
 const ChangeTrackingAppID = "0bf30f3b-4a52-48df-9a82-234910c4a086"
 
 // validationTokenLifetime matches the documented v1 example (exp-iat =
-// 29,100 s, graph-facts §4.6).
+// 29,100 s, docs/graph.md#validation-tokens).
 const validationTokenLifetime = 29100 * time.Second
 
-// notificationCollection is a changeNotificationCollection (graph-facts §4.4).
+// notificationCollection is a changeNotificationCollection (docs/graph.md#notification-payload).
 type notificationCollection struct {
 	Value            []changeNotification `json:"value"`
 	ValidationTokens []string             `json:"validationTokens,omitempty"`
@@ -33,7 +33,7 @@ type notificationCollection struct {
 
 // changeNotification is a changeNotification or, with LifecycleEvent, a
 // lifecycle notification (which has no changeType, resource or
-// resourceData; graph-facts §5). Field order follows Microsoft's example.
+// resourceData; docs/graph.md#lifecycle-notifications). Field order follows Microsoft's example.
 type changeNotification struct {
 	SubscriptionID                 string            `json:"subscriptionId"`
 	ClientState                    *string           `json:"clientState,omitempty"`
@@ -48,14 +48,14 @@ type changeNotification struct {
 }
 
 // resourceData identifies the changed presence. The type is spelled as
-// Graph sends it on the wire (the presence breaking-change blog, §3.2).
+// Graph sends it on the wire (docs/graph.md#basic-and-rich-notifications).
 type resourceData struct {
 	ODataType string `json:"@odata.type"`
 	ODataID   string `json:"@odata.id"`
 	ID        string `json:"id"`
 }
 
-// encryptedContent is changeNotificationEncryptedContent (§4.4).
+// encryptedContent is changeNotificationEncryptedContent (docs/graph.md#notification-payload).
 type encryptedContent struct {
 	Data                            string `json:"data"`
 	DataSignature                   string `json:"dataSignature"`
@@ -65,7 +65,7 @@ type encryptedContent struct {
 }
 
 // richPresence is the encrypted resource: every property of the changed
-// presence (§4.4: rich notifications carry all properties).
+// presence (docs/graph.md#notification-payload: rich notifications carry all properties).
 type richPresence struct {
 	ODataType string `json:"@odata.type"`
 	ODataID   string `json:"@odata.id"`
@@ -120,7 +120,7 @@ func (n *notifier) encode(items []*deliveryItem) []byte {
 	return body
 }
 
-// encryptContent encrypts one resource as graph-facts §4.5 describes the
+// encryptContent encrypts one resource as docs/graph.md#rich-notifications describes the
 // decryption: a fresh 32-byte key, AES-256-CBC with IV = key[:16] and
 // PKCS#7 padding, HMAC-SHA256 of the ciphertext under the same key, and the
 // key wrapped with RSA-OAEP (SHA-1) to the subscription's certificate.
@@ -171,7 +171,7 @@ type tokenCache struct {
 }
 
 // validationToken is a v1 token from Microsoft Graph Change Tracking for
-// the subscribing app (graph-facts §4.6), signed with the identity
+// the subscribing app (docs/graph.md#validation-tokens), signed with the identity
 // platform's key so it verifies against the Sim's JWKS.
 func (n *notifier) validationToken(app string, tenant uuid.UUID) string {
 	now := n.s.clock()

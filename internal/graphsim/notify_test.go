@@ -77,7 +77,7 @@ func readExample(t *testing.T, name string) map[string]any {
 }
 
 // verifyValidationToken checks a validation token as a subscriber must
-// (graph-facts §4.6): signature against the identity platform's JWKS,
+// (docs/graph.md#validation-tokens): signature against the identity platform's JWKS,
 // lifetime, audience = our app, appid = Graph change tracking.
 func verifyValidationToken(t *testing.T, f *fixture, raw, tenant string) jwt.MapClaims {
 	t.Helper()

@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Presence as Teams computes it (graph-facts §1–2): each user has presence
+// Presence as Teams computes it (docs/graph.md#presence and #setting-presence): each user has presence
 // sessions — their own Teams clients and apps that called setPresence, one
 // per app id — plus an optional user-preferred presence. The aggregated
 // presence is what Graph reads and subscriptions report: the preferred
@@ -66,7 +66,7 @@ type PresenceChange struct {
 // through the control API, as if the person joined a call).
 const TeamsSession = "teams"
 
-// Session timeouts of setPresence sessions (graph-facts §2.1).
+// Session timeouts of setPresence sessions (docs/graph.md#setting-presence).
 const (
 	sessionIdle          = 5 * time.Minute
 	minSessionExpiration = 5 * time.Minute
@@ -121,7 +121,7 @@ func (u *userPresence) aggregate(id uuid.UUID, now time.Time) Presence {
 	topAvail, topAct := "", ""
 	for _, sess := range u.sessions {
 		a, act := sess.availability, sess.activity
-		// An Available app session fades when not refreshed (§2.1).
+		// An Available app session fades when not refreshed (docs/graph.md#setting-presence).
 		if !sess.expires.IsZero() && strings.EqualFold(a, "Available") {
 			switch idle := now.Sub(sess.refreshed); {
 			case idle >= 2*sessionIdle:

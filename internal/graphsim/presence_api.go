@@ -12,7 +12,7 @@ import (
 )
 
 // MaxPresenceIDs is the most user ids one getPresencesByUserId call or one
-// presence subscription may name (graph-facts §1.2, §3.1).
+// presence subscription may name (docs/graph.md#presence-reads, docs/graph.md#presence-subscriptions).
 const MaxPresenceIDs = 650
 
 func (s *Sim) presenceRoutes(r chi.Router) {
@@ -33,7 +33,7 @@ type presenceEntity struct {
 }
 
 // viewed is p as another user (or an app) sees it: the status message's
-// expiry and publish time are the owner's business (graph-facts §2.5).
+// expiry and publish time are the owner's business (docs/graph.md#setting-presence).
 func viewed(p Presence, viewer uuid.UUID) Presence {
 	if p.StatusMessage != nil && viewer != p.ID {
 		sm := *p.StatusMessage
@@ -145,13 +145,13 @@ func (s *Sim) presenceWriter(w http.ResponseWriter, r *http.Request) *User {
 }
 
 // setPresenceCombos are the (availability, activity) pairs setPresence
-// accepts (graph-facts §2.1).
+// accepts (docs/graph.md#setting-presence).
 var setPresenceCombos = map[[2]string]bool{
 	{"available", "available"}: true, {"busy", "inacall"}: true, {"busy", "inaconferencecall"}: true,
 	{"away", "away"}: true, {"donotdisturb", "presenting"}: true,
 }
 
-// preferredCombos are the pairs setUserPreferredPresence accepts (§2.3).
+// preferredCombos are the pairs setUserPreferredPresence accepts (docs/graph.md#setting-presence).
 var preferredCombos = map[[2]string]bool{
 	{"available", "available"}: true, {"busy", "busy"}: true, {"donotdisturb", "donotdisturb"}: true,
 	{"berightback", "berightback"}: true, {"away", "away"}: true, {"offline", "offwork"}: true,
@@ -245,7 +245,7 @@ func (s *Sim) clearPresence(w http.ResponseWriter, r *http.Request) {
 		delete(up.sessions, k)
 		return nil
 	})
-	if err != nil { // documented: 404 when the session does not exist (§2.2)
+	if err != nil { // documented: 404 when the session does not exist (docs/graph.md#setting-presence)
 		writeGraphError(w, r, http.StatusNotFound, "NotFound", fmt.Sprintf("The presence session '%s' was not found for user '%s'.", body.SessionID, u.ID))
 		return
 	}
@@ -270,7 +270,7 @@ func (s *Sim) setUserPreferredPresence(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, r, "The presence combination availability '%s' and activity '%s' is not supported.", body.Availability, body.Activity)
 		return
 	}
-	exp := 7 * 24 * time.Hour // documented defaults (§2.3)
+	exp := 7 * 24 * time.Hour // documented defaults (docs/graph.md#setting-presence)
 	if a == "busy" || a == "donotdisturb" {
 		exp = 24 * time.Hour
 	}

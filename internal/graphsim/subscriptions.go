@@ -12,8 +12,9 @@ import (
 )
 
 // /v1.0/subscriptions for presence resources, as Microsoft documents them
-// (graph-facts §3.1 resources and limits, §3.3 fields, §3.4 operations,
-// §4.1 the validation handshake, §6.1 the subscription API budget).
+// in docs/graph.md: #presence-subscriptions (resources and limits),
+// #subscription-fields, #subscription-operations, #validation-handshake and
+// #throttling (the subscription API budget).
 // Presence subscriptions are delegated only, live at most an hour, name at
 // most 650 users, and one user holds one per application.
 
@@ -62,7 +63,7 @@ const notAuthorized = "The request is not authorized for this user or applicatio
 
 // presenceCaller spends the caller's subscription budget: every request
 // counts against 5,000 / 20 s, writes also against 1,000 / 20 s per app
-// per tenant (graph-facts §6.1).
+// per tenant (docs/graph.md#throttling).
 func (s *Sim) presenceCaller(w http.ResponseWriter, r *http.Request, write bool) (*Principal, bool) {
 	p := principal(r)
 	if !s.admit(w, r, p, classSubscriptionAny) || (write && !s.admit(w, r, p, classSubscriptionWrite)) {
@@ -72,7 +73,7 @@ func (s *Sim) presenceCaller(w http.ResponseWriter, r *http.Request, write bool)
 }
 
 // presenceAllowed checks what every presence subscription operation needs:
-// a delegated token with Presence.Read.All (graph-facts §3.1: application
+// a delegated token with Presence.Read.All (docs/graph.md#presence-subscriptions: application
 // permissions are not supported).
 func presenceAllowed(w http.ResponseWriter, r *http.Request, p *Principal, op string) bool {
 	if !p.Delegated() || !p.Has("Presence.Read.All") {
@@ -227,16 +228,16 @@ func (s *Sim) applySubscriptionBody(w http.ResponseWriter, r *http.Request, sub 
 		id := *body.EncryptionCertificateID
 		sub.certID = &id
 	}
-	// Rich notifications need both (graph-facts §3.2, §4.5).
+	// Rich notifications need both (docs/graph.md#basic-and-rich-notifications, docs/graph.md#rich-notifications).
 	if sub.rich && (sub.cert == nil || sub.certID == nil || *sub.certID == "") {
 		return bad("A valid encryptionCertificate and encryptionCertificateId are required when includeResourceData is true.")
 	}
 	return true
 }
 
-// conflict is the 409 message when sub may not be created (graph-facts
-// §3.4: same changeType and resource → "Subscription Id <id> already
-// exists for the requested combination"; §3.1: one presence subscription
+// conflict is the 409 message when sub may not be created
+// (docs/graph.md#subscription-operations: same changeType and resource → "Subscription Id <id> already
+// exists for the requested combination"; docs/graph.md#presence-subscriptions: one presence subscription
 // per user per application).
 func (st *subStore) conflict(sub *subscription) string {
 	st.mu.RLock()
@@ -271,7 +272,7 @@ func (s *Sim) lookupSubscription(w http.ResponseWriter, r *http.Request, p *Prin
 		sub = st.byID[id]
 	}
 	if sub != nil && !s.clock().Before(sub.expiration) {
-		st.removeLocked(sub) // expired: Graph has deleted it (graph-facts §3.4)
+		st.removeLocked(sub) // expired: Graph has deleted it (docs/graph.md#subscription-operations)
 		sub = nil
 	}
 	st.mu.Unlock()
@@ -377,7 +378,7 @@ func (s *Sim) updateSubscription(w http.ResponseWriter, r *http.Request) {
 		sub.lastReauth = time.Time{} // a renewal restarts the reauthorization schedule
 	}
 	sub.subSettings = draft
-	// Renewing reauthorizes too (graph-facts §5).
+	// Renewing reauthorizes too (docs/graph.md#lifecycle-notifications).
 	sub.paused, sub.authorized = false, now
 	sub.refreshLocked()
 	out := sub.resourceLocked()
@@ -401,7 +402,7 @@ func (s *Sim) deleteSubscription(w http.ResponseWriter, r *http.Request) {
 }
 
 // reauthorizeSubscription resumes a subscription paused for
-// reauthorization; it does not extend its life (graph-facts §5).
+// reauthorization; it does not extend its life (docs/graph.md#lifecycle-notifications).
 func (s *Sim) reauthorizeSubscription(w http.ResponseWriter, r *http.Request) {
 	sub := s.ownSubscription(w, r, "Reauthorize", true)
 	if sub == nil {

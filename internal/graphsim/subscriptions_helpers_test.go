@@ -265,7 +265,7 @@ func decodeCollection(t *testing.T, body []byte) wireCollection {
 	return c
 }
 
-// decrypt follows Microsoft's decryption steps (graph-facts §4.5) with the
+// decrypt follows Microsoft's decryption steps (docs/graph.md#rich-notifications) with the
 // standard library only, as a subscriber would.
 func decrypt(t *testing.T, key *rsa.PrivateKey, n wireNotification) map[string]any {
 	t.Helper()

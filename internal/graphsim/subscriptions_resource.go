@@ -9,8 +9,8 @@ import (
 	"github.com/google/uuid"
 )
 
-// presenceResource is a parsed presence subscription resource (graph-facts
-// §3.1): one user (communications/presences/{id}) or up to 650
+// presenceResource is a parsed presence subscription resource
+// (docs/graph.md#presence-subscriptions): one user (communications/presences/{id}) or up to 650
 // (communications/presences?$filter=id in ('a','b')).
 type presenceResource struct {
 	IDs  []uuid.UUID // distinct, in the order given
@@ -73,7 +73,7 @@ func parsePresenceResource(raw string) (presenceResource, error) {
 }
 
 // parsePresenceFilter reads "$filter=id in ('a', 'b')". $select and other
-// options are not supported on presence subscriptions (§3.1).
+// options are not supported on presence subscriptions (docs/graph.md#presence-subscriptions).
 func parsePresenceFilter(q string) ([]uuid.UUID, error) {
 	key, expr, ok := strings.Cut(q, "=")
 	if !ok || !strings.EqualFold(strings.TrimSpace(key), "$filter") {
@@ -171,7 +171,7 @@ func (p presenceResource) canonical() string {
 
 // notificationResource is the resource a change notification for user
 // carries: Graph echoes the bulk form URL-encoded with the one user
-// (graph-facts §3.1, §4.4), the single form as subscribed.
+// (docs/graph.md#presence-subscriptions, docs/graph.md#notification-payload), the single form as subscribed.
 func (p presenceResource) notificationResource(user uuid.UUID) string {
 	if p.Bulk {
 		return "communications/presences?$filter=id+in+(%27" + user.String() + "%27)"

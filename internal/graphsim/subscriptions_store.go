@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Presence subscription limits (graph-facts §3.1, §3.3, §4.5).
+// Presence subscription limits (docs/graph.md#presence-subscriptions, docs/graph.md#subscription-fields, docs/graph.md#rich-notifications).
 const (
 	maxPresenceSubscriptionLifetime = 60 * time.Minute
 	maxClientStateLength            = 255
@@ -48,7 +48,7 @@ type subscription struct {
 // subSettings are the fields a client sets: all at creation, some by PATCH.
 type subSettings struct {
 	notificationURL string
-	lifecycleURL    string // creation only (graph-facts §5)
+	lifecycleURL    string // creation only (docs/graph.md#lifecycle-notifications)
 	expiration      time.Time
 	clientState     *string
 	rich            bool // creation only
@@ -62,7 +62,7 @@ type subSettings struct {
 // encryptionCert is a subscription's parsed encryptionCertificate.
 type encryptionCert struct {
 	pub        *rsa.PublicKey
-	thumbprint string // upper-case hex SHA-1 of the DER (graph-facts §4.4)
+	thumbprint string // upper-case hex SHA-1 of the DER (docs/graph.md#notification-payload)
 }
 
 // subView is what delivery needs of a subscription, frozen at a moment.

@@ -49,7 +49,7 @@ func TestCreatePresenceSubscriptionValidatesEndpointAndAnswersGraphsSubscription
 	if !strings.HasSuffix(sub.ODataContext, "/v1.0/$metadata#subscriptions/$entity") {
 		t.Errorf("@odata.context = %q", sub.ODataContext)
 	}
-	// Both URLs are validated, twice when they are the same (graph-facts §5).
+	// Both URLs are validated, twice when they are the same (docs/graph.md#lifecycle-notifications).
 	if n := rc.validationCount(); n != 2 {
 		t.Fatalf("validation requests = %d, want 2", n)
 	}

@@ -19,8 +19,8 @@ import (
 )
 
 // parseEncryptionCertificate reads encryptionCertificate: the base64 DER of
-// an X.509 certificate with an RSA key of 2048–4096 bits (graph-facts
-// §4.5). Self-signed is fine; the issuer is not checked.
+// an X.509 certificate with an RSA key of 2048–4096 bits
+// (docs/graph.md#rich-notifications). Self-signed is fine; the issuer is not checked.
 func parseEncryptionCertificate(b64 string) (*encryptionCert, error) {
 	der, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
 	if err != nil {
@@ -43,7 +43,7 @@ func parseEncryptionCertificate(b64 string) (*encryptionCert, error) {
 }
 
 // checkURL answers "" for a notification URL Graph would call, else the
-// error message. Graph calls only HTTPS endpoints (graph-facts §3.3); the
+// error message. Graph calls only HTTPS endpoints (docs/graph.md#subscription-fields); the
 // Sim also calls plain HTTP on loopback (tests) and on hosts allowed with
 // AllowHTTPNotifications (compose networks).
 func (n *notifier) checkURL(field, raw string) string {
@@ -96,7 +96,7 @@ func (s *Sim) SetNotificationClient(c *http.Client) {
 	n.client = c
 }
 
-// Validation failures as Graph words them (seen on the wire; graph-facts §4.1).
+// Validation failures as Graph words them (seen on the wire; docs/graph.md#validation-handshake).
 const (
 	msgValidationFailed  = "Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request."
 	msgValidationTimeout = "Subscription validation request timed out."
@@ -115,7 +115,7 @@ func (n *notifier) handshake(w http.ResponseWriter, r *http.Request, endpoint, s
 
 // validate POSTs {endpoint}?validationToken=… with an empty text/plain
 // body; the endpoint must answer 200, text/plain, with the decoded token,
-// within 10 seconds (graph-facts §4.1). It answers "" or Graph's message.
+// within 10 seconds (docs/graph.md#validation-handshake). It answers "" or Graph's message.
 func (n *notifier) validate(ctx context.Context, endpoint, subID string) string {
 	if f := n.faultFor(endpoint, subID, nil); f != nil && f.FailValidation {
 		n.count(func(c *NotificationStats) { c.ValidationFailures++ })

@@ -13,11 +13,11 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Throttling at Microsoft's documented rates (graph-facts §6.1), as token
+// Throttling at Microsoft's documented rates (docs/graph.md#throttling), as token
 // buckets (golang.org/x/time/rate: a bucket of the window's size refilled
 // at the window's rate is how Graph's own limits behave for a client that
 // spreads its calls), keyed by app and tenant. A throttled request gets
-// 429 with Retry-After and the TooManyRequests body (§6.2).
+// 429 with Retry-After and the TooManyRequests body (docs/graph.md#throttling).
 
 type throttleClass int
 

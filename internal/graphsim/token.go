@@ -14,7 +14,7 @@ import (
 )
 
 // refreshRecord is an issued refresh token. Tokens rotate on every use
-// but the old one is not revoked by that (identity-sdk-facts A2.5); each
+// but the old one is not revoked by that (docs/identity.md#refresh-token-rotation); each
 // lives 90 days from its issue unless the user's sessions are revoked.
 type refreshRecord struct {
 	app    *App
@@ -91,7 +91,7 @@ func (s *Sim) token(w http.ResponseWriter, r *http.Request) {
 		resp, e = s.passwordLocked(app, t, f, now)
 	case "client_credentials":
 		if multi {
-			x := errTenantNotFound(seg) // client credentials need a specific tenant (A4)
+			x := errTenantNotFound(seg) // client credentials need a specific tenant (docs/identity.md#client-credentials)
 			e = &x
 			break
 		}
@@ -240,7 +240,7 @@ func (s *Sim) passwordLocked(app *App, t *Tenant, f map[string][]string, now tim
 	case !u.Enabled:
 		e := errUserDisabled()
 		return nil, &e
-	case u.MFARequired: // ROPC cannot do MFA (A3)
+	case u.MFARequired: // ROPC cannot do MFA (docs/identity.md#password-sign-in)
 		e := errMFARequired()
 		return nil, &e
 	}
@@ -266,7 +266,7 @@ func (s *Sim) clientCredentialsLocked(app *App, t *Tenant, scope string, now tim
 		return nil, &e
 	}
 	grant := t.grants[app.ClientID]
-	if grant == nil { // no service principal: no admin consent here (A2.6: 7000229 before secret checks)
+	if grant == nil { // no service principal: no admin consent here (docs/identity.md#token-errors: 7000229 before secret checks)
 		e := errMissingServicePrincipal(app.ClientID, t.ID)
 		return nil, &e
 	}
@@ -283,7 +283,7 @@ func (s *Sim) clientCredentialsLocked(app *App, t *Tenant, scope string, now tim
 }
 
 // userTokensLocked issues a delegated access token, plus a refresh token
-// with offline_access and an ID token with openid (A2.3).
+// with offline_access and an ID token with openid (docs/identity.md#delegated-sign-in).
 func (s *Sim) userTokensLocked(app *App, t *Tenant, u *User, scopes, requested []string, nonce string, now time.Time) map[string]any {
 	resp := map[string]any{
 		"token_type":     "Bearer",

@@ -20,7 +20,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Token lifetimes as Entra issues them (identity-sdk-facts A2.3, A2.5).
+// Token lifetimes as Entra issues them (docs/identity.md#delegated-sign-in, docs/identity.md#refresh-token-rotation).
 const (
 	accessTokenLifetime  = 3599 * time.Second
 	refreshTokenLifetime = 90 * 24 * time.Hour // sliding: each new refresh token lives this long
@@ -63,7 +63,7 @@ func (g *signer) sign(claims jwt.MapClaims) string {
 	return s
 }
 
-// jwks is the key set document (identity-sdk-facts A5: kty, use, kid, x5t,
+// jwks is the key set document (docs/identity.md#token-claims: kty, use, kid, x5t,
 // n, e, x5c, issuer template).
 func (g *signer) jwks(base string) map[string]any {
 	pub := g.key.PublicKey
@@ -107,7 +107,7 @@ func (p *Principal) Has(perm string) bool {
 }
 
 // accessToken issues a v1-format Graph access token, as Graph tokens are
-// (iss https://sts.windows.net/{tid}/, appid, upn; identity-sdk-facts A5).
+// (iss https://sts.windows.net/{tid}/, appid, upn; docs/identity.md#token-claims).
 func (s *Sim) accessToken(t *Tenant, app *App, u *User, scopes, roles []string, now time.Time) string {
 	c := jwt.MapClaims{
 		"aud":             "https://graph.microsoft.com",
@@ -135,14 +135,14 @@ func (s *Sim) accessToken(t *Tenant, app *App, u *User, scopes, roles []string, 
 		c["idtyp"] = "app"
 		c["oid"] = servicePrincipalID(t.ID, app.ClientID).String()
 		c["sub"] = c["oid"]
-		if len(roles) > 0 { // no roles claim at all when none were granted (A4)
+		if len(roles) > 0 { // no roles claim at all when none were granted (docs/identity.md#client-credentials)
 			c["roles"] = roles
 		}
 	}
 	return s.signer.sign(c)
 }
 
-// idToken issues a v2 ID token for the client (identity-sdk-facts A5).
+// idToken issues a v2 ID token for the client (docs/identity.md#token-claims).
 func (s *Sim) idToken(base string, t *Tenant, app *App, u *User, nonce string, now time.Time) string {
 	c := jwt.MapClaims{
 		"aud":                app.ClientID,

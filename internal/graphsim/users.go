@@ -12,7 +12,7 @@ import (
 
 // Users: GET /users/{id | userPrincipalName}, /users('upn'), /me and the
 // /users collection with $filter, $select, $top, $count and paging
-// (identity-sdk-facts A7 "Get user", "Paging"; B1: msgraph-sdk-go sends
+// (docs/graph.md#users-and-groups, #paging; docs/graph.md#msgraph-sdk-go: msgraph-sdk-go sends
 // UPNs percent-encoded, /users/adele%40contoso.com).
 
 // userReadPerms are the permissions that read other users, least
@@ -130,7 +130,7 @@ func parseListQuery(r *http.Request, schema filterSchema, props map[string]strin
 	switch c := strings.ToLower(q.Get("$count")); c {
 	case "", "false":
 	case "true":
-		// Without the header the directory refuses $count outright (A7).
+		// Without the header the directory refuses $count outright (docs/graph.md#users-and-groups).
 		if !strings.EqualFold(r.Header.Get("ConsistencyLevel"), "eventual") {
 			return lq, &filterError{http.StatusBadRequest, "Request_BadRequest", "$count is not currently supported."}
 		}
@@ -221,7 +221,7 @@ func (s *Sim) listUsers(w http.ResponseWriter, r *http.Request) {
 		out.Value = append(out.Value, userJSON(u, lq.sel))
 		last = id
 	}
-	if lq.count && !lq.paged { // @odata.count is on the first page only (A7 "Paging")
+	if lq.count && !lq.paged { // @odata.count is on the first page only (docs/graph.md#paging)
 		n := 0
 		for _, id := range ids {
 			if u := t.users[id]; u != nil && matches(u) {

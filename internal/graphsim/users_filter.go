@@ -10,7 +10,7 @@ import (
 // A small OData $filter parser for directory objects: comparisons with eq
 // and ne, the in operator, startswith/endswith, and/or/not and
 // parentheses. What Graph allows only as an advanced query (ne, not,
-// endswith, more than 15 or-ed clauses: identity-sdk-facts A7; the 15 comes
+// endswith, more than 15 or-ed clauses: docs/graph.md#users-and-groups; the 15 comes
 // from Graph's own error "Too many child clauses specified in search filter
 // expression containing 'OR' operators: 16. Max allowed: 15.") is refused
 // unless the request is one (ConsistencyLevel: eventual and $count=true).

@@ -13,7 +13,7 @@ import (
 )
 
 // How users look on the wire: the default property set and $select
-// (identity-sdk-facts A7 "Get user"), opaque page tokens and the sorted
+// (docs/graph.md#users-and-groups), opaque page tokens and the sorted
 // index that keeps paging stable while the directory changes.
 
 // defaultUserProps is what Graph returns for a user without $select.
@@ -155,7 +155,7 @@ func decodeToken(s string, v any) bool {
 }
 
 // nextLink is an absolute URL at the Sim for the next page: the request's
-// own query with $skiptoken replaced (identity-sdk-facts B5: the SDK's page
+// own query with $skiptoken replaced (docs/graph.md#msgraph-sdk-go: the SDK's page
 // iterator follows it as is).
 func (s *Sim) nextLink(r *http.Request, path, skiptoken string) string {
 	q := r.URL.Query()

@@ -11,8 +11,8 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// Class says what a failed token request asks of us (identity-sdk-facts
-// A2.6, "Classification rule of thumb").
+// Class says what a failed token request asks of us (the classes
+// of docs/identity.md#token-errors).
 type Class int
 
 const (
@@ -130,7 +130,7 @@ func (e *Error) Advice() string {
 	return "Microsoft refused the request."
 }
 
-// tokenErrorBody is the identity platform's error JSON (A2.6).
+// tokenErrorBody is the identity platform's error JSON (docs/identity.md#token-errors).
 type tokenErrorBody struct {
 	Error         string `json:"error"`
 	Description   string `json:"error_description"`

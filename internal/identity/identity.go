@@ -6,8 +6,8 @@
 //
 // It speaks OAuth through golang.org/x/oauth2; the login endpoint is
 // configurable, so graphsim or a national cloud can stand in for
-// login.microsoftonline.com. Sources: shared/GRAPH.md and
-// shared/reference/identity-sdk-facts.md (sections named in comments).
+// login.microsoftonline.com. Sources: docs/identity.md
+// (sections named in comments) and Microsoft's pages it links.
 package identity
 
 import (
@@ -93,12 +93,12 @@ func (c *Client) endpoint(tenant string) oauth2.Endpoint {
 	return oauth2.Endpoint{
 		AuthURL:   c.login + "/" + t + "/oauth2/v2.0/authorize",
 		TokenURL:  c.login + "/" + t + "/oauth2/v2.0/token",
-		AuthStyle: oauth2.AuthStyleInParams, // Entra documents form parameters; no Basic-then-retry probing (B6)
+		AuthStyle: oauth2.AuthStyleInParams, // Entra documents form parameters; no Basic-then-retry probing (docs/identity.md#oauth-library)
 	}
 }
 
 // AdminConsentURL is where a customer's administrator grants our app its
-// permissions in their tenant (identity-sdk-facts A1). tenant is the
+// permissions in their tenant (docs/identity.md#admin-consent). tenant is the
 // declared tenant (id or domain), or "organizations".
 func (c *Client) AdminConsentURL(app App, tenant, redirectURI, state string) string {
 	q := url.Values{}
@@ -121,7 +121,7 @@ type ConsentResult struct {
 }
 
 // ParseConsentCallback reads the redirect: ?admin_consent=True&tenant&scope&state
-// or ?error&error_description&state (A1).
+// or ?error&error_description&state (docs/identity.md#admin-consent).
 func ParseConsentCallback(q url.Values) ConsentResult {
 	r := ConsentResult{Tenant: q.Get("tenant"), Scope: q.Get("scope"), State: q.Get("state"),
 		Error: q.Get("error"), ErrorDescription: q.Get("error_description")}
@@ -144,7 +144,7 @@ type AppToken struct {
 }
 
 // AppTokenFor gets an app-only Graph token for tenant by client credentials
-// (A4). Consent missing comes back as ConsentMissing.
+// (docs/identity.md#client-credentials). Consent missing comes back as ConsentMissing.
 func (c *Client) AppTokenFor(ctx context.Context, app App, tenant string) (AppToken, error) {
 	cc := clientcredentials.Config{ClientID: app.ClientID, ClientSecret: app.ClientSecret,
 		TokenURL: c.endpoint(tenant).TokenURL, Scopes: []string{GraphDefaultScope}, AuthStyle: oauth2.AuthStyleInParams}
@@ -168,7 +168,7 @@ var ErrConsentIncomplete = errors.New("consent is missing permissions")
 
 // ConfirmConsent checks, independently of the browser's word, that tenant
 // consented: an app-only token for it must be issued, name that tenant and
-// carry every role in want (A1: the redirect's tenant is untrusted).
+// carry every role in want (docs/identity.md#admin-consent: the redirect's tenant is untrusted).
 func (c *Client) ConfirmConsent(ctx context.Context, app App, tenant string, want []string) (AppToken, error) {
 	at, err := c.AppTokenFor(ctx, app, tenant)
 	if err != nil {
@@ -198,7 +198,7 @@ type SignIn struct {
 }
 
 // MonitorSignIn starts the authorization-code flow with PKCE S256 for a
-// presence-monitor account (A2.1), prefilled with loginHint.
+// presence-monitor account (docs/identity.md#delegated-sign-in), prefilled with loginHint.
 func (c *Client) MonitorSignIn(app App, tenant, redirectURI, loginHint, state string) SignIn {
 	cfg := c.monitorConfig(app, tenant, redirectURI)
 	si := SignIn{Verifier: oauth2.GenerateVerifier(), Nonce: oauth2.GenerateVerifier()}
@@ -226,7 +226,7 @@ type Account struct {
 }
 
 // Grant is what a successful sign-in or refresh yields. RefreshToken is
-// the secret to seal; it rotates on every refresh (A2.5).
+// the secret to seal; it rotates on every refresh (docs/identity.md#refresh-token-rotation).
 type Grant struct {
 	AccessToken  string
 	RefreshToken string
@@ -237,7 +237,7 @@ type Grant struct {
 
 // Redeem exchanges the authorization code from the callback for tokens,
 // proving the PKCE verifier, and checks the ID token: our audience, the
-// expected nonce, not expired (A2.3, A5).
+// expected nonce, not expired (docs/identity.md#delegated-sign-in, docs/identity.md#token-claims).
 func (c *Client) Redeem(ctx context.Context, app App, tenant, redirectURI, code string, si SignIn) (Grant, error) {
 	tok, err := c.monitorConfig(app, tenant, redirectURI).Exchange(c.ctx(ctx), code, oauth2.VerifierOption(si.Verifier))
 	if err != nil {
@@ -246,7 +246,7 @@ func (c *Client) Redeem(ctx context.Context, app App, tenant, redirectURI, code 
 	return c.grant(app, tok, si.Nonce)
 }
 
-// PasswordOnce signs a monitor account in with its password (ROPC, A3) to
+// PasswordOnce signs a monitor account in with its password (ROPC, docs/identity.md#password-sign-in) to
 // obtain a refresh token. The password is used for this one request and
 // never kept; MFA-enforced accounts fail with Reauthorize (AADSTS50076).
 func (c *Client) PasswordOnce(ctx context.Context, app App, tenant, username, password string) (Grant, error) {
@@ -257,7 +257,7 @@ func (c *Client) PasswordOnce(ctx context.Context, app App, tenant, username, pa
 	return c.grant(app, tok, "")
 }
 
-// Refresh redeems a refresh token (A2.4). The Grant's RefreshToken is the
+// Refresh redeems a refresh token (docs/identity.md#refresh). The Grant's RefreshToken is the
 // rotated one: store it in place of the old one.
 func (c *Client) Refresh(ctx context.Context, app App, tenant, refreshToken string) (Grant, error) {
 	src := c.monitorConfig(app, tenant, "").TokenSource(c.ctx(ctx), &oauth2.Token{RefreshToken: refreshToken})

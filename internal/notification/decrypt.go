@@ -39,7 +39,7 @@ func (k Key) Thumbprint() string {
 }
 
 // Keys finds private keys by encryptionCertificateId. Old keys stay until
-// no subscription uses them (rotation, §4.5).
+// no subscription uses them (rotation, docs/graph.md#rich-notifications).
 type Keys struct {
 	mu   sync.RWMutex
 	byID map[string]Key
@@ -75,7 +75,7 @@ func (k *Keys) get(id string) (Key, bool) {
 	return x, ok
 }
 
-// Decrypt opens a rich notification's content (§4.5): pick the key by
+// Decrypt opens a rich notification's content (docs/graph.md#rich-notifications): pick the key by
 // certificate id (and check the thumbprint when given), unwrap the
 // symmetric key with RSA-OAEP SHA-1, verify HMAC-SHA256 over the
 // ciphertext in constant time, and only then decrypt AES-CBC with the key's

@@ -14,7 +14,7 @@ import (
 )
 
 // Encrypt makes rich-notification content for key the way Graph does
-// (§4.5): a fresh 32-byte key, AES-256-CBC with the key's first 16 bytes as
+// (docs/graph.md#rich-notifications): a fresh 32-byte key, AES-256-CBC with the key's first 16 bytes as
 // IV and PKCS#7 padding, HMAC-SHA256 over the ciphertext, and the key
 // wrapped with RSA-OAEP SHA-1. Tests and benchmarks use it to stand in for
 // Graph.

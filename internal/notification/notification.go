@@ -4,8 +4,8 @@
 // validationTokens. It has no dependency on msgraph-sdk-go, so the intake
 // and its tests stay light.
 //
-// Sources: shared/reference/graph-facts.md §4.4 (payload), §4.5
-// (decryption), §4.6 (validation tokens), §5 (lifecycle notifications).
+// Sources: docs/graph.md#notification-payload (payload), docs/graph.md#rich-notifications
+// (decryption), docs/graph.md#validation-tokens (validation tokens), docs/graph.md#lifecycle-notifications (lifecycle notifications).
 package notification
 
 import (
@@ -65,7 +65,7 @@ const (
 )
 
 // Time parses Graph's date-times leniently: with or without a zone (a
-// missing zone is UTC) and with up to 7 fractional digits (§4.4).
+// missing zone is UTC) and with up to 7 fractional digits (docs/graph.md#notification-payload).
 type Time struct{ time.Time }
 
 // UnmarshalJSON implements json.Unmarshaler.

@@ -13,7 +13,7 @@ import (
 )
 
 // ChangeTrackingAppID is Microsoft Graph Change Tracking, the service that
-// signs validation tokens (§4.6: claim appid in v1 tokens, azp in v2).
+// signs validation tokens (docs/graph.md#validation-tokens: claim appid in v1 tokens, azp in v2).
 const ChangeTrackingAppID = "0bf30f3b-4a52-48df-9a82-234910c4a086"
 
 // ErrInvalidToken means a validationToken failed a check: the whole POST
@@ -25,7 +25,7 @@ var ErrInvalidToken = errors.New("notification: invalid validation token")
 // retry rather than drop them.
 var ErrKeysUnavailable = errors.New("notification: the identity platform's signing keys are not available")
 
-// Validator checks the validationTokens of rich notifications (§4.6):
+// Validator checks the validationTokens of rich notifications (docs/graph.md#validation-tokens):
 // signature by the identity platform's keys (JWKS, cached and refreshed by
 // keyfunc), not expired, audience one of our app ids, issued to Graph
 // Change Tracking, by the notification's tenant.
@@ -66,7 +66,7 @@ func NewValidator(ctx context.Context, opts ValidatorOptions) (*Validator, error
 
 // Check validates every token against the tenants the POST's items name.
 // A POST carrying rich items but no tokens fails: Graph sends them for
-// every rich notification unless the tenant's app setup is broken (§4.5).
+// every rich notification unless the tenant's app setup is broken (docs/graph.md#rich-notifications).
 func (v *Validator) Check(tokens []string, tenants []string) error {
 	if keys, err := v.keys.Storage().KeyReadAll(context.Background()); err != nil || len(keys) == 0 {
 		return ErrKeysUnavailable

@@ -160,7 +160,7 @@ func (s *Store) LockMonitorTokens(ctx context.Context, tx pgx.Tx, tenantID, id u
 }
 
 // SaveRefreshedTokens stores a refresh's result: the rotated refresh token
-// replaces the old one in the same transaction (identity-sdk-facts A2.5).
+// replaces the old one in the same transaction (docs/identity.md#refresh-token-rotation).
 func (s *Store) SaveRefreshedTokens(ctx context.Context, tx pgx.Tx, tenantID, id uuid.UUID, t MonitorTokens, refreshToken, accessToken string, expiry, refreshedAt time.Time) error {
 	if refreshToken != "" && t.RefreshTokenID != nil {
 		if err := s.ReplaceSecret(ctx, tx, *t.RefreshTokenID, []byte(refreshToken)); err != nil {

@@ -8,7 +8,7 @@
 // If the inbox cannot be written, Graph gets 503 and retries.
 //
 // Everything costly — validationTokens, decryption, mapping — happens
-// later, in internal/intake's processor. Sources: graph-facts §4.1–4.3, §5.
+// later, in internal/intake's processor. Sources: docs/graph.md#validation-handshake to #processing-rules, and #lifecycle-notifications.
 package graphhook
 
 import (

@@ -12,7 +12,7 @@ import (
 )
 
 // MaxIDsPerCall is Graph's limit of user ids per getPresencesByUserId call
-// and per presence subscription resource (graph-facts, GRAPH.md).
+// and per presence subscription resource (docs/graph.md#presence-subscriptions).
 const MaxIDsPerCall = 650
 
 // Presence is one user's presence as Graph reports it. Values are kept as
