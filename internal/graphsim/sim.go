@@ -7,7 +7,7 @@
 // product is demoed, tested and benchmarked against it.
 //
 // Behaviour is copied from Microsoft's documentation as summarised in
-// shared/GRAPH.md and shared/reference/*.md; comments name the section.
+// docs/graph.md and docs/identity.md; comments name the section.
 package graphsim
 
 import (
