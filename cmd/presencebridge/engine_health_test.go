@@ -350,8 +350,7 @@ func TestAppTokenOfOneTenantDoesNotWaitForAnothersAndFailuresAreNotCached(t *tes
 		}
 	}
 	creds := func(_ context.Context, id uuid.UUID) (identity.App, string, error) { return msApp, ours[id], nil }
-	gc := &graphClients{a: &app{cfg: &config.Config{GraphBaseURL: gs.URL, LoginBaseURL: gs.URL}}, creds: creds, id: idc,
-		apps: map[uuid.UUID]*appClient{}}
+	gc := newGraphClients(&config.Config{GraphBaseURL: gs.URL, LoginBaseURL: gs.URL}, nil, nil, creds, idc)
 
 	slowDone := make(chan error, 1)
 	go func() {

@@ -191,8 +191,7 @@ func TestRepairReaderFallsBackToAMonitorWithoutTheApplicationPermission(t *testi
 			st.AuthorizeMonitor(ctx, pool, tenant, m.ID, store.MonitorGrant{ObjectID: g.Account.ObjectID, Method: "password",
 				RefreshToken: g.RefreshToken, AccessToken: g.AccessToken, Expiry: g.Expiry})
 			creds := func(context.Context, uuid.UUID) (identity.App, string, error) { return msApp, ten.ID.String(), nil }
-			gc := &graphClients{a: &app{cfg: &config.Config{GraphBaseURL: gs}, store: st, pool: pool},
-				vault: tokens.New(st, idc, creds, nil), creds: creds, id: idc, apps: map[uuid.UUID]*appClient{}}
+			gc := newGraphClients(&config.Config{GraphBaseURL: gs}, st, tokens.New(st, idc, creds, nil), creds, idc)
 			r, err := gc.Reader(ctx, tenant)
 			if err != nil {
 				t.Fatal(err)
