@@ -14,7 +14,7 @@ import (
 )
 
 func TestCSRFNeedsTheSessionTokenAndTheSameOrigin(t *testing.T) {
-	s := NewSessions(t.Context(), testkit.DB(t), SessionOptions{})
+	s := NewSessions(testkit.DB(t), SessionOptions{})
 	c := NewCSRF(s, nil)
 	var changes atomic.Int32
 	mux := http.NewServeMux()

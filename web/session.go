@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -33,9 +32,6 @@ type SessionOptions struct {
 	Production bool
 	// Logger receives session-store failures. Nil discards them.
 	Logger *slog.Logger
-	// CleanupInterval is how often expired sessions are deleted from the
-	// table (default 5 minutes).
-	CleanupInterval time.Duration
 }
 
 // Sessions are the server-side browser sessions of the cookie-authenticated
@@ -45,18 +41,17 @@ type Sessions struct {
 	*scs.SessionManager
 }
 
-// NewSessions returns the session manager. Expired sessions are deleted
-// every CleanupInterval until ctx ends.
-func NewSessions(ctx context.Context, pool *pgxpool.Pool, o SessionOptions) *Sessions {
+// NewSessions returns the session manager. Expired sessions are never
+// served (the store reads only unexpired ones); they are deleted from the
+// table by the session_sweep job (internal/jobs), one sweep for all
+// instances.
+func NewSessions(pool *pgxpool.Pool, o SessionOptions) *Sessions {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.CleanupInterval <= 0 {
-		o.CleanupInterval = 5 * time.Minute
-	}
-	// pgxstore's own cleanup goroutine cannot be stopped without a data
-	// race (it assigns its stop channel after starting), so we run the same
-	// DELETE in a goroutine owned by ctx.
+	// No cleanup goroutine of pgxstore's (interval 0): the job sweeps, and
+	// pgxstore's goroutine cannot be stopped without a data race (it
+	// assigns its stop channel after starting).
 	sm := scs.New()
 	sm.Store = pgxstore.NewWithCleanupInterval(pool, 0)
 	sm.IdleTimeout = SessionIdleTimeout
@@ -80,21 +75,5 @@ func NewSessions(ctx context.Context, pool *pgxpool.Pool, o SessionOptions) *Ses
 		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, "The service is temporarily unavailable. Try again in a minute.", http.StatusServiceUnavailable)
 	}
-	go cleanSessions(ctx, pool, o.CleanupInterval, logger)
 	return &Sessions{SessionManager: sm}
-}
-
-func cleanSessions(ctx context.Context, pool *pgxpool.Pool, every time.Duration, logger *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := pool.Exec(ctx, `DELETE FROM sessions WHERE expiry < now()`); err != nil && ctx.Err() == nil {
-				logger.Warn("delete expired sessions", "err", err)
-			}
-		}
-	}
 }

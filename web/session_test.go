@@ -14,7 +14,7 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 // the cookie it sets.
 func sessionCookie(t *testing.T, production bool) *http.Cookie {
 	t.Helper()
-	s := NewSessions(t.Context(), testkit.DB(t), SessionOptions{Production: production})
+	s := NewSessions(testkit.DB(t), SessionOptions{Production: production})
 	h := s.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.Put(r.Context(), "k", "v")
 	}))
@@ -47,7 +47,7 @@ func TestDevelopmentSessionCookieWorksOverPlainHTTP(t *testing.T) {
 }
 
 func TestSessionTimeouts(t *testing.T) {
-	s := NewSessions(t.Context(), testkit.DB(t), SessionOptions{})
+	s := NewSessions(testkit.DB(t), SessionOptions{})
 	if s.IdleTimeout != SessionIdleTimeout || s.Lifetime != SessionLifetime ||
 		SessionIdleTimeout.Hours() != 2 || SessionLifetime.Hours() != 12 {
 		t.Fatalf("idle %v, lifetime %v", s.IdleTimeout, s.Lifetime)

@@ -205,13 +205,13 @@ func (a *app) onboardingService(base string) (*onboarding.Service, error) {
 }
 
 // onboardingRoutes mounts the customer admin's pages (web role), with
-// browser sessions in the database kept until ctx ends.
-func (a *app) onboardingRoutes(ctx context.Context, base string) (func(chi.Router), error) {
+// browser sessions in the database.
+func (a *app) onboardingRoutes(base string) (func(chi.Router), error) {
 	svc, err := a.onboardingService(base)
 	if err != nil {
 		return nil, err
 	}
-	sessions := web.NewSessions(ctx, a.pool, web.SessionOptions{Production: a.cfg.Production(), Logger: a.logger})
+	sessions := web.NewSessions(a.pool, web.SessionOptions{Production: a.cfg.Production(), Logger: a.logger})
 	routes := webonboarding.Routes(webonboarding.Deps{Service: svc, Sessions: sessions, LoginURL: a.cfg.LoginBaseURL, Logger: a.logger,
 		OwnApp: func(ctx context.Context, id uuid.UUID) (store.TenantApp, error) {
 			return a.store.GetTenantApp(ctx, a.store.Pool(), id)

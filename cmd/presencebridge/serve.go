@@ -70,7 +70,7 @@ func start(ctx context.Context, cfg *config.Config, r role, onListening func(bas
 	if err := schema.Up(ctx, a.pool, a.logger); err != nil {
 		return err
 	}
-	client, err := jobs.NewClient(a.pool, jobs.Options{Logger: a.logger, Work: r.worker, Retention: cfg.EventRetention})
+	client, err := jobs.NewClient(a.store, jobs.Options{Logger: a.logger, Work: r.worker, Retention: cfg.EventRetention})
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func start(ctx context.Context, cfg *config.Config, r role, onListening func(bas
 	}
 	mountOnboarding := func(chi.Router) {}
 	if r.web {
-		if mountOnboarding, err = a.onboardingRoutes(gctx, base); err != nil {
+		if mountOnboarding, err = a.onboardingRoutes(base); err != nil {
 			return err
 		}
 	}

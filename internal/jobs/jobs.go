@@ -11,9 +11,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"presencebridge/internal/store"
 )
 
 // Options configure the job client.
@@ -28,17 +29,18 @@ type Options struct {
 	Retention time.Duration
 }
 
-// NewClient builds the River client with every worker and periodic job.
-func NewClient(pool *pgxpool.Pool, opts Options) (*river.Client[pgx.Tx], error) {
+// NewClient builds the River client, over st's pool, with every worker and
+// periodic job.
+func NewClient(st *store.Store, opts Options) (*river.Client[pgx.Tx], error) {
 	if opts.MaxWorkers == 0 {
 		opts.MaxWorkers = 20
 	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &SessionSweepWorker{pool: pool})
+	river.AddWorker(workers, &SessionSweepWorker{st: st})
 	if opts.Retention <= 0 {
 		opts.Retention = 30 * 24 * time.Hour
 	}
-	river.AddWorker(workers, &RetentionWorker{pool: pool, keep: opts.Retention})
+	river.AddWorker(workers, &RetentionWorker{st: st, keep: opts.Retention})
 
 	cfg := &river.Config{
 		Logger:  opts.Logger,
@@ -57,7 +59,7 @@ func NewClient(pool *pgxpool.Pool, opts Options) (*river.Client[pgx.Tx], error) 
 				&river.PeriodicJobOpts{RunOnStart: true, ID: "presence_retention"}),
 		}
 	}
-	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
+	client, err := river.NewClient(riverpgxv5.New(st.Pool()), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("job client: %w", err)
 	}
@@ -76,21 +78,26 @@ func (SessionSweepArgs) InsertOpts() river.InsertOpts {
 }
 
 // SessionSweepWorker deletes sessions past their expiry, in bounded batches
-// so that a large backlog never holds long locks.
+// so that a large backlog never holds long locks. It is the only sweeper
+// of the sessions table: as a periodic job it runs on one worker of any
+// number of instances, where a sweeper in each web process would run the
+// same DELETE in every one.
 type SessionSweepWorker struct {
 	river.WorkerDefaults[SessionSweepArgs]
-	pool *pgxpool.Pool
+	st *store.Store
 }
 
+// sessionSweepBatch bounds the sessions one statement deletes.
+const sessionSweepBatch = 1000
+
+// Work implements river.Worker.
 func (w *SessionSweepWorker) Work(ctx context.Context, job *river.Job[SessionSweepArgs]) error {
 	for {
-		tag, err := w.pool.Exec(ctx, `
-			DELETE FROM sessions WHERE token IN (
-				SELECT token FROM sessions WHERE expiry < now() LIMIT 1000)`)
+		n, err := w.st.DeleteExpiredSessions(ctx, sessionSweepBatch)
 		if err != nil {
 			return fmt.Errorf("sweep sessions: %w", err)
 		}
-		if tag.RowsAffected() < 1000 {
+		if n < sessionSweepBatch {
 			return nil
 		}
 	}
@@ -108,22 +115,21 @@ func (RetentionArgs) Kind() string { return "presence_retention" }
 // kept whatever its age (nothing is lost to the clean-up).
 type RetentionWorker struct {
 	river.WorkerDefaults[RetentionArgs]
-	pool *pgxpool.Pool
+	st   *store.Store
 	keep time.Duration
 }
+
+// retentionBatch bounds the events one transaction deletes.
+const retentionBatch = 5000
 
 // Work implements river.Worker, in batches so no transaction grows large.
 func (w *RetentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs]) error {
 	for {
-		tag, err := w.pool.Exec(ctx, `DELETE FROM presence_events WHERE id IN (
-			SELECT e.id FROM presence_events e
-			WHERE e.created_at < now() - $1::interval
-			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
-			LIMIT 5000)`, w.keep.String())
+		n, err := w.st.DeleteOldPresenceEvents(ctx, w.keep, retentionBatch)
 		if err != nil {
-			return err
+			return fmt.Errorf("presence retention: %w", err)
 		}
-		if tag.RowsAffected() < 5000 {
+		if n < retentionBatch {
 			return nil
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"presencebridge/internal/store"
 	"presencebridge/internal/testkit"
 )
 
@@ -23,7 +24,7 @@ func TestSessionSweepDeletesOnlyExpiredSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := NewClient(pool, Options{Logger: slog.New(slog.DiscardHandler), Work: true})
+	client, err := NewClient(store.New(pool, nil), Options{Logger: slog.New(slog.DiscardHandler), Work: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestRetentionKeepsRecentAndUndeliveredEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &RetentionWorker{pool: pool, keep: 30 * 24 * time.Hour}
+	w := &RetentionWorker{st: store.New(pool, nil), keep: 30 * 24 * time.Hour}
 	if err := w.Work(ctx, &river.Job[RetentionArgs]{}); err != nil {
 		t.Fatal(err)
 	}
