@@ -195,55 +195,12 @@ func TestAChangeInTheFirstSecondOfATenantsFirstSubscriptionArrivesByWebhookAndSt
 // users, a webhook and both monitors signed in, as its administrator would.
 func onboard(t *testing.T, svc *onboarding.Service, ten graphsim.SeedTenant, webhook string) uuid.UUID {
 	t.Helper()
-	ctx := t.Context()
-	_, link, err := svc.CreateInvite(ctx, "Contoso", "staff:ops@vendor.example", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tenant, err := svc.OpenInvite(ctx, link[strings.LastIndex(link, "/")+1:])
-	if err != nil {
-		t.Fatal(err)
-	}
 	var users []string
 	for i, u := range ten.Users {
 		users = append(users, u.UPN+",ext-"+string(rune('0'+i)))
 	}
-	if fe, err := svc.SaveForm(ctx, tenant, onboarding.Form{Company: "Contoso Ltd", MicrosoftTenant: ten.Domain, AdminEmail: "it@contoso.example",
-		TelephonyAccount: "acct-42", Users: strings.Join(users, "\n"), EventTarget: "webhook", WebhookURL: webhook}, "admin"); err != nil || fe != nil {
-		t.Fatalf("form: %v %v", fe, err)
-	}
-	consent, err := svc.ConsentURL(ctx, tenant, "state-c")
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := graphsim.NewPerson().SignIn(ctx, consent, ten.Admin.UPN, ten.Admin.Password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.FinishConsent(ctx, tenant, q, "admin"); err != nil {
-		t.Fatalf("consent: %v", err)
-	}
-	for _, acct := range ten.Monitors {
-		m, err := svc.AddMonitor(ctx, tenant, acct.UPN, "admin")
-		if err != nil {
-			t.Fatal(err)
-		}
-		si, err := svc.StartMonitorSignIn(ctx, tenant, m.ID, "state-m")
-		if err != nil {
-			t.Fatal(err)
-		}
-		q, err := graphsim.NewPerson().SignIn(ctx, si.URL, acct.UPN, acct.Password)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := svc.FinishMonitorSignIn(ctx, tenant, m.ID, q, si, "admin"); err != nil {
-			t.Fatalf("monitor %s: %v", acct.UPN, err)
-		}
-	}
-	if err := svc.Complete(ctx, tenant, "admin"); err != nil {
-		t.Fatalf("complete: %v", err)
-	}
-	return tenant
+	return onboardWith(t, svc, ten, onboarding.Form{Company: "Contoso Ltd", MicrosoftTenant: ten.Domain, AdminEmail: "it@contoso.example",
+		TelephonyAccount: "acct-42", Users: strings.Join(users, "\n"), EventTarget: "webhook", WebhookURL: webhook})
 }
 
 // streamUntil follows the tenant's event stream from its start and

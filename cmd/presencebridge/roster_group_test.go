@@ -1,0 +1,165 @@
+package main
+
+import (
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"presencebridge/internal/graphsim"
+	"presencebridge/internal/identity"
+	"presencebridge/internal/links"
+	"presencebridge/internal/onboarding"
+	"presencebridge/internal/seal"
+	"presencebridge/internal/store"
+)
+
+// A tenant completes onboarding choosing "the members of a Microsoft Entra
+// group": the serve process's engine reads the group and subscribes to
+// exactly its members' presence; a user of the tenant outside the group is
+// not monitored.
+func TestATenantOnboardedWithAnEntraGroupMonitorsExactlyTheGroupsMembers(t *testing.T) {
+	ctx := t.Context()
+	const product = "https://bridge.example.com"
+	sim := graphsim.New(graphsim.Options{})
+	gs := httptest.NewServer(sim.Handler())
+	t.Cleanup(gs.Close)
+	sim.SetBaseURL(gs.URL)
+	go sim.Run(ctx)
+	seed := graphsim.GenerateSeed(1, 5, 2, 43)
+	seed.App.RedirectURIs = []string{product + "/onboarding/consent/callback", product + "/onboarding/monitors/callback"}
+	seed.Tenants[0].Consented = false
+	if err := sim.Apply(seed); err != nil {
+		t.Fatal(err)
+	}
+	ten := seed.Tenants[0]
+	members, outsiders := ten.Users[:3], ten.Users[3:]
+	group, err := sim.CreateGroup(ten.ID, graphsim.SeedGroup{DisplayName: "Support agents",
+		Members: []string{members[0].UPN, members[1].UPN, members[2].UPN}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dsn := freshDatabase(t, "group_roster")
+	proc := startProcess(t, []string{"PB_ENV=development", testKey, "PB_DATABASE_URL=" + dsn,
+		"PB_LOGIN_BASE_URL=" + gs.URL, "PB_GRAPH_BASE_URL=" + gs.URL, "PB_MS_CLIENT_ID=" + seed.App.ClientID,
+		"PB_MS_CLIENT_SECRET=" + seed.App.ClientSecret, "PB_ENGINE_INTERVAL=1s", "PB_REPAIR_INTERVAL=1h"}, "serve")
+	proc.waitReady(t, 30*time.Second)
+
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	keys, _ := seal.ParseKeys(strings.TrimPrefix(testKey, "PB_SEAL_KEYS="))
+	ring, _ := seal.NewRing(keys, "k1")
+	st := store.New(pool, ring)
+	idc, _ := identity.New(identity.Options{LoginURL: gs.URL})
+	svc := onboarding.New(st, idc, links.New(ring, nil), onboarding.Config{
+		App:     identity.App{ClientID: seed.App.ClientID, ClientSecret: seed.App.ClientSecret},
+		BaseURL: product, AllowLoopbackWebhooks: true,
+	})
+	tenant := onboardWith(t, svc, ten, onboarding.Form{Company: "Contoso Ltd", MicrosoftTenant: ten.Domain,
+		AdminEmail: "it@contoso.example", TelephonyAccount: "acct-42", UsersSource: "group", Group: group.ID.String(),
+		EventTarget: "stream"})
+
+	want := make([]string, len(members))
+	for i, u := range members {
+		want[i] = u.ID.String()
+	}
+	slices.Sort(want)
+	var got []string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		got = subscribedUsers(sim)
+		if slices.Equal(got, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("presence subscriptions cover %v, want the group's members %v; output:\n%s", got, want, proc.log())
+		}
+	}
+	for _, u := range outsiders {
+		if slices.Contains(got, u.ID.String()) {
+			t.Errorf("%s is not in the group but is monitored", u.UPN)
+		}
+	}
+	st2, err := svc.Status(ctx, tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st2.Users != len(members) || st2.UserCounts.Monitored != len(members) {
+		t.Errorf("onboarding status: %d users, %d monitored, want %d of each", st2.Users, st2.UserCounts.Monitored, len(members))
+	}
+}
+
+var objectIDRE = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
+
+// subscribedUsers lists, sorted, the user ids graphsim's presence
+// subscriptions name in their resource (/communications/presences?$filter=id in (…)).
+func subscribedUsers(sim *graphsim.Sim) []string {
+	var ids []string
+	for _, s := range sim.Subscriptions() {
+		if strings.Contains(s.Resource, "presences") {
+			for _, id := range objectIDRE.FindAllString(s.Resource, -1) {
+				ids = append(ids, strings.ToLower(id))
+			}
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// onboardWith is onboard with the form given: invitation, form, consent,
+// the seeded monitors signed in, done.
+func onboardWith(t *testing.T, svc *onboarding.Service, ten graphsim.SeedTenant, f onboarding.Form) uuid.UUID {
+	t.Helper()
+	ctx := t.Context()
+	_, link, err := svc.CreateInvite(ctx, "Contoso", "staff:ops@vendor.example", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenant, err := svc.OpenInvite(ctx, link[strings.LastIndex(link, "/")+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fe, err := svc.SaveForm(ctx, tenant, f, "admin"); err != nil || fe != nil {
+		t.Fatalf("form: %v %v", fe, err)
+	}
+	consent, err := svc.ConsentURL(ctx, tenant, "state-c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := graphsim.NewPerson().SignIn(ctx, consent, ten.Admin.UPN, ten.Admin.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.FinishConsent(ctx, tenant, q, "admin"); err != nil {
+		t.Fatalf("consent: %v", err)
+	}
+	for _, acct := range ten.Monitors {
+		m, err := svc.AddMonitor(ctx, tenant, acct.UPN, "admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		si, err := svc.StartMonitorSignIn(ctx, tenant, m.ID, "state-m")
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := graphsim.NewPerson().SignIn(ctx, si.URL, acct.UPN, acct.Password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.FinishMonitorSignIn(ctx, tenant, m.ID, q, si, "admin"); err != nil {
+			t.Fatalf("monitor %s: %v", acct.UPN, err)
+		}
+	}
+	if err := svc.Complete(ctx, tenant, "admin"); err != nil {
+		t.Fatalf("complete: %v", err)
+	}
+	return tenant
+}
