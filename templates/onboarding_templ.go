@@ -880,7 +880,7 @@ func onboardingForm(v OnboardingView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 61, "\" aria-describedby=\"group-hint\"> <span class=\"hint\" id=\"group-hint\">The group's name or object id; its members are kept in sync.</span>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 61, "\" aria-describedby=\"group-hint\"> <span class=\"hint\" id=\"group-hint\">The group's object id (Microsoft Entra admin center → Groups → the group → Object ID); its members are kept in sync.</span>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
