@@ -7,13 +7,16 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
-// ErrBadAPIKey is an unknown, revoked or malformed key.
+// ErrBadAPIKey is an unknown, revoked or malformed key. Any other error
+// from AuthenticateAPIKey or VerifyAPIKey is the database's: the key was
+// not judged.
 var ErrBadAPIKey = errors.New("invalid API key")
 
 // CreateAPIKey makes a key for a tenant and returns it in full: the only
@@ -58,12 +61,14 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, q DBTX, key string) (API
 		return APIKey{}, ErrBadAPIKey
 	}
 	if err != nil {
-		return APIKey{}, err
+		return APIKey{}, fmt.Errorf("authenticate API key: %w", err)
 	}
 	h := sha256.Sum256([]byte(key))
 	if subtle.ConstantTimeCompare(h[:], stored) != 1 {
 		return APIKey{}, ErrBadAPIKey
 	}
-	_, err = q.Exec(ctx, `UPDATE api_keys SET last_used_at = now() WHERE prefix = $1`, prefix)
-	return k, err
+	if _, err := q.Exec(ctx, `UPDATE api_keys SET last_used_at = now() WHERE prefix = $1`, prefix); err != nil {
+		return k, fmt.Errorf("stamp API key use: %w", err)
+	}
+	return k, nil
 }

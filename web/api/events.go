@@ -7,6 +7,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -53,7 +54,10 @@ type tenantKey struct{}
 type apiKeyKey struct{} // the key's id: actions name it in the audit log
 
 // authenticate accepts "Authorization: Bearer pbk_…" and puts the key's
-// tenant and id in the context; anything else is 401 problem+json.
+// tenant and id in the context; a missing, unknown or revoked key is 401
+// problem+json. When the database cannot judge the key the answer is 503
+// with Retry-After: a 401 would tell the platform its key is bad, and it
+// might discard a good one.
 func (d Deps) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -63,6 +67,11 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		k, err := d.Store.AuthenticateAPIKey(r.Context(), d.Store.Pool(), key)
+		if err != nil && !errors.Is(err, store.ErrBadAPIKey) {
+			w.Header().Set("Retry-After", "5")
+			problem(w, http.StatusServiceUnavailable, "Service unavailable", "The key could not be checked just now. Try again shortly.")
+			return
+		}
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="presence-bridge", error="invalid_token"`)
 			problem(w, http.StatusUnauthorized, "Invalid API key", "The key is unknown or was revoked.")
