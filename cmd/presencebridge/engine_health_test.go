@@ -289,7 +289,7 @@ func TestEngineAlertsUnresolvedUsersAndResolvesWhenTheRosterIsFixed(t *testing.T
 	}
 
 	// The admin fixes the roster: the alert goes.
-	if err := f.st.ReplaceRoster(ctx, f.st.Pool(), f.tenant, rosterOf(f.ten.Users)); err != nil {
+	if _, err := roster.New(f.st).Import(ctx, f.tenant, rosterOf(f.ten.Users), roster.ImportOptions{Replace: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.pass(); err != nil {
@@ -301,10 +301,10 @@ func TestEngineAlertsUnresolvedUsersAndResolvesWhenTheRosterIsFixed(t *testing.T
 	}
 }
 
-func rosterOf(us []graphsim.SeedUser) []store.RosterEntry {
-	out := make([]store.RosterEntry, len(us))
+func rosterOf(us []graphsim.SeedUser) []roster.Entry {
+	out := make([]roster.Entry, len(us))
 	for i, u := range us {
-		out[i] = store.RosterEntry{UPN: u.UPN}
+		out[i] = roster.Entry{UPN: u.UPN}
 	}
 	return out
 }

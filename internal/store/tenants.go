@@ -187,34 +187,6 @@ func (s *Store) RevokeInvite(ctx context.Context, q DBTX, id uuid.UUID) error {
 	return err
 }
 
-// ReplaceRoster sets the users to monitor as entered on the form: new UPNs
-// are added (pending resolution), missing ones removed, existing rows kept
-// with their resolution and telephony ids.
-func (s *Store) ReplaceRoster(ctx context.Context, q DBTX, tenantID uuid.UUID, users []RosterEntry) error {
-	upns := make([]string, len(users))
-	ext := make([]string, len(users))
-	for i, u := range users {
-		upns[i], ext[i] = u.UPN, u.ExternalID
-	}
-	_, err := q.Exec(ctx, `DELETE FROM directory_users WHERE tenant_id = $1 AND lower(upn) <> ALL (SELECT lower(x) FROM unnest($2::text[]) AS x)`,
-		tenantID, upns)
-	if err != nil {
-		return err
-	}
-	_, err = q.Exec(ctx, `INSERT INTO directory_users (tenant_id, upn, external_id)
-		SELECT $1, u, nullif(e, '') FROM unnest($2::text[], $3::text[]) AS t (u, e)
-		ON CONFLICT (tenant_id, lower(upn)) DO UPDATE SET external_id = coalesce(excluded.external_id, directory_users.external_id), updated_at = now()`,
-		tenantID, upns, ext)
-	return err
-}
-
-// RosterEntry is one user to monitor: a UPN or e-mail, and optionally the
-// telephony platform's own id for them.
-type RosterEntry struct {
-	UPN        string `json:"upn"`
-	ExternalID string `json:"externalId,omitempty"`
-}
-
 // RosterCount counts a tenant's users to monitor.
 func (s *Store) RosterCount(ctx context.Context, q DBTX, tenantID uuid.UUID) (int, error) {
 	var n int
