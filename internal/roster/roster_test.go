@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/roster"
@@ -161,5 +162,51 @@ func TestImportReplaceAndGroupRoster(t *testing.T) {
 	sum, err := r.Summary(ctx, ten)
 	if err != nil || sum.Total != 2 || sum.Counts[store.UserPending] != 2 || len(sum.Problems) != 2 || sum.Source.Kind != store.SourceGroup {
 		t.Errorf("summary: %+v, %v", sum, err)
+	}
+}
+
+// A form's choice replaces the whole roster in the caller's transaction:
+// a group becomes the source (its rows are the group sync's to replace),
+// choosing the same group again keeps its delta link, and a list ends the
+// group and replaces the rows.
+func TestChooseSwitchesBetweenAListAndAGroup(t *testing.T) {
+	ctx := context.Background()
+	r, st, ten := newRoster(t)
+	choose := func(c roster.Choice) roster.ImportResult {
+		t.Helper()
+		var res roster.ImportResult
+		err := pgx.BeginFunc(ctx, st.Pool(), func(tx pgx.Tx) (err error) {
+			res, err = r.Choose(ctx, tx, ten, c)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if res := choose(roster.Choice{Entries: []roster.Entry{{UPN: "a@contoso.example"}, {UPN: "b@contoso.example"}}}); res.Added != 2 {
+		t.Errorf("first list: %+v", res)
+	}
+	group := uuid.New()
+	choose(roster.Choice{Group: &group, Entries: []roster.Entry{{UPN: "ignored@contoso.example"}}})
+	src, err := st.TenantRosterSource(ctx, st.Pool(), ten)
+	if err != nil || src.Kind != store.SourceGroup || *src.GroupID != group {
+		t.Fatalf("after choosing the group: %+v, %v", src, err)
+	}
+	if got := statuses(t, st, ten); len(got) != 2 {
+		t.Errorf("choosing a group changed the rows before its sync: %+v", got)
+	}
+	if err := st.RecordGroupSync(ctx, st.Pool(), ten, "https://graph.example/delta?token=1", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	choose(roster.Choice{Group: &group})
+	if src, _ := st.TenantRosterSource(ctx, st.Pool(), ten); src.DeltaLink == "" {
+		t.Errorf("choosing the same group again dropped its delta link: %+v", src)
+	}
+	if res := choose(roster.Choice{Entries: []roster.Entry{{UPN: "b@contoso.example"}, {UPN: "c@contoso.example"}}}); res != (roster.ImportResult{Added: 1, Updated: 1, Removed: 1}) {
+		t.Errorf("back to a list: %+v", res)
+	}
+	if src, _ := st.TenantRosterSource(ctx, st.Pool(), ten); src.Kind != store.SourceList {
+		t.Errorf("a list did not end the group roster: %+v", src)
 	}
 }
