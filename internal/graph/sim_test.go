@@ -174,6 +174,8 @@ func (r *recorder) reset() {
 	r.mu.Unlock()
 }
 
+func TestMain(m *testing.M) { testkit.Main(m) }
+
 // ourTenant is the product's store on a fresh database holding one active
 // tenant connected to the Microsoft tenant ms; ring seals its secrets.
 func ourTenant(t *testing.T, ms uuid.UUID) (*store.Store, *seal.Ring, uuid.UUID) {

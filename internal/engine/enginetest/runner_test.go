@@ -1,4 +1,4 @@
-package graph
+package enginetest
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"presencebridge/internal/certs"
 	"presencebridge/internal/engine"
+	"presencebridge/internal/graph"
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/identity"
@@ -186,7 +187,7 @@ func (b *bridge) worker(capacity int, transport http.RoundTripper) *worker {
 	rec := engine.NewReconciler(st, eng, cl, capacity, nil)
 	opts := engine.RunnerOptions{Roster: roster.New(st), Directory: func(ctx context.Context, t uuid.UUID) (roster.Directory, error) {
 		r, err := cl.Reader(ctx, t)
-		c, _ := r.(*Client)
+		c, _ := r.(*graph.Client)
 		return c, err
 	}}
 	return &worker{runner: engine.NewRunner(st, rec, vault, opts), vault: vault, clients: cl, pool: pool}
@@ -217,13 +218,13 @@ type vaultClients struct {
 }
 
 func (c *vaultClients) Monitor(_ context.Context, tenantID, monitorID uuid.UUID) (graphapi.Subscriber, error) {
-	return New(Options{BaseURL: c.b.e.base + "/v1.0", Transport: c.transport, Token: func(ctx context.Context) (string, error) {
+	return graph.New(graph.Options{BaseURL: c.b.e.base + "/v1.0", Transport: c.transport, Token: func(ctx context.Context) (string, error) {
 		return c.vault.MonitorToken(ctx, tenantID, monitorID)
 	}})
 }
 
 func (c *vaultClients) Reader(context.Context, uuid.UUID) (graphapi.PresenceReader, error) {
-	return New(Options{BaseURL: c.b.e.base + "/v1.0", Transport: c.transport, Token: func(ctx context.Context) (string, error) {
+	return graph.New(graph.Options{BaseURL: c.b.e.base + "/v1.0", Transport: c.transport, Token: func(ctx context.Context) (string, error) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if c.b.e.now().Add(5 * time.Minute).Before(c.app.Expiry) {

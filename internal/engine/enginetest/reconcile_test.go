@@ -1,4 +1,4 @@
-package graph
+package enginetest
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"presencebridge/internal/certs"
 	"presencebridge/internal/engine"
+	"presencebridge/internal/graph"
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/graphsim"
 )
@@ -23,7 +24,7 @@ type simClients struct {
 	ten     graphsim.SeedTenant
 	byID    map[uuid.UUID]graphsim.SeedUser // our monitor id → its account
 	mu      sync.Mutex
-	clients map[uuid.UUID]*Client
+	clients map[uuid.UUID]*graph.Client
 }
 
 func (s *simClients) tokenURL() string {
@@ -66,7 +67,7 @@ func TestReconcileShardsTwoThousandUsersOverFourMonitorsAndFailsOver(t *testing.
 	for _, u := range ten.Users {
 		pool.Exec(ctx, `INSERT INTO directory_users (tenant_id, upn, object_id, resolution_status) VALUES ($1, $2, $3, 'resolved')`, tenant, u.UPN, u.ID)
 	}
-	clients := &simClients{e: e, ten: ten, byID: map[uuid.UUID]graphsim.SeedUser{}, clients: map[uuid.UUID]*Client{}}
+	clients := &simClients{e: e, ten: ten, byID: map[uuid.UUID]graphsim.SeedUser{}, clients: map[uuid.UUID]*graph.Client{}}
 	var monitors []uuid.UUID
 	for i, acct := range ten.Monitors {
 		m, _ := st.AddMonitor(ctx, pool, tenant, acct.UPN)
