@@ -12,15 +12,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"presencebridge/internal/graphsim"
-	"presencebridge/internal/identity"
-	"presencebridge/internal/links"
 	"presencebridge/internal/onboarding"
-	"presencebridge/internal/seal"
-	"presencebridge/internal/store"
 )
 
 // A tenant completes onboarding and, in the first second after its first
@@ -88,19 +83,7 @@ func TestAChangeInTheFirstSecondOfATenantsFirstSubscriptionArrivesByWebhookAndSt
 
 	// Onboarding, through the services its pages call, on the product's
 	// database: invitation, form, consent, two monitors signed in, done.
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	keys, _ := seal.ParseKeys(strings.TrimPrefix(testKey, "PB_SEAL_KEYS="))
-	ring, _ := seal.NewRing(keys, "k1")
-	st := store.New(pool, ring)
-	idc, _ := identity.New(identity.Options{LoginURL: gs.URL})
-	svc := onboarding.New(st, idc, links.New(ring, nil), onboarding.Config{
-		App:     identity.App{ClientID: seed.App.ClientID, ClientSecret: seed.App.ClientSecret},
-		BaseURL: product, AllowLoopbackWebhooks: true,
-	})
+	svc, pool := onboardingOn(t, dsn, gs.URL, product, seed.App)
 	tenant := onboard(t, svc, ten, platform.URL+"/presence")
 	apiKey, err := svc.NewAPIKey(ctx, tenant, "platform", "admin")
 	if err != nil {

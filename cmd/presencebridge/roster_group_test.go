@@ -51,19 +51,7 @@ func TestATenantOnboardedWithAnEntraGroupMonitorsExactlyTheGroupsMembers(t *test
 		"PB_MS_CLIENT_SECRET=" + seed.App.ClientSecret, "PB_ENGINE_INTERVAL=1s", "PB_REPAIR_INTERVAL=1h"}, "serve")
 	proc.waitReady(t, 30*time.Second)
 
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	keys, _ := seal.ParseKeys(strings.TrimPrefix(testKey, "PB_SEAL_KEYS="))
-	ring, _ := seal.NewRing(keys, "k1")
-	st := store.New(pool, ring)
-	idc, _ := identity.New(identity.Options{LoginURL: gs.URL})
-	svc := onboarding.New(st, idc, links.New(ring, nil), onboarding.Config{
-		App:     identity.App{ClientID: seed.App.ClientID, ClientSecret: seed.App.ClientSecret},
-		BaseURL: product, AllowLoopbackWebhooks: true,
-	})
+	svc, _ := onboardingOn(t, dsn, gs.URL, product, seed.App)
 	tenant := onboardWith(t, svc, ten, onboarding.Form{Company: "Contoso Ltd", MicrosoftTenant: ten.Domain,
 		AdminEmail: "it@contoso.example", TelephonyAccount: "acct-42", UsersSource: "group", Group: group.ID.String(),
 		EventTarget: "stream"})
@@ -112,6 +100,25 @@ func subscribedUsers(sim *graphsim.Sim) []string {
 	}
 	slices.Sort(ids)
 	return slices.Compact(ids)
+}
+
+// onboardingOn is the onboarding service its pages call, on the serve
+// process's database (dsn), signing in at graphsim (simURL); the pool is
+// closed when the test ends.
+func onboardingOn(t *testing.T, dsn, simURL, product string, app graphsim.SeedApp) (*onboarding.Service, *pgxpool.Pool) {
+	t.Helper()
+	pool, err := pgxpool.New(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	keys, _ := seal.ParseKeys(strings.TrimPrefix(testKey, "PB_SEAL_KEYS="))
+	ring, _ := seal.NewRing(keys, "k1")
+	idc, _ := identity.New(identity.Options{LoginURL: simURL})
+	return onboarding.New(store.New(pool, ring), idc, links.New(ring, nil), onboarding.Config{
+		App:     identity.App{ClientID: app.ClientID, ClientSecret: app.ClientSecret},
+		BaseURL: product, AllowLoopbackWebhooks: true,
+	}), pool
 }
 
 // onboardWith is onboard with the form given: invitation, form, consent,
