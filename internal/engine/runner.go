@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -137,19 +136,15 @@ func (r *Runner) Tenant(ctx context.Context, tenantID uuid.UUID) (rep Report, ra
 // locked runs fn holding the tenant's lock; held elsewhere, it returns nil
 // without running fn.
 func (r *Runner) locked(ctx context.Context, tenantID uuid.UUID, fn func() error) error {
-	conn, err := r.st.Pool().Acquire(ctx)
-	if err != nil {
+	l, ok, err := r.st.TryTenantLock(ctx, tenantID)
+	if err != nil || !ok {
 		return err
 	}
-	defer conn.Release()
-	h := fnv.New64a()
-	h.Write([]byte("presencebridge/engine/" + tenantID.String()))
-	key := int64(h.Sum64())
-	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&got); err != nil || !got {
-		return err
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
+	defer func() {
+		if err := l.Unlock(context.WithoutCancel(ctx)); err != nil {
+			r.logger.Warn("engine: tenant lock", "tenant", tenantID, "err", err)
+		}
+	}()
 	return fn()
 }
 

@@ -140,8 +140,7 @@ func (e *Engine) Ensure(ctx context.Context, g graphapi.Subscriber, tenantID, mo
 			return Replaced, nil
 		}
 		if err != nil {
-			e.st.SubscriptionFailed(ctx, e.st.Pool(), cur.ID, err.Error())
-			return "", fmt.Errorf("engine: renew: %w", err)
+			return "", e.failed(ctx, cur.ID, "renew", err)
 		}
 		return Renewed, e.st.SubscriptionRenewed(ctx, e.st.Pool(), cur.ID, sub.ExpiresAt)
 	}
@@ -203,10 +202,19 @@ func (e *Engine) create(ctx context.Context, g graphapi.Subscriber, tenantID, mo
 		sub, err = g.CreateSubscription(ctx, spec)
 	}
 	if err != nil {
-		e.st.SubscriptionFailed(ctx, e.st.Pool(), row, err.Error())
-		return "", fmt.Errorf("engine: create: %w", err)
+		return "", e.failed(ctx, row, "create", err)
 	}
 	return Created, e.st.SubscriptionCreated(ctx, e.st.Pool(), row, sub.ID, sub.ExpiresAt)
+}
+
+// failed records err as the subscription's last error (shown on the
+// dashboard) and returns it; a failure to record it is returned too.
+func (e *Engine) failed(ctx context.Context, row uuid.UUID, what string, err error) error {
+	werr := fmt.Errorf("engine: %s: %w", what, err)
+	if rerr := e.st.SubscriptionFailed(ctx, e.st.Pool(), row, err.Error()); rerr != nil {
+		return errors.Join(werr, fmt.Errorf("engine: recording the %s failure: %w", what, rerr))
+	}
+	return werr
 }
 
 // resolveConflict handles 409: this monitor already holds a presence
