@@ -284,7 +284,7 @@ func TestFormErrorsKeepWhatWasTypedAndCSVUpload(t *testing.T) {
 	bad.Set("webhookUrl", "http://10.0.0.5/hook")
 	p := c.post("/onboarding/form", bad)
 	wantText(t, p, http.StatusUnprocessableEntity, "Check 3 fields below.", "Enter an e-mail address such as it-admin@contoso.com.",
-		`Line 2: "not-a-user" is not a user name`, "Use an https URL")
+		`Line 2: "not-a-user" is not a UPN or e-mail address`, "Use an https URL")
 	for _, kept := range []string{`value="it@"`, "adele@contoso.example\nnot-a-user", `value="http://10.0.0.5/hook"`, `value="acct-42"`} {
 		if !strings.Contains(p.body, kept) {
 			t.Errorf("the page lost %q", kept)
@@ -304,7 +304,7 @@ func TestFormErrorsKeepWhatWasTypedAndCSVUpload(t *testing.T) {
 	p = c.postMultipart("/onboarding/form", good, "users.csv", "upn,telephony id\r\n"+f.ten().Users[0].UPN+",1001\r\n"+f.ten().Users[1].UPN+",1002\r\n")
 	wantText(t, c.follow(p), http.StatusOK, "Saved.", "For 2 users you need 2 monitors")
 	p = c.postMultipart("/onboarding/form", good, "users.csv", "upn\nbob\n")
-	wantText(t, p, http.StatusUnprocessableEntity, "The file users.csv was not used", `"bob" is not a user name`)
+	wantText(t, p, http.StatusUnprocessableEntity, "The file users.csv was not used", `Line 2: "bob" is not a UPN or e-mail address`)
 	f.pool.QueryRow(t.Context(), `SELECT count(*) FROM directory_users`).Scan(&users)
 	if users != 2 {
 		t.Errorf("after a bad upload: %d users, want the 2 from the good one", users)
