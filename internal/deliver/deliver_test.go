@@ -18,8 +18,8 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"presencebridge/internal/presence"
-	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
 )
 
@@ -87,13 +87,10 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{pool: testkit.DB(t)}
-	k, _ := seal.GenerateKey("k1")
-	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
-	f.st = store.New(f.pool, ring)
-	if err := f.pool.QueryRow(context.Background(), `INSERT INTO tenants (name, telephony_account_id) VALUES ('Contoso', 'acct-1') RETURNING id`).Scan(&f.tenant); err != nil {
-		t.Fatal(err)
-	}
+	f := &fixture{}
+	f.st, f.tenant = storetest.New(t)
+	f.pool = f.st.Pool()
+	testkit.Exec(t, f.pool, `UPDATE tenants SET telephony_account_id = 'acct-1' WHERE id = $1`, f.tenant)
 	return f
 }
 
@@ -159,7 +156,7 @@ func TestASignedWebhookVerifiesWithTheReferenceLibrary(t *testing.T) {
 	r := newReceiver(t, nil)
 	f.endpoint(t, f.tenant, r)
 	user := uuid.New()
-	f.pool.Exec(context.Background(), `INSERT INTO directory_users (tenant_id, upn, object_id, external_id) VALUES ($1, 'adele@contoso.example', $2, 'ext-7')`, f.tenant, user)
+	testkit.Exec(t, f.pool, `INSERT INTO directory_users (tenant_id, upn, object_id, external_id) VALUES ($1, 'adele@contoso.example', $2, 'ext-7')`, f.tenant, user)
 	f.change(t, f.tenant, user, "Busy", "InACall", "talking")
 	d := New(f.st, Options{AllowPrivate: true})
 	if n, err := d.RunOnce(context.Background()); err != nil || n != 1 {
@@ -321,7 +318,7 @@ func TestARotatedSecretSignsTwice(t *testing.T) {
 	ep := f.endpoint(t, f.tenant, r)
 	newSecret, _ := NewSecret()
 	sid, _ := f.st.PutSecret(ctx, f.pool, &f.tenant, store.PurposeSigningSecret, []byte(newSecret))
-	f.pool.Exec(ctx, `UPDATE endpoints SET previous_signing_secret_id = signing_secret_id, signing_secret_id = $2 WHERE id = $1`, ep, sid)
+	testkit.Exec(t, f.pool, `UPDATE endpoints SET previous_signing_secret_id = signing_secret_id, signing_secret_id = $2 WHERE id = $1`, ep, sid)
 	f.change(t, f.tenant, uuid.New(), "Busy", "Busy", "busy")
 	New(f.st, Options{AllowPrivate: true}).RunOnce(ctx)
 	got := r.all()
@@ -510,7 +507,7 @@ func TestATalkingFlapIsAbsorbedByTheDebounce(t *testing.T) {
 		t.Errorf("leaving user before the window ends: sent %s, want InACall only so far", got)
 	}
 	// The window passes: the held event is published (presence.RunPublisher's work).
-	f.pool.Exec(ctx, `UPDATE presence SET held_until = now() WHERE held_until IS NOT NULL`)
+	testkit.Exec(t, f.pool, `UPDATE presence SET held_until = now() WHERE held_until IS NOT NULL`)
 	if n, _, err := f.st.PublishHeld(ctx, 100); err != nil || n != 1 {
 		t.Fatalf("published %d held events, %v", n, err)
 	}

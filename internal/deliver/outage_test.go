@@ -177,14 +177,14 @@ func TestANewerStateIsSentAtOnceBehindAFailedOneButNotWhileTheOlderIsOnTheWire(t
 	f.change(t, f.tenant, failing, "Busy", "InACall", "talking")
 	f.change(t, f.tenant, failing, "Available", "Available", "available")
 	// The older one failed once and is now on the wire again (leased).
-	f.pool.Exec(ctx, `UPDATE deliveries d SET attempts = 1, leased_until = now() + interval '1 minute',
+	testkit.Exec(t, f.pool, `UPDATE deliveries d SET attempts = 1, leased_until = now() + interval '1 minute',
 		next_attempt_at = now() + interval '1 minute' FROM presence_events e
 		WHERE e.id = d.event_id AND e.user_object_id = $1 AND e.sequence = 1`, failing)
 	if by, err := f.st.SupersedeBehindFailures(ctx, f.pool); err != nil || len(by) != 0 {
 		t.Fatalf("superseded %v (%v) while the older delivery is leased", by, err)
 	}
 	// Its send failed and was recorded: now the newer one replaces it.
-	f.pool.Exec(ctx, `UPDATE deliveries SET leased_until = NULL WHERE leased_until IS NOT NULL`)
+	testkit.Exec(t, f.pool, `UPDATE deliveries SET leased_until = NULL WHERE leased_until IS NOT NULL`)
 	by, err := f.st.SupersedeBehindFailures(ctx, f.pool)
 	if err != nil || len(by) != 1 {
 		t.Fatalf("superseded %v, %v; want one at the endpoint", by, err)

@@ -31,8 +31,8 @@ import (
 	"presencebridge/internal/intake"
 	"presencebridge/internal/notification"
 	"presencebridge/internal/presence"
-	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/stream"
 	"presencebridge/internal/testkit"
 	"presencebridge/web/api"
@@ -125,9 +125,7 @@ func newWorld(t *testing.T) *world {
 	ten := w.seed.Tenants[0]
 
 	// The bridge.
-	k, _ := seal.GenerateKey("k1")
-	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
-	w.st = store.New(w.pool, ring)
+	w.st = storetest.Open(t, w.pool)
 	cm := certs.New(w.st, nil)
 	cert, err := cm.Active(ctx)
 	if err != nil {
@@ -175,7 +173,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	for i, u := range ten.Users {
-		w.pool.Exec(ctx, `INSERT INTO directory_users (tenant_id, upn, object_id, external_id, resolution_status) VALUES ($1, $2, $3, $4, 'resolved')`,
+		testkit.Exec(t, w.pool, `INSERT INTO directory_users (tenant_id, upn, object_id, external_id, resolution_status) VALUES ($1, $2, $3, $4, 'resolved')`,
 			w.tenant, u.UPN, u.ID, fmt.Sprintf("ext-%d", i))
 	}
 	if _, err := w.st.CreateEndpoint(ctx, w.pool, w.tenant, w.platform.srv.URL, w.platform.secret); err != nil {

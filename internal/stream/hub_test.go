@@ -9,8 +9,8 @@ import (
 
 	"presencebridge/internal/certs"
 	"presencebridge/internal/intake"
-	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
 )
 
@@ -79,9 +79,7 @@ func TestHubWakesCertificateLoadersWhenACertificateIsMade(t *testing.T) {
 	waitFor(t, certsCh, "certificates at start") // a reconnect may have missed one
 	waitFor(t, tenant, "the tenant at start")
 
-	k, _ := seal.GenerateKey("k1")
-	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
-	if _, err := certs.New(store.New(pool, ring), nil).Active(ctx); err != nil {
+	if _, err := certs.New(storetest.Open(t, pool), nil).Active(ctx); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, certsCh, "a new certificate")

@@ -14,8 +14,8 @@ import (
 
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/identity"
-	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
 )
 
@@ -47,14 +47,10 @@ func newFixture(t *testing.T) *fixture {
 	if f.id, err = identity.New(identity.Options{LoginURL: srv.URL}); err != nil {
 		t.Fatal(err)
 	}
-	k, _ := seal.GenerateKey("k1")
-	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
-	f.pool = testkit.DB(t)
-	f.st = store.New(f.pool, ring)
+	f.st, f.tenant = storetest.New(t)
+	f.pool = f.st.Pool()
 	ctx := context.Background()
-	if err := f.pool.QueryRow(ctx, `INSERT INTO tenants (name, ms_tenant_id) VALUES ('Contoso', $1) RETURNING id`, f.seed.Tenants[0].ID).Scan(&f.tenant); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Exec(t, f.pool, `UPDATE tenants SET ms_tenant_id = $2 WHERE id = $1`, f.tenant, f.seed.Tenants[0].ID)
 	app := identity.App{ClientID: f.seed.App.ClientID, ClientSecret: f.seed.App.ClientSecret}
 	msTenant := f.seed.Tenants[0].ID.String()
 	f.creds = func(context.Context, uuid.UUID) (identity.App, string, error) { return app, msTenant, nil }

@@ -23,8 +23,9 @@ import (
 	"presencebridge/internal/intake"
 	"presencebridge/internal/pgembed"
 	"presencebridge/internal/schema"
-	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
+	"presencebridge/internal/testkit"
 )
 
 // durableServer is a PostgreSQL with fsync on, on this machine: what the
@@ -64,13 +65,10 @@ func benchReceiver(b *testing.B) (string, *pgxpool.Pool) {
 	b.Helper()
 	pool := durableServer(b)
 	ctx := context.Background()
-	k, _ := seal.GenerateKey("k1")
-	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
-	st := store.New(pool, ring)
-	var tenant uuid.UUID
-	pool.QueryRow(ctx, `INSERT INTO tenants (name) VALUES ('Bench') RETURNING id`).Scan(&tenant)
+	st := storetest.Open(b, pool)
+	tenant := storetest.Tenant(b, pool, "Bench")
 	m, _ := st.AddMonitor(ctx, pool, tenant, "m@bench.example")
-	pool.Exec(ctx, `INSERT INTO subscriptions (tenant_id, monitor_id, graph_id, resource, client_state_hash) VALUES ($1, $2, 'sub-1', 'r', $3)`,
+	testkit.Exec(b, pool, `INSERT INTO subscriptions (tenant_id, monitor_id, graph_id, resource, client_state_hash) VALUES ($1, $2, 'sub-1', 'r', $3)`,
 		tenant, m.ID, store.ClientStateHash("state-1"))
 	c := intake.NewCommitter(pool, intake.CommitterOptions{})
 	cctx, cancel := context.WithCancel(ctx)

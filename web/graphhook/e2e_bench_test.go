@@ -31,9 +31,10 @@ import (
 	"presencebridge/internal/intake"
 	"presencebridge/internal/notification"
 	"presencebridge/internal/presence"
-	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/stream"
+	"presencebridge/internal/testkit"
 )
 
 // BenchmarkEndToEndLatencyAt1000: the whole path in one process on a
@@ -49,14 +50,12 @@ func BenchmarkEndToEndLatencyAt1000(b *testing.B) {
 func endToEndAt1000(b *testing.B, pool *pgxpool.Pool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
-	k, _ := seal.GenerateKey("k1")
-	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
-	st := store.New(pool, ring)
+	st := storetest.Open(b, pool)
 	msTenant, appID := uuid.New(), uuid.NewString()
-	var tenant uuid.UUID
-	pool.QueryRow(ctx, `INSERT INTO tenants (name, ms_tenant_id) VALUES ('Bench', $1) RETURNING id`, msTenant).Scan(&tenant)
+	tenant := storetest.Tenant(b, pool, "Bench")
+	testkit.Exec(b, pool, `UPDATE tenants SET ms_tenant_id = $2 WHERE id = $1`, tenant, msTenant)
 	m, _ := st.AddMonitor(ctx, pool, tenant, "m@bench.example")
-	pool.Exec(ctx, `INSERT INTO subscriptions (tenant_id, monitor_id, graph_id, resource, client_state_hash) VALUES ($1, $2, 'sub-1', 'r', $3)`,
+	testkit.Exec(b, pool, `INSERT INTO subscriptions (tenant_id, monitor_id, graph_id, resource, client_state_hash) VALUES ($1, $2, 'sub-1', 'r', $3)`,
 		tenant, m.ID, store.ClientStateHash("state-1"))
 
 	// The platform's webhook receiver.
@@ -74,7 +73,7 @@ func endToEndAt1000(b *testing.B, pool *pgxpool.Pool) {
 	b.Cleanup(hook.Close)
 	secret, _ := deliver.NewSecret()
 	sid, _ := st.PutSecret(ctx, pool, &tenant, store.PurposeSigningSecret, []byte(secret))
-	pool.Exec(ctx, `INSERT INTO endpoints (tenant_id, url, signing_secret_id) VALUES ($1, $2, $3)`, tenant, hook.URL, sid)
+	testkit.Exec(b, pool, `INSERT INTO endpoints (tenant_id, url, signing_secret_id) VALUES ($1, $2, $3)`, tenant, hook.URL, sid)
 
 	// Microsoft's side: signing keys for validation tokens, our encryption key.
 	signKey, _ := rsa.GenerateKey(rand.Reader, 2048)

@@ -19,8 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"presencebridge/internal/intake"
-	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
 )
 
@@ -40,12 +40,8 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{pool: testkit.DB(t), logs: &testkit.Logs{}, metrics: prometheus.NewRegistry()}
 	ctx := context.Background()
-	k, _ := seal.GenerateKey("k1")
-	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
-	st := store.New(f.pool, ring)
-	if err := f.pool.QueryRow(ctx, `INSERT INTO tenants (name) VALUES ('Contoso') RETURNING id`).Scan(&f.tenant); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.Open(t, f.pool)
+	f.tenant = storetest.Tenant(t, f.pool, "Contoso")
 	for i, graphID := range []any{"sub-1", nil} {
 		m, err := st.AddMonitor(ctx, f.pool, f.tenant, fmt.Sprintf("monitor-%d@contoso.example", i))
 		if err != nil {
