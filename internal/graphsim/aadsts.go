@@ -103,9 +103,6 @@ func errUserDisabled() aadError {
 func errClientCredentialsScope(scope string) aadError {
 	return newAAD(400, "invalid_scope", 1002012, "The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", scope)
 }
-func errInvalidScope(scope string) aadError {
-	return newAAD(400, "invalid_scope", 70011, "The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope %s is not valid.", scope)
-}
 func errUnknownClient(clientID, tenant string) aadError {
 	return errAppNotFound(clientID, tenant)
 }

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"golang.org/x/oauth2"
 )
 
@@ -160,8 +159,6 @@ func decodeJSON(t *testing.T, r io.Reader, v any) {
 func ctx(t *testing.T) context.Context {
 	return context.WithValue(t.Context(), oauth2.HTTPClient, http.DefaultClient)
 }
-
-func mustUUID(s string) uuid.UUID { return uuid.MustParse(s) }
 
 var _ = strings.TrimSpace
 

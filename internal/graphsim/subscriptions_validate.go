@@ -1,5 +1,7 @@
 package graphsim
 
+//lint:file-ignore ST1005 these errors are Graph's own messages, sent to clients verbatim as Graph words them
+
 import (
 	"context"
 	"crypto/rsa"

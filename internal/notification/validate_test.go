@@ -102,7 +102,7 @@ func TestValidationTokens(t *testing.T) {
 }
 
 func TestValidatorWithoutKeysSaysUnavailableNotInvalid(t *testing.T) {
-	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 503) }))
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) }))
 	defer down.Close()
 	v, err := NewValidator(t.Context(), ValidatorOptions{LoginURL: down.URL, Audiences: []string{ourApp}})
 	if err != nil {
