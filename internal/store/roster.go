@@ -52,3 +52,10 @@ func (s *Store) AuthorizedMonitors(ctx context.Context, q DBTX, tenantID uuid.UU
 	}
 	return out, nil
 }
+
+// RosterCount counts a tenant's users to monitor.
+func (s *Store) RosterCount(ctx context.Context, q DBTX, tenantID uuid.UUID) (int, error) {
+	var n int
+	err := q.QueryRow(ctx, `SELECT count(*) FROM directory_users WHERE tenant_id = $1`, tenantID).Scan(&n)
+	return n, err
+}

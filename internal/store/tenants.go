@@ -187,13 +187,6 @@ func (s *Store) RevokeInvite(ctx context.Context, q DBTX, id uuid.UUID) error {
 	return err
 }
 
-// RosterCount counts a tenant's users to monitor.
-func (s *Store) RosterCount(ctx context.Context, q DBTX, tenantID uuid.UUID) (int, error) {
-	var n int
-	err := q.QueryRow(ctx, `SELECT count(*) FROM directory_users WHERE tenant_id = $1`, tenantID).Scan(&n)
-	return n, err
-}
-
 // RemoveMonitor removes a monitor: at once when it holds no Graph
 // subscription, else it is marked removed (out of every list, its users
 // moved) and the engine deletes its subscription with its token, then the
