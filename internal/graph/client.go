@@ -131,8 +131,11 @@ func newClient(opts Options, mws []khttp.Middleware) (*Client, error) {
 	// The host allow-list must hold BaseURL's host: the SDK sends no token
 	// elsewhere, which against graphsim would mean 401s (docs/graph.md#msgraph-sdk-go).
 	hosts := append([]string{u.Hostname()}, opts.AllowedHosts...)
-	validator := absauth.NewAllowedHostsValidator(hosts)
-	auth := absauth.NewBaseBearerTokenAuthenticationProvider(&tokenProvider{token: token, hosts: &validator})
+	validator, err := absauth.NewAllowedHostsValidatorErrorCheck(hosts)
+	if err != nil {
+		return nil, fmt.Errorf("graph: allowed hosts %q: %w", opts.AllowedHosts, err)
+	}
+	auth := absauth.NewBaseBearerTokenAuthenticationProvider(&tokenProvider{token: token, hosts: validator})
 
 	timeout := opts.Timeout
 	if timeout <= 0 {
