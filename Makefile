@@ -16,7 +16,7 @@ GOTAGS   ?= openssl
 CGO      := $(if $(filter openssl,$(GOTAGS)),1,0)
 WITH_CGO := $(if $(filter openssl,$(GOTAGS)),CGO_ENABLED=1)
 
-.PHONY: dev test bench lint generate check-generated check-graph-deps check-compose ci build \
+.PHONY: dev test bench lint staticcheck vulncheck generate check-generated check-graph-deps check-compose ci build \
         build-graphsim deps-dev deps-test deps-ci
 
 # The binary is built, then run: `go run` exits 1 whenever its child was
@@ -53,11 +53,38 @@ check-generated: generate
 		echo "$$changes"; git --no-pager diff --stat; exit 1; \
 	fi
 
+# gofmt, vet (with and without the openssl tag) and a tidy go.mod: a
+# requirement missing, unused or marked `// indirect` wrongly fails here.
 lint:
 	@unformatted="$$(git ls-files '*.go' | grep -v '_templ.go$$' | xargs gofmt -l)"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	CGO_ENABLED=1 $(GO) vet -tags openssl ./internal/notification
+	$(GO) mod tidy -diff
+
+# staticcheck, a tool dependency in go.mod (`go tool staticcheck`), so every
+# machine runs the same version. Not yet part of lint: the tree still has
+# findings (error strings worded for the onboarding form, a test comparing a
+# value with itself); lint takes it once `make staticcheck` passes.
+staticcheck:
+	$(WITH_CGO) $(GO) tool staticcheck -tags '$(GOTAGS)' ./...
+
+# govulncheck, a tool dependency in go.mod, reads the Go vulnerability
+# database, and vuln.go.dev cannot be reached from here or from CI. The module
+# proxy serves that database's source, golang.org/x/vulndb, whose data/osv
+# holds every report as OSV JSON; vulndb's own indexdb turns it into the
+# file:// database govulncheck reads (the first run builds indexdb: minutes).
+# Reports are as recent as VULNDB: move it on to see newer ones.
+# Not part of `make ci`: on 2026-12-01 it finds 13 standard-library
+# vulnerabilities of go1.26.8 fixed in go1.26.9/go1.26.10, which the proxy does
+# not serve (its only approved toolchain is go1.27.3), and GO-2026-5224 in
+# github.com/microsoft/kiota-http-go v1.5.4, fixed in v1.5.5.
+VULNDB     ?= golang.org/x/vulndb@v0.0.0-20261105234957-e22db6528018
+VULNDB_DIR := $(CURDIR)/.data/vulndb
+vulncheck:
+	@osv="$$(cd / && $(GO) mod download -json $(VULNDB) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p')/data/osv"; \
+	rm -rf $(VULNDB_DIR) && cd / && $(GO) run $(subst @,/cmd/indexdb@,$(VULNDB)) -vulns "$$osv" -out $(VULNDB_DIR)
+	$(GO) tool govulncheck -db file://$(VULNDB_DIR) ./...
 
 # msgraph-sdk-go costs minutes and gigabytes to compile: only internal/graph,
 # the engine's acceptance tests (internal/engine/enginetest, which drive the
