@@ -9,6 +9,7 @@ import (
 	"presencebridge/internal/config"
 	"presencebridge/internal/engine"
 	"presencebridge/internal/graph"
+	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/identity"
 	"presencebridge/internal/roster"
 	"presencebridge/internal/store"
@@ -67,7 +68,7 @@ func newEngineRunner(a *app, base string) (*engine.Runner, error) {
 	vault := tokens.New(a.store, id, svc.Credentials, nil)
 	clients := newGraphClients(a.cfg, a.store, vault, svc.Credentials, id)
 	eng := engine.New(a.store, certs.New(a.store, nil), base+"/graph/notifications", base+"/graph/lifecycle", nil)
-	rec := engine.NewReconciler(a.store, eng, clients, 650-a.cfg.MonitorHeadroom, a.logger)
+	rec := engine.NewReconciler(a.store, eng, clients, graphapi.MaxPresenceIDs-a.cfg.MonitorHeadroom, a.logger)
 	return engine.NewRunner(a.store, rec, vault, engine.RunnerOptions{Logger: a.logger,
 		Roster: roster.New(a.store), Directory: clients.Directory, RepairEvery: a.cfg.RepairInterval}), nil
 }

@@ -80,7 +80,7 @@ type budgetedReader struct {
 }
 
 func (br *budgetedReader) GetPresences(ctx context.Context, userIDs []string) ([]graphapi.Presence, error) {
-	calls := (len(userIDs) + graphapi.MaxIDsPerCall - 1) / graphapi.MaxIDsPerCall
+	calls := (len(userIDs) + graphapi.MaxPresenceIDs - 1) / graphapi.MaxPresenceIDs
 	if err := br.b.Wait(ctx, br.tenant, calls); err != nil {
 		return nil, err
 	}

@@ -17,7 +17,7 @@ type RepairStats struct {
 	Read, Changed int
 }
 
-// Repair re-reads users' presence (getPresencesByUserId, 650 ids a call)
+// Repair re-reads users' presence (getPresencesByUserId, graphapi.MaxPresenceIDs ids a call)
 // and feeds what differs from what we hold into the same path as
 // notifications, marked as source "repair" — after a new or recreated
 // subscription, an outage, or on the periodic reconciliation. A presence

@@ -381,7 +381,7 @@ func (r *Runner) reauthorize(ctx context.Context, tenantID uuid.UUID, ev store.L
 func (r *Runner) drainResyncs(ctx context.Context, tenantID uuid.UUID) (int, error) {
 	total := 0
 	for {
-		users, upTo, err := r.st.PendingResyncs(ctx, r.st.Pool(), tenantID, 10*graphapi.MaxIDsPerCall)
+		users, upTo, err := r.st.PendingResyncs(ctx, r.st.Pool(), tenantID, 10*graphapi.MaxPresenceIDs)
 		if err != nil || len(users) == 0 {
 			return total, err
 		}
@@ -393,7 +393,7 @@ func (r *Runner) drainResyncs(ctx context.Context, tenantID uuid.UUID) (int, err
 		if err := r.st.ClearResyncs(ctx, r.st.Pool(), tenantID, users, upTo); err != nil {
 			return total, err
 		}
-		if len(users) < 10*graphapi.MaxIDsPerCall {
+		if len(users) < 10*graphapi.MaxPresenceIDs {
 			return total, nil
 		}
 	}

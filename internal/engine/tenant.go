@@ -39,8 +39,8 @@ type Reconciler struct {
 	logger  *slog.Logger
 }
 
-// NewReconciler returns a Reconciler; capacity is users per monitor (650
-// minus the headroom; 0: 650).
+// NewReconciler returns a Reconciler; capacity is users per monitor
+// (graphapi.MaxPresenceIDs minus the headroom; 0: graphapi.MaxPresenceIDs).
 func NewReconciler(st *store.Store, eng *Engine, clients Clients, capacity int, logger *slog.Logger) *Reconciler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -114,7 +114,7 @@ func (r *Reconciler) alertUnmonitored(ctx context.Context, tenantID uuid.UUID, r
 
 func (r *Reconciler) capacity() int {
 	if r.cap <= 0 {
-		return graphapi.MaxIDsPerCall
+		return graphapi.MaxPresenceIDs
 	}
 	return r.cap
 }

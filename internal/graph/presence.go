@@ -14,14 +14,14 @@ import (
 )
 
 // GetPresences reads the presence of userIDs with getPresencesByUserId, at
-// most graphapi.MaxIDsPerCall per request, one request after another (the
+// most graphapi.MaxPresenceIDs per request, one request after another (the
 // budget is 1,500 requests per 30 s per app and tenant). When a request
 // fails, the presences read so far are returned with the error.
 func (c *Client) GetPresences(ctx context.Context, userIDs []string) ([]graphapi.Presence, error) {
 	out := make([]graphapi.Presence, 0, len(userIDs))
 	comms := communications.NewCommunicationsRequestBuilderInternal(c.path(), c.adapter)
-	for start := 0; start < len(userIDs); start += graphapi.MaxIDsPerCall {
-		chunk := userIDs[start:min(start+graphapi.MaxIDsPerCall, len(userIDs))]
+	for start := 0; start < len(userIDs); start += graphapi.MaxPresenceIDs {
+		chunk := userIDs[start:min(start+graphapi.MaxPresenceIDs, len(userIDs))]
 		body := communications.NewGetPresencesByUserIdPostRequestBody()
 		body.SetIds(chunk)
 		resp, err := comms.GetPresencesByUserId().PostAsGetPresencesByUserIdPostResponse(ctx, body, nil)

@@ -150,7 +150,7 @@ func TestPresenceSubscriptionOf651IDsIsRefused(t *testing.T) {
 	wh := newWebhook(t)
 	c, _ := e.monitor(0)
 	ids := e.userIDs()
-	for len(ids) < graphapi.MaxIDsPerCall+1 {
+	for len(ids) < graphapi.MaxPresenceIDs+1 {
 		ids = append(ids, uuid.NewString())
 	}
 	_, err := c.CreateSubscription(t.Context(), e.presenceSpec(wh, ids))

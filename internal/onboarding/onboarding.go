@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/identity"
 	"presencebridge/internal/links"
 	"presencebridge/internal/roster"
@@ -27,8 +28,8 @@ import (
 )
 
 // UsersPerMonitor is how many users one monitor's subscription covers
-// (Graph: 650 ids per presence subscription).
-const UsersPerMonitor = 650
+// (Graph's limit of ids per presence subscription).
+const UsersPerMonitor = graphapi.MaxPresenceIDs
 
 // Link lifetimes.
 const (

@@ -1,8 +1,10 @@
 // Package shard assigns a tenant's monitored users to its presence
 // monitors. Graph lets each monitor account hold one presence subscription
-// of at most 650 users, so users are spread over monitors with these rules:
+// of at most graphapi.MaxPresenceIDs users, so users are spread over
+// monitors with these rules:
 //
-//   - Cap: no monitor gets more than Cap users (650 minus a headroom).
+//   - Cap: no monitor gets more than Cap users (graphapi.MaxPresenceIDs
+//     minus a headroom).
 //   - Stability: a user whose monitor is still healthy and within the cap
 //     stays where it is; adding or removing users never moves anyone else.
 //   - New users, and users of a monitor that failed or was removed, go to
@@ -13,10 +15,11 @@
 // Assign is a pure function over slices, fast enough for a million users.
 package shard
 
-import "container/heap"
+import (
+	"container/heap"
 
-// MaxUsersPerMonitor is Graph's limit: user ids per presence subscription.
-const MaxUsersPerMonitor = 650
+	"presencebridge/internal/graph/graphapi"
+)
 
 // Input is one tenant's roster and monitors.
 type Input struct {
@@ -26,8 +29,8 @@ type Input struct {
 	// Monitors are the healthy, authorized monitors that may take users,
 	// in order of preference for ties.
 	Monitors []string
-	// Cap is the most users per monitor (default MaxUsersPerMonitor; a
-	// headroom is Cap = 650 - headroom).
+	// Cap is the most users per monitor (default graphapi.MaxPresenceIDs; a
+	// headroom is Cap = graphapi.MaxPresenceIDs - headroom).
 	Cap int
 }
 
@@ -57,8 +60,8 @@ func (r Result) Changed(in Input, i int) bool { return r.Monitor[i] != in.Users[
 // Assign computes the assignment.
 func Assign(in Input) Result {
 	limit := in.Cap
-	if limit <= 0 || limit > MaxUsersPerMonitor {
-		limit = MaxUsersPerMonitor
+	if limit <= 0 || limit > graphapi.MaxPresenceIDs {
+		limit = graphapi.MaxPresenceIDs
 	}
 	idx := make(map[string]int32, len(in.Monitors))
 	for i, m := range in.Monitors {

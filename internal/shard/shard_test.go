@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"presencebridge/internal/graph/graphapi"
 )
 
 func users(n int, prefix string) []User {
@@ -36,7 +38,7 @@ func check(t *testing.T, in Input, r Result) {
 	t.Helper()
 	limit := in.Cap
 	if limit <= 0 {
-		limit = MaxUsersPerMonitor
+		limit = graphapi.MaxPresenceIDs
 	}
 	healthy := map[string]bool{}
 	for _, m := range in.Monitors {

@@ -11,9 +11,12 @@ import (
 	"time"
 )
 
-// MaxIDsPerCall is Graph's limit of user ids per getPresencesByUserId call
-// and per presence subscription resource (docs/graph.md#presence-subscriptions).
-const MaxIDsPerCall = 650
+// MaxPresenceIDs is Graph's limit of user ids both per getPresencesByUserId
+// call and per presence subscription's $filter, so also the most users one
+// monitor account's subscription covers (docs/graph.md#presence-subscriptions;
+// https://learn.microsoft.com/graph/api/cloudcommunications-getpresencesbyuserid,
+// https://learn.microsoft.com/graph/api/resources/subscription).
+const MaxPresenceIDs = 650
 
 // Presence is one user's presence as Graph reports it. Values are kept as
 // Graph spells them: Microsoft adds new ones (Focusing, say), so they are
@@ -75,7 +78,7 @@ type SubscriptionSpec struct {
 }
 
 // PresenceResource is the subscription resource for the presence of ids
-// (at most MaxIDsPerCall): /communications/presences?$filter=id in ('a','b').
+// (at most MaxPresenceIDs): /communications/presences?$filter=id in ('a','b').
 func PresenceResource(ids []string) string {
 	quoted := make([]string, len(ids))
 	for i, id := range ids {

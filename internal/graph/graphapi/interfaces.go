@@ -12,7 +12,7 @@ import (
 
 // PresenceReader reads presence.
 type PresenceReader interface {
-	// GetPresences reads many users at once, MaxIDsPerCall per request.
+	// GetPresences reads many users at once, MaxPresenceIDs per request.
 	GetPresences(ctx context.Context, userIDs []string) ([]Presence, error)
 	GetPresence(ctx context.Context, userID string) (Presence, error)
 }
