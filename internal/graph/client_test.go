@@ -64,11 +64,11 @@ func TestNewRefusesMissingOrDoubleTokensAndRelativeBaseURLs(t *testing.T) {
 // fakeGraph answers every request with status, content type and body, and
 // records the Authorization header per host it was called on.
 type fakeGraph struct {
-	srv                     *httptest.Server
-	status                  int
-	contentType, body, next string
-	mu                      sync.Mutex
-	auth                    map[string]string
+	srv               *httptest.Server
+	status            int
+	contentType, body string
+	mu                sync.Mutex
+	auth              map[string]string
 }
 
 func newFakeGraph(t *testing.T, status int, contentType, body string) *fakeGraph {
