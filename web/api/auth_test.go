@@ -1,9 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
@@ -34,7 +37,7 @@ func getWithKey(t *testing.T, srv *httptest.Server, key string) (status int, ret
 // Retry-After, never 401 "Invalid API key": told its key is invalid, a
 // platform might discard a good one. The outage is real: a pool of the
 // test database, closed. A key malformed on its face needs no database
-// and stays 401.
+// and stays 401. The failure is logged for the operator.
 func TestAuthenticationIsUnavailableNotUnauthorizedWhenTheDatabaseIsDown(t *testing.T) {
 	f := newFixture(t)
 	down, err := pgxpool.NewWithConfig(t.Context(), f.st.Pool().Config())
@@ -43,7 +46,8 @@ func TestAuthenticationIsUnavailableNotUnauthorizedWhenTheDatabaseIsDown(t *test
 	}
 	down.Close()
 	r := chi.NewRouter()
-	r.Route("/api/v1", Routes(Deps{Store: store.New(down, nil)}))
+	var logs bytes.Buffer
+	r.Route("/api/v1", Routes(Deps{Store: store.New(down, nil), Logger: slog.New(slog.NewTextHandler(&logs, nil))}))
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 
@@ -55,6 +59,10 @@ func TestAuthenticationIsUnavailableNotUnauthorizedWhenTheDatabaseIsDown(t *test
 	}
 	if status, _, _, _ := getWithKey(t, srv, "x"); status != http.StatusUnauthorized {
 		t.Errorf("malformed key, database down: %d, want 401", status)
+	}
+	// The operator sees why (the client only a 503), never the key.
+	if n := strings.Count(logs.String(), "api key check"); n != 2 || strings.Contains(logs.String(), f.key) {
+		t.Errorf("want 2 failures logged without the key, got %d:\n%s", n, logs.String())
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -29,12 +30,18 @@ type Deps struct {
 	Subscribe func(tenant uuid.UUID) (<-chan struct{}, func())
 	// Heartbeat is the idle keep-alive interval (default 15 s).
 	Heartbeat time.Duration
+	// Logger receives failures the client sees only as a 503. Nil
+	// discards them.
+	Logger *slog.Logger
 }
 
 // Routes mounts the API (under /api/v1).
 func Routes(d Deps) func(chi.Router) {
 	if d.Heartbeat <= 0 {
 		d.Heartbeat = 15 * time.Second
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	return func(r chi.Router) {
 		r.Use(d.authenticate)
@@ -68,6 +75,7 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 		}
 		k, err := d.Store.AuthenticateAPIKey(r.Context(), d.Store.Pool(), key)
 		if err != nil && !errors.Is(err, store.ErrBadAPIKey) {
+			d.Logger.LogAttrs(r.Context(), slog.LevelError, "api key check", slog.String("path", r.URL.Path), slog.Any("err", err))
 			w.Header().Set("Retry-After", "5")
 			problem(w, http.StatusServiceUnavailable, "Service unavailable", "The key could not be checked just now. Try again shortly.")
 			return
