@@ -21,6 +21,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"presencebridge/internal/presence"
+	"presencebridge/internal/retryafter"
 	"presencebridge/internal/store"
 )
 
@@ -80,7 +81,9 @@ func (d *Deliverer) attempt(ctx context.Context, dl store.Delivery) (int, time.D
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	var retryAfter time.Duration
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"))
+		// Capped at a day: the whole schedule is about that long.
+		ra, _ := retryafter.Parse(resp.Header.Get("Retry-After"))
+		retryAfter = min(ra, 24*time.Hour)
 	}
 	return resp.StatusCode, retryAfter, nil
 }
@@ -125,19 +128,6 @@ func (d *Deliverer) webhook(ctx context.Context, secretID uuid.UUID) (*standardw
 	d.webhooks[secretID] = wh
 	d.mu.Unlock()
 	return wh, nil
-}
-
-func parseRetryAfter(v string) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
-		return min(time.Duration(s*float64(time.Second)), 24*time.Hour)
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return min(max(time.Until(t), 0), 24*time.Hour)
-	}
-	return 0
 }
 
 // NewSecret makes an endpoint signing secret: "whsec_" and 32 random

@@ -31,6 +31,8 @@ import (
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 	"golang.org/x/oauth2"
+
+	"presencebridge/internal/retryafter"
 )
 
 // DefaultBaseURL is Microsoft Graph v1.0 in the global cloud.
@@ -222,7 +224,7 @@ func retryOptions(r Retry) khttp.RetryHandlerOptions {
 				return false
 			}
 			if r.MaxDelay > 0 && resp != nil {
-				if d, ok := parseRetryAfter(resp.Header.Get("Retry-After")); ok && d > r.MaxDelay {
+				if d, ok := retryafter.Parse(resp.Header.Get("Retry-After")); ok && d > r.MaxDelay {
 					return false
 				}
 			}

@@ -7,15 +7,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
-	"time"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
 	khttp "github.com/microsoft/kiota-http-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 
 	"presencebridge/internal/graph/graphapi"
+	"presencebridge/internal/retryafter"
 )
 
 // wrap turns an SDK error into a *graphapi.Error wrapped with what was
@@ -71,23 +70,8 @@ func fromHeaders(ge *graphapi.Error, h *abs.ResponseHeaders) {
 		}
 	}
 	if v := h.Get("Retry-After"); len(v) > 0 {
-		ge.RetryAfter, _ = parseRetryAfter(v[0])
+		ge.RetryAfter, _ = retryafter.Parse(v[0])
 	}
-}
-
-// parseRetryAfter reads Retry-After as seconds or an HTTP date.
-func parseRetryAfter(v string) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 {
-		return time.Duration(secs * float64(time.Second)), true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0), true
-	}
-	return 0, false
 }
 
 // batchError is the *graphapi.Error for one failed $batch step: its
@@ -98,7 +82,7 @@ func batchError(status int32, headers map[string]string, body map[string]any) *g
 	for k, v := range headers {
 		switch strings.ToLower(k) {
 		case "retry-after":
-			ge.RetryAfter, _ = parseRetryAfter(v)
+			ge.RetryAfter, _ = retryafter.Parse(v)
 		case "request-id":
 			ge.RequestID = v
 		}

@@ -6,7 +6,6 @@ import (
 	"net/mail"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/deliver"
+	"presencebridge/internal/english"
 	"presencebridge/internal/identity"
 	"presencebridge/internal/store"
 )
@@ -252,8 +252,8 @@ func (s *Service) Complete(ctx context.Context, tenantID uuid.UUID, actor string
 	case st.Onboarding.ConsentStatus != "granted":
 		return &Problem{"Authorize Presence Bridge first.", "Step 1 (admin consent) is not complete."}
 	case st.Authorized < st.MonitorsNeeded:
-		return &Problem{"More monitors are needed.", plural(st.MonitorsNeeded-st.Authorized, "more monitor must", "more monitors must") + " be authorized for " +
-			plural(st.Users, "user", "users") + "."}
+		return &Problem{"More monitors are needed.", english.Count(st.MonitorsNeeded-st.Authorized, "more monitor must", "more monitors must") + " be authorized for " +
+			english.Count(st.Users, "user", "users") + "."}
 	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		if err := s.st.CompleteOnboarding(ctx, tx, tenantID); err != nil {
@@ -343,11 +343,4 @@ func (s *Service) NewAPIKey(ctx context.Context, tenantID uuid.UUID, name, actor
 		return s.st.Audit(ctx, tx, &tenantID, actor, "api_key.created", map[string]any{"name": name, "prefix": key[:12]})
 	})
 	return key, err
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
 }
