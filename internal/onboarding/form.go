@@ -1,3 +1,5 @@
+//lint:file-ignore ST1005 the form's errors are sentences shown to the admin as they are
+
 package onboarding
 
 import (
