@@ -125,7 +125,8 @@ func failure(p store.PendingUser, err error, res *ResolveResult) store.Resolutio
 	o := store.Resolution{ID: p.ID}
 	switch {
 	case err == nil:
-		err = fmt.Errorf("Graph gave no answer for %s", p.Lookup) //lint:ignore ST1005 Graph is a name
+		//lint:ignore ST1005 Graph is a name
+		err = fmt.Errorf("Graph gave no answer for %s", p.Lookup)
 	case graphapi.IsNotFound(err):
 		o.Status, o.Error = store.UserNotFound, fmt.Sprintf("no user with UPN or e-mail %s in the directory", p.Lookup)
 		res.NotFound++
