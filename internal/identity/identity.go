@@ -157,7 +157,9 @@ func (c *Client) AppTokenFor(ctx context.Context, app App, tenant string) (AppTo
 		return AppToken{}, &Error{Class: Invalid, Code: "unreadable_token", Summary: "the access token is not a JWT: " + err.Error()}
 	}
 	at := AppToken{AccessToken: tok.AccessToken, Expiry: tok.Expiry, Roles: claims.Roles}
-	at.TenantID, _ = uuid.Parse(claims.TenantID)
+	if at.TenantID, err = claimID("unreadable_token", "the access token", "tid", claims.TenantID); err != nil {
+		return AppToken{}, err
+	}
 	return at, nil
 }
 
@@ -293,8 +295,12 @@ func (c *Client) grant(app App, tok *oauth2.Token, nonce string) (Grant, error) 
 		return g, &Error{Class: Invalid, Code: "invalid_id_token", Summary: "the ID token has expired"}
 	}
 	g.Account = Account{Username: cl.PreferredUsername, Name: cl.Name}
-	g.Account.TenantID, _ = uuid.Parse(cl.TenantID)
-	g.Account.ObjectID, _ = uuid.Parse(cl.ObjectID)
+	if g.Account.TenantID, err = claimID("invalid_id_token", "the ID token", "tid", cl.TenantID); err != nil {
+		return g, err
+	}
+	if g.Account.ObjectID, err = claimID("invalid_id_token", "the ID token", "oid", cl.ObjectID); err != nil {
+		return g, err
+	}
 	if g.Account.Username == "" {
 		g.Account.Username = cl.UPN
 	}
@@ -311,6 +317,19 @@ type claims struct {
 	Nonce             string   `json:"nonce"`
 	Expires           int64    `json:"exp"`
 	Roles             []string `json:"roles"`
+}
+
+// claimID reads a tid or oid claim. Both are GUIDs in every token Entra
+// issues (docs/identity.md#token-claims); anything else is refused rather
+// than becoming uuid.Nil, which would key a monitor or a consent check to
+// no tenant at all.
+func claimID(code, token, claim, v string) (uuid.UUID, error) {
+	id, err := uuid.Parse(v)
+	if err != nil {
+		return uuid.Nil, &Error{Class: Invalid, Code: code,
+			Summary: fmt.Sprintf("%s's %s claim is not a GUID: %.64q", token, claim, v)}
+	}
+	return id, nil
 }
 
 // jwtClaims reads a JWT's payload without verifying it: only for tokens

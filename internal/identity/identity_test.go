@@ -2,6 +2,8 @@ package identity
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -246,5 +248,76 @@ func TestTransientAndCredentialErrors(t *testing.T) {
 	}
 	if ClassOf(errors.New("other")) != Transient {
 		t.Error("ClassOf(plain error) is not Transient")
+	}
+}
+
+// tokenServer answers every token request with an unsigned JWT carrying
+// claims, as access token and ID token both: enough for the claim checks,
+// which read tokens that came straight from the token endpoint.
+func tokenServer(t *testing.T, claims map[string]any) *Client {
+	t.Helper()
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwt := "eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString(payload) + ".sig"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"token_type": "Bearer", "expires_in": 3600,
+			"access_token": jwt, "id_token": jwt, "refresh_token": "rt", "scope": "openid profile"})
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(Options{LoginURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestMalformedTenantAndObjectIDsAreRefused(t *testing.T) {
+	app := App{ClientID: uuid.NewString(), ClientSecret: "s"}
+	good := func() map[string]any {
+		return map[string]any{"aud": app.ClientID, "tid": uuid.NewString(), "oid": uuid.NewString()}
+	}
+	for _, tc := range []struct {
+		name, claim string
+		value       any
+		appToken    bool // the access token of client credentials, else the ID token of a refresh
+	}{
+		{"access token tid malformed", "tid", "not-a-guid", true},
+		{"access token tid missing", "tid", nil, true},
+		{"ID token tid malformed", "tid", "contoso.onmicrosoft.com", false},
+		{"ID token oid malformed", "oid", "1234", false},
+		{"ID token oid missing", "oid", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cl := good()
+			if tc.value == nil {
+				delete(cl, tc.claim)
+			} else {
+				cl[tc.claim] = tc.value
+			}
+			id := tokenServer(t, cl)
+			var err error
+			if tc.appToken {
+				_, err = id.AppTokenFor(t.Context(), app, "organizations")
+			} else {
+				_, err = id.Refresh(t.Context(), app, "organizations", "rt")
+			}
+			e := wantClass(t, err, Invalid, 0)
+			if !strings.Contains(e.Summary, tc.claim+" claim") {
+				t.Errorf("error %q does not name the %s claim", e, tc.claim)
+			}
+		})
+	}
+	// The same server with well-formed claims succeeds: the refusals above
+	// are the claims', not the fake server's.
+	cl := good()
+	if g, err := tokenServer(t, cl).Refresh(t.Context(), app, "organizations", "rt"); err != nil ||
+		g.Account.TenantID.String() != cl["tid"] || g.Account.ObjectID.String() != cl["oid"] {
+		t.Errorf("well-formed claims: %+v, %v", g.Account, err)
+	}
+	if at, err := tokenServer(t, cl).AppTokenFor(t.Context(), app, "organizations"); err != nil || at.TenantID.String() != cl["tid"] {
+		t.Errorf("well-formed access token: %+v, %v", at, err)
 	}
 }
