@@ -5,6 +5,9 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+
+	"presencebridge/internal/store/storetest"
+	"presencebridge/internal/testkit"
 )
 
 func TestEndpointsReEnableAndReplayDeadLetters(t *testing.T) {
@@ -41,8 +44,7 @@ func TestEndpointsReEnableAndReplayDeadLetters(t *testing.T) {
 		t.Errorf("pending after replay = %d", pending)
 	}
 	// Another tenant's endpoint is not reachable with this key.
-	var other uuid.UUID
-	f.st.Pool().QueryRow(ctx, `INSERT INTO tenants (name) VALUES ('Other') RETURNING id`).Scan(&other)
+	other := storetest.Tenant(t, f.st.Pool(), "Other")
 	oep, _ := f.st.CreateEndpoint(ctx, f.st.Pool(), other, "https://other.example/hook", "whsec_dGVzdA==")
 	if code, _ := f.do(t, "POST", "/api/v1/endpoints/"+oep.ID.String()+"/enable", ""); code != 404 {
 		t.Errorf("other tenant's endpoint: %d, want 404", code)
@@ -68,8 +70,8 @@ func TestRetryNowMakesAnEndpointsPendingDeliveriesDueAndIsAudited(t *testing.T) 
 		f.change(t, uuid.New(), "InACall")
 	}
 	// Two wait out a backoff after failing; one is on the wire (leased).
-	f.st.Pool().Exec(ctx, `UPDATE deliveries SET attempts = 2, next_attempt_at = now() + interval '1 hour'`)
-	f.st.Pool().Exec(ctx, `UPDATE deliveries SET leased_until = next_attempt_at WHERE id = (SELECT min(id) FROM deliveries)`)
+	testkit.Exec(t, f.st.Pool(), `UPDATE deliveries SET attempts = 2, next_attempt_at = now() + interval '1 hour'`)
+	testkit.Exec(t, f.st.Pool(), `UPDATE deliveries SET leased_until = next_attempt_at WHERE id = (SELECT min(id) FROM deliveries)`)
 	code, out := f.do(t, "POST", "/api/v1/endpoints/"+ep.ID.String()+"/retry", "")
 	if code != 202 || out["due"] != float64(2) {
 		t.Fatalf("retry: %d %v, want 202 with 2 due", code, out)
@@ -90,8 +92,7 @@ func TestRetryNowMakesAnEndpointsPendingDeliveriesDueAndIsAudited(t *testing.T) 
 		t.Errorf("audit log: %+v, %v", entries, err)
 	}
 
-	var other uuid.UUID
-	f.st.Pool().QueryRow(ctx, `INSERT INTO tenants (name) VALUES ('Other') RETURNING id`).Scan(&other)
+	other := storetest.Tenant(t, f.st.Pool(), "Other")
 	oep, _ := f.st.CreateEndpoint(ctx, f.st.Pool(), other, "https://other.example/hook", "whsec_dGVzdA==")
 	if code, out := f.do(t, "POST", "/api/v1/endpoints/"+oep.ID.String()+"/retry", ""); code != 404 || out["title"] == nil {
 		t.Errorf("other tenant's endpoint: %d %v, want a 404 problem", code, out)

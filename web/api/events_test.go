@@ -14,8 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/presence"
-	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/stream"
 	"presencebridge/internal/testkit"
 )
@@ -31,12 +31,10 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	pool := testkit.DB(t)
-	k, _ := seal.GenerateKey("k1")
-	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
-	f := &fixture{st: store.New(pool, ring)}
+	f := &fixture{}
+	f.st, f.tenant = storetest.New(t)
+	pool := f.st.Pool()
 	ctx := context.Background()
-	pool.QueryRow(ctx, `INSERT INTO tenants (name) VALUES ('Contoso') RETURNING id`).Scan(&f.tenant)
 	var err error
 	if f.key, err = f.st.CreateAPIKey(ctx, pool, f.tenant, "platform"); err != nil {
 		t.Fatal(err)
