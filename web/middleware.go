@@ -144,7 +144,7 @@ func recoverPanics(logger *slog.Logger) func(http.Handler) http.Handler {
 				w.Header().Del("Set-Cookie")
 				w.Header().Set("Cache-Control", "no-store")
 				if strings.HasPrefix(r.URL.Path, "/api/") {
-					problem(w, http.StatusInternalServerError, "Internal Server Error")
+					Problem(w, http.StatusInternalServerError, "Internal Server Error", "")
 					return
 				}
 				http.Error(w, "Internal Server Error", http.StatusInternalServerError)

@@ -10,16 +10,19 @@ import (
 	"github.com/a-h/templ"
 )
 
-// problem writes an RFC 9457 problem+json body. The title is the status's
-// standard text: details of what went wrong stay in the logs.
-func problem(w http.ResponseWriter, status int, title string) {
+// Problem writes an RFC 9457 problem+json body: type about:blank, so the
+// title is the status's or a short fixed summary, and detail, when given,
+// says what the client can do about it. What went wrong inside stays in
+// the logs. It is the one problem writer for the pages and web/api.
+func Problem(w http.ResponseWriter, status int, title, detail string) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(struct {
 		Type   string `json:"type"`
 		Title  string `json:"title"`
 		Status int    `json:"status"`
-	}{"about:blank", title, status})
+		Detail string `json:"detail,omitempty"`
+	}{"about:blank", title, status, detail})
 }
 
 // render writes a templ component with a status code. It renders into a

@@ -78,7 +78,7 @@ func New(d Deps) http.Handler {
 	// Set before Mount: chi hands the root's NotFound to mounted sub-routers.
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/") || !acceptsHTML(r) {
-			problem(w, http.StatusNotFound, "Not Found")
+			Problem(w, http.StatusNotFound, "Not Found", "")
 			return
 		}
 		render(w, r, http.StatusNotFound, templates.NotFound(), d.Logger)

@@ -9,6 +9,7 @@ import (
 
 	"presencebridge/internal/deliver"
 	"presencebridge/internal/store"
+	"presencebridge/web"
 )
 
 // Webhook endpoints: list them with their backlog, re-enable one after a
@@ -30,12 +31,12 @@ func (d Deps) listEndpoints(w http.ResponseWriter, r *http.Request) {
 	tenant := r.Context().Value(tenantKey{}).(uuid.UUID)
 	eps, err := d.Store.Endpoints(r.Context(), d.Store.Pool(), tenant)
 	if err != nil {
-		problem(w, http.StatusInternalServerError, "Endpoints unavailable", "")
+		web.Problem(w, http.StatusInternalServerError, "Endpoints unavailable", "")
 		return
 	}
 	backlogs, err := d.Store.Backlogs(r.Context(), d.Store.Pool(), tenant)
 	if err != nil {
-		problem(w, http.StatusInternalServerError, "Endpoints unavailable", "")
+		web.Problem(w, http.StatusInternalServerError, "Endpoints unavailable", "")
 		return
 	}
 	out := make([]endpointJSON, 0, len(eps))
@@ -49,7 +50,7 @@ func (d Deps) listEndpoints(w http.ResponseWriter, r *http.Request) {
 func endpointID(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
 	id, err := uuid.Parse(chi.URLParam(r, "id"))
 	if err != nil {
-		problem(w, http.StatusNotFound, "No such endpoint", "")
+		web.Problem(w, http.StatusNotFound, "No such endpoint", "")
 		return uuid.Nil, false
 	}
 	return id, true
@@ -64,11 +65,11 @@ func actor(r *http.Request) string {
 func actionFailed(w http.ResponseWriter, err error, title string) {
 	switch {
 	case errors.Is(err, store.ErrEndpointNotFound):
-		problem(w, http.StatusNotFound, "No such endpoint", "")
+		web.Problem(w, http.StatusNotFound, "No such endpoint", "")
 	case errors.Is(err, deliver.ErrEndpointDisabled):
-		problem(w, http.StatusConflict, title, "The endpoint is disabled: enable it first.")
+		web.Problem(w, http.StatusConflict, title, "The endpoint is disabled: enable it first.")
 	default:
-		problem(w, http.StatusInternalServerError, title, "")
+		web.Problem(w, http.StatusInternalServerError, title, "")
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"presencebridge/internal/presence"
 	"presencebridge/internal/store"
+	"presencebridge/web"
 )
 
 // Deps are what the API needs.
@@ -70,31 +71,24 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || key == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="presence-bridge"`)
-			problem(w, http.StatusUnauthorized, "API key required", "Send the tenant's API key as Authorization: Bearer pbk_….")
+			web.Problem(w, http.StatusUnauthorized, "API key required", "Send the tenant's API key as Authorization: Bearer pbk_….")
 			return
 		}
 		k, err := d.Store.AuthenticateAPIKey(r.Context(), d.Store.Pool(), key)
 		if err != nil && !errors.Is(err, store.ErrBadAPIKey) {
 			d.Logger.LogAttrs(r.Context(), slog.LevelError, "api key check", slog.String("path", r.URL.Path), slog.Any("err", err))
 			w.Header().Set("Retry-After", "5")
-			problem(w, http.StatusServiceUnavailable, "Service unavailable", "The key could not be checked just now. Try again shortly.")
+			web.Problem(w, http.StatusServiceUnavailable, "Service unavailable", "The key could not be checked just now. Try again shortly.")
 			return
 		}
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="presence-bridge", error="invalid_token"`)
-			problem(w, http.StatusUnauthorized, "Invalid API key", "The key is unknown or was revoked.")
+			web.Problem(w, http.StatusUnauthorized, "Invalid API key", "The key is unknown or was revoked.")
 			return
 		}
 		ctx := context.WithValue(context.WithValue(r.Context(), tenantKey{}, k.TenantID), apiKeyKey{}, k.ID)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
-}
-
-// problem answers with RFC 9457 problem details.
-func problem(w http.ResponseWriter, status int, title, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"type": "about:blank", "title": title, "status": status, "detail": detail})
 }
 
 // events streams the tenant's presence events: first every event after
@@ -112,18 +106,18 @@ func (d Deps) events(w http.ResponseWriter, r *http.Request) {
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			problem(w, http.StatusBadRequest, "Bad Last-Event-ID", "Last-Event-ID must be the id of an event received before.")
+			web.Problem(w, http.StatusBadRequest, "Bad Last-Event-ID", "Last-Event-ID must be the id of an event received before.")
 			return
 		}
 		newest, err := d.Store.StreamPosition(r.Context(), d.Store.Pool(), tenant)
 		if err != nil {
-			problem(w, http.StatusServiceUnavailable, "Stream unavailable", "Try again in a moment.")
+			web.Problem(w, http.StatusServiceUnavailable, "Stream unavailable", "Try again in a moment.")
 			return
 		}
 		if n > newest {
 			// Waiting silently would hide a client bug, or a stream from
 			// another deployment: its events would never come.
-			problem(w, http.StatusBadRequest, "Last-Event-ID beyond the newest event",
+			web.Problem(w, http.StatusBadRequest, "Last-Event-ID beyond the newest event",
 				fmt.Sprintf("Last-Event-ID %d is after this tenant's newest event (%d): it was not received from this stream. "+
 					"Reconnect without Last-Event-ID to start from the oldest event kept.", n, newest))
 			return
@@ -132,7 +126,7 @@ func (d Deps) events(w http.ResponseWriter, r *http.Request) {
 	}
 	flusher, ok := w.(http.Flusher)
 	if !ok {
-		problem(w, http.StatusInternalServerError, "Streaming unsupported", "")
+		web.Problem(w, http.StatusInternalServerError, "Streaming unsupported", "")
 		return
 	}
 	wake, stop := d.Subscribe(tenant)

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/presence"
+	"presencebridge/web"
 )
 
 // Mapping rules: GET and PUT /mapping-rules, and POST /mapping-rules/preview
@@ -45,7 +46,7 @@ func (d Deps) rules(r *http.Request) (presence.Rules, error) {
 func (d Deps) getRules(w http.ResponseWriter, r *http.Request) {
 	rules, err := d.rules(r)
 	if err != nil {
-		problem(w, http.StatusInternalServerError, "Rules unavailable", "")
+		web.Problem(w, http.StatusInternalServerError, "Rules unavailable", "")
 		return
 	}
 	writeJSON(w, http.StatusOK, rulesBody{Rules: rules, Preview: preview(rules, nil)})
@@ -58,11 +59,11 @@ func readRules(w http.ResponseWriter, r *http.Request) (rulesBody, bool) {
 	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
-		problem(w, http.StatusBadRequest, "Malformed rules", err.Error())
+		web.Problem(w, http.StatusBadRequest, "Malformed rules", err.Error())
 		return body, false
 	}
 	if err := body.Rules.Validate(); err != nil {
-		problem(w, http.StatusUnprocessableEntity, "Invalid rules", err.Error())
+		web.Problem(w, http.StatusUnprocessableEntity, "Invalid rules", err.Error())
 		return body, false
 	}
 	return body, true
@@ -82,7 +83,7 @@ func (d Deps) putRules(w http.ResponseWriter, r *http.Request) {
 		return d.Store.Audit(r.Context(), tx, &tenant, actor(r), "mapping_rules.updated", map[string]any{"rules": body.Rules})
 	})
 	if err != nil {
-		problem(w, http.StatusInternalServerError, "Rules not saved", "")
+		web.Problem(w, http.StatusInternalServerError, "Rules not saved", "")
 		return
 	}
 	writeJSON(w, http.StatusOK, rulesBody{Rules: body.Rules, Preview: preview(body.Rules, nil)})
