@@ -26,8 +26,8 @@ import (
 	"presencebridge/internal/identity"
 	"presencebridge/internal/links"
 	"presencebridge/internal/onboarding"
-	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
 	"presencebridge/web"
 )
@@ -80,8 +80,7 @@ func newFixture(t *testing.T, opts ...fixtureOptions) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, _ := seal.GenerateKey("k1")
-	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
+	ring := storetest.Ring(t)
 	f.pool = testkit.DB(t)
 	f.st = store.New(f.pool, ring)
 	f.svc = onboarding.New(f.st, id, links.New(ring, f.clock), onboarding.Config{
