@@ -13,8 +13,8 @@ import (
 
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/roster"
-	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
 )
 
@@ -53,9 +53,7 @@ func (f *fakeDirectory) GroupMembersDelta(context.Context, string, string) (grap
 func newRoster(t *testing.T) (*roster.Roster, *store.Store, uuid.UUID) {
 	t.Helper()
 	pool := testkit.DB(t)
-	k, _ := seal.GenerateKey("k1")
-	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
-	st := store.New(pool, ring)
+	st := storetest.Open(t, pool)
 	ten, err := st.CreateTenant(context.Background(), pool, "Contoso", time.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
