@@ -16,8 +16,8 @@ import (
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/identity"
 	"presencebridge/internal/links"
-	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
 )
 
@@ -54,8 +54,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, _ := seal.GenerateKey("k1")
-	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
+	ring := storetest.Ring(t)
 	f.pool = testkit.DB(t)
 	f.st = store.New(f.pool, ring)
 	f.svc = New(f.st, id, links.New(ring, f.clock), Config{
