@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"presencebridge/internal/notification"
-	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
 )
 
@@ -19,9 +19,7 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 func newStore(t *testing.T) (*store.Store, *pgxpool.Pool) {
 	t.Helper()
 	pool := testkit.DB(t)
-	k, _ := seal.GenerateKey("k1")
-	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
-	return store.New(pool, ring), pool
+	return storetest.Open(t, pool), pool
 }
 
 func TestOneActiveCertificateRotatedBeforeItsEnd(t *testing.T) {
@@ -76,14 +74,16 @@ func TestOneActiveCertificateRotatedBeforeItsEnd(t *testing.T) {
 	}
 
 	// A subscription still names the old certificate: it stays.
-	var tenant, monitor [16]byte
-	pool.QueryRow(ctx, `INSERT INTO tenants (name) VALUES ('C') RETURNING id`).Scan(&tenant)
-	pool.QueryRow(ctx, `INSERT INTO monitors (tenant_id, upn) VALUES ($1, 'm@c.example') RETURNING id`, tenant).Scan(&monitor)
-	pool.Exec(ctx, `INSERT INTO subscriptions (tenant_id, monitor_id, resource, cert_key_id) VALUES ($1, $2, 'r', $3)`, tenant, monitor, first.ID)
+	tenant := storetest.Tenant(t, pool, "C")
+	var monitor [16]byte
+	if err := pool.QueryRow(ctx, `INSERT INTO monitors (tenant_id, upn) VALUES ($1, 'm@c.example') RETURNING id`, tenant).Scan(&monitor); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Exec(t, pool, `INSERT INTO subscriptions (tenant_id, monitor_id, resource, cert_key_id) VALUES ($1, $2, 'r', $3)`, tenant, monitor, first.ID)
 	if n, err := m.Retire(ctx); err != nil || n != 0 {
 		t.Errorf("retired %d (%v) while a subscription uses the old certificate", n, err)
 	}
-	pool.Exec(ctx, `UPDATE subscriptions SET cert_key_id = $1`, second.ID)
+	testkit.Exec(t, pool, `UPDATE subscriptions SET cert_key_id = $1`, second.ID)
 	if n, _ := m.Retire(ctx); n != 1 {
 		t.Errorf("retired %d, want the unused old certificate", n)
 	}
