@@ -21,8 +21,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"presencebridge/internal/notification"
-	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
 )
 
@@ -51,23 +51,24 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{pool: testkit.DB(t), msTenant: uuid.New()}
+	f := &fixture{msTenant: uuid.New()}
 	ctx := context.Background()
-	k, _ := seal.GenerateKey("k1")
-	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
-	f.st = store.New(f.pool, ring)
-	if err := f.pool.QueryRow(ctx, `INSERT INTO tenants (name, ms_tenant_id) VALUES ('Contoso', $1) RETURNING id`, f.msTenant).Scan(&f.tenant); err != nil {
+	f.st, f.tenant = storetest.New(t)
+	f.pool = f.st.Pool()
+	testkit.Exec(t, f.pool, `UPDATE tenants SET ms_tenant_id = $2 WHERE id = $1`, f.tenant, f.msTenant)
+	m, err := f.st.AddMonitor(ctx, f.pool, f.tenant, "monitor@contoso.example")
+	if err != nil {
 		t.Fatal(err)
 	}
-	m, _ := f.st.AddMonitor(ctx, f.pool, f.tenant, "monitor@contoso.example")
 	if err := f.pool.QueryRow(ctx, `INSERT INTO subscriptions (tenant_id, monitor_id, graph_id, resource, client_state_hash)
 		VALUES ($1, $2, 'sub-1', 'r', $3) RETURNING id`, f.tenant, m.ID, store.ClientStateHash("cs")).Scan(&f.sub); err != nil {
 		t.Fatal(err)
 	}
-	secret, _ := f.st.PutSecret(ctx, f.pool, &f.tenant, store.PurposeSigningSecret, []byte("whsec_x"))
-	if _, err := f.pool.Exec(ctx, `INSERT INTO endpoints (tenant_id, url, signing_secret_id) VALUES ($1, 'https://x.example/hook', $2)`, f.tenant, secret); err != nil {
+	secret, err := f.st.PutSecret(ctx, f.pool, &f.tenant, store.PurposeSigningSecret, []byte("whsec_x"))
+	if err != nil {
 		t.Fatal(err)
 	}
+	testkit.Exec(t, f.pool, `INSERT INTO endpoints (tenant_id, url, signing_secret_id) VALUES ($1, 'https://x.example/hook', $2)`, f.tenant, secret)
 	priv, _ := rsa.GenerateKey(rand.Reader, 2048)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pb"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
 	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
