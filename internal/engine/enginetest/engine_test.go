@@ -89,7 +89,7 @@ func TestEngineKeepsTheMonitorsSubscriptionAliveAndExact(t *testing.T) {
 	if err := c.DeleteSubscription(ctx, s.GraphID); err != nil {
 		t.Fatal(err)
 	}
-	pool.Exec(ctx, `DELETE FROM subscriptions`)
+	testkit.Exec(t, pool, `DELETE FROM subscriptions`)
 	orphan, err := c.CreateSubscription(ctx, graphapi.SubscriptionSpec{Resource: s.Resource,
 		NotificationURL: wh.URL, LifecycleNotificationURL: wh.URL, ExpiresAt: e.now().Add(50 * time.Minute), ClientState: "orphan-state",
 		IncludeResourceData: true, EncryptionCertificate: base64.StdEncoding.EncodeToString(cert.Certificate.Raw), EncryptionCertificateID: cert.ID})

@@ -15,6 +15,7 @@ import (
 	"presencebridge/internal/graph"
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/graphsim"
+	"presencebridge/internal/testkit"
 )
 
 // simClients are Graph clients for one graphsim tenant: monitors sign in
@@ -65,7 +66,7 @@ func TestReconcileShardsTwoThousandUsersOverFourMonitorsAndFailsOver(t *testing.
 	st, _, tenant := ourTenant(t, ten.ID)
 	pool := st.Pool()
 	for _, u := range ten.Users {
-		pool.Exec(ctx, `INSERT INTO directory_users (tenant_id, upn, object_id, resolution_status) VALUES ($1, $2, $3, 'resolved')`, tenant, u.UPN, u.ID)
+		testkit.Exec(t, pool, `INSERT INTO directory_users (tenant_id, upn, object_id, resolution_status) VALUES ($1, $2, $3, 'resolved')`, tenant, u.UPN, u.ID)
 	}
 	clients := &simClients{e: e, ten: ten, byID: map[uuid.UUID]graphsim.SeedUser{}, clients: map[uuid.UUID]*graph.Client{}}
 	var monitors []uuid.UUID
@@ -74,7 +75,7 @@ func TestReconcileShardsTwoThousandUsersOverFourMonitorsAndFailsOver(t *testing.
 		clients.byID[m.ID] = acct
 		monitors = append(monitors, m.ID)
 		if i < 4 { // the fifth stays pending: the spare, authorized later
-			pool.Exec(ctx, `UPDATE monitors SET status = 'authorized' WHERE id = $1`, m.ID)
+			testkit.Exec(t, pool, `UPDATE monitors SET status = 'authorized' WHERE id = $1`, m.ID)
 		}
 	}
 	wh := newWebhook(t)
@@ -133,9 +134,9 @@ func TestReconcileShardsTwoThousandUsersOverFourMonitorsAndFailsOver(t *testing.
 
 	// A spare is authorized, then the first monitor loses its grant: its
 	// 500 users move to the spare, nobody else moves.
-	pool.Exec(ctx, `UPDATE monitors SET status = 'authorized' WHERE id = $1`, monitors[4])
+	testkit.Exec(t, pool, `UPDATE monitors SET status = 'authorized' WHERE id = $1`, monitors[4])
 	rec.ReconcileTenant(ctx, tenant)
-	pool.Exec(ctx, `UPDATE monitors SET status = 'needs_reauth' WHERE id = $1`, monitors[0])
+	testkit.Exec(t, pool, `UPDATE monitors SET status = 'needs_reauth' WHERE id = $1`, monitors[0])
 	rep, err = rec.ReconcileTenant(ctx, tenant)
 	if err != nil || rep.Unmonitored != 0 || rep.Outcomes[monitors[4]] != engine.Created {
 		t.Fatalf("after failover: %+v %v", rep, err)

@@ -24,6 +24,7 @@ import (
 	"presencebridge/internal/roster"
 	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
+	"presencebridge/internal/testkit"
 	"presencebridge/internal/tokens"
 	"presencebridge/web/graphhook"
 )
@@ -692,7 +693,7 @@ func TestEnginePlacesNewRosterEntriesInTheSamePass(t *testing.T) {
 	ctx := t.Context()
 	// The roster as an admin left it: 40 users already placed, 20 entries
 	// just imported (pending) and one that does not exist.
-	b.pool.Exec(ctx, `DELETE FROM directory_users WHERE tenant_id = $1 AND upn = ANY($2)`, b.tenant, upns(b.ten.Users[40:]))
+	testkit.Exec(t, b.pool, `DELETE FROM directory_users WHERE tenant_id = $1 AND upn = ANY($2)`, b.tenant, upns(b.ten.Users[40:]))
 	w := b.worker(0, nil)
 	if _, _, err := w.runner.Tenant(ctx, b.tenant); err != nil {
 		t.Fatal(err)
@@ -767,7 +768,7 @@ func TestEngineMovesSubscriptionsToARotatedCertificateAndRetiresTheOld(t *testin
 	var old string
 	b.pool.QueryRow(ctx, `SELECT id FROM encryption_certs`).Scan(&old)
 	// The certificate nears its end: the next subscription made gets a new one.
-	b.pool.Exec(ctx, `UPDATE encryption_certs SET not_after = now() + interval '1 day'`)
+	testkit.Exec(t, b.pool, `UPDATE encryption_certs SET not_after = now() + interval '1 day'`)
 	latest := b.e.now()
 	for _, s := range b.ours() {
 		exp, _ := time.Parse(time.RFC3339Nano, s.ExpirationDateTime)
@@ -865,7 +866,7 @@ func TestEngineDeletesASuspendedTenantsSubscriptions(t *testing.T) {
 	if err := w.runner.Cycle(ctx); err != nil || len(b.ours()) != 2 {
 		t.Fatalf("first cycle: %v, %d subscriptions", err, len(b.ours()))
 	}
-	b.pool.Exec(ctx, `UPDATE tenants SET status = 'suspended' WHERE id = $1`, b.tenant)
+	testkit.Exec(t, b.pool, `UPDATE tenants SET status = 'suspended' WHERE id = $1`, b.tenant)
 	if err := w.runner.Cycle(ctx); err != nil {
 		t.Fatal(err)
 	}
