@@ -17,8 +17,8 @@ import (
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/identity"
 	"presencebridge/internal/roster"
-	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
 )
 
@@ -51,18 +51,13 @@ func newHealthFixture(t *testing.T) *healthFixture {
 
 	f := &healthFixture{t: t, sim: sim, seed: seed, ten: seed.Tenants[0]}
 	pool := testkit.DB(t)
-	keys, _ := seal.ParseKeys(strings.TrimPrefix(testKey, "PB_SEAL_KEYS="))
-	ring, _ := seal.NewRing(keys, "k1")
+	ring := storetest.Ring(t)
 	f.st = store.New(pool, ring)
-	if err := pool.QueryRow(ctx, `INSERT INTO tenants (name, ms_tenant_id, status) VALUES ('Contoso', $1, 'active') RETURNING id`,
-		f.ten.ID).Scan(&f.tenant); err != nil {
-		t.Fatal(err)
-	}
+	f.tenant = storetest.Tenant(t, pool, "Contoso")
+	testkit.Exec(t, pool, `UPDATE tenants SET ms_tenant_id = $2, status = 'active' WHERE id = $1`, f.tenant, f.ten.ID)
 	for _, u := range f.ten.Users {
-		if _, err := pool.Exec(ctx, `INSERT INTO directory_users (tenant_id, upn, object_id, resolution_status) VALUES ($1, $2, $3, 'resolved')`,
-			f.tenant, u.UPN, u.ID); err != nil {
-			t.Fatal(err)
-		}
+		testkit.Exec(t, pool, `INSERT INTO directory_users (tenant_id, upn, object_id, resolution_status) VALUES ($1, $2, $3, 'resolved')`,
+			f.tenant, u.UPN, u.ID)
 	}
 	msApp := identity.App{ClientID: seed.App.ClientID, ClientSecret: seed.App.ClientSecret}
 	idc, _ := identity.New(identity.Options{LoginURL: gs})

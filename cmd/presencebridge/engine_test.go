@@ -16,8 +16,8 @@ import (
 	"presencebridge/internal/config"
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/identity"
-	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
 	"presencebridge/internal/tokens"
 )
@@ -71,15 +71,11 @@ func TestTwoWorkerProcessesRenewEachSubscriptionOncePerCycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	keys, _ := seal.ParseKeys(strings.TrimPrefix(testKey, "PB_SEAL_KEYS="))
-	ring, _ := seal.NewRing(keys, "k1")
-	st := store.New(pool, ring)
-	var tenant uuid.UUID
-	if err := pool.QueryRow(ctx, `INSERT INTO tenants (name, ms_tenant_id, status) VALUES ('Contoso', $1, 'active') RETURNING id`, ten.ID).Scan(&tenant); err != nil {
-		t.Fatal(err)
-	}
+	st := store.New(pool, serveRing(t))
+	tenant := storetest.Tenant(t, pool, "Contoso")
+	testkit.Exec(t, pool, `UPDATE tenants SET ms_tenant_id = $2, status = 'active' WHERE id = $1`, tenant, ten.ID)
 	for _, u := range ten.Users {
-		pool.Exec(ctx, `INSERT INTO directory_users (tenant_id, upn, object_id, resolution_status) VALUES ($1, $2, $3, 'resolved')`, tenant, u.UPN, u.ID)
+		testkit.Exec(t, pool, `INSERT INTO directory_users (tenant_id, upn, object_id, resolution_status) VALUES ($1, $2, $3, 'resolved')`, tenant, u.UPN, u.ID)
 	}
 	idc, _ := identity.New(identity.Options{LoginURL: gs.URL})
 	for _, acct := range ten.Monitors {
@@ -126,7 +122,7 @@ func TestTwoWorkerProcessesRenewEachSubscriptionOncePerCycle(t *testing.T) {
 	// them); the workers pass every second; each is renewed exactly once.
 	cycle := func(n int, live string) {
 		t.Helper()
-		pool.Exec(ctx, `UPDATE subscriptions SET expires_at = now() + interval '5 minutes'`)
+		testkit.Exec(t, pool, `UPDATE subscriptions SET expires_at = now() + interval '5 minutes'`)
 		waitUntil("renewals", 30*time.Second, func() bool {
 			return count(`SELECT count(*) FROM subscriptions WHERE expires_at > now() + interval '30 minutes'`) == 2
 		})
@@ -176,20 +172,23 @@ func TestRepairReaderFallsBackToAMonitorWithoutTheApplicationPermission(t *testi
 			}
 			ten := seed.Tenants[0]
 			pool := testkit.DB(t)
-			keys, _ := seal.ParseKeys(strings.TrimPrefix(testKey, "PB_SEAL_KEYS="))
-			ring, _ := seal.NewRing(keys, "k1")
-			st := store.New(pool, ring)
-			var tenant uuid.UUID
-			pool.QueryRow(ctx, `INSERT INTO tenants (name, ms_tenant_id, status) VALUES ('Contoso', $1, 'active') RETURNING id`, ten.ID).Scan(&tenant)
+			st := storetest.Open(t, pool)
+			tenant := storetest.Tenant(t, pool, "Contoso")
+			testkit.Exec(t, pool, `UPDATE tenants SET ms_tenant_id = $2, status = 'active' WHERE id = $1`, tenant, ten.ID)
 			msApp := identity.App{ClientID: seed.App.ClientID, ClientSecret: seed.App.ClientSecret}
 			idc, _ := identity.New(identity.Options{LoginURL: gs})
-			m, _ := st.AddMonitor(ctx, pool, tenant, ten.Monitors[0].UPN)
+			m, err := st.AddMonitor(ctx, pool, tenant, ten.Monitors[0].UPN)
+			if err != nil {
+				t.Fatal(err)
+			}
 			g, err := idc.PasswordOnce(ctx, msApp, ten.ID.String(), ten.Monitors[0].UPN, ten.Monitors[0].Password)
 			if err != nil {
 				t.Fatal(err)
 			}
-			st.AuthorizeMonitor(ctx, pool, tenant, m.ID, store.MonitorGrant{ObjectID: g.Account.ObjectID, Method: "password",
-				RefreshToken: g.RefreshToken, AccessToken: g.AccessToken, Expiry: g.Expiry})
+			if err := st.AuthorizeMonitor(ctx, pool, tenant, m.ID, store.MonitorGrant{ObjectID: g.Account.ObjectID, Method: "password",
+				RefreshToken: g.RefreshToken, AccessToken: g.AccessToken, Expiry: g.Expiry}); err != nil {
+				t.Fatal(err)
+			}
 			creds := func(context.Context, uuid.UUID) (identity.App, string, error) { return msApp, ten.ID.String(), nil }
 			gc := newGraphClients(&config.Config{GraphBaseURL: gs}, st, tokens.New(st, idc, creds, nil), creds, idc)
 			r, err := gc.Reader(ctx, tenant)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"presencebridge/internal/seal"
 	"presencebridge/internal/testkit"
 )
 
@@ -42,6 +43,23 @@ func TestMain(m *testing.M) {
 }
 
 const testKey = "PB_SEAL_KEYS=k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+// serveRing is the seal ring of testKey: the key the processes started
+// with it seal with. A test whose store shares a database with such a
+// process uses it, so that each can open what the other sealed; other
+// tests use storetest.Ring.
+func serveRing(t testing.TB) *seal.Ring {
+	t.Helper()
+	keys, err := seal.ParseKeys(strings.TrimPrefix(testKey, "PB_SEAL_KEYS="))
+	if err != nil {
+		t.Fatalf("parse testKey: %v", err)
+	}
+	ring, err := seal.NewRing(keys, "k1")
+	if err != nil {
+		t.Fatalf("seal ring of testKey: %v", err)
+	}
+	return ring
+}
 
 // command prepares the binary with a clean PB_* environment plus env.
 func command(ctx context.Context, env []string, args ...string) *exec.Cmd {

@@ -15,7 +15,6 @@ import (
 	"presencebridge/internal/identity"
 	"presencebridge/internal/links"
 	"presencebridge/internal/onboarding"
-	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
 )
 
@@ -112,8 +111,7 @@ func onboardingOn(t *testing.T, dsn, simURL, product string, app graphsim.SeedAp
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	keys, _ := seal.ParseKeys(strings.TrimPrefix(testKey, "PB_SEAL_KEYS="))
-	ring, _ := seal.NewRing(keys, "k1")
+	ring := serveRing(t)
 	idc, _ := identity.New(identity.Options{LoginURL: simURL})
 	return onboarding.New(store.New(pool, ring), idc, links.New(ring, nil), onboarding.Config{
 		App:     identity.App{ClientID: app.ClientID, ClientSecret: app.ClientSecret},
