@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
 )
 
@@ -181,12 +181,8 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 func ourTenant(t *testing.T, ms uuid.UUID) (*store.Store, *seal.Ring, uuid.UUID) {
 	t.Helper()
 	pool := testkit.DB(t)
-	k, _ := seal.GenerateKey("k1")
-	ring, _ := seal.NewRing([]seal.Key{k}, "k1")
-	var tenant uuid.UUID
-	if err := pool.QueryRow(context.Background(), `INSERT INTO tenants (name, ms_tenant_id, status) VALUES ('Contoso', $1, 'active') RETURNING id`,
-		ms).Scan(&tenant); err != nil {
-		t.Fatal(err)
-	}
+	ring := storetest.Ring(t)
+	tenant := storetest.Tenant(t, pool, "Contoso")
+	testkit.Exec(t, pool, `UPDATE tenants SET ms_tenant_id = $2, status = 'active' WHERE id = $1`, tenant, ms)
 	return store.New(pool, ring), ring, tenant
 }
