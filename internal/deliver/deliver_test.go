@@ -341,8 +341,7 @@ func TestAHangingEndpointDoesNotDelayAnotherTenant(t *testing.T) {
 	slow.hang = make(chan struct{})
 	defer close(slow.hang)
 	f.endpoint(t, f.tenant, slow)
-	var other uuid.UUID
-	f.pool.QueryRow(ctx, `INSERT INTO tenants (name) VALUES ('Fabrikam') RETURNING id`).Scan(&other)
+	other := storetest.Tenant(t, f.pool, "Fabrikam")
 	fastR := newReceiver(t, nil)
 	f.endpoint(t, other, fastR)
 	for range 20 {
