@@ -317,7 +317,10 @@ func TestARotatedSecretSignsTwice(t *testing.T) {
 	r := newReceiver(t, nil)
 	ep := f.endpoint(t, f.tenant, r)
 	newSecret, _ := NewSecret()
-	sid, _ := f.st.PutSecret(ctx, f.pool, &f.tenant, store.PurposeSigningSecret, []byte(newSecret))
+	sid, err := f.st.PutSecret(ctx, f.pool, &f.tenant, store.PurposeSigningSecret, []byte(newSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
 	testkit.Exec(t, f.pool, `UPDATE endpoints SET previous_signing_secret_id = signing_secret_id, signing_secret_id = $2 WHERE id = $1`, ep, sid)
 	f.change(t, f.tenant, uuid.New(), "Busy", "Busy", "busy")
 	New(f.st, Options{AllowPrivate: true}).RunOnce(ctx)

@@ -45,7 +45,10 @@ func TestEndpointsReEnableAndReplayDeadLetters(t *testing.T) {
 	}
 	// Another tenant's endpoint is not reachable with this key.
 	other := storetest.Tenant(t, f.st.Pool(), "Other")
-	oep, _ := f.st.CreateEndpoint(ctx, f.st.Pool(), other, "https://other.example/hook", "whsec_dGVzdA==")
+	oep, err := f.st.CreateEndpoint(ctx, f.st.Pool(), other, "https://other.example/hook", "whsec_dGVzdA==")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if code, _ := f.do(t, "POST", "/api/v1/endpoints/"+oep.ID.String()+"/enable", ""); code != 404 {
 		t.Errorf("other tenant's endpoint: %d, want 404", code)
 	}
@@ -93,7 +96,10 @@ func TestRetryNowMakesAnEndpointsPendingDeliveriesDueAndIsAudited(t *testing.T) 
 	}
 
 	other := storetest.Tenant(t, f.st.Pool(), "Other")
-	oep, _ := f.st.CreateEndpoint(ctx, f.st.Pool(), other, "https://other.example/hook", "whsec_dGVzdA==")
+	oep, err := f.st.CreateEndpoint(ctx, f.st.Pool(), other, "https://other.example/hook", "whsec_dGVzdA==")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if code, out := f.do(t, "POST", "/api/v1/endpoints/"+oep.ID.String()+"/retry", ""); code != 404 || out["title"] == nil {
 		t.Errorf("other tenant's endpoint: %d %v, want a 404 problem", code, out)
 	}

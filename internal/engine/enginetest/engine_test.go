@@ -24,7 +24,10 @@ func TestEngineKeepsTheMonitorsSubscriptionAliveAndExact(t *testing.T) {
 	ctx := context.Background()
 	st, _, tenant := ourTenant(t, e.ten.ID)
 	pool := st.Pool()
-	mon, _ := st.AddMonitor(ctx, pool, tenant, e.ten.Monitors[0].UPN)
+	mon, err := st.AddMonitor(ctx, pool, tenant, e.ten.Monitors[0].UPN)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cm := certs.New(st, e.now)
 	wh := newWebhook(t)
 	eng := engine.New(st, cm, wh.URL, wh.URL, e.now)

@@ -71,7 +71,10 @@ func TestReconcileShardsTwoThousandUsersOverFourMonitorsAndFailsOver(t *testing.
 	clients := &simClients{e: e, ten: ten, byID: map[uuid.UUID]graphsim.SeedUser{}, clients: map[uuid.UUID]*graph.Client{}}
 	var monitors []uuid.UUID
 	for i, acct := range ten.Monitors {
-		m, _ := st.AddMonitor(ctx, pool, tenant, acct.UPN)
+		m, err := st.AddMonitor(ctx, pool, tenant, acct.UPN)
+		if err != nil {
+			t.Fatal(err)
+		}
 		clients.byID[m.ID] = acct
 		monitors = append(monitors, m.ID)
 		if i < 4 { // the fifth stays pending: the spare, authorized later
