@@ -38,8 +38,14 @@ func TestResyncQueueKeepsARequestMadeDuringTheReread(t *testing.T) {
 func TestQueueMonitorResyncQueuesExactlyItsUsers(t *testing.T) {
 	ctx := context.Background()
 	st, tenant := directoryFixture(t)
-	m1, _ := st.AddMonitor(ctx, st.Pool(), tenant, "m1@contoso.example")
-	m2, _ := st.AddMonitor(ctx, st.Pool(), tenant, "m2@contoso.example")
+	m1, err := st.AddMonitor(ctx, st.Pool(), tenant, "m1@contoso.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := st.AddMonitor(ctx, st.Pool(), tenant, "m2@contoso.example")
+	if err != nil {
+		t.Fatal(err)
+	}
 	mine, theirs := uuid.New(), uuid.New()
 	for i, u := range []struct {
 		id uuid.UUID

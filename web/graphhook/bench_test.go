@@ -67,7 +67,10 @@ func benchReceiver(b *testing.B) (string, *pgxpool.Pool) {
 	ctx := context.Background()
 	st := storetest.Open(b, pool)
 	tenant := storetest.Tenant(b, pool, "Bench")
-	m, _ := st.AddMonitor(ctx, pool, tenant, "m@bench.example")
+	m, err := st.AddMonitor(ctx, pool, tenant, "m@bench.example")
+	if err != nil {
+		b.Fatal(err)
+	}
 	testkit.Exec(b, pool, `INSERT INTO subscriptions (tenant_id, monitor_id, graph_id, resource, client_state_hash) VALUES ($1, $2, 'sub-1', 'r', $3)`,
 		tenant, m.ID, store.ClientStateHash("state-1"))
 	c := intake.NewCommitter(pool, intake.CommitterOptions{})

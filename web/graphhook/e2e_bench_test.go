@@ -54,7 +54,10 @@ func endToEndAt1000(b *testing.B, pool *pgxpool.Pool) {
 	msTenant, appID := uuid.New(), uuid.NewString()
 	tenant := storetest.Tenant(b, pool, "Bench")
 	testkit.Exec(b, pool, `UPDATE tenants SET ms_tenant_id = $2 WHERE id = $1`, tenant, msTenant)
-	m, _ := st.AddMonitor(ctx, pool, tenant, "m@bench.example")
+	m, err := st.AddMonitor(ctx, pool, tenant, "m@bench.example")
+	if err != nil {
+		b.Fatal(err)
+	}
 	testkit.Exec(b, pool, `INSERT INTO subscriptions (tenant_id, monitor_id, graph_id, resource, client_state_hash) VALUES ($1, $2, 'sub-1', 'r', $3)`,
 		tenant, m.ID, store.ClientStateHash("state-1"))
 
@@ -72,7 +75,10 @@ func endToEndAt1000(b *testing.B, pool *pgxpool.Pool) {
 	}))
 	b.Cleanup(hook.Close)
 	secret, _ := deliver.NewSecret()
-	sid, _ := st.PutSecret(ctx, pool, &tenant, store.PurposeSigningSecret, []byte(secret))
+	sid, err := st.PutSecret(ctx, pool, &tenant, store.PurposeSigningSecret, []byte(secret))
+	if err != nil {
+		b.Fatal(err)
+	}
 	testkit.Exec(b, pool, `INSERT INTO endpoints (tenant_id, url, signing_secret_id) VALUES ($1, $2, $3)`, tenant, hook.URL, sid)
 
 	// Microsoft's side: signing keys for validation tokens, our encryption key.
