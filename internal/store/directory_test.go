@@ -8,13 +8,14 @@ import (
 	"github.com/google/uuid"
 
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
 )
 
 func directoryFixture(t *testing.T) (*store.Store, uuid.UUID) {
 	t.Helper()
 	pool := testkit.DB(t)
-	st := store.New(pool, ring(t, "k1", "k1"))
+	st := storetest.Open(t, pool)
 	ten, err := st.CreateTenant(context.Background(), pool, "Contoso", time.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
 )
 
@@ -42,7 +43,7 @@ func TestABatchAppliesAsIfChangeByChange(t *testing.T) {
 		}
 	}
 	prepare := func() uuid.UUID {
-		tenant := newTenant(t, pool)
+		tenant := storetest.Tenant(t, pool, "Contoso")
 		secret, _ := st.PutSecret(ctx, pool, &tenant, store.PurposeSigningSecret, []byte("whsec_x"))
 		if _, err := pool.Exec(ctx, `INSERT INTO endpoints (tenant_id, url, signing_secret_id) VALUES ($1, 'https://x.example/hook', $2)`, tenant, secret); err != nil {
 			t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/store"
-	"presencebridge/internal/testkit"
+	"presencebridge/internal/store/storetest"
 )
 
 // TestStreamPositionsBecomeVisibleInCommitOrder: a batch that publishes
@@ -19,10 +19,9 @@ import (
 // have missed position 1 still uncommitted (which an id sequence allows:
 // ids are taken in one order and committed in another).
 func TestStreamPositionsBecomeVisibleInCommitOrder(t *testing.T) {
-	pool := testkit.DB(t)
+	st, tenant := storetest.New(t)
+	pool := st.Pool()
 	ctx := context.Background()
-	st := store.New(pool, ring(t, "k1", "k1"))
-	tenant := newTenant(t, pool)
 	change := func(user uuid.UUID) store.PresenceChange {
 		return store.PresenceChange{TenantID: tenant, UserID: user, Availability: "Busy", Activity: "InACall",
 			MappedState: "talking", Source: "notification", ObservedAt: time.Now()}
@@ -75,10 +74,9 @@ func TestStreamPositionsBecomeVisibleInCommitOrder(t *testing.T) {
 // window ends the newest is published with the user's next sequence, a
 // stream position and its deliveries.
 func TestAHeldChangeIsPublishedWhenItsWindowEndsAndTheLatestStateWins(t *testing.T) {
-	pool := testkit.DB(t)
+	st, tenant := storetest.New(t)
+	pool := st.Pool()
 	ctx := context.Background()
-	st := store.New(pool, ring(t, "k1", "k1"))
-	tenant := newTenant(t, pool)
 	if _, err := st.CreateEndpoint(ctx, pool, tenant, "https://x.example/hook", "whsec_x"); err != nil {
 		t.Fatal(err)
 	}

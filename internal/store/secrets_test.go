@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -10,10 +9,10 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
 )
 
@@ -34,20 +33,11 @@ func ring(t *testing.T, active string, ids ...string) *seal.Ring {
 	return r
 }
 
-func newTenant(t *testing.T, pool *pgxpool.Pool) uuid.UUID {
-	t.Helper()
-	var id uuid.UUID
-	if err := pool.QueryRow(context.Background(), `INSERT INTO tenants (name) VALUES ('Contoso') RETURNING id`).Scan(&id); err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
 func TestSecretRoundTripAndReplace(t *testing.T) {
 	ctx := t.Context()
 	pool := testkit.DB(t)
 	s := store.New(pool, ring(t, "", "k1"))
-	tenant := newTenant(t, pool)
+	tenant := storetest.Tenant(t, pool, "Contoso")
 
 	id, err := s.PutSecret(ctx, pool, &tenant, store.PurposeRefreshToken, []byte("rt-1"))
 	if err != nil {
@@ -77,7 +67,7 @@ func TestSecretMovedToAnotherRowFailsToOpen(t *testing.T) {
 	ctx := t.Context()
 	pool := testkit.DB(t)
 	s := store.New(pool, ring(t, "", "k1"))
-	a, b := newTenant(t, pool), newTenant(t, pool)
+	a, b := storetest.Tenant(t, pool, "Contoso"), storetest.Tenant(t, pool, "Contoso")
 	idA, _ := s.PutSecret(ctx, pool, &a, store.PurposeRefreshToken, []byte("tenant-a-token"))
 	idB, _ := s.PutSecret(ctx, pool, &b, store.PurposeRefreshToken, []byte("tenant-b-token"))
 	if _, err := pool.Exec(ctx, `UPDATE secrets SET ciphertext = (SELECT ciphertext FROM secrets WHERE id = $1) WHERE id = $2`, idA, idB); err != nil {
@@ -91,7 +81,7 @@ func TestSecretMovedToAnotherRowFailsToOpen(t *testing.T) {
 func TestRotationResealsAllRowsAndOldRowsStayReadable(t *testing.T) {
 	ctx := t.Context()
 	pool := testkit.DB(t)
-	tenant := newTenant(t, pool)
+	tenant := storetest.Tenant(t, pool, "Contoso")
 	old := store.New(pool, ring(t, "", "k1"))
 	plain := map[uuid.UUID]string{}
 	for i := range 1203 {
@@ -167,7 +157,7 @@ func TestNoPlaintextSecretInTheDatabase(t *testing.T) {
 	ctx := t.Context()
 	pool := testkit.DB(t)
 	s := store.New(pool, ring(t, "", "k1"))
-	tenant := newTenant(t, pool)
+	tenant := storetest.Tenant(t, pool, "Contoso")
 	secret := "0.AXoA-very-secret-refresh-token-" + uuid.NewString()
 	for _, p := range []string{store.PurposeRefreshToken, store.PurposeClientSecret, store.PurposeSigningSecret} {
 		if _, err := s.PutSecret(ctx, pool, &tenant, p, []byte(secret)); err != nil {
