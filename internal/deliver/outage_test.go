@@ -149,6 +149,10 @@ func TestAfterAnOutageTheUsersNewestStateArrivesWithinTenSecondsAndOlderOnesAreS
 	if l := logs.Lines("endpoint failing"); len(l) != 1 || !strings.Contains(l[0], "status=503") {
 		t.Errorf("failing log lines: %q, want one with the status", l)
 	}
+	// The line follows the success, which the recorder may store first.
+	for deadline := time.Now().Add(5 * time.Second); len(logs.Lines("endpoint recovered")) == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if l := logs.Lines("endpoint recovered"); len(l) != 1 || !strings.Contains(l[0], "after=") {
 		t.Errorf("recovered log lines: %q, want one with how long", l)
 	}
