@@ -217,3 +217,101 @@ func (s *Store) MonitorsDueForRefresh(ctx context.Context, q DBTX, tenantID uuid
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 }
+
+// MonitorStatus is one monitor's part in the engine (dashboard and API).
+type MonitorStatus struct {
+	MonitorID          uuid.UUID
+	UPN, Status        string
+	UsersAssigned      int
+	SubscriptionID     string // Graph's id; "" when none
+	ExpiresAt          *time.Time
+	LastNotificationAt *time.Time
+	LastError          string // the monitor's token error, else the subscription's
+}
+
+// MonitorStatuses lists a tenant's monitors with their users and subscription.
+func (s *Store) MonitorStatuses(ctx context.Context, q DBTX, tenantID uuid.UUID) ([]MonitorStatus, error) {
+	rows, err := q.Query(ctx, `SELECT m.id, m.upn, m.status,
+			(SELECT count(*) FROM directory_users d WHERE d.monitor_id = m.id),
+			coalesce(s.graph_id, ''), s.expires_at, s.last_notification_at, coalesce(m.last_error, s.last_error, '')
+		FROM monitors m LEFT JOIN subscriptions s ON s.monitor_id = m.id
+		WHERE m.tenant_id = $1 AND m.removed_at IS NULL ORDER BY m.created_at, m.id`, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (MonitorStatus, error) {
+		var m MonitorStatus
+		return m, r.Scan(&m.MonitorID, &m.UPN, &m.Status, &m.UsersAssigned, &m.SubscriptionID, &m.ExpiresAt, &m.LastNotificationAt, &m.LastError)
+	})
+}
+
+// RemoveMonitor removes a monitor: at once when it holds no Graph
+// subscription, else it is marked removed (out of every list, its users
+// moved) and the engine deletes its subscription with its token, then the
+// monitor (PurgeRemovedMonitors). deferred says which.
+func (s *Store) RemoveMonitor(ctx context.Context, q DBTX, tenantID, id uuid.UUID) (deferred bool, err error) {
+	tag, err := q.Exec(ctx, `UPDATE monitors m SET removed_at = now(), updated_at = now()
+		WHERE m.tenant_id = $1 AND m.id = $2 AND m.removed_at IS NULL
+		AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.monitor_id = m.id AND s.graph_id IS NOT NULL)`, tenantID, id)
+	if err != nil {
+		return false, err
+	}
+	if tag.RowsAffected() == 1 {
+		_, err = q.Exec(ctx, `UPDATE directory_users SET monitor_id = NULL, updated_at = now() WHERE monitor_id = $1`, id)
+		return true, err
+	}
+	return false, s.DeleteMonitor(ctx, q, tenantID, id)
+}
+
+// PurgeRemovedMonitors deletes the tenant's removed monitors whose
+// subscription is gone.
+func (s *Store) PurgeRemovedMonitors(ctx context.Context, q DBTX, tenantID uuid.UUID) error {
+	rows, err := q.Query(ctx, `SELECT id FROM monitors m WHERE tenant_id = $1 AND removed_at IS NOT NULL
+		AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.monitor_id = m.id)`, tenantID)
+	if err != nil {
+		return err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := s.DeleteMonitor(ctx, q, tenantID, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteMonitor removes a monitor and its sealed tokens.
+func (s *Store) DeleteMonitor(ctx context.Context, q DBTX, tenantID, id uuid.UUID) error {
+	var rt, at *uuid.UUID
+	err := q.QueryRow(ctx, `DELETE FROM monitors WHERE tenant_id = $1 AND id = $2 RETURNING refresh_token_secret_id, access_token_secret_id`,
+		tenantID, id).Scan(&rt, &at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrMonitorNotFound
+	}
+	if err != nil {
+		return err
+	}
+	for _, sid := range []*uuid.UUID{rt, at} {
+		if sid != nil {
+			if err := s.DeleteSecret(ctx, q, *sid); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ResetMonitorLink moves a monitor's Copy-URL generation (Retry, Renew):
+// earlier links stop working.
+func (s *Store) ResetMonitorLink(ctx context.Context, q DBTX, tenantID, id uuid.UUID) (int, error) {
+	var gen int
+	err := q.QueryRow(ctx, `UPDATE monitors SET link_generation = link_generation + 1, updated_at = now()
+		WHERE tenant_id = $1 AND id = $2 RETURNING link_generation`, tenantID, id).Scan(&gen)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, ErrMonitorNotFound
+	}
+	return gen, err
+}

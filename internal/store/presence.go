@@ -137,3 +137,66 @@ func (s *Store) RecordEcho(ctx context.Context, q DBTX, tenantID, userID uuid.UU
 		tenantID, userID, availability, activity, ttl.String())
 	return err
 }
+
+// PendingResyncs lists up to limit users queued for a re-read
+// (presence_resync), oldest first, and the latest queued_at among them:
+// ClearResyncs with it removes them once re-read, and only them.
+func (s *Store) PendingResyncs(ctx context.Context, q DBTX, tenantID uuid.UUID, limit int) ([]string, time.Time, error) {
+	rows, err := q.Query(ctx, `SELECT user_object_id::text, queued_at FROM presence_resync WHERE tenant_id = $1
+		ORDER BY queued_at LIMIT $2`, tenantID, limit)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	defer rows.Close()
+	var users []string
+	var upTo time.Time
+	for rows.Next() {
+		var u string
+		var at time.Time
+		if err := rows.Scan(&u, &at); err != nil {
+			return nil, time.Time{}, err
+		}
+		users = append(users, u)
+		if at.After(upTo) {
+			upTo = at
+		}
+	}
+	return users, upTo, rows.Err()
+}
+
+// ClearResyncs removes re-read users from the queue, unless asked again
+// after upTo (no lock is held while Graph is read, so the intake never
+// waits for a repair).
+func (s *Store) ClearResyncs(ctx context.Context, q DBTX, tenantID uuid.UUID, users []string, upTo time.Time) error {
+	if len(users) == 0 {
+		return nil
+	}
+	_, err := q.Exec(ctx, `DELETE FROM presence_resync WHERE tenant_id = $1 AND user_object_id = ANY($2::uuid[]) AND queued_at <= $3`,
+		tenantID, users, upTo)
+	return err
+}
+
+// HeldPresence is the presence we hold for a user, as a repair compares it.
+type HeldPresence struct {
+	Availability, Activity, GraphSequence string
+}
+
+// HeldPresences reads what we hold for users (absent: never seen).
+func (s *Store) HeldPresences(ctx context.Context, q DBTX, tenantID uuid.UUID, users []uuid.UUID) (map[uuid.UUID]HeldPresence, error) {
+	rows, err := q.Query(ctx, `SELECT user_object_id, availability, activity, graph_sequence FROM presence
+		WHERE tenant_id = $1 AND user_object_id = ANY($2)`, tenantID, users)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[uuid.UUID]HeldPresence, len(users))
+	for rows.Next() {
+		var id uuid.UUID
+		var h HeldPresence
+		if err := rows.Scan(&id, &h.Availability, &h.Activity, &h.GraphSequence); err != nil {
+			return nil, err
+		}
+		out[id] = h
+	}
+	return out, rows.Err()
+}

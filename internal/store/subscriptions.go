@@ -121,3 +121,70 @@ func (s *Store) DropSubscriptionRow(ctx context.Context, q DBTX, id uuid.UUID) e
 	_, err := q.Exec(ctx, `DELETE FROM subscriptions WHERE id = $1`, id)
 	return err
 }
+
+// SubscriptionRow is a tenant's subscription as the engine sweeps them.
+type SubscriptionRow struct {
+	ID, MonitorID uuid.UUID
+	GraphID       string
+	ExpiresAt     *time.Time
+	Abandoned     bool
+}
+
+// TenantSubscriptions lists a tenant's subscription rows.
+func (s *Store) TenantSubscriptions(ctx context.Context, q DBTX, tenantID uuid.UUID) ([]SubscriptionRow, error) {
+	rows, err := q.Query(ctx, `SELECT id, monitor_id, coalesce(graph_id, ''), expires_at, abandoned_at IS NOT NULL
+		FROM subscriptions WHERE tenant_id = $1`, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (SubscriptionRow, error) {
+		var x SubscriptionRow
+		return x, r.Scan(&x.ID, &x.MonitorID, &x.GraphID, &x.ExpiresAt, &x.Abandoned)
+	})
+}
+
+// AbandonSubscription marks a subscription Graph still holds but we can no
+// longer delete (its monitor's grant is gone): the row stays until it
+// expires, so the subscription's last notifications still verify.
+func (s *Store) AbandonSubscription(ctx context.Context, q DBTX, id uuid.UUID, reason string) error {
+	_, err := q.Exec(ctx, `UPDATE subscriptions SET abandoned_at = coalesce(abandoned_at, now()), last_error = $2, updated_at = now()
+		WHERE id = $1`, id, reason)
+	return err
+}
+
+// SubscriptionExpired makes a row due for re-creation (Graph removed the
+// subscription): the next Ensure makes a new one and repairs.
+func (s *Store) SubscriptionExpired(ctx context.Context, q DBTX, id uuid.UUID, reason string) error {
+	_, err := q.Exec(ctx, `UPDATE subscriptions SET expires_at = NULL, last_error = $2, updated_at = now() WHERE id = $1`, id, reason)
+	return err
+}
+
+// LifecycleEvent is an unhandled lifecycle notification.
+type LifecycleEvent struct {
+	ID             int64
+	SubscriptionID uuid.UUID
+	MonitorID      uuid.UUID
+	GraphID        string
+	Event          string
+}
+
+// OpenLifecycleEvents lists a tenant's unhandled lifecycle notifications,
+// oldest first.
+func (s *Store) OpenLifecycleEvents(ctx context.Context, q DBTX, tenantID uuid.UUID) ([]LifecycleEvent, error) {
+	rows, err := q.Query(ctx, `SELECT e.id, e.subscription_id, s.monitor_id, coalesce(s.graph_id, ''), e.event
+		FROM subscription_events e JOIN subscriptions s ON s.id = e.subscription_id
+		WHERE s.tenant_id = $1 AND e.handled_at IS NULL ORDER BY e.id`, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (LifecycleEvent, error) {
+		var x LifecycleEvent
+		return x, r.Scan(&x.ID, &x.SubscriptionID, &x.MonitorID, &x.GraphID, &x.Event)
+	})
+}
+
+// LifecycleEventHandled closes a lifecycle notification.
+func (s *Store) LifecycleEventHandled(ctx context.Context, q DBTX, id int64) error {
+	_, err := q.Exec(ctx, `UPDATE subscription_events SET handled_at = now() WHERE id = $1`, id)
+	return err
+}
