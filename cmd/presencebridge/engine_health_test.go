@@ -47,7 +47,7 @@ func newHealthFixture(t *testing.T) *healthFixture {
 	if err := sim.Apply(seed); err != nil {
 		t.Fatal(err)
 	}
-	hook := handshakeReceiver(t)
+	hook := testkit.NewNotificationReceiver(t)
 
 	f := &healthFixture{t: t, sim: sim, seed: seed, ten: seed.Tenants[0]}
 	pool := testkit.DB(t)
@@ -76,7 +76,7 @@ func newHealthFixture(t *testing.T) *healthFixture {
 	}
 	a := &app{cfg: &config.Config{GraphBaseURL: gs, LoginBaseURL: gs, ClientID: seed.App.ClientID,
 		ClientSecret: config.Secret(seed.App.ClientSecret)}, store: f.st, pool: pool, ring: ring, logger: slog.New(slog.NewTextHandler(t.Output(), nil))}
-	if f.runner, err = newEngineRunner(a, hook.URL); err != nil {
+	if f.runner, err = newEngineRunner(a, hook.Base); err != nil {
 		t.Fatal(err)
 	}
 	return f

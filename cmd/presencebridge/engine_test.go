@@ -48,10 +48,10 @@ func TestTwoWorkerProcessesRenewEachSubscriptionOncePerCycle(t *testing.T) {
 	}
 	ten := seed.Tenants[0]
 	// The public receiver: answers Graph's validation handshakes.
-	hook := handshakeReceiver(t)
+	hook := testkit.NewNotificationReceiver(t)
 
 	dsn := freshDatabase(t, "two_workers")
-	env := []string{"PB_ENV=development", testKey, "PB_DATABASE_URL=" + dsn, "PB_BASE_URL=" + hook.URL,
+	env := []string{"PB_ENV=development", testKey, "PB_DATABASE_URL=" + dsn, "PB_BASE_URL=" + hook.Base,
 		"PB_LOGIN_BASE_URL=" + gs.URL, "PB_GRAPH_BASE_URL=" + gs.URL, "PB_MS_CLIENT_ID=" + seed.App.ClientID,
 		"PB_MS_CLIENT_SECRET=" + seed.App.ClientSecret, "PB_ENGINE_INTERVAL=1s"}
 	workers := []*process{startProcess(t, env, "worker"), startProcess(t, env, "worker")}

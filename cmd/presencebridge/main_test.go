@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -259,23 +258,6 @@ func freshDatabase(t *testing.T, prefix string) string {
 		t.Fatal(err)
 	}
 	return srv.DSN(db)
-}
-
-// handshakeReceiver stands for the product's public address as Graph
-// sees it: it answers subscription validation handshakes and accepts
-// notifications without looking at them.
-func handshakeReceiver(t *testing.T) *httptest.Server {
-	t.Helper()
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if tok := r.URL.Query().Get("validationToken"); tok != "" {
-			w.Header().Set("Content-Type", "text/plain")
-			io.WriteString(w, tok)
-			return
-		}
-		w.WriteHeader(http.StatusAccepted)
-	}))
-	t.Cleanup(hook.Close)
-	return hook
 }
 
 func TestTwoServeProcessesOnOneFreshDatabase(t *testing.T) {

@@ -6,10 +6,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
-	"io"
 	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -19,38 +17,10 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
 	"presencebridge/internal/graph/graphapi"
+	"presencebridge/internal/testkit"
 )
 
-// webhook is a notification endpoint on loopback: it answers Graph's
-// validation handshake (200, text/plain, the decoded token) and hands every
-// notification POST body to posts.
-type webhook struct {
-	URL   string
-	posts chan []byte
-}
-
-func newWebhook(t *testing.T) *webhook {
-	t.Helper()
-	wh := &webhook{posts: make(chan []byte, 64)}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Has("validationToken") {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			io.WriteString(w, r.URL.Query().Get("validationToken"))
-			return
-		}
-		body, _ := io.ReadAll(r.Body)
-		w.WriteHeader(http.StatusAccepted)
-		select {
-		case wh.posts <- body:
-		default:
-		}
-	}))
-	t.Cleanup(srv.Close)
-	wh.URL = srv.URL + "/graph/notifications"
-	return wh
-}
-
-func (e *env) presenceSpec(wh *webhook, ids []string) graphapi.SubscriptionSpec {
+func (e *env) presenceSpec(wh *testkit.NotificationReceiver, ids []string) graphapi.SubscriptionSpec {
 	return graphapi.SubscriptionSpec{
 		Resource:                 graphapi.PresenceResource(ids),
 		NotificationURL:          wh.URL,
@@ -62,7 +32,7 @@ func (e *env) presenceSpec(wh *webhook, ids []string) graphapi.SubscriptionSpec 
 
 func TestSubscriptionLifecycle(t *testing.T) {
 	e := newEnv(t)
-	wh := newWebhook(t)
+	wh := testkit.NewNotificationReceiver(t)
 	c, _ := e.monitor(0)
 	ids := e.userIDs()[:5]
 	spec := e.presenceSpec(wh, ids)
@@ -109,7 +79,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 
 func TestSecondPresenceSubscriptionIsAConflict(t *testing.T) {
 	e := newEnv(t)
-	wh := newWebhook(t)
+	wh := testkit.NewNotificationReceiver(t)
 	c, _ := e.monitor(0)
 	ids := e.userIDs()
 	if _, err := c.CreateSubscription(t.Context(), e.presenceSpec(wh, ids[:5])); err != nil {
@@ -129,7 +99,7 @@ func TestSecondPresenceSubscriptionIsAConflict(t *testing.T) {
 
 func TestPresenceSubscriptionOver60MinutesIsRefused(t *testing.T) {
 	e := newEnv(t)
-	wh := newWebhook(t)
+	wh := testkit.NewNotificationReceiver(t)
 	c, _ := e.monitor(0)
 	spec := e.presenceSpec(wh, e.userIDs()[:2])
 	spec.ExpiresAt = time.Now().Add(61 * time.Minute)
@@ -139,7 +109,7 @@ func TestPresenceSubscriptionOver60MinutesIsRefused(t *testing.T) {
 
 func TestPresenceSubscriptionWithAnAppOnlyTokenIsForbidden(t *testing.T) {
 	e := newEnv(t)
-	wh := newWebhook(t)
+	wh := testkit.NewNotificationReceiver(t)
 	c, _ := e.app()
 	_, err := c.CreateSubscription(t.Context(), e.presenceSpec(wh, e.userIDs()[:2]))
 	graphError(t, err, http.StatusForbidden, "")
@@ -147,7 +117,7 @@ func TestPresenceSubscriptionWithAnAppOnlyTokenIsForbidden(t *testing.T) {
 
 func TestPresenceSubscriptionOf651IDsIsRefused(t *testing.T) {
 	e := newEnv(t)
-	wh := newWebhook(t)
+	wh := testkit.NewNotificationReceiver(t)
 	c, _ := e.monitor(0)
 	ids := e.userIDs()
 	for len(ids) < graphapi.MaxPresenceIDs+1 {
@@ -160,7 +130,7 @@ func TestPresenceSubscriptionOf651IDsIsRefused(t *testing.T) {
 // Rich notifications: the certificate is sent and its id comes back.
 func TestRichPresenceSubscriptionCarriesTheCertificate(t *testing.T) {
 	e := newEnv(t)
-	wh := newWebhook(t)
+	wh := testkit.NewNotificationReceiver(t)
 	c, _ := e.monitor(0)
 	spec := e.presenceSpec(wh, e.userIDs()[:3])
 	spec.IncludeResourceData = true
@@ -184,7 +154,7 @@ func TestRichPresenceSubscriptionCarriesTheCertificate(t *testing.T) {
 // collection, which the SDK's own model parses.
 func TestPresenceChangeIsNotifiedToTheWebhook(t *testing.T) {
 	e := newEnv(t)
-	wh := newWebhook(t)
+	wh := testkit.NewNotificationReceiver(t)
 	c, _ := e.monitor(0)
 	u := e.ten.Users[0]
 	sub, err := c.CreateSubscription(t.Context(), e.presenceSpec(wh, []string{u.ID.String()}))
@@ -197,7 +167,7 @@ func TestPresenceChangeIsNotifiedToTheWebhook(t *testing.T) {
 	e.sim.TickNotifications()
 	var body []byte
 	select {
-	case body = <-wh.posts:
+	case body = <-wh.Posts:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no notification within 10 s")
 	}
@@ -242,7 +212,7 @@ func selfSignedCert(t *testing.T) string {
 // and the product creates it again. A renewal past 60 minutes is refused.
 func TestExpiredSubscriptionIsNotFoundAndRenewalIsCapped(t *testing.T) {
 	e := newEnv(t)
-	wh := newWebhook(t)
+	wh := testkit.NewNotificationReceiver(t)
 	c, _ := e.monitor(0)
 	spec := e.presenceSpec(wh, e.userIDs()[:3])
 	spec.ExpiresAt = e.now().Add(20 * time.Minute)
@@ -276,7 +246,7 @@ func TestExpiredSubscriptionIsNotFoundAndRenewalIsCapped(t *testing.T) {
 // renewing and reauthorizing are refused (403).
 func TestReauthorizeAndRevokedConsent(t *testing.T) {
 	e := newEnv(t)
-	wh := newWebhook(t)
+	wh := testkit.NewNotificationReceiver(t)
 	c, _ := e.monitor(1)
 	sub, err := c.CreateSubscription(t.Context(), e.presenceSpec(wh, e.userIDs()[:4]))
 	if err != nil {

@@ -29,7 +29,7 @@ func TestEngineKeepsTheMonitorsSubscriptionAliveAndExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	cm := certs.New(st, e.now)
-	wh := newWebhook(t)
+	wh := testkit.NewNotificationReceiver(t)
 	eng := engine.New(st, cm, wh.URL, wh.URL, e.now)
 	c, _ := e.monitor(0)
 	users := e.userIDs()

@@ -81,7 +81,7 @@ func TestReconcileShardsTwoThousandUsersOverFourMonitorsAndFailsOver(t *testing.
 			testkit.Exec(t, pool, `UPDATE monitors SET status = 'authorized' WHERE id = $1`, m.ID)
 		}
 	}
-	wh := newWebhook(t)
+	wh := testkit.NewNotificationReceiver(t)
 	rec := engine.NewReconciler(st, engine.New(st, certs.New(st, e.now), wh.URL, wh.URL, e.now), clients, 0, nil)
 
 	rep, err := rec.ReconcileTenant(ctx, tenant)

@@ -90,7 +90,7 @@ func newBridge(t *testing.T, o bridgeOptions) *bridge {
 	if o.pipeline {
 		b.hook = b.startPipeline()
 	} else {
-		b.hook = strings.TrimSuffix(newWebhook(t).URL, "/notifications")
+		b.hook = strings.TrimSuffix(testkit.NewNotificationReceiver(t).URL, "/notifications")
 	}
 	return b
 }

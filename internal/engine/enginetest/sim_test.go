@@ -1,9 +1,7 @@
 package enginetest
 
 import (
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -177,35 +175,6 @@ func (r *recorder) reset() {
 	r.mu.Lock()
 	r.reqs = nil
 	r.mu.Unlock()
-}
-
-// webhook is a notification endpoint on loopback: it answers Graph's
-// validation handshake (200, text/plain, the decoded token) and hands every
-// notification POST body to posts.
-type webhook struct {
-	URL   string
-	posts chan []byte
-}
-
-func newWebhook(t *testing.T) *webhook {
-	t.Helper()
-	wh := &webhook{posts: make(chan []byte, 64)}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Has("validationToken") {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			io.WriteString(w, r.URL.Query().Get("validationToken"))
-			return
-		}
-		body, _ := io.ReadAll(r.Body)
-		w.WriteHeader(http.StatusAccepted)
-		select {
-		case wh.posts <- body:
-		default:
-		}
-	}))
-	t.Cleanup(srv.Close)
-	wh.URL = srv.URL + "/graph/notifications"
-	return wh
 }
 
 // ourTenant is the product's store on a fresh database holding one active
