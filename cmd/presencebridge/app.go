@@ -24,9 +24,9 @@ import (
 	"presencebridge/internal/links"
 	"presencebridge/internal/onboarding"
 	"presencebridge/internal/pgembed"
-	"presencebridge/internal/schema"
 	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/schema"
 	"presencebridge/web"
 	webonboarding "presencebridge/web/onboarding"
 )
@@ -214,7 +214,7 @@ func (a *app) onboardingRoutes(base string) (func(chi.Router), error) {
 	sessions := web.NewSessions(a.pool, web.SessionOptions{Production: a.cfg.Production(), Logger: a.logger})
 	routes := webonboarding.Routes(webonboarding.Deps{Service: svc, Sessions: sessions, LoginURL: a.cfg.LoginBaseURL, Logger: a.logger,
 		OwnApp: func(ctx context.Context, id uuid.UUID) (store.TenantApp, error) {
-			return a.store.GetTenantApp(ctx, a.store.Pool(), id)
+			return a.store.GetTenantApp(ctx, id)
 		},
 		SecretExpiry: a.secretExpiry,
 	})

@@ -62,7 +62,7 @@ func newHealthFixture(t *testing.T) *healthFixture {
 	msApp := identity.App{ClientID: seed.App.ClientID, ClientSecret: seed.App.ClientSecret}
 	idc, _ := identity.New(identity.Options{LoginURL: gs})
 	acct := f.ten.Monitors[0]
-	m, err := f.st.AddMonitor(ctx, pool, f.tenant, acct.UPN)
+	m, err := f.st.AddMonitor(ctx, f.tenant, acct.UPN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func newHealthFixture(t *testing.T) *healthFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.st.AuthorizeMonitor(ctx, pool, f.tenant, m.ID, store.MonitorGrant{ObjectID: g.Account.ObjectID, Method: "password",
+	if err := f.st.AuthorizeMonitor(ctx, f.tenant, m.ID, store.MonitorGrant{ObjectID: g.Account.ObjectID, Method: "password",
 		RefreshToken: g.RefreshToken, AccessToken: g.AccessToken, Expiry: g.Expiry}); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func (f *healthFixture) pass() error {
 
 func (f *healthFixture) status() store.TenantStatus {
 	f.t.Helper()
-	s, err := f.st.TenantStatusOf(f.t.Context(), f.st.Pool(), f.tenant)
+	s, err := f.st.TenantStatusOf(f.t.Context(), f.tenant)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func (f *healthFixture) status() store.TenantStatus {
 // alerts lists the tenant's alerts of kind (open and resolved).
 func (f *healthFixture) alerts(kind string) (open, resolved []store.Alert) {
 	f.t.Helper()
-	all, err := f.st.Alerts(f.t.Context(), f.st.Pool(), f.tenant)
+	all, err := f.st.Alerts(f.t.Context(), f.tenant)
 	if err != nil {
 		f.t.Fatal(err)
 	}

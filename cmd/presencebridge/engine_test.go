@@ -79,7 +79,7 @@ func TestTwoWorkerProcessesRenewEachSubscriptionOncePerCycle(t *testing.T) {
 	}
 	idc, _ := identity.New(identity.Options{LoginURL: gs.URL})
 	for _, acct := range ten.Monitors {
-		m, err := st.AddMonitor(ctx, pool, tenant, acct.UPN)
+		m, err := st.AddMonitor(ctx, tenant, acct.UPN)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +87,7 @@ func TestTwoWorkerProcessesRenewEachSubscriptionOncePerCycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := st.AuthorizeMonitor(ctx, pool, tenant, m.ID, store.MonitorGrant{ObjectID: g.Account.ObjectID, DisplayName: g.Account.Name,
+		if err := st.AuthorizeMonitor(ctx, tenant, m.ID, store.MonitorGrant{ObjectID: g.Account.ObjectID, DisplayName: g.Account.Name,
 			Method: "password", RefreshToken: g.RefreshToken, AccessToken: g.AccessToken, Expiry: g.Expiry}); err != nil {
 			t.Fatal(err)
 		}
@@ -177,7 +177,7 @@ func TestRepairReaderFallsBackToAMonitorWithoutTheApplicationPermission(t *testi
 			testkit.Exec(t, pool, `UPDATE tenants SET ms_tenant_id = $2, status = 'active' WHERE id = $1`, tenant, ten.ID)
 			msApp := identity.App{ClientID: seed.App.ClientID, ClientSecret: seed.App.ClientSecret}
 			idc, _ := identity.New(identity.Options{LoginURL: gs})
-			m, err := st.AddMonitor(ctx, pool, tenant, ten.Monitors[0].UPN)
+			m, err := st.AddMonitor(ctx, tenant, ten.Monitors[0].UPN)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -185,7 +185,7 @@ func TestRepairReaderFallsBackToAMonitorWithoutTheApplicationPermission(t *testi
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := st.AuthorizeMonitor(ctx, pool, tenant, m.ID, store.MonitorGrant{ObjectID: g.Account.ObjectID, Method: "password",
+			if err := st.AuthorizeMonitor(ctx, tenant, m.ID, store.MonitorGrant{ObjectID: g.Account.ObjectID, Method: "password",
 				RefreshToken: g.RefreshToken, AccessToken: g.AccessToken, Expiry: g.Expiry}); err != nil {
 				t.Fatal(err)
 			}

@@ -12,7 +12,7 @@ import (
 
 	"presencebridge/internal/config"
 	"presencebridge/internal/onboarding"
-	"presencebridge/internal/schema"
+	"presencebridge/internal/store/schema"
 )
 
 func newInviteCmd(stdout io.Writer) *cobra.Command {

@@ -9,9 +9,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"presencebridge/internal/schema"
 	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/schema"
 	"presencebridge/internal/testkit"
 )
 
@@ -40,7 +40,7 @@ func TestKeysRotateCommand(t *testing.T) {
 	old := store.New(pool, k1)
 	const secret = "refresh-token-that-must-not-leak"
 	for range 30 {
-		if _, err := old.PutSecret(ctx, pool, nil, store.PurposeRefreshToken, []byte(secret)); err != nil {
+		if _, err := old.PutSecret(ctx, nil, store.PurposeRefreshToken, []byte(secret)); err != nil {
 			t.Fatal(err)
 		}
 	}

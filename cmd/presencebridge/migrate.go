@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"presencebridge/internal/config"
-	"presencebridge/internal/schema"
+	"presencebridge/internal/store/schema"
 )
 
 func newMigrateCmd(stdout io.Writer) *cobra.Command {

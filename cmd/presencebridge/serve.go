@@ -14,7 +14,7 @@ import (
 
 	"presencebridge/internal/config"
 	"presencebridge/internal/jobs"
-	"presencebridge/internal/schema"
+	"presencebridge/internal/store/schema"
 	"presencebridge/web"
 )
 

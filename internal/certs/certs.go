@@ -16,8 +16,6 @@ import (
 	"math/big"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"presencebridge/internal/notification"
 	"presencebridge/internal/store"
 )
@@ -55,16 +53,16 @@ func New(st *store.Store, now func() time.Time) *Manager {
 // processes agree on one (an advisory lock serialises the creation).
 func (m *Manager) Active(ctx context.Context) (notification.Key, error) {
 	var key notification.Key
-	err := pgx.BeginFunc(ctx, m.st.Pool(), func(tx pgx.Tx) error {
-		if err := m.st.LockEncryptionCerts(ctx, tx); err != nil {
+	err := m.st.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.LockEncryptionCerts(ctx); err != nil {
 			return err
 		}
-		c, found, err := m.st.NewestEncryptionCert(ctx, tx)
+		c, found, err := tx.NewestEncryptionCert(ctx)
 		if err != nil {
 			return err
 		}
 		if found && m.now().Add(Renew).Before(c.NotAfter) {
-			key, err = m.open(ctx, tx, c)
+			key, err = m.open(ctx, tx.Store, c)
 			return err
 		}
 		key, err = m.create(ctx, tx)
@@ -73,7 +71,7 @@ func (m *Manager) Active(ctx context.Context) (notification.Key, error) {
 	return key, err
 }
 
-func (m *Manager) create(ctx context.Context, tx pgx.Tx) (notification.Key, error) {
+func (m *Manager) create(ctx context.Context, tx store.Tx) (notification.Key, error) {
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return notification.Key{}, fmt.Errorf("certificate key: %w", err)
@@ -94,22 +92,22 @@ func (m *Manager) create(ctx context.Context, tx pgx.Tx) (notification.Key, erro
 		return notification.Key{}, fmt.Errorf("parse the certificate just made: %w", err)
 	}
 	id := "pb-" + now.UTC().Format("20060102T150405") + fmt.Sprintf("-%x", serial.Uint64()&0xffff)
-	sid, err := m.st.PutSecret(ctx, tx, nil, PurposePrivateKey, x509.MarshalPKCS1PrivateKey(priv))
+	sid, err := tx.PutSecret(ctx, nil, PurposePrivateKey, x509.MarshalPKCS1PrivateKey(priv))
 	if err != nil {
 		return notification.Key{}, err
 	}
-	if err := m.st.InsertEncryptionCert(ctx, tx, store.EncryptionCert{ID: id, DER: der, SecretID: sid, NotAfter: cert.NotAfter}); err != nil {
+	if err := tx.InsertEncryptionCert(ctx, store.EncryptionCert{ID: id, DER: der, SecretID: sid, NotAfter: cert.NotAfter}); err != nil {
 		return notification.Key{}, err
 	}
 	return notification.Key{ID: id, Certificate: cert, Private: priv}, nil
 }
 
-func (m *Manager) open(ctx context.Context, q store.DBTX, c store.EncryptionCert) (notification.Key, error) {
+func (m *Manager) open(ctx context.Context, q *store.Store, c store.EncryptionCert) (notification.Key, error) {
 	cert, err := x509.ParseCertificate(c.DER)
 	if err != nil {
 		return notification.Key{}, fmt.Errorf("certificate %s: %w", c.ID, err)
 	}
-	raw, err := m.st.OpenSecret(ctx, q, c.SecretID, PurposePrivateKey)
+	raw, err := q.OpenSecret(ctx, c.SecretID, PurposePrivateKey)
 	if err != nil {
 		return notification.Key{}, err
 	}
@@ -123,15 +121,15 @@ func (m *Manager) open(ctx context.Context, q store.DBTX, c store.EncryptionCert
 // Load puts every certificate not retired into keys (and drops retired
 // ones), for the processor to decrypt with.
 func (m *Manager) Load(ctx context.Context, keys *notification.Keys) error {
-	return m.LoadFrom(ctx, m.st.Pool(), keys)
+	return m.LoadFrom(ctx, m.st, keys)
 }
 
-// LoadFrom is Load reading through q: a processor that meets an unknown
+// LoadFrom is Load reading through q (a Tx's Store): a processor that meets an unknown
 // certificate in the middle of its transaction reloads on that
 // transaction's connection, as waiting for another from a pool that its
 // peers' transactions hold could wait for ever.
-func (m *Manager) LoadFrom(ctx context.Context, q store.DBTX, keys *notification.Keys) error {
-	all, err := m.st.EncryptionCerts(ctx, q)
+func (m *Manager) LoadFrom(ctx context.Context, q *store.Store, keys *notification.Keys) error {
+	all, err := q.EncryptionCerts(ctx)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/store"
 )
@@ -26,21 +25,21 @@ var ErrEndpointDisabled = errors.New("the endpoint is disabled")
 // success there makes them all go out.
 func RetryNow(ctx context.Context, st *store.Store, tenant, endpoint uuid.UUID, actor string) (int64, error) {
 	var n int64
-	err := pgx.BeginFunc(ctx, st.Pool(), func(tx pgx.Tx) error {
-		ep, err := st.GetEndpoint(ctx, tx, tenant, endpoint)
+	err := st.InTx(ctx, func(tx store.Tx) error {
+		ep, err := tx.GetEndpoint(ctx, tenant, endpoint)
 		if err != nil {
 			return err
 		}
 		if !ep.Enabled {
 			return ErrEndpointDisabled
 		}
-		if n, err = st.RetryEndpoint(ctx, tx, tenant, endpoint); err != nil {
+		if n, err = tx.RetryEndpoint(ctx, tenant, endpoint); err != nil {
 			return err
 		}
-		if err := st.Audit(ctx, tx, &tenant, actor, "endpoint.retried", map[string]any{"endpoint": endpoint, "due": n}); err != nil {
+		if err := tx.Audit(ctx, &tenant, actor, "endpoint.retried", map[string]any{"endpoint": endpoint, "due": n}); err != nil {
 			return err
 		}
-		return st.NotifyPresence(ctx, tx, tenant)
+		return tx.NotifyPresence(ctx, tenant)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("retry endpoint %s: %w", endpoint, err)
@@ -53,17 +52,17 @@ func RetryNow(ctx context.Context, st *store.Store, tenant, endpoint uuid.UUID, 
 // replayed went back, kept stay as they are because a newer state of
 // their user already reached the endpoint.
 func Replay(ctx context.Context, st *store.Store, tenant, endpoint uuid.UUID, actor string) (replayed, kept int64, err error) {
-	err = pgx.BeginFunc(ctx, st.Pool(), func(tx pgx.Tx) error {
-		if _, err := st.GetEndpoint(ctx, tx, tenant, endpoint); err != nil {
+	err = st.InTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.GetEndpoint(ctx, tenant, endpoint); err != nil {
 			return err
 		}
-		if replayed, kept, err = st.ReplayEndpoint(ctx, tx, tenant, endpoint); err != nil {
+		if replayed, kept, err = tx.ReplayEndpoint(ctx, tenant, endpoint); err != nil {
 			return err
 		}
-		if err := st.Audit(ctx, tx, &tenant, actor, "endpoint.replayed", map[string]any{"endpoint": endpoint, "replayed": replayed, "kept": kept}); err != nil {
+		if err := tx.Audit(ctx, &tenant, actor, "endpoint.replayed", map[string]any{"endpoint": endpoint, "replayed": replayed, "kept": kept}); err != nil {
 			return err
 		}
-		return st.NotifyPresence(ctx, tx, tenant)
+		return tx.NotifyPresence(ctx, tenant)
 	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("replay endpoint %s: %w", endpoint, err)
@@ -73,15 +72,15 @@ func Replay(ctx context.Context, st *store.Store, tenant, endpoint uuid.UUID, ac
 
 // Enable turns an endpoint back on (after a 410 was fixed).
 func Enable(ctx context.Context, st *store.Store, tenant, endpoint uuid.UUID, actor string) error {
-	err := pgx.BeginFunc(ctx, st.Pool(), func(tx pgx.Tx) error {
-		found, err := st.EnableEndpoint(ctx, tx, tenant, endpoint)
+	err := st.InTx(ctx, func(tx store.Tx) error {
+		found, err := tx.EnableEndpoint(ctx, tenant, endpoint)
 		if err != nil {
 			return err
 		}
 		if !found {
 			return store.ErrEndpointNotFound
 		}
-		return st.Audit(ctx, tx, &tenant, actor, "endpoint.enabled", map[string]any{"endpoint": endpoint})
+		return tx.Audit(ctx, &tenant, actor, "endpoint.enabled", map[string]any{"endpoint": endpoint})
 	})
 	if err != nil {
 		return fmt.Errorf("enable endpoint %s: %w", endpoint, err)

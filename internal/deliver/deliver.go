@@ -200,7 +200,7 @@ func (d *Deliverer) round(ctx context.Context, rec *recorder, wg *sync.WaitGroup
 	}
 	probes, _ := d.probes()
 	for _, ep := range probes {
-		dl, ok, err := d.st.ClaimProbe(ctx, d.st.Pool(), ep, d.opts.Lease)
+		dl, ok, err := d.st.ClaimProbe(ctx, ep, d.opts.Lease)
 		if err != nil && ctx.Err() == nil {
 			d.opts.Logger.Error("deliver: claiming a probe failed", "err", err, "endpoint", ep)
 		}
@@ -222,7 +222,7 @@ func (d *Deliverer) round(ctx context.Context, rec *recorder, wg *sync.WaitGroup
 
 // supersede applies "latest state wins" (store.SupersedeBehindFailures).
 func (d *Deliverer) supersede(ctx context.Context) {
-	by, err := d.st.SupersedeBehindFailures(ctx, d.st.Pool())
+	by, err := d.st.SupersedeBehindFailures(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			d.opts.Logger.Error("deliver: superseding older deliveries failed", "err", err)
@@ -265,7 +265,7 @@ func (d *Deliverer) dispatch(ctx context.Context, dl store.Delivery, rec *record
 	defer func() { <-slots }()
 	if until, open := d.open(dl.EndpointID); open && !probe {
 		d.release(dl.EndpointID)
-		if err := d.st.PostponeDelivery(context.WithoutCancel(ctx), d.st.Pool(), dl.ID, dl.Lease, until); err != nil {
+		if err := d.st.PostponeDelivery(context.WithoutCancel(ctx), dl.ID, dl.Lease, until); err != nil {
 			d.opts.Logger.Warn("deliver: postponing failed; the lease will expire", "err", err)
 		}
 		return
@@ -303,7 +303,7 @@ func (d *Deliverer) claim(ctx context.Context, limit int) (batch []store.Deliver
 		busy[id] = n
 	}
 	d.mu.Unlock()
-	batch, err = d.st.ClaimDeliveries(ctx, d.st.Pool(), limit, d.opts.Lease, skip, d.opts.Queue, busy)
+	batch, err = d.st.ClaimDeliveries(ctx, limit, d.opts.Lease, skip, d.opts.Queue, busy)
 	d.mu.Lock()
 	for _, dl := range batch {
 		d.inflight[dl.EndpointID]++
@@ -348,7 +348,6 @@ func (d *Deliverer) send(ctx context.Context, dl store.Delivery, rec *recorder, 
 	ok := err == nil && status >= 200 && status < 300
 	d.metrics.attempt(status, err, ok)
 	d.release(dl.EndpointID)
-	db := d.st.Pool()
 	// A context that ended mid-send must not lose the outcome's record.
 	ctx = context.WithoutCancel(ctx)
 	log := d.opts.Logger.With("endpoint", dl.EndpointID, "tenant", dl.TenantID)
@@ -358,13 +357,13 @@ func (d *Deliverer) send(ctx context.Context, dl store.Delivery, rec *recorder, 
 		if rec != nil {
 			rec.in <- success{dl.ID, dl.Lease, status}
 		} else {
-			_, rerr = d.st.DeliverySucceeded(ctx, db, dl.ID, dl.Lease, status)
+			_, rerr = d.st.DeliverySucceeded(ctx, dl.ID, dl.Lease, status)
 		}
 		if c := d.succeeded(dl.EndpointID); c != nil {
 			d.recovered(ctx, log, dl, c)
 		}
 	case status == http.StatusGone:
-		rerr = d.st.DisableEndpoint(ctx, db, dl.EndpointID, "the endpoint answered 410 Gone")
+		rerr = d.st.DisableEndpoint(ctx, dl.EndpointID, "the endpoint answered 410 Gone")
 		d.forget(dl.EndpointID)
 		log.Warn("deliver: endpoint disabled: it answered 410 Gone; its pending deliveries are dead until it is enabled and they are replayed")
 	default:
@@ -372,7 +371,7 @@ func (d *Deliverer) send(ctx context.Context, dl store.Delivery, rec *recorder, 
 		if err != nil {
 			reason = err.Error()
 		}
-		_, rerr = d.st.DeliveryFailed(ctx, db, dl.ID, dl.Lease, status, reason, next(d.opts.Schedule, dl.ScheduleStart, time.Now(), retryAfter))
+		_, rerr = d.st.DeliveryFailed(ctx, dl.ID, dl.Lease, status, reason, next(d.opts.Schedule, dl.ScheduleStart, time.Now(), retryAfter))
 		if _, began := d.failed(dl.EndpointID, dl.TenantID, probe); began {
 			attrs := []any{"err", reason}
 			if status != 0 {
@@ -393,7 +392,7 @@ func (d *Deliverer) send(ctx context.Context, dl store.Delivery, rec *recorder, 
 // delivery of it becomes due at once (they were waiting out their backoff
 // or the open circuit), so the users' newest states follow now.
 func (d *Deliverer) recovered(ctx context.Context, log *slog.Logger, dl store.Delivery, c *circuit) {
-	n, err := d.st.RetryEndpoint(ctx, d.st.Pool(), dl.TenantID, dl.EndpointID)
+	n, err := d.st.RetryEndpoint(ctx, dl.TenantID, dl.EndpointID)
 	if err != nil {
 		log.Error("deliver: making a recovered endpoint's deliveries due failed; they keep their schedule", "err", err)
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
@@ -98,7 +97,7 @@ func newFixture(t *testing.T) *fixture {
 func (f *fixture) endpoint(t *testing.T, tenant uuid.UUID, r *receiver) uuid.UUID {
 	t.Helper()
 	ctx := context.Background()
-	sid, err := f.st.PutSecret(ctx, f.pool, &tenant, store.PurposeSigningSecret, []byte(r.secret))
+	sid, err := f.st.PutSecret(ctx, &tenant, store.PurposeSigningSecret, []byte(r.secret))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,13 +111,13 @@ func (f *fixture) endpoint(t *testing.T, tenant uuid.UUID, r *receiver) uuid.UUI
 // change records a presence change the way the processor does.
 func (f *fixture) change(t *testing.T, tenant, user uuid.UUID, availability, activity, state string) {
 	t.Helper()
-	err := pgx.BeginFunc(context.Background(), f.pool, func(tx pgx.Tx) error {
-		_, _, err := f.st.ApplyPresence(context.Background(), tx, store.PresenceChange{TenantID: tenant, UserID: user,
+	err := f.st.InTx(context.Background(), func(tx store.Tx) error {
+		_, _, err := tx.ApplyPresence(context.Background(), store.PresenceChange{TenantID: tenant, UserID: user,
 			Availability: availability, Activity: activity, MappedState: state, Source: "notification", ObservedAt: time.Now()})
 		if err != nil {
 			return err
 		}
-		return f.st.NotifyPresence(context.Background(), tx, tenant)
+		return tx.NotifyPresence(context.Background(), tenant)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +263,7 @@ func TestGoneDisablesAndTooManyRequestsWaits(t *testing.T) {
 	if enabled || !strings.Contains(reason, "410") {
 		t.Errorf("after 410: enabled %v reason %q", enabled, reason)
 	}
-	if n, kept, _ := f.st.ReplayEndpoint(ctx, f.pool, f.tenant, ep); n != 1 || kept != 0 {
+	if n, kept, _ := f.st.ReplayEndpoint(ctx, f.tenant, ep); n != 1 || kept != 0 {
 		t.Errorf("replayed %d dead deliveries (kept %d), want 1", n, kept)
 	}
 
@@ -317,7 +316,7 @@ func TestARotatedSecretSignsTwice(t *testing.T) {
 	r := newReceiver(t, nil)
 	ep := f.endpoint(t, f.tenant, r)
 	newSecret, _ := NewSecret()
-	sid, err := f.st.PutSecret(ctx, f.pool, &f.tenant, store.PurposeSigningSecret, []byte(newSecret))
+	sid, err := f.st.PutSecret(ctx, &f.tenant, store.PurposeSigningSecret, []byte(newSecret))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,7 +447,7 @@ func TestAnEchoOfWhatWeSetIsNotSentBack(t *testing.T) {
 	f.endpoint(t, f.tenant, r)
 	u := uuid.New()
 	ctx := context.Background()
-	if err := f.st.RecordEcho(ctx, f.pool, f.tenant, u, "Busy", "InACall", time.Minute); err != nil {
+	if err := f.st.RecordEcho(ctx, f.tenant, u, "Busy", "InACall", time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	f.change(t, f.tenant, u, "busy", "inacall", "talking") // Teams reports what we set
@@ -468,7 +467,7 @@ func TestAnEchoOfWhatWeSetIsNotSentBack(t *testing.T) {
 	// Sequences count published events; the echo is recorded, suppressed.
 	var echoes int
 	f.pool.QueryRow(ctx, `SELECT count(*) FROM presence_events WHERE suppressed = 'echo'`).Scan(&echoes)
-	if p, _ := f.st.GetPresence(ctx, f.pool, f.tenant, u); p.Sequence != 2 || echoes != 1 {
+	if p, _ := f.st.GetPresence(ctx, f.tenant, u); p.Sequence != 2 || echoes != 1 {
 		t.Errorf("stored presence sequence %d with %d echo events recorded, want 2 and 1", p.Sequence, echoes)
 	}
 }
@@ -480,8 +479,8 @@ func TestATalkingFlapIsAbsorbedByTheDebounce(t *testing.T) {
 	ctx := context.Background()
 	apply := func(u uuid.UUID, act, state string) {
 		t.Helper()
-		err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
-			_, _, err := f.st.ApplyPresence(ctx, tx, store.PresenceChange{TenantID: f.tenant, UserID: u, Availability: "Busy",
+		err := f.st.InTx(ctx, func(tx store.Tx) error {
+			_, _, err := tx.ApplyPresence(ctx, store.PresenceChange{TenantID: f.tenant, UserID: u, Availability: "Busy",
 				Activity: act, MappedState: state, Source: "notification", ObservedAt: time.Now(), Debounce: time.Minute})
 			return err
 		})

@@ -102,7 +102,7 @@ func (backlogCollector) Describe(ch chan<- *prometheus.Desc) { ch <- oldestPendi
 func (b backlogCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ages, err := b.st.OldestPending(ctx, b.st.Pool())
+	ages, err := b.st.OldestPending(ctx)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(oldestPendingDesc, err)
 		return

@@ -143,7 +143,7 @@ func TestAfterAnOutageTheUsersNewestStateArrivesWithinTenSecondsAndOlderOnesAreS
 	}
 	// Replay keeps them: the endpoint has the newer state, so re-sending
 	// them would move the user backwards (the event stream has them).
-	if n, kept, err := f.st.ReplayEndpoint(ctx, f.pool, f.tenant, ep); err != nil || n != 0 || kept != 2 {
+	if n, kept, err := f.st.ReplayEndpoint(ctx, f.tenant, ep); err != nil || n != 0 || kept != 2 {
 		t.Errorf("replay: %d replayed, %d kept, %v; want 0 and 2", n, kept, err)
 	}
 	if l := logs.Lines("endpoint failing"); len(l) != 1 || !strings.Contains(l[0], "status=503") {
@@ -184,12 +184,12 @@ func TestANewerStateIsSentAtOnceBehindAFailedOneButNotWhileTheOlderIsOnTheWire(t
 	testkit.Exec(t, f.pool, `UPDATE deliveries d SET attempts = 1, leased_until = now() + interval '1 minute',
 		next_attempt_at = now() + interval '1 minute' FROM presence_events e
 		WHERE e.id = d.event_id AND e.user_object_id = $1 AND e.sequence = 1`, failing)
-	if by, err := f.st.SupersedeBehindFailures(ctx, f.pool); err != nil || len(by) != 0 {
+	if by, err := f.st.SupersedeBehindFailures(ctx); err != nil || len(by) != 0 {
 		t.Fatalf("superseded %v (%v) while the older delivery is leased", by, err)
 	}
 	// Its send failed and was recorded: now the newer one replaces it.
 	testkit.Exec(t, f.pool, `UPDATE deliveries SET leased_until = NULL WHERE leased_until IS NOT NULL`)
-	by, err := f.st.SupersedeBehindFailures(ctx, f.pool)
+	by, err := f.st.SupersedeBehindFailures(ctx)
 	if err != nil || len(by) != 1 {
 		t.Fatalf("superseded %v, %v; want one at the endpoint", by, err)
 	}
@@ -250,19 +250,19 @@ func TestAnOutcomeIsRecordedOnlyByTheClaimThatHoldsTheDelivery(t *testing.T) {
 	r := newReceiver(t, nil)
 	f.endpoint(t, f.tenant, r)
 	f.change(t, f.tenant, uuid.New(), "Busy", "InACall", "talking")
-	first, err := f.st.ClaimDeliveries(ctx, f.pool, 10, 20*time.Millisecond, nil, 10, nil)
+	first, err := f.st.ClaimDeliveries(ctx, 10, 20*time.Millisecond, nil, 10, nil)
 	if err != nil || len(first) != 1 {
 		t.Fatalf("first claim: %d, %v", len(first), err)
 	}
 	time.Sleep(50 * time.Millisecond) // the first worker's send outlives its lease
-	second, err := f.st.ClaimDeliveries(ctx, f.pool, 10, time.Minute, nil, 10, nil)
+	second, err := f.st.ClaimDeliveries(ctx, 10, time.Minute, nil, 10, nil)
 	if err != nil || len(second) != 1 || second[0].ID != first[0].ID {
 		t.Fatalf("second claim: %d, %v", len(second), err)
 	}
-	if ok, err := f.st.DeliveryFailed(ctx, f.pool, first[0].ID, first[0].Lease, 500, "HTTP 500", time.Now().Add(time.Hour)); ok || err != nil {
+	if ok, err := f.st.DeliveryFailed(ctx, first[0].ID, first[0].Lease, 500, "HTTP 500", time.Now().Add(time.Hour)); ok || err != nil {
 		t.Errorf("the first claim's failure was recorded (%v, %v)", ok, err)
 	}
-	if ok, err := f.st.DeliverySucceeded(ctx, f.pool, first[0].ID, first[0].Lease, 200); ok || err != nil {
+	if ok, err := f.st.DeliverySucceeded(ctx, first[0].ID, first[0].Lease, 200); ok || err != nil {
 		t.Errorf("the first claim's success was recorded (%v, %v)", ok, err)
 	}
 	var attempts int
@@ -271,7 +271,7 @@ func TestAnOutcomeIsRecordedOnlyByTheClaimThatHoldsTheDelivery(t *testing.T) {
 	if attempts != 0 || status != "pending" {
 		t.Errorf("after the stale outcomes: %s with %d attempts, want pending with 0", status, attempts)
 	}
-	if _, err := f.st.DeliveriesSucceeded(ctx, f.pool, []int64{second[0].ID}, []time.Time{second[0].Lease}, []int32{204}); err != nil {
+	if _, err := f.st.DeliveriesSucceeded(ctx, []int64{second[0].ID}, []time.Time{second[0].Lease}, []int32{204}); err != nil {
 		t.Fatal(err)
 	}
 	f.pool.QueryRow(ctx, `SELECT attempts, status FROM deliveries`).Scan(&attempts, &status)

@@ -60,7 +60,7 @@ func (r *recorder) run(ctx context.Context) {
 func (r *recorder) flush(ctx context.Context, ids []int64, leases []time.Time, statuses []int32) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	more, err := r.st.DeliveriesSucceeded(ctx, r.st.Pool(), ids, leases, statuses)
+	more, err := r.st.DeliveriesSucceeded(ctx, ids, leases, statuses)
 	if err != nil {
 		r.onError(err, len(ids))
 		return

@@ -117,7 +117,7 @@ func (d *Deliverer) webhook(ctx context.Context, secretID uuid.UUID) (*standardw
 	if wh != nil {
 		return wh, nil
 	}
-	secret, err := d.st.OpenSecret(ctx, d.st.Pool(), secretID, store.PurposeSigningSecret)
+	secret, err := d.st.OpenSecret(ctx, secretID, store.PurposeSigningSecret)
 	if err != nil {
 		return nil, err
 	}

@@ -162,7 +162,7 @@ func newWorld(t *testing.T) *world {
 	changes, _ := hub.SubscribeChanges()
 	go deliver.New(w.st, deliver.Options{AllowPrivate: true, Wake: changes}).Run(ctx, time.Second)
 	r := chi.NewRouter()
-	r.Route("/graph", graphhook.New(graphhook.Deps{DB: w.pool, Subs: w.st, Committer: committer}).Routes)
+	r.Route("/graph", graphhook.New(graphhook.Deps{Subs: w.st, Committer: committer}).Routes)
 	r.Route("/api/v1", api.Routes(api.Deps{Store: w.st, Subscribe: hub.Subscribe, Heartbeat: time.Second}))
 	w.bridge = httptest.NewServer(r)
 	t.Cleanup(w.bridge.Close)
@@ -176,13 +176,13 @@ func newWorld(t *testing.T) *world {
 		testkit.Exec(t, w.pool, `INSERT INTO directory_users (tenant_id, upn, object_id, external_id, resolution_status) VALUES ($1, $2, $3, $4, 'resolved')`,
 			w.tenant, u.UPN, u.ID, fmt.Sprintf("ext-%d", i))
 	}
-	if _, err := w.st.CreateEndpoint(ctx, w.pool, w.tenant, w.platform.srv.URL, w.platform.secret); err != nil {
+	if _, err := w.st.CreateEndpoint(ctx, w.tenant, w.platform.srv.URL, w.platform.secret); err != nil {
 		t.Fatal(err)
 	}
-	if w.apiKey, err = w.st.CreateAPIKey(ctx, w.pool, w.tenant, "platform"); err != nil {
+	if w.apiKey, err = w.st.CreateAPIKey(ctx, w.tenant, "platform"); err != nil {
 		t.Fatal(err)
 	}
-	mon, err := w.st.AddMonitor(ctx, w.pool, w.tenant, ten.Monitors[0].UPN)
+	mon, err := w.st.AddMonitor(ctx, w.tenant, ten.Monitors[0].UPN)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -189,7 +189,7 @@ func (g *GraphClients) appClient(ctx context.Context, tenantID uuid.UUID) (Clien
 // monitorReader reads with the first authorized monitor's token (not
 // cached: the monitor may lose its grant).
 func (g *GraphClients) monitorReader(ctx context.Context, tenantID uuid.UUID) (graphapi.PresenceReader, error) {
-	ms, err := g.opts.Store.AuthorizedMonitors(ctx, g.opts.Store.Pool(), tenantID)
+	ms, err := g.opts.Store.AuthorizedMonitors(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/identity"
 	"presencebridge/internal/store"
@@ -79,19 +78,19 @@ func (r *Runner) degrade(ctx context.Context, tenantID uuid.UUID, problem identi
 		detail["aadsts"], detail["error"] = ie.AADSTS, ie.Code
 	}
 	var changed bool
-	err := pgx.BeginFunc(ctx, r.st.Pool(), func(tx pgx.Tx) error {
+	err := r.st.InTx(ctx, func(tx store.Tx) error {
 		var err error
-		if changed, err = r.st.SetTenantDegraded(ctx, tx, tenantID, string(problem), reason); err != nil {
+		if changed, err = tx.SetTenantDegraded(ctx, tenantID, string(problem), reason); err != nil {
 			return err
 		}
-		if err := r.st.RaiseAlert(ctx, tx, tenantID, store.AlertTenantAccess, string(problem), accessMessage(problem, acc), detail); err != nil {
+		if err := tx.RaiseAlert(ctx, tenantID, store.AlertTenantAccess, string(problem), accessMessage(problem, acc), detail); err != nil {
 			return err
 		}
-		if err := r.st.ResolveAlertsExcept(ctx, tx, tenantID, store.AlertTenantAccess, string(problem)); err != nil {
+		if err := tx.ResolveAlertsExcept(ctx, tenantID, store.AlertTenantAccess, string(problem)); err != nil {
 			return err
 		}
 		if changed {
-			return r.st.Audit(ctx, tx, &tenantID, "system", "tenant.degraded", detail)
+			return tx.Audit(ctx, &tenantID, "system", "tenant.degraded", detail)
 		}
 		return nil
 	})
@@ -106,15 +105,15 @@ func (r *Runner) degrade(ctx context.Context, tenantID uuid.UUID, problem identi
 
 func (r *Runner) healthy(ctx context.Context, tenantID uuid.UUID) error {
 	var changed bool
-	err := pgx.BeginFunc(ctx, r.st.Pool(), func(tx pgx.Tx) error {
+	err := r.st.InTx(ctx, func(tx store.Tx) error {
 		var err error
-		if changed, err = r.st.SetTenantHealthy(ctx, tx, tenantID); err != nil || !changed {
+		if changed, err = tx.SetTenantHealthy(ctx, tenantID); err != nil || !changed {
 			return err
 		}
-		if err := r.st.ResolveAlertsExcept(ctx, tx, tenantID, store.AlertTenantAccess, ""); err != nil {
+		if err := tx.ResolveAlertsExcept(ctx, tenantID, store.AlertTenantAccess, ""); err != nil {
 			return err
 		}
-		return r.st.Audit(ctx, tx, &tenantID, "system", "tenant.recovered", nil)
+		return tx.Audit(ctx, &tenantID, "system", "tenant.recovered", nil)
 	})
 	if err != nil {
 		return fmt.Errorf("tenant healthy again: %w", err)
@@ -171,12 +170,12 @@ const maxNamed = 5
 // match no usable account, naming a few, and resolves it once none are
 // left.
 func (r *Runner) alertUnresolved(ctx context.Context, tenantID uuid.UUID) error {
-	n, some, err := r.st.UnresolvedUsers(ctx, r.st.Pool(), tenantID, maxNamed)
+	n, some, err := r.st.UnresolvedUsers(ctx, tenantID, maxNamed)
 	if err != nil {
 		return err
 	}
 	if n == 0 {
-		return r.st.ResolveAlert(ctx, r.st.Pool(), tenantID, store.AlertUsersUnresolved, "")
+		return r.st.ResolveAlert(ctx, tenantID, store.AlertUsersUnresolved, "")
 	}
 	names := make([]string, len(some))
 	byStatus := map[string][]string{}
@@ -196,6 +195,6 @@ func (r *Runner) alertUnresolved(ctx context.Context, tenantID uuid.UUID) error 
 	msg := fmt.Sprintf("%d %s could not be found in your directory and %s not monitored: %s. "+
 		"Fix: correct or remove these entries in the roster, or enable the accounts in Microsoft Entra ID (duplicates name an account already in the roster).",
 		n, u, are, list)
-	return r.st.RaiseAlert(ctx, r.st.Pool(), tenantID, store.AlertUsersUnresolved, "", msg,
+	return r.st.RaiseAlert(ctx, tenantID, store.AlertUsersUnresolved, "", msg,
 		map[string]any{"unresolved": n, "named": byStatus})
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/store"
@@ -32,7 +31,7 @@ func Repair(ctx context.Context, st *store.Store, r graphapi.PresenceReader, ten
 	if err != nil && len(ps) == 0 {
 		return stats, fmt.Errorf("repair: read presence: %w", err)
 	}
-	rules, rerr := st.TenantRules(ctx, st.Pool(), tenantID)
+	rules, rerr := st.TenantRules(ctx, tenantID)
 	if rerr != nil {
 		return stats, fmt.Errorf("repair: %w", rerr)
 	}
@@ -44,7 +43,7 @@ func Repair(ctx context.Context, st *store.Store, r graphapi.PresenceReader, ten
 			ids = append(ids, id)
 		}
 	}
-	held, herr := st.HeldPresences(ctx, st.Pool(), tenantID, ids)
+	held, herr := st.HeldPresences(ctx, tenantID, ids)
 	if herr != nil {
 		return stats, fmt.Errorf("repair: %w", herr)
 	}
@@ -65,8 +64,8 @@ func Repair(ctx context.Context, st *store.Store, r graphapi.PresenceReader, ten
 	}
 	// One batch, one statement: applying takes the tenant's stream lock
 	// until commit, and live notifications of the tenant wait for it.
-	txErr := pgx.BeginFunc(ctx, st.Pool(), func(tx pgx.Tx) error {
-		outcomes, _, aerr := st.ApplyPresenceBatch(ctx, tx, changes)
+	txErr := st.InTx(ctx, func(tx store.Tx) error {
+		outcomes, _, aerr := tx.ApplyPresenceBatch(ctx, changes)
 		for _, o := range outcomes {
 			if o == store.PresenceApplied {
 				stats.Changed++

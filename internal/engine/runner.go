@@ -82,7 +82,7 @@ func NewRunner(st *store.Store, rec *Reconciler, tok Tokens, opts RunnerOptions)
 // several processes spread over the tenants rather than queue on the same
 // locks), skipping tenants another process is working on.
 func (r *Runner) Cycle(ctx context.Context) error {
-	ids, err := r.st.ActiveTenants(ctx, r.st.Pool())
+	ids, err := r.st.ActiveTenants(ctx)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (r *Runner) Cycle(ctx context.Context) error {
 	}
 	wg.Wait()
 	// Tenants suspended or deleted: their subscriptions go.
-	ended, err := r.st.InactiveTenantsWithSubscriptions(ctx, r.st.Pool())
+	ended, err := r.st.InactiveTenantsWithSubscriptions(ctx)
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (r *Runner) pass(ctx context.Context, tenantID uuid.UUID) (Report, error) {
 	rep, err := r.rec.ReconcileTenantExcept(ctx, tenantID, except)
 	errs = append(errs, err)
 
-	status, serr := r.st.EngineStatus(ctx, r.st.Pool(), tenantID)
+	status, serr := r.st.EngineStatus(ctx, tenantID)
 	errs = append(errs, serr)
 	// Repair everyone when due, and on this process's first pass over the
 	// tenant: a restart may have left a gap nobody else noticed.
@@ -191,7 +191,7 @@ func (r *Runner) pass(ctx context.Context, tenantID uuid.UUID) (Report, error) {
 	if err != nil {
 		t.LastError = err.Error()
 	}
-	if rerr := r.st.RecordReconcile(ctx, r.st.Pool(), t, now, periodic); rerr != nil {
+	if rerr := r.st.RecordReconcile(ctx, t, now, periodic); rerr != nil {
 		err = errors.Join(err, rerr)
 	}
 	return rep, err
@@ -200,12 +200,12 @@ func (r *Runner) pass(ctx context.Context, tenantID uuid.UUID) (Report, error) {
 // recordDegraded records a pass that stopped at a degraded tenant's access
 // check: the counts of the last full pass stay, with the error.
 func (r *Runner) recordDegraded(ctx context.Context, tenantID uuid.UUID, now time.Time, cause error) error {
-	t, err := r.st.EngineStatus(ctx, r.st.Pool(), tenantID)
+	t, err := r.st.EngineStatus(ctx, tenantID)
 	if err != nil {
 		return errors.Join(cause, err)
 	}
 	t.LastError = cause.Error()
-	return errors.Join(cause, r.st.RecordReconcile(ctx, r.st.Pool(), t, now, false))
+	return errors.Join(cause, r.st.RecordReconcile(ctx, t, now, false))
 }
 
 // keepRoster syncs a group roster when due and resolves pending users, so
@@ -214,7 +214,7 @@ func (r *Runner) keepRoster(ctx context.Context, tenantID uuid.UUID, now time.Ti
 	if r.opts.Roster == nil || r.opts.Directory == nil {
 		return nil
 	}
-	src, err := r.st.TenantRosterSource(ctx, r.st.Pool(), tenantID)
+	src, err := r.st.TenantRosterSource(ctx, tenantID)
 	if err != nil {
 		return err
 	}
@@ -229,7 +229,7 @@ func (r *Runner) keepRoster(ctx context.Context, tenantID uuid.UUID, now time.Ti
 		}
 	}
 	if follow, ok := dir.(roster.DirectoryChanges); ok {
-		st, err := r.st.DirectoryFollowState(ctx, r.st.Pool(), tenantID)
+		st, err := r.st.DirectoryFollowState(ctx, tenantID)
 		if err == nil && (st.SyncedAt == nil || st.LastError != "" || now.Sub(*st.SyncedAt) >= r.opts.DirectoryEvery) {
 			_, err = r.opts.Roster.FollowDirectory(ctx, tenantID, follow, now)
 		}
@@ -246,7 +246,7 @@ func (r *Runner) keepRoster(ctx context.Context, tenantID uuid.UUID, now time.Ti
 // failures are recorded on the monitor by the vault (re-authorization
 // needed: marked, alerted, and its users move in this same pass).
 func (r *Runner) keepTokens(ctx context.Context, tenantID uuid.UUID, now time.Time) {
-	due, err := r.st.MonitorsDueForRefresh(ctx, r.st.Pool(), tenantID, now.Add(-tokens.DailyRefresh))
+	due, err := r.st.MonitorsDueForRefresh(ctx, tenantID, now.Add(-tokens.DailyRefresh))
 	if err != nil {
 		r.logger.Warn("engine: list monitors due for refresh", "tenant", tenantID, "err", err)
 		return
@@ -263,7 +263,7 @@ func (r *Runner) keepTokens(ctx context.Context, tenantID uuid.UUID, now time.Ti
 // token fails for now is left out only when its subscription would lapse
 // before it can be renewed, so a short blip moves nobody.
 func (r *Runner) failing(ctx context.Context, tenantID uuid.UUID, now time.Time) (map[uuid.UUID]bool, error) {
-	ms, err := r.st.AuthorizedMonitors(ctx, r.st.Pool(), tenantID)
+	ms, err := r.st.AuthorizedMonitors(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +273,7 @@ func (r *Runner) failing(ctx context.Context, tenantID uuid.UUID, now time.Time)
 		if err == nil || permanent(err) {
 			continue
 		}
-		sub, serr := r.st.SubscriptionForMonitor(ctx, r.st.Pool(), tenantID, m.ID)
+		sub, serr := r.st.SubscriptionForMonitor(ctx, tenantID, m.ID)
 		if serr != nil || sub.ExpiresAt == nil || sub.ExpiresAt.Sub(now) < RenewLatest {
 			except[m.ID] = true
 			r.logger.Warn("engine: monitor's token failing while its subscription lapses; its users move", "tenant", tenantID, "monitor", m.ID, "err", err)
@@ -296,7 +296,7 @@ func permanent(err error) bool {
 // renews (a PATCH reauthorizes), subscriptionRemoved makes the subscription
 // due for re-creation (and so a repair), missed re-reads its users.
 func (r *Runner) lifecycle(ctx context.Context, tenantID uuid.UUID) error {
-	evs, err := r.st.OpenLifecycleEvents(ctx, r.st.Pool(), tenantID)
+	evs, err := r.st.OpenLifecycleEvents(ctx, tenantID)
 	if err != nil {
 		return err
 	}
@@ -308,12 +308,12 @@ func (r *Runner) lifecycle(ctx context.Context, tenantID uuid.UUID) error {
 			// Graph pauses notifications while access is lost: once
 			// reauthorized, the subscription's users are re-read.
 			if err = r.reauthorize(ctx, tenantID, ev); err == nil {
-				err = r.st.QueueMonitorResync(ctx, r.st.Pool(), tenantID, ev.MonitorID, "reauthorized")
+				err = r.st.QueueMonitorResync(ctx, tenantID, ev.MonitorID, "reauthorized")
 			}
 		case "subscriptionRemoved":
-			err = r.st.SubscriptionExpired(ctx, r.st.Pool(), ev.SubscriptionID, "Graph removed the subscription")
+			err = r.st.SubscriptionExpired(ctx, ev.SubscriptionID, "Graph removed the subscription")
 		case "missed":
-			err = r.st.QueueMonitorResync(ctx, r.st.Pool(), tenantID, ev.MonitorID, "missed notifications")
+			err = r.st.QueueMonitorResync(ctx, tenantID, ev.MonitorID, "missed notifications")
 		default:
 			r.logger.Info("engine: lifecycle event ignored", "tenant", tenantID, "event", ev.Event)
 		}
@@ -321,7 +321,7 @@ func (r *Runner) lifecycle(ctx context.Context, tenantID uuid.UUID) error {
 			errs = append(errs, fmt.Errorf("lifecycle %s: %w", ev.Event, err))
 			continue
 		}
-		errs = append(errs, r.st.LifecycleEventHandled(ctx, r.st.Pool(), ev.ID))
+		errs = append(errs, r.st.LifecycleEventHandled(ctx, ev.ID))
 	}
 	return errors.Join(errs...)
 }
@@ -342,7 +342,7 @@ func (r *Runner) reauthorize(ctx context.Context, tenantID uuid.UUID, ev store.L
 	// Inside the renewal window a renewal answers it; otherwise (access
 	// lost and back, or a notification about an expiry we have renewed
 	// since) reauthorize without moving the expiry.
-	cur, err := r.st.SubscriptionForMonitor(ctx, r.st.Pool(), tenantID, ev.MonitorID)
+	cur, err := r.st.SubscriptionForMonitor(ctx, tenantID, ev.MonitorID)
 	if err != nil {
 		return err
 	}
@@ -364,13 +364,13 @@ func (r *Runner) reauthorize(ctx context.Context, tenantID uuid.UUID, ev store.L
 	}
 	switch {
 	case graphapi.IsNotFound(err):
-		return r.st.SubscriptionExpired(ctx, r.st.Pool(), ev.SubscriptionID, "Graph no longer knows the subscription")
+		return r.st.SubscriptionExpired(ctx, ev.SubscriptionID, "Graph no longer knows the subscription")
 	case err != nil && permanent(err):
 		return nil // the monitor is marked; the reconciliation moves its users
 	case err != nil:
 		return err
 	case renewed != nil:
-		return r.st.SubscriptionRenewed(ctx, r.st.Pool(), ev.SubscriptionID, renewed.ExpiresAt)
+		return r.st.SubscriptionRenewed(ctx, ev.SubscriptionID, renewed.ExpiresAt)
 	}
 	return nil
 }
@@ -381,7 +381,7 @@ func (r *Runner) reauthorize(ctx context.Context, tenantID uuid.UUID, ev store.L
 func (r *Runner) drainResyncs(ctx context.Context, tenantID uuid.UUID) (int, error) {
 	total := 0
 	for {
-		users, upTo, err := r.st.PendingResyncs(ctx, r.st.Pool(), tenantID, 10*graphapi.MaxPresenceIDs)
+		users, upTo, err := r.st.PendingResyncs(ctx, tenantID, 10*graphapi.MaxPresenceIDs)
 		if err != nil || len(users) == 0 {
 			return total, err
 		}
@@ -390,7 +390,7 @@ func (r *Runner) drainResyncs(ctx context.Context, tenantID uuid.UUID) (int, err
 		if err != nil {
 			return total, fmt.Errorf("re-read queued users: %w", err)
 		}
-		if err := r.st.ClearResyncs(ctx, r.st.Pool(), tenantID, users, upTo); err != nil {
+		if err := r.st.ClearResyncs(ctx, tenantID, users, upTo); err != nil {
 			return total, err
 		}
 		if len(users) < 10*graphapi.MaxPresenceIDs {
@@ -402,11 +402,11 @@ func (r *Runner) drainResyncs(ctx context.Context, tenantID uuid.UUID) (int, err
 // repairAll re-reads every monitored user and everyone queued for a
 // re-read, who then leave the queue (or stay, if it fails).
 func (r *Runner) repairAll(ctx context.Context, tenantID uuid.UUID) (int, error) {
-	queued, upTo, err := r.st.PendingResyncs(ctx, r.st.Pool(), tenantID, math.MaxInt32)
+	queued, upTo, err := r.st.PendingResyncs(ctx, tenantID, math.MaxInt32)
 	if err != nil {
 		return 0, err
 	}
-	users, err := r.st.MonitoredUsers(ctx, r.st.Pool(), tenantID)
+	users, err := r.st.MonitoredUsers(ctx, tenantID)
 	if err != nil {
 		return 0, err
 	}
@@ -414,7 +414,7 @@ func (r *Runner) repairAll(ctx context.Context, tenantID uuid.UUID) (int, error)
 	if err != nil {
 		return st.Changed, err
 	}
-	return st.Changed, r.st.ClearResyncs(ctx, r.st.Pool(), tenantID, queued, upTo)
+	return st.Changed, r.st.ClearResyncs(ctx, tenantID, queued, upTo)
 }
 
 func union(a, b []string) []string {

@@ -83,7 +83,7 @@ const (
 func (e *Engine) Ensure(ctx context.Context, g graphapi.Subscriber, tenantID, monitorID uuid.UUID, users []string) (Outcome, error) {
 	users = orderFor(monitorID, users)
 	resource := graphapi.PresenceResource(users)
-	cur, err := e.st.SubscriptionForMonitor(ctx, e.st.Pool(), tenantID, monitorID)
+	cur, err := e.st.SubscriptionForMonitor(ctx, tenantID, monitorID)
 	exists := err == nil
 	if err != nil && !errors.Is(err, store.ErrSubscriptionNotFound) {
 		return "", err
@@ -142,7 +142,7 @@ func (e *Engine) Ensure(ctx context.Context, g graphapi.Subscriber, tenantID, mo
 		if err != nil {
 			return "", e.failed(ctx, cur.ID, "renew", err)
 		}
-		return Renewed, e.st.SubscriptionRenewed(ctx, e.st.Pool(), cur.ID, sub.ExpiresAt)
+		return Renewed, e.st.SubscriptionRenewed(ctx, cur.ID, sub.ExpiresAt)
 	}
 	return Unchanged, nil
 }
@@ -186,7 +186,7 @@ func (e *Engine) create(ctx context.Context, g graphapi.Subscriber, tenantID, mo
 		return "", err
 	}
 	// Recorded first: Graph may notify before it answers the create.
-	row, err := e.st.BeginSubscription(ctx, e.st.Pool(), tenantID, monitorID, resource, store.ClientStateHash(clientState), cert.ID, users)
+	row, err := e.st.BeginSubscription(ctx, tenantID, monitorID, resource, store.ClientStateHash(clientState), cert.ID, users)
 	if err != nil {
 		return "", err
 	}
@@ -204,14 +204,14 @@ func (e *Engine) create(ctx context.Context, g graphapi.Subscriber, tenantID, mo
 	if err != nil {
 		return "", e.failed(ctx, row, "create", err)
 	}
-	return Created, e.st.SubscriptionCreated(ctx, e.st.Pool(), row, sub.ID, sub.ExpiresAt)
+	return Created, e.st.SubscriptionCreated(ctx, row, sub.ID, sub.ExpiresAt)
 }
 
 // failed records err as the subscription's last error (shown on the
 // dashboard) and returns it; a failure to record it is returned too.
 func (e *Engine) failed(ctx context.Context, row uuid.UUID, what string, err error) error {
 	werr := fmt.Errorf("engine: %s: %w", what, err)
-	if rerr := e.st.SubscriptionFailed(ctx, e.st.Pool(), row, err.Error()); rerr != nil {
+	if rerr := e.st.SubscriptionFailed(ctx, row, err.Error()); rerr != nil {
 		return errors.Join(werr, fmt.Errorf("engine: recording the %s failure: %w", what, rerr))
 	}
 	return werr
@@ -229,7 +229,7 @@ func (e *Engine) resolveConflict(ctx context.Context, g graphapi.Subscriber, row
 	}
 	for _, s := range subs {
 		if s.Resource == spec.Resource && s.ClientState != "" && s.IncludeResourceData && s.EncryptionCertificateID == certID {
-			err := e.st.AdoptSubscription(ctx, e.st.Pool(), row, s.ID, store.ClientStateHash(s.ClientState), s.ExpiresAt)
+			err := e.st.AdoptSubscription(ctx, row, s.ID, store.ClientStateHash(s.ClientState), s.ExpiresAt)
 			return Adopted, err
 		}
 		if err := g.DeleteSubscription(ctx, s.ID); err != nil && !graphapi.IsNotFound(err) {
@@ -249,7 +249,7 @@ func (e *Engine) remove(ctx context.Context, g graphapi.Subscriber, cur store.Su
 			return fmt.Errorf("engine: delete: %w", err)
 		}
 	}
-	return e.st.DropSubscriptionRow(ctx, e.st.Pool(), cur.ID)
+	return e.st.DropSubscriptionRow(ctx, cur.ID)
 }
 
 // newClientState is 256 random bits: the secret that authenticates

@@ -65,7 +65,7 @@ func (r *Reconciler) EndTenant(ctx context.Context, tenantID uuid.UUID) error {
 // Graph when the monitor's token still works, else abandoned — kept so
 // that their last notifications verify — and forgotten once expired.
 func (r *Reconciler) sweep(ctx context.Context, tenantID uuid.UUID, inUse []store.Monitor) error {
-	rows, err := r.st.TenantSubscriptions(ctx, r.st.Pool(), tenantID)
+	rows, err := r.st.TenantSubscriptions(ctx, tenantID)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func (r *Reconciler) sweep(ctx context.Context, tenantID uuid.UUID, inUse []stor
 			continue
 		}
 		if s.GraphID == "" || s.ExpiresAt == nil || !now.Before(*s.ExpiresAt) {
-			errs = append(errs, r.st.DropSubscriptionRow(ctx, r.st.Pool(), s.ID))
+			errs = append(errs, r.st.DropSubscriptionRow(ctx, s.ID))
 			continue
 		}
 		if s.Abandoned {
@@ -90,25 +90,25 @@ func (r *Reconciler) sweep(ctx context.Context, tenantID uuid.UUID, inUse []stor
 		if err == nil {
 			err = g.DeleteSubscription(ctx, s.GraphID)
 			if err == nil || graphapi.IsNotFound(err) {
-				errs = append(errs, r.st.DropSubscriptionRow(ctx, r.st.Pool(), s.ID))
+				errs = append(errs, r.st.DropSubscriptionRow(ctx, s.ID))
 				continue
 			}
 		}
 		r.logger.Info("engine: subscription of a monitor no longer in use left to expire", "tenant", tenantID,
 			"monitor", s.MonitorID, "subscription", s.GraphID, "expires", s.ExpiresAt, "err", err)
-		errs = append(errs, r.st.AbandonSubscription(ctx, r.st.Pool(), s.ID, "monitor no longer in use: "+err.Error()))
+		errs = append(errs, r.st.AbandonSubscription(ctx, s.ID, "monitor no longer in use: "+err.Error()))
 	}
-	errs = append(errs, r.st.PurgeRemovedMonitors(ctx, r.st.Pool(), tenantID))
+	errs = append(errs, r.st.PurgeRemovedMonitors(ctx, tenantID))
 	return errors.Join(errs...)
 }
 
 func (r *Reconciler) alertUnmonitored(ctx context.Context, tenantID uuid.UUID, rep Report) error {
 	if rep.Unmonitored == 0 {
-		return r.st.ResolveAlert(ctx, r.st.Pool(), tenantID, store.AlertUsersUnmonitored, "")
+		return r.st.ResolveAlert(ctx, tenantID, store.AlertUsersUnmonitored, "")
 	}
 	msg := fmt.Sprintf("%d users are not monitored: authorize %d more presence monitor account(s) (each covers up to %d users).",
 		rep.Unmonitored, rep.MonitorsMissing, r.capacity())
-	return r.st.RaiseAlert(ctx, r.st.Pool(), tenantID, store.AlertUsersUnmonitored, "", msg,
+	return r.st.RaiseAlert(ctx, tenantID, store.AlertUsersUnmonitored, "", msg,
 		map[string]any{"unmonitored": rep.Unmonitored, "monitors_missing": rep.MonitorsMissing, "monitors": rep.Monitors})
 }
 
@@ -135,11 +135,11 @@ func (r *Reconciler) ReconcileTenant(ctx context.Context, tenantID uuid.UUID) (R
 // their users move as if the monitors had failed.
 func (r *Reconciler) ReconcileTenantExcept(ctx context.Context, tenantID uuid.UUID, except map[uuid.UUID]bool) (Report, error) {
 	rep := Report{Outcomes: map[uuid.UUID]Outcome{}, Failed: map[uuid.UUID]error{}}
-	roster, err := r.st.ResolvedRoster(ctx, r.st.Pool(), tenantID)
+	roster, err := r.st.ResolvedRoster(ctx, tenantID)
 	if err != nil {
 		return rep, err
 	}
-	all, err := r.st.AuthorizedMonitors(ctx, r.st.Pool(), tenantID)
+	all, err := r.st.AuthorizedMonitors(ctx, tenantID)
 	if err != nil {
 		return rep, err
 	}
@@ -179,7 +179,7 @@ func (r *Reconciler) ReconcileTenantExcept(ctx context.Context, tenantID uuid.UU
 			changedTo = append(changedTo, to)
 		}
 	}
-	if err := r.st.AssignUsers(ctx, r.st.Pool(), tenantID, changedUsers, changedTo); err != nil {
+	if err := r.st.AssignUsers(ctx, tenantID, changedUsers, changedTo); err != nil {
 		return rep, err
 	}
 	var gaps []string

@@ -4,9 +4,9 @@ import (
 	"context"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/notification"
+	"presencebridge/internal/store"
 )
 
 // drop is an item the processor could not apply and did not hand on.
@@ -39,7 +39,7 @@ func (p *Processor) drop(m *memo, st *Stats, reason string, row inboxRow, n noti
 // resyncOrDrop queues the item's user for a re-read (store.QueueResync,
 // the engine's next pass reads it from Graph) or, without a user to read,
 // drops the item.
-func (p *Processor) resyncOrDrop(ctx context.Context, tx pgx.Tx, m *memo, st *Stats, reason, dropReason string, row inboxRow,
+func (p *Processor) resyncOrDrop(ctx context.Context, tx store.Tx, m *memo, st *Stats, reason, dropReason string, row inboxRow,
 	n notification.Notification, tenant, user uuid.UUID, err error) error {
 	if user == uuid.Nil {
 		p.drop(m, st, dropReason, row, n, tenant, err)
@@ -47,7 +47,7 @@ func (p *Processor) resyncOrDrop(ctx context.Context, tx pgx.Tx, m *memo, st *St
 	}
 	st.Resync++
 	m.resyncs = append(m.resyncs, resync{reason: reason, subscription: n.SubscriptionID, msTenant: n.TenantID, tenant: tenant, user: user, err: err})
-	return p.st.QueueResync(ctx, tx, tenant, user, reasonText[reason])
+	return tx.QueueResync(ctx, tenant, user, reasonText[reason])
 }
 
 // reasonText is what presence_resync.reason says, for people.

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/singleflight"
 
 	"presencebridge/internal/notification"
@@ -29,7 +28,7 @@ type TokenChecker interface {
 // KeyLoader puts every usable encryption certificate of ours into keys,
 // reading through q (*certs.Manager).
 type KeyLoader interface {
-	LoadFrom(ctx context.Context, q store.DBTX, keys *notification.Keys) error
+	LoadFrom(ctx context.Context, q *store.Store, keys *notification.Keys) error
 }
 
 // Processor turns inbox rows into presence: it claims rows with SKIP
@@ -101,8 +100,8 @@ type Stats struct {
 func (p *Processor) ProcessBatch(ctx context.Context) (Stats, error) {
 	var st Stats
 	m := newMemo()
-	err := pgx.BeginFunc(ctx, p.st.Pool(), func(tx pgx.Tx) error {
-		claimed, err := p.st.ClaimInbox(ctx, tx, p.batch)
+	err := p.st.InTx(ctx, func(tx store.Tx) error {
+		claimed, err := tx.ClaimInbox(ctx, p.batch)
 		if err != nil {
 			return err
 		}
@@ -151,10 +150,10 @@ func (p *Processor) ProcessBatch(ctx context.Context) (Stats, error) {
 		}
 		// The inbox is done with first: applying takes the tenants' stream
 		// locks (held until commit), and nothing else should wait in them.
-		if err := p.st.CompleteInboxBatch(ctx, tx, ids, m.touched); err != nil {
+		if err := tx.CompleteInboxBatch(ctx, ids, m.touched); err != nil {
 			return err
 		}
-		outcomes, _, err := p.st.ApplyPresenceBatch(ctx, tx, changes)
+		outcomes, _, err := tx.ApplyPresenceBatch(ctx, changes)
 		if err != nil {
 			return err
 		}
@@ -306,7 +305,7 @@ type decrypted struct {
 // processItem checks one item against its subscription and tenant. A
 // lifecycle or basic item is handed on at once; a rich one comes back as
 // the change to apply (ok).
-func (p *Processor) processItem(ctx context.Context, tx pgx.Tx, m *memo, row inboxRow, n notification.Notification, dec decrypted, st *Stats) (c store.PresenceChange, ok bool, err error) {
+func (p *Processor) processItem(ctx context.Context, tx store.Tx, m *memo, row inboxRow, n notification.Notification, dec decrypted, st *Stats) (c store.PresenceChange, ok bool, err error) {
 	sub, t, found, err := p.lookup(ctx, tx, m, n)
 	if err != nil {
 		return c, false, err
@@ -325,7 +324,7 @@ func (p *Processor) processItem(ctx context.Context, tx pgx.Tx, m *memo, row inb
 	}
 	if row.kind == "lifecycle" || n.LifecycleEvent != "" {
 		st.Lifecycle++
-		return c, false, p.st.RecordSubscriptionEvent(ctx, tx, sub.ID, n.LifecycleEvent)
+		return c, false, tx.RecordSubscriptionEvent(ctx, sub.ID, n.LifecycleEvent)
 	}
 	userID := uuid.Nil
 	if n.ResourceData != nil && n.ResourceData.ID != "" {
@@ -370,7 +369,7 @@ func (p *Processor) processItem(ctx context.Context, tx pgx.Tx, m *memo, row inb
 
 // prefetch looks up, into m, the subscription, tenant and rules of every
 // item.
-func (p *Processor) prefetch(ctx context.Context, tx pgx.Tx, m *memo, posts []post) error {
+func (p *Processor) prefetch(ctx context.Context, tx store.Tx, m *memo, posts []post) error {
 	for _, po := range posts {
 		for _, n := range po.coll.Value {
 			if _, _, _, err := p.lookup(ctx, tx, m, n); err != nil {
@@ -383,13 +382,13 @@ func (p *Processor) prefetch(ctx context.Context, tx pgx.Tx, m *memo, posts []po
 
 // lookup finds an item's subscription (found false: deleted since it was
 // received) and its tenant with the tenant's rules, once per batch.
-func (p *Processor) lookup(ctx context.Context, tx pgx.Tx, m *memo, n notification.Notification) (store.SubscriptionKey, store.Tenant, bool, error) {
+func (p *Processor) lookup(ctx context.Context, tx store.Tx, m *memo, n notification.Notification) (store.SubscriptionKey, store.Tenant, bool, error) {
 	sub, found := m.subs[n.SubscriptionID]
 	if !found {
 		var err error
-		sub, err = p.st.SubscriptionByGraphID(ctx, tx, n.SubscriptionID)
+		sub, err = tx.SubscriptionByGraphID(ctx, n.SubscriptionID)
 		if errors.Is(err, store.ErrSubscriptionNotFound) {
-			sub, err = p.st.PendingSubscriptionByClientState(ctx, tx, store.ClientStateHash(n.ClientState))
+			sub, err = tx.PendingSubscriptionByClientState(ctx, store.ClientStateHash(n.ClientState))
 		}
 		if errors.Is(err, store.ErrSubscriptionNotFound) {
 			return sub, store.Tenant{}, false, nil
@@ -403,7 +402,7 @@ func (p *Processor) lookup(ctx context.Context, tx pgx.Tx, m *memo, n notificati
 	if !found {
 		var raw []byte
 		var err error
-		if t, raw, err = p.st.TenantWithRules(ctx, tx, sub.TenantID); err != nil {
+		if t, raw, err = tx.TenantWithRules(ctx, sub.TenantID); err != nil {
 			return sub, t, false, err
 		}
 		if m.rules[sub.TenantID], err = p.rulesFor(sub.TenantID, raw); err != nil {

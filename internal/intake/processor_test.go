@@ -56,7 +56,7 @@ func newFixture(t *testing.T) *fixture {
 	f.st, f.tenant = storetest.New(t)
 	f.pool = f.st.Pool()
 	testkit.Exec(t, f.pool, `UPDATE tenants SET ms_tenant_id = $2 WHERE id = $1`, f.tenant, f.msTenant)
-	m, err := f.st.AddMonitor(ctx, f.pool, f.tenant, "monitor@contoso.example")
+	m, err := f.st.AddMonitor(ctx, f.tenant, "monitor@contoso.example")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func newFixture(t *testing.T) *fixture {
 		VALUES ($1, $2, 'sub-1', 'r', $3) RETURNING id`, f.tenant, m.ID, store.ClientStateHash("cs")).Scan(&f.sub); err != nil {
 		t.Fatal(err)
 	}
-	secret, err := f.st.PutSecret(ctx, f.pool, &f.tenant, store.PurposeSigningSecret, []byte("whsec_x"))
+	secret, err := f.st.PutSecret(ctx, &f.tenant, store.PurposeSigningSecret, []byte("whsec_x"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestProcessorAppliesDedupesAndDropsStaleChanges(t *testing.T) {
 	ctx := context.Background()
 	u := uuid.New()
 	// No debounce: the call's end below is published at once, not held.
-	if err := f.st.PutMappingRules(ctx, f.pool, f.tenant, []byte(`{"debounce": "0s"}`)); err != nil {
+	if err := f.st.PutMappingRules(ctx, f.tenant, []byte(`{"debounce": "0s"}`)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -135,7 +135,7 @@ func TestProcessorAppliesDedupesAndDropsStaleChanges(t *testing.T) {
 	if st.Rows != 3 || st.Applied != 1 || st.Unchanged != 1 || st.Stale != 1 {
 		t.Fatalf("stats = %+v", st)
 	}
-	pr, err := f.st.GetPresence(ctx, f.pool, f.tenant, u)
+	pr, err := f.st.GetPresence(ctx, f.tenant, u)
 	if err != nil || pr.Availability != "Busy" || pr.Activity != "InACall" || pr.MappedState != "talking" || pr.Sequence != 1 {
 		t.Fatalf("presence = %+v %v", pr, err)
 	}
@@ -150,7 +150,7 @@ func TestProcessorAppliesDedupesAndDropsStaleChanges(t *testing.T) {
 	}
 	f.inbox(t, "change", f.rich(t, u, "Available", "Available", "0003"))
 	p.Drain(ctx)
-	if pr, _ := f.st.GetPresence(ctx, f.pool, f.tenant, u); pr.Sequence != 2 || pr.MappedState != "available" {
+	if pr, _ := f.st.GetPresence(ctx, f.tenant, u); pr.Sequence != 2 || pr.MappedState != "available" {
 		t.Errorf("after a newer change: %+v", pr)
 	}
 	if n := f.count(t, `SELECT count(*) FROM subscriptions WHERE id = $1 AND last_notification_at IS NOT NULL`, f.sub); n != 1 {

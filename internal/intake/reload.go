@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
-
 	"presencebridge/internal/notification"
+	"presencebridge/internal/store"
 )
 
 // retryUnknownCertificates reloads our certificates from the database
@@ -23,7 +22,7 @@ import (
 // before the certificate was committed, so a miss that joined one tries
 // once more: that second load began after the first ended, so after the
 // miss.
-func (p *Processor) retryUnknownCertificates(ctx context.Context, tx pgx.Tx, m *memo, posts []post) error {
+func (p *Processor) retryUnknownCertificates(ctx context.Context, tx store.Tx, m *memo, posts []post) error {
 	if p.certs == nil {
 		return nil
 	}
@@ -31,7 +30,7 @@ func (p *Processor) retryUnknownCertificates(ctx context.Context, tx pgx.Tx, m *
 		if !p.unknownCertificate(m, posts) {
 			return nil
 		}
-		_, err, shared := p.loads.Do("certificates", func() (any, error) { return nil, p.certs.LoadFrom(ctx, tx, p.keys) })
+		_, err, shared := p.loads.Do("certificates", func() (any, error) { return nil, p.certs.LoadFrom(ctx, tx.Store, p.keys) })
 		if err != nil {
 			// Nothing judged: the batch rolls back and is tried again.
 			return fmt.Errorf("reload encryption certificates: %w", err)

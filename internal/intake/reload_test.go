@@ -66,7 +66,7 @@ type countingLoader struct {
 	delay time.Duration
 }
 
-func (c *countingLoader) LoadFrom(ctx context.Context, q store.DBTX, keys *notification.Keys) error {
+func (c *countingLoader) LoadFrom(ctx context.Context, q *store.Store, keys *notification.Keys) error {
 	c.loads.Add(1)
 	time.Sleep(c.delay)
 	return c.certs.LoadFrom(ctx, q, keys)
@@ -103,7 +103,7 @@ func TestAnItemForACertificateMadeAfterTheKeysLoadedIsDecryptedInTheSameBatch(t 
 		t.Fatalf("stats = %+v, want the three items applied in the batch that met the new certificate", st)
 	}
 	for _, u := range users {
-		if pr, err := f.st.GetPresence(ctx, f.pool, f.tenant, u); err != nil || pr.MappedState != "talking" {
+		if pr, err := f.st.GetPresence(ctx, f.tenant, u); err != nil || pr.MappedState != "talking" {
 			t.Errorf("user %s: %+v %v", u, pr, err)
 		}
 	}
@@ -279,7 +279,7 @@ func TestAMappingRuleChangeAppliesToTheVeryNextNotification(t *testing.T) {
 	state := func(rules string) string {
 		t.Helper()
 		if rules != "" {
-			if err := f.st.PutMappingRules(ctx, f.pool, f.tenant, []byte(rules)); err != nil {
+			if err := f.st.PutMappingRules(ctx, f.tenant, []byte(rules)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -288,7 +288,7 @@ func TestAMappingRuleChangeAppliesToTheVeryNextNotification(t *testing.T) {
 		if st, err := p.Drain(ctx); err != nil || st.Applied != 1 {
 			t.Fatalf("stats = %+v %v", st, err)
 		}
-		pr, err := f.st.GetPresence(ctx, f.pool, f.tenant, u)
+		pr, err := f.st.GetPresence(ctx, f.tenant, u)
 		if err != nil {
 			t.Fatal(err)
 		}

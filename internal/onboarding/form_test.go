@@ -26,7 +26,7 @@ func TestTheFormsEntraGroupBecomesTheTenantsRoster(t *testing.T) {
 	if err != nil || !strings.Contains(fe["group"], "object id") {
 		t.Fatalf("a group name: %v, %v; want a field error asking for the object id", fe, err)
 	}
-	if src, _ := f.st.TenantRosterSource(ctx, f.st.Pool(), tenantID); src.Kind != store.SourceList {
+	if src, _ := f.st.TenantRosterSource(ctx, tenantID); src.Kind != store.SourceList {
 		t.Errorf("a refused group changed the roster source: %+v", src)
 	}
 
@@ -35,7 +35,7 @@ func TestTheFormsEntraGroupBecomesTheTenantsRoster(t *testing.T) {
 	if fe, err := f.svc.SaveForm(ctx, tenantID, form, "admin"); err != nil || fe != nil {
 		t.Fatalf("a group id: %v, %v", fe, err)
 	}
-	src, err := f.st.TenantRosterSource(ctx, f.st.Pool(), tenantID)
+	src, err := f.st.TenantRosterSource(ctx, tenantID)
 	if err != nil || src.Kind != store.SourceGroup || src.GroupID == nil || *src.GroupID != group {
 		t.Fatalf("roster source after choosing the group: %+v, %v", src, err)
 	}
@@ -45,7 +45,7 @@ func TestTheFormsEntraGroupBecomesTheTenantsRoster(t *testing.T) {
 		t.Fatalf("back to a list: %v, %v", fe, err)
 	}
 	st, err := f.svc.Status(ctx, tenantID)
-	if src, _ := f.st.TenantRosterSource(ctx, f.st.Pool(), tenantID); err != nil || src.Kind != store.SourceList || st.Users != 1 {
+	if src, _ := f.st.TenantRosterSource(ctx, tenantID); err != nil || src.Kind != store.SourceList || st.Users != 1 {
 		t.Errorf("back to a list: source %+v, %d users (%v)", src, st.Users, err)
 	}
 }

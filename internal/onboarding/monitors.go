@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/deliver"
 	"presencebridge/internal/english"
@@ -26,7 +25,7 @@ func (s *Service) AddMonitor(ctx context.Context, tenantID uuid.UUID, upn, actor
 	if a, err := mail.ParseAddress(upn); err != nil || a.Address != upn {
 		return store.Monitor{}, FieldErrors{"upn": "Enter the monitor account's user name, such as presence-monitor-1@contoso.com."}
 	}
-	ms, err := s.st.Monitors(ctx, s.st.Pool(), tenantID)
+	ms, err := s.st.Monitors(ctx, tenantID)
 	if err != nil {
 		return store.Monitor{}, err
 	}
@@ -36,11 +35,11 @@ func (s *Service) AddMonitor(ctx context.Context, tenantID uuid.UUID, upn, actor
 		}
 	}
 	var m store.Monitor
-	err = s.tx(ctx, func(tx pgx.Tx) error {
-		if m, err = s.st.AddMonitor(ctx, tx, tenantID, upn); err != nil {
+	err = s.tx(ctx, func(tx store.Tx) error {
+		if m, err = tx.AddMonitor(ctx, tenantID, upn); err != nil {
 			return err
 		}
-		return s.st.Audit(ctx, tx, &tenantID, actor, "monitor.added", map[string]any{"monitor": m.ID, "upn": upn})
+		return tx.Audit(ctx, &tenantID, actor, "monitor.added", map[string]any{"monitor": m.ID, "upn": upn})
 	})
 	return m, err
 }
@@ -48,14 +47,14 @@ func (s *Service) AddMonitor(ctx context.Context, tenantID uuid.UUID, upn, actor
 // StartMonitorSignIn begins "Authorize now" for a monitor: the browser goes
 // to SignIn.URL; keep SignIn (verifier, nonce) with state in the session.
 func (s *Service) StartMonitorSignIn(ctx context.Context, tenantID, monitorID uuid.UUID, state string) (identity.SignIn, error) {
-	t, err := s.st.GetTenant(ctx, s.st.Pool(), tenantID)
+	t, err := s.st.GetTenant(ctx, tenantID)
 	if err != nil {
 		return identity.SignIn{}, err
 	}
 	if t.MSTenantID == nil {
 		return identity.SignIn{}, &Problem{"Authorize Presence Bridge first.", "Step 1 (admin consent) must be complete before monitors can sign in."}
 	}
-	m, err := s.st.GetMonitor(ctx, s.st.Pool(), tenantID, monitorID)
+	m, err := s.st.GetMonitor(ctx, tenantID, monitorID)
 	if err != nil {
 		return identity.SignIn{}, err
 	}
@@ -116,14 +115,14 @@ func (s *Service) PasswordSignIn(ctx context.Context, tenantID, monitorID uuid.U
 }
 
 func (s *Service) tenantMonitor(ctx context.Context, tenantID, monitorID uuid.UUID) (store.Tenant, store.Monitor, error) {
-	t, err := s.st.GetTenant(ctx, s.st.Pool(), tenantID)
+	t, err := s.st.GetTenant(ctx, tenantID)
 	if err != nil {
 		return t, store.Monitor{}, err
 	}
 	if t.MSTenantID == nil {
 		return t, store.Monitor{}, &Problem{"Authorize Presence Bridge first.", "Step 1 (admin consent) must be complete before monitors can sign in."}
 	}
-	m, err := s.st.GetMonitor(ctx, s.st.Pool(), tenantID, monitorID)
+	m, err := s.st.GetMonitor(ctx, tenantID, monitorID)
 	return t, m, err
 }
 
@@ -137,13 +136,13 @@ func (s *Service) authorize(ctx context.Context, t store.Tenant, m store.Monitor
 	case g.RefreshToken == "":
 		return &Problem{"Microsoft gave no lasting sign-in.", "The offline_access permission was not granted; ask your administrator to grant consent again."}
 	}
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		err := s.st.AuthorizeMonitor(ctx, tx, t.ID, m.ID, store.MonitorGrant{ObjectID: g.Account.ObjectID, DisplayName: g.Account.Name,
+	return s.tx(ctx, func(tx store.Tx) error {
+		err := tx.AuthorizeMonitor(ctx, t.ID, m.ID, store.MonitorGrant{ObjectID: g.Account.ObjectID, DisplayName: g.Account.Name,
 			Method: method, RefreshToken: g.RefreshToken, AccessToken: g.AccessToken, Expiry: g.Expiry})
 		if err != nil {
 			return err
 		}
-		return s.st.Audit(ctx, tx, &t.ID, actor, "monitor.authorized", map[string]any{"monitor": m.ID, "upn": m.UPN, "method": method,
+		return tx.Audit(ctx, &t.ID, actor, "monitor.authorized", map[string]any{"monitor": m.ID, "upn": m.UPN, "method": method,
 			"objectId": g.Account.ObjectID})
 	})
 }
@@ -180,7 +179,7 @@ type monitorLinkPayload struct {
 // holds the monitor's credentials opens to sign it in. Retry, Renew and a
 // successful sign-in make earlier links stop working.
 func (s *Service) MonitorLink(ctx context.Context, tenantID, monitorID uuid.UUID) (string, time.Time, error) {
-	m, err := s.st.GetMonitor(ctx, s.st.Pool(), tenantID, monitorID)
+	m, err := s.st.GetMonitor(ctx, tenantID, monitorID)
 	if err != nil {
 		return "", time.Time{}, err
 	}
@@ -216,27 +215,27 @@ func (s *Service) OpenMonitorLink(ctx context.Context, token string) (store.Tena
 // RetryMonitor (also Renew) invalidates the monitor's earlier links so a
 // fresh sign-in can start.
 func (s *Service) RetryMonitor(ctx context.Context, tenantID, monitorID uuid.UUID, actor string) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := s.st.ResetMonitorLink(ctx, tx, tenantID, monitorID); err != nil {
+	return s.tx(ctx, func(tx store.Tx) error {
+		if _, err := tx.ResetMonitorLink(ctx, tenantID, monitorID); err != nil {
 			return err
 		}
-		return s.st.Audit(ctx, tx, &tenantID, actor, "monitor.link_reset", map[string]any{"monitor": monitorID})
+		return tx.Audit(ctx, &tenantID, actor, "monitor.link_reset", map[string]any{"monitor": monitorID})
 	})
 }
 
 // DeleteMonitor removes a monitor and its sealed tokens; one holding a
 // Graph subscription goes once the engine has deleted the subscription.
 func (s *Service) DeleteMonitor(ctx context.Context, tenantID, monitorID uuid.UUID, actor string) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		m, err := s.st.GetMonitor(ctx, tx, tenantID, monitorID)
+	return s.tx(ctx, func(tx store.Tx) error {
+		m, err := tx.GetMonitor(ctx, tenantID, monitorID)
 		if err != nil {
 			return err
 		}
-		deferred, err := s.st.RemoveMonitor(ctx, tx, tenantID, monitorID)
+		deferred, err := tx.RemoveMonitor(ctx, tenantID, monitorID)
 		if err != nil {
 			return err
 		}
-		return s.st.Audit(ctx, tx, &tenantID, actor, "monitor.deleted", map[string]any{"monitor": monitorID, "upn": m.UPN, "subscription_pending_deletion": deferred})
+		return tx.Audit(ctx, &tenantID, actor, "monitor.deleted", map[string]any{"monitor": monitorID, "upn": m.UPN, "subscription_pending_deletion": deferred})
 	})
 }
 
@@ -255,15 +254,15 @@ func (s *Service) Complete(ctx context.Context, tenantID uuid.UUID, actor string
 		return &Problem{"More monitors are needed.", english.Count(st.MonitorsNeeded-st.Authorized, "more monitor must", "more monitors must") + " be authorized for " +
 			english.Count(st.Users, "user", "users") + "."}
 	}
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		if err := s.st.CompleteOnboarding(ctx, tx, tenantID); err != nil {
+	return s.tx(ctx, func(tx store.Tx) error {
+		if err := tx.CompleteOnboarding(ctx, tenantID); err != nil {
 			return err
 		}
 		detail := map[string]any{"users": st.Users, "monitors": st.Authorized}
 		// The form's webhook becomes the tenant's first endpoint, with a
 		// signing secret the summary page shows.
 		if st.Form.EventTarget == "webhook" && st.Form.WebhookURL != "" {
-			eps, err := s.st.Endpoints(ctx, tx, tenantID)
+			eps, err := tx.Endpoints(ctx, tenantID)
 			if err != nil {
 				return err
 			}
@@ -272,14 +271,14 @@ func (s *Service) Complete(ctx context.Context, tenantID uuid.UUID, actor string
 				if err != nil {
 					return err
 				}
-				ep, err := s.st.CreateEndpoint(ctx, tx, tenantID, st.Form.WebhookURL, secret)
+				ep, err := tx.CreateEndpoint(ctx, tenantID, st.Form.WebhookURL, secret)
 				if err != nil {
 					return err
 				}
 				detail["endpoint"] = ep.ID
 			}
 		}
-		return s.st.Audit(ctx, tx, &tenantID, actor, "onboarding.completed", detail)
+		return tx.Audit(ctx, &tenantID, actor, "onboarding.completed", detail)
 	})
 }
 
@@ -295,7 +294,7 @@ var ErrUnknownWebhook = errors.New("onboarding: no such webhook")
 
 // Integrations lists the tenant's webhooks.
 func (s *Service) Integrations(ctx context.Context, tenantID uuid.UUID) ([]Integration, error) {
-	eps, err := s.st.Endpoints(ctx, s.st.Pool(), tenantID)
+	eps, err := s.st.Endpoints(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -310,7 +309,7 @@ func (s *Service) Integrations(ctx context.Context, tenantID uuid.UUID) ([]Integ
 // for the summary page's reveal (the tenant's admin alone reaches it); the
 // reveal is recorded in the audit log.
 func (s *Service) SigningSecret(ctx context.Context, tenantID uuid.UUID, url, actor string) (string, error) {
-	eps, err := s.st.Endpoints(ctx, s.st.Pool(), tenantID)
+	eps, err := s.st.Endpoints(ctx, tenantID)
 	if err != nil {
 		return "", err
 	}
@@ -319,12 +318,12 @@ func (s *Service) SigningSecret(ctx context.Context, tenantID uuid.UUID, url, ac
 			continue
 		}
 		var secret []byte
-		err := s.tx(ctx, func(tx pgx.Tx) error {
+		err := s.tx(ctx, func(tx store.Tx) error {
 			var err error
-			if secret, err = s.st.OpenSecret(ctx, tx, e.SecretID, store.PurposeSigningSecret); err != nil {
+			if secret, err = tx.OpenSecret(ctx, e.SecretID, store.PurposeSigningSecret); err != nil {
 				return err
 			}
-			return s.st.Audit(ctx, tx, &tenantID, actor, "webhook.secret_revealed", map[string]any{"url": url})
+			return tx.Audit(ctx, &tenantID, actor, "webhook.secret_revealed", map[string]any{"url": url})
 		})
 		return string(secret), err
 	}
@@ -335,12 +334,12 @@ func (s *Service) SigningSecret(ctx context.Context, tenantID uuid.UUID, url, ac
 // it is shown once and only its hash is kept.
 func (s *Service) NewAPIKey(ctx context.Context, tenantID uuid.UUID, name, actor string) (string, error) {
 	var key string
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx store.Tx) error {
 		var err error
-		if key, err = s.st.CreateAPIKey(ctx, tx, tenantID, name); err != nil {
+		if key, err = tx.CreateAPIKey(ctx, tenantID, name); err != nil {
 			return err
 		}
-		return s.st.Audit(ctx, tx, &tenantID, actor, "api_key.created", map[string]any{"name": name, "prefix": key[:12]})
+		return tx.Audit(ctx, &tenantID, actor, "api_key.created", map[string]any{"name": name, "prefix": key[:12]})
 	})
 	return key, err
 }

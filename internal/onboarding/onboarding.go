@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/identity"
@@ -100,8 +99,8 @@ func (s *Service) ConsentRedirectURI() string { return s.cfg.BaseURL + "/onboard
 // MonitorRedirectURI is where monitor sign-ins return.
 func (s *Service) MonitorRedirectURI() string { return s.cfg.BaseURL + "/onboarding/monitors/callback" }
 
-func (s *Service) tx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.st.Pool(), fn)
+func (s *Service) tx(ctx context.Context, fn func(store.Tx) error) error {
+	return s.st.InTx(ctx, fn)
 }
 
 // --- invitations -----------------------------------------------------------
@@ -121,12 +120,12 @@ func (s *Service) CreateInvite(ctx context.Context, name, createdBy string, ttl 
 	exp := time.Now().Add(ttl)
 	var t store.Tenant
 	var link string
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx store.Tx) error {
 		var err error
-		if t, err = s.st.CreateTenant(ctx, tx, strings.TrimSpace(name), exp); err != nil {
+		if t, err = tx.CreateTenant(ctx, strings.TrimSpace(name), exp); err != nil {
 			return err
 		}
-		inv, err := s.st.CreateInvite(ctx, tx, t.ID, createdBy, exp)
+		inv, err := tx.CreateInvite(ctx, t.ID, createdBy, exp)
 		if err != nil {
 			return err
 		}
@@ -135,7 +134,7 @@ func (s *Service) CreateInvite(ctx context.Context, name, createdBy string, ttl 
 			return err
 		}
 		link = s.cfg.BaseURL + "/onboarding/i/" + tok
-		return s.st.Audit(ctx, tx, &t.ID, createdBy, "invite.created", map[string]any{"invite": inv.ID, "expires": exp})
+		return tx.Audit(ctx, &t.ID, createdBy, "invite.created", map[string]any{"invite": inv.ID, "expires": exp})
 	})
 	return t, link, err
 }
@@ -146,7 +145,7 @@ func (s *Service) OpenInvite(ctx context.Context, token string) (uuid.UUID, erro
 	if _, err := s.links.Open(linkInvite, token, &p); err != nil {
 		return uuid.Nil, linkProblem(err)
 	}
-	inv, err := s.st.UseInvite(ctx, s.st.Pool(), p.Invite)
+	inv, err := s.st.UseInvite(ctx, p.Invite)
 	switch {
 	case errors.Is(err, store.ErrTenantNotFound):
 		return uuid.Nil, ErrLinkInvalid
@@ -171,7 +170,7 @@ func linkProblem(err error) error {
 
 // Form returns the form as last entered (prefilled from the tenant).
 func (s *Service) Form(ctx context.Context, tenantID uuid.UUID) (Form, error) {
-	o, err := s.st.GetOnboarding(ctx, s.st.Pool(), tenantID)
+	o, err := s.st.GetOnboarding(ctx, tenantID)
 	if err != nil {
 		return Form{}, err
 	}
@@ -182,7 +181,7 @@ func (s *Service) Form(ctx context.Context, tenantID uuid.UUID) (Form, error) {
 		}
 	}
 	if f.Company == "" {
-		t, err := s.st.GetTenant(ctx, s.st.Pool(), tenantID)
+		t, err := s.st.GetTenant(ctx, tenantID)
 		if err != nil {
 			return Form{}, err
 		}
@@ -196,28 +195,28 @@ func (s *Service) Form(ctx context.Context, tenantID uuid.UUID) (Form, error) {
 // roster are not changed.
 func (s *Service) SaveForm(ctx context.Context, tenantID uuid.UUID, f Form, actor string) (FieldErrors, error) {
 	choice, fe := f.validate(s.cfg.AllowLoopbackWebhooks)
-	t, err := s.st.GetTenant(ctx, s.st.Pool(), tenantID)
+	t, err := s.st.GetTenant(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
 	if fe == nil && t.MSTenantID != nil && t.MSDomain != "" && f.MicrosoftTenant != t.MSDomain && f.MicrosoftTenant != t.MSTenantID.String() {
 		fe = FieldErrors{"microsoftTenant": fmt.Sprintf("Consent was already granted for %s. To connect another Microsoft tenant, ask for a new invitation.", t.MSDomain)}
 	}
-	err = s.tx(ctx, func(tx pgx.Tx) error {
-		if err := s.st.SaveOnboardingForm(ctx, tx, tenantID, f); err != nil {
+	err = s.tx(ctx, func(tx store.Tx) error {
+		if err := tx.SaveOnboardingForm(ctx, tenantID, f); err != nil {
 			return err
 		}
 		if fe != nil {
 			return nil
 		}
-		if err := s.st.UpdateTenantDetails(ctx, tx, tenantID, store.TenantDetails{Name: f.Company, MSDomain: f.MicrosoftTenant,
+		if err := tx.UpdateTenantDetails(ctx, tenantID, store.TenantDetails{Name: f.Company, MSDomain: f.MicrosoftTenant,
 			TelephonyAccountID: f.TelephonyAccount, AdminEmail: f.AdminEmail}); err != nil {
 			return err
 		}
 		if _, err := s.roster.Choose(ctx, tx, tenantID, choice); err != nil {
 			return err
 		}
-		return s.st.Audit(ctx, tx, &tenantID, actor, "form.saved", map[string]any{"users": len(choice.Entries), "usersSource": f.UsersSource,
+		return tx.Audit(ctx, &tenantID, actor, "form.saved", map[string]any{"users": len(choice.Entries), "usersSource": f.UsersSource,
 			"microsoftTenant": f.MicrosoftTenant, "eventTarget": f.EventTarget})
 	})
 	return fe, err
@@ -250,24 +249,23 @@ func MonitorsNeeded(users int) int {
 func (s *Service) Status(ctx context.Context, tenantID uuid.UUID) (Status, error) {
 	var st Status
 	var err error
-	q := s.st.Pool()
-	if st.Tenant, err = s.st.GetTenant(ctx, q, tenantID); err != nil {
+	if st.Tenant, err = s.st.GetTenant(ctx, tenantID); err != nil {
 		return st, err
 	}
-	if st.Onboarding, err = s.st.GetOnboarding(ctx, q, tenantID); err != nil {
+	if st.Onboarding, err = s.st.GetOnboarding(ctx, tenantID); err != nil {
 		return st, err
 	}
 	if st.Form, err = s.Form(ctx, tenantID); err != nil {
 		return st, err
 	}
 	st.FormSaved = st.Tenant.MSDomain != ""
-	if st.Users, err = s.st.RosterCount(ctx, q, tenantID); err != nil {
+	if st.Users, err = s.st.RosterCount(ctx, tenantID); err != nil {
 		return st, err
 	}
-	if st.UserCounts, err = s.st.UserCountsOf(ctx, q, tenantID); err != nil {
+	if st.UserCounts, err = s.st.UserCountsOf(ctx, tenantID); err != nil {
 		return st, err
 	}
-	if st.Monitors, err = s.st.Monitors(ctx, q, tenantID); err != nil {
+	if st.Monitors, err = s.st.Monitors(ctx, tenantID); err != nil {
 		return st, err
 	}
 	st.MonitorsNeeded = MonitorsNeeded(st.Users)
@@ -286,7 +284,7 @@ func (s *Service) Status(ctx context.Context, tenantID uuid.UUID) (Status, error
 // ConsentURL is where the admin grants consent; state must be single use
 // and bound to the admin's browser session (the web layer keeps it).
 func (s *Service) ConsentURL(ctx context.Context, tenantID uuid.UUID, state string) (string, error) {
-	t, err := s.st.GetTenant(ctx, s.st.Pool(), tenantID)
+	t, err := s.st.GetTenant(ctx, tenantID)
 	if err != nil {
 		return "", err
 	}
@@ -305,16 +303,16 @@ func (s *Service) ConsentURL(ctx context.Context, tenantID uuid.UUID, state stri
 // must be the tenant the redirect named and carry the required roles.
 func (s *Service) FinishConsent(ctx context.Context, tenantID uuid.UUID, q url.Values, actor string) error {
 	res := identity.ParseConsentCallback(q)
-	t, err := s.st.GetTenant(ctx, s.st.Pool(), tenantID)
+	t, err := s.st.GetTenant(ctx, tenantID)
 	if err != nil {
 		return err
 	}
 	fail := func(p *Problem, detail map[string]any) error {
-		err := s.tx(ctx, func(tx pgx.Tx) error {
-			if err := s.st.ConsentFailed(ctx, tx, tenantID, p.Title+" "+p.Detail); err != nil {
+		err := s.tx(ctx, func(tx store.Tx) error {
+			if err := tx.ConsentFailed(ctx, tenantID, p.Title+" "+p.Detail); err != nil {
 				return err
 			}
-			return s.st.Audit(ctx, tx, &tenantID, actor, "consent.failed", detail)
+			return tx.Audit(ctx, &tenantID, actor, "consent.failed", detail)
 		})
 		if err != nil {
 			return err
@@ -344,11 +342,11 @@ func (s *Service) FinishConsent(ctx context.Context, tenantID uuid.UUID, q url.V
 		return fail(&Problem{"Consent was granted for a different Microsoft tenant.", "The form names " + t.MSDomain + ", but the administrator signed in to another tenant. Sign in with an administrator account of " + t.MSDomain + " and press Authorize again."},
 			map[string]any{"declared": t.MSDomain, "returned": res.Tenant})
 	}
-	err = s.tx(ctx, func(tx pgx.Tx) error {
-		if err := s.st.ConsentGranted(ctx, tx, tenantID, at.TenantID); err != nil {
+	err = s.tx(ctx, func(tx store.Tx) error {
+		if err := tx.ConsentGranted(ctx, tenantID, at.TenantID); err != nil {
 			return err
 		}
-		return s.st.Audit(ctx, tx, &tenantID, actor, "consent.granted", map[string]any{"microsoftTenant": at.TenantID, "roles": at.Roles})
+		return tx.Audit(ctx, &tenantID, actor, "consent.granted", map[string]any{"microsoftTenant": at.TenantID, "roles": at.Roles})
 	})
 	if errors.Is(err, store.ErrMicrosoftTenantTaken) {
 		return fail(&Problem{"This Microsoft tenant is already connected.", "Another Presence Bridge account uses " + t.MSDomain + ". Contact support to move it."}, map[string]any{"error": "taken"})

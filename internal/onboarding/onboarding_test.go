@@ -205,7 +205,7 @@ func TestOnboardingFromInvitationToActiveTenant(t *testing.T) {
 	if sealed != 2 {
 		t.Errorf("sealed refresh tokens = %d, want 2", sealed)
 	}
-	log, _ := f.st.AuditLog(ctx, f.pool, tenantID, 50)
+	log, _ := f.st.AuditLog(ctx, tenantID, 50)
 	var actions []string
 	for i := len(log) - 1; i >= 0; i-- {
 		actions = append(actions, log[i].Action)
@@ -225,11 +225,11 @@ func TestOnboardingFromInvitationToActiveTenant(t *testing.T) {
 	if err != nil || !strings.HasPrefix(secret, "whsec_") {
 		t.Fatalf("signing secret = %q, %v", secret, err)
 	}
-	testkit.RequireNotStored(t, f.pool, secret)
+	storetest.RequireNotStored(t, f.pool, secret)
 	if _, err := f.svc.SigningSecret(ctx, tenantID, "https://elsewhere.example.com/", "admin"); !errors.Is(err, ErrUnknownWebhook) {
 		t.Errorf("another URL's secret: %v", err)
 	}
-	if log, _ := f.st.AuditLog(ctx, f.pool, tenantID, 1); len(log) != 1 || log[0].Action != "webhook.secret_revealed" {
+	if log, _ := f.st.AuditLog(ctx, tenantID, 1); len(log) != 1 || log[0].Action != "webhook.secret_revealed" {
 		t.Errorf("the reveal was not audited: %+v", log)
 	}
 	if err := f.svc.Complete(ctx, tenantID, "admin"); err != nil {
@@ -242,8 +242,8 @@ func TestOnboardingFromInvitationToActiveTenant(t *testing.T) {
 	if err != nil || !strings.HasPrefix(key, "pbk_") {
 		t.Fatalf("NewAPIKey = %q %v", key, err)
 	}
-	testkit.RequireNotStored(t, f.pool, key)
-	if got, err := f.st.VerifyAPIKey(ctx, f.pool, key); err != nil || got != tenantID {
+	storetest.RequireNotStored(t, f.pool, key)
+	if got, err := f.st.VerifyAPIKey(ctx, key); err != nil || got != tenantID {
 		t.Errorf("the key does not verify for its tenant: %v", err)
 	}
 }
@@ -259,7 +259,7 @@ func TestConsentFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantProblem(t, f.svc.FinishConsent(ctx, tenantID, q, "admin"), "declined")
-	o, _ := f.st.GetOnboarding(ctx, f.pool, tenantID)
+	o, _ := f.st.GetOnboarding(ctx, tenantID)
 	if o.ConsentStatus != "failed" || !strings.Contains(o.ConsentError, "declined") {
 		t.Errorf("onboarding after decline = %+v", o)
 	}
@@ -306,13 +306,13 @@ func TestMonitorSignInFailuresChangeNothing(t *testing.T) {
 
 	// Password once: off by default, then wrong password, then MFA.
 	wantProblem(t, f.svc.PasswordSignIn(ctx, tenantID, m.ID, "x", "admin"), "turned off")
-	f.st.SetAllowPasswordSignIn(ctx, f.pool, tenantID, true)
+	f.st.SetAllowPasswordSignIn(ctx, tenantID, true)
 	wantProblem(t, f.svc.PasswordSignIn(ctx, tenantID, m.ID, "wrong", "admin"), "password is wrong")
 	f.sim.AddTokenFault(graphsim.TokenFault{User: m.UPN, Grant: "password", Error: "invalid_grant", Code: 50076,
 		Message: "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access."})
 	wantProblem(t, f.svc.PasswordSignIn(ctx, tenantID, m.ID, f.ten().Monitors[0].Password, "admin"), "multi-factor")
 
-	got, _ := f.st.GetMonitor(ctx, f.pool, tenantID, m.ID)
+	got, _ := f.st.GetMonitor(ctx, tenantID, m.ID)
 	if got.Status != store.MonitorPending || got.AuthorizedAt != nil {
 		t.Errorf("failed sign-ins changed the monitor: %+v", got)
 	}
@@ -332,7 +332,7 @@ func TestMonitorSignInFailuresChangeNothing(t *testing.T) {
 	if err := f.svc.PasswordSignIn(ctx, tenantID, m2.ID, f.ten().Monitors[2].Password, "admin"); err != nil {
 		t.Fatalf("password sign-in: %v", err)
 	}
-	testkit.RequireNotStored(t, f.pool, f.ten().Monitors[2].Password)
+	storetest.RequireNotStored(t, f.pool, f.ten().Monitors[2].Password)
 }
 
 func TestCopyURLLinksExpireAndAreWithdrawnByRetry(t *testing.T) {

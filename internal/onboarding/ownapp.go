@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/identity"
@@ -103,15 +102,15 @@ func (s *Service) SetOwnApp(ctx context.Context, tenantID uuid.UUID, a OwnApp, e
 		}
 		rec.SecretExpiresAt, rec.SecretExpirySource = entered, "admin"
 	}
-	err = s.tx(ctx, func(tx pgx.Tx) error {
-		changed, err := s.st.PutTenantApp(ctx, tx, rec, a.ClientSecret)
+	err = s.tx(ctx, func(tx store.Tx) error {
+		changed, err := tx.PutTenantApp(ctx, rec, a.ClientSecret)
 		if err != nil {
 			return err
 		}
-		if err := s.st.ConsentGranted(ctx, tx, tenantID, at.TenantID); err != nil {
+		if err := tx.ConsentGranted(ctx, tenantID, at.TenantID); err != nil {
 			return err
 		}
-		return s.st.Audit(ctx, tx, &tenantID, actor, "app.own_set", map[string]any{"clientId": clientID, "appTenantId": appTenant,
+		return tx.Audit(ctx, &tenantID, actor, "app.own_set", map[string]any{"clientId": clientID, "appTenantId": appTenant,
 			"monitorsNeedUpdate": changed, "secretExpires": rec.SecretExpiresAt, "expirySource": rec.SecretExpirySource, "roles": at.Roles})
 	})
 	if errors.Is(err, store.ErrMicrosoftTenantTaken) {
@@ -123,9 +122,9 @@ func (s *Service) SetOwnApp(ctx context.Context, tenantID uuid.UUID, a OwnApp, e
 // Credentials names the app registration and Microsoft tenant to use for
 // a tenant: its own app if it brought one, else ours.
 func (s *Service) Credentials(ctx context.Context, tenantID uuid.UUID) (identity.App, string, error) {
-	a, err := s.st.GetTenantApp(ctx, s.st.Pool(), tenantID)
+	a, err := s.st.GetTenantApp(ctx, tenantID)
 	if err == nil {
-		secret, err := s.st.TenantAppSecret(ctx, s.st.Pool(), tenantID)
+		secret, err := s.st.TenantAppSecret(ctx, tenantID)
 		if err != nil {
 			return identity.App{}, "", err
 		}
@@ -134,7 +133,7 @@ func (s *Service) Credentials(ctx context.Context, tenantID uuid.UUID) (identity
 	if !errors.Is(err, store.ErrNoTenantApp) {
 		return identity.App{}, "", err
 	}
-	t, err := s.st.GetTenant(ctx, s.st.Pool(), tenantID)
+	t, err := s.st.GetTenant(ctx, tenantID)
 	if err != nil {
 		return identity.App{}, "", err
 	}

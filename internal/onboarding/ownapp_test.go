@@ -12,7 +12,7 @@ import (
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/store"
-	"presencebridge/internal/testkit"
+	"presencebridge/internal/store/storetest"
 )
 
 // ownApp registers a customer's own app in graphsim and consents to it in
@@ -58,7 +58,7 @@ func TestBringYourOwnApp(t *testing.T) {
 	if err != nil || !strings.Contains(fe["secretExpires"], "enter it") {
 		t.Fatalf("no expiry: %v %v", fe, err)
 	}
-	if _, err := f.st.GetTenantApp(ctx, f.pool, tenantID); !errors.Is(err, store.ErrNoTenantApp) {
+	if _, err := f.st.GetTenantApp(ctx, tenantID); !errors.Is(err, store.ErrNoTenantApp) {
 		t.Fatalf("refused app was stored: %v", err)
 	}
 
@@ -77,11 +77,11 @@ func TestBringYourOwnApp(t *testing.T) {
 	if err != nil || fe != nil {
 		t.Fatalf("SetOwnApp: %v %v", fe, err)
 	}
-	rec, err := f.st.GetTenantApp(ctx, f.pool, tenantID)
+	rec, err := f.st.GetTenantApp(ctx, tenantID)
 	if err != nil || rec.SecretExpiresAt == nil || !rec.SecretExpiresAt.Equal(exp) || rec.SecretExpirySource != "graph" {
 		t.Fatalf("stored app = %+v %v", rec, err)
 	}
-	testkit.RequireNotStored(t, f.pool, app.ClientSecret)
+	storetest.RequireNotStored(t, f.pool, app.ClientSecret)
 	if a, msTenant, err := f.svc.Credentials(ctx, tenantID); err != nil || a.ClientID != app.ClientID || a.ClientSecret != app.ClientSecret || msTenant != ten.ID.String() {
 		t.Fatalf("Credentials = %v %v %v", a.ClientID, msTenant, err)
 	}
@@ -105,11 +105,11 @@ func TestBringYourOwnApp(t *testing.T) {
 	if err != nil || fe != nil {
 		t.Fatalf("second app: %v %v", fe, err)
 	}
-	got, _ := f.st.GetMonitor(ctx, f.pool, tenantID, m.ID)
+	got, _ := f.st.GetMonitor(ctx, tenantID, m.ID)
 	if got.Status != store.MonitorNeedsUpdate {
 		t.Errorf("monitor after the app changed = %s, want needs_update", got.Status)
 	}
-	rec, _ = f.st.GetTenantApp(ctx, f.pool, tenantID)
+	rec, _ = f.st.GetTenantApp(ctx, tenantID)
 	if rec.SecretExpirySource != "admin" || rec.SecretExpiresAt.Format("2006-01-02") != next {
 		t.Errorf("entered expiry = %+v", rec)
 	}

@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"time"
 
+	"presencebridge/internal/store/schema"
+
 	"github.com/jackc/pgx/v5"
 )
 
@@ -247,19 +249,7 @@ func (s *Server) EnsureDatabase(ctx context.Context, name string) error {
 		return err
 	}
 	defer conn.Close(ctx)
-	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
-		return err
-	}
-	if exists {
-		return nil
-	}
-	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
-	var pgErr interface{ SQLState() string }
-	if errors.As(err, &pgErr) && pgErr.SQLState() == "42P04" { // created concurrently
-		return nil
-	}
-	return err
+	return schema.EnsureDatabase(ctx, conn, name)
 }
 
 func initdb(ctx context.Context, binDir, dataDir string, acct account) error {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/store"
 )
@@ -28,7 +27,7 @@ type Choice struct {
 // replaces every row); choosing the group already followed keeps its
 // delta link. A list ends any group roster and replaces the rows: entries
 // not yet on the roster are added to resolve, the others removed.
-func (r *Roster) Choose(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, c Choice) (ImportResult, error) {
+func (r *Roster) Choose(ctx context.Context, tx store.Tx, tenantID uuid.UUID, c Choice) (ImportResult, error) {
 	res, err := r.choose(ctx, tx, tenantID, c)
 	if err != nil {
 		return ImportResult{}, fmt.Errorf("choose roster of %s: %w", tenantID, err)
@@ -36,11 +35,11 @@ func (r *Roster) Choose(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, c Ch
 	return res, nil
 }
 
-func (r *Roster) choose(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, c Choice) (ImportResult, error) {
-	if err := r.st.LockRoster(ctx, tx, tenantID); err != nil {
+func (r *Roster) choose(ctx context.Context, tx store.Tx, tenantID uuid.UUID, c Choice) (ImportResult, error) {
+	if err := tx.LockRoster(ctx, tenantID); err != nil {
 		return ImportResult{}, err
 	}
-	src, err := r.st.TenantRosterSource(ctx, tx, tenantID)
+	src, err := tx.TenantRosterSource(ctx, tenantID)
 	if err != nil {
 		return ImportResult{}, err
 	}
@@ -48,10 +47,10 @@ func (r *Roster) choose(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, c Ch
 		if src.Kind == store.SourceGroup && src.GroupID != nil && *src.GroupID == *c.Group {
 			return ImportResult{}, nil
 		}
-		return ImportResult{}, r.st.SetRosterSource(ctx, tx, tenantID, c.Group)
+		return ImportResult{}, tx.SetRosterSource(ctx, tenantID, c.Group)
 	}
 	if src.Kind == store.SourceGroup {
-		if err := r.st.SetRosterSource(ctx, tx, tenantID, nil); err != nil {
+		if err := tx.SetRosterSource(ctx, tenantID, nil); err != nil {
 			return ImportResult{}, err
 		}
 	}

@@ -38,7 +38,7 @@ const maxFollowPages = 20000
 // new delta link is kept only when the round ends.
 func (r *Roster) FollowDirectory(ctx context.Context, tenantID uuid.UUID, dir DirectoryChanges, now time.Time) (FollowResult, error) {
 	var res FollowResult
-	state, err := r.st.DirectoryFollowState(ctx, r.st.Pool(), tenantID)
+	state, err := r.st.DirectoryFollowState(ctx, tenantID)
 	if err != nil {
 		return res, err
 	}
@@ -53,7 +53,7 @@ func (r *Roster) FollowDirectory(ctx context.Context, tenantID uuid.UUID, dir Di
 		page, err = dir.UsersDelta(ctx, link)
 		if err != nil {
 			if e, ok := graphapi.AsError(err); ok && (e.Status == 410 || e.Status == 400) && state.DeltaLink != "" {
-				rerr := r.st.RecordDirectoryFollow(ctx, r.st.Pool(), tenantID, "", now, fmt.Errorf("delta link refused, next round reads everyone: %w", err), true)
+				rerr := r.st.RecordDirectoryFollow(ctx, tenantID, "", now, fmt.Errorf("delta link refused, next round reads everyone: %w", err), true)
 				return res, errors.Join(err, rerr)
 			}
 			break
@@ -70,13 +70,13 @@ func (r *Roster) FollowDirectory(ctx context.Context, tenantID uuid.UUID, dir Di
 			}
 		}
 		res.Seen += len(changes)
-		n, aerr := r.st.ApplyDirectoryChanges(ctx, r.st.Pool(), tenantID, changes)
+		n, aerr := r.st.ApplyDirectoryChanges(ctx, tenantID, changes)
 		res.Changed += n
 		if aerr != nil {
 			return res, aerr
 		}
 		if page.DeltaLink != "" {
-			return res, r.st.RecordDirectoryFollow(ctx, r.st.Pool(), tenantID, page.DeltaLink, now, nil, false)
+			return res, r.st.RecordDirectoryFollow(ctx, tenantID, page.DeltaLink, now, nil, false)
 		}
 		if page.NextLink == "" || page.NextLink == link {
 			err = errors.New("users delta page without a next or delta link")
@@ -85,5 +85,5 @@ func (r *Roster) FollowDirectory(ctx context.Context, tenantID uuid.UUID, dir Di
 		link = page.NextLink
 	}
 	err = fmt.Errorf("follow the directory of %s: %w", tenantID, err)
-	return res, errors.Join(err, r.st.RecordDirectoryFollow(ctx, r.st.Pool(), tenantID, "", now, err, false))
+	return res, errors.Join(err, r.st.RecordDirectoryFollow(ctx, tenantID, "", now, err, false))
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/store"
@@ -37,7 +36,7 @@ type SyncResult struct {
 // account is enabled. The outcome (or error) is recorded on the source for
 // display.
 func (r *Roster) SyncGroup(ctx context.Context, tenantID uuid.UUID, dir Directory) (SyncResult, error) {
-	src, err := r.st.TenantRosterSource(ctx, r.st.Pool(), tenantID)
+	src, err := r.st.TenantRosterSource(ctx, tenantID)
 	if err != nil {
 		return SyncResult{}, err
 	}
@@ -47,7 +46,7 @@ func (r *Roster) SyncGroup(ctx context.Context, tenantID uuid.UUID, dir Director
 	res, err := r.syncGroup(ctx, tenantID, src, dir)
 	if err != nil {
 		err = fmt.Errorf("sync roster group %s of %s: %w", src.GroupID, tenantID, err)
-		if rerr := r.st.RecordGroupSync(context.WithoutCancel(ctx), r.st.Pool(), tenantID, "", false, err); rerr != nil {
+		if rerr := r.st.RecordGroupSync(context.WithoutCancel(ctx), tenantID, "", false, err); rerr != nil {
 			err = errors.Join(err, rerr)
 		}
 	}
@@ -108,11 +107,11 @@ func (r *Roster) syncGroup(ctx context.Context, tenantID uuid.UUID, src store.Ro
 			return res, err
 		}
 	}
-	err = pgx.BeginFunc(ctx, r.st.Pool(), func(tx pgx.Tx) error {
-		if err := r.st.LockRoster(ctx, tx, tenantID); err != nil {
+	err = r.st.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.LockRoster(ctx, tenantID); err != nil {
 			return err
 		}
-		if cur, err := r.st.TenantRosterSource(ctx, tx, tenantID); err != nil || cur.GroupID == nil || *cur.GroupID != *src.GroupID {
+		if cur, err := tx.TenantRosterSource(ctx, tenantID); err != nil || cur.GroupID == nil || *cur.GroupID != *src.GroupID {
 			return errors.Join(err, errors.New("the roster source changed during the sync"))
 		}
 		var err error
@@ -121,24 +120,24 @@ func (r *Roster) syncGroup(ctx context.Context, tenantID uuid.UUID, src store.Ro
 			for i, m := range members {
 				ids[i] = m.ObjectID
 			}
-			there, herr := r.st.ObjectHolders(ctx, tx, tenantID, ids)
+			there, herr := tx.ObjectHolders(ctx, tenantID, ids)
 			if herr != nil {
 				return herr
 			}
 			res.Added = len(members) - len(there)
-			if res.Removed, err = r.st.ReplaceWithGroupMembers(ctx, tx, tenantID, members); err != nil {
+			if res.Removed, err = tx.ReplaceWithGroupMembers(ctx, tenantID, members); err != nil {
 				return err
 			}
 		} else {
-			if err = r.st.UpsertGroupMembers(ctx, tx, tenantID, members); err != nil {
+			if err = tx.UpsertGroupMembers(ctx, tenantID, members); err != nil {
 				return err
 			}
 			res.Added = len(members)
-			if res.Removed, err = r.st.RemoveDirectoryUsersByObjectID(ctx, tx, tenantID, gone); err != nil {
+			if res.Removed, err = tx.RemoveDirectoryUsersByObjectID(ctx, tenantID, gone); err != nil {
 				return err
 			}
 		}
-		return r.st.RecordGroupSync(ctx, tx, tenantID, link, res.Nested, nil)
+		return tx.RecordGroupSync(ctx, tenantID, link, res.Nested, nil)
 	})
 	return res, err
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/store"
@@ -37,7 +36,7 @@ func (r *Roster) Resolve(ctx context.Context, tenantID uuid.UUID, dir Directory)
 	var res ResolveResult
 	var after int64
 	for {
-		pending, err := r.st.PendingDirectoryUsers(ctx, r.st.Pool(), tenantID, after, resolveChunk)
+		pending, err := r.st.PendingDirectoryUsers(ctx, tenantID, after, resolveChunk)
 		if err != nil || len(pending) == 0 {
 			return res, err
 		}
@@ -48,8 +47,8 @@ func (r *Roster) Resolve(ctx context.Context, tenantID uuid.UUID, dir Directory)
 		}
 		found, failed := dir.ResolveUsers(ctx, lookups)
 		var authErr error
-		err = pgx.BeginFunc(ctx, r.st.Pool(), func(tx pgx.Tx) error {
-			if err := r.st.LockRoster(ctx, tx, tenantID); err != nil {
+		err = r.st.InTx(ctx, func(tx store.Tx) error {
+			if err := tx.LockRoster(ctx, tenantID); err != nil {
 				return err
 			}
 			outcomes, err := r.decide(ctx, tx, tenantID, pending, found, failed, &res)
@@ -57,7 +56,7 @@ func (r *Roster) Resolve(ctx context.Context, tenantID uuid.UUID, dir Directory)
 				return err
 			}
 			authErr = firstAuthError(failed)
-			return r.st.RecordResolutions(ctx, tx, tenantID, outcomes)
+			return tx.RecordResolutions(ctx, tenantID, outcomes)
 		})
 		if err != nil {
 			return res, fmt.Errorf("resolve roster of %s: %w", tenantID, err)
@@ -74,7 +73,7 @@ func (r *Roster) Resolve(ctx context.Context, tenantID uuid.UUID, dir Directory)
 // decide turns Graph's answers for a chunk into outcomes. Object ids
 // already held by other rows, or claimed earlier in the chunk, make
 // duplicates.
-func (r *Roster) decide(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, pending []store.PendingUser,
+func (r *Roster) decide(ctx context.Context, tx store.Tx, tenantID uuid.UUID, pending []store.PendingUser,
 	found map[string]graphapi.User, failed map[string]error, res *ResolveResult) ([]store.Resolution, error) {
 	var oids []uuid.UUID
 	for _, u := range found {
@@ -82,7 +81,7 @@ func (r *Roster) decide(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, pend
 			oids = append(oids, id)
 		}
 	}
-	holders, err := r.st.ObjectHolders(ctx, tx, tenantID, oids)
+	holders, err := tx.ObjectHolders(ctx, tenantID, oids)
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,6 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/store"
@@ -43,12 +42,12 @@ func New(st *store.Store) *Roster { return &Roster{st: st} }
 // UseGroup makes the Entra group the tenant's roster; the next SyncGroup
 // reads it in full and replaces every row.
 func (r *Roster) UseGroup(ctx context.Context, tenantID, groupID uuid.UUID) error {
-	return r.st.SetRosterSource(ctx, r.st.Pool(), tenantID, &groupID)
+	return r.st.SetRosterSource(ctx, tenantID, &groupID)
 }
 
 // UseList makes the roster a list kept by hand again; the rows stay.
 func (r *Roster) UseList(ctx context.Context, tenantID uuid.UUID) error {
-	return r.st.SetRosterSource(ctx, r.st.Pool(), tenantID, nil)
+	return r.st.SetRosterSource(ctx, tenantID, nil)
 }
 
 // ImportOptions say where entries come from and whether they are the
@@ -68,7 +67,7 @@ type ImportResult struct {
 // to resolve; Resolve then looks them up.
 func (r *Roster) Import(ctx context.Context, tenantID uuid.UUID, entries []Entry, opts ImportOptions) (ImportResult, error) {
 	var res ImportResult
-	err := r.inListTx(ctx, tenantID, func(tx pgx.Tx) (err error) {
+	err := r.inListTx(ctx, tenantID, func(tx store.Tx) (err error) {
 		res, err = r.importTx(ctx, tx, tenantID, entries, opts)
 		return err
 	})
@@ -79,7 +78,7 @@ func (r *Roster) Import(ctx context.Context, tenantID uuid.UUID, entries []Entry
 }
 
 // importTx writes entries in tx, under the roster lock the caller holds.
-func (r *Roster) importTx(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, entries []Entry, opts ImportOptions) (ImportResult, error) {
+func (r *Roster) importTx(ctx context.Context, tx store.Tx, tenantID uuid.UUID, entries []Entry, opts ImportOptions) (ImportResult, error) {
 	if opts.Source == "" {
 		opts.Source = store.SourceList
 	}
@@ -88,13 +87,13 @@ func (r *Roster) importTx(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, en
 	for i, e := range entries {
 		rows[i], upns[i] = store.DirectoryEntry{UPN: e.UPN, ExternalID: e.TelephonyID}, e.UPN
 	}
-	up, err := r.st.UpsertDirectoryUsers(ctx, tx, tenantID, opts.Source, rows)
+	up, err := tx.UpsertDirectoryUsers(ctx, tenantID, opts.Source, rows)
 	if err != nil {
 		return ImportResult{}, err
 	}
 	res := ImportResult{Added: up.Added, Updated: up.Updated}
 	if opts.Replace {
-		if res.Removed, err = r.st.RemoveDirectoryUsersExcept(ctx, tx, tenantID, upns); err != nil {
+		if res.Removed, err = tx.RemoveDirectoryUsersExcept(ctx, tenantID, upns); err != nil {
 			return ImportResult{}, err
 		}
 	}
@@ -104,8 +103,8 @@ func (r *Roster) importTx(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, en
 // Remove takes users (UPNs or addresses as entered) off the roster.
 func (r *Roster) Remove(ctx context.Context, tenantID uuid.UUID, upns []string) (int, error) {
 	var n int
-	err := r.inListTx(ctx, tenantID, func(tx pgx.Tx) (err error) {
-		n, err = r.st.RemoveDirectoryUsers(ctx, tx, tenantID, upns)
+	err := r.inListTx(ctx, tenantID, func(tx store.Tx) (err error) {
+		n, err = tx.RemoveDirectoryUsers(ctx, tenantID, upns)
 		return err
 	})
 	if err != nil {
@@ -115,12 +114,12 @@ func (r *Roster) Remove(ctx context.Context, tenantID uuid.UUID, upns []string) 
 }
 
 // inListTx runs f under the tenant's roster lock, refusing a group roster.
-func (r *Roster) inListTx(ctx context.Context, tenantID uuid.UUID, f func(pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, r.st.Pool(), func(tx pgx.Tx) error {
-		if err := r.st.LockRoster(ctx, tx, tenantID); err != nil {
+func (r *Roster) inListTx(ctx context.Context, tenantID uuid.UUID, f func(store.Tx) error) error {
+	return r.st.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.LockRoster(ctx, tenantID); err != nil {
 			return err
 		}
-		src, err := r.st.TenantRosterSource(ctx, tx, tenantID)
+		src, err := tx.TenantRosterSource(ctx, tenantID)
 		if err != nil {
 			return err
 		}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/roster"
@@ -54,7 +53,7 @@ func newRoster(t *testing.T) (*roster.Roster, *store.Store, uuid.UUID) {
 	t.Helper()
 	pool := testkit.DB(t)
 	st := storetest.Open(t, pool)
-	ten, err := st.CreateTenant(context.Background(), pool, "Contoso", time.Now().Add(time.Hour))
+	ten, err := st.CreateTenant(context.Background(), "Contoso", time.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +62,7 @@ func newRoster(t *testing.T) (*roster.Roster, *store.Store, uuid.UUID) {
 
 func statuses(t *testing.T, st *store.Store, tenant uuid.UUID) map[string]store.DirectoryUser {
 	t.Helper()
-	us, err := st.DirectoryUsers(context.Background(), st.Pool(), tenant, false)
+	us, err := st.DirectoryUsers(context.Background(), tenant, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +172,7 @@ func TestChooseSwitchesBetweenAListAndAGroup(t *testing.T) {
 	choose := func(c roster.Choice) roster.ImportResult {
 		t.Helper()
 		var res roster.ImportResult
-		err := pgx.BeginFunc(ctx, st.Pool(), func(tx pgx.Tx) (err error) {
+		err := st.InTx(ctx, func(tx store.Tx) (err error) {
 			res, err = r.Choose(ctx, tx, ten, c)
 			return err
 		})
@@ -187,24 +186,24 @@ func TestChooseSwitchesBetweenAListAndAGroup(t *testing.T) {
 	}
 	group := uuid.New()
 	choose(roster.Choice{Group: &group, Entries: []roster.Entry{{UPN: "ignored@contoso.example"}}})
-	src, err := st.TenantRosterSource(ctx, st.Pool(), ten)
+	src, err := st.TenantRosterSource(ctx, ten)
 	if err != nil || src.Kind != store.SourceGroup || *src.GroupID != group {
 		t.Fatalf("after choosing the group: %+v, %v", src, err)
 	}
 	if got := statuses(t, st, ten); len(got) != 2 {
 		t.Errorf("choosing a group changed the rows before its sync: %+v", got)
 	}
-	if err := st.RecordGroupSync(ctx, st.Pool(), ten, "https://graph.example/delta?token=1", false, nil); err != nil {
+	if err := st.RecordGroupSync(ctx, ten, "https://graph.example/delta?token=1", false, nil); err != nil {
 		t.Fatal(err)
 	}
 	choose(roster.Choice{Group: &group})
-	if src, _ := st.TenantRosterSource(ctx, st.Pool(), ten); src.DeltaLink == "" {
+	if src, _ := st.TenantRosterSource(ctx, ten); src.DeltaLink == "" {
 		t.Errorf("choosing the same group again dropped its delta link: %+v", src)
 	}
 	if res := choose(roster.Choice{Entries: []roster.Entry{{UPN: "b@contoso.example"}, {UPN: "c@contoso.example"}}}); res != (roster.ImportResult{Added: 1, Updated: 1, Removed: 1}) {
 		t.Errorf("back to a list: %+v", res)
 	}
-	if src, _ := st.TenantRosterSource(ctx, st.Pool(), ten); src.Kind != store.SourceList {
+	if src, _ := st.TenantRosterSource(ctx, ten); src.Kind != store.SourceList {
 		t.Errorf("a list did not end the group roster: %+v", src)
 	}
 }

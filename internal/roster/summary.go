@@ -23,20 +23,19 @@ type Summary struct {
 
 // Summary reads the tenant's roster summary.
 func (r *Roster) Summary(ctx context.Context, tenantID uuid.UUID) (Summary, error) {
-	q := r.st.Pool()
-	src, err := r.st.TenantRosterSource(ctx, q, tenantID)
+	src, err := r.st.TenantRosterSource(ctx, tenantID)
 	if err != nil {
 		return Summary{}, err
 	}
-	counts, err := r.st.DirectoryCounts(ctx, q, tenantID)
+	counts, err := r.st.DirectoryCounts(ctx, tenantID)
 	if err != nil {
 		return Summary{}, err
 	}
-	users, err := r.st.UserCountsOf(ctx, q, tenantID)
+	users, err := r.st.UserCountsOf(ctx, tenantID)
 	if err != nil {
 		return Summary{}, err
 	}
-	problems, err := r.st.DirectoryUsers(ctx, q, tenantID, true)
+	problems, err := r.st.DirectoryUsers(ctx, tenantID, true)
 	if err != nil {
 		return Summary{}, fmt.Errorf("roster summary of %s: %w", tenantID, err)
 	}

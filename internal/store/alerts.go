@@ -29,7 +29,7 @@ type Alert struct {
 
 // RaiseAlert opens an alert, or refreshes the open one of the same kind
 // and subject (one open alert per condition, however often it is seen).
-func (s *Store) RaiseAlert(ctx context.Context, q DBTX, tenantID uuid.UUID, kind, subject, message string, detail map[string]any) error {
+func (s *Store) RaiseAlert(ctx context.Context, tenantID uuid.UUID, kind, subject, message string, detail map[string]any) error {
 	if detail == nil {
 		detail = map[string]any{}
 	}
@@ -37,22 +37,22 @@ func (s *Store) RaiseAlert(ctx context.Context, q DBTX, tenantID uuid.UUID, kind
 	if err != nil {
 		return err
 	}
-	_, err = q.Exec(ctx, `INSERT INTO alerts (tenant_id, kind, subject, message, detail) VALUES ($1, $2, $3, $4, $5)
+	_, err = s.db.Exec(ctx, `INSERT INTO alerts (tenant_id, kind, subject, message, detail) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (tenant_id, kind, subject) WHERE resolved_at IS NULL
 		DO UPDATE SET message = excluded.message, detail = excluded.detail, updated_at = now()`, tenantID, kind, subject, message, b)
 	return err
 }
 
 // ResolveAlert closes the open alert of that kind and subject, if any.
-func (s *Store) ResolveAlert(ctx context.Context, q DBTX, tenantID uuid.UUID, kind, subject string) error {
-	_, err := q.Exec(ctx, `UPDATE alerts SET resolved_at = now(), updated_at = now()
+func (s *Store) ResolveAlert(ctx context.Context, tenantID uuid.UUID, kind, subject string) error {
+	_, err := s.db.Exec(ctx, `UPDATE alerts SET resolved_at = now(), updated_at = now()
 		WHERE tenant_id = $1 AND kind = $2 AND subject = $3 AND resolved_at IS NULL`, tenantID, kind, subject)
 	return err
 }
 
 // Alerts lists a tenant's alerts, open ones first, newest first.
-func (s *Store) Alerts(ctx context.Context, q DBTX, tenantID uuid.UUID) ([]Alert, error) {
-	rows, err := q.Query(ctx, `SELECT id, tenant_id, kind, subject, message, detail, raised_at, resolved_at FROM alerts
+func (s *Store) Alerts(ctx context.Context, tenantID uuid.UUID) ([]Alert, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, tenant_id, kind, subject, message, detail, raised_at, resolved_at FROM alerts
 		WHERE tenant_id = $1 ORDER BY resolved_at IS NOT NULL, raised_at DESC, id DESC`, tenantID)
 	if err != nil {
 		return nil, err

@@ -19,9 +19,9 @@ type AuditEntry struct {
 	Detail   map[string]any
 }
 
-// Audit appends an entry, in q: run it in the transaction of the change it
+// Audit appends an entry: run it (on a Tx) in the transaction of the change it
 // records, so neither exists without the other. Detail must hold no secret.
-func (s *Store) Audit(ctx context.Context, q DBTX, tenantID *uuid.UUID, actor, action string, detail map[string]any) error {
+func (s *Store) Audit(ctx context.Context, tenantID *uuid.UUID, actor, action string, detail map[string]any) error {
 	if detail == nil {
 		detail = map[string]any{}
 	}
@@ -29,13 +29,13 @@ func (s *Store) Audit(ctx context.Context, q DBTX, tenantID *uuid.UUID, actor, a
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
 	}
-	_, err = q.Exec(ctx, `INSERT INTO audit_log (tenant_id, actor, action, detail) VALUES ($1, $2, $3, $4)`, tenantID, actor, action, b)
+	_, err = s.db.Exec(ctx, `INSERT INTO audit_log (tenant_id, actor, action, detail) VALUES ($1, $2, $3, $4)`, tenantID, actor, action, b)
 	return err
 }
 
 // AuditLog lists a tenant's entries, newest first.
-func (s *Store) AuditLog(ctx context.Context, q DBTX, tenantID uuid.UUID, limit int) ([]AuditEntry, error) {
-	rows, err := q.Query(ctx, `SELECT id, at, tenant_id, actor, action, detail FROM audit_log WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2`,
+func (s *Store) AuditLog(ctx context.Context, tenantID uuid.UUID, limit int) ([]AuditEntry, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, at, tenant_id, actor, action, detail FROM audit_log WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2`,
 		tenantID, limit)
 	if err != nil {
 		return nil, err

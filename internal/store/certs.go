@@ -25,8 +25,8 @@ type EncryptionCert struct {
 
 // LockEncryptionCerts serialises, until tx ends, the making of
 // certificates across every process: concurrent callers agree on one.
-func (s *Store) LockEncryptionCerts(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('presencebridge/encryption-certs'))`); err != nil {
+func (s Tx) LockEncryptionCerts(ctx context.Context) error {
+	if _, err := s.db.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('presencebridge/encryption-certs'))`); err != nil {
 		return fmt.Errorf("lock encryption certificates: %w", err)
 	}
 	return nil
@@ -34,8 +34,8 @@ func (s *Store) LockEncryptionCerts(ctx context.Context, tx pgx.Tx) error {
 
 // NewestEncryptionCert returns the newest certificate not retired; found
 // is false when there is none.
-func (s *Store) NewestEncryptionCert(ctx context.Context, q DBTX) (c EncryptionCert, found bool, err error) {
-	err = q.QueryRow(ctx, `SELECT id, certificate, private_key_secret_id, not_after FROM encryption_certs
+func (s *Store) NewestEncryptionCert(ctx context.Context) (c EncryptionCert, found bool, err error) {
+	err = s.db.QueryRow(ctx, `SELECT id, certificate, private_key_secret_id, not_after FROM encryption_certs
 		WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1`).Scan(&c.ID, &c.DER, &c.SecretID, &c.NotAfter)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, false, nil
@@ -50,21 +50,21 @@ func (s *Store) NewestEncryptionCert(ctx context.Context, q DBTX) (c EncryptionC
 // CertsNotifyChannel. The notification is sent at commit, with the row:
 // every processor loads the certificate before the subscription that
 // names it exists at Graph.
-func (s *Store) InsertEncryptionCert(ctx context.Context, tx pgx.Tx, c EncryptionCert) error {
-	_, err := tx.Exec(ctx, `INSERT INTO encryption_certs (id, certificate, private_key_secret_id, not_after) VALUES ($1, $2, $3, $4)`,
+func (s Tx) InsertEncryptionCert(ctx context.Context, c EncryptionCert) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO encryption_certs (id, certificate, private_key_secret_id, not_after) VALUES ($1, $2, $3, $4)`,
 		c.ID, c.DER, c.SecretID, c.NotAfter)
 	if err != nil {
 		return fmt.Errorf("insert encryption certificate %s: %w", c.ID, err)
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, CertsNotifyChannel, c.ID); err != nil {
+	if _, err := s.db.Exec(ctx, `SELECT pg_notify($1, $2)`, CertsNotifyChannel, c.ID); err != nil {
 		return fmt.Errorf("notify encryption certificate %s: %w", c.ID, err)
 	}
 	return nil
 }
 
 // EncryptionCerts returns every certificate, retired ones marked.
-func (s *Store) EncryptionCerts(ctx context.Context, q DBTX) ([]EncryptionCert, error) {
-	rows, err := q.Query(ctx, `SELECT id, certificate, private_key_secret_id, retired_at IS NOT NULL FROM encryption_certs`)
+func (s *Store) EncryptionCerts(ctx context.Context) ([]EncryptionCert, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, certificate, private_key_secret_id, retired_at IS NOT NULL FROM encryption_certs`)
 	if err != nil {
 		return nil, fmt.Errorf("list encryption certificates: %w", err)
 	}
@@ -81,7 +81,7 @@ func (s *Store) EncryptionCerts(ctx context.Context, q DBTX) ([]EncryptionCert, 
 // RetireEncryptionCerts marks certificates that are neither the newest
 // nor named by any subscription; it returns how many.
 func (s *Store) RetireEncryptionCerts(ctx context.Context) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE encryption_certs c SET retired_at = now()
+	tag, err := s.db.Exec(ctx, `UPDATE encryption_certs c SET retired_at = now()
 		WHERE retired_at IS NULL
 		AND id <> (SELECT id FROM encryption_certs WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1)
 		AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.cert_key_id = c.id)`)

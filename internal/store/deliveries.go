@@ -72,7 +72,7 @@ func collectClaimed(rows pgx.Rows) ([]Delivery, error) {
 // not to claim for at all (open circuit breakers). A claim moves
 // next_attempt_at past the lease, so a worker that dies leaves the
 // delivery to be claimed again (at least once, never lost).
-func (s *Store) ClaimDeliveries(ctx context.Context, q DBTX, limit int, lease time.Duration, skip []uuid.UUID, perEndpoint int, busy map[uuid.UUID]int) ([]Delivery, error) {
+func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Duration, skip []uuid.UUID, perEndpoint int, busy map[uuid.UUID]int) ([]Delivery, error) {
 	if skip == nil {
 		skip = []uuid.UUID{} // NULL would make "NOT (id = ANY(skip))" NULL: nothing claimed
 	}
@@ -88,7 +88,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, q DBTX, limit int, lease ti
 	// one made while the table was small nests a scan of every pending
 	// delivery inside one of every due delivery, and took 1.5 s a claim at
 	// a backlog of 3,400 (the pipeline stalled) where a fresh plan takes 5 ms.
-	rows, err := q.Query(ctx, `
+	rows, err := s.db.Query(ctx, `
 		WITH due AS (
 			SELECT d.id, d.endpoint_id, d.next_attempt_at,
 				row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS rn
@@ -121,8 +121,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, q DBTX, limit int, lease ti
 // user's pending deliveries (order holds), that user's most recent one
 // first (the state most worth getting through). ok is false when the
 // endpoint has nothing to send or everything is leased.
-func (s *Store) ClaimProbe(ctx context.Context, q DBTX, endpointID uuid.UUID, lease time.Duration) (Delivery, bool, error) {
-	rows, err := q.Query(ctx, `
+func (s *Store) ClaimProbe(ctx context.Context, endpointID uuid.UUID, lease time.Duration) (Delivery, bool, error) {
+	rows, err := s.db.Query(ctx, `
 		WITH picked AS (
 			SELECT d.id FROM deliveries d
 			WHERE d.endpoint_id = $1 AND d.`+pendingStatus+` AND (d.leased_until IS NULL OR d.leased_until <= now())
@@ -147,8 +147,8 @@ func (s *Store) ClaimProbe(ctx context.Context, q DBTX, endpointID uuid.UUID, le
 }
 
 // DeliverySucceeded marks a delivery delivered, if lease still holds it.
-func (s *Store) DeliverySucceeded(ctx context.Context, q DBTX, id int64, lease time.Time, status int) (bool, error) {
-	tag, err := q.Exec(ctx, `UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, last_status = $3, last_error = NULL,
+func (s *Store) DeliverySucceeded(ctx context.Context, id int64, lease time.Time, status int) (bool, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, last_status = $3, last_error = NULL,
 		delivered_at = now(), leased_until = NULL WHERE id = $1 AND leased_until = $2`, id, lease, status)
 	return tag.RowsAffected() == 1, err
 }
@@ -159,9 +159,9 @@ func (s *Store) DeliverySucceeded(ctx context.Context, q DBTX, id int64, lease t
 // of the same user to the same endpoint, which only now may be claimed.
 // Planned per execution, as ClaimDeliveries: a cached plan hashed every
 // pending delivery to answer that.
-func (s *Store) DeliveriesSucceeded(ctx context.Context, q DBTX, ids []int64, leases []time.Time, statuses []int32) (bool, error) {
+func (s *Store) DeliveriesSucceeded(ctx context.Context, ids []int64, leases []time.Time, statuses []int32) (bool, error) {
 	var next bool
-	err := q.QueryRow(ctx, `WITH done AS (
+	err := s.db.QueryRow(ctx, `WITH done AS (
 			UPDATE deliveries d SET status = 'delivered', attempts = d.attempts + 1, last_status = x.status, last_error = NULL,
 				delivered_at = now(), leased_until = NULL
 			FROM unnest($1::bigint[], $2::timestamptz[], $3::int[]) AS x (id, lease, status) WHERE d.id = x.id AND d.leased_until = x.lease
@@ -177,12 +177,12 @@ func (s *Store) DeliveriesSucceeded(ctx context.Context, q DBTX, ids []int64, le
 // DeliveryFailed records a failed attempt, if lease still holds the
 // delivery: retried at next, or dead when next is zero (the schedule is
 // spent). recorded is false when the lease was lost.
-func (s *Store) DeliveryFailed(ctx context.Context, q DBTX, id int64, lease time.Time, status int, reason string, next time.Time) (bool, error) {
+func (s *Store) DeliveryFailed(ctx context.Context, id int64, lease time.Time, status int, reason string, next time.Time) (bool, error) {
 	var at *time.Time
 	if !next.IsZero() {
 		at = &next
 	}
-	tag, err := q.Exec(ctx, `UPDATE deliveries SET status = CASE WHEN $5::timestamptz IS NULL THEN 'dead' ELSE status END,
+	tag, err := s.db.Exec(ctx, `UPDATE deliveries SET status = CASE WHEN $5::timestamptz IS NULL THEN 'dead' ELSE status END,
 		attempts = attempts + 1, last_status = nullif($3, 0), last_error = $4, next_attempt_at = coalesce($5, next_attempt_at),
 		leased_until = NULL
 		WHERE id = $1 AND leased_until = $2`, id, lease, status, reason, at)
@@ -191,8 +191,8 @@ func (s *Store) DeliveryFailed(ctx context.Context, q DBTX, id int64, lease time
 
 // PostponeDelivery puts a claimed delivery back, due at at, without
 // counting an attempt (its endpoint's circuit is open).
-func (s *Store) PostponeDelivery(ctx context.Context, q DBTX, id int64, lease, at time.Time) error {
-	_, err := q.Exec(ctx, `UPDATE deliveries SET next_attempt_at = $3, leased_until = NULL WHERE id = $1 AND leased_until = $2`, id, lease, at)
+func (s *Store) PostponeDelivery(ctx context.Context, id int64, lease, at time.Time) error {
+	_, err := s.db.Exec(ctx, `UPDATE deliveries SET next_attempt_at = $3, leased_until = NULL WHERE id = $1 AND leased_until = $2`, id, lease, at)
 	return err
 }
 
@@ -207,8 +207,8 @@ func (s *Store) PostponeDelivery(ctx context.Context, q DBTX, id int64, lease, a
 //
 // It starts from deliveries_failed_idx, empty while receivers answer, so
 // it costs nothing on a healthy system.
-func (s *Store) SupersedeBehindFailures(ctx context.Context, q DBTX) (map[uuid.UUID]int64, error) {
-	rows, err := q.Query(ctx, `
+func (s *Store) SupersedeBehindFailures(ctx context.Context) (map[uuid.UUID]int64, error) {
+	rows, err := s.db.Query(ctx, `
 		WITH heads AS (
 			SELECT h.endpoint_id, h.user_object_id, h.event_id FROM deliveries h
 			WHERE h.status = 'pending' AND h.attempts > 0 AND (h.leased_until IS NULL OR h.leased_until <= now())
@@ -259,8 +259,8 @@ type PendingAge struct {
 
 // OldestPending lists, for every endpoint with pending deliveries, the age
 // of the oldest (by the database's clock).
-func (s *Store) OldestPending(ctx context.Context, q DBTX) ([]PendingAge, error) {
-	rows, err := q.Query(ctx, `SELECT endpoint_id, extract(epoch FROM now() - min(created_at))::float8 FROM deliveries
+func (s *Store) OldestPending(ctx context.Context) ([]PendingAge, error) {
+	rows, err := s.db.Query(ctx, `SELECT endpoint_id, extract(epoch FROM now() - min(created_at))::float8 FROM deliveries
 		WHERE status = 'pending' GROUP BY endpoint_id`)
 	if err != nil {
 		return nil, err

@@ -63,7 +63,7 @@ type UpsertResult struct {
 // the rows already there (matched by UPN, case-insensitively). An entry
 // without an external id keeps the row's; a row that had failed to resolve
 // is tried again; a resolved row stays resolved.
-func (s *Store) UpsertDirectoryUsers(ctx context.Context, q DBTX, tenantID uuid.UUID, source string, entries []DirectoryEntry) (UpsertResult, error) {
+func (s *Store) UpsertDirectoryUsers(ctx context.Context, tenantID uuid.UUID, source string, entries []DirectoryEntry) (UpsertResult, error) {
 	if len(entries) == 0 {
 		return UpsertResult{}, nil
 	}
@@ -76,7 +76,7 @@ func (s *Store) UpsertDirectoryUsers(ctx context.Context, q DBTX, tenantID uuid.
 	}
 	// ORDER BY ord gives the rows seq numbers in entry order. (xmax = 0)
 	// tells an insert from an update.
-	rows, err := q.Query(ctx, `INSERT INTO directory_users (tenant_id, upn, external_id, source)
+	rows, err := s.db.Query(ctx, `INSERT INTO directory_users (tenant_id, upn, external_id, source)
 		SELECT $1, e.upn, e.ext, $4 FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS e (upn, ext, ord) ORDER BY e.ord
 		ON CONFLICT (tenant_id, lower(upn)) DO UPDATE SET
 			external_id = coalesce(excluded.external_id, directory_users.external_id),
@@ -105,27 +105,27 @@ func (s *Store) UpsertDirectoryUsers(ctx context.Context, q DBTX, tenantID uuid.
 
 // RemoveDirectoryUsers deletes the rows with these UPNs (as entered,
 // case-insensitively) and returns how many went.
-func (s *Store) RemoveDirectoryUsers(ctx context.Context, q DBTX, tenantID uuid.UUID, upns []string) (int, error) {
-	return s.removeWhere(ctx, q, `tenant_id = $1 AND lower(upn) = ANY (SELECT lower(x) FROM unnest($2::text[]) AS x)`, tenantID, upns)
+func (s *Store) RemoveDirectoryUsers(ctx context.Context, tenantID uuid.UUID, upns []string) (int, error) {
+	return s.removeWhere(ctx, `tenant_id = $1 AND lower(upn) = ANY (SELECT lower(x) FROM unnest($2::text[]) AS x)`, tenantID, upns)
 }
 
 // RemoveDirectoryUsersExcept deletes the tenant's rows whose UPN is not in
 // keep: what replacing the list with a new one removes.
-func (s *Store) RemoveDirectoryUsersExcept(ctx context.Context, q DBTX, tenantID uuid.UUID, keep []string) (int, error) {
-	return s.removeWhere(ctx, q, `tenant_id = $1 AND lower(upn) <> ALL (SELECT lower(x) FROM unnest($2::text[]) AS x)`, tenantID, keep)
+func (s *Store) RemoveDirectoryUsersExcept(ctx context.Context, tenantID uuid.UUID, keep []string) (int, error) {
+	return s.removeWhere(ctx, `tenant_id = $1 AND lower(upn) <> ALL (SELECT lower(x) FROM unnest($2::text[]) AS x)`, tenantID, keep)
 }
 
 // RemoveDirectoryUsersByObjectID deletes the rows of these Graph users.
-func (s *Store) RemoveDirectoryUsersByObjectID(ctx context.Context, q DBTX, tenantID uuid.UUID, objectIDs []uuid.UUID) (int, error) {
-	return s.removeWhere(ctx, q, `tenant_id = $1 AND object_id = ANY ($2::uuid[])`, tenantID, objectIDs)
+func (s *Store) RemoveDirectoryUsersByObjectID(ctx context.Context, tenantID uuid.UUID, objectIDs []uuid.UUID) (int, error) {
+	return s.removeWhere(ctx, `tenant_id = $1 AND object_id = ANY ($2::uuid[])`, tenantID, objectIDs)
 }
 
 // removeWhere deletes rows and, in the same statement, sends their
 // duplicates back to pending: the user they named is no longer the
 // roster's, so one of them becomes the user's row at the next resolution.
-func (s *Store) removeWhere(ctx context.Context, q DBTX, where string, args ...any) (int, error) {
+func (s *Store) removeWhere(ctx context.Context, where string, args ...any) (int, error) {
 	var n int
-	err := q.QueryRow(ctx, `WITH gone AS (DELETE FROM directory_users WHERE `+where+` RETURNING id),
+	err := s.db.QueryRow(ctx, `WITH gone AS (DELETE FROM directory_users WHERE `+where+` RETURNING id),
 		again AS (UPDATE directory_users SET resolution_status = 'pending', resolution_error = NULL, duplicate_of = NULL, updated_at = now()
 			WHERE tenant_id = $1 AND duplicate_of IN (SELECT id FROM gone))
 		SELECT count(*) FROM gone`, args...).Scan(&n)
@@ -145,8 +145,8 @@ type PendingUser struct {
 
 // PendingDirectoryUsers lists up to limit pending rows after seq, in entry
 // order, so that a resolution run visits each row once.
-func (s *Store) PendingDirectoryUsers(ctx context.Context, q DBTX, tenantID uuid.UUID, after int64, limit int) ([]PendingUser, error) {
-	rows, err := q.Query(ctx, `SELECT id, upn, seq FROM directory_users
+func (s *Store) PendingDirectoryUsers(ctx context.Context, tenantID uuid.UUID, after int64, limit int) ([]PendingUser, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, upn, seq FROM directory_users
 		WHERE tenant_id = $1 AND resolution_status = 'pending' AND seq > $2 ORDER BY seq LIMIT $3`, tenantID, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pending directory users: %w", err)
@@ -165,8 +165,8 @@ type ObjectHolder struct {
 
 // ObjectHolders finds which rows already hold these object ids, to tell a
 // duplicate from a first resolution.
-func (s *Store) ObjectHolders(ctx context.Context, q DBTX, tenantID uuid.UUID, objectIDs []uuid.UUID) (map[uuid.UUID]ObjectHolder, error) {
-	rows, err := q.Query(ctx, `SELECT object_id, id, upn FROM directory_users WHERE tenant_id = $1 AND object_id = ANY ($2::uuid[])`,
+func (s *Store) ObjectHolders(ctx context.Context, tenantID uuid.UUID, objectIDs []uuid.UUID) (map[uuid.UUID]ObjectHolder, error) {
+	rows, err := s.db.Query(ctx, `SELECT object_id, id, upn FROM directory_users WHERE tenant_id = $1 AND object_id = ANY ($2::uuid[])`,
 		tenantID, objectIDs)
 	if err != nil {
 		return nil, fmt.Errorf("object holders: %w", err)
@@ -203,7 +203,7 @@ type Resolution struct {
 // columns Graph answered are overwritten; a row found not to be monitored
 // (not found, duplicate) loses any object id and monitor it had, a pending
 // one keeps its object id (a group member's lookup key).
-func (s *Store) RecordResolutions(ctx context.Context, q DBTX, tenantID uuid.UUID, rs []Resolution) error {
+func (s *Store) RecordResolutions(ctx context.Context, tenantID uuid.UUID, rs []Resolution) error {
 	if len(rs) == 0 {
 		return nil
 	}
@@ -215,7 +215,7 @@ func (s *Store) RecordResolutions(ctx context.Context, q DBTX, tenantID uuid.UUI
 		ids[i], statuses[i], oids[i], dups[i] = r.ID, r.Status, r.ObjectID, r.DuplicateOf
 		upns[i], mails[i], names[i], errs[i] = nonEmpty(r.GraphUPN), nonEmpty(r.Email), nonEmpty(r.DisplayName), nonEmpty(r.Error)
 	}
-	_, err := q.Exec(ctx, `UPDATE directory_users d SET
+	_, err := s.db.Exec(ctx, `UPDATE directory_users d SET
 			resolution_status = r.status,
 			object_id = CASE WHEN r.status = 'pending' THEN d.object_id ELSE r.oid END,
 			graph_upn = coalesce(r.upn, d.graph_upn),
@@ -243,8 +243,8 @@ func nonEmpty(s string) *string {
 
 // DirectoryUsers lists a tenant's roster in entry order; with onlyProblems,
 // just the rows that are not resolved.
-func (s *Store) DirectoryUsers(ctx context.Context, q DBTX, tenantID uuid.UUID, onlyProblems bool) ([]DirectoryUser, error) {
-	rows, err := q.Query(ctx, `SELECT id, upn, coalesce(graph_upn, ''), coalesce(email, ''), coalesce(display_name, ''), object_id,
+func (s *Store) DirectoryUsers(ctx context.Context, tenantID uuid.UUID, onlyProblems bool) ([]DirectoryUser, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, upn, coalesce(graph_upn, ''), coalesce(email, ''), coalesce(display_name, ''), object_id,
 			coalesce(external_id, ''), monitor_id, source, resolution_status, coalesce(resolution_error, ''), duplicate_of, updated_at
 		FROM directory_users WHERE tenant_id = $1 AND (NOT $2 OR resolution_status <> 'resolved') ORDER BY seq`, tenantID, onlyProblems)
 	if err != nil {
@@ -258,8 +258,8 @@ func (s *Store) DirectoryUsers(ctx context.Context, q DBTX, tenantID uuid.UUID, 
 }
 
 // DirectoryCounts counts a tenant's rows by resolution status.
-func (s *Store) DirectoryCounts(ctx context.Context, q DBTX, tenantID uuid.UUID) (map[string]int, error) {
-	rows, err := q.Query(ctx, `SELECT resolution_status, count(*) FROM directory_users WHERE tenant_id = $1 GROUP BY 1`, tenantID)
+func (s *Store) DirectoryCounts(ctx context.Context, tenantID uuid.UUID) (map[string]int, error) {
+	rows, err := s.db.Query(ctx, `SELECT resolution_status, count(*) FROM directory_users WHERE tenant_id = $1 GROUP BY 1`, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("directory counts: %w", err)
 	}
@@ -290,7 +290,7 @@ type GroupMember struct {
 // UpsertGroupMembers adds group members as rows of source group, or
 // refreshes the rows already holding their object ids. External ids are
 // kept. A member without a UPN yet is entered under its object id.
-func (s *Store) UpsertGroupMembers(ctx context.Context, q DBTX, tenantID uuid.UUID, members []GroupMember) error {
+func (s *Store) UpsertGroupMembers(ctx context.Context, tenantID uuid.UUID, members []GroupMember) error {
 	if len(members) == 0 {
 		return nil
 	}
@@ -304,7 +304,7 @@ func (s *Store) UpsertGroupMembers(ctx context.Context, q DBTX, tenantID uuid.UU
 		}
 		mails[i], names[i], errs[i] = nonEmpty(m.Email), nonEmpty(m.DisplayName), nonEmpty(m.Error)
 	}
-	_, err := q.Exec(ctx, `INSERT INTO directory_users (tenant_id, object_id, upn, graph_upn, email, display_name,
+	_, err := s.db.Exec(ctx, `INSERT INTO directory_users (tenant_id, object_id, upn, graph_upn, email, display_name,
 			resolution_status, resolution_error, source)
 		SELECT $1, m.oid, m.upn, CASE WHEN m.status <> 'pending' THEN m.upn END, m.mail, m.name, m.status, m.err, 'group'
 		FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY
@@ -326,16 +326,16 @@ func (s *Store) UpsertGroupMembers(ctx context.Context, q DBTX, tenantID uuid.UU
 // ReplaceWithGroupMembers makes members the tenant's whole roster: rows of
 // anyone else go (with their monitor assignments), then members are
 // upserted.
-func (s *Store) ReplaceWithGroupMembers(ctx context.Context, q DBTX, tenantID uuid.UUID, members []GroupMember) (removed int, err error) {
+func (s *Store) ReplaceWithGroupMembers(ctx context.Context, tenantID uuid.UUID, members []GroupMember) (removed int, err error) {
 	keep := make([]uuid.UUID, len(members))
 	for i, m := range members {
 		keep[i] = m.ObjectID
 	}
-	removed, err = s.removeWhere(ctx, q, `tenant_id = $1 AND (object_id IS NULL OR object_id <> ALL ($2::uuid[]))`, tenantID, keep)
+	removed, err = s.removeWhere(ctx, `tenant_id = $1 AND (object_id IS NULL OR object_id <> ALL ($2::uuid[]))`, tenantID, keep)
 	if err != nil {
 		return 0, err
 	}
-	return removed, s.UpsertGroupMembers(ctx, q, tenantID, members)
+	return removed, s.UpsertGroupMembers(ctx, tenantID, members)
 }
 
 // RosterSource is where a tenant's roster comes from.
@@ -350,9 +350,9 @@ type RosterSource struct {
 
 // TenantRosterSource reads the tenant's roster source; a tenant that never
 // chose has a list.
-func (s *Store) TenantRosterSource(ctx context.Context, q DBTX, tenantID uuid.UUID) (RosterSource, error) {
+func (s *Store) TenantRosterSource(ctx context.Context, tenantID uuid.UUID) (RosterSource, error) {
 	var rs RosterSource
-	err := q.QueryRow(ctx, `SELECT kind, group_id, coalesce(delta_link, ''), nested, last_sync_at, coalesce(last_sync_error, '')
+	err := s.db.QueryRow(ctx, `SELECT kind, group_id, coalesce(delta_link, ''), nested, last_sync_at, coalesce(last_sync_error, '')
 		FROM roster_sources WHERE tenant_id = $1`, tenantID).
 		Scan(&rs.Kind, &rs.GroupID, &rs.DeltaLink, &rs.Nested, &rs.LastSyncAt, &rs.LastSyncError)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -366,12 +366,12 @@ func (s *Store) TenantRosterSource(ctx context.Context, q DBTX, tenantID uuid.UU
 
 // SetRosterSource chooses a list (groupID nil) or a group; any delta link
 // of an earlier choice is dropped, so a group is first read in full.
-func (s *Store) SetRosterSource(ctx context.Context, q DBTX, tenantID uuid.UUID, groupID *uuid.UUID) error {
+func (s *Store) SetRosterSource(ctx context.Context, tenantID uuid.UUID, groupID *uuid.UUID) error {
 	kind := SourceList
 	if groupID != nil {
 		kind = SourceGroup
 	}
-	_, err := q.Exec(ctx, `INSERT INTO roster_sources (tenant_id, kind, group_id) VALUES ($1, $2, $3)
+	_, err := s.db.Exec(ctx, `INSERT INTO roster_sources (tenant_id, kind, group_id) VALUES ($1, $2, $3)
 		ON CONFLICT (tenant_id) DO UPDATE SET kind = excluded.kind, group_id = excluded.group_id, delta_link = NULL,
 			nested = false, last_sync_at = NULL, last_sync_error = NULL, updated_at = now()`, tenantID, kind, groupID)
 	if err != nil {
@@ -383,13 +383,13 @@ func (s *Store) SetRosterSource(ctx context.Context, q DBTX, tenantID uuid.UUID,
 // RecordGroupSync stores a sync's outcome: on success the new delta link
 // (empty: read in full next time) and whether the group nests groups; on
 // failure only the error, keeping the link to retry from.
-func (s *Store) RecordGroupSync(ctx context.Context, q DBTX, tenantID uuid.UUID, deltaLink string, nested bool, syncErr error) error {
+func (s *Store) RecordGroupSync(ctx context.Context, tenantID uuid.UUID, deltaLink string, nested bool, syncErr error) error {
 	var err error
 	if syncErr != nil {
-		_, err = q.Exec(ctx, `UPDATE roster_sources SET last_sync_at = now(), last_sync_error = $2, updated_at = now()
+		_, err = s.db.Exec(ctx, `UPDATE roster_sources SET last_sync_at = now(), last_sync_error = $2, updated_at = now()
 			WHERE tenant_id = $1`, tenantID, syncErr.Error())
 	} else {
-		_, err = q.Exec(ctx, `UPDATE roster_sources SET delta_link = $2, nested = $3, last_sync_at = now(), last_sync_error = NULL,
+		_, err = s.db.Exec(ctx, `UPDATE roster_sources SET delta_link = $2, nested = $3, last_sync_at = now(), last_sync_error = NULL,
 			updated_at = now() WHERE tenant_id = $1`, tenantID, nonEmpty(deltaLink), nested)
 	}
 	if err != nil {
@@ -400,8 +400,8 @@ func (s *Store) RecordGroupSync(ctx context.Context, q DBTX, tenantID uuid.UUID,
 
 // LockRoster serialises roster changes of a tenant until tx ends (two
 // resolvers must not give one object id to two rows).
-func (s *Store) LockRoster(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID) error {
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('roster:' || $1::text, 0))`, tenantID)
+func (s Tx) LockRoster(ctx context.Context, tenantID uuid.UUID) error {
+	_, err := s.db.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('roster:' || $1::text, 0))`, tenantID)
 	if err != nil {
 		return fmt.Errorf("lock roster: %w", err)
 	}

@@ -22,19 +22,19 @@ type Endpoint struct {
 }
 
 // CreateEndpoint adds a webhook target with its signing secret (sealed).
-func (s *Store) CreateEndpoint(ctx context.Context, q DBTX, tenantID uuid.UUID, url, secret string) (Endpoint, error) {
-	sid, err := s.PutSecret(ctx, q, &tenantID, PurposeSigningSecret, []byte(secret))
+func (s *Store) CreateEndpoint(ctx context.Context, tenantID uuid.UUID, url, secret string) (Endpoint, error) {
+	sid, err := s.PutSecret(ctx, &tenantID, PurposeSigningSecret, []byte(secret))
 	if err != nil {
 		return Endpoint{}, err
 	}
 	e := Endpoint{TenantID: tenantID, URL: url, SecretID: sid, Enabled: true}
-	err = q.QueryRow(ctx, `INSERT INTO endpoints (tenant_id, url, signing_secret_id) VALUES ($1, $2, $3) RETURNING id`, tenantID, url, sid).Scan(&e.ID)
+	err = s.db.QueryRow(ctx, `INSERT INTO endpoints (tenant_id, url, signing_secret_id) VALUES ($1, $2, $3) RETURNING id`, tenantID, url, sid).Scan(&e.ID)
 	return e, err
 }
 
 // Endpoints lists a tenant's webhook targets.
-func (s *Store) Endpoints(ctx context.Context, q DBTX, tenantID uuid.UUID) ([]Endpoint, error) {
-	rows, err := q.Query(ctx, `SELECT id, tenant_id, url, signing_secret_id, enabled, coalesce(disabled_reason, '')
+func (s *Store) Endpoints(ctx context.Context, tenantID uuid.UUID) ([]Endpoint, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, tenant_id, url, signing_secret_id, enabled, coalesce(disabled_reason, '')
 		FROM endpoints WHERE tenant_id = $1 ORDER BY created_at`, tenantID)
 	if err != nil {
 		return nil, err
@@ -46,9 +46,9 @@ func (s *Store) Endpoints(ctx context.Context, q DBTX, tenantID uuid.UUID) ([]En
 }
 
 // GetEndpoint returns one of a tenant's endpoints (ErrEndpointNotFound).
-func (s *Store) GetEndpoint(ctx context.Context, q DBTX, tenantID, id uuid.UUID) (Endpoint, error) {
+func (s *Store) GetEndpoint(ctx context.Context, tenantID, id uuid.UUID) (Endpoint, error) {
 	var e Endpoint
-	err := q.QueryRow(ctx, `SELECT id, tenant_id, url, signing_secret_id, enabled, coalesce(disabled_reason, '')
+	err := s.db.QueryRow(ctx, `SELECT id, tenant_id, url, signing_secret_id, enabled, coalesce(disabled_reason, '')
 		FROM endpoints WHERE tenant_id = $1 AND id = $2`, tenantID, id).Scan(&e.ID, &e.TenantID, &e.URL, &e.SecretID, &e.Enabled, &e.Reason)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, ErrEndpointNotFound
@@ -57,18 +57,18 @@ func (s *Store) GetEndpoint(ctx context.Context, q DBTX, tenantID, id uuid.UUID)
 }
 
 // EnableEndpoint turns an endpoint back on (after a 410 was fixed).
-func (s *Store) EnableEndpoint(ctx context.Context, q DBTX, tenantID, id uuid.UUID) (bool, error) {
-	tag, err := q.Exec(ctx, `UPDATE endpoints SET enabled = true, disabled_reason = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+func (s *Store) EnableEndpoint(ctx context.Context, tenantID, id uuid.UUID) (bool, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE endpoints SET enabled = true, disabled_reason = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2`, tenantID, id)
 	return tag.RowsAffected() == 1, err
 }
 
 // DisableEndpoint turns an endpoint off (410 Gone) and ends its pending
 // deliveries as dead, replayable once it is enabled again.
-func (s *Store) DisableEndpoint(ctx context.Context, q DBTX, id uuid.UUID, reason string) error {
-	if _, err := q.Exec(ctx, `UPDATE endpoints SET enabled = false, disabled_reason = $2, updated_at = now() WHERE id = $1`, id, reason); err != nil {
+func (s *Store) DisableEndpoint(ctx context.Context, id uuid.UUID, reason string) error {
+	if _, err := s.db.Exec(ctx, `UPDATE endpoints SET enabled = false, disabled_reason = $2, updated_at = now() WHERE id = $1`, id, reason); err != nil {
 		return err
 	}
-	_, err := q.Exec(ctx, `UPDATE deliveries SET status = 'dead', last_error = $2, leased_until = NULL WHERE endpoint_id = $1 AND status = 'pending'`,
+	_, err := s.db.Exec(ctx, `UPDATE deliveries SET status = 'dead', last_error = $2, leased_until = NULL WHERE endpoint_id = $1 AND status = 'pending'`,
 		id, reason)
 	return err
 }
@@ -76,8 +76,8 @@ func (s *Store) DisableEndpoint(ctx context.Context, q DBTX, id uuid.UUID, reaso
 // RetryEndpoint makes every pending delivery of an endpoint due now
 // ("retry now", or the endpoint answered again after failing), except
 // those a worker holds (they are being sent). It returns how many are due.
-func (s *Store) RetryEndpoint(ctx context.Context, q DBTX, tenantID, id uuid.UUID) (int64, error) {
-	tag, err := q.Exec(ctx, `UPDATE deliveries SET next_attempt_at = least(next_attempt_at, now())
+func (s *Store) RetryEndpoint(ctx context.Context, tenantID, id uuid.UUID) (int64, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE deliveries SET next_attempt_at = least(next_attempt_at, now())
 		WHERE tenant_id = $1 AND endpoint_id = $2 AND status = 'pending' AND (leased_until IS NULL OR leased_until <= now())`, tenantID, id)
 	return tag.RowsAffected(), err
 }
@@ -91,8 +91,8 @@ func (s *Store) RetryEndpoint(ctx context.Context, q DBTX, tenantID, id uuid.UUI
 // any more. Older ones are kept as they are (kept): sending one would
 // move the user's state backwards at the receiver; the event stream
 // (GET /api/v1/events from a Last-Event-ID) still has them.
-func (s *Store) ReplayEndpoint(ctx context.Context, q DBTX, tenantID, id uuid.UUID) (replayed, kept int64, err error) {
-	err = q.QueryRow(ctx, `
+func (s *Store) ReplayEndpoint(ctx context.Context, tenantID, id uuid.UUID) (replayed, kept int64, err error) {
+	err = s.db.QueryRow(ctx, `
 		WITH r AS (
 			UPDATE deliveries d SET status = 'pending', attempts = 0, next_attempt_at = now(), schedule_start = now(),
 				supersedes_from = NULL, supersedes_to = NULL, leased_until = NULL
@@ -118,8 +118,8 @@ type Backlog struct {
 
 // Backlogs counts each of a tenant's endpoints' deliveries that are not
 // delivered, by status.
-func (s *Store) Backlogs(ctx context.Context, q DBTX, tenantID uuid.UUID) (map[uuid.UUID]Backlog, error) {
-	rows, err := q.Query(ctx, `SELECT endpoint_id, count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'dead'),
+func (s *Store) Backlogs(ctx context.Context, tenantID uuid.UUID) (map[uuid.UUID]Backlog, error) {
+	rows, err := s.db.Query(ctx, `SELECT endpoint_id, count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'dead'),
 		count(*) FILTER (WHERE status = 'superseded')
 		FROM deliveries WHERE tenant_id = $1 AND status <> 'delivered' GROUP BY endpoint_id`, tenantID)
 	if err != nil {

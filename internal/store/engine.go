@@ -18,8 +18,8 @@ type EngineTenant struct {
 }
 
 // ActiveTenants lists the tenants the engine works for.
-func (s *Store) ActiveTenants(ctx context.Context, q DBTX) ([]uuid.UUID, error) {
-	rows, err := q.Query(ctx, `SELECT id FROM tenants WHERE status = 'active' ORDER BY id`)
+func (s *Store) ActiveTenants(ctx context.Context) ([]uuid.UUID, error) {
+	rows, err := s.db.Query(ctx, `SELECT id FROM tenants WHERE status = 'active' ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
@@ -28,8 +28,8 @@ func (s *Store) ActiveTenants(ctx context.Context, q DBTX) ([]uuid.UUID, error) 
 
 // InactiveTenantsWithSubscriptions lists suspended or deleted tenants
 // that still hold subscriptions (to be deleted at Graph).
-func (s *Store) InactiveTenantsWithSubscriptions(ctx context.Context, q DBTX) ([]uuid.UUID, error) {
-	rows, err := q.Query(ctx, `SELECT t.id FROM tenants t WHERE t.status IN ('suspended', 'deleted')
+func (s *Store) InactiveTenantsWithSubscriptions(ctx context.Context) ([]uuid.UUID, error) {
+	rows, err := s.db.Query(ctx, `SELECT t.id FROM tenants t WHERE t.status IN ('suspended', 'deleted')
 		AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant_id = t.id) ORDER BY t.id`)
 	if err != nil {
 		return nil, err
@@ -39,8 +39,8 @@ func (s *Store) InactiveTenantsWithSubscriptions(ctx context.Context, q DBTX) ([
 
 // RecordReconcile stores what one pass over a tenant found; repaired says
 // whether it also re-read every user (the periodic repair).
-func (s *Store) RecordReconcile(ctx context.Context, q DBTX, t EngineTenant, at time.Time, repaired bool) error {
-	_, err := q.Exec(ctx, `INSERT INTO engine_tenants AS e (tenant_id, users, monitors, unmonitored, monitors_missing,
+func (s *Store) RecordReconcile(ctx context.Context, t EngineTenant, at time.Time, repaired bool) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO engine_tenants AS e (tenant_id, users, monitors, unmonitored, monitors_missing,
 			last_reconciled_at, last_repair_at, last_error, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN $6::timestamptz END, nullif($8, ''), now())
 		ON CONFLICT (tenant_id) DO UPDATE SET users = excluded.users, monitors = excluded.monitors,
@@ -54,10 +54,10 @@ func (s *Store) RecordReconcile(ctx context.Context, q DBTX, t EngineTenant, at 
 
 // EngineStatus reads a tenant's engine status; a tenant never reconciled
 // has zero values.
-func (s *Store) EngineStatus(ctx context.Context, q DBTX, tenantID uuid.UUID) (EngineTenant, error) {
+func (s *Store) EngineStatus(ctx context.Context, tenantID uuid.UUID) (EngineTenant, error) {
 	t := EngineTenant{TenantID: tenantID}
 	var lastErr *string
-	err := q.QueryRow(ctx, `SELECT users, monitors, unmonitored, monitors_missing, last_reconciled_at, last_repair_at, last_error
+	err := s.db.QueryRow(ctx, `SELECT users, monitors, unmonitored, monitors_missing, last_reconciled_at, last_repair_at, last_error
 		FROM engine_tenants WHERE tenant_id = $1`, tenantID).
 		Scan(&t.Users, &t.Monitors, &t.Unmonitored, &t.MonMissing, &t.LastReconciledAt, &t.LastRepairAt, &lastErr)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -70,8 +70,8 @@ func (s *Store) EngineStatus(ctx context.Context, q DBTX, tenantID uuid.UUID) (E
 }
 
 // MonitoredUsers lists every user of the tenant that has a monitor.
-func (s *Store) MonitoredUsers(ctx context.Context, q DBTX, tenantID uuid.UUID) ([]string, error) {
-	rows, err := q.Query(ctx, `SELECT object_id::text FROM directory_users
+func (s *Store) MonitoredUsers(ctx context.Context, tenantID uuid.UUID) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT object_id::text FROM directory_users
 		WHERE tenant_id = $1 AND monitor_id IS NOT NULL AND object_id IS NOT NULL AND resolution_status = 'resolved'`, tenantID)
 	if err != nil {
 		return nil, err

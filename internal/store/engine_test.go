@@ -14,22 +14,22 @@ func TestResyncQueueKeepsARequestMadeDuringTheReread(t *testing.T) {
 	st, tenant := directoryFixture(t)
 	a, b := uuid.New(), uuid.New()
 	for _, u := range []uuid.UUID{a, b} {
-		if err := st.QueueResync(ctx, st.Pool(), tenant, u, "basic notification"); err != nil {
+		if err := st.QueueResync(ctx, tenant, u, "basic notification"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	users, upTo, err := st.PendingResyncs(ctx, st.Pool(), tenant, 10)
+	users, upTo, err := st.PendingResyncs(ctx, tenant, 10)
 	if err != nil || len(users) != 2 {
 		t.Fatalf("pending = %v, %v", users, err)
 	}
 	// While Graph is being read, b is asked for again.
-	if err := st.QueueResync(ctx, st.Pool(), tenant, b, "missed notifications"); err != nil {
+	if err := st.QueueResync(ctx, tenant, b, "missed notifications"); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.ClearResyncs(ctx, st.Pool(), tenant, users, upTo); err != nil {
+	if err := st.ClearResyncs(ctx, tenant, users, upTo); err != nil {
 		t.Fatal(err)
 	}
-	left, _, _ := st.PendingResyncs(ctx, st.Pool(), tenant, 10)
+	left, _, _ := st.PendingResyncs(ctx, tenant, 10)
 	if len(left) != 1 || left[0] != b.String() {
 		t.Fatalf("left in the queue = %v, want only %s", left, b)
 	}
@@ -38,11 +38,11 @@ func TestResyncQueueKeepsARequestMadeDuringTheReread(t *testing.T) {
 func TestQueueMonitorResyncQueuesExactlyItsUsers(t *testing.T) {
 	ctx := context.Background()
 	st, tenant := directoryFixture(t)
-	m1, err := st.AddMonitor(ctx, st.Pool(), tenant, "m1@contoso.example")
+	m1, err := st.AddMonitor(ctx, tenant, "m1@contoso.example")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m2, err := st.AddMonitor(ctx, st.Pool(), tenant, "m2@contoso.example")
+	m2, err := st.AddMonitor(ctx, tenant, "m2@contoso.example")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,10 +56,10 @@ func TestQueueMonitorResyncQueuesExactlyItsUsers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := st.QueueMonitorResync(ctx, st.Pool(), tenant, m1.ID, "missed notifications"); err != nil {
+	if err := st.QueueMonitorResync(ctx, tenant, m1.ID, "missed notifications"); err != nil {
 		t.Fatal(err)
 	}
-	queued, _, _ := st.PendingResyncs(ctx, st.Pool(), tenant, 10)
+	queued, _, _ := st.PendingResyncs(ctx, tenant, 10)
 	if len(queued) != 1 || queued[0] != mine.String() {
 		t.Fatalf("queued = %v, want only %s", queued, mine)
 	}

@@ -33,8 +33,8 @@ type StreamedEvent struct {
 
 // EventsAfter lists a tenant's published events after a stream position,
 // in stream order.
-func (s *Store) EventsAfter(ctx context.Context, q DBTX, tenantID uuid.UUID, after int64, limit int) ([]StreamedEvent, error) {
-	rows, err := q.Query(ctx, `SELECT e.position, `+eventColumns+` FROM presence_events e `+eventJoins+`
+func (s *Store) EventsAfter(ctx context.Context, tenantID uuid.UUID, after int64, limit int) ([]StreamedEvent, error) {
+	rows, err := s.db.Query(ctx, `SELECT e.position, `+eventColumns+` FROM presence_events e `+eventJoins+`
 		WHERE e.tenant_id = $1 AND e.position > $2 ORDER BY e.position LIMIT $3`, tenantID, after, limit)
 	if err != nil {
 		return nil, err
@@ -47,8 +47,8 @@ func (s *Store) EventsAfter(ctx context.Context, q DBTX, tenantID uuid.UUID, aft
 
 // StreamPosition is the position of a tenant's newest published event (0:
 // none yet).
-func (s *Store) StreamPosition(ctx context.Context, q DBTX, tenantID uuid.UUID) (int64, error) {
+func (s *Store) StreamPosition(ctx context.Context, tenantID uuid.UUID) (int64, error) {
 	var pos int64
-	err := q.QueryRow(ctx, `SELECT coalesce((SELECT position FROM event_streams WHERE tenant_id = $1), 0)`, tenantID).Scan(&pos)
+	err := s.db.QueryRow(ctx, `SELECT coalesce((SELECT position FROM event_streams WHERE tenant_id = $1), 0)`, tenantID).Scan(&pos)
 	return pos, err
 }

@@ -17,10 +17,10 @@ type DirectoryFollow struct {
 }
 
 // DirectoryFollowState reads it (never followed: zero values).
-func (s *Store) DirectoryFollowState(ctx context.Context, q DBTX, tenantID uuid.UUID) (DirectoryFollow, error) {
+func (s *Store) DirectoryFollowState(ctx context.Context, tenantID uuid.UUID) (DirectoryFollow, error) {
 	var f DirectoryFollow
 	var link, lastErr *string
-	err := q.QueryRow(ctx, `SELECT delta_link, synced_at, last_error FROM directory_follow WHERE tenant_id = $1`, tenantID).
+	err := s.db.QueryRow(ctx, `SELECT delta_link, synced_at, last_error FROM directory_follow WHERE tenant_id = $1`, tenantID).
 		Scan(&link, &f.SyncedAt, &lastErr)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return f, nil
@@ -36,15 +36,15 @@ func (s *Store) DirectoryFollowState(ctx context.Context, q DBTX, tenantID uuid.
 
 // RecordDirectoryFollow stores a round's outcome: its delta link, or the
 // error (the previous link is kept; forget says start a full round next).
-func (s *Store) RecordDirectoryFollow(ctx context.Context, q DBTX, tenantID uuid.UUID, deltaLink string, at time.Time, roundErr error, forget bool) error {
+func (s *Store) RecordDirectoryFollow(ctx context.Context, tenantID uuid.UUID, deltaLink string, at time.Time, roundErr error, forget bool) error {
 	if roundErr != nil {
-		_, err := q.Exec(ctx, `INSERT INTO directory_follow (tenant_id, synced_at, last_error) VALUES ($1, $2, $3)
+		_, err := s.db.Exec(ctx, `INSERT INTO directory_follow (tenant_id, synced_at, last_error) VALUES ($1, $2, $3)
 			ON CONFLICT (tenant_id) DO UPDATE SET synced_at = excluded.synced_at, last_error = excluded.last_error,
 				delta_link = CASE WHEN $4 THEN NULL ELSE directory_follow.delta_link END`,
 			tenantID, at, roundErr.Error(), forget)
 		return err
 	}
-	_, err := q.Exec(ctx, `INSERT INTO directory_follow (tenant_id, delta_link, synced_at) VALUES ($1, $2, $3)
+	_, err := s.db.Exec(ctx, `INSERT INTO directory_follow (tenant_id, delta_link, synced_at) VALUES ($1, $2, $3)
 		ON CONFLICT (tenant_id) DO UPDATE SET delta_link = excluded.delta_link, synced_at = excluded.synced_at, last_error = NULL`,
 		tenantID, deltaLink, at)
 	return err
@@ -63,7 +63,7 @@ type DirectoryChange struct {
 // not_found and a disabled one disabled, both losing their monitor; an
 // enabled or restored one is resolved again; a new UPN is kept. Accounts
 // not in the roster are ignored. It returns the rows that changed.
-func (s *Store) ApplyDirectoryChanges(ctx context.Context, q DBTX, tenantID uuid.UUID, cs []DirectoryChange) (int64, error) {
+func (s *Store) ApplyDirectoryChanges(ctx context.Context, tenantID uuid.UUID, cs []DirectoryChange) (int64, error) {
 	if len(cs) == 0 {
 		return 0, nil
 	}
@@ -74,7 +74,7 @@ func (s *Store) ApplyDirectoryChanges(ctx context.Context, q DBTX, tenantID uuid
 	for i, c := range cs {
 		ids[i], removed[i], enabled[i], upns[i] = c.ObjectID, c.Removed, c.Enabled, c.UPN
 	}
-	tag, err := q.Exec(ctx, `WITH c AS (
+	tag, err := s.db.Exec(ctx, `WITH c AS (
 			SELECT id, CASE WHEN removed THEN 'not_found' WHEN NOT enabled THEN 'disabled' ELSE 'resolved' END AS status,
 				CASE WHEN removed THEN 'deleted from the directory' WHEN NOT enabled THEN 'account disabled in the directory' END AS why,
 				nullif(upn, '') AS upn

@@ -53,9 +53,9 @@ type TenantStatus struct {
 }
 
 // TenantStatusOf reads a tenant's status, health and user counts.
-func (s *Store) TenantStatusOf(ctx context.Context, q DBTX, tenantID uuid.UUID) (TenantStatus, error) {
+func (s *Store) TenantStatusOf(ctx context.Context, tenantID uuid.UUID) (TenantStatus, error) {
 	ts := TenantStatus{TenantID: tenantID}
-	err := q.QueryRow(ctx, `SELECT status, health, coalesce(health_condition, ''), coalesce(health_reason, ''), health_changed_at
+	err := s.db.QueryRow(ctx, `SELECT status, health, coalesce(health_condition, ''), coalesce(health_reason, ''), health_changed_at
 		FROM tenants WHERE id = $1`, tenantID).Scan(&ts.Lifecycle, &ts.Health, &ts.Condition, &ts.Reason, &ts.HealthChangedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ts, ErrTenantNotFound
@@ -67,7 +67,7 @@ func (s *Store) TenantStatusOf(ctx context.Context, q DBTX, tenantID uuid.UUID) 
 	if ts.Lifecycle == TenantActive && ts.Health == HealthDegraded {
 		ts.Status = TenantDegraded
 	}
-	if ts.Users, err = s.UserCountsOf(ctx, q, tenantID); err != nil {
+	if ts.Users, err = s.UserCountsOf(ctx, tenantID); err != nil {
 		return ts, err
 	}
 	return ts, nil
@@ -75,9 +75,9 @@ func (s *Store) TenantStatusOf(ctx context.Context, q DBTX, tenantID uuid.UUID) 
 
 // UserCountsOf counts a tenant's roster as monitored, unmonitored,
 // unresolved and pending.
-func (s *Store) UserCountsOf(ctx context.Context, q DBTX, tenantID uuid.UUID) (UserCounts, error) {
+func (s *Store) UserCountsOf(ctx context.Context, tenantID uuid.UUID) (UserCounts, error) {
 	var c UserCounts
-	err := q.QueryRow(ctx, `SELECT count(*),
+	err := s.db.QueryRow(ctx, `SELECT count(*),
 			count(*) FILTER (WHERE d.resolution_status = 'resolved' AND m.id IS NOT NULL),
 			count(*) FILTER (WHERE d.resolution_status = 'resolved' AND m.id IS NULL),
 			count(*) FILTER (WHERE d.resolution_status IN ('not_found', 'disabled', 'duplicate')),
@@ -94,9 +94,9 @@ func (s *Store) UserCountsOf(ctx context.Context, q DBTX, tenantID uuid.UUID) (U
 // SetTenantDegraded marks the tenant degraded for condition, with the
 // identity platform's reason. changed is true when it was healthy or
 // degraded for another condition.
-func (s *Store) SetTenantDegraded(ctx context.Context, q DBTX, tenantID uuid.UUID, condition, reason string) (changed bool, err error) {
+func (s *Store) SetTenantDegraded(ctx context.Context, tenantID uuid.UUID, condition, reason string) (changed bool, err error) {
 	var was, wasCondition string
-	err = q.QueryRow(ctx, `UPDATE tenants t SET health = 'degraded', health_condition = $2, health_reason = $3,
+	err = s.db.QueryRow(ctx, `UPDATE tenants t SET health = 'degraded', health_condition = $2, health_reason = $3,
 			health_changed_at = CASE WHEN o.health = 'degraded' AND o.health_condition = $2 THEN o.health_changed_at ELSE now() END,
 			updated_at = now()
 		FROM (SELECT health, coalesce(health_condition, '') AS health_condition, health_changed_at FROM tenants WHERE id = $1 FOR UPDATE) o
@@ -112,8 +112,8 @@ func (s *Store) SetTenantDegraded(ctx context.Context, q DBTX, tenantID uuid.UUI
 
 // SetTenantHealthy clears a degraded tenant's health; changed is true when
 // it was degraded.
-func (s *Store) SetTenantHealthy(ctx context.Context, q DBTX, tenantID uuid.UUID) (changed bool, err error) {
-	tag, err := q.Exec(ctx, `UPDATE tenants SET health = 'healthy', health_condition = NULL, health_reason = NULL,
+func (s *Store) SetTenantHealthy(ctx context.Context, tenantID uuid.UUID) (changed bool, err error) {
+	tag, err := s.db.Exec(ctx, `UPDATE tenants SET health = 'healthy', health_condition = NULL, health_reason = NULL,
 			health_changed_at = now(), updated_at = now()
 		WHERE id = $1 AND health <> 'healthy'`, tenantID)
 	if err != nil {
@@ -125,8 +125,8 @@ func (s *Store) SetTenantHealthy(ctx context.Context, q DBTX, tenantID uuid.UUID
 // ResolveAlertsExcept closes the tenant's open alerts of kind, except the
 // one about subject keep ("" closes them all): when a tenant's access
 // breaks for another reason, or recovers, the old condition's alert goes.
-func (s *Store) ResolveAlertsExcept(ctx context.Context, q DBTX, tenantID uuid.UUID, kind, keep string) error {
-	_, err := q.Exec(ctx, `UPDATE alerts SET resolved_at = now(), updated_at = now()
+func (s *Store) ResolveAlertsExcept(ctx context.Context, tenantID uuid.UUID, kind, keep string) error {
+	_, err := s.db.Exec(ctx, `UPDATE alerts SET resolved_at = now(), updated_at = now()
 		WHERE tenant_id = $1 AND kind = $2 AND resolved_at IS NULL AND ($3 = '' OR subject <> $3)`, tenantID, kind, keep)
 	if err != nil {
 		return fmt.Errorf("resolve %s alerts of %s: %w", kind, tenantID, err)
@@ -142,8 +142,8 @@ type UnresolvedUser struct {
 // UnresolvedUsers counts a tenant's roster entries that are not found,
 // disabled or duplicates, and lists the first limit (at least one) of them
 // in entry order.
-func (s *Store) UnresolvedUsers(ctx context.Context, q DBTX, tenantID uuid.UUID, limit int) (int, []UnresolvedUser, error) {
-	rows, err := q.Query(ctx, `SELECT upn, resolution_status, count(*) OVER () FROM directory_users
+func (s *Store) UnresolvedUsers(ctx context.Context, tenantID uuid.UUID, limit int) (int, []UnresolvedUser, error) {
+	rows, err := s.db.Query(ctx, `SELECT upn, resolution_status, count(*) OVER () FROM directory_users
 		WHERE tenant_id = $1 AND resolution_status IN ('not_found', 'disabled', 'duplicate') ORDER BY seq LIMIT $2`, tenantID, max(limit, 1))
 	if err != nil {
 		return 0, nil, fmt.Errorf("unresolved users of %s: %w", tenantID, err)

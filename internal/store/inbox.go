@@ -27,7 +27,7 @@ func (s *Store) InsertInbox(ctx context.Context, rows []InboxRow) error {
 	for i, r := range rows {
 		kinds[i], payloads[i], items[i] = r.Kind, string(r.Payload), int32(r.Items)
 	}
-	_, err := s.pool.Exec(ctx, `WITH ins AS (INSERT INTO inbox (kind, payload, items)
+	_, err := s.db.Exec(ctx, `WITH ins AS (INSERT INTO inbox (kind, payload, items)
 		SELECT * FROM unnest($1::text[], $2::jsonb[], $3::int[]) RETURNING 1)
 		SELECT pg_notify('`+InboxNotifyChannel+`', count(*)::text) FROM ins`, kinds, payloads, items)
 	if err != nil {
@@ -47,10 +47,10 @@ type ClaimedInboxRow struct {
 // ClaimInbox locks up to limit of the oldest inbox rows in tx, skipping
 // rows other processors hold (FOR UPDATE SKIP LOCKED), so any number of
 // processors share the inbox without waiting for one another.
-func (s *Store) ClaimInbox(ctx context.Context, tx pgx.Tx, limit int) ([]ClaimedInboxRow, error) {
+func (s Tx) ClaimInbox(ctx context.Context, limit int) ([]ClaimedInboxRow, error) {
 	// Planned per execution: a plan cached while the inbox was empty
 	// sorts all of it, and a backlog is when the inbox is not.
-	rows, err := tx.Query(ctx, `SELECT id, kind, payload, received_at FROM inbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+	rows, err := s.db.Query(ctx, `SELECT id, kind, payload, received_at FROM inbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
 		pgx.QueryExecModeCacheDescribe, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim inbox rows: %w", err)
@@ -75,13 +75,13 @@ func (s *Store) ClaimInbox(ctx context.Context, tx pgx.Tx, limit int) ([]Claimed
 // of each in every batch made concurrent processors wait for one
 // another's commit on those row locks. The statement is planned per
 // execution: a plan cached while the inbox was empty scans all of it.
-func (s *Store) CompleteInboxBatch(ctx context.Context, tx pgx.Tx, inboxIDs []int64, touched map[uuid.UUID]time.Time) error {
+func (s Tx) CompleteInboxBatch(ctx context.Context, inboxIDs []int64, touched map[uuid.UUID]time.Time) error {
 	subs := make([]uuid.UUID, 0, len(touched))
 	ats := make([]time.Time, 0, len(touched))
 	for id, at := range touched {
 		subs, ats = append(subs, id), append(ats, at)
 	}
-	_, err := tx.Exec(ctx, `WITH touch AS (
+	_, err := s.db.Exec(ctx, `WITH touch AS (
 			UPDATE subscriptions s SET last_notification_at = x.at
 			FROM unnest($1::uuid[], $2::timestamptz[]) AS x (id, at)
 			WHERE s.id = x.id AND (s.last_notification_at IS NULL OR s.last_notification_at < x.at - interval '1 second')

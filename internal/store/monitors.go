@@ -55,8 +55,8 @@ func scanMonitor(row pgx.Row) (Monitor, error) {
 }
 
 // AddMonitor records a monitor account to be authorized.
-func (s *Store) AddMonitor(ctx context.Context, q DBTX, tenantID uuid.UUID, upn string) (Monitor, error) {
-	m, err := scanMonitor(q.QueryRow(ctx, `INSERT INTO monitors (tenant_id, upn) VALUES ($1, $2) RETURNING `+monitorColumns, tenantID, upn))
+func (s *Store) AddMonitor(ctx context.Context, tenantID uuid.UUID, upn string) (Monitor, error) {
+	m, err := scanMonitor(s.db.QueryRow(ctx, `INSERT INTO monitors (tenant_id, upn) VALUES ($1, $2) RETURNING `+monitorColumns, tenantID, upn))
 	if err != nil {
 		return m, fmt.Errorf("add monitor %s: %w", upn, err)
 	}
@@ -64,8 +64,8 @@ func (s *Store) AddMonitor(ctx context.Context, q DBTX, tenantID uuid.UUID, upn 
 }
 
 // Monitors lists a tenant's monitors, oldest first.
-func (s *Store) Monitors(ctx context.Context, q DBTX, tenantID uuid.UUID) ([]Monitor, error) {
-	rows, err := q.Query(ctx, `SELECT `+monitorColumns+` FROM monitors WHERE tenant_id = $1 AND removed_at IS NULL ORDER BY created_at, upn`, tenantID)
+func (s *Store) Monitors(ctx context.Context, tenantID uuid.UUID) ([]Monitor, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+monitorColumns+` FROM monitors WHERE tenant_id = $1 AND removed_at IS NULL ORDER BY created_at, upn`, tenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -73,8 +73,8 @@ func (s *Store) Monitors(ctx context.Context, q DBTX, tenantID uuid.UUID) ([]Mon
 }
 
 // GetMonitor reads one monitor of a tenant.
-func (s *Store) GetMonitor(ctx context.Context, q DBTX, tenantID, id uuid.UUID) (Monitor, error) {
-	m, err := scanMonitor(q.QueryRow(ctx, `SELECT `+monitorColumns+` FROM monitors WHERE tenant_id = $1 AND id = $2`, tenantID, id))
+func (s *Store) GetMonitor(ctx context.Context, tenantID, id uuid.UUID) (Monitor, error) {
+	m, err := scanMonitor(s.db.QueryRow(ctx, `SELECT `+monitorColumns+` FROM monitors WHERE tenant_id = $1 AND id = $2`, tenantID, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return m, ErrMonitorNotFound
 	}
@@ -92,12 +92,12 @@ type MonitorGrant struct {
 	Expiry       time.Time
 }
 
-// AuthorizeMonitor seals a monitor's tokens and marks it authorized, in q
+// AuthorizeMonitor seals a monitor's tokens and marks it authorized
 // (run it in a transaction with the audit entry). Earlier tokens are
 // replaced; the Copy-URL generation moves so old links stop working.
-func (s *Store) AuthorizeMonitor(ctx context.Context, q DBTX, tenantID, id uuid.UUID, g MonitorGrant) error {
+func (s *Store) AuthorizeMonitor(ctx context.Context, tenantID, id uuid.UUID, g MonitorGrant) error {
 	var rtID, atID *uuid.UUID
-	err := q.QueryRow(ctx, `SELECT refresh_token_secret_id, access_token_secret_id FROM monitors WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+	err := s.db.QueryRow(ctx, `SELECT refresh_token_secret_id, access_token_secret_id FROM monitors WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
 		tenantID, id).Scan(&rtID, &atID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ErrMonitorNotFound
@@ -105,15 +105,15 @@ func (s *Store) AuthorizeMonitor(ctx context.Context, q DBTX, tenantID, id uuid.
 	if err != nil {
 		return err
 	}
-	rt, err := s.putOrReplace(ctx, q, rtID, tenantID, PurposeRefreshToken, g.RefreshToken)
+	rt, err := s.putOrReplace(ctx, rtID, tenantID, PurposeRefreshToken, g.RefreshToken)
 	if err != nil {
 		return err
 	}
-	at, err := s.putOrReplace(ctx, q, atID, tenantID, PurposeAccessToken, g.AccessToken)
+	at, err := s.putOrReplace(ctx, atID, tenantID, PurposeAccessToken, g.AccessToken)
 	if err != nil {
 		return err
 	}
-	_, err = q.Exec(ctx, `UPDATE monitors SET status = 'authorized', object_id = $3, display_name = $4, auth_method = $5,
+	_, err = s.db.Exec(ctx, `UPDATE monitors SET status = 'authorized', object_id = $3, display_name = $4, auth_method = $5,
 		authorized_at = now(), refresh_token_secret_id = $6, access_token_secret_id = $7, token_expires_at = $8,
 		last_refresh_at = now(), refresh_failures = 0, failure_days = 0, last_failure_day = NULL, retry_after = NULL,
 		last_error = NULL, link_generation = link_generation + 1, updated_at = now()
@@ -121,14 +121,14 @@ func (s *Store) AuthorizeMonitor(ctx context.Context, q DBTX, tenantID, id uuid.
 	if err != nil {
 		return err
 	}
-	return s.ResolveAlert(ctx, q, tenantID, AlertMonitorNeedsReauth, id.String())
+	return s.ResolveAlert(ctx, tenantID, AlertMonitorNeedsReauth, id.String())
 }
 
-func (s *Store) putOrReplace(ctx context.Context, q DBTX, id *uuid.UUID, tenantID uuid.UUID, purpose, value string) (uuid.UUID, error) {
+func (s *Store) putOrReplace(ctx context.Context, id *uuid.UUID, tenantID uuid.UUID, purpose, value string) (uuid.UUID, error) {
 	if id != nil {
-		return *id, s.ReplaceSecret(ctx, q, *id, []byte(value))
+		return *id, s.ReplaceSecret(ctx, *id, []byte(value))
 	}
-	return s.PutSecret(ctx, q, &tenantID, purpose, []byte(value))
+	return s.PutSecret(ctx, &tenantID, purpose, []byte(value))
 }
 
 // MonitorTokens is a monitor row locked for a token refresh.
@@ -147,9 +147,9 @@ type MonitorTokens struct {
 // LockMonitorTokens locks a monitor's row (SELECT … FOR UPDATE) in tx and
 // reads its token state. Whoever holds the lock refreshes; the others, once
 // they get it, find a fresh token and use it.
-func (s *Store) LockMonitorTokens(ctx context.Context, tx pgx.Tx, tenantID, id uuid.UUID) (MonitorTokens, error) {
+func (s Tx) LockMonitorTokens(ctx context.Context, tenantID, id uuid.UUID) (MonitorTokens, error) {
 	var t MonitorTokens
-	err := tx.QueryRow(ctx, `SELECT status, upn, refresh_token_secret_id, access_token_secret_id, token_expires_at, refresh_failures,
+	err := s.db.QueryRow(ctx, `SELECT status, upn, refresh_token_secret_id, access_token_secret_id, token_expires_at, refresh_failures,
 			last_refresh_at, retry_after, coalesce(last_error, '')
 		FROM monitors WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenantID, id).
 		Scan(&t.Status, &t.UPN, &t.RefreshTokenID, &t.AccessTokenID, &t.ExpiresAt, &t.Failures, &t.LastRefreshAt, &t.RetryAfter, &t.LastError)
@@ -161,17 +161,17 @@ func (s *Store) LockMonitorTokens(ctx context.Context, tx pgx.Tx, tenantID, id u
 
 // SaveRefreshedTokens stores a refresh's result: the rotated refresh token
 // replaces the old one in the same transaction (docs/identity.md#refresh-token-rotation).
-func (s *Store) SaveRefreshedTokens(ctx context.Context, tx pgx.Tx, tenantID, id uuid.UUID, t MonitorTokens, refreshToken, accessToken string, expiry, refreshedAt time.Time) error {
+func (s Tx) SaveRefreshedTokens(ctx context.Context, tenantID, id uuid.UUID, t MonitorTokens, refreshToken, accessToken string, expiry, refreshedAt time.Time) error {
 	if refreshToken != "" && t.RefreshTokenID != nil {
-		if err := s.ReplaceSecret(ctx, tx, *t.RefreshTokenID, []byte(refreshToken)); err != nil {
+		if err := s.ReplaceSecret(ctx, *t.RefreshTokenID, []byte(refreshToken)); err != nil {
 			return err
 		}
 	}
-	at, err := s.putOrReplace(ctx, tx, t.AccessTokenID, tenantID, PurposeAccessToken, accessToken)
+	at, err := s.putOrReplace(ctx, t.AccessTokenID, tenantID, PurposeAccessToken, accessToken)
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `UPDATE monitors SET access_token_secret_id = $3, token_expires_at = $4, last_refresh_at = $5,
+	_, err = s.db.Exec(ctx, `UPDATE monitors SET access_token_secret_id = $3, token_expires_at = $4, last_refresh_at = $5,
 		refresh_failures = 0, failure_days = 0, last_failure_day = NULL, retry_after = NULL, last_error = NULL, updated_at = now()
 		WHERE tenant_id = $1 AND id = $2`, tenantID, id, at, expiry, refreshedAt)
 	return err
@@ -187,9 +187,9 @@ const GiveUpDays = 4
 // grant is gone); otherwise the failure backs off (1 minute doubling to an
 // hour) and counts toward GiveUpDays, at most once per UTC day. It returns
 // the monitor's status after the update.
-func (s *Store) MonitorRefreshFailed(ctx context.Context, q DBTX, tenantID, id uuid.UUID, needsReauth bool, reason string, now time.Time) (string, error) {
+func (s *Store) MonitorRefreshFailed(ctx context.Context, tenantID, id uuid.UUID, needsReauth bool, reason string, now time.Time) (string, error) {
 	var status string
-	err := q.QueryRow(ctx, `WITH d AS (
+	err := s.db.QueryRow(ctx, `WITH d AS (
 			SELECT failure_days + CASE WHEN last_failure_day IS DISTINCT FROM ($5::timestamptz AT TIME ZONE 'UTC')::date THEN 1 ELSE 0 END AS days
 			FROM monitors WHERE tenant_id = $1 AND id = $2)
 		UPDATE monitors m SET refresh_failures = refresh_failures + 1, last_error = $3,
@@ -209,8 +209,8 @@ func (s *Store) MonitorRefreshFailed(ctx context.Context, q DBTX, tenantID, id u
 // credentials were last refreshed before since: every credential is
 // refreshed at least daily, used or not (a spare monitor's too), so a dead
 // grant shows before its users need it.
-func (s *Store) MonitorsDueForRefresh(ctx context.Context, q DBTX, tenantID uuid.UUID, since time.Time) ([]uuid.UUID, error) {
-	rows, err := q.Query(ctx, `SELECT id FROM monitors WHERE tenant_id = $1 AND status = 'authorized' AND removed_at IS NULL
+func (s *Store) MonitorsDueForRefresh(ctx context.Context, tenantID uuid.UUID, since time.Time) ([]uuid.UUID, error) {
+	rows, err := s.db.Query(ctx, `SELECT id FROM monitors WHERE tenant_id = $1 AND status = 'authorized' AND removed_at IS NULL
 		AND (last_refresh_at IS NULL OR last_refresh_at < $2) ORDER BY last_refresh_at NULLS FIRST`, tenantID, since)
 	if err != nil {
 		return nil, err
@@ -230,8 +230,8 @@ type MonitorStatus struct {
 }
 
 // MonitorStatuses lists a tenant's monitors with their users and subscription.
-func (s *Store) MonitorStatuses(ctx context.Context, q DBTX, tenantID uuid.UUID) ([]MonitorStatus, error) {
-	rows, err := q.Query(ctx, `SELECT m.id, m.upn, m.status,
+func (s *Store) MonitorStatuses(ctx context.Context, tenantID uuid.UUID) ([]MonitorStatus, error) {
+	rows, err := s.db.Query(ctx, `SELECT m.id, m.upn, m.status,
 			(SELECT count(*) FROM directory_users d WHERE d.monitor_id = m.id),
 			coalesce(s.graph_id, ''), s.expires_at, s.last_notification_at, coalesce(m.last_error, s.last_error, '')
 		FROM monitors m LEFT JOIN subscriptions s ON s.monitor_id = m.id
@@ -249,24 +249,24 @@ func (s *Store) MonitorStatuses(ctx context.Context, q DBTX, tenantID uuid.UUID)
 // subscription, else it is marked removed (out of every list, its users
 // moved) and the engine deletes its subscription with its token, then the
 // monitor (PurgeRemovedMonitors). deferred says which.
-func (s *Store) RemoveMonitor(ctx context.Context, q DBTX, tenantID, id uuid.UUID) (deferred bool, err error) {
-	tag, err := q.Exec(ctx, `UPDATE monitors m SET removed_at = now(), updated_at = now()
+func (s *Store) RemoveMonitor(ctx context.Context, tenantID, id uuid.UUID) (deferred bool, err error) {
+	tag, err := s.db.Exec(ctx, `UPDATE monitors m SET removed_at = now(), updated_at = now()
 		WHERE m.tenant_id = $1 AND m.id = $2 AND m.removed_at IS NULL
 		AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.monitor_id = m.id AND s.graph_id IS NOT NULL)`, tenantID, id)
 	if err != nil {
 		return false, err
 	}
 	if tag.RowsAffected() == 1 {
-		_, err = q.Exec(ctx, `UPDATE directory_users SET monitor_id = NULL, updated_at = now() WHERE monitor_id = $1`, id)
+		_, err = s.db.Exec(ctx, `UPDATE directory_users SET monitor_id = NULL, updated_at = now() WHERE monitor_id = $1`, id)
 		return true, err
 	}
-	return false, s.DeleteMonitor(ctx, q, tenantID, id)
+	return false, s.DeleteMonitor(ctx, tenantID, id)
 }
 
 // PurgeRemovedMonitors deletes the tenant's removed monitors whose
 // subscription is gone.
-func (s *Store) PurgeRemovedMonitors(ctx context.Context, q DBTX, tenantID uuid.UUID) error {
-	rows, err := q.Query(ctx, `SELECT id FROM monitors m WHERE tenant_id = $1 AND removed_at IS NOT NULL
+func (s *Store) PurgeRemovedMonitors(ctx context.Context, tenantID uuid.UUID) error {
+	rows, err := s.db.Query(ctx, `SELECT id FROM monitors m WHERE tenant_id = $1 AND removed_at IS NOT NULL
 		AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.monitor_id = m.id)`, tenantID)
 	if err != nil {
 		return err
@@ -276,7 +276,7 @@ func (s *Store) PurgeRemovedMonitors(ctx context.Context, q DBTX, tenantID uuid.
 		return err
 	}
 	for _, id := range ids {
-		if err := s.DeleteMonitor(ctx, q, tenantID, id); err != nil {
+		if err := s.DeleteMonitor(ctx, tenantID, id); err != nil {
 			return err
 		}
 	}
@@ -284,9 +284,9 @@ func (s *Store) PurgeRemovedMonitors(ctx context.Context, q DBTX, tenantID uuid.
 }
 
 // DeleteMonitor removes a monitor and its sealed tokens.
-func (s *Store) DeleteMonitor(ctx context.Context, q DBTX, tenantID, id uuid.UUID) error {
+func (s *Store) DeleteMonitor(ctx context.Context, tenantID, id uuid.UUID) error {
 	var rt, at *uuid.UUID
-	err := q.QueryRow(ctx, `DELETE FROM monitors WHERE tenant_id = $1 AND id = $2 RETURNING refresh_token_secret_id, access_token_secret_id`,
+	err := s.db.QueryRow(ctx, `DELETE FROM monitors WHERE tenant_id = $1 AND id = $2 RETURNING refresh_token_secret_id, access_token_secret_id`,
 		tenantID, id).Scan(&rt, &at)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ErrMonitorNotFound
@@ -296,7 +296,7 @@ func (s *Store) DeleteMonitor(ctx context.Context, q DBTX, tenantID, id uuid.UUI
 	}
 	for _, sid := range []*uuid.UUID{rt, at} {
 		if sid != nil {
-			if err := s.DeleteSecret(ctx, q, *sid); err != nil {
+			if err := s.DeleteSecret(ctx, *sid); err != nil {
 				return err
 			}
 		}
@@ -306,9 +306,9 @@ func (s *Store) DeleteMonitor(ctx context.Context, q DBTX, tenantID, id uuid.UUI
 
 // ResetMonitorLink moves a monitor's Copy-URL generation (Retry, Renew):
 // earlier links stop working.
-func (s *Store) ResetMonitorLink(ctx context.Context, q DBTX, tenantID, id uuid.UUID) (int, error) {
+func (s *Store) ResetMonitorLink(ctx context.Context, tenantID, id uuid.UUID) (int, error) {
 	var gen int
-	err := q.QueryRow(ctx, `UPDATE monitors SET link_generation = link_generation + 1, updated_at = now()
+	err := s.db.QueryRow(ctx, `UPDATE monitors SET link_generation = link_generation + 1, updated_at = now()
 		WHERE tenant_id = $1 AND id = $2 RETURNING link_generation`, tenantID, id).Scan(&gen)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, ErrMonitorNotFound

@@ -44,9 +44,9 @@ const (
 // NotifyPresence wakes stream readers and deliverers of tenants at commit
 // (NOTIFY is transactional), for changes made outside ApplyPresenceBatch
 // and PublishHeld, which wake them themselves.
-func (s *Store) NotifyPresence(ctx context.Context, tx pgx.Tx, tenants ...uuid.UUID) error {
+func (s Tx) NotifyPresence(ctx context.Context, tenants ...uuid.UUID) error {
 	for _, t := range tenants {
-		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, PresenceNotifyChannel, t.String()); err != nil {
+		if _, err := s.db.Exec(ctx, `SELECT pg_notify($1, $2)`, PresenceNotifyChannel, t.String()); err != nil {
 			return err
 		}
 	}
@@ -59,8 +59,8 @@ func (s *Store) NotifyPresence(ctx context.Context, tx pgx.Tx, tenants ...uuid.U
 // row, stamps the next per-user sequence, appends a presence_event and
 // queues one delivery per enabled endpoint of the tenant. It is
 // ApplyPresenceBatch for one change.
-func (s *Store) ApplyPresence(ctx context.Context, tx pgx.Tx, c PresenceChange) (string, PresenceEvent, error) {
-	outcomes, events, err := s.ApplyPresenceBatch(ctx, tx, []PresenceChange{c})
+func (s Tx) ApplyPresence(ctx context.Context, c PresenceChange) (string, PresenceEvent, error) {
+	outcomes, events, err := s.ApplyPresenceBatch(ctx, []PresenceChange{c})
 	if err != nil {
 		return "", PresenceEvent{}, err
 	}
@@ -79,9 +79,9 @@ type Presence struct {
 }
 
 // GetPresence reads a user's stored presence.
-func (s *Store) GetPresence(ctx context.Context, q DBTX, tenantID, userID uuid.UUID) (Presence, error) {
+func (s *Store) GetPresence(ctx context.Context, tenantID, userID uuid.UUID) (Presence, error) {
 	p := Presence{TenantID: tenantID, UserID: userID}
-	err := q.QueryRow(ctx, `SELECT availability, activity, sequence, mapped_state, observed_at FROM presence
+	err := s.db.QueryRow(ctx, `SELECT availability, activity, sequence, mapped_state, observed_at FROM presence
 		WHERE tenant_id = $1 AND user_object_id = $2`, tenantID, userID).Scan(&p.Availability, &p.Activity, &p.Sequence, &p.MappedState, &p.ObservedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, pgx.ErrNoRows
@@ -90,15 +90,15 @@ func (s *Store) GetPresence(ctx context.Context, q DBTX, tenantID, userID uuid.U
 }
 
 // QueueResync asks for a user's presence to be re-read.
-func (s *Store) QueueResync(ctx context.Context, q DBTX, tenantID, userID uuid.UUID, reason string) error {
-	_, err := q.Exec(ctx, `INSERT INTO presence_resync (tenant_id, user_object_id, reason) VALUES ($1, $2, $3)`+requeue, tenantID, userID, reason)
+func (s *Store) QueueResync(ctx context.Context, tenantID, userID uuid.UUID, reason string) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO presence_resync (tenant_id, user_object_id, reason) VALUES ($1, $2, $3)`+requeue, tenantID, userID, reason)
 	return err
 }
 
 // QueueMonitorResync asks for every user assigned to a monitor (its
 // subscription's users) to be re-read, in one statement.
-func (s *Store) QueueMonitorResync(ctx context.Context, q DBTX, tenantID, monitorID uuid.UUID, reason string) error {
-	_, err := q.Exec(ctx, `INSERT INTO presence_resync (tenant_id, user_object_id, reason)
+func (s *Store) QueueMonitorResync(ctx context.Context, tenantID, monitorID uuid.UUID, reason string) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO presence_resync (tenant_id, user_object_id, reason)
 		SELECT tenant_id, object_id, $3 FROM directory_users WHERE tenant_id = $1 AND monitor_id = $2 AND object_id IS NOT NULL`+requeue,
 		tenantID, monitorID, reason)
 	return err
@@ -110,14 +110,14 @@ const requeue = `
 		ON CONFLICT (tenant_id, user_object_id) DO UPDATE SET reason = excluded.reason, queued_at = excluded.queued_at`
 
 // RecordSubscriptionEvent hands a lifecycle notification to the engine.
-func (s *Store) RecordSubscriptionEvent(ctx context.Context, q DBTX, subscriptionID uuid.UUID, event string) error {
-	_, err := q.Exec(ctx, `INSERT INTO subscription_events (subscription_id, event) VALUES ($1, $2)`, subscriptionID, event)
+func (s *Store) RecordSubscriptionEvent(ctx context.Context, subscriptionID uuid.UUID, event string) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO subscription_events (subscription_id, event) VALUES ($1, $2)`, subscriptionID, event)
 	return err
 }
 
 // TouchSubscription stamps a subscription's last notification.
-func (s *Store) TouchSubscription(ctx context.Context, q DBTX, id uuid.UUID, at time.Time) error {
-	_, err := q.Exec(ctx, `UPDATE subscriptions SET last_notification_at = greatest(coalesce(last_notification_at, $2), $2) WHERE id = $1`, id, at)
+func (s *Store) TouchSubscription(ctx context.Context, id uuid.UUID, at time.Time) error {
+	_, err := s.db.Exec(ctx, `UPDATE subscriptions SET last_notification_at = greatest(coalesce(last_notification_at, $2), $2) WHERE id = $1`, id, at)
 	return err
 }
 
@@ -130,8 +130,8 @@ const InboxNotifyChannel = "pb_inbox"
 
 // RecordEcho notes a presence Presence Bridge is about to set in Teams for
 // the platform, so the resulting change is not sent back (for ttl).
-func (s *Store) RecordEcho(ctx context.Context, q DBTX, tenantID, userID uuid.UUID, availability, activity string, ttl time.Duration) error {
-	_, err := q.Exec(ctx, `INSERT INTO presence_echo (tenant_id, user_object_id, availability, activity, expires_at)
+func (s *Store) RecordEcho(ctx context.Context, tenantID, userID uuid.UUID, availability, activity string, ttl time.Duration) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO presence_echo (tenant_id, user_object_id, availability, activity, expires_at)
 		VALUES ($1, $2, $3, $4, now() + $5::interval)
 		ON CONFLICT (tenant_id, user_object_id, availability, activity) DO UPDATE SET expires_at = excluded.expires_at`,
 		tenantID, userID, availability, activity, ttl.String())
@@ -141,8 +141,8 @@ func (s *Store) RecordEcho(ctx context.Context, q DBTX, tenantID, userID uuid.UU
 // PendingResyncs lists up to limit users queued for a re-read
 // (presence_resync), oldest first, and the latest queued_at among them:
 // ClearResyncs with it removes them once re-read, and only them.
-func (s *Store) PendingResyncs(ctx context.Context, q DBTX, tenantID uuid.UUID, limit int) ([]string, time.Time, error) {
-	rows, err := q.Query(ctx, `SELECT user_object_id::text, queued_at FROM presence_resync WHERE tenant_id = $1
+func (s *Store) PendingResyncs(ctx context.Context, tenantID uuid.UUID, limit int) ([]string, time.Time, error) {
+	rows, err := s.db.Query(ctx, `SELECT user_object_id::text, queued_at FROM presence_resync WHERE tenant_id = $1
 		ORDER BY queued_at LIMIT $2`, tenantID, limit)
 	if err != nil {
 		return nil, time.Time{}, err
@@ -167,11 +167,11 @@ func (s *Store) PendingResyncs(ctx context.Context, q DBTX, tenantID uuid.UUID, 
 // ClearResyncs removes re-read users from the queue, unless asked again
 // after upTo (no lock is held while Graph is read, so the intake never
 // waits for a repair).
-func (s *Store) ClearResyncs(ctx context.Context, q DBTX, tenantID uuid.UUID, users []string, upTo time.Time) error {
+func (s *Store) ClearResyncs(ctx context.Context, tenantID uuid.UUID, users []string, upTo time.Time) error {
 	if len(users) == 0 {
 		return nil
 	}
-	_, err := q.Exec(ctx, `DELETE FROM presence_resync WHERE tenant_id = $1 AND user_object_id = ANY($2::uuid[]) AND queued_at <= $3`,
+	_, err := s.db.Exec(ctx, `DELETE FROM presence_resync WHERE tenant_id = $1 AND user_object_id = ANY($2::uuid[]) AND queued_at <= $3`,
 		tenantID, users, upTo)
 	return err
 }
@@ -182,8 +182,8 @@ type HeldPresence struct {
 }
 
 // HeldPresences reads what we hold for users (absent: never seen).
-func (s *Store) HeldPresences(ctx context.Context, q DBTX, tenantID uuid.UUID, users []uuid.UUID) (map[uuid.UUID]HeldPresence, error) {
-	rows, err := q.Query(ctx, `SELECT user_object_id, availability, activity, graph_sequence FROM presence
+func (s *Store) HeldPresences(ctx context.Context, tenantID uuid.UUID, users []uuid.UUID) (map[uuid.UUID]HeldPresence, error) {
+	rows, err := s.db.Query(ctx, `SELECT user_object_id, availability, activity, graph_sequence FROM presence
 		WHERE tenant_id = $1 AND user_object_id = ANY($2)`, tenantID, users)
 	if err != nil {
 		return nil, err

@@ -29,13 +29,13 @@ import (
 // gets the user's next sequence, a stream position (the SSE cursor) and a
 // delivery per enabled endpoint, in the same transaction; a held event
 // gets them when its hold ends (PublishHeld); a suppressed one never.
-func (s *Store) ApplyPresenceBatch(ctx context.Context, tx pgx.Tx, cs []PresenceChange) ([]string, []PresenceEvent, error) {
+func (s Tx) ApplyPresenceBatch(ctx context.Context, cs []PresenceChange) ([]string, []PresenceEvent, error) {
 	outcomes := make([]string, len(cs))
 	events := make([]PresenceEvent, len(cs))
 	if len(cs) == 0 {
 		return outcomes, events, nil
 	}
-	users, echoes, err := lockPresence(ctx, tx, cs)
+	users, echoes, err := lockPresence(ctx, s.db, cs)
 	if err != nil {
 		return nil, nil, fmt.Errorf("lock presence: %w", err)
 	}
@@ -44,7 +44,7 @@ func (s *Store) ApplyPresenceBatch(ctx context.Context, tx pgx.Tx, cs []Presence
 		outcomes[i] = plan.decide(i, c, users[userKey{c.TenantID, c.UserID}], echoes)
 	}
 	plan.rank()
-	ids, err := plan.write(ctx, tx, cs, users)
+	ids, err := plan.write(ctx, s.db, cs, users)
 	if err != nil {
 		return nil, nil, fmt.Errorf("write presence: %w", err)
 	}
@@ -80,7 +80,7 @@ type userState struct {
 // lockPresence reads the named users' rows FOR UPDATE, in key order so
 // that two batches naming the same users cannot deadlock, and the
 // unexpired echoes of those users, in one round trip.
-func lockPresence(ctx context.Context, tx pgx.Tx, cs []PresenceChange) (map[userKey]*userState, map[echoKey]bool, error) {
+func lockPresence(ctx context.Context, tx querier, cs []PresenceChange) (map[userKey]*userState, map[echoKey]bool, error) {
 	users := map[userKey]*userState{}
 	var tenants, ids []uuid.UUID
 	for _, c := range cs {
@@ -285,7 +285,7 @@ func newEventID() uuid.UUID {
 // — the deliveries of those published, the tenants' last stream
 // positions, the suppression of stored held events, and uses up the
 // echoes. It returns the events' ids by uid.
-func (p *batchPlan) write(ctx context.Context, tx pgx.Tx, cs []PresenceChange, users map[userKey]*userState) (map[uuid.UUID]int64, error) {
+func (p *batchPlan) write(ctx context.Context, tx querier, cs []PresenceChange, users map[userKey]*userState) (map[uuid.UUID]int64, error) {
 	var pr presenceRows
 	keys := make([]userKey, 0, len(users))
 	for k, u := range users {

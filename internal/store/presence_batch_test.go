@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"presencebridge/internal/store"
@@ -44,11 +43,11 @@ func TestABatchAppliesAsIfChangeByChange(t *testing.T) {
 	}
 	prepare := func() uuid.UUID {
 		tenant := storetest.Tenant(t, pool, "Contoso")
-		secret, _ := st.PutSecret(ctx, pool, &tenant, store.PurposeSigningSecret, []byte("whsec_x"))
+		secret, _ := st.PutSecret(ctx, &tenant, store.PurposeSigningSecret, []byte("whsec_x"))
 		if _, err := pool.Exec(ctx, `INSERT INTO endpoints (tenant_id, url, signing_secret_id) VALUES ($1, 'https://x.example/hook', $2)`, tenant, secret); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.RecordEcho(ctx, pool, tenant, u3, "DoNotDisturb", "Presenting", time.Minute); err != nil {
+		if err := st.RecordEcho(ctx, tenant, u3, "DoNotDisturb", "Presenting", time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		return tenant
@@ -56,9 +55,9 @@ func TestABatchAppliesAsIfChangeByChange(t *testing.T) {
 
 	batched := prepare()
 	var got []string
-	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	if err := st.InTx(ctx, func(tx store.Tx) error {
 		var err error
-		got, _, err = st.ApplyPresenceBatch(ctx, tx, changes(batched))
+		got, _, err = tx.ApplyPresenceBatch(ctx, changes(batched))
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -66,8 +65,8 @@ func TestABatchAppliesAsIfChangeByChange(t *testing.T) {
 	single := prepare()
 	var want []string
 	for _, c := range changes(single) {
-		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			o, _, err := st.ApplyPresence(ctx, tx, c)
+		if err := st.InTx(ctx, func(tx store.Tx) error {
+			o, _, err := tx.ApplyPresence(ctx, c)
 			want = append(want, o)
 			return err
 		}); err != nil {

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 )
 
 // PublishHeld publishes up to limit events whose debounce hold has ended:
@@ -18,11 +17,11 @@ import (
 func (s *Store) PublishHeld(ctx context.Context, limit int) (int, time.Duration, error) {
 	var n int
 	next := NoneHeld
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := s.nextHold(ctx, tx, &next); err != nil {
+	err := s.InTx(ctx, func(tx Tx) error {
+		if err := tx.nextHold(ctx, &next); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT tenant_id, held_event, sequence + 1
+		rows, err := tx.db.Query(ctx, `SELECT tenant_id, held_event, sequence + 1
 			FROM presence WHERE held_until <= now() ORDER BY tenant_id, user_object_id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
 		if err != nil {
 			return err
@@ -52,7 +51,7 @@ func (s *Store) PublishHeld(ctx context.Context, limit int) (int, time.Duration,
 		}
 		// One statement: the stream rows are locked (streamPositions) for
 		// it and the commit only.
-		_, err = tx.Exec(ctx, `WITH x AS (
+		_, err = tx.db.Exec(ctx, `WITH x AS (
 				SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::bigint[], $5::bigint[]) AS x (tenant_id, uid, sequence, rank)
 			), counts AS (
 				SELECT * FROM unnest($6::uuid[], $7::bigint[]) AS c (tenant_id, n)
@@ -77,9 +76,9 @@ func (s *Store) PublishHeld(ctx context.Context, limit int) (int, time.Duration,
 
 // nextHold sets next to how long until the next hold that is not due
 // yet ends (unchanged when there is none): the due ones are this call's.
-func (s *Store) nextHold(ctx context.Context, tx pgx.Tx, next *time.Duration) error {
+func (s Tx) nextHold(ctx context.Context, next *time.Duration) error {
 	var secs *float64
-	if err := tx.QueryRow(ctx, `SELECT extract(epoch FROM min(held_until) - now())::float8 FROM presence
+	if err := s.db.QueryRow(ctx, `SELECT extract(epoch FROM min(held_until) - now())::float8 FROM presence
 		WHERE held_until > now()`).Scan(&secs); err != nil {
 		return err
 	}

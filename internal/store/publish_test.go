@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/store"
 	"presencebridge/internal/store/storetest"
@@ -20,50 +19,61 @@ import (
 // ids are taken in one order and committed in another).
 func TestStreamPositionsBecomeVisibleInCommitOrder(t *testing.T) {
 	st, tenant := storetest.New(t)
-	pool := st.Pool()
 	ctx := context.Background()
 	change := func(user uuid.UUID) store.PresenceChange {
 		return store.PresenceChange{TenantID: tenant, UserID: user, Availability: "Busy", Activity: "InACall",
 			MappedState: "talking", Source: "notification", ObservedAt: time.Now()}
 	}
 	first, second := uuid.New(), uuid.New()
-	txA, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer txA.Rollback(ctx)
-	if _, _, err := st.ApplyPresence(ctx, txA, change(first)); err != nil {
+	// The first batch stays open, holding position 1, until told to commit.
+	applied, commit, firstDone := make(chan error, 1), make(chan struct{}), make(chan error, 1)
+	go func() {
+		firstDone <- st.InTx(ctx, func(tx store.Tx) error {
+			_, _, err := tx.ApplyPresence(ctx, change(first))
+			applied <- err
+			if err != nil {
+				return err
+			}
+			<-commit
+			return nil
+		})
+	}()
+	if err := <-applied; err != nil {
+		close(commit)
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			_, _, err := st.ApplyPresence(ctx, tx, change(second))
+		done <- st.InTx(ctx, func(tx store.Tx) error {
+			_, _, err := tx.ApplyPresence(ctx, change(second))
 			return err
 		})
 	}()
 	select {
 	case err := <-done:
+		close(commit)
 		t.Fatalf("the second batch committed (%v) while the first, which took position 1, was open", err)
 	case <-time.After(300 * time.Millisecond):
 	}
-	if evs, _ := st.EventsAfter(ctx, pool, tenant, 0, 10); len(evs) != 0 {
+	if evs, _ := st.EventsAfter(ctx, tenant, 0, 10); len(evs) != 0 {
+		close(commit)
 		t.Fatalf("a reader sees %d events before the first commit", len(evs))
 	}
-	if err := txA.Commit(ctx); err != nil {
+	close(commit)
+	if err := <-firstDone; err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	evs, err := st.EventsAfter(ctx, pool, tenant, 0, 10)
+	evs, err := st.EventsAfter(ctx, tenant, 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(evs) != 2 || evs[0].Position != 1 || evs[0].Data.User.ObjectID != first || evs[1].Position != 2 || evs[1].Data.User.ObjectID != second {
 		t.Fatalf("stream = %+v", evs)
 	}
-	if pos, _ := st.StreamPosition(ctx, pool, tenant); pos != 2 {
+	if pos, _ := st.StreamPosition(ctx, tenant); pos != 2 {
 		t.Errorf("stream position %d, want 2", pos)
 	}
 }
@@ -77,7 +87,7 @@ func TestAHeldChangeIsPublishedWhenItsWindowEndsAndTheLatestStateWins(t *testing
 	st, tenant := storetest.New(t)
 	pool := st.Pool()
 	ctx := context.Background()
-	if _, err := st.CreateEndpoint(ctx, pool, tenant, "https://x.example/hook", "whsec_x"); err != nil {
+	if _, err := st.CreateEndpoint(ctx, tenant, "https://x.example/hook", "whsec_x"); err != nil {
 		t.Fatal(err)
 	}
 	user := uuid.New()
@@ -85,9 +95,9 @@ func TestAHeldChangeIsPublishedWhenItsWindowEndsAndTheLatestStateWins(t *testing
 	apply := func(avail, act, mapped string) store.PresenceEvent {
 		t.Helper()
 		var ev store.PresenceEvent
-		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if err := st.InTx(ctx, func(tx store.Tx) error {
 			var err error
-			_, ev, err = st.ApplyPresence(ctx, tx, store.PresenceChange{TenantID: tenant, UserID: user, Availability: avail, Activity: act,
+			_, ev, err = tx.ApplyPresence(ctx, store.PresenceChange{TenantID: tenant, UserID: user, Availability: avail, Activity: act,
 				MappedState: mapped, Source: "notification", ObservedAt: time.Now(), Debounce: window})
 			return err
 		}); err != nil {
@@ -115,7 +125,7 @@ func TestAHeldChangeIsPublishedWhenItsWindowEndsAndTheLatestStateWins(t *testing
 	if took := time.Since(start); took < window || took > 2*window {
 		t.Errorf("published %v after the change left talking, want the window (%v): the deadline moved", took, window)
 	}
-	evs, _ := st.EventsAfter(ctx, pool, tenant, 0, 10)
+	evs, _ := st.EventsAfter(ctx, tenant, 0, 10)
 	var got []string
 	for _, e := range evs {
 		got = append(got, e.Data.Activity)

@@ -12,7 +12,7 @@ import (
 // large. An event with a delivery still pending is kept whatever its age:
 // nothing waiting to be sent is lost to the clean-up.
 func (s *Store) DeleteOldPresenceEvents(ctx context.Context, keep time.Duration, limit int) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM presence_events WHERE id IN (
+	tag, err := s.db.Exec(ctx, `DELETE FROM presence_events WHERE id IN (
 		SELECT e.id FROM presence_events e
 		WHERE e.created_at < now() - $1::interval
 		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending')

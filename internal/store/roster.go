@@ -15,8 +15,8 @@ type RosterUser struct {
 
 // ResolvedRoster lists a tenant's users that have a Graph object id, in a
 // stable order (oldest first, so earlier users are placed first).
-func (s *Store) ResolvedRoster(ctx context.Context, q DBTX, tenantID uuid.UUID) ([]RosterUser, error) {
-	rows, err := q.Query(ctx, `SELECT object_id, monitor_id FROM directory_users
+func (s *Store) ResolvedRoster(ctx context.Context, tenantID uuid.UUID) ([]RosterUser, error) {
+	rows, err := s.db.Query(ctx, `SELECT object_id, monitor_id FROM directory_users
 		WHERE tenant_id = $1 AND object_id IS NOT NULL AND resolution_status = 'resolved' ORDER BY seq`, tenantID)
 	if err != nil {
 		return nil, err
@@ -28,19 +28,19 @@ func (s *Store) ResolvedRoster(ctx context.Context, q DBTX, tenantID uuid.UUID) 
 }
 
 // AssignUsers records users' monitors (nil: unmonitored).
-func (s *Store) AssignUsers(ctx context.Context, q DBTX, tenantID uuid.UUID, users []uuid.UUID, monitors []*uuid.UUID) error {
+func (s *Store) AssignUsers(ctx context.Context, tenantID uuid.UUID, users []uuid.UUID, monitors []*uuid.UUID) error {
 	if len(users) == 0 {
 		return nil
 	}
-	_, err := q.Exec(ctx, `UPDATE directory_users d SET monitor_id = a.monitor_id, updated_at = now()
+	_, err := s.db.Exec(ctx, `UPDATE directory_users d SET monitor_id = a.monitor_id, updated_at = now()
 		FROM unnest($2::uuid[], $3::uuid[]) AS a (object_id, monitor_id)
 		WHERE d.tenant_id = $1 AND d.object_id = a.object_id`, tenantID, users, monitors)
 	return err
 }
 
 // AuthorizedMonitors lists the monitors that may hold subscriptions.
-func (s *Store) AuthorizedMonitors(ctx context.Context, q DBTX, tenantID uuid.UUID) ([]Monitor, error) {
-	ms, err := s.Monitors(ctx, q, tenantID)
+func (s *Store) AuthorizedMonitors(ctx context.Context, tenantID uuid.UUID) ([]Monitor, error) {
+	ms, err := s.Monitors(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -54,8 +54,8 @@ func (s *Store) AuthorizedMonitors(ctx context.Context, q DBTX, tenantID uuid.UU
 }
 
 // RosterCount counts a tenant's users to monitor.
-func (s *Store) RosterCount(ctx context.Context, q DBTX, tenantID uuid.UUID) (int, error) {
+func (s *Store) RosterCount(ctx context.Context, tenantID uuid.UUID) (int, error) {
 	var n int
-	err := q.QueryRow(ctx, `SELECT count(*) FROM directory_users WHERE tenant_id = $1`, tenantID).Scan(&n)
+	err := s.db.QueryRow(ctx, `SELECT count(*) FROM directory_users WHERE tenant_id = $1`, tenantID).Scan(&n)
 	return n, err
 }

@@ -13,9 +13,9 @@ import (
 )
 
 // MappingRules reads a tenant's mapping rules as stored (nil: defaults).
-func (s *Store) MappingRules(ctx context.Context, q DBTX, tenantID uuid.UUID) (json.RawMessage, error) {
+func (s *Store) MappingRules(ctx context.Context, tenantID uuid.UUID) (json.RawMessage, error) {
 	var b json.RawMessage
-	err := q.QueryRow(ctx, `SELECT rules FROM mapping_rules WHERE tenant_id = $1`, tenantID).Scan(&b)
+	err := s.db.QueryRow(ctx, `SELECT rules FROM mapping_rules WHERE tenant_id = $1`, tenantID).Scan(&b)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -23,16 +23,16 @@ func (s *Store) MappingRules(ctx context.Context, q DBTX, tenantID uuid.UUID) (j
 }
 
 // PutMappingRules stores a tenant's mapping rules (JSON, already validated).
-func (s *Store) PutMappingRules(ctx context.Context, q DBTX, tenantID uuid.UUID, rules json.RawMessage) error {
-	_, err := q.Exec(ctx, `INSERT INTO mapping_rules (tenant_id, rules) VALUES ($1, $2)
+func (s *Store) PutMappingRules(ctx context.Context, tenantID uuid.UUID, rules json.RawMessage) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO mapping_rules (tenant_id, rules) VALUES ($1, $2)
 		ON CONFLICT (tenant_id) DO UPDATE SET rules = excluded.rules, updated_at = now()`, tenantID, rules)
 	return err
 }
 
 // TenantRules is a tenant's mapping rules: what it saved, over the
 // defaults (a tenant that never saved any gets the defaults).
-func (s *Store) TenantRules(ctx context.Context, q DBTX, tenantID uuid.UUID) (presence.Rules, error) {
-	raw, err := s.MappingRules(ctx, q, tenantID)
+func (s *Store) TenantRules(ctx context.Context, tenantID uuid.UUID) (presence.Rules, error) {
+	raw, err := s.MappingRules(ctx, tenantID)
 	if err != nil {
 		return presence.DefaultRules(), err
 	}
@@ -44,11 +44,11 @@ func (s *Store) TenantRules(ctx context.Context, q DBTX, tenantID uuid.UUID) (pr
 // tenant up once per batch anyway: the stored rules come with it, so a
 // cache of parsed rules is checked against the database's at every batch
 // and a rule change applies to the very next notification.
-func (s *Store) TenantWithRules(ctx context.Context, q DBTX, id uuid.UUID) (Tenant, json.RawMessage, error) {
+func (s *Store) TenantWithRules(ctx context.Context, id uuid.UUID) (Tenant, json.RawMessage, error) {
 	var raw json.RawMessage
 	// The rules come as a scalar subquery, not a join, so that the tenant
 	// columns stay unambiguous whatever tenants and mapping_rules share.
-	row := q.QueryRow(ctx, `SELECT `+tenantColumns+`, (SELECT rules FROM mapping_rules WHERE tenant_id = tenants.id)
+	row := s.db.QueryRow(ctx, `SELECT `+tenantColumns+`, (SELECT rules FROM mapping_rules WHERE tenant_id = tenants.id)
 		FROM tenants WHERE id = $1`, id)
 	t, err := scanTenant(withExtra{row, []any{&raw}})
 	if err != nil {

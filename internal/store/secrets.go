@@ -35,7 +35,7 @@ func secretAAD(id uuid.UUID, tenantID *uuid.UUID, purpose string) []byte {
 
 // PutSecret seals plaintext and stores it as a new row; it returns the id.
 // tenantID is nil for secrets that belong to no tenant.
-func (s *Store) PutSecret(ctx context.Context, q DBTX, tenantID *uuid.UUID, purpose string, plaintext []byte) (uuid.UUID, error) {
+func (s *Store) PutSecret(ctx context.Context, tenantID *uuid.UUID, purpose string, plaintext []byte) (uuid.UUID, error) {
 	id, err := uuid.NewRandom()
 	if err != nil {
 		return uuid.Nil, err
@@ -44,7 +44,7 @@ func (s *Store) PutSecret(ctx context.Context, q DBTX, tenantID *uuid.UUID, purp
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("seal %s: %w", purpose, err)
 	}
-	_, err = q.Exec(ctx, `INSERT INTO secrets (id, tenant_id, purpose, key_id, ciphertext) VALUES ($1, $2, $3, $4, $5)`,
+	_, err = s.db.Exec(ctx, `INSERT INTO secrets (id, tenant_id, purpose, key_id, ciphertext) VALUES ($1, $2, $3, $4, $5)`,
 		id, tenantID, purpose, keyID, ct)
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("store %s: %w", purpose, err)
@@ -54,10 +54,10 @@ func (s *Store) PutSecret(ctx context.Context, q DBTX, tenantID *uuid.UUID, purp
 
 // ReplaceSecret seals a new value into an existing row (a rotated refresh
 // token, say). Run it in the transaction that used the old value.
-func (s *Store) ReplaceSecret(ctx context.Context, q DBTX, id uuid.UUID, plaintext []byte) error {
+func (s *Store) ReplaceSecret(ctx context.Context, id uuid.UUID, plaintext []byte) error {
 	var tenantID *uuid.UUID
 	var purpose string
-	err := q.QueryRow(ctx, `SELECT tenant_id, purpose FROM secrets WHERE id = $1`, id).Scan(&tenantID, &purpose)
+	err := s.db.QueryRow(ctx, `SELECT tenant_id, purpose FROM secrets WHERE id = $1`, id).Scan(&tenantID, &purpose)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("replace secret %s: %w", id, ErrSecretNotFound)
 	}
@@ -68,7 +68,7 @@ func (s *Store) ReplaceSecret(ctx context.Context, q DBTX, id uuid.UUID, plainte
 	if err != nil {
 		return fmt.Errorf("seal %s: %w", purpose, err)
 	}
-	_, err = q.Exec(ctx, `UPDATE secrets SET key_id = $2, ciphertext = $3, updated_at = now() WHERE id = $1`, id, keyID, ct)
+	_, err = s.db.Exec(ctx, `UPDATE secrets SET key_id = $2, ciphertext = $3, updated_at = now() WHERE id = $1`, id, keyID, ct)
 	if err != nil {
 		return fmt.Errorf("replace secret %s: %w", id, err)
 	}
@@ -76,11 +76,11 @@ func (s *Store) ReplaceSecret(ctx context.Context, q DBTX, id uuid.UUID, plainte
 }
 
 // OpenSecret reads and opens a secret, checking it has the purpose expected.
-func (s *Store) OpenSecret(ctx context.Context, q DBTX, id uuid.UUID, purpose string) ([]byte, error) {
+func (s *Store) OpenSecret(ctx context.Context, id uuid.UUID, purpose string) ([]byte, error) {
 	var tenantID *uuid.UUID
 	var keyID, gotPurpose string
 	var ct []byte
-	err := q.QueryRow(ctx, `SELECT tenant_id, purpose, key_id, ciphertext FROM secrets WHERE id = $1`, id).
+	err := s.db.QueryRow(ctx, `SELECT tenant_id, purpose, key_id, ciphertext FROM secrets WHERE id = $1`, id).
 		Scan(&tenantID, &gotPurpose, &keyID, &ct)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("open secret %s: %w", id, ErrSecretNotFound)
@@ -99,8 +99,8 @@ func (s *Store) OpenSecret(ctx context.Context, q DBTX, id uuid.UUID, purpose st
 }
 
 // DeleteSecret removes a secret row.
-func (s *Store) DeleteSecret(ctx context.Context, q DBTX, id uuid.UUID) error {
-	_, err := q.Exec(ctx, `DELETE FROM secrets WHERE id = $1`, id)
+func (s *Store) DeleteSecret(ctx context.Context, id uuid.UUID) error {
+	_, err := s.db.Exec(ctx, `DELETE FROM secrets WHERE id = $1`, id)
 	return err
 }
 
@@ -111,8 +111,8 @@ func (s *Store) DeleteSecret(ctx context.Context, q DBTX, id uuid.UUID) error {
 // rotators never wait on each other.
 func (s *Store) RotateSecrets(ctx context.Context, batch int) (int, error) {
 	n := 0
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
+	err := s.InTx(ctx, func(tx Tx) error {
+		rows, err := tx.db.Query(ctx, `
 			SELECT id, tenant_id, purpose, key_id, ciphertext FROM secrets
 			WHERE key_id <> $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`, s.ring.ActiveID(), batch)
 		if err != nil {
@@ -140,7 +140,7 @@ func (s *Store) RotateSecrets(ctx context.Context, batch int) (int, error) {
 			if err != nil {
 				return fmt.Errorf("re-seal secret %s: %w", r.id, err)
 			}
-			if _, err := tx.Exec(ctx, `UPDATE secrets SET key_id = $2, ciphertext = $3, updated_at = now() WHERE id = $1`, r.id, keyID, ct); err != nil {
+			if _, err := tx.db.Exec(ctx, `UPDATE secrets SET key_id = $2, ciphertext = $3, updated_at = now() WHERE id = $1`, r.id, keyID, ct); err != nil {
 				return err
 			}
 			n++
@@ -155,7 +155,7 @@ func (s *Store) RotateSecrets(ctx context.Context, batch int) (int, error) {
 
 // SecretsByKey counts secrets per key id, to show what a rotation has left.
 func (s *Store) SecretsByKey(ctx context.Context) (map[string]int, error) {
-	rows, err := s.pool.Query(ctx, `SELECT key_id, count(*) FROM secrets GROUP BY key_id`)
+	rows, err := s.db.Query(ctx, `SELECT key_id, count(*) FROM secrets GROUP BY key_id`)
 	if err != nil {
 		return nil, err
 	}

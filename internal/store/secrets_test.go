@@ -39,24 +39,24 @@ func TestSecretRoundTripAndReplace(t *testing.T) {
 	s := store.New(pool, ring(t, "", "k1"))
 	tenant := storetest.Tenant(t, pool, "Contoso")
 
-	id, err := s.PutSecret(ctx, pool, &tenant, store.PurposeRefreshToken, []byte("rt-1"))
+	id, err := s.PutSecret(ctx, &tenant, store.PurposeRefreshToken, []byte("rt-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.OpenSecret(ctx, pool, id, store.PurposeRefreshToken)
+	got, err := s.OpenSecret(ctx, id, store.PurposeRefreshToken)
 	if err != nil || string(got) != "rt-1" {
 		t.Fatalf("OpenSecret = %q, %v; want rt-1", got, err)
 	}
-	if err := s.ReplaceSecret(ctx, pool, id, []byte("rt-2")); err != nil {
+	if err := s.ReplaceSecret(ctx, id, []byte("rt-2")); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.OpenSecret(ctx, pool, id, store.PurposeRefreshToken); string(got) != "rt-2" {
+	if got, _ := s.OpenSecret(ctx, id, store.PurposeRefreshToken); string(got) != "rt-2" {
 		t.Fatalf("after replace: %q, want rt-2", got)
 	}
-	if _, err := s.OpenSecret(ctx, pool, id, store.PurposeSigningSecret); err == nil {
+	if _, err := s.OpenSecret(ctx, id, store.PurposeSigningSecret); err == nil {
 		t.Fatal("a refresh token opened as a webhook signing secret")
 	}
-	if _, err := s.OpenSecret(ctx, pool, uuid.New(), store.PurposeRefreshToken); !errors.Is(err, store.ErrSecretNotFound) {
+	if _, err := s.OpenSecret(ctx, uuid.New(), store.PurposeRefreshToken); !errors.Is(err, store.ErrSecretNotFound) {
 		t.Fatalf("unknown id: %v, want ErrSecretNotFound", err)
 	}
 }
@@ -68,12 +68,12 @@ func TestSecretMovedToAnotherRowFailsToOpen(t *testing.T) {
 	pool := testkit.DB(t)
 	s := store.New(pool, ring(t, "", "k1"))
 	a, b := storetest.Tenant(t, pool, "Contoso"), storetest.Tenant(t, pool, "Contoso")
-	idA, _ := s.PutSecret(ctx, pool, &a, store.PurposeRefreshToken, []byte("tenant-a-token"))
-	idB, _ := s.PutSecret(ctx, pool, &b, store.PurposeRefreshToken, []byte("tenant-b-token"))
+	idA, _ := s.PutSecret(ctx, &a, store.PurposeRefreshToken, []byte("tenant-a-token"))
+	idB, _ := s.PutSecret(ctx, &b, store.PurposeRefreshToken, []byte("tenant-b-token"))
 	if _, err := pool.Exec(ctx, `UPDATE secrets SET ciphertext = (SELECT ciphertext FROM secrets WHERE id = $1) WHERE id = $2`, idA, idB); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.OpenSecret(ctx, pool, idB, store.PurposeRefreshToken); err == nil {
+	if got, err := s.OpenSecret(ctx, idB, store.PurposeRefreshToken); err == nil {
 		t.Fatalf("tenant A's ciphertext opened on tenant B's row as %q", got)
 	}
 }
@@ -86,7 +86,7 @@ func TestRotationResealsAllRowsAndOldRowsStayReadable(t *testing.T) {
 	plain := map[uuid.UUID]string{}
 	for i := range 1203 {
 		v := fmt.Sprintf("refresh-token-%04d", i)
-		id, err := old.PutSecret(ctx, pool, &tenant, store.PurposeRefreshToken, []byte(v))
+		id, err := old.PutSecret(ctx, &tenant, store.PurposeRefreshToken, []byte(v))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +96,7 @@ func TestRotationResealsAllRowsAndOldRowsStayReadable(t *testing.T) {
 	// The new ring holds both keys, k2 active: rows under k1 stay readable.
 	s := store.New(pool, ring(t, "k2", "k1", "k2"))
 	for id, v := range plain {
-		if got, err := s.OpenSecret(ctx, pool, id, store.PurposeRefreshToken); err != nil || string(got) != v {
+		if got, err := s.OpenSecret(ctx, id, store.PurposeRefreshToken); err != nil || string(got) != v {
 			t.Fatalf("k1 row before rotation: %q, %v", got, err)
 		}
 		break
@@ -131,7 +131,7 @@ func TestRotationResealsAllRowsAndOldRowsStayReadable(t *testing.T) {
 	// Every row reads back under a ring that no longer has k1.
 	only2 := store.New(pool, ring(t, "", "k2"))
 	for id, v := range plain {
-		if got, err := only2.OpenSecret(ctx, pool, id, store.PurposeRefreshToken); err != nil || string(got) != v {
+		if got, err := only2.OpenSecret(ctx, id, store.PurposeRefreshToken); err != nil || string(got) != v {
 			t.Fatalf("row %s after rotation: %q, %v; want %q", id, got, err, v)
 		}
 	}
@@ -141,7 +141,7 @@ func TestRotationStopsOnAKeyMissingFromTheRing(t *testing.T) {
 	ctx := t.Context()
 	pool := testkit.DB(t)
 	old := store.New(pool, ring(t, "", "k1"))
-	if _, err := old.PutSecret(ctx, pool, nil, store.PurposeClientSecret, []byte("s")); err != nil {
+	if _, err := old.PutSecret(ctx, nil, store.PurposeClientSecret, []byte("s")); err != nil {
 		t.Fatal(err)
 	}
 	s := store.New(pool, ring(t, "", "k2"))
@@ -160,9 +160,9 @@ func TestNoPlaintextSecretInTheDatabase(t *testing.T) {
 	tenant := storetest.Tenant(t, pool, "Contoso")
 	secret := "0.AXoA-very-secret-refresh-token-" + uuid.NewString()
 	for _, p := range []string{store.PurposeRefreshToken, store.PurposeClientSecret, store.PurposeSigningSecret} {
-		if _, err := s.PutSecret(ctx, pool, &tenant, p, []byte(secret)); err != nil {
+		if _, err := s.PutSecret(ctx, &tenant, p, []byte(secret)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	testkit.RequireNotStored(t, pool, secret)
+	storetest.RequireNotStored(t, pool, secret)
 }

@@ -10,7 +10,7 @@ import (
 // that no single statement holds long locks. (Expired sessions are never
 // served meanwhile: the session store reads only unexpired ones.)
 func (s *Store) DeleteExpiredSessions(ctx context.Context, limit int) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `
+	tag, err := s.db.Exec(ctx, `
 		DELETE FROM sessions WHERE token IN (
 			SELECT token FROM sessions WHERE expiry < now() LIMIT $1)`, limit)
 	if err != nil {

@@ -30,9 +30,9 @@ type SubscriptionKey struct {
 }
 
 // SubscriptionByGraphID finds a subscription by Graph's id.
-func (s *Store) SubscriptionByGraphID(ctx context.Context, q DBTX, graphID string) (SubscriptionKey, error) {
+func (s *Store) SubscriptionByGraphID(ctx context.Context, graphID string) (SubscriptionKey, error) {
 	k := SubscriptionKey{GraphID: graphID}
-	err := q.QueryRow(ctx, `SELECT id, tenant_id, client_state_hash FROM subscriptions WHERE graph_id = $1`, graphID).
+	err := s.db.QueryRow(ctx, `SELECT id, tenant_id, client_state_hash FROM subscriptions WHERE graph_id = $1`, graphID).
 		Scan(&k.ID, &k.TenantID, &k.ClientStateHash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return k, ErrSubscriptionNotFound
@@ -42,9 +42,9 @@ func (s *Store) SubscriptionByGraphID(ctx context.Context, q DBTX, graphID strin
 
 // PendingSubscriptionByClientState finds a subscription being created
 // (Graph may notify before its id is stored) by its clientState's hash.
-func (s *Store) PendingSubscriptionByClientState(ctx context.Context, q DBTX, hash []byte) (SubscriptionKey, error) {
+func (s *Store) PendingSubscriptionByClientState(ctx context.Context, hash []byte) (SubscriptionKey, error) {
 	var k SubscriptionKey
-	err := q.QueryRow(ctx, `SELECT id, tenant_id, client_state_hash FROM subscriptions WHERE graph_id IS NULL AND client_state_hash = $1`, hash).
+	err := s.db.QueryRow(ctx, `SELECT id, tenant_id, client_state_hash FROM subscriptions WHERE graph_id IS NULL AND client_state_hash = $1`, hash).
 		Scan(&k.ID, &k.TenantID, &k.ClientStateHash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return k, ErrSubscriptionNotFound
@@ -62,10 +62,10 @@ type SubscriptionState struct {
 }
 
 // SubscriptionForMonitor reads a monitor's subscription row.
-func (s *Store) SubscriptionForMonitor(ctx context.Context, q DBTX, tenantID, monitorID uuid.UUID) (SubscriptionState, error) {
+func (s *Store) SubscriptionForMonitor(ctx context.Context, tenantID, monitorID uuid.UUID) (SubscriptionState, error) {
 	var st SubscriptionState
 	var graphID *string
-	err := q.QueryRow(ctx, `SELECT id, graph_id, resource, expires_at, coalesce(cert_key_id, '') FROM subscriptions WHERE tenant_id = $1 AND monitor_id = $2`,
+	err := s.db.QueryRow(ctx, `SELECT id, graph_id, resource, expires_at, coalesce(cert_key_id, '') FROM subscriptions WHERE tenant_id = $1 AND monitor_id = $2`,
 		tenantID, monitorID).Scan(&st.ID, &graphID, &st.Resource, &st.ExpiresAt, &st.CertKeyID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return st, ErrSubscriptionNotFound
@@ -79,9 +79,9 @@ func (s *Store) SubscriptionForMonitor(ctx context.Context, q DBTX, tenantID, mo
 // BeginSubscription records a subscription about to be created (graph_id
 // NULL), replacing the monitor's previous row: the receiver accepts its
 // notifications by clientState hash until Graph's id is known.
-func (s *Store) BeginSubscription(ctx context.Context, q DBTX, tenantID, monitorID uuid.UUID, resource string, clientStateHash []byte, certID string, users int) (uuid.UUID, error) {
+func (s *Store) BeginSubscription(ctx context.Context, tenantID, monitorID uuid.UUID, resource string, clientStateHash []byte, certID string, users int) (uuid.UUID, error) {
 	var id uuid.UUID
-	err := q.QueryRow(ctx, `INSERT INTO subscriptions (tenant_id, monitor_id, resource, client_state_hash, cert_key_id, user_count)
+	err := s.db.QueryRow(ctx, `INSERT INTO subscriptions (tenant_id, monitor_id, resource, client_state_hash, cert_key_id, user_count)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (monitor_id) DO UPDATE SET graph_id = NULL, resource = excluded.resource, client_state_hash = excluded.client_state_hash,
 			cert_key_id = excluded.cert_key_id, user_count = excluded.user_count, expires_at = NULL, last_error = NULL,
@@ -91,34 +91,34 @@ func (s *Store) BeginSubscription(ctx context.Context, q DBTX, tenantID, monitor
 }
 
 // SubscriptionCreated stores Graph's id and expiry.
-func (s *Store) SubscriptionCreated(ctx context.Context, q DBTX, id uuid.UUID, graphID string, expires time.Time) error {
-	_, err := q.Exec(ctx, `UPDATE subscriptions SET graph_id = $2, expires_at = $3, last_error = NULL, updated_at = now() WHERE id = $1`, id, graphID, expires)
+func (s *Store) SubscriptionCreated(ctx context.Context, id uuid.UUID, graphID string, expires time.Time) error {
+	_, err := s.db.Exec(ctx, `UPDATE subscriptions SET graph_id = $2, expires_at = $3, last_error = NULL, updated_at = now() WHERE id = $1`, id, graphID, expires)
 	return err
 }
 
 // AdoptSubscription makes a row describe an existing Graph subscription.
-func (s *Store) AdoptSubscription(ctx context.Context, q DBTX, id uuid.UUID, graphID string, clientStateHash []byte, expires time.Time) error {
-	_, err := q.Exec(ctx, `UPDATE subscriptions SET graph_id = $2, client_state_hash = $3, expires_at = $4, last_error = NULL, updated_at = now()
+func (s *Store) AdoptSubscription(ctx context.Context, id uuid.UUID, graphID string, clientStateHash []byte, expires time.Time) error {
+	_, err := s.db.Exec(ctx, `UPDATE subscriptions SET graph_id = $2, client_state_hash = $3, expires_at = $4, last_error = NULL, updated_at = now()
 		WHERE id = $1`, id, graphID, clientStateHash, expires)
 	return err
 }
 
 // SubscriptionRenewed stores a renewal's expiry.
-func (s *Store) SubscriptionRenewed(ctx context.Context, q DBTX, id uuid.UUID, expires time.Time) error {
-	_, err := q.Exec(ctx, `UPDATE subscriptions SET expires_at = $2, last_error = NULL, renewed_at = now(), renewals = renewals + 1,
+func (s *Store) SubscriptionRenewed(ctx context.Context, id uuid.UUID, expires time.Time) error {
+	_, err := s.db.Exec(ctx, `UPDATE subscriptions SET expires_at = $2, last_error = NULL, renewed_at = now(), renewals = renewals + 1,
 		updated_at = now() WHERE id = $1`, id, expires)
 	return err
 }
 
 // SubscriptionFailed records the last error (for the dashboard and API).
-func (s *Store) SubscriptionFailed(ctx context.Context, q DBTX, id uuid.UUID, reason string) error {
-	_, err := q.Exec(ctx, `UPDATE subscriptions SET last_error = $2, updated_at = now() WHERE id = $1`, id, reason)
+func (s *Store) SubscriptionFailed(ctx context.Context, id uuid.UUID, reason string) error {
+	_, err := s.db.Exec(ctx, `UPDATE subscriptions SET last_error = $2, updated_at = now() WHERE id = $1`, id, reason)
 	return err
 }
 
 // DropSubscriptionRow forgets a subscription.
-func (s *Store) DropSubscriptionRow(ctx context.Context, q DBTX, id uuid.UUID) error {
-	_, err := q.Exec(ctx, `DELETE FROM subscriptions WHERE id = $1`, id)
+func (s *Store) DropSubscriptionRow(ctx context.Context, id uuid.UUID) error {
+	_, err := s.db.Exec(ctx, `DELETE FROM subscriptions WHERE id = $1`, id)
 	return err
 }
 
@@ -131,8 +131,8 @@ type SubscriptionRow struct {
 }
 
 // TenantSubscriptions lists a tenant's subscription rows.
-func (s *Store) TenantSubscriptions(ctx context.Context, q DBTX, tenantID uuid.UUID) ([]SubscriptionRow, error) {
-	rows, err := q.Query(ctx, `SELECT id, monitor_id, coalesce(graph_id, ''), expires_at, abandoned_at IS NOT NULL
+func (s *Store) TenantSubscriptions(ctx context.Context, tenantID uuid.UUID) ([]SubscriptionRow, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, monitor_id, coalesce(graph_id, ''), expires_at, abandoned_at IS NOT NULL
 		FROM subscriptions WHERE tenant_id = $1`, tenantID)
 	if err != nil {
 		return nil, err
@@ -146,16 +146,16 @@ func (s *Store) TenantSubscriptions(ctx context.Context, q DBTX, tenantID uuid.U
 // AbandonSubscription marks a subscription Graph still holds but we can no
 // longer delete (its monitor's grant is gone): the row stays until it
 // expires, so the subscription's last notifications still verify.
-func (s *Store) AbandonSubscription(ctx context.Context, q DBTX, id uuid.UUID, reason string) error {
-	_, err := q.Exec(ctx, `UPDATE subscriptions SET abandoned_at = coalesce(abandoned_at, now()), last_error = $2, updated_at = now()
+func (s *Store) AbandonSubscription(ctx context.Context, id uuid.UUID, reason string) error {
+	_, err := s.db.Exec(ctx, `UPDATE subscriptions SET abandoned_at = coalesce(abandoned_at, now()), last_error = $2, updated_at = now()
 		WHERE id = $1`, id, reason)
 	return err
 }
 
 // SubscriptionExpired makes a row due for re-creation (Graph removed the
 // subscription): the next Ensure makes a new one and repairs.
-func (s *Store) SubscriptionExpired(ctx context.Context, q DBTX, id uuid.UUID, reason string) error {
-	_, err := q.Exec(ctx, `UPDATE subscriptions SET expires_at = NULL, last_error = $2, updated_at = now() WHERE id = $1`, id, reason)
+func (s *Store) SubscriptionExpired(ctx context.Context, id uuid.UUID, reason string) error {
+	_, err := s.db.Exec(ctx, `UPDATE subscriptions SET expires_at = NULL, last_error = $2, updated_at = now() WHERE id = $1`, id, reason)
 	return err
 }
 
@@ -170,8 +170,8 @@ type LifecycleEvent struct {
 
 // OpenLifecycleEvents lists a tenant's unhandled lifecycle notifications,
 // oldest first.
-func (s *Store) OpenLifecycleEvents(ctx context.Context, q DBTX, tenantID uuid.UUID) ([]LifecycleEvent, error) {
-	rows, err := q.Query(ctx, `SELECT e.id, e.subscription_id, s.monitor_id, coalesce(s.graph_id, ''), e.event
+func (s *Store) OpenLifecycleEvents(ctx context.Context, tenantID uuid.UUID) ([]LifecycleEvent, error) {
+	rows, err := s.db.Query(ctx, `SELECT e.id, e.subscription_id, s.monitor_id, coalesce(s.graph_id, ''), e.event
 		FROM subscription_events e JOIN subscriptions s ON s.id = e.subscription_id
 		WHERE s.tenant_id = $1 AND e.handled_at IS NULL ORDER BY e.id`, tenantID)
 	if err != nil {
@@ -184,7 +184,7 @@ func (s *Store) OpenLifecycleEvents(ctx context.Context, q DBTX, tenantID uuid.U
 }
 
 // LifecycleEventHandled closes a lifecycle notification.
-func (s *Store) LifecycleEventHandled(ctx context.Context, q DBTX, id int64) error {
-	_, err := q.Exec(ctx, `UPDATE subscription_events SET handled_at = now() WHERE id = $1`, id)
+func (s *Store) LifecycleEventHandled(ctx context.Context, id int64) error {
+	_, err := s.db.Exec(ctx, `UPDATE subscription_events SET handled_at = now() WHERE id = $1`, id)
 	return err
 }

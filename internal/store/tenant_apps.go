@@ -23,10 +23,10 @@ type TenantApp struct {
 var ErrNoTenantApp = errors.New("the tenant uses Presence Bridge's app registration")
 
 // GetTenantApp reads the tenant's own app registration.
-func (s *Store) GetTenantApp(ctx context.Context, q DBTX, tenantID uuid.UUID) (TenantApp, error) {
+func (s *Store) GetTenantApp(ctx context.Context, tenantID uuid.UUID) (TenantApp, error) {
 	a := TenantApp{TenantID: tenantID}
 	var src *string
-	err := q.QueryRow(ctx, `SELECT client_id, app_tenant_id, secret_expires_at, secret_expiry_source FROM tenant_apps WHERE tenant_id = $1`, tenantID).
+	err := s.db.QueryRow(ctx, `SELECT client_id, app_tenant_id, secret_expires_at, secret_expiry_source FROM tenant_apps WHERE tenant_id = $1`, tenantID).
 		Scan(&a.ClientID, &a.AppTenantID, &a.SecretExpiresAt, &src)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, ErrNoTenantApp
@@ -38,16 +38,16 @@ func (s *Store) GetTenantApp(ctx context.Context, q DBTX, tenantID uuid.UUID) (T
 }
 
 // TenantAppSecret opens the tenant app's client secret.
-func (s *Store) TenantAppSecret(ctx context.Context, q DBTX, tenantID uuid.UUID) (string, error) {
+func (s *Store) TenantAppSecret(ctx context.Context, tenantID uuid.UUID) (string, error) {
 	var id *uuid.UUID
-	err := q.QueryRow(ctx, `SELECT client_secret_id FROM tenant_apps WHERE tenant_id = $1`, tenantID).Scan(&id)
+	err := s.db.QueryRow(ctx, `SELECT client_secret_id FROM tenant_apps WHERE tenant_id = $1`, tenantID).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && id == nil) {
 		return "", ErrNoTenantApp
 	}
 	if err != nil {
 		return "", err
 	}
-	b, err := s.OpenSecret(ctx, q, *id, PurposeClientSecret)
+	b, err := s.OpenSecret(ctx, *id, PurposeClientSecret)
 	return string(b), err
 }
 
@@ -56,19 +56,19 @@ func (s *Store) TenantAppSecret(ctx context.Context, q DBTX, tenantID uuid.UUID)
 // (or the tenant moves from our app to its own): then every monitor's grant
 // belongs to the old app and is marked "needs update" in the same
 // transaction.
-func (s *Store) PutTenantApp(ctx context.Context, tx pgx.Tx, a TenantApp, secret string) (changed bool, err error) {
-	old, err := s.GetTenantApp(ctx, tx, a.TenantID)
+func (s Tx) PutTenantApp(ctx context.Context, a TenantApp, secret string) (changed bool, err error) {
+	old, err := s.GetTenantApp(ctx, a.TenantID)
 	exists := err == nil
 	if err != nil && !errors.Is(err, ErrNoTenantApp) {
 		return false, err
 	}
 	var secretID *uuid.UUID
 	if exists {
-		if err := tx.QueryRow(ctx, `SELECT client_secret_id FROM tenant_apps WHERE tenant_id = $1 FOR UPDATE`, a.TenantID).Scan(&secretID); err != nil {
+		if err := s.db.QueryRow(ctx, `SELECT client_secret_id FROM tenant_apps WHERE tenant_id = $1 FOR UPDATE`, a.TenantID).Scan(&secretID); err != nil {
 			return false, err
 		}
 	}
-	sid, err := s.putOrReplace(ctx, tx, secretID, a.TenantID, PurposeClientSecret, secret)
+	sid, err := s.putOrReplace(ctx, secretID, a.TenantID, PurposeClientSecret, secret)
 	if err != nil {
 		return false, err
 	}
@@ -76,7 +76,7 @@ func (s *Store) PutTenantApp(ctx context.Context, tx pgx.Tx, a TenantApp, secret
 	if a.SecretExpirySource != "" {
 		src = &a.SecretExpirySource
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO tenant_apps (tenant_id, client_id, app_tenant_id, client_secret_id, secret_expires_at, secret_expiry_source)
+	_, err = s.db.Exec(ctx, `INSERT INTO tenant_apps (tenant_id, client_id, app_tenant_id, client_secret_id, secret_expires_at, secret_expiry_source)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (tenant_id) DO UPDATE SET client_id = excluded.client_id, app_tenant_id = excluded.app_tenant_id,
 			client_secret_id = excluded.client_secret_id, secret_expires_at = excluded.secret_expires_at,
@@ -87,7 +87,7 @@ func (s *Store) PutTenantApp(ctx context.Context, tx pgx.Tx, a TenantApp, secret
 	}
 	changed = !exists || old.ClientID != a.ClientID || old.AppTenantID != a.AppTenantID
 	if changed {
-		_, err = tx.Exec(ctx, `UPDATE monitors SET status = 'needs_update', last_error = 'The app registration changed: sign in again.',
+		_, err = s.db.Exec(ctx, `UPDATE monitors SET status = 'needs_update', last_error = 'The app registration changed: sign in again.',
 			updated_at = now() WHERE tenant_id = $1 AND status IN ('authorized', 'needs_reauth')`, a.TenantID)
 	}
 	return changed, err

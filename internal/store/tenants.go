@@ -64,18 +64,18 @@ func scanTenant(row pgx.Row) (Tenant, error) {
 }
 
 // CreateTenant starts a tenant in onboarding, with its onboarding row.
-func (s *Store) CreateTenant(ctx context.Context, q DBTX, name string, inviteExpires time.Time) (Tenant, error) {
-	t, err := scanTenant(q.QueryRow(ctx, `INSERT INTO tenants (name) VALUES ($1) RETURNING `+tenantColumns, name))
+func (s *Store) CreateTenant(ctx context.Context, name string, inviteExpires time.Time) (Tenant, error) {
+	t, err := scanTenant(s.db.QueryRow(ctx, `INSERT INTO tenants (name) VALUES ($1) RETURNING `+tenantColumns, name))
 	if err != nil {
 		return t, fmt.Errorf("create tenant: %w", err)
 	}
-	_, err = q.Exec(ctx, `INSERT INTO onboarding (tenant_id, invite_expires_at) VALUES ($1, $2)`, t.ID, inviteExpires)
+	_, err = s.db.Exec(ctx, `INSERT INTO onboarding (tenant_id, invite_expires_at) VALUES ($1, $2)`, t.ID, inviteExpires)
 	return t, err
 }
 
 // GetTenant reads a tenant.
-func (s *Store) GetTenant(ctx context.Context, q DBTX, id uuid.UUID) (Tenant, error) {
-	return scanTenant(q.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id))
+func (s *Store) GetTenant(ctx context.Context, id uuid.UUID) (Tenant, error) {
+	return scanTenant(s.db.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id))
 }
 
 // TenantDetails are what the onboarding form sets on the tenant row.
@@ -87,22 +87,22 @@ type TenantDetails struct {
 }
 
 // UpdateTenantDetails saves the form's tenant fields.
-func (s *Store) UpdateTenantDetails(ctx context.Context, q DBTX, id uuid.UUID, d TenantDetails) error {
-	_, err := q.Exec(ctx, `UPDATE tenants SET name = $2, ms_domain = $3, telephony_account_id = $4, admin_email = $5, updated_at = now()
+func (s *Store) UpdateTenantDetails(ctx context.Context, id uuid.UUID, d TenantDetails) error {
+	_, err := s.db.Exec(ctx, `UPDATE tenants SET name = $2, ms_domain = $3, telephony_account_id = $4, admin_email = $5, updated_at = now()
 		WHERE id = $1`, id, d.Name, d.MSDomain, d.TelephonyAccountID, d.AdminEmail)
 	return err
 }
 
 // SetAllowPasswordSignIn turns the "sign in with password once" option on or off.
-func (s *Store) SetAllowPasswordSignIn(ctx context.Context, q DBTX, id uuid.UUID, allow bool) error {
-	_, err := q.Exec(ctx, `UPDATE tenants SET allow_password_signin = $2, updated_at = now() WHERE id = $1`, id, allow)
+func (s *Store) SetAllowPasswordSignIn(ctx context.Context, id uuid.UUID, allow bool) error {
+	_, err := s.db.Exec(ctx, `UPDATE tenants SET allow_password_signin = $2, updated_at = now() WHERE id = $1`, id, allow)
 	return err
 }
 
 // GetOnboarding reads a tenant's onboarding state.
-func (s *Store) GetOnboarding(ctx context.Context, q DBTX, tenantID uuid.UUID) (Onboarding, error) {
+func (s *Store) GetOnboarding(ctx context.Context, tenantID uuid.UUID) (Onboarding, error) {
 	var o Onboarding
-	err := q.QueryRow(ctx, `SELECT tenant_id, invite_expires_at, form, consent_status, coalesce(consent_error, ''), consented_at, completed_at
+	err := s.db.QueryRow(ctx, `SELECT tenant_id, invite_expires_at, form, consent_status, coalesce(consent_error, ''), consented_at, completed_at
 		FROM onboarding WHERE tenant_id = $1`, tenantID).
 		Scan(&o.TenantID, &o.InviteExpiresAt, &o.Form, &o.ConsentStatus, &o.ConsentError, &o.ConsentedAt, &o.CompletedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -112,18 +112,18 @@ func (s *Store) GetOnboarding(ctx context.Context, q DBTX, tenantID uuid.UUID) (
 }
 
 // SaveOnboardingForm stores the form as entered (JSON).
-func (s *Store) SaveOnboardingForm(ctx context.Context, q DBTX, tenantID uuid.UUID, form any) error {
+func (s *Store) SaveOnboardingForm(ctx context.Context, tenantID uuid.UUID, form any) error {
 	b, err := json.Marshal(form)
 	if err != nil {
 		return err
 	}
-	_, err = q.Exec(ctx, `UPDATE onboarding SET form = $2, updated_at = now() WHERE tenant_id = $1`, tenantID, b)
+	_, err = s.db.Exec(ctx, `UPDATE onboarding SET form = $2, updated_at = now() WHERE tenant_id = $1`, tenantID, b)
 	return err
 }
 
 // ConsentGranted records confirmed consent for Microsoft tenant msTenant.
-func (s *Store) ConsentGranted(ctx context.Context, q DBTX, tenantID, msTenant uuid.UUID) error {
-	_, err := q.Exec(ctx, `UPDATE tenants SET ms_tenant_id = $2, updated_at = now() WHERE id = $1`, tenantID, msTenant)
+func (s *Store) ConsentGranted(ctx context.Context, tenantID, msTenant uuid.UUID) error {
+	_, err := s.db.Exec(ctx, `UPDATE tenants SET ms_tenant_id = $2, updated_at = now() WHERE id = $1`, tenantID, msTenant)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 		return ErrMicrosoftTenantTaken
@@ -131,25 +131,25 @@ func (s *Store) ConsentGranted(ctx context.Context, q DBTX, tenantID, msTenant u
 	if err != nil {
 		return err
 	}
-	_, err = q.Exec(ctx, `UPDATE onboarding SET consent_status = 'granted', consent_error = NULL, consented_at = now(), updated_at = now()
+	_, err = s.db.Exec(ctx, `UPDATE onboarding SET consent_status = 'granted', consent_error = NULL, consented_at = now(), updated_at = now()
 		WHERE tenant_id = $1`, tenantID)
 	return err
 }
 
 // ConsentFailed records why consent did not succeed; a consent already
 // granted stays granted (a stray failed retry must not undo it).
-func (s *Store) ConsentFailed(ctx context.Context, q DBTX, tenantID uuid.UUID, reason string) error {
-	_, err := q.Exec(ctx, `UPDATE onboarding SET consent_status = CASE WHEN consent_status = 'granted' THEN 'granted' ELSE 'failed' END,
+func (s *Store) ConsentFailed(ctx context.Context, tenantID uuid.UUID, reason string) error {
+	_, err := s.db.Exec(ctx, `UPDATE onboarding SET consent_status = CASE WHEN consent_status = 'granted' THEN 'granted' ELSE 'failed' END,
 		consent_error = $2, updated_at = now() WHERE tenant_id = $1`, tenantID, reason)
 	return err
 }
 
 // CompleteOnboarding activates the tenant.
-func (s *Store) CompleteOnboarding(ctx context.Context, q DBTX, tenantID uuid.UUID) error {
-	if _, err := q.Exec(ctx, `UPDATE onboarding SET completed_at = coalesce(completed_at, now()), updated_at = now() WHERE tenant_id = $1`, tenantID); err != nil {
+func (s *Store) CompleteOnboarding(ctx context.Context, tenantID uuid.UUID) error {
+	if _, err := s.db.Exec(ctx, `UPDATE onboarding SET completed_at = coalesce(completed_at, now()), updated_at = now() WHERE tenant_id = $1`, tenantID); err != nil {
 		return err
 	}
-	_, err := q.Exec(ctx, `UPDATE tenants SET status = 'active', updated_at = now() WHERE id = $1`, tenantID)
+	_, err := s.db.Exec(ctx, `UPDATE tenants SET status = 'active', updated_at = now() WHERE id = $1`, tenantID)
 	return err
 }
 
@@ -163,17 +163,17 @@ type Invite struct {
 }
 
 // CreateInvite records an invitation for a tenant.
-func (s *Store) CreateInvite(ctx context.Context, q DBTX, tenantID uuid.UUID, createdBy string, expires time.Time) (Invite, error) {
+func (s *Store) CreateInvite(ctx context.Context, tenantID uuid.UUID, createdBy string, expires time.Time) (Invite, error) {
 	inv := Invite{TenantID: tenantID, CreatedBy: createdBy, ExpiresAt: expires}
-	err := q.QueryRow(ctx, `INSERT INTO invites (tenant_id, created_by, expires_at) VALUES ($1, $2, $3) RETURNING id`,
+	err := s.db.QueryRow(ctx, `INSERT INTO invites (tenant_id, created_by, expires_at) VALUES ($1, $2, $3) RETURNING id`,
 		tenantID, createdBy, expires).Scan(&inv.ID)
 	return inv, err
 }
 
 // UseInvite reads an invitation and stamps its use.
-func (s *Store) UseInvite(ctx context.Context, q DBTX, id uuid.UUID) (Invite, error) {
+func (s *Store) UseInvite(ctx context.Context, id uuid.UUID) (Invite, error) {
 	inv := Invite{ID: id}
-	err := q.QueryRow(ctx, `UPDATE invites SET last_used_at = now() WHERE id = $1 RETURNING tenant_id, created_by, expires_at, revoked_at`, id).
+	err := s.db.QueryRow(ctx, `UPDATE invites SET last_used_at = now() WHERE id = $1 RETURNING tenant_id, created_by, expires_at, revoked_at`, id).
 		Scan(&inv.TenantID, &inv.CreatedBy, &inv.ExpiresAt, &inv.RevokedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return inv, ErrTenantNotFound
@@ -182,7 +182,7 @@ func (s *Store) UseInvite(ctx context.Context, q DBTX, id uuid.UUID) (Invite, er
 }
 
 // RevokeInvite stops an invitation link working.
-func (s *Store) RevokeInvite(ctx context.Context, q DBTX, id uuid.UUID) error {
-	_, err := q.Exec(ctx, `UPDATE invites SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1`, id)
+func (s *Store) RevokeInvite(ctx context.Context, id uuid.UUID) error {
+	_, err := s.db.Exec(ctx, `UPDATE invites SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1`, id)
 	return err
 }

@@ -26,7 +26,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"presencebridge/internal/pgembed"
-	"presencebridge/internal/schema"
+	"presencebridge/internal/store/schema"
 )
 
 const templateDB = "pb_template"

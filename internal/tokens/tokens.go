@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/singleflight"
 
 	"presencebridge/internal/identity"
@@ -182,63 +181,70 @@ func (v *Vault) fromCache(id [2]uuid.UUID) (string, bool) {
 func (v *Vault) refresh(ctx context.Context, tenantID, monitorID uuid.UUID, mode refreshMode) (string, time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	tx, err := v.store.Pool().Begin(ctx)
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	defer tx.Rollback(ctx)
-	row, err := v.store.LockMonitorTokens(ctx, tx, tenantID, monitorID)
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	if row.Status != store.MonitorAuthorized || row.RefreshTokenID == nil {
-		m, _ := v.store.GetMonitor(ctx, tx, tenantID, monitorID)
-		return "", time.Time{}, &NotAuthorizedError{Status: row.Status, Reason: m.LastError}
-	}
-	now := v.now()
-	fresh := row.AccessTokenID != nil && row.ExpiresAt != nil && now.Add(Margin).Before(*row.ExpiresAt)
-	if mode == always || mode == ifDaily && (row.LastRefreshAt == nil || now.Sub(*row.LastRefreshAt) >= DailyRefresh) {
-		fresh = false
-	}
-	force := mode != ifExpired
-	if !fresh && row.RetryAfter != nil && now.Before(*row.RetryAfter) {
-		if !force && row.AccessTokenID != nil && row.ExpiresAt != nil && now.Before(*row.ExpiresAt) {
-			fresh = true // inside the margin but still valid: better than nothing while backing off
-		} else {
-			return "", time.Time{}, &BackingOffError{Until: *row.RetryAfter, LastError: row.LastError}
-		}
-	}
-	// Someone else refreshed while we waited for the lock: use theirs.
-	if fresh {
-		at, err := v.store.OpenSecret(ctx, tx, *row.AccessTokenID, store.PurposeAccessToken)
+	var (
+		token  string
+		expiry time.Time
+		rerr   error // the refresh's failure, recorded and committed
+	)
+	err := v.store.InTx(ctx, func(tx store.Tx) error {
+		row, err := tx.LockMonitorTokens(ctx, tenantID, monitorID)
 		if err != nil {
-			return "", time.Time{}, err
+			return err
 		}
-		return string(at), *row.ExpiresAt, tx.Commit(ctx)
-	}
-	rt, err := v.store.OpenSecret(ctx, tx, *row.RefreshTokenID, store.PurposeRefreshToken)
+		if row.Status != store.MonitorAuthorized || row.RefreshTokenID == nil {
+			m, _ := tx.GetMonitor(ctx, tenantID, monitorID)
+			return &NotAuthorizedError{Status: row.Status, Reason: m.LastError}
+		}
+		now := v.now()
+		fresh := row.AccessTokenID != nil && row.ExpiresAt != nil && now.Add(Margin).Before(*row.ExpiresAt)
+		if mode == always || mode == ifDaily && (row.LastRefreshAt == nil || now.Sub(*row.LastRefreshAt) >= DailyRefresh) {
+			fresh = false
+		}
+		force := mode != ifExpired
+		if !fresh && row.RetryAfter != nil && now.Before(*row.RetryAfter) {
+			if !force && row.AccessTokenID != nil && row.ExpiresAt != nil && now.Before(*row.ExpiresAt) {
+				fresh = true // inside the margin but still valid: better than nothing while backing off
+			} else {
+				return &BackingOffError{Until: *row.RetryAfter, LastError: row.LastError}
+			}
+		}
+		// Someone else refreshed while we waited for the lock: use theirs.
+		if fresh {
+			at, err := tx.OpenSecret(ctx, *row.AccessTokenID, store.PurposeAccessToken)
+			token, expiry = string(at), *row.ExpiresAt
+			return err
+		}
+		rt, err := tx.OpenSecret(ctx, *row.RefreshTokenID, store.PurposeRefreshToken)
+		if err != nil {
+			return err
+		}
+		app, msTenant, err := v.creds(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		g, err := v.id.Refresh(ctx, app, msTenant, string(rt))
+		if err != nil {
+			if ferr := v.failed(ctx, tx, tenantID, monitorID, row, err); ferr != nil {
+				return errors.Join(err, ferr)
+			}
+			rerr = err
+			return nil
+		}
+		token, expiry = g.AccessToken, g.Expiry
+		return tx.SaveRefreshedTokens(ctx, tenantID, monitorID, row, g.RefreshToken, g.AccessToken, g.Expiry, now)
+	})
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	app, msTenant, err := v.creds(ctx, tenantID)
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	g, rerr := v.id.Refresh(ctx, app, msTenant, string(rt))
 	if rerr != nil {
-		return "", time.Time{}, v.failed(ctx, tx, tenantID, monitorID, row, rerr)
+		v.Forget(tenantID, monitorID)
+		return "", time.Time{}, rerr
 	}
-	if err := v.store.SaveRefreshedTokens(ctx, tx, tenantID, monitorID, row, g.RefreshToken, g.AccessToken, g.Expiry, now); err != nil {
-		return "", time.Time{}, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return "", time.Time{}, err
-	}
-	return g.AccessToken, g.Expiry, nil
+	return token, expiry, nil
 }
 
-// failed records a refresh failure in tx and commits it.
-func (v *Vault) failed(ctx context.Context, tx pgx.Tx, tenantID, monitorID uuid.UUID, row store.MonitorTokens, rerr error) error {
+// failed records a refresh failure in tx.
+func (v *Vault) failed(ctx context.Context, tx store.Tx, tenantID, monitorID uuid.UUID, row store.MonitorTokens, rerr error) error {
 	class := identity.ClassOf(rerr)
 	reason := rerr.Error()
 	var ie *identity.Error
@@ -254,9 +260,9 @@ func (v *Vault) failed(ctx context.Context, tx pgx.Tx, tenantID, monitorID uuid.
 	// degrades the tenant, and the monitor works again once it is fixed.
 	_, tenantWide := identity.TenantProblemOf(rerr)
 	reauth := (class == identity.Reauthorize || class == identity.ConsentMissing) && !tenantWide
-	status, err := v.store.MonitorRefreshFailed(ctx, tx, tenantID, monitorID, reauth, reason, v.now())
+	status, err := tx.MonitorRefreshFailed(ctx, tenantID, monitorID, reauth, reason, v.now())
 	if err != nil {
-		return errors.Join(rerr, err)
+		return err
 	}
 	if status == store.MonitorNeedsReauth {
 		detail := map[string]any{"monitor": monitorID, "upn": row.UPN, "class": class.String(), "reason": reason}
@@ -269,16 +275,12 @@ func (v *Vault) failed(ctx context.Context, tx pgx.Tx, tenantID, monitorID uuid.
 			msg = fmt.Sprintf("Presence monitor %s could not refresh its sign-in for %d days and must be authorized again: %s",
 				row.UPN, store.GiveUpDays, reason)
 		}
-		if err := v.store.Audit(ctx, tx, &tenantID, "system", "monitor.needs_reauth", detail); err != nil {
-			return errors.Join(rerr, err)
+		if err := tx.Audit(ctx, &tenantID, "system", "monitor.needs_reauth", detail); err != nil {
+			return err
 		}
-		if err := v.store.RaiseAlert(ctx, tx, tenantID, store.AlertMonitorNeedsReauth, monitorID.String(), msg, detail); err != nil {
-			return errors.Join(rerr, err)
+		if err := tx.RaiseAlert(ctx, tenantID, store.AlertMonitorNeedsReauth, monitorID.String(), msg, detail); err != nil {
+			return err
 		}
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return errors.Join(rerr, err)
-	}
-	v.Forget(tenantID, monitorID)
-	return rerr
+	return nil
 }

@@ -56,11 +56,11 @@ func newFixture(t *testing.T) *fixture {
 	f.creds = func(context.Context, uuid.UUID) (identity.App, string, error) { return app, msTenant, nil }
 
 	mon := f.seed.Tenants[0].Monitors[0]
-	if f.monitor, err = f.st.AddMonitor(ctx, f.pool, f.tenant, mon.UPN); err != nil {
+	if f.monitor, err = f.st.AddMonitor(ctx, f.tenant, mon.UPN); err != nil {
 		t.Fatal(err)
 	}
 	g := f.signIn(t)
-	testkit.RequireNotStored(t, f.pool, g.RefreshToken)
+	storetest.RequireNotStored(t, f.pool, g.RefreshToken)
 	return f
 }
 
@@ -74,7 +74,7 @@ func (f *fixture) signIn(t *testing.T) identity.Grant {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = f.st.AuthorizeMonitor(ctx, f.pool, f.tenant, f.monitor.ID, store.MonitorGrant{ObjectID: g.Account.ObjectID,
+	err = f.st.AuthorizeMonitor(ctx, f.tenant, f.monitor.ID, store.MonitorGrant{ObjectID: g.Account.ObjectID,
 		DisplayName: g.Account.Name, Method: "password", RefreshToken: g.RefreshToken, AccessToken: g.AccessToken, Expiry: g.Expiry})
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +129,7 @@ func TestFiftyConcurrentCallersCauseOneRefresh(t *testing.T) {
 	if n := f.refreshCalls(); n != 2 {
 		t.Errorf("refresh_token requests = %d, want 2", n)
 	}
-	m, _ := f.st.GetMonitor(context.Background(), f.pool, f.tenant, f.monitor.ID)
+	m, _ := f.st.GetMonitor(context.Background(), f.tenant, f.monitor.ID)
 	if m.Status != store.MonitorAuthorized || m.TokenExpiresAt == nil || time.Until(*m.TokenExpiresAt) < 30*time.Minute || m.LastError != "" {
 		t.Errorf("monitor after refresh = %+v", m)
 	}
@@ -145,14 +145,14 @@ func TestRevokedGrantMarksTheMonitorAndRecordsWhy(t *testing.T) {
 		t.Fatalf("err = %v, want a Reauthorize error", err)
 	}
 	ctx := context.Background()
-	m, _ := f.st.GetMonitor(ctx, f.pool, f.tenant, f.monitor.ID)
+	m, _ := f.st.GetMonitor(ctx, f.tenant, f.monitor.ID)
 	if m.Status != store.MonitorNeedsReauth || !strings.Contains(m.LastError, "AADSTS50173") || !strings.Contains(m.LastError, "Sign in again") {
 		t.Errorf("monitor = %s %q", m.Status, m.LastError)
 	}
-	if as, _ := f.st.Alerts(ctx, f.pool, f.tenant); len(as) != 1 || as[0].Kind != store.AlertMonitorNeedsReauth || as[0].ResolvedAt != nil {
+	if as, _ := f.st.Alerts(ctx, f.tenant); len(as) != 1 || as[0].Kind != store.AlertMonitorNeedsReauth || as[0].ResolvedAt != nil {
 		t.Errorf("alerts = %+v", as)
 	}
-	log, err := f.st.AuditLog(ctx, f.pool, f.tenant, 10)
+	log, err := f.st.AuditLog(ctx, f.tenant, 10)
 	if err != nil || len(log) != 1 || log[0].Action != "monitor.needs_reauth" || log[0].Detail["upn"] != f.monitor.UPN {
 		t.Errorf("audit log = %+v, %v", log, err)
 	}
@@ -192,7 +192,7 @@ func TestTransientFailuresBackOffAndAreCountedNotFatal(t *testing.T) {
 	if _, err := v.MonitorToken(ctx, f.tenant, f.monitor.ID); identity.ClassOf(err) != identity.Transient {
 		t.Fatalf("err = %v, want transient", err)
 	}
-	m, _ := f.st.GetMonitor(ctx, f.pool, f.tenant, f.monitor.ID)
+	m, _ := f.st.GetMonitor(ctx, f.tenant, f.monitor.ID)
 	if m.Status != store.MonitorAuthorized || m.RefreshFailures != 1 || m.LastError == "" {
 		t.Errorf("monitor after a transient failure = %s failures %d %q", m.Status, m.RefreshFailures, m.LastError)
 	}
@@ -209,7 +209,7 @@ func TestTransientFailuresBackOffAndAreCountedNotFatal(t *testing.T) {
 	if _, err := v.MonitorToken(ctx, f.tenant, f.monitor.ID); err != nil {
 		t.Fatalf("retry after the back-off: %v", err)
 	}
-	m, _ = f.st.GetMonitor(ctx, f.pool, f.tenant, f.monitor.ID)
+	m, _ = f.st.GetMonitor(ctx, f.tenant, f.monitor.ID)
 	if m.RefreshFailures != 0 || m.LastError != "" {
 		t.Errorf("success did not reset the failure count: %+v", m)
 	}
@@ -244,7 +244,7 @@ func TestTransientFailuresGiveUpAfterFourDaysCountingEachDayOnce(t *testing.T) {
 			t.Fatalf("after day %d: status %s, failure days %d", day+1, s, days)
 		}
 	}
-	if as, _ := f.st.Alerts(ctx, f.pool, f.tenant); len(as) != 0 {
+	if as, _ := f.st.Alerts(ctx, f.tenant); len(as) != 0 {
 		t.Fatalf("alerts before giving up: %+v", as)
 	}
 	// The fourth day's first failure gives up: re-authorization, an alert.
@@ -254,7 +254,7 @@ func TestTransientFailuresGiveUpAfterFourDaysCountingEachDayOnce(t *testing.T) {
 	if s, days := status(); s != store.MonitorNeedsReauth || days != 4 {
 		t.Fatalf("after day 4: status %s, failure days %d", s, days)
 	}
-	as, _ := f.st.Alerts(ctx, f.pool, f.tenant)
+	as, _ := f.st.Alerts(ctx, f.tenant)
 	if len(as) != 1 || as[0].Kind != store.AlertMonitorNeedsReauth || as[0].Subject != f.monitor.ID.String() ||
 		!strings.Contains(as[0].Message, "4 days") || as[0].ResolvedAt != nil {
 		t.Fatalf("alerts = %+v", as)
@@ -270,12 +270,12 @@ func TestDailyRefreshExercisesAnIdleMonitorsGrant(t *testing.T) {
 	if err := v.Refresh(ctx, f.tenant, f.monitor.ID); err != nil || f.refreshCalls() != 0 {
 		t.Fatalf("refresh right after sign-in: %v, %d calls", err, f.refreshCalls())
 	}
-	due, _ := f.st.MonitorsDueForRefresh(ctx, f.pool, f.tenant, clk.now().Add(-DailyRefresh))
+	due, _ := f.st.MonitorsDueForRefresh(ctx, f.tenant, clk.now().Add(-DailyRefresh))
 	if len(due) != 0 {
 		t.Fatalf("due right after sign-in: %v", due)
 	}
 	clk.advance(21 * time.Hour)
-	due, _ = f.st.MonitorsDueForRefresh(ctx, f.pool, f.tenant, clk.now().Add(-DailyRefresh))
+	due, _ = f.st.MonitorsDueForRefresh(ctx, f.tenant, clk.now().Add(-DailyRefresh))
 	if len(due) != 1 || due[0] != f.monitor.ID {
 		t.Fatalf("due after 21 h: %v", due)
 	}
@@ -288,13 +288,13 @@ func TestDailyRefreshExercisesAnIdleMonitorsGrant(t *testing.T) {
 	if err := v.Refresh(ctx, f.tenant, f.monitor.ID); identity.ClassOf(err) != identity.Reauthorize {
 		t.Fatalf("refresh of a revoked grant: %v", err)
 	}
-	as, _ := f.st.Alerts(ctx, f.pool, f.tenant)
+	as, _ := f.st.Alerts(ctx, f.tenant)
 	if len(as) != 1 || as[0].Kind != store.AlertMonitorNeedsReauth || as[0].ResolvedAt != nil || !strings.Contains(as[0].Message, f.monitor.UPN) {
 		t.Fatalf("alerts = %+v", as)
 	}
 	// Signing in again resolves it.
 	f.signIn(t)
-	if as, _ := f.st.Alerts(ctx, f.pool, f.tenant); len(as) != 1 || as[0].ResolvedAt == nil {
+	if as, _ := f.st.Alerts(ctx, f.tenant); len(as) != 1 || as[0].ResolvedAt == nil {
 		t.Fatalf("alerts after signing in again = %+v", as)
 	}
 }
@@ -332,11 +332,11 @@ func TestConsentWithdrawnLeavesTheMonitorAuthorizedForTheTenantToRestore(t *test
 	if p, ok := identity.TenantProblemOf(err); !ok || p != identity.ConsentWithdrawn {
 		t.Fatalf("err = %v, want a tenant-level consent_withdrawn failure", err)
 	}
-	m, _ := f.st.GetMonitor(ctx, f.pool, f.tenant, f.monitor.ID)
+	m, _ := f.st.GetMonitor(ctx, f.tenant, f.monitor.ID)
 	if m.Status != store.MonitorAuthorized || !strings.Contains(m.LastError, "AADSTS65001") {
 		t.Errorf("monitor after consent withdrawn = %s %q, want authorized with the reason", m.Status, m.LastError)
 	}
-	if as, _ := f.st.Alerts(ctx, f.pool, f.tenant); len(as) != 0 {
+	if as, _ := f.st.Alerts(ctx, f.tenant); len(as) != 0 {
 		t.Errorf("monitor alerts for a tenant-level failure: %+v", as)
 	}
 	f.sim.RestoreConsent(f.seed.Tenants[0].ID, f.seed.App.ClientID)

@@ -29,12 +29,12 @@ type endpointJSON struct {
 
 func (d Deps) listEndpoints(w http.ResponseWriter, r *http.Request) {
 	tenant := r.Context().Value(tenantKey{}).(uuid.UUID)
-	eps, err := d.Store.Endpoints(r.Context(), d.Store.Pool(), tenant)
+	eps, err := d.Store.Endpoints(r.Context(), tenant)
 	if err != nil {
 		web.Problem(w, http.StatusInternalServerError, "Endpoints unavailable", "")
 		return
 	}
-	backlogs, err := d.Store.Backlogs(r.Context(), d.Store.Pool(), tenant)
+	backlogs, err := d.Store.Backlogs(r.Context(), tenant)
 	if err != nil {
 		web.Problem(w, http.StatusInternalServerError, "Endpoints unavailable", "")
 		return

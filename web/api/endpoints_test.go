@@ -13,13 +13,13 @@ import (
 func TestEndpointsReEnableAndReplayDeadLetters(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	ep, err := f.st.CreateEndpoint(ctx, f.st.Pool(), f.tenant, "https://platform.example/hook", "whsec_dGVzdA==")
+	ep, err := f.st.CreateEndpoint(ctx, f.tenant, "https://platform.example/hook", "whsec_dGVzdA==")
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.change(t, uuid.New(), "InACall")
 	f.change(t, uuid.New(), "InACall")
-	if err := f.st.DisableEndpoint(ctx, f.st.Pool(), ep.ID, "the endpoint answered 410 Gone"); err != nil {
+	if err := f.st.DisableEndpoint(ctx, ep.ID, "the endpoint answered 410 Gone"); err != nil {
 		t.Fatal(err)
 	}
 	code, out := f.do(t, "GET", "/api/v1/endpoints", "")
@@ -45,7 +45,7 @@ func TestEndpointsReEnableAndReplayDeadLetters(t *testing.T) {
 	}
 	// Another tenant's endpoint is not reachable with this key.
 	other := storetest.Tenant(t, f.st.Pool(), "Other")
-	oep, err := f.st.CreateEndpoint(ctx, f.st.Pool(), other, "https://other.example/hook", "whsec_dGVzdA==")
+	oep, err := f.st.CreateEndpoint(ctx, other, "https://other.example/hook", "whsec_dGVzdA==")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestEndpointsReEnableAndReplayDeadLetters(t *testing.T) {
 func TestRetryNowMakesAnEndpointsPendingDeliveriesDueAndIsAudited(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	ep, err := f.st.CreateEndpoint(ctx, f.st.Pool(), f.tenant, "https://platform.example/hook", "whsec_dGVzdA==")
+	ep, err := f.st.CreateEndpoint(ctx, f.tenant, "https://platform.example/hook", "whsec_dGVzdA==")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,25 +85,25 @@ func TestRetryNowMakesAnEndpointsPendingDeliveriesDueAndIsAudited(t *testing.T) 
 	if due != 2 || leased != 1 {
 		t.Errorf("after retry: %d due, %d still leased; want 2 and 1", due, leased)
 	}
-	key, err := f.st.AuthenticateAPIKey(ctx, f.st.Pool(), f.key)
+	key, err := f.st.AuthenticateAPIKey(ctx, f.key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries, err := f.st.AuditLog(ctx, f.st.Pool(), f.tenant, 10)
+	entries, err := f.st.AuditLog(ctx, f.tenant, 10)
 	if err != nil || len(entries) == 0 || entries[0].Action != "endpoint.retried" || entries[0].Actor != "apikey:"+key.ID.String() ||
 		entries[0].Detail["endpoint"] != ep.ID.String() || entries[0].Detail["due"] != float64(2) {
 		t.Errorf("audit log: %+v, %v", entries, err)
 	}
 
 	other := storetest.Tenant(t, f.st.Pool(), "Other")
-	oep, err := f.st.CreateEndpoint(ctx, f.st.Pool(), other, "https://other.example/hook", "whsec_dGVzdA==")
+	oep, err := f.st.CreateEndpoint(ctx, other, "https://other.example/hook", "whsec_dGVzdA==")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if code, out := f.do(t, "POST", "/api/v1/endpoints/"+oep.ID.String()+"/retry", ""); code != 404 || out["title"] == nil {
 		t.Errorf("other tenant's endpoint: %d %v, want a 404 problem", code, out)
 	}
-	if err := f.st.DisableEndpoint(ctx, f.st.Pool(), ep.ID, "the endpoint answered 410 Gone"); err != nil {
+	if err := f.st.DisableEndpoint(ctx, ep.ID, "the endpoint answered 410 Gone"); err != nil {
 		t.Fatal(err)
 	}
 	if code, out := f.do(t, "POST", "/api/v1/endpoints/"+ep.ID.String()+"/retry", ""); code != 409 || out["title"] == nil {
@@ -112,7 +112,7 @@ func TestRetryNowMakesAnEndpointsPendingDeliveriesDueAndIsAudited(t *testing.T) 
 	// Enabling and replaying are audited too.
 	f.do(t, "POST", "/api/v1/endpoints/"+ep.ID.String()+"/enable", "")
 	f.do(t, "POST", "/api/v1/endpoints/"+ep.ID.String()+"/replay", "")
-	entries, _ = f.st.AuditLog(ctx, f.st.Pool(), f.tenant, 10)
+	entries, _ = f.st.AuditLog(ctx, f.tenant, 10)
 	var actions []string
 	for _, e := range entries {
 		actions = append(actions, e.Action+" by "+e.Actor)

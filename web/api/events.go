@@ -74,7 +74,7 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 			web.Problem(w, http.StatusUnauthorized, "API key required", "Send the tenant's API key as Authorization: Bearer pbk_….")
 			return
 		}
-		k, err := d.Store.AuthenticateAPIKey(r.Context(), d.Store.Pool(), key)
+		k, err := d.Store.AuthenticateAPIKey(r.Context(), key)
 		if err != nil && !errors.Is(err, store.ErrBadAPIKey) {
 			d.Logger.LogAttrs(r.Context(), slog.LevelError, "api key check", slog.String("path", r.URL.Path), slog.Any("err", err))
 			w.Header().Set("Retry-After", "5")
@@ -109,7 +109,7 @@ func (d Deps) events(w http.ResponseWriter, r *http.Request) {
 			web.Problem(w, http.StatusBadRequest, "Bad Last-Event-ID", "Last-Event-ID must be the id of an event received before.")
 			return
 		}
-		newest, err := d.Store.StreamPosition(r.Context(), d.Store.Pool(), tenant)
+		newest, err := d.Store.StreamPosition(r.Context(), tenant)
 		if err != nil {
 			web.Problem(w, http.StatusServiceUnavailable, "Stream unavailable", "Try again in a moment.")
 			return
@@ -141,7 +141,7 @@ func (d Deps) events(w http.ResponseWriter, r *http.Request) {
 	defer heartbeat.Stop()
 	for {
 		for {
-			evs, err := d.Store.EventsAfter(r.Context(), d.Store.Pool(), tenant, last, 500)
+			evs, err := d.Store.EventsAfter(r.Context(), tenant, last, 500)
 			if err != nil {
 				return // the client reconnects with Last-Event-ID
 			}

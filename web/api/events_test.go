@@ -11,7 +11,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/presence"
 	"presencebridge/internal/store"
@@ -36,7 +35,7 @@ func newFixture(t *testing.T) *fixture {
 	pool := f.st.Pool()
 	ctx := context.Background()
 	var err error
-	if f.key, err = f.st.CreateAPIKey(ctx, pool, f.tenant, "platform"); err != nil {
+	if f.key, err = f.st.CreateAPIKey(ctx, f.tenant, "platform"); err != nil {
 		t.Fatal(err)
 	}
 	hub := stream.NewHub(pool, nil)
@@ -47,19 +46,19 @@ func newFixture(t *testing.T) *fixture {
 	r.Route("/api/v1", Routes(Deps{Store: f.st, Subscribe: hub.Subscribe, Heartbeat: 200 * time.Millisecond}))
 	f.srv = httptest.NewServer(r)
 	t.Cleanup(f.srv.Close)
-	testkit.RequireNotStored(t, pool, f.key)
+	storetest.RequireNotStored(t, pool, f.key)
 	return f
 }
 
 func (f *fixture) change(t *testing.T, user uuid.UUID, activity string) {
 	t.Helper()
-	err := pgx.BeginFunc(context.Background(), f.st.Pool(), func(tx pgx.Tx) error {
-		_, _, err := f.st.ApplyPresence(context.Background(), tx, store.PresenceChange{TenantID: f.tenant, UserID: user,
+	err := f.st.InTx(context.Background(), func(tx store.Tx) error {
+		_, _, err := tx.ApplyPresence(context.Background(), store.PresenceChange{TenantID: f.tenant, UserID: user,
 			Availability: "Busy", Activity: activity, MappedState: "talking", Source: "notification", ObservedAt: time.Now()})
 		if err != nil {
 			return err
 		}
-		return f.st.NotifyPresence(context.Background(), tx, f.tenant)
+		return tx.NotifyPresence(context.Background(), f.tenant)
 	})
 	if err != nil {
 		t.Fatal(err)

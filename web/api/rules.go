@@ -6,9 +6,9 @@ import (
 	"net/http"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/presence"
+	"presencebridge/internal/store"
 	"presencebridge/web"
 )
 
@@ -40,7 +40,7 @@ func preview(r presence.Rules, samples []presence.Sample) []previewResult {
 
 func (d Deps) rules(r *http.Request) (presence.Rules, error) {
 	tenant := r.Context().Value(tenantKey{}).(uuid.UUID)
-	return d.Store.TenantRules(r.Context(), d.Store.Pool(), tenant)
+	return d.Store.TenantRules(r.Context(), tenant)
 }
 
 func (d Deps) getRules(w http.ResponseWriter, r *http.Request) {
@@ -76,11 +76,11 @@ func (d Deps) putRules(w http.ResponseWriter, r *http.Request) {
 	}
 	raw, _ := json.Marshal(body.Rules)
 	tenant := r.Context().Value(tenantKey{}).(uuid.UUID)
-	err := pgx.BeginFunc(r.Context(), d.Store.Pool(), func(tx pgx.Tx) error {
-		if err := d.Store.PutMappingRules(r.Context(), tx, tenant, raw); err != nil {
+	err := d.Store.InTx(r.Context(), func(tx store.Tx) error {
+		if err := tx.PutMappingRules(r.Context(), tenant, raw); err != nil {
 			return err
 		}
-		return d.Store.Audit(r.Context(), tx, &tenant, actor(r), "mapping_rules.updated", map[string]any{"rules": body.Rules})
+		return tx.Audit(r.Context(), &tenant, actor(r), "mapping_rules.updated", map[string]any{"rules": body.Rules})
 	})
 	if err != nil {
 		web.Problem(w, http.StatusInternalServerError, "Rules not saved", "")

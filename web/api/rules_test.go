@@ -55,7 +55,7 @@ func TestMappingRulesPreviewSaveAndRefuseBadOnes(t *testing.T) {
 	if _, out = f.do(t, "GET", "/api/v1/mapping-rules", ""); stateOf(out, "Busy", "InAMeeting") != "busy" || stateOf(out, "AvailableIdle", "Available") != "available" {
 		t.Errorf("saved rules not applied: %v", out["preview"])
 	}
-	audit, err := f.st.AuditLog(context.Background(), f.st.Pool(), f.tenant, 10)
+	audit, err := f.st.AuditLog(context.Background(), f.tenant, 10)
 	if err != nil || len(audit) != 1 || audit[0].Action != "mapping_rules.updated" || !strings.HasPrefix(audit[0].Actor, "apikey:") {
 		t.Errorf("audit log after the PUT = %+v (%v), want one mapping_rules.updated by the API key", audit, err)
 	}

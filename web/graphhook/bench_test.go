@@ -22,8 +22,8 @@ import (
 
 	"presencebridge/internal/intake"
 	"presencebridge/internal/pgembed"
-	"presencebridge/internal/schema"
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/schema"
 	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
 )
@@ -67,7 +67,7 @@ func benchReceiver(b *testing.B) (string, *pgxpool.Pool) {
 	ctx := context.Background()
 	st := storetest.Open(b, pool)
 	tenant := storetest.Tenant(b, pool, "Bench")
-	m, err := st.AddMonitor(ctx, pool, tenant, "m@bench.example")
+	m, err := st.AddMonitor(ctx, tenant, "m@bench.example")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func benchReceiver(b *testing.B) (string, *pgxpool.Pool) {
 	b.Cleanup(cancel)
 	go c.Run(cctx)
 	r := chi.NewRouter()
-	r.Route("/graph", New(Deps{DB: pool, Subs: st, Committer: c}).Routes)
+	r.Route("/graph", New(Deps{Subs: st, Committer: c}).Routes)
 	srv := httptest.NewServer(r)
 	b.Cleanup(srv.Close)
 	return srv.URL + "/graph/notifications", pool

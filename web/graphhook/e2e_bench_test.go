@@ -54,7 +54,7 @@ func endToEndAt1000(b *testing.B, pool *pgxpool.Pool) {
 	msTenant, appID := uuid.New(), uuid.NewString()
 	tenant := storetest.Tenant(b, pool, "Bench")
 	testkit.Exec(b, pool, `UPDATE tenants SET ms_tenant_id = $2 WHERE id = $1`, tenant, msTenant)
-	m, err := st.AddMonitor(ctx, pool, tenant, "m@bench.example")
+	m, err := st.AddMonitor(ctx, tenant, "m@bench.example")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func endToEndAt1000(b *testing.B, pool *pgxpool.Pool) {
 	}))
 	b.Cleanup(hook.Close)
 	secret, _ := deliver.NewSecret()
-	sid, err := st.PutSecret(ctx, pool, &tenant, store.PurposeSigningSecret, []byte(secret))
+	sid, err := st.PutSecret(ctx, &tenant, store.PurposeSigningSecret, []byte(secret))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func endToEndAt1000(b *testing.B, pool *pgxpool.Pool) {
 	committer := intake.NewCommitter(pool, intake.CommitterOptions{})
 	go committer.Run(ctx)
 	rt := chi.NewRouter()
-	rt.Route("/graph", New(Deps{DB: pool, Subs: st, Committer: committer}).Routes)
+	rt.Route("/graph", New(Deps{Subs: st, Committer: committer}).Routes)
 	receiver := httptest.NewServer(rt)
 	b.Cleanup(receiver.Close)
 	validator, err := notification.NewValidator(ctx, notification.ValidatorOptions{LoginURL: jwks.URL, Audiences: []string{appID}})

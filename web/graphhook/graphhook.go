@@ -36,8 +36,8 @@ const MaxBody = 16 << 20
 
 // Subscriptions finds what a notification must match.
 type Subscriptions interface {
-	SubscriptionByGraphID(ctx context.Context, q store.DBTX, graphID string) (store.SubscriptionKey, error)
-	PendingSubscriptionByClientState(ctx context.Context, q store.DBTX, hash []byte) (store.SubscriptionKey, error)
+	SubscriptionByGraphID(ctx context.Context, graphID string) (store.SubscriptionKey, error)
+	PendingSubscriptionByClientState(ctx context.Context, hash []byte) (store.SubscriptionKey, error)
 }
 
 // Committer makes rows durable (*intake.Committer).
@@ -47,7 +47,6 @@ type Committer interface {
 
 // Deps are what the receiver needs.
 type Deps struct {
-	DB        store.DBTX
 	Subs      Subscriptions
 	Committer Committer
 	Logger    *slog.Logger
@@ -234,10 +233,10 @@ func (h *Handler) lookup(ctx context.Context, graphID, clientState string) (stor
 	if c, ok := h.cache.Load(graphID); ok && time.Since(c.(cachedSub).at) < cacheTTL {
 		return c.(cachedSub).key, nil
 	}
-	key, err := h.d.Subs.SubscriptionByGraphID(ctx, h.d.DB, graphID)
+	key, err := h.d.Subs.SubscriptionByGraphID(ctx, graphID)
 	if errors.Is(err, store.ErrSubscriptionNotFound) {
 		// Graph can notify before the new subscription's id is stored.
-		key, err = h.d.Subs.PendingSubscriptionByClientState(ctx, h.d.DB, store.ClientStateHash(clientState))
+		key, err = h.d.Subs.PendingSubscriptionByClientState(ctx, store.ClientStateHash(clientState))
 		if err == nil {
 			return key, nil // not cached: its id is not known yet
 		}

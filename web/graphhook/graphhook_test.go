@@ -43,7 +43,7 @@ func newFixture(t *testing.T) *fixture {
 	st := storetest.Open(t, f.pool)
 	f.tenant = storetest.Tenant(t, f.pool, "Contoso")
 	for i, graphID := range []any{"sub-1", nil} {
-		m, err := st.AddMonitor(ctx, f.pool, f.tenant, fmt.Sprintf("monitor-%d@contoso.example", i))
+		m, err := st.AddMonitor(ctx, f.tenant, fmt.Sprintf("monitor-%d@contoso.example", i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,7 +57,7 @@ func newFixture(t *testing.T) *fixture {
 	cctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go c.Run(cctx)
-	h := New(Deps{DB: f.pool, Subs: st, Committer: c, Metrics: f.metrics,
+	h := New(Deps{Subs: st, Committer: c, Metrics: f.metrics,
 		Logger: slog.New(slog.NewJSONHandler(f.logs, nil))})
 	r := chi.NewRouter()
 	r.Route("/graph", h.Routes)

@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
 )
 
@@ -128,7 +129,7 @@ func TestOnboardingInABrowserFromInvitationToActiveTenant(t *testing.T) {
 	shots.take(admin, "12-signing-secret")
 	run(t, admin, chromedp.Click("#create-api-key"), chromedp.WaitVisible("#api-key"), chromedp.WaitVisible("#api-key-copy"))
 	apiKey := value(t, admin, "#api-key")
-	if got, err := f.st.VerifyAPIKey(t.Context(), f.pool, apiKey); err != nil || got != tenant.ID {
+	if got, err := f.st.VerifyAPIKey(t.Context(), apiKey); err != nil || got != tenant.ID {
 		t.Errorf("the API key on the page verifies as %v %v", got, err)
 	}
 	shots.take(admin, "13-api-key")
@@ -158,7 +159,7 @@ func TestOnboardingInABrowserFromInvitationToActiveTenant(t *testing.T) {
 		t.Errorf("monitor.authorized by %v, want %s", actors, want)
 	}
 	for _, secret := range []string{ten.Monitors[0].Password, ten.Monitors[1].Password, ten.Admin.Password} {
-		testkit.RequireNotStored(t, f.pool, secret)
+		storetest.RequireNotStored(t, f.pool, secret)
 		if strings.Contains(f.logs.String(), secret) {
 			t.Error("a password is in the logs")
 		}

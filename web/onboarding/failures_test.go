@@ -11,7 +11,7 @@ import (
 
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/onboarding"
-	"presencebridge/internal/testkit"
+	"presencebridge/internal/store/storetest"
 )
 
 func TestConsentDeclinedExplainsAndGrantsNothing(t *testing.T) {
@@ -158,7 +158,7 @@ func TestPasswordSignInWrongPasswordAndMFAChangeNothing(t *testing.T) {
 	}
 	f.requireUnchanged(before)
 
-	if err := f.st.SetAllowPasswordSignIn(t.Context(), f.pool, tenantID, true); err != nil {
+	if err := f.st.SetAllowPasswordSignIn(t.Context(), tenantID, true); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(c.get("/onboarding").body, "Sign in with password once</summary>") {
@@ -180,8 +180,8 @@ func TestPasswordSignInWrongPasswordAndMFAChangeNothing(t *testing.T) {
 		t.Error("the page echoes the password")
 	}
 	f.requireUnchanged(before)
-	testkit.RequireNotStored(t, f.pool, mon.Password)
-	testkit.RequireNotStored(t, f.pool, wrong)
+	storetest.RequireNotStored(t, f.pool, mon.Password)
+	storetest.RequireNotStored(t, f.pool, wrong)
 	if logs := f.logs.String(); strings.Contains(logs, mon.Password) || strings.Contains(logs, wrong) {
 		t.Error("a password is in the logs")
 	}

@@ -92,7 +92,7 @@ func newFixture(t *testing.T, opts ...fixtureOptions) *fixture {
 	srv.Config.Handler = web.New(web.Deps{Logger: logger, Production: o.production, Mount: func(r chi.Router) {
 		r.Route("/onboarding", Routes(Deps{Service: f.svc, Sessions: sessions, LoginURL: simSrv.URL, Logger: logger, Now: f.clock,
 			OwnApp: func(ctx context.Context, id uuid.UUID) (store.TenantApp, error) {
-				return f.st.GetTenantApp(ctx, f.pool, id)
+				return f.st.GetTenantApp(ctx, id)
 			}}))
 	}})
 	srv.Start()

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"presencebridge/internal/testkit"
+	"presencebridge/internal/store/storetest"
 )
 
 var apiKeyRE = regexp.MustCompile(`id="api-key" class="copy-value" value="([^"]+)"`)
@@ -91,11 +91,11 @@ func TestAPIKeyIsShownOnceAndStoredOnlyAsAHash(t *testing.T) {
 		t.Fatalf("no API key on the page:\n%s", text(p.body))
 	}
 	key := html.UnescapeString(m[1])
-	got, err := f.st.VerifyAPIKey(t.Context(), f.pool, key)
+	got, err := f.st.VerifyAPIKey(t.Context(), key)
 	if err != nil || got != tenantID {
 		t.Errorf("VerifyAPIKey = %v %v, want tenant %v", got, err, tenantID)
 	}
-	testkit.RequireNotStored(t, f.pool, key)
+	storetest.RequireNotStored(t, f.pool, key)
 	if strings.Contains(c.get("/onboarding").body, m[1]) {
 		t.Error("the key is shown again on the summary")
 	}

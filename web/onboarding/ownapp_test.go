@@ -14,7 +14,7 @@ import (
 
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/store"
-	"presencebridge/internal/testkit"
+	"presencebridge/internal/store/storetest"
 )
 
 // ownApp registers a customer's own app registration in graphsim, with
@@ -45,7 +45,7 @@ func fieldMessage(body, name string) string {
 
 func (f *fixture) requireNoOwnApp(tenantID uuid.UUID) {
 	f.t.Helper()
-	if a, err := f.st.GetTenantApp(f.t.Context(), f.pool, tenantID); !errors.Is(err, store.ErrNoTenantApp) {
+	if a, err := f.st.GetTenantApp(f.t.Context(), tenantID); !errors.Is(err, store.ErrNoTenantApp) {
 		f.t.Errorf("an app registration was stored: %+v %v", a, err)
 	}
 }
@@ -103,7 +103,7 @@ func TestOwnAppFormErrorsKeepWhatWasTypedButNeverTheSecret(t *testing.T) {
 	f.requireUnchanged(before)
 	f.requireNoOwnApp(tenantID)
 	for _, secret := range []string{typed, wrong.ClientSecret, app.ClientSecret} {
-		testkit.RequireNotStored(t, f.pool, secret)
+		storetest.RequireNotStored(t, f.pool, secret)
 		if strings.Contains(f.logs.String(), secret) {
 			t.Error("a client secret is in the logs")
 		}
@@ -131,7 +131,7 @@ func TestOwnAppSignsInMonitorsAndChangingItMarksThemNeedsUpdate(t *testing.T) {
 	if strings.Contains(p.body, `id="authorize"`) {
 		t.Error("step 1 still offers consent to Presence Bridge's app")
 	}
-	testkit.RequireNotStored(t, f.pool, app.ClientSecret)
+	storetest.RequireNotStored(t, f.pool, app.ClientSecret)
 
 	// A monitor signs in through the tenant's app.
 	c.authorized(0)

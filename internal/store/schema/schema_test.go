@@ -11,7 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"presencebridge/internal/schema"
+	"presencebridge/internal/store/schema"
+	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
 	"presencebridge/migrations"
 )
@@ -64,17 +65,17 @@ func TestUpDownUpLeavesTheSameSchema(t *testing.T) {
 	if err := schema.Up(ctx, pool, quiet); err != nil {
 		t.Fatal(err)
 	}
-	before := testkit.Tables(t, pool)
+	before := storetest.Tables(t, pool)
 	if err := schema.Down(ctx, pool, 0, true, quiet); err != nil {
 		t.Fatalf("down --all: %v", err)
 	}
-	if left := testkit.Tables(t, pool); len(left) > 1 { // schema_migrations stays
+	if left := storetest.Tables(t, pool); len(left) > 1 { // schema_migrations stays
 		t.Fatalf("after down --all these tables remain: %v", left)
 	}
 	if err := schema.Up(ctx, pool, quiet); err != nil {
 		t.Fatalf("up again: %v", err)
 	}
-	if after := testkit.Tables(t, pool); fmt.Sprint(after) != fmt.Sprint(before) {
+	if after := storetest.Tables(t, pool); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Fatalf("tables after up/down/up = %v, want %v", after, before)
 	}
 }

@@ -1,11 +1,13 @@
-package testkit
+package storetest
 
 import (
 	"fmt"
 	"testing"
+
+	"presencebridge/internal/testkit"
 )
 
-func TestMain(m *testing.M) { Main(m) }
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // recorder notes failures instead of failing, to test a checker.
 type recorder struct {
@@ -17,7 +19,7 @@ func (r *recorder) Errorf(string, ...any) { r.failed = true }
 func (r *recorder) Helper()               {}
 
 func TestRequireNotStoredFindsASecretInAnyForm(t *testing.T) {
-	pool := DB(t)
+	pool := testkit.DB(t)
 	ctx := t.Context()
 	secret := "secret-value-42"
 	for i, insert := range []string{
