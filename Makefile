@@ -16,7 +16,7 @@ GOTAGS   ?= openssl
 CGO      := $(if $(filter openssl,$(GOTAGS)),1,0)
 WITH_CGO := $(if $(filter openssl,$(GOTAGS)),CGO_ENABLED=1)
 
-.PHONY: dev test bench lint staticcheck vulncheck generate check-generated check-graph-deps check-compose ci build \
+.PHONY: dev test bench lint staticcheck vulncheck generate check-generated check-sql check-graph-deps check-compose ci build \
         build-graphsim deps-dev deps-test deps-ci
 
 # The binary is built, then run: `go run` exits 1 whenever its child was
@@ -56,7 +56,7 @@ check-generated: generate
 # gofmt, vet (with and without the openssl tag), a tidy go.mod (a
 # requirement missing, unused or marked `// indirect` wrongly fails here)
 # and staticcheck.
-lint: staticcheck
+lint: staticcheck check-sql
 	@unformatted="$$(git ls-files '*.go' | grep -v '_templ.go$$' | xargs gofmt -l)"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
@@ -90,6 +90,13 @@ vulncheck:
 # the engine's acceptance tests (internal/engine/enginetest, which drive the
 # real client against graphsim) and the binaries in cmd/ may link it, so every
 # other test binary stays small.
+# Every SQL statement of the product lives in internal/store (and the
+# migrations); tests may read tables directly to check outcomes.
+check-sql:
+	@found="$$(git ls-files '*.go' | grep -v '_test\.go$$' | grep -vE '^(internal/store|migrations)/' \
+		| xargs grep -nE "[\`\"][[:space:]]*(SELECT|INSERT INTO|UPDATE [a-z_]+ SET|DELETE FROM|CREATE (TABLE|DATABASE|INDEX|UNIQUE)|ALTER TABLE|DROP |TRUNCATE|LISTEN|UNLISTEN|NOTIFY|WITH [a-z_]+ AS)\b" || true)"; \
+	if [ -n "$$found" ]; then echo "SQL outside internal/store:"; echo "$$found"; exit 1; fi
+
 check-graph-deps:
 	@leaks="$$($(GO) list -test -f '{{.ImportPath}}{{range .Deps}} {{.}}{{end}}' ./... \
 		| grep ' github.com/microsoftgraph/msgraph-sdk-go' | awk '{print $$1}' | sort -u \

@@ -39,7 +39,7 @@ func (p *pipeline) mount(r chi.Router) {
 // startPipeline starts the pipeline's goroutines in g for role r.
 func startPipeline(ctx context.Context, g *errgroup.Group, a *app, r role) (*pipeline, error) {
 	p := &pipeline{}
-	hub := stream.NewHub(a.pool, a.logger)
+	hub := stream.NewHub(a.store, a.logger)
 	g.Go(func() error { hub.Run(ctx); return nil })
 	if r.web {
 		c := intake.NewCommitter(a.pool, intake.CommitterOptions{})

@@ -139,7 +139,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hub := stream.NewHub(w.pool, nil)
+	hub := stream.NewHub(w.st, nil)
 	go hub.Run(ctx)
 	committer := intake.NewCommitter(w.pool, intake.CommitterOptions{})
 	go committer.Run(ctx)

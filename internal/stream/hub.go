@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"presencebridge/internal/certs"
 	"presencebridge/internal/store"
@@ -21,7 +20,7 @@ import (
 
 // Hub fans notifications out to subscribers.
 type Hub struct {
-	pool   *pgxpool.Pool
+	st     *store.Store
 	logger *slog.Logger
 	mu     sync.Mutex
 	subs   map[uuid.UUID]map[chan struct{}]struct{}
@@ -31,11 +30,11 @@ type Hub struct {
 }
 
 // NewHub returns a Hub; call Run.
-func NewHub(pool *pgxpool.Pool, logger *slog.Logger) *Hub {
+func NewHub(st *store.Store, logger *slog.Logger) *Hub {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{pool: pool, logger: logger, subs: map[uuid.UUID]map[chan struct{}]struct{}{},
+	return &Hub{st: st, logger: logger, subs: map[uuid.UUID]map[chan struct{}]struct{}{},
 		inbox: map[chan struct{}]struct{}{}, any: map[chan struct{}]struct{}{}, certs: map[chan struct{}]struct{}{}}
 }
 
@@ -139,18 +138,14 @@ func (h *Hub) Run(ctx context.Context) {
 }
 
 func (h *Hub) listen(ctx context.Context) error {
-	conn, err := h.pool.Acquire(ctx)
+	l, err := h.st.Listen(ctx, store.PresenceNotifyChannel, store.InboxNotifyChannel, certs.NotifyChannel)
 	if err != nil {
 		return err
 	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, "LISTEN "+store.PresenceNotifyChannel+"; LISTEN "+store.InboxNotifyChannel+"; LISTEN "+certs.NotifyChannel); err != nil {
-		return err
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), "UNLISTEN *")
+	defer l.Close()
 	h.wake(nil) // anything committed before LISTEN took effect
 	for {
-		n, err := conn.Conn().WaitForNotification(ctx)
+		n, err := l.Wait(ctx)
 		if err != nil {
 			return err
 		}

@@ -26,10 +26,11 @@ func waitFor(t *testing.T, ch <-chan struct{}, what string) {
 }
 
 func TestHubWakesByChannelAndTenant(t *testing.T) {
-	pool := testkit.DB(t)
+	st := storetest.Open(t, testkit.DB(t))
+	pool := st.Pool()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	h := NewHub(pool, nil)
+	h := NewHub(st, nil)
 	inbox, stop1 := h.SubscribeInbox()
 	defer stop1()
 	changes, stop2 := h.SubscribeChanges()
@@ -67,10 +68,11 @@ func TestHubWakesByChannelAndTenant(t *testing.T) {
 // A certificate made anywhere wakes the certificate loaders (at the
 // certificate's commit), not the event streams.
 func TestHubWakesCertificateLoadersWhenACertificateIsMade(t *testing.T) {
-	pool := testkit.DB(t)
+	st := storetest.Open(t, testkit.DB(t))
+	pool := st.Pool()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	h := NewHub(pool, nil)
+	h := NewHub(st, nil)
 	certsCh, stop1 := h.SubscribeCerts()
 	defer stop1()
 	tenant, stop2 := h.Subscribe(uuid.New())

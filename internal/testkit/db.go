@@ -116,7 +116,7 @@ func NewDatabase(t testing.TB) string {
 	}
 	defer admin.Close(ctx)
 	cloneMu.Lock()
-	_, err = admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, templateDB))
+	err = schema.CloneDatabase(ctx, admin, name, templateDB)
 	cloneMu.Unlock()
 	if err != nil {
 		t.Fatalf("testkit: create database: %v", err)
@@ -127,7 +127,7 @@ func NewDatabase(t testing.TB) string {
 			return // the server is going away; Main removes everything
 		}
 		defer conn.Close(ctx)
-		conn.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name))
+		schema.DropDatabase(ctx, conn, name) // best effort: Main removes the server anyway
 	})
 	return srv.DSN(name)
 }

@@ -38,7 +38,7 @@ func newFixture(t *testing.T) *fixture {
 	if f.key, err = f.st.CreateAPIKey(ctx, f.tenant, "platform"); err != nil {
 		t.Fatal(err)
 	}
-	hub := stream.NewHub(pool, nil)
+	hub := stream.NewHub(f.st, nil)
 	hctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go hub.Run(hctx)

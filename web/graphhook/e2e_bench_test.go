@@ -101,7 +101,7 @@ func endToEndAt1000(b *testing.B, pool *pgxpool.Pool) {
 	// Our side: receiver, processor and deliverer, woken by NOTIFY.
 	// Failures are shown: a benchmark whose pipeline errs measures nothing.
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	hub := stream.NewHub(pool, logger)
+	hub := stream.NewHub(st, logger)
 	go hub.Run(ctx)
 	committer := intake.NewCommitter(pool, intake.CommitterOptions{})
 	go committer.Run(ctx)

@@ -249,3 +249,21 @@ func EnsureDatabase(ctx context.Context, conn *pgx.Conn, name string) error {
 	}
 	return nil
 }
+
+// CloneDatabase creates database name as a copy of template (which nobody
+// may be connected to meanwhile), through conn.
+func CloneDatabase(ctx context.Context, conn *pgx.Conn, name, template string) error {
+	_, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{template}.Sanitize())
+	if err != nil {
+		return fmt.Errorf("create database %s from %s: %w", name, template, err)
+	}
+	return nil
+}
+
+// DropDatabase drops database name if it exists, ending its sessions.
+func DropDatabase(ctx context.Context, conn *pgx.Conn, name string) error {
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop database %s: %w", name, err)
+	}
+	return nil
+}
