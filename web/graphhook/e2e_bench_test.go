@@ -17,6 +17,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -160,6 +162,7 @@ func endToEndAt1000(b *testing.B, pool *pgxpool.Pool) {
 	}
 	syscall.Sync()
 	for b.Loop() {
+		cpuBefore := readCPU()
 		sent := make([]time.Time, posts)
 		tick := time.NewTicker(10 * time.Millisecond)
 		var wg sync.WaitGroup
@@ -192,6 +195,10 @@ func endToEndAt1000(b *testing.B, pool *pgxpool.Pool) {
 			mu.Unlock()
 			if n == posts*perPost {
 				b.Logf("all webhooks arrived %v after the first send", time.Since(sent[0]))
+				if used, steal, ok := readCPU().since(cpuBefore); ok {
+					b.ReportMetric(float64(used.Microseconds())/1000/float64(posts*perPost), "machine-cpu-ms/change")
+					b.ReportMetric(steal, "steal-%")
+				}
 				break
 			}
 			if time.Now().After(deadline) {
@@ -244,4 +251,42 @@ func stages(ctx context.Context, b *testing.B, pool *pgxpool.Pool, users [][]uui
 	}
 	return fmt.Sprintf("POST→inbox transaction %s; inbox→processor transaction %s; processor transaction→webhook %s",
 		pct(toInbox), pct(toProcessor), pct(toWebhook))
+}
+
+// cpuTimes is the machine's CPU time from /proc/stat, in clock ticks
+// (USER_HZ, 100 per second on Linux): busy is every state but idle, iowait
+// and steal; steal is time the hypervisor gave another guest while this
+// one had work. A benchmark of latency means little when a third of the
+// host's time is stolen, so the figure is reported beside it.
+type cpuTimes struct{ busy, steal, total int64 }
+
+func readCPU() cpuTimes {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuTimes{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return cpuTimes{}
+	}
+	var v [8]int64
+	for i := range v {
+		v[i], _ = strconv.ParseInt(f[i+1], 10, 64)
+	}
+	// user nice system idle iowait irq softirq steal
+	c := cpuTimes{busy: v[0] + v[1] + v[2] + v[5] + v[6], steal: v[7]}
+	for _, x := range v {
+		c.total += x
+	}
+	return c
+}
+
+// since is the busy time and the share of time stolen (%) since before.
+func (c cpuTimes) since(before cpuTimes) (time.Duration, float64, bool) {
+	if before.total == 0 || c.total <= before.total {
+		return 0, 0, false
+	}
+	return time.Duration(c.busy-before.busy) * 10 * time.Millisecond,
+		100 * float64(c.steal-before.steal) / float64(c.total-before.total), true
 }
