@@ -159,10 +159,10 @@ func TestTokenIsSentOnlyToAllowedHosts(t *testing.T) {
 func TestDefaultGraphMiddlewareIsKept(t *testing.T) {
 	e := newEnv(t)
 	c, rec := e.app()
-	if _, err := c.GetPresence(t.Context(), e.ten.Users[0].ID.String()); err != nil {
+	if _, err := c.GetPresence(t.Context(), e.Tenant.Users[0].ID.String()); err != nil {
 		t.Fatal(err)
 	}
-	reqs := rec.requests("/presence")
+	reqs := rec.Requests("/presence")
 	if len(reqs) != 1 {
 		t.Fatalf("requests: %+v", reqs)
 	}
@@ -181,11 +181,11 @@ func TestDefaultGraphMiddlewareIsKept(t *testing.T) {
 func TestTokenFunctionErrorsAreNotGraphErrors(t *testing.T) {
 	e := newEnv(t)
 	boom := errors.New("monitor needs to sign in again")
-	c, err := New(Options{BaseURL: e.base + "/v1.0", Token: func(context.Context) (string, error) { return "", boom }})
+	c, err := New(Options{BaseURL: e.Base + "/v1.0", Token: func(context.Context) (string, error) { return "", boom }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.GetPresence(t.Context(), e.ten.Users[0].ID.String())
+	_, err = c.GetPresence(t.Context(), e.Tenant.Users[0].ID.String())
 	if !errors.Is(err, boom) {
 		t.Errorf("error = %v, want the token error", err)
 	}
@@ -196,11 +196,11 @@ func TestTokenFunctionErrorsAreNotGraphErrors(t *testing.T) {
 
 func TestExpiredOrForeignTokenIsUnauthorized(t *testing.T) {
 	e := newEnv(t)
-	c, err := New(Options{BaseURL: e.base + "/v1.0", Token: func(context.Context) (string, error) { return "not-a-jwt", nil }})
+	c, err := New(Options{BaseURL: e.Base + "/v1.0", Token: func(context.Context) (string, error) { return "not-a-jwt", nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.GetPresence(t.Context(), e.ten.Users[0].ID.String())
+	_, err = c.GetPresence(t.Context(), e.Tenant.Users[0].ID.String())
 	graphError(t, err, http.StatusUnauthorized, "InvalidAuthenticationToken")
 	if !graphapi.IsAuth(err) || graphapi.IsForbidden(err) {
 		t.Errorf("IsAuth/IsForbidden wrong for %v", err)

@@ -12,8 +12,8 @@ import (
 func TestCommunicationsPresenceThroughTheSDK(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.app()
-	u := e.ten.Users[1]
-	if err := e.sim.SetTeamsPresence(u.ID, "DoNotDisturb", "Presenting"); err != nil {
+	u := e.Tenant.Users[1]
+	if err := e.Sim.SetTeamsPresence(u.ID, "DoNotDisturb", "Presenting"); err != nil {
 		t.Fatal(err)
 	}
 	b := communications.NewCommunicationsRequestBuilderInternal(map[string]string{"baseurl": c.base}, c.adapter)

@@ -19,14 +19,14 @@ func TestRosterFollowsAGroupWithDeltaQueries(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
 	var upns []string
-	for _, u := range e.ten.Users[:5] {
+	for _, u := range e.Tenant.Users[:5] {
 		upns = append(upns, u.UPN)
 	}
-	g, err := e.sim.CreateGroup(e.ten.ID, graphsim.SeedGroup{DisplayName: "Agents", Members: upns})
+	g, err := e.Sim.CreateGroup(e.Tenant.ID, graphsim.SeedGroup{DisplayName: "Agents", Members: upns})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, _, tenant := ourTenant(t, e.ten.ID)
+	st, _, tenant := ourTenant(t, e.Tenant.ID)
 	r := roster.New(st)
 	if err := r.UseGroup(ctx, tenant, g.ID); err != nil {
 		t.Fatal(err)
@@ -38,39 +38,39 @@ func TestRosterFollowsAGroupWithDeltaQueries(t *testing.T) {
 	if err != nil || !res.Full || res.Added != 5 || res.Removed != 0 {
 		t.Fatalf("first sync: %+v, %v", res, err)
 	}
-	if n := len(rec.requests("/groups/delta")); n < 3 {
+	if n := len(rec.Requests("/groups/delta")); n < 3 {
 		t.Errorf("first round in %d pages, want ≥ 3 of 2", n)
 	}
-	resolved, _ := st.ResolvedRoster(ctx, st.Pool(), tenant)
+	resolved, _ := st.ResolvedRoster(ctx, tenant)
 	if len(resolved) != 5 {
 		t.Fatalf("%d users resolved after the first sync", len(resolved))
 	}
 
-	joined, err := e.sim.AddUser(e.ten.ID, graphsim.SeedUser{UPN: "new.agent@" + e.ten.Domain, DisplayName: "New Agent", Password: "x"})
+	joined, err := e.Sim.AddUser(e.Tenant.ID, graphsim.SeedUser{UPN: "new.agent@" + e.Tenant.Domain, DisplayName: "New Agent", Password: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.sim.AddGroupMember(g.ID, joined.ID.String()); err != nil {
+	if err := e.Sim.AddGroupMember(g.ID, joined.ID.String()); err != nil {
 		t.Fatal(err)
 	}
-	left := e.ten.Users[2]
-	if err := e.sim.RemoveGroupMember(g.ID, left.ID); err != nil {
+	left := e.Tenant.Users[2]
+	if err := e.Sim.RemoveGroupMember(g.ID, left.ID); err != nil {
 		t.Fatal(err)
 	}
-	rec.reset()
+	rec.Reset()
 	res, err = r.SyncGroup(ctx, tenant, c)
 	if err != nil || res.Full || res.Added != 1 || res.Removed != 1 {
 		t.Fatalf("delta sync: %+v, %v", res, err)
 	}
-	deltaReqs := rec.requests("/groups/delta")
-	if len(deltaReqs) != 1 || !strings.Contains(deltaReqs[0].URL, "deltatoken") || len(rec.requests("/transitiveMembers")) != 0 {
-		t.Errorf("a delta sync reads only the delta: %+v", rec.reqs)
+	deltaReqs := rec.Requests("/groups/delta")
+	if len(deltaReqs) != 1 || !strings.Contains(deltaReqs[0].URL, "deltatoken") || len(rec.Requests("/transitiveMembers")) != 0 {
+		t.Errorf("a delta sync reads only the delta: %+v", rec.Requests(""))
 	}
 	// Only the one who joined was looked up.
-	if n := len(rec.requests("/$batch")); n != 1 {
+	if n := len(rec.Requests("/$batch")); n != 1 {
 		t.Errorf("%d $batch lookups for one new member", n)
 	}
-	users, _ := st.DirectoryUsers(ctx, st.Pool(), tenant, false)
+	users, _ := st.DirectoryUsers(ctx, tenant, false)
 	got := map[uuid.UUID]store.DirectoryUser{}
 	for _, u := range users {
 		got[*u.ObjectID] = u

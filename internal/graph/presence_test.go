@@ -35,11 +35,11 @@ func graphError(t *testing.T, err error, status int, code string) *graphapi.Erro
 func TestGetPresencesReadsEveryIDInChunksOf650(t *testing.T) {
 	e := newEnv(t)
 	c, rec := e.app()
-	busy := e.ten.Users[3]
-	if err := e.sim.SetTeamsPresence(busy.ID, "Busy", "InACall"); err != nil {
+	busy := e.Tenant.Users[3]
+	if err := e.Sim.SetTeamsPresence(busy.ID, "Busy", "InACall"); err != nil {
 		t.Fatal(err)
 	}
-	ids := e.userIDs()
+	ids := e.UserIDs()
 	for len(ids) < 700 { // ids outside the tenant read as PresenceUnknown
 		ids = append(ids, uuid.NewString())
 	}
@@ -50,7 +50,7 @@ func TestGetPresencesReadsEveryIDInChunksOf650(t *testing.T) {
 	if len(got) != 700 {
 		t.Fatalf("got %d presences, want 700", len(got))
 	}
-	if n := len(rec.requests("/communications/getPresencesByUserId")); n != 2 {
+	if n := len(rec.Requests("/communications/getPresencesByUserId")); n != 2 {
 		t.Errorf("getPresencesByUserId requests = %d, want 2 (650 + 50)", n)
 	}
 	byID := map[string]graphapi.Presence{}
@@ -93,10 +93,10 @@ func TestGetPresenceOfAnUnknownUserIsNotFound(t *testing.T) {
 
 func TestReadingPresenceWithoutPresenceReadAllIsForbidden(t *testing.T) {
 	e := newEnv(t)
-	c, _ := e.client(e.appTokens(e.limited))
-	_, err := c.GetPresence(t.Context(), e.ten.Users[0].ID.String())
+	c, _ := e.client(e.AppTokens(e.Limited))
+	_, err := c.GetPresence(t.Context(), e.Tenant.Users[0].ID.String())
 	graphError(t, err, http.StatusForbidden, "Forbidden")
-	_, err = c.GetPresences(t.Context(), e.userIDs())
+	_, err = c.GetPresences(t.Context(), e.UserIDs())
 	graphError(t, err, http.StatusForbidden, "Forbidden")
 	if !graphapi.IsAuth(err) || !graphapi.IsForbidden(err) {
 		t.Errorf("IsAuth/IsForbidden false for %v", err)
@@ -106,11 +106,11 @@ func TestReadingPresenceWithoutPresenceReadAllIsForbidden(t *testing.T) {
 func TestGetPresenceFollowsTeamsAndOutOfOffice(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.app()
-	u := e.ten.Users[1]
-	if err := e.sim.SetTeamsPresence(u.ID, "DoNotDisturb", "Presenting"); err != nil {
+	u := e.Tenant.Users[1]
+	if err := e.Sim.SetTeamsPresence(u.ID, "DoNotDisturb", "Presenting"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.sim.SetOutOfOffice(u.ID, true, "Back Monday"); err != nil {
+	if err := e.Sim.SetOutOfOffice(u.ID, true, "Back Monday"); err != nil {
 		t.Fatal(err)
 	}
 	p, err := c.GetPresence(t.Context(), u.ID.String())
@@ -121,7 +121,7 @@ func TestGetPresenceFollowsTeamsAndOutOfOffice(t *testing.T) {
 		t.Errorf("presence = %+v", p)
 	}
 	// sequenceNumber is lexicographically increasing per change.
-	if err := e.sim.SetTeamsPresence(u.ID, "Busy", "InACall"); err != nil {
+	if err := e.Sim.SetTeamsPresence(u.ID, "Busy", "InACall"); err != nil {
 		t.Fatal(err)
 	}
 	next, err := c.GetPresence(t.Context(), u.ID.String())
@@ -136,8 +136,8 @@ func TestGetPresenceFollowsTeamsAndOutOfOffice(t *testing.T) {
 func TestSetPresenceThenClearPresenceEndsTheSession(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.app()
-	u := e.ten.Users[2].ID.String()
-	session := e.seed.App.ClientID
+	u := e.Tenant.Users[2].ID.String()
+	session := e.Seed.App.ClientID
 	if err := c.SetPresence(t.Context(), u, session, "Busy", "InACall", time.Hour); err != nil {
 		t.Fatal(err)
 	}
@@ -159,15 +159,15 @@ func TestSetPresenceThenClearPresenceEndsTheSession(t *testing.T) {
 func TestSetPresenceRefusesWhatGraphRefuses(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.app()
-	u := e.ten.Users[2].ID.String()
+	u := e.Tenant.Users[2].ID.String()
 	cases := []struct {
 		name, session, availability, activity string
 		expires                               time.Duration
 	}{
-		{"combination not documented", e.seed.App.ClientID, "Busy", "Away", 0},
+		{"combination not documented", e.Seed.App.ClientID, "Busy", "Away", 0},
 		{"session is not the app", uuid.NewString(), "Busy", "InACall", 0},
-		{"expiration over 4 hours", e.seed.App.ClientID, "Away", "Away", 5 * time.Hour},
-		{"expiration under 5 minutes", e.seed.App.ClientID, "Away", "Away", time.Minute},
+		{"expiration over 4 hours", e.Seed.App.ClientID, "Away", "Away", 5 * time.Hour},
+		{"expiration under 5 minutes", e.Seed.App.ClientID, "Away", "Away", time.Minute},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -179,16 +179,16 @@ func TestSetPresenceRefusesWhatGraphRefuses(t *testing.T) {
 
 func TestSetPresenceNeedsPresenceReadWriteAll(t *testing.T) {
 	e := newEnv(t)
-	c, _ := e.client(e.appTokens(e.limited))
-	err := c.SetPresence(t.Context(), e.ten.Users[0].ID.String(), e.limited.ClientID, "Busy", "InACall", 0)
+	c, _ := e.client(e.AppTokens(e.Limited))
+	err := c.SetPresence(t.Context(), e.Tenant.Users[0].ID.String(), e.Limited.ClientID, "Busy", "InACall", 0)
 	graphError(t, err, http.StatusForbidden, "Forbidden")
 }
 
 func TestPreferredPresenceOverridesTeamsUntilCleared(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.app()
-	u := e.ten.Users[4]
-	if err := e.sim.SetTeamsPresence(u.ID, "Available", "Available"); err != nil {
+	u := e.Tenant.Users[4]
+	if err := e.Sim.SetTeamsPresence(u.ID, "Available", "Available"); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.SetPreferredPresence(t.Context(), u.ID.String(), "DoNotDisturb", "DoNotDisturb", 30*time.Minute); err != nil {
@@ -214,7 +214,7 @@ func TestPreferredPresenceOverridesTeamsUntilCleared(t *testing.T) {
 func TestStatusMessageIsSetAndCleared(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.app()
-	u := e.ten.Users[5].ID.String()
+	u := e.Tenant.Users[5].ID.String()
 	if err := c.SetStatusMessage(t.Context(), u, "In the lab until noon", time.Now().Add(2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -238,27 +238,27 @@ func TestStatusMessageIsSetAndCleared(t *testing.T) {
 func TestMonitorReadsPresenceAndWritesOnlyItsOwn(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.monitor(0)
-	if _, err := c.GetPresences(t.Context(), e.userIDs()); err != nil {
+	if _, err := c.GetPresences(t.Context(), e.UserIDs()); err != nil {
 		t.Fatal(err)
 	}
-	self := e.ten.Monitors[0].ID.String()
+	self := e.Tenant.Monitors[0].ID.String()
 	if err := c.SetPreferredPresence(t.Context(), self, "Away", "Away", 0); err != nil {
 		t.Errorf("own preferred presence: %v", err)
 	}
-	err := c.SetPreferredPresence(t.Context(), e.ten.Users[0].ID.String(), "Away", "Away", 0)
+	err := c.SetPreferredPresence(t.Context(), e.Tenant.Users[0].ID.String(), "Away", "Away", 0)
 	graphError(t, err, http.StatusForbidden, "Forbidden")
 }
 
 func TestThrottledReadSurfaces429WithRetryAfter(t *testing.T) {
 	e := newEnv(t)
 	c, rec := e.app()
-	e.sim.AddThrottleFault(graphsim.ThrottleFault{AppID: e.seed.App.ClientID, Class: "presence", RetryAfter: 7, Times: 1})
-	_, err := c.GetPresences(t.Context(), e.userIDs())
+	e.Sim.AddThrottleFault(graphsim.ThrottleFault{AppID: e.Seed.App.ClientID, Class: "presence", RetryAfter: 7, Times: 1})
+	_, err := c.GetPresences(t.Context(), e.UserIDs())
 	ge := graphError(t, err, http.StatusTooManyRequests, "TooManyRequests")
 	if ge.RetryAfter != 7*time.Second || !graphapi.IsThrottled(err) || !graphapi.IsTransient(err) || graphapi.RetryAfter(err) != 7*time.Second {
 		t.Errorf("throttled error = %+v", ge)
 	}
-	if n := len(rec.requests("getPresencesByUserId")); n != 1 {
+	if n := len(rec.Requests("getPresencesByUserId")); n != 1 {
 		t.Errorf("requests = %d: retries were off", n)
 	}
 }
@@ -266,20 +266,20 @@ func TestThrottledReadSurfaces429WithRetryAfter(t *testing.T) {
 // The SDK's retry handler waits Retry-After and sends the gzip body again.
 func TestSDKRetryWaitsRetryAfterAndResendsTheBody(t *testing.T) {
 	e := newEnv(t)
-	c, rec := e.client(e.appTokens(e.seed.App), func(o *Options) { o.Retry = Retry{} })
-	e.sim.AddThrottleFault(graphsim.ThrottleFault{AppID: e.seed.App.ClientID, Class: "presence", RetryAfter: 1, Times: 1})
+	c, rec := e.client(e.AppTokens(e.Seed.App), func(o *Options) { o.Retry = Retry{} })
+	e.Sim.AddThrottleFault(graphsim.ThrottleFault{AppID: e.Seed.App.ClientID, Class: "presence", RetryAfter: 1, Times: 1})
 	start := time.Now()
-	got, err := c.GetPresences(t.Context(), e.userIDs())
+	got, err := c.GetPresences(t.Context(), e.UserIDs())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != len(e.ten.Users) {
+	if len(got) != len(e.Tenant.Users) {
 		t.Errorf("got %d presences", len(got))
 	}
 	if took := time.Since(start); took < time.Second {
 		t.Errorf("retried after %v, before Retry-After", took)
 	}
-	reqs := rec.requests("getPresencesByUserId")
+	reqs := rec.Requests("getPresencesByUserId")
 	if len(reqs) != 2 || reqs[0].Status != 429 || reqs[1].Status != 200 || reqs[1].Header.Get("Retry-Attempt") != "1" {
 		t.Fatalf("requests: %+v", reqs)
 	}
@@ -287,15 +287,15 @@ func TestSDKRetryWaitsRetryAfterAndResendsTheBody(t *testing.T) {
 
 func TestRetryMaxDelayHandsLongWaitsToTheCaller(t *testing.T) {
 	e := newEnv(t)
-	c, rec := e.client(e.appTokens(e.seed.App), func(o *Options) { o.Retry = Retry{MaxDelay: 2 * time.Second} })
-	e.sim.AddThrottleFault(graphsim.ThrottleFault{AppID: e.seed.App.ClientID, Class: "presence", RetryAfter: 30, Times: 1})
+	c, rec := e.client(e.AppTokens(e.Seed.App), func(o *Options) { o.Retry = Retry{MaxDelay: 2 * time.Second} })
+	e.Sim.AddThrottleFault(graphsim.ThrottleFault{AppID: e.Seed.App.ClientID, Class: "presence", RetryAfter: 30, Times: 1})
 	start := time.Now()
-	_, err := c.GetPresence(t.Context(), e.ten.Users[0].ID.String())
+	_, err := c.GetPresence(t.Context(), e.Tenant.Users[0].ID.String())
 	ge := graphError(t, err, http.StatusTooManyRequests, "")
 	if ge.RetryAfter != 30*time.Second || time.Since(start) > 5*time.Second {
 		t.Errorf("error %+v after %v", ge, time.Since(start))
 	}
-	if n := len(rec.requests("/presence")); n != 1 {
+	if n := len(rec.Requests("/presence")); n != 1 {
 		t.Errorf("requests = %d, want 1", n)
 	}
 }
@@ -303,10 +303,10 @@ func TestRetryMaxDelayHandsLongWaitsToTheCaller(t *testing.T) {
 func TestGzipRequestBodiesAreAccepted(t *testing.T) {
 	e := newEnv(t)
 	c, rec := e.app()
-	if err := c.SetPresence(t.Context(), e.ten.Users[0].ID.String(), e.seed.App.ClientID, "Away", "Away", 0); err != nil {
+	if err := c.SetPresence(t.Context(), e.Tenant.Users[0].ID.String(), e.Seed.App.ClientID, "Away", "Away", 0); err != nil {
 		t.Fatal(err)
 	}
-	reqs := rec.requests("/setPresence")
+	reqs := rec.Requests("/setPresence")
 	if len(reqs) != 1 || !strings.EqualFold(reqs[0].Header.Get("Content-Encoding"), "gzip") {
 		t.Fatalf("setPresence was not sent gzip-compressed: %+v", reqs)
 	}
@@ -345,12 +345,12 @@ func TestCompressionRunsOutsideRetry(t *testing.T) {
 		}
 		return 0
 	})
-	c, err := newClient(Options{BaseURL: e.base + "/v1.0", Tokens: e.appTokens(e.seed.App)}, mws)
+	c, err := newClient(Options{BaseURL: e.Base + "/v1.0", Tokens: e.AppTokens(e.Seed.App)}, mws)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.sim.AddThrottleFault(graphsim.ThrottleFault{AppID: e.seed.App.ClientID, Class: "presence", RetryAfter: 1, Times: 1})
-	_, err = c.GetPresences(t.Context(), e.userIDs())
+	e.Sim.AddThrottleFault(graphsim.ThrottleFault{AppID: e.Seed.App.ClientID, Class: "presence", RetryAfter: 1, Times: 1})
+	_, err = c.GetPresences(t.Context(), e.UserIDs())
 	if ge, ok := graphapi.AsError(err); !ok || ge.Status != http.StatusBadRequest {
 		t.Skipf("retry outside compression no longer breaks retried POSTs (kiota fixed?): %v", err)
 	}

@@ -34,16 +34,16 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	e := newEnv(t)
 	wh := testkit.NewNotificationReceiver(t)
 	c, _ := e.monitor(0)
-	ids := e.userIDs()[:5]
+	ids := e.UserIDs()[:5]
 	spec := e.presenceSpec(wh, ids)
 	sub, err := c.CreateSubscription(t.Context(), spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mon := e.ten.Monitors[0]
+	mon := e.Tenant.Monitors[0]
 	if sub.ID == "" || sub.ChangeType != "updated" || sub.Resource != spec.Resource || sub.NotificationURL != wh.URL ||
 		sub.LifecycleNotificationURL != wh.URL || sub.ClientState != spec.ClientState ||
-		sub.ApplicationID != e.seed.App.ClientID || sub.CreatorID != mon.ID.String() || sub.IncludeResourceData {
+		sub.ApplicationID != e.Seed.App.ClientID || sub.CreatorID != mon.ID.String() || sub.IncludeResourceData {
 		t.Errorf("created: %+v", sub)
 	}
 	if d := sub.ExpiresAt.Sub(spec.ExpiresAt); d < -time.Second || d > time.Second {
@@ -81,7 +81,7 @@ func TestSecondPresenceSubscriptionIsAConflict(t *testing.T) {
 	e := newEnv(t)
 	wh := testkit.NewNotificationReceiver(t)
 	c, _ := e.monitor(0)
-	ids := e.userIDs()
+	ids := e.UserIDs()
 	if _, err := c.CreateSubscription(t.Context(), e.presenceSpec(wh, ids[:5])); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestPresenceSubscriptionOver60MinutesIsRefused(t *testing.T) {
 	e := newEnv(t)
 	wh := testkit.NewNotificationReceiver(t)
 	c, _ := e.monitor(0)
-	spec := e.presenceSpec(wh, e.userIDs()[:2])
+	spec := e.presenceSpec(wh, e.UserIDs()[:2])
 	spec.ExpiresAt = time.Now().Add(61 * time.Minute)
 	_, err := c.CreateSubscription(t.Context(), spec)
 	graphError(t, err, http.StatusBadRequest, "")
@@ -111,7 +111,7 @@ func TestPresenceSubscriptionWithAnAppOnlyTokenIsForbidden(t *testing.T) {
 	e := newEnv(t)
 	wh := testkit.NewNotificationReceiver(t)
 	c, _ := e.app()
-	_, err := c.CreateSubscription(t.Context(), e.presenceSpec(wh, e.userIDs()[:2]))
+	_, err := c.CreateSubscription(t.Context(), e.presenceSpec(wh, e.UserIDs()[:2]))
 	graphError(t, err, http.StatusForbidden, "")
 }
 
@@ -119,7 +119,7 @@ func TestPresenceSubscriptionOf651IDsIsRefused(t *testing.T) {
 	e := newEnv(t)
 	wh := testkit.NewNotificationReceiver(t)
 	c, _ := e.monitor(0)
-	ids := e.userIDs()
+	ids := e.UserIDs()
 	for len(ids) < graphapi.MaxPresenceIDs+1 {
 		ids = append(ids, uuid.NewString())
 	}
@@ -132,7 +132,7 @@ func TestRichPresenceSubscriptionCarriesTheCertificate(t *testing.T) {
 	e := newEnv(t)
 	wh := testkit.NewNotificationReceiver(t)
 	c, _ := e.monitor(0)
-	spec := e.presenceSpec(wh, e.userIDs()[:3])
+	spec := e.presenceSpec(wh, e.UserIDs()[:3])
 	spec.IncludeResourceData = true
 	spec.EncryptionCertificate = selfSignedCert(t)
 	spec.EncryptionCertificateID = "bridge-cert-1"
@@ -145,7 +145,7 @@ func TestRichPresenceSubscriptionCarriesTheCertificate(t *testing.T) {
 	}
 	spec.EncryptionCertificate = ""
 	other, _ := e.monitor(1)
-	spec.Resource = graphapi.PresenceResource(e.userIDs()[3:6])
+	spec.Resource = graphapi.PresenceResource(e.UserIDs()[3:6])
 	_, err = other.CreateSubscription(t.Context(), spec)
 	graphError(t, err, http.StatusBadRequest, "")
 }
@@ -156,15 +156,15 @@ func TestPresenceChangeIsNotifiedToTheWebhook(t *testing.T) {
 	e := newEnv(t)
 	wh := testkit.NewNotificationReceiver(t)
 	c, _ := e.monitor(0)
-	u := e.ten.Users[0]
+	u := e.Tenant.Users[0]
 	sub, err := c.CreateSubscription(t.Context(), e.presenceSpec(wh, []string{u.ID.String()}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.sim.SetTeamsPresence(u.ID, "Busy", "InACall"); err != nil {
+	if err := e.Sim.SetTeamsPresence(u.ID, "Busy", "InACall"); err != nil {
 		t.Fatal(err)
 	}
-	e.sim.TickNotifications()
+	e.Sim.TickNotifications()
 	var body []byte
 	select {
 	case body = <-wh.Posts:
@@ -187,7 +187,7 @@ func TestPresenceChangeIsNotifiedToTheWebhook(t *testing.T) {
 	if n.GetSubscriptionId() == nil || n.GetSubscriptionId().String() != sub.ID || deref(n.GetClientState()) != "bridge-client-state" ||
 		n.GetChangeType() == nil || n.GetChangeType().String() != "updated" ||
 		!strings.Contains(strings.ToLower(deref(n.GetResource())), strings.ToLower(u.ID.String())) || n.GetTenantId() == nil ||
-		n.GetTenantId().String() != e.ten.ID.String() {
+		n.GetTenantId().String() != e.Tenant.ID.String() {
 		t.Errorf("notification: %s", body)
 	}
 }
@@ -214,20 +214,20 @@ func TestExpiredSubscriptionIsNotFoundAndRenewalIsCapped(t *testing.T) {
 	e := newEnv(t)
 	wh := testkit.NewNotificationReceiver(t)
 	c, _ := e.monitor(0)
-	spec := e.presenceSpec(wh, e.userIDs()[:3])
-	spec.ExpiresAt = e.now().Add(20 * time.Minute)
+	spec := e.presenceSpec(wh, e.UserIDs()[:3])
+	spec.ExpiresAt = e.Now().Add(20 * time.Minute)
 	sub, err := c.CreateSubscription(t.Context(), spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.RenewSubscription(t.Context(), sub.ID, e.now().Add(61*time.Minute))
+	_, err = c.RenewSubscription(t.Context(), sub.ID, e.Now().Add(61*time.Minute))
 	graphError(t, err, http.StatusBadRequest, "")
 
-	e.advance(21 * time.Minute)
+	e.Advance(21 * time.Minute)
 	c, _ = e.monitor(0)
 	_, err = c.GetSubscription(t.Context(), sub.ID)
 	graphError(t, err, http.StatusNotFound, "")
-	_, err = c.RenewSubscription(t.Context(), sub.ID, e.now().Add(30*time.Minute))
+	_, err = c.RenewSubscription(t.Context(), sub.ID, e.Now().Add(30*time.Minute))
 	graphError(t, err, http.StatusNotFound, "")
 	if list, err := c.ListSubscriptions(t.Context()); err != nil || len(list) != 0 {
 		t.Errorf("list after expiry: %+v, %v", list, err)
@@ -235,7 +235,7 @@ func TestExpiredSubscriptionIsNotFoundAndRenewalIsCapped(t *testing.T) {
 	if _, err := c.CreateSubscription(t.Context(), spec); err == nil {
 		t.Errorf("creating with a past expiry succeeded")
 	}
-	spec.ExpiresAt = e.now().Add(30 * time.Minute)
+	spec.ExpiresAt = e.Now().Add(30 * time.Minute)
 	if _, err := c.CreateSubscription(t.Context(), spec); err != nil {
 		t.Errorf("create again after expiry: %v", err)
 	}
@@ -248,7 +248,7 @@ func TestReauthorizeAndRevokedConsent(t *testing.T) {
 	e := newEnv(t)
 	wh := testkit.NewNotificationReceiver(t)
 	c, _ := e.monitor(1)
-	sub, err := c.CreateSubscription(t.Context(), e.presenceSpec(wh, e.userIDs()[:4]))
+	sub, err := c.CreateSubscription(t.Context(), e.presenceSpec(wh, e.UserIDs()[:4]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +261,7 @@ func TestReauthorizeAndRevokedConsent(t *testing.T) {
 	graphError(t, c.ReauthorizeSubscription(t.Context(), uuid.NewString()), http.StatusNotFound, "")
 
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodDelete,
-		e.base+"/_sim/tenants/"+e.ten.ID.String()+"/grants/"+e.seed.App.ClientID, nil)
+		e.Base+"/_sim/tenants/"+e.Tenant.ID.String()+"/grants/"+e.Seed.App.ClientID, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("revoke consent: %v %v", resp, err)

@@ -15,7 +15,7 @@ import (
 func TestGetUserByIDAndByUPN(t *testing.T) {
 	e := newEnv(t)
 	c, rec := e.app()
-	want := e.ten.Users[7]
+	want := e.Tenant.Users[7]
 	for _, key := range []string{want.ID.String(), want.UPN, strings.ToUpper(want.UPN)} {
 		u, err := c.GetUser(t.Context(), key)
 		if err != nil {
@@ -27,17 +27,17 @@ func TestGetUserByIDAndByUPN(t *testing.T) {
 		}
 	}
 	// The SDK percent-encodes the UPN's @ in the path.
-	if reqs := rec.requests("/users/" + strings.ReplaceAll(want.UPN, "@", "%40")); len(reqs) != 1 {
-		t.Errorf("UPN request not percent-encoded: %+v", rec.requests("/users/"))
+	if reqs := rec.Requests("/users/" + strings.ReplaceAll(want.UPN, "@", "%40")); len(reqs) != 1 {
+		t.Errorf("UPN request not percent-encoded: %+v", rec.Requests("/users/"))
 	}
-	_, err := c.GetUser(t.Context(), "nobody@"+e.ten.Domain)
+	_, err := c.GetUser(t.Context(), "nobody@"+e.Tenant.Domain)
 	graphError(t, err, http.StatusNotFound, "Request_ResourceNotFound")
 }
 
 func TestDisabledUserReadsAsDisabled(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.app()
-	su, err := e.sim.AddUser(e.ten.ID, graphsim.SeedUser{UPN: "left.company@" + e.ten.Domain, Password: "x", Disabled: true})
+	su, err := e.Sim.AddUser(e.Tenant.ID, graphsim.SeedUser{UPN: "left.company@" + e.Tenant.Domain, Password: "x", Disabled: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,13 +54,13 @@ func TestReadingUsersWithoutPermissionIsForbidden(t *testing.T) {
 	e := newEnv(t)
 	// The limited app's monitor token holds User.ReadBasic.All only through
 	// consent for that app, so use an app token of an app with no user role.
-	none := e.limited
+	none := e.Limited
 	none.ClientID, none.ClientSecret, none.Application = uuid.NewString(), "none~secret", []string{"Presence.Read.All"}
-	if err := e.sim.Apply(graphsim.Seed{App: none, Tenants: []graphsim.SeedTenant{{ID: e.ten.ID, Domain: e.ten.Domain, Consented: true}}}); err != nil {
+	if err := e.Sim.Apply(graphsim.Seed{App: none, Tenants: []graphsim.SeedTenant{{ID: e.Tenant.ID, Domain: e.Tenant.Domain, Consented: true}}}); err != nil {
 		t.Fatal(err)
 	}
-	c, _ := e.client(e.appTokens(none))
-	_, err := c.GetUser(t.Context(), e.ten.Users[0].UPN)
+	c, _ := e.client(e.AppTokens(none))
+	_, err := c.GetUser(t.Context(), e.Tenant.Users[0].UPN)
 	graphError(t, err, http.StatusForbidden, "Authorization_RequestDenied")
 }
 
@@ -72,7 +72,7 @@ func TestFindUsersPagesThroughAbsoluteNextLinks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	everyone := len(e.ten.Users) + len(e.ten.Monitors) + 1 // and the admin
+	everyone := len(e.Tenant.Users) + len(e.Tenant.Monitors) + 1 // and the admin
 	if len(got) != everyone {
 		t.Errorf("found %d users, want %d", len(got), everyone)
 	}
@@ -83,7 +83,7 @@ func TestFindUsersPagesThroughAbsoluteNextLinks(t *testing.T) {
 		}
 		seen[u.ID] = true
 	}
-	reqs := rec.requests("/v1.0/users")
+	reqs := rec.Requests("/v1.0/users")
 	if len(reqs) != (everyone+6)/7 {
 		t.Errorf("%d requests for %d users in pages of 7", len(reqs), everyone)
 	}
@@ -92,8 +92,8 @@ func TestFindUsersPagesThroughAbsoluteNextLinks(t *testing.T) {
 			t.Errorf("page request %s lacks ConsistencyLevel or token", r.URL)
 		}
 	}
-	byMail, err := c.FindUsers(t.Context(), "mail eq '"+e.ten.Users[3].UPN+"'")
-	if err != nil || len(byMail) != 1 || byMail[0].ID != e.ten.Users[3].ID.String() {
+	byMail, err := c.FindUsers(t.Context(), "mail eq '"+e.Tenant.Users[3].UPN+"'")
+	if err != nil || len(byMail) != 1 || byMail[0].ID != e.Tenant.Users[3].ID.String() {
 		t.Errorf("by mail: %+v, %v", byMail, err)
 	}
 	_, err = c.FindUsers(t.Context(), "nosuchproperty eq 1")
@@ -103,20 +103,20 @@ func TestFindUsersPagesThroughAbsoluteNextLinks(t *testing.T) {
 func TestResolveUsersBatchesUPNsAndFallsBackToMail(t *testing.T) {
 	e := newEnv(t)
 	c, rec := e.app()
-	moved := e.ten.Users[10]
-	if err := e.sim.RenameUser(moved.ID, graphsim.UserRename{Mail: "moved.person@elsewhere.example"}); err != nil {
+	moved := e.Tenant.Users[10]
+	if err := e.Sim.RenameUser(moved.ID, graphsim.UserRename{Mail: "moved.person@elsewhere.example"}); err != nil {
 		t.Fatal(err)
 	}
 	var in []string
-	for _, u := range e.ten.Users {
+	for _, u := range e.Tenant.Users {
 		in = append(in, u.UPN)
 	}
-	in = append(in, "moved.person@elsewhere.example", "ghost@"+e.ten.Domain, e.ten.Users[0].UPN /* twice */)
+	in = append(in, "moved.person@elsewhere.example", "ghost@"+e.Tenant.Domain, e.Tenant.Users[0].UPN /* twice */)
 	found, failed := c.ResolveUsers(t.Context(), in)
 	if len(found) != 31 || len(failed) != 1 {
 		t.Fatalf("found %d, failed %d: %v", len(found), len(failed), failed)
 	}
-	for _, u := range e.ten.Users {
+	for _, u := range e.Tenant.Users {
 		if found[u.UPN].ID != u.ID.String() {
 			t.Errorf("%s resolved to %+v", u.UPN, found[u.UPN])
 		}
@@ -124,11 +124,11 @@ func TestResolveUsersBatchesUPNsAndFallsBackToMail(t *testing.T) {
 	if found["moved.person@elsewhere.example"].ID != moved.ID.String() {
 		t.Errorf("mail lookup: %+v", found["moved.person@elsewhere.example"])
 	}
-	if err := failed["ghost@"+e.ten.Domain]; !graphapi.IsNotFound(err) {
+	if err := failed["ghost@"+e.Tenant.Domain]; !graphapi.IsNotFound(err) {
 		t.Errorf("ghost: %v", err)
 	}
 	// 32 distinct inputs by UPN: 20 + 12; then 2 by mail in one more.
-	if n := len(rec.requests("/$batch")); n != 3 {
+	if n := len(rec.Requests("/$batch")); n != 3 {
 		t.Errorf("$batch requests = %d, want 3", n)
 	}
 }
@@ -138,9 +138,9 @@ func TestResolveUsersBatchesUPNsAndFallsBackToMail(t *testing.T) {
 func TestResolveUsersReportsInnerThrottlingPerStep(t *testing.T) {
 	e := newEnv(t)
 	c, rec := e.app()
-	e.sim.AddThrottleFault(graphsim.ThrottleFault{AppID: e.seed.App.ClientID, Class: "directory", RetryAfter: 9, Times: 2})
+	e.Sim.AddThrottleFault(graphsim.ThrottleFault{AppID: e.Seed.App.ClientID, Class: "directory", RetryAfter: 9, Times: 2})
 	var in []string
-	for _, u := range e.ten.Users[:6] {
+	for _, u := range e.Tenant.Users[:6] {
 		in = append(in, u.ID.String())
 	}
 	found, failed := c.ResolveUsers(t.Context(), in)
@@ -153,7 +153,7 @@ func TestResolveUsersReportsInnerThrottlingPerStep(t *testing.T) {
 			t.Errorf("%s: %+v", in, ge)
 		}
 	}
-	if reqs := rec.requests("/$batch"); len(reqs) != 1 || reqs[0].Status != http.StatusOK {
+	if reqs := rec.Requests("/$batch"); len(reqs) != 1 || reqs[0].Status != http.StatusOK {
 		t.Errorf("outer $batch: %+v", reqs)
 	}
 }
@@ -163,24 +163,24 @@ func TestGroupMembersFlattensNestedGroupsAcrossPages(t *testing.T) {
 	c, rec := e.app()
 	c.pageSize = 8
 	var all graphsim.SeedGroup
-	for _, g := range e.sim.Groups(e.ten.ID) {
+	for _, g := range e.Sim.Groups(e.Tenant.ID) {
 		if g.DisplayName == graphsim.PresenceGroupName {
 			all = g
 		}
 	}
-	nested, err := e.sim.CreateGroup(e.ten.ID, graphsim.SeedGroup{DisplayName: "Monitors", Members: []string{e.ten.Monitors[0].UPN}})
+	nested, err := e.Sim.CreateGroup(e.Tenant.ID, graphsim.SeedGroup{DisplayName: "Monitors", Members: []string{e.Tenant.Monitors[0].UPN}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.sim.AddGroupMember(all.ID, nested.ID.String()); err != nil {
+	if err := e.Sim.AddGroupMember(all.ID, nested.ID.String()); err != nil {
 		t.Fatal(err)
 	}
 	got, err := c.GroupMembers(t.Context(), all.ID.String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{e.ten.Monitors[0].ID.String(): true}
-	for _, u := range e.ten.Users {
+	want := map[string]bool{e.Tenant.Monitors[0].ID.String(): true}
+	for _, u := range e.Tenant.Users {
 		want[u.ID.String()] = true
 	}
 	if len(got) != len(want) {
@@ -191,7 +191,7 @@ func TestGroupMembersFlattensNestedGroupsAcrossPages(t *testing.T) {
 			t.Errorf("unexpected member %+v", u)
 		}
 	}
-	if n := len(rec.requests("/transitiveMembers")); n < 4 {
+	if n := len(rec.Requests("/transitiveMembers")); n < 4 {
 		t.Errorf("%d page requests for %d members in pages of 8", n, len(got))
 	}
 	_, err = c.GroupMembers(t.Context(), uuid.NewString())
@@ -221,19 +221,19 @@ func TestUsersDeltaPagesThenReportsChangesAndRemovals(t *testing.T) {
 		}
 	}
 	users, removed, link, pages := round("")
-	everyone := len(e.ten.Users) + len(e.ten.Monitors) + 1
+	everyone := len(e.Tenant.Users) + len(e.Tenant.Monitors) + 1
 	if len(users) != everyone || len(removed) != 0 || pages < 4 {
 		t.Errorf("initial round: %d users, %d removed, %d pages", len(users), len(removed), pages)
 	}
 
-	renamed, soft, hard := e.ten.Users[0], e.ten.Users[1], e.ten.Users[2]
-	if err := e.sim.RenameUser(renamed.ID, graphsim.UserRename{DisplayName: "Renamed Person"}); err != nil {
+	renamed, soft, hard := e.Tenant.Users[0], e.Tenant.Users[1], e.Tenant.Users[2]
+	if err := e.Sim.RenameUser(renamed.ID, graphsim.UserRename{DisplayName: "Renamed Person"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.sim.DeleteUser(soft.ID, false); err != nil {
+	if err := e.Sim.DeleteUser(soft.ID, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.sim.DeleteUser(hard.ID, true); err != nil {
+	if err := e.Sim.DeleteUser(hard.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	users, removed, _, _ = round(link)
@@ -247,14 +247,14 @@ func TestUsersDeltaPagesThenReportsChangesAndRemovals(t *testing.T) {
 	if len(removed) != 2 || reasons[soft.ID.String()] != "changed" || reasons[hard.ID.String()] != "deleted" {
 		t.Errorf("removed: %+v", removed)
 	}
-	_, err := c.UsersDelta(t.Context(), e.base+"/v1.0/users/delta()?$deltatoken=garbled")
+	_, err := c.UsersDelta(t.Context(), e.Base+"/v1.0/users/delta()?$deltatoken=garbled")
 	graphError(t, err, http.StatusBadRequest, "")
 }
 
 func TestAppSecretsShowHintAndExpiry(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.app()
-	secrets, err := c.AppSecrets(t.Context(), e.seed.App.ClientID)
+	secrets, err := c.AppSecrets(t.Context(), e.Seed.App.ClientID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func TestAppSecretsShowHintAndExpiry(t *testing.T) {
 		t.Fatalf("secrets: %+v", secrets)
 	}
 	s := secrets[0]
-	if _, err := uuid.Parse(s.KeyID); err != nil || s.Hint != e.seed.App.ClientSecret[:3] ||
+	if _, err := uuid.Parse(s.KeyID); err != nil || s.Hint != e.Seed.App.ClientSecret[:3] ||
 		s.Expires.Before(time.Now().AddDate(1, 11, 0)) || s.Expires.After(time.Now().AddDate(2, 0, 1)) {
 		t.Errorf("secret: %+v", s)
 	}
@@ -270,8 +270,8 @@ func TestAppSecretsShowHintAndExpiry(t *testing.T) {
 	if _, err = c.AppSecrets(t.Context(), uuid.NewString()); !graphapi.IsNotFound(err) {
 		t.Errorf("unknown app: %v", err)
 	}
-	limited, _ := e.client(e.appTokens(e.limited))
-	_, err = limited.AppSecrets(t.Context(), e.seed.App.ClientID)
+	limited, _ := e.client(e.AppTokens(e.Limited))
+	_, err = limited.AppSecrets(t.Context(), e.Seed.App.ClientID)
 	graphError(t, err, http.StatusForbidden, "")
 }
 
@@ -287,7 +287,7 @@ func TestUsersDeltaTokenExpiresAfterSevenDays(t *testing.T) {
 	if err != nil || p.DeltaLink == "" {
 		t.Fatalf("initial round: %+v, %v", p, err)
 	}
-	e.advance(8 * 24 * time.Hour)
+	e.Advance(8 * 24 * time.Hour)
 	c, _ = e.app() // a token issued at the Sim's new time
 	_, err = c.UsersDelta(t.Context(), p.DeltaLink)
 	graphError(t, err, http.StatusBadRequest, "syncStateNotFound")
@@ -301,9 +301,9 @@ func TestUsersDeltaTokenExpiresAfterSevenDays(t *testing.T) {
 func TestResolveUsersOuterThrottlingFailsThatBatchOnly(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.app()
-	e.sim.AddThrottleFault(graphsim.ThrottleFault{AppID: e.seed.App.ClientID, Class: "global", RetryAfter: 4, Times: 1})
+	e.Sim.AddThrottleFault(graphsim.ThrottleFault{AppID: e.Seed.App.ClientID, Class: "global", RetryAfter: 4, Times: 1})
 	var in []string
-	for _, u := range e.ten.Users[:25] {
+	for _, u := range e.Tenant.Users[:25] {
 		in = append(in, u.UPN)
 	}
 	found, failed := c.ResolveUsers(t.Context(), in)

@@ -22,17 +22,17 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 func TestEngineKeepsTheMonitorsSubscriptionAliveAndExact(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	st, _, tenant := ourTenant(t, e.ten.ID)
+	st, _, tenant := ourTenant(t, e.Tenant.ID)
 	pool := st.Pool()
-	mon, err := st.AddMonitor(ctx, pool, tenant, e.ten.Monitors[0].UPN)
+	mon, err := st.AddMonitor(ctx, tenant, e.Tenant.Monitors[0].UPN)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cm := certs.New(st, e.now)
+	cm := certs.New(st, e.Now)
 	wh := testkit.NewNotificationReceiver(t)
-	eng := engine.New(st, cm, wh.URL, wh.URL, e.now)
+	eng := engine.New(st, cm, wh.URL, wh.URL, e.Now)
 	c, _ := e.monitor(0)
-	users := e.userIDs()
+	users := e.UserIDs()
 
 	ensure := func(ids []string, want engine.Outcome) store.SubscriptionState {
 		t.Helper()
@@ -40,7 +40,7 @@ func TestEngineKeepsTheMonitorsSubscriptionAliveAndExact(t *testing.T) {
 		if err != nil || got != want {
 			t.Fatalf("Ensure(%d users) = %s, %v; want %s", len(ids), got, err, want)
 		}
-		s, _ := st.SubscriptionForMonitor(ctx, pool, tenant, mon.ID)
+		s, _ := st.SubscriptionForMonitor(ctx, tenant, mon.ID)
 		return s
 	}
 	atGraph := func() []graphapi.Subscription {
@@ -65,10 +65,10 @@ func TestEngineKeepsTheMonitorsSubscriptionAliveAndExact(t *testing.T) {
 	}
 
 	// 25 minutes before expiry nothing happens; within 10 it renews.
-	e.advance(s.ExpiresAt.Sub(e.now()) - 25*time.Minute)
+	e.Advance(s.ExpiresAt.Sub(e.Now()) - 25*time.Minute)
 	c, _ = e.monitor(0)
 	ensure(users[:2], engine.Unchanged)
-	e.advance(16 * time.Minute)
+	e.Advance(16 * time.Minute)
 	c, _ = e.monitor(0)
 	old := *s.ExpiresAt
 	s = ensure(users[:2], engine.Renewed)
@@ -80,7 +80,7 @@ func TestEngineKeepsTheMonitorsSubscriptionAliveAndExact(t *testing.T) {
 	if err := c.DeleteSubscription(ctx, s.GraphID); err != nil {
 		t.Fatal(err)
 	}
-	e.advance(s.ExpiresAt.Sub(e.now()) - 9*time.Minute)
+	e.Advance(s.ExpiresAt.Sub(e.Now()) - 9*time.Minute)
 	c, _ = e.monitor(0)
 	s = ensure(users[:2], engine.Replaced)
 	if g := atGraph(); len(g) != 1 || g[0].ID != s.GraphID {
@@ -94,13 +94,13 @@ func TestEngineKeepsTheMonitorsSubscriptionAliveAndExact(t *testing.T) {
 	}
 	testkit.Exec(t, pool, `DELETE FROM subscriptions`)
 	orphan, err := c.CreateSubscription(ctx, graphapi.SubscriptionSpec{Resource: s.Resource,
-		NotificationURL: wh.URL, LifecycleNotificationURL: wh.URL, ExpiresAt: e.now().Add(50 * time.Minute), ClientState: "orphan-state",
+		NotificationURL: wh.URL, LifecycleNotificationURL: wh.URL, ExpiresAt: e.Now().Add(50 * time.Minute), ClientState: "orphan-state",
 		IncludeResourceData: true, EncryptionCertificate: base64.StdEncoding.EncodeToString(cert.Certificate.Raw), EncryptionCertificateID: cert.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s = ensure(users[:2], engine.Adopted)
-	key, err := st.SubscriptionByGraphID(ctx, pool, orphan.ID)
+	key, err := st.SubscriptionByGraphID(ctx, orphan.ID)
 	if err != nil || s.GraphID != orphan.ID || string(key.ClientStateHash) != string(store.ClientStateHash("orphan-state")) {
 		t.Fatalf("adopted: %+v %v", s, err)
 	}
@@ -110,7 +110,7 @@ func TestEngineKeepsTheMonitorsSubscriptionAliveAndExact(t *testing.T) {
 	if g := atGraph(); len(g) != 0 {
 		t.Errorf("Graph still holds %d subscriptions", len(g))
 	}
-	if _, err := st.SubscriptionForMonitor(ctx, pool, tenant, mon.ID); err == nil {
+	if _, err := st.SubscriptionForMonitor(ctx, tenant, mon.ID); err == nil {
 		t.Error("our row survived the removal")
 	}
 }
@@ -119,23 +119,23 @@ func TestEngineKeepsTheMonitorsSubscriptionAliveAndExact(t *testing.T) {
 func TestRepairFillsWhatNotificationsMissed(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	st, _, tenant := ourTenant(t, e.ten.ID)
+	st, _, tenant := ourTenant(t, e.Tenant.ID)
 	pool := st.Pool()
-	users := e.userIDs()
+	users := e.UserIDs()
 	// Changes happened while nothing listened.
-	e.sim.SetTeamsPresence(e.ten.Users[0].ID, "Busy", "InACall")
-	e.sim.SetTeamsPresence(e.ten.Users[1].ID, "Away", "Away")
+	e.Sim.SetTeamsPresence(e.Tenant.Users[0].ID, "Busy", "InACall")
+	e.Sim.SetTeamsPresence(e.Tenant.Users[1].ID, "Away", "Away")
 	c, _ := e.app()
 	stats, err := engine.Repair(ctx, st, c, tenant, users)
 	if err != nil || stats.Read != len(users) || stats.Changed != len(users) {
 		t.Fatalf("first repair = %+v %v (every user is new to us)", stats, err)
 	}
-	p, err := st.GetPresence(ctx, pool, tenant, e.ten.Users[0].ID)
+	p, err := st.GetPresence(ctx, tenant, e.Tenant.Users[0].ID)
 	if err != nil || p.Activity != "InACall" || p.MappedState != "talking" {
 		t.Errorf("repaired presence = %+v %v", p, err)
 	}
 	var source string
-	pool.QueryRow(ctx, `SELECT source FROM presence_events WHERE user_object_id = $1`, e.ten.Users[0].ID).Scan(&source)
+	pool.QueryRow(ctx, `SELECT source FROM presence_events WHERE user_object_id = $1`, e.Tenant.Users[0].ID).Scan(&source)
 	if source != "repair" {
 		t.Errorf("event source = %q", source)
 	}
@@ -143,7 +143,7 @@ func TestRepairFillsWhatNotificationsMissed(t *testing.T) {
 	if stats, err := engine.Repair(ctx, st, c, tenant, users); err != nil || stats.Changed != 0 {
 		t.Errorf("second repair = %+v %v", stats, err)
 	}
-	e.sim.SetTeamsPresence(e.ten.Users[1].ID, "Available", "Available")
+	e.Sim.SetTeamsPresence(e.Tenant.Users[1].ID, "Available", "Available")
 	if stats, _ := engine.Repair(ctx, st, c, tenant, users); stats.Changed != 1 {
 		t.Errorf("after one change: %+v", stats)
 	}

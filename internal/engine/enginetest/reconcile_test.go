@@ -29,7 +29,7 @@ type simClients struct {
 }
 
 func (s *simClients) tokenURL() string {
-	return s.e.base + "/" + s.ten.ID.String() + "/oauth2/v2.0/token"
+	return s.e.Base + "/" + s.ten.ID.String() + "/oauth2/v2.0/token"
 }
 
 func (s *simClients) Monitor(ctx context.Context, _ uuid.UUID, monitorID uuid.UUID) (graphapi.Subscriber, error) {
@@ -39,7 +39,7 @@ func (s *simClients) Monitor(ctx context.Context, _ uuid.UUID, monitorID uuid.UU
 		return c, nil
 	}
 	acct := s.byID[monitorID]
-	cfg := &oauth2.Config{ClientID: s.e.seed.App.ClientID, ClientSecret: s.e.seed.App.ClientSecret,
+	cfg := &oauth2.Config{ClientID: s.e.Seed.App.ClientID, ClientSecret: s.e.Seed.App.ClientSecret,
 		Endpoint: oauth2.Endpoint{TokenURL: s.tokenURL(), AuthStyle: oauth2.AuthStyleInParams},
 		Scopes:   []string{"https://graph.microsoft.com/.default", "offline_access"}}
 	tok, err := cfg.PasswordCredentialsToken(ctx, acct.UPN, acct.Password)
@@ -59,7 +59,7 @@ func (s *simClients) Reader(ctx context.Context, _ uuid.UUID) (graphapi.Presence
 func TestReconcileShardsTwoThousandUsersOverFourMonitorsAndFailsOver(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	ten, err := e.sim.CreateTenant(2000, 5, e.seed.App.ClientID)
+	ten, err := e.Sim.CreateTenant(2000, 5, e.Seed.App.ClientID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestReconcileShardsTwoThousandUsersOverFourMonitorsAndFailsOver(t *testing.
 	clients := &simClients{e: e, ten: ten, byID: map[uuid.UUID]graphsim.SeedUser{}, clients: map[uuid.UUID]*graph.Client{}}
 	var monitors []uuid.UUID
 	for i, acct := range ten.Monitors {
-		m, err := st.AddMonitor(ctx, pool, tenant, acct.UPN)
+		m, err := st.AddMonitor(ctx, tenant, acct.UPN)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,7 +82,7 @@ func TestReconcileShardsTwoThousandUsersOverFourMonitorsAndFailsOver(t *testing.
 		}
 	}
 	wh := testkit.NewNotificationReceiver(t)
-	rec := engine.NewReconciler(st, engine.New(st, certs.New(st, e.now), wh.URL, wh.URL, e.now), clients, 0, nil)
+	rec := engine.NewReconciler(st, engine.New(st, certs.New(st, e.Now), wh.URL, wh.URL, e.Now), clients, 0, nil)
 
 	rep, err := rec.ReconcileTenant(ctx, tenant)
 	if err != nil {
@@ -98,7 +98,7 @@ func TestReconcileShardsTwoThousandUsersOverFourMonitorsAndFailsOver(t *testing.
 	covered := func() map[string]int {
 		t.Helper()
 		seen := map[string]int{}
-		for _, s := range e.sim.Subscriptions() {
+		for _, s := range e.Sim.Subscriptions() {
 			if !ours[s.CreatorID] {
 				continue
 			}
@@ -115,7 +115,7 @@ func TestReconcileShardsTwoThousandUsersOverFourMonitorsAndFailsOver(t *testing.
 		return seen
 	}
 	subs := 0
-	for _, s := range e.sim.Subscriptions() {
+	for _, s := range e.Sim.Subscriptions() {
 		if ours[s.CreatorID] {
 			subs++
 			if n := strings.Count(s.Resource, "'") / 2; n < 499 || n > 501 {
@@ -159,8 +159,8 @@ func TestReconcileShardsTwoThousandUsersOverFourMonitorsAndFailsOver(t *testing.
 
 // appTokensFor is a client-credentials token source for another tenant.
 func (e *env) appTokensFor(ten graphsim.SeedTenant) oauth2.TokenSource {
-	cc := clientcredentials.Config{ClientID: e.seed.App.ClientID, ClientSecret: e.seed.App.ClientSecret,
-		TokenURL: e.base + "/" + ten.ID.String() + "/oauth2/v2.0/token", Scopes: []string{"https://graph.microsoft.com/.default"},
+	cc := clientcredentials.Config{ClientID: e.Seed.App.ClientID, ClientSecret: e.Seed.App.ClientSecret,
+		TokenURL: e.Base + "/" + ten.ID.String() + "/oauth2/v2.0/token", Scopes: []string{"https://graph.microsoft.com/.default"},
 		AuthStyle: oauth2.AuthStyleInParams}
 	return cc.TokenSource(e.t.Context())
 }

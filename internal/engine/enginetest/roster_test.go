@@ -20,17 +20,17 @@ var (
 func TestRosterResolvesTwoThousandUPNsInBatchesWithEachFailureShown(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
-	ten, err := e.sim.CreateTenant(2000, 1, e.seed.App.ClientID)
+	ten, err := e.Sim.CreateTenant(2000, 1, e.Seed.App.ClientID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	disabled, err := e.sim.AddUser(ten.ID, graphsim.SeedUser{UPN: "left.company@" + ten.Domain, Password: "x", Disabled: true})
+	disabled, err := e.Sim.AddUser(ten.ID, graphsim.SeedUser{UPN: "left.company@" + ten.Domain, Password: "x", Disabled: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	aliased := ten.Users[5]
 	alias := "the.boss@" + ten.Domain
-	if err := e.sim.RenameUser(aliased.ID, graphsim.UserRename{Mail: alias}); err != nil {
+	if err := e.Sim.RenameUser(aliased.ID, graphsim.UserRename{Mail: alias}); err != nil {
 		t.Fatal(err)
 	}
 	st, _, tenant := ourTenant(t, ten.ID)
@@ -60,12 +60,12 @@ func TestRosterResolvesTwoThousandUPNsInBatchesWithEachFailureShown(t *testing.T
 	}
 	// 2,003 lookups by UPN at 20 per $batch, then 2 by mail: about 100
 	// requests, never one per user.
-	batches := len(rec.requests("/$batch"))
-	if batches < 101 || batches > 110 || len(rec.reqs) > batches+5 {
-		t.Errorf("%d $batch requests of %d in all for 2,003 users", batches, len(rec.reqs))
+	batches := len(rec.Requests("/$batch"))
+	if batches < 101 || batches > 110 || len(rec.Requests("")) > batches+5 {
+		t.Errorf("%d $batch requests of %d in all for 2,003 users", batches, len(rec.Requests("")))
 	}
 
-	resolved, err := st.ResolvedRoster(ctx, st.Pool(), tenant)
+	resolved, err := st.ResolvedRoster(ctx, tenant)
 	if err != nil || len(resolved) != 2000 {
 		t.Fatalf("the engine sees %d users, want 2000 (%v)", len(resolved), err)
 	}
@@ -89,31 +89,31 @@ func TestRosterResolvesTwoThousandUPNsInBatchesWithEachFailureShown(t *testing.T
 	if u := byUPN[alias]; u.Status != store.UserDuplicate || !strings.Contains(u.Error, aliased.UPN) || u.DuplicateOf == nil || u.ObjectID != nil {
 		t.Errorf("the alias should be a duplicate naming %s: %+v", aliased.UPN, u)
 	}
-	all, _ := st.DirectoryUsers(ctx, st.Pool(), tenant, false)
+	all, _ := st.DirectoryUsers(ctx, tenant, false)
 	if u := all[5]; u.UPN != aliased.UPN || u.ExternalID != "ext-5" || u.ObjectID == nil || *u.ObjectID != aliased.ID || u.DisplayName == "" {
 		t.Errorf("the aliased user's row: %+v", u)
 	}
 
 	// Nothing pending: a second run asks Graph nothing.
-	rec.reset()
-	if res, err := r.Resolve(ctx, tenant, c); err != nil || res != (roster.ResolveResult{}) || len(rec.reqs) != 0 {
-		t.Errorf("second run: %+v, %v, %d requests", res, err, len(rec.reqs))
+	rec.Reset()
+	if res, err := r.Resolve(ctx, tenant, c); err != nil || res != (roster.ResolveResult{}) || len(rec.Requests("")) != 0 {
+		t.Errorf("second run: %+v, %v, %d requests", res, err, len(rec.Requests("")))
 	}
 }
 
 func TestRosterResolutionLeavesThrottledUsersPending(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
-	st, _, tenant := ourTenant(t, e.ten.ID)
+	st, _, tenant := ourTenant(t, e.Tenant.ID)
 	r := roster.New(st)
 	var entries []roster.Entry
-	for _, u := range e.ten.Users[:6] {
+	for _, u := range e.Tenant.Users[:6] {
 		entries = append(entries, roster.Entry{UPN: u.UPN})
 	}
 	if _, err := r.Import(ctx, tenant, entries, roster.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	e.sim.AddThrottleFault(graphsim.ThrottleFault{AppID: e.seed.App.ClientID, Class: "directory", RetryAfter: 9, Times: 2})
+	e.Sim.AddThrottleFault(graphsim.ThrottleFault{AppID: e.Seed.App.ClientID, Class: "directory", RetryAfter: 9, Times: 2})
 	c, _ := e.app()
 	res, err := r.Resolve(ctx, tenant, c)
 	if err != nil || res.Resolved != 4 || res.Retry != 2 || res.NotFound != 0 || !graphapi.IsThrottled(res.RetryErr) || res.RetryAfter.Seconds() != 9 {
@@ -132,15 +132,15 @@ func TestRosterResolutionLeavesThrottledUsersPending(t *testing.T) {
 func TestRosterGroupWithNestedGroupsIsReadInFull(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
-	inner, err := e.sim.CreateGroup(e.ten.ID, graphsim.SeedGroup{DisplayName: "Inner", Members: []string{e.ten.Users[0].UPN, e.ten.Users[1].UPN}})
+	inner, err := e.Sim.CreateGroup(e.Tenant.ID, graphsim.SeedGroup{DisplayName: "Inner", Members: []string{e.Tenant.Users[0].UPN, e.Tenant.Users[1].UPN}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	outer, err := e.sim.CreateGroup(e.ten.ID, graphsim.SeedGroup{DisplayName: "Outer", Members: []string{e.ten.Users[2].UPN, inner.ID.String()}})
+	outer, err := e.Sim.CreateGroup(e.Tenant.ID, graphsim.SeedGroup{DisplayName: "Outer", Members: []string{e.Tenant.Users[2].UPN, inner.ID.String()}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, _, tenant := ourTenant(t, e.ten.ID)
+	st, _, tenant := ourTenant(t, e.Tenant.ID)
 	r := roster.New(st)
 	r.UseGroup(ctx, tenant, outer.ID)
 	c, _ := e.app()
@@ -149,7 +149,7 @@ func TestRosterGroupWithNestedGroupsIsReadInFull(t *testing.T) {
 		t.Fatalf("nested group: %+v, %v", res, err)
 	}
 	// A member of the nested group leaves: group delta would not say so.
-	if err := e.sim.RemoveGroupMember(inner.ID, e.ten.Users[0].ID); err != nil {
+	if err := e.Sim.RemoveGroupMember(inner.ID, e.Tenant.Users[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	res, err = r.SyncGroup(ctx, tenant, c)

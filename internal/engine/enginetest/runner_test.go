@@ -60,14 +60,14 @@ func newBridge(t *testing.T, o bridgeOptions) *bridge {
 	t.Helper()
 	e := newEnv(t)
 	ctx := t.Context()
-	ten, err := e.sim.CreateTenant(o.users, o.monitors, e.seed.App.ClientID)
+	ten, err := e.Sim.CreateTenant(o.users, o.monitors, e.Seed.App.ClientID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &bridge{t: t, e: e, ten: ten, app: identity.App{ClientID: e.seed.App.ClientID, ClientSecret: e.seed.App.ClientSecret}}
+	b := &bridge{t: t, e: e, ten: ten, app: identity.App{ClientID: e.Seed.App.ClientID, ClientSecret: e.Seed.App.ClientSecret}}
 	b.st, b.ring, b.tenant = ourTenant(t, ten.ID)
 	b.pool = b.st.Pool()
-	if b.idc, err = identity.New(identity.Options{LoginURL: e.base}); err != nil {
+	if b.idc, err = identity.New(identity.Options{LoginURL: e.Base}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = b.pool.Exec(ctx, `INSERT INTO directory_users (tenant_id, upn, object_id, resolution_status)
@@ -77,7 +77,7 @@ func newBridge(t *testing.T, o bridgeOptions) *bridge {
 		t.Fatal(err)
 	}
 	for i, acct := range ten.Monitors {
-		m, err := b.st.AddMonitor(ctx, b.pool, b.tenant, acct.UPN)
+		m, err := b.st.AddMonitor(ctx, b.tenant, acct.UPN)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +86,7 @@ func newBridge(t *testing.T, o bridgeOptions) *bridge {
 			b.authorize(i)
 		}
 	}
-	b.cm = certs.New(b.st, e.now)
+	b.cm = certs.New(b.st, e.Now)
 	if o.pipeline {
 		b.hook = b.startPipeline()
 	} else {
@@ -119,8 +119,8 @@ func (b *bridge) authorize(i int) {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	g.Expiry = b.e.now().Add(time.Until(g.Expiry))
-	err = b.st.AuthorizeMonitor(b.t.Context(), b.pool, b.tenant, b.monitors[i], store.MonitorGrant{ObjectID: g.Account.ObjectID,
+	g.Expiry = b.e.Now().Add(time.Until(g.Expiry))
+	err = b.st.AuthorizeMonitor(b.t.Context(), b.tenant, b.monitors[i], store.MonitorGrant{ObjectID: g.Account.ObjectID,
 		DisplayName: g.Account.Name, Method: "password", RefreshToken: g.RefreshToken, AccessToken: g.AccessToken, Expiry: g.Expiry})
 	if err != nil {
 		b.t.Fatal(err)
@@ -138,8 +138,8 @@ func (b *bridge) startPipeline() string {
 	if err := b.cm.Load(ctx, keys); err != nil {
 		t.Fatal(err)
 	}
-	validator, err := notification.NewValidator(ctx, notification.ValidatorOptions{LoginURL: b.e.base,
-		Audiences: []string{b.app.ClientID}, Now: b.e.now})
+	validator, err := notification.NewValidator(ctx, notification.ValidatorOptions{LoginURL: b.e.Base,
+		Audiences: []string{b.app.ClientID}, Now: b.e.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func (b *bridge) startPipeline() string {
 		}
 	}()
 	r := chi.NewRouter()
-	r.Route("/graph", graphhook.New(graphhook.Deps{DB: b.pool, Subs: b.st, Committer: committer}).Routes)
+	r.Route("/graph", graphhook.New(graphhook.Deps{Subs: b.st, Committer: committer}).Routes)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return srv.URL + "/graph"
@@ -182,9 +182,9 @@ func (b *bridge) worker(capacity int, transport http.RoundTripper) *worker {
 	b.t.Cleanup(pool.Close)
 	st := store.New(pool, b.ring)
 	creds := func(context.Context, uuid.UUID) (identity.App, string, error) { return b.app, b.ten.ID.String(), nil }
-	vault := tokens.New(st, skewedRefresher{b.idc, b.e}, creds, b.e.now)
+	vault := tokens.New(st, skewedRefresher{b.idc, b.e}, creds, b.e.Now)
 	cl := &vaultClients{b: b, vault: vault, transport: transport}
-	eng := engine.New(st, certs.New(st, b.e.now), b.hook+"/notifications", b.hook+"/lifecycle", b.e.now)
+	eng := engine.New(st, certs.New(st, b.e.Now), b.hook+"/notifications", b.hook+"/lifecycle", b.e.Now)
 	rec := engine.NewReconciler(st, eng, cl, capacity, nil)
 	opts := engine.RunnerOptions{Roster: roster.New(st), Directory: func(ctx context.Context, t uuid.UUID) (roster.Directory, error) {
 		r, err := cl.Reader(ctx, t)
@@ -203,7 +203,7 @@ type skewedRefresher struct {
 
 func (s skewedRefresher) Refresh(ctx context.Context, app identity.App, tenant, rt string) (identity.Grant, error) {
 	g, err := s.c.Refresh(ctx, app, tenant, rt)
-	g.Expiry = s.e.now().Add(time.Until(g.Expiry))
+	g.Expiry = s.e.Now().Add(time.Until(g.Expiry))
 	return g, err
 }
 
@@ -219,23 +219,23 @@ type vaultClients struct {
 }
 
 func (c *vaultClients) Monitor(_ context.Context, tenantID, monitorID uuid.UUID) (graphapi.Subscriber, error) {
-	return graph.New(graph.Options{BaseURL: c.b.e.base + "/v1.0", Transport: c.transport, Token: func(ctx context.Context) (string, error) {
+	return graph.New(graph.Options{BaseURL: c.b.e.Base + "/v1.0", Transport: c.transport, Token: func(ctx context.Context) (string, error) {
 		return c.vault.MonitorToken(ctx, tenantID, monitorID)
 	}})
 }
 
 func (c *vaultClients) Reader(context.Context, uuid.UUID) (graphapi.PresenceReader, error) {
-	return graph.New(graph.Options{BaseURL: c.b.e.base + "/v1.0", Transport: c.transport, Token: func(ctx context.Context) (string, error) {
+	return graph.New(graph.Options{BaseURL: c.b.e.Base + "/v1.0", Transport: c.transport, Token: func(ctx context.Context) (string, error) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if c.b.e.now().Add(5 * time.Minute).Before(c.app.Expiry) {
+		if c.b.e.Now().Add(5 * time.Minute).Before(c.app.Expiry) {
 			return c.app.AccessToken, nil
 		}
 		tok, err := c.b.idc.AppTokenFor(ctx, c.b.app, c.b.ten.ID.String())
 		if err != nil {
 			return "", err
 		}
-		tok.Expiry = c.b.e.now().Add(time.Until(tok.Expiry))
+		tok.Expiry = c.b.e.Now().Add(time.Until(tok.Expiry))
 		c.app = tok
 		return tok.AccessToken, nil
 	}})
@@ -248,7 +248,7 @@ func (b *bridge) ours() []graphsim.Subscription {
 		mine[m.ID.String()] = true
 	}
 	var out []graphsim.Subscription
-	for _, s := range b.e.sim.Subscriptions() {
+	for _, s := range b.e.Sim.Subscriptions() {
 		if mine[s.CreatorID] {
 			out = append(out, s)
 		}
@@ -313,7 +313,7 @@ func TestEngineCoversATenantAndAPresenceChangeReachesThePresenceTable(t *testing
 
 	// A Teams call: Graph notifies, our receiver commits, the processor applies.
 	u := b.ten.Users[1234].ID
-	if err := b.e.sim.SetTeamsPresence(u, "Busy", "InACall"); err != nil {
+	if err := b.e.Sim.SetTeamsPresence(u, "Busy", "InACall"); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the call in the presence table", func() bool {
@@ -326,7 +326,7 @@ func TestEngineCoversATenantAndAPresenceChangeReachesThePresenceTable(t *testing
 	if source == "repair" || source == "" {
 		t.Errorf("the change came by %q, want the notification", source)
 	}
-	sts, _ := b.st.MonitorStatuses(t.Context(), b.pool, b.tenant)
+	sts, _ := b.st.MonitorStatuses(t.Context(), b.tenant)
 	notified := 0
 	for _, m := range sts {
 		if m.UsersAssigned != 500 || m.SubscriptionID == "" || m.ExpiresAt == nil || m.LastError != "" {
@@ -339,7 +339,7 @@ func TestEngineCoversATenantAndAPresenceChangeReachesThePresenceTable(t *testing
 	if notified != 1 {
 		t.Errorf("%d monitors show a last notification, want the one whose subscription covers the caller", notified)
 	}
-	es, _ := b.st.EngineStatus(t.Context(), b.pool, b.tenant)
+	es, _ := b.st.EngineStatus(t.Context(), b.tenant)
 	if es.Users != 2000 || es.Monitors != 4 || es.Unmonitored != 0 || es.LastReconciledAt == nil || es.LastRepairAt == nil || es.LastError != "" {
 		t.Errorf("engine status = %+v", es)
 	}
@@ -364,15 +364,15 @@ func TestEngineRenewsEverySubscriptionOverASimulatedDay(t *testing.T) {
 	// subscription past its expiry and sends reauthorizationRequired in the
 	// last 15 minutes, which our receiver hands to the engine.
 	for step := 1; step <= 24*30; step++ {
-		b.e.advance(2 * time.Minute)
-		b.e.sim.TickNotifications()
+		b.e.Advance(2 * time.Minute)
+		b.e.Sim.TickNotifications()
 		if _, _, err := w.runner.Tenant(ctx, b.tenant); err != nil {
 			t.Fatalf("at %v: %v", time.Duration(step)*2*time.Minute, err)
 		}
 		subs := b.ours()
 		for _, s := range subs {
 			exp, _ := time.Parse(time.RFC3339Nano, s.ExpirationDateTime)
-			if !first[s.ID] || !exp.After(b.e.now()) {
+			if !first[s.ID] || !exp.After(b.e.Now()) {
 				t.Fatalf("at %v: subscription %s (expires %v) is not one of the first four: one lapsed", time.Duration(step)*2*time.Minute, s.ID, exp)
 			}
 		}
@@ -396,7 +396,7 @@ func TestEngineRenewsEverySubscriptionOverASimulatedDay(t *testing.T) {
 	eventually(t, "the inbox to drain", func() bool {
 		var n int
 		b.pool.QueryRow(ctx, `SELECT count(*) FROM inbox`).Scan(&n)
-		ns := b.e.sim.NotificationStats()
+		ns := b.e.Sim.NotificationStats()
 		return n == 0 && ns.InFlight == 0 && ns.Queued == 0
 	})
 	if _, _, err := w.runner.Tenant(ctx, b.tenant); err != nil {
@@ -436,9 +436,9 @@ func TestEngineMovesARevokedMonitorsUsersToTheSpareAndAlerts(t *testing.T) {
 	// The admin revokes the monitor's sessions. Graph pauses its
 	// subscription and says reauthorizationRequired; the engine finds the
 	// grant gone at once (not when the cached token runs out).
-	b.e.sim.RevokeUser(b.ten.Monitors[0].ID)
-	b.e.advance(time.Minute)
-	b.e.sim.TickNotifications()
+	b.e.Sim.RevokeUser(b.ten.Monitors[0].ID)
+	b.e.Advance(time.Minute)
+	b.e.Sim.TickNotifications()
 	eventually(t, "the lifecycle notification", func() bool {
 		var n int
 		b.pool.QueryRow(ctx, `SELECT count(*) FROM subscription_events WHERE event = 'reauthorizationRequired'`).Scan(&n)
@@ -448,11 +448,11 @@ func TestEngineMovesARevokedMonitorsUsersToTheSpareAndAlerts(t *testing.T) {
 	if err != nil || rep.Unmonitored != 0 || rep.Outcomes[b.monitors[3]] != engine.Created {
 		t.Fatalf("failover pass: %+v %v", rep, err)
 	}
-	m, _ := b.st.GetMonitor(ctx, b.pool, b.tenant, b.monitors[0])
+	m, _ := b.st.GetMonitor(ctx, b.tenant, b.monitors[0])
 	if m.Status != store.MonitorNeedsReauth {
 		t.Errorf("revoked monitor is %s", m.Status)
 	}
-	alerts, _ := b.st.Alerts(ctx, b.pool, b.tenant)
+	alerts, _ := b.st.Alerts(ctx, b.tenant)
 	if len(alerts) != 1 || alerts[0].Kind != store.AlertMonitorNeedsReauth || alerts[0].Subject != b.monitors[0].String() || alerts[0].ResolvedAt != nil {
 		t.Errorf("alerts = %+v", alerts)
 	}
@@ -481,7 +481,7 @@ func TestEngineMovesARevokedMonitorsUsersToTheSpareAndAlerts(t *testing.T) {
 		t.Error("the revoked monitor's subscription is neither deleted nor abandoned")
 	}
 	// A moved user's next change arrives through the spare.
-	if err := b.e.sim.SetTeamsPresence(lost[7], "Busy", "InAConferenceCall"); err != nil {
+	if err := b.e.Sim.SetTeamsPresence(lost[7], "Busy", "InAConferenceCall"); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the moved user's change", func() bool {
@@ -489,8 +489,8 @@ func TestEngineMovesARevokedMonitorsUsersToTheSpareAndAlerts(t *testing.T) {
 		return a == "Busy" && act == "InAConferenceCall"
 	})
 	// An hour later the abandoned subscription has expired and its row is gone.
-	b.e.advance(time.Hour)
-	b.e.sim.TickNotifications()
+	b.e.Advance(time.Hour)
+	b.e.Sim.TickNotifications()
 	if _, _, err := w.runner.Tenant(ctx, b.tenant); err != nil {
 		t.Fatal(err)
 	}
@@ -540,8 +540,8 @@ func TestEngineSurvivesA429StormHonouringRetryAfter(t *testing.T) {
 	rec := &timedRecorder{next: http.DefaultTransport}
 	w := b.worker(0, rec)
 	ctx := t.Context()
-	b.e.sim.AddThrottleFault(graphsim.ThrottleFault{Class: "subscriptionWrite", RetryAfter: 2, Times: 3})
-	b.e.sim.AddThrottleFault(graphsim.ThrottleFault{Class: "presence", RetryAfter: 1, Times: 1})
+	b.e.Sim.AddThrottleFault(graphsim.ThrottleFault{Class: "subscriptionWrite", RetryAfter: 2, Times: 3})
+	b.e.Sim.AddThrottleFault(graphsim.ThrottleFault{Class: "presence", RetryAfter: 1, Times: 1})
 	rep, _, err := w.runner.Tenant(ctx, b.tenant)
 	if err != nil || len(b.ours()) != 2 || rep.Repaired != 100 {
 		t.Fatalf("through the storm: %+v %v, %d subscriptions", rep, err, len(b.ours()))
@@ -582,28 +582,28 @@ func TestReconciliationRepairsNotificationsDroppedForTwoMinutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	users := b.ten.Users
-	if err := b.e.sim.SetTeamsPresence(users[0].ID, "Busy", "InACall"); err != nil {
+	if err := b.e.Sim.SetTeamsPresence(users[0].ID, "Busy", "InACall"); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "a notification before the outage", func() bool { a, _ := b.held(users[0].ID); return a == "Busy" })
 
 	// Graph drops every notification for two minutes; ten users change.
-	f, err := b.e.sim.AddNotificationFault(graphsim.NotificationFault{Drop: 1_000_000})
+	f, err := b.e.Sim.AddNotificationFault(graphsim.NotificationFault{Drop: 1_000_000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, u := range users[1:11] {
 		if i == 5 {
-			b.e.advance(time.Minute)
+			b.e.Advance(time.Minute)
 		}
-		if err := b.e.sim.SetTeamsPresence(u.ID, "DoNotDisturb", "Presenting"); err != nil {
+		if err := b.e.Sim.SetTeamsPresence(u.ID, "DoNotDisturb", "Presenting"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	b.e.advance(time.Minute)
-	b.e.sim.TickNotifications()
-	eventually(t, "graphsim to drop the ten changes", func() bool { return b.e.sim.NotificationStats().Dropped >= 10 })
-	b.e.sim.RemoveNotificationFault(f.ID)
+	b.e.Advance(time.Minute)
+	b.e.Sim.TickNotifications()
+	eventually(t, "graphsim to drop the ten changes", func() bool { return b.e.Sim.NotificationStats().Dropped >= 10 })
+	b.e.Sim.RemoveNotificationFault(f.ID)
 	for _, u := range users[1:11] {
 		if a, _ := b.held(u.ID); a == "DoNotDisturb" {
 			t.Fatalf("user %s's change arrived although Graph dropped it", u.UPN)
@@ -611,7 +611,7 @@ func TestReconciliationRepairsNotificationsDroppedForTwoMinutes(t *testing.T) {
 	}
 	// The periodic reconciliation (due 10 minutes after the last) re-reads
 	// everyone and repairs exactly the ten.
-	b.e.advance(10 * time.Minute)
+	b.e.Advance(10 * time.Minute)
 	rep, _, err := w.runner.Tenant(ctx, b.tenant)
 	if err != nil || rep.Repaired != 10 {
 		t.Fatalf("repair pass: %+v %v; want 10 repaired", rep, err)
@@ -667,7 +667,7 @@ func TestTwoWorkersRenewEachSubscriptionOncePerCycle(t *testing.T) {
 				latest = exp
 			}
 		}
-		b.e.advance(latest.Sub(b.e.now()) - 9*time.Minute)
+		b.e.Advance(latest.Sub(b.e.Now()) - 9*time.Minute)
 		for range 3 {
 			both()
 		}
@@ -736,11 +736,11 @@ func TestEngineDeletesARemovedMonitorsSubscriptionThenTheMonitor(t *testing.T) {
 	if _, _, err := w.runner.Tenant(ctx, b.tenant); err != nil || len(b.ours()) != 2 {
 		t.Fatalf("first pass: %v, %d subscriptions", err, len(b.ours()))
 	}
-	deferred, err := b.st.RemoveMonitor(ctx, b.pool, b.tenant, b.monitors[1])
+	deferred, err := b.st.RemoveMonitor(ctx, b.tenant, b.monitors[1])
 	if err != nil || !deferred {
 		t.Fatalf("RemoveMonitor = %v, %v; want deferred while it holds a subscription", deferred, err)
 	}
-	if ms, _ := b.st.Monitors(ctx, b.pool, b.tenant); len(ms) != 1 {
+	if ms, _ := b.st.Monitors(ctx, b.tenant); len(ms) != 1 {
 		t.Fatalf("a removed monitor is still listed: %+v", ms)
 	}
 	rep, _, err := w.runner.Tenant(ctx, b.tenant)
@@ -769,14 +769,14 @@ func TestEngineMovesSubscriptionsToARotatedCertificateAndRetiresTheOld(t *testin
 	b.pool.QueryRow(ctx, `SELECT id FROM encryption_certs`).Scan(&old)
 	// The certificate nears its end: the next subscription made gets a new one.
 	testkit.Exec(t, b.pool, `UPDATE encryption_certs SET not_after = now() + interval '1 day'`)
-	latest := b.e.now()
+	latest := b.e.Now()
 	for _, s := range b.ours() {
 		exp, _ := time.Parse(time.RFC3339Nano, s.ExpirationDateTime)
 		if exp.After(latest) {
 			latest = exp
 		}
 	}
-	b.e.advance(latest.Sub(b.e.now()) - 9*time.Minute) // both at their renewal point
+	b.e.Advance(latest.Sub(b.e.Now()) - 9*time.Minute) // both at their renewal point
 	if err := w.runner.Cycle(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -803,23 +803,23 @@ func TestEngineFollowsTheDirectoryForAccountsDisabledDeletedOrRenamed(t *testing
 	if _, _, err := w.runner.Tenant(ctx, b.tenant); err != nil {
 		t.Fatal(err)
 	}
-	if f, _ := b.st.DirectoryFollowState(ctx, b.pool, b.tenant); f.DeltaLink == "" || f.LastError != "" {
+	if f, _ := b.st.DirectoryFollowState(ctx, b.tenant); f.DeltaLink == "" || f.LastError != "" {
 		t.Fatalf("after the first round: %+v", f)
 	}
 	disabled, deleted, renamed := b.ten.Users[3], b.ten.Users[4], b.ten.Users[5]
-	req, _ := http.NewRequest(http.MethodPatch, b.e.base+"/_sim/users/"+disabled.ID.String(), strings.NewReader(`{"enabled": false}`))
+	req, _ := http.NewRequest(http.MethodPatch, b.e.Base+"/_sim/users/"+disabled.ID.String(), strings.NewReader(`{"enabled": false}`))
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("disable: %v %v", resp, err)
 	}
-	if err := b.e.sim.DeleteUser(deleted.ID, false); err != nil {
+	if err := b.e.Sim.DeleteUser(deleted.ID, false); err != nil {
 		t.Fatal(err)
 	}
 	newUPN := "renamed." + renamed.UPN
-	if err := b.e.sim.RenameUser(renamed.ID, graphsim.UserRename{UPN: newUPN}); err != nil {
+	if err := b.e.Sim.RenameUser(renamed.ID, graphsim.UserRename{UPN: newUPN}); err != nil {
 		t.Fatal(err)
 	}
 	// Within the quarter hour nothing is asked; after it, the delta round.
-	b.e.advance(16 * time.Minute)
+	b.e.Advance(16 * time.Minute)
 	if _, _, err := w.runner.Tenant(ctx, b.tenant); err != nil {
 		t.Fatal(err)
 	}
@@ -847,10 +847,10 @@ func TestEngineFollowsTheDirectoryForAccountsDisabledDeletedOrRenamed(t *testing
 		t.Fatalf("subscription after the directory changed: %+v", subs)
 	}
 	// Restored from the recycle bin: monitored again.
-	if err := b.e.sim.RestoreUser(deleted.ID); err != nil {
+	if err := b.e.Sim.RestoreUser(deleted.ID); err != nil {
 		t.Fatal(err)
 	}
-	b.e.advance(16 * time.Minute)
+	b.e.Advance(16 * time.Minute)
 	if _, _, err := w.runner.Tenant(ctx, b.tenant); err != nil {
 		t.Fatal(err)
 	}
