@@ -14,11 +14,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +46,9 @@ type Options struct {
 	Durable bool
 	// MaxConnections overrides max_connections (0: PostgreSQL's default).
 	MaxConnections int
+	// Settings are further server settings (name → value), e.g. a
+	// benchmark's shared_preload_libraries=pg_stat_statements.
+	Settings map[string]string
 	// StartTimeout bounds how long Start waits for the server to accept
 	// connections (default 30 s).
 	StartTimeout time.Duration
@@ -137,6 +142,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if opts.MaxConnections > 0 {
 		args = append(args, "-c", "max_connections="+strconv.Itoa(opts.MaxConnections))
+	}
+	for _, name := range slices.Sorted(maps.Keys(opts.Settings)) {
+		args = append(args, "-c", name+"="+opts.Settings[name])
 	}
 	s.cmd = exec.Command(filepath.Join(binDir, "postgres"), args...)
 	s.cmd.SysProcAttr = acct.sysProcAttr()

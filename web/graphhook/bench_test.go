@@ -39,7 +39,11 @@ func durableServer(b *testing.B) *pgxpool.Pool {
 	b.Cleanup(func() { os.RemoveAll(dir) })
 	os.Chmod(dir, 0o711)
 	ctx := context.Background()
-	srv, err := pgembed.Start(ctx, pgembed.Options{DataDir: filepath.Join(dir, "data"), Durable: true, MaxConnections: 100})
+	opts := pgembed.Options{DataDir: filepath.Join(dir, "data"), Durable: true, MaxConnections: 100}
+	if statementsWanted() {
+		opts.Settings = map[string]string{"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all"}
+	}
+	srv, err := pgembed.Start(ctx, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -57,7 +61,40 @@ func durableServer(b *testing.B) *pgxpool.Pool {
 	if err := schema.Up(ctx, pool, slog.New(slog.DiscardHandler)); err != nil {
 		b.Fatal(err)
 	}
+	if statementsWanted() {
+		testkit.Exec(b, pool, `CREATE EXTENSION pg_stat_statements`)
+	}
 	return pool
+}
+
+// statementsWanted: PB_BENCH_STATEMENTS=1 makes the durable server track
+// statements (pg_stat_statements) and the end-to-end benchmark log where
+// PostgreSQL's time went — a diagnosis, off by default as tracking costs.
+func statementsWanted() bool { return os.Getenv("PB_BENCH_STATEMENTS") == "1" }
+
+// logStatements logs the statements that took most of the server's time
+// since reset, per call and in total.
+func logStatements(ctx context.Context, b *testing.B, pool *pgxpool.Pool) {
+	rows, err := pool.Query(ctx, `SELECT calls, round(total_exec_time::numeric, 1), round((total_exec_time / calls)::numeric, 3),
+		rows, regexp_replace(query, '\s+', ' ', 'g')
+		FROM pg_stat_statements WHERE calls > 0 ORDER BY total_exec_time DESC LIMIT 15`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	var out strings.Builder
+	out.WriteString("statements by total time (calls, total ms, ms/call, rows, query):")
+	for rows.Next() {
+		var calls, nrows int64
+		var total, per float64
+		var q string
+		if err := rows.Scan(&calls, &total, &per, &nrows, &q); err != nil {
+			b.Fatal(err)
+		}
+		fmt.Fprintf(&out, "\n%7d %9.1f %7.3f %7d  %s", calls, total, per, nrows, q)
+	}
+	// To stderr: the testing package cuts a benchmark's long logs short.
+	fmt.Fprintln(os.Stderr, out.String())
 }
 
 // benchReceiver serves the receiver on loopback with one subscription.
