@@ -6,6 +6,8 @@ import (
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/sha256"
+	"fmt"
+	"sync"
 	"testing"
 )
 
@@ -41,6 +43,41 @@ func TestUnwrapOpensOAEPSHA1AndNothingElse(t *testing.T) {
 		if got, err := unwrap(priv, in); err == nil {
 			t.Errorf("%s: opened to %x", name, got)
 		}
+		// A refusal leaves nothing behind: libcrypto's contexts are reused
+		// from one item to the next, and the next good one still opens.
+		if got, err := unwrap(priv, good); err != nil || !bytes.Equal(got, key) {
+			t.Fatalf("after %s: unwrap = %x, %v; want %x", name, got, err, key)
+		}
+	}
+}
+
+// Many goroutines unwrap with one key at once, as the processors do: each
+// takes a context of its own, and every key comes out right.
+func TestUnwrapWithOneKeyFromManyGoroutines(t *testing.T) {
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for range 32 {
+		wg.Go(func() {
+			for range 10 {
+				key := make([]byte, 32)
+				rand.Read(key)
+				wrapped, _ := rsa.EncryptOAEP(sha1.New(), rand.Reader, &priv.PublicKey, key, nil)
+				got, err := unwrap(priv, wrapped)
+				if err != nil || !bytes.Equal(got, key) {
+					errs <- fmt.Errorf("unwrap = %x, %v; want %x", got, err, key)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
 
