@@ -35,19 +35,19 @@ func (s *Store) RaiseAlert(ctx context.Context, tenantID uuid.UUID, kind, subjec
 	}
 	b, err := json.Marshal(detail)
 	if err != nil {
-		return err
+		return wrap("raise alert", err)
 	}
 	_, err = s.db.Exec(ctx, `INSERT INTO alerts (tenant_id, kind, subject, message, detail) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (tenant_id, kind, subject) WHERE resolved_at IS NULL
 		DO UPDATE SET message = excluded.message, detail = excluded.detail, updated_at = now()`, tenantID, kind, subject, message, b)
-	return err
+	return wrap("raise alert", err)
 }
 
 // ResolveAlert closes the open alert of that kind and subject, if any.
 func (s *Store) ResolveAlert(ctx context.Context, tenantID uuid.UUID, kind, subject string) error {
 	_, err := s.db.Exec(ctx, `UPDATE alerts SET resolved_at = now(), updated_at = now()
 		WHERE tenant_id = $1 AND kind = $2 AND subject = $3 AND resolved_at IS NULL`, tenantID, kind, subject)
-	return err
+	return wrap("resolve alert", err)
 }
 
 // Alerts lists a tenant's alerts, open ones first, newest first.
@@ -55,10 +55,11 @@ func (s *Store) Alerts(ctx context.Context, tenantID uuid.UUID) ([]Alert, error)
 	rows, err := s.db.Query(ctx, `SELECT id, tenant_id, kind, subject, message, detail, raised_at, resolved_at FROM alerts
 		WHERE tenant_id = $1 ORDER BY resolved_at IS NOT NULL, raised_at DESC, id DESC`, tenantID)
 	if err != nil {
-		return nil, err
+		return nil, wrap("alerts", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Alert, error) {
+	v, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Alert, error) {
 		var a Alert
 		return a, r.Scan(&a.ID, &a.TenantID, &a.Kind, &a.Subject, &a.Message, &a.Detail, &a.RaisedAt, &a.ResolvedAt)
 	})
+	return v, wrap("alerts", err)
 }

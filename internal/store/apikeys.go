@@ -25,14 +25,14 @@ var ErrBadAPIKey = errors.New("invalid API key")
 func (s *Store) CreateAPIKey(ctx context.Context, tenantID uuid.UUID, name string) (string, error) {
 	b := make([]byte, 30)
 	if _, err := rand.Read(b); err != nil {
-		return "", err
+		return "", wrap("create api key", err)
 	}
 	enc := base64.RawURLEncoding.EncodeToString(b)
 	prefix := strings.ToLower(strings.NewReplacer("-", "x", "_", "y").Replace(enc[:8]))
 	key := "pbk_" + prefix + "_" + enc[8:]
 	h := sha256.Sum256([]byte(key))
 	_, err := s.db.Exec(ctx, `INSERT INTO api_keys (tenant_id, name, prefix, hash) VALUES ($1, $2, $3, $4)`, tenantID, name, prefix, h[:])
-	return key, err
+	return key, wrap("create api key", err)
 }
 
 // APIKey is a verified key: its id (what the audit log names) and tenant.
@@ -44,7 +44,7 @@ type APIKey struct {
 // VerifyAPIKey returns the tenant a key belongs to.
 func (s *Store) VerifyAPIKey(ctx context.Context, key string) (uuid.UUID, error) {
 	k, err := s.AuthenticateAPIKey(ctx, key)
-	return k.TenantID, err
+	return k.TenantID, wrap("verify api key", err)
 }
 
 // AuthenticateAPIKey returns the key a secret is: its id and tenant.

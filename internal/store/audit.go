@@ -30,7 +30,7 @@ func (s *Store) Audit(ctx context.Context, tenantID *uuid.UUID, actor, action st
 		return fmt.Errorf("audit %s: %w", action, err)
 	}
 	_, err = s.db.Exec(ctx, `INSERT INTO audit_log (tenant_id, actor, action, detail) VALUES ($1, $2, $3, $4)`, tenantID, actor, action, b)
-	return err
+	return wrap("audit", err)
 }
 
 // AuditLog lists a tenant's entries, newest first.
@@ -38,7 +38,7 @@ func (s *Store) AuditLog(ctx context.Context, tenantID uuid.UUID, limit int) ([]
 	rows, err := s.db.Query(ctx, `SELECT id, at, tenant_id, actor, action, detail FROM audit_log WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2`,
 		tenantID, limit)
 	if err != nil {
-		return nil, err
+		return nil, wrap("audit log", err)
 	}
 	defer rows.Close()
 	var out []AuditEntry
@@ -46,10 +46,10 @@ func (s *Store) AuditLog(ctx context.Context, tenantID uuid.UUID, limit int) ([]
 		var e AuditEntry
 		var detail []byte
 		if err := rows.Scan(&e.ID, &e.At, &e.TenantID, &e.Actor, &e.Action, &detail); err != nil {
-			return nil, err
+			return nil, wrap("audit log", err)
 		}
 		if err := json.Unmarshal(detail, &e.Detail); err != nil {
-			return nil, err
+			return nil, wrap("audit log", err)
 		}
 		out = append(out, e)
 	}

@@ -111,9 +111,10 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 		SELECT `+claimedColumns,
 		pgx.QueryExecModeCacheDescribe, limit, lease.String(), skip, busyIDs, busyN, perEndpoint)
 	if err != nil {
-		return nil, err
+		return nil, wrap("claim deliveries", err)
 	}
-	return collectClaimed(rows)
+	v, err := collectClaimed(rows)
+	return v, wrap("claim deliveries", err)
 }
 
 // ClaimProbe leases one delivery of a failing endpoint whatever its
@@ -137,11 +138,11 @@ func (s *Store) ClaimProbe(ctx context.Context, endpointID uuid.UUID, lease time
 		)
 		SELECT `+claimedColumns, endpointID, lease.String())
 	if err != nil {
-		return Delivery{}, false, err
+		return Delivery{}, false, wrap("claim probe", err)
 	}
 	got, err := collectClaimed(rows)
 	if err != nil || len(got) == 0 {
-		return Delivery{}, false, err
+		return Delivery{}, false, wrap("claim probe", err)
 	}
 	return got[0], true, nil
 }
@@ -150,7 +151,7 @@ func (s *Store) ClaimProbe(ctx context.Context, endpointID uuid.UUID, lease time
 func (s *Store) DeliverySucceeded(ctx context.Context, id int64, lease time.Time, status int) (bool, error) {
 	tag, err := s.db.Exec(ctx, `UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, last_status = $3, last_error = NULL,
 		delivered_at = now(), leased_until = NULL WHERE id = $1 AND leased_until = $2`, id, lease, status)
-	return tag.RowsAffected() == 1, err
+	return tag.RowsAffected() == 1, wrap("delivery succeeded", err)
 }
 
 // DeliveriesSucceeded marks deliveries delivered in one statement (ids,
@@ -171,7 +172,7 @@ func (s *Store) DeliveriesSucceeded(ctx context.Context, ids []int64, leases []t
 			AND n.endpoint_id = done.endpoint_id AND n.user_object_id = done.user_object_id AND n.event_id > done.event_id
 			ORDER BY n.event_id LIMIT 1) IS NOT NULL)`,
 		pgx.QueryExecModeCacheDescribe, ids, leases, statuses).Scan(&next)
-	return next, err
+	return next, wrap("deliveries succeeded", err)
 }
 
 // DeliveryFailed records a failed attempt, if lease still holds the
@@ -186,14 +187,14 @@ func (s *Store) DeliveryFailed(ctx context.Context, id int64, lease time.Time, s
 		attempts = attempts + 1, last_status = nullif($3, 0), last_error = $4, next_attempt_at = coalesce($5, next_attempt_at),
 		leased_until = NULL
 		WHERE id = $1 AND leased_until = $2`, id, lease, status, reason, at)
-	return tag.RowsAffected() == 1, err
+	return tag.RowsAffected() == 1, wrap("delivery failed", err)
 }
 
 // PostponeDelivery puts a claimed delivery back, due at at, without
 // counting an attempt (its endpoint's circuit is open).
 func (s *Store) PostponeDelivery(ctx context.Context, id int64, lease, at time.Time) error {
 	_, err := s.db.Exec(ctx, `UPDATE deliveries SET next_attempt_at = $3, leased_until = NULL WHERE id = $1 AND leased_until = $2`, id, lease, at)
-	return err
+	return wrap("postpone delivery", err)
 }
 
 // SupersedeBehindFailures applies "latest state wins" at every endpoint:
@@ -236,7 +237,7 @@ func (s *Store) SupersedeBehindFailures(ctx context.Context) (map[uuid.UUID]int6
 		WHERE d.id = n.id
 		RETURNING d.endpoint_id, r.n`, pgx.QueryExecModeCacheDescribe)
 	if err != nil {
-		return nil, err
+		return nil, wrap("supersede behind failures", err)
 	}
 	defer rows.Close()
 	out := map[uuid.UUID]int64{}
@@ -244,7 +245,7 @@ func (s *Store) SupersedeBehindFailures(ctx context.Context) (map[uuid.UUID]int6
 		var ep uuid.UUID
 		var n int64
 		if err := rows.Scan(&ep, &n); err != nil {
-			return nil, err
+			return nil, wrap("supersede behind failures", err)
 		}
 		out[ep] += n
 	}
@@ -263,13 +264,14 @@ func (s *Store) OldestPending(ctx context.Context) ([]PendingAge, error) {
 	rows, err := s.db.Query(ctx, `SELECT endpoint_id, extract(epoch FROM now() - min(created_at))::float8 FROM deliveries
 		WHERE status = 'pending' GROUP BY endpoint_id`)
 	if err != nil {
-		return nil, err
+		return nil, wrap("oldest pending", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (PendingAge, error) {
+	v, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PendingAge, error) {
 		var a PendingAge
 		var secs float64
 		err := r.Scan(&a.EndpointID, &secs)
 		a.Age = time.Duration(secs * float64(time.Second))
 		return a, err
 	})
+	return v, wrap("oldest pending", err)
 }

@@ -106,18 +106,21 @@ func (s *Store) UpsertDirectoryUsers(ctx context.Context, tenantID uuid.UUID, so
 // RemoveDirectoryUsers deletes the rows with these UPNs (as entered,
 // case-insensitively) and returns how many went.
 func (s *Store) RemoveDirectoryUsers(ctx context.Context, tenantID uuid.UUID, upns []string) (int, error) {
-	return s.removeWhere(ctx, `tenant_id = $1 AND lower(upn) = ANY (SELECT lower(x) FROM unnest($2::text[]) AS x)`, tenantID, upns)
+	v, err := s.removeWhere(ctx, `tenant_id = $1 AND lower(upn) = ANY (SELECT lower(x) FROM unnest($2::text[]) AS x)`, tenantID, upns)
+	return v, wrap("remove directory users", err)
 }
 
 // RemoveDirectoryUsersExcept deletes the tenant's rows whose UPN is not in
 // keep: what replacing the list with a new one removes.
 func (s *Store) RemoveDirectoryUsersExcept(ctx context.Context, tenantID uuid.UUID, keep []string) (int, error) {
-	return s.removeWhere(ctx, `tenant_id = $1 AND lower(upn) <> ALL (SELECT lower(x) FROM unnest($2::text[]) AS x)`, tenantID, keep)
+	v, err := s.removeWhere(ctx, `tenant_id = $1 AND lower(upn) <> ALL (SELECT lower(x) FROM unnest($2::text[]) AS x)`, tenantID, keep)
+	return v, wrap("remove directory users except", err)
 }
 
 // RemoveDirectoryUsersByObjectID deletes the rows of these Graph users.
 func (s *Store) RemoveDirectoryUsersByObjectID(ctx context.Context, tenantID uuid.UUID, objectIDs []uuid.UUID) (int, error) {
-	return s.removeWhere(ctx, `tenant_id = $1 AND object_id = ANY ($2::uuid[])`, tenantID, objectIDs)
+	v, err := s.removeWhere(ctx, `tenant_id = $1 AND object_id = ANY ($2::uuid[])`, tenantID, objectIDs)
+	return v, wrap("remove directory users by object id", err)
 }
 
 // removeWhere deletes rows and, in the same statement, sends their
@@ -151,10 +154,11 @@ func (s *Store) PendingDirectoryUsers(ctx context.Context, tenantID uuid.UUID, a
 	if err != nil {
 		return nil, fmt.Errorf("pending directory users: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (PendingUser, error) {
+	v, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PendingUser, error) {
 		var p PendingUser
 		return p, r.Scan(&p.ID, &p.Lookup, &p.Seq)
 	})
+	return v, wrap("pending directory users", err)
 }
 
 // ObjectHolder is the row that holds a Graph object id.
@@ -250,11 +254,12 @@ func (s *Store) DirectoryUsers(ctx context.Context, tenantID uuid.UUID, onlyProb
 	if err != nil {
 		return nil, fmt.Errorf("directory users: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (DirectoryUser, error) {
+	v, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DirectoryUser, error) {
 		var u DirectoryUser
 		return u, r.Scan(&u.ID, &u.UPN, &u.GraphUPN, &u.Email, &u.DisplayName, &u.ObjectID, &u.ExternalID, &u.MonitorID,
 			&u.Source, &u.Status, &u.Error, &u.DuplicateOf, &u.UpdatedAt)
 	})
+	return v, wrap("directory users", err)
 }
 
 // DirectoryCounts counts a tenant's rows by resolution status.
@@ -333,7 +338,7 @@ func (s *Store) ReplaceWithGroupMembers(ctx context.Context, tenantID uuid.UUID,
 	}
 	removed, err = s.removeWhere(ctx, `tenant_id = $1 AND (object_id IS NULL OR object_id <> ALL ($2::uuid[]))`, tenantID, keep)
 	if err != nil {
-		return 0, err
+		return 0, wrap("replace with group members", err)
 	}
 	return removed, s.UpsertGroupMembers(ctx, tenantID, members)
 }

@@ -25,11 +25,11 @@ type Endpoint struct {
 func (s *Store) CreateEndpoint(ctx context.Context, tenantID uuid.UUID, url, secret string) (Endpoint, error) {
 	sid, err := s.PutSecret(ctx, &tenantID, PurposeSigningSecret, []byte(secret))
 	if err != nil {
-		return Endpoint{}, err
+		return Endpoint{}, wrap("create endpoint", err)
 	}
 	e := Endpoint{TenantID: tenantID, URL: url, SecretID: sid, Enabled: true}
 	err = s.db.QueryRow(ctx, `INSERT INTO endpoints (tenant_id, url, signing_secret_id) VALUES ($1, $2, $3) RETURNING id`, tenantID, url, sid).Scan(&e.ID)
-	return e, err
+	return e, wrap("create endpoint", err)
 }
 
 // Endpoints lists a tenant's webhook targets.
@@ -37,12 +37,13 @@ func (s *Store) Endpoints(ctx context.Context, tenantID uuid.UUID) ([]Endpoint, 
 	rows, err := s.db.Query(ctx, `SELECT id, tenant_id, url, signing_secret_id, enabled, coalesce(disabled_reason, '')
 		FROM endpoints WHERE tenant_id = $1 ORDER BY created_at`, tenantID)
 	if err != nil {
-		return nil, err
+		return nil, wrap("endpoints", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Endpoint, error) {
+	v, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Endpoint, error) {
 		var e Endpoint
 		return e, r.Scan(&e.ID, &e.TenantID, &e.URL, &e.SecretID, &e.Enabled, &e.Reason)
 	})
+	return v, wrap("endpoints", err)
 }
 
 // GetEndpoint returns one of a tenant's endpoints (ErrEndpointNotFound).
@@ -53,24 +54,24 @@ func (s *Store) GetEndpoint(ctx context.Context, tenantID, id uuid.UUID) (Endpoi
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, ErrEndpointNotFound
 	}
-	return e, err
+	return e, wrap("get endpoint", err)
 }
 
 // EnableEndpoint turns an endpoint back on (after a 410 was fixed).
 func (s *Store) EnableEndpoint(ctx context.Context, tenantID, id uuid.UUID) (bool, error) {
 	tag, err := s.db.Exec(ctx, `UPDATE endpoints SET enabled = true, disabled_reason = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2`, tenantID, id)
-	return tag.RowsAffected() == 1, err
+	return tag.RowsAffected() == 1, wrap("enable endpoint", err)
 }
 
 // DisableEndpoint turns an endpoint off (410 Gone) and ends its pending
 // deliveries as dead, replayable once it is enabled again.
 func (s *Store) DisableEndpoint(ctx context.Context, id uuid.UUID, reason string) error {
 	if _, err := s.db.Exec(ctx, `UPDATE endpoints SET enabled = false, disabled_reason = $2, updated_at = now() WHERE id = $1`, id, reason); err != nil {
-		return err
+		return wrap("disable endpoint", err)
 	}
 	_, err := s.db.Exec(ctx, `UPDATE deliveries SET status = 'dead', last_error = $2, leased_until = NULL WHERE endpoint_id = $1 AND status = 'pending'`,
 		id, reason)
-	return err
+	return wrap("disable endpoint", err)
 }
 
 // RetryEndpoint makes every pending delivery of an endpoint due now
@@ -79,7 +80,7 @@ func (s *Store) DisableEndpoint(ctx context.Context, id uuid.UUID, reason string
 func (s *Store) RetryEndpoint(ctx context.Context, tenantID, id uuid.UUID) (int64, error) {
 	tag, err := s.db.Exec(ctx, `UPDATE deliveries SET next_attempt_at = least(next_attempt_at, now())
 		WHERE tenant_id = $1 AND endpoint_id = $2 AND status = 'pending' AND (leased_until IS NULL OR leased_until <= now())`, tenantID, id)
-	return tag.RowsAffected(), err
+	return tag.RowsAffected(), wrap("retry endpoint", err)
 }
 
 // ReplayEndpoint puts an endpoint's dead and superseded deliveries back in
@@ -108,7 +109,7 @@ func (s *Store) ReplayEndpoint(ctx context.Context, tenantID, id uuid.UUID) (rep
 		SELECT (SELECT count(*) FROM r),
 			(SELECT count(*) FROM deliveries WHERE tenant_id = $1 AND endpoint_id = $2 AND status IN ('dead', 'superseded'))
 				- (SELECT count(*) FROM r)`, tenantID, id).Scan(&replayed, &kept)
-	return replayed, kept, err
+	return replayed, kept, wrap("replay endpoint", err)
 }
 
 // Backlog counts an endpoint's deliveries that are not delivered.
@@ -123,7 +124,7 @@ func (s *Store) Backlogs(ctx context.Context, tenantID uuid.UUID) (map[uuid.UUID
 		count(*) FILTER (WHERE status = 'superseded')
 		FROM deliveries WHERE tenant_id = $1 AND status <> 'delivered' GROUP BY endpoint_id`, tenantID)
 	if err != nil {
-		return nil, err
+		return nil, wrap("backlogs", err)
 	}
 	defer rows.Close()
 	out := map[uuid.UUID]Backlog{}
@@ -131,7 +132,7 @@ func (s *Store) Backlogs(ctx context.Context, tenantID uuid.UUID) (map[uuid.UUID
 		var id uuid.UUID
 		var b Backlog
 		if err := rows.Scan(&id, &b.Pending, &b.Dead, &b.Superseded); err != nil {
-			return nil, err
+			return nil, wrap("backlogs", err)
 		}
 		out[id] = b
 	}

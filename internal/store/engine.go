@@ -21,9 +21,10 @@ type EngineTenant struct {
 func (s *Store) ActiveTenants(ctx context.Context) ([]uuid.UUID, error) {
 	rows, err := s.db.Query(ctx, `SELECT id FROM tenants WHERE status = 'active' ORDER BY id`)
 	if err != nil {
-		return nil, err
+		return nil, wrap("active tenants", err)
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	v, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	return v, wrap("active tenants", err)
 }
 
 // InactiveTenantsWithSubscriptions lists suspended or deleted tenants
@@ -32,9 +33,10 @@ func (s *Store) InactiveTenantsWithSubscriptions(ctx context.Context) ([]uuid.UU
 	rows, err := s.db.Query(ctx, `SELECT t.id FROM tenants t WHERE t.status IN ('suspended', 'deleted')
 		AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant_id = t.id) ORDER BY t.id`)
 	if err != nil {
-		return nil, err
+		return nil, wrap("inactive tenants with subscriptions", err)
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	v, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	return v, wrap("inactive tenants with subscriptions", err)
 }
 
 // RecordReconcile stores what one pass over a tenant found; repaired says
@@ -49,7 +51,7 @@ func (s *Store) RecordReconcile(ctx context.Context, t EngineTenant, at time.Tim
 			last_repair_at = coalesce(excluded.last_repair_at, e.last_repair_at),
 			last_error = excluded.last_error, updated_at = now()`,
 		t.TenantID, t.Users, t.Monitors, t.Unmonitored, t.MonMissing, at, repaired, t.LastError)
-	return err
+	return wrap("record reconcile", err)
 }
 
 // EngineStatus reads a tenant's engine status; a tenant never reconciled
@@ -66,7 +68,7 @@ func (s *Store) EngineStatus(ctx context.Context, tenantID uuid.UUID) (EngineTen
 	if lastErr != nil {
 		t.LastError = *lastErr
 	}
-	return t, err
+	return t, wrap("engine status", err)
 }
 
 // MonitoredUsers lists every user of the tenant that has a monitor.
@@ -74,7 +76,8 @@ func (s *Store) MonitoredUsers(ctx context.Context, tenantID uuid.UUID) ([]strin
 	rows, err := s.db.Query(ctx, `SELECT object_id::text FROM directory_users
 		WHERE tenant_id = $1 AND monitor_id IS NOT NULL AND object_id IS NOT NULL AND resolution_status = 'resolved'`, tenantID)
 	if err != nil {
-		return nil, err
+		return nil, wrap("monitored users", err)
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+	v, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return v, wrap("monitored users", err)
 }

@@ -37,12 +37,13 @@ func (s *Store) EventsAfter(ctx context.Context, tenantID uuid.UUID, after int64
 	rows, err := s.db.Query(ctx, `SELECT e.position, `+eventColumns+` FROM presence_events e `+eventJoins+`
 		WHERE e.tenant_id = $1 AND e.position > $2 ORDER BY e.position LIMIT $3`, tenantID, after, limit)
 	if err != nil {
-		return nil, err
+		return nil, wrap("events after", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (StreamedEvent, error) {
+	v, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (StreamedEvent, error) {
 		var e StreamedEvent
 		return e, r.Scan(append([]any{&e.Position}, eventFields(&e.Data)...)...)
 	})
+	return v, wrap("events after", err)
 }
 
 // StreamPosition is the position of a tenant's newest published event (0:
@@ -50,5 +51,5 @@ func (s *Store) EventsAfter(ctx context.Context, tenantID uuid.UUID, after int64
 func (s *Store) StreamPosition(ctx context.Context, tenantID uuid.UUID) (int64, error) {
 	var pos int64
 	err := s.db.QueryRow(ctx, `SELECT coalesce((SELECT position FROM event_streams WHERE tenant_id = $1), 0)`, tenantID).Scan(&pos)
-	return pos, err
+	return pos, wrap("stream position", err)
 }

@@ -31,7 +31,7 @@ func (s *Store) DirectoryFollowState(ctx context.Context, tenantID uuid.UUID) (D
 	if lastErr != nil {
 		f.LastError = *lastErr
 	}
-	return f, err
+	return f, wrap("directory follow state", err)
 }
 
 // RecordDirectoryFollow stores a round's outcome: its delta link, or the
@@ -42,12 +42,12 @@ func (s *Store) RecordDirectoryFollow(ctx context.Context, tenantID uuid.UUID, d
 			ON CONFLICT (tenant_id) DO UPDATE SET synced_at = excluded.synced_at, last_error = excluded.last_error,
 				delta_link = CASE WHEN $4 THEN NULL ELSE directory_follow.delta_link END`,
 			tenantID, at, roundErr.Error(), forget)
-		return err
+		return wrap("record directory follow", err)
 	}
 	_, err := s.db.Exec(ctx, `INSERT INTO directory_follow (tenant_id, delta_link, synced_at) VALUES ($1, $2, $3)
 		ON CONFLICT (tenant_id) DO UPDATE SET delta_link = excluded.delta_link, synced_at = excluded.synced_at, last_error = NULL`,
 		tenantID, deltaLink, at)
-	return err
+	return wrap("record directory follow", err)
 }
 
 // DirectoryChange is what a users delta round says of one account.
@@ -85,5 +85,5 @@ func (s *Store) ApplyDirectoryChanges(ctx context.Context, tenantID uuid.UUID, c
 		FROM c WHERE d.tenant_id = $1 AND d.object_id = c.id AND d.resolution_status IN ('resolved', 'disabled', 'not_found')
 		AND (d.resolution_status <> c.status OR coalesce(c.upn, d.graph_upn) IS DISTINCT FROM d.graph_upn)`,
 		tenantID, ids, removed, enabled, upns)
-	return tag.RowsAffected(), err
+	return tag.RowsAffected(), wrap("apply directory changes", err)
 }

@@ -68,7 +68,7 @@ func (s *Store) TenantStatusOf(ctx context.Context, tenantID uuid.UUID) (TenantS
 		ts.Status = TenantDegraded
 	}
 	if ts.Users, err = s.UserCountsOf(ctx, tenantID); err != nil {
-		return ts, err
+		return ts, wrap("tenant status of", err)
 	}
 	return ts, nil
 }

@@ -33,13 +33,13 @@ func tenantLockKey(tenantID uuid.UUID) int64 {
 func (s *Store) TryTenantLock(ctx context.Context, tenantID uuid.UUID) (l *TenantLock, ok bool, err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, false, err
+		return nil, false, wrap("try tenant lock", err)
 	}
 	l = &TenantLock{conn: conn, key: tenantLockKey(tenantID)}
 	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, l.key).Scan(&ok); err != nil {
 		// The lock may have been taken before the answer was lost.
 		l.discard()
-		return nil, false, err
+		return nil, false, wrap("try tenant lock", err)
 	}
 	if !ok {
 		conn.Release()

@@ -67,9 +67,10 @@ func (s *Store) AddMonitor(ctx context.Context, tenantID uuid.UUID, upn string) 
 func (s *Store) Monitors(ctx context.Context, tenantID uuid.UUID) ([]Monitor, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+monitorColumns+` FROM monitors WHERE tenant_id = $1 AND removed_at IS NULL ORDER BY created_at, upn`, tenantID)
 	if err != nil {
-		return nil, err
+		return nil, wrap("monitors", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Monitor, error) { return scanMonitor(r) })
+	v, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Monitor, error) { return scanMonitor(r) })
+	return v, wrap("monitors", err)
 }
 
 // GetMonitor reads one monitor of a tenant.
@@ -78,7 +79,7 @@ func (s *Store) GetMonitor(ctx context.Context, tenantID, id uuid.UUID) (Monitor
 	if errors.Is(err, pgx.ErrNoRows) {
 		return m, ErrMonitorNotFound
 	}
-	return m, err
+	return m, wrap("get monitor", err)
 }
 
 // MonitorGrant is what a successful sign-in leaves: tokens to seal and who
@@ -103,15 +104,15 @@ func (s *Store) AuthorizeMonitor(ctx context.Context, tenantID, id uuid.UUID, g 
 		return ErrMonitorNotFound
 	}
 	if err != nil {
-		return err
+		return wrap("authorize monitor", err)
 	}
 	rt, err := s.putOrReplace(ctx, rtID, tenantID, PurposeRefreshToken, g.RefreshToken)
 	if err != nil {
-		return err
+		return wrap("authorize monitor", err)
 	}
 	at, err := s.putOrReplace(ctx, atID, tenantID, PurposeAccessToken, g.AccessToken)
 	if err != nil {
-		return err
+		return wrap("authorize monitor", err)
 	}
 	_, err = s.db.Exec(ctx, `UPDATE monitors SET status = 'authorized', object_id = $3, display_name = $4, auth_method = $5,
 		authorized_at = now(), refresh_token_secret_id = $6, access_token_secret_id = $7, token_expires_at = $8,
@@ -119,9 +120,9 @@ func (s *Store) AuthorizeMonitor(ctx context.Context, tenantID, id uuid.UUID, g 
 		last_error = NULL, link_generation = link_generation + 1, updated_at = now()
 		WHERE tenant_id = $1 AND id = $2`, tenantID, id, g.ObjectID, g.DisplayName, g.Method, rt, at, g.Expiry)
 	if err != nil {
-		return err
+		return wrap("authorize monitor", err)
 	}
-	return s.ResolveAlert(ctx, tenantID, AlertMonitorNeedsReauth, id.String())
+	return wrap("authorize monitor", s.ResolveAlert(ctx, tenantID, AlertMonitorNeedsReauth, id.String()))
 }
 
 func (s *Store) putOrReplace(ctx context.Context, id *uuid.UUID, tenantID uuid.UUID, purpose, value string) (uuid.UUID, error) {
@@ -156,7 +157,7 @@ func (s Tx) LockMonitorTokens(ctx context.Context, tenantID, id uuid.UUID) (Moni
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, ErrMonitorNotFound
 	}
-	return t, err
+	return t, wrap("lock monitor tokens", err)
 }
 
 // SaveRefreshedTokens stores a refresh's result: the rotated refresh token
@@ -164,17 +165,17 @@ func (s Tx) LockMonitorTokens(ctx context.Context, tenantID, id uuid.UUID) (Moni
 func (s Tx) SaveRefreshedTokens(ctx context.Context, tenantID, id uuid.UUID, t MonitorTokens, refreshToken, accessToken string, expiry, refreshedAt time.Time) error {
 	if refreshToken != "" && t.RefreshTokenID != nil {
 		if err := s.ReplaceSecret(ctx, *t.RefreshTokenID, []byte(refreshToken)); err != nil {
-			return err
+			return wrap("save refreshed tokens", err)
 		}
 	}
 	at, err := s.putOrReplace(ctx, t.AccessTokenID, tenantID, PurposeAccessToken, accessToken)
 	if err != nil {
-		return err
+		return wrap("save refreshed tokens", err)
 	}
 	_, err = s.db.Exec(ctx, `UPDATE monitors SET access_token_secret_id = $3, token_expires_at = $4, last_refresh_at = $5,
 		refresh_failures = 0, failure_days = 0, last_failure_day = NULL, retry_after = NULL, last_error = NULL, updated_at = now()
 		WHERE tenant_id = $1 AND id = $2`, tenantID, id, at, expiry, refreshedAt)
-	return err
+	return wrap("save refreshed tokens", err)
 }
 
 // GiveUpDays is how many days with failed refreshes (transient errors
@@ -202,7 +203,7 @@ func (s *Store) MonitorRefreshFailed(ctx context.Context, tenantID, id uuid.UUID
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", ErrMonitorNotFound
 	}
-	return status, err
+	return status, wrap("monitor refresh failed", err)
 }
 
 // MonitorsDueForRefresh lists a tenant's authorized monitors whose
@@ -213,9 +214,10 @@ func (s *Store) MonitorsDueForRefresh(ctx context.Context, tenantID uuid.UUID, s
 	rows, err := s.db.Query(ctx, `SELECT id FROM monitors WHERE tenant_id = $1 AND status = 'authorized' AND removed_at IS NULL
 		AND (last_refresh_at IS NULL OR last_refresh_at < $2) ORDER BY last_refresh_at NULLS FIRST`, tenantID, since)
 	if err != nil {
-		return nil, err
+		return nil, wrap("monitors due for refresh", err)
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	v, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	return v, wrap("monitors due for refresh", err)
 }
 
 // MonitorStatus is one monitor's part in the engine (dashboard and API).
@@ -237,12 +239,13 @@ func (s *Store) MonitorStatuses(ctx context.Context, tenantID uuid.UUID) ([]Moni
 		FROM monitors m LEFT JOIN subscriptions s ON s.monitor_id = m.id
 		WHERE m.tenant_id = $1 AND m.removed_at IS NULL ORDER BY m.created_at, m.id`, tenantID)
 	if err != nil {
-		return nil, err
+		return nil, wrap("monitor statuses", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (MonitorStatus, error) {
+	v, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (MonitorStatus, error) {
 		var m MonitorStatus
 		return m, r.Scan(&m.MonitorID, &m.UPN, &m.Status, &m.UsersAssigned, &m.SubscriptionID, &m.ExpiresAt, &m.LastNotificationAt, &m.LastError)
 	})
+	return v, wrap("monitor statuses", err)
 }
 
 // RemoveMonitor removes a monitor: at once when it holds no Graph
@@ -254,11 +257,11 @@ func (s *Store) RemoveMonitor(ctx context.Context, tenantID, id uuid.UUID) (defe
 		WHERE m.tenant_id = $1 AND m.id = $2 AND m.removed_at IS NULL
 		AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.monitor_id = m.id AND s.graph_id IS NOT NULL)`, tenantID, id)
 	if err != nil {
-		return false, err
+		return false, wrap("remove monitor", err)
 	}
 	if tag.RowsAffected() == 1 {
 		_, err = s.db.Exec(ctx, `UPDATE directory_users SET monitor_id = NULL, updated_at = now() WHERE monitor_id = $1`, id)
-		return true, err
+		return true, wrap("remove monitor", err)
 	}
 	return false, s.DeleteMonitor(ctx, tenantID, id)
 }
@@ -269,15 +272,15 @@ func (s *Store) PurgeRemovedMonitors(ctx context.Context, tenantID uuid.UUID) er
 	rows, err := s.db.Query(ctx, `SELECT id FROM monitors m WHERE tenant_id = $1 AND removed_at IS NOT NULL
 		AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.monitor_id = m.id)`, tenantID)
 	if err != nil {
-		return err
+		return wrap("purge removed monitors", err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 	if err != nil {
-		return err
+		return wrap("purge removed monitors", err)
 	}
 	for _, id := range ids {
 		if err := s.DeleteMonitor(ctx, tenantID, id); err != nil {
-			return err
+			return wrap("purge removed monitors", err)
 		}
 	}
 	return nil
@@ -292,12 +295,12 @@ func (s *Store) DeleteMonitor(ctx context.Context, tenantID, id uuid.UUID) error
 		return ErrMonitorNotFound
 	}
 	if err != nil {
-		return err
+		return wrap("delete monitor", err)
 	}
 	for _, sid := range []*uuid.UUID{rt, at} {
 		if sid != nil {
 			if err := s.DeleteSecret(ctx, *sid); err != nil {
-				return err
+				return wrap("delete monitor", err)
 			}
 		}
 	}
@@ -313,5 +316,5 @@ func (s *Store) ResetMonitorLink(ctx context.Context, tenantID, id uuid.UUID) (i
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, ErrMonitorNotFound
 	}
-	return gen, err
+	return gen, wrap("reset monitor link", err)
 }

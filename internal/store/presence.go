@@ -47,7 +47,7 @@ const (
 func (s Tx) NotifyPresence(ctx context.Context, tenants ...uuid.UUID) error {
 	for _, t := range tenants {
 		if _, err := s.db.Exec(ctx, `SELECT pg_notify($1, $2)`, PresenceNotifyChannel, t.String()); err != nil {
-			return err
+			return wrap("notify presence", err)
 		}
 	}
 	return nil
@@ -62,7 +62,7 @@ func (s Tx) NotifyPresence(ctx context.Context, tenants ...uuid.UUID) error {
 func (s Tx) ApplyPresence(ctx context.Context, c PresenceChange) (string, PresenceEvent, error) {
 	outcomes, events, err := s.ApplyPresenceBatch(ctx, []PresenceChange{c})
 	if err != nil {
-		return "", PresenceEvent{}, err
+		return "", PresenceEvent{}, wrap("apply presence", err)
 	}
 	return outcomes[0], events[0], nil
 }
@@ -86,13 +86,13 @@ func (s *Store) GetPresence(ctx context.Context, tenantID, userID uuid.UUID) (Pr
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, pgx.ErrNoRows
 	}
-	return p, err
+	return p, wrap("get presence", err)
 }
 
 // QueueResync asks for a user's presence to be re-read.
 func (s *Store) QueueResync(ctx context.Context, tenantID, userID uuid.UUID, reason string) error {
 	_, err := s.db.Exec(ctx, `INSERT INTO presence_resync (tenant_id, user_object_id, reason) VALUES ($1, $2, $3)`+requeue, tenantID, userID, reason)
-	return err
+	return wrap("queue resync", err)
 }
 
 // QueueMonitorResync asks for every user assigned to a monitor (its
@@ -101,7 +101,7 @@ func (s *Store) QueueMonitorResync(ctx context.Context, tenantID, monitorID uuid
 	_, err := s.db.Exec(ctx, `INSERT INTO presence_resync (tenant_id, user_object_id, reason)
 		SELECT tenant_id, object_id, $3 FROM directory_users WHERE tenant_id = $1 AND monitor_id = $2 AND object_id IS NOT NULL`+requeue,
 		tenantID, monitorID, reason)
-	return err
+	return wrap("queue monitor resync", err)
 }
 
 // requeue: a request made while a re-read is under way moves queued_at, so
@@ -112,13 +112,13 @@ const requeue = `
 // RecordSubscriptionEvent hands a lifecycle notification to the engine.
 func (s *Store) RecordSubscriptionEvent(ctx context.Context, subscriptionID uuid.UUID, event string) error {
 	_, err := s.db.Exec(ctx, `INSERT INTO subscription_events (subscription_id, event) VALUES ($1, $2)`, subscriptionID, event)
-	return err
+	return wrap("record subscription event", err)
 }
 
 // TouchSubscription stamps a subscription's last notification.
 func (s *Store) TouchSubscription(ctx context.Context, id uuid.UUID, at time.Time) error {
 	_, err := s.db.Exec(ctx, `UPDATE subscriptions SET last_notification_at = greatest(coalesce(last_notification_at, $2), $2) WHERE id = $1`, id, at)
-	return err
+	return wrap("touch subscription", err)
 }
 
 // PresenceNotifyChannel is the LISTEN/NOTIFY channel ApplyPresence
@@ -135,7 +135,7 @@ func (s *Store) RecordEcho(ctx context.Context, tenantID, userID uuid.UUID, avai
 		VALUES ($1, $2, $3, $4, now() + $5::interval)
 		ON CONFLICT (tenant_id, user_object_id, availability, activity) DO UPDATE SET expires_at = excluded.expires_at`,
 		tenantID, userID, availability, activity, ttl.String())
-	return err
+	return wrap("record echo", err)
 }
 
 // PendingResyncs lists up to limit users queued for a re-read
@@ -145,7 +145,7 @@ func (s *Store) PendingResyncs(ctx context.Context, tenantID uuid.UUID, limit in
 	rows, err := s.db.Query(ctx, `SELECT user_object_id::text, queued_at FROM presence_resync WHERE tenant_id = $1
 		ORDER BY queued_at LIMIT $2`, tenantID, limit)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, time.Time{}, wrap("pending resyncs", err)
 	}
 	defer rows.Close()
 	var users []string
@@ -154,7 +154,7 @@ func (s *Store) PendingResyncs(ctx context.Context, tenantID uuid.UUID, limit in
 		var u string
 		var at time.Time
 		if err := rows.Scan(&u, &at); err != nil {
-			return nil, time.Time{}, err
+			return nil, time.Time{}, wrap("pending resyncs", err)
 		}
 		users = append(users, u)
 		if at.After(upTo) {
@@ -173,7 +173,7 @@ func (s *Store) ClearResyncs(ctx context.Context, tenantID uuid.UUID, users []st
 	}
 	_, err := s.db.Exec(ctx, `DELETE FROM presence_resync WHERE tenant_id = $1 AND user_object_id = ANY($2::uuid[]) AND queued_at <= $3`,
 		tenantID, users, upTo)
-	return err
+	return wrap("clear resyncs", err)
 }
 
 // HeldPresence is the presence we hold for a user, as a repair compares it.
@@ -186,7 +186,7 @@ func (s *Store) HeldPresences(ctx context.Context, tenantID uuid.UUID, users []u
 	rows, err := s.db.Query(ctx, `SELECT user_object_id, availability, activity, graph_sequence FROM presence
 		WHERE tenant_id = $1 AND user_object_id = ANY($2)`, tenantID, users)
 	if err != nil {
-		return nil, err
+		return nil, wrap("held presences", err)
 	}
 	defer rows.Close()
 	out := make(map[uuid.UUID]HeldPresence, len(users))
@@ -194,7 +194,7 @@ func (s *Store) HeldPresences(ctx context.Context, tenantID uuid.UUID, users []u
 		var id uuid.UUID
 		var h HeldPresence
 		if err := rows.Scan(&id, &h.Availability, &h.Activity, &h.GraphSequence); err != nil {
-			return nil, err
+			return nil, wrap("held presences", err)
 		}
 		out[id] = h
 	}

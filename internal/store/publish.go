@@ -71,7 +71,7 @@ func (s *Store) PublishHeld(ctx context.Context, limit int) (int, time.Duration,
 			PresenceNotifyChannel, tenants, uids, seqs, ranks, ct, cn)
 		return err
 	})
-	return n, next, err
+	return n, next, wrap("publish held", err)
 }
 
 // nextHold sets next to how long until the next hold that is not due

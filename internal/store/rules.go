@@ -19,14 +19,14 @@ func (s *Store) MappingRules(ctx context.Context, tenantID uuid.UUID) (json.RawM
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
-	return b, err
+	return b, wrap("mapping rules", err)
 }
 
 // PutMappingRules stores a tenant's mapping rules (JSON, already validated).
 func (s *Store) PutMappingRules(ctx context.Context, tenantID uuid.UUID, rules json.RawMessage) error {
 	_, err := s.db.Exec(ctx, `INSERT INTO mapping_rules (tenant_id, rules) VALUES ($1, $2)
 		ON CONFLICT (tenant_id) DO UPDATE SET rules = excluded.rules, updated_at = now()`, tenantID, rules)
-	return err
+	return wrap("put mapping rules", err)
 }
 
 // TenantRules is a tenant's mapping rules: what it saved, over the
@@ -34,9 +34,10 @@ func (s *Store) PutMappingRules(ctx context.Context, tenantID uuid.UUID, rules j
 func (s *Store) TenantRules(ctx context.Context, tenantID uuid.UUID) (presence.Rules, error) {
 	raw, err := s.MappingRules(ctx, tenantID)
 	if err != nil {
-		return presence.DefaultRules(), err
+		return presence.DefaultRules(), wrap("tenant rules", err)
 	}
-	return DecodeRules(tenantID, raw)
+	v, err := DecodeRules(tenantID, raw)
+	return v, wrap("tenant rules", err)
 }
 
 // TenantWithRules reads a tenant and its mapping rules as stored (nil:

@@ -38,7 +38,7 @@ func secretAAD(id uuid.UUID, tenantID *uuid.UUID, purpose string) []byte {
 func (s *Store) PutSecret(ctx context.Context, tenantID *uuid.UUID, purpose string, plaintext []byte) (uuid.UUID, error) {
 	id, err := uuid.NewRandom()
 	if err != nil {
-		return uuid.Nil, err
+		return uuid.Nil, wrap("put secret", err)
 	}
 	keyID, ct, err := s.ring.Seal(plaintext, secretAAD(id, tenantID, purpose))
 	if err != nil {
@@ -101,7 +101,7 @@ func (s *Store) OpenSecret(ctx context.Context, id uuid.UUID, purpose string) ([
 // DeleteSecret removes a secret row.
 func (s *Store) DeleteSecret(ctx context.Context, id uuid.UUID) error {
 	_, err := s.db.Exec(ctx, `DELETE FROM secrets WHERE id = $1`, id)
-	return err
+	return wrap("delete secret", err)
 }
 
 // RotateSecrets re-seals up to batch secrets that are not yet under the
@@ -157,11 +157,11 @@ func (s *Store) RotateSecrets(ctx context.Context, batch int) (int, error) {
 func (s *Store) SecretsByKey(ctx context.Context) (map[string]int, error) {
 	rows, err := s.db.Query(ctx, `SELECT key_id, count(*) FROM secrets GROUP BY key_id`)
 	if err != nil {
-		return nil, err
+		return nil, wrap("secrets by key", err)
 	}
 	out := map[string]int{}
 	var k string
 	var c int
 	_, err = pgx.ForEachRow(rows, []any{&k, &c}, func() error { out[k] = c; return nil })
-	return out, err
+	return out, wrap("secrets by key", err)
 }

@@ -16,6 +16,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -67,3 +68,12 @@ func (s *Store) InTx(ctx context.Context, fn func(tx Tx) error) error {
 // Pool is the underlying pool: for infrastructure that manages its own
 // connections (the job queue, LISTEN) and for tests that inspect tables.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// wrap names the operation that failed, keeping err's identity (errors.Is
+// still finds pgx.ErrNoRows and our sentinels); nil stays nil.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}

@@ -37,7 +37,7 @@ func (s *Store) SubscriptionByGraphID(ctx context.Context, graphID string) (Subs
 	if errors.Is(err, pgx.ErrNoRows) {
 		return k, ErrSubscriptionNotFound
 	}
-	return k, err
+	return k, wrap("subscription by graph id", err)
 }
 
 // PendingSubscriptionByClientState finds a subscription being created
@@ -49,7 +49,7 @@ func (s *Store) PendingSubscriptionByClientState(ctx context.Context, hash []byt
 	if errors.Is(err, pgx.ErrNoRows) {
 		return k, ErrSubscriptionNotFound
 	}
-	return k, err
+	return k, wrap("pending subscription by client state", err)
 }
 
 // SubscriptionState is a monitor's subscription as we know it.
@@ -73,7 +73,7 @@ func (s *Store) SubscriptionForMonitor(ctx context.Context, tenantID, monitorID 
 	if graphID != nil {
 		st.GraphID = *graphID
 	}
-	return st, err
+	return st, wrap("subscription for monitor", err)
 }
 
 // BeginSubscription records a subscription about to be created (graph_id
@@ -87,39 +87,39 @@ func (s *Store) BeginSubscription(ctx context.Context, tenantID, monitorID uuid.
 			cert_key_id = excluded.cert_key_id, user_count = excluded.user_count, expires_at = NULL, last_error = NULL,
 			abandoned_at = NULL, renewed_at = NULL, renewals = 0, last_notification_at = NULL, updated_at = now()
 		RETURNING id`, tenantID, monitorID, resource, clientStateHash, certID, users).Scan(&id)
-	return id, err
+	return id, wrap("begin subscription", err)
 }
 
 // SubscriptionCreated stores Graph's id and expiry.
 func (s *Store) SubscriptionCreated(ctx context.Context, id uuid.UUID, graphID string, expires time.Time) error {
 	_, err := s.db.Exec(ctx, `UPDATE subscriptions SET graph_id = $2, expires_at = $3, last_error = NULL, updated_at = now() WHERE id = $1`, id, graphID, expires)
-	return err
+	return wrap("subscription created", err)
 }
 
 // AdoptSubscription makes a row describe an existing Graph subscription.
 func (s *Store) AdoptSubscription(ctx context.Context, id uuid.UUID, graphID string, clientStateHash []byte, expires time.Time) error {
 	_, err := s.db.Exec(ctx, `UPDATE subscriptions SET graph_id = $2, client_state_hash = $3, expires_at = $4, last_error = NULL, updated_at = now()
 		WHERE id = $1`, id, graphID, clientStateHash, expires)
-	return err
+	return wrap("adopt subscription", err)
 }
 
 // SubscriptionRenewed stores a renewal's expiry.
 func (s *Store) SubscriptionRenewed(ctx context.Context, id uuid.UUID, expires time.Time) error {
 	_, err := s.db.Exec(ctx, `UPDATE subscriptions SET expires_at = $2, last_error = NULL, renewed_at = now(), renewals = renewals + 1,
 		updated_at = now() WHERE id = $1`, id, expires)
-	return err
+	return wrap("subscription renewed", err)
 }
 
 // SubscriptionFailed records the last error (for the dashboard and API).
 func (s *Store) SubscriptionFailed(ctx context.Context, id uuid.UUID, reason string) error {
 	_, err := s.db.Exec(ctx, `UPDATE subscriptions SET last_error = $2, updated_at = now() WHERE id = $1`, id, reason)
-	return err
+	return wrap("subscription failed", err)
 }
 
 // DropSubscriptionRow forgets a subscription.
 func (s *Store) DropSubscriptionRow(ctx context.Context, id uuid.UUID) error {
 	_, err := s.db.Exec(ctx, `DELETE FROM subscriptions WHERE id = $1`, id)
-	return err
+	return wrap("drop subscription row", err)
 }
 
 // SubscriptionRow is a tenant's subscription as the engine sweeps them.
@@ -135,12 +135,13 @@ func (s *Store) TenantSubscriptions(ctx context.Context, tenantID uuid.UUID) ([]
 	rows, err := s.db.Query(ctx, `SELECT id, monitor_id, coalesce(graph_id, ''), expires_at, abandoned_at IS NOT NULL
 		FROM subscriptions WHERE tenant_id = $1`, tenantID)
 	if err != nil {
-		return nil, err
+		return nil, wrap("tenant subscriptions", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (SubscriptionRow, error) {
+	v, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (SubscriptionRow, error) {
 		var x SubscriptionRow
 		return x, r.Scan(&x.ID, &x.MonitorID, &x.GraphID, &x.ExpiresAt, &x.Abandoned)
 	})
+	return v, wrap("tenant subscriptions", err)
 }
 
 // AbandonSubscription marks a subscription Graph still holds but we can no
@@ -149,14 +150,14 @@ func (s *Store) TenantSubscriptions(ctx context.Context, tenantID uuid.UUID) ([]
 func (s *Store) AbandonSubscription(ctx context.Context, id uuid.UUID, reason string) error {
 	_, err := s.db.Exec(ctx, `UPDATE subscriptions SET abandoned_at = coalesce(abandoned_at, now()), last_error = $2, updated_at = now()
 		WHERE id = $1`, id, reason)
-	return err
+	return wrap("abandon subscription", err)
 }
 
 // SubscriptionExpired makes a row due for re-creation (Graph removed the
 // subscription): the next Ensure makes a new one and repairs.
 func (s *Store) SubscriptionExpired(ctx context.Context, id uuid.UUID, reason string) error {
 	_, err := s.db.Exec(ctx, `UPDATE subscriptions SET expires_at = NULL, last_error = $2, updated_at = now() WHERE id = $1`, id, reason)
-	return err
+	return wrap("subscription expired", err)
 }
 
 // LifecycleEvent is an unhandled lifecycle notification.
@@ -175,16 +176,17 @@ func (s *Store) OpenLifecycleEvents(ctx context.Context, tenantID uuid.UUID) ([]
 		FROM subscription_events e JOIN subscriptions s ON s.id = e.subscription_id
 		WHERE s.tenant_id = $1 AND e.handled_at IS NULL ORDER BY e.id`, tenantID)
 	if err != nil {
-		return nil, err
+		return nil, wrap("open lifecycle events", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (LifecycleEvent, error) {
+	v, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LifecycleEvent, error) {
 		var x LifecycleEvent
 		return x, r.Scan(&x.ID, &x.SubscriptionID, &x.MonitorID, &x.GraphID, &x.Event)
 	})
+	return v, wrap("open lifecycle events", err)
 }
 
 // LifecycleEventHandled closes a lifecycle notification.
 func (s *Store) LifecycleEventHandled(ctx context.Context, id int64) error {
 	_, err := s.db.Exec(ctx, `UPDATE subscription_events SET handled_at = now() WHERE id = $1`, id)
-	return err
+	return wrap("lifecycle event handled", err)
 }

@@ -34,7 +34,7 @@ func (s *Store) GetTenantApp(ctx context.Context, tenantID uuid.UUID) (TenantApp
 	if src != nil {
 		a.SecretExpirySource = *src
 	}
-	return a, err
+	return a, wrap("get tenant app", err)
 }
 
 // TenantAppSecret opens the tenant app's client secret.
@@ -45,10 +45,10 @@ func (s *Store) TenantAppSecret(ctx context.Context, tenantID uuid.UUID) (string
 		return "", ErrNoTenantApp
 	}
 	if err != nil {
-		return "", err
+		return "", wrap("tenant app secret", err)
 	}
 	b, err := s.OpenSecret(ctx, *id, PurposeClientSecret)
-	return string(b), err
+	return string(b), wrap("tenant app secret", err)
 }
 
 // PutTenantApp stores (or replaces) the tenant's own app registration with
@@ -60,17 +60,17 @@ func (s Tx) PutTenantApp(ctx context.Context, a TenantApp, secret string) (chang
 	old, err := s.GetTenantApp(ctx, a.TenantID)
 	exists := err == nil
 	if err != nil && !errors.Is(err, ErrNoTenantApp) {
-		return false, err
+		return false, wrap("put tenant app", err)
 	}
 	var secretID *uuid.UUID
 	if exists {
 		if err := s.db.QueryRow(ctx, `SELECT client_secret_id FROM tenant_apps WHERE tenant_id = $1 FOR UPDATE`, a.TenantID).Scan(&secretID); err != nil {
-			return false, err
+			return false, wrap("put tenant app", err)
 		}
 	}
 	sid, err := s.putOrReplace(ctx, secretID, a.TenantID, PurposeClientSecret, secret)
 	if err != nil {
-		return false, err
+		return false, wrap("put tenant app", err)
 	}
 	var src *string
 	if a.SecretExpirySource != "" {
@@ -83,12 +83,12 @@ func (s Tx) PutTenantApp(ctx context.Context, a TenantApp, secret string) (chang
 			secret_expiry_source = excluded.secret_expiry_source, updated_at = now()`,
 		a.TenantID, a.ClientID, a.AppTenantID, sid, a.SecretExpiresAt, src)
 	if err != nil {
-		return false, err
+		return false, wrap("put tenant app", err)
 	}
 	changed = !exists || old.ClientID != a.ClientID || old.AppTenantID != a.AppTenantID
 	if changed {
 		_, err = s.db.Exec(ctx, `UPDATE monitors SET status = 'needs_update', last_error = 'The app registration changed: sign in again.',
 			updated_at = now() WHERE tenant_id = $1 AND status IN ('authorized', 'needs_reauth')`, a.TenantID)
 	}
-	return changed, err
+	return changed, wrap("put tenant app", err)
 }

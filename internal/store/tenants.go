@@ -70,12 +70,13 @@ func (s *Store) CreateTenant(ctx context.Context, name string, inviteExpires tim
 		return t, fmt.Errorf("create tenant: %w", err)
 	}
 	_, err = s.db.Exec(ctx, `INSERT INTO onboarding (tenant_id, invite_expires_at) VALUES ($1, $2)`, t.ID, inviteExpires)
-	return t, err
+	return t, wrap("create tenant", err)
 }
 
 // GetTenant reads a tenant.
 func (s *Store) GetTenant(ctx context.Context, id uuid.UUID) (Tenant, error) {
-	return scanTenant(s.db.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id))
+	v, err := scanTenant(s.db.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id))
+	return v, wrap("get tenant", err)
 }
 
 // TenantDetails are what the onboarding form sets on the tenant row.
@@ -90,13 +91,13 @@ type TenantDetails struct {
 func (s *Store) UpdateTenantDetails(ctx context.Context, id uuid.UUID, d TenantDetails) error {
 	_, err := s.db.Exec(ctx, `UPDATE tenants SET name = $2, ms_domain = $3, telephony_account_id = $4, admin_email = $5, updated_at = now()
 		WHERE id = $1`, id, d.Name, d.MSDomain, d.TelephonyAccountID, d.AdminEmail)
-	return err
+	return wrap("update tenant details", err)
 }
 
 // SetAllowPasswordSignIn turns the "sign in with password once" option on or off.
 func (s *Store) SetAllowPasswordSignIn(ctx context.Context, id uuid.UUID, allow bool) error {
 	_, err := s.db.Exec(ctx, `UPDATE tenants SET allow_password_signin = $2, updated_at = now() WHERE id = $1`, id, allow)
-	return err
+	return wrap("set allow password sign in", err)
 }
 
 // GetOnboarding reads a tenant's onboarding state.
@@ -108,17 +109,17 @@ func (s *Store) GetOnboarding(ctx context.Context, tenantID uuid.UUID) (Onboardi
 	if errors.Is(err, pgx.ErrNoRows) {
 		return o, ErrTenantNotFound
 	}
-	return o, err
+	return o, wrap("get onboarding", err)
 }
 
 // SaveOnboardingForm stores the form as entered (JSON).
 func (s *Store) SaveOnboardingForm(ctx context.Context, tenantID uuid.UUID, form any) error {
 	b, err := json.Marshal(form)
 	if err != nil {
-		return err
+		return wrap("save onboarding form", err)
 	}
 	_, err = s.db.Exec(ctx, `UPDATE onboarding SET form = $2, updated_at = now() WHERE tenant_id = $1`, tenantID, b)
-	return err
+	return wrap("save onboarding form", err)
 }
 
 // ConsentGranted records confirmed consent for Microsoft tenant msTenant.
@@ -129,11 +130,11 @@ func (s *Store) ConsentGranted(ctx context.Context, tenantID, msTenant uuid.UUID
 		return ErrMicrosoftTenantTaken
 	}
 	if err != nil {
-		return err
+		return wrap("consent granted", err)
 	}
 	_, err = s.db.Exec(ctx, `UPDATE onboarding SET consent_status = 'granted', consent_error = NULL, consented_at = now(), updated_at = now()
 		WHERE tenant_id = $1`, tenantID)
-	return err
+	return wrap("consent granted", err)
 }
 
 // ConsentFailed records why consent did not succeed; a consent already
@@ -141,16 +142,16 @@ func (s *Store) ConsentGranted(ctx context.Context, tenantID, msTenant uuid.UUID
 func (s *Store) ConsentFailed(ctx context.Context, tenantID uuid.UUID, reason string) error {
 	_, err := s.db.Exec(ctx, `UPDATE onboarding SET consent_status = CASE WHEN consent_status = 'granted' THEN 'granted' ELSE 'failed' END,
 		consent_error = $2, updated_at = now() WHERE tenant_id = $1`, tenantID, reason)
-	return err
+	return wrap("consent failed", err)
 }
 
 // CompleteOnboarding activates the tenant.
 func (s *Store) CompleteOnboarding(ctx context.Context, tenantID uuid.UUID) error {
 	if _, err := s.db.Exec(ctx, `UPDATE onboarding SET completed_at = coalesce(completed_at, now()), updated_at = now() WHERE tenant_id = $1`, tenantID); err != nil {
-		return err
+		return wrap("complete onboarding", err)
 	}
 	_, err := s.db.Exec(ctx, `UPDATE tenants SET status = 'active', updated_at = now() WHERE id = $1`, tenantID)
-	return err
+	return wrap("complete onboarding", err)
 }
 
 // Invite is an invitation link's row.
@@ -167,7 +168,7 @@ func (s *Store) CreateInvite(ctx context.Context, tenantID uuid.UUID, createdBy 
 	inv := Invite{TenantID: tenantID, CreatedBy: createdBy, ExpiresAt: expires}
 	err := s.db.QueryRow(ctx, `INSERT INTO invites (tenant_id, created_by, expires_at) VALUES ($1, $2, $3) RETURNING id`,
 		tenantID, createdBy, expires).Scan(&inv.ID)
-	return inv, err
+	return inv, wrap("create invite", err)
 }
 
 // UseInvite reads an invitation and stamps its use.
@@ -178,11 +179,11 @@ func (s *Store) UseInvite(ctx context.Context, id uuid.UUID) (Invite, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return inv, ErrTenantNotFound
 	}
-	return inv, err
+	return inv, wrap("use invite", err)
 }
 
 // RevokeInvite stops an invitation link working.
 func (s *Store) RevokeInvite(ctx context.Context, id uuid.UUID) error {
 	_, err := s.db.Exec(ctx, `UPDATE invites SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1`, id)
-	return err
+	return wrap("revoke invite", err)
 }
