@@ -2,8 +2,9 @@
 // acts on: per-tenant mapping rules from (availability, activity) to a
 // downstream state, the one rule that decides what becomes of an observed
 // change (Decide: stale, unchanged, published, held by the debounce that
-// absorbs call/meeting flaps, or suppressed), and the event both channels
-// carry (NewEvent).
+// absorbs call/meeting flaps, or suppressed), the event both channels
+// carry (NewEvent), and the presence Graph lets us write back into Teams
+// (the pairs and lifetimes in pairs.go).
 package presence
 
 import (
