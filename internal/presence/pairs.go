@@ -11,7 +11,7 @@ import (
 // (the app's own presence session) and setUserPreferredPresence (what the
 // person would pick in Teams) accept different pairs. Graph refuses any
 // other pair with a 400, so they are checked before Graph is called and a
-// refusal can name the pairs allowed (docs/graph.md#writing-presence).
+// refusal can name the pairs allowed (docs/graph.md#setting-presence).
 // Graph's pages spell the values in PascalCase; they are compared
 // case-insensitively, as everywhere else.
 //
@@ -88,7 +88,7 @@ func match(pairs []Pair, availability, activity string) (Pair, bool) {
 	return pairs[i], true
 }
 
-// Lifetimes of what is written (docs/graph.md#writing-presence).
+// Lifetimes of what is written (docs/graph.md#setting-presence).
 const (
 	// MinSessionExpiry and MaxSessionExpiry bound setPresence's
 	// expirationDuration (PT5M to PT4H); Graph refuses anything outside.

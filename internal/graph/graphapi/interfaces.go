@@ -17,13 +17,21 @@ type PresenceReader interface {
 	GetPresence(ctx context.Context, userID string) (Presence, error)
 }
 
-// PresenceWriter sets presence in Teams (Presence.ReadWrite.All).
+// PresenceWriter sets presence in Teams: an app-only token needs
+// Presence.ReadWrite.All, a delegated one reaches only its own user
+// (docs/graph.md#setting-presence). Throttling is never retried behind the
+// caller's back: a 429 comes back at once (IsThrottled, RetryAfter), for
+// the caller to wait or give up as its deadline allows.
 type PresenceWriter interface {
 	// SetPresence sets the app's presence session for the user; sessionID
 	// is the app's client id. Only Graph's documented availability/activity
 	// pairs are accepted; expires is 5 minutes to 4 hours (0: Graph's 5).
 	SetPresence(ctx context.Context, userID, sessionID, availability, activity string, expires time.Duration) error
+	// ClearPresence ends the app's session; IsNotFound when there is none.
 	ClearPresence(ctx context.Context, userID, sessionID string) error
+	// SetPreferredPresence sets what the user would pick in Teams; 0
+	// expires is Graph's default (a day for Busy and DoNotDisturb, else a
+	// week).
 	SetPreferredPresence(ctx context.Context, userID, availability, activity string, expires time.Duration) error
 	ClearPreferredPresence(ctx context.Context, userID string) error
 	// SetStatusMessage sets the user's status message; an empty message
