@@ -121,7 +121,8 @@ func (s *Sim) getPresencesByUserID(w http.ResponseWriter, r *http.Request) {
 }
 
 // presenceWriter checks the caller may change u's presence: an app with
-// Presence.ReadWrite.All, or the user themself with Presence.ReadWrite.
+// Presence.ReadWrite.All, or the user themself with Presence.ReadWrite
+// (docs/graph.md#setting-presence). It answers every refusal itself.
 func (s *Sim) presenceWriter(w http.ResponseWriter, r *http.Request) *User {
 	p := principal(r)
 	if !s.admit(w, r, p, classPresence) {
@@ -131,16 +132,20 @@ func (s *Sim) presenceWriter(w http.ResponseWriter, r *http.Request) *User {
 	if u == nil {
 		return nil
 	}
-	if p.Has("Presence.ReadWrite.All") || (p.UserID == u.ID && p.Has("Presence.ReadWrite")) {
+	switch {
+	case p.Has("Presence.ReadWrite.All"), p.Delegated() && p.UserID == u.ID && p.Has("Presence.ReadWrite"):
 		return u
-	}
-	if p.Delegated() && p.Has("Presence.ReadWrite") {
+	case p.Delegated() && p.Has("Presence.ReadWrite"):
 		// Delegated Presence.ReadWrite covers the signed-in user only.
 		writeGraphError(w, r, http.StatusForbidden, "Forbidden",
 			"The signed-in user may only change their own presence: this requires Presence.ReadWrite.All.")
-		return nil
+	case p.Delegated():
+		requireScope(w, r, "Forbidden", "Presence.ReadWrite")
+	default:
+		// Presence.ReadWrite is delegated only: an app token naming it has
+		// no permission to write, and is refused like one naming nothing.
+		requireScope(w, r, "Forbidden", "Presence.ReadWrite.All")
 	}
-	requireScope(w, r, "Forbidden", "Presence.ReadWrite", "Presence.ReadWrite.All")
 	return nil
 }
 
