@@ -179,7 +179,7 @@ func newWorld(t *testing.T) *world {
 	if _, err := w.st.CreateEndpoint(ctx, w.tenant, w.platform.srv.URL, w.platform.secret); err != nil {
 		t.Fatal(err)
 	}
-	if w.apiKey, err = w.st.CreateAPIKey(ctx, w.tenant, "platform"); err != nil {
+	if w.apiKey, _, err = w.st.CreateAPIKey(ctx, w.tenant, store.NewAPIKey{Name: "platform", Scopes: store.AllScopes}); err != nil {
 		t.Fatal(err)
 	}
 	mon, err := w.st.AddMonitor(ctx, w.tenant, ten.Monitors[0].UPN)

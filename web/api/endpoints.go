@@ -1,15 +1,15 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
-	"github.com/go-chi/chi/v5"
+	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
 	"presencebridge/internal/deliver"
 	"presencebridge/internal/store"
-	"presencebridge/web"
 )
 
 // Webhook endpoints: list them with their backlog, re-enable one after a
@@ -17,9 +17,9 @@ import (
 // user's order), and "retry now" (every pending delivery due at once).
 // Every action is recorded in the audit log under the API key's id.
 
-type endpointJSON struct {
-	ID             uuid.UUID `json:"id"`
-	URL            string    `json:"url"`
+type endpoint struct {
+	ID             uuid.UUID `json:"id" format:"uuid"`
+	URL            string    `json:"url" format:"uri"`
 	Enabled        bool      `json:"enabled"`
 	DisabledReason string    `json:"disabledReason,omitempty"`
 	Pending        int       `json:"pendingDeliveries"`
@@ -27,94 +27,103 @@ type endpointJSON struct {
 	Superseded     int       `json:"supersededDeliveries"`
 }
 
-func (d Deps) listEndpoints(w http.ResponseWriter, r *http.Request) {
-	tenant := r.Context().Value(tenantKey{}).(uuid.UUID)
-	eps, err := d.Store.Endpoints(r.Context(), tenant)
-	if err != nil {
-		web.Problem(w, http.StatusInternalServerError, "Endpoints unavailable", "")
-		return
+type endpointList struct{ Body list[endpoint] }
+
+type replayed struct {
+	Body struct {
+		Replayed int64 `json:"replayed" doc:"Deliveries put back in the queue."`
+		Kept     int64 `json:"kept" doc:"Deliveries kept back: a newer state of their user already reached the endpoint, and re-sending them would move that user backwards."`
 	}
-	backlogs, err := d.Store.Backlogs(r.Context(), tenant)
-	if err != nil {
-		web.Problem(w, http.StatusInternalServerError, "Endpoints unavailable", "")
-		return
-	}
-	out := make([]endpointJSON, 0, len(eps))
-	for _, e := range eps {
-		b := backlogs[e.ID]
-		out = append(out, endpointJSON{e.ID, e.URL, e.Enabled, e.Reason, b.Pending, b.Dead, b.Superseded})
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": out})
 }
 
-func endpointID(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
-	id, err := uuid.Parse(chi.URLParam(r, "id"))
-	if err != nil {
-		web.Problem(w, http.StatusNotFound, "No such endpoint", "")
-		return uuid.Nil, false
+type retried struct {
+	Body struct {
+		Due int64 `json:"due" doc:"Pending deliveries now due."`
 	}
-	return id, true
 }
 
-// actor names the API key that called, for the audit log.
-func actor(r *http.Request) string {
-	return "apikey:" + r.Context().Value(apiKeyKey{}).(uuid.UUID).String()
+func (d Deps) registerEndpoints(api huma.API) {
+	huma.Register(api, operation("list-endpoints", http.MethodGet, "/endpoints", "List webhook endpoints", store.ScopeAdmin, "Endpoints"),
+		func(ctx context.Context, _ *struct{}) (*endpointList, error) {
+			tenant := keyOf(ctx).TenantID
+			eps, err := d.Store.Endpoints(ctx, tenant)
+			if err != nil {
+				return nil, d.unavailable(ctx, "list endpoints", err)
+			}
+			backlogs, err := d.Store.Backlogs(ctx, tenant)
+			if err != nil {
+				return nil, d.unavailable(ctx, "endpoint backlogs", err)
+			}
+			out := &endpointList{Body: list[endpoint]{Data: make([]endpoint, 0, len(eps))}}
+			for _, e := range eps {
+				b := backlogs[e.ID]
+				out.Body.Data = append(out.Body.Data, endpoint{e.ID, e.URL, e.Enabled, e.Reason, b.Pending, b.Dead, b.Superseded})
+			}
+			return out, nil
+		})
+
+	op := operation("enable-endpoint", http.MethodPost, "/endpoints/{id}/enable", "Enable a disabled endpoint", store.ScopeAdmin, "Endpoints")
+	op.DefaultStatus = http.StatusNoContent
+	op.Errors = append(op.Errors, http.StatusNotFound)
+	huma.Register(api, op, func(ctx context.Context, in *idParam) (*struct{}, error) {
+		k := keyOf(ctx)
+		id, ok := in.parse()
+		if !ok {
+			return nil, errNoEndpoint()
+		}
+		if err := deliver.Enable(ctx, d.Store, k.TenantID, id, actor(k)); err != nil {
+			return nil, d.endpointFailed(ctx, "enable endpoint", err)
+		}
+		return nil, nil
+	})
+
+	op = operation("replay-endpoint", http.MethodPost, "/endpoints/{id}/replay", "Replay dead and superseded deliveries", store.ScopeAdmin, "Endpoints")
+	op.DefaultStatus = http.StatusAccepted
+	op.Errors = append(op.Errors, http.StatusNotFound, http.StatusConflict)
+	huma.Register(api, op, func(ctx context.Context, in *idParam) (*replayed, error) {
+		k := keyOf(ctx)
+		id, ok := in.parse()
+		if !ok {
+			return nil, errNoEndpoint()
+		}
+		n, kept, err := deliver.Replay(ctx, d.Store, k.TenantID, id, actor(k))
+		if err != nil {
+			return nil, d.endpointFailed(ctx, "replay endpoint", err)
+		}
+		out := &replayed{}
+		out.Body.Replayed, out.Body.Kept = n, kept
+		return out, nil
+	})
+
+	op = operation("retry-endpoint", http.MethodPost, "/endpoints/{id}/retry", "Make every pending delivery due now", store.ScopeAdmin, "Endpoints")
+	op.DefaultStatus = http.StatusAccepted
+	op.Errors = append(op.Errors, http.StatusNotFound, http.StatusConflict)
+	huma.Register(api, op, func(ctx context.Context, in *idParam) (*retried, error) {
+		k := keyOf(ctx)
+		id, ok := in.parse()
+		if !ok {
+			return nil, errNoEndpoint()
+		}
+		n, err := deliver.RetryNow(ctx, d.Store, k.TenantID, id, actor(k))
+		if err != nil {
+			return nil, d.endpointFailed(ctx, "retry endpoint", err)
+		}
+		out := &retried{}
+		out.Body.Due = n
+		return out, nil
+	})
 }
 
-// actionFailed answers an endpoint action's error.
-func actionFailed(w http.ResponseWriter, err error, title string) {
+func errNoEndpoint() error { return huma.Error404NotFound("No endpoint of this tenant has that id.") }
+
+// endpointFailed answers an endpoint action's error.
+func (d Deps) endpointFailed(ctx context.Context, op string, err error) error {
 	switch {
 	case errors.Is(err, store.ErrEndpointNotFound):
-		web.Problem(w, http.StatusNotFound, "No such endpoint", "")
+		return errNoEndpoint()
 	case errors.Is(err, deliver.ErrEndpointDisabled):
-		web.Problem(w, http.StatusConflict, title, "The endpoint is disabled: enable it first.")
+		return huma.Error409Conflict("The endpoint is disabled: enable it first.")
 	default:
-		web.Problem(w, http.StatusInternalServerError, title, "")
+		return d.unavailable(ctx, op, err)
 	}
-}
-
-func (d Deps) enableEndpoint(w http.ResponseWriter, r *http.Request) {
-	id, ok := endpointID(w, r)
-	if !ok {
-		return
-	}
-	tenant := r.Context().Value(tenantKey{}).(uuid.UUID)
-	if err := deliver.Enable(r.Context(), d.Store, tenant, id, actor(r)); err != nil {
-		actionFailed(w, err, "Endpoint not enabled")
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
-
-// replayEndpoint answers how many deliveries went back in the queue and
-// how many were kept because a newer state of their user already reached
-// the endpoint (re-sending them would move that user backwards).
-func (d Deps) replayEndpoint(w http.ResponseWriter, r *http.Request) {
-	id, ok := endpointID(w, r)
-	if !ok {
-		return
-	}
-	tenant := r.Context().Value(tenantKey{}).(uuid.UUID)
-	n, kept, err := deliver.Replay(r.Context(), d.Store, tenant, id, actor(r))
-	if err != nil {
-		actionFailed(w, err, "Replay failed")
-		return
-	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"replayed": n, "kept": kept})
-}
-
-// retryEndpoint makes every pending delivery of the endpoint due at once
-// and answers how many are due.
-func (d Deps) retryEndpoint(w http.ResponseWriter, r *http.Request) {
-	id, ok := endpointID(w, r)
-	if !ok {
-		return
-	}
-	tenant := r.Context().Value(tenantKey{}).(uuid.UUID)
-	n, err := deliver.RetryNow(r.Context(), d.Store, tenant, id, actor(r))
-	if err != nil {
-		actionFailed(w, err, "Retry failed")
-		return
-	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"due": n})
 }

@@ -23,7 +23,7 @@ func TestEndpointsReEnableAndReplayDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out := f.do(t, "GET", "/api/v1/endpoints", "")
-	list, _ := out["value"].([]any)
+	list, _ := out["data"].([]any)
 	if code != 200 || len(list) != 1 {
 		t.Fatalf("list: %d %v", code, out)
 	}

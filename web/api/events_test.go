@@ -35,7 +35,7 @@ func newFixture(t *testing.T) *fixture {
 	pool := f.st.Pool()
 	ctx := context.Background()
 	var err error
-	if f.key, err = f.st.CreateAPIKey(ctx, f.tenant, "platform"); err != nil {
+	if f.key, _, err = f.st.CreateAPIKey(ctx, f.tenant, store.NewAPIKey{Name: "platform", Scopes: store.AllScopes}); err != nil {
 		t.Fatal(err)
 	}
 	hub := stream.NewHub(f.st, nil)
@@ -44,7 +44,7 @@ func newFixture(t *testing.T) *fixture {
 	go hub.Run(hctx)
 	r := chi.NewRouter()
 	r.Route("/api/v1", Routes(Deps{Store: f.st, Subscribe: hub.Subscribe, Heartbeat: 200 * time.Millisecond}))
-	f.srv = httptest.NewServer(r)
+	f.srv = httptest.NewServer(described(t, r))
 	t.Cleanup(f.srv.Close)
 	storetest.RequireNotStored(t, pool, f.key)
 	return f
@@ -90,8 +90,9 @@ func TestStreamReplaysThenFollowsLiveAndResumes(t *testing.T) {
 	u := uuid.New()
 	f.change(t, u, "InACall")
 	f.change(t, u, "InAMeeting")
-	// Two stored, one committed while connected.
-	got := f.read(t, "", 3, func() {
+	// Two stored (read from the start of the stream, id 0), one committed
+	// while connected.
+	got := f.read(t, "0", 3, func() {
 		time.Sleep(300 * time.Millisecond)
 		f.change(t, u, "Presenting")
 	})
@@ -175,9 +176,9 @@ func TestStreamRefusesALastEventIDBeyondTheNewest(t *testing.T) {
 func TestTheStreamCarriesTheEventIdAndTheObservationTime(t *testing.T) {
 	f := newFixture(t)
 	f.change(t, uuid.New(), "InACall")
-	first := f.read(t, "", 1, nil)[0]
+	first := f.read(t, "0", 1, nil)[0]
 	time.Sleep(20 * time.Millisecond)
-	again := f.read(t, "", 1, nil)[0]
+	again := f.read(t, "0", 1, nil)[0]
 	if first.event.Data.EventID == uuid.Nil || first.event.Data.EventID.Version() != 7 || again.event.Data.EventID != first.event.Data.EventID {
 		t.Errorf("event ids %v then %v, want one UUIDv7", first.event.Data.EventID, again.event.Data.EventID)
 	}

@@ -1,24 +1,22 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 
-	"github.com/google/uuid"
+	"github.com/danielgtaylor/huma/v2"
 
 	"presencebridge/internal/presence"
 	"presencebridge/internal/store"
-	"presencebridge/web"
 )
 
 // Mapping rules: GET and PUT /mapping-rules, and POST /mapping-rules/preview
 // to see what a rule set would emit for sample presences before saving it.
 
 type rulesBody struct {
-	Rules   presence.Rules    `json:"rules"`
-	Preview []previewResult   `json:"preview,omitempty"`
-	Samples []presence.Sample `json:"samples,omitempty"`
+	Rules   presence.Rules  `json:"rules"`
+	Preview []previewResult `json:"preview" doc:"What the rules emit for common (or the given) presences."`
 }
 
 type previewResult struct {
@@ -38,67 +36,58 @@ func preview(r presence.Rules, samples []presence.Sample) []previewResult {
 	return out
 }
 
-func (d Deps) rules(r *http.Request) (presence.Rules, error) {
-	tenant := r.Context().Value(tenantKey{}).(uuid.UUID)
-	return d.Store.TenantRules(r.Context(), tenant)
+type rulesOutput struct{ Body rulesBody }
+
+type rulesInput struct {
+	Body struct {
+		Rules presence.Rules `json:"rules"`
+	}
 }
 
-func (d Deps) getRules(w http.ResponseWriter, r *http.Request) {
-	rules, err := d.rules(r)
-	if err != nil {
-		web.Problem(w, http.StatusInternalServerError, "Rules unavailable", "")
-		return
+type previewInput struct {
+	Body struct {
+		Rules   presence.Rules    `json:"rules"`
+		Samples []presence.Sample `json:"samples,omitempty" doc:"Presences to map; absent: the ones Teams commonly shows."`
 	}
-	writeJSON(w, http.StatusOK, rulesBody{Rules: rules, Preview: preview(rules, nil)})
 }
 
-// readRules decodes and validates a rule set; problems are answered 400/422.
-func readRules(w http.ResponseWriter, r *http.Request) (rulesBody, bool) {
-	var body rulesBody
-	body.Rules = presence.DefaultRules() // fields left out keep their defaults
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		web.Problem(w, http.StatusBadRequest, "Malformed rules", err.Error())
-		return body, false
-	}
-	if err := body.Rules.Validate(); err != nil {
-		web.Problem(w, http.StatusUnprocessableEntity, "Invalid rules", err.Error())
-		return body, false
-	}
-	return body, true
-}
+func (d Deps) registerRules(api huma.API) {
+	huma.Register(api, operation("get-mapping-rules", http.MethodGet, "/mapping-rules", "Get the mapping rules", store.ScopeAdmin, "Mapping rules"),
+		func(ctx context.Context, _ *struct{}) (*rulesOutput, error) {
+			rules, err := d.Store.TenantRules(ctx, keyOf(ctx).TenantID)
+			if err != nil {
+				return nil, d.unavailable(ctx, "get mapping rules", err)
+			}
+			return &rulesOutput{Body: rulesBody{Rules: rules, Preview: preview(rules, nil)}}, nil
+		})
 
-func (d Deps) putRules(w http.ResponseWriter, r *http.Request) {
-	body, ok := readRules(w, r)
-	if !ok {
-		return
-	}
-	raw, _ := json.Marshal(body.Rules)
-	tenant := r.Context().Value(tenantKey{}).(uuid.UUID)
-	err := d.Store.InTx(r.Context(), func(tx store.Tx) error {
-		if err := tx.PutMappingRules(r.Context(), tenant, raw); err != nil {
-			return err
+	op := operation("put-mapping-rules", http.MethodPut, "/mapping-rules", "Replace the mapping rules", store.ScopeAdmin, "Mapping rules")
+	op.Description = "The body holds the whole rule set; every field is required. Changes apply from the next presence change."
+	huma.Register(api, op, func(ctx context.Context, in *rulesInput) (*rulesOutput, error) {
+		rules := in.Body.Rules
+		if err := rules.Validate(); err != nil {
+			return nil, huma.Error422UnprocessableEntity(err.Error())
 		}
-		return tx.Audit(r.Context(), &tenant, actor(r), "mapping_rules.updated", map[string]any{"rules": body.Rules})
+		k := keyOf(ctx)
+		raw, _ := json.Marshal(rules)
+		err := d.Store.InTx(ctx, func(tx store.Tx) error {
+			if err := tx.PutMappingRules(ctx, k.TenantID, raw); err != nil {
+				return err
+			}
+			return tx.Audit(ctx, &k.TenantID, actor(k), "mapping_rules.updated", map[string]any{"rules": rules})
+		})
+		if err != nil {
+			return nil, d.unavailable(ctx, "put mapping rules", err)
+		}
+		return &rulesOutput{Body: rulesBody{Rules: rules, Preview: preview(rules, nil)}}, nil
 	})
-	if err != nil {
-		web.Problem(w, http.StatusInternalServerError, "Rules not saved", "")
-		return
-	}
-	writeJSON(w, http.StatusOK, rulesBody{Rules: body.Rules, Preview: preview(body.Rules, nil)})
-}
 
-func (d Deps) previewRules(w http.ResponseWriter, r *http.Request) {
-	body, ok := readRules(w, r)
-	if !ok {
-		return
-	}
-	writeJSON(w, http.StatusOK, rulesBody{Rules: body.Rules, Preview: preview(body.Rules, body.Samples)})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	op = operation("preview-mapping-rules", http.MethodPost, "/mapping-rules/preview", "Preview a rule set", store.ScopeAdmin, "Mapping rules")
+	op.Description = "What a rule set would emit for sample presences, without saving it."
+	huma.Register(api, op, func(ctx context.Context, in *previewInput) (*rulesOutput, error) {
+		if err := in.Body.Rules.Validate(); err != nil {
+			return nil, huma.Error422UnprocessableEntity(err.Error())
+		}
+		return &rulesOutput{Body: rulesBody{Rules: in.Body.Rules, Preview: preview(in.Body.Rules, in.Body.Samples)}}, nil
+	})
 }

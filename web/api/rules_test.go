@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"presencebridge/internal/presence"
 )
 
 func (f *fixture) do(t *testing.T, method, path, body string) (int, map[string]any) {
@@ -41,14 +43,16 @@ func TestMappingRulesPreviewSaveAndRefuseBadOnes(t *testing.T) {
 	}
 	// Preview: meetings are not calls for this tenant; nothing saved yet.
 	code, out = f.do(t, "POST", "/api/v1/mapping-rules/preview",
-		`{"rules":{"talkingInMeeting":false},"samples":[{"availability":"Busy","activity":"InAMeeting"}]}`)
+		`{"rules":`+rulesJSON(t, func(r *presence.Rules) { r.TalkingInMeeting = false })+`,"samples":[{"availability":"Busy","activity":"InAMeeting"}]}`)
 	if code != 200 || stateOf(out, "Busy", "InAMeeting") != "busy" || len(out["preview"].([]any)) != 1 {
 		t.Fatalf("preview: %d %v", code, out)
 	}
 	if _, out = f.do(t, "GET", "/api/v1/mapping-rules", ""); stateOf(out, "Busy", "InAMeeting") != "talking" {
 		t.Error("a preview changed the saved rules")
 	}
-	code, _ = f.do(t, "PUT", "/api/v1/mapping-rules", `{"rules":{"talkingInMeeting":false,"availableIdle":"available"}}`)
+	code, _ = f.do(t, "PUT", "/api/v1/mapping-rules", `{"rules":`+rulesJSON(t, func(r *presence.Rules) {
+		r.TalkingInMeeting, r.AvailableIdle = false, presence.Available
+	})+`}`)
 	if code != 200 {
 		t.Fatalf("PUT: %d", code)
 	}
@@ -59,14 +63,39 @@ func TestMappingRulesPreviewSaveAndRefuseBadOnes(t *testing.T) {
 	if err != nil || len(audit) != 1 || audit[0].Action != "mapping_rules.updated" || !strings.HasPrefix(audit[0].Actor, "apikey:") {
 		t.Errorf("audit log after the PUT = %+v (%v), want one mapping_rules.updated by the API key", audit, err)
 	}
+	// Whole and valid, or refused without a change: a state that does not
+	// exist, a field of the wrong type, a field left out, one we do not
+	// know, null, two documents.
+	whole := rulesJSON(t, nil)
 	for body, want := range map[string]int{
-		`{"rules":{"busyIdle":"ringing"}}`:  422,
-		`{"rules":{"debounce":"soon"}}`:     400,
-		`{"rules":{"talkingInCall":"yes"}}`: 400,
-		`{"rulez":{}}`:                      400,
+		`{"rules":` + strings.Replace(whole, `"busyIdle":"busy"`, `"busyIdle":"ringing"`, 1) + `}`:          422,
+		`{"rules":` + strings.Replace(whole, `"debounce":"`, `"debounce":"soon`, 1) + `}`:                   422,
+		`{"rules":` + strings.Replace(whole, `"talkingInCall":true`, `"talkingInCall":"yes"`, 1) + `}`:      422,
+		`{"rules":` + strings.Replace(whole, `"talkingInCall":true,`, ``, 1) + `}`:                          422,
+		`{"rules":` + strings.Replace(whole, `"talkingInCall":true`, `"talkingInCall":true,"x":1`, 1) + `}`: 422,
+		`{"rulez":{}}`: 422,
+		`null`:         422,
+		`{"rules":` + whole + `}{"rules":` + whole + `}`: 400,
 	} {
 		if code, out := f.do(t, "PUT", "/api/v1/mapping-rules", body); code != want || out["title"] == nil {
 			t.Errorf("PUT %s: %d %v, want %d with a problem", body, code, out, want)
 		}
 	}
+	if _, out = f.do(t, "GET", "/api/v1/mapping-rules", ""); stateOf(out, "Busy", "InAMeeting") != "busy" {
+		t.Errorf("a refused PUT changed the rules: %v", out["preview"])
+	}
+}
+
+// rulesJSON is the default rule set, changed by change, as JSON.
+func rulesJSON(t *testing.T, change func(*presence.Rules)) string {
+	t.Helper()
+	r := presence.DefaultRules()
+	if change != nil {
+		change(&r)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -1,0 +1,70 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"presencebridge/internal/store"
+)
+
+type keyCtx struct{}
+
+// keyOf is the API key the request authenticated with.
+func keyOf(ctx context.Context) store.APIKey { return ctx.Value(keyCtx{}).(store.APIKey) }
+
+// requiredScope is the scope an operation names (none: it is public, as
+// the API's description is).
+func requiredScope(op *huma.Operation) string {
+	for _, req := range op.Security {
+		for _, scopes := range req {
+			if len(scopes) > 0 {
+				return scopes[0]
+			}
+		}
+	}
+	return ""
+}
+
+// authenticate checks the API key of every operation that needs a scope:
+// a missing, unknown, revoked or expired key, or one of a suspended
+// tenant, is 401; a key without the operation's scope is 403 naming it.
+// When the database cannot judge the key the answer is 503 with
+// Retry-After: a 401 would tell the platform its key is bad, and it might
+// discard a good one.
+func (d Deps) authenticate(api huma.API) func(huma.Context, func(huma.Context)) {
+	return func(ctx huma.Context, next func(huma.Context)) {
+		scope := requiredScope(ctx.Operation())
+		if scope == "" {
+			next(ctx)
+			return
+		}
+		secret, ok := trimBearer(ctx.Header("Authorization"))
+		if !ok {
+			ctx.SetHeader("WWW-Authenticate", `Bearer realm="presence-bridge"`)
+			huma.WriteErr(api, ctx, http.StatusUnauthorized, "Send the tenant's API key as Authorization: Bearer pbk_….")
+			return
+		}
+		k, err := d.Store.AuthenticateAPIKey(ctx.Context(), secret)
+		if err != nil && !errors.Is(err, store.ErrBadAPIKey) {
+			d.Logger.LogAttrs(ctx.Context(), slog.LevelError, "api: key check", slog.String("operation", ctx.Operation().OperationID), slog.Any("err", err))
+			ctx.SetHeader("Retry-After", "5")
+			huma.WriteErr(api, ctx, http.StatusServiceUnavailable, "The key could not be checked just now. Try again shortly.")
+			return
+		}
+		if err != nil {
+			ctx.SetHeader("WWW-Authenticate", `Bearer realm="presence-bridge", error="invalid_token"`)
+			huma.WriteErr(api, ctx, http.StatusUnauthorized, "The API key is unknown, revoked or expired, or its tenant is suspended.")
+			return
+		}
+		if !k.Has(scope) {
+			ctx.SetHeader("WWW-Authenticate", `Bearer realm="presence-bridge", error="insufficient_scope", scope="`+scope+`"`)
+			huma.WriteErr(api, ctx, http.StatusForbidden, "This API key lacks the "+scope+" scope this operation needs.")
+			return
+		}
+		next(huma.WithValue(ctx, keyCtx{}, k))
+	}
+}
