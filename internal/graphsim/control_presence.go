@@ -13,6 +13,7 @@ func (s *Sim) presenceControlRoutes(r chi.Router) {
 	r.Post("/users/{id}/presence", s.ctlSetPresence)
 	r.Get("/users/{id}/presence", s.ctlGetPresence)
 	r.Post("/users/{id}/out-of-office", s.ctlOutOfOffice)
+	r.Post("/users/{id}/work-location", s.ctlWorkLocation)
 	r.Get("/throttle", s.ctlThrottle)
 	r.Get("/token-calls", s.ctlTokenCalls)
 	r.Put("/throttle/limits/{class}", s.ctlSetLimit)
@@ -45,16 +46,22 @@ func (s *Sim) ctlSetPresence(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.SetTeamsPresence(id, canon(body.Availability), canon(body.Activity)); err != nil {
-		status := http.StatusBadRequest
-		s.mu.RLock()
-		if s.users[id] == nil {
-			status = http.StatusNotFound
-		}
-		s.mu.RUnlock()
-		ctlFail(w, status, "%v", err)
+		s.ctlRefused(w, id, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, s.currentPresence(id))
+}
+
+// ctlRefused answers a refused change of user id's presence: 404 when
+// there is no such user, 400 otherwise.
+func (s *Sim) ctlRefused(w http.ResponseWriter, id uuid.UUID, err error) {
+	status := http.StatusBadRequest
+	s.mu.RLock()
+	if s.users[id] == nil {
+		status = http.StatusNotFound
+	}
+	s.mu.RUnlock()
+	ctlFail(w, status, "%v", err)
 }
 
 func (s *Sim) ctlGetPresence(w http.ResponseWriter, r *http.Request) {
@@ -86,6 +93,30 @@ func (s *Sim) ctlOutOfOffice(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.SetOutOfOffice(id, body.On, body.Message); err != nil {
 		ctlFail(w, http.StatusNotFound, "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.currentPresence(id))
+}
+
+// ctlWorkLocation sets one layer of the user's work location, as their
+// devices or calendar would: {"source":"manual","workLocationType":"remote",
+// "placeId":"…"}; source defaults to manual, and workLocationType
+// unspecified clears the layer.
+func (s *Sim) ctlWorkLocation(w http.ResponseWriter, r *http.Request) {
+	id, ok := ctlUserID(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		Source           string `json:"source"`
+		WorkLocationType string `json:"workLocationType"`
+		PlaceID          string `json:"placeId"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	if err := s.SetWorkLocation(id, body.Source, body.WorkLocationType, body.PlaceID); err != nil {
+		s.ctlRefused(w, id, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, s.currentPresence(id))

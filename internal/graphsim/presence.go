@@ -2,6 +2,7 @@ package graphsim
 
 import (
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,9 +17,13 @@ import (
 // per app id — plus an optional user-preferred presence. The aggregated
 // presence is what Graph reads and subscriptions report: the preferred
 // presence while any session exists, else the strongest session
-// (DoNotDisturb > Busy > Available > Away), else Offline. Every change of
-// the aggregate gets a new, lexicographically increasing sequenceNumber and
-// is handed to the notifier.
+// (DoNotDisturb > Busy > Available > Away), else Offline. Beside those two
+// strings the resource carries the status message, the out-of-office
+// settings and the work location (worklocation.go). A change of any
+// property of the resource, as its owner sees it, is a new version: it gets
+// a new, lexicographically increasing sequenceNumber and is handed to the
+// notifier (docs/graph.md#presence-change-notifications); the same resource
+// again is no change and notifies nothing.
 
 // Presence is Graph's presence resource.
 type Presence struct {
@@ -27,6 +32,7 @@ type Presence struct {
 	Activity       string         `json:"activity"`
 	StatusMessage  *StatusMessage `json:"statusMessage"`
 	OutOfOffice    OutOfOffice    `json:"outOfOfficeSettings"`
+	WorkLocation   WorkLocation   `json:"workLocation"`
 	SequenceNumber string         `json:"sequenceNumber,omitempty"`
 }
 
@@ -92,7 +98,8 @@ type userPresence struct {
 	statusExp time.Time
 	oof       bool
 	oofMsg    *string
-	current   Presence // last aggregate handed out
+	locations map[string]workLocationLayer // by source: manual, automatic, scheduled
+	current   Presence                     // last aggregate handed out
 }
 
 type presenceBook struct {
@@ -152,6 +159,7 @@ func (u *userPresence) aggregate(id uuid.UUID, now time.Time) Presence {
 		sm := *u.status
 		p.StatusMessage = &sm
 	}
+	p.WorkLocation = u.workLocation()
 	return p
 }
 
@@ -254,14 +262,12 @@ func (s *Sim) currentPresence(id uuid.UUID) Presence {
 	return Presence{ID: id, Availability: "Offline", Activity: "Offline", SequenceNumber: sequenceNumber(0, time.Unix(0, 0))}
 }
 
+// samePresence reports whether a and b are the same version of the
+// resource: every property equal, as the owner sees it (the status
+// message's expiry and publish time included), the sequenceNumber aside.
 func samePresence(a, b Presence) bool {
-	if a.Availability != b.Availability || a.Activity != b.Activity || a.OutOfOffice.IsOutOfOffice != b.OutOfOffice.IsOutOfOffice {
-		return false
-	}
-	if (a.StatusMessage == nil) != (b.StatusMessage == nil) {
-		return false
-	}
-	return a.StatusMessage == nil || a.StatusMessage.Message == b.StatusMessage.Message
+	a.SequenceNumber, b.SequenceNumber = "", ""
+	return reflect.DeepEqual(a, b)
 }
 
 // sequenceNumber is lexicographically sortable: a fixed-width hex time and
