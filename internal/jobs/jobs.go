@@ -130,6 +130,15 @@ func (w *RetentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs
 			return fmt.Errorf("presence retention: %w", err)
 		}
 		if n < retentionBatch {
+			break
+		}
+	}
+	for {
+		n, err := w.st.DeleteExpiredIdempotencyKeys(ctx, retentionBatch)
+		if err != nil {
+			return fmt.Errorf("idempotency key retention: %w", err)
+		}
+		if n < retentionBatch {
 			return nil
 		}
 	}

@@ -65,7 +65,7 @@ func Routes(d Deps) func(chi.Router) {
 			writeProblem(w, http.StatusMethodNotAllowed, "The resource does not accept "+r.Method+": see /api/v1/docs.")
 		})
 		api := humachi.New(r, config())
-		api.UseMiddleware(d.authenticate(api))
+		api.UseMiddleware(d.authenticate(api), d.idempotent(api))
 		d.registerKeys(api)
 		d.registerEvents(api)
 		d.registerRules(api)
@@ -103,15 +103,23 @@ func config() huma.Config {
 // may answer 401, 403 and 503; one with a body also 400 (not JSON) and 422
 // (JSON the operation cannot take) — huma adds 422 wherever there is input.
 func operation(id, method, path, summary, scope string, tag string) huma.Operation {
-	errs := []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusServiceUnavailable}
-	if method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
-		errs = append(errs, http.StatusBadRequest)
-	}
-	return huma.Operation{
+	op := huma.Operation{
 		OperationID: id, Method: method, Path: path, Summary: summary, Tags: []string{tag},
 		Security: []map[string][]string{{securityScheme: {scope}}},
-		Errors:   errs,
+		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusServiceUnavailable},
 	}
+	switch method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		// Writes take an Idempotency-Key (idempotency.go): a reused key is
+		// 409 while its first request runs and 422 with another request.
+		op.Errors = append(op.Errors, http.StatusBadRequest, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusRequestEntityTooLarge)
+		maxLen := maxIdempotencyKey
+		op.Parameters = append(op.Parameters, &huma.Param{Name: idempotencyHeader, In: "header",
+			Description: "Makes a retry safe: the same key and request within 24 hours get the first answer again " +
+				"(with Idempotent-Replayed: true) instead of being carried out twice. Any unique string, e.g. a UUID.",
+			Schema: &huma.Schema{Type: "string", MinLength: new(1), MaxLength: &maxLen}})
+	}
+	return op
 }
 
 // idParam is a resource id in the path. It is a string, not a UUID, so
