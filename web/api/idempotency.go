@@ -142,7 +142,9 @@ func (c *recording) AppendHeader(name, value string) {
 	c.humaContext.AppendHeader(name, value)
 }
 
-func (c *recording) BodyWriter() io.Writer { return io.MultiWriter(c.humaContext.BodyWriter(), &c.body) }
+func (c *recording) BodyWriter() io.Writer {
+	return io.MultiWriter(c.humaContext.BodyWriter(), &c.body)
+}
 
 // Unwrap lets the adapter find its own context beneath.
 func (c *recording) Unwrap() huma.Context { return c.humaContext }
