@@ -64,6 +64,8 @@ type Config struct {
 	EngineInterval  time.Duration `env:"ENGINE_INTERVAL" envDefault:"1m" help:"how often a worker passes over every tenant (renewals, token upkeep, lifecycle events, re-reads); a killed worker's tenants are taken by the others' next pass"`
 	RepairInterval  time.Duration `env:"REPAIR_INTERVAL" envDefault:"10m" help:"how often every monitored user's presence is re-read to repair what notifications missed"`
 
+	APIRateLimit int `env:"API_RATE_LIMIT" envDefault:"200" help:"requests per second one API key may make to the tenant API (per instance); more are answered 429 with Retry-After"`
+
 	EventRetention time.Duration `env:"EVENT_RETENTION" envDefault:"720h" help:"how long presence history is kept (events still waiting to be delivered are kept whatever their age)"`
 
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s" help:"how long a SIGTERM waits for requests and jobs in flight"`
@@ -108,6 +110,9 @@ func (c *Config) validate() error {
 	}
 	if c.DBMaxConns < 2 {
 		bad("DB_MAX_CONNS", "must be at least 2, not %d", c.DBMaxConns)
+	}
+	if c.APIRateLimit < 1 {
+		bad("API_RATE_LIMIT", "must be at least 1 request per second, not %d", c.APIRateLimit)
 	}
 	if c.HTTPAddr == "" || !strings.Contains(c.HTTPAddr, ":") {
 		bad("HTTP_ADDR", "must be host:port or :port, not %q", c.HTTPAddr)

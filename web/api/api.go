@@ -47,6 +47,9 @@ type Deps struct {
 	// Logger receives failures the client sees only as a 5xx. Nil discards
 	// them.
 	Logger *slog.Logger
+	// RateLimit is the requests per second one API key may make
+	// (default DefaultRateLimit).
+	RateLimit int
 }
 
 // Routes mounts the API (under /api/v1).
@@ -57,7 +60,11 @@ func Routes(d Deps) func(chi.Router) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
+	if d.RateLimit <= 0 {
+		d.RateLimit = DefaultRateLimit
+	}
 	return func(r chi.Router) {
+		r.Use(d.rateLimit())
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 			writeProblem(w, http.StatusNotFound, "There is no such resource in the API: see /api/v1/docs.")
 		})
@@ -100,13 +107,13 @@ func config() huma.Config {
 }
 
 // operation is a described operation that needs scope. Every operation
-// may answer 401, 403 and 503; one with a body also 400 (not JSON) and 422
+// may answer 401, 403, 429 and 503; one with a body also 400 (not JSON) and 422
 // (JSON the operation cannot take) — huma adds 422 wherever there is input.
 func operation(id, method, path, summary, scope string, tag string) huma.Operation {
 	op := huma.Operation{
 		OperationID: id, Method: method, Path: path, Summary: summary, Tags: []string{tag},
 		Security: []map[string][]string{{securityScheme: {scope}}},
-		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusServiceUnavailable},
+		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}
 	switch method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:

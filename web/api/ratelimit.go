@@ -1,0 +1,60 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/httprate"
+)
+
+// Rate limits: each API key may make Deps.RateLimit requests a second (a
+// sliding window, per instance); beyond, the answer is 429 problem+json
+// with Retry-After. Every answer carries the key's budget in GitHub's
+// headers (X-RateLimit-Limit, -Remaining, -Reset as a Unix time), which
+// httprate writes, and the IETF draft's RateLimit-Policy
+// (draft-ietf-httpapi-ratelimit-headers). A request without a
+// well-formed key is limited by its address instead, so that guessing
+// keys is slowed as well.
+
+// DefaultRateLimit is the requests per second one key may make.
+const DefaultRateLimit = 200
+
+func (d Deps) rateLimit() func(http.Handler) http.Handler {
+	limiter := httprate.NewRateLimiter(d.RateLimit, time.Second,
+		httprate.WithKeyFuncs(limitKey),
+		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+			writeProblem(w, http.StatusTooManyRequests, "This API key made more than "+strconv.Itoa(d.RateLimit)+
+				" requests in a second. Retry after the time Retry-After gives.")
+		}))
+	policy := strconv.Itoa(d.RateLimit) + ";w=1"
+	return func(next http.Handler) http.Handler {
+		limited := limiter.Handler(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("RateLimit-Policy", policy)
+			limited.ServeHTTP(w, r)
+		})
+	}
+}
+
+// limitKey is the API key's prefix (pbk_<prefix>_…), or the client's
+// address when there is no well-formed key.
+func limitKey(r *http.Request) (string, error) {
+	if secret, ok := trimBearer(r.Header.Get("Authorization")); ok {
+		if rest, ok := strings.CutPrefix(secret, "pbk_"); ok {
+			if prefix, _, ok := strings.Cut(rest, "_"); ok && len(prefix) == 8 {
+				return "key:" + prefix, nil
+			}
+		}
+	}
+	return "ip:" + httprate.CanonicalizeIP(remoteIP(r)), nil
+}
+
+func remoteIP(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i > 0 && !strings.HasSuffix(host, "]") {
+		host = host[:i]
+	}
+	return strings.Trim(host, "[]")
+}
