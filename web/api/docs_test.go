@@ -76,4 +76,3 @@ func TestTheReferencePageShowsEveryDescribedOperationInABrowser(t *testing.T) {
 		t.Errorf("create-api-key section = %q (%v), want its scope and the Idempotency-Key header", scope, err)
 	}
 }
-
