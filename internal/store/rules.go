@@ -79,3 +79,21 @@ type withExtra struct {
 }
 
 func (r withExtra) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.extra...)...) }
+
+// LockMappingRules reads a tenant's mapping rules and holds them until the
+// transaction ends, so that a conditional change (If-Match) compares and
+// writes without another change between. The tenant's row is what is
+// locked: a tenant that never saved rules has no rules row to lock.
+func (tx Tx) LockMappingRules(ctx context.Context, tenantID uuid.UUID) (presence.Rules, error) {
+	var raw json.RawMessage
+	err := tx.db.QueryRow(ctx, `SELECT (SELECT rules FROM mapping_rules WHERE tenant_id = t.id)
+		FROM tenants t WHERE t.id = $1 FOR NO KEY UPDATE`, tenantID).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = ErrTenantNotFound
+	}
+	if err != nil {
+		return presence.DefaultRules(), wrap("lock mapping rules", err)
+	}
+	v, err := DecodeRules(tenantID, raw)
+	return v, wrap("lock mapping rules", err)
+}

@@ -1,11 +1,19 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"reflect"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
+	jsonpatch "github.com/evanphx/json-patch/v5"
 
 	"presencebridge/internal/presence"
 	"presencebridge/internal/store"
@@ -36,12 +44,51 @@ func preview(r presence.Rules, samples []presence.Sample) []previewResult {
 	return out
 }
 
-type rulesOutput struct{ Body rulesBody }
+type rulesOutput struct {
+	ETag string `header:"ETag" doc:"The rule set's version: send it as If-Match to change exactly this version."`
+	Body rulesBody
+}
+
+func rulesAnswer(r presence.Rules) *rulesOutput {
+	return &rulesOutput{ETag: rulesETag(r), Body: rulesBody{Rules: r, Preview: preview(r, nil)}}
+}
+
+// rulesETag is a strong validator of a rule set: a digest of its JSON.
+func rulesETag(r presence.Rules) string {
+	b, _ := json.Marshal(r)
+	sum := sha256.Sum256(b)
+	return `"` + hex.EncodeToString(sum[:12]) + `"`
+}
+
+// Precondition is the conditional header of a change (exported: huma sets
+// parameters only through exported embedded structs).
+type Precondition struct {
+	IfMatch string `header:"If-Match" doc:"Change only this version (the ETag of a GET); otherwise 412. * or absent: any version."`
+}
+
+// check answers 412 when the header names another version than current.
+func (m Precondition) check(current string) error {
+	if m.IfMatch == "" || m.IfMatch == "*" {
+		return nil
+	}
+	for _, tag := range strings.Split(m.IfMatch, ",") {
+		if strings.TrimSpace(tag) == current {
+			return nil
+		}
+	}
+	return huma.Error412PreconditionFailed("The resource changed since the version If-Match names (its ETag is now " + current + "): read it again.")
+}
 
 type rulesInput struct {
+	Precondition
 	Body struct {
 		Rules presence.Rules `json:"rules"`
 	}
+}
+
+type rulesPatchInput struct {
+	Precondition
+	RawBody []byte
 }
 
 type previewInput struct {
@@ -58,28 +105,39 @@ func (d Deps) registerRules(api huma.API) {
 			if err != nil {
 				return nil, d.unavailable(ctx, "get mapping rules", err)
 			}
-			return &rulesOutput{Body: rulesBody{Rules: rules, Preview: preview(rules, nil)}}, nil
+			return rulesAnswer(rules), nil
 		})
 
 	op := operation("put-mapping-rules", http.MethodPut, "/mapping-rules", "Replace the mapping rules", store.ScopeAdmin, "Mapping rules")
 	op.Description = "The body holds the whole rule set; every field is required. Changes apply from the next presence change."
+	op.Errors = append(op.Errors, http.StatusPreconditionFailed)
 	huma.Register(api, op, func(ctx context.Context, in *rulesInput) (*rulesOutput, error) {
-		rules := in.Body.Rules
-		if err := rules.Validate(); err != nil {
-			return nil, huma.Error422UnprocessableEntity(err.Error())
-		}
-		k := keyOf(ctx)
-		raw, _ := json.Marshal(rules)
-		err := d.Store.InTx(ctx, func(tx store.Tx) error {
-			if err := tx.PutMappingRules(ctx, k.TenantID, raw); err != nil {
-				return err
+		return d.changeRules(ctx, in.Precondition, func(presence.Rules) (presence.Rules, error) { return in.Body.Rules, nil })
+	})
+
+	op = operation("patch-mapping-rules", http.MethodPatch, "/mapping-rules", "Change some mapping rules", store.ScopeAdmin, "Mapping rules")
+	op.Description = "A JSON Merge Patch (RFC 7396) of the rule set, e.g. `{\"rules\":{\"talkingInMeeting\":false}}`: the fields given change, the others keep their values."
+	op.Errors = append(op.Errors, http.StatusPreconditionFailed)
+	op.RequestBody = &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
+		"application/merge-patch+json": {Schema: &huma.Schema{Type: "object", Description: "A merge patch of {\"rules\": {…}}."}},
+	}}
+	huma.Register(api, op, func(ctx context.Context, in *rulesPatchInput) (*rulesOutput, error) {
+		return d.changeRules(ctx, in.Precondition, func(current presence.Rules) (presence.Rules, error) {
+			doc, _ := json.Marshal(map[string]any{"rules": current})
+			patched, err := jsonpatch.MergePatch(doc, in.RawBody)
+			if err != nil {
+				return current, huma.Error400BadRequest("The body is not a JSON Merge Patch: " + err.Error())
 			}
-			return tx.Audit(ctx, &k.TenantID, actor(k), "mapping_rules.updated", map[string]any{"rules": rules})
+			var out struct {
+				Rules presence.Rules `json:"rules"`
+			}
+			dec := json.NewDecoder(bytes.NewReader(patched))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&out); err != nil {
+				return current, huma.Error422UnprocessableEntity("The patched rule set is not valid: " + humanJSON(err))
+			}
+			return out.Rules, nil
 		})
-		if err != nil {
-			return nil, d.unavailable(ctx, "put mapping rules", err)
-		}
-		return &rulesOutput{Body: rulesBody{Rules: rules, Preview: preview(rules, nil)}}, nil
 	})
 
 	op = operation("preview-mapping-rules", http.MethodPost, "/mapping-rules/preview", "Preview a rule set", store.ScopeAdmin, "Mapping rules")
@@ -88,6 +146,72 @@ func (d Deps) registerRules(api huma.API) {
 		if err := in.Body.Rules.Validate(); err != nil {
 			return nil, huma.Error422UnprocessableEntity(err.Error())
 		}
-		return &rulesOutput{Body: rulesBody{Rules: in.Body.Rules, Preview: preview(in.Body.Rules, in.Body.Samples)}}, nil
+		out := rulesAnswer(in.Body.Rules)
+		out.Body.Preview = preview(in.Body.Rules, in.Body.Samples)
+		return out, nil
 	})
+}
+
+// changeRules replaces the tenant's rules with change(current), checked
+// against If-Match and validated, under a lock so that nothing changes in
+// between, and audited with the key.
+func (d Deps) changeRules(ctx context.Context, cond Precondition, change func(presence.Rules) (presence.Rules, error)) (*rulesOutput, error) {
+	k := keyOf(ctx)
+	var rules presence.Rules
+	var refused error
+	err := d.Store.InTx(ctx, func(tx store.Tx) error {
+		current, err := tx.LockMappingRules(ctx, k.TenantID)
+		if err != nil {
+			return err
+		}
+		if refused = cond.check(rulesETag(current)); refused != nil {
+			return nil
+		}
+		if rules, refused = change(current); refused != nil {
+			return nil
+		}
+		if err := rules.Validate(); err != nil {
+			refused = huma.Error422UnprocessableEntity(err.Error())
+			return nil
+		}
+		raw, _ := json.Marshal(rules)
+		if err := tx.PutMappingRules(ctx, k.TenantID, raw); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, &k.TenantID, actor(k), "mapping_rules.updated", map[string]any{"rules": rules})
+	})
+	if err != nil {
+		return nil, d.unavailable(ctx, "change mapping rules", err)
+	}
+	if refused != nil {
+		return nil, refused
+	}
+	return rulesAnswer(rules), nil
+}
+
+// humanJSON says what encoding/json found wrong without Go's type names.
+func humanJSON(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("%s must be a %s, not a %s", te.Field, jsonKind(te.Type.Kind()), te.Value)
+	}
+	if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return "unknown field " + msg
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.Bool:
+		return "boolean"
+	case reflect.String:
+		return "string"
+	case reflect.Struct, reflect.Map:
+		return "object"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	default:
+		return "number"
+	}
 }

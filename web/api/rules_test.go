@@ -99,3 +99,59 @@ func rulesJSON(t *testing.T, change func(*presence.Rules)) string {
 	}
 	return string(b)
 }
+
+// A PATCH changes only the fields it names; If-Match makes a change
+// conditional on the version read (412 otherwise), and a patch that
+// leaves the rules invalid changes nothing.
+func TestRulesArePatchedByMergePatchAndChangedOnlyAtTheVersionRead(t *testing.T) {
+	f := newFixture(t)
+	send := func(method, body, ifMatch, contentType string) (*http.Response, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, f.srv.URL+"/api/v1/mapping-rules", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+f.key)
+		req.Header.Set("Content-Type", contentType)
+		if ifMatch != "" {
+			req.Header.Set("If-Match", ifMatch)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp, out
+	}
+	got, out := send("GET", "", "", "")
+	v1 := got.Header.Get("ETag")
+	if got.StatusCode != 200 || !strings.HasPrefix(v1, `"`) {
+		t.Fatalf("GET: %d ETag %q", got.StatusCode, v1)
+	}
+	resp, out := send("PATCH", `{"rules":{"talkingInMeeting":false}}`, v1, "application/merge-patch+json")
+	v2 := resp.Header.Get("ETag")
+	rules, _ := out["rules"].(map[string]any)
+	if resp.StatusCode != 200 || v2 == v1 || rules["talkingInMeeting"] != false || rules["talkingInCall"] != true || stateOf(out, "Busy", "InAMeeting") != "busy" {
+		t.Fatalf("PATCH: %d %q %v", resp.StatusCode, v2, out)
+	}
+	// A change made from the first version is refused: it would undo the patch.
+	if resp, p := send("PUT", `{"rules":`+rulesJSON(t, nil)+`}`, v1, "application/json"); resp.StatusCode != 412 || !strings.Contains(p["detail"].(string), v2) {
+		t.Errorf("PUT at a stale version: %d %v", resp.StatusCode, p)
+	}
+	for body, want := range map[string]int{
+		`{"rules":{"busyIdle":"ringing"}}`:  422,
+		`{"rules":{"talkingInCall":"yes"}}`: 422,
+		`{"rules":{"nope":1}}`:              422,
+		`{"rules":`:                         400,
+	} {
+		if resp, p := send("PATCH", body, "", "application/merge-patch+json"); resp.StatusCode != want || p["detail"] == nil {
+			t.Errorf("PATCH %s: %d %v, want %d", body, resp.StatusCode, p, want)
+		}
+	}
+	if resp, _ := send("GET", "", "", ""); resp.Header.Get("ETag") != v2 {
+		t.Errorf("refused changes moved the version: %q, want %q", resp.Header.Get("ETag"), v2)
+	}
+	audit, _ := f.st.AuditLog(context.Background(), f.tenant, 10)
+	if len(audit) != 1 {
+		t.Errorf("%d audit entries, want the one patch", len(audit))
+	}
+}
