@@ -58,9 +58,11 @@ type ImportOptions struct {
 	Replace bool
 }
 
-// ImportResult counts what an import did.
+// ImportResult counts what an import did: entries added, entries that
+// changed a user already there (another telephony id, or a failed lookup
+// to try again), entries that changed nothing, and users removed.
 type ImportResult struct {
-	Added, Updated, Removed int
+	Added, Updated, Unchanged, Removed int
 }
 
 // Import adds or updates entries (checked by Entries or ParseCSV) as users
@@ -91,7 +93,7 @@ func (r *Roster) importTx(ctx context.Context, tx store.Tx, tenantID uuid.UUID, 
 	if err != nil {
 		return ImportResult{}, err
 	}
-	res := ImportResult{Added: up.Added, Updated: up.Updated}
+	res := ImportResult{Added: up.Added, Updated: up.Updated, Unchanged: up.Unchanged}
 	if opts.Replace {
 		if res.Removed, err = tx.RemoveDirectoryUsersExcept(ctx, tenantID, upns); err != nil {
 			return ImportResult{}, err

@@ -51,18 +51,25 @@ type DirectoryUser struct {
 	Status      string
 	Error       string
 	DuplicateOf *uuid.UUID
-	UpdatedAt   time.Time
+	// Monitored: resolved and assigned to an authorized monitor (as
+	// UserCountsOf counts it).
+	Monitored bool
+	UpdatedAt time.Time
 }
 
-// UpsertResult counts what an upsert did.
+// UpsertResult counts what an upsert did: entries added, rows changed
+// (another external id, or a failed resolution to try again) and rows
+// that already said what the entry says.
 type UpsertResult struct {
-	Added, Updated int
+	Added, Updated, Unchanged int
 }
 
 // UpsertDirectoryUsers adds entries as pending rows from source, or updates
 // the rows already there (matched by UPN, case-insensitively). An entry
 // without an external id keeps the row's; a row that had failed to resolve
-// is tried again; a resolved row stays resolved.
+// is tried again; a resolved row stays resolved. A row the entry would not
+// change is not written (its updated_at stays), so that a platform sending
+// its whole list again and again costs no writes.
 func (s *Store) UpsertDirectoryUsers(ctx context.Context, tenantID uuid.UUID, source string, entries []DirectoryEntry) (UpsertResult, error) {
 	if len(entries) == 0 {
 		return UpsertResult{}, nil
@@ -84,6 +91,8 @@ func (s *Store) UpsertDirectoryUsers(ctx context.Context, tenantID uuid.UUID, so
 			resolution_error = CASE WHEN directory_users.resolution_status = 'resolved' THEN NULL ELSE directory_users.resolution_error END,
 			duplicate_of = CASE WHEN directory_users.resolution_status = 'resolved' THEN NULL ELSE directory_users.duplicate_of END,
 			updated_at = now()
+		WHERE directory_users.resolution_status NOT IN ('resolved', 'pending')
+			OR excluded.external_id IS NOT NULL AND excluded.external_id IS DISTINCT FROM directory_users.external_id
 		RETURNING (xmax = 0)`, tenantID, upns, ext, source)
 	if err != nil {
 		return UpsertResult{}, fmt.Errorf("upsert directory users: %w", err)
@@ -100,6 +109,7 @@ func (s *Store) UpsertDirectoryUsers(ctx context.Context, tenantID uuid.UUID, so
 			res.Updated++
 		}
 	}
+	res.Unchanged = len(entries) - res.Added - res.Updated
 	return res, nil
 }
 
@@ -245,20 +255,29 @@ func nonEmpty(s string) *string {
 	return &s
 }
 
+// directoryUsersFrom selects DirectoryUser rows (d) with whether each is
+// monitored: its monitor (m) is authorized and not being removed.
+const directoryUsersFrom = `SELECT d.id, d.upn, coalesce(d.graph_upn, ''), coalesce(d.email, ''), coalesce(d.display_name, ''), d.object_id,
+		coalesce(d.external_id, ''), d.monitor_id, d.source, d.resolution_status, coalesce(d.resolution_error, ''), d.duplicate_of,
+		d.resolution_status = 'resolved' AND m.id IS NOT NULL, d.updated_at
+	FROM directory_users d
+	LEFT JOIN monitors m ON m.id = d.monitor_id AND m.status = 'authorized' AND m.removed_at IS NULL`
+
+func scanDirectoryUser(r pgx.CollectableRow) (DirectoryUser, error) {
+	var u DirectoryUser
+	return u, r.Scan(&u.ID, &u.UPN, &u.GraphUPN, &u.Email, &u.DisplayName, &u.ObjectID, &u.ExternalID, &u.MonitorID,
+		&u.Source, &u.Status, &u.Error, &u.DuplicateOf, &u.Monitored, &u.UpdatedAt)
+}
+
 // DirectoryUsers lists a tenant's roster in entry order; with onlyProblems,
 // just the rows that are not resolved.
 func (s *Store) DirectoryUsers(ctx context.Context, tenantID uuid.UUID, onlyProblems bool) ([]DirectoryUser, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, upn, coalesce(graph_upn, ''), coalesce(email, ''), coalesce(display_name, ''), object_id,
-			coalesce(external_id, ''), monitor_id, source, resolution_status, coalesce(resolution_error, ''), duplicate_of, updated_at
-		FROM directory_users WHERE tenant_id = $1 AND (NOT $2 OR resolution_status <> 'resolved') ORDER BY seq`, tenantID, onlyProblems)
+	rows, err := s.db.Query(ctx, directoryUsersFrom+`
+		WHERE d.tenant_id = $1 AND (NOT $2 OR d.resolution_status <> 'resolved') ORDER BY d.seq`, tenantID, onlyProblems)
 	if err != nil {
 		return nil, fmt.Errorf("directory users: %w", err)
 	}
-	v, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DirectoryUser, error) {
-		var u DirectoryUser
-		return u, r.Scan(&u.ID, &u.UPN, &u.GraphUPN, &u.Email, &u.DisplayName, &u.ObjectID, &u.ExternalID, &u.MonitorID,
-			&u.Source, &u.Status, &u.Error, &u.DuplicateOf, &u.UpdatedAt)
-	})
+	v, err := pgx.CollectRows(rows, scanDirectoryUser)
 	return v, wrap("directory users", err)
 }
 

@@ -1,0 +1,87 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Roster rows as the API lists and finds them: a page at a time in UPN
+// order (lower(upn) is unique per tenant, so the order is stable and the
+// cursor is the last UPN seen), and one row by Graph object id or UPN.
+
+// ErrUserNotFound is returned for a user that is not on the tenant's
+// roster.
+var ErrUserNotFound = errors.New("user not found")
+
+// UserFilter narrows a page of roster rows. Zero values do not filter.
+type UserFilter struct {
+	Status    string // a resolution status (UserPending, UserResolved…)
+	Monitored *bool
+	// UPNPrefix keeps the rows whose UPN (as entered) starts with it,
+	// case-insensitively.
+	UPNPrefix string
+	// After is the cursor: the lower-cased UPN of the last row of the
+	// previous page.
+	After string
+	Limit int
+}
+
+// DirectoryUsersPage lists up to f.Limit roster rows after f.After, in UPN
+// order. The bounds ride on the (tenant_id, lower(upn)) index: the cursor
+// and the prefix both start the scan.
+func (s *Store) DirectoryUsersPage(ctx context.Context, tenantID uuid.UUID, f UserFilter) ([]DirectoryUser, error) {
+	prefix := strings.ToLower(f.UPNPrefix)
+	rows, err := s.db.Query(ctx, directoryUsersFrom+`
+		WHERE d.tenant_id = $1 AND lower(d.upn) > $2 AND lower(d.upn) >= $3 AND starts_with(lower(d.upn), $3)
+			AND ($4 = '' OR d.resolution_status = $4)
+			AND ($5::boolean IS NULL OR (d.resolution_status = 'resolved' AND m.id IS NOT NULL) = $5)
+		ORDER BY lower(d.upn) LIMIT $6`, tenantID, f.After, prefix, f.Status, f.Monitored, f.Limit)
+	if err != nil {
+		return nil, wrap("directory users page", err)
+	}
+	v, err := pgx.CollectRows(rows, scanDirectoryUser)
+	return v, wrap("directory users page", err)
+}
+
+// FindDirectoryUser reads the roster row with Graph object id ref or, when
+// none has it, the one entered as UPN ref (case-insensitively);
+// ErrUserNotFound when neither is on the roster.
+func (s *Store) FindDirectoryUser(ctx context.Context, tenantID uuid.UUID, ref string) (DirectoryUser, error) {
+	var oid *uuid.UUID
+	if id, err := uuid.Parse(ref); err == nil {
+		oid = &id
+	}
+	rows, err := s.db.Query(ctx, directoryUsersFrom+`
+		WHERE d.tenant_id = $1 AND (d.object_id = $2 OR lower(d.upn) = lower($3))
+		ORDER BY d.object_id = $2 DESC NULLS LAST LIMIT 1`, tenantID, oid, ref)
+	if err != nil {
+		return DirectoryUser{}, wrap("find directory user", err)
+	}
+	u, err := pgx.CollectExactlyOneRow(rows, scanDirectoryUser)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return u, ErrUserNotFound
+	}
+	return u, wrap("find directory user", err)
+}
+
+// MonitorLoads counts the resolved users assigned to each of a tenant's
+// monitors.
+func (s *Store) MonitorLoads(ctx context.Context, tenantID uuid.UUID) (map[uuid.UUID]int, error) {
+	rows, err := s.db.Query(ctx, `SELECT monitor_id, count(*) FROM directory_users
+		WHERE tenant_id = $1 AND monitor_id IS NOT NULL AND resolution_status = 'resolved' GROUP BY monitor_id`, tenantID)
+	if err != nil {
+		return nil, wrap("monitor loads", err)
+	}
+	out := map[uuid.UUID]int{}
+	var id uuid.UUID
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&id, &n}, func() error {
+		out[id] = n
+		return nil
+	})
+	return out, wrap("monitor loads", err)
+}
