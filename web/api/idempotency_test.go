@@ -2,7 +2,7 @@ package api
 
 import (
 	"context"
-	"io"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,16 +12,8 @@ import (
 
 func (f *fixture) keyed(t *testing.T, idemKey, method, path, body string) (*http.Response, string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+f.key)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", idemKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, out := f.request(t, method, path, body, headers(f.key, "Idempotency-Key", idemKey))
+	b, _ := json.Marshal(out)
 	return resp, string(b)
 }
 

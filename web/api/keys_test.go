@@ -17,14 +17,12 @@ import (
 	"presencebridge/internal/testkit"
 )
 
-// as calls the API with key instead of the fixture's.
-func (f *fixture) as(t *testing.T, key, method, path, body string) (*http.Response, map[string]any) {
+// request calls the API with the given headers (Authorization among them,
+// or none) and decodes a JSON answer.
+func (f *fixture) request(t *testing.T, method, path, body string, header http.Header) (*http.Response, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header = header
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -33,6 +31,25 @@ func (f *fixture) as(t *testing.T, key, method, path, body string) (*http.Respon
 	var out map[string]any
 	json.NewDecoder(resp.Body).Decode(&out)
 	return resp, out
+}
+
+// headers is a JSON request's headers with key (none when empty) and
+// name/value pairs.
+func headers(key string, kv ...string) http.Header {
+	h := http.Header{"Content-Type": {"application/json"}}
+	if key != "" {
+		h.Set("Authorization", "Bearer "+key)
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		h.Set(kv[i], kv[i+1])
+	}
+	return h
+}
+
+// as calls the API with key instead of the fixture's.
+func (f *fixture) as(t *testing.T, key, method, path, body string) (*http.Response, map[string]any) {
+	t.Helper()
+	return f.request(t, method, path, body, headers(key))
 }
 
 func TestAnAdminKeyCreatesListsAndRevokesKeysAndEveryChangeIsAudited(t *testing.T) {

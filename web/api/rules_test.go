@@ -10,18 +10,10 @@ import (
 	"presencebridge/internal/presence"
 )
 
+// do calls the API with the fixture's key.
 func (f *fixture) do(t *testing.T, method, path, body string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+f.key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
+	resp, out := f.as(t, f.key, method, path, body)
 	return resp.StatusCode, out
 }
 
@@ -107,20 +99,11 @@ func TestRulesArePatchedByMergePatchAndChangedOnlyAtTheVersionRead(t *testing.T)
 	f := newFixture(t)
 	send := func(method, body, ifMatch, contentType string) (*http.Response, map[string]any) {
 		t.Helper()
-		req, _ := http.NewRequest(method, f.srv.URL+"/api/v1/mapping-rules", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+f.key)
-		req.Header.Set("Content-Type", contentType)
+		h := headers(f.key, "Content-Type", contentType)
 		if ifMatch != "" {
-			req.Header.Set("If-Match", ifMatch)
+			h.Set("If-Match", ifMatch)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
-		return resp, out
+		return f.request(t, method, "/api/v1/mapping-rules", body, h)
 	}
 	got, out := send("GET", "", "", "")
 	v1 := got.Header.Get("ETag")
