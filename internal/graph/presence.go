@@ -52,12 +52,13 @@ func presenceOf(p models.Presenceable) graphapi.Presence {
 		Availability:   deref(p.GetAvailability()),
 		Activity:       deref(p.GetActivity()),
 		SequenceNumber: deref(p.GetSequenceNumber()),
+		Rich:           richOf(p),
 	}
-	if sm := p.GetStatusMessage(); sm != nil && sm.GetMessage() != nil {
-		out.StatusMessage = deref(sm.GetMessage().GetContent())
+	if sm := out.Rich.StatusMessage; sm != nil {
+		out.StatusMessage = sm.Message.Content
 	}
-	if oo := p.GetOutOfOfficeSettings(); oo != nil {
-		out.OutOfOffice = deref(oo.GetIsOutOfOffice())
+	if oo := out.Rich.OutOfOfficeSettings; oo != nil {
+		out.OutOfOffice = oo.IsOutOfOffice
 	}
 	return out
 }

@@ -13,7 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
+
+	"presencebridge/internal/graph/graphapi"
 )
 
 // Collection is a changeNotificationCollection: one POST's items, possibly
@@ -66,31 +67,7 @@ const (
 
 // Time parses Graph's date-times leniently: with or without a zone (a
 // missing zone is UTC) and with up to 7 fractional digits (docs/graph.md#notification-payload).
-type Time struct{ time.Time }
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (t *Time) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
-	}
-	if s == "" {
-		t.Time = time.Time{}
-		return nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.9999999", "2006-01-02T15:04:05"} {
-		if v, err := time.Parse(layout, s); err == nil {
-			t.Time = v.UTC()
-			return nil
-		}
-	}
-	return fmt.Errorf("notification: %q is not a date-time", s)
-}
-
-// MarshalJSON implements json.Marshaler.
-func (t Time) MarshalJSON() ([]byte, error) {
-	return json.Marshal(t.UTC().Format("2006-01-02T15:04:05.0000000Z"))
-}
+type Time = graphapi.Time
 
 // ErrNotCollection is a body that is not a change notification collection.
 var ErrNotCollection = errors.New("notification: the body is not a change notification collection")
@@ -113,19 +90,14 @@ func Parse(body []byte) (Collection, error) {
 	return c, nil
 }
 
-// Presence is a presence resource from a decrypted rich notification.
+// Presence is a presence resource from a decrypted rich notification:
+// every property of the resource (docs/graph.md#notification-payload),
+// the status message, out-of-office settings and work location included.
 type Presence struct {
 	ODataType      string `json:"@odata.type"`
 	ID             string `json:"id"`
 	Availability   string `json:"availability"`
 	Activity       string `json:"activity"`
 	SequenceNumber string `json:"sequenceNumber"`
-	StatusMessage  *struct {
-		Message struct {
-			Content string `json:"content"`
-		} `json:"message"`
-	} `json:"statusMessage"`
-	OutOfOfficeSettings *struct {
-		IsOutOfOffice bool `json:"isOutOfOffice"`
-	} `json:"outOfOfficeSettings"`
+	graphapi.RichPresence
 }

@@ -6,14 +6,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"net/mail"
-	"net/url"
 	"regexp"
 	"strings"
 
 	"github.com/google/uuid"
 
+	"presencebridge/internal/deliver"
 	"presencebridge/internal/roster"
 )
 
@@ -113,7 +112,7 @@ func (f *Form) validate(allowLoopback bool) (roster.Choice, FieldErrors) {
 	}
 	switch f.EventTarget {
 	case "webhook":
-		if err := checkWebhookURL(f.WebhookURL, allowLoopback); err != nil {
+		if err := deliver.CheckURL(f.WebhookURL, allowLoopback); err != nil {
 			fe["webhookUrl"] = err.Error()
 		}
 	case "stream":
@@ -163,30 +162,6 @@ func UsersFromCSV(b []byte) (string, error) {
 		return "", err
 	}
 	return string(b), nil
-}
-
-func checkWebhookURL(raw string, allowLoopback bool) error {
-	if raw == "" {
-		return errors.New("Enter the https URL that should receive presence events.")
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
-		return errors.New("Enter a URL such as https://events.example.com/presence.")
-	}
-	host := u.Hostname()
-	ip := net.ParseIP(host)
-	loopback := host == "localhost" || (ip != nil && ip.IsLoopback())
-	switch {
-	case loopback && allowLoopback:
-		if u.Scheme != "http" && u.Scheme != "https" {
-			return errors.New("Use an http or https URL.")
-		}
-	case u.Scheme != "https":
-		return errors.New("Use an https URL: events carry presence data.")
-	case loopback || (ip != nil && (ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified())):
-		return errors.New("This address is not reachable from the internet; use a public https URL.")
-	}
-	return nil
 }
 
 func isGUID(s string) bool {

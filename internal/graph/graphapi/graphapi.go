@@ -22,14 +22,17 @@ const MaxPresenceIDs = 650
 // Graph spells them: Microsoft adds new ones (Focusing, say), so they are
 // compared case-insensitively and never rejected.
 type Presence struct {
-	UserID        string
-	Availability  string
-	Activity      string
+	UserID       string
+	Availability string
+	Activity     string
+	// StatusMessage (the message's text, "" for none) and OutOfOffice
+	// are the short forms of what Rich holds in full.
 	StatusMessage string
 	OutOfOffice   bool
 	// SequenceNumber orders changes of one user; Graph sends it as an
 	// opaque string.
 	SequenceNumber string
+	Rich           RichPresence
 }
 
 // User is a directory user.
