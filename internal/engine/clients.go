@@ -18,11 +18,13 @@ import (
 	"presencebridge/internal/tokens"
 )
 
-// Client is one Graph client as the engine uses it (*graph.Client, built
-// by the caller: the engine does not link the SDK).
+// Client is one Graph client as the engine, and the presence writer
+// (AppWriter) use it (*graph.Client, built by the caller: the engine does
+// not link the SDK).
 type Client interface {
 	graphapi.Subscriber
 	graphapi.PresenceReader
+	graphapi.PresenceWriter
 	roster.Directory
 }
 
@@ -52,7 +54,8 @@ type ClientsOptions struct {
 // monitor's with the monitor's delegated token (refreshed by the vault
 // under its row lock), and an app-only one from client credentials,
 // which reads presence where the tenant granted Presence.Read.All and
-// serves the roster's directory. It implements Clients and AccessChecker.
+// serves the roster's directory. It implements Clients and AccessChecker,
+// and hands the presence writer the same app-only client (Writer).
 type GraphClients struct {
 	opts ClientsOptions
 
@@ -103,17 +106,54 @@ func (g *GraphClients) Directory(ctx context.Context, tenantID uuid.UUID) (roste
 // token replaces the cached one, so the check costs one token request per
 // tenant and pass.
 func (g *GraphClients) CheckAccess(ctx context.Context, tenantID uuid.UUID) (Access, error) {
+	acc, err := g.access(ctx, tenantID)
+	if err != nil {
+		return Access{}, err
+	}
+	_, err = g.app(tenantID).token(ctx, true)
+	return acc, err
+}
+
+// access names the app registration the tenant's access goes through.
+func (g *GraphClients) access(ctx context.Context, tenantID uuid.UUID) (Access, error) {
 	app, msTenant, err := g.opts.Credentials(ctx, tenantID)
 	if err != nil {
 		return Access{}, err
 	}
-	acc := Access{ClientID: app.ClientID, MSTenant: msTenant, OwnApp: app.ClientID != g.opts.ClientID,
+	return Access{ClientID: app.ClientID, MSTenant: msTenant, OwnApp: app.ClientID != g.opts.ClientID,
 		// The tenant-wide admin consent URL (no state or redirect needed):
 		// https://learn.microsoft.com/entra/identity/enterprise-apps/grant-admin-consent
 		ConsentURL: strings.TrimSuffix(g.opts.LoginBaseURL, "/") + "/" + url.PathEscape(msTenant) +
-			"/adminconsent?client_id=" + url.QueryEscape(app.ClientID)}
-	_, err = g.app(tenantID).token(ctx, true)
-	return acc, err
+			"/adminconsent?client_id=" + url.QueryEscape(app.ClientID)}, nil
+}
+
+// AppWriter is a tenant's app-only client as writing presence into Teams
+// needs it (internal/writeback): another user's presence can be written
+// only with the application permission Presence.ReadWrite.All, never with
+// a monitor's delegated token, which reaches its own presence alone.
+type AppWriter struct {
+	graphapi.PresenceWriter
+	// Roles are the app roles its token carries, as cached: a grant given
+	// since shows after CheckAccess.
+	Roles []string
+	// Access names the app registration: its ClientID is setPresence's
+	// sessionId, its ConsentURL where an administrator grants what is
+	// missing.
+	Access Access
+}
+
+// Writer is the tenant's app-only client for writing presence, sharing
+// the token cache of the engine's reads.
+func (g *GraphClients) Writer(ctx context.Context, tenantID uuid.UUID) (AppWriter, error) {
+	acc, err := g.access(ctx, tenantID)
+	if err != nil {
+		return AppWriter{}, err
+	}
+	c, roles, err := g.appClient(ctx, tenantID)
+	if err != nil {
+		return AppWriter{}, err
+	}
+	return AppWriter{PresenceWriter: c, Roles: roles, Access: acc}, nil
 }
 
 // appClient is a tenant's app-only client and its token. mu is the
