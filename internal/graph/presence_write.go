@@ -34,11 +34,7 @@ import (
 func (c *Client) SetPresence(ctx context.Context, userID, sessionID, availability, activity string, expires time.Duration) error {
 	body := users.NewItemPresenceSetPresencePostRequestBody()
 	body.SetSessionId(&sessionID)
-	body.SetAvailability(&availability)
-	body.SetActivity(&activity)
-	if expires > 0 {
-		body.SetExpirationDuration(isoDuration(expires))
-	}
+	setPair(body, availability, activity, expires)
 	cfg := &users.ItemPresenceSetPresenceRequestBuilderPostRequestConfiguration{Options: noRetry()}
 	return wrap("set presence of "+userID, c.presence(userID).SetPresence().Post(ctx, body, cfg))
 }
@@ -59,11 +55,7 @@ func (c *Client) ClearPresence(ctx context.Context, userID, sessionID string) er
 // https://learn.microsoft.com/en-us/graph/api/presence-setuserpreferredpresence
 func (c *Client) SetPreferredPresence(ctx context.Context, userID, availability, activity string, expires time.Duration) error {
 	body := users.NewItemPresenceSetUserPreferredPresencePostRequestBody()
-	body.SetAvailability(&availability)
-	body.SetActivity(&activity)
-	if expires > 0 {
-		body.SetExpirationDuration(isoDuration(expires))
-	}
+	setPair(body, availability, activity, expires)
 	cfg := &users.ItemPresenceSetUserPreferredPresenceRequestBuilderPostRequestConfiguration{Options: noRetry()}
 	return wrap("set preferred presence of "+userID, c.presence(userID).SetUserPreferredPresence().Post(ctx, body, cfg))
 }
@@ -98,6 +90,23 @@ func (c *Client) SetStatusMessage(ctx context.Context, userID, message string, e
 	body.SetStatusMessage(sm)
 	cfg := &users.ItemPresenceSetStatusMessageRequestBuilderPostRequestConfiguration{Options: noRetry()}
 	return wrap("set status message of "+userID, c.presence(userID).SetStatusMessage().Post(ctx, body, cfg))
+}
+
+// pairBody is what the bodies of setPresence and setUserPreferredPresence
+// have in common.
+type pairBody interface {
+	SetAvailability(*string)
+	SetActivity(*string)
+	SetExpirationDuration(*absser.ISODuration)
+}
+
+// setPair fills in the pair and, unless 0 leaves Graph's default, the expiry.
+func setPair(body pairBody, availability, activity string, expires time.Duration) {
+	body.SetAvailability(&availability)
+	body.SetActivity(&activity)
+	if expires > 0 {
+		body.SetExpirationDuration(isoDuration(expires))
+	}
 }
 
 // noRetry replaces the Client's retry policy for one request: kiota's

@@ -118,6 +118,18 @@ func (e *env) echoes(user uuid.UUID) []string {
 	return out
 }
 
+// wantUntouched fails the test when a write reached Graph or left an echo
+// of user.
+func (e *env) wantUntouched(user uuid.UUID) {
+	e.t.Helper()
+	if reqs := e.rec.Requests("/presence/"); len(reqs) != 0 {
+		e.t.Errorf("Graph was asked to write: %+v", reqs)
+	}
+	if got := e.echoes(user); len(got) != 0 {
+		e.t.Errorf("echoes recorded: %v", got)
+	}
+}
+
 // wire is a graphapi.PresenceWriter over plain HTTP: graph.Client's
 // requests and its *graphapi.Error for Graph's refusals, without the SDK.
 // The engine's other methods are not used by the Writer and stay nil.
