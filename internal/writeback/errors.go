@@ -68,7 +68,7 @@ type ThrottledError struct {
 }
 
 func (e *ThrottledError) Error() string {
-	return fmt.Sprintf("writeback: throttled by Graph after %d attempts, retry at %s: %v", e.Attempts, e.RetryAt.Format(time.RFC3339), e.Err)
+	return fmt.Sprintf("throttled by Graph after %d attempts, retry at %s: %v", e.Attempts, e.RetryAt.Format(time.RFC3339), e.Err)
 }
 
 func (e *ThrottledError) Unwrap() error { return e.Err }

@@ -154,7 +154,7 @@ func pairError(op string, req SetRequest, allowed []presence.Pair) *InvalidError
 // the operation and the user); Graph's 404 is ErrUserNotFound.
 func failed(tenantID uuid.UUID, err error) error {
 	if graphapi.IsNotFound(err) {
-		return fmt.Errorf("writeback: tenant %s: %w: %w", tenantID, ErrUserNotFound, err)
+		return fmt.Errorf("%w (tenant %s): %w", ErrUserNotFound, tenantID, err)
 	}
 	return fmt.Errorf("writeback: tenant %s: %w", tenantID, err)
 }

@@ -14,6 +14,14 @@
 // where. Graph throttles presence per app and tenant: the Writer waits out
 // Retry-After while the caller's deadline allows and otherwise says when to
 // try again (docs/graph.md#writing-presence).
+//
+// Errors, for the API to answer: *InvalidError (nothing sent: 422, with the
+// pairs allowed), *PermissionError (the tenant must grant
+// Presence.ReadWrite.All: 409), *ThrottledError (try again at RetryAt: 202
+// and an operation to poll), ErrUserNotFound (404). Anything else is Graph
+// refusing otherwise (a *graphapi.Error), the identity platform refusing
+// the tenant's token (an *identity.Error; identity.TenantProblemOf tells a
+// tenant-wide one) or the database.
 package writeback
 
 import (
@@ -42,7 +50,7 @@ type Echoes interface {
 	RecordEcho(ctx context.Context, tenantID, userID uuid.UUID, availability, activity string, ttl time.Duration) error
 }
 
-// Options configure a Writer.
+// Options configure a Writer; Clients and Echoes are required.
 type Options struct {
 	Clients Clients
 	Echoes  Echoes
