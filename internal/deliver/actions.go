@@ -47,27 +47,36 @@ func RetryNow(ctx context.Context, st *store.Store, tenant, endpoint uuid.UUID, 
 	return n, nil
 }
 
-// Replay puts an endpoint's dead and superseded deliveries back in the
-// queue where that keeps each user's order (store.ReplayEndpoint):
-// replayed went back, kept stay as they are because a newer state of
-// their user already reached the endpoint.
-func Replay(ctx context.Context, st *store.Store, tenant, endpoint uuid.UUID, actor string) (replayed, kept int64, err error) {
-	err = st.InTx(ctx, func(tx store.Tx) error {
+// Replay puts an endpoint's dead and superseded deliveries — those f
+// picks — back in the queue where that keeps each user's order
+// (store.ReplayEndpoint): Replayed went back, Kept stay as they are
+// because a newer state of their user already reached the endpoint.
+func Replay(ctx context.Context, st *store.Store, tenant, endpoint uuid.UUID, actor string, f store.ReplayFilter) (store.Replayed, error) {
+	var r store.Replayed
+	err := st.InTx(ctx, func(tx store.Tx) error {
 		if _, err := tx.GetEndpoint(ctx, tenant, endpoint); err != nil {
 			return err
 		}
-		if replayed, kept, err = tx.ReplayEndpoint(ctx, tenant, endpoint); err != nil {
+		var err error
+		if r, err = tx.ReplayEndpoint(ctx, tenant, endpoint, f); err != nil {
 			return err
 		}
-		if err := tx.Audit(ctx, &tenant, actor, "endpoint.replayed", map[string]any{"endpoint": endpoint, "replayed": replayed, "kept": kept}); err != nil {
+		detail := map[string]any{"endpoint": endpoint, "replayed": r.Replayed, "kept": r.Kept}
+		if f.IDs != nil {
+			detail["deliveryIds"], detail["ignored"] = len(f.IDs), r.Ignored
+		}
+		if f.Since != nil {
+			detail["since"] = f.Since
+		}
+		if err := tx.Audit(ctx, &tenant, actor, "endpoint.replayed", detail); err != nil {
 			return err
 		}
 		return tx.NotifyPresence(ctx, tenant)
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("replay endpoint %s: %w", endpoint, err)
+		return store.Replayed{}, fmt.Errorf("replay endpoint %s: %w", endpoint, err)
 	}
-	return replayed, kept, nil
+	return r, nil
 }
 
 // Enable turns an endpoint back on (after a 410 was fixed).

@@ -344,8 +344,8 @@ func (d *Deliverer) wake() {
 // claim's outcome — and the endpoint's state: one log line when it
 // starts failing, recovers or is disabled, never one per attempt.
 func (d *Deliverer) send(ctx context.Context, dl store.Delivery, rec *recorder, probe bool) {
-	status, retryAfter, err := d.attempt(ctx, dl)
-	ok := err == nil && status >= 200 && status < 300
+	a, err := d.attempt(ctx, dl)
+	status, ok := a.status, err == nil && a.ok()
 	d.metrics.attempt(status, err, ok)
 	d.release(dl.EndpointID)
 	// A context that ended mid-send must not lose the outcome's record.
@@ -367,13 +367,15 @@ func (d *Deliverer) send(ctx context.Context, dl store.Delivery, rec *recorder, 
 		d.forget(dl.EndpointID)
 		log.Warn("deliver: endpoint disabled: it answered 410 Gone; its pending deliveries are dead until it is enabled and they are replayed")
 	default:
-		reason := fmt.Sprintf("HTTP %d", status)
+		// The delivery keeps the endpoint's answer for people to read; the
+		// log names only its status (the body is the receiver's to tell).
+		reason, logged := a.reason(), fmt.Sprintf("HTTP %d", status)
 		if err != nil {
-			reason = err.Error()
+			reason, logged = err.Error(), err.Error()
 		}
-		_, rerr = d.st.DeliveryFailed(ctx, dl.ID, dl.Lease, status, reason, next(d.opts.Schedule, dl.ScheduleStart, time.Now(), retryAfter))
+		_, rerr = d.st.DeliveryFailed(ctx, dl.ID, dl.Lease, status, reason, next(d.opts.Schedule, dl.ScheduleStart, time.Now(), a.retryAfter))
 		if _, began := d.failed(dl.EndpointID, dl.TenantID, probe); began {
-			attrs := []any{"err", reason}
+			attrs := []any{"err", logged}
 			if status != 0 {
 				attrs = append(attrs, "status", status)
 			}

@@ -32,6 +32,7 @@ type receiver struct {
 	got    []received
 	reply  func(n int) (int, http.Header) // n counts requests from 1
 	hang   chan struct{}                  // when set, requests wait on it
+	answer string                         // the body of every answer
 }
 
 type received struct {
@@ -67,6 +68,7 @@ func newReceiver(t *testing.T, reply func(int) (int, http.Header)) *receiver {
 			w.Header()[k] = v
 		}
 		w.WriteHeader(status)
+		io.WriteString(w, r.answer)
 	}))
 	t.Cleanup(r.srv.Close)
 	return r
@@ -263,8 +265,8 @@ func TestGoneDisablesAndTooManyRequestsWaits(t *testing.T) {
 	if enabled || !strings.Contains(reason, "410") {
 		t.Errorf("after 410: enabled %v reason %q", enabled, reason)
 	}
-	if n, kept, _ := f.st.ReplayEndpoint(ctx, f.tenant, ep); n != 1 || kept != 0 {
-		t.Errorf("replayed %d dead deliveries (kept %d), want 1", n, kept)
+	if r, _ := f.st.ReplayEndpoint(ctx, f.tenant, ep, store.ReplayFilter{}); r.Replayed != 1 || r.Kept != 0 {
+		t.Errorf("replayed %d dead deliveries (kept %d), want 1", r.Replayed, r.Kept)
 	}
 
 	f2 := newFixture(t)
@@ -310,28 +312,48 @@ func TestDeadAfterTheLastAttemptAndPrivateAddressesRefused(t *testing.T) {
 	}
 }
 
-func TestARotatedSecretSignsTwice(t *testing.T) {
+// TestARotatedSecretSignsTwiceUntilItsOverlapEnds: after a rotation the
+// old secret signs beside the new one, so a receiver verifying with either
+// takes the delivery; once the overlap is over only the new one signs.
+func TestARotatedSecretSignsTwiceUntilItsOverlapEnds(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	r := newReceiver(t, nil)
 	ep := f.endpoint(t, f.tenant, r)
 	newSecret, _ := NewSecret()
-	sid, err := f.st.PutSecret(ctx, &f.tenant, store.PurposeSigningSecret, []byte(newSecret))
-	if err != nil {
-		t.Fatal(err)
+	rotated, err := f.st.RotateEndpointSecret(ctx, f.tenant, ep, newSecret, time.Hour)
+	if err != nil || rotated.PrevSecretID == nil || rotated.PrevSecretExpiresAt == nil ||
+		time.Until(*rotated.PrevSecretExpiresAt) < 59*time.Minute {
+		t.Fatalf("rotate: %+v, %v", rotated, err)
 	}
-	testkit.Exec(t, f.pool, `UPDATE endpoints SET previous_signing_secret_id = signing_secret_id, signing_secret_id = $2 WHERE id = $1`, ep, sid)
+	d := New(f.st, Options{AllowPrivate: true})
 	f.change(t, f.tenant, uuid.New(), "Busy", "Busy", "busy")
-	New(f.st, Options{AllowPrivate: true}).RunOnce(ctx)
+	d.RunOnce(ctx)
 	got := r.all()
 	if len(got) != 1 || len(strings.Fields(got[0].header.Get("webhook-signature"))) != 2 {
-		t.Fatalf("signature header = %q", got[0].header.Get("webhook-signature"))
+		t.Fatalf("during the overlap: %d requests, signature header %q", len(got), got[0].header.Get("webhook-signature"))
 	}
 	for _, s := range []string{r.secret, newSecret} {
 		wh, _ := standardwebhooks.NewWebhook(s)
 		if err := wh.Verify(got[0].body, got[0].header); err != nil {
-			t.Errorf("secret does not verify during rotation: %v", err)
+			t.Errorf("a secret does not verify during the overlap: %v", err)
 		}
+	}
+
+	testkit.Exec(t, f.pool, `UPDATE endpoints SET previous_signing_secret_expires_at = now() - interval '1 second' WHERE id = $1`, ep)
+	f.change(t, f.tenant, uuid.New(), "Away", "Away", "away")
+	d.RunOnce(ctx)
+	got = r.all()
+	if len(got) != 2 || len(strings.Fields(got[1].header.Get("webhook-signature"))) != 1 {
+		t.Fatalf("after the overlap: %d requests, signature header %q", len(got), got[len(got)-1].header.Get("webhook-signature"))
+	}
+	oldWH, _ := standardwebhooks.NewWebhook(r.secret)
+	newWH, _ := standardwebhooks.NewWebhook(newSecret)
+	if err := newWH.Verify(got[1].body, got[1].header); err != nil {
+		t.Errorf("the new secret does not verify after the overlap: %v", err)
+	}
+	if oldWH.Verify(got[1].body, got[1].header) == nil {
+		t.Error("the old secret still verifies after the overlap")
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"presencebridge/internal/presence"
+	"presencebridge/internal/store"
 	"presencebridge/internal/testkit"
 )
 
@@ -143,8 +144,8 @@ func TestAfterAnOutageTheUsersNewestStateArrivesWithinTenSecondsAndOlderOnesAreS
 	}
 	// Replay keeps them: the endpoint has the newer state, so re-sending
 	// them would move the user backwards (the event stream has them).
-	if n, kept, err := f.st.ReplayEndpoint(ctx, f.tenant, ep); err != nil || n != 0 || kept != 2 {
-		t.Errorf("replay: %d replayed, %d kept, %v; want 0 and 2", n, kept, err)
+	if r, err := f.st.ReplayEndpoint(ctx, f.tenant, ep, store.ReplayFilter{}); err != nil || r.Replayed != 0 || r.Kept != 2 {
+		t.Errorf("replay: %d replayed, %d kept, %v; want 0 and 2", r.Replayed, r.Kept, err)
 	}
 	if l := logs.Lines("endpoint failing"); len(l) != 1 || !strings.Contains(l[0], "status=503") {
 		t.Errorf("failing log lines: %q, want one with the status", l)

@@ -51,22 +51,61 @@ func (d *Deliverer) checkAddress(_, address string, _ syscall.RawConn) error {
 	return nil
 }
 
-func (d *Deliverer) attempt(ctx context.Context, dl store.Delivery) (int, time.Duration, error) {
+// answer is what an endpoint answered a request: its status, how long it
+// asked us to wait (429 and 503), and the start of its body, to show
+// people why it refused (kept as the delivery's last error).
+type answer struct {
+	status     int
+	retryAfter time.Duration
+	body       string
+}
+
+// ok reports whether the endpoint took the request.
+func (a answer) ok() bool { return a.status >= 200 && a.status < 300 }
+
+// reason says why the endpoint did not take the request: its status and
+// the start of its body.
+func (a answer) reason() string {
+	if a.body == "" {
+		return fmt.Sprintf("HTTP %d", a.status)
+	}
+	return fmt.Sprintf("HTTP %d: %s", a.status, a.body)
+}
+
+// maxAnswerBody is how much of an endpoint's refusal is kept: enough for
+// its error message, not for a page of HTML.
+const maxAnswerBody = 512
+
+func (d *Deliverer) attempt(ctx context.Context, dl store.Delivery) (answer, error) {
 	body, err := json.Marshal(presence.NewEvent(dl.Event))
 	if err != nil {
-		return 0, 0, err
+		return answer{}, err
 	}
 	// The event's own id: the same at every endpoint, across retries and
 	// replays, on the event stream too, and unique across databases.
-	msgID := dl.Event.EventID.String()
-	now := time.Now()
-	sig, err := d.signature(ctx, dl, msgID, now, body)
-	if err != nil {
-		return 0, 0, err
+	return d.post(ctx, dl.EndpointURL, signers(dl.SecretID, dl.PrevSecretID), dl.Event.EventID.String(), body)
+}
+
+// signers are the secrets a request is signed with: the current one and,
+// while a rotation's overlap lasts, the previous one.
+func signers(current uuid.UUID, previous *uuid.UUID) []uuid.UUID {
+	if previous != nil {
+		return []uuid.UUID{current, *previous}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, dl.EndpointURL, bytes.NewReader(body))
+	return []uuid.UUID{current}
+}
+
+// post sends body to url as a Standard Webhook with id msgID, signed with
+// secrets, through the client that checks every address it dials.
+func (d *Deliverer) post(ctx context.Context, url string, secrets []uuid.UUID, msgID string, body []byte) (answer, error) {
+	now := time.Now()
+	sig, err := d.signature(ctx, secrets, msgID, now, body)
 	if err != nil {
-		return 0, 0, err
+		return answer{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return answer{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "PresenceBridge-Webhooks/1")
@@ -75,28 +114,27 @@ func (d *Deliverer) attempt(ctx context.Context, dl store.Delivery) (int, time.D
 	req.Header.Set("webhook-signature", sig)
 	resp, err := d.client.Do(req)
 	if err != nil {
-		return 0, 0, err
+		return answer{}, err
 	}
 	defer resp.Body.Close()
+	a := answer{status: resp.StatusCode}
+	if !a.ok() {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBody))
+		a.body = strings.TrimSpace(strings.ToValidUTF8(string(b), ""))
+	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	var retryAfter time.Duration
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		// Capped at a day: the whole schedule is about that long.
 		ra, _ := retryafter.Parse(resp.Header.Get("Retry-After"))
-		retryAfter = min(ra, 24*time.Hour)
+		a.retryAfter = min(ra, 24*time.Hour)
 	}
-	return resp.StatusCode, retryAfter, nil
+	return a, nil
 }
 
-// signature signs with the current secret and, during a rotation, the
-// previous one too: "v1,<a> v1,<b>".
-func (d *Deliverer) signature(ctx context.Context, dl store.Delivery, msgID string, at time.Time, body []byte) (string, error) {
-	ids := []uuid.UUID{dl.SecretID}
-	if dl.PrevSecretID != nil {
-		ids = append(ids, *dl.PrevSecretID)
-	}
+// signature signs with each secret: "v1,<a> v1,<b>" during a rotation.
+func (d *Deliverer) signature(ctx context.Context, secrets []uuid.UUID, msgID string, at time.Time, body []byte) (string, error) {
 	var sigs []string
-	for _, id := range ids {
+	for _, id := range secrets {
 		wh, err := d.webhook(ctx, id)
 		if err != nil {
 			return "", err

@@ -12,11 +12,12 @@ import (
 
 // Delivery is one event due at one endpoint, with what its payload needs.
 type Delivery struct {
-	ID           int64
-	TenantID     uuid.UUID
-	EndpointID   uuid.UUID
-	EndpointURL  string
-	SecretID     uuid.UUID
+	ID          int64
+	TenantID    uuid.UUID
+	EndpointID  uuid.UUID
+	EndpointURL string
+	SecretID    uuid.UUID
+	// PrevSecretID signs beside SecretID while a rotation's overlap lasts.
 	PrevSecretID *uuid.UUID
 	Attempts     int
 	// Lease is the claim's token: an outcome is recorded only with it, so
@@ -37,7 +38,7 @@ const pendingStatus = `status NOT IN ('delivered', 'dead', 'superseded')`
 // claimedColumns are what a claim returns from claimed c (the updated
 // deliveries) joined with endpoints ep and the event (eventJoins); scan
 // them with claimedFields.
-const claimedColumns = `c.id, c.endpoint_id, ep.url, ep.signing_secret_id, ep.previous_signing_secret_id, c.attempts, c.leased_until,
+const claimedColumns = `c.id, c.endpoint_id, ep.url, ep.signing_secret_id, ` + previousSecret + `, c.attempts, c.leased_until,
 	c.schedule_start, c.supersedes_from, c.supersedes_to, ` + eventColumns + `
 	FROM claimed c
 	JOIN endpoints ep ON ep.id = c.endpoint_id
@@ -274,4 +275,63 @@ func (s *Store) OldestPending(ctx context.Context) ([]PendingAge, error) {
 		return a, err
 	})
 	return v, wrap("oldest pending", err)
+}
+
+// Delivery statuses, as stored and as the API shows them.
+const (
+	DeliveryPending    = "pending"    // waiting to be sent, or retried
+	DeliveryDelivered  = "delivered"  // the endpoint answered 2xx
+	DeliveryDead       = "dead"       // the retry schedule ran out, or the endpoint was disabled
+	DeliverySuperseded = "superseded" // a newer state of the user replaced it while the endpoint failed
+)
+
+// DeliveryStatuses lists every delivery status.
+var DeliveryStatuses = []string{DeliveryPending, DeliveryDelivered, DeliveryDead, DeliverySuperseded}
+
+// LoggedDelivery is one delivery as an endpoint's log shows it.
+type LoggedDelivery struct {
+	ID       int64
+	EventID  uuid.UUID
+	User     presence.EventUser
+	Sequence int64
+	Status   string
+	Attempts int
+	// LastStatus is the HTTP status of the last attempt (nil: none, or no
+	// answer); LastError what went wrong with it.
+	LastStatus    *int
+	LastError     string
+	CreatedAt     time.Time
+	NextAttemptAt *time.Time // pending only
+	DeliveredAt   *time.Time
+	// Cursor orders the log: pass the last one's as DeliveryPage.Before.
+	Cursor int64
+}
+
+// DeliveryPage picks a page of an endpoint's deliveries, newest first.
+type DeliveryPage struct {
+	Status string // one of DeliveryStatuses; "": all
+	Before int64  // the Cursor of the page before's last; 0: the first page
+	Limit  int
+}
+
+// EndpointDeliveries is a page of an endpoint's deliveries, newest event
+// first, along the (endpoint_id, event_id) unique index.
+func (s *Store) EndpointDeliveries(ctx context.Context, tenantID, endpointID uuid.UUID, p DeliveryPage) ([]LoggedDelivery, error) {
+	rows, err := s.db.Query(ctx, `SELECT d.id, e.uid, e.user_object_id, coalesce(u.upn, ''), coalesce(u.external_id, ''), coalesce(e.sequence, 0),
+			d.status, d.attempts, d.last_status, coalesce(d.last_error, ''), d.created_at,
+			CASE WHEN d.status = 'pending' THEN d.next_attempt_at END, d.delivered_at, d.event_id
+		FROM deliveries d
+		JOIN presence_events e ON e.id = d.event_id
+		LEFT JOIN directory_users u ON u.tenant_id = e.tenant_id AND u.object_id = e.user_object_id
+		WHERE d.tenant_id = $1 AND d.endpoint_id = $2 AND ($3 = '' OR d.status = $3) AND ($4 = 0 OR d.event_id < $4)
+		ORDER BY d.event_id DESC LIMIT $5`, tenantID, endpointID, p.Status, p.Before, p.Limit)
+	if err != nil {
+		return nil, wrap("endpoint deliveries", err)
+	}
+	v, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LoggedDelivery, error) {
+		var d LoggedDelivery
+		return d, r.Scan(&d.ID, &d.EventID, &d.User.ObjectID, &d.User.UPN, &d.User.TelephonyID, &d.Sequence, &d.Status, &d.Attempts,
+			&d.LastStatus, &d.LastError, &d.CreatedAt, &d.NextAttemptAt, &d.DeliveredAt, &d.Cursor)
+	})
+	return v, wrap("endpoint deliveries", err)
 }

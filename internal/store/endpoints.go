@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -13,48 +14,166 @@ var ErrEndpointNotFound = errors.New("endpoint not found")
 
 // Endpoint is a tenant's webhook target.
 type Endpoint struct {
-	ID       uuid.UUID
-	TenantID uuid.UUID
-	URL      string
-	SecretID uuid.UUID
-	Enabled  bool
-	Reason   string
+	ID          uuid.UUID
+	TenantID    uuid.UUID
+	URL         string
+	Description string
+	SecretID    uuid.UUID
+	// PrevSecretID is the secret a rotation replaced while it still signs
+	// beside SecretID, until PrevSecretExpiresAt; both are nil otherwise
+	// (never set, or the overlap is over).
+	PrevSecretID        *uuid.UUID
+	PrevSecretExpiresAt *time.Time
+	Enabled             bool
+	Reason              string
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
 }
 
-// CreateEndpoint adds a webhook target with its signing secret (sealed).
-func (s *Store) CreateEndpoint(ctx context.Context, tenantID uuid.UUID, url, secret string) (Endpoint, error) {
-	sid, err := s.PutSecret(ctx, &tenantID, PurposeSigningSecret, []byte(secret))
-	if err != nil {
-		return Endpoint{}, wrap("create endpoint", err)
+// previousSecret is the previous signing secret of endpoints ep while its
+// overlap lasts (NULL after it): what signs beside the current one.
+const previousSecret = `CASE WHEN ep.previous_signing_secret_expires_at > now() THEN ep.previous_signing_secret_id END`
+
+// endpointColumns are an Endpoint's, from endpoints ep; scan them with
+// endpointFields.
+const endpointColumns = `ep.id, ep.tenant_id, ep.url, ep.description, ep.signing_secret_id, ` + previousSecret + `,
+	CASE WHEN ep.previous_signing_secret_expires_at > now() THEN ep.previous_signing_secret_expires_at END,
+	ep.enabled, coalesce(ep.disabled_reason, ''), ep.created_at, ep.updated_at`
+
+func endpointFields(e *Endpoint) []any {
+	return []any{&e.ID, &e.TenantID, &e.URL, &e.Description, &e.SecretID, &e.PrevSecretID, &e.PrevSecretExpiresAt,
+		&e.Enabled, &e.Reason, &e.CreatedAt, &e.UpdatedAt}
+}
+
+// oneEndpoint scans a row of endpointColumns (ErrEndpointNotFound when
+// there is none).
+func oneEndpoint(op string, row pgx.Row) (Endpoint, error) {
+	var e Endpoint
+	err := row.Scan(endpointFields(&e)...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return e, wrap(op, ErrEndpointNotFound)
 	}
-	e := Endpoint{TenantID: tenantID, URL: url, SecretID: sid, Enabled: true}
-	err = s.db.QueryRow(ctx, `INSERT INTO endpoints (tenant_id, url, signing_secret_id) VALUES ($1, $2, $3) RETURNING id`, tenantID, url, sid).Scan(&e.ID)
-	return e, wrap("create endpoint", err)
+	return e, wrap(op, err)
+}
+
+// NewEndpoint is a webhook target to add: its URL (checked by the caller,
+// deliver.CheckURL), what it is for, and its signing secret (whsec_…).
+type NewEndpoint struct {
+	URL, Description, Secret string
+}
+
+// AddEndpoint adds a webhook target with its signing secret (sealed).
+func (s *Store) AddEndpoint(ctx context.Context, tenantID uuid.UUID, n NewEndpoint) (Endpoint, error) {
+	var e Endpoint
+	err := s.InTx(ctx, func(tx Tx) error {
+		sid, err := tx.PutSecret(ctx, &tenantID, PurposeSigningSecret, []byte(n.Secret))
+		if err != nil {
+			return err
+		}
+		e, err = oneEndpoint("add endpoint", tx.db.QueryRow(ctx, `INSERT INTO endpoints AS ep (tenant_id, url, description, signing_secret_id)
+			VALUES ($1, $2, $3, $4) RETURNING `+endpointColumns, tenantID, n.URL, n.Description, sid))
+		return err
+	})
+	return e, wrap("add endpoint", err)
+}
+
+// CreateEndpoint adds a webhook target without a description
+// (AddEndpoint).
+func (s *Store) CreateEndpoint(ctx context.Context, tenantID uuid.UUID, url, secret string) (Endpoint, error) {
+	return s.AddEndpoint(ctx, tenantID, NewEndpoint{URL: url, Secret: secret})
 }
 
 // Endpoints lists a tenant's webhook targets.
 func (s *Store) Endpoints(ctx context.Context, tenantID uuid.UUID) ([]Endpoint, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, tenant_id, url, signing_secret_id, enabled, coalesce(disabled_reason, '')
-		FROM endpoints WHERE tenant_id = $1 ORDER BY created_at`, tenantID)
+	rows, err := s.db.Query(ctx, `SELECT `+endpointColumns+` FROM endpoints ep WHERE ep.tenant_id = $1 ORDER BY ep.created_at, ep.id`, tenantID)
 	if err != nil {
 		return nil, wrap("endpoints", err)
 	}
 	v, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Endpoint, error) {
 		var e Endpoint
-		return e, r.Scan(&e.ID, &e.TenantID, &e.URL, &e.SecretID, &e.Enabled, &e.Reason)
+		return e, r.Scan(endpointFields(&e)...)
 	})
 	return v, wrap("endpoints", err)
 }
 
 // GetEndpoint returns one of a tenant's endpoints (ErrEndpointNotFound).
 func (s *Store) GetEndpoint(ctx context.Context, tenantID, id uuid.UUID) (Endpoint, error) {
-	var e Endpoint
-	err := s.db.QueryRow(ctx, `SELECT id, tenant_id, url, signing_secret_id, enabled, coalesce(disabled_reason, '')
-		FROM endpoints WHERE tenant_id = $1 AND id = $2`, tenantID, id).Scan(&e.ID, &e.TenantID, &e.URL, &e.SecretID, &e.Enabled, &e.Reason)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return e, ErrEndpointNotFound
+	return oneEndpoint("get endpoint", s.db.QueryRow(ctx, `SELECT `+endpointColumns+` FROM endpoints ep
+		WHERE ep.tenant_id = $1 AND ep.id = $2`, tenantID, id))
+}
+
+// LockEndpoint returns one of a tenant's endpoints locked until the
+// transaction ends, so that a change compared against it (If-Match)
+// applies to exactly what was compared.
+func (tx Tx) LockEndpoint(ctx context.Context, tenantID, id uuid.UUID) (Endpoint, error) {
+	return oneEndpoint("lock endpoint", tx.db.QueryRow(ctx, `SELECT `+endpointColumns+` FROM endpoints ep
+		WHERE ep.tenant_id = $1 AND ep.id = $2 FOR UPDATE`, tenantID, id))
+}
+
+// UpdateEndpoint sets an endpoint's URL and description.
+func (s *Store) UpdateEndpoint(ctx context.Context, tenantID, id uuid.UUID, url, description string) (Endpoint, error) {
+	return oneEndpoint("update endpoint", s.db.QueryRow(ctx, `UPDATE endpoints ep SET url = $3, description = $4, updated_at = now()
+		WHERE ep.tenant_id = $1 AND ep.id = $2 RETURNING `+endpointColumns, tenantID, id, url, description))
+}
+
+// DeleteEndpoint removes an endpoint, its signing secrets and every
+// delivery to it: pending ones are never sent (one already on the wire
+// may still arrive; its outcome finds no row to record). It returns how
+// many were pending.
+func (s *Store) DeleteEndpoint(ctx context.Context, tenantID, id uuid.UUID) (pending int64, err error) {
+	var found bool
+	// The secrets go in the same statement: the endpoint's reference to
+	// them is checked at its end, when the endpoint is gone.
+	err = s.db.QueryRow(ctx, `
+		WITH gone AS (
+			DELETE FROM endpoints WHERE tenant_id = $1 AND id = $2 RETURNING signing_secret_id, previous_signing_secret_id
+		), secrets_gone AS (
+			DELETE FROM secrets WHERE id IN (SELECT signing_secret_id FROM gone UNION ALL SELECT previous_signing_secret_id FROM gone)
+		)
+		SELECT EXISTS (SELECT 1 FROM gone),
+			(SELECT count(*) FROM deliveries WHERE endpoint_id = $2 AND tenant_id = $1 AND status = 'pending')`, tenantID, id).Scan(&found, &pending)
+	if err == nil && !found {
+		err = ErrEndpointNotFound
 	}
-	return e, wrap("get endpoint", err)
+	return pending, wrap("delete endpoint", err)
+}
+
+// RotateEndpointSecret makes secret an endpoint's signing secret. The one
+// it replaces keeps signing beside it for overlap (none when zero), so a
+// receiver can move to the new one without refusing a delivery; a secret
+// an earlier rotation left in its overlap is dropped at once.
+func (s *Store) RotateEndpointSecret(ctx context.Context, tenantID, id uuid.UUID, secret string, overlap time.Duration) (Endpoint, error) {
+	var e Endpoint
+	err := s.InTx(ctx, func(tx Tx) error {
+		sid, err := tx.PutSecret(ctx, &tenantID, PurposeSigningSecret, []byte(secret))
+		if err != nil {
+			return err
+		}
+		var dropped []uuid.UUID
+		err = tx.db.QueryRow(ctx, `
+			WITH old AS (
+				SELECT id, signing_secret_id, previous_signing_secret_id FROM endpoints WHERE tenant_id = $1 AND id = $2 FOR UPDATE
+			), rotated AS (
+				UPDATE endpoints ep SET signing_secret_id = $3,
+					previous_signing_secret_id = CASE WHEN $4::interval > '0' THEN old.signing_secret_id END,
+					previous_signing_secret_expires_at = CASE WHEN $4::interval > '0' THEN now() + $4::interval END,
+					updated_at = now()
+				FROM old WHERE ep.id = old.id
+				RETURNING `+endpointColumns+`
+			)
+			SELECT rotated.*, array_remove(ARRAY[old.previous_signing_secret_id,
+				CASE WHEN $4::interval > '0' THEN NULL ELSE old.signing_secret_id END], NULL)
+			FROM rotated, old`, tenantID, id, sid, overlap.String()).Scan(append(endpointFields(&e), &dropped)...)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrEndpointNotFound
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.db.Exec(ctx, `DELETE FROM secrets WHERE id = ANY($1)`, dropped)
+		return err
+	})
+	return e, wrap("rotate endpoint secret", err)
 }
 
 // EnableEndpoint turns an endpoint back on (after a 410 was fixed).
@@ -83,33 +202,59 @@ func (s *Store) RetryEndpoint(ctx context.Context, tenantID, id uuid.UUID) (int6
 	return tag.RowsAffected(), wrap("retry endpoint", err)
 }
 
-// ReplayEndpoint puts an endpoint's dead and superseded deliveries back in
-// the queue, with a fresh schedule — those that can still reach it in
-// order: for each user, the ones newer than the last event the endpoint
-// received. They go out before anything newer of the same user (the
-// queue is in event order per user), and the ranges that newer
+// ReplayFilter picks the dead and superseded deliveries a replay looks
+// at: every one (the zero filter), those with IDs, those created at or
+// after Since, or both.
+type ReplayFilter struct {
+	IDs   []int64
+	Since *time.Time
+}
+
+// Replayed is what a replay did with the deliveries its filter picked.
+type Replayed struct {
+	// Replayed went back in the queue; Kept stay as they are (see
+	// ReplayEndpoint); Ignored counts the filter's IDs that are no dead or
+	// superseded delivery of the endpoint (unknown, pending or delivered).
+	Replayed, Kept, Ignored int64
+}
+
+// ReplayEndpoint puts an endpoint's dead and superseded deliveries (those
+// f picks) back in the queue, with a fresh schedule — those that can still
+// reach it in order: for each user, the ones newer than the last event the
+// endpoint received. They go out before anything newer of the same user
+// (the queue is in event order per user), and the ranges that newer
 // deliveries said they superseded are cleared, since nothing is skipped
-// any more. Older ones are kept as they are (kept): sending one would
+// any more — unless some of the range stays out of the queue because f
+// left it out. Older ones are kept as they are (kept): sending one would
 // move the user's state backwards at the receiver; the event stream
 // (GET /api/v1/events from a Last-Event-ID) still has them.
-func (s *Store) ReplayEndpoint(ctx context.Context, tenantID, id uuid.UUID) (replayed, kept int64, err error) {
-	err = s.db.QueryRow(ctx, `
-		WITH r AS (
+func (s *Store) ReplayEndpoint(ctx context.Context, tenantID, id uuid.UUID, f ReplayFilter) (Replayed, error) {
+	var r Replayed
+	err := s.db.QueryRow(ctx, `
+		WITH cand AS (
+			SELECT d.id, NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.endpoint_id = d.endpoint_id
+				AND n.user_object_id = d.user_object_id AND n.status = 'delivered' AND n.event_id > d.event_id) AS in_order
+			FROM deliveries d
+			WHERE d.tenant_id = $1 AND d.endpoint_id = $2 AND d.status IN ('dead', 'superseded')
+				AND ($3::bigint[] IS NULL OR d.id = ANY($3)) AND ($4::timestamptz IS NULL OR d.created_at >= $4)
+		), r AS (
 			UPDATE deliveries d SET status = 'pending', attempts = 0, next_attempt_at = now(), schedule_start = now(),
 				supersedes_from = NULL, supersedes_to = NULL, leased_until = NULL
-			WHERE d.tenant_id = $1 AND d.endpoint_id = $2 AND d.status IN ('dead', 'superseded')
-				AND NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.endpoint_id = d.endpoint_id AND n.user_object_id = d.user_object_id
-					AND n.status = 'delivered' AND n.event_id > d.event_id)
-			RETURNING d.user_object_id
+			FROM cand WHERE d.id = cand.id AND cand.in_order
+			RETURNING d.id, d.user_object_id
 		), cleared AS (
 			UPDATE deliveries p SET supersedes_from = NULL, supersedes_to = NULL
 			WHERE p.endpoint_id = $2 AND p.status = 'pending' AND p.supersedes_from IS NOT NULL
 				AND p.user_object_id IN (SELECT user_object_id FROM r)
+				AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.endpoint_id = p.endpoint_id AND x.user_object_id = p.user_object_id
+					AND x.status IN ('dead', 'superseded') AND x.event_id < p.event_id AND x.id NOT IN (SELECT id FROM r)
+					AND NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.endpoint_id = x.endpoint_id
+						AND n.user_object_id = x.user_object_id AND n.status = 'delivered' AND n.event_id > x.event_id))
 		)
-		SELECT (SELECT count(*) FROM r),
-			(SELECT count(*) FROM deliveries WHERE tenant_id = $1 AND endpoint_id = $2 AND status IN ('dead', 'superseded'))
-				- (SELECT count(*) FROM r)`, tenantID, id).Scan(&replayed, &kept)
-	return replayed, kept, wrap("replay endpoint", err)
+		SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM cand WHERE NOT in_order),
+			CASE WHEN $3::bigint[] IS NULL THEN 0 ELSE (SELECT count(DISTINCT i) FROM unnest($3::bigint[]) i) - (SELECT count(*) FROM cand) END`,
+		tenantID, id, f.IDs, f.Since).Scan(&r.Replayed, &r.Kept, &r.Ignored)
+	return r, wrap("replay endpoint", err)
 }
 
 // Backlog counts an endpoint's deliveries that are not delivered.

@@ -86,12 +86,12 @@ func (d Deps) registerEndpoints(api huma.API) {
 		if !ok {
 			return nil, errNoEndpoint()
 		}
-		n, kept, err := deliver.Replay(ctx, d.Store, k.TenantID, id, actor(k))
+		r, err := deliver.Replay(ctx, d.Store, k.TenantID, id, actor(k), store.ReplayFilter{})
 		if err != nil {
 			return nil, d.endpointFailed(ctx, "replay endpoint", err)
 		}
 		out := &replayed{}
-		out.Body.Replayed, out.Body.Kept = n, kept
+		out.Body.Replayed, out.Body.Kept = r.Replayed, r.Kept
 		return out, nil
 	})
 

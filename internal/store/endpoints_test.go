@@ -1,0 +1,186 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
+	"presencebridge/internal/testkit"
+)
+
+// publish records a presence change of user, which gives every enabled
+// endpoint of the tenant a pending delivery.
+func publish(t *testing.T, st *store.Store, tenant, user uuid.UUID, activity string) {
+	t.Helper()
+	err := st.InTx(context.Background(), func(tx store.Tx) error {
+		_, _, err := tx.ApplyPresence(context.Background(), store.PresenceChange{TenantID: tenant, UserID: user,
+			Availability: "Busy", Activity: activity, MappedState: "busy", Source: "notification", ObservedAt: time.Now()})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// deliveries are an endpoint's deliveries, oldest event first.
+func deliveries(t *testing.T, st *store.Store, tenant, ep uuid.UUID) []store.LoggedDelivery {
+	t.Helper()
+	got, err := st.EndpointDeliveries(context.Background(), tenant, ep, store.DeliveryPage{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, j := 0, len(got)-1; i < j; i, j = i+1, j-1 {
+		got[i], got[j] = got[j], got[i]
+	}
+	return got
+}
+
+func TestDeletingAnEndpointDropsItsDeliveriesAndSecrets(t *testing.T) {
+	ctx := context.Background()
+	st, tenant := storetest.New(t)
+	ep, err := st.AddEndpoint(ctx, tenant, store.NewEndpoint{URL: "https://a.example/hook", Description: "wallboard", Secret: "whsec_dGVzdA=="})
+	if err != nil || ep.Description != "wallboard" || ep.CreatedAt.IsZero() {
+		t.Fatalf("add: %+v, %v", ep, err)
+	}
+	if _, err := st.RotateEndpointSecret(ctx, tenant, ep.ID, "whsec_bmV3", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, st, tenant, uuid.New(), "InACall")
+	publish(t, st, tenant, uuid.New(), "InACall")
+	testkit.Exec(t, st.Pool(), `UPDATE deliveries SET status = 'delivered' WHERE id = (SELECT min(id) FROM deliveries)`)
+	other := storetest.Tenant(t, st.Pool(), "Other")
+	if _, err := st.DeleteEndpoint(ctx, other, ep.ID); !errors.Is(err, store.ErrEndpointNotFound) {
+		t.Errorf("another tenant's delete: %v", err)
+	}
+	pending, err := st.DeleteEndpoint(ctx, tenant, ep.ID)
+	if err != nil || pending != 1 {
+		t.Fatalf("delete: %d pending, %v; want 1", pending, err)
+	}
+	var left int
+	st.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM deliveries) + (SELECT count(*) FROM secrets) + (SELECT count(*) FROM endpoints)`).Scan(&left)
+	if left != 0 {
+		t.Errorf("%d deliveries, secrets and endpoints left", left)
+	}
+	if _, err := st.DeleteEndpoint(ctx, tenant, ep.ID); !errors.Is(err, store.ErrEndpointNotFound) {
+		t.Errorf("deleted twice: %v", err)
+	}
+}
+
+func TestARotationKeepsOnlyTheSecretsThatStillSign(t *testing.T) {
+	ctx := context.Background()
+	st, tenant := storetest.New(t)
+	ep, _ := st.CreateEndpoint(ctx, tenant, "https://a.example/hook", "whsec_b25l")
+	first, err := st.RotateEndpointSecret(ctx, tenant, ep.ID, "whsec_dHdv", 24*time.Hour)
+	if err != nil || first.PrevSecretID == nil || *first.PrevSecretID != ep.SecretID || first.SecretID == ep.SecretID {
+		t.Fatalf("rotate with overlap: %+v, %v", first, err)
+	}
+	// A second rotation drops the first's previous secret at once; without
+	// an overlap the one it replaces goes too.
+	second, err := st.RotateEndpointSecret(ctx, tenant, ep.ID, "whsec_dGhyZWU=", 0)
+	if err != nil || second.PrevSecretID != nil || second.PrevSecretExpiresAt != nil {
+		t.Fatalf("rotate without overlap: %+v, %v", second, err)
+	}
+	var secrets int
+	st.Pool().QueryRow(ctx, `SELECT count(*) FROM secrets`).Scan(&secrets)
+	if secrets != 1 {
+		t.Errorf("%d secrets stored, want only the current one", secrets)
+	}
+	if got, err := st.OpenSecret(ctx, second.SecretID, store.PurposeSigningSecret); err != nil || string(got) != "whsec_dGhyZWU=" {
+		t.Errorf("current secret %q, %v", got, err)
+	}
+	if _, err := st.RotateEndpointSecret(ctx, tenant, uuid.New(), "whsec_Zm91cg==", 0); !errors.Is(err, store.ErrEndpointNotFound) {
+		t.Errorf("rotating no endpoint: %v", err)
+	}
+	st.Pool().QueryRow(ctx, `SELECT count(*) FROM secrets`).Scan(&secrets)
+	if secrets != 1 {
+		t.Errorf("a failed rotation left its secret: %d stored", secrets)
+	}
+}
+
+// TestReplayingSomeDeliveriesKeepsEachUsersOrder: a replay by ids or from
+// a time puts back only those, keeps back what a newer delivered state
+// makes stale, counts the ids that are not replayable, and leaves the
+// superseded range of a newer delivery while some of it stays out.
+func TestReplayingSomeDeliveriesKeepsEachUsersOrder(t *testing.T) {
+	ctx := context.Background()
+	st, tenant := storetest.New(t)
+	ep, _ := st.CreateEndpoint(ctx, tenant, "https://a.example/hook", "whsec_dGVzdA==")
+	ann, bob := uuid.New(), uuid.New()
+	for _, a := range []string{"InACall", "InAMeeting", "Presenting", "InACall"} {
+		publish(t, st, tenant, ann, a)
+	}
+	publish(t, st, tenant, bob, "InACall")
+	publish(t, st, tenant, bob, "InAMeeting")
+	d := deliveries(t, st, tenant, ep.ID) // ann 1–4, bob 1–2
+	// Ann: 1–3 superseded by 4, which waits saying so. Bob: 1 dead, 2 delivered.
+	testkit.Exec(t, st.Pool(), `UPDATE deliveries SET status = 'superseded' WHERE id = ANY($1)`, []int64{d[0].ID, d[1].ID, d[2].ID})
+	testkit.Exec(t, st.Pool(), `UPDATE deliveries SET supersedes_from = 1, supersedes_to = 3 WHERE id = $1`, d[3].ID)
+	testkit.Exec(t, st.Pool(), `UPDATE deliveries SET status = 'dead' WHERE id = $1`, d[4].ID)
+	testkit.Exec(t, st.Pool(), `UPDATE deliveries SET status = 'delivered' WHERE id = $1`, d[5].ID)
+
+	r, err := st.ReplayEndpoint(ctx, tenant, ep.ID, store.ReplayFilter{IDs: []int64{d[1].ID, d[4].ID, d[5].ID, 999999}})
+	if err != nil || r != (store.Replayed{Replayed: 1, Kept: 1, Ignored: 2}) {
+		t.Fatalf("replay by ids: %+v, %v; want ann's 2 replayed, bob's 1 kept, 2 ignored", r, err)
+	}
+	d = deliveries(t, st, tenant, ep.ID)
+	if d[1].Status != store.DeliveryPending || d[0].Status != store.DeliverySuperseded || d[4].Status != store.DeliveryDead {
+		t.Errorf("after replay by ids: %s %s %s", d[0].Status, d[1].Status, d[4].Status)
+	}
+	var from *int64
+	st.Pool().QueryRow(ctx, `SELECT supersedes_from FROM deliveries WHERE id = $1`, d[3].ID).Scan(&from)
+	if from == nil {
+		t.Error("ann's newest lost its superseded range while 1 and 3 stay superseded")
+	}
+
+	// From a time: the rest of ann's (all created now) go back, and with
+	// nothing of hers skipped any more the range is cleared.
+	since := time.Now().Add(-time.Minute)
+	r, err = st.ReplayEndpoint(ctx, tenant, ep.ID, store.ReplayFilter{Since: &since})
+	if err != nil || r != (store.Replayed{Replayed: 2, Kept: 1}) {
+		t.Fatalf("replay since: %+v, %v", r, err)
+	}
+	st.Pool().QueryRow(ctx, `SELECT supersedes_from FROM deliveries WHERE id = $1`, d[3].ID).Scan(&from)
+	if from != nil {
+		t.Errorf("ann's newest still says it superseded from %d", *from)
+	}
+	future := time.Now().Add(time.Hour)
+	if r, _ := st.ReplayEndpoint(ctx, tenant, ep.ID, store.ReplayFilter{Since: &future}); r != (store.Replayed{}) {
+		t.Errorf("replay since a future time: %+v", r)
+	}
+}
+
+func TestAnEndpointsDeliveriesArePagedNewestFirstAndByStatus(t *testing.T) {
+	ctx := context.Background()
+	st, tenant := storetest.New(t)
+	ep, _ := st.CreateEndpoint(ctx, tenant, "https://a.example/hook", "whsec_dGVzdA==")
+	user := uuid.New()
+	testkit.Exec(t, st.Pool(), `INSERT INTO directory_users (tenant_id, upn, object_id, external_id) VALUES ($1, 'adele@contoso.example', $2, 'ext-7')`, tenant, user)
+	for _, a := range []string{"InACall", "InAMeeting", "InACall", "InAMeeting", "InACall"} {
+		publish(t, st, tenant, user, a)
+	}
+	testkit.Exec(t, st.Pool(), `UPDATE deliveries SET status = 'dead', attempts = 9, last_status = 503, last_error = 'HTTP 503: down'
+		WHERE id = (SELECT min(id) FROM deliveries)`)
+	page, err := st.EndpointDeliveries(ctx, tenant, ep.ID, store.DeliveryPage{Limit: 3})
+	if err != nil || len(page) != 3 || page[0].Sequence != 5 || page[0].User.UPN != "adele@contoso.example" || page[0].User.TelephonyID != "ext-7" ||
+		page[0].Status != store.DeliveryPending || page[0].NextAttemptAt == nil {
+		t.Fatalf("first page: %+v, %v", page, err)
+	}
+	rest, _ := st.EndpointDeliveries(ctx, tenant, ep.ID, store.DeliveryPage{Limit: 3, Before: page[2].Cursor})
+	if len(rest) != 2 || rest[1].Sequence != 1 || rest[1].LastError != "HTTP 503: down" || *rest[1].LastStatus != 503 ||
+		rest[1].NextAttemptAt != nil || rest[1].Attempts != 9 {
+		t.Errorf("second page: %+v", rest)
+	}
+	dead, _ := st.EndpointDeliveries(ctx, tenant, ep.ID, store.DeliveryPage{Status: store.DeliveryDead, Limit: 10})
+	if len(dead) != 1 || dead[0].Sequence != 1 {
+		t.Errorf("dead: %+v", dead)
+	}
+	other := storetest.Tenant(t, st.Pool(), "Other")
+	if got, _ := st.EndpointDeliveries(ctx, other, ep.ID, store.DeliveryPage{Limit: 10}); len(got) != 0 {
+		t.Errorf("another tenant read %d deliveries", len(got))
+	}
+}
