@@ -174,17 +174,24 @@ func (r *Runner) pass(ctx context.Context, tenantID uuid.UUID) (Report, error) {
 	// tenant: a restart may have left a gap nobody else noticed.
 	_, seen := r.seen.LoadOrStore(tenantID, true)
 	periodic := !seen || status.LastRepairAt == nil || now.Sub(*status.LastRepairAt) >= r.opts.RepairEvery
+	syncs, err := r.st.StartSyncOperations(ctx, tenantID)
+	errs = append(errs, err)
+	var repairErr error
 	if periodic {
 		n, err := r.repairAll(ctx, tenantID)
 		rep.Repaired += n
 		if err != nil {
 			periodic = false
-			errs = append(errs, fmt.Errorf("periodic repair: %w", err))
+			repairErr = fmt.Errorf("periodic repair: %w", err)
 		}
 	} else {
 		n, err := r.drainResyncs(ctx, tenantID)
 		rep.Repaired += n
-		errs = append(errs, err)
+		repairErr = err
+	}
+	errs = append(errs, repairErr)
+	if syncs > 0 {
+		errs = append(errs, r.settleSyncs(ctx, tenantID, repairErr))
 	}
 	err = errors.Join(errs...)
 	t := store.EngineTenant{TenantID: tenantID, Users: rep.Users, Monitors: rep.Monitors, Unmonitored: rep.Unmonitored, MonMissing: rep.MonitorsMissing}
@@ -200,6 +207,9 @@ func (r *Runner) pass(ctx context.Context, tenantID uuid.UUID) (Report, error) {
 // recordDegraded records a pass that stopped at a degraded tenant's access
 // check: the counts of the last full pass stay, with the error.
 func (r *Runner) recordDegraded(ctx context.Context, tenantID uuid.UUID, now time.Time, cause error) error {
+	if err := r.failSyncs(ctx, tenantID, cause); err != nil {
+		return errors.Join(cause, err)
+	}
 	t, err := r.st.EngineStatus(ctx, tenantID)
 	if err != nil {
 		return errors.Join(cause, err)
