@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"presencebridge/internal/graph/graphapi"
+	"presencebridge/internal/presence"
 	"presencebridge/internal/store"
 )
 
@@ -17,8 +18,9 @@ type RepairStats struct {
 }
 
 // Repair re-reads users' presence (getPresencesByUserId, graphapi.MaxPresenceIDs ids a call)
-// and feeds what differs from what we hold into the same path as
-// notifications, marked as source "repair" — after a new or recreated
+// and feeds what differs from what we hold — the status message, out of
+// office and work location included — into the same path as
+// notifications, marked as source "repair": after a new or recreated
 // subscription, an outage, or on the periodic reconciliation. A presence
 // older than ours (by Graph's sequenceNumber) changes nothing.
 func Repair(ctx context.Context, st *store.Store, r graphapi.PresenceReader, tenantID uuid.UUID, users []string) (RepairStats, error) {
@@ -54,12 +56,13 @@ func Repair(ctx context.Context, st *store.Store, r graphapi.PresenceReader, ten
 		if perr != nil || p.Availability == "" || p.Availability == "PresenceUnknown" {
 			continue
 		}
-		if h, ok := held[id]; ok && h.Availability == p.Availability && h.Activity == p.Activity {
+		rich := presence.RichOf(p.Rich)
+		if h, ok := held[id]; ok && h.Availability == p.Availability && h.Activity == p.Activity && h.Rich.Same(rich) {
 			continue
 		}
 		changes = append(changes, store.PresenceChange{TenantID: tenantID, UserID: id,
-			Availability: p.Availability, Activity: p.Activity, GraphSequence: p.SequenceNumber,
-			MappedState: string(rules.Map(p.Availability, p.Activity)), Source: "repair", ObservedAt: now,
+			Availability: p.Availability, Activity: p.Activity, Rich: rich, GraphSequence: p.SequenceNumber,
+			MappedState: string(rules.Map(p.Availability, p.Activity, rich)), Source: "repair", ObservedAt: now,
 			Debounce: time.Duration(rules.Debounce)})
 	}
 	// One batch, one statement: applying takes the tenant's stream lock

@@ -360,10 +360,10 @@ func (p *Processor) processItem(ctx context.Context, tx store.Tx, m *memo, row i
 		p.drop(m, st, DropUserMismatch, row, n, sub.TenantID, err)
 		return c, false, nil
 	}
-	rules := m.rules[sub.TenantID]
+	rules, rich := m.rules[sub.TenantID], presence.RichOf(pr.RichPresence)
 	return store.PresenceChange{TenantID: sub.TenantID, UserID: id,
-		Availability: pr.Availability, Activity: pr.Activity, GraphSequence: pr.SequenceNumber,
-		MappedState: string(rules.Map(pr.Availability, pr.Activity)), Source: "notification", ObservedAt: row.received,
+		Availability: pr.Availability, Activity: pr.Activity, Rich: rich, GraphSequence: pr.SequenceNumber,
+		MappedState: string(rules.Map(pr.Availability, pr.Activity, rich)), Source: "notification", ObservedAt: row.received,
 		Debounce: time.Duration(rules.Debounce)}, true, nil
 }
 

@@ -86,8 +86,17 @@ func (f *fixture) rich(t *testing.T, user uuid.UUID, availability, activity, seq
 // richFor is rich, encrypted for key.
 func (f *fixture) richFor(t *testing.T, key notification.Key, user uuid.UUID, availability, activity, seq string) map[string]any {
 	t.Helper()
-	plain, _ := json.Marshal(map[string]any{"@odata.type": "#microsoft.graph.presence", "@odata.id": "users/" + user.String() + "/presence",
-		"id": user, "availability": availability, "activity": activity, "sequenceNumber": seq})
+	return f.richWith(t, key, user, map[string]any{"availability": availability, "activity": activity, "sequenceNumber": seq})
+}
+
+// richWith is one encrypted item whose presence has the properties given.
+func (f *fixture) richWith(t *testing.T, key notification.Key, user uuid.UUID, properties map[string]any) map[string]any {
+	t.Helper()
+	resource := map[string]any{"@odata.type": "#microsoft.graph.presence", "@odata.id": "users/" + user.String() + "/presence", "id": user}
+	for k, v := range properties {
+		resource[k] = v
+	}
+	plain, _ := json.Marshal(resource)
 	ec, err := notification.Encrypt(key, plain)
 	if err != nil {
 		t.Fatal(err)

@@ -33,6 +33,7 @@ const (
 type Current struct {
 	Exists                 bool
 	Availability, Activity string
+	Rich                   Rich
 	GraphSequence          string // Graph's sequenceNumber, ordered as strings; "" unknown
 	State                  State
 	Held                   bool // an event that left talking waits for its window to end
@@ -41,10 +42,14 @@ type Current struct {
 // Change is an observed presence, mapped.
 type Change struct {
 	Availability, Activity string
+	Rich                   Rich
 	GraphSequence          string
 	State                  State
 	Debounce               time.Duration // the tenant's window for talking flaps
-	Echo                   bool          // the state is one we set in Teams for the platform
+	// Echo: the availability and activity are a pair we set in Teams for
+	// the platform. It counts only when they change: a change of the rich
+	// presence alone is not ours.
+	Echo bool
 }
 
 // Verdict is the decision on one change.
@@ -66,7 +71,8 @@ type Verdict struct {
 }
 
 // Decide is the one rule for an observed change: stale by Graph's
-// sequenceNumber, unchanged, or applied — and then published at once,
+// sequenceNumber, unchanged (the same availability, activity and rich
+// presence: Rich.Same), or applied — and then published at once,
 // held (leaving talking, for the debounce window), or suppressed (an echo
 // of our own, or talking resumed within the window). Both channels,
 // webhooks and the event stream, carry exactly the published events.
@@ -74,13 +80,15 @@ func Decide(cur Current, c Change) Verdict {
 	if cur.Exists && c.GraphSequence != "" && cur.GraphSequence != "" && c.GraphSequence < cur.GraphSequence {
 		return Verdict{Outcome: Stale}
 	}
-	if cur.Exists && cur.Availability == c.Availability && cur.Activity == c.Activity {
+	samePair := cur.Exists && cur.Availability == c.Availability && cur.Activity == c.Activity
+	if samePair && cur.Rich.Same(c.Rich) {
 		return Verdict{Outcome: Unchanged, NewSequence: c.GraphSequence > cur.GraphSequence}
 	}
 	v := Verdict{Outcome: Applied}
 	talking := c.State == Talking
+	echo := c.Echo && !samePair
 	switch {
-	case c.Echo:
+	case echo:
 		v.Publication, v.Suppressed = Suppress, SuppressedEcho
 	case cur.Held && talking:
 		// Talking again within the window after a change that left it:
@@ -95,7 +103,7 @@ func Decide(cur Current, c Change) Verdict {
 	}
 	if cur.Held {
 		v.EndHeld = SuppressedSuperseded
-		if talking && !c.Echo {
+		if talking && !echo {
 			v.EndHeld = SuppressedDebounce
 		}
 	}

@@ -8,11 +8,15 @@ import (
 // TestDecideIsOneRuleForBothChannels names each case of the rule: stale and
 // unchanged changes make no event; an echo is suppressed; leaving talking
 // is held; within the window talking again suppresses both, another change
-// takes the held one's place and deadline.
+// takes the held one's place and deadline; a change of the rich presence
+// alone is a change like any other.
 func TestDecideIsOneRuleForBothChannels(t *testing.T) {
 	const window = 3 * time.Second
 	inCall := Current{Exists: true, Availability: "Busy", Activity: "InACall", GraphSequence: "05", State: Talking}
 	heldAvailable := Current{Exists: true, Availability: "Available", Activity: "Available", GraphSequence: "06", State: Available, Held: true}
+	available := Current{Exists: true, Availability: "Available", Activity: "Available", GraphSequence: "08", State: Available}
+	withRich := func(c Current, r Rich) Current { c.Rich = r; return c }
+	message := func(text string) Rich { return Rich{StatusMessage: &StatusMessage{Message: text}} }
 	change := func(avail, act, seq string, st State) Change {
 		return Change{Availability: avail, Activity: act, GraphSequence: seq, State: st, Debounce: window}
 	}
@@ -42,6 +46,27 @@ func TestDecideIsOneRuleForBothChannels(t *testing.T) {
 		{"an echo during a hold supersedes the held change", heldAvailable,
 			Change{Availability: "Busy", Activity: "InACall", State: Talking, Echo: true, Debounce: window},
 			Verdict{Outcome: Applied, Publication: Suppress, Suppressed: SuppressedEcho, EndHeld: SuppressedSuperseded}},
+		{"a new status message alone is published", withRich(available, message("Lunch")),
+			Change{Availability: "Available", Activity: "Available", Rich: message("In a workshop"), State: Available, Debounce: window},
+			Verdict{Outcome: Applied, Publication: Publish}},
+		{"the same status message again is unchanged", withRich(available, message("Lunch")),
+			Change{Availability: "Available", Activity: "Available", Rich: message("Lunch"), State: Available, GraphSequence: "09"},
+			Verdict{Outcome: Unchanged, NewSequence: true}},
+		{"going out of office alone is published", available,
+			Change{Availability: "Available", Activity: "Available", Rich: Rich{OutOfOffice: &OutOfOffice{IsOutOfOffice: true}}, State: Available},
+			Verdict{Outcome: Applied, Publication: Publish}},
+		{"in the office, known for the first time, is unchanged", available,
+			Change{Availability: "Available", Activity: "Available", Rich: Rich{OutOfOffice: &OutOfOffice{}}, State: Available},
+			Verdict{Outcome: Unchanged}},
+		{"a rich change while talking is published at once", withRich(inCall, message("Lunch")),
+			Change{Availability: "Busy", Activity: "InACall", State: Talking, Debounce: window},
+			Verdict{Outcome: Applied, Publication: Publish}},
+		{"a rich change during a hold takes the held one's place", heldAvailable,
+			Change{Availability: "Available", Activity: "Available", Rich: message("Lunch"), State: Available, Debounce: window},
+			Verdict{Outcome: Applied, Publication: Hold, TakeOverHold: true, EndHeld: SuppressedSuperseded}},
+		{"a rich change to a pair we set is not our echo", withRich(available, message("Lunch")),
+			Change{Availability: "Available", Activity: "Available", State: Available, Echo: true},
+			Verdict{Outcome: Applied, Publication: Publish}},
 	} {
 		if got := Decide(c.cur, c.ch); got != c.want {
 			t.Errorf("%s:\n got %+v\nwant %+v", c.name, got, c.want)

@@ -18,8 +18,10 @@ type Event struct {
 }
 
 // EventData is a presence change as the platform receives it: the raw
-// Teams values, the mapped state and the per-user sequence (to order and
-// deduplicate on the platform's side).
+// Teams values (availability, activity and the rich presence —
+// statusMessage, outOfOffice, workLocation, each omitted when unknown),
+// the mapped state and the per-user sequence (to order and deduplicate on
+// the platform's side).
 type EventData struct {
 	// EventID identifies the event everywhere: the webhook-id of its
 	// deliveries, and the same value on the event stream. A UUIDv7, unique
@@ -31,7 +33,8 @@ type EventData struct {
 	User               EventUser  `json:"user"`
 	Availability       string     `json:"availability"`
 	Activity           string     `json:"activity"`
-	State              string     `json:"state"`
+	Rich
+	State string `json:"state"`
 	// Sequence counts the user's published events, 1, 2, 3…: a gap is a
 	// loss, unless Supersedes names it.
 	Sequence int64 `json:"sequence"`

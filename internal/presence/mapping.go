@@ -1,5 +1,6 @@
 // Package presence turns Teams presence into what the telephony platform
-// acts on: per-tenant mapping rules from (availability, activity) to a
+// acts on: per-tenant mapping rules from (availability, activity) and the
+// rich presence (status message, out of office, work location) to a
 // downstream state, the one rule that decides what becomes of an observed
 // change (Decide: stale, unchanged, published, held by the debounce that
 // absorbs call/meeting flaps, or suppressed), the event both channels
@@ -48,9 +49,22 @@ type Rules struct {
 	// escalated to a meeting) reach the platform as one talking period.
 	Debounce Duration `json:"debounce"`
 	// Overrides map "Availability/Activity" (any case) to a state, ahead
-	// of everything above.
+	// of everything else.
 	Overrides map[string]State `json:"overrides,omitempty"`
+	// Rich presence (docs/graph.md#presence), each empty for no rule: the
+	// state of a user out of office, by the type of their work location
+	// (office, remote, timeOff; any case), and of a user with a status
+	// message. They come after Overrides and talking, in that order, and
+	// before the activity and availability: someone out of office who
+	// takes a call is talking.
+	OutOfOffice   State            `json:"outOfOffice,omitempty"`
+	WorkLocation  map[string]State `json:"workLocation,omitempty"`
+	StatusMessage State            `json:"statusMessage,omitempty"`
 }
+
+// workLocationTypes are the work location types a rule may name, as
+// Graph spells them (https://learn.microsoft.com/en-us/graph/api/resources/userworklocation).
+var workLocationTypes = map[string]string{"office": "office", "remote": "remote", "timeoff": "timeOff"}
 
 // DefaultRules are what a new tenant gets.
 func DefaultRules() Rules {
@@ -58,7 +72,8 @@ func DefaultRules() Rules {
 		AvailableIdle: Away, BusyIdle: Busy, Debounce: Duration(3 * time.Second)}
 }
 
-// Validate checks the states named and the debounce.
+// Validate checks the states named, the keys of the overrides and work
+// location rules, and the debounce.
 func (r Rules) Validate() error {
 	for name, s := range map[string]State{"availableIdle": r.AvailableIdle, "busyIdle": r.BusyIdle} {
 		if !states[s] {
@@ -73,43 +88,44 @@ func (r Rules) Validate() error {
 			return fmt.Errorf("overrides[%s]: %q is not a state", k, s)
 		}
 	}
+	for name, s := range map[string]State{"outOfOffice": r.OutOfOffice, "statusMessage": r.StatusMessage} {
+		if s != "" && !states[s] {
+			return fmt.Errorf("%s: %q is not a state (available, talking, busy, away, dnd, offline, unknown; absent for no rule)", name, s)
+		}
+	}
+	for k, s := range r.WorkLocation {
+		if _, ok := workLocationTypes[strings.ToLower(k)]; !ok {
+			return fmt.Errorf("workLocation: key %q must be a work location type (office, remote, timeOff)", k)
+		}
+		if !states[s] {
+			return fmt.Errorf("workLocation[%s]: %q is not a state", k, s)
+		}
+	}
 	if d := time.Duration(r.Debounce); d < 0 || d > time.Minute {
 		return fmt.Errorf("debounce: %v must be between 0 and 1m", d)
 	}
 	return nil
 }
 
-// Map gives the downstream state for a Teams presence. Values are matched
-// case-insensitively and unknown values (Microsoft adds some, such as
-// Focusing) fall back on the availability.
-func (r Rules) Map(availability, activity string) State {
+// Map gives the downstream state for a Teams presence: the overrides,
+// then talking, then the rich presence rules, then the activity and the
+// availability. Values are matched case-insensitively and unknown values
+// (Microsoft adds some, such as Focusing) fall back on the availability.
+func (r Rules) Map(availability, activity string, rich Rich) State {
 	a, act := strings.ToLower(availability), strings.ToLower(activity)
 	for k, s := range r.Overrides {
 		if strings.EqualFold(k, availability+"/"+activity) {
 			return s
 		}
 	}
-	switch act {
-	case "inacall":
-		if r.TalkingInCall {
-			return Talking
-		}
-	case "inaconferencecall":
-		if r.TalkingInConference {
-			return Talking
-		}
-	case "inameeting":
-		if r.TalkingInMeeting {
-			return Talking
-		}
-	case "presenting":
-		if r.TalkingPresenting {
-			return Talking
-		}
-	case "outofoffice", "offwork":
-		if a != "busy" && a != "donotdisturb" {
-			return Offline
-		}
+	if r.talking(act) {
+		return Talking
+	}
+	if s := r.mapRich(rich); s != "" {
+		return s
+	}
+	if (act == "outofoffice" || act == "offwork") && a != "busy" && a != "donotdisturb" {
+		return Offline
 	}
 	switch a {
 	case "available":
@@ -130,27 +146,68 @@ func (r Rules) Map(availability, activity string) State {
 	return Unknown
 }
 
+// talking reports whether the rules count an activity (lower case) as
+// talking.
+func (r Rules) talking(act string) bool {
+	switch act {
+	case "inacall":
+		return r.TalkingInCall
+	case "inaconferencecall":
+		return r.TalkingInConference
+	case "inameeting":
+		return r.TalkingInMeeting
+	case "presenting":
+		return r.TalkingPresenting
+	}
+	return false
+}
+
+// mapRich is the state the rich presence rules give, "" when none
+// applies.
+func (r Rules) mapRich(rich Rich) State {
+	if r.OutOfOffice != "" && rich.OutOfOfficeNow() {
+		return r.OutOfOffice
+	}
+	if wl := rich.WorkLocation; wl != nil {
+		for k, s := range r.WorkLocation {
+			if strings.EqualFold(k, wl.WorkLocationType) {
+				return s
+			}
+		}
+	}
+	if r.StatusMessage != "" && rich.StatusMessage != nil {
+		return r.StatusMessage
+	}
+	return ""
+}
+
 // Sample is one presence to preview.
 type Sample struct {
 	Availability string `json:"availability"`
 	Activity     string `json:"activity"`
+	Rich
 }
 
 // Preview shows what the rules emit for each sample (the rules page).
 func (r Rules) Preview(samples []Sample) []State {
 	out := make([]State, len(samples))
 	for i, s := range samples {
-		out[i] = r.Map(s.Availability, s.Activity)
+		out[i] = r.Map(s.Availability, s.Activity, s.Rich)
 	}
 	return out
 }
 
-// PreviewSamples are the presences Teams commonly shows.
+// PreviewSamples are the presences Teams commonly shows. Teams shows an
+// available user who is out of office as Available/OutOfOffice.
 var PreviewSamples = []Sample{
-	{"Available", "Available"}, {"AvailableIdle", "Available"}, {"Busy", "Busy"}, {"Busy", "InACall"},
-	{"Busy", "InAConferenceCall"}, {"Busy", "InAMeeting"}, {"DoNotDisturb", "Presenting"}, {"DoNotDisturb", "DoNotDisturb"},
-	{"BusyIdle", "Busy"}, {"Away", "Away"}, {"BeRightBack", "BeRightBack"}, {"Offline", "OffWork"}, {"Available", "OutOfOffice"},
-	{"Offline", "Offline"}, {"PresenceUnknown", "PresenceUnknown"},
+	{Availability: "Available", Activity: "Available"}, {Availability: "AvailableIdle", Activity: "Available"},
+	{Availability: "Busy", Activity: "Busy"}, {Availability: "Busy", Activity: "InACall"},
+	{Availability: "Busy", Activity: "InAConferenceCall"}, {Availability: "Busy", Activity: "InAMeeting"},
+	{Availability: "DoNotDisturb", Activity: "Presenting"}, {Availability: "DoNotDisturb", Activity: "DoNotDisturb"},
+	{Availability: "BusyIdle", Activity: "Busy"}, {Availability: "Away", Activity: "Away"},
+	{Availability: "BeRightBack", Activity: "BeRightBack"}, {Availability: "Offline", Activity: "OffWork"},
+	{Availability: "Available", Activity: "OutOfOffice", Rich: Rich{OutOfOffice: &OutOfOffice{IsOutOfOffice: true}}},
+	{Availability: "Offline", Activity: "Offline"}, {Availability: "PresenceUnknown", Activity: "PresenceUnknown"},
 }
 
 // Duration is a time.Duration written as "3s" in JSON.

@@ -14,15 +14,16 @@ import (
 // (eventJoins); scan them with eventFields. Webhooks and the event stream
 // read the same columns, so the two channels cannot drift.
 const eventColumns = `e.uid, e.tenant_id, t.ms_tenant_id, coalesce(t.telephony_account_id, ''), e.user_object_id,
-	coalesce(u.upn, ''), coalesce(u.external_id, ''), e.availability, e.activity, e.mapped_state, e.sequence, e.source, e.observed_at`
+	coalesce(u.upn, ''), coalesce(u.external_id, ''), e.availability, e.activity, e.status_message, e.out_of_office, e.work_location,
+	e.mapped_state, e.sequence, e.source, e.observed_at`
 
 const eventJoins = `JOIN tenants t ON t.id = e.tenant_id
 	LEFT JOIN directory_users u ON u.tenant_id = e.tenant_id AND u.object_id = e.user_object_id`
 
 // eventFields are the scan destinations of eventColumns.
 func eventFields(d *presence.EventData) []any {
-	return []any{&d.EventID, &d.TenantID, &d.MicrosoftTenantID, &d.TelephonyAccountID, &d.User.ObjectID,
-		&d.User.UPN, &d.User.TelephonyID, &d.Availability, &d.Activity, &d.State, &d.Sequence, &d.Source, &d.ObservedAt}
+	return append(append([]any{&d.EventID, &d.TenantID, &d.MicrosoftTenantID, &d.TelephonyAccountID, &d.User.ObjectID,
+		&d.User.UPN, &d.User.TelephonyID, &d.Availability, &d.Activity}, richFields(&d.Rich)...), &d.State, &d.Sequence, &d.Source, &d.ObservedAt)
 }
 
 // StreamedEvent is a published event at its place in the tenant's stream.

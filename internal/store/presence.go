@@ -13,10 +13,14 @@ import (
 
 // PresenceChange is one observed presence of a user.
 type PresenceChange struct {
-	TenantID      uuid.UUID
-	UserID        uuid.UUID
-	Availability  string
-	Activity      string
+	TenantID     uuid.UUID
+	UserID       uuid.UUID
+	Availability string
+	Activity     string
+	// Rich is the rest of what Graph said (status message, out of office,
+	// work location). A change is compared, stored and published with it
+	// whole: a source that does not read Graph must copy the stored one.
+	Rich          presence.Rich
 	GraphSequence string // Graph's sequenceNumber, lexicographically ordered; "" if unknown
 	MappedState   string
 	Source        string // notification, repair or api
@@ -73,6 +77,7 @@ type Presence struct {
 	UserID       uuid.UUID
 	Availability string
 	Activity     string
+	Rich         presence.Rich
 	Sequence     int64
 	MappedState  string
 	ObservedAt   time.Time
@@ -81,8 +86,9 @@ type Presence struct {
 // GetPresence reads a user's stored presence.
 func (s *Store) GetPresence(ctx context.Context, tenantID, userID uuid.UUID) (Presence, error) {
 	p := Presence{TenantID: tenantID, UserID: userID}
-	err := s.db.QueryRow(ctx, `SELECT availability, activity, sequence, mapped_state, observed_at FROM presence
-		WHERE tenant_id = $1 AND user_object_id = $2`, tenantID, userID).Scan(&p.Availability, &p.Activity, &p.Sequence, &p.MappedState, &p.ObservedAt)
+	err := s.db.QueryRow(ctx, `SELECT availability, activity, `+richColumns+`, sequence, mapped_state, observed_at FROM presence
+		WHERE tenant_id = $1 AND user_object_id = $2`, tenantID, userID).Scan(
+		append([]any{&p.Availability, &p.Activity}, append(richFields(&p.Rich), &p.Sequence, &p.MappedState, &p.ObservedAt)...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, pgx.ErrNoRows
 	}
@@ -179,11 +185,12 @@ func (s *Store) ClearResyncs(ctx context.Context, tenantID uuid.UUID, users []st
 // HeldPresence is the presence we hold for a user, as a repair compares it.
 type HeldPresence struct {
 	Availability, Activity, GraphSequence string
+	Rich                                  presence.Rich
 }
 
 // HeldPresences reads what we hold for users (absent: never seen).
 func (s *Store) HeldPresences(ctx context.Context, tenantID uuid.UUID, users []uuid.UUID) (map[uuid.UUID]HeldPresence, error) {
-	rows, err := s.db.Query(ctx, `SELECT user_object_id, availability, activity, graph_sequence FROM presence
+	rows, err := s.db.Query(ctx, `SELECT user_object_id, availability, activity, graph_sequence, `+richColumns+` FROM presence
 		WHERE tenant_id = $1 AND user_object_id = ANY($2)`, tenantID, users)
 	if err != nil {
 		return nil, wrap("held presences", err)
@@ -193,7 +200,7 @@ func (s *Store) HeldPresences(ctx context.Context, tenantID uuid.UUID, users []u
 	for rows.Next() {
 		var id uuid.UUID
 		var h HeldPresence
-		if err := rows.Scan(&id, &h.Availability, &h.Activity, &h.GraphSequence); err != nil {
+		if err := rows.Scan(append([]any{&id, &h.Availability, &h.Activity, &h.GraphSequence}, richFields(&h.Rich)...)...); err != nil {
 			return nil, wrap("held presences", err)
 		}
 		out[id] = h

@@ -65,6 +65,7 @@ type echoKey struct {
 type userState struct {
 	exists                 bool
 	availability, activity string
+	rich                   presence.Rich
 	graphSeq, mapped       string
 	seq                    int64 // the user's last published sequence
 	observed               time.Time
@@ -96,14 +97,15 @@ func lockPresence(ctx context.Context, tx querier, cs []PresenceChange) (map[use
 			SELECT * FROM unnest($1::uuid[], $2::uuid[]) AS k (tenant_id, user_object_id)
 		), locked AS MATERIALIZED (
 			SELECT p.tenant_id, p.user_object_id, p.availability, p.activity, p.sequence, p.graph_sequence, p.mapped_state, p.observed_at,
-				p.held_event, p.held_until
+				p.held_event, p.held_until, p.status_message, p.out_of_office, p.work_location
 			FROM presence p WHERE (p.tenant_id, p.user_object_id) IN (SELECT * FROM k)
 			ORDER BY p.tenant_id, p.user_object_id FOR UPDATE
 		)
 		SELECT false, tenant_id, user_object_id, availability, activity, sequence, graph_sequence, mapped_state, observed_at,
-			held_event, held_until FROM locked
+			held_event, held_until, `+richColumns+` FROM locked
 		UNION ALL
-		SELECT true, x.tenant_id, x.user_object_id, lower(x.availability), lower(x.activity), 0, '', '', x.expires_at, NULL, NULL
+		SELECT true, x.tenant_id, x.user_object_id, lower(x.availability), lower(x.activity), 0, '', '', x.expires_at, NULL, NULL,
+			NULL, NULL, NULL
 		FROM presence_echo x WHERE (x.tenant_id, x.user_object_id) IN (SELECT * FROM k) AND x.expires_at > now()`,
 		pgx.QueryExecModeCacheDescribe, tenants, ids)
 	if err != nil {
@@ -116,8 +118,8 @@ func lockPresence(ctx context.Context, tx querier, cs []PresenceChange) (map[use
 		var k userKey
 		var u userState
 		var held *uuid.UUID
-		if err := rows.Scan(&echo, &k.tenant, &k.user, &u.availability, &u.activity, &u.seq, &u.graphSeq, &u.mapped, &u.observed,
-			&held, &u.heldUntil); err != nil {
+		if err := rows.Scan(append([]any{&echo, &k.tenant, &k.user, &u.availability, &u.activity, &u.seq, &u.graphSeq, &u.mapped, &u.observed,
+			&held, &u.heldUntil}, richFields(&u.rich)...)...); err != nil {
 			return nil, nil, err
 		}
 		if echo {
@@ -173,9 +175,9 @@ func (p *batchPlan) decide(i int, c PresenceChange, u *userState, echoes map[ech
 	ek := echoKey{key, strings.ToLower(c.Availability), strings.ToLower(c.Activity)}
 	held := u.held != uuid.Nil || u.heldIdx >= 0
 	v := presence.Decide(
-		presence.Current{Exists: u.exists, Availability: u.availability, Activity: u.activity, GraphSequence: u.graphSeq,
+		presence.Current{Exists: u.exists, Availability: u.availability, Activity: u.activity, Rich: u.rich, GraphSequence: u.graphSeq,
 			State: presence.State(u.mapped), Held: held},
-		presence.Change{Availability: c.Availability, Activity: c.Activity, GraphSequence: c.GraphSequence,
+		presence.Change{Availability: c.Availability, Activity: c.Activity, Rich: c.Rich, GraphSequence: c.GraphSequence,
 			State: presence.State(c.MappedState), Debounce: c.Debounce, Echo: echoes[ek]})
 	switch v.Outcome {
 	case presence.Stale:
@@ -210,6 +212,7 @@ func (p *batchPlan) decide(i int, c PresenceChange, u *userState, echoes map[ech
 		p.unhold(u, v.EndHeld)
 	}
 	u.availability, u.activity, u.graphSeq, u.mapped, u.observed = c.Availability, c.Activity, c.GraphSequence, c.MappedState, c.ObservedAt
+	u.rich = c.Rich
 	u.exists, u.dirty = true, true
 	if ev.held() {
 		u.heldIdx = len(p.events)
@@ -322,24 +325,28 @@ func (p *batchPlan) write(ctx context.Context, tx querier, cs []PresenceChange, 
 	// $1 is the notification channel (notifyStreams).
 	rows, err := tx.Query(ctx, `WITH p AS (
 			INSERT INTO presence (tenant_id, user_object_id, availability, activity, sequence, observed_at, graph_sequence, mapped_state,
-				held_event, held_until)
-			SELECT t, u, a, b, s, o, g, m, h, coalesce(hu, now() + hf * interval '1 microsecond')
+				held_event, held_until, status_message, out_of_office, work_location)
+			SELECT t, u, a, b, s, o, g, m, h, coalesce(hu, now() + hf * interval '1 microsecond'), sm, oo, wl
 			FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::bigint[], $7::timestamptz[], $8::text[], $9::text[],
-				$10::uuid[], $11::timestamptz[], $12::bigint[]) AS r (t, u, a, b, s, o, g, m, h, hu, hf)
+				$10::uuid[], $11::timestamptz[], $12::bigint[], $32::jsonb[], $33::jsonb[], $34::jsonb[])
+				AS r (t, u, a, b, s, o, g, m, h, hu, hf, sm, oo, wl)
 			ON CONFLICT (tenant_id, user_object_id) DO UPDATE SET availability = excluded.availability, activity = excluded.activity,
 				sequence = excluded.sequence, observed_at = excluded.observed_at, graph_sequence = excluded.graph_sequence,
-				mapped_state = excluded.mapped_state, held_event = excluded.held_event, held_until = excluded.held_until, updated_at = now()
+				mapped_state = excluded.mapped_state, held_event = excluded.held_event, held_until = excluded.held_until,
+				status_message = excluded.status_message, out_of_office = excluded.out_of_office, work_location = excluded.work_location,
+				updated_at = now()
 		), x AS (
 			SELECT * FROM unnest($13::uuid[], $14::uuid[], $15::uuid[], $16::bigint[], $17::bigint[], $18::text[], $19::text[], $20::text[],
-				$21::text[], $22::timestamptz[], $23::text[]) WITH ORDINALITY
-				AS x (uid, tenant_id, user_object_id, sequence, rank, availability, activity, mapped_state, source, observed_at, suppressed, n)
+				$21::text[], $22::timestamptz[], $23::text[], $35::jsonb[], $36::jsonb[], $37::jsonb[]) WITH ORDINALITY
+				AS x (uid, tenant_id, user_object_id, sequence, rank, availability, activity, mapped_state, source, observed_at, suppressed,
+					status_message, out_of_office, work_location, n)
 		), counts AS (
 			SELECT * FROM unnest($24::uuid[], $25::bigint[]) AS c (tenant_id, n)
 		), `+streamPositions+`, e AS (
 			INSERT INTO presence_events (uid, tenant_id, user_object_id, sequence, position, availability, activity, mapped_state, source,
-				observed_at, suppressed)
+				observed_at, suppressed, status_message, out_of_office, work_location)
 			SELECT x.uid, x.tenant_id, x.user_object_id, x.sequence, s.position - counts.n + x.rank, x.availability, x.activity,
-				x.mapped_state, x.source, x.observed_at, x.suppressed
+				x.mapped_state, x.source, x.observed_at, x.suppressed, x.status_message, x.out_of_office, x.work_location
 			FROM x LEFT JOIN s USING (tenant_id) LEFT JOIN counts USING (tenant_id) ORDER BY x.n
 			RETURNING id, uid, tenant_id, user_object_id, position
 		), d AS (
@@ -358,7 +365,8 @@ func (p *batchPlan) write(ctx context.Context, tx querier, cs []PresenceChange, 
 		PresenceNotifyChannel,
 		pr.tenant, pr.user, pr.availability, pr.activity, pr.seq, pr.observed, pr.graphSeq, pr.mapped, pr.held, pr.heldUntil, pr.heldFor,
 		er.uid, er.tenant, er.user, er.seq, er.rank, er.availability, er.activity, er.mapped, er.source, er.observed, er.suppressed,
-		ct, cn, p.unheld, p.unheldReasons, xt, xu, xa, xb)
+		ct, cn, p.unheld, p.unheldReasons, xt, xu, xa, xb,
+		pr.rich.status, pr.rich.outOfOffice, pr.rich.workLocation, er.rich.status, er.rich.outOfOffice, er.rich.workLocation)
 	if err != nil {
 		return nil, err
 	}
@@ -383,6 +391,7 @@ type presenceRows struct {
 	held                                     []*uuid.UUID
 	heldUntil                                []*time.Time
 	heldFor                                  []*int64 // microseconds from now
+	rich                                     richArrays
 }
 
 func (r *presenceRows) add(k userKey, u *userState, p *batchPlan) {
@@ -391,6 +400,7 @@ func (r *presenceRows) add(k userKey, u *userState, p *batchPlan) {
 	r.graphSeq, r.mapped = append(r.graphSeq, u.graphSeq), append(r.mapped, u.mapped)
 	r.seq = append(r.seq, u.seq)
 	r.observed = append(r.observed, u.observed)
+	r.rich.add(u.rich)
 	var held *uuid.UUID
 	var until *time.Time
 	var hold *int64
@@ -415,6 +425,7 @@ type eventRows struct {
 	availability, activity, mapped, source []string
 	observed                               []time.Time
 	suppressed                             []*string
+	rich                                   richArrays
 }
 
 func (r *eventRows) add(ev plannedEvent, c PresenceChange) {
@@ -427,6 +438,7 @@ func (r *eventRows) add(ev plannedEvent, c PresenceChange) {
 	r.availability, r.activity = append(r.availability, c.Availability), append(r.activity, c.Activity)
 	r.mapped, r.source = append(r.mapped, c.MappedState), append(r.source, ev.source)
 	r.observed = append(r.observed, c.ObservedAt)
+	r.rich.add(c.Rich)
 	var sup *string
 	if ev.suppressed != "" {
 		sup = &ev.suppressed

@@ -1,0 +1,91 @@
+package store_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"presencebridge/internal/presence"
+	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
+)
+
+// TestRichPresenceIsStoredWithThePresenceAndEachEvent: the status message,
+// out of office and work location are kept with the user's presence and
+// with each event, read back whole (by the event stream, webhooks and a
+// re-read's comparison); a change of any of them alone is published, the
+// same again is not, and a user who is simply in the office, first seen
+// so, is no change for a row that never knew.
+func TestRichPresenceIsStoredWithThePresenceAndEachEvent(t *testing.T) {
+	st, tenant := storetest.New(t)
+	ctx := context.Background()
+	user := uuid.New()
+	apply := func(seq string, rich presence.Rich) string {
+		t.Helper()
+		var outcome string
+		if err := st.InTx(ctx, func(tx store.Tx) error {
+			var err error
+			outcome, _, err = tx.ApplyPresence(ctx, store.PresenceChange{TenantID: tenant, UserID: user, Availability: "Available",
+				Activity: "Available", Rich: rich, GraphSequence: seq, MappedState: "available", Source: "notification", ObservedAt: time.Now()})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return outcome
+	}
+	lunch := &presence.StatusMessage{Message: "Lunch"}
+	remote := &presence.WorkLocation{WorkLocationType: "remote", Source: "manual", PlaceID: "home-1"}
+	away := &presence.OutOfOffice{IsOutOfOffice: true, Message: "Back Monday"}
+	steps := []struct {
+		name string
+		rich presence.Rich
+		want string
+	}{
+		{"first seen, knowing nothing rich", presence.Rich{}, store.PresenceApplied},
+		{"in the office, first known", presence.Rich{OutOfOffice: &presence.OutOfOffice{}}, store.PresenceUnchanged},
+		{"a status message and a work location", presence.Rich{StatusMessage: lunch, OutOfOffice: &presence.OutOfOffice{}, WorkLocation: remote}, store.PresenceApplied},
+		{"the same again", presence.Rich{StatusMessage: lunch, OutOfOffice: &presence.OutOfOffice{}, WorkLocation: remote}, store.PresenceUnchanged},
+		{"out of office", presence.Rich{StatusMessage: lunch, OutOfOffice: away, WorkLocation: remote}, store.PresenceApplied},
+		{"the message cleared", presence.Rich{OutOfOffice: away, WorkLocation: remote}, store.PresenceApplied},
+	}
+	for i, s := range steps {
+		if got := apply(string(rune('a'+i)), s.rich); got != s.want {
+			t.Errorf("%s: %s, want %s", s.name, got, s.want)
+		}
+	}
+
+	last := presence.Rich{OutOfOffice: away, WorkLocation: remote}
+	p, err := st.GetPresence(ctx, tenant, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Rich.Same(last) || p.Rich.OutOfOffice == nil {
+		t.Errorf("stored presence: %+v", p.Rich)
+	}
+	held, err := st.HeldPresences(ctx, tenant, []uuid.UUID{user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := held[user]; !h.Rich.Same(last) {
+		t.Errorf("held presence: %+v", h.Rich)
+	}
+
+	evs, err := st.EventsAfter(ctx, tenant, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []presence.Rich
+	for _, e := range evs {
+		got = append(got, e.Data.Rich)
+	}
+	want := []presence.Rich{steps[0].rich, steps[2].rich, steps[4].rich, steps[5].rich}
+	if !slices.EqualFunc(got, want, presence.Rich.Same) {
+		t.Errorf("events carry %+v, want %+v", got, want)
+	}
+	if len(evs) == 4 && (evs[0].Data.OutOfOffice != nil || evs[1].Data.WorkLocation == nil || *evs[1].Data.WorkLocation != *remote) {
+		t.Errorf("an event's work location or unknown out of office is not as stored: %+v, %+v", evs[0].Data.Rich, evs[1].Data.Rich)
+	}
+}
