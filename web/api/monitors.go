@@ -1,0 +1,123 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
+
+	"presencebridge/internal/graph/graphapi"
+	"presencebridge/internal/store"
+)
+
+// Presence monitors: the accounts whose presence subscriptions cover the
+// tenant's users, graphapi.MaxPresenceIDs users each. Listed with their
+// status and load; a "Copy URL" sign-in link is made for one, as the
+// onboarding page makes it, for whoever holds its credentials to open.
+
+type monitor struct {
+	ID           uuid.UUID  `json:"id" format:"uuid"`
+	UPN          string     `json:"upn"`
+	DisplayName  string     `json:"displayName,omitempty"`
+	Status       string     `json:"status" enum:"pending,authorized,needs_reauth,needs_update,disabled" doc:"pending: not signed in yet; authorized: its subscription covers users; needs_reauth: its sign-in no longer works (make it a new link); needs_update: it must sign in again for a changed app registration; disabled."`
+	Reason       string     `json:"reason,omitempty" doc:"Why the monitor is not authorized, as Microsoft's identity platform said."`
+	AuthorizedAt *time.Time `json:"authorizedAt,omitempty"`
+	Users        int        `json:"users" doc:"Users its subscription covers."`
+	Capacity     int        `json:"capacity" doc:"Users it can cover: 650 (Microsoft Graph's limit per presence subscription) when authorized, else 0."`
+}
+
+func toMonitor(m store.Monitor, users int) monitor {
+	out := monitor{ID: m.ID, UPN: m.UPN, DisplayName: m.DisplayName, Status: m.Status, AuthorizedAt: m.AuthorizedAt, Users: users}
+	if m.Status == store.MonitorAuthorized {
+		out.Capacity = graphapi.MaxPresenceIDs
+	} else {
+		out.Reason = m.LastError
+	}
+	return out
+}
+
+type monitorList struct{ Body list[monitor] }
+
+type monitorLink struct {
+	Body struct {
+		URL       string    `json:"url" format:"uri" doc:"The sign-in link: whoever holds the monitor's credentials opens it and signs in. Treat it as a secret."`
+		ExpiresAt time.Time `json:"expiresAt" doc:"When the link stops working; a sign-in, or a newer link's use, ends it earlier."`
+	}
+}
+
+func (s resources) registerMonitors(api huma.API) {
+	huma.Register(api, operation("list-monitors", http.MethodGet, "/monitors", "List presence monitors", store.ScopePresenceRead, "Monitors"),
+		func(ctx context.Context, _ *struct{}) (*monitorList, error) {
+			ms, err := s.monitors(ctx, keyOf(ctx).TenantID)
+			if err != nil {
+				return nil, s.unavailable(ctx, "list monitors", err)
+			}
+			return &monitorList{Body: list[monitor]{Data: ms}}, nil
+		})
+
+	op := withStatus(operation("create-monitor-link", http.MethodPost, "/monitors/{id}/link", "Make a monitor's sign-in link",
+		store.ScopeAdmin, "Monitors"), http.StatusNotFound)
+	op.Description = "A \"Copy URL\" link, valid 72 hours, that signs the monitor in for whoever opens it with the monitor's credentials " +
+		"(no administrator session needed). Each link is recorded in the audit log, never the link itself."
+	huma.Register(api, op, func(ctx context.Context, in *idParam) (*monitorLink, error) {
+		return s.monitorLink(ctx, in)
+	})
+}
+
+// monitors lists the tenant's monitors with the users each covers.
+func (s resources) monitors(ctx context.Context, tenantID uuid.UUID) ([]monitor, error) {
+	ms, err := s.Store.Monitors(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	loads, err := s.Store.MonitorLoads(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]monitor, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, toMonitor(m, loads[m.ID]))
+	}
+	return out, nil
+}
+
+func (s resources) monitorLink(ctx context.Context, in *idParam) (*monitorLink, error) {
+	k := keyOf(ctx)
+	errNoMonitor := huma.Error404NotFound("No presence monitor of this tenant has that id.")
+	id, ok := in.parse()
+	if !ok {
+		return nil, errNoMonitor
+	}
+	if s.Links == nil {
+		return nil, s.unavailable(ctx, "monitor link", errors.New("no MonitorLinks configured"))
+	}
+	out := &monitorLink{}
+	err := s.Store.InTx(ctx, func(tx store.Tx) error {
+		// Monitors, not GetMonitor: a monitor being removed is gone.
+		ms, err := tx.Monitors(ctx, k.TenantID)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if m.ID != id {
+				continue
+			}
+			if out.Body.URL, out.Body.ExpiresAt, err = s.Links.MonitorLink(ctx, k.TenantID, id); err != nil {
+				return err
+			}
+			return tx.Audit(ctx, &k.TenantID, actor(k), "monitor.link_created", map[string]any{"monitor": id, "upn": m.UPN,
+				"expiresAt": out.Body.ExpiresAt})
+		}
+		return store.ErrMonitorNotFound
+	})
+	if errors.Is(err, store.ErrMonitorNotFound) {
+		return nil, errNoMonitor
+	}
+	if err != nil {
+		return nil, s.unavailable(ctx, "monitor link", err)
+	}
+	return out, nil
+}

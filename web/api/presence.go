@@ -1,0 +1,142 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
+
+	"presencebridge/internal/presence"
+	"presencebridge/internal/store"
+)
+
+// Presence as stored, read three ways: one user (by object id or UPN), up
+// to maxPresenceBatch users by object id, and the tenant's whole roster a
+// page at a time. Each is what Teams last showed for the user (the same
+// values, state and sequence the events carry); a user whose presence has
+// not been seen yet is PresenceUnknown with sequence 0.
+
+// maxPresenceBatch is how many users one batch read names: a page of the
+// snapshot. (Graph's own read takes 650 ids a call; ours comes from the
+// database and is bounded by the answer's size instead.)
+const maxPresenceBatch = maxPageSize
+
+// unknownPresence is Graph's word for a presence it does not know.
+const unknownPresence = "PresenceUnknown"
+
+type userPresence struct {
+	UserID       uuid.UUID  `json:"userId" format:"uuid" doc:"The user's Microsoft Entra object id."`
+	UPN          string     `json:"upn" doc:"The UPN or e-mail address as entered in the roster."`
+	ExternalID   string     `json:"externalId,omitempty" doc:"The telephony platform's own id for the user."`
+	Availability string     `json:"availability" doc:"Teams' availability: Available, Busy, DoNotDisturb, Away, BeRightBack, Offline, PresenceUnknown…"`
+	Activity     string     `json:"activity" doc:"Teams' activity: InACall, InAMeeting, Presenting, Available…"`
+	State        string     `json:"state" enum:"available,talking,busy,away,dnd,offline,unknown" doc:"What the tenant's mapping rules make of it."`
+	Sequence     int64      `json:"sequence" doc:"The sequence of the last event sent for the user (0: none yet)."`
+	ObservedAt   *time.Time `json:"observedAt,omitempty" doc:"When this presence was seen; absent while none has been."`
+	HeldUntil    *time.Time `json:"heldUntil,omitempty" doc:"Set while a change that leaves talking is held back by the tenant's debounce: it is sent then, unless talking resumes."`
+}
+
+func toPresence(p store.UserPresence) userPresence {
+	out := userPresence{UserID: p.ObjectID, UPN: p.UPN, ExternalID: p.ExternalID, Availability: p.Availability, Activity: p.Activity,
+		State: p.MappedState, Sequence: p.Sequence, ObservedAt: p.ObservedAt, HeldUntil: p.HeldUntil}
+	if !p.Known {
+		out.Availability, out.Activity, out.State = unknownPresence, unknownPresence, string(presence.Unknown)
+	}
+	return out
+}
+
+type presenceOutput struct{ Body userPresence }
+
+type presenceList struct{ Body list[userPresence] }
+
+type snapshotInput struct {
+	Cursor string `query:"cursor" maxLength:"100" doc:"The nextCursor of the page before; absent: the first page."`
+	Limit  int    `query:"limit" minimum:"1" maximum:"1000" default:"1000" doc:"How many users at most."`
+}
+
+type batchInput struct {
+	Body struct {
+		IDs []string `json:"ids" minItems:"1" maxItems:"1000" uniqueItems:"true" doc:"Users' object ids, up to 1,000." format:"uuid"`
+	}
+}
+
+type batchOutput struct {
+	Body struct {
+		Data     []userPresence `json:"data" nullable:"false" doc:"The users on the roster, in object id order."`
+		NotFound []uuid.UUID    `json:"notFound" nullable:"false" doc:"The ids of no user on the tenant's roster."`
+	}
+}
+
+func (s resources) registerPresence(api huma.API) {
+	op := withStatus(operation("get-user-presence", http.MethodGet, "/users/{id}/presence", "Get a user's presence",
+		store.ScopePresenceRead, "Presence"), http.StatusNotFound)
+	huma.Register(api, op, func(ctx context.Context, in *userRef) (*presenceOutput, error) {
+		p, err := s.Store.FindUserPresence(ctx, keyOf(ctx).TenantID, in.ID)
+		if errors.Is(err, store.ErrUserNotFound) {
+			return nil, errNoUser()
+		}
+		if err != nil {
+			return nil, s.unavailable(ctx, "get user presence", err)
+		}
+		return &presenceOutput{Body: toPresence(p)}, nil
+	})
+
+	op = operation("get-presences", http.MethodPost, "/presence:batch", "Get many users' presence", store.ScopePresenceRead, "Presence")
+	op.Description = "A read, sent as POST because 1,000 ids do not fit in a URL; it changes nothing."
+	huma.Register(api, op, func(ctx context.Context, in *batchInput) (*batchOutput, error) {
+		ids := make([]uuid.UUID, len(in.Body.IDs))
+		for i, id := range in.Body.IDs {
+			ids[i], _ = uuid.Parse(id) // checked as format uuid
+		}
+		ps, err := s.Store.PresencesOf(ctx, keyOf(ctx).TenantID, ids)
+		if err != nil {
+			return nil, s.unavailable(ctx, "get presences", err)
+		}
+		out := &batchOutput{}
+		out.Body.Data, out.Body.NotFound = make([]userPresence, 0, len(ps)), []uuid.UUID{}
+		found := make(map[uuid.UUID]bool, len(ps))
+		for _, p := range ps {
+			out.Body.Data = append(out.Body.Data, toPresence(p))
+			found[p.ObjectID] = true
+		}
+		for _, id := range ids {
+			if !found[id] {
+				out.Body.NotFound = append(out.Body.NotFound, id)
+			}
+		}
+		return out, nil
+	})
+
+	op = operation("list-presence", http.MethodGet, "/presence", "Read every user's presence", store.ScopePresenceRead, "Presence")
+	op.Description = "The tenant's snapshot: every user of the roster with an object id, in object id order, a page at a time. " +
+		"To start from it, connect the event stream first, then read the snapshot: an event whose sequence is not above the user's " +
+		"sequence here is already in it."
+	huma.Register(api, op, func(ctx context.Context, in *snapshotInput) (*presenceList, error) {
+		after := uuid.Nil
+		if in.Cursor != "" {
+			b, err := fromCursor(in.Cursor)
+			if err == nil {
+				after, err = uuid.FromBytes(b)
+			}
+			if err != nil {
+				return nil, badCursor(in.Cursor)
+			}
+		}
+		ps, err := s.Store.PresencePage(ctx, keyOf(ctx).TenantID, after, in.Limit+1)
+		if err != nil {
+			return nil, s.unavailable(ctx, "list presence", err)
+		}
+		out := &presenceList{Body: list[userPresence]{Data: make([]userPresence, 0, min(len(ps), in.Limit))}}
+		for i, p := range ps {
+			if i == in.Limit {
+				out.Body.NextCursor = cursor(ps[i-1].ObjectID[:])
+				break
+			}
+			out.Body.Data = append(out.Body.Data, toPresence(p))
+		}
+		return out, nil
+	})
+}
