@@ -45,7 +45,8 @@ func startPipeline(ctx context.Context, g *errgroup.Group, a *app, r role) (*pip
 		c := intake.NewCommitter(a.pool, intake.CommitterOptions{})
 		g.Go(func() error { c.Run(ctx); return nil })
 		p.hook = graphhook.New(graphhook.Deps{Subs: a.store, Committer: c, Logger: a.logger, Metrics: a.metrics})
-		p.api = api.Routes(api.Deps{Store: a.store, Subscribe: hub.Subscribe, Logger: a.logger, RateLimit: a.cfg.APIRateLimit})
+		p.api = api.Routes(api.Deps{Store: a.store, Subscribe: hub.Subscribe, Logger: a.logger, RateLimit: a.cfg.APIRateLimit,
+			AllowLoopbackWebhooks: !a.cfg.Production()})
 	}
 	if r.worker {
 		audiences := []string{}

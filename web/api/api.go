@@ -50,6 +50,10 @@ type Deps struct {
 	// RateLimit is the requests per second one API key may make
 	// (default DefaultRateLimit).
 	RateLimit int
+	// AllowLoopbackWebhooks accepts endpoints on loopback (http or https)
+	// and lets test events reach private addresses, as the deliverer's
+	// AllowPrivate does (tests and development only).
+	AllowLoopbackWebhooks bool
 }
 
 // Routes mounts the API (under /api/v1).

@@ -1,45 +1,102 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/google/uuid"
 
 	"presencebridge/internal/deliver"
 	"presencebridge/internal/store"
 )
 
-// Webhook endpoints: list them with their backlog, re-enable one after a
-// 410, replay its dead and superseded deliveries (where that keeps each
-// user's order), and "retry now" (every pending delivery due at once).
-// Every action is recorded in the audit log under the API key's id.
+// Webhook endpoints: listed with their backlog, created (the signing
+// secret shown once), read with an ETag, changed by JSON Merge Patch under
+// If-Match, and deleted. What is done to one — enable, replay, retry now,
+// rotate its secret, send a test event — is in endpoint_actions.go, its
+// deliveries in endpoint_deliveries.go. Every change is recorded in the
+// audit log under the API key's id, never with a secret, and with the
+// URL's host only (a path or query may hold the receiver's token).
 
 type endpoint struct {
-	ID             uuid.UUID `json:"id" format:"uuid"`
-	URL            string    `json:"url" format:"uri"`
-	Enabled        bool      `json:"enabled"`
-	DisabledReason string    `json:"disabledReason,omitempty"`
-	Pending        int       `json:"pendingDeliveries"`
-	Dead           int       `json:"deadDeliveries"`
-	Superseded     int       `json:"supersededDeliveries"`
+	ID                      uuid.UUID  `json:"id" format:"uuid"`
+	URL                     string     `json:"url" format:"uri"`
+	Description             string     `json:"description"`
+	Enabled                 bool       `json:"enabled"`
+	DisabledReason          string     `json:"disabledReason,omitempty"`
+	PreviousSecretExpiresAt *time.Time `json:"previousSecretExpiresAt,omitempty" doc:"While a rotation's overlap lasts: until when the previous signing secret signs beside the current one."`
+	Pending                 int        `json:"pendingDeliveries"`
+	Dead                    int        `json:"deadDeliveries"`
+	Superseded              int        `json:"supersededDeliveries"`
+	CreatedAt               time.Time  `json:"createdAt"`
+	UpdatedAt               time.Time  `json:"updatedAt"`
 }
+
+func toEndpoint(e store.Endpoint, b store.Backlog) endpoint {
+	return endpoint{ID: e.ID, URL: e.URL, Description: e.Description, Enabled: e.Enabled, DisabledReason: e.Reason,
+		PreviousSecretExpiresAt: e.PrevSecretExpiresAt, Pending: b.Pending, Dead: b.Dead, Superseded: b.Superseded,
+		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+}
+
+// endpointETag is the version of an endpoint: of its settings, and when
+// they (or its secret) last changed — not of its backlog, which moves
+// with every delivery.
+func endpointETag(e store.Endpoint) string {
+	return etag([]any{e.ID, e.URL, e.Description, e.Enabled, e.Reason, e.UpdatedAt.UnixMicro()})
+}
+
+// EndpointPath is an endpoint's id in the path (exported: huma sets
+// parameters only through exported embedded structs).
+type EndpointPath struct {
+	ID string `path:"id" doc:"The endpoint's id."`
+}
+
+func (p EndpointPath) parse() (uuid.UUID, bool) { return idParam{ID: p.ID}.parse() }
 
 type endpointList struct{ Body list[endpoint] }
 
-type replayed struct {
+type endpointOutput struct {
+	ETag string `header:"ETag" doc:"The endpoint's version: send it as If-Match to change exactly this version."`
+	Body endpoint
+}
+
+// endpointSecret is an endpoint with a signing secret shown once.
+type endpointSecret struct {
+	Secret   string   `json:"secret" doc:"The signing secret (whsec_…), shown this once: store it now. Verify each webhook's webhook-signature with it (Standard Webhooks)."`
+	Endpoint endpoint `json:"endpoint"`
+}
+
+type createdEndpoint struct {
+	ETag     string `header:"ETag" doc:"The endpoint's version."`
+	Location string `header:"Location" doc:"The endpoint's URL in this API."`
+	Body     endpointSecret
+}
+
+const maxDescription = 500
+
+type createEndpointInput struct {
 	Body struct {
-		Replayed int64 `json:"replayed" doc:"Deliveries put back in the queue."`
-		Kept     int64 `json:"kept" doc:"Deliveries kept back: a newer state of their user already reached the endpoint, and re-sending them would move that user backwards."`
+		URL         string `json:"url" minLength:"1" maxLength:"2000" doc:"Where events are POSTed: an https URL reachable from the internet."`
+		Description string `json:"description,omitempty" maxLength:"500" doc:"What the endpoint is for."`
 	}
 }
 
-type retried struct {
-	Body struct {
-		Due int64 `json:"due" doc:"Pending deliveries now due."`
-	}
+type endpointPatchInput struct {
+	EndpointPath
+	Precondition
+	RawBody []byte
+}
+
+type deleteEndpointInput struct {
+	EndpointPath
+	Precondition
 }
 
 func (d Deps) registerEndpoints(api huma.API) {
@@ -56,62 +113,228 @@ func (d Deps) registerEndpoints(api huma.API) {
 			}
 			out := &endpointList{Body: list[endpoint]{Data: make([]endpoint, 0, len(eps))}}
 			for _, e := range eps {
-				b := backlogs[e.ID]
-				out.Body.Data = append(out.Body.Data, endpoint{e.ID, e.URL, e.Enabled, e.Reason, b.Pending, b.Dead, b.Superseded})
+				out.Body.Data = append(out.Body.Data, toEndpoint(e, backlogs[e.ID]))
 			}
 			return out, nil
 		})
 
-	op := operation("enable-endpoint", http.MethodPost, "/endpoints/{id}/enable", "Enable a disabled endpoint", store.ScopeAdmin, "Endpoints")
-	op.DefaultStatus = http.StatusNoContent
+	op := operation("create-endpoint", http.MethodPost, "/endpoints", "Create a webhook endpoint", store.ScopeAdmin, "Endpoints")
+	op.DefaultStatus = http.StatusCreated
+	op.Description = "Events published from now on are delivered to it. The answer holds its signing secret, once."
+	huma.Register(api, op, func(ctx context.Context, in *createEndpointInput) (*createdEndpoint, error) {
+		k := keyOf(ctx)
+		if err := d.checkURL(in.Body.URL); err != nil {
+			return nil, err
+		}
+		secret, err := deliver.NewSecret()
+		if err != nil {
+			return nil, d.unavailable(ctx, "endpoint secret", err)
+		}
+		var e store.Endpoint
+		err = d.Store.InTx(ctx, func(tx store.Tx) error {
+			var err error
+			if e, err = tx.AddEndpoint(ctx, k.TenantID, store.NewEndpoint{URL: in.Body.URL, Description: in.Body.Description, Secret: secret}); err != nil {
+				return err
+			}
+			return tx.Audit(ctx, &k.TenantID, actor(k), "endpoint.created", map[string]any{"endpoint": e.ID, "host": host(e.URL)})
+		})
+		if err != nil {
+			return nil, d.unavailable(ctx, "create endpoint", err)
+		}
+		return &createdEndpoint{ETag: endpointETag(e), Location: "/api/v1/endpoints/" + e.ID.String(),
+			Body: endpointSecret{Secret: secret, Endpoint: toEndpoint(e, store.Backlog{})}}, nil
+	})
+
+	op = operation("get-endpoint", http.MethodGet, "/endpoints/{id}", "Get a webhook endpoint", store.ScopeAdmin, "Endpoints")
 	op.Errors = append(op.Errors, http.StatusNotFound)
-	huma.Register(api, op, func(ctx context.Context, in *idParam) (*struct{}, error) {
-		k := keyOf(ctx)
+	huma.Register(api, op, func(ctx context.Context, in *idParam) (*endpointOutput, error) {
 		id, ok := in.parse()
 		if !ok {
 			return nil, errNoEndpoint()
 		}
-		if err := deliver.Enable(ctx, d.Store, k.TenantID, id, actor(k)); err != nil {
-			return nil, d.endpointFailed(ctx, "enable endpoint", err)
-		}
-		return nil, nil
-	})
-
-	op = operation("replay-endpoint", http.MethodPost, "/endpoints/{id}/replay", "Replay dead and superseded deliveries", store.ScopeAdmin, "Endpoints")
-	op.DefaultStatus = http.StatusAccepted
-	op.Errors = append(op.Errors, http.StatusNotFound, http.StatusConflict)
-	huma.Register(api, op, func(ctx context.Context, in *idParam) (*replayed, error) {
-		k := keyOf(ctx)
-		id, ok := in.parse()
-		if !ok {
-			return nil, errNoEndpoint()
-		}
-		r, err := deliver.Replay(ctx, d.Store, k.TenantID, id, actor(k), store.ReplayFilter{})
+		out, err := readEndpoint(ctx, d.Store, keyOf(ctx).TenantID, id)
 		if err != nil {
-			return nil, d.endpointFailed(ctx, "replay endpoint", err)
+			return nil, d.endpointFailed(ctx, "get endpoint", err)
 		}
-		out := &replayed{}
-		out.Body.Replayed, out.Body.Kept = r.Replayed, r.Kept
 		return out, nil
 	})
 
-	op = operation("retry-endpoint", http.MethodPost, "/endpoints/{id}/retry", "Make every pending delivery due now", store.ScopeAdmin, "Endpoints")
-	op.DefaultStatus = http.StatusAccepted
-	op.Errors = append(op.Errors, http.StatusNotFound, http.StatusConflict)
-	huma.Register(api, op, func(ctx context.Context, in *idParam) (*retried, error) {
-		k := keyOf(ctx)
+	op = operation("patch-endpoint", http.MethodPatch, "/endpoints/{id}", "Change a webhook endpoint", store.ScopeAdmin, "Endpoints")
+	op.Description = "A JSON Merge Patch (RFC 7396) of `url`, `description` and `enabled`, e.g. `{\"enabled\":false}`: the fields given " +
+		"change, the others keep their values. Disabling ends its pending deliveries as dead (replay them once it is enabled again); " +
+		"enabling sends what is published from then on."
+	op.Errors = append(op.Errors, http.StatusNotFound, http.StatusPreconditionFailed)
+	op.RequestBody = &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
+		"application/merge-patch+json": {Schema: &huma.Schema{Type: "object", Description: "A merge patch of {\"url\", \"description\", \"enabled\"}."}},
+	}}
+	huma.Register(api, op, func(ctx context.Context, in *endpointPatchInput) (*endpointOutput, error) {
 		id, ok := in.parse()
 		if !ok {
 			return nil, errNoEndpoint()
 		}
-		n, err := deliver.RetryNow(ctx, d.Store, k.TenantID, id, actor(k))
-		if err != nil {
-			return nil, d.endpointFailed(ctx, "retry endpoint", err)
-		}
-		out := &retried{}
-		out.Body.Due = n
-		return out, nil
+		return d.patchEndpoint(ctx, id, in.Precondition, in.RawBody)
 	})
+
+	op = operation("delete-endpoint", http.MethodDelete, "/endpoints/{id}", "Delete a webhook endpoint", store.ScopeAdmin, "Endpoints")
+	op.DefaultStatus = http.StatusNoContent
+	op.Description = "The endpoint, its signing secrets and its deliveries are deleted: pending deliveries are never sent (one " +
+		"already on its way may still arrive) and its delivery history is gone. The events stay on the event stream."
+	op.Errors = append(op.Errors, http.StatusNotFound, http.StatusPreconditionFailed)
+	huma.Register(api, op, func(ctx context.Context, in *deleteEndpointInput) (*struct{}, error) {
+		id, ok := in.parse()
+		if !ok {
+			return nil, errNoEndpoint()
+		}
+		return nil, d.deleteEndpoint(ctx, id, in.Precondition)
+	})
+
+	d.registerEndpointActions(api)
+	d.registerEndpointDeliveries(api)
+}
+
+// readEndpoint is an endpoint with its backlog and ETag, read with q (the
+// pool, or the transaction that changed it).
+func readEndpoint(ctx context.Context, q *store.Store, tenant, id uuid.UUID) (*endpointOutput, error) {
+	e, err := q.GetEndpoint(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	backlogs, err := q.Backlogs(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return &endpointOutput{ETag: endpointETag(e), Body: toEndpoint(e, backlogs[e.ID])}, nil
+}
+
+// endpointSettings are what a PATCH may change.
+type endpointSettings struct {
+	URL         string `json:"url"`
+	Description string `json:"description"`
+	Enabled     *bool  `json:"enabled"`
+}
+
+// patchEndpoint applies a merge patch to an endpoint's settings, checked
+// against If-Match and validated under the endpoint's row lock, so that
+// nothing changes in between.
+func (d Deps) patchEndpoint(ctx context.Context, id uuid.UUID, cond Precondition, patch []byte) (*endpointOutput, error) {
+	k := keyOf(ctx)
+	var out *endpointOutput
+	var refused error
+	err := d.Store.InTx(ctx, func(tx store.Tx) error {
+		cur, err := tx.LockEndpoint(ctx, k.TenantID, id)
+		if err != nil {
+			return err
+		}
+		if refused = cond.check(endpointETag(cur)); refused != nil {
+			return nil
+		}
+		var next endpointSettings
+		if next, refused = d.patched(cur, patch); refused != nil {
+			return nil
+		}
+		changed := map[string]any{}
+		if next.URL != cur.URL || next.Description != cur.Description {
+			if _, err := tx.UpdateEndpoint(ctx, k.TenantID, id, next.URL, next.Description); err != nil {
+				return err
+			}
+			changed["host"], changed["description"] = host(next.URL), next.Description
+		}
+		switch {
+		case *next.Enabled && !cur.Enabled:
+			_, err = tx.EnableEndpoint(ctx, k.TenantID, id)
+		case !*next.Enabled && cur.Enabled:
+			err = tx.DisableEndpoint(ctx, id, "disabled through the API")
+		}
+		if err != nil {
+			return err
+		}
+		if *next.Enabled != cur.Enabled {
+			changed["enabled"] = *next.Enabled
+		}
+		if len(changed) > 0 {
+			changed["endpoint"] = id
+			if err := tx.Audit(ctx, &k.TenantID, actor(k), "endpoint.updated", changed); err != nil {
+				return err
+			}
+		}
+		out, err = readEndpoint(ctx, tx.Store, k.TenantID, id)
+		return err
+	})
+	if err != nil {
+		return nil, d.endpointFailed(ctx, "change endpoint", err)
+	}
+	return out, refused
+}
+
+// patched is cur's settings with patch applied, or the 400/422 that says
+// why they cannot be.
+func (d Deps) patched(cur store.Endpoint, patch []byte) (endpointSettings, error) {
+	doc, _ := json.Marshal(endpointSettings{URL: cur.URL, Description: cur.Description, Enabled: &cur.Enabled})
+	b, err := jsonpatch.MergePatch(doc, patch)
+	if err != nil {
+		return endpointSettings{}, huma.Error400BadRequest("The body is not a JSON Merge Patch: " + err.Error())
+	}
+	var next endpointSettings
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&next); err != nil {
+		return next, huma.Error422UnprocessableEntity("The patched endpoint is not valid: " + humanJSON(err))
+	}
+	switch {
+	case next.Enabled == nil:
+		return next, huma.Error422UnprocessableEntity("enabled must be true or false.",
+			&huma.ErrorDetail{Location: "body.enabled", Message: "must be true or false", Value: nil})
+	case len(next.Description) > maxDescription:
+		return next, huma.Error422UnprocessableEntity("description is too long.",
+			&huma.ErrorDetail{Location: "body.description", Message: "use at most 500 characters", Value: next.Description})
+	}
+	return next, d.checkURL(next.URL)
+}
+
+// deleteEndpoint deletes an endpoint (checked against If-Match under its
+// lock) and records how many deliveries were still pending.
+func (d Deps) deleteEndpoint(ctx context.Context, id uuid.UUID, cond Precondition) error {
+	k := keyOf(ctx)
+	var refused error
+	err := d.Store.InTx(ctx, func(tx store.Tx) error {
+		cur, err := tx.LockEndpoint(ctx, k.TenantID, id)
+		if err != nil {
+			return err
+		}
+		if refused = cond.check(endpointETag(cur)); refused != nil {
+			return nil
+		}
+		pending, err := tx.DeleteEndpoint(ctx, k.TenantID, id)
+		if err != nil {
+			return err
+		}
+		return tx.Audit(ctx, &k.TenantID, actor(k), "endpoint.deleted",
+			map[string]any{"endpoint": id, "host": host(cur.URL), "pendingDropped": pending})
+	})
+	if err != nil {
+		return d.endpointFailed(ctx, "delete endpoint", err)
+	}
+	return refused
+}
+
+// checkURL answers 422 naming the url field and why it cannot receive
+// events (deliver.CheckURL, the onboarding form's rule).
+func (d Deps) checkURL(raw string) error {
+	if err := deliver.CheckURL(raw, d.AllowLoopbackWebhooks); err != nil {
+		return huma.Error422UnprocessableEntity("The url cannot receive events: "+err.Error(),
+			&huma.ErrorDetail{Location: "body.url", Message: err.Error(), Value: raw})
+	}
+	return nil
+}
+
+// host is what the audit log keeps of an endpoint's URL: its path or
+// query may hold a token the receiver checks.
+func host(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }
 
 func errNoEndpoint() error { return huma.Error404NotFound("No endpoint of this tenant has that id.") }

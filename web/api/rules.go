@@ -3,8 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,31 +51,8 @@ func rulesAnswer(r presence.Rules) *rulesOutput {
 	return &rulesOutput{ETag: rulesETag(r), Body: rulesBody{Rules: r, Preview: preview(r, nil)}}
 }
 
-// rulesETag is a strong validator of a rule set: a digest of its JSON.
-func rulesETag(r presence.Rules) string {
-	b, _ := json.Marshal(r)
-	sum := sha256.Sum256(b)
-	return `"` + hex.EncodeToString(sum[:12]) + `"`
-}
-
-// Precondition is the conditional header of a change (exported: huma sets
-// parameters only through exported embedded structs).
-type Precondition struct {
-	IfMatch string `header:"If-Match" doc:"Change only this version (the ETag of a GET); otherwise 412. * or absent: any version."`
-}
-
-// check answers 412 when the header names another version than current.
-func (m Precondition) check(current string) error {
-	if m.IfMatch == "" || m.IfMatch == "*" {
-		return nil
-	}
-	for _, tag := range strings.Split(m.IfMatch, ",") {
-		if strings.TrimSpace(tag) == current {
-			return nil
-		}
-	}
-	return huma.Error412PreconditionFailed("The resource changed since the version If-Match names (its ETag is now " + current + "): read it again.")
-}
+// rulesETag is a strong validator of a rule set.
+func rulesETag(r presence.Rules) string { return etag(r) }
 
 type rulesInput struct {
 	Precondition
