@@ -213,57 +213,72 @@ type endpointSettings struct {
 	Enabled     *bool  `json:"enabled"`
 }
 
-// patchEndpoint applies a merge patch to an endpoint's settings, checked
-// against If-Match and validated under the endpoint's row lock, so that
-// nothing changes in between.
-func (d Deps) patchEndpoint(ctx context.Context, id uuid.UUID, cond Precondition, patch []byte) (*endpointOutput, error) {
-	k := keyOf(ctx)
-	var out *endpointOutput
-	var refused error
+// withLockedEndpoint runs change on an endpoint locked in a transaction,
+// once If-Match holds for it, so that nothing changes between the check
+// and the change. A problem (4xx) change returns rolls it back and is
+// answered as it is.
+func (d Deps) withLockedEndpoint(ctx context.Context, id uuid.UUID, cond Precondition, op string, change func(tx store.Tx, cur store.Endpoint) error) error {
 	err := d.Store.InTx(ctx, func(tx store.Tx) error {
-		cur, err := tx.LockEndpoint(ctx, k.TenantID, id)
+		cur, err := tx.LockEndpoint(ctx, keyOf(ctx).TenantID, id)
 		if err != nil {
 			return err
 		}
-		if refused = cond.check(endpointETag(cur)); refused != nil {
-			return nil
-		}
-		var next endpointSettings
-		if next, refused = d.patched(cur, patch); refused != nil {
-			return nil
-		}
-		changed := map[string]any{}
-		if next.URL != cur.URL || next.Description != cur.Description {
-			if _, err := tx.UpdateEndpoint(ctx, k.TenantID, id, next.URL, next.Description); err != nil {
-				return err
-			}
-			changed["host"], changed["description"] = host(next.URL), next.Description
-		}
-		switch {
-		case *next.Enabled && !cur.Enabled:
-			_, err = tx.EnableEndpoint(ctx, k.TenantID, id)
-		case !*next.Enabled && cur.Enabled:
-			err = tx.DisableEndpoint(ctx, id, "disabled through the API")
-		}
-		if err != nil {
+		if err := cond.check(endpointETag(cur)); err != nil {
 			return err
 		}
-		if *next.Enabled != cur.Enabled {
-			changed["enabled"] = *next.Enabled
-		}
-		if len(changed) > 0 {
-			changed["endpoint"] = id
-			if err := tx.Audit(ctx, &k.TenantID, actor(k), "endpoint.updated", changed); err != nil {
-				return err
-			}
-		}
-		out, err = readEndpoint(ctx, tx.Store, k.TenantID, id)
-		return err
+		return change(tx, cur)
 	})
 	if err != nil {
-		return nil, d.endpointFailed(ctx, "change endpoint", err)
+		return d.endpointFailed(ctx, op, err)
 	}
-	return out, refused
+	return nil
+}
+
+// patchEndpoint applies a merge patch to an endpoint's settings.
+func (d Deps) patchEndpoint(ctx context.Context, id uuid.UUID, cond Precondition, patch []byte) (*endpointOutput, error) {
+	var out *endpointOutput
+	err := d.withLockedEndpoint(ctx, id, cond, "change endpoint", func(tx store.Tx, cur store.Endpoint) error {
+		next, err := d.patched(cur, patch)
+		if err != nil {
+			return err
+		}
+		if err := applySettings(ctx, tx, cur, next); err != nil {
+			return err
+		}
+		out, err = readEndpoint(ctx, tx.Store, cur.TenantID, id)
+		return err
+	})
+	return out, err
+}
+
+// applySettings changes what differs between cur and next, and audits it.
+func applySettings(ctx context.Context, tx store.Tx, cur store.Endpoint, next endpointSettings) error {
+	k := keyOf(ctx)
+	changed := map[string]any{}
+	if next.URL != cur.URL || next.Description != cur.Description {
+		if _, err := tx.UpdateEndpoint(ctx, k.TenantID, cur.ID, next.URL, next.Description); err != nil {
+			return err
+		}
+		changed["host"], changed["description"] = host(next.URL), next.Description
+	}
+	var err error
+	switch {
+	case *next.Enabled && !cur.Enabled:
+		_, err = tx.EnableEndpoint(ctx, k.TenantID, cur.ID)
+	case !*next.Enabled && cur.Enabled:
+		err = tx.DisableEndpoint(ctx, cur.ID, "disabled through the API")
+	}
+	if err != nil {
+		return err
+	}
+	if *next.Enabled != cur.Enabled {
+		changed["enabled"] = *next.Enabled
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	changed["endpoint"] = cur.ID
+	return tx.Audit(ctx, &k.TenantID, actor(k), "endpoint.updated", changed)
 }
 
 // patched is cur's settings with patch applied, or the 400/422 that says
@@ -291,19 +306,11 @@ func (d Deps) patched(cur store.Endpoint, patch []byte) (endpointSettings, error
 	return next, d.checkURL(next.URL)
 }
 
-// deleteEndpoint deletes an endpoint (checked against If-Match under its
-// lock) and records how many deliveries were still pending.
+// deleteEndpoint deletes an endpoint and records how many deliveries were
+// still pending.
 func (d Deps) deleteEndpoint(ctx context.Context, id uuid.UUID, cond Precondition) error {
-	k := keyOf(ctx)
-	var refused error
-	err := d.Store.InTx(ctx, func(tx store.Tx) error {
-		cur, err := tx.LockEndpoint(ctx, k.TenantID, id)
-		if err != nil {
-			return err
-		}
-		if refused = cond.check(endpointETag(cur)); refused != nil {
-			return nil
-		}
+	return d.withLockedEndpoint(ctx, id, cond, "delete endpoint", func(tx store.Tx, cur store.Endpoint) error {
+		k := keyOf(ctx)
 		pending, err := tx.DeleteEndpoint(ctx, k.TenantID, id)
 		if err != nil {
 			return err
@@ -311,10 +318,6 @@ func (d Deps) deleteEndpoint(ctx context.Context, id uuid.UUID, cond Preconditio
 		return tx.Audit(ctx, &k.TenantID, actor(k), "endpoint.deleted",
 			map[string]any{"endpoint": id, "host": host(cur.URL), "pendingDropped": pending})
 	})
-	if err != nil {
-		return d.endpointFailed(ctx, "delete endpoint", err)
-	}
-	return refused
 }
 
 // checkURL answers 422 naming the url field and why it cannot receive
@@ -341,7 +344,10 @@ func errNoEndpoint() error { return huma.Error404NotFound("No endpoint of this t
 
 // endpointFailed answers an endpoint action's error.
 func (d Deps) endpointFailed(ctx context.Context, op string, err error) error {
+	var problem huma.StatusError
 	switch {
+	case errors.As(err, &problem):
+		return err
 	case errors.Is(err, store.ErrEndpointNotFound):
 		return errNoEndpoint()
 	case errors.Is(err, deliver.ErrEndpointDisabled):
