@@ -34,34 +34,34 @@ func ctlUserID(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
 // joined a call: {"availability":"Busy","activity":"InACall"}.
 // Availability Offline signs the clients out.
 func (s *Sim) ctlSetPresence(w http.ResponseWriter, r *http.Request) {
-	id, ok := ctlUserID(w, r)
-	if !ok {
-		return
-	}
 	var body struct {
 		Availability string `json:"availability"`
 		Activity     string `json:"activity"`
 	}
-	if !decode(w, r, &body) {
+	s.ctlChange(w, r, &body, func(id uuid.UUID) error {
+		return s.SetTeamsPresence(id, canon(body.Availability), canon(body.Activity))
+	})
+}
+
+// ctlChange is a control route that changes the presence of the user in
+// its path: it decodes body, calls change, and answers the presence it
+// leaves — 404 when there is no such user, 400 when change refused.
+func (s *Sim) ctlChange(w http.ResponseWriter, r *http.Request, body any, change func(id uuid.UUID) error) {
+	id, ok := ctlUserID(w, r)
+	if !ok || !decode(w, r, body) {
 		return
 	}
-	if err := s.SetTeamsPresence(id, canon(body.Availability), canon(body.Activity)); err != nil {
-		s.ctlRefused(w, id, err)
+	if err := change(id); err != nil {
+		status := http.StatusBadRequest
+		s.mu.RLock()
+		if s.users[id] == nil {
+			status = http.StatusNotFound
+		}
+		s.mu.RUnlock()
+		ctlFail(w, status, "%v", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, s.currentPresence(id))
-}
-
-// ctlRefused answers a refused change of user id's presence: 404 when
-// there is no such user, 400 otherwise.
-func (s *Sim) ctlRefused(w http.ResponseWriter, id uuid.UUID, err error) {
-	status := http.StatusBadRequest
-	s.mu.RLock()
-	if s.users[id] == nil {
-		status = http.StatusNotFound
-	}
-	s.mu.RUnlock()
-	ctlFail(w, status, "%v", err)
 }
 
 func (s *Sim) ctlGetPresence(w http.ResponseWriter, r *http.Request) {
@@ -79,23 +79,14 @@ func (s *Sim) ctlGetPresence(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.currentPresence(id))
 }
 
+// ctlOutOfOffice sets the user's automatic replies, as Outlook would:
+// {"on":true,"message":"Back on Monday"}.
 func (s *Sim) ctlOutOfOffice(w http.ResponseWriter, r *http.Request) {
-	id, ok := ctlUserID(w, r)
-	if !ok {
-		return
-	}
 	var body struct {
 		On      bool   `json:"on"`
 		Message string `json:"message"`
 	}
-	if !decode(w, r, &body) {
-		return
-	}
-	if err := s.SetOutOfOffice(id, body.On, body.Message); err != nil {
-		ctlFail(w, http.StatusNotFound, "%v", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, s.currentPresence(id))
+	s.ctlChange(w, r, &body, func(id uuid.UUID) error { return s.SetOutOfOffice(id, body.On, body.Message) })
 }
 
 // ctlWorkLocation sets one layer of the user's work location, as their
@@ -103,23 +94,14 @@ func (s *Sim) ctlOutOfOffice(w http.ResponseWriter, r *http.Request) {
 // "placeId":"…"}; source defaults to manual, and workLocationType
 // unspecified clears the layer.
 func (s *Sim) ctlWorkLocation(w http.ResponseWriter, r *http.Request) {
-	id, ok := ctlUserID(w, r)
-	if !ok {
-		return
-	}
 	var body struct {
 		Source           string `json:"source"`
 		WorkLocationType string `json:"workLocationType"`
 		PlaceID          string `json:"placeId"`
 	}
-	if !decode(w, r, &body) {
-		return
-	}
-	if err := s.SetWorkLocation(id, body.Source, body.WorkLocationType, body.PlaceID); err != nil {
-		s.ctlRefused(w, id, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, s.currentPresence(id))
+	s.ctlChange(w, r, &body, func(id uuid.UUID) error {
+		return s.SetWorkLocation(id, body.Source, body.WorkLocationType, body.PlaceID)
+	})
 }
 
 // SetThrottleLimit changes one of Graph's limits (global, presence,
