@@ -2,6 +2,7 @@ package graphsim
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,8 @@ import (
 // refused like any other, never let through unanswered.
 func TestAnAppWithoutPresenceReadWriteAllIsRefusedEveryWrite(t *testing.T) {
 	f := newFixtureWith(t, func(s *Seed) {
-		s.App.Application = append(append([]string{}, DefaultApplication...), "Presence.ReadWrite")
+		s.App.Application = slices.DeleteFunc(append(slices.Clone(DefaultApplication), "Presence.ReadWrite"),
+			func(role string) bool { return role == "Presence.ReadWrite.All" })
 	})
 	ten := f.tenant()
 	u := ten.Users[0]
