@@ -27,25 +27,38 @@ const maxPresenceBatch = maxPageSize
 // unknownPresence is Graph's word for a presence it does not know.
 const unknownPresence = "PresenceUnknown"
 
+// userPresence is a user's presence as the API shows it. The id and times
+// are formatted here, once, as the strings the description says they are:
+// encoding/json's marshalers for uuid.UUID and time.Time cost a snapshot
+// page more than reading it from the database.
 type userPresence struct {
-	UserID       uuid.UUID  `json:"userId" format:"uuid" doc:"The user's Microsoft Entra object id."`
-	UPN          string     `json:"upn" doc:"The UPN or e-mail address as entered in the roster."`
-	ExternalID   string     `json:"externalId,omitempty" doc:"The telephony platform's own id for the user."`
-	Availability string     `json:"availability" doc:"Teams' availability: Available, Busy, DoNotDisturb, Away, BeRightBack, Offline, PresenceUnknown…"`
-	Activity     string     `json:"activity" doc:"Teams' activity: InACall, InAMeeting, Presenting, Available…"`
-	State        string     `json:"state" enum:"available,talking,busy,away,dnd,offline,unknown" doc:"What the tenant's mapping rules make of it."`
-	Sequence     int64      `json:"sequence" doc:"The sequence of the last event sent for the user (0: none yet)."`
-	ObservedAt   *time.Time `json:"observedAt,omitempty" doc:"When this presence was seen; absent while none has been."`
-	HeldUntil    *time.Time `json:"heldUntil,omitempty" doc:"Set while a change that leaves talking is held back by the tenant's debounce: it is sent then, unless talking resumes."`
+	UserID       string `json:"userId" format:"uuid" doc:"The user's Microsoft Entra object id."`
+	UPN          string `json:"upn" doc:"The UPN or e-mail address as entered in the roster."`
+	ExternalID   string `json:"externalId,omitempty" doc:"The telephony platform's own id for the user."`
+	Availability string `json:"availability" doc:"Teams' availability: Available, Busy, DoNotDisturb, Away, BeRightBack, Offline, PresenceUnknown…"`
+	Activity     string `json:"activity" doc:"Teams' activity: InACall, InAMeeting, Presenting, Available…"`
+	State        string `json:"state" enum:"available,talking,busy,away,dnd,offline,unknown" doc:"What the tenant's mapping rules make of it."`
+	Sequence     int64  `json:"sequence" doc:"The sequence of the last event sent for the user (0: none yet)."`
+	ObservedAt   string `json:"observedAt,omitempty" format:"date-time" doc:"When this presence was seen; absent while none has been."`
+	HeldUntil    string `json:"heldUntil,omitempty" format:"date-time" doc:"Set while a change that leaves talking is held back by the tenant's debounce: it is sent then, unless talking resumes."`
 }
 
 func toPresence(p store.UserPresence) userPresence {
-	out := userPresence{UserID: p.ObjectID, UPN: p.UPN, ExternalID: p.ExternalID, Availability: p.Availability, Activity: p.Activity,
-		State: p.MappedState, Sequence: p.Sequence, ObservedAt: p.ObservedAt, HeldUntil: p.HeldUntil}
+	out := userPresence{UserID: p.ObjectID.String(), UPN: p.UPN, ExternalID: p.ExternalID, Availability: p.Availability,
+		Activity: p.Activity, State: p.MappedState, Sequence: p.Sequence, ObservedAt: timestamp(p.ObservedAt), HeldUntil: timestamp(p.HeldUntil)}
 	if !p.Known {
 		out.Availability, out.Activity, out.State = unknownPresence, unknownPresence, string(presence.Unknown)
 	}
 	return out
+}
+
+// timestamp is t as JSON has it (time.Time's MarshalJSON: RFC 3339 with
+// the nanoseconds it has), or "" for none.
+func timestamp(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.Format(time.RFC3339Nano)
 }
 
 type presenceOutput struct{ Body userPresence }

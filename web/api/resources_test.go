@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -31,20 +32,28 @@ func newResourceFixture(t *testing.T, res func(*store.Store) Resources) *fixture
 			t.Logf("the API logged:\n%s", logs)
 		}
 	})
-	d := Deps{Store: f.st, Logger: slog.New(slog.NewTextHandler(logs, nil))}
 	var rs Resources
 	if res != nil {
 		rs = res(f.st)
 	}
-	r := chi.NewRouter()
-	r.Route("/api/v1", func(r chi.Router) {
-		api := humachi.New(r, config())
-		api.UseMiddleware(d.authenticate(api), d.idempotent(api))
-		d.registerResources(api, rs)
-	})
-	f.srv = httptest.NewServer(described(t, r))
+	d := Deps{Store: f.st, Logger: slog.New(slog.NewTextHandler(logs, nil)), RateLimit: DefaultRateLimit}
+	f.srv = httptest.NewServer(described(t, resourceRoutes(d, rs)))
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// resourceRoutes serves the tenant's resources under /api/v1 as Routes
+// serves its operations: rate-limited per key, keys checked,
+// Idempotency-Key honoured.
+func resourceRoutes(d Deps, res Resources) http.Handler {
+	r := chi.NewRouter()
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(d.rateLimit())
+		api := humachi.New(r, config())
+		api.UseMiddleware(d.authenticate(api), d.idempotent(api))
+		d.registerResources(api, res)
+	})
+	return r
 }
 
 // keyWith is a new key of the fixture's tenant holding only scopes.
