@@ -45,14 +45,25 @@ type app struct {
 	metrics *prometheus.Registry
 }
 
+// dbUse says how a command uses the embedded database: a role runs the
+// server for as long as it runs; an admin command works briefly and shares
+// the server a running role (dev, mostly) holds on the same data folder, as
+// a data folder holds one server.
+type dbUse int
+
+const (
+	ownServer dbUse = iota
+	sharedServer
+)
+
 // openApp loads the seal keys and opens the database. Close releases it.
-func openApp(ctx context.Context, cfg *config.Config, name string) (*app, error) {
+func openApp(ctx context.Context, cfg *config.Config, name string, use dbUse) (*app, error) {
 	logger := newLogger(cfg).With("role", name)
 	ring, err := loadRing(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	a, err := openDB(ctx, cfg, logger, name)
+	a, err := openDB(ctx, cfg, logger, name, use)
 	if err != nil {
 		return nil, err
 	}
@@ -63,13 +74,17 @@ func openApp(ctx context.Context, cfg *config.Config, name string) (*app, error)
 
 // openDB connects to the database, starting the embedded one when no URL is
 // configured. Commands that need no keys (migrate) use it alone.
-func openDB(ctx context.Context, cfg *config.Config, logger *slog.Logger, name string) (*app, error) {
+func openDB(ctx context.Context, cfg *config.Config, logger *slog.Logger, name string, use dbUse) (*app, error) {
 	a := &app{cfg: cfg, logger: logger}
 	var err error
 	dsn := cfg.DatabaseURL.Reveal()
 	if dsn == "" {
 		dir := filepath.Join(cfg.DataDir, "postgres")
-		a.pg, err = pgembed.Start(ctx, pgembed.Options{DataDir: dir, Durable: true, Logger: a.logger})
+		open := pgembed.Start
+		if use == sharedServer {
+			open = pgembed.Open
+		}
+		a.pg, err = open(ctx, pgembed.Options{DataDir: dir, Durable: true, Logger: a.logger})
 		if err != nil {
 			return nil, fmt.Errorf("embedded PostgreSQL (no PB_DATABASE_URL set): %w", err)
 		}

@@ -42,7 +42,7 @@ the port of PB_HTTP_ADDR, where "presencebridge dev" listens.` + envHelp(),
 			if err != nil {
 				return err
 			}
-			a, err := openApp(cmd.Context(), cfg, "invite")
+			a, err := openApp(cmd.Context(), cfg, "invite", sharedServer)
 			if err != nil {
 				return err
 			}

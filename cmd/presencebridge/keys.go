@@ -50,7 +50,7 @@ until rotate reports that nothing uses them.` + envHelp(),
 			if err != nil {
 				return err
 			}
-			a, err := openApp(cmd.Context(), cfg, "keys")
+			a, err := openApp(cmd.Context(), cfg, "keys", sharedServer)
 			if err != nil {
 				return err
 			}

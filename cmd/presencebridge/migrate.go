@@ -24,7 +24,7 @@ Several instances may migrate at once; they take turns under one advisory lock.`
 			if err != nil {
 				return err
 			}
-			a, err := openDB(cmd.Context(), cfg, newLogger(cfg).With("role", "migrate"), "migrate")
+			a, err := openDB(cmd.Context(), cfg, newLogger(cfg).With("role", "migrate"), "migrate", sharedServer)
 			if err != nil {
 				return err
 			}

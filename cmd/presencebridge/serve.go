@@ -62,7 +62,7 @@ func start(ctx context.Context, cfg *config.Config, r role, onListening func(bas
 		return err
 	}
 	defer ln.Close()
-	a, err := openApp(ctx, cfg, r.name)
+	a, err := openApp(ctx, cfg, r.name, ownServer)
 	if err != nil {
 		return err
 	}

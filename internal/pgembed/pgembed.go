@@ -55,12 +55,16 @@ type Options struct {
 	Logger       *slog.Logger
 }
 
-// Server is a running PostgreSQL server owned by this process.
+// Server is a running PostgreSQL server: owned by this process (Start), or
+// another process's that Open connected to.
 type Server struct {
 	socketDir string
+	port      int // 0: PostgreSQL's default, which our own servers use
 	dataDir   string
 	logger    *slog.Logger
 	log       *tailBuffer
+	// attached: another process runs the server; Stop leaves it running.
+	attached bool
 
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when the server process has exited
@@ -208,7 +212,7 @@ func (s *Server) explainExit() error {
 	out := s.log.String()
 	if strings.Contains(out, `lock file "postmaster.pid" already exists`) {
 		return fmt.Errorf("the data folder %s is in use by another running PostgreSQL server: "+
-			"stop the other presencebridge process or set PB_DATA_DIR to another folder", s.dataDir)
+			"stop the other presencebridge process or set PB_DATA_DIR to another folder: %w", s.dataDir, ErrInUse)
 	}
 	return fmt.Errorf("postgres exited (%v): %s", s.waitErr, s.log.lastLines(5))
 }
@@ -217,6 +221,9 @@ func (s *Server) explainExit() error {
 func (s *Server) DSN(db string) string {
 	u := url.URL{Scheme: "postgres", User: url.User(Superuser), Path: "/" + db}
 	q := url.Values{"host": {s.socketDir}, "sslmode": {"disable"}}
+	if s.port != 0 {
+		q.Set("port", strconv.Itoa(s.port))
+	}
 	u.RawQuery = q.Encode()
 	return u.String()
 }
@@ -226,8 +233,12 @@ func (s *Server) DataDir() string { return s.dataDir }
 
 // Stop shuts the server down ("fast" shutdown: running transactions are
 // rolled back, then a clean checkpoint) and removes the socket folder. It is
-// safe to call more than once.
+// safe to call more than once. A server Open attached to is another
+// process's: Stop leaves it running.
 func (s *Server) Stop() error {
+	if s.attached {
+		return nil
+	}
 	s.stopOnce.Do(func() {
 		defer os.RemoveAll(s.socketDir)
 		select {
@@ -247,7 +258,8 @@ func (s *Server) Stop() error {
 	return s.stopErr
 }
 
-// Exited is closed when the server process ends, for whatever reason.
+// Exited is closed when the server process ends, for whatever reason; for
+// a server Open attached to, never.
 func (s *Server) Exited() <-chan struct{} { return s.exited }
 
 // EnsureDatabase creates database name if it does not exist.

@@ -157,3 +157,59 @@ func mustExec(t *testing.T, dsn, sql string) {
 		t.Fatal(err)
 	}
 }
+
+func TestOpenConnectsToTheServerAlreadyRunningOnTheFolder(t *testing.T) {
+	ctx := t.Context()
+	dir := dataDir(t)
+	owner, err := Start(ctx, Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Stop()
+	if err := owner.EnsureDatabase(ctx, "app"); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, owner.DSN("app"), `CREATE TABLE shared (v text); INSERT INTO shared VALUES ('from the owner')`)
+
+	second, err := Open(ctx, Options{DataDir: dir})
+	if err != nil {
+		t.Fatalf("Open on a folder whose server runs: %v", err)
+	}
+	conn, err := pgx.Connect(ctx, second.DSN("app"))
+	if err != nil {
+		t.Fatalf("connect through the attached server's DSN: %v", err)
+	}
+	var v string
+	err = conn.QueryRow(ctx, `SELECT v FROM shared`).Scan(&v)
+	conn.Close(ctx)
+	if err != nil || v != "from the owner" {
+		t.Fatalf("read through the second open = %q, %v; want the owner's row", v, err)
+	}
+
+	// The server is the owner's: the second's Stop leaves it running.
+	if err := second.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, owner.DSN("app"), `SELECT 1`)
+}
+
+func TestOpenStartsAServerWhenNoneRunsOnTheFolder(t *testing.T) {
+	ctx := t.Context()
+	dir := dataDir(t)
+	first, err := Start(ctx, Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, Options{DataDir: dir})
+	if err != nil {
+		t.Fatalf("Open on a folder whose server stopped: %v", err)
+	}
+	defer s.Stop()
+	if s.attached {
+		t.Fatal("Open attached to a server that had stopped")
+	}
+	mustExec(t, s.DSN("postgres"), `SELECT 1`)
+}
