@@ -13,25 +13,30 @@ import (
 	"github.com/google/uuid"
 )
 
-// controlRoutes mounts the control API under /_sim/: seeding, faults and
-// state changes that in real life an admin or the user would cause.
-func (s *Sim) controlRoutes(r chi.Router) {
-	r.Route("/_sim", func(r chi.Router) {
-		r.Post("/seed", s.ctlSeed)
-		r.Post("/tenants", s.ctlCreateTenant)
-		r.Get("/tenants/{id}", s.ctlGetTenant)
-		s.consentControlRoutes(r)
-		r.Patch("/users/{id}", s.ctlPatchUser)
-		r.Post("/users/{id}/revoke", s.ctlRevokeUser)
-		r.Patch("/apps/{clientId}", s.ctlPatchApp)
-		r.Post("/apps/{clientId}/expire-secrets", s.ctlExpireSecrets)
-		r.Get("/faults", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.faults.list()) })
-		r.Post("/faults/token", s.ctlAddTokenFault)
-		r.Delete("/faults/{id}", s.ctlDeleteFault)
-		s.presenceControlRoutes(r)
-		s.notifyControlRoutes(r)
-		s.directoryControlRoutes(r)
-	})
+// accountControlRoutes: seeding, tenants, accounts, the app registration
+// and token-endpoint faults.
+func (s *Sim) accountControlRoutes() []ctlRoute {
+	return []ctlRoute{
+		{"POST", "/seed", `{"app": {"clientId": "11111111-2222-4333-8444-555555555555", "clientSecret": "s3cret", "redirectUris": []},
+  "tenants": [{"id": "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", "domain": "fabrikam.example", "consented": false,
+    "admin": {"upn": "admin@fabrikam.example", "password": "Admin-1"},
+    "users": [{"upn": "ann@fabrikam.example", "displayName": "Ann Lee", "password": "Ann-1"}], "monitors": []}]}`,
+			"add an app registration, tenants and their accounts (the seed file's format; README, Seed file)", s.ctlSeed},
+		{"POST", "/tenants", `{"users": 25, "monitors": 2, "consentFor": "<clientId, or empty>"}`,
+			"generate a tenant (contoso-N.example) and answer its accounts with their passwords; consentFor pre-grants that app's admin consent", s.ctlCreateTenant},
+		{"GET", "/tenants/{id}", "", "a tenant's accounts (with passwords) and consents", s.ctlGetTenant},
+		{"PATCH", "/users/{id}", `{"mfaRequired": true, "enabled": true, "password": "New-1"}`,
+			"change an account (each field optional); a new password revokes its refresh tokens, as an admin's reset does", s.ctlPatchUser},
+		{"POST", "/users/{id}/revoke", "", "revokeSignInSessions: the account's refresh tokens issued so far fail (AADSTS50173)", s.ctlRevokeUser},
+		{"PATCH", "/apps/{clientId}", `{"redirectUris": ["http://localhost:8080/onboarding/consent/callback"]}`,
+			"add redirect URIs to the app registration", s.ctlPatchApp},
+		{"POST", "/apps/{clientId}/expire-secrets", "", "the app's client secrets expire now", s.ctlExpireSecrets},
+		{"GET", "/faults", "", "the token-endpoint faults in force",
+			func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.faults.list()) }},
+		{"POST", "/faults/token", `{"clientId": "", "user": "pb-monitor-1@contoso-1.example", "grant": "refresh_token", "status": 400, "error": "invalid_grant", "code": 50076, "message": "MFA required", "delayMs": 0, "times": 1}`,
+			"make the token endpoint fail or wait for a client, user or grant (empty: any); times 0 lasts until removed; 201 with its id", s.ctlAddTokenFault},
+		{"DELETE", "/faults/{id}", "", "remove a token-endpoint fault", s.ctlDeleteFault},
+	}
 }
 
 type ctlError struct {

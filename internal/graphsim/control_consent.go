@@ -69,10 +69,15 @@ func (s *Sim) SetServicePrincipalEnabled(tenant uuid.UUID, clientID string, enab
 	return true
 }
 
-func (s *Sim) consentControlRoutes(r chi.Router) {
-	r.Delete("/tenants/{id}/grants/{clientId}", s.ctlRevokeConsent)
-	r.Post("/tenants/{id}/grants/{clientId}/restore", s.ctlRestoreConsent)
-	r.Patch("/tenants/{id}/servicePrincipals/{clientId}", s.ctlPatchServicePrincipal)
+func (s *Sim) consentControlRoutes() []ctlRoute {
+	return []ctlRoute{
+		{"DELETE", "/tenants/{id}/grants/{clientId}", "",
+			"the tenant's admin deletes the app's service principal: its consent is withdrawn", s.ctlRevokeConsent},
+		{"POST", "/tenants/{id}/grants/{clientId}/restore", "",
+			"the admin grants the consent withdrawn before again, with the same permissions", s.ctlRestoreConsent},
+		{"PATCH", "/tenants/{id}/servicePrincipals/{clientId}", `{"accountEnabled": false}`,
+			"disable (every token refused, AADSTS7000112) or enable the app's service principal", s.ctlPatchServicePrincipal},
+	}
 }
 
 func (s *Sim) ctlRevokeConsent(w http.ResponseWriter, r *http.Request) {

@@ -17,16 +17,22 @@ import (
 // /_sim. /users/delta reports each of them.
 
 // directoryControlRoutes: groups and directory changes (users added, removed, renamed).
-func (s *Sim) directoryControlRoutes(r chi.Router) {
-	r.Post("/tenants/{id}/users", s.ctlAddUser)
-	r.Delete("/users/{id}", s.ctlDeleteUser)
-	r.Post("/users/{id}/restore", s.ctlRestoreUser)
-	r.Post("/users/{id}/rename", s.ctlRenameUser)
-	r.Get("/tenants/{id}/groups", s.ctlListGroups)
-	r.Post("/tenants/{id}/groups", s.ctlCreateGroup)
-	r.Post("/groups/{id}/members", s.ctlAddMember)
-	r.Delete("/groups/{id}/members/{member}", s.ctlRemoveMember)
-	r.Put("/apps/{clientId}/home-tenant", s.ctlSetHomeTenant)
+func (s *Sim) directoryControlRoutes() []ctlRoute {
+	return []ctlRoute{
+		{"POST", "/tenants/{id}/users", `{"upn": "new.person@contoso-1.example", "displayName": "New Person", "password": "Pass-1"}`,
+			"add an account to the tenant (id optional, generated); 201 with it", s.ctlAddUser},
+		{"DELETE", "/users/{id}", "", "delete an account to deleted items (restorable); ?permanent=true for good", s.ctlDeleteUser},
+		{"POST", "/users/{id}/restore", "", "restore an account from deleted items", s.ctlRestoreUser},
+		{"POST", "/users/{id}/rename", `{"upn": "adele.vance2@contoso-1.example", "displayName": "Adele Vance", "mail": "adele@contoso-1.example"}`,
+			"change an account's UPN (in its domain), display name or mail; empty fields stay", s.ctlRenameUser},
+		{"GET", "/tenants/{id}/groups", "", "the tenant's groups with their direct members' ids", s.ctlListGroups},
+		{"POST", "/tenants/{id}/groups", `{"displayName": "Support agents", "description": "", "members": ["adele.vance@contoso-1.example"]}`,
+			"create a security group; members by UPN, user id, or a group's id or name; 201 with it", s.ctlCreateGroup},
+		{"POST", "/groups/{id}/members", `{"member": "alex.vance@contoso-1.example"}`, "add a member (UPN, id or group name) to a group", s.ctlAddMember},
+		{"DELETE", "/groups/{id}/members/{member}", "", "remove a direct member ({member}: its id) from a group", s.ctlRemoveMember},
+		{"PUT", "/apps/{clientId}/home-tenant", `{"tenantId": "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"}`,
+			"the tenant the app is registered in: only its tokens read the application object", s.ctlSetHomeTenant},
+	}
 }
 
 // ErrNotFound is returned by the directory methods for an unknown id.

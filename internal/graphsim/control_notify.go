@@ -7,45 +7,44 @@ import (
 )
 
 // notifyControlRoutes: churn scenarios, notification faults and delivery stats.
-//
-//	GET    /_sim/subscriptions                  every live subscription
-//	GET    /_sim/stats                          NotificationStats
-//	POST   /_sim/notifications/tick             TickNotifications (after moving a fake clock)
-//	POST   /_sim/notifications/http-hosts       {"hosts":["web"]}: plain-HTTP endpoints allowed there
-//	POST   /_sim/faults/notifications           NotificationFault → 201 with its id
-//	GET    /_sim/faults/notifications
-//	DELETE /_sim/faults/notifications/{id}
-//	POST   /_sim/churn                          {"tenantId"?, "users": U, "rate": R} → 201 ChurnStatus
-//	GET    /_sim/churn
-//	DELETE /_sim/churn/{id}
-func (s *Sim) notifyControlRoutes(r chi.Router) {
-	r.Get("/subscriptions", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Subscriptions()) })
-	r.Get("/stats", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.NotificationStats()) })
-	r.Post("/notifications/tick", func(w http.ResponseWriter, r *http.Request) {
-		s.TickNotifications()
-		w.WriteHeader(http.StatusNoContent)
-	})
-	r.Post("/notifications/http-hosts", s.ctlHTTPHosts)
-	r.Post("/faults/notifications", s.ctlAddNotificationFault)
-	r.Get("/faults/notifications", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.NotificationFaults())
-	})
-	r.Delete("/faults/notifications/{id}", func(w http.ResponseWriter, r *http.Request) {
-		if !s.RemoveNotificationFault(chi.URLParam(r, "id")) {
-			ctlFail(w, http.StatusNotFound, "no notification fault %s", chi.URLParam(r, "id"))
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
-	r.Post("/churn", s.ctlStartChurn)
-	r.Get("/churn", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Churns()) })
-	r.Delete("/churn/{id}", func(w http.ResponseWriter, r *http.Request) {
-		if !s.StopChurn(chi.URLParam(r, "id")) {
-			ctlFail(w, http.StatusNotFound, "no churn %s", chi.URLParam(r, "id"))
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
+func (s *Sim) notifyControlRoutes() []ctlRoute {
+	return []ctlRoute{
+		{"GET", "/subscriptions", "", "every live subscription, of every app",
+			func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Subscriptions()) }},
+		{"GET", "/stats", "", "change-notification delivery statistics",
+			func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.NotificationStats()) }},
+		{"POST", "/notifications/tick", "", "run due notification work now (after moving a test's clock)",
+			func(w http.ResponseWriter, r *http.Request) {
+				s.TickNotifications()
+				w.WriteHeader(http.StatusNoContent)
+			}},
+		{"POST", "/notifications/http-hosts", `{"hosts": ["web"]}`,
+			"allow plain-HTTP notification URLs on these hosts (loopback always is; \"*\" for any)", s.ctlHTTPHosts},
+		{"POST", "/faults/notifications", `{"notificationUrl": "http://localhost:8080/graph/notifications", "subscriptionId": "", "latencyMs": 0, "status": 503, "drop": 0, "failValidation": false, "times": 3}`,
+			"make deliveries to a notification URL or subscription slow, fail, dropped or fail validation; 201 with its id", s.ctlAddNotificationFault},
+		{"GET", "/faults/notifications", "", "the notification faults in force",
+			func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.NotificationFaults()) }},
+		{"DELETE", "/faults/notifications/{id}", "", "remove a notification fault",
+			func(w http.ResponseWriter, r *http.Request) {
+				if !s.RemoveNotificationFault(chi.URLParam(r, "id")) {
+					ctlFail(w, http.StatusNotFound, "no notification fault %s", chi.URLParam(r, "id"))
+					return
+				}
+				w.WriteHeader(http.StatusNoContent)
+			}},
+		{"POST", "/churn", `{"tenantId": "", "users": 25, "rate": 5}`,
+			"move users (of one tenant, or any) between Teams states, rate changes a second in all; 201 with its id", s.ctlStartChurn},
+		{"GET", "/churn", "", "the churns running",
+			func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Churns()) }},
+		{"DELETE", "/churn/{id}", "", "stop a churn",
+			func(w http.ResponseWriter, r *http.Request) {
+				if !s.StopChurn(chi.URLParam(r, "id")) {
+					ctlFail(w, http.StatusNotFound, "no churn %s", chi.URLParam(r, "id"))
+					return
+				}
+				w.WriteHeader(http.StatusNoContent)
+			}},
+	}
 }
 
 func (s *Sim) ctlAddNotificationFault(w http.ResponseWriter, r *http.Request) {

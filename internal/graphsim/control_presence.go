@@ -9,16 +9,23 @@ import (
 )
 
 // presenceControlRoutes: users' own presence, throttling limits and 429 storms.
-func (s *Sim) presenceControlRoutes(r chi.Router) {
-	r.Post("/users/{id}/presence", s.ctlSetPresence)
-	r.Get("/users/{id}/presence", s.ctlGetPresence)
-	r.Post("/users/{id}/out-of-office", s.ctlOutOfOffice)
-	r.Post("/users/{id}/work-location", s.ctlWorkLocation)
-	r.Get("/throttle", s.ctlThrottle)
-	r.Get("/token-calls", s.ctlTokenCalls)
-	r.Put("/throttle/limits/{class}", s.ctlSetLimit)
-	r.Post("/faults/throttle", s.ctlAddStorm)
-	r.Delete("/faults/throttle/{id}", s.ctlDeleteStorm)
+func (s *Sim) presenceControlRoutes() []ctlRoute {
+	return []ctlRoute{
+		{"POST", "/users/{id}/presence", `{"availability": "Busy", "activity": "InACall"}`,
+			"set what the user's Teams clients show, as if they joined a call (Offline signs them out); answers the presence Graph now shows", s.ctlSetPresence},
+		{"GET", "/users/{id}/presence", "", "the user's presence as Graph shows it", s.ctlGetPresence},
+		{"POST", "/users/{id}/out-of-office", `{"on": true, "message": "Back on Monday"}`,
+			"turn the user's automatic replies on or off, as Outlook would", s.ctlOutOfOffice},
+		{"POST", "/users/{id}/work-location", `{"source": "manual", "workLocationType": "remote", "placeId": ""}`,
+			"set one layer of the user's work location (source manual, automatic or scheduled; workLocationType office, remote, timeOff, or unspecified to clear it)", s.ctlWorkLocation},
+		{"GET", "/throttle", "", "Graph's limits, the 429 storms in force and the requests throttled by class", s.ctlThrottle},
+		{"GET", "/token-calls", "", "count the token requests so far (?clientId=&grant=&user= filter them)", s.ctlTokenCalls},
+		{"PUT", "/throttle/limits/{class}", `{"requests": 10, "windowSeconds": 30}`,
+			"change one of Graph's limits; {class} is global, presence, subscriptionWrite, subscription or directory", s.ctlSetLimit},
+		{"POST", "/faults/throttle", `{"appId": "", "tenantId": "", "class": "presence", "status": 429, "retryAfterSeconds": 2, "delayMs": 0, "times": 5}`,
+			"start a storm of 429 (or 503, 504) answers; times 0 lasts until removed; 201 with its id", s.ctlAddStorm},
+		{"DELETE", "/faults/throttle/{id}", "", "end a storm", s.ctlDeleteStorm},
+	}
 }
 
 func ctlUserID(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
