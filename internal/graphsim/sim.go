@@ -212,6 +212,14 @@ func (s *Sim) Apply(seed Seed) error {
 	return nil
 }
 
+// HasTenant reports whether the directory holds tenant id (one a seed
+// applied, or a snapshot restored).
+func (s *Sim) HasTenant(id uuid.UUID) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.tenants[id] != nil
+}
+
 func (s *Sim) addUserLocked(t *Tenant, su SeedUser, admin bool) error {
 	if su.ID == uuid.Nil {
 		su.ID = uuid.New()

@@ -47,6 +47,12 @@ func newSigner(key *rsa.PrivateKey) *signer {
 	if err != nil {
 		panic(fmt.Sprintf("graphsim: self-sign: %v", err))
 	}
+	return signerWith(key, der)
+}
+
+// signerWith is the signer of key publishing certificate der (made by
+// newSigner, or kept in a snapshot).
+func signerWith(key *rsa.PrivateKey, der []byte) *signer {
 	thumb := sha1.Sum(der) // x5t is the SHA-1 thumbprint by definition (RFC 7517)
 	x5t := base64.RawURLEncoding.EncodeToString(thumb[:])
 	return &signer{key: key, kid: x5t, x5t: x5t, cert: der}

@@ -40,6 +40,22 @@ func (w WorkLocation) MarshalJSON() ([]byte, error) {
 	return json.Marshal(plain(w))
 }
 
+// UnmarshalJSON implements json.Unmarshaler: "no location" as Graph
+// writes it reads back as the zero value, so a presence stored in a
+// snapshot compares equal to the same presence computed again.
+func (w *WorkLocation) UnmarshalJSON(b []byte) error {
+	type plain WorkLocation
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	if p.WorkLocationType == "unspecified" && p.Source == "none" && p.PlaceID == nil {
+		p = plain{}
+	}
+	*w = WorkLocation(p)
+	return nil
+}
+
 type workLocationLayer struct {
 	kind    string
 	placeID *string
