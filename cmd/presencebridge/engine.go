@@ -57,18 +57,27 @@ func runEngine(ctx context.Context, a *app, base string, interval time.Duration)
 // vault, Graph clients (which also check each tenant's access), subscription
 // engine, reconciler and roster upkeep.
 func newEngineRunner(a *app, base string) (*engine.Runner, error) {
-	id, err := identity.New(identity.Options{LoginURL: a.cfg.LoginBaseURL})
+	clients, vault, err := a.graphClients(base)
 	if err != nil {
 		return nil, err
 	}
-	svc, err := a.onboardingService(base)
-	if err != nil {
-		return nil, err
-	}
-	vault := tokens.New(a.store, id, svc.Credentials, nil)
-	clients := newGraphClients(a.cfg, a.store, vault, svc.Credentials, id)
 	eng := engine.New(a.store, certs.New(a.store, nil), base+"/graph/notifications", base+"/graph/lifecycle", nil)
 	rec := engine.NewReconciler(a.store, eng, clients, graphapi.MaxPresenceIDs-a.cfg.MonitorHeadroom, a.logger)
 	return engine.NewRunner(a.store, rec, vault, engine.RunnerOptions{Logger: a.logger,
 		Roster: roster.New(a.store), Directory: clients.Directory, RepairEvery: a.cfg.RepairInterval}), nil
+}
+
+// graphClients wires the tenants' Graph clients and the monitors' token
+// vault, as the engine and the presence writes of the API use them.
+func (a *app) graphClients(base string) (*engine.GraphClients, *tokens.Vault, error) {
+	id, err := identity.New(identity.Options{LoginURL: a.cfg.LoginBaseURL})
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := a.onboardingService(base)
+	if err != nil {
+		return nil, nil, err
+	}
+	vault := tokens.New(a.store, id, svc.Credentials, nil)
+	return newGraphClients(a.cfg, a.store, vault, svc.Credentials, id), vault, nil
 }

@@ -7,15 +7,19 @@ import (
 	"io"
 	"net"
 	"syscall"
+	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/riverqueue/river"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
 	"presencebridge/internal/config"
 	"presencebridge/internal/jobs"
 	"presencebridge/internal/store/schema"
+	"presencebridge/internal/writeback"
 	"presencebridge/web"
+	"presencebridge/web/api"
 )
 
 // role says which parts run in a process. Every role serves /healthz,
@@ -70,17 +74,28 @@ func start(ctx context.Context, cfg *config.Config, r role, onListening func(bas
 	if err := schema.Up(ctx, a.pool, a.logger); err != nil {
 		return err
 	}
-	client, err := jobs.NewClient(a.store, jobs.Options{Logger: a.logger, Work: r.worker, Retention: cfg.EventRetention})
+	base := baseURL(cfg, ln)
+	// Presence written into Teams: by the API at once, or by a job when
+	// Graph throttled it.
+	clients, _, err := a.graphClients(base)
+	if err != nil {
+		return err
+	}
+	writer := writeback.New(writeback.Options{Clients: clients, Echoes: a.store, Logger: a.logger})
+	client, err := jobs.NewClient(a.store, jobs.Options{Logger: a.logger, Work: r.worker, Retention: cfg.EventRetention, Writer: writer})
 	if err != nil {
 		return err
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	pipeline, err := startPipeline(gctx, g, a, r)
+	pipeline, err := startPipeline(gctx, g, a, r, api.Writes{Writer: writer,
+		Enqueue: func(ctx context.Context, args jobs.PresenceWriteArgs, at time.Time) error {
+			_, err := client.Insert(ctx, args, &river.InsertOpts{ScheduledAt: at})
+			return err
+		}})
 	if err != nil {
 		return err
 	}
-	base := baseURL(cfg, ln)
 	if r.worker && cfg.ClientID != "" {
 		// The presence engine: subscriptions per monitor, renewed and repaired.
 		g.Go(func() error { return runEngine(gctx, a, base, cfg.EngineInterval) })

@@ -27,6 +27,10 @@ type Options struct {
 	MaxWorkers int
 	// Retention is how long presence history is kept (default 30 days).
 	Retention time.Duration
+	// Writer carries out presence writes the API accepted with 202
+	// (*writeback.Writer); the worker is registered in every process, so
+	// the web role may insert its jobs, and runs where Work is set.
+	Writer PresenceWriter
 }
 
 // NewClient builds the River client, over st's pool, with every worker and
@@ -41,6 +45,7 @@ func NewClient(st *store.Store, opts Options) (*river.Client[pgx.Tx], error) {
 		opts.Retention = 30 * 24 * time.Hour
 	}
 	river.AddWorker(workers, &RetentionWorker{st: st, keep: opts.Retention})
+	river.AddWorker(workers, &PresenceWriteWorker{st: st, w: opts.Writer})
 
 	cfg := &river.Config{
 		Logger:  opts.Logger,

@@ -17,7 +17,8 @@ import (
 
 // Operation kinds and statuses.
 const (
-	OperationSync = "sync"
+	OperationSync          = "sync"
+	OperationPresenceWrite = "presence_write"
 
 	OperationPending   = "pending"
 	OperationRunning   = "running"
@@ -126,4 +127,32 @@ func (s *Store) FailSyncOperations(ctx context.Context, tenantID uuid.UUID, reas
 			finished_at = now()
 		WHERE tenant_id = $1 AND kind = 'sync' AND status IN ('pending', 'running')`, tenantID, reason)
 	return wrap("fail sync operations", err)
+}
+
+// CreateOperation records an operation of kind for user, pending, for a
+// worker to carry out (a sync's is CreateSyncOperation).
+func (s *Store) CreateOperation(ctx context.Context, tenantID uuid.UUID, kind string, user *uuid.UUID, createdBy string) (Operation, error) {
+	o, err := scanOperation(s.db.QueryRow(ctx, `INSERT INTO api_operations (tenant_id, kind, user_object_id, created_by)
+		VALUES ($1, $2, $3, $4) RETURNING `+operationColumns, tenantID, kind, user, createdBy))
+	return o, wrap("create operation", err)
+}
+
+// StartOperation marks an operation running (again, when a worker retries
+// it).
+func (s *Store) StartOperation(ctx context.Context, id uuid.UUID) error {
+	_, err := s.db.Exec(ctx, `UPDATE api_operations SET status = 'running', started_at = coalesce(started_at, now())
+		WHERE id = $1 AND status IN ('pending', 'running')`, id)
+	return wrap("start operation", err)
+}
+
+// FinishOperation records an operation's outcome: succeeded when failure
+// is empty, else failed with it.
+func (s *Store) FinishOperation(ctx context.Context, id uuid.UUID, failure string) error {
+	status := OperationSucceeded
+	if failure != "" {
+		status = OperationFailed
+	}
+	_, err := s.db.Exec(ctx, `UPDATE api_operations SET status = $2, error = nullif($3, ''), finished_at = now(),
+		started_at = coalesce(started_at, now()) WHERE id = $1 AND status IN ('pending', 'running')`, id, status, failure)
+	return wrap("finish operation", err)
 }

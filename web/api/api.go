@@ -54,6 +54,9 @@ type Deps struct {
 	// and lets test events reach private addresses, as the deliverer's
 	// AllowPrivate does (tests and development only).
 	AllowLoopbackWebhooks bool
+	// Resources are what the tenant's users, presence, syncs, monitors
+	// and presence writes need beyond the above (resources.go).
+	Resources Resources
 }
 
 // Routes mounts the API (under /api/v1).
@@ -81,6 +84,7 @@ func Routes(d Deps) func(chi.Router) {
 		d.registerEvents(api)
 		d.registerRules(api)
 		d.registerEndpoints(api)
+		d.registerResources(api, d.Resources)
 		r.Get("/docs", docs(api))
 	}
 }

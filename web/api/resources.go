@@ -26,6 +26,9 @@ type Resources struct {
 	// from its app-only token (engine.GraphClients, as cached); nil: the
 	// tenant's status shows none.
 	Grants func(ctx context.Context, tenantID uuid.UUID) ([]string, error)
+	// Writes write presence into Teams (writeback.go); without a Writer
+	// those routes are not served.
+	Writes Writes
 }
 
 // MonitorLinks makes a monitor's Copy-URL sign-in link and says until when
@@ -50,6 +53,7 @@ func (d Deps) registerResources(api huma.API, res Resources) {
 	s.registerPresence(api)
 	s.registerSync(api)
 	s.registerMonitors(api)
+	s.registerWrites(api)
 }
 
 // Pages: a list takes ?limit= (1–maxPageSize) and ?cursor=, the opaque

@@ -20,7 +20,7 @@ import (
 
 type operationView struct {
 	ID         uuid.UUID  `json:"id" format:"uuid"`
-	Kind       string     `json:"kind" enum:"sync"`
+	Kind       string     `json:"kind" enum:"sync,presence_write" doc:"sync: a re-read from Graph; presence_write: a presence write Graph throttled, carried out after its Retry-After."`
 	Status     string     `json:"status" enum:"pending,running,succeeded,failed" doc:"pending: waiting for the engine's next pass over the tenant; running: in that pass; succeeded or failed: done."`
 	UserID     *uuid.UUID `json:"userId,omitempty" format:"uuid" doc:"The one user a sync re-reads; absent: every monitored user."`
 	CreatedAt  time.Time  `json:"createdAt"`
