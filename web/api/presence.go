@@ -53,9 +53,9 @@ func toPresence(p store.UserPresence) userPresence {
 }
 
 // timestamp is t as JSON has it (time.Time's MarshalJSON: RFC 3339 with
-// the nanoseconds it has), or "" for none.
-func timestamp(t *time.Time) string {
-	if t == nil {
+// the nanoseconds it has), or "" for none (zero).
+func timestamp(t time.Time) string {
+	if t.IsZero() {
 		return ""
 	}
 	return t.Format(time.RFC3339Nano)

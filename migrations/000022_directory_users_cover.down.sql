@@ -1,0 +1,3 @@
+CREATE UNIQUE INDEX directory_users_tenant_object_plain_idx ON directory_users (tenant_id, object_id);
+DROP INDEX directory_users_tenant_object_idx;
+ALTER INDEX directory_users_tenant_object_plain_idx RENAME TO directory_users_tenant_object_idx;
