@@ -3,6 +3,7 @@ package graphsim
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -150,11 +151,30 @@ type SeedUser struct {
 }
 
 // DefaultDelegated and DefaultApplication are the permissions Presence
-// Bridge's registration requires.
+// Bridge's registration requires (Presence.ReadWrite.All writes presence
+// back into Teams).
 var (
 	DefaultDelegated   = []string{"Presence.Read.All", "User.ReadBasic.All", "offline_access", "openid", "profile"}
-	DefaultApplication = []string{"User.Read.All", "Presence.Read.All", "GroupMember.Read.All"}
+	DefaultApplication = []string{"User.Read.All", "Presence.Read.All", "GroupMember.Read.All", "Presence.ReadWrite.All"}
 )
+
+// RequireApplicationPermission adds an application permission to an app
+// registration, as its owner adds one under API permissions. Tenants that
+// consented before keep what they granted: their tokens carry the new
+// role only once an administrator consents again (the admin consent URL,
+// or Apply with the tenant Consented). false when there is no such app.
+func (s *Sim) RequireApplicationPermission(clientID, role string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	app := s.apps[clientID]
+	if app == nil {
+		return false
+	}
+	if !slices.Contains(app.Application, role) {
+		app.Application = append(slices.Clone(app.Application), role)
+	}
+	return true
+}
 
 var firstNames = []string{"Adele", "Alex", "Diego", "Grady", "Isaiah", "Johanna", "Joni", "Lee", "Lidia",
 	"Lynne", "Megan", "Miriam", "Nestor", "Patti", "Pradeep", "Henrietta", "Irvin", "Emily", "Allan", "Christie"}

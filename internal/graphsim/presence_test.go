@@ -199,7 +199,9 @@ func TestPresenceNeedsPermissions(t *testing.T) {
 		t.Errorf("error = %+v", e)
 	}
 	// Reading is not writing: Presence.Read.All cannot setPresence.
-	g := newFixture(t)
+	g := newFixtureWith(t, func(s *Seed) {
+		s.App.Application = []string{"User.Read.All", "Presence.Read.All", "GroupMember.Read.All"}
+	})
 	res = g.call(g.appToken(g.tenant()), "POST", "/v1.0/users/"+g.tenant().Users[0].ID.String()+"/presence/setPresence",
 		map[string]string{"sessionId": g.seed.App.ClientID, "availability": "Busy", "activity": "InACall"})
 	if res.status != http.StatusForbidden || !strings.Contains(res.graphErr(t).Message, "Presence.ReadWrite.All") {

@@ -37,6 +37,14 @@ const GraphDefaultScope = "https://graph.microsoft.com/.default"
 // MonitorScopes are what a presence-monitor account signs in for.
 var MonitorScopes = []string{"offline_access", "openid", "profile", "Presence.Read.All", "User.ReadBasic.All"}
 
+// WriteBackRole is the application permission writing another user's
+// presence into Teams takes (setPresence and its relatives). Our
+// registration lists it, but tenants that consented before it did have not
+// granted it until an administrator consents again; reading presence does
+// not need it, so its absence is alerted, never a reason to refuse a
+// tenant (docs/identity.md#write-back-consent).
+const WriteBackRole = "Presence.ReadWrite.All"
+
 // App is an app registration's credentials: ours (multi-tenant) or a
 // tenant's own ("bring your own app").
 type App struct {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,8 +109,8 @@ func TestAdminConsentGrantedThenConfirmedIndependently(t *testing.T) {
 		t.Errorf("app token = %+v", at)
 	}
 	// Roles we need but the registration lacks: incomplete consent.
-	_, err = f.id.ConfirmConsent(t.Context(), f.app, res.Tenant, append(graphsim.DefaultApplication, "Presence.ReadWrite.All"))
-	if !errors.Is(err, ErrConsentIncomplete) || !strings.Contains(err.Error(), "Presence.ReadWrite.All") {
+	_, err = f.id.ConfirmConsent(t.Context(), f.app, res.Tenant, append(slices.Clone(graphsim.DefaultApplication), "Directory.Read.All"))
+	if !errors.Is(err, ErrConsentIncomplete) || !strings.Contains(err.Error(), "Directory.Read.All") {
 		t.Errorf("missing role: %v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,14 +50,29 @@ type Config struct {
 	// BaseURL is the product's public URL; redirect URIs and links start
 	// with it.
 	BaseURL string
-	// RequiredRoles are the application permissions consent must grant.
+	// RequiredRoles are the application permissions our registration
+	// lists, so admin consent grants them (default DefaultRequiredRoles).
 	RequiredRoles []string
+	// OptionalRoles are those of RequiredRoles a consent may lack and
+	// onboarding still complete (default DefaultOptionalRoles; empty, not
+	// nil, for none): what they allow is not needed to monitor presence,
+	// and the engine alerts the tenant while they are missing.
+	OptionalRoles []string
 	// AllowLoopbackWebhooks accepts http://127.0.0.1 targets (tests, dev).
 	AllowLoopbackWebhooks bool
 }
 
-// DefaultRequiredRoles are the application permissions our app needs.
-var DefaultRequiredRoles = []string{"User.Read.All", "Presence.Read.All", "GroupMember.Read.All"}
+// DefaultRequiredRoles are the application permissions our app asks for:
+// reading users, groups and presence, and writing presence back into
+// Teams.
+var DefaultRequiredRoles = []string{"User.Read.All", "Presence.Read.All", "GroupMember.Read.All", identity.WriteBackRole}
+
+// DefaultOptionalRoles are the required roles onboarding completes
+// without: write-back. Monitoring presence does not need it, and a tenant
+// that consented before our registration listed it must be able to run
+// consent again without being refused; the engine alerts it until the
+// role is granted, and the tenant API's presence writes answer 409.
+var DefaultOptionalRoles = []string{identity.WriteBackRole}
 
 // Service runs onboarding.
 type Service struct {
@@ -72,6 +88,9 @@ func New(st *store.Store, id *identity.Client, l *links.Signer, cfg Config) *Ser
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
 	if cfg.RequiredRoles == nil {
 		cfg.RequiredRoles = DefaultRequiredRoles
+	}
+	if cfg.OptionalRoles == nil {
+		cfg.OptionalRoles = DefaultOptionalRoles
 	}
 	return &Service{st: st, roster: roster.New(st), id: id, links: l, cfg: cfg}
 }
@@ -300,7 +319,9 @@ func (s *Service) ConsentURL(ctx context.Context, tenantID uuid.UUID, state stri
 // FinishConsent handles the admin-consent redirect (its state already
 // checked by the caller). The tenant it names is not trusted: consent is
 // confirmed with an app-only token for the tenant the form declared, which
-// must be the tenant the redirect named and carry the required roles.
+// must be the tenant the redirect named and carry the required roles; an
+// optional one missing (write-back, for a tenant that consented before we
+// asked for it) does not stop onboarding.
 func (s *Service) FinishConsent(ctx context.Context, tenantID uuid.UUID, q url.Values, actor string) error {
 	res := identity.ParseConsentCallback(q)
 	t, err := s.st.GetTenant(ctx, tenantID)
@@ -327,7 +348,7 @@ func (s *Service) FinishConsent(ctx context.Context, tenantID uuid.UUID, q url.V
 		return fail(&Problem{"Microsoft did not grant consent.", firstLine(res.ErrorDescription) + " Try again, or contact support with this message."},
 			map[string]any{"error": res.Error, "description": firstLine(res.ErrorDescription)})
 	}
-	at, err := s.id.ConfirmConsent(ctx, s.cfg.App, t.MSDomain, s.cfg.RequiredRoles)
+	at, err := s.id.ConfirmConsent(ctx, s.cfg.App, t.MSDomain, s.mustGrant())
 	switch {
 	case errors.Is(err, identity.ErrConsentIncomplete):
 		return fail(&Problem{"Consent is missing permissions.", strings.TrimPrefix(err.Error(), identity.ErrConsentIncomplete.Error()+": ") +
@@ -346,12 +367,36 @@ func (s *Service) FinishConsent(ctx context.Context, tenantID uuid.UUID, q url.V
 		if err := tx.ConsentGranted(ctx, tenantID, at.TenantID); err != nil {
 			return err
 		}
-		return tx.Audit(ctx, &tenantID, actor, "consent.granted", map[string]any{"microsoftTenant": at.TenantID, "roles": at.Roles})
+		return tx.Audit(ctx, &tenantID, actor, "consent.granted", map[string]any{"microsoftTenant": at.TenantID, "roles": at.Roles,
+			"notGranted": s.notGranted(at.Roles)})
 	})
 	if errors.Is(err, store.ErrMicrosoftTenantTaken) {
 		return fail(&Problem{"This Microsoft tenant is already connected.", "Another Presence Bridge account uses " + t.MSDomain + ". Contact support to move it."}, map[string]any{"error": "taken"})
 	}
 	return err
+}
+
+// mustGrant are the required roles a consent is refused without: all but
+// the optional ones.
+func (s *Service) mustGrant() []string {
+	return slices.DeleteFunc(slices.Clone(s.cfg.RequiredRoles), func(r string) bool { return hasRole(s.cfg.OptionalRoles, r) })
+}
+
+// notGranted are the optional roles a consent lacks, for the audit log
+// (the engine's alert tells the tenant).
+func (s *Service) notGranted(granted []string) []string {
+	missing := []string{}
+	for _, r := range s.cfg.OptionalRoles {
+		if hasRole(s.cfg.RequiredRoles, r) && !hasRole(granted, r) {
+			missing = append(missing, r)
+		}
+	}
+	return missing
+}
+
+// hasRole compares case-insensitively, as identity.ConfirmConsent does.
+func hasRole(roles []string, r string) bool {
+	return slices.ContainsFunc(roles, func(x string) bool { return strings.EqualFold(x, r) })
 }
 
 func firstLine(s string) string {

@@ -38,7 +38,10 @@ type fixture struct {
 
 func (f *fixture) clock() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture serves graphsim with our app registration and a tenant not
+// consented yet; change, if any, edits the seed and the configuration
+// before either is used.
+func newFixture(t *testing.T, change ...func(*graphsim.Seed, *Config)) *fixture {
 	t.Helper()
 	f := &fixture{t: t, sim: graphsim.New(graphsim.Options{}), now: time.Now()}
 	srv := httptest.NewServer(f.sim.Handler())
@@ -47,6 +50,13 @@ func newFixture(t *testing.T) *fixture {
 	f.seed = graphsim.GenerateSeed(2, 3, 3, 21)
 	f.seed.App.RedirectURIs = []string{base + "/onboarding/consent/callback", base + "/onboarding/monitors/callback"}
 	f.seed.Tenants[0].Consented = false
+	cfg := Config{
+		App:     identity.App{ClientID: f.seed.App.ClientID, ClientSecret: f.seed.App.ClientSecret},
+		BaseURL: base, RequiredRoles: graphsim.DefaultApplication,
+	}
+	for _, c := range change {
+		c(&f.seed, &cfg)
+	}
 	if err := f.sim.Apply(f.seed); err != nil {
 		t.Fatal(err)
 	}
@@ -57,10 +67,7 @@ func newFixture(t *testing.T) *fixture {
 	ring := storetest.Ring(t)
 	f.pool = testkit.DB(t)
 	f.st = store.New(f.pool, ring)
-	f.svc = New(f.st, id, links.New(ring, f.clock), Config{
-		App:     identity.App{ClientID: f.seed.App.ClientID, ClientSecret: f.seed.App.ClientSecret},
-		BaseURL: base, RequiredRoles: graphsim.DefaultApplication,
-	})
+	f.svc = New(f.st, id, links.New(ring, f.clock), cfg)
 	return f
 }
 
