@@ -35,7 +35,9 @@ type healthFixture struct {
 	runner *engine.Runner
 }
 
-func newHealthFixture(t *testing.T) *healthFixture {
+// newHealthFixture builds the fixture; change, if any, edits graphsim's
+// seed before it is applied.
+func newHealthFixture(t *testing.T, change ...func(*graphsim.Seed)) *healthFixture {
 	t.Helper()
 	ctx := t.Context()
 	sim := graphsim.New(graphsim.Options{})
@@ -44,6 +46,9 @@ func newHealthFixture(t *testing.T) *healthFixture {
 		t.Fatal(err)
 	}
 	seed := graphsim.GenerateSeed(1, 5, 1, 7)
+	for _, c := range change {
+		c(&seed)
+	}
 	if err := sim.Apply(seed); err != nil {
 		t.Fatal(err)
 	}

@@ -102,15 +102,17 @@ func (g *GraphClients) Directory(ctx context.Context, tenantID uuid.UUID) (roste
 
 // CheckAccess asks the identity platform for a new app-only token for the
 // tenant, whatever is cached: a withdrawn consent shows only there (an
-// access token already issued stays valid until it expires). The new
-// token replaces the cached one, so the check costs one token request per
-// tenant and pass.
+// access token already issued stays valid until it expires), and so does a
+// permission granted since. The new token replaces the cached one, so the
+// check costs one token request per tenant and pass; Access.Roles are its
+// roles.
 func (g *GraphClients) CheckAccess(ctx context.Context, tenantID uuid.UUID) (Access, error) {
 	acc, err := g.access(ctx, tenantID)
 	if err != nil {
 		return Access{}, err
 	}
-	_, err = g.app(tenantID).token(ctx, true)
+	tok, err := g.app(tenantID).token(ctx, true)
+	acc.Roles = tok.Roles
 	return acc, err
 }
 
@@ -153,6 +155,7 @@ func (g *GraphClients) Writer(ctx context.Context, tenantID uuid.UUID) (AppWrite
 	if err != nil {
 		return AppWriter{}, err
 	}
+	acc.Roles = roles
 	return AppWriter{PresenceWriter: c, Roles: roles, Access: acc}, nil
 }
 

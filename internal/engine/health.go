@@ -21,6 +21,9 @@ type Access struct {
 	// ConsentURL is where a Global Administrator grants the app tenant-wide
 	// consent again.
 	ConsentURL string
+	// Roles are the application permissions the tenant's app-only token
+	// carries: what its consent granted when the token was issued.
+	Roles []string
 }
 
 // AccessChecker is implemented by Clients that can ask the identity
@@ -36,8 +39,9 @@ type AccessChecker interface {
 // keepHealth checks the tenant's access at the start of a pass. A
 // tenant-level identity failure degrades the tenant and raises an alert
 // for that condition; nothing else in the pass can work, so stop is true.
-// A token obtained makes the tenant healthy and resolves the alert. Other
-// failures (transient ones above all) change nothing.
+// A token obtained makes the tenant healthy and resolves the alert, and
+// its roles say whether presence write-back is granted (alertWriteBack).
+// Other failures (transient ones above all) change nothing.
 func (r *Runner) keepHealth(ctx context.Context, tenantID uuid.UUID) (stop bool, err error) {
 	ac, ok := r.cl.(AccessChecker)
 	if !ok {
@@ -45,7 +49,7 @@ func (r *Runner) keepHealth(ctx context.Context, tenantID uuid.UUID) (stop bool,
 	}
 	acc, cerr := ac.CheckAccess(ctx, tenantID)
 	if cerr == nil {
-		return false, r.healthy(ctx, tenantID)
+		return false, errors.Join(r.healthy(ctx, tenantID), r.alertWriteBack(ctx, tenantID, acc))
 	}
 	problem, tenantWide := identity.TenantProblemOf(cerr)
 	if !tenantWide {

@@ -13,6 +13,10 @@ import (
 const (
 	AlertMonitorNeedsReauth = "monitor_needs_reauth"
 	AlertUsersUnmonitored   = "users_unmonitored"
+	// AlertWriteBackConsent: the tenant has not granted the permission
+	// writing presence into Teams takes (the subject names it); presence
+	// is still read.
+	AlertWriteBackConsent = "write_back_consent"
 )
 
 // Alert is a condition a tenant's admin must act on.
