@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"presencebridge/internal/graphsim"
+	"presencebridge/web/api/apitest"
 )
 
 // The telephony platform writes presence into Teams through the API, on
@@ -72,12 +73,13 @@ func TestPresenceWrittenThroughTheAPIShowsInTeamsAndIsNotSentBack(t *testing.T) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	client := apitest.Client(t, base) // every answer checked against the API's description
 	call := func(method, path, body string) (int, map[string]any, http.Header) {
 		t.Helper()
 		req, _ := http.NewRequestWithContext(ctx, method, base+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+apiKey)
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"presencebridge/internal/store"
+	"presencebridge/web/api/apitest"
 )
 
 // getWithKey requests the event stream of srv with key and returns the
@@ -49,7 +50,7 @@ func TestAuthenticationIsUnavailableNotUnauthorizedWhenTheDatabaseIsDown(t *test
 	r := chi.NewRouter()
 	var logs bytes.Buffer
 	r.Route("/api/v1", Routes(Deps{Store: store.New(down, nil), Logger: slog.New(slog.NewTextHandler(&logs, nil))}))
-	srv := httptest.NewServer(described(t, r))
+	srv := httptest.NewServer(apitest.Described(t, r))
 	t.Cleanup(srv.Close)
 
 	for name, key := range map[string]string{"valid": f.key, "unknown": "pbk_abcdefgh_nope"} {

@@ -16,6 +16,7 @@ import (
 	"presencebridge/internal/store"
 	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
+	"presencebridge/web/api/apitest"
 )
 
 // newEndpointFixture is newFixture with webhooks to loopback allowed, as
@@ -26,7 +27,7 @@ func newEndpointFixture(t *testing.T) *fixture {
 	f.srv.Close()
 	r := chi.NewRouter()
 	r.Route("/api/v1", Routes(Deps{Store: f.st, AllowLoopbackWebhooks: true}))
-	f.srv = httptest.NewServer(described(t, r))
+	f.srv = httptest.NewServer(apitest.Described(t, r))
 	t.Cleanup(f.srv.Close)
 	return f
 }

@@ -17,6 +17,7 @@ import (
 	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/stream"
 	"presencebridge/internal/testkit"
+	"presencebridge/web/api/apitest"
 )
 
 func TestMain(m *testing.M) { testkit.Main(m) }
@@ -44,7 +45,7 @@ func newFixture(t *testing.T) *fixture {
 	go hub.Run(hctx)
 	r := chi.NewRouter()
 	r.Route("/api/v1", Routes(Deps{Store: f.st, Subscribe: hub.Subscribe, Heartbeat: 200 * time.Millisecond}))
-	f.srv = httptest.NewServer(described(t, r))
+	f.srv = httptest.NewServer(apitest.Described(t, r))
 	t.Cleanup(f.srv.Close)
 	storetest.RequireNotStored(t, pool, f.key)
 	return f

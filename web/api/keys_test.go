@@ -15,6 +15,7 @@ import (
 	"presencebridge/internal/store"
 	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
+	"presencebridge/web/api/apitest"
 )
 
 // request calls the API with the given headers (Authorization among them,
@@ -219,7 +220,7 @@ func TestTheDescriptionCheckerFailsOnAnUndescribedResponse(t *testing.T) {
 		w.Write([]byte(body))
 	})
 	rt := &failures{TB: t}
-	srv := httptest.NewServer(described(rt, broken))
+	srv := httptest.NewServer(apitest.Described(rt, broken))
 	defer srv.Close()
 	req, _ := http.NewRequest("GET", srv.URL+"/api/v1/api-keys", nil)
 	req.Header.Set("Authorization", "Bearer "+secret)
@@ -250,3 +251,6 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// described is apitest.Described, under the name the tests have used.
+func described(t testing.TB, h http.Handler) http.Handler { return apitest.Described(t, h) }

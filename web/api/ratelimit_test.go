@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"presencebridge/web/api/apitest"
+
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 )
@@ -19,7 +21,7 @@ func TestAKeyPastItsRateLimitIsToldWhenToRetryAndOtherKeysAreNotHeldBack(t *test
 	f := newFixture(t)
 	r := chi.NewRouter()
 	r.Route("/api/v1", Routes(Deps{Store: f.st, Subscribe: func(uuid.UUID) (<-chan struct{}, func()) { return nil, func() {} }, RateLimit: 5}))
-	srv := httptest.NewServer(described(t, r))
+	srv := httptest.NewServer(apitest.Described(t, r))
 	defer srv.Close()
 	get := func(key string) *http.Response {
 		req, _ := http.NewRequest("GET", srv.URL+"/api/v1/api-keys", nil)

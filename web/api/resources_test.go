@@ -15,6 +15,7 @@ import (
 
 	"presencebridge/internal/store"
 	"presencebridge/internal/testkit"
+	"presencebridge/web/api/apitest"
 )
 
 // newResourceFixture is newFixture's tenant, key and store with a server
@@ -37,7 +38,7 @@ func newResourceFixture(t *testing.T, res func(*store.Store) Resources) *fixture
 		rs = res(f.st)
 	}
 	d := Deps{Store: f.st, Logger: slog.New(slog.NewTextHandler(logs, nil)), RateLimit: DefaultRateLimit}
-	f.srv = httptest.NewServer(described(t, resourceRoutes(d, rs)))
+	f.srv = httptest.NewServer(apitest.Described(t, resourceRoutes(d, rs)))
 	t.Cleanup(f.srv.Close)
 	return f
 }
