@@ -37,7 +37,7 @@ func (p *pipeline) mount(r chi.Router) {
 }
 
 // startPipeline starts the pipeline's goroutines in g for role r.
-func startPipeline(ctx context.Context, g *errgroup.Group, a *app, r role, writes api.Writes) (*pipeline, error) {
+func startPipeline(ctx context.Context, g *errgroup.Group, a *app, r role, res api.Resources) (*pipeline, error) {
 	p := &pipeline{}
 	hub := stream.NewHub(a.store, a.logger)
 	g.Go(func() error { hub.Run(ctx); return nil })
@@ -46,7 +46,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, a *app, r role, write
 		g.Go(func() error { c.Run(ctx); return nil })
 		p.hook = graphhook.New(graphhook.Deps{Subs: a.store, Committer: c, Logger: a.logger, Metrics: a.metrics})
 		p.api = api.Routes(api.Deps{Store: a.store, Subscribe: hub.Subscribe, Logger: a.logger, RateLimit: a.cfg.APIRateLimit,
-			AllowLoopbackWebhooks: !a.cfg.Production(), Resources: api.Resources{Writes: writes}})
+			AllowLoopbackWebhooks: !a.cfg.Production(), Resources: res})
 	}
 	if r.worker {
 		audiences := []string{}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
@@ -88,11 +89,22 @@ func start(ctx context.Context, cfg *config.Config, r role, onListening func(bas
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	pipeline, err := startPipeline(gctx, g, a, r, api.Writes{Writer: writer,
-		Enqueue: func(ctx context.Context, args jobs.PresenceWriteArgs, at time.Time) error {
-			_, err := client.Insert(ctx, args, &river.InsertOpts{ScheduledAt: at})
-			return err
-		}})
+	svc, err := a.onboardingService(base)
+	if err != nil {
+		return err
+	}
+	pipeline, err := startPipeline(gctx, g, a, r, api.Resources{
+		Links: svc,
+		Grants: func(ctx context.Context, tenantID uuid.UUID) ([]string, error) {
+			w, err := clients.Writer(ctx, tenantID)
+			return w.Roles, err
+		},
+		Writes: api.Writes{Writer: writer,
+			Enqueue: func(ctx context.Context, args jobs.PresenceWriteArgs, at time.Time) error {
+				_, err := client.Insert(ctx, args, &river.InsertOpts{ScheduledAt: at})
+				return err
+			}},
+	})
 	if err != nil {
 		return err
 	}

@@ -109,7 +109,14 @@ func TestPresenceWrittenThroughTheAPIShowsInTeamsAndIsNotSentBack(t *testing.T) 
 		return a
 	}
 
-	code, out, _ := call("PUT", "/api/v1/users/"+adele.ID.String()+"/presence", `{"availability":"Busy","activity":"InACall"}`)
+	// The tenant's status names the roles its consent granted, the write's
+	// among them (read from its app-only token).
+	code, out, _ := call("GET", "/api/v1/tenant", "")
+	if b, _ := json.Marshal(out); code != 200 || !strings.Contains(string(b), "Presence.ReadWrite.All") {
+		t.Errorf("GET /tenant: %d %s", code, b)
+	}
+
+	code, out, _ = call("PUT", "/api/v1/users/"+adele.ID.String()+"/presence", `{"availability":"Busy","activity":"InACall"}`)
 	if code != 200 || out["activity"] != "InACall" || out["expiresAt"] == nil {
 		t.Fatalf("PUT presence: %d %v; output:\n%s", code, out, proc.log())
 	}
