@@ -51,11 +51,8 @@ func (s *Store) DirectoryUsersPage(ctx context.Context, tenantID uuid.UUID, f Us
 // none has it, the one entered as UPN ref (case-insensitively);
 // ErrUserNotFound when neither is on the roster.
 func (s *Store) FindDirectoryUser(ctx context.Context, tenantID uuid.UUID, ref string) (DirectoryUser, error) {
-	var oid *uuid.UUID
-	if id, err := uuid.Parse(ref); err == nil {
-		oid = &id
-	}
-	rows, err := s.db.Query(ctx, byRef(directoryUsersFrom, ""), tenantID, oid, ref)
+	q, args := byRef(directoryUsersFrom, "", tenantID, ref)
+	rows, err := s.db.Query(ctx, q, args...)
 	if err != nil {
 		return DirectoryUser{}, wrap("find directory user", err)
 	}
@@ -66,19 +63,24 @@ func (s *Store) FindDirectoryUser(ctx context.Context, tenantID uuid.UUID, ref s
 	return u, wrap("find directory user", err)
 }
 
-// byRef selects, with from (a select of roster rows d, without WHERE), the
-// row of tenant $1 whose object id is $2 or, when none is, the one
-// entered as UPN $3, meeting cond too when given. One round trip; the
-// object id, which is how the platform mostly names users, takes one
-// index lookup and the UPN is looked up only without it.
-func byRef(from, cond string) string {
+// byRef is the query, and its arguments, that selects with from (a select
+// of roster rows d, without WHERE) the tenant's row whose object id is ref
+// or, when none is, the one entered as UPN ref, meeting cond too when
+// given. One round trip; the object id, which is how the platform mostly
+// names users, takes one index lookup and the UPN is looked up only
+// without it.
+func byRef(from, cond string, tenantID uuid.UUID, ref string) (string, []any) {
 	if cond != "" {
 		cond = " AND " + cond
+	}
+	var oid *uuid.UUID
+	if id, err := uuid.Parse(ref); err == nil {
+		oid = &id
 	}
 	return `(` + from + ` WHERE d.tenant_id = $1 AND d.object_id = $2` + cond + `)
 		UNION ALL
 		(` + from + ` WHERE d.tenant_id = $1 AND lower(d.upn) = lower($3)` + cond + `)
-		LIMIT 1`
+		LIMIT 1`, []any{tenantID, oid, ref}
 }
 
 // MonitorLoads counts the resolved users assigned to each of a tenant's

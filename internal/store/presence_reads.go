@@ -181,11 +181,8 @@ func (s *Store) PresencesOf(ctx context.Context, tenantID uuid.UUID, ids []uuid.
 // FindDirectoryUser); ErrUserNotFound when neither is on the roster with
 // an object id.
 func (s *Store) FindUserPresence(ctx context.Context, tenantID uuid.UUID, ref string) (UserPresence, error) {
-	var oid *uuid.UUID
-	if id, err := uuid.Parse(ref); err == nil {
-		oid = &id
-	}
-	rows, err := s.db.Query(ctx, byRef(userPresenceFrom, "d.object_id IS NOT NULL"), tenantID, oid, ref)
+	q, args := byRef(userPresenceFrom, "d.object_id IS NOT NULL", tenantID, ref)
+	rows, err := s.db.Query(ctx, q, args...)
 	if err != nil {
 		return UserPresence{}, wrap("find user presence", err)
 	}

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/danielgtaylor/huma/v2/adapters/humachi"
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
@@ -18,11 +17,10 @@ import (
 	"presencebridge/web/api/apitest"
 )
 
-// newResourceFixture is newFixture's tenant, key and store with a server
-// that serves the tenant's resources as well, mounted as Routes mounts its
-// operations (API keys checked, Idempotency-Key honoured), every answer
-// checked against the served description. res, when given, makes their
-// collaborators over the fixture's store.
+// newResourceFixture is newFixture with the tenant's resources given
+// their collaborators: res, when given, makes them over the fixture's
+// store. Every answer is checked against the served description, and what
+// the API logged is shown when the test fails.
 func newResourceFixture(t *testing.T, res func(*store.Store) Resources) *fixture {
 	t.Helper()
 	f := newFixture(t)
@@ -43,17 +41,12 @@ func newResourceFixture(t *testing.T, res func(*store.Store) Resources) *fixture
 	return f
 }
 
-// resourceRoutes serves the tenant's resources under /api/v1 as Routes
-// serves its operations: rate-limited per key, keys checked,
-// Idempotency-Key honoured.
+// resourceRoutes serves the API under /api/v1 as the product does (Routes),
+// the tenant's resources with res.
 func resourceRoutes(d Deps, res Resources) http.Handler {
+	d.Resources = res
 	r := chi.NewRouter()
-	r.Route("/api/v1", func(r chi.Router) {
-		r.Use(d.rateLimit())
-		api := humachi.New(r, config())
-		api.UseMiddleware(d.authenticate(api), d.idempotent(api))
-		d.registerResources(api, res)
-	})
+	r.Route("/api/v1", Routes(d))
 	return r
 }
 
