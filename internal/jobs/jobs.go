@@ -117,7 +117,9 @@ func (RetentionArgs) Kind() string { return "presence_retention" }
 
 // RetentionWorker deletes presence events older than the retention, with
 // their finished deliveries; an event still waiting to be delivered is
-// kept whatever its age (nothing is lost to the clean-up).
+// kept whatever its age (nothing is lost to the clean-up). API operations
+// finished longer ago than the retention go too, and idempotency keys past
+// their 24 hours.
 type RetentionWorker struct {
 	river.WorkerDefaults[RetentionArgs]
 	st   *store.Store
@@ -129,22 +131,29 @@ const retentionBatch = 5000
 
 // Work implements river.Worker, in batches so no transaction grows large.
 func (w *RetentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs]) error {
-	for {
-		n, err := w.st.DeleteOldPresenceEvents(ctx, w.keep, retentionBatch)
-		if err != nil {
-			return fmt.Errorf("presence retention: %w", err)
-		}
-		if n < retentionBatch {
-			break
+	for _, step := range []struct {
+		what   string
+		delete func(context.Context) (int64, error)
+	}{
+		{"presence retention", func(ctx context.Context) (int64, error) {
+			return w.st.DeleteOldPresenceEvents(ctx, w.keep, retentionBatch)
+		}},
+		{"idempotency key retention", func(ctx context.Context) (int64, error) {
+			return w.st.DeleteExpiredIdempotencyKeys(ctx, retentionBatch)
+		}},
+		{"operation retention", func(ctx context.Context) (int64, error) {
+			return w.st.DeleteOldOperations(ctx, w.keep, retentionBatch)
+		}},
+	} {
+		for {
+			n, err := step.delete(ctx)
+			if err != nil {
+				return fmt.Errorf("%s: %w", step.what, err)
+			}
+			if n < retentionBatch {
+				break
+			}
 		}
 	}
-	for {
-		n, err := w.st.DeleteExpiredIdempotencyKeys(ctx, retentionBatch)
-		if err != nil {
-			return fmt.Errorf("idempotency key retention: %w", err)
-		}
-		if n < retentionBatch {
-			return nil
-		}
-	}
+	return nil
 }

@@ -3,9 +3,11 @@ package jobs
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"presencebridge/internal/store"
@@ -91,5 +93,31 @@ func TestRetentionKeepsRecentAndUndeliveredEvents(t *testing.T) {
 	pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'pending'`).Scan(&pending)
 	if events != 13 || pending != 3 {
 		t.Errorf("left %d events and %d pending deliveries; want the 10 recent + 3 old undelivered events, 3 pending", events, pending)
+	}
+}
+
+func TestRetentionDeletesOperationsFinishedLongAgoAndKeepsOpenOnes(t *testing.T) {
+	ctx := t.Context()
+	pool := testkit.DB(t)
+	_, err := pool.Exec(ctx, `
+		INSERT INTO tenants (id, name) VALUES ('00000000-0000-4000-8000-000000000001', 'C');
+		INSERT INTO api_operations (tenant_id, kind, status, created_by, created_at, started_at, finished_at) VALUES
+			('00000000-0000-4000-8000-000000000001', 'sync', 'succeeded', 'old', now() - interval '40 days', now() - interval '40 days', now() - interval '40 days'),
+			('00000000-0000-4000-8000-000000000001', 'sync', 'failed', 'recent', now() - interval '1 day', now() - interval '1 day', now() - interval '1 day'),
+			('00000000-0000-4000-8000-000000000001', 'sync', 'pending', 'open', now() - interval '40 days', NULL, NULL)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &RetentionWorker{st: store.New(pool, nil), keep: 30 * 24 * time.Hour}
+	if err := w.Work(ctx, &river.Job[RetentionArgs]{}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := pool.Query(ctx, `SELECT created_by FROM api_operations ORDER BY created_by`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || strings.Join(left, ",") != "open,recent" {
+		t.Errorf("operations left: %v, %v; want the open and the recent one", left, err)
 	}
 }

@@ -156,3 +156,14 @@ func (s *Store) FinishOperation(ctx context.Context, id uuid.UUID, failure strin
 		started_at = coalesce(started_at, now()) WHERE id = $1 AND status IN ('pending', 'running')`, id, status, failure)
 	return wrap("finish operation", err)
 }
+
+// DeleteOldOperations deletes up to limit operations that finished more
+// than keep ago, and returns how many; an open one stays whatever its age.
+func (s *Store) DeleteOldOperations(ctx context.Context, keep time.Duration, limit int) (int64, error) {
+	tag, err := s.db.Exec(ctx, `DELETE FROM api_operations WHERE id IN (
+		SELECT id FROM api_operations WHERE finished_at < now() - $1::interval LIMIT $2)`, keep.String(), limit)
+	if err != nil {
+		return 0, wrap("delete old operations", err)
+	}
+	return tag.RowsAffected(), nil
+}
