@@ -7,29 +7,40 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"syscall"
+	"time"
 
 	"presencebridge/internal/config"
 	"presencebridge/internal/graphsim"
 )
 
-// The demo's emulated Microsoft cloud. Its generator seed is fixed so the
-// tenant, accounts and passwords printed are the same on every run (graphsim
-// keeps nothing on disk; the product's database does). It prefers the port
+// The demo's emulated Microsoft cloud: two tenants, the first for the
+// demo tenant dev onboards, the second for the invitation it prints. Its
+// generator seed is fixed so the tenants, accounts and passwords are the
+// same on every run, and its state is kept in PB_DATA_DIR/graphsim.json,
+// so consents, monitors' refresh tokens, presence and subscriptions
+// outlive a restart as the product's database does. It prefers the port
 // docker-compose publishes, and takes a free one when that is busy.
 const (
 	devGraphsimAddr     = "127.0.0.1:9090"
 	devGraphsimSeed     = 1
+	devGraphsimTenants  = 2
 	devGraphsimUsers    = 25
 	devGraphsimMonitors = 2
+	devGraphsimFile     = "graphsim.json"
 )
 
-// devGraphsim is the graphsim `dev` runs in-process, with its demo tenant.
+// devGraphsim is the graphsim `dev` runs in-process, with its demo tenants.
 type devGraphsim struct {
 	sim    *graphsim.Sim
 	base   string
 	seed   graphsim.Seed
+	file   string
 	logger *slog.Logger
+	// restored: the state came from the file, not from the seed alone.
+	restored bool
+	stop     func() // ends graphsim after saving its state a last time
 }
 
 // wantDevGraphsim reports whether dev should run graphsim: not when the
@@ -44,30 +55,66 @@ func wantDevGraphsim() bool {
 	return true
 }
 
-// startDevGraphsim starts graphsim until ctx ends, seeded with the demo
-// tenant, and points cfg at it. The tenant is not consented yet, so the
-// onboarding demo starts from the beginning. An app registration given in
-// PB_MS_CLIENT_ID/PB_MS_CLIENT_SECRET is the one graphsim knows.
-func startDevGraphsim(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*devGraphsim, error) {
-	seed := graphsim.GenerateSeed(1, devGraphsimUsers, devGraphsimMonitors, devGraphsimSeed)
-	seed.Tenants[0].Consented = false
+// startDevGraphsim starts graphsim, restored from PB_DATA_DIR/graphsim.json
+// or else seeded with the demo tenants (not consented: dev's demo consents
+// the first, the second is the invitation's), and points cfg at it. It
+// runs until stop, which saves its state a last time; it is not tied to
+// a context, as the product's draining workers may still call it. An app
+// registration given in PB_MS_CLIENT_ID/PB_MS_CLIENT_SECRET is the one
+// graphsim knows.
+func startDevGraphsim(cfg *config.Config, logger *slog.Logger) (*devGraphsim, error) {
+	seed := graphsim.GenerateSeed(devGraphsimTenants, devGraphsimUsers, devGraphsimMonitors, devGraphsimSeed)
+	for i := range seed.Tenants {
+		seed.Tenants[i].Consented = false
+	}
 	if cfg.ClientID != "" {
 		seed.App.ClientID, seed.App.ClientSecret = cfg.ClientID, cfg.ClientSecret.Reveal()
 	}
-	sim := graphsim.New(graphsim.Options{Logger: logger})
-	if err := sim.Apply(seed); err != nil {
+	g := &devGraphsim{sim: graphsim.New(graphsim.Options{Logger: logger}), seed: seed, logger: logger,
+		file: filepath.Join(cfg.DataDir, devGraphsimFile)}
+	if err := os.MkdirAll(cfg.DataDir, 0o711); err != nil {
+		return nil, fmt.Errorf("PB_DATA_DIR: %w", err)
+	}
+	var err error
+	if g.restored, err = g.sim.Load(g.file); err != nil {
+		return nil, fmt.Errorf("graphsim: %w", err)
+	}
+	if err := g.applySeed(); err != nil {
 		return nil, fmt.Errorf("graphsim: demo directory: %w", err)
 	}
-	base, err := sim.Start(ctx, devGraphsimAddr)
+	ctx, cancel := context.WithCancel(context.Background())
+	g.base, err = g.sim.Start(ctx, devGraphsimAddr)
 	if errors.Is(err, syscall.EADDRINUSE) {
-		base, err = sim.Start(ctx, "127.0.0.1:0")
+		g.base, err = g.sim.Start(ctx, "127.0.0.1:0")
 	}
 	if err != nil {
+		cancel()
 		return nil, err
 	}
-	cfg.LoginBaseURL, cfg.GraphBaseURL = base, base
+	saved := make(chan struct{})
+	go func() {
+		defer close(saved)
+		if err := g.sim.Persist(ctx, g.file, time.Second); err != nil {
+			logger.Error("graphsim: its state was not saved; the next run starts afresh from the seed", "path", g.file, "err", err)
+		}
+	}()
+	g.stop = func() { cancel(); <-saved }
+	cfg.LoginBaseURL, cfg.GraphBaseURL = g.base, g.base
 	cfg.ClientID, cfg.ClientSecret = seed.App.ClientID, config.Secret(seed.App.ClientSecret)
-	return &devGraphsim{sim: sim, base: base, seed: seed, logger: logger}, nil
+	return g, nil
+}
+
+// applySeed adds what the restored state lacks of the seed (everything,
+// when nothing was restored): the app registration and its secret, and
+// any tenant missing.
+func (g *devGraphsim) applySeed() error {
+	missing := graphsim.Seed{App: g.seed.App}
+	for _, t := range g.seed.Tenants {
+		if !g.sim.HasTenant(t.ID) {
+			missing.Tenants = append(missing.Tenants, t)
+		}
+	}
+	return g.sim.Apply(missing)
 }
 
 // allowRedirects registers the product's onboarding callbacks, known once
@@ -79,20 +126,11 @@ func (g *devGraphsim) allowRedirects(product string) {
 	}}
 	if err := g.sim.Apply(graphsim.Seed{App: app}); err != nil {
 		g.logger.Warn("graphsim: the onboarding redirect URIs were not registered; sign-ins will be refused", "err", err)
-		return
 	}
-	g.seed.App.RedirectURIs = append(g.seed.App.RedirectURIs, app.RedirectURIs...)
 }
 
-// print lists where graphsim is and the demo's sign-ins, after the
-// product's own lines.
+// print says where graphsim is, after the product's own lines.
 func (g *devGraphsim) print(w io.Writer) {
-	t := g.seed.Tenants[0]
-	fmt.Fprintf(w, "graphsim         %s  (Microsoft Graph and sign-in, emulated)\n", g.base)
-	fmt.Fprintf(w, "  control API    %s/_sim/\n", g.base)
-	fmt.Fprintf(w, "  demo tenant    %s  (id %s, not consented yet)\n", t.Domain, t.ID)
-	fmt.Fprintf(w, "  admin sign-in  %s  %s\n", t.Admin.UPN, t.Admin.Password)
-	for _, m := range t.Monitors {
-		fmt.Fprintf(w, "  monitor        %s  %s\n", m.UPN, m.Password)
-	}
+	fmt.Fprintf(w, "graphsim         %s  (Microsoft 365 emulated; its state is kept in %s)\n", g.base, g.file)
+	fmt.Fprintf(w, "  control API    %s/_sim/  (lists every route and body)\n", g.base)
 }

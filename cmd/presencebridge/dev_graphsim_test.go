@@ -45,13 +45,20 @@ func devDataDir(t *testing.T) string {
 	return filepath.Join(parent, "data")
 }
 
-func TestDevRunsGraphsimWithAnUnconsentedDemoTenant(t *testing.T) {
+// dev runs graphsim with the fixed seed's two tenants: the first
+// consented by dev's demo, the second not (the printed invitation's), whose
+// sign-ins are printed; its control API answers, and the product's
+// onboarding callbacks are registered on the app.
+func TestDevRunsGraphsimWithTheDemoTenantAndAnotherToInvite(t *testing.T) {
 	p := startProcess(t, []string{"PB_DATA_DIR=" + devDataDir(t)}, "dev")
 	base := p.waitReady(t, 30*time.Second)
 	if first := p.firstStdoutLine(5 * time.Second); first != "Presence Bridge  "+base {
 		t.Errorf("dev's first output line = %q, want the product URL %s", first, base)
 	}
-	line := p.stdoutLine("graphsim ", 5*time.Second)
+	if p.stdoutLine("Press Ctrl-C", 60*time.Second) == "" {
+		t.Fatalf("dev did not finish preparing; output:\n%s", p.log())
+	}
+	line := p.stdoutLine("graphsim ", time.Second)
 	fields := strings.Fields(line)
 	if len(fields) < 2 {
 		t.Fatalf("dev printed no graphsim line; stdout:\n%s", p.stdoutText())
@@ -61,12 +68,12 @@ func TestDevRunsGraphsimWithAnUnconsentedDemoTenant(t *testing.T) {
 		t.Fatalf("graphsim line %q does not give its URL", line)
 	}
 
-	// The demo directory is the fixed seed's, so its sign-ins never change.
-	want := graphsim.GenerateSeed(1, devGraphsimUsers, devGraphsimMonitors, devGraphsimSeed)
-	tenant := want.Tenants[0]
+	// The directory is the fixed seed's, so its sign-ins never change.
+	want := graphsim.GenerateSeed(devGraphsimTenants, devGraphsimUsers, devGraphsimMonitors, devGraphsimSeed)
+	demo, invited := want.Tenants[0], want.Tenants[1]
 	out := p.stdoutText()
-	for _, s := range []string{gs + "/_sim/", tenant.Domain, tenant.Admin.UPN + "  " + tenant.Admin.Password,
-		tenant.Monitors[0].UPN + "  " + tenant.Monitors[0].Password, tenant.Monitors[1].UPN + "  " + tenant.Monitors[1].Password} {
+	for _, s := range []string{gs + "/_sim/", demo.Domain, invited.Domain, invited.Admin.UPN + "  " + invited.Admin.Password,
+		invited.Monitors[0].UPN + "  " + invited.Monitors[0].Password, invited.Monitors[1].UPN + "  " + invited.Monitors[1].Password} {
 		if !strings.Contains(out, s) {
 			t.Errorf("dev's output does not show %q:\n%s", s, out)
 		}
@@ -76,25 +83,29 @@ func TestDevRunsGraphsimWithAnUnconsentedDemoTenant(t *testing.T) {
 	}
 
 	var doc struct{ Issuer string }
-	if code := devGetJSON(t, gs+"/"+tenant.Domain+"/v2.0/.well-known/openid-configuration", &doc); code != http.StatusOK {
-		t.Fatalf("graphsim discovery for %s: status %d", tenant.Domain, code)
+	if code := devGetJSON(t, gs+"/"+invited.Domain+"/v2.0/.well-known/openid-configuration", &doc); code != http.StatusOK {
+		t.Fatalf("graphsim discovery for %s: status %d", invited.Domain, code)
 	}
-	if !strings.Contains(doc.Issuer, tenant.ID.String()) {
-		t.Errorf("issuer %q does not name the demo tenant %s", doc.Issuer, tenant.ID)
+	if !strings.Contains(doc.Issuer, invited.ID.String()) {
+		t.Errorf("issuer %q does not name the tenant %s", doc.Issuer, invited.ID)
 	}
-
-	var state struct {
-		Consents []json.RawMessage
-		Users    []json.RawMessage
-	}
-	if code := devGetJSON(t, gs+"/_sim/tenants/"+tenant.ID.String(), &state); code != http.StatusOK {
-		t.Fatalf("control API: status %d", code)
-	}
-	if len(state.Consents) != 0 {
-		t.Errorf("demo tenant has %d consents, want none before onboarding", len(state.Consents))
-	}
-	if n := devGraphsimUsers + devGraphsimMonitors + 1; len(state.Users) != n {
-		t.Errorf("demo tenant has %d accounts, want %d (users, monitors, admin)", len(state.Users), n)
+	for _, c := range []struct {
+		tenant   graphsim.SeedTenant
+		consents int
+	}{{demo, 1}, {invited, 0}} {
+		var state struct {
+			Consents []json.RawMessage
+			Users    []json.RawMessage
+		}
+		if code := devGetJSON(t, gs+"/_sim/tenants/"+c.tenant.ID.String(), &state); code != http.StatusOK {
+			t.Fatalf("control API: status %d", code)
+		}
+		if len(state.Consents) != c.consents {
+			t.Errorf("%s has %d consents, want %d", c.tenant.Domain, len(state.Consents), c.consents)
+		}
+		if n := devGraphsimUsers + devGraphsimMonitors + 1; len(state.Users) != n {
+			t.Errorf("%s has %d accounts, want %d (users, monitors, admin)", c.tenant.Domain, len(state.Users), n)
+		}
 	}
 
 	// The onboarding callbacks are registered: the sign-in page is shown
@@ -102,7 +113,7 @@ func TestDevRunsGraphsimWithAnUnconsentedDemoTenant(t *testing.T) {
 	for _, cb := range []string{"/onboarding/consent/callback", "/onboarding/monitors/callback"} {
 		q := url.Values{"client_id": {want.App.ClientID}, "response_type": {"code"}, "scope": {"openid offline_access"},
 			"redirect_uri": {base + cb}, "state": {"s"}}
-		resp, err := http.Get(gs + "/" + tenant.Domain + "/oauth2/v2.0/authorize?" + q.Encode())
+		resp, err := http.Get(gs + "/" + invited.Domain + "/oauth2/v2.0/authorize?" + q.Encode())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -144,7 +144,8 @@ type process struct {
 func startProcess(t *testing.T, env []string, args ...string) *process {
 	t.Helper()
 	p := &process{url: make(chan string, 1), exited: make(chan struct{})}
-	p.cmd = command(context.Background(), append(env, "PB_LOG_FORMAT=json", "PB_HTTP_ADDR=127.0.0.1:0"), args...)
+	// env comes last: a test may choose the address (a restart on the same port).
+	p.cmd = command(context.Background(), append([]string{"PB_LOG_FORMAT=json", "PB_HTTP_ADDR=127.0.0.1:0"}, env...), args...)
 	stderr, _ := p.cmd.StderrPipe()
 	stdout, _ := p.cmd.StdoutPipe()
 	if err := p.cmd.Start(); err != nil {

@@ -119,8 +119,9 @@ func onboardingOn(t *testing.T, dsn, simURL, product string, app graphsim.SeedAp
 	}), pool
 }
 
-// onboardWith is onboard with the form given: invitation, form, consent,
-// the seeded monitors signed in, done.
+// onboardWith is onboard with the form given: invitation, then form,
+// consent, the seeded monitors signed in and done, as the tenant's
+// administrator would (onboardAsAdmin, as dev's demo does).
 func onboardWith(t *testing.T, svc *onboarding.Service, ten graphsim.SeedTenant, f onboarding.Form) uuid.UUID {
 	t.Helper()
 	ctx := t.Context()
@@ -132,39 +133,8 @@ func onboardWith(t *testing.T, svc *onboarding.Service, ten graphsim.SeedTenant,
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fe, err := svc.SaveForm(ctx, tenant, f, "admin"); err != nil || fe != nil {
-		t.Fatalf("form: %v %v", fe, err)
-	}
-	consent, err := svc.ConsentURL(ctx, tenant, "state-c")
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := graphsim.NewPerson().SignIn(ctx, consent, ten.Admin.UPN, ten.Admin.Password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.FinishConsent(ctx, tenant, q, "admin"); err != nil {
-		t.Fatalf("consent: %v", err)
-	}
-	for _, acct := range ten.Monitors {
-		m, err := svc.AddMonitor(ctx, tenant, acct.UPN, "admin")
-		if err != nil {
-			t.Fatal(err)
-		}
-		si, err := svc.StartMonitorSignIn(ctx, tenant, m.ID, "state-m")
-		if err != nil {
-			t.Fatal(err)
-		}
-		q, err := graphsim.NewPerson().SignIn(ctx, si.URL, acct.UPN, acct.Password)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := svc.FinishMonitorSignIn(ctx, tenant, m.ID, q, si, "admin"); err != nil {
-			t.Fatalf("monitor %s: %v", acct.UPN, err)
-		}
-	}
-	if err := svc.Complete(ctx, tenant, "admin"); err != nil {
-		t.Fatalf("complete: %v", err)
+	if err := onboardAsAdmin(ctx, svc, tenant, ten, f, false); err != nil {
+		t.Fatalf("onboarding: %v", err)
 	}
 	return tenant
 }

@@ -79,6 +79,13 @@ func (s *Store) GetTenant(ctx context.Context, id uuid.UUID) (Tenant, error) {
 	return v, wrap("get tenant", err)
 }
 
+// TenantByMicrosoftTenant reads the tenant connected to a Microsoft tenant
+// (consent confirmed for it); ErrTenantNotFound when none is.
+func (s *Store) TenantByMicrosoftTenant(ctx context.Context, msTenant uuid.UUID) (Tenant, error) {
+	v, err := scanTenant(s.db.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE ms_tenant_id = $1`, msTenant))
+	return v, wrap("tenant by Microsoft tenant", err)
+}
+
 // TenantDetails are what the onboarding form sets on the tenant row.
 type TenantDetails struct {
 	Name               string
