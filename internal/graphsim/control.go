@@ -35,7 +35,7 @@ func (s *Sim) accountControlRoutes() []ctlRoute {
 			func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.faults.list()) }},
 		{"POST", "/faults/token", `{"clientId": "", "user": "pb-monitor-1@contoso-1.example", "grant": "refresh_token", "status": 400, "error": "invalid_grant", "code": 50076, "message": "MFA required", "delayMs": 0, "times": 1}`,
 			"make the token endpoint fail or wait for a client, user or grant (empty: any); times 0 lasts until removed; 201 with its id", s.ctlAddTokenFault},
-		{"DELETE", "/faults/{id}", "", "remove a token-endpoint fault", s.ctlDeleteFault},
+		{"DELETE", "/faults/{id}", "", "remove a token-endpoint fault", ctlRemove("fault", s.faults.remove)},
 	}
 }
 
@@ -270,10 +270,14 @@ func (s *Sim) ctlAddTokenFault(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, s.faults.addToken(f))
 }
 
-func (s *Sim) ctlDeleteFault(w http.ResponseWriter, r *http.Request) {
-	if !s.faults.remove(chi.URLParam(r, "id")) {
-		ctlFail(w, 404, "no fault %s", chi.URLParam(r, "id"))
-		return
+// ctlRemove is a DELETE of the {id} in the path: 204 once remove found
+// it, 404 naming what when it did not.
+func ctlRemove(what string, remove func(id string) bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !remove(chi.URLParam(r, "id")) {
+			ctlFail(w, http.StatusNotFound, "no %s %s", what, chi.URLParam(r, "id"))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	}
-	w.WriteHeader(http.StatusNoContent)
 }

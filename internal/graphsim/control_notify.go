@@ -1,10 +1,6 @@
 package graphsim
 
-import (
-	"net/http"
-
-	"github.com/go-chi/chi/v5"
-)
+import "net/http"
 
 // notifyControlRoutes: churn scenarios, notification faults and delivery stats.
 func (s *Sim) notifyControlRoutes() []ctlRoute {
@@ -25,25 +21,12 @@ func (s *Sim) notifyControlRoutes() []ctlRoute {
 		{"GET", "/faults/notifications", "", "the notification faults in force",
 			func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.NotificationFaults()) }},
 		{"DELETE", "/faults/notifications/{id}", "", "remove a notification fault",
-			func(w http.ResponseWriter, r *http.Request) {
-				if !s.RemoveNotificationFault(chi.URLParam(r, "id")) {
-					ctlFail(w, http.StatusNotFound, "no notification fault %s", chi.URLParam(r, "id"))
-					return
-				}
-				w.WriteHeader(http.StatusNoContent)
-			}},
+			ctlRemove("notification fault", s.RemoveNotificationFault)},
 		{"POST", "/churn", `{"tenantId": "", "users": 25, "rate": 5}`,
 			"move users (of one tenant, or any) between Teams states, rate changes a second in all; 201 with its id", s.ctlStartChurn},
 		{"GET", "/churn", "", "the churns running",
 			func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Churns()) }},
-		{"DELETE", "/churn/{id}", "", "stop a churn",
-			func(w http.ResponseWriter, r *http.Request) {
-				if !s.StopChurn(chi.URLParam(r, "id")) {
-					ctlFail(w, http.StatusNotFound, "no churn %s", chi.URLParam(r, "id"))
-					return
-				}
-				w.WriteHeader(http.StatusNoContent)
-			}},
+		{"DELETE", "/churn/{id}", "", "stop a churn", ctlRemove("churn", s.StopChurn)},
 	}
 }
 

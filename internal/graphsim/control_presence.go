@@ -24,7 +24,7 @@ func (s *Sim) presenceControlRoutes() []ctlRoute {
 			"change one of Graph's limits; {class} is global, presence, subscriptionWrite, subscription or directory", s.ctlSetLimit},
 		{"POST", "/faults/throttle", `{"appId": "", "tenantId": "", "class": "presence", "status": 429, "retryAfterSeconds": 2, "delayMs": 0, "times": 5}`,
 			"start a storm of 429 (or 503, 504) answers; times 0 lasts until removed; 201 with its id", s.ctlAddStorm},
-		{"DELETE", "/faults/throttle/{id}", "", "end a storm", s.ctlDeleteStorm},
+		{"DELETE", "/faults/throttle/{id}", "", "end a storm", ctlRemove("throttle fault", s.throttle.removeStorm)},
 	}
 }
 
@@ -181,12 +181,4 @@ func (s *Sim) ctlAddStorm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, s.throttle.addStorm(f))
-}
-
-func (s *Sim) ctlDeleteStorm(w http.ResponseWriter, r *http.Request) {
-	if !s.throttle.removeStorm(chi.URLParam(r, "id")) {
-		ctlFail(w, http.StatusNotFound, "no throttle fault %s", chi.URLParam(r, "id"))
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
