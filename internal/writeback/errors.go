@@ -9,12 +9,13 @@ import (
 	"github.com/google/uuid"
 
 	"presencebridge/internal/engine"
+	"presencebridge/internal/identity"
 	"presencebridge/internal/presence"
 )
 
 // Permission is the application permission writing another user's
 // presence takes (https://learn.microsoft.com/en-us/graph/api/presence-setpresence).
-const Permission = "Presence.ReadWrite.All"
+const Permission = identity.WriteBackRole
 
 // InvalidError is a request Graph would refuse: a pair it does not accept,
 // an expiry out of range. Nothing was sent. (The API answers 422.)
