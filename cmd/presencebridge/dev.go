@@ -62,13 +62,19 @@ The first line printed is the product's URL.` + envHelp(),
 				printProduct(stdout, base)
 				gs.allowRedirects(base)
 				gs.print(stdout)
-				if d, err := prepareDemo(cmd.Context(), cfg, base, gs, rcv); err != nil {
+				d, err := prepareDemo(cmd.Context(), cfg, base, gs, rcv.url)
+				if err != nil {
 					logger.Error("the demo tenant was not prepared", "err", err)
 					fmt.Fprintf(stdout, "Demo tenant      not prepared: %v\n", err)
 				} else {
 					d.print(stdout, base, gs)
 				}
 				fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
+				if err == nil {
+					if err := rcv.verifyWith(d.secret); err != nil {
+						logger.Error("dev's webhook receiver cannot check signatures", "err", err)
+					}
+				}
 			})
 		},
 	}

@@ -58,16 +58,18 @@ type demo struct {
 	monitors   int
 	apiKey     string
 	webhook    string
+	secret     string // the webhook's signing secret, for dev's receiver
 	invitation invitation
 	invited    graphsim.SeedTenant
 	adele      graphsim.SeedUser
 	kept       string // the file the key and invitation are kept in
 }
 
-// prepareDemo makes (or finds) the demo tenant, its webhook at rcv, its
-// API key and the second tenant's invitation, on the product at base.
+// prepareDemo makes (or finds) the demo tenant, its webhook at dev's
+// receiver, its API key and the second tenant's invitation, on the
+// product at base.
 // It works as an admin command does, on a connection of its own.
-func prepareDemo(ctx context.Context, cfg *config.Config, base string, gs *devGraphsim, rcv *devReceiver) (demo, error) {
+func prepareDemo(ctx context.Context, cfg *config.Config, base string, gs *devGraphsim, webhook string) (demo, error) {
 	a, err := openApp(ctx, cfg, "dev", sharedServer)
 	if err != nil {
 		return demo{}, err
@@ -79,7 +81,7 @@ func prepareDemo(ctx context.Context, cfg *config.Config, base string, gs *devGr
 	}
 	ten := gs.seed.Tenants[0]
 	d := demo{invited: gs.seed.Tenants[1], adele: ten.Users[0], kept: filepath.Join(cfg.DataDir, devDemoFile)}
-	if d.tenant, err = demoTenant(ctx, a, svc, ten, rcv.url, !gs.restored); err != nil {
+	if d.tenant, err = demoTenant(ctx, a, svc, ten, webhook, !gs.restored); err != nil {
 		return d, fmt.Errorf("demo tenant: %w", err)
 	}
 	st, err := svc.Status(ctx, d.tenant.ID)
@@ -87,7 +89,7 @@ func prepareDemo(ctx context.Context, cfg *config.Config, base string, gs *devGr
 		return d, err
 	}
 	d.users, d.monitors = st.Users, st.Authorized
-	if d.webhook, err = demoWebhook(ctx, a, svc, d.tenant, rcv); err != nil {
+	if d.webhook, d.secret, err = demoWebhook(ctx, a, svc, d.tenant, webhook); err != nil {
 		return d, fmt.Errorf("demo webhook: %w", err)
 	}
 	state := readDemoState(d.kept)
@@ -209,39 +211,36 @@ func signInMonitor(ctx context.Context, svc *onboarding.Service, tenant uuid.UUI
 	return svc.FinishMonitorSignIn(ctx, tenant, m.ID, q, si, actor)
 }
 
-// demoWebhook points the demo tenant's webhook at the receiver, moving it
-// when the receiver took another port than last run's, and gives the
-// receiver its signing secret.
-func demoWebhook(ctx context.Context, a *app, svc *onboarding.Service, t store.Tenant, rcv *devReceiver) (string, error) {
+// demoWebhook points the demo tenant's webhook at dev's receiver (url),
+// moving it when the receiver took another port than last run's, and
+// returns it with its signing secret.
+func demoWebhook(ctx context.Context, a *app, svc *onboarding.Service, t store.Tenant, url string) (string, string, error) {
 	eps, err := a.store.Endpoints(ctx, t.ID)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	var ep *store.Endpoint
 	for i, e := range eps {
-		if e.URL == rcv.url || (ep == nil && strings.HasPrefix(e.URL, "http://127.0.0.1:") && strings.HasSuffix(e.URL, devReceiverPath)) {
+		if e.URL == url || (ep == nil && strings.HasPrefix(e.URL, "http://127.0.0.1:") && strings.HasSuffix(e.URL, devReceiverPath)) {
 			ep = &eps[i]
 		}
 	}
 	if ep == nil {
-		return "", errors.New("the demo tenant has no webhook at dev's receiver")
+		return "", "", errors.New("the demo tenant has no webhook at dev's receiver")
 	}
-	if ep.URL != rcv.url {
+	if ep.URL != url {
 		err := a.store.InTx(ctx, func(tx store.Tx) error {
-			if _, err := tx.UpdateEndpoint(ctx, t.ID, ep.ID, rcv.url, ep.Description); err != nil {
+			if _, err := tx.UpdateEndpoint(ctx, t.ID, ep.ID, url, ep.Description); err != nil {
 				return err
 			}
-			return tx.Audit(ctx, &t.ID, devDemoActor, "endpoint.updated", map[string]any{"endpoint": ep.ID, "host": strings.TrimPrefix(rcv.url, "http://")})
+			return tx.Audit(ctx, &t.ID, devDemoActor, "endpoint.updated", map[string]any{"endpoint": ep.ID, "host": strings.TrimPrefix(url, "http://")})
 		})
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
 	}
-	secret, err := svc.SigningSecret(ctx, t.ID, rcv.url, devDemoActor)
-	if err != nil {
-		return "", err
-	}
-	return rcv.url, rcv.verifyWith(secret)
+	secret, err := svc.SigningSecret(ctx, t.ID, url, devDemoActor)
+	return url, secret, err
 }
 
 // demoKey returns kept, the key an earlier run made, while it still

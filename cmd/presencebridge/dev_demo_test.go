@@ -3,6 +3,7 @@ package main
 import (
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -142,7 +143,19 @@ func TestDevPreparesADemoTenantCallableAtOnceThatOutlivesARestart(t *testing.T) 
 	if err != nil || !strings.HasPrefix(string(out), base+"/onboarding/i/") {
 		t.Fatalf("invite create while dev runs: %v\n%s%s", err, out, stderr.String())
 	}
+	webhook := p.devField(t, "  webhook ", 1)
 	p.stopWith(t, syscall.SIGINT)
+	// The receiver's port is taken by something else this time: the demo's
+	// endpoint must follow the receiver to its new port.
+	u, err := url.Parse(webhook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken, err := net.Listen("tcp", u.Host)
+	if err != nil {
+		t.Fatalf("take the receiver's port %s: %v", u.Host, err)
+	}
+	defer taken.Close()
 	for _, f := range []string{devGraphsimFile, devDemoFile} {
 		if fi, err := os.Stat(filepath.Join(dataDir, f)); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: %v, want a file of mode 0600", f, err)
@@ -150,6 +163,9 @@ func TestDevPreparesADemoTenantCallableAtOnceThatOutlivesARestart(t *testing.T) 
 	}
 
 	p, base, key2, gs := devDemoRun(t, env)
+	if moved := p.devField(t, "  webhook ", 1); moved == webhook {
+		t.Fatalf("the receiver printed %s again although its port was taken", webhook)
+	}
 	if key2 != key {
 		t.Errorf("the second run printed the key %s, want the one kept, %s", key2, key)
 	}

@@ -58,7 +58,9 @@ func startDevReceiver(ctx context.Context, out io.Writer) (*devReceiver, error) 
 }
 
 // verifyWith sets the endpoint's signing secret (whsec_…), known once the
-// demo tenant is ready.
+// demo tenant is ready and printed; until then deliveries are answered 503
+// with Retry-After: 1, so they come again once they can be checked, and
+// their lines come after dev's.
 func (r *devReceiver) verifyWith(secret string) error {
 	wh, err := standardwebhooks.NewWebhook(secret)
 	if err != nil {
@@ -81,10 +83,14 @@ func (r *devReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "unreadable body", http.StatusBadRequest)
 		return
 	}
+	wh := r.wh.Load()
+	if wh == nil {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+		return
+	}
 	check := "signature verified"
-	if wh := r.wh.Load(); wh == nil {
-		check = "signature not checked (no secret yet)"
-	} else if err := wh.Verify(body, req.Header); err != nil {
+	if err := wh.Verify(body, req.Header); err != nil {
 		check = "signature NOT verified: " + err.Error()
 	}
 	var ev presence.Event
