@@ -58,7 +58,7 @@ type EndpointPath struct {
 	ID string `path:"id" doc:"The endpoint's id."`
 }
 
-func (p EndpointPath) parse() (uuid.UUID, bool) { return idParam{ID: p.ID}.parse() }
+func (p EndpointPath) parse() (uuid.UUID, bool) { return idParam(p).parse() }
 
 type endpointList struct{ Body list[endpoint] }
 

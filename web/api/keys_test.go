@@ -251,6 +251,3 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
-
-// described is apitest.Described, under the name the tests have used.
-func described(t testing.TB, h http.Handler) http.Handler { return apitest.Described(t, h) }

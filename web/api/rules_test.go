@@ -105,7 +105,7 @@ func TestRulesArePatchedByMergePatchAndChangedOnlyAtTheVersionRead(t *testing.T)
 		}
 		return f.request(t, method, "/api/v1/mapping-rules", body, h)
 	}
-	got, out := send("GET", "", "", "")
+	got, _ := send("GET", "", "", "")
 	v1 := got.Header.Get("ETag")
 	if got.StatusCode != 200 || !strings.HasPrefix(v1, `"`) {
 		t.Fatalf("GET: %d ETag %q", got.StatusCode, v1)
