@@ -22,6 +22,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"presencebridge/internal/store"
 	"presencebridge/internal/store/storetest"
@@ -33,11 +34,23 @@ import (
 // no description checker), PostgreSQL on the same machine.
 
 // benchAPI serves the resources over a fresh database with one tenant and
-// an all-scopes key, whose rate limit does not bind.
+// an all-scopes key, whose rate limit does not bind. The pool has the
+// product's default size (PB_DB_MAX_CONNS), not the tests' smaller one.
 func benchAPI(b *testing.B) (srv *httptest.Server, st *store.Store, tenant uuid.UUID, key string) {
 	b.Helper()
-	st, tenant = storetest.New(b)
-	key, _, err := st.CreateAPIKey(context.Background(), tenant, store.NewAPIKey{Name: "bench", Scopes: store.AllScopes})
+	cfg, err := pgxpool.ParseConfig(testkit.NewDatabase(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.MaxConns = 20
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(pool.Close)
+	st = storetest.Open(b, pool)
+	tenant = storetest.Tenant(b, pool, "Contoso")
+	key, _, err = st.CreateAPIKey(context.Background(), tenant, store.NewAPIKey{Name: "bench", Scopes: store.AllScopes})
 	if err != nil {
 		b.Fatal(err)
 	}
