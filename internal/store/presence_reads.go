@@ -8,6 +8,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"presencebridge/internal/presence"
 )
 
 // Presence as the API reads it: the roster's users (those with a Graph
@@ -19,8 +21,9 @@ import (
 // repeated (availability, activity, state) shared rather than allocated
 // per row.
 
-// UserPresence is a roster user and their stored presence. Known is false
-// while none has been seen (ObservedAt is then zero); HeldUntil is set
+// UserPresence is a roster user and their stored presence, the rich
+// presence too. Known is false while none has been seen (ObservedAt is
+// then zero); HeldUntil is set
 // while a change that leaves "talking" is held back (the tenant's
 // debounce): the row already shows it, the platform gets it then
 // (Sequence is the last it was sent).
@@ -35,11 +38,13 @@ type UserPresence struct {
 	Sequence     int64
 	ObservedAt   time.Time
 	HeldUntil    time.Time
+	presence.Rich
 }
 
 // presenceColumns are the presence row's columns a UserPresence holds, in
 // the order scanPresence reads them.
-const presenceColumns = `p.availability, p.activity, p.mapped_state, p.sequence, p.observed_at, p.held_until`
+const presenceColumns = `p.availability, p.activity, p.mapped_state, p.sequence, p.observed_at, p.held_until,
+	p.status_message, p.out_of_office, p.work_location`
 
 const userPresenceFrom = `SELECT d.object_id, d.upn, coalesce(d.external_id, ''), p.user_object_id IS NOT NULL, ` + presenceColumns + `
 	FROM directory_users d
@@ -54,12 +59,13 @@ type presenceScanner struct {
 	dest       []any
 	seq        pgtype.Int8
 	seen, held pgtype.Timestamptz
+	rich       presence.Rich
 }
 
 func newPresenceScanner(lead ...any) *presenceScanner {
 	ps := &presenceScanner{words: map[string]string{}, first: len(lead)}
 	// nil skips a column: the three words are read raw, see scan.
-	ps.dest = append(lead, nil, nil, nil, &ps.seq, &ps.seen, &ps.held)
+	ps.dest = append(append(lead, nil, nil, nil, &ps.seq, &ps.seen, &ps.held), richFields(&ps.rich)...)
 	return ps
 }
 
@@ -76,6 +82,7 @@ func (ps *presenceScanner) word(b []byte) string {
 // scan reads the row: lead's columns, and the presence into u (left
 // unknown without a presence row).
 func (ps *presenceScanner) scan(rows pgx.Rows, u *UserPresence) error {
+	ps.rich = presence.Rich{} // each row's rich presence is its own
 	if err := rows.Scan(ps.dest...); err != nil {
 		return err
 	}
@@ -85,7 +92,7 @@ func (ps *presenceScanner) scan(rows pgx.Rows, u *UserPresence) error {
 	}
 	u.Known = true
 	u.Availability, u.Activity, u.MappedState = ps.word(raw[0]), ps.word(raw[1]), ps.word(raw[2])
-	u.Sequence, u.ObservedAt, u.HeldUntil = ps.seq.Int64, ps.seen.Time, time.Time{}
+	u.Sequence, u.ObservedAt, u.HeldUntil, u.Rich = ps.seq.Int64, ps.seen.Time, time.Time{}, ps.rich
 	if ps.held.Valid {
 		u.HeldUntil = ps.held.Time
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"presencebridge/internal/presence"
 	"presencebridge/internal/store"
 )
 
@@ -18,7 +19,9 @@ func TestPresenceReadsListRosterUsersWithTheirPresenceInObjectIDOrder(t *testing
 	seen := time.Now().Truncate(time.Microsecond)
 	err := st.InTx(ctx, func(tx store.Tx) error {
 		_, _, err := tx.ApplyPresence(ctx, store.PresenceChange{TenantID: ten, UserID: ids["b@contoso.example"],
-			Availability: "Busy", Activity: "InACall", MappedState: "talking", Source: "notification", ObservedAt: seen})
+			Availability: "Busy", Activity: "InACall", MappedState: "talking", Source: "notification", ObservedAt: seen,
+			Rich: presence.Rich{OutOfOffice: &presence.OutOfOffice{IsOutOfOffice: true, Message: "back Monday"},
+				WorkLocation: &presence.WorkLocation{WorkLocationType: "remote"}}})
 		return err
 	})
 	if err != nil {
@@ -49,6 +52,9 @@ func TestPresenceReadsListRosterUsersWithTheirPresenceInObjectIDOrder(t *testing
 	}
 	for _, p := range all {
 		b := p.ObjectID == ids["b@contoso.example"]
+		if (p.OutOfOffice != nil) != b || (p.WorkLocation != nil) != b {
+			t.Errorf("%s's rich presence: %+v", p.UPN, p.Rich)
+		}
 		if p.Known != b || (b && (p.Activity != "InACall" || p.MappedState != "talking" || p.Sequence != 1 || !p.ObservedAt.Equal(seen) ||
 			p.ExternalID != "ext-b@contoso.example")) {
 			t.Errorf("%s: %+v", p.UPN, p)
@@ -59,7 +65,8 @@ func TestPresenceReadsListRosterUsersWithTheirPresenceInObjectIDOrder(t *testing
 		t.Errorf("presences of two users and a stranger: %+v, %v", many, err)
 	}
 	one, err := st.FindUserPresence(ctx, ten, "B@contoso.example")
-	if err != nil || one.ObjectID != ids["b@contoso.example"] || one.Availability != "Busy" {
+	if err != nil || one.ObjectID != ids["b@contoso.example"] || one.Availability != "Busy" || one.OutOfOffice == nil ||
+		one.OutOfOffice.Message != "back Monday" || one.WorkLocation.WorkLocationType != "remote" || one.StatusMessage != nil {
 		t.Errorf("by UPN: %+v, %v", one, err)
 	}
 	if _, err := st.FindUserPresence(ctx, ten, uuid.NewString()); err != store.ErrUserNotFound {

@@ -41,11 +41,15 @@ type userPresence struct {
 	Sequence     int64  `json:"sequence" doc:"The sequence of the last event sent for the user (0: none yet)."`
 	ObservedAt   string `json:"observedAt,omitempty" format:"date-time" doc:"When this presence was seen; absent while none has been."`
 	HeldUntil    string `json:"heldUntil,omitempty" format:"date-time" doc:"Set while a change that leaves talking is held back by the tenant's debounce: it is sent then, unless talking resumes."`
+	// The status message, out of office and work location, as the
+	// events carry them; each absent while unknown.
+	presence.Rich
 }
 
 func toPresence(p store.UserPresence) userPresence {
 	out := userPresence{UserID: p.ObjectID.String(), UPN: p.UPN, ExternalID: p.ExternalID, Availability: p.Availability,
-		Activity: p.Activity, State: p.MappedState, Sequence: p.Sequence, ObservedAt: timestamp(p.ObservedAt), HeldUntil: timestamp(p.HeldUntil)}
+		Activity: p.Activity, State: p.MappedState, Sequence: p.Sequence, ObservedAt: timestamp(p.ObservedAt), HeldUntil: timestamp(p.HeldUntil),
+		Rich: p.Rich}
 	if !p.Known {
 		out.Availability, out.Activity, out.State = unknownPresence, unknownPresence, string(presence.Unknown)
 	}

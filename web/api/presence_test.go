@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"presencebridge/internal/presence"
 	"presencebridge/internal/store/storetest"
 )
 
@@ -15,12 +16,14 @@ func TestAUsersPresenceIsReadByObjectIDOrUPNAndUnknownUntilSeen(t *testing.T) {
 	f := newResourceFixture(t, nil)
 	m := f.monitor(t, f.tenant, "monitor@contoso.example")
 	ids := f.resolved(t, f.tenant, &m, "alice@contoso.example", "bob@contoso.example")
-	at := f.presence(t, f.tenant, ids[0], "Busy", "InACall", "talking")
+	at := f.presence(t, f.tenant, ids[0], "Busy", "InACall", "talking",
+		presence.Rich{StatusMessage: &presence.StatusMessage{Message: "On the hotline today"}})
 	for _, ref := range []string{ids[0].String(), "Alice@contoso.example"} {
 		code, p := f.do(t, "GET", "/api/v1/users/"+ref+"/presence", "")
 		if code != 200 || p["userId"] != ids[0].String() || p["upn"] != "alice@contoso.example" || p["externalId"] != "tel-alice@contoso.example" ||
 			p["availability"] != "Busy" || p["activity"] != "InACall" || p["state"] != "talking" || p["sequence"] != 1.0 ||
-			p["observedAt"] != at.Format(time.RFC3339Nano) || p["heldUntil"] != nil {
+			p["observedAt"] != at.Format(time.RFC3339Nano) || p["heldUntil"] != nil || p["outOfOffice"] != nil ||
+			p["statusMessage"].(map[string]any)["message"] != "On the hotline today" {
 			t.Errorf("GET /users/%s/presence: %d %v", ref, code, p)
 		}
 	}

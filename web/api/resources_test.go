@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
+	"presencebridge/internal/presence"
 	"presencebridge/internal/store"
 	"presencebridge/internal/testkit"
 	"presencebridge/web/api/apitest"
@@ -123,13 +124,18 @@ func (f *fixture) resolved(t *testing.T, tenant uuid.UUID, monitor *uuid.UUID, u
 	return ids
 }
 
-// presence records an observed presence of user, as the processor does.
-func (f *fixture) presence(t *testing.T, tenant, user uuid.UUID, availability, activity, state string) time.Time {
+// presence records an observed presence of user, as the processor does,
+// with rich presence when given.
+func (f *fixture) presence(t *testing.T, tenant, user uuid.UUID, availability, activity, state string, rich ...presence.Rich) time.Time {
 	t.Helper()
 	at := time.Now().UTC().Truncate(time.Millisecond)
+	var r presence.Rich
+	if len(rich) > 0 {
+		r = rich[0]
+	}
 	err := f.st.InTx(context.Background(), func(tx store.Tx) error {
 		_, _, err := tx.ApplyPresence(context.Background(), store.PresenceChange{TenantID: tenant, UserID: user,
-			Availability: availability, Activity: activity, MappedState: state, Source: "notification", ObservedAt: at})
+			Availability: availability, Activity: activity, Rich: r, MappedState: state, Source: "notification", ObservedAt: at})
 		return err
 	})
 	if err != nil {
