@@ -27,7 +27,7 @@ const maxBulkUsers = 10_000
 
 // maxBulkBytes bounds a bulk upsert's body: maxBulkUsers entries of the
 // longest UPN and external id the roster stores (256 characters each) fit.
-const maxBulkBytes = 8 << 20
+const maxBulkBytes = maxBulkUsers * 800 // 8 MB: 800 bytes an entry
 
 // user is a roster entry as the API shows it.
 type user struct {
