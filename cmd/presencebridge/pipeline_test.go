@@ -76,9 +76,7 @@ func TestAChangeInTheFirstSecondOfATenantsFirstSubscriptionArrivesByWebhookAndSt
 	// periodic repair is an hour away, so only a notification can bring
 	// the change within the test.
 	dsn := freshDatabase(t, "first_second")
-	proc := startProcess(t, []string{"PB_ENV=development", testKey, "PB_DATABASE_URL=" + dsn,
-		"PB_LOGIN_BASE_URL=" + gs.URL, "PB_GRAPH_BASE_URL=" + gs.URL, "PB_MS_CLIENT_ID=" + seed.App.ClientID,
-		"PB_MS_CLIENT_SECRET=" + seed.App.ClientSecret, "PB_ENGINE_INTERVAL=1s", "PB_REPAIR_INTERVAL=1h"}, "serve")
+	proc := startServe(t, dsn, gs.URL, seed.App)
 	base := proc.waitReady(t, 30*time.Second)
 
 	// Onboarding, through the services its pages call, on the product's
@@ -172,6 +170,17 @@ func TestAChangeInTheFirstSecondOfATenantsFirstSubscriptionArrivesByWebhookAndSt
 			t.Errorf("/metrics: %s", line)
 		}
 	}
+}
+
+// startServe runs the product as deployed — one serve process with the
+// engine, passing over tenants every second; the periodic repair an hour
+// away, so that only notifications bring changes within a test — on the
+// database dsn, with Microsoft at simURL and our app registered there.
+func startServe(t *testing.T, dsn, simURL string, app graphsim.SeedApp) *process {
+	t.Helper()
+	return startProcess(t, []string{"PB_ENV=development", testKey, "PB_DATABASE_URL=" + dsn,
+		"PB_LOGIN_BASE_URL=" + simURL, "PB_GRAPH_BASE_URL=" + simURL, "PB_MS_CLIENT_ID=" + app.ClientID,
+		"PB_MS_CLIENT_SECRET=" + app.ClientSecret, "PB_ENGINE_INTERVAL=1s", "PB_REPAIR_INTERVAL=1h"}, "serve")
 }
 
 // onboard takes the seeded tenant from an invitation to active with its

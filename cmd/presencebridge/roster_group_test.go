@@ -45,9 +45,7 @@ func TestATenantOnboardedWithAnEntraGroupMonitorsExactlyTheGroupsMembers(t *test
 	}
 
 	dsn := freshDatabase(t, "group_roster")
-	proc := startProcess(t, []string{"PB_ENV=development", testKey, "PB_DATABASE_URL=" + dsn,
-		"PB_LOGIN_BASE_URL=" + gs.URL, "PB_GRAPH_BASE_URL=" + gs.URL, "PB_MS_CLIENT_ID=" + seed.App.ClientID,
-		"PB_MS_CLIENT_SECRET=" + seed.App.ClientSecret, "PB_ENGINE_INTERVAL=1s", "PB_REPAIR_INTERVAL=1h"}, "serve")
+	proc := startServe(t, dsn, gs.URL, seed.App)
 	proc.waitReady(t, 30*time.Second)
 
 	svc, _ := onboardingOn(t, dsn, gs.URL, product, seed.App)
