@@ -1,16 +1,13 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
-	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/google/uuid"
 
 	"presencebridge/internal/deliver"
@@ -284,16 +281,9 @@ func applySettings(ctx context.Context, tx store.Tx, cur store.Endpoint, next en
 // patched is cur's settings with patch applied, or the 400/422 that says
 // why they cannot be.
 func (d Deps) patched(cur store.Endpoint, patch []byte) (endpointSettings, error) {
-	doc, _ := json.Marshal(endpointSettings{URL: cur.URL, Description: cur.Description, Enabled: &cur.Enabled})
-	b, err := jsonpatch.MergePatch(doc, patch)
+	next, err := mergePatch(endpointSettings{URL: cur.URL, Description: cur.Description, Enabled: &cur.Enabled}, patch, "endpoint")
 	if err != nil {
-		return endpointSettings{}, huma.Error400BadRequest("The body is not a JSON Merge Patch: " + err.Error())
-	}
-	var next endpointSettings
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&next); err != nil {
-		return next, huma.Error422UnprocessableEntity("The patched endpoint is not valid: " + humanJSON(err))
+		return next, err
 	}
 	switch {
 	case next.Enabled == nil:

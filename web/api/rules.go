@@ -1,17 +1,11 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
-	"reflect"
-	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
-	jsonpatch "github.com/evanphx/json-patch/v5"
 
 	"presencebridge/internal/presence"
 	"presencebridge/internal/store"
@@ -61,6 +55,11 @@ type rulesInput struct {
 	}
 }
 
+// rulesDoc is the rule set as PUT and PATCH take it.
+type rulesDoc struct {
+	Rules presence.Rules `json:"rules"`
+}
+
 type rulesPatchInput struct {
 	Precondition
 	RawBody []byte
@@ -98,20 +97,8 @@ func (d Deps) registerRules(api huma.API) {
 	}}
 	huma.Register(api, op, func(ctx context.Context, in *rulesPatchInput) (*rulesOutput, error) {
 		return d.changeRules(ctx, in.Precondition, func(current presence.Rules) (presence.Rules, error) {
-			doc, _ := json.Marshal(map[string]any{"rules": current})
-			patched, err := jsonpatch.MergePatch(doc, in.RawBody)
-			if err != nil {
-				return current, huma.Error400BadRequest("The body is not a JSON Merge Patch: " + err.Error())
-			}
-			var out struct {
-				Rules presence.Rules `json:"rules"`
-			}
-			dec := json.NewDecoder(bytes.NewReader(patched))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&out); err != nil {
-				return current, huma.Error422UnprocessableEntity("The patched rule set is not valid: " + humanJSON(err))
-			}
-			return out.Rules, nil
+			out, err := mergePatch(rulesDoc{current}, in.RawBody, "rule set")
+			return out.Rules, err
 		})
 	})
 
@@ -162,31 +149,4 @@ func (d Deps) changeRules(ctx context.Context, cond Precondition, change func(pr
 		return nil, refused
 	}
 	return rulesAnswer(rules), nil
-}
-
-// humanJSON says what encoding/json found wrong without Go's type names.
-func humanJSON(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fmt.Sprintf("%s must be a %s, not a %s", te.Field, jsonKind(te.Type.Kind()), te.Value)
-	}
-	if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return "unknown field " + msg
-	}
-	return strings.TrimPrefix(err.Error(), "json: ")
-}
-
-func jsonKind(k reflect.Kind) string {
-	switch k {
-	case reflect.Bool:
-		return "boolean"
-	case reflect.String:
-		return "string"
-	case reflect.Struct, reflect.Map:
-		return "object"
-	case reflect.Slice, reflect.Array:
-		return "array"
-	default:
-		return "number"
-	}
 }
