@@ -50,6 +50,12 @@ type presenceSetInput struct {
 	}
 }
 
+// request is the write of kind the body asks for.
+func (in *presenceSetInput) request(kind string) writeback.Request {
+	return writeback.Request{Kind: kind, Availability: in.Body.Availability, Activity: in.Body.Activity,
+		Expires: time.Duration(in.Body.ExpiresInSeconds) * time.Second}
+}
+
 type statusMessageInput struct {
 	ID   string `path:"id" doc:"The user's object id, or the UPN as entered."`
 	Body struct {
@@ -98,8 +104,7 @@ func (s resources) registerWrites(api huma.API) {
 	huma.Register(api, write("set-user-presence", http.MethodPut, "/users/{id}/presence", "Show a presence in Teams",
 		"A presence session of our app (setPresence), e.g. Busy/InACall while the user is on a call on the platform."),
 		func(ctx context.Context, in *presenceSetInput) (*writeOutcome, error) {
-			return s.write(ctx, in.ID, "presence.set", writeback.Request{Kind: writeback.KindSetPresence,
-				Availability: in.Body.Availability, Activity: in.Body.Activity, Expires: time.Duration(in.Body.ExpiresInSeconds) * time.Second})
+			return s.write(ctx, in.ID, "presence.set", in.request(writeback.KindSetPresence))
 		})
 	huma.Register(api, write("clear-user-presence", http.MethodDelete, "/users/{id}/presence", "Clear our presence in Teams",
 		"Ends our app's presence session (clearPresence): Teams shows the user's own state again."),
@@ -109,8 +114,7 @@ func (s resources) registerWrites(api huma.API) {
 	huma.Register(api, write("set-user-preferred-presence", http.MethodPut, "/users/{id}/preferred-presence", "Set a user's preferred presence",
 		"The state the user would choose in Teams (setUserPreferredPresence); it overrides sessions."),
 		func(ctx context.Context, in *presenceSetInput) (*writeOutcome, error) {
-			return s.write(ctx, in.ID, "preferred_presence.set", writeback.Request{Kind: writeback.KindSetPreferred,
-				Availability: in.Body.Availability, Activity: in.Body.Activity, Expires: time.Duration(in.Body.ExpiresInSeconds) * time.Second})
+			return s.write(ctx, in.ID, "preferred_presence.set", in.request(writeback.KindSetPreferred))
 		})
 	huma.Register(api, write("clear-user-preferred-presence", http.MethodDelete, "/users/{id}/preferred-presence", "Clear a user's preferred presence",
 		"clearUserPreferredPresence."),
