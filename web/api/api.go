@@ -16,7 +16,6 @@
 package api
 
 import (
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"reflect"
@@ -30,6 +29,7 @@ import (
 
 	"presencebridge/internal/presence"
 	"presencebridge/internal/store"
+	"presencebridge/web"
 )
 
 // Version is the API description's version.
@@ -73,10 +73,10 @@ func Routes(d Deps) func(chi.Router) {
 	return func(r chi.Router) {
 		r.Use(d.rateLimit())
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-			writeProblem(w, http.StatusNotFound, "There is no such resource in the API: see /api/v1/docs.")
+			web.Problem(w, http.StatusNotFound, http.StatusText(http.StatusNotFound), "There is no such resource in the API: see /api/v1/docs.")
 		})
 		r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-			writeProblem(w, http.StatusMethodNotAllowed, "The resource does not accept "+r.Method+": see /api/v1/docs.")
+			web.Problem(w, http.StatusMethodNotAllowed, http.StatusText(http.StatusMethodNotAllowed), "The resource does not accept "+r.Method+": see /api/v1/docs.")
 		})
 		api := humachi.New(r, config())
 		api.UseMiddleware(d.authenticate(api), d.idempotent(api))
@@ -148,15 +148,6 @@ type idParam struct {
 func (p idParam) parse() (uuid.UUID, bool) {
 	id, err := uuid.Parse(p.ID)
 	return id, err == nil
-}
-
-// writeProblem answers problem+json outside huma's operations (unknown
-// routes and methods), in the same shape as huma.ErrorModel.
-func writeProblem(w http.ResponseWriter, status int, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	b, _ := json.Marshal(huma.ErrorModel{Title: http.StatusText(status), Status: status, Detail: detail})
-	w.Write(b)
 }
 
 // actor names the API key that called, for the audit log.

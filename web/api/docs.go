@@ -12,6 +12,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"presencebridge/templates"
+	"presencebridge/web"
 )
 
 // docs serves the API reference at /api/v1/docs, rendered on the server
@@ -29,7 +30,7 @@ func docs(api huma.API) http.HandlerFunc {
 			page = buf.Bytes()
 		})
 		if err != nil {
-			writeProblem(w, http.StatusInternalServerError, "The reference could not be rendered.")
+			web.Problem(w, http.StatusInternalServerError, http.StatusText(http.StatusInternalServerError), "The reference could not be rendered.")
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"presencebridge/web"
+
 	"github.com/go-chi/httprate"
 )
 
@@ -25,7 +27,7 @@ func (d Deps) rateLimit() func(http.Handler) http.Handler {
 	limiter := httprate.NewRateLimiter(d.RateLimit, time.Second,
 		httprate.WithKeyFuncs(limitKey),
 		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
-			writeProblem(w, http.StatusTooManyRequests, "This API key made more than "+strconv.Itoa(d.RateLimit)+
+			web.Problem(w, http.StatusTooManyRequests, http.StatusText(http.StatusTooManyRequests), "This API key made more than "+strconv.Itoa(d.RateLimit)+
 				" requests in a second. Retry after the time Retry-After gives.")
 		}))
 	policy := strconv.Itoa(d.RateLimit) + ";w=1"
