@@ -121,54 +121,161 @@ func userPresences(rows pgx.Rows) ([]UserPresence, error) {
 	return out, rows.Err()
 }
 
-// PresencePage lists up to limit of the tenant's users after the object id
-// after (uuid.Nil: from the start), in object id order, with their
-// presence. The page's users are read first, then the presence rows from
-// after to the page's last user as one range of the presence key, and the
-// two are merged here: a third of the buffers a join with a key lookup per
-// user touches, and half the database's time of a join of the two ranges.
-func (s *Store) PresencePage(ctx context.Context, tenantID, after uuid.UUID, limit int) ([]UserPresence, error) {
-	rows, err := s.db.Query(ctx, `SELECT object_id, upn, coalesce(external_id, '') FROM directory_users
+// PresencePage calls fn with each of up to limit of the tenant's users
+// after the object id after (uuid.Nil: from the start), in object id
+// order, with their presence; fn's argument is reused from one call to the
+// next, and an error from fn ends the page with that error.
+//
+// A snapshot reads a hundred such pages in a row, so a page is read lean:
+// the page's users and the presence rows after `after` are read as two
+// ranges of their (tenant_id, object id) keys — a third of the buffers a
+// join with a key lookup per user touches, half the database's time of a
+// join of the two ranges — at the same time on two connections (on the
+// pool; one after the other in a transaction), and merged as the presence
+// rows arrive; nothing is kept per user but its id and where its UPN and
+// external id end in one string (what a page allocates, the collector
+// pays for).
+func (s *Store) PresencePage(ctx context.Context, tenantID, after uuid.UUID, limit int, fn func(*UserPresence) error) error {
+	var r pageRoster
+	done := make(chan struct{})
+	readRoster := func() {
+		defer close(done)
+		r.err = r.read(ctx, s.db, tenantID, after, limit)
+	}
+	if _, inTx := s.db.(pgx.Tx); inTx {
+		readRoster() // one connection: one statement at a time
+	} else {
+		go readRoster()
+	}
+	// The presence rows of the page's users are among the first limit
+	// after `after`, but where rows of users no longer on the roster sit
+	// between them: then the rest is read once those are passed.
+	m := pageMerge{roster: &r, fn: fn}
+	rows, err := s.db.Query(ctx, `SELECT p.user_object_id, `+presenceColumns+` FROM presence p
+		WHERE p.tenant_id = $1 AND p.user_object_id > $2 ORDER BY p.user_object_id LIMIT $3`, tenantID, after, limit)
+	if err == nil {
+		<-done
+		err = r.err
+		if err == nil {
+			err = m.merge(rows)
+		}
+		rows.Close()
+	}
+	<-done
+	if err == nil && m.rows == limit && len(r.users) > 0 && bytes.Compare(m.last[:], r.users[len(r.users)-1].id[:]) < 0 {
+		rows, err = s.db.Query(ctx, `SELECT p.user_object_id, `+presenceColumns+` FROM presence p
+			WHERE p.tenant_id = $1 AND p.user_object_id > $2 AND p.user_object_id <= $3 ORDER BY p.user_object_id`,
+			tenantID, m.last, r.users[len(r.users)-1].id)
+		if err == nil {
+			err = m.merge(rows)
+			rows.Close()
+		}
+	}
+	if err == nil {
+		err = m.noneUpTo(len(r.users))
+	}
+	return wrap("presence page", err)
+}
+
+// pageRoster is a page of the roster: its users' ids in order, and their
+// UPNs and external ids one after the other in names.
+type pageRoster struct {
+	users []rosterUser
+	names string
+	err   error
+}
+
+type rosterUser struct {
+	id             uuid.UUID
+	upnEnd, extEnd int // where the user's UPN and external id end in names
+}
+
+func (r *pageRoster) read(ctx context.Context, db querier, tenantID, after uuid.UUID, limit int) error {
+	rows, err := db.Query(ctx, `SELECT object_id, upn, coalesce(external_id, '') FROM directory_users
 		WHERE tenant_id = $1 AND object_id > $2 ORDER BY object_id LIMIT $3`, tenantID, after, limit)
 	if err != nil {
-		return nil, wrap("presence page", err)
-	}
-	users := make([]UserPresence, 0, limit)
-	for rows.Next() {
-		var u UserPresence
-		if err := rows.Scan(uuidBytes(&u.ObjectID), &u.UPN, &u.ExternalID); err != nil {
-			rows.Close()
-			return nil, wrap("presence page", err)
-		}
-		users = append(users, u)
-	}
-	if err := rows.Err(); err != nil || len(users) == 0 {
-		return users, wrap("presence page", err)
-	}
-	rows, err = s.db.Query(ctx, `SELECT p.user_object_id, `+presenceColumns+` FROM presence p
-		WHERE p.tenant_id = $1 AND p.user_object_id > $2 AND p.user_object_id <= $3 ORDER BY p.user_object_id`,
-		tenantID, after, users[len(users)-1].ObjectID)
-	if err != nil {
-		return nil, wrap("presence page", err)
+		return err
 	}
 	defer rows.Close()
-	var id uuid.UUID
-	ps := newPresenceScanner(uuidBytes(&id))
-	next := 0 // users before next have no presence row, or have theirs
+	r.users = make([]rosterUser, 0, limit)
+	var names []byte
 	for rows.Next() {
-		var p UserPresence
-		if err := ps.scan(rows, &p); err != nil {
-			return nil, wrap("presence page", err)
+		var u rosterUser
+		if err := rows.Scan(uuidBytes(&u.id), nil, nil); err != nil {
+			return err
 		}
-		for next < len(users) && bytes.Compare(users[next].ObjectID[:], id[:]) < 0 {
-			next++
+		raw := rows.RawValues()
+		names = append(names, raw[1]...)
+		u.upnEnd = len(names)
+		names = append(names, raw[2]...)
+		u.extEnd = len(names)
+		r.users = append(r.users, u)
+	}
+	r.names = string(names)
+	return rows.Err()
+}
+
+// user is the i-th user's id, UPN and external id.
+func (r *pageRoster) user(i int) (id uuid.UUID, upn, ext string) {
+	start := 0
+	if i > 0 {
+		start = r.users[i-1].extEnd
+	}
+	u := r.users[i]
+	return u.id, r.names[start:u.upnEnd], r.names[u.upnEnd:u.extEnd]
+}
+
+// pageMerge passes a page's users to fn in order, each with its presence
+// row or none.
+type pageMerge struct {
+	roster *pageRoster
+	fn     func(*UserPresence) error
+	p      UserPresence // what fn is given
+	next   int          // the users before next have been passed to fn
+	rows   int          // presence rows read
+	last   uuid.UUID    // the last one's user
+}
+
+// merge reads presence rows in user id order, passing the users up to each.
+func (m *pageMerge) merge(rows pgx.Rows) error {
+	users := m.roster.users
+	ps := newPresenceScanner(uuidBytes(&m.last))
+	var row UserPresence
+	for rows.Next() {
+		row = UserPresence{}
+		if err := ps.scan(rows, &row); err != nil {
+			return err
 		}
-		if next < len(users) && users[next].ObjectID == id {
-			p.ObjectID, p.UPN, p.ExternalID = id, users[next].UPN, users[next].ExternalID
-			users[next] = p
+		m.rows++
+		upTo := m.next
+		for upTo < len(users) && bytes.Compare(users[upTo].id[:], m.last[:]) < 0 {
+			upTo++
+		}
+		if err := m.noneUpTo(upTo); err != nil {
+			return err
+		}
+		if m.next < len(users) && users[m.next].id == m.last { // else: no longer on the roster
+			m.p = row
+			m.p.ObjectID, m.p.UPN, m.p.ExternalID = m.roster.user(m.next)
+			m.next++
+			if err := m.fn(&m.p); err != nil {
+				return err
+			}
 		}
 	}
-	return users, wrap("presence page", rows.Err())
+	return rows.Err()
+}
+
+// noneUpTo passes the users before upTo: they have no presence row.
+func (m *pageMerge) noneUpTo(upTo int) error {
+	for ; m.next < upTo; m.next++ {
+		m.p = UserPresence{}
+		m.p.ObjectID, m.p.UPN, m.p.ExternalID = m.roster.user(m.next)
+		if err := m.fn(&m.p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // PresencesOf reads the users with these object ids that are on the

@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -36,13 +38,27 @@ func TestPresenceReadsListRosterUsersWithTheirPresenceInObjectIDOrder(t *testing
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := st.PresencePage(ctx, ten, uuid.Nil, 2)
+	page := func(after uuid.UUID, limit int) ([]store.UserPresence, error) {
+		var out []store.UserPresence
+		err := st.PresencePage(ctx, ten, after, limit, func(p *store.UserPresence) error {
+			out = append(out, *p)
+			return nil
+		})
+		return out, err
+	}
+	first, err := page(uuid.Nil, 2)
 	if err != nil || len(first) != 2 {
 		t.Fatalf("first page: %+v, %v", first, err)
 	}
-	rest, err := st.PresencePage(ctx, ten, first[1].ObjectID, 2)
+	rest, err := page(first[1].ObjectID, 2)
 	if err != nil || len(rest) != 1 {
 		t.Fatalf("second page: %+v, %v", rest, err)
+	}
+	stop := errors.New("enough")
+	calls := 0
+	err = st.PresencePage(ctx, ten, uuid.Nil, 3, func(*store.UserPresence) error { calls++; return stop })
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("fn's error ends the page: %d calls, %v", calls, err)
 	}
 	all := append(first, rest...)
 	for i := 1; i < len(all); i++ {
@@ -71,5 +87,47 @@ func TestPresenceReadsListRosterUsersWithTheirPresenceInObjectIDOrder(t *testing
 	}
 	if _, err := st.FindUserPresence(ctx, ten, uuid.NewString()); err != store.ErrUserNotFound {
 		t.Errorf("a stranger: %v", err)
+	}
+}
+
+func TestAPresencePageSkipsThePresenceOfUsersNoLongerOnTheRosterWhereverTheySit(t *testing.T) {
+	ctx := context.Background()
+	st, ten := directoryFixture(t)
+	// Four users, 1 and 3 with a presence, and before each of them the
+	// presence of someone who left the roster: a page of four must read
+	// past the first four presence rows to find user 3's.
+	id := func(b byte) uuid.UUID { return uuid.UUID{b, 0, 0, 0, 0, 0, 0x40, 0, 0x80} }
+	upns := []string{"u0@contoso.example", "u1@contoso.example", "u2@contoso.example", "u3@contoso.example"}
+	if _, err := st.UpsertDirectoryUsers(ctx, ten, store.SourceList, []store.DirectoryEntry{{UPN: upns[0]}, {UPN: upns[1]}, {UPN: upns[2]}, {UPN: upns[3]}}); err != nil {
+		t.Fatal(err)
+	}
+	rows := byUPN(t, st, ten)
+	var res []store.Resolution
+	for i, upn := range upns {
+		oid := id(byte(0x20 * (i + 1)))
+		res = append(res, store.Resolution{ID: rows[upn].ID, Status: store.UserResolved, ObjectID: &oid})
+	}
+	if err := st.RecordResolutions(ctx, ten, res); err != nil {
+		t.Fatal(err)
+	}
+	seen := time.Now()
+	for _, b := range []byte{0x1f, 0x3f, 0x40, 0x5f, 0x7f, 0x80, 0xf0} { // users 1 and 3, the rest gone
+		err := st.InTx(ctx, func(tx store.Tx) error {
+			_, _, err := tx.ApplyPresence(ctx, store.PresenceChange{TenantID: ten, UserID: id(b),
+				Availability: "Busy", Activity: "InACall", MappedState: "talking", Source: "notification", ObservedAt: seen})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	err := st.PresencePage(ctx, ten, uuid.Nil, 4, func(p *store.UserPresence) error {
+		got = append(got, fmt.Sprintf("%s:%v", p.UPN, p.Known))
+		return nil
+	})
+	want := "[u0@contoso.example:false u1@contoso.example:true u2@contoso.example:false u3@contoso.example:true]"
+	if err != nil || fmt.Sprint(got) != want {
+		t.Errorf("page: %v, %v; want %s", got, err, want)
 	}
 }

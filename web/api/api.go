@@ -110,6 +110,7 @@ func config() huma.Config {
 		securityScheme: {Type: "http", Scheme: "bearer", BearerFormat: "pbk_<prefix>_<secret>",
 			Description: "A tenant API key. Each operation names the scope it needs; `admin` holds every scope."},
 	}
+	c.Formats = map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat}
 	// presence.Duration travels as a Go duration string ("2s", "1m30s").
 	c.Components.Schemas.RegisterTypeAlias(reflect.TypeFor[presence.Duration](), reflect.TypeFor[string]())
 	return c
@@ -158,7 +159,12 @@ func actor(k store.APIKey) string { return "apikey:" + k.ID.String() }
 type list[T any] struct {
 	Data       []T    `json:"data" nullable:"false"`
 	NextCursor string `json:"nextCursor,omitempty" doc:"Pass as ?cursor= to read the next page; absent on the last."`
+	// encoded, when set, is the page already written as JSON (with the
+	// fields above left empty): see encodedBody.
+	encoded *[]byte
 }
+
+func (l list[T]) encodedJSON() *[]byte { return l.encoded }
 
 // trimBearer returns the key in an Authorization header, if any.
 func trimBearer(h string) (string, bool) {

@@ -1,9 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -23,6 +26,10 @@ import (
 // snapshot. (Graph's own read takes 650 ids a call; ours comes from the
 // database and is bounded by the answer's size instead.)
 const maxPresenceBatch = maxPageSize
+
+// presenceSize is about the length of a user's presence in JSON, without
+// rich presence (~280 bytes).
+const presenceSize = 300
 
 // unknownPresence is Graph's word for a presence it does not know.
 const unknownPresence = "PresenceUnknown"
@@ -54,6 +61,83 @@ func toPresence(p store.UserPresence) userPresence {
 		out.Availability, out.Activity, out.State = unknownPresence, unknownPresence, string(presence.Unknown)
 	}
 	return out
+}
+
+// appendPresence appends p as toPresence(p) is in JSON, as encoding/json
+// writes it (TestPresenceIsWrittenAsEncodingJSONWritesIt), without the
+// values in between.
+func appendPresence(b []byte, p *store.UserPresence) []byte {
+	b = appendUUID(append(b, `{"userId":`...), p.ObjectID)
+	b = appendString(append(b, `,"upn":`...), p.UPN)
+	if p.ExternalID != "" {
+		b = appendString(append(b, `,"externalId":`...), p.ExternalID)
+	}
+	availability, activity, state := p.Availability, p.Activity, p.MappedState
+	if !p.Known {
+		availability, activity, state = unknownPresence, unknownPresence, string(presence.Unknown)
+	}
+	b = appendString(append(b, `,"availability":`...), availability)
+	b = appendString(append(b, `,"activity":`...), activity)
+	b = appendString(append(b, `,"state":`...), state)
+	b = strconv.AppendInt(append(b, `,"sequence":`...), p.Sequence, 10)
+	b = appendTime(b, `,"observedAt":`, p.ObservedAt)
+	b = appendTime(b, `,"heldUntil":`, p.HeldUntil)
+	if p.StatusMessage != nil {
+		b = appendMarshaled(append(b, `,"statusMessage":`...), p.StatusMessage)
+	}
+	if p.OutOfOffice != nil {
+		b = appendMarshaled(append(b, `,"outOfOffice":`...), p.OutOfOffice)
+	}
+	if p.WorkLocation != nil {
+		b = appendMarshaled(append(b, `,"workLocation":`...), p.WorkLocation)
+	}
+	return append(b, '}')
+}
+
+// appendUUID appends id as a JSON string in its canonical form.
+func appendUUID(b []byte, id uuid.UUID) []byte {
+	var s [36]byte
+	hex.Encode(s[0:8], id[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], id[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], id[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], id[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], id[10:])
+	return append(append(append(b, '"'), s[:]...), '"')
+}
+
+// appendTime appends the member name and t as timestamp has it, or
+// nothing for none (zero), as omitempty does.
+func appendTime(b []byte, name string, t time.Time) []byte {
+	if t.IsZero() {
+		return b
+	}
+	return append(t.AppendFormat(append(append(b, name...), '"'), time.RFC3339Nano), '"')
+}
+
+// appendString appends s as a JSON string: as it is when it needs no
+// escaping (the case of UPNs, ids and Teams' words), else as encoding/json
+// escapes it.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			return appendMarshaled(b, s)
+		}
+	}
+	return append(append(append(b, '"'), s...), '"')
+}
+
+// appendMarshaled appends v as huma's JSON format writes it (HTML
+// characters unescaped), without the newline.
+func appendMarshaled(b []byte, v any) []byte {
+	var w bytes.Buffer
+	if err := huma.DefaultJSONFormat.Marshal(&w, v); err != nil {
+		panic(err) // v is one of our own plain types
+	}
+	return append(b, bytes.TrimSuffix(w.Bytes(), []byte("\n"))...)
 }
 
 // timestamp is t as JSON has it (time.Time's MarshalJSON: RFC 3339 with
@@ -142,18 +226,31 @@ func (s resources) registerPresence(api huma.API) {
 				return nil, badCursor(in.Cursor)
 			}
 		}
-		ps, err := s.Store.PresencePage(ctx, keyOf(ctx).TenantID, after, in.Limit+1)
+		// The page is written as JSON as its rows arrive (encoded.go).
+		buf := newEncoded(in.Limit * presenceSize)
+		b := append(*buf, `{"data":[`...)
+		n, more := 0, false
+		var last uuid.UUID
+		err := s.Store.PresencePage(ctx, keyOf(ctx).TenantID, after, in.Limit+1, func(p *store.UserPresence) error {
+			if n == in.Limit {
+				more = true // the one read past the page: there is a next one
+				return nil
+			}
+			if n > 0 {
+				b = append(b, ',')
+			}
+			b, last, n = appendPresence(b, p), p.ObjectID, n+1
+			return nil
+		})
 		if err != nil {
 			return nil, s.unavailable(ctx, "list presence", err)
 		}
-		out := &presenceList{Body: list[userPresence]{Data: make([]userPresence, 0, min(len(ps), in.Limit))}}
-		for i, p := range ps {
-			if i == in.Limit {
-				out.Body.NextCursor = cursor(ps[i-1].ObjectID[:])
-				break
-			}
-			out.Body.Data = append(out.Body.Data, toPresence(p))
+		b = append(b, ']')
+		if more {
+			b = appendString(append(b, `,"nextCursor":`...), cursor(last[:]))
 		}
+		*buf = append(b, "}\n"...)
+		out := &presenceList{Body: list[userPresence]{encoded: buf}}
 		return out, nil
 	})
 }

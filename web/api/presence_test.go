@@ -1,14 +1,18 @@
 package api
 
 import (
+	"bytes"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
 	"presencebridge/internal/presence"
+	"presencebridge/internal/store"
 	"presencebridge/internal/store/storetest"
 )
 
@@ -127,5 +131,42 @@ func TestTheSnapshotPagesThroughEveryUserOnce(t *testing.T) {
 		if code, _ := f.do(t, "GET", "/api/v1/presence?"+q, ""); code != 422 {
 			t.Errorf("?%s: %d, want 422", q, code)
 		}
+	}
+}
+
+func TestPresenceIsWrittenAsEncodingJSONWritesIt(t *testing.T) {
+	seen := time.Date(2026, 12, 2, 9, 30, 1, 123456000, time.UTC)
+	published := seen.Add(-time.Hour)
+	for name, p := range map[string]store.UserPresence{
+		"never seen": {ObjectID: uuid.New(), UPN: "bob@contoso.example"},
+		"known, every field": {ObjectID: uuid.New(), UPN: "alice@contoso.example", ExternalID: "tel-1001", Known: true,
+			Availability: "Busy", Activity: "InACall", MappedState: "talking", Sequence: 42, ObservedAt: seen,
+			HeldUntil: seen.Add(2 * time.Second).In(time.FixedZone("CET", 3600)),
+			Rich: presence.Rich{
+				StatusMessage: &presence.StatusMessage{Message: "Back at 3 <b>&</b> \"quoted\" \\ café \u2028 line", PublishedDateTime: &published},
+				OutOfOffice:   &presence.OutOfOffice{IsOutOfOffice: true, Message: "back Monday"},
+				WorkLocation:  &presence.WorkLocation{WorkLocationType: "office", Source: "manual", PlaceID: "b-42"}}},
+		"names that need escaping": {ObjectID: uuid.New(), UPN: "o'brien\"x\\y\u00e9@contoso.example", ExternalID: "tab\there\x01",
+			Known: true, Availability: "Away", Activity: "Away", MappedState: "away", Sequence: 1, ObservedAt: seen},
+	} {
+		checkWrittenAsJSON(t, name, p)
+	}
+	// Each character a JSON string escapes, alone in a name (a name that
+	// needs no escaping is written as it is).
+	for _, s := range []string{`say "hi"`, `back\slash`, "tab\t", "nul\x00", "caf\u00e9", "line\u2028sep", "bad\xffutf8", "<b>&amp;</b>"} {
+		checkWrittenAsJSON(t, fmt.Sprintf("%q", s), store.UserPresence{ObjectID: uuid.New(), UPN: s + "@contoso.example", ExternalID: s})
+	}
+}
+
+// checkWrittenAsJSON fails t unless appendPresence writes p as encoding/json (huma's
+// JSON format) writes toPresence(p).
+func checkWrittenAsJSON(t *testing.T, name string, p store.UserPresence) {
+	t.Helper()
+	var want bytes.Buffer
+	if err := huma.DefaultJSONFormat.Marshal(&want, toPresence(p)); err != nil {
+		t.Fatal(err)
+	}
+	if got := appendPresence(nil, &p); string(got) != strings.TrimSuffix(want.String(), "\n") {
+		t.Errorf("%s:\n got %s\nwant %s", name, got, want.String())
 	}
 }
