@@ -41,7 +41,8 @@ func durableServer(b *testing.B) *pgxpool.Pool {
 	ctx := context.Background()
 	opts := pgembed.Options{DataDir: filepath.Join(dir, "data"), Durable: true, MaxConnections: 100}
 	if statementsWanted() {
-		opts.Settings = map[string]string{"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all"}
+		opts.Settings = map[string]string{"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all",
+			"pg_stat_statements.track_planning": "on"}
 	}
 	srv, err := pgembed.Start(ctx, opts)
 	if err != nil {
@@ -70,28 +71,31 @@ func durableServer(b *testing.B) *pgxpool.Pool {
 // statementsWanted: PB_BENCH_STATEMENTS=1 makes the durable server track
 // statements (pg_stat_statements) and the end-to-end benchmark log where
 // PostgreSQL's time went — a diagnosis, off by default as tracking costs.
+// Planning is tracked too: a statement planned at every execution (an
+// unnamed one, pgx.QueryExecModeCacheDescribe) can spend as long planning
+// as executing, which its execution time alone hides.
 func statementsWanted() bool { return os.Getenv("PB_BENCH_STATEMENTS") == "1" }
 
 // logStatements logs the statements that took most of the server's time
-// since reset, per call and in total.
+// (planning and execution) since reset, per call and in total.
 func logStatements(ctx context.Context, b *testing.B, pool *pgxpool.Pool) {
 	rows, err := pool.Query(ctx, `SELECT calls, round(total_exec_time::numeric, 1), round((total_exec_time / calls)::numeric, 3),
-		rows, regexp_replace(query, '\s+', ' ', 'g')
-		FROM pg_stat_statements WHERE calls > 0 ORDER BY total_exec_time DESC LIMIT 15`)
+		round((total_plan_time / calls)::numeric, 3), rows, regexp_replace(query, '\s+', ' ', 'g')
+		FROM pg_stat_statements WHERE calls > 0 ORDER BY total_exec_time + total_plan_time DESC LIMIT 15`)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer rows.Close()
 	var out strings.Builder
-	out.WriteString("statements by total time (calls, total ms, ms/call, rows, query):")
+	out.WriteString("statements by total time (calls, total exec ms, exec ms/call, plan ms/call, rows, query):")
 	for rows.Next() {
 		var calls, nrows int64
-		var total, per float64
+		var total, per, plan float64
 		var q string
-		if err := rows.Scan(&calls, &total, &per, &nrows, &q); err != nil {
+		if err := rows.Scan(&calls, &total, &per, &plan, &nrows, &q); err != nil {
 			b.Fatal(err)
 		}
-		fmt.Fprintf(&out, "\n%7d %9.1f %7.3f %7d  %s", calls, total, per, nrows, q)
+		fmt.Fprintf(&out, "\n%7d %9.1f %7.3f %7.3f %7d  %s", calls, total, per, plan, nrows, q)
 	}
 	// To stderr: the testing package cuts a benchmark's long logs short.
 	fmt.Fprintln(os.Stderr, out.String())
