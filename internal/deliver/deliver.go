@@ -141,7 +141,7 @@ func New(st *store.Store, opts Options) *Deliverer {
 func (d *Deliverer) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	rec := newRecorder(d.st, d.successor, func(err error, n int) {
+	rec := newRecorder(d.st, d.sending, d.successor, func(err error, n int) {
 		d.opts.Logger.Error("deliver: recording deliveries failed; their leases will expire and they be sent again", "err", err, "deliveries", n)
 	})
 	go rec.run(ctx)
@@ -316,6 +316,13 @@ func (d *Deliverer) claim(ctx context.Context, limit int) (batch []store.Deliver
 		capped = capped || n >= d.opts.Queue
 	}
 	return batch, capped, err
+}
+
+// sending reports whether a claimed delivery is still being sent.
+func (d *Deliverer) sending() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.inflight) > 0
 }
 
 // release ends a claim (sent, cancelled or postponed).
