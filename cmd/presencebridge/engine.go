@@ -18,11 +18,13 @@ import (
 
 // newGraphClients wires the engine's Graph clients: SDK-backed clients on
 // the configured Graph endpoint, monitors' tokens from vault (nil where
-// only app-only clients are asked for), app-only tokens from id.
-func newGraphClients(cfg *config.Config, st *store.Store, vault *tokens.Vault, creds tokens.Credentials, id *identity.Client) *engine.GraphClients {
+// only app-only clients are asked for), app-only tokens from id, the
+// alerts' consent links from consentURL (nil: none).
+func newGraphClients(cfg *config.Config, st *store.Store, vault *tokens.Vault, creds tokens.Credentials, id *identity.Client,
+	consentURL func(identity.App, string) string) *engine.GraphClients {
 	base := strings.TrimSuffix(cfg.GraphBaseURL, "/") + "/v1.0"
 	opts := engine.ClientsOptions{Store: st, Credentials: creds, AppTokens: id,
-		ClientID: cfg.ClientID, LoginBaseURL: cfg.LoginBaseURL,
+		ClientID: cfg.ClientID, ConsentURL: consentURL,
 		NewClient: func(token func(context.Context) (string, error)) (engine.Client, error) {
 			c, err := graph.New(graph.Options{BaseURL: base, Token: token})
 			if err != nil {
@@ -79,5 +81,5 @@ func (a *app) graphClients(base string) (*engine.GraphClients, *tokens.Vault, er
 		return nil, nil, err
 	}
 	vault := tokens.New(a.store, id, svc.Credentials, nil)
-	return newGraphClients(a.cfg, a.store, vault, svc.Credentials, id), vault, nil
+	return newGraphClients(a.cfg, a.store, vault, svc.Credentials, id, svc.ReconsentURL), vault, nil
 }

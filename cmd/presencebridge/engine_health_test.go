@@ -33,6 +33,7 @@ type healthFixture struct {
 	st     *store.Store
 	tenant uuid.UUID
 	runner *engine.Runner
+	base   string // the product's base URL, as the runner was given it
 }
 
 // newHealthFixture builds the fixture; change, if any, edits graphsim's
@@ -54,7 +55,7 @@ func newHealthFixture(t *testing.T, change ...func(*graphsim.Seed)) *healthFixtu
 	}
 	hook := testkit.NewNotificationReceiver(t)
 
-	f := &healthFixture{t: t, sim: sim, seed: seed, ten: seed.Tenants[0]}
+	f := &healthFixture{t: t, sim: sim, seed: seed, ten: seed.Tenants[0], base: hook.Base}
 	pool := testkit.DB(t)
 	ring := storetest.Ring(t)
 	f.st = store.New(pool, ring)
@@ -81,7 +82,7 @@ func newHealthFixture(t *testing.T, change ...func(*graphsim.Seed)) *healthFixtu
 	}
 	a := &app{cfg: &config.Config{GraphBaseURL: gs, LoginBaseURL: gs, ClientID: seed.App.ClientID,
 		ClientSecret: config.Secret(seed.App.ClientSecret)}, store: f.st, pool: pool, ring: ring, logger: slog.New(slog.NewTextHandler(t.Output(), nil))}
-	if f.runner, err = newEngineRunner(a, hook.Base); err != nil {
+	if f.runner, err = newEngineRunner(a, f.base); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -168,7 +169,7 @@ func TestEngineDegradesATenantWhoseConsentIsWithdrawnAndRecoversWhenRestored(t *
 	}
 	msg := open[0].Message
 	for _, want := range []string{"removed from your Microsoft tenant (consent withdrawn)", "Fix: a Global Administrator grants consent again at",
-		"/" + f.ten.ID.String() + "/adminconsent?client_id=" + f.seed.App.ClientID} {
+		"/" + f.ten.ID.String() + "/v2.0/adminconsent?client_id=" + f.seed.App.ClientID} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("alert %q lacks %q", msg, want)
 		}
@@ -350,7 +351,7 @@ func TestAppTokenOfOneTenantDoesNotWaitForAnothersAndFailuresAreNotCached(t *tes
 		}
 	}
 	creds := func(_ context.Context, id uuid.UUID) (identity.App, string, error) { return msApp, ours[id], nil }
-	gc := newGraphClients(&config.Config{GraphBaseURL: gs.URL, LoginBaseURL: gs.URL}, nil, nil, creds, idc)
+	gc := newGraphClients(&config.Config{GraphBaseURL: gs.URL, LoginBaseURL: gs.URL}, nil, nil, creds, idc, nil)
 
 	slowDone := make(chan error, 1)
 	go func() {

@@ -190,7 +190,7 @@ func TestRepairReaderFallsBackToAMonitorWithoutTheApplicationPermission(t *testi
 				t.Fatal(err)
 			}
 			creds := func(context.Context, uuid.UUID) (identity.App, string, error) { return msApp, ten.ID.String(), nil }
-			gc := newGraphClients(&config.Config{GraphBaseURL: gs}, st, tokens.New(st, idc, creds, nil), creds, idc)
+			gc := newGraphClients(&config.Config{GraphBaseURL: gs}, st, tokens.New(st, idc, creds, nil), creds, idc, nil)
 			r, err := gc.Reader(ctx, tenant)
 			if err != nil {
 				t.Fatal(err)

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/identity"
+	"presencebridge/internal/onboarding"
 	"presencebridge/internal/store"
 )
 
@@ -13,15 +15,21 @@ import (
 // before our registration listed Presence.ReadWrite.All is alerted within
 // one pass ("re-consent needed for presence write-back", with the admin
 // consent URL) and stays healthy and monitored, since reading presence
-// does not need the permission; once its administrator consents again,
-// the next pass resolves the alert.
-func TestEngineAlertsATenantWithoutWriteBackConsentAndResolvesItOnceGranted(t *testing.T) {
-	const redirect = "https://bridge.example.com/onboarding/consent/callback"
-	// The registration as it was when the tenant consented.
+// does not need the permission; once its administrator consents again at
+// the alert's link, the next pass resolves the alert. (Shown to fail with
+// the link the engine built by hand before, Microsoft's older
+// /{tenant}/adminconsent?client_id=…, which graphsim does not serve, as
+// the product's onboarding never uses it.)
+func TestEngineAlertsATenantWithoutWriteBackConsentAndResolvesItOnceGrantedAtItsLink(t *testing.T) {
+	// The registration as it was when the tenant consented, with the
+	// product's callbacks registered as in production.
 	f := newHealthFixture(t, func(s *graphsim.Seed) {
 		s.App.Application = []string{"User.Read.All", "Presence.Read.All", "GroupMember.Read.All"}
-		s.App.RedirectURIs = []string{redirect}
 	})
+	if err := f.sim.Apply(graphsim.Seed{App: graphsim.SeedApp{ClientID: f.seed.App.ClientID,
+		RedirectURIs: []string{f.base + "/onboarding/consent/callback", f.base + "/onboarding/monitors/callback"}}}); err != nil {
+		t.Fatal(err)
+	}
 	if err := f.pass(); err != nil {
 		t.Fatalf("first pass: %v", err)
 	}
@@ -38,12 +46,13 @@ func TestEngineAlertsATenantWithoutWriteBackConsentAndResolvesItOnceGranted(t *t
 	first := open[0]
 	for _, want := range []string{"Re-consent needed for presence write-back: grant Presence.ReadWrite.All",
 		"reads presence as before", "Fix: a Global Administrator grants consent again at",
-		"/" + f.ten.ID.String() + "/adminconsent?client_id=" + f.seed.App.ClientID} {
+		"/" + f.ten.ID.String() + "/v2.0/adminconsent?client_id=" + f.seed.App.ClientID} {
 		if !strings.Contains(first.Message, want) {
 			t.Errorf("alert %q lacks %q", first.Message, want)
 		}
 	}
-	if first.Detail["missing"] != identity.WriteBackRole || first.Detail["client_id"] != f.seed.App.ClientID {
+	link, _ := first.Detail["consent_url"].(string)
+	if first.Detail["missing"] != identity.WriteBackRole || first.Detail["client_id"] != f.seed.App.ClientID || !strings.Contains(first.Message, link) {
 		t.Errorf("alert detail = %v", first.Detail)
 	}
 
@@ -59,14 +68,15 @@ func TestEngineAlertsATenantWithoutWriteBackConsentAndResolvesItOnceGranted(t *t
 		t.Fatalf("open write-back consent alerts before re-consent: %+v", open)
 	}
 
-	// The administrator consents again, in the browser.
-	idc, err := identity.New(identity.Options{LoginURL: f.sim.BaseURL()})
-	if err != nil {
-		t.Fatal(err)
+	// The administrator opens the alert's link in a browser and consents
+	// again; Microsoft sends the browser back to the product's callback,
+	// which records nothing from it (onboarding.Reconsented).
+	if u, err := url.Parse(link); err != nil || u.Query().Get("redirect_uri") != f.base+"/onboarding/consent/callback" {
+		t.Errorf("the alert's link %s does not return to the product's consent callback", link)
 	}
-	u := idc.AdminConsentURL(identity.App{ClientID: f.seed.App.ClientID}, f.ten.ID.String(), redirect, "state-w")
-	if q, err := graphsim.NewPerson().SignIn(t.Context(), u, f.ten.Admin.UPN, f.ten.Admin.Password); err != nil || !identity.ParseConsentCallback(q).Granted {
-		t.Fatalf("re-consent: %v %v", q, err)
+	q, err := graphsim.NewPerson().SignIn(t.Context(), link, f.ten.Admin.UPN, f.ten.Admin.Password)
+	if err != nil || !identity.ParseConsentCallback(q).Granted || q.Get("state") != onboarding.ReconsentState {
+		t.Fatalf("re-consent at %s: %v %v", link, q, err)
 	}
 	if err := f.pass(); err != nil {
 		t.Fatalf("pass after re-consent: %v", err)

@@ -3,9 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
-	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -44,10 +42,14 @@ type ClientsOptions struct {
 	Credentials tokens.Credentials // the app registration each tenant consented to
 	AppTokens   AppTokens
 	NewClient   NewClient
-	// ClientID is our own app registration's (a tenant may use its own);
-	// LoginBaseURL the identity platform's, for the admin consent URL.
-	ClientID     string
-	LoginBaseURL string
+	// ClientID is our own app registration's (a tenant may use its own).
+	ClientID string
+	// ConsentURL is where an administrator of msTenant grants app its
+	// permissions again, the fix the access alerts link to
+	// (onboarding.Service.ReconsentURL: Microsoft's admin consent,
+	// returning to a callback of ours). Nil leaves the alerts without a
+	// link.
+	ConsentURL func(app identity.App, msTenant string) string
 }
 
 // GraphClients gives the engine its Graph clients, per tenant: a
@@ -122,11 +124,11 @@ func (g *GraphClients) access(ctx context.Context, tenantID uuid.UUID) (Access, 
 	if err != nil {
 		return Access{}, err
 	}
-	return Access{ClientID: app.ClientID, MSTenant: msTenant, OwnApp: app.ClientID != g.opts.ClientID,
-		// The tenant-wide admin consent URL (no state or redirect needed):
-		// https://learn.microsoft.com/entra/identity/enterprise-apps/grant-admin-consent
-		ConsentURL: strings.TrimSuffix(g.opts.LoginBaseURL, "/") + "/" + url.PathEscape(msTenant) +
-			"/adminconsent?client_id=" + url.QueryEscape(app.ClientID)}, nil
+	acc := Access{ClientID: app.ClientID, MSTenant: msTenant, OwnApp: app.ClientID != g.opts.ClientID}
+	if g.opts.ConsentURL != nil {
+		acc.ConsentURL = g.opts.ConsentURL(identity.App{ClientID: app.ClientID}, msTenant) // the secret stays here
+	}
+	return acc, nil
 }
 
 // AppWriter is a tenant's app-only client as writing presence into Teams

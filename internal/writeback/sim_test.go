@@ -67,7 +67,9 @@ func (e *env) clients(app graphsim.SeedApp) *engine.GraphClients {
 		return identity.App{ClientID: app.ClientID, ClientSecret: app.ClientSecret}, e.Tenant.ID.String(), nil
 	}
 	return engine.NewGraphClients(engine.ClientsOptions{Store: e.st, Credentials: creds, AppTokens: e.idc,
-		ClientID: e.Seed.App.ClientID, LoginBaseURL: e.Base,
+		ClientID: e.Seed.App.ClientID, ConsentURL: func(app identity.App, msTenant string) string {
+			return e.idc.AdminConsentURL(app, msTenant, "https://bridge.example/onboarding/monitors/callback", "reconsent")
+		},
 		NewClient: func(token func(context.Context) (string, error)) (engine.Client, error) {
 			return &wire{base: e.Base + "/v1.0", token: token, hc: &http.Client{Transport: e.rec}}, nil
 		}})

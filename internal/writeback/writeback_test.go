@@ -149,7 +149,8 @@ func TestATenantWithoutPresenceReadWriteAllIsRefusedWithWhatTheConsentAlertNeeds
 	}
 	if pe.TenantID != e.tenant || pe.Missing != "Presence.ReadWrite.All" || !slices.Contains(pe.Granted, "User.Read.All") ||
 		pe.Access.ClientID != e.Limited.ClientID || pe.Access.MSTenant != e.Tenant.ID.String() || !pe.Access.OwnApp ||
-		!strings.HasPrefix(pe.Access.ConsentURL, e.Base+"/"+e.Tenant.ID.String()+"/adminconsent?client_id="+e.Limited.ClientID) {
+		!strings.HasPrefix(pe.Access.ConsentURL, e.Base+"/"+e.Tenant.ID.String()+"/v2.0/adminconsent?") ||
+		!strings.Contains(pe.Access.ConsentURL, "client_id="+e.Limited.ClientID) {
 		t.Errorf("permission error = %+v", pe)
 	}
 	if n := tokens(); n != 2 {

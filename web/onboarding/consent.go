@@ -32,8 +32,12 @@ func (h *handler) startConsent(w http.ResponseWriter, r *http.Request) {
 
 // consentCallback is GET /onboarding/consent/callback, where Microsoft
 // sends the admin back. The state must be this session's, unexpired and
-// unused; the service then confirms consent independently.
+// unused; the service then confirms consent independently. A consent
+// given from an alert's link comes back here too (reconsentReturned).
 func (h *handler) consentCallback(w http.ResponseWriter, r *http.Request) {
+	if h.reconsentReturned(w, r) {
+		return
+	}
 	ctx := r.Context()
 	q := r.URL.Query()
 	p, err := h.take(ctx, kindConsent, q.Get("state"))

@@ -98,8 +98,12 @@ func (h *handler) startMonitorSignIn(w http.ResponseWriter, r *http.Request, p p
 
 // monitorCallback is GET /onboarding/monitors/callback, for "Authorize
 // now" and Copy URL sign-ins alike: the session's pending sign-in says
-// which monitor and who started it.
+// which monitor and who started it. A consent to a tenant's own app given
+// from an alert's link comes back here too (reconsentReturned).
 func (h *handler) monitorCallback(w http.ResponseWriter, r *http.Request) {
+	if h.reconsentReturned(w, r) {
+		return
+	}
 	ctx := r.Context()
 	q := r.URL.Query()
 	p, err := h.take(ctx, kindMonitor, q.Get("state"))

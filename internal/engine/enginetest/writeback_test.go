@@ -27,8 +27,7 @@ func (b *bridge) writer(t *testing.T) (*writeback.Writer, *simtest.Recorder) {
 	t.Helper()
 	rec := &simtest.Recorder{}
 	creds := func(context.Context, uuid.UUID) (identity.App, string, error) { return b.app, b.ten.ID.String(), nil }
-	gc := engine.NewGraphClients(engine.ClientsOptions{Store: b.st, Credentials: creds, AppTokens: b.idc,
-		ClientID: b.app.ClientID, LoginBaseURL: b.e.Base,
+	gc := engine.NewGraphClients(engine.ClientsOptions{Store: b.st, Credentials: creds, AppTokens: b.idc, ClientID: b.app.ClientID,
 		NewClient: func(token func(context.Context) (string, error)) (engine.Client, error) {
 			return graph.New(graph.Options{BaseURL: b.e.Base + "/v1.0", Token: token, Transport: rec})
 		}})
