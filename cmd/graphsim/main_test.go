@@ -75,6 +75,22 @@ func start(t *testing.T, args ...string) (*running, string) {
 	return r, first
 }
 
+// stop sends SIGTERM and waits for a clean exit.
+func stop(t *testing.T, r *running) {
+	t.Helper()
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- r.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v; stderr:\n%s", err, r.stderr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit within 10s of SIGTERM")
+	}
+}
+
 func (r *running) next(t *testing.T) string {
 	t.Helper()
 	select {
@@ -142,18 +158,7 @@ func TestFirstLineIsBaseURLServingTheSeededTenantsDiscovery(t *testing.T) {
 		t.Errorf("issuer %q, want %q", doc.Issuer, want)
 	}
 
-	// SIGTERM stops it cleanly.
-	r.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- r.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v; stderr:\n%s", err, r.stderr)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no exit within 10s of SIGTERM")
-	}
+	stop(t, r) // SIGTERM stops it cleanly
 }
 
 func TestSameSeedGivesSameDirectory(t *testing.T) {
@@ -329,7 +334,7 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 		t.Fatalf("--help: %v\n%s", err, out)
 	}
 	for _, flag := range []string{"--addr", "--base-url", "--seed-tenants", "--users-per-tenant", "--monitors-per-tenant",
-		"--seed ", "--seed-file", "--redirect-uri", "--client-id", "--client-secret", "--print-seed", "--allow-http-notifications", "--log-format", "/_sim/"} {
+		"--seed ", "--seed-file", "--state", "--redirect-uri", "--client-id", "--client-secret", "--print-seed", "--allow-http-notifications", "--log-format", "/_sim/"} {
 		if !strings.Contains(string(out), flag) {
 			t.Errorf("--help does not mention %s", flag)
 		}

@@ -18,6 +18,7 @@ type options struct {
 	monitors        int
 	seed            uint64
 	seedFile        string
+	stateFile       string
 	redirectURIs    []string
 	httpNotifyHosts []string
 	clientID        string
@@ -53,7 +54,14 @@ passwords. --seed-file replaces the generated tenants with a JSON seed (the body
 The first line printed on stdout is the base URL, exactly (http://127.0.0.1:41234); what was created
 follows. Identity endpoints are {base}/{tenant}/oauth2/v2.0/authorize|token, {base}/{tenant}/v2.0/adminconsent
 and {base}/{tenant}/v2.0/.well-known/openid-configuration; Graph is {base}/v1.0.
-SIGINT or SIGTERM stops it; everything is kept in memory only.`,
+SIGINT or SIGTERM stops it.
+
+Everything is kept in memory only, unless --state names a file: then graphsim's state (tenants, accounts
+and groups, the app registration, consents, the refresh tokens it issued, its signing key, presence and
+subscriptions) is written there within a second of a change and when it stops (mode 0600, atomically), and
+restored from there at the next start, as presencebridge dev keeps its graphsim.json. A restored state
+wins over the seed: only the seed's app registration (a new secret or redirect URI) and tenants the
+state does not hold are added. Sign-ins in progress, delta links, faults and limits are not kept.`,
 		Args:          cobra.NoArgs,
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -72,6 +80,7 @@ SIGINT or SIGTERM stops it; everything is kept in memory only.`,
 	f.IntVar(&o.monitors, "monitors-per-tenant", 2, "presence monitor accounts generated in each tenant (pb-monitor-N@domain)")
 	f.Uint64Var(&o.seed, "seed", defaultSeed, "generator seed: the same value gives the same ids, UPNs and passwords")
 	f.StringVar(&o.seedFile, "seed-file", "", "JSON seed file whose tenants replace the generated ones (its app too, when it names a clientId)")
+	f.StringVar(&o.stateFile, "state", "", "`file` to keep the state in across restarts: restored at start when it exists,\nsaved within a second of a change and at stop (default: memory only)")
 	f.StringArrayVar(&o.redirectURIs, "redirect-uri", nil, "redirect URI added to the app registration (repeatable)")
 	f.StringVar(&o.clientID, "client-id", "", "use this application (client) id for the app registration, a GUID (default: a generated one)")
 	f.StringVar(&o.clientSecret, "client-secret", "", "use this client secret for the app registration (default: a generated one)")

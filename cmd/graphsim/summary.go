@@ -11,9 +11,25 @@ import (
 // lists all of them.
 const usersShown = 3
 
+// state is where --state keeps graphsim's state, and whether it was
+// restored from there.
+type state struct {
+	file     string
+	restored bool
+}
+
 // printSummary tells a person what graphsim holds and where to find it.
-func printSummary(w io.Writer, base string, seed graphsim.Seed) {
+// A restored state may differ from the seed (consents given or withdrawn,
+// tenants and accounts added through the control API): the summary says so
+// rather than show the seed's consents as current.
+func printSummary(w io.Writer, base string, seed graphsim.Seed, st state) {
 	fmt.Fprintln(w, "graphsim: Microsoft Graph and the identity platform, emulated")
+	switch {
+	case st.restored:
+		fmt.Fprintf(w, "  state        restored from %s, and kept there: consents and accounts are as they were left\n", st.file)
+	case st.file != "":
+		fmt.Fprintf(w, "  state        kept in %s (saved within a second of a change, and at stop)\n", st.file)
+	}
 	fmt.Fprintf(w, "  app          client id %s  secret %s\n", seed.App.ClientID, seed.App.ClientSecret)
 	for _, u := range seed.App.RedirectURIs {
 		fmt.Fprintf(w, "               redirect URI %s\n", u)
@@ -22,6 +38,9 @@ func printSummary(w io.Writer, base string, seed graphsim.Seed) {
 		consent := "not consented"
 		if t.Consented {
 			consent = "consented"
+		}
+		if st.restored {
+			consent = "consent as restored"
 		}
 		fmt.Fprintf(w, "  tenant       %s  id %s  %s\n", t.Domain, t.ID, consent)
 		if t.Admin.UPN != "" {

@@ -79,7 +79,7 @@ func startDevGraphsim(cfg *config.Config, logger *slog.Logger) (*devGraphsim, er
 	if g.restored, err = g.sim.Load(g.file); err != nil {
 		return nil, fmt.Errorf("graphsim: %w", err)
 	}
-	if err := g.applySeed(); err != nil {
+	if err := g.sim.ApplyMissing(g.seed); err != nil {
 		return nil, fmt.Errorf("graphsim: demo directory: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -102,19 +102,6 @@ func startDevGraphsim(cfg *config.Config, logger *slog.Logger) (*devGraphsim, er
 	cfg.LoginBaseURL, cfg.GraphBaseURL = g.base, g.base
 	cfg.ClientID, cfg.ClientSecret = seed.App.ClientID, config.Secret(seed.App.ClientSecret)
 	return g, nil
-}
-
-// applySeed adds what the restored state lacks of the seed (everything,
-// when nothing was restored): the app registration and its secret, and
-// any tenant missing.
-func (g *devGraphsim) applySeed() error {
-	missing := graphsim.Seed{App: g.seed.App}
-	for _, t := range g.seed.Tenants {
-		if !g.sim.HasTenant(t.ID) {
-			missing.Tenants = append(missing.Tenants, t)
-		}
-	}
-	return g.sim.Apply(missing)
 }
 
 // allowRedirects registers the product's onboarding callbacks, known once

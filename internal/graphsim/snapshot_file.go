@@ -26,6 +26,21 @@ func (s *Sim) Load(path string) (bool, error) {
 	return true, nil
 }
 
+// ApplyMissing applies what a Sim restored from a snapshot lacks of seed:
+// its app registration (a secret or redirect URI not yet known is added)
+// and the tenants the Sim does not hold. A tenant it holds stays as it was
+// left, as Microsoft's would: applying it again would grant a consent
+// withdrawn since, or add accounts deleted since.
+func (s *Sim) ApplyMissing(seed Seed) error {
+	missing := Seed{App: seed.App}
+	for _, t := range seed.Tenants {
+		if !s.HasTenant(t.ID) {
+			missing.Tenants = append(missing.Tenants, t)
+		}
+	}
+	return s.Apply(missing)
+}
+
 // Save writes the Sim's snapshot to path, mode 0600 (it holds passwords,
 // secrets and refresh tokens), atomically: a crash leaves the old file or
 // the new one, never half of one.
