@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/mail"
 	"net/url"
 	"os"
 	"reflect"
@@ -67,6 +68,13 @@ type Config struct {
 	APIRateLimit int `env:"API_RATE_LIMIT" envDefault:"200" help:"requests per second one API key may make to the tenant API (per instance); more are answered 429 with Retry-After"`
 
 	EventRetention time.Duration `env:"EVENT_RETENTION" envDefault:"720h" help:"how long presence history is kept (events still waiting to be delivered are kept whatever their age)"`
+
+	SMTPHost     string `env:"SMTP_HOST" help:"SMTP server that alert mail to tenants' contacts goes through; empty: no mail in production (alerts still show in the portal and the API), captured in the database in development"`
+	SMTPPort     int    `env:"SMTP_PORT" envDefault:"587" help:"SMTP server port (587 for submission with STARTTLS)"`
+	SMTPUsername string `env:"SMTP_USERNAME" help:"SMTP user name, when the server wants authentication"`
+	SMTPPassword Secret `env:"SMTP_PASSWORD" help:"SMTP password of that user"`
+	SMTPFrom     string `env:"SMTP_FROM" help:"sender address of alert mail, such as Presence Bridge <alerts@example.com> (required with PB_SMTP_HOST)"`
+	SMTPTLS      string `env:"SMTP_TLS" envDefault:"mandatory" help:"mandatory (STARTTLS or no mail) or opportunistic (STARTTLS when the server offers it; a password is still never sent in clear)"`
 
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s" help:"how long a SIGTERM waits for requests and jobs in flight"`
 }
@@ -158,10 +166,49 @@ func (c *Config) validate() error {
 	if c.EventRetention < time.Hour {
 		bad("EVENT_RETENTION", "must be at least 1h, such as 720h (30 days)")
 	}
+	errs = append(errs, c.validateSMTP()...)
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT", "must be a positive duration such as 20s")
 	}
 	return errors.Join(errs...)
+}
+
+// MailEnabled reports whether alert mail goes through an SMTP server.
+func (c *Config) MailEnabled() bool { return c.SMTPHost != "" }
+
+func (c *Config) validateSMTP() []error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf(Prefix+name+": "+format, args...))
+	}
+	if c.SMTPHost == "" {
+		for name, v := range map[string]string{"SMTP_USERNAME": c.SMTPUsername, "SMTP_PASSWORD": c.SMTPPassword.Reveal(), "SMTP_FROM": c.SMTPFrom} {
+			if v != "" {
+				bad(name, "is set but PB_SMTP_HOST is not: set the SMTP server's host name too, or unset it")
+			}
+		}
+		return errs
+	}
+	if strings.ContainsAny(c.SMTPHost, ":/ ") {
+		bad("SMTP_HOST", "must be a host name or IP address alone, not %q (the port goes in PB_SMTP_PORT)", c.SMTPHost)
+	}
+	if c.SMTPPort < 1 || c.SMTPPort > 65535 {
+		bad("SMTP_PORT", "must be a port number 1–65535, such as 587, not %d", c.SMTPPort)
+	}
+	if (c.SMTPUsername == "") != (c.SMTPPassword == "") {
+		bad("SMTP_PASSWORD", "set PB_SMTP_USERNAME and PB_SMTP_PASSWORD together (or neither, for a server that wants no authentication)")
+	}
+	if c.SMTPFrom == "" {
+		bad("SMTP_FROM", "required with PB_SMTP_HOST: the sender address of alert mail, such as Presence Bridge <alerts@example.com>")
+	} else if _, err := mail.ParseAddress(c.SMTPFrom); err != nil {
+		bad("SMTP_FROM", "must be an e-mail address such as alerts@example.com or Presence Bridge <alerts@example.com>, not %q", c.SMTPFrom)
+	}
+	switch c.SMTPTLS {
+	case "mandatory", "opportunistic":
+	default:
+		bad("SMTP_TLS", "must be mandatory or opportunistic, not %q", c.SMTPTLS)
+	}
+	return errs
 }
 
 func checkURL(raw string, wantHTTPS bool) error {
