@@ -15,6 +15,9 @@ import (
 // RepairStats count what a repair found.
 type RepairStats struct {
 	Read, Changed int
+	// Resent counts users a sync asked for whose presence had not changed:
+	// their current state went out again, as a new event.
+	Resent int
 }
 
 // Repair re-reads users' presence (getPresencesByUserId, graphapi.MaxPresenceIDs ids a call)
@@ -24,6 +27,18 @@ type RepairStats struct {
 // subscription, an outage, or on the periodic reconciliation. A presence
 // older than ours (by Graph's sequenceNumber) changes nothing.
 func Repair(ctx context.Context, st *store.Store, r graphapi.PresenceReader, tenantID uuid.UUID, users []string) (RepairStats, error) {
+	return reread(ctx, st, r, tenantID, users, nil)
+}
+
+// reread is Repair where the users in sync are a sync's (POST
+// /api/v1/sync): the platform asked for their current state because it
+// suspects it lost some, so each of them goes on as a change, source
+// "sync", whether or not it differs — a new event through the same path,
+// with the user's next sequence (presence.Decide says how the debounce
+// treats it). A read older than what we hold (Graph's replicas can lag
+// behind its notifications) is not their current state: what we hold is,
+// and that is what is sent again.
+func reread(ctx context.Context, st *store.Store, r graphapi.PresenceReader, tenantID uuid.UUID, users []string, sync map[string]bool) (RepairStats, error) {
 	var stats RepairStats
 	if len(users) == 0 {
 		return stats, nil
@@ -37,12 +52,18 @@ func Repair(ctx context.Context, st *store.Store, r graphapi.PresenceReader, ten
 	if rerr != nil {
 		return stats, fmt.Errorf("repair: %w", rerr)
 	}
-	// Only differences go on: most users have not changed, and a repair of
-	// a large tenant must not rewrite every row.
+	// Only differences go on, and a sync's users: most users have not
+	// changed, and a repair of a large tenant must not rewrite every row.
 	ids := make([]uuid.UUID, 0, len(ps))
 	for _, p := range ps {
 		if id, perr := uuid.Parse(p.UserID); perr == nil {
 			ids = append(ids, id)
+		}
+	}
+	forced := make(map[uuid.UUID]bool, len(sync))
+	for u := range sync {
+		if id, perr := uuid.Parse(u); perr == nil {
+			forced[id] = true
 		}
 	}
 	held, herr := st.HeldPresences(ctx, tenantID, ids)
@@ -51,27 +72,40 @@ func Repair(ctx context.Context, st *store.Store, r graphapi.PresenceReader, ten
 	}
 	now := time.Now()
 	var changes []store.PresenceChange
+	var differs []bool // by change: not the state we hold
 	for _, p := range ps {
 		id, perr := uuid.Parse(p.UserID)
 		if perr != nil || p.Availability == "" || p.Availability == "PresenceUnknown" {
 			continue
 		}
-		rich := presence.RichOf(p.Rich)
-		if h, ok := held[id]; ok && h.Availability == p.Availability && h.Activity == p.Activity && h.Rich.Same(rich) {
+		c := store.PresenceChange{TenantID: tenantID, UserID: id, Availability: p.Availability, Activity: p.Activity,
+			Rich: presence.RichOf(p.Rich), GraphSequence: p.SequenceNumber, Source: "repair", ObservedAt: now,
+			Debounce: time.Duration(rules.Debounce)}
+		h, ok := held[id]
+		differ := !ok || h.Availability != c.Availability || h.Activity != c.Activity || !h.Rich.Same(c.Rich)
+		switch {
+		case forced[id]:
+			if ok && presence.Older(c.GraphSequence, h.GraphSequence) {
+				c.Availability, c.Activity, c.Rich, c.GraphSequence, differ = h.Availability, h.Activity, h.Rich, h.GraphSequence, false
+			}
+			c.Source, c.Force = "sync", true
+		case !differ:
 			continue
 		}
-		changes = append(changes, store.PresenceChange{TenantID: tenantID, UserID: id,
-			Availability: p.Availability, Activity: p.Activity, Rich: rich, GraphSequence: p.SequenceNumber,
-			MappedState: string(rules.Map(p.Availability, p.Activity, rich)), Source: "repair", ObservedAt: now,
-			Debounce: time.Duration(rules.Debounce)})
+		c.MappedState = string(rules.Map(c.Availability, c.Activity, c.Rich))
+		changes, differs = append(changes, c), append(differs, differ)
 	}
 	// One batch, one statement: applying takes the tenant's stream lock
 	// until commit, and live notifications of the tenant wait for it.
 	txErr := st.InTx(ctx, func(tx store.Tx) error {
 		outcomes, _, aerr := tx.ApplyPresenceBatch(ctx, changes)
-		for _, o := range outcomes {
-			if o == store.PresenceApplied {
+		for i, o := range outcomes {
+			switch {
+			case o != store.PresenceApplied:
+			case differs[i]:
 				stats.Changed++
+			default:
+				stats.Resent++
 			}
 		}
 		return aerr

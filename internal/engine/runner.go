@@ -176,19 +176,19 @@ func (r *Runner) pass(ctx context.Context, tenantID uuid.UUID) (Report, error) {
 	periodic := !seen || status.LastRepairAt == nil || now.Sub(*status.LastRepairAt) >= r.opts.RepairEvery
 	syncs, err := r.st.StartSyncOperations(ctx, tenantID)
 	errs = append(errs, err)
+	var done RepairStats
 	var repairErr error
 	if periodic {
-		n, err := r.repairAll(ctx, tenantID)
-		rep.Repaired += n
-		if err != nil {
+		done, repairErr = r.repairAll(ctx, tenantID)
+		if repairErr != nil {
 			periodic = false
-			repairErr = fmt.Errorf("periodic repair: %w", err)
+			repairErr = fmt.Errorf("periodic repair: %w", repairErr)
 		}
 	} else {
-		n, err := r.drainResyncs(ctx, tenantID)
-		rep.Repaired += n
-		repairErr = err
+		done, repairErr = r.drainResyncs(ctx, tenantID)
 	}
+	rep.Repaired += done.Changed
+	rep.Resent += done.Resent
 	errs = append(errs, repairErr)
 	if syncs > 0 {
 		errs = append(errs, r.settleSyncs(ctx, tenantID, repairErr))
@@ -386,45 +386,48 @@ func (r *Runner) reauthorize(ctx context.Context, tenantID uuid.UUID, ev store.L
 }
 
 // drainResyncs re-reads the users the intake queued (basic notifications,
-// lifecycle "missed", reauthorizations); a queue entry goes only once its
-// re-read is applied, and one asked for again meanwhile stays.
-func (r *Runner) drainResyncs(ctx context.Context, tenantID uuid.UUID) (int, error) {
-	total := 0
+// lifecycle "missed", reauthorizations) and syncs asked for; a queue entry
+// goes only once its re-read is applied, and one asked for again
+// meanwhile stays. Only a sync's entries are sent on unchanged: the other
+// re-reads look for what notifications missed, and send only that.
+func (r *Runner) drainResyncs(ctx context.Context, tenantID uuid.UUID) (RepairStats, error) {
+	var total RepairStats
 	for {
-		users, upTo, err := r.st.PendingResyncs(ctx, tenantID, 10*graphapi.MaxPresenceIDs)
-		if err != nil || len(users) == 0 {
+		q, err := r.st.PendingResyncs(ctx, tenantID, 10*graphapi.MaxPresenceIDs)
+		if err != nil || len(q.Users) == 0 {
 			return total, err
 		}
-		st, err := r.repair(ctx, tenantID, users)
-		total += st.Changed
+		st, err := r.repair(ctx, tenantID, q.Users, q.Sync)
+		total.Changed, total.Resent = total.Changed+st.Changed, total.Resent+st.Resent
 		if err != nil {
 			return total, fmt.Errorf("re-read queued users: %w", err)
 		}
-		if err := r.st.ClearResyncs(ctx, tenantID, users, upTo); err != nil {
+		if err := r.st.ClearResyncs(ctx, tenantID, q.Users, q.UpTo); err != nil {
 			return total, err
 		}
-		if len(users) < 10*graphapi.MaxPresenceIDs {
+		if len(q.Users) < 10*graphapi.MaxPresenceIDs {
 			return total, nil
 		}
 	}
 }
 
 // repairAll re-reads every monitored user and everyone queued for a
-// re-read, who then leave the queue (or stay, if it fails).
-func (r *Runner) repairAll(ctx context.Context, tenantID uuid.UUID) (int, error) {
-	queued, upTo, err := r.st.PendingResyncs(ctx, tenantID, math.MaxInt32)
+// re-read, who then leave the queue (or stay, if it fails); the users of
+// syncs among them are sent on unchanged too.
+func (r *Runner) repairAll(ctx context.Context, tenantID uuid.UUID) (RepairStats, error) {
+	q, err := r.st.PendingResyncs(ctx, tenantID, math.MaxInt32)
 	if err != nil {
-		return 0, err
+		return RepairStats{}, err
 	}
 	users, err := r.st.MonitoredUsers(ctx, tenantID)
 	if err != nil {
-		return 0, err
+		return RepairStats{}, err
 	}
-	st, err := r.repair(ctx, tenantID, union(users, queued))
+	st, err := r.repair(ctx, tenantID, union(users, q.Users), q.Sync)
 	if err != nil {
-		return st.Changed, err
+		return st, err
 	}
-	return st.Changed, r.st.ClearResyncs(ctx, tenantID, queued, upTo)
+	return st, r.st.ClearResyncs(ctx, tenantID, q.Users, q.UpTo)
 }
 
 func union(a, b []string) []string {
@@ -439,7 +442,8 @@ func union(a, b []string) []string {
 	return out
 }
 
-func (r *Runner) repair(ctx context.Context, tenantID uuid.UUID, users []string) (RepairStats, error) {
+// repair re-reads users, those in sync for a sync (reread).
+func (r *Runner) repair(ctx context.Context, tenantID uuid.UUID, users []string, sync map[string]bool) (RepairStats, error) {
 	if len(users) == 0 {
 		return RepairStats{}, nil
 	}
@@ -447,5 +451,5 @@ func (r *Runner) repair(ctx context.Context, tenantID uuid.UUID, users []string)
 	if err != nil {
 		return RepairStats{}, err
 	}
-	return Repair(ctx, r.st, r.rec.budget.Reader(tenantID, reader), tenantID, users)
+	return reread(ctx, r.st, r.rec.budget.Reader(tenantID, reader), tenantID, users, sync)
 }

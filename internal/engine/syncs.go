@@ -8,11 +8,15 @@ import (
 )
 
 // Syncs asked for through the API (POST /api/v1/sync) ride on the re-read
-// queue: the API queues their users with the operation, the pass marks them
-// running before its repair step (which drains the queue, or re-reads
-// everyone when the periodic repair is due) and settles them with that
-// step's outcome, so an operation says what really happened to its
-// re-reads.
+// queue: the API queues their users with the operation, marked as a
+// sync's, the pass marks them running before its repair step (which
+// drains the queue, or re-reads everyone when the periodic repair is due)
+// and settles them with that step's outcome, so an operation says what
+// really happened to its re-reads. Unlike other re-reads, a sync's sends
+// each user's current state on as a new event, changed or not (reread):
+// the platform asks because it suspects it lost some. The step applies the
+// events, commits, and only then clears the queue entries, so a sync is
+// settled succeeded only once its events are recorded.
 
 // settleSyncs records the repair step's outcome on the running syncs.
 func (r *Runner) settleSyncs(ctx context.Context, tenantID uuid.UUID, repairErr error) error {

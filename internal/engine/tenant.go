@@ -25,7 +25,8 @@ type Clients interface {
 type Report struct {
 	Users, Monitors, Unmonitored, MonitorsMissing int
 	Outcomes                                      map[uuid.UUID]Outcome
-	Repaired                                      int
+	Repaired                                      int // users whose re-read found a change
+	Resent                                        int // users a sync asked for, their unchanged state sent again
 	Failed                                        map[uuid.UUID]error
 }
 

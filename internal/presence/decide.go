@@ -50,6 +50,10 @@ type Change struct {
 	// the platform. It counts only when they change: a change of the rich
 	// presence alone is not ours.
 	Echo bool
+	// Force: a sync asked for the user's current state (the platform
+	// suspects it lost some), so the same state again is applied as a
+	// change — a new event — rather than found unchanged.
+	Force bool
 }
 
 // Verdict is the decision on one change.
@@ -72,16 +76,27 @@ type Verdict struct {
 
 // Decide is the one rule for an observed change: stale by Graph's
 // sequenceNumber, unchanged (the same availability, activity and rich
-// presence: Rich.Same), or applied — and then published at once,
-// held (leaving talking, for the debounce window), or suppressed (an echo
-// of our own, or talking resumed within the window). Both channels,
+// presence: Rich.Same, unless forced), or applied — and then published at
+// once, held (leaving talking, for the debounce window), or suppressed (an
+// echo of our own, or talking resumed within the window). Both channels,
 // webhooks and the event stream, carry exactly the published events.
+//
+// A forced change (a sync's) that is the same state again goes through
+// the same rules as any change, not around them: the debounce decides
+// what the platform sees, and when, for a sync too. Not held, it is
+// published at once. During a hold the platform still has the talking
+// state the held change left, and a flap may yet undo that change: the
+// forced one takes the held one's place and deadline, so the platform
+// gets the current state once, when the window ends (or nothing, if
+// talking resumes, which is then still what it holds). Publishing it at
+// once would end the debounce early and show a flap the window exists to
+// hide. A stale one stays stale: it is not the current state.
 func Decide(cur Current, c Change) Verdict {
-	if cur.Exists && c.GraphSequence != "" && cur.GraphSequence != "" && c.GraphSequence < cur.GraphSequence {
+	if cur.Exists && Older(c.GraphSequence, cur.GraphSequence) {
 		return Verdict{Outcome: Stale}
 	}
 	samePair := cur.Exists && cur.Availability == c.Availability && cur.Activity == c.Activity
-	if samePair && cur.Rich.Same(c.Rich) {
+	if samePair && cur.Rich.Same(c.Rich) && !c.Force {
 		return Verdict{Outcome: Unchanged, NewSequence: c.GraphSequence > cur.GraphSequence}
 	}
 	v := Verdict{Outcome: Applied}
@@ -108,4 +123,10 @@ func Decide(cur Current, c Change) Verdict {
 		}
 	}
 	return v
+}
+
+// Older reports whether Graph's sequenceNumber seq is older than than:
+// Graph orders them as strings. With either unknown (""), it is not.
+func Older(seq, than string) bool {
+	return seq != "" && than != "" && seq < than
 }

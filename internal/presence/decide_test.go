@@ -9,7 +9,8 @@ import (
 // unchanged changes make no event; an echo is suppressed; leaving talking
 // is held; within the window talking again suppresses both, another change
 // takes the held one's place and deadline; a change of the rich presence
-// alone is a change like any other.
+// alone is a change like any other; a sync's same state again is a change
+// too, held like one.
 func TestDecideIsOneRuleForBothChannels(t *testing.T) {
 	const window = 3 * time.Second
 	inCall := Current{Exists: true, Availability: "Busy", Activity: "InACall", GraphSequence: "05", State: Talking}
@@ -66,6 +67,18 @@ func TestDecideIsOneRuleForBothChannels(t *testing.T) {
 			Verdict{Outcome: Applied, Publication: Hold, TakeOverHold: true, EndHeld: SuppressedSuperseded}},
 		{"a rich change to a pair we set is not our echo", withRich(available, message("Lunch")),
 			Change{Availability: "Available", Activity: "Available", State: Available, Echo: true},
+			Verdict{Outcome: Applied, Publication: Publish}},
+		{"a sync's same state again is published", available,
+			Change{Availability: "Available", Activity: "Available", GraphSequence: "08", State: Available, Debounce: window, Force: true},
+			Verdict{Outcome: Applied, Publication: Publish}},
+		{"a sync's same state again during a hold takes the held one's place", heldAvailable,
+			Change{Availability: "Available", Activity: "Available", GraphSequence: "06", State: Available, Debounce: window, Force: true},
+			Verdict{Outcome: Applied, Publication: Hold, TakeOverHold: true, EndHeld: SuppressedSuperseded}},
+		{"a sync's older sequenceNumber is still stale", inCall, Change{Availability: "Busy", Activity: "InACall", GraphSequence: "04",
+			State: Talking, Force: true},
+			Verdict{Outcome: Stale}},
+		{"a sync's same pair we set is not our echo", available,
+			Change{Availability: "Available", Activity: "Available", State: Available, Echo: true, Force: true},
 			Verdict{Outcome: Applied, Publication: Publish}},
 	} {
 		if got := Decide(c.cur, c.ch); got != c.want {

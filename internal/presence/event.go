@@ -39,7 +39,9 @@ type EventData struct {
 	// loss, unless Supersedes names it.
 	Sequence int64 `json:"sequence"`
 	// Source says how the change was seen: notification (Graph pushed it),
-	// repair (a re-read found it) or api.
+	// repair (a re-read found it changed), sync (a sync asked for through
+	// the API re-read it, and sends the current state whether or not it
+	// changed) or api.
 	Source     string    `json:"source"`
 	ObservedAt time.Time `json:"observedAt"`
 	// Supersedes is set on a webhook that replaces older events of the same

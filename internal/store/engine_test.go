@@ -18,20 +18,20 @@ func TestResyncQueueKeepsARequestMadeDuringTheReread(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	users, upTo, err := st.PendingResyncs(ctx, tenant, 10)
-	if err != nil || len(users) != 2 {
-		t.Fatalf("pending = %v, %v", users, err)
+	q, err := st.PendingResyncs(ctx, tenant, 10)
+	if err != nil || len(q.Users) != 2 || len(q.Sync) != 0 {
+		t.Fatalf("pending = %+v, %v", q, err)
 	}
 	// While Graph is being read, b is asked for again.
 	if err := st.QueueResync(ctx, tenant, b, "missed notifications"); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.ClearResyncs(ctx, tenant, users, upTo); err != nil {
+	if err := st.ClearResyncs(ctx, tenant, q.Users, q.UpTo); err != nil {
 		t.Fatal(err)
 	}
-	left, _, _ := st.PendingResyncs(ctx, tenant, 10)
-	if len(left) != 1 || left[0] != b.String() {
-		t.Fatalf("left in the queue = %v, want only %s", left, b)
+	left, _ := st.PendingResyncs(ctx, tenant, 10)
+	if len(left.Users) != 1 || left.Users[0] != b.String() {
+		t.Fatalf("left in the queue = %v, want only %s", left.Users, b)
 	}
 }
 
@@ -59,8 +59,8 @@ func TestQueueMonitorResyncQueuesExactlyItsUsers(t *testing.T) {
 	if err := st.QueueMonitorResync(ctx, tenant, m1.ID, "missed notifications"); err != nil {
 		t.Fatal(err)
 	}
-	queued, _, _ := st.PendingResyncs(ctx, tenant, 10)
-	if len(queued) != 1 || queued[0] != mine.String() {
-		t.Fatalf("queued = %v, want only %s", queued, mine)
+	queued, _ := st.PendingResyncs(ctx, tenant, 10)
+	if len(queued.Users) != 1 || queued.Users[0] != mine.String() {
+		t.Fatalf("queued = %v, want only %s", queued.Users, mine)
 	}
 }

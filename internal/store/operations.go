@@ -12,8 +12,10 @@ import (
 // API operations (api_operations): work the API accepts with 202 and the
 // caller polls. A sync re-reads presence from Graph through the engine's
 // re-read queue (presence_resync): the operation queues its users in the
-// transaction that creates it, the engine's pass marks it running when it
-// starts on the queue and settles it with the outcome.
+// transaction that creates it, marked as a sync's (sync_at) so that each
+// re-read is sent on as an event even when unchanged; the engine's pass
+// marks it running when it starts on the queue and settles it with the
+// outcome.
 
 // Operation kinds and statuses.
 const (
@@ -55,11 +57,17 @@ func scanOperation(r pgx.Row) (Operation, error) {
 // syncReason is what a sync's queue entries say, for the engine's logs.
 const syncReason = "api sync"
 
+// syncRequeue is requeue for a sync: the entry is marked as a sync's, so
+// its re-read is sent on even when unchanged. Other requests keep the mark
+// (requeue does not touch it): a sync's re-read asked for again by a
+// notification is still a sync's.
+const syncRequeue = requeue + `, sync_at = excluded.sync_at`
+
 // CreateSyncOperation records a sync of user (nil: every monitored user of
-// the tenant) and queues the re-reads it asks for. Run it in a transaction
-// (with the audit entry): the operation and its queue entries share the
-// transaction's timestamp, which is how SettleSyncOperations tells the
-// entries it asked for from later ones.
+// the tenant) and queues the re-reads it asks for, marked as a sync's. Run
+// it in a transaction (with the audit entry): the operation and its queue
+// entries share the transaction's timestamp, which is how
+// SettleSyncOperations tells the entries it asked for from later ones.
 func (s *Store) CreateSyncOperation(ctx context.Context, tenantID uuid.UUID, user *uuid.UUID, createdBy string) (Operation, error) {
 	o, err := scanOperation(s.db.QueryRow(ctx, `INSERT INTO api_operations (tenant_id, kind, user_object_id, created_by)
 		VALUES ($1, $2, $3, $4) RETURNING `+operationColumns, tenantID, OperationSync, user, createdBy))
@@ -67,11 +75,13 @@ func (s *Store) CreateSyncOperation(ctx context.Context, tenantID uuid.UUID, use
 		return o, wrap("create sync operation", err)
 	}
 	if user != nil {
-		return o, wrap("create sync operation", s.QueueResync(ctx, tenantID, *user, syncReason))
+		_, err = s.db.Exec(ctx, `INSERT INTO presence_resync (tenant_id, user_object_id, reason, sync_at) VALUES ($1, $2, $3, now())`+syncRequeue,
+			tenantID, *user, syncReason)
+		return o, wrap("create sync operation", err)
 	}
-	_, err = s.db.Exec(ctx, `INSERT INTO presence_resync (tenant_id, user_object_id, reason)
-		SELECT tenant_id, object_id, $2 FROM directory_users
-		WHERE tenant_id = $1 AND monitor_id IS NOT NULL AND object_id IS NOT NULL AND resolution_status = 'resolved'`+requeue,
+	_, err = s.db.Exec(ctx, `INSERT INTO presence_resync (tenant_id, user_object_id, reason, sync_at)
+		SELECT tenant_id, object_id, $2, now() FROM directory_users
+		WHERE tenant_id = $1 AND monitor_id IS NOT NULL AND object_id IS NOT NULL AND resolution_status = 'resolved'`+syncRequeue,
 		tenantID, syncReason)
 	return o, wrap("create sync operation", err)
 }
@@ -100,8 +110,10 @@ func (s *Store) StartSyncOperations(ctx context.Context, tenantID uuid.UUID) (in
 
 // SettleSyncOperations records the outcome of the engine's work on the
 // re-read queue for the tenant's running syncs. Re-reads leave the queue
-// only once applied, so after a clean run a sync whose entries are all
-// gone succeeded. After a failure (failure non-empty) a sync succeeded
+// only once applied — their events, a sync's forced ones included,
+// committed — so after a clean run a sync whose entries are all gone
+// succeeded, its events recorded (published, or held to the end of a
+// debounce window). After a failure (failure non-empty) a sync succeeded
 // only if none of its users is queued at all — an entry asked for again
 // since carries a later time but may not have been re-read — and every
 // other sync failed with failure; the engine keeps re-reading what is

@@ -37,11 +37,11 @@ func status(t *testing.T, st *store.Store, o store.Operation) store.Operation {
 // does on success.
 func drain(t *testing.T, st *store.Store, tenant uuid.UUID) {
 	t.Helper()
-	users, upTo, err := st.PendingResyncs(context.Background(), tenant, 100000)
+	q, err := st.PendingResyncs(context.Background(), tenant, 100000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.ClearResyncs(context.Background(), tenant, users, upTo); err != nil {
+	if err := st.ClearResyncs(context.Background(), tenant, q.Users, q.UpTo); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -56,9 +56,9 @@ func TestATenantSyncQueuesEveryMonitoredUserAndSucceedsOnceTheyAreReRead(t *test
 	if o.Status != store.OperationPending || o.Kind != store.OperationSync || o.UserID != nil || o.CreatedBy != "apikey:test" {
 		t.Fatalf("created %+v", o)
 	}
-	queued, _, _ := st.PendingResyncs(ctx, ten, 10)
-	if len(queued) != 2 {
-		t.Errorf("queued %v, want the two monitored users", queued)
+	queued, _ := st.PendingResyncs(ctx, ten, 10)
+	if len(queued.Users) != 2 || len(queued.Sync) != 2 {
+		t.Errorf("queued %+v, want the two monitored users, as a sync's", queued)
 	}
 	// Settling before the engine started on it changes nothing.
 	if err := st.SettleSyncOperations(ctx, ten, ""); err != nil {
@@ -100,14 +100,14 @@ func TestAUserSyncFailsWithTheReasonWhenItsReReadFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	// a's re-read went through, b's did not.
-	users, upTo, _ := st.PendingResyncs(ctx, ten, 10)
+	q, _ := st.PendingResyncs(ctx, ten, 10)
 	var done []string
-	for _, u := range users {
+	for _, u := range q.Users {
 		if u == a.String() {
 			done = append(done, u)
 		}
 	}
-	if err := st.ClearResyncs(ctx, ten, done, upTo); err != nil {
+	if err := st.ClearResyncs(ctx, ten, done, q.UpTo); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.SettleSyncOperations(ctx, ten, "Graph answered 503"); err != nil {
@@ -120,8 +120,8 @@ func TestAUserSyncFailsWithTheReasonWhenItsReReadFails(t *testing.T) {
 		t.Errorf("b was not: %+v", got)
 	}
 	// The queue keeps b for the engine's next pass.
-	if users, _, _ := st.PendingResyncs(ctx, ten, 10); len(users) != 1 || users[0] != b.String() {
-		t.Errorf("queue after the failure: %v", users)
+	if q, _ := st.PendingResyncs(ctx, ten, 10); len(q.Users) != 1 || q.Users[0] != b.String() || !q.Sync[b.String()] {
+		t.Errorf("queue after the failure: %+v, want b, still a sync's", q)
 	}
 }
 
@@ -141,5 +141,40 @@ func TestSyncsFailWhenTheEngineCannotWorkOnTheTenantAndStayInIt(t *testing.T) {
 	}
 	if _, err := st.GetOperation(ctx, other.ID, o.ID); err != store.ErrOperationNotFound {
 		t.Errorf("another tenant reads the operation: %v", err)
+	}
+}
+
+// TestASyncsMarkOnAReReadLastsUntilAReReadHasBeenForcedForIt: a re-read a
+// sync asked for stays a sync's when a notification asks for it again;
+// once a re-read has read it as a sync's, an entry left in the queue (asked
+// for again meanwhile) is a sync's only if a sync asked again.
+func TestASyncsMarkOnAReReadLastsUntilAReReadHasBeenForcedForIt(t *testing.T) {
+	ctx := context.Background()
+	st, ten := directoryFixture(t)
+	m := authorizedMonitor(t, st, ten, "monitor@contoso.example")
+	ids := resolved(t, st, ten, &m, "a@contoso.example", "b@contoso.example", "c@contoso.example")
+	a, b, c := ids["a@contoso.example"], ids["b@contoso.example"], ids["c@contoso.example"]
+	syncOp(t, st, ten, &a)
+	syncOp(t, st, ten, &c)
+	for _, u := range []uuid.UUID{a, b} {
+		if err := st.QueueResync(ctx, ten, u, "basic notification"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q, err := st.PendingResyncs(ctx, ten, 10)
+	if err != nil || len(q.Users) != 3 || len(q.Sync) != 2 || !q.Sync[a.String()] || !q.Sync[c.String()] {
+		t.Fatalf("pending = %+v, %v; want a and c a sync's, b not", q, err)
+	}
+	// While Graph is read, a notification asks for a again, a sync for b.
+	if err := st.QueueResync(ctx, ten, a, "missed notifications"); err != nil {
+		t.Fatal(err)
+	}
+	syncOp(t, st, ten, &b)
+	if err := st.ClearResyncs(ctx, ten, q.Users, q.UpTo); err != nil {
+		t.Fatal(err)
+	}
+	left, err := st.PendingResyncs(ctx, ten, 10)
+	if err != nil || len(left.Users) != 2 || len(left.Sync) != 1 || !left.Sync[b.String()] {
+		t.Fatalf("left = %+v, %v; want a (no longer a sync's) and b (a sync's)", left, err)
 	}
 }

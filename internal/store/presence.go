@@ -23,8 +23,12 @@ type PresenceChange struct {
 	Rich          presence.Rich
 	GraphSequence string // Graph's sequenceNumber, lexicographically ordered; "" if unknown
 	MappedState   string
-	Source        string // notification, repair or api
-	ObservedAt    time.Time
+	Source        string // notification, repair, sync or api
+	// Force: a sync asked for the user's current state, so the same state
+	// again is a new event too (presence.Change.Force); such a change's
+	// Source is "sync".
+	Force      bool
+	ObservedAt time.Time
 	// Debounce is the tenant's window for talking flaps: a change that
 	// leaves "talking" is held that long, and dropped downstream if talking
 	// resumes within it (a call escalated to a meeting reaches the platform
@@ -59,10 +63,10 @@ func (s Tx) NotifyPresence(ctx context.Context, tenants ...uuid.UUID) error {
 
 // ApplyPresence records a change in tx under the user's row lock: a change
 // older than the stored one (by Graph's sequenceNumber) is dropped, the
-// same state again records nothing, anything else updates the presence
-// row, stamps the next per-user sequence, appends a presence_event and
-// queues one delivery per enabled endpoint of the tenant. It is
-// ApplyPresenceBatch for one change.
+// same state again records nothing (unless Force), anything else updates
+// the presence row, stamps the next per-user sequence, appends a
+// presence_event and queues one delivery per enabled endpoint of the
+// tenant. It is ApplyPresenceBatch for one change.
 func (s Tx) ApplyPresence(ctx context.Context, c PresenceChange) (string, PresenceEvent, error) {
 	outcomes, events, err := s.ApplyPresenceBatch(ctx, []PresenceChange{c})
 	if err != nil {
@@ -144,40 +148,61 @@ func (s *Store) RecordEcho(ctx context.Context, tenantID, userID uuid.UUID, avai
 	return wrap("record echo", err)
 }
 
+// Resyncs are users queued for a re-read, as PendingResyncs lists them.
+type Resyncs struct {
+	Users []string // oldest first
+	// Sync holds those of Users a sync asked for (POST /api/v1/sync): their
+	// re-read is sent on as an event even when unchanged (PresenceChange.Force).
+	Sync map[string]bool
+	// UpTo is the latest queued_at among them: ClearResyncs with it
+	// removes them once re-read, and only them.
+	UpTo time.Time
+}
+
 // PendingResyncs lists up to limit users queued for a re-read
-// (presence_resync), oldest first, and the latest queued_at among them:
-// ClearResyncs with it removes them once re-read, and only them.
-func (s *Store) PendingResyncs(ctx context.Context, tenantID uuid.UUID, limit int) ([]string, time.Time, error) {
-	rows, err := s.db.Query(ctx, `SELECT user_object_id::text, queued_at FROM presence_resync WHERE tenant_id = $1
+// (presence_resync), oldest first.
+func (s *Store) PendingResyncs(ctx context.Context, tenantID uuid.UUID, limit int) (Resyncs, error) {
+	rows, err := s.db.Query(ctx, `SELECT user_object_id::text, queued_at, sync_at IS NOT NULL FROM presence_resync WHERE tenant_id = $1
 		ORDER BY queued_at LIMIT $2`, tenantID, limit)
 	if err != nil {
-		return nil, time.Time{}, wrap("pending resyncs", err)
+		return Resyncs{}, wrap("pending resyncs", err)
 	}
 	defer rows.Close()
-	var users []string
-	var upTo time.Time
+	q := Resyncs{Sync: map[string]bool{}}
 	for rows.Next() {
 		var u string
 		var at time.Time
-		if err := rows.Scan(&u, &at); err != nil {
-			return nil, time.Time{}, wrap("pending resyncs", err)
+		var sync bool
+		if err := rows.Scan(&u, &at, &sync); err != nil {
+			return Resyncs{}, wrap("pending resyncs", err)
 		}
-		users = append(users, u)
-		if at.After(upTo) {
-			upTo = at
+		q.Users = append(q.Users, u)
+		if sync {
+			q.Sync[u] = true
+		}
+		if at.After(q.UpTo) {
+			q.UpTo = at
 		}
 	}
-	return users, upTo, rows.Err()
+	return q, wrap("pending resyncs", rows.Err())
 }
 
 // ClearResyncs removes re-read users from the queue, unless asked again
 // after upTo (no lock is held while Graph is read, so the intake never
-// waits for a repair).
+// waits for a repair). One asked for again keeps its place, but a sync's
+// mark from before upTo goes: its forced re-read was this one, and the
+// next is a sync's only if a sync asks again.
 func (s *Store) ClearResyncs(ctx context.Context, tenantID uuid.UUID, users []string, upTo time.Time) error {
 	if len(users) == 0 {
 		return nil
 	}
-	_, err := s.db.Exec(ctx, `DELETE FROM presence_resync WHERE tenant_id = $1 AND user_object_id = ANY($2::uuid[]) AND queued_at <= $3`,
+	// The two statements touch different rows (queued_at ≤ upTo or after),
+	// as one statement may not change a row twice.
+	_, err := s.db.Exec(ctx, `WITH cleared AS (
+			DELETE FROM presence_resync WHERE tenant_id = $1 AND user_object_id = ANY($2::uuid[]) AND queued_at <= $3
+		)
+		UPDATE presence_resync SET sync_at = NULL
+		WHERE tenant_id = $1 AND user_object_id = ANY($2::uuid[]) AND queued_at > $3 AND sync_at <= $3`,
 		tenantID, users, upTo)
 	return wrap("clear resyncs", err)
 }

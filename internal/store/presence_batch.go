@@ -178,7 +178,7 @@ func (p *batchPlan) decide(i int, c PresenceChange, u *userState, echoes map[ech
 		presence.Current{Exists: u.exists, Availability: u.availability, Activity: u.activity, Rich: u.rich, GraphSequence: u.graphSeq,
 			State: presence.State(u.mapped), Held: held},
 		presence.Change{Availability: c.Availability, Activity: c.Activity, Rich: c.Rich, GraphSequence: c.GraphSequence,
-			State: presence.State(c.MappedState), Debounce: c.Debounce, Echo: echoes[ek]})
+			State: presence.State(c.MappedState), Debounce: c.Debounce, Echo: echoes[ek], Force: c.Force})
 	switch v.Outcome {
 	case presence.Stale:
 		return PresenceStale

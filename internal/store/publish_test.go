@@ -139,3 +139,63 @@ func TestAHeldChangeIsPublishedWhenItsWindowEndsAndTheLatestStateWins(t *testing
 		t.Errorf("events (activity, suppressed, deliveries) = %v, want %v", rows, want)
 	}
 }
+
+// TestASyncsChangeIsANewEventEvenUnchangedAndKeepsTheDebounce: a sync's
+// re-read of the state we hold (Force) is published with a new event id
+// and the user's next sequence; during a hold it takes the held change's
+// place and deadline rather than ending the hold early, so the platform
+// gets the current state once, when the window ends.
+func TestASyncsChangeIsANewEventEvenUnchangedAndKeepsTheDebounce(t *testing.T) {
+	st, tenant := storetest.New(t)
+	ctx := context.Background()
+	user := uuid.New()
+	const window = 500 * time.Millisecond
+	apply := func(avail, act, mapped string, force bool) (string, store.PresenceEvent) {
+		t.Helper()
+		source := "notification"
+		if force {
+			source = "sync"
+		}
+		var outcome string
+		var ev store.PresenceEvent
+		if err := st.InTx(ctx, func(tx store.Tx) (err error) {
+			outcome, ev, err = tx.ApplyPresence(ctx, store.PresenceChange{TenantID: tenant, UserID: user, Availability: avail, Activity: act,
+				MappedState: mapped, Source: source, Force: force, ObservedAt: time.Now(), Debounce: window})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return outcome, ev
+	}
+	_, first := apply("Busy", "InACall", "talking", false)
+	if o, _ := apply("Busy", "InACall", "talking", false); o != store.PresenceUnchanged {
+		t.Fatalf("the same state again, unforced: %s", o)
+	}
+	if o, ev := apply("Busy", "InACall", "talking", true); o != store.PresenceApplied || ev.Sequence != first.Sequence+1 || ev.ID == first.ID {
+		t.Fatalf("the same state again, forced: %s %+v after %+v", o, ev, first)
+	}
+	start := time.Now()
+	if _, ev := apply("Available", "Available", "available", false); ev.Sequence != 0 {
+		t.Fatalf("leaving talking was published at once (#%d), not held", ev.Sequence)
+	}
+	if o, ev := apply("Available", "Available", "available", true); o != store.PresenceApplied || ev.Sequence != 0 {
+		t.Fatalf("a sync during the hold: %s, published as #%d; want held", o, ev.Sequence)
+	}
+	n, wait, err := st.PublishHeld(ctx, 100)
+	if err != nil || n != 0 || wait <= 0 || wait > window {
+		t.Fatalf("before the window ends: published %d, next in %v (%v)", n, wait, err)
+	}
+	time.Sleep(wait)
+	if n, _, err = st.PublishHeld(ctx, 100); err != nil || n != 1 {
+		t.Fatalf("after the window: published %d (%v)", n, err)
+	}
+	if took := time.Since(start); took > 2*window {
+		t.Errorf("published %v after the change left talking: the sync moved the deadline (%v)", took, window)
+	}
+	rows := dump(t, st.Pool(), `SELECT activity, source, coalesce(sequence::text, '-'), coalesce(suppressed, '-') FROM presence_events
+		WHERE tenant_id = $1 ORDER BY id`, tenant)
+	want := []string{"InACallnotification1-", "InACallsync2-", "Availablenotification-superseded", "Availablesync3-"}
+	if !slices.Equal(rows, want) {
+		t.Errorf("events (activity, source, sequence, suppressed) = %v, want %v", rows, want)
+	}
+}

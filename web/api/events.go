@@ -30,6 +30,8 @@ type eventsInput struct {
 func (d Deps) registerEvents(api huma.API) {
 	op := operation("stream-events", http.MethodGet, "/events", "Stream presence events (Server-Sent Events)", store.ScopeEventsRead, "Events")
 	op.Description = "Each event is `id: <position>`, `event: " + presence.EventType + "`, `data: <the event as JSON, as webhooks carry it>`. " +
+		"`data.source` says why the event was sent: `notification` (Teams changed, Graph told us), `repair` (a re-read found a change " +
+		"notifications missed) or `sync` (POST /sync asked for the current state: sent changed or not). " +
 		"A comment line is sent as heartbeat while idle. Reconnect with Last-Event-ID to resume without loss."
 	op.Errors = append(op.Errors, http.StatusBadRequest)
 	op.Responses = map[string]*huma.Response{"200": {

@@ -15,12 +15,13 @@ import (
 // POST /sync re-reads presence from Graph, for one user or the whole
 // tenant, through the engine's re-read queue: the answer is an operation
 // (202), which the engine's next pass over the tenant runs and settles
-// with what happened; GET /operations/{id} polls it. What the re-read
-// finds changed is sent on as events, as any change is.
+// with what happened; GET /operations/{id} polls it. A platform asks
+// because it suspects it lost state, so every user re-read is sent on as
+// a new event with source "sync", changed or not.
 
 type operationView struct {
 	ID         uuid.UUID  `json:"id" format:"uuid"`
-	Kind       string     `json:"kind" enum:"sync,presence_write" doc:"sync: a re-read from Graph; presence_write: a presence write Graph throttled, carried out after its Retry-After."`
+	Kind       string     `json:"kind" enum:"sync,presence_write" doc:"sync: a re-read from Graph, each user's current state sent again; presence_write: a presence write Graph throttled, carried out after its Retry-After."`
 	Status     string     `json:"status" enum:"pending,running,succeeded,failed" doc:"pending: waiting for the engine's next pass over the tenant; running: in that pass; succeeded or failed: done."`
 	UserID     *uuid.UUID `json:"userId,omitempty" format:"uuid" doc:"The one user a sync re-reads; absent: every monitored user."`
 	CreatedAt  time.Time  `json:"createdAt"`
@@ -36,7 +37,7 @@ func toOperation(o store.Operation) operationView {
 
 type syncInput struct {
 	Body *struct {
-		UserID string `json:"userId,omitempty" maxLength:"256" doc:"The user to re-read, by object id or UPN; absent: every monitored user of the tenant."`
+		UserID string `json:"userId,omitempty" maxLength:"256" doc:"The user to re-read and send again, by object id or UPN; absent: every monitored user of the tenant."`
 	} `required:"false"`
 }
 
@@ -48,11 +49,15 @@ type operationAccepted struct {
 type operationOutput struct{ Body operationView }
 
 func (s resources) registerSync(api huma.API) {
-	op := withStatus(operation("sync", http.MethodPost, "/sync", "Re-read presence from Microsoft Graph", store.ScopePresenceWrite, "Presence"),
+	op := withStatus(operation("sync", http.MethodPost, "/sync", "Re-read presence from Microsoft Graph and send it again", store.ScopePresenceWrite, "Presence"),
 		http.StatusNotFound)
 	op.DefaultStatus = http.StatusAccepted
 	op.Description = "Re-reads one user's presence, or every monitored user's, from Microsoft Graph in the engine's next pass over the tenant " +
-		"(usually within a minute); what differs from what was last sent goes out as events. Poll the operation for the outcome. " +
+		"(usually within a minute) and sends each re-read user's current state as an event, whether or not it changed since the last one: " +
+		"a new event (new `eventId`, so a new `webhook-id`; the user's next `sequence`, so order per user holds) with `source` `sync`, " +
+		"on the webhooks and the event stream alike. The debounce applies as to any change: for a user whose change leaving `talking` is held, " +
+		"the event goes out when the window ends (none if talking resumes within it: `talking` is then still current). " +
+		"The operation succeeds once these events are recorded. Poll the operation for the outcome. " +
 		"404: no such user; 409: the user is not resolved yet, or the tenant is not active."
 	huma.Register(api, op, func(ctx context.Context, in *syncInput) (*operationAccepted, error) {
 		ref := ""

@@ -25,11 +25,11 @@ func (f *fixture) enginePass(t *testing.T, failure string) {
 		t.Fatal(err)
 	}
 	if failure == "" {
-		users, upTo, err := f.st.PendingResyncs(ctx, f.tenant, 1000)
+		q, err := f.st.PendingResyncs(ctx, f.tenant, 1000)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := f.st.ClearResyncs(ctx, f.tenant, users, upTo); err != nil {
+		if err := f.st.ClearResyncs(ctx, f.tenant, q.Users, q.UpTo); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -49,8 +49,8 @@ func TestATenantSyncIsAnOperationWhoseStatusIsTheEnginesOutcome(t *testing.T) {
 		resp.Header.Get("Location") != "/api/v1/operations/"+id {
 		t.Fatalf("POST /sync: %d %v %q", resp.StatusCode, op, resp.Header.Get("Location"))
 	}
-	if queued, _, _ := f.st.PendingResyncs(context.Background(), f.tenant, 10); len(queued) != 2 {
-		t.Errorf("queued %v, want both monitored users", queued)
+	if queued, _ := f.st.PendingResyncs(context.Background(), f.tenant, 10); len(queued.Users) != 2 {
+		t.Errorf("queued %v, want both monitored users", queued.Users)
 	}
 	if a := f.audited(t); a.Action != "sync.requested" || a.Detail["operation"] != id || !strings.HasPrefix(a.Actor, "apikey:") {
 		t.Errorf("audit: %+v", a)
@@ -114,8 +114,8 @@ func TestASyncIsRefusedForAnUnknownOrUnresolvedUserOrATenantNotMonitored(t *test
 			t.Errorf("POST /sync %.50s: %d %v, want %d", body, code, p, want)
 		}
 	}
-	if queued, _, _ := f.st.PendingResyncs(context.Background(), f.tenant, 10); len(queued) != 0 {
-		t.Errorf("refused syncs queued %v", queued)
+	if queued, _ := f.st.PendingResyncs(context.Background(), f.tenant, 10); len(queued.Users) != 0 {
+		t.Errorf("refused syncs queued %v", queued.Users)
 	}
 }
 
