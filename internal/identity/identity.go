@@ -57,6 +57,7 @@ type Client struct {
 	login string
 	hc    *http.Client
 	now   func() time.Time
+	oidc  providerCache // the sign-in authority's configuration (signin.go)
 }
 
 // Options configure a Client.
