@@ -26,7 +26,9 @@ type authRequest struct {
 	challenge    string
 	method       string
 	loginHint    string
-	user         *User // set once the password checked out (MFA pending)
+	maxAge       int       // max_age in seconds; -1 when not asked
+	user         *User     // set once the password checked out (MFA pending)
+	authTime     time.Time // when the password checked out
 	created      time.Time
 }
 
@@ -41,6 +43,8 @@ type authCode struct {
 	challenge   string
 	method      string
 	nonce       string
+	authTime    time.Time // when the person entered their credentials
+	maxAge      bool      // max_age was asked: the ID token carries auth_time
 	issued      time.Time
 	redeemed    bool
 }
@@ -80,6 +84,13 @@ func (s *Sim) authorize(w http.ResponseWriter, r *http.Request) {
 		s.redirectError(w, req, "invalid_request", 501491, "Invalid size of Code_Challenge parameter.", "")
 		return
 	}
+	if req.maxAge, ok = parseMaxAge(q.Get("max_age")); !ok {
+		s.redirectError(w, req, "invalid_request", 90016, "The max_age parameter must be a non-negative number of seconds.", "")
+		return
+	}
+	// prompt=login and max_age ask for credentials entered now: graphsim
+	// keeps no browser session, so every sign-in is one, and auth_time is
+	// when the password was checked (roles.go).
 	if q.Get("prompt") == "none" { // graphsim keeps no browser session: silent sign-in cannot succeed
 		s.redirectError(w, req, "login_required", 50058, "A silent sign-in request was sent but no user is signed in.", "")
 		return
@@ -203,6 +214,9 @@ func (s *Sim) signInPost(w http.ResponseWriter, r *http.Request) {
 		renderPage(w, http.StatusOK, "signin", page)
 		return
 	}
+	s.mu.Lock()
+	req.authTime = s.clock()
+	s.mu.Unlock()
 	if u.MFARequired {
 		s.mu.Lock()
 		req.user = u
@@ -218,7 +232,7 @@ func (s *Sim) finishSignIn(w http.ResponseWriter, req *authRequest, u *User) {
 	s.mu.Lock()
 	t := s.tenants[u.TenantID]
 	if req.consent {
-		if !u.Admin {
+		if !canGrantConsent(u) {
 			s.mu.Unlock()
 			renderPage(w, http.StatusOK, "message", pageData{Title: "Need admin approval", Req: req.id,
 				Error: fmt.Sprintf("AADSTS90094: %s needs permission to access resources in your organization that only an admin can grant. Please ask an admin to grant permission to this app before you can use it.", req.app.DisplayName)})
@@ -233,7 +247,15 @@ func (s *Sim) finishSignIn(w http.ResponseWriter, req *authRequest, u *User) {
 	}
 	grant := t.grants[req.app.ClientID]
 	scopes, missing := grantedScopes(grant, req.scopes)
-	if grant == nil || missing != "" {
+	// Signing in asking only who the person is (openid, profile…) needs
+	// no admin consent: Entra asks the person's own consent for it, which
+	// graphsim takes as given.
+	if grant == nil && !slices.ContainsFunc(req.scopes, func(sc string) bool { return !isOIDCScope(sc) }) {
+		scopes, missing = nil, ""
+	} else if grant == nil {
+		missing = "all"
+	}
+	if missing != "" {
 		s.mu.Unlock()
 		renderPage(w, http.StatusOK, "message", pageData{Title: "Need admin approval", Req: req.id,
 			Error: fmt.Sprintf("AADSTS65001: The user or administrator has not consented to use the application with ID '%s' named '%s'. Send an interactive authorization request for this user and resource.", req.app.ClientID, req.app.DisplayName)})
@@ -241,7 +263,7 @@ func (s *Sim) finishSignIn(w http.ResponseWriter, req *authRequest, u *User) {
 	}
 	code := opaqueToken("1.A")
 	s.codes[code] = &authCode{app: req.app, tenant: t, user: u, scopes: scopes, oidc: withOIDC(nil, req.scopes), redirectURI: req.redirectURI,
-		challenge: req.challenge, method: req.method, nonce: req.nonce, issued: s.clock()}
+		challenge: req.challenge, method: req.method, nonce: req.nonce, authTime: req.authTime, maxAge: req.maxAge >= 0, issued: s.clock()}
 	delete(s.pending, req.id)
 	s.mu.Unlock()
 	s.redirect(w, req, map[string]string{"code": code, "session_state": uuid.NewString()})

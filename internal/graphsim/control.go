@@ -28,8 +28,8 @@ func (s *Sim) accountControlRoutes() []ctlRoute {
 		{"PATCH", "/users/{id}", `{"mfaRequired": true, "enabled": true, "password": "New-1"}`,
 			"change an account (each field optional); a new password revokes its refresh tokens, as an admin's reset does", s.ctlPatchUser},
 		{"POST", "/users/{id}/revoke", "", "revokeSignInSessions: the account's refresh tokens issued so far fail (AADSTS50173)", s.ctlRevokeUser},
-		{"PATCH", "/apps/{clientId}", `{"redirectUris": ["http://localhost:8080/onboarding/consent/callback"]}`,
-			"add redirect URIs to the app registration", s.ctlPatchApp},
+		{"PATCH", "/apps/{clientId}", `{"redirectUris": ["http://localhost:8080/onboarding/consent/callback"], "groupMembershipClaims": "DirectoryRole"}`,
+			"add redirect URIs to the app registration; set its manifest's groupMembershipClaims (DirectoryRole or All: tokens carry wids; \"None\": not)", s.ctlPatchApp},
 		{"POST", "/apps/{clientId}/expire-secrets", "", "the app's client secrets expire now", s.ctlExpireSecrets},
 		{"GET", "/faults", "", "the token-endpoint faults in force",
 			func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.faults.list()) }},
@@ -134,7 +134,8 @@ func (s *Sim) ctlGetTenant(w http.ResponseWriter, r *http.Request) {
 		Password    string    `json:"password"`
 		MFARequired bool      `json:"mfaRequired"`
 		Enabled     bool      `json:"enabled"`
-		Admin       bool      `json:"admin"`
+		Admin       bool      `json:"admin"` // may grant admin consent
+		Roles       []string  `json:"roles"` // directory role template ids (wids)
 	}
 	out := struct {
 		ID       uuid.UUID `json:"id"`
@@ -147,7 +148,7 @@ func (s *Sim) ctlGetTenant(w http.ResponseWriter, r *http.Request) {
 		out.Consents = append(out.Consents, g)
 	}
 	for _, u := range t.users {
-		out.Users = append(out.Users, userOut{u.ID, u.UPN, u.DisplayName, u.Password, u.MFARequired, u.Enabled, u.Admin})
+		out.Users = append(out.Users, userOut{u.ID, u.UPN, u.DisplayName, u.Password, u.MFARequired, u.Enabled, canGrantConsent(u), directoryRoles(u)})
 	}
 	sort.Slice(out.Users, func(i, j int) bool { return out.Users[i].UPN < out.Users[j].UPN })
 	writeJSON(w, 200, out)
@@ -218,7 +219,8 @@ func (s *Sim) ctlRevokeUser(w http.ResponseWriter, r *http.Request) {
 
 func (s *Sim) ctlPatchApp(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		RedirectURIs []string `json:"redirectUris"`
+		RedirectURIs          []string `json:"redirectUris"`
+		GroupMembershipClaims *string  `json:"groupMembershipClaims"`
 	}
 	if !decode(w, r, &body) {
 		return
@@ -234,6 +236,9 @@ func (s *Sim) ctlPatchApp(w http.ResponseWriter, r *http.Request) {
 		if !slices.Contains(app.RedirectURIs, u) {
 			app.RedirectURIs = append(app.RedirectURIs, u)
 		}
+	}
+	if body.GroupMembershipClaims != nil {
+		app.GroupMembershipClaims = *body.GroupMembershipClaims
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

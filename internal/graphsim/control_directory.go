@@ -25,6 +25,8 @@ func (s *Sim) directoryControlRoutes() []ctlRoute {
 		{"POST", "/users/{id}/restore", "", "restore an account from deleted items", s.ctlRestoreUser},
 		{"POST", "/users/{id}/rename", `{"upn": "adele.vance2@contoso-1.example", "displayName": "Adele Vance", "mail": "adele@contoso-1.example"}`,
 			"change an account's UPN (in its domain), display name or mail; empty fields stay", s.ctlRenameUser},
+		{"PUT", "/users/{id}/roles", `{"roles": ["62e90394-69f5-4237-9190-012177145e10"]}`,
+			"assign the account's directory roles by template id (replacing any): Global Administrator 62e90394-…, Privileged Role Administrator e8611ab8-… may grant admin consent; listed in the wids claim of apps whose groupMembershipClaims asks", s.ctlSetRoles},
 		{"GET", "/tenants/{id}/groups", "", "the tenant's groups with their direct members' ids", s.ctlListGroups},
 		{"POST", "/tenants/{id}/groups", `{"displayName": "Support agents", "description": "", "members": ["adele.vance@contoso-1.example"]}`,
 			"create a security group; members by UPN, user id, or a group's id or name; 201 with it", s.ctlCreateGroup},

@@ -57,7 +57,10 @@ type User struct {
 	Password    string
 	MFARequired bool
 	Enabled     bool
-	Admin       bool // may grant tenant-wide admin consent
+	Admin       bool // may grant tenant-wide admin consent (a Global Administrator)
+	// Roles are the directory roles assigned to the account, by template
+	// id (roles.go): what the wids claim lists.
+	Roles []string `json:",omitempty"`
 	// RevokedAt invalidates every refresh token issued before it
 	// (revokeSignInSessions, an admin password reset).
 	RevokedAt time.Time
@@ -75,6 +78,9 @@ type App struct {
 	// registration: what /.default and admin consent grant.
 	Delegated   []string
 	Application []string
+	// GroupMembershipClaims is the manifest's groupMembershipClaims:
+	// DirectoryRole or All puts the wids claim in tokens (roles.go).
+	GroupMembershipClaims string `json:",omitempty"`
 }
 
 // AppSecret is one client secret of an app registration.
@@ -112,6 +118,9 @@ type SeedApp struct {
 	DisplayName   string     `json:"displayName,omitempty"`
 	Delegated     []string   `json:"delegatedPermissions,omitempty"`
 	Application   []string   `json:"applicationPermissions,omitempty"`
+	// GroupMembershipClaims is the manifest's groupMembershipClaims
+	// ("DirectoryRole" or "All" for the wids claim; empty for none).
+	GroupMembershipClaims string `json:"groupMembershipClaims,omitempty"`
 }
 
 // SeedTenant is one tenant. Consented pre-grants the app's admin consent.
@@ -193,6 +202,9 @@ func GenerateSeed(tenants, usersPerTenant, monitorsPerTenant int, seed uint64) S
 		DisplayName:  "Presence Bridge",
 		Delegated:    DefaultDelegated,
 		Application:  DefaultApplication,
+		// Our registration asks for directory roles in its tokens, so
+		// onboarding can tell an administrator (docs/identity.md#people-signing-in).
+		GroupMembershipClaims: "DirectoryRole",
 	}}
 	for t := 1; t <= tenants; t++ {
 		s.Tenants = append(s.Tenants, g.tenant(t, usersPerTenant, monitorsPerTenant))

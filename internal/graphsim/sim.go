@@ -153,7 +153,7 @@ func (s *Sim) Apply(seed Seed) error {
 		app, ok := s.apps[seed.App.ClientID]
 		if !ok {
 			app = &App{ClientID: seed.App.ClientID, MultiTenant: true, DisplayName: seed.App.DisplayName,
-				Delegated: seed.App.Delegated, Application: seed.App.Application}
+				Delegated: seed.App.Delegated, Application: seed.App.Application, GroupMembershipClaims: seed.App.GroupMembershipClaims}
 			if app.Delegated == nil {
 				app.Delegated = DefaultDelegated
 			}
@@ -239,6 +239,9 @@ func (s *Sim) addUserLocked(t *Tenant, su SeedUser, admin bool) error {
 	}
 	u := &User{ID: su.ID, TenantID: t.ID, UPN: su.UPN, Mail: su.UPN, DisplayName: name, Password: su.Password,
 		MFARequired: su.MFARequired, Enabled: !su.Disabled, Admin: admin}
+	if admin {
+		u.Roles = []string{RoleGlobalAdministrator}
+	}
 	s.users[u.ID] = u
 	t.users[u.ID] = u
 	t.byUPN[strings.ToLower(u.UPN)] = u

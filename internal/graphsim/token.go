@@ -163,7 +163,11 @@ func (s *Sim) redeemCodeLocked(app *App, t *Tenant, f map[string][]string, now t
 		return nil, e
 	}
 	c.redeemed = true
-	return s.userTokensLocked(app, c.tenant, c.user, c.scopes, c.oidc, c.nonce, now), nil
+	facts := signInFacts{nonce: c.nonce}
+	if c.maxAge { // OpenID Connect Core 3.1.2.1: max_age asked, auth_time given
+		facts.authTime = c.authTime
+	}
+	return s.userTokensLocked(app, c.tenant, c.user, c.scopes, c.oidc, facts, now), nil
 }
 
 func (s *Sim) redeemRefreshLocked(app *App, t *Tenant, f map[string][]string, now time.Time) (map[string]any, *aadError) {
@@ -211,7 +215,7 @@ func (s *Sim) redeemRefreshLocked(app *App, t *Tenant, f map[string][]string, no
 			scopes = append(scopes, sc)
 		}
 	}
-	return s.userTokensLocked(app, rec.tenant, rec.user, scopes, rec.oidc, "", now), nil
+	return s.userTokensLocked(app, rec.tenant, rec.user, scopes, rec.oidc, signInFacts{}, now), nil
 }
 
 func (s *Sim) passwordLocked(app *App, t *Tenant, f map[string][]string, now time.Time) (map[string]any, *aadError) {
@@ -253,7 +257,7 @@ func (s *Sim) passwordLocked(app *App, t *Tenant, f map[string][]string, now tim
 		e := errNoConsent(app)
 		return nil, &e
 	}
-	return s.userTokensLocked(app, tenant, u, scopes, strings.Fields(get("scope")), "", now), nil
+	return s.userTokensLocked(app, tenant, u, scopes, strings.Fields(get("scope")), signInFacts{}, now), nil
 }
 
 func (s *Sim) clientCredentialsLocked(app *App, t *Tenant, scope string, now time.Time) (map[string]any, *aadError) {
@@ -284,7 +288,7 @@ func (s *Sim) clientCredentialsLocked(app *App, t *Tenant, scope string, now tim
 
 // userTokensLocked issues a delegated access token, plus a refresh token
 // with offline_access and an ID token with openid (docs/identity.md#delegated-sign-in).
-func (s *Sim) userTokensLocked(app *App, t *Tenant, u *User, scopes, requested []string, nonce string, now time.Time) map[string]any {
+func (s *Sim) userTokensLocked(app *App, t *Tenant, u *User, scopes, requested []string, facts signInFacts, now time.Time) map[string]any {
 	resp := map[string]any{
 		"token_type":     "Bearer",
 		"scope":          strings.Join(qualified(withOIDC(scopes, requested)), " "),
@@ -298,7 +302,7 @@ func (s *Sim) userTokensLocked(app *App, t *Tenant, u *User, scopes, requested [
 		resp["refresh_token"] = rt
 	}
 	if slices.Contains(requested, "openid") {
-		resp["id_token"] = s.idToken(s.BaseURL(), t, app, u, nonce, now)
+		resp["id_token"] = s.idToken(s.BaseURL(), t, app, u, facts, now)
 	}
 	return resp
 }

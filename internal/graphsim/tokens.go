@@ -149,7 +149,7 @@ func (s *Sim) accessToken(t *Tenant, app *App, u *User, scopes, roles []string, 
 }
 
 // idToken issues a v2 ID token for the client (docs/identity.md#token-claims).
-func (s *Sim) idToken(base string, t *Tenant, app *App, u *User, nonce string, now time.Time) string {
+func (s *Sim) idToken(base string, t *Tenant, app *App, u *User, facts signInFacts, now time.Time) string {
 	c := jwt.MapClaims{
 		"aud":                app.ClientID,
 		"iss":                base + "/" + t.ID.String() + "/v2.0",
@@ -164,8 +164,14 @@ func (s *Sim) idToken(base string, t *Tenant, app *App, u *User, nonce string, n
 		"ver":                "2.0",
 		"uti":                randomID(16),
 	}
-	if nonce != "" {
-		c["nonce"] = nonce
+	if facts.nonce != "" {
+		c["nonce"] = facts.nonce
+	}
+	if !facts.authTime.IsZero() {
+		c["auth_time"] = facts.authTime.Unix()
+	}
+	if wids := directoryRoles(u); len(wids) > 0 && emitsWids(app) {
+		c["wids"] = wids
 	}
 	return s.signer.sign(c)
 }
