@@ -370,7 +370,7 @@ func (d *Deliverer) send(ctx context.Context, dl store.Delivery, rec *recorder, 
 			d.recovered(ctx, log, dl, c)
 		}
 	case status == http.StatusGone:
-		rerr = d.st.DisableEndpoint(ctx, dl.EndpointID, "the endpoint answered 410 Gone")
+		rerr = d.st.EndpointGone(ctx, dl.TenantID, dl.EndpointID)
 		d.forget(dl.EndpointID)
 		log.Warn("deliver: endpoint disabled: it answered 410 Gone; its pending deliveries are dead until it is enabled and they are replayed")
 	default:

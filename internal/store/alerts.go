@@ -17,6 +17,13 @@ const (
 	// writing presence into Teams takes (the subject names it); presence
 	// is still read.
 	AlertWriteBackConsent = "write_back_consent"
+	// AlertEndpointDisabled: a webhook endpoint (the subject) answered 410
+	// Gone and was disabled; resolved when it is enabled or deleted.
+	AlertEndpointDisabled = "endpoint_disabled"
+	// AlertSecretExpiring: the client secret of the tenant's own app
+	// registration expires soon; the subject is the stage ("30", "7" or
+	// "1" days), each graver stage superseding the one before.
+	AlertSecretExpiring = "app_secret_expiring"
 )
 
 // Alert is a condition a tenant's admin must act on.
@@ -66,4 +73,47 @@ func (s *Store) Alerts(ctx context.Context, tenantID uuid.UUID) ([]Alert, error)
 		return a, r.Scan(&a.ID, &a.TenantID, &a.Kind, &a.Subject, &a.Message, &a.Detail, &a.RaisedAt, &a.ResolvedAt)
 	})
 	return v, wrap("alerts", err)
+}
+
+// RaiseAlertStage raises the alert of kind about subject and supersedes
+// the tenant's other open alerts of that kind: resolved, but marked so
+// that no "resolved" mail says the condition is over (a client secret's
+// 7-day warning replaces its 30-day one).
+func (s *Store) RaiseAlertStage(ctx context.Context, tenantID uuid.UUID, kind, subject, message string, detail map[string]any) error {
+	return s.InTx(ctx, func(tx Tx) error {
+		_, err := tx.db.Exec(ctx, `UPDATE alerts SET resolved_at = now(), updated_at = now(), superseded = true
+			WHERE tenant_id = $1 AND kind = $2 AND subject <> $3 AND resolved_at IS NULL`, tenantID, kind, subject)
+		if err != nil {
+			return wrap("raise alert stage", err)
+		}
+		return tx.RaiseAlert(ctx, tenantID, kind, subject, message, detail)
+	})
+}
+
+// SecretExpiry is when a tenant's own app's client secret expires (nil:
+// not known, or no own app) for a tenant that has one or an open alert of
+// kind.
+type SecretExpiry struct {
+	TenantID  uuid.UUID
+	ClientID  *uuid.UUID
+	ExpiresAt *time.Time
+}
+
+// SecretExpiries lists the active tenants whose own app's secret expiry is
+// known, and every tenant with an open alert of kind (its secret may have
+// been replaced, or the app removed).
+func (s *Store) SecretExpiries(ctx context.Context, kind string) ([]SecretExpiry, error) {
+	rows, err := s.db.Query(ctx, `SELECT t.id, a.client_id, CASE WHEN t.status = 'active' THEN a.secret_expires_at END FROM tenants t
+		LEFT JOIN tenant_apps a ON a.tenant_id = t.id
+		WHERE (t.status = 'active' AND a.secret_expires_at IS NOT NULL)
+			OR EXISTS (SELECT 1 FROM alerts al WHERE al.tenant_id = t.id AND al.kind = $1 AND al.resolved_at IS NULL)
+		ORDER BY t.id`, kind)
+	if err != nil {
+		return nil, wrap("secret expiries", err)
+	}
+	v, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (SecretExpiry, error) {
+		var e SecretExpiry
+		return e, r.Scan(&e.TenantID, &e.ClientID, &e.ExpiresAt)
+	})
+	return v, wrap("secret expiries", err)
 }

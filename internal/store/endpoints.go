@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -135,6 +136,9 @@ func (s *Store) DeleteEndpoint(ctx context.Context, tenantID, id uuid.UUID) (pen
 	if err == nil && !found {
 		err = ErrEndpointNotFound
 	}
+	if err == nil {
+		err = s.ResolveAlert(ctx, tenantID, AlertEndpointDisabled, id.String())
+	}
 	return pending, wrap("delete endpoint", err)
 }
 
@@ -176,10 +180,35 @@ func (s *Store) RotateEndpointSecret(ctx context.Context, tenantID, id uuid.UUID
 	return e, wrap("rotate endpoint secret", err)
 }
 
-// EnableEndpoint turns an endpoint back on (after a 410 was fixed).
+// EnableEndpoint turns an endpoint back on (after a 410 was fixed), which
+// resolves the alert its disabling raised.
 func (s *Store) EnableEndpoint(ctx context.Context, tenantID, id uuid.UUID) (bool, error) {
 	tag, err := s.db.Exec(ctx, `UPDATE endpoints SET enabled = true, disabled_reason = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+	if err == nil && tag.RowsAffected() == 1 {
+		err = s.ResolveAlert(ctx, tenantID, AlertEndpointDisabled, id.String())
+	}
 	return tag.RowsAffected() == 1, wrap("enable endpoint", err)
+}
+
+// EndpointGone disables an endpoint that answered 410 Gone (as
+// DisableEndpoint) and raises an alert for the tenant, in one transaction:
+// unlike an admin's disabling, nobody chose this, and events stop reaching
+// the telephony platform until someone acts.
+func (s *Store) EndpointGone(ctx context.Context, tenantID, id uuid.UUID) error {
+	const reason = "the endpoint answered 410 Gone"
+	return s.InTx(ctx, func(tx Tx) error {
+		if err := tx.DisableEndpoint(ctx, id, reason); err != nil {
+			return err
+		}
+		var url string
+		if err := tx.db.QueryRow(ctx, `SELECT url FROM endpoints WHERE tenant_id = $1 AND id = $2`, tenantID, id).Scan(&url); err != nil {
+			return wrap("endpoint gone", err)
+		}
+		msg := fmt.Sprintf("Your webhook endpoint %s answered 410 Gone, which asks senders to stop, so Presence Bridge disabled it: "+
+			"presence changes no longer reach it (they are kept, and can be replayed). Fix: if the endpoint should receive events, "+
+			"correct its URL if it moved, enable it again and replay what it missed.", url)
+		return tx.RaiseAlert(ctx, tenantID, AlertEndpointDisabled, id.String(), msg, map[string]any{"endpoint": id, "url": url, "reason": reason})
+	})
 }
 
 // DisableEndpoint turns an endpoint off (410 Gone) and ends its pending
