@@ -48,7 +48,7 @@ func newFixture(t *testing.T, change ...func(*graphsim.Seed, *Config)) *fixture 
 	t.Cleanup(srv.Close)
 	f.sim.SetBaseURL(srv.URL)
 	f.seed = graphsim.GenerateSeed(2, 3, 3, 21)
-	f.seed.App.RedirectURIs = []string{base + "/onboarding/consent/callback", base + "/onboarding/monitors/callback"}
+	f.seed.App.RedirectURIs = []string{base + "/onboarding/consent/callback", base + "/onboarding/monitors/callback", base + "/onboarding/signin/callback"}
 	f.seed.Tenants[0].Consented = false
 	cfg := Config{
 		App:     identity.App{ClientID: f.seed.App.ClientID, ClientSecret: f.seed.App.ClientSecret},
