@@ -31,6 +31,9 @@ type Options struct {
 	// (*writeback.Writer); the worker is registered in every process, so
 	// the web role may insert its jobs, and runs where Work is set.
 	Writer PresenceWriter
+	// Alerts mails tenants' contacts about their alerts, every minute;
+	// nil: no alert mail (none configured).
+	Alerts AlertMailer
 }
 
 // NewClient builds the River client, over st's pool, with every worker and
@@ -46,6 +49,9 @@ func NewClient(st *store.Store, opts Options) (*river.Client[pgx.Tx], error) {
 	}
 	river.AddWorker(workers, &RetentionWorker{st: st, keep: opts.Retention})
 	river.AddWorker(workers, &PresenceWriteWorker{st: st, w: opts.Writer})
+	if opts.Alerts != nil {
+		river.AddWorker(workers, &AlertMailWorker{m: opts.Alerts})
+	}
 
 	cfg := &river.Config{
 		Logger:  opts.Logger,
@@ -62,6 +68,11 @@ func NewClient(st *store.Store, opts Options) (*river.Client[pgx.Tx], error) {
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true, ID: "presence_retention"}),
+		}
+		if opts.Alerts != nil {
+			cfg.PeriodicJobs = append(cfg.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(alertMailEvery),
+				func() (river.JobArgs, *river.InsertOpts) { return AlertMailArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true, ID: "alert_mail"}))
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(st.Pool()), cfg)
