@@ -20,9 +20,11 @@ import (
 	"presencebridge/internal/store"
 )
 
-// TokenChecker validates a POST's validationTokens (*notification.Validator).
+// TokenChecker validates a POST's validationTokens against the tenants its
+// items come from, each with the app its subscriptions are made with
+// (*notification.Validator).
 type TokenChecker interface {
-	Check(tokens []string, tenants []string) error
+	Check(tokens []string, expect []notification.Expect) error
 }
 
 // KeyLoader puts every usable encryption certificate of ours into keys,
@@ -113,16 +115,14 @@ func (p *Processor) ProcessBatch(ctx context.Context) (Stats, error) {
 		for i, c := range claimed {
 			row := inboxRow{id: c.ID, kind: c.Kind, payload: c.Payload, received: c.ReceivedAt}
 			ids[i] = row.id
-			ok, err := p.open(row, m, &st)
-			if err != nil {
-				return fmt.Errorf("inbox row %d: %w", row.id, err)
-			}
-			if ok.coll.Value != nil {
-				posts = append(posts, ok)
+			if po, ok := p.open(row, m, &st); ok {
+				posts = append(posts, po)
 			}
 		}
 		// While every core unwraps keys, this goroutine — idle otherwise —
-		// looks up the subscriptions and tenants the items name.
+		// looks up the subscriptions and tenants the items name. Nothing
+		// decrypted is used before its POST's tokens pass (validate), and
+		// those are checked against what the lookups found.
 		decrypted := make(chan struct{})
 		go func() {
 			defer close(decrypted)
@@ -131,6 +131,9 @@ func (p *Processor) ProcessBatch(ctx context.Context) (Stats, error) {
 		err = p.prefetch(ctx, tx, m, posts)
 		<-decrypted
 		if err != nil {
+			return err
+		}
+		if posts, err = p.validate(posts, m, &st); err != nil {
 			return err
 		}
 		if err := p.retryUnknownCertificates(ctx, tx, m, posts); err != nil {
@@ -216,6 +219,7 @@ func (p *Processor) Drain(ctx context.Context) (Stats, error) {
 type memo struct {
 	subs    map[string]store.SubscriptionKey // by Graph subscription id
 	tenants map[uuid.UUID]store.Tenant
+	apps    map[uuid.UUID]string         // by tenant: its own app's client id, "" for ours
 	rules   map[uuid.UUID]presence.Rules // by tenant, as stored when the batch read the tenant
 	touched map[uuid.UUID]time.Time      // subscription → last notification
 	drops   []drop
@@ -223,46 +227,20 @@ type memo struct {
 }
 
 func newMemo() *memo {
-	return &memo{subs: map[string]store.SubscriptionKey{}, tenants: map[uuid.UUID]store.Tenant{},
+	return &memo{subs: map[string]store.SubscriptionKey{}, tenants: map[uuid.UUID]store.Tenant{}, apps: map[uuid.UUID]string{},
 		rules: map[uuid.UUID]presence.Rules{}, touched: map[uuid.UUID]time.Time{}}
 }
 
-// open parses an inbox row and checks its validationTokens before any of
-// its rich items is trusted. A row to drop comes back without items; an
-// error (keys unavailable) leaves the batch for a later try.
-func (p *Processor) open(row inboxRow, m *memo, st *Stats) (post, error) {
+// open parses an inbox row; one that is not a notification collection is
+// dropped (ok false). Its validationTokens are checked once its items'
+// subscriptions are known (validate).
+func (p *Processor) open(row inboxRow, m *memo, st *Stats) (po post, ok bool) {
 	coll, err := notification.Parse(row.payload)
 	if err != nil {
 		p.drop(m, st, DropUnreadable, row, notification.Notification{}, uuid.Nil, err)
-		return post{}, nil
+		return post{}, false
 	}
-	rich := false
-	tenants := map[string]bool{}
-	for _, n := range coll.Value {
-		rich = rich || n.EncryptedContent != nil
-		tenants[strings.ToLower(n.TenantID)] = true
-	}
-	if rich {
-		var list []string
-		for t := range tenants {
-			list = append(list, t)
-		}
-		if p.tokens == nil {
-			return post{}, errors.New("intake: rich notifications but no validation token checker")
-		}
-		err := p.tokens.Check(coll.ValidationTokens, list)
-		if err != nil && !errors.Is(err, notification.ErrInvalidToken) {
-			return post{}, err // keys unavailable: leave the row for a later try
-		}
-		if err != nil {
-			// One bad token makes the whole POST suspect (docs/graph.md#validation-tokens).
-			for _, n := range coll.Value {
-				p.drop(m, st, DropBadValidationToken, row, n, uuid.Nil, err)
-			}
-			return post{}, nil
-		}
-	}
-	return post{row: row, coll: coll, plains: make([]decrypted, len(coll.Value))}, nil
+	return post{row: row, coll: coll, plains: make([]decrypted, len(coll.Value))}, true
 }
 
 // decrypt opens every rich item of the batch's posts on all cores at
@@ -367,8 +345,8 @@ func (p *Processor) processItem(ctx context.Context, tx store.Tx, m *memo, row i
 		Debounce: time.Duration(rules.Debounce)}, true, nil
 }
 
-// prefetch looks up, into m, the subscription, tenant and rules of every
-// item.
+// prefetch looks up, into m, the subscription, tenant, rules and app of
+// every item.
 func (p *Processor) prefetch(ctx context.Context, tx store.Tx, m *memo, posts []post) error {
 	for _, po := range posts {
 		for _, n := range po.coll.Value {
@@ -381,7 +359,8 @@ func (p *Processor) prefetch(ctx context.Context, tx store.Tx, m *memo, posts []
 }
 
 // lookup finds an item's subscription (found false: deleted since it was
-// received) and its tenant with the tenant's rules, once per batch.
+// received) and its tenant with the tenant's rules and app, once per
+// batch.
 func (p *Processor) lookup(ctx context.Context, tx store.Tx, m *memo, n notification.Notification) (store.SubscriptionKey, store.Tenant, bool, error) {
 	sub, found := m.subs[n.SubscriptionID]
 	if !found {
@@ -400,14 +379,17 @@ func (p *Processor) lookup(ctx context.Context, tx store.Tx, m *memo, n notifica
 	}
 	t, found := m.tenants[sub.TenantID]
 	if !found {
-		var raw []byte
-		var err error
-		if t, raw, err = tx.TenantWithRules(ctx, sub.TenantID); err != nil {
+		nt, err := tx.TenantForNotifications(ctx, sub.TenantID)
+		if err != nil {
 			return sub, t, false, err
 		}
-		if m.rules[sub.TenantID], err = p.rulesFor(sub.TenantID, raw); err != nil {
+		if m.rules[sub.TenantID], err = p.rulesFor(sub.TenantID, nt.Rules); err != nil {
 			return sub, t, false, err
 		}
+		if nt.OwnAppID != nil {
+			m.apps[sub.TenantID] = nt.OwnAppID.String()
+		}
+		t = nt.Tenant
 		m.tenants[sub.TenantID] = t
 	}
 	return sub, t, true, nil

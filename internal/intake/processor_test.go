@@ -30,7 +30,7 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 
 type tokens struct{ bad, down bool }
 
-func (t tokens) Check(toks []string, tenants []string) error {
+func (t tokens) Check(toks []string, _ []notification.Expect) error {
 	switch {
 	case t.down:
 		return notification.ErrKeysUnavailable

@@ -27,8 +27,8 @@ var ErrKeysUnavailable = errors.New("notification: the identity platform's signi
 
 // Validator checks the validationTokens of rich notifications (docs/graph.md#validation-tokens):
 // signature by the identity platform's keys (JWKS, cached and refreshed by
-// keyfunc), not expired, audience one of our app ids, issued to Graph
-// Change Tracking, by the notification's tenant.
+// keyfunc), not expired, issued to Graph Change Tracking, by the tenant it
+// names, for the app that made that tenant's subscriptions.
 type Validator struct {
 	keys      keyfunc.Keyfunc
 	login     string
@@ -42,9 +42,25 @@ type ValidatorOptions struct {
 	// https://login.microsoftonline.com); its common JWKS signs the tokens
 	// and its v2 issuer form is accepted beside https://sts.windows.net/.
 	LoginURL string
-	// Audiences are our app ids (ours, and tenants' own apps).
+	// Audiences are our app's ids: the audience of the tokens of tenants
+	// that use our app registration (an Expect without AppID). A tenant's
+	// own app is not listed here: Check is told it, for that tenant only.
 	Audiences []string
 	Now       func() time.Time
+}
+
+// Expect is one tenant a POST's items come from, with the app whose
+// subscriptions they come from: Graph sends one token per app and tenant
+// (docs/graph.md#validation-tokens), whose audience is that app.
+type Expect struct {
+	TenantID string // Microsoft's tenant id
+	// AppID is the tenant's own app registration (its client id); "" for
+	// ours (ValidatorOptions.Audiences).
+	AppID string
+	// Rich means the POST has rich items of this tenant that are to be
+	// trusted: a valid token for the tenant and its app must be among the
+	// POST's. Without it a token for the tenant is allowed, not required.
+	Rich bool
 }
 
 // NewValidator fetches the identity platform's keys and keeps them fresh
@@ -64,51 +80,84 @@ func NewValidator(ctx context.Context, opts ValidatorOptions) (*Validator, error
 	return &Validator{keys: k, login: login, audiences: opts.Audiences, now: opts.Now}, nil
 }
 
-// Check validates every token against the tenants the POST's items name.
-// A POST carrying rich items but no tokens fails: Graph sends them for
-// every rich notification unless the tenant's app setup is broken (docs/graph.md#rich-notifications).
-func (v *Validator) Check(tokens []string, tenants []string) error {
+// Check validates a POST's tokens against the tenants its items come from.
+// Every token must be valid and name one of the expected tenants with
+// that tenant's app as its audience — a token of one tenant's app never
+// vouches for the items of a tenant on another app — and every tenant with
+// rich items must have its token. One failure makes the whole POST
+// suspect. A POST carrying rich items but no tokens fails: Graph sends
+// them for every rich notification unless the tenant's app setup is
+// broken (docs/graph.md#rich-notifications).
+func (v *Validator) Check(tokens []string, expect []Expect) error {
 	if keys, err := v.keys.Storage().KeyReadAll(context.Background()); err != nil || len(keys) == 0 {
 		return ErrKeysUnavailable
 	}
 	if len(tokens) == 0 {
 		return fmt.Errorf("%w: none given", ErrInvalidToken)
 	}
+	vouched := make([]bool, len(expect))
 	for i, raw := range tokens {
-		if err := v.check(raw, tenants); err != nil {
+		tid, aud, err := v.verify(raw)
+		if err != nil {
 			return fmt.Errorf("%w: token %d: %v", ErrInvalidToken, i, err)
+		}
+		named, matched := false, false
+		for j, e := range expect {
+			if !strings.EqualFold(e.TenantID, tid) {
+				continue
+			}
+			named = true
+			if v.forApp(aud, e.AppID) {
+				vouched[j], matched = true, true
+			}
+		}
+		switch {
+		case !named:
+			return fmt.Errorf("%w: token %d: tenant %q is not the notifications' tenant", ErrInvalidToken, i, tid)
+		case !matched:
+			return fmt.Errorf("%w: token %d: audience %v is not the app of tenant %s", ErrInvalidToken, i, aud, tid)
+		}
+	}
+	for j, e := range expect {
+		if e.Rich && !vouched[j] {
+			return fmt.Errorf("%w: no token for tenant %s", ErrInvalidToken, e.TenantID)
 		}
 	}
 	return nil
 }
 
-func (v *Validator) check(raw string, tenants []string) error {
+// forApp says whether a token's audience is app, or ours for "".
+func (v *Validator) forApp(aud []string, app string) bool {
+	want := v.audiences
+	if app != "" {
+		want = []string{app}
+	}
+	return slices.ContainsFunc(aud, func(a string) bool {
+		return slices.ContainsFunc(want, func(x string) bool { return strings.EqualFold(a, x) })
+	})
+}
+
+// verify checks what makes a token Microsoft's for some tenant, and
+// returns that tenant and the token's audience.
+func (v *Validator) verify(raw string) (tid string, aud []string, err error) {
 	claims := jwt.MapClaims{}
-	_, err := jwt.ParseWithClaims(raw, claims, v.keys.Keyfunc, jwt.WithValidMethods([]string{"RS256"}),
+	_, err = jwt.ParseWithClaims(raw, claims, v.keys.Keyfunc, jwt.WithValidMethods([]string{"RS256"}),
 		jwt.WithTimeFunc(v.now), jwt.WithExpirationRequired(), jwt.WithLeeway(5*time.Minute))
 	if err != nil {
-		return err
-	}
-	aud, _ := claims.GetAudience()
-	if !slices.ContainsFunc(aud, func(a string) bool {
-		return slices.ContainsFunc(v.audiences, func(x string) bool { return strings.EqualFold(a, x) })
-	}) {
-		return fmt.Errorf("audience %v is not ours", aud)
+		return "", nil, err
 	}
 	caller, _ := claims["appid"].(string)
 	if ver, _ := claims["ver"].(string); ver == "2.0" {
 		caller, _ = claims["azp"].(string)
 	}
 	if !strings.EqualFold(caller, ChangeTrackingAppID) {
-		return fmt.Errorf("issued to %q, not Graph Change Tracking", caller)
+		return "", nil, fmt.Errorf("issued to %q, not Graph Change Tracking", caller)
 	}
-	tid, _ := claims["tid"].(string)
-	if !slices.ContainsFunc(tenants, func(t string) bool { return strings.EqualFold(t, tid) }) {
-		return fmt.Errorf("tenant %q is not the notifications' tenant", tid)
-	}
+	tid, _ = claims["tid"].(string)
 	iss, _ := claims.GetIssuer()
-	if !strings.EqualFold(iss, "https://sts.windows.net/"+tid+"/") && !strings.EqualFold(iss, v.login+"/"+tid+"/v2.0") {
-		return fmt.Errorf("issuer %q is not the identity platform's for tenant %s", iss, tid)
+	if tid == "" || (!strings.EqualFold(iss, "https://sts.windows.net/"+tid+"/") && !strings.EqualFold(iss, v.login+"/"+tid+"/v2.0")) {
+		return "", nil, fmt.Errorf("issuer %q is not the identity platform's for tenant %q", iss, tid)
 	}
-	return nil
+	aud, _ = claims.GetAudience()
+	return tid, aud, nil
 }

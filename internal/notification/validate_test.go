@@ -63,15 +63,16 @@ func TestValidationTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ours := []Expect{{TenantID: tenant, Rich: true}}
 	good := token(t, key, "k1", nil)
-	if err := v.Check([]string{good}, []string{tenant}); err != nil {
+	if err := v.Check([]string{good}, ours); err != nil {
 		t.Fatalf("valid v1 token: %v", err)
 	}
 	v2 := token(t, key, "k1", func(c jwt.MapClaims) {
 		c["ver"], c["azp"], c["iss"] = "2.0", ChangeTrackingAppID, login+"/"+tenant+"/v2.0"
 		delete(c, "appid")
 	})
-	if err := v.Check([]string{v2, good}, []string{tenant}); err != nil {
+	if err := v.Check([]string{v2, good}, ours); err != nil {
 		t.Fatalf("valid v2 token: %v", err)
 	}
 	forger, _ := rsa.GenerateKey(rand.Reader, 2048)
@@ -86,18 +87,62 @@ func TestValidationTokens(t *testing.T) {
 		"unknown key":      token(t, key, "k9", nil),
 		"not a JWT":        "eyJhbGciOi.nope",
 	} {
-		err := v.Check([]string{good, tok}, []string{tenant})
+		err := v.Check([]string{good, tok}, ours)
 		if !errors.Is(err, ErrInvalidToken) {
 			t.Errorf("%s: %v, want ErrInvalidToken", name, err)
 		}
 	}
-	if err := v.Check(nil, []string{tenant}); !errors.Is(err, ErrInvalidToken) {
+	if err := v.Check(nil, ours); !errors.Is(err, ErrInvalidToken) {
 		t.Errorf("no tokens: %v", err)
 	}
 	hs := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"aud": ourApp})
 	s, _ := hs.SignedString([]byte("k"))
-	if err := v.Check([]string{s}, []string{tenant}); !errors.Is(err, ErrInvalidToken) {
+	if err := v.Check([]string{s}, ours); !errors.Is(err, ErrInvalidToken) {
 		t.Errorf("HS256 token: %v", err)
+	}
+}
+
+// TestATokenVouchesOnlyForTheTenantsOfTheAppItNames: a tenant on its own
+// app registration gets tokens whose audience is that app (Graph: the app
+// that made the subscription). Such a token passes for that tenant only;
+// our app's token passes for our tenants only; and every tenant with rich
+// items needs its own token — one for another tenant's app does not do.
+func TestATokenVouchesOnlyForTheTenantsOfTheAppItNames(t *testing.T) {
+	key, login := identityKeys(t)
+	v, err := NewValidator(t.Context(), ValidatorOptions{LoginURL: login, Audiences: []string{ourApp}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ownApp, otherTenant = "99999999-8888-7777-6666-555555555555", "0d2a6e7c-3c1a-4a3e-9a55-1f6b2d7e8c90"
+	tokenFor := func(tid, app string) string {
+		return token(t, key, "k1", func(c jwt.MapClaims) { c["tid"], c["aud"], c["iss"] = tid, app, "https://sts.windows.net/"+tid+"/" })
+	}
+	ours, own := tokenFor(tenant, ourApp), tokenFor(otherTenant, ownApp)
+	onOurApp, onOwnApp := Expect{TenantID: tenant, Rich: true}, Expect{TenantID: otherTenant, AppID: ownApp, Rich: true}
+	for _, c := range []struct {
+		name   string
+		tokens []string
+		expect []Expect
+		ok     bool
+	}{
+		{"our app's token for our tenant", []string{ours}, []Expect{onOurApp}, true},
+		{"the own app's token for its tenant", []string{own}, []Expect{onOwnApp}, true},
+		{"each tenant's token in a mixed POST", []string{own, ours}, []Expect{onOurApp, onOwnApp}, true},
+		{"a tenant without rich items may lack its token", []string{ours}, []Expect{onOurApp, {TenantID: otherTenant, AppID: ownApp}}, true},
+		{"our app's token for the own-app tenant", []string{tokenFor(otherTenant, ourApp)}, []Expect{onOwnApp}, false},
+		{"the own app's token for our tenant", []string{tokenFor(tenant, ownApp)}, []Expect{onOurApp}, false},
+		{"a mixed POST with our tenant's token only", []string{ours}, []Expect{onOurApp, onOwnApp}, false},
+		{"a mixed POST with the own-app tenant's token only", []string{own}, []Expect{onOurApp, onOwnApp}, false},
+		{"a mixed POST whose second token is for the wrong app", []string{ours, tokenFor(otherTenant, ourApp)}, []Expect{onOurApp, onOwnApp}, false},
+		{"a token for a tenant the POST does not name", []string{ours, own}, []Expect{onOurApp}, false},
+	} {
+		err := v.Check(c.tokens, c.expect)
+		if c.ok && err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
+		if !c.ok && !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("%s: %v, want ErrInvalidToken", c.name, err)
+		}
 	}
 }
 
@@ -109,7 +154,7 @@ func TestValidatorWithoutKeysSaysUnavailableNotInvalid(t *testing.T) {
 		t.Fatal(err)
 	}
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	if err := v.Check([]string{token(t, key, "k1", nil)}, []string{tenant}); !errors.Is(err, ErrKeysUnavailable) || errors.Is(err, ErrInvalidToken) {
+	if err := v.Check([]string{token(t, key, "k1", nil)}, []Expect{{TenantID: tenant, Rich: true}}); !errors.Is(err, ErrKeysUnavailable) || errors.Is(err, ErrInvalidToken) {
 		t.Errorf("keys unreachable: %v, want ErrKeysUnavailable", err)
 	}
 }

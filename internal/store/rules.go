@@ -40,22 +40,35 @@ func (s *Store) TenantRules(ctx context.Context, tenantID uuid.UUID) (presence.R
 	return v, wrap("tenant rules", err)
 }
 
-// TenantWithRules reads a tenant and its mapping rules as stored (nil:
-// the defaults) in one round trip, for the processor, which looks each
-// tenant up once per batch anyway: the stored rules come with it, so a
-// cache of parsed rules is checked against the database's at every batch
-// and a rule change applies to the very next notification.
-func (s *Store) TenantWithRules(ctx context.Context, id uuid.UUID) (Tenant, json.RawMessage, error) {
-	var raw json.RawMessage
-	// The rules come as a scalar subquery, not a join, so that the tenant
-	// columns stay unambiguous whatever tenants and mapping_rules share.
-	row := s.db.QueryRow(ctx, `SELECT `+tenantColumns+`, (SELECT rules FROM mapping_rules WHERE tenant_id = tenants.id)
+// NotifiedTenant is what the notification processor needs of a tenant.
+type NotifiedTenant struct {
+	Tenant
+	Rules json.RawMessage // as stored; nil: the defaults
+	// OwnAppID is the client id of the tenant's own app registration
+	// (tenant_apps), with which its subscriptions are made: the audience
+	// of their validation tokens. Nil: the tenant uses ours.
+	OwnAppID *uuid.UUID
+}
+
+// TenantForNotifications reads a tenant, its mapping rules as stored and
+// its own app registration in one round trip, for the processor, which
+// looks each tenant up once per batch anyway: the stored rules come with
+// it, so a cache of parsed rules is checked against the database's at
+// every batch and a rule change applies to the very next notification;
+// likewise an own app recorded by onboarding applies to the next batch.
+func (s *Store) TenantForNotifications(ctx context.Context, id uuid.UUID) (NotifiedTenant, error) {
+	var nt NotifiedTenant
+	// Scalar subqueries, not joins, so that the tenant columns stay
+	// unambiguous whatever the other tables share with tenants.
+	row := s.db.QueryRow(ctx, `SELECT `+tenantColumns+`, (SELECT rules FROM mapping_rules WHERE tenant_id = tenants.id),
+		(SELECT client_id FROM tenant_apps WHERE tenant_id = tenants.id)
 		FROM tenants WHERE id = $1`, id)
-	t, err := scanTenant(withExtra{row, []any{&raw}})
+	t, err := scanTenant(withExtra{row, []any{&nt.Rules, &nt.OwnAppID}})
 	if err != nil {
-		return t, nil, fmt.Errorf("tenant %s with its mapping rules: %w", id, err)
+		return nt, fmt.Errorf("tenant %s for notifications: %w", id, err)
 	}
-	return t, raw, nil
+	nt.Tenant = t
+	return nt, nil
 }
 
 // DecodeRules reads stored mapping rules over the defaults (nil: the
