@@ -71,7 +71,8 @@ func newFixture(t *testing.T, opts ...fixtureOptions) *fixture {
 	srv := httptest.NewUnstartedServer(nil)
 	f.base = "http://" + srv.Listener.Addr().String()
 	f.seed = graphsim.GenerateSeed(2, 3, 3, 21)
-	f.seed.App.RedirectURIs = []string{f.base + "/onboarding/consent/callback", f.base + "/onboarding/monitors/callback"}
+	f.seed.App.RedirectURIs = []string{f.base + "/onboarding/consent/callback", f.base + "/onboarding/monitors/callback",
+		f.base + "/onboarding/signin/callback"}
 	f.seed.Tenants[0].Consented = false
 	if err := f.sim.Apply(f.seed); err != nil {
 		t.Fatal(err)
@@ -108,6 +109,8 @@ type client struct {
 	f    *fixture
 	http *http.Client
 	csrf string // from the last page that had a form
+	// lastInvite is the link invited() opened last.
+	lastInvite string
 }
 
 func (f *fixture) newClient() *client {
@@ -241,13 +244,35 @@ func (c *client) invited() uuid.UUID {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	p := c.get(link)
-	if p.status != http.StatusSeeOther || p.location != "/onboarding" {
-		c.t.Fatalf("invitation: %d %s", p.status, p.location)
-	}
-	p = c.get("/onboarding")
+	c.lastInvite = link
+	c.signIn(link, c.f.ten().Admin)
+	p := c.get("/onboarding")
 	wantText(c.t, p, http.StatusOK, "Connect Contoso to Presence Bridge")
 	return t.ID
+}
+
+// signInPage opens an invitation link, which asks for a Microsoft sign-in,
+// and has who sign in on graphsim's page; it returns the callback's answer.
+func (c *client) signInPage(link string, who graphsim.SeedUser) page {
+	c.t.Helper()
+	wantText(c.t, c.get(link), http.StatusOK, "Sign in with Microsoft")
+	p := c.post("/onboarding/signin", nil)
+	if p.status != http.StatusSeeOther || !strings.Contains(p.location, "/organizations/oauth2/v2.0/authorize") {
+		c.t.Fatalf("sign-in start: %d %q\n%s", p.status, p.location, text(p.body))
+	}
+	q, err := graphsim.NewPerson().SignIn(context.Background(), p.location, who.UPN, who.Password)
+	if err != nil {
+		c.t.Fatalf("at Microsoft: %v", err)
+	}
+	return c.get("/onboarding/signin/callback?" + q.Encode())
+}
+
+// signIn opens an invitation link and signs who in, who must be let in.
+func (c *client) signIn(link string, who graphsim.SeedUser) {
+	c.t.Helper()
+	if p := c.signInPage(link, who); p.status != http.StatusSeeOther || p.location != "/onboarding" {
+		c.t.Fatalf("invitation sign-in as %s: %d %s\n%s", who.UPN, p.status, p.location, text(p.body))
+	}
 }
 
 // formValues fills the form for the first seeded tenant with its users.

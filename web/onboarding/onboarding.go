@@ -84,6 +84,8 @@ func Routes(d Deps) func(chi.Router) {
 		r.Get("/assets/copy.js", serveCopyScript)
 
 		r.Get("/i/{token}", h.openInvite)
+		r.Post("/signin", h.startSignIn)
+		r.Get("/signin/callback", h.signInCallback)
 		r.Get("/", h.showOnboarding)
 		r.Post("/form", h.saveForm)
 		r.Post("/consent", h.startConsent)
@@ -194,9 +196,13 @@ func (h *handler) requireTenant(w http.ResponseWriter, r *http.Request) (uuid.UU
 	return id, ok
 }
 
-// actor names the admin in the audit log: the e-mail from the form once
-// saved, else "invitee".
+// actor names the admin in the audit log: the account that signed in
+// with the invitation, else the e-mail from the form once saved, else
+// "invitee".
 func (h *handler) actor(ctx context.Context, tenantID uuid.UUID) string {
+	if upn := h.sessions.GetString(ctx, sessionSigner); upn != "" {
+		return "admin:" + upn
+	}
 	st, err := h.svc.Status(ctx, tenantID)
 	if err != nil || st.Tenant.AdminEmail == "" {
 		return "admin:invitee"

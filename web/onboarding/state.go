@@ -29,6 +29,7 @@ const sessionPending = "oauth"
 const (
 	kindConsent = "consent"
 	kindMonitor = "monitor"
+	kindSignIn  = "signin" // the administrator's sign-in an invitation asks for
 )
 
 // pending is a sign-in started in this browser session, waiting for its
@@ -39,6 +40,7 @@ type pending struct {
 	Expires time.Time `json:"e"`
 	Tenant  uuid.UUID `json:"t"`
 	Monitor uuid.UUID `json:"m,omitempty"`
+	Invite  uuid.UUID `json:"i,omitempty"`
 	// ViaLink: started from a Copy URL by the monitor's holder, not by the admin.
 	ViaLink  bool   `json:"l,omitempty"`
 	Actor    string `json:"a"`
@@ -67,7 +69,7 @@ func (h *handler) savePendings(ctx context.Context, ps []pending) {
 func (h *handler) remember(ctx context.Context, p pending) {
 	now := h.now()
 	ps := slices.DeleteFunc(h.pendings(ctx), func(x pending) bool {
-		return !now.Before(x.Expires) || (p.Kind == kindConsent && x.Kind == kindConsent)
+		return !now.Before(x.Expires) || (p.Kind != kindMonitor && x.Kind == p.Kind)
 	})
 	ps = append(ps, p)
 	if len(ps) > maxPending {
