@@ -1,0 +1,208 @@
+// Package portal is the tenant admins' web app under /portal: sign in
+// with Microsoft (only accounts of the tenant's own Microsoft tenant that
+// are its portal admins get in), then the tenant's pages, Home first.
+// The rules live in internal/…; these handlers parse, call the services
+// and render templ pages in the onboarding look.
+//
+// The session holds the tenant, and no URL names it: a session of one
+// tenant cannot ask for another's pages. Every state-changing request
+// passes web.CSRF; before a secret is revealed or a key created, a handler
+// calls requireFresh (a sign-in at most FreshFor old). Every action is
+// audited with actor "portal:<oid>".
+package portal
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"presencebridge/internal/identity"
+	"presencebridge/internal/store"
+	"presencebridge/internal/tenantview"
+	"presencebridge/templates"
+	"presencebridge/web"
+)
+
+// FreshFor is how recent a sign-in must be before a handler reveals a
+// secret or creates a key.
+const FreshFor = 10 * time.Minute
+
+// Deps are what the portal needs.
+type Deps struct {
+	Identity *identity.Client
+	App      identity.App // our multi-tenant registration
+	// BaseURL is the product's public URL; the redirect URI
+	// BaseURL/portal/callback must be registered on App.
+	BaseURL  string
+	Store    *store.Store
+	Views    *tenantview.Reader
+	Sessions *web.Sessions
+	// LoginURL is the identity platform the sign-in leads to (for the
+	// Content-Security-Policy).
+	LoginURL string
+	Logger   *slog.Logger
+	Now      func() time.Time // replaces time.Now (tests age a sign-in)
+}
+
+type handler struct {
+	Deps
+	csrf *web.CSRF
+	csp  string
+}
+
+// Routes returns the /portal routes, for r.Route("/portal", …).
+func Routes(d Deps) func(chi.Router) {
+	h := newHandler(d)
+	return h.routes
+}
+
+func newHandler(d Deps) *handler {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	d.BaseURL = strings.TrimSuffix(d.BaseURL, "/")
+	h := &handler{Deps: d, csp: contentSecurityPolicy(d.LoginURL)}
+	h.csrf = web.NewCSRF(d.Sessions, http.HandlerFunc(h.formRejected))
+	return h
+}
+
+// routes mounts the pages; r may carry more routes (tests add one).
+func (h *handler) routes(r chi.Router) {
+	r.Use(h.pageHeaders, h.Sessions.LoadAndSave, h.csrf.Protect)
+	r.Get("/", h.front)
+	r.Get("/signin", h.startSignIn)
+	r.Get("/callback", h.callback)
+	r.Post("/signout", h.signOut)
+}
+
+func contentSecurityPolicy(loginURL string) string {
+	formAction := "'self'"
+	if u, err := url.Parse(loginURL); err == nil && u.Scheme != "" && u.Host != "" {
+		formAction += " " + u.Scheme + "://" + u.Host
+	}
+	return "default-src 'self'; base-uri 'self'; form-action " + formAction + "; frame-ancestors 'none'; " +
+		"object-src 'none'; img-src 'self' data:"
+}
+
+func (h *handler) pageHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Content-Security-Policy", h.csp)
+		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	var buf bytes.Buffer
+	if err := c.Render(r.Context(), &buf); err != nil {
+		h.fail(w, r, "render page", err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	buf.WriteTo(w)
+}
+
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
+	h.Logger.LogAttrs(r.Context(), slog.LevelError, "portal: "+what, slog.String("path", r.URL.Path), slog.Any("err", err))
+	h.message(w, r, http.StatusInternalServerError, "Something went wrong", templates.Notice{
+		Title: "Presence Bridge could not finish this request.", Detail: "Try again in a minute. If it keeps happening, contact Presence Bridge support."})
+}
+
+func (h *handler) message(w http.ResponseWriter, r *http.Request, status int, heading string, n templates.Notice) {
+	h.render(w, r, status, templates.PortalMessage(heading, n))
+}
+
+func (h *handler) formRejected(w http.ResponseWriter, r *http.Request) {
+	h.message(w, r, http.StatusForbidden, "This form was not accepted", templates.Notice{
+		Title: "This form has expired or was sent from another site.", Detail: "Reload the page and try again."})
+}
+
+// --- the signed-in admin -------------------------------------------------------
+
+// Session keys of a portal sign-in (the onboarding pages share the
+// session and use unprefixed keys).
+const (
+	sessionTenant   = "portal.tenant"
+	sessionObjectID = "portal.oid"
+	sessionUPN      = "portal.upn"
+	sessionAuthTime = "portal.auth_time" // Unix seconds
+	sessionPending  = "portal.oauth"
+)
+
+// Admin is the signed-in portal admin.
+type Admin struct {
+	TenantID uuid.UUID
+	ObjectID uuid.UUID
+	UPN      string
+	AuthTime time.Time
+}
+
+// Actor names the admin in the audit log.
+func (a Admin) Actor() string { return "portal:" + a.ObjectID.String() }
+
+func (h *handler) admin(ctx context.Context) (Admin, bool) {
+	t, err1 := uuid.Parse(h.Sessions.GetString(ctx, sessionTenant))
+	o, err2 := uuid.Parse(h.Sessions.GetString(ctx, sessionObjectID))
+	if err1 != nil || err2 != nil {
+		return Admin{}, false
+	}
+	return Admin{TenantID: t, ObjectID: o, UPN: h.Sessions.GetString(ctx, sessionUPN),
+		AuthTime: time.Unix(h.Sessions.GetInt64(ctx, sessionAuthTime), 0)}, true
+}
+
+type adminKey struct{}
+
+// requireAdmin lets only a signed-in portal admin through, the admin in
+// the request's context (adminOf); others go to the sign-in page.
+func (h *handler) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, ok := h.admin(r.Context())
+		if !ok {
+			http.Redirect(w, r, "/portal", http.StatusSeeOther)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminKey{}, a)))
+	})
+}
+
+func adminOf(ctx context.Context) Admin { a, _ := ctx.Value(adminKey{}).(Admin); return a }
+
+// fresh reports whether the signed-in admin entered their credentials at
+// most d ago.
+func (h *handler) fresh(ctx context.Context, d time.Duration) bool {
+	a, ok := h.admin(ctx)
+	return ok && h.Now().Sub(a.AuthTime) <= d
+}
+
+// requireFresh lets a handler go on with a sign-in at most FreshFor old;
+// otherwise it sends the admin to sign in again (prompt=login, max_age),
+// coming back to this page, and returns false.
+func (h *handler) requireFresh(w http.ResponseWriter, r *http.Request) bool {
+	if h.fresh(r.Context(), FreshFor) {
+		return true
+	}
+	back := r.URL.Path
+	if r.Method != http.MethodGet {
+		back = r.Header.Get("Referer")
+		if u, err := url.Parse(back); err != nil || u.Host != r.Host {
+			back = "/portal"
+		} else {
+			back = u.Path
+		}
+	}
+	http.Redirect(w, r, "/portal/signin?fresh=1&return="+url.QueryEscape(back), http.StatusSeeOther)
+	return false
+}
