@@ -27,6 +27,8 @@ onboarded as its administrator would do it (consent, monitors signed in, users m
 receiver dev runs on 127.0.0.1:9091 and prints each event of), and an API key with every scope is printed
 (kept in PB_DATA_DIR/dev-demo.json while it works), with an invitation link for the second tenant.
 Setting PB_LOGIN_BASE_URL or PB_GRAPH_BASE_URL uses that instead and starts no graphsim and no demo.
+Alert mail to tenants' contacts is kept in the database instead of sent, and listed at /_dev/mail, unless
+PB_SMTP_HOST names a server.
 The first line printed is the product's URL.` + envHelp(),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -44,7 +46,7 @@ The first line printed is the product's URL.` + envHelp(),
 			}
 			if !wantDevGraphsim() {
 				return start(cmd.Context(), cfg, roles["serve"], func(base string) {
-					printProduct(stdout, base)
+					printProduct(stdout, base, cfg)
 					fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 				})
 			}
@@ -59,7 +61,7 @@ The first line printed is the product's URL.` + envHelp(),
 				return err
 			}
 			return start(cmd.Context(), cfg, roles["serve"], func(base string) {
-				printProduct(stdout, base)
+				printProduct(stdout, base, cfg)
 				gs.allowRedirects(base)
 				gs.print(stdout)
 				d, err := prepareDemo(cmd.Context(), cfg, base, gs, rcv.url)
@@ -82,9 +84,12 @@ The first line printed is the product's URL.` + envHelp(),
 
 // printProduct prints the product's URL (the first line) and its own
 // addresses.
-func printProduct(w io.Writer, base string) {
+func printProduct(w io.Writer, base string, cfg *config.Config) {
 	fmt.Fprintf(w, "Presence Bridge  %s\n", base)
 	fmt.Fprintf(w, "  ready check    %s/readyz\n", base)
 	fmt.Fprintf(w, "  metrics        %s/metrics\n", base)
 	fmt.Fprintf(w, "  API reference  %s/api/v1/docs\n", base)
+	if !cfg.MailEnabled() {
+		fmt.Fprintf(w, "  captured mail  %s%s  (alert mail to tenants' contacts, kept instead of sent)\n", base, devMailPath)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"presencebridge/internal/alertmail"
 	"presencebridge/internal/config"
 	"presencebridge/internal/jobs"
 	"presencebridge/internal/store/schema"
@@ -83,7 +84,18 @@ func start(ctx context.Context, cfg *config.Config, r role, onListening func(bas
 		return err
 	}
 	writer := writeback.New(writeback.Options{Clients: clients, Echoes: a.store, Logger: a.logger})
-	client, err := jobs.NewClient(a.store, jobs.Options{Logger: a.logger, Work: r.worker, Retention: cfg.EventRetention, Writer: writer})
+	var alerts jobs.AlertMailer
+	if r.worker {
+		m, err := a.mailer()
+		if err != nil {
+			return err
+		}
+		if m != nil {
+			alerts = alertmail.New(a.store, alertmail.Options{Mailer: m, BaseURL: base, Logger: a.logger})
+		}
+	}
+	client, err := jobs.NewClient(a.store, jobs.Options{Logger: a.logger, Work: r.worker, Retention: cfg.EventRetention, Writer: writer,
+		Alerts: alerts})
 	if err != nil {
 		return err
 	}
@@ -112,10 +124,13 @@ func start(ctx context.Context, cfg *config.Config, r role, onListening func(bas
 		// The presence engine: subscriptions per monitor, renewed and repaired.
 		g.Go(func() error { return runEngine(gctx, a, base, cfg.EngineInterval) })
 	}
-	mountOnboarding := func(chi.Router) {}
+	mountOnboarding, mountMail := func(chi.Router) {}, func(chi.Router) {}
 	if r.web {
 		if mountOnboarding, err = a.onboardingRoutes(base); err != nil {
 			return err
+		}
+		if capturesMail(a) {
+			mountMail = devMailRoutes(a.store)
 		}
 	}
 	handler := web.New(web.Deps{
@@ -127,6 +142,7 @@ func start(ctx context.Context, cfg *config.Config, r role, onListening func(bas
 		Mount: func(rt chi.Router) {
 			pipeline.mount(rt)
 			mountOnboarding(rt)
+			mountMail(rt)
 		},
 	})
 	if r.worker {
