@@ -27,8 +27,10 @@ import (
 	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
 	"presencebridge/internal/store/schema"
+	"presencebridge/internal/tenantview"
 	"presencebridge/web"
 	webonboarding "presencebridge/web/onboarding"
+	webportal "presencebridge/web/portal"
 )
 
 // embeddedDB is the database name used on the embedded server.
@@ -219,8 +221,8 @@ func (a *app) onboardingService(base string) (*onboarding.Service, error) {
 	}), nil
 }
 
-// onboardingRoutes mounts the customer admin's pages (web role), with
-// browser sessions in the database.
+// onboardingRoutes mounts the customer admin's pages (web role):
+// onboarding and the portal, sharing browser sessions in the database.
 func (a *app) onboardingRoutes(base string) (func(chi.Router), error) {
 	svc, err := a.onboardingService(base)
 	if err != nil {
@@ -233,7 +235,16 @@ func (a *app) onboardingRoutes(base string) (func(chi.Router), error) {
 		},
 		SecretExpiry: a.secretExpiry,
 	})
-	return func(r chi.Router) { r.Route("/onboarding", routes) }, nil
+	id, err := identity.New(identity.Options{LoginURL: a.cfg.LoginBaseURL})
+	if err != nil {
+		return nil, err
+	}
+	portalRoutes := webportal.Routes(webportal.Deps{Identity: id, App: identity.App{ClientID: a.cfg.ClientID, ClientSecret: a.cfg.ClientSecret.Reveal()},
+		BaseURL: base, Store: a.store, Views: tenantview.New(a.store), Sessions: sessions, LoginURL: a.cfg.LoginBaseURL, Logger: a.logger})
+	return func(r chi.Router) {
+		r.Route("/onboarding", routes)
+		r.Route("/portal", portalRoutes)
+	}, nil
 }
 
 // secretExpiry reads an own app registration's secrets from Graph's

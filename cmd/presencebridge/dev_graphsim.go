@@ -110,6 +110,8 @@ func (g *devGraphsim) allowRedirects(product string) {
 	app := graphsim.SeedApp{ClientID: g.seed.App.ClientID, RedirectURIs: []string{
 		product + "/onboarding/consent/callback",
 		product + "/onboarding/monitors/callback",
+		product + "/onboarding/signin/callback",
+		product + "/portal/callback",
 	}}
 	if err := g.sim.Apply(graphsim.Seed{App: app}); err != nil {
 		g.logger.Warn("graphsim: the onboarding redirect URIs were not registered; sign-ins will be refused", "err", err)

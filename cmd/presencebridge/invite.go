@@ -12,6 +12,7 @@ import (
 
 	"presencebridge/internal/config"
 	"presencebridge/internal/onboarding"
+	"presencebridge/internal/store"
 	"presencebridge/internal/store/schema"
 )
 
@@ -35,8 +36,8 @@ the port of PB_HTTP_ADDR, where "presencebridge dev" listens.` + envHelp(),
 			if strings.TrimSpace(name) == "" {
 				return usageError{errors.New(`--name is required: the customer's name, such as --name "Contoso"`)}
 			}
-			if ttl <= 0 {
-				return usageError{fmt.Errorf("--ttl must be a positive duration such as 168h, not %s", ttl)}
+			if ttl <= 0 || ttl > onboarding.MaxInviteTTL {
+				return usageError{fmt.Errorf("--ttl must be a positive duration of at most %s (7 days) such as 72h, not %s: the link is a credential until its administrator signs in", onboarding.MaxInviteTTL, ttl)}
 			}
 			cfg, err := config.FromOS(false)
 			if err != nil {
@@ -66,8 +67,48 @@ the port of PB_HTTP_ADDR, where "presencebridge dev" listens.` + envHelp(),
 	create.Flags().StringVar(&name, "name", "", "the customer's name, shown on the onboarding page (required)")
 	create.Flags().DurationVar(&ttl, "ttl", onboarding.DefaultInviteTTL, "how long the link works")
 	create.Flags().StringVar(&by, "by", "cli", "who invites, for the audit log (your e-mail)")
-	cmd.AddCommand(create)
+	cmd.AddCommand(create, newInviteRevokeCmd(stdout, &by))
 	return cmd
+}
+
+func newInviteRevokeCmd(stdout io.Writer, by *string) *cobra.Command {
+	revoke := &cobra.Command{
+		Use:   "revoke <link|token|tenant id>",
+		Short: "Withdraw an invitation (its link or token), or every invitation of a tenant (its id)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := config.FromOS(false)
+			if err != nil {
+				return err
+			}
+			a, err := openApp(cmd.Context(), cfg, "invite", sharedServer)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if err := schema.Up(cmd.Context(), a.pool, a.logger); err != nil {
+				return err
+			}
+			svc, err := a.onboardingService(linkBase(cfg))
+			if err != nil {
+				return err
+			}
+			n, err := svc.RevokeInvite(cmd.Context(), strings.TrimSpace(args[0]), "staff:"+*by)
+			var p *onboarding.Problem
+			switch {
+			case errors.As(err, &p):
+				return usageError{fmt.Errorf("%s %s", p.Title, p.Detail)}
+			case errors.Is(err, store.ErrTenantNotFound):
+				return usageError{fmt.Errorf("no tenant or invitation %s", args[0])}
+			case err != nil:
+				return fmt.Errorf("revoke: %w", err)
+			}
+			fmt.Fprintf(stdout, "%d invitation(s) withdrawn\n", n)
+			return nil
+		},
+	}
+	revoke.Flags().StringVar(by, "by", "cli", "who withdraws, for the audit log (your e-mail)")
+	return revoke
 }
 
 // linkBase is the URL links start with: PB_BASE_URL, else (development)

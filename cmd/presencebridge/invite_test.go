@@ -59,11 +59,33 @@ func TestInviteCreatePrintsALinkTheWebRoleOpens(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/onboarding" || !strings.Contains(string(body), "Connect Contoso to Presence Bridge") {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Connect Contoso to Presence Bridge") || !strings.Contains(string(body), "Sign in with Microsoft") {
 		t.Fatalf("opening the link: %d at %s\n%s", resp.StatusCode, resp.Request.URL, body)
 	}
 	if token := strings.TrimPrefix(link, base+"/onboarding/i/"); strings.Contains(web.log(), token) {
 		t.Error("the invitation token is in the web role's log")
+	}
+
+	// invite revoke withdraws it: the link opens nothing any more.
+	revoke := command(t.Context(), append(env, "PB_BASE_URL="+base), "invite", "revoke", link, "--by", "ops@vendor.example")
+	if out, err := revoke.CombinedOutput(); err != nil || !strings.Contains(string(out), "1 invitation(s) withdrawn") {
+		t.Fatalf("invite revoke: %v\n%s", err, out)
+	}
+	resp, err = (&http.Client{Jar: jar}).Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGone {
+		t.Errorf("a revoked link answers %d, want 410", resp.StatusCode)
+	}
+}
+
+func TestInviteCreateRefusesATTLOverSevenDays(t *testing.T) {
+	cmd := command(t.Context(), []string{"PB_ENV=development"}, "invite", "create", "--name", "Contoso", "--ttl", "169h")
+	out, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(string(out), "at most 168h0m0s (7 days)") {
+		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }
 
