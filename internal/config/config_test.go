@@ -64,6 +64,16 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 		{"relative graph url", with(validProduction, "PB_GRAPH_BASE_URL", "graph"), `PB_GRAPH_BASE_URL: must be an absolute http(s) URL`},
 		{"client id not a GUID", with(with(validProduction, "PB_MS_CLIENT_ID", "presence-bridge"), "PB_MS_CLIENT_SECRET", "x"), `PB_MS_CLIENT_ID: must be the app registration's application (client) id`},
 		{"client id without secret", with(validProduction, "PB_MS_CLIENT_ID", "0b1c5f0e-3d2a-4c8e-9f6a-1e2d3c4b5a69"), `PB_MS_CLIENT_SECRET: set PB_MS_CLIENT_ID and PB_MS_CLIENT_SECRET together`},
+		{"port not a number", with(validSMTP, "PB_SMTP_PORT", "smtp"), `PB_SMTP_PORT: cannot read "smtp" as int`},
+		{"port out of range", with(validSMTP, "PB_SMTP_PORT", "70000"), `PB_SMTP_PORT: must be a port number 1–65535, such as 587, not 70000`},
+		{"port in the host", with(validSMTP, "PB_SMTP_HOST", "smtp.example.com:587"), `PB_SMTP_HOST: must be a host name or IP address alone`},
+		{"no sender", with(validSMTP, "PB_SMTP_FROM", ""), `PB_SMTP_FROM: required with PB_SMTP_HOST`},
+		{"sender not an address", with(validSMTP, "PB_SMTP_FROM", "alerts at example"), `PB_SMTP_FROM: must be an e-mail address`},
+		{"password without user", with(validSMTP, "PB_SMTP_USERNAME", ""), `PB_SMTP_PASSWORD: set PB_SMTP_USERNAME and PB_SMTP_PASSWORD together`},
+		{"user without password", with(validSMTP, "PB_SMTP_PASSWORD", ""), `PB_SMTP_PASSWORD: set PB_SMTP_USERNAME and PB_SMTP_PASSWORD together`},
+		{"unknown tls policy", with(validSMTP, "PB_SMTP_TLS", "none"), `PB_SMTP_TLS: must be mandatory or opportunistic, not "none"`},
+		{"settings without a host", with(validProduction, "PB_SMTP_FROM", "alerts@example.com"), `PB_SMTP_FROM: is set but PB_SMTP_HOST is not`},
+		{"password without a host", with(validProduction, "PB_SMTP_PASSWORD", "hunter2"), `PB_SMTP_PASSWORD: is set but PB_SMTP_HOST is not`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

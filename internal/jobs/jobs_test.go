@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
 	"presencebridge/internal/store"
@@ -15,6 +16,45 @@ import (
 )
 
 func TestMain(m *testing.M) { testkit.Main(m) }
+
+// startWorker starts a working client on pool with opts and returns its
+// job completions and failures; the client stops when the test ends.
+func startWorker(t *testing.T, pool *pgxpool.Pool, opts Options) <-chan *river.Event {
+	t.Helper()
+	opts.Logger, opts.Work = slog.New(slog.DiscardHandler), true
+	client, err := NewClient(store.New(pool, nil), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, cancel := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed)
+	t.Cleanup(cancel)
+	if err := client.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Stop(context.Background()) })
+	return done
+}
+
+// awaitJob waits (up to 20 s) for a job of kind to complete, and fails
+// the test if it fails.
+func awaitJob(t *testing.T, events <-chan *river.Event, kind string) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case ev := <-events:
+			if ev.Job.Kind != kind {
+				continue
+			}
+			if ev.Kind != river.EventKindJobCompleted {
+				t.Fatalf("%s: %s, errors %v", kind, ev.Kind, ev.Job.Errors)
+			}
+			return
+		case <-deadline:
+			t.Fatalf("no %s job completed within 20s of start", kind)
+		}
+	}
+}
 
 func TestSessionSweepDeletesOnlyExpiredSessions(t *testing.T) {
 	ctx := t.Context()
@@ -26,35 +66,9 @@ func TestSessionSweepDeletesOnlyExpiredSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := NewClient(store.New(pool, nil), Options{Logger: slog.New(slog.DiscardHandler), Work: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done, cancel := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed)
-	defer cancel()
-	if err := client.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer client.Stop(context.Background())
-
 	// RunOnStart inserts the periodic sweep as soon as this client leads
 	// (beside other periodic jobs).
-	deadline := time.After(20 * time.Second)
-wait:
-	for {
-		select {
-		case ev := <-done:
-			if ev.Job.Kind != "session_sweep" {
-				continue
-			}
-			if ev.Kind != river.EventKindJobCompleted {
-				t.Fatalf("session sweep: %s, errors %v", ev.Kind, ev.Job.Errors)
-			}
-			break wait
-		case <-deadline:
-			t.Fatal("the session sweep did not run within 20s of start")
-		}
-	}
+	awaitJob(t, startWorker(t, pool, Options{}), "session_sweep")
 	var left []string
 	rows, _ := pool.Query(ctx, `SELECT token FROM sessions`)
 	for rows.Next() {
