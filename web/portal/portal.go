@@ -27,6 +27,7 @@ import (
 	"presencebridge/internal/identity"
 	"presencebridge/internal/store"
 	"presencebridge/internal/tenantview"
+	"presencebridge/web/tenantui"
 	"presencebridge/templates"
 	"presencebridge/web"
 )
@@ -77,13 +78,40 @@ func newHandler(d Deps) *handler {
 	return h
 }
 
-// routes mounts the pages; r may carry more routes (tests add one).
+// routes mounts the pages; r may carry more routes (tests add one). The
+// tenant's own pages are web/tenantui's, behind requireAdmin; GET /portal
+// is Home once signed in, the sign-in page before (front).
 func (h *handler) routes(r chi.Router) {
 	r.Use(h.pageHeaders, h.Sessions.LoadAndSave, h.csrf.Protect)
-	r.Get("/", h.front)
 	r.Get("/signin", h.startSignIn)
 	r.Get("/callback", h.callback)
 	r.Post("/signout", h.signOut)
+	pages := tenantui.Routes(tenantui.Deps{Store: h.Store, Views: h.Views, Viewer: viewer, CSRFToken: h.csrf.Token,
+		RequireFresh: h.requireFresh, Logger: h.Logger})
+	r.Group(func(r chi.Router) {
+		r.Use(h.signedInOrSignInPage)
+		pages(r)
+	})
+}
+
+// viewer is the signed-in admin as the tenant pages know them.
+func viewer(r *http.Request) tenantui.Viewer {
+	a := adminOf(r.Context())
+	return tenantui.Viewer{TenantID: a.TenantID, Actor: a.Actor(), Name: a.UPN, Base: "/portal", SignOut: "/portal/signout", CanChange: true}
+}
+
+// signedInOrSignInPage lets a signed-in portal admin through to the
+// tenant's pages; anyone else gets the sign-in page at /portal and is
+// sent there from the others.
+func (h *handler) signedInOrSignInPage(next http.Handler) http.Handler {
+	admitted := h.requireAdmin(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := h.admin(r.Context()); !ok && (r.URL.Path == "/portal" || r.URL.Path == "/portal/") {
+			h.render(w, r, http.StatusOK, templates.PortalSignIn(nil))
+			return
+		}
+		admitted.ServeHTTP(w, r)
+	})
 }
 
 func contentSecurityPolicy(loginURL string) string {

@@ -30,15 +30,6 @@ type pending struct {
 
 func (h *handler) redirectURI() string { return h.BaseURL + "/portal/callback" }
 
-// front is GET /portal: Home when signed in, else the sign-in page.
-func (h *handler) front(w http.ResponseWriter, r *http.Request) {
-	if _, ok := h.admin(r.Context()); ok {
-		h.requireAdmin(http.HandlerFunc(h.home)).ServeHTTP(w, r)
-		return
-	}
-	h.render(w, r, http.StatusOK, templates.PortalSignIn(nil))
-}
-
 // startSignIn is GET /portal/signin: off to Microsoft with a fresh state.
 // ?fresh=1 demands credentials entered now (prompt=login, max_age), for a
 // handler that needs a recent sign-in; ?return= is the page to come back

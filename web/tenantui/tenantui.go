@@ -1,0 +1,120 @@
+// Package tenantui serves one tenant's pages — Home, Monitors, Users,
+// Integration, App registration, Audit log — for whichever surface shows
+// them: the tenant admins' portal (/portal) today, the vendor's console
+// (/console/tenants/{id}) next. The surface signs the person in and
+// decides who may see which tenant; it hands tenantui a Viewer per
+// request: the tenant, who acts (for the audit log), whether they may
+// change anything, and where these pages live. The pages call the same
+// services as the tenant API (internal/…); a rule lives there, never in a
+// handler here (ARCHITECTURE.md, "Who may do what").
+//
+// Every state-changing form carries the surface's CSRF token; a handler
+// about to reveal a secret or create a key first calls Deps.RequireFresh,
+// the surface's demand for a recent sign-in.
+package tenantui
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/a-h/templ"
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"presencebridge/internal/store"
+	"presencebridge/internal/tenantview"
+	"presencebridge/templates"
+)
+
+// Viewer is who looks at a tenant's pages, as the surface established it.
+type Viewer struct {
+	TenantID uuid.UUID
+	// Actor names the person in the audit log: "portal:<oid>",
+	// "staff:<id>".
+	Actor string
+	// Name is shown as "Signed in as".
+	Name string
+	// Base is the path these pages are mounted at ("/portal"); every
+	// link and form of the pages starts with it.
+	Base string
+	// SignOut is the path a sign-out form posts to.
+	SignOut string
+	// CanChange is false for a viewer who may only look (a console
+	// viewer): the pages then offer no action and refuse any with 403.
+	CanChange bool
+}
+
+// Deps are what the pages need.
+type Deps struct {
+	Store *store.Store
+	Views *tenantview.Reader
+	// Viewer returns the request's viewer; the surface's middleware
+	// has already refused anyone who may not see the tenant.
+	Viewer func(*http.Request) Viewer
+	// CSRFToken is the token the surface's CSRF check expects in forms.
+	CSRFToken func(context.Context) string
+	// RequireFresh lets a handler go on when the viewer signed in
+	// recently enough to reveal a secret or create a key; otherwise it
+	// answers (sending them to sign in again) and returns false.
+	RequireFresh func(http.ResponseWriter, *http.Request) bool
+	Logger       *slog.Logger
+}
+
+type handler struct{ Deps }
+
+// Routes returns the tenant pages' routes, relative to the viewer's Base.
+func Routes(d Deps) func(chi.Router) {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &handler{d}
+	return func(r chi.Router) {
+		r.Get("/", h.home)
+	}
+}
+
+// frame is what every tenant page shows around its content.
+func (h *handler) frame(r *http.Request, section string) templates.TenantFrame {
+	v := h.Viewer(r)
+	f := templates.TenantFrame{Base: v.Base, Section: section, SignedInAs: v.Name, SignOut: v.SignOut,
+		CSRF: h.CSRFToken(r.Context()), CanChange: v.CanChange}
+	if t, err := h.Store.GetTenant(r.Context(), v.TenantID); err == nil {
+		f.Company = t.Name
+	}
+	return f
+}
+
+func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	var buf bytes.Buffer
+	if err := c.Render(r.Context(), &buf); err != nil {
+		h.fail(w, r, "render page", err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	buf.WriteTo(w)
+}
+
+// fail logs err and answers a page that says the request could not be
+// finished, in the viewer's frame.
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
+	h.Logger.LogAttrs(r.Context(), slog.LevelError, "tenant pages: "+what, slog.String("path", r.URL.Path), slog.Any("err", err))
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusInternalServerError)
+	templates.TenantMessage(h.frame(r, ""), "Something went wrong", templates.Notice{
+		Title:  "Presence Bridge could not finish this request.",
+		Detail: "Try again in a minute. If it keeps happening, contact Presence Bridge support."}).Render(r.Context(), w)
+}
+
+// readOnly answers 403 to a viewer who may not change anything; it
+// returns true when it did.
+func (h *handler) readOnly(w http.ResponseWriter, r *http.Request) bool {
+	if h.Viewer(r).CanChange {
+		return false
+	}
+	h.render(w, r, http.StatusForbidden, templates.TenantMessage(h.frame(r, ""), "Not allowed", templates.Notice{
+		Title: "You may look at this tenant but not change it."}))
+	return true
+}
