@@ -27,9 +27,9 @@ import (
 	"presencebridge/internal/identity"
 	"presencebridge/internal/store"
 	"presencebridge/internal/tenantview"
-	"presencebridge/web/tenantui"
 	"presencebridge/templates"
 	"presencebridge/web"
+	"presencebridge/web/tenantui"
 )
 
 // FreshFor is how recent a sign-in must be before a handler reveals a
