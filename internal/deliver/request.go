@@ -43,10 +43,8 @@ func (d *Deliverer) checkAddress(_, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return err
 	}
-	ip = ip.Unmap()
-	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() ||
-		ip.IsMulticast() || ip.IsInterfaceLocalMulticast() || netip.MustParsePrefix("100.64.0.0/10").Contains(ip) {
-		return fmt.Errorf("%w (%s)", ErrForbiddenAddress, ip)
+	if !Public(ip) {
+		return fmt.Errorf("%w (%s)", ErrForbiddenAddress, ip.Unmap())
 	}
 	return nil
 }
