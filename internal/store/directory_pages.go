@@ -20,7 +20,10 @@ var ErrUserNotFound = errors.New("user not found")
 // UserFilter narrows a page of roster rows. Zero values do not filter.
 type UserFilter struct {
 	Status    string // a resolution status (UserPending, UserResolved…)
-	Monitored *bool
+	// Unresolved keeps the rows that match no usable account (not
+	// found, disabled, duplicate), as UserCounts.Unresolved counts them.
+	Unresolved bool
+	Monitored  *bool
 	// UPNPrefix keeps the rows whose UPN (as entered) starts with it,
 	// case-insensitively.
 	UPNPrefix string
@@ -39,7 +42,8 @@ func (s *Store) DirectoryUsersPage(ctx context.Context, tenantID uuid.UUID, f Us
 		WHERE d.tenant_id = $1 AND lower(d.upn) > $2 AND lower(d.upn) >= $3 AND starts_with(lower(d.upn), $3)
 			AND ($4 = '' OR d.resolution_status = $4)
 			AND ($5::boolean IS NULL OR (d.resolution_status = 'resolved' AND m.id IS NOT NULL) = $5)
-		ORDER BY lower(d.upn) LIMIT $6`, tenantID, f.After, prefix, f.Status, f.Monitored, f.Limit)
+			AND (NOT $7 OR d.resolution_status IN ('not_found', 'disabled', 'duplicate'))
+		ORDER BY lower(d.upn) LIMIT $6`, tenantID, f.After, prefix, f.Status, f.Monitored, f.Limit, f.Unresolved)
 	if err != nil {
 		return nil, wrap("directory users page", err)
 	}

@@ -86,7 +86,10 @@ func TestDirectoryUsersPagesInUPNOrderWithFilters(t *testing.T) {
 	m := authorizedMonitor(t, st, ten, "monitor@contoso.example")
 	resolved(t, st, ten, &m, "carol@contoso.example", "alice@contoso.example")
 	resolved(t, st, ten, nil, "bob@contoso.example")
-	if _, err := st.UpsertDirectoryUsers(ctx, ten, store.SourceList, []store.DirectoryEntry{{UPN: "Alan@contoso.example"}}); err != nil {
+	if _, err := st.UpsertDirectoryUsers(ctx, ten, store.SourceList, []store.DirectoryEntry{{UPN: "Alan@contoso.example"}, {UPN: "ghost@contoso.example"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RecordResolutions(ctx, ten, []store.Resolution{{ID: byUPN(t, st, ten)["ghost@contoso.example"].ID, Status: store.UserNotFound, Error: "no such account"}}); err != nil {
 		t.Fatal(err)
 	}
 	upns := func(f store.UserFilter) []string {
@@ -110,12 +113,13 @@ func TestDirectoryUsersPagesInUPNOrderWithFilters(t *testing.T) {
 		f    store.UserFilter
 		want string
 	}{
-		{"all", store.UserFilter{}, "[Alan@contoso.example alice@contoso.example bob@contoso.example carol@contoso.example]"},
+		{"all", store.UserFilter{}, "[Alan@contoso.example alice@contoso.example bob@contoso.example carol@contoso.example ghost@contoso.example]"},
 		{"first page", store.UserFilter{Limit: 2}, "[Alan@contoso.example alice@contoso.example]"},
-		{"after a cursor", store.UserFilter{After: "alice@contoso.example"}, "[bob@contoso.example carol@contoso.example]"},
+		{"after a cursor", store.UserFilter{After: "alice@contoso.example"}, "[bob@contoso.example carol@contoso.example ghost@contoso.example]"},
 		{"by status", store.UserFilter{Status: store.UserPending}, "[Alan@contoso.example]"},
+		{"unresolved: not found, disabled, duplicate", store.UserFilter{Unresolved: true}, "[ghost@contoso.example]"},
 		{"monitored", store.UserFilter{Monitored: &yes}, "[alice@contoso.example carol@contoso.example]"},
-		{"not monitored", store.UserFilter{Monitored: &no}, "[Alan@contoso.example bob@contoso.example]"},
+		{"not monitored", store.UserFilter{Monitored: &no}, "[Alan@contoso.example bob@contoso.example ghost@contoso.example]"},
 		{"by UPN prefix, any case", store.UserFilter{UPNPrefix: "AL"}, "[Alan@contoso.example alice@contoso.example]"},
 		{"prefix and cursor", store.UserFilter{UPNPrefix: "al", After: "alan@contoso.example"}, "[alice@contoso.example]"},
 		{"a prefix nobody has", store.UserFilter{UPNPrefix: "zed"}, "[]"},
