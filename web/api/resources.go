@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"presencebridge/internal/roster"
+	"presencebridge/internal/tenantview"
 )
 
 // The tenant's resources: its status (tenant.go), the monitored users
@@ -42,11 +43,12 @@ type resources struct {
 	Deps
 	Resources
 	roster *roster.Roster
+	views  *tenantview.Reader
 }
 
 // registerResources registers the tenant's resources on api.
 func (d Deps) registerResources(api huma.API, res Resources) {
-	s := resources{Deps: d, Resources: res, roster: roster.New(d.Store)}
+	s := resources{Deps: d, Resources: res, roster: roster.New(d.Store), views: tenantview.New(d.Store)}
 	s.registerTenant(api)
 	s.registerUsers(api)
 	s.registerRosterSource(api)

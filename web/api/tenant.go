@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/store"
+	"presencebridge/internal/tenantview"
 )
 
 // GET /tenant: the tenant's status in one answer — its health, the admin
@@ -86,19 +86,13 @@ func (s resources) registerTenant(api huma.API) {
 }
 
 func (s resources) tenantStatus(ctx context.Context, tenantID uuid.UUID) (tenantStatus, error) {
-	t, err := s.Store.GetTenant(ctx, tenantID)
+	h, err := s.views.Health(ctx, tenantID)
 	if err != nil {
 		return tenantStatus{}, err
 	}
-	ts, err := s.Store.TenantStatusOf(ctx, tenantID)
-	if err != nil {
-		return tenantStatus{}, err
-	}
-	out := tenantStatus{ID: t.ID, Name: t.Name, Status: ts.Status,
-		Health: tenantHealth{Status: ts.Health, Condition: ts.Condition, Reason: ts.Reason, Since: ts.HealthChangedAt}}
-	if out.Consent, err = s.consent(ctx, t); err != nil {
-		return tenantStatus{}, err
-	}
+	out := tenantStatus{ID: h.Tenant.ID, Name: h.Tenant.Name, Status: h.Status.Status,
+		Health: tenantHealth{Status: h.Status.Health, Condition: h.Status.Condition, Reason: h.Status.Reason, Since: h.Status.HealthChangedAt},
+		Consent: s.consent(ctx, h.Tenant.ID, h.Consent)}
 	ms, err := s.monitors(ctx, tenantID)
 	if err != nil {
 		return tenantStatus{}, err
@@ -111,59 +105,30 @@ func (s resources) tenantStatus(ctx context.Context, tenantID uuid.UUID) (tenant
 			out.Monitors.Authorized++
 		}
 	}
-	sum, err := s.roster.Summary(ctx, tenantID)
-	if err != nil {
-		return tenantStatus{}, err
-	}
+	sum := h.Roster
 	out.Users = userCounts{Total: sum.Users.Total, Monitored: sum.Users.Monitored, Unmonitored: sum.Users.Unmonitored,
 		Unresolved: sum.Users.Unresolved, Pending: sum.Users.Pending, ByStatus: sum.Counts, Source: toRosterSource(sum.Source)}
-	if out.Alerts, err = s.openAlerts(ctx, tenantID); err != nil {
-		return tenantStatus{}, err
+	out.Alerts = []alert{}
+	for _, a := range h.Alerts {
+		out.Alerts = append(out.Alerts, alert{ID: a.ID, Kind: a.Kind, Subject: a.Subject, Message: a.Message, Detail: a.Detail, RaisedAt: a.RaisedAt})
 	}
 	return out, nil
 }
 
-// consent is the admin consent as onboarding recorded it, with the roles
+// consent is the admin consent as the tenant view reads it, with the roles
 // the app's token carries now (the engine's view, which notices a grant
-// withdrawn or added since).
-func (s resources) consent(ctx context.Context, t store.Tenant) (consent, error) {
-	o, err := s.Store.GetOnboarding(ctx, t.ID)
-	switch {
-	case errors.Is(err, store.ErrTenantNotFound):
-		// A tenant made without an invitation (an operator's, a demo):
-		// consent shows in the Microsoft tenant it is connected to.
-		o.ConsentStatus = "pending"
-		if t.MSTenantID != nil {
-			o.ConsentStatus = "granted"
-		}
-	case err != nil:
-		return consent{}, err
+// withdrawn or added since): the API reads them live, the pages do not.
+func (s resources) consent(ctx context.Context, tenantID uuid.UUID, v tenantview.Consent) consent {
+	c := consent{Status: v.Status, Error: v.Error, GrantedAt: v.GrantedAt, MicrosoftTenantID: v.MicrosoftTenantID}
+	if v.Status != "granted" || s.Grants == nil {
+		return c
 	}
-	c := consent{Status: o.ConsentStatus, Error: o.ConsentError, GrantedAt: o.ConsentedAt, MicrosoftTenantID: t.MSTenantID}
-	if o.ConsentStatus != "granted" || s.Grants == nil {
-		return c, nil
-	}
-	roles, err := s.Grants(ctx, t.ID)
+	roles, err := s.Grants(ctx, tenantID)
 	if err != nil {
-		s.Logger.WarnContext(ctx, "api: tenant's granted roles not read", "tenant", t.ID, "err", err)
+		s.Logger.WarnContext(ctx, "api: tenant's granted roles not read", "tenant", tenantID, "err", err)
 		c.RolesError = "The permissions could not be read from Microsoft just now; the tenant's health and alerts say whether its access is broken."
-		return c, nil
+		return c
 	}
 	c.Roles = roles
-	return c, nil
-}
-
-func (s resources) openAlerts(ctx context.Context, tenantID uuid.UUID) ([]alert, error) {
-	as, err := s.Store.Alerts(ctx, tenantID)
-	if err != nil {
-		return nil, err
-	}
-	out := []alert{}
-	for _, a := range as {
-		if a.ResolvedAt != nil {
-			break // open ones come first
-		}
-		out = append(out, alert{ID: a.ID, Kind: a.Kind, Subject: a.Subject, Message: a.Message, Detail: a.Detail, RaisedAt: a.RaisedAt})
-	}
-	return out, nil
+	return c
 }
