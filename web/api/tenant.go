@@ -91,7 +91,7 @@ func (s resources) tenantStatus(ctx context.Context, tenantID uuid.UUID) (tenant
 		return tenantStatus{}, err
 	}
 	out := tenantStatus{ID: h.Tenant.ID, Name: h.Tenant.Name, Status: h.Status.Status,
-		Health: tenantHealth{Status: h.Status.Health, Condition: h.Status.Condition, Reason: h.Status.Reason, Since: h.Status.HealthChangedAt},
+		Health:  tenantHealth{Status: h.Status.Health, Condition: h.Status.Condition, Reason: h.Status.Reason, Since: h.Status.HealthChangedAt},
 		Consent: s.consent(ctx, h.Tenant.ID, h.Consent)}
 	ms, err := s.monitors(ctx, tenantID)
 	if err != nil {
