@@ -1,12 +1,9 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -14,6 +11,7 @@ import (
 
 	"presencebridge/internal/presence"
 	"presencebridge/internal/store"
+	"presencebridge/internal/tenantview"
 )
 
 // Presence as stored, read three ways: one user (by object id or UPN), up
@@ -30,9 +28,6 @@ const maxPresenceBatch = maxPageSize
 // presenceSize is about the length of a user's presence in JSON, without
 // rich presence (~280 bytes).
 const presenceSize = 300
-
-// unknownPresence is Graph's word for a presence it does not know.
-const unknownPresence = "PresenceUnknown"
 
 // userPresence is a user's presence as the API shows it. The id and times
 // are formatted here, once, as the strings the description says they are:
@@ -58,86 +53,9 @@ func toPresence(p store.UserPresence) userPresence {
 		Activity: p.Activity, State: p.MappedState, Sequence: p.Sequence, ObservedAt: timestamp(p.ObservedAt), HeldUntil: timestamp(p.HeldUntil),
 		Rich: p.Rich}
 	if !p.Known {
-		out.Availability, out.Activity, out.State = unknownPresence, unknownPresence, string(presence.Unknown)
+		out.Availability, out.Activity, out.State = tenantview.UnknownPresence, tenantview.UnknownPresence, string(presence.Unknown)
 	}
 	return out
-}
-
-// appendPresence appends p as toPresence(p) is in JSON, as encoding/json
-// writes it (TestPresenceIsWrittenAsEncodingJSONWritesIt), without the
-// values in between.
-func appendPresence(b []byte, p *store.UserPresence) []byte {
-	b = appendUUID(append(b, `{"userId":`...), p.ObjectID)
-	b = appendString(append(b, `,"upn":`...), p.UPN)
-	if p.ExternalID != "" {
-		b = appendString(append(b, `,"externalId":`...), p.ExternalID)
-	}
-	availability, activity, state := p.Availability, p.Activity, p.MappedState
-	if !p.Known {
-		availability, activity, state = unknownPresence, unknownPresence, string(presence.Unknown)
-	}
-	b = appendString(append(b, `,"availability":`...), availability)
-	b = appendString(append(b, `,"activity":`...), activity)
-	b = appendString(append(b, `,"state":`...), state)
-	b = strconv.AppendInt(append(b, `,"sequence":`...), p.Sequence, 10)
-	b = appendTime(b, `,"observedAt":`, p.ObservedAt)
-	b = appendTime(b, `,"heldUntil":`, p.HeldUntil)
-	if p.StatusMessage != nil {
-		b = appendMarshaled(append(b, `,"statusMessage":`...), p.StatusMessage)
-	}
-	if p.OutOfOffice != nil {
-		b = appendMarshaled(append(b, `,"outOfOffice":`...), p.OutOfOffice)
-	}
-	if p.WorkLocation != nil {
-		b = appendMarshaled(append(b, `,"workLocation":`...), p.WorkLocation)
-	}
-	return append(b, '}')
-}
-
-// appendUUID appends id as a JSON string in its canonical form.
-func appendUUID(b []byte, id uuid.UUID) []byte {
-	var s [36]byte
-	hex.Encode(s[0:8], id[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], id[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], id[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], id[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], id[10:])
-	return append(append(append(b, '"'), s[:]...), '"')
-}
-
-// appendTime appends the member name and t as timestamp has it, or
-// nothing for none (zero), as omitempty does.
-func appendTime(b []byte, name string, t time.Time) []byte {
-	if t.IsZero() {
-		return b
-	}
-	return append(t.AppendFormat(append(append(b, name...), '"'), time.RFC3339Nano), '"')
-}
-
-// appendString appends s as a JSON string: as it is when it needs no
-// escaping (the case of UPNs, ids and Teams' words), else as encoding/json
-// escapes it.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			return appendMarshaled(b, s)
-		}
-	}
-	return append(append(append(b, '"'), s...), '"')
-}
-
-// appendMarshaled appends v as huma's JSON format writes it (HTML
-// characters unescaped), without the newline.
-func appendMarshaled(b []byte, v any) []byte {
-	var w bytes.Buffer
-	if err := huma.DefaultJSONFormat.Marshal(&w, v); err != nil {
-		panic(err) // v is one of our own plain types
-	}
-	return append(b, bytes.TrimSuffix(w.Bytes(), []byte("\n"))...)
 }
 
 // timestamp is t as JSON has it (time.Time's MarshalJSON: RFC 3339 with
@@ -239,7 +157,7 @@ func (s resources) registerPresence(api huma.API) {
 			if n > 0 {
 				b = append(b, ',')
 			}
-			b, last, n = appendPresence(b, p), p.ObjectID, n+1
+			b, last, n = tenantview.AppendPresenceJSON(b, p), p.ObjectID, n+1
 			return nil
 		})
 		if err != nil {
@@ -247,7 +165,7 @@ func (s resources) registerPresence(api huma.API) {
 		}
 		b = append(b, ']')
 		if more {
-			b = appendString(append(b, `,"nextCursor":`...), cursor(last[:]))
+			b = append(append(append(b, `,"nextCursor":"`...), cursor(last[:])...), '"') // base64url: nothing to escape
 		}
 		*buf = append(b, "}\n"...)
 		out := &presenceList{Body: list[userPresence]{encoded: buf}}

@@ -14,6 +14,7 @@ import (
 	"presencebridge/internal/presence"
 	"presencebridge/internal/store"
 	"presencebridge/internal/store/storetest"
+	"presencebridge/internal/tenantview"
 )
 
 func TestAUsersPresenceIsReadByObjectIDOrUPNAndUnknownUntilSeen(t *testing.T) {
@@ -158,7 +159,7 @@ func TestPresenceIsWrittenAsEncodingJSONWritesIt(t *testing.T) {
 	}
 }
 
-// checkWrittenAsJSON fails t unless appendPresence writes p as encoding/json (huma's
+// checkWrittenAsJSON fails t unless tenantview.AppendPresenceJSON writes p as encoding/json (huma's
 // JSON format) writes toPresence(p).
 func checkWrittenAsJSON(t *testing.T, name string, p store.UserPresence) {
 	t.Helper()
@@ -166,7 +167,7 @@ func checkWrittenAsJSON(t *testing.T, name string, p store.UserPresence) {
 	if err := huma.DefaultJSONFormat.Marshal(&want, toPresence(p)); err != nil {
 		t.Fatal(err)
 	}
-	if got := appendPresence(nil, &p); string(got) != strings.TrimSuffix(want.String(), "\n") {
+	if got := tenantview.AppendPresenceJSON(nil, &p); string(got) != strings.TrimSuffix(want.String(), "\n") {
 		t.Errorf("%s:\n got %s\nwant %s", name, got, want.String())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
+	"presencebridge/internal/resync"
 	"presencebridge/internal/store"
 )
 
@@ -90,38 +91,18 @@ func (s resources) registerSync(api huma.API) {
 	})
 }
 
-// startSync checks what a sync names and records it with its audit entry.
+// startSync records a sync through the service the tenant pages use too.
 func (s resources) startSync(ctx context.Context, ref string) (store.Operation, error) {
-	k := keyOf(ctx)
-	t, err := s.Store.GetTenant(ctx, k.TenantID)
-	if err != nil {
-		return store.Operation{}, s.unavailable(ctx, "sync: get tenant", err)
-	}
-	if t.Status != store.TenantActive {
-		return store.Operation{}, huma.Error409Conflict("Presence is not monitored for this tenant yet (it is " + t.Status + "): there is nothing to re-read.")
-	}
-	var user *uuid.UUID
-	if ref != "" {
-		u, err := s.Store.FindDirectoryUser(ctx, k.TenantID, ref)
-		switch {
-		case errors.Is(err, store.ErrUserNotFound):
-			return store.Operation{}, errNoUser()
-		case err != nil:
-			return store.Operation{}, s.unavailable(ctx, "sync: find user", err)
-		case u.ObjectID == nil || u.Status != store.UserResolved:
-			return store.Operation{}, huma.Error409Conflict("The user is " + u.Status + ", not resolved to a Microsoft Entra account: there is no presence to re-read.")
-		}
-		user = u.ObjectID
-	}
-	var o store.Operation
-	err = s.Store.InTx(ctx, func(tx store.Tx) (err error) {
-		if o, err = tx.CreateSyncOperation(ctx, k.TenantID, user, actor(k)); err != nil {
-			return err
-		}
-		return tx.Audit(ctx, &k.TenantID, actor(k), "sync.requested", map[string]any{"operation": o.ID, "userId": user})
-	})
-	if err != nil {
-		return store.Operation{}, s.unavailable(ctx, "sync", err)
+	o, err := resync.Start(ctx, s.Store, keyOf(ctx).TenantID, ref, actor(keyOf(ctx)))
+	var inactive *resync.InactiveError
+	var unresolved *resync.UnresolvedError
+	switch {
+	case errors.Is(err, store.ErrUserNotFound):
+		return o, errNoUser()
+	case errors.As(err, &inactive), errors.As(err, &unresolved):
+		return o, huma.Error409Conflict(err.Error())
+	case err != nil:
+		return o, s.unavailable(ctx, "sync", err)
 	}
 	return o, nil
 }
