@@ -1,0 +1,1 @@
+DROP INDEX presence_events_user_idx;
