@@ -107,7 +107,7 @@ func (m *Manager) open(ctx context.Context, q *store.Store, c store.EncryptionCe
 	if err != nil {
 		return notification.Key{}, fmt.Errorf("certificate %s: %w", c.ID, err)
 	}
-	raw, err := q.OpenSecret(ctx, c.SecretID, PurposePrivateKey)
+	raw, err := q.OpenSecret(ctx, nil, c.SecretID, PurposePrivateKey)
 	if err != nil {
 		return notification.Key{}, err
 	}

@@ -587,3 +587,22 @@ func TestRunDrainsABacklogWithoutWaitingForThePoll(t *testing.T) {
 		last[u] = g.event.Data.Sequence
 	}
 }
+
+func TestAnotherTenantsSigningSecretNeverSignsEvenOnceOpened(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	other := storetest.Tenant(t, f.pool, "Fabrikam")
+	secret, _ := NewSecret()
+	id, err := f.st.PutSecret(ctx, &f.tenant, store.PurposeSigningSecret, []byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := New(f.st, Options{})
+	if _, err := d.webhook(ctx, f.tenant, id); err != nil {
+		t.Fatalf("the owner's secret: %v", err)
+	}
+	// Opened and kept for its tenant, it is still refused to another.
+	if _, err := d.webhook(ctx, other, id); !errors.Is(err, store.ErrSecretOfAnother) {
+		t.Errorf("another tenant signing with it: %v", err)
+	}
+}

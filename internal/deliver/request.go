@@ -81,7 +81,7 @@ func (d *Deliverer) attempt(ctx context.Context, dl store.Delivery) (answer, err
 	}
 	// The event's own id: the same at every endpoint, across retries and
 	// replays, on the event stream too, and unique across databases.
-	return d.post(ctx, dl.EndpointURL, signers(dl.SecretID, dl.PrevSecretID), dl.Event.EventID.String(), body)
+	return d.post(ctx, dl.TenantID, dl.EndpointURL, signers(dl.SecretID, dl.PrevSecretID), dl.Event.EventID.String(), body)
 }
 
 // signers are the secrets a request is signed with: the current one and,
@@ -94,10 +94,10 @@ func signers(current uuid.UUID, previous *uuid.UUID) []uuid.UUID {
 }
 
 // post sends body to url as a Standard Webhook with id msgID, signed with
-// secrets, through the client that checks every address it dials.
-func (d *Deliverer) post(ctx context.Context, url string, secrets []uuid.UUID, msgID string, body []byte) (answer, error) {
+// tenant's secrets, through the client that checks every address it dials.
+func (d *Deliverer) post(ctx context.Context, tenant uuid.UUID, url string, secrets []uuid.UUID, msgID string, body []byte) (answer, error) {
 	now := time.Now()
-	sig, err := d.signature(ctx, secrets, msgID, now, body)
+	sig, err := d.signature(ctx, tenant, secrets, msgID, now, body)
 	if err != nil {
 		return answer{}, err
 	}
@@ -130,10 +130,10 @@ func (d *Deliverer) post(ctx context.Context, url string, secrets []uuid.UUID, m
 }
 
 // signature signs with each secret: "v1,<a> v1,<b>" during a rotation.
-func (d *Deliverer) signature(ctx context.Context, secrets []uuid.UUID, msgID string, at time.Time, body []byte) (string, error) {
+func (d *Deliverer) signature(ctx context.Context, tenant uuid.UUID, secrets []uuid.UUID, msgID string, at time.Time, body []byte) (string, error) {
 	var sigs []string
 	for _, id := range secrets {
-		wh, err := d.webhook(ctx, id)
+		wh, err := d.webhook(ctx, tenant, id)
 		if err != nil {
 			return "", err
 		}
@@ -146,14 +146,18 @@ func (d *Deliverer) signature(ctx context.Context, secrets []uuid.UUID, msgID st
 	return strings.Join(sigs, " "), nil
 }
 
-func (d *Deliverer) webhook(ctx context.Context, secretID uuid.UUID) (*standardwebhooks.Webhook, error) {
+// webhook is the signer of tenant's secret secretID, opened once (a
+// secret never changes: a rotation makes a new one) and kept under both
+// ids, so that a tenant naming another's secret is refused every time.
+func (d *Deliverer) webhook(ctx context.Context, tenant, secretID uuid.UUID) (*standardwebhooks.Webhook, error) {
+	key := [2]uuid.UUID{tenant, secretID}
 	d.mu.Lock()
-	wh := d.webhooks[secretID]
+	wh := d.webhooks[key]
 	d.mu.Unlock()
 	if wh != nil {
 		return wh, nil
 	}
-	secret, err := d.st.OpenSecret(ctx, secretID, store.PurposeSigningSecret)
+	secret, err := d.st.OpenSecret(ctx, &tenant, secretID, store.PurposeSigningSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +165,7 @@ func (d *Deliverer) webhook(ctx context.Context, secretID uuid.UUID) (*standardw
 		return nil, err
 	}
 	d.mu.Lock()
-	d.webhooks[secretID] = wh
+	d.webhooks[key] = wh
 	d.mu.Unlock()
 	return wh, nil
 }

@@ -62,12 +62,12 @@ func (d *Deliverer) SendTest(ctx context.Context, tenant, endpoint uuid.UUID) (T
 	}
 	secrets := signers(ep.SecretID, ep.PrevSecretID)
 	for _, s := range secrets {
-		if _, err := d.webhook(ctx, s); err != nil {
+		if _, err := d.webhook(ctx, tenant, s); err != nil {
 			return TestResult{}, err // a secret that will not open is ours to fix, not the endpoint's
 		}
 	}
 	start := time.Now()
-	a, err := d.post(ctx, ep.URL, secrets, id.String(), body)
+	a, err := d.post(ctx, tenant, ep.URL, secrets, id.String(), body)
 	r := TestResult{EventID: id, Status: a.status, Latency: time.Since(start)}
 	switch {
 	case err != nil:

@@ -320,7 +320,7 @@ func (s *Service) SigningSecret(ctx context.Context, tenantID uuid.UUID, url, ac
 		var secret []byte
 		err := s.tx(ctx, func(tx store.Tx) error {
 			var err error
-			if secret, err = tx.OpenSecret(ctx, e.SecretID, store.PurposeSigningSecret); err != nil {
+			if secret, err = tx.OpenSecret(ctx, &tenantID, e.SecretID, store.PurposeSigningSecret); err != nil {
 				return err
 			}
 			return tx.Audit(ctx, &tenantID, actor, "webhook.secret_revealed", map[string]any{"url": url})

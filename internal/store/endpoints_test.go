@@ -90,7 +90,7 @@ func TestARotationKeepsOnlyTheSecretsThatStillSign(t *testing.T) {
 	if secrets != 1 {
 		t.Errorf("%d secrets stored, want only the current one", secrets)
 	}
-	if got, err := st.OpenSecret(ctx, second.SecretID, store.PurposeSigningSecret); err != nil || string(got) != "whsec_dGhyZWU=" {
+	if got, err := st.OpenSecret(ctx, &tenant, second.SecretID, store.PurposeSigningSecret); err != nil || string(got) != "whsec_dGhyZWU=" {
 		t.Errorf("current secret %q, %v", got, err)
 	}
 	if _, err := st.RotateEndpointSecret(ctx, tenant, uuid.New(), "whsec_Zm91cg==", 0); !errors.Is(err, store.ErrEndpointNotFound) {

@@ -23,6 +23,10 @@ const (
 // ErrSecretNotFound is returned for an unknown secret id.
 var ErrSecretNotFound = errors.New("secret not found")
 
+// ErrSecretOfAnother is returned for a secret that belongs to another
+// tenant than the one asking (or to a tenant, when no tenant asks).
+var ErrSecretOfAnother = errors.New("the secret belongs to another tenant")
+
 // secretAAD binds a ciphertext to its row, tenant and purpose: moving it to
 // another row, or relabelling it, makes it fail to open.
 func secretAAD(id uuid.UUID, tenantID *uuid.UUID, purpose string) []byte {
@@ -75,8 +79,13 @@ func (s *Store) ReplaceSecret(ctx context.Context, id uuid.UUID, plaintext []byt
 	return nil
 }
 
-// OpenSecret reads and opens a secret, checking it has the purpose expected.
-func (s *Store) OpenSecret(ctx context.Context, id uuid.UUID, purpose string) ([]byte, error) {
+// OpenSecret reads and opens a secret, checking it belongs to owner (nil:
+// to no tenant) and has the purpose expected. The owner is the tenant of
+// the row that named the secret: a row of one tenant that points at
+// another tenant's secret (a bug, or someone who can write a column) opens
+// nothing — the AAD binds a ciphertext to its own row's tenant, not to
+// whoever asks for it.
+func (s *Store) OpenSecret(ctx context.Context, owner *uuid.UUID, id uuid.UUID, purpose string) ([]byte, error) {
 	var tenantID *uuid.UUID
 	var keyID, gotPurpose string
 	var ct []byte
@@ -90,6 +99,9 @@ func (s *Store) OpenSecret(ctx context.Context, id uuid.UUID, purpose string) ([
 	}
 	if gotPurpose != purpose {
 		return nil, fmt.Errorf("open secret %s: it is a %s, not a %s", id, gotPurpose, purpose)
+	}
+	if (tenantID == nil) != (owner == nil) || (owner != nil && *tenantID != *owner) {
+		return nil, fmt.Errorf("open secret %s: %w", id, ErrSecretOfAnother)
 	}
 	pt, err := s.ring.Open(keyID, ct, secretAAD(id, tenantID, purpose))
 	if err != nil {

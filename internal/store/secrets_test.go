@@ -43,20 +43,20 @@ func TestSecretRoundTripAndReplace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.OpenSecret(ctx, id, store.PurposeRefreshToken)
+	got, err := s.OpenSecret(ctx, &tenant, id, store.PurposeRefreshToken)
 	if err != nil || string(got) != "rt-1" {
 		t.Fatalf("OpenSecret = %q, %v; want rt-1", got, err)
 	}
 	if err := s.ReplaceSecret(ctx, id, []byte("rt-2")); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.OpenSecret(ctx, id, store.PurposeRefreshToken); string(got) != "rt-2" {
+	if got, _ := s.OpenSecret(ctx, &tenant, id, store.PurposeRefreshToken); string(got) != "rt-2" {
 		t.Fatalf("after replace: %q, want rt-2", got)
 	}
-	if _, err := s.OpenSecret(ctx, id, store.PurposeSigningSecret); err == nil {
+	if _, err := s.OpenSecret(ctx, &tenant, id, store.PurposeSigningSecret); err == nil {
 		t.Fatal("a refresh token opened as a webhook signing secret")
 	}
-	if _, err := s.OpenSecret(ctx, uuid.New(), store.PurposeRefreshToken); !errors.Is(err, store.ErrSecretNotFound) {
+	if _, err := s.OpenSecret(ctx, &tenant, uuid.New(), store.PurposeRefreshToken); !errors.Is(err, store.ErrSecretNotFound) {
 		t.Fatalf("unknown id: %v, want ErrSecretNotFound", err)
 	}
 }
@@ -73,7 +73,7 @@ func TestSecretMovedToAnotherRowFailsToOpen(t *testing.T) {
 	if _, err := pool.Exec(ctx, `UPDATE secrets SET ciphertext = (SELECT ciphertext FROM secrets WHERE id = $1) WHERE id = $2`, idA, idB); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.OpenSecret(ctx, idB, store.PurposeRefreshToken); err == nil {
+	if got, err := s.OpenSecret(ctx, &b, idB, store.PurposeRefreshToken); err == nil {
 		t.Fatalf("tenant A's ciphertext opened on tenant B's row as %q", got)
 	}
 }
@@ -96,7 +96,7 @@ func TestRotationResealsAllRowsAndOldRowsStayReadable(t *testing.T) {
 	// The new ring holds both keys, k2 active: rows under k1 stay readable.
 	s := store.New(pool, ring(t, "k2", "k1", "k2"))
 	for id, v := range plain {
-		if got, err := s.OpenSecret(ctx, id, store.PurposeRefreshToken); err != nil || string(got) != v {
+		if got, err := s.OpenSecret(ctx, &tenant, id, store.PurposeRefreshToken); err != nil || string(got) != v {
 			t.Fatalf("k1 row before rotation: %q, %v", got, err)
 		}
 		break
@@ -131,7 +131,7 @@ func TestRotationResealsAllRowsAndOldRowsStayReadable(t *testing.T) {
 	// Every row reads back under a ring that no longer has k1.
 	only2 := store.New(pool, ring(t, "", "k2"))
 	for id, v := range plain {
-		if got, err := only2.OpenSecret(ctx, id, store.PurposeRefreshToken); err != nil || string(got) != v {
+		if got, err := only2.OpenSecret(ctx, &tenant, id, store.PurposeRefreshToken); err != nil || string(got) != v {
 			t.Fatalf("row %s after rotation: %q, %v; want %q", id, got, err, v)
 		}
 	}
@@ -165,4 +165,25 @@ func TestNoPlaintextSecretInTheDatabase(t *testing.T) {
 		}
 	}
 	storetest.RequireNotStored(t, pool, secret)
+}
+
+func TestASecretOpensOnlyForTheTenantItBelongsTo(t *testing.T) {
+	ctx := t.Context()
+	pool := testkit.DB(t)
+	s := store.New(pool, ring(t, "", "k1"))
+	a, b := storetest.Tenant(t, pool, "Contoso"), storetest.Tenant(t, pool, "Fabrikam")
+	idA, _ := s.PutSecret(ctx, &a, store.PurposeSigningSecret, []byte("whsec_a"))
+	global, _ := s.PutSecret(ctx, nil, store.PurposeSigningSecret, []byte("whsec_g"))
+	if got, err := s.OpenSecret(ctx, &a, idA, store.PurposeSigningSecret); err != nil || string(got) != "whsec_a" {
+		t.Fatalf("tenant A's own secret: %q, %v", got, err)
+	}
+	// A row of tenant B pointing at tenant A's secret opens nothing.
+	for name, owner := range map[string]*uuid.UUID{"tenant B": &b, "no tenant": nil} {
+		if got, err := s.OpenSecret(ctx, owner, idA, store.PurposeSigningSecret); !errors.Is(err, store.ErrSecretOfAnother) {
+			t.Errorf("%s opening tenant A's secret: %q, %v", name, got, err)
+		}
+	}
+	if got, err := s.OpenSecret(ctx, &a, global, store.PurposeSigningSecret); !errors.Is(err, store.ErrSecretOfAnother) {
+		t.Errorf("tenant A opening a secret of no tenant: %q, %v", got, err)
+	}
 }

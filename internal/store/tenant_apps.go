@@ -47,7 +47,7 @@ func (s *Store) TenantAppSecret(ctx context.Context, tenantID uuid.UUID) (string
 	if err != nil {
 		return "", wrap("tenant app secret", err)
 	}
-	b, err := s.OpenSecret(ctx, *id, PurposeClientSecret)
+	b, err := s.OpenSecret(ctx, &tenantID, *id, PurposeClientSecret)
 	return string(b), wrap("tenant app secret", err)
 }
 

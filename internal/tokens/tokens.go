@@ -210,11 +210,11 @@ func (v *Vault) refresh(ctx context.Context, tenantID, monitorID uuid.UUID, mode
 		}
 		// Someone else refreshed while we waited for the lock: use theirs.
 		if fresh {
-			at, err := tx.OpenSecret(ctx, *row.AccessTokenID, store.PurposeAccessToken)
+			at, err := tx.OpenSecret(ctx, &tenantID, *row.AccessTokenID, store.PurposeAccessToken)
 			token, expiry = string(at), *row.ExpiresAt
 			return err
 		}
-		rt, err := tx.OpenSecret(ctx, *row.RefreshTokenID, store.PurposeRefreshToken)
+		rt, err := tx.OpenSecret(ctx, &tenantID, *row.RefreshTokenID, store.PurposeRefreshToken)
 		if err != nil {
 			return err
 		}
