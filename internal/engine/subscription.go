@@ -38,8 +38,9 @@ const (
 //     subscription's resource, so create the new one and delete the old
 //     (a user may hold one presence subscription per app, so the old one
 //     goes first when Graph says 409);
-//   - due for renewal (a jittered point 10–20 minutes before expiry):
-//     PATCH the expiry, which also reauthorizes;
+//   - due for renewal (a jittered point 10–20 minutes before expiry, or
+//     at once when an admin pressed Renew): PATCH the expiry, which also
+//     reauthorizes;
 //   - on an encryption certificate that is no longer the active one: at
 //     the renewal point, replaced by one on the active certificate;
 //   - 409 on create: a subscription of ours that we can still verify (its
@@ -115,7 +116,7 @@ func (e *Engine) Ensure(ctx context.Context, g graphapi.Subscriber, tenantID, mo
 			return "", err
 		}
 		return Replaced, nil
-	case now.After(cur.ExpiresAt.Add(-renewAt(cur.ID))):
+	case now.After(cur.ExpiresAt.Add(-renewAt(cur.ID))) || cur.RenewRequested: // due, or an admin's Renew
 		// Encryption certificates rotate: a subscription still on an older
 		// one is replaced rather than renewed, so the old certificate falls
 		// out of use within an hour and can be retired.

@@ -59,14 +59,18 @@ type SubscriptionState struct {
 	Resource  string
 	ExpiresAt *time.Time
 	CertKeyID string // the encryption certificate Graph encrypts to
+	// RenewRequested: an admin asked for a renewal now (Renew); the next
+	// Ensure renews whatever the expiry.
+	RenewRequested bool
 }
 
 // SubscriptionForMonitor reads a monitor's subscription row.
 func (s *Store) SubscriptionForMonitor(ctx context.Context, tenantID, monitorID uuid.UUID) (SubscriptionState, error) {
 	var st SubscriptionState
 	var graphID *string
-	err := s.db.QueryRow(ctx, `SELECT id, graph_id, resource, expires_at, coalesce(cert_key_id, '') FROM subscriptions WHERE tenant_id = $1 AND monitor_id = $2`,
-		tenantID, monitorID).Scan(&st.ID, &graphID, &st.Resource, &st.ExpiresAt, &st.CertKeyID)
+	err := s.db.QueryRow(ctx, `SELECT id, graph_id, resource, expires_at, coalesce(cert_key_id, ''), renew_requested_at IS NOT NULL
+		FROM subscriptions WHERE tenant_id = $1 AND monitor_id = $2`,
+		tenantID, monitorID).Scan(&st.ID, &graphID, &st.Resource, &st.ExpiresAt, &st.CertKeyID, &st.RenewRequested)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return st, ErrSubscriptionNotFound
 	}
@@ -85,7 +89,8 @@ func (s *Store) BeginSubscription(ctx context.Context, tenantID, monitorID uuid.
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (monitor_id) DO UPDATE SET graph_id = NULL, resource = excluded.resource, client_state_hash = excluded.client_state_hash,
 			cert_key_id = excluded.cert_key_id, user_count = excluded.user_count, expires_at = NULL, last_error = NULL,
-			abandoned_at = NULL, renewed_at = NULL, renewals = 0, last_notification_at = NULL, updated_at = now()
+			abandoned_at = NULL, renewed_at = NULL, renewals = 0, last_notification_at = NULL, renew_requested_at = NULL,
+			updated_at = now()
 		RETURNING id`, tenantID, monitorID, resource, clientStateHash, certID, users).Scan(&id)
 	return id, wrap("begin subscription", err)
 }
@@ -103,11 +108,30 @@ func (s *Store) AdoptSubscription(ctx context.Context, id uuid.UUID, graphID str
 	return wrap("adopt subscription", err)
 }
 
-// SubscriptionRenewed stores a renewal's expiry.
+// SubscriptionRenewed stores a renewal's expiry; a renewal an admin asked
+// for is then done.
 func (s *Store) SubscriptionRenewed(ctx context.Context, id uuid.UUID, expires time.Time) error {
 	_, err := s.db.Exec(ctx, `UPDATE subscriptions SET expires_at = $2, last_error = NULL, renewed_at = now(), renewals = renewals + 1,
-		updated_at = now() WHERE id = $1`, id, expires)
+		renew_requested_at = NULL, updated_at = now() WHERE id = $1`, id, expires)
 	return wrap("subscription renewed", err)
+}
+
+// ErrNothingToRenew: the monitor holds no subscription at Graph (it
+// covers no users, or its subscription is being made again).
+var ErrNothingToRenew = errors.New("monitor holds no subscription to renew")
+
+// RequestRenewal asks the engine to renew the monitor's subscription on
+// its next pass, rather than at its point before expiry (Renew); asked
+// twice, the first request stands.
+func (s *Store) RequestRenewal(ctx context.Context, tenantID, monitorID uuid.UUID) (time.Time, error) {
+	var at time.Time
+	err := s.db.QueryRow(ctx, `UPDATE subscriptions SET renew_requested_at = coalesce(renew_requested_at, now()), updated_at = now()
+		WHERE tenant_id = $1 AND monitor_id = $2 AND graph_id IS NOT NULL AND abandoned_at IS NULL RETURNING renew_requested_at`,
+		tenantID, monitorID).Scan(&at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return at, ErrNothingToRenew
+	}
+	return at, wrap("request renewal", err)
 }
 
 // SubscriptionFailed records the last error (for the dashboard and API).
