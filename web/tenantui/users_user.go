@@ -1,0 +1,111 @@
+package tenantui
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/go-chi/chi/v5"
+
+	"presencebridge/internal/store"
+	"presencebridge/internal/tenantview"
+	"presencebridge/templates"
+)
+
+// timelineLength is how many of a user's latest events the page shows.
+const timelineLength = 50
+
+// user is one user's page: the roster row, the presence now (and as the
+// API answers it, to copy), and the timeline of what the store keeps.
+func (h *handler) user(w http.ResponseWriter, r *http.Request) {
+	ctx, vw := r.Context(), h.Viewer(r)
+	ref := chi.URLParam(r, "ref")
+	u, err := h.Store.FindDirectoryUser(ctx, vw.TenantID, ref)
+	if errors.Is(err, store.ErrUserNotFound) {
+		h.render(w, r, http.StatusNotFound, templates.TenantMessage(h.frame(r, "users"), "No such user", templates.Notice{
+			Title: ref + " is not on the roster."}))
+		return
+	}
+	if err != nil {
+		h.fail(w, r, "find user", err)
+		return
+	}
+	v := templates.TenantUserView{Base: vw.Base, UPN: u.UPN, DisplayName: u.DisplayName, ExternalID: u.ExternalID,
+		Source: u.Source, Reason: u.Error}
+	v.State, v.Badge = userState(u)
+	if u.ObjectID != nil && u.Status == store.UserResolved {
+		v.ObjectID = u.ObjectID.String()
+		if err := h.presenceOf(r, u, &v); err != nil {
+			h.fail(w, r, "read user presence", err)
+			return
+		}
+		v.SyncAction = vw.Base + "/users/u/" + url.PathEscape(u.UPN) + "/sync"
+	}
+	h.render(w, r, http.StatusOK, templates.TenantUser(h.frame(r, "users"), v))
+}
+
+// presenceOf fills in the resolved user's presence, its JSON and timeline.
+func (h *handler) presenceOf(r *http.Request, u store.DirectoryUser, v *templates.TenantUserView) error {
+	ctx, tenant := r.Context(), h.Viewer(r).TenantID
+	p, err := h.Store.FindUserPresence(ctx, tenant, u.ObjectID.String())
+	if err != nil {
+		return err
+	}
+	v.JSON = string(tenantview.AppendPresenceJSON(nil, &p))
+	v.Presence = &templates.TenantPresence{Availability: tenantview.UnknownPresence, Activity: tenantview.UnknownPresence,
+		State: "unknown", Sequence: p.Sequence}
+	if p.Known {
+		v.Presence.Availability, v.Presence.Activity, v.Presence.State = p.Availability, p.Activity, p.MappedState
+		v.Presence.ObservedAt = when(p.ObservedAt)
+	}
+	if !p.HeldUntil.IsZero() {
+		v.Presence.HeldUntil = when(p.HeldUntil)
+	}
+	events, err := h.Store.UserTimeline(ctx, tenant, *u.ObjectID, timelineLength)
+	if err != nil {
+		return err
+	}
+	for _, e := range events {
+		te := templates.TenantTimelineEvent{At: when(e.ObservedAt), Source: sourceWords[e.Source], Graph: e.Availability + " / " + e.Activity,
+			Mapped: e.MappedState, Sequence: e.Sequence, Note: suppressedWords[e.Suppressed]}
+		if te.Source == "" {
+			te.Source = e.Source
+		}
+		for _, d := range e.Deliveries {
+			td := templates.TenantTimelineDelivery{Endpoint: d.EndpointURL, Status: d.Status, Attempts: d.Attempts, Badge: deliveryBadge[d.Status]}
+			switch {
+			case d.LastStatus != nil && d.LastError != "":
+				td.Response = fmt.Sprintf("HTTP %d: %s", *d.LastStatus, d.LastError)
+			case d.LastStatus != nil:
+				td.Response = fmt.Sprintf("HTTP %d", *d.LastStatus)
+			case d.LastError != "":
+				td.Response = "no answer: " + d.LastError
+			}
+			te.Deliveries = append(te.Deliveries, td)
+		}
+		v.Timeline = append(v.Timeline, te)
+	}
+	return nil
+}
+
+var sourceWords = map[string]string{
+	"notification": "Graph change notification",
+	"repair":       "re-read from Graph (repair)",
+	"sync":         "re-read from Graph (re-sync)",
+	"api":          "set through the API",
+	"echo":         "our own presence write coming back",
+}
+
+var suppressedWords = map[string]string{
+	"echo":       "Not sent: our own presence write coming back.",
+	"debounce":   "Not sent: talking resumed within the debounce window.",
+	"superseded": "Not sent: a newer change replaced it.",
+}
+
+var deliveryBadge = map[string]string{
+	store.DeliveryDelivered:  "ok",
+	store.DeliveryPending:    "pending",
+	store.DeliveryDead:       "bad",
+	store.DeliverySuperseded: "pending",
+}
