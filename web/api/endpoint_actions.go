@@ -39,11 +39,6 @@ type retried struct {
 	}
 }
 
-// maxOverlap bounds a rotation's overlap: a week is time enough to roll a
-// new secret out to every receiver, and a leaked old secret stops working
-// within it.
-const maxOverlap = 7 * 24 * time.Hour
-
 type rotateInput struct {
 	EndpointPath
 	Body *struct {
@@ -135,9 +130,9 @@ func (d Deps) registerEndpointActions(api huma.API) {
 		if !ok {
 			return nil, errNoEndpoint()
 		}
-		overlap := 24 * time.Hour
+		overlap := deliver.DefaultOverlap
 		if in.Body != nil && in.Body.OverlapSeconds != nil {
-			overlap = min(time.Duration(*in.Body.OverlapSeconds)*time.Second, maxOverlap)
+			overlap = time.Duration(*in.Body.OverlapSeconds) * time.Second
 		}
 		return d.rotateSecret(ctx, id, overlap)
 	})
@@ -170,25 +165,14 @@ func (d Deps) registerEndpointActions(api huma.API) {
 }
 
 // rotateSecret gives an endpoint a new signing secret, the old one signing
-// beside it for overlap, and audits it (without either secret).
+// beside it for overlap (deliver.RotateSecret).
 func (d Deps) rotateSecret(ctx context.Context, id uuid.UUID, overlap time.Duration) (*rotatedSecret, error) {
 	k := keyOf(ctx)
-	secret, err := deliver.NewSecret()
+	secret, _, err := deliver.RotateSecret(ctx, d.Store, k.TenantID, id, overlap, actor(k))
 	if err != nil {
-		return nil, d.unavailable(ctx, "endpoint secret", err)
+		return nil, d.endpointFailed(ctx, "rotate endpoint secret", err)
 	}
-	var out *endpointOutput
-	err = d.Store.InTx(ctx, func(tx store.Tx) error {
-		if _, err := tx.RotateEndpointSecret(ctx, k.TenantID, id, secret, overlap); err != nil {
-			return err
-		}
-		if err := tx.Audit(ctx, &k.TenantID, actor(k), "endpoint.secret_rotated",
-			map[string]any{"endpoint": id, "overlapSeconds": int64(overlap / time.Second)}); err != nil {
-			return err
-		}
-		out, err = readEndpoint(ctx, tx.Store, k.TenantID, id)
-		return err
-	})
+	out, err := readEndpoint(ctx, d.Store, k.TenantID, id)
 	if err != nil {
 		return nil, d.endpointFailed(ctx, "rotate endpoint secret", err)
 	}

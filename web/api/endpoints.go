@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -76,8 +75,6 @@ type createdEndpoint struct {
 	Body     endpointSecret
 }
 
-const maxDescription = 500
-
 type createEndpointInput struct {
 	Body struct {
 		URL         string `json:"url" minLength:"1" maxLength:"2000" doc:"Where events are POSTed: an https URL reachable from the internet."`
@@ -120,23 +117,10 @@ func (d Deps) registerEndpoints(api huma.API) {
 	op.Description = "Events published from now on are delivered to it. The answer holds its signing secret, once."
 	huma.Register(api, op, func(ctx context.Context, in *createEndpointInput) (*createdEndpoint, error) {
 		k := keyOf(ctx)
-		if err := d.checkURL(in.Body.URL); err != nil {
-			return nil, err
-		}
-		secret, err := deliver.NewSecret()
+		e, secret, err := deliver.AddEndpoint(ctx, d.Store, k.TenantID, deliver.Settings{URL: in.Body.URL, Description: in.Body.Description},
+			actor(k), d.AllowLoopbackWebhooks)
 		if err != nil {
-			return nil, d.unavailable(ctx, "endpoint secret", err)
-		}
-		var e store.Endpoint
-		err = d.Store.InTx(ctx, func(tx store.Tx) error {
-			var err error
-			if e, err = tx.AddEndpoint(ctx, k.TenantID, store.NewEndpoint{URL: in.Body.URL, Description: in.Body.Description, Secret: secret}); err != nil {
-				return err
-			}
-			return tx.Audit(ctx, &k.TenantID, actor(k), "endpoint.created", map[string]any{"endpoint": e.ID, "host": host(e.URL)})
-		})
-		if err != nil {
-			return nil, d.unavailable(ctx, "create endpoint", err)
+			return nil, d.endpointFailed(ctx, "create endpoint", err)
 		}
 		return &createdEndpoint{ETag: endpointETag(e), Location: "/api/v1/endpoints/" + e.ID.String(),
 			Body: endpointSecret{Secret: secret, Endpoint: toEndpoint(e, store.Backlog{})}}, nil
@@ -235,11 +219,13 @@ func (d Deps) withLockedEndpoint(ctx context.Context, id uuid.UUID, cond Precond
 func (d Deps) patchEndpoint(ctx context.Context, id uuid.UUID, cond Precondition, patch []byte) (*endpointOutput, error) {
 	var out *endpointOutput
 	err := d.withLockedEndpoint(ctx, id, cond, "change endpoint", func(tx store.Tx, cur store.Endpoint) error {
-		next, err := d.patched(cur, patch)
+		next, err := patched(cur, patch)
 		if err != nil {
 			return err
 		}
-		if err := applySettings(ctx, tx, cur, next); err != nil {
+		k := keyOf(ctx)
+		settings := deliver.Settings{URL: next.URL, Description: next.Description, Enabled: *next.Enabled}
+		if err := deliver.ChangeEndpoint(ctx, tx, cur, settings, actor(k), "disabled through the API", d.AllowLoopbackWebhooks); err != nil {
 			return err
 		}
 		out, err = readEndpoint(ctx, tx.Store, cur.TenantID, id)
@@ -248,52 +234,18 @@ func (d Deps) patchEndpoint(ctx context.Context, id uuid.UUID, cond Precondition
 	return out, err
 }
 
-// applySettings changes what differs between cur and next, and audits it.
-func applySettings(ctx context.Context, tx store.Tx, cur store.Endpoint, next endpointSettings) error {
-	k := keyOf(ctx)
-	changed := map[string]any{}
-	if next.URL != cur.URL || next.Description != cur.Description {
-		if _, err := tx.UpdateEndpoint(ctx, k.TenantID, cur.ID, next.URL, next.Description); err != nil {
-			return err
-		}
-		changed["host"], changed["description"] = host(next.URL), next.Description
-	}
-	var err error
-	switch {
-	case *next.Enabled && !cur.Enabled:
-		_, err = tx.EnableEndpoint(ctx, k.TenantID, cur.ID)
-	case !*next.Enabled && cur.Enabled:
-		err = tx.DisableEndpoint(ctx, cur.ID, "disabled through the API")
-	}
-	if err != nil {
-		return err
-	}
-	if *next.Enabled != cur.Enabled {
-		changed["enabled"] = *next.Enabled
-	}
-	if len(changed) == 0 {
-		return nil
-	}
-	changed["endpoint"] = cur.ID
-	return tx.Audit(ctx, &k.TenantID, actor(k), "endpoint.updated", changed)
-}
-
 // patched is cur's settings with patch applied, or the 400/422 that says
 // why they cannot be.
-func (d Deps) patched(cur store.Endpoint, patch []byte) (endpointSettings, error) {
+func patched(cur store.Endpoint, patch []byte) (endpointSettings, error) {
 	next, err := mergePatch(endpointSettings{URL: cur.URL, Description: cur.Description, Enabled: &cur.Enabled}, patch, "endpoint")
 	if err != nil {
 		return next, err
 	}
-	switch {
-	case next.Enabled == nil:
+	if next.Enabled == nil {
 		return next, huma.Error422UnprocessableEntity("enabled must be true or false.",
 			&huma.ErrorDetail{Location: "body.enabled", Message: "must be true or false", Value: nil})
-	case len(next.Description) > maxDescription:
-		return next, huma.Error422UnprocessableEntity("description is too long.",
-			&huma.ErrorDetail{Location: "body.description", Message: "use at most 500 characters", Value: next.Description})
 	}
-	return next, d.checkURL(next.URL)
+	return next, nil
 }
 
 // deleteEndpoint deletes an endpoint and records how many deliveries were
@@ -306,28 +258,18 @@ func (d Deps) deleteEndpoint(ctx context.Context, id uuid.UUID, cond Preconditio
 			return err
 		}
 		return tx.Audit(ctx, &k.TenantID, actor(k), "endpoint.deleted",
-			map[string]any{"endpoint": id, "host": host(cur.URL), "pendingDropped": pending})
+			map[string]any{"endpoint": id, "host": deliver.Host(cur.URL), "pendingDropped": pending})
 	})
 }
 
-// checkURL answers 422 naming the url field and why it cannot receive
-// events (deliver.CheckURL, the onboarding form's rule).
-func (d Deps) checkURL(raw string) error {
-	if err := deliver.CheckURL(raw, d.AllowLoopbackWebhooks); err != nil {
-		return huma.Error422UnprocessableEntity("The url cannot receive events: "+err.Error(),
-			&huma.ErrorDetail{Location: "body.url", Message: err.Error(), Value: raw})
+// invalid answers 422 naming the field that cannot be as given and why
+// (deliver.Settings.Check, the tenant pages' rule too).
+func invalid(e *deliver.Invalid) error {
+	title := "The " + e.Field + " is not valid: " + e.Message
+	if e.Field == "url" {
+		title = "The url cannot receive events: " + e.Message
 	}
-	return nil
-}
-
-// host is what the audit log keeps of an endpoint's URL: its path or
-// query may hold a token the receiver checks.
-func host(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
-	return u.Host
+	return huma.Error422UnprocessableEntity(title, &huma.ErrorDetail{Location: "body." + e.Field, Message: e.Message})
 }
 
 func errNoEndpoint() error { return huma.Error404NotFound("No endpoint of this tenant has that id.") }
@@ -335,9 +277,12 @@ func errNoEndpoint() error { return huma.Error404NotFound("No endpoint of this t
 // endpointFailed answers an endpoint action's error.
 func (d Deps) endpointFailed(ctx context.Context, op string, err error) error {
 	var problem huma.StatusError
+	var bad *deliver.Invalid
 	switch {
 	case errors.As(err, &problem):
 		return err
+	case errors.As(err, &bad):
+		return invalid(bad)
 	case errors.Is(err, store.ErrEndpointNotFound):
 		return errNoEndpoint()
 	case errors.Is(err, deliver.ErrEndpointDisabled):

@@ -2,11 +2,12 @@ package api
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"presencebridge/internal/mappingrules"
 	"presencebridge/internal/presence"
 	"presencebridge/internal/store"
 )
@@ -114,39 +115,26 @@ func (d Deps) registerRules(api huma.API) {
 	})
 }
 
-// changeRules replaces the tenant's rules with change(current), checked
-// against If-Match and validated, under a lock so that nothing changes in
-// between, and audited with the key.
+// changeRules replaces the tenant's rules with change(current), once
+// If-Match holds for the current ones (mappingrules.Change: validated,
+// locked, audited with the key).
 func (d Deps) changeRules(ctx context.Context, cond Precondition, change func(presence.Rules) (presence.Rules, error)) (*rulesOutput, error) {
 	k := keyOf(ctx)
-	var rules presence.Rules
-	var refused error
-	err := d.Store.InTx(ctx, func(tx store.Tx) error {
-		current, err := tx.LockMappingRules(ctx, k.TenantID)
-		if err != nil {
-			return err
+	rules, err := mappingrules.Change(ctx, d.Store, k.TenantID, actor(k), func(current presence.Rules) (presence.Rules, error) {
+		if err := cond.check(rulesETag(current)); err != nil {
+			return current, err
 		}
-		if refused = cond.check(rulesETag(current)); refused != nil {
-			return nil
-		}
-		if rules, refused = change(current); refused != nil {
-			return nil
-		}
-		if err := rules.Validate(); err != nil {
-			refused = huma.Error422UnprocessableEntity(err.Error())
-			return nil
-		}
-		raw, _ := json.Marshal(rules)
-		if err := tx.PutMappingRules(ctx, k.TenantID, raw); err != nil {
-			return err
-		}
-		return tx.Audit(ctx, &k.TenantID, actor(k), "mapping_rules.updated", map[string]any{"rules": rules})
+		return change(current)
 	})
-	if err != nil {
+	var problem huma.StatusError
+	var bad *mappingrules.Invalid
+	switch {
+	case errors.As(err, &bad):
+		return nil, huma.Error422UnprocessableEntity(bad.Error())
+	case errors.As(err, &problem):
+		return nil, err
+	case err != nil:
 		return nil, d.unavailable(ctx, "change mapping rules", err)
-	}
-	if refused != nil {
-		return nil, refused
 	}
 	return rulesAnswer(rules), nil
 }
