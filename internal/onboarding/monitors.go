@@ -190,6 +190,60 @@ func (s *Service) MonitorLink(ctx context.Context, tenantID, monitorID uuid.UUID
 	return s.cfg.BaseURL + "/onboarding/m/" + tok, time.Now().Add(MonitorLinkTTL), nil
 }
 
+// IssueMonitorLink is the tenant pages' Copy URL: MonitorLink after
+// withdrawing the monitor's earlier links, so exactly one link works at a
+// time — for one sign-in, until it expires — and pressing Copy URL again
+// does not leave a second one working. Audited (never the link itself).
+// store.ErrMonitorNotFound for a monitor not in the tenant (or being
+// removed).
+func (s *Service) IssueMonitorLink(ctx context.Context, tenantID, monitorID uuid.UUID, actor string) (string, time.Time, error) {
+	var link string
+	var exp time.Time
+	err := s.tx(ctx, func(tx store.Tx) error {
+		ms, err := tx.Monitors(ctx, tenantID) // not GetMonitor: a monitor being removed is gone
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(ms, func(m store.Monitor) bool { return m.ID == monitorID })
+		if i < 0 {
+			return store.ErrMonitorNotFound
+		}
+		gen, err := tx.ResetMonitorLink(ctx, tenantID, monitorID)
+		if err != nil {
+			return err
+		}
+		tok, err := s.links.Make(linkMonitor, monitorLinkPayload{tenantID, monitorID, gen}, MonitorLinkTTL)
+		if err != nil {
+			return err
+		}
+		link, exp = s.cfg.BaseURL+"/onboarding/m/"+tok, time.Now().Add(MonitorLinkTTL)
+		return tx.Audit(ctx, &tenantID, actor, "monitor.link_created", map[string]any{"monitor": monitorID, "upn": ms[i].UPN,
+			"expiresAt": exp, "earlierLinksWithdrawn": true})
+	})
+	return link, exp, err
+}
+
+// RenewMonitor asks the engine to renew the monitor's subscription at
+// Graph on its next pass (Renew), rather than at its point before expiry.
+// A monitor that holds no subscription is told so as a Problem.
+func (s *Service) RenewMonitor(ctx context.Context, tenantID, monitorID uuid.UUID, actor string) error {
+	m, err := s.st.GetMonitor(ctx, tenantID, monitorID)
+	if err != nil {
+		return err
+	}
+	return s.tx(ctx, func(tx store.Tx) error {
+		at, err := tx.RequestRenewal(ctx, tenantID, monitorID)
+		if errors.Is(err, store.ErrNothingToRenew) {
+			return &Problem{m.UPN + " has no subscription to renew.",
+				"A monitor holds one once it is authorized and covers users; Presence Bridge makes it within a minute of that."}
+		}
+		if err != nil {
+			return err
+		}
+		return tx.Audit(ctx, &tenantID, actor, "monitor.renewal_requested", map[string]any{"monitor": monitorID, "upn": m.UPN, "requestedAt": at})
+	})
+}
+
 // OpenMonitorLink checks a Copy-URL token.
 func (s *Service) OpenMonitorLink(ctx context.Context, token string) (store.Tenant, store.Monitor, error) {
 	var p monitorLinkPayload

@@ -24,6 +24,7 @@ import (
 	"presencebridge/internal/identity"
 	"presencebridge/internal/links"
 	"presencebridge/internal/roster"
+	"presencebridge/internal/shard"
 	"presencebridge/internal/store"
 )
 
@@ -251,9 +252,7 @@ type Status struct {
 
 // MonitorsNeeded is how many monitors a roster needs: one per 650 users,
 // plus one spare so a failing monitor's users have somewhere to go.
-func MonitorsNeeded(users int) int {
-	return (users+UsersPerMonitor-1)/UsersPerMonitor + 1
-}
+func MonitorsNeeded(users int) int { return shard.MonitorsNeeded(users, UsersPerMonitor) }
 
 // Status reads a tenant's onboarding state.
 func (s *Service) Status(ctx context.Context, tenantID uuid.UUID) (Status, error) {

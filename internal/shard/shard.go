@@ -139,3 +139,17 @@ func (h *loads) Pop() any {
 	h.order = h.order[:len(h.order)-1]
 	return x
 }
+
+// Spare is the monitor a tenant keeps beyond what its users fill, so a
+// failing monitor's users have somewhere to go at once.
+const Spare = 1
+
+// MonitorsNeeded is how many authorized monitors cover users at capacity
+// users each (0 or more than graphapi.MaxPresenceIDs: MaxPresenceIDs),
+// plus the Spare.
+func MonitorsNeeded(users, capacity int) int {
+	if capacity <= 0 || capacity > graphapi.MaxPresenceIDs {
+		capacity = graphapi.MaxPresenceIDs
+	}
+	return (users+capacity-1)/capacity + Spare
+}

@@ -11,6 +11,7 @@ import (
 
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/store"
+	"presencebridge/internal/tenantview"
 )
 
 // Presence monitors: the accounts whose presence subscriptions cover the
@@ -29,14 +30,9 @@ type monitor struct {
 	Capacity     int        `json:"capacity" doc:"Users it can cover: 650 (Microsoft Graph's limit per presence subscription) when authorized, else 0."`
 }
 
-func toMonitor(m store.Monitor, users int) monitor {
-	out := monitor{ID: m.ID, UPN: m.UPN, DisplayName: m.DisplayName, Status: m.Status, AuthorizedAt: m.AuthorizedAt, Users: users}
-	if m.Status == store.MonitorAuthorized {
-		out.Capacity = graphapi.MaxPresenceIDs
-	} else {
-		out.Reason = m.LastError
-	}
-	return out
+func toMonitor(m tenantview.Monitor) monitor {
+	return monitor{ID: m.ID, UPN: m.UPN, DisplayName: m.DisplayName, Status: m.Status, AuthorizedAt: m.AuthorizedAt, Users: m.Users,
+		Capacity: m.Capacity, Reason: m.Reason()}
 }
 
 type monitorList struct{ Body list[monitor] }
@@ -67,19 +63,17 @@ func (s resources) registerMonitors(api huma.API) {
 	})
 }
 
-// monitors lists the tenant's monitors with the users each covers.
+// monitors lists the tenant's monitors with the users each covers, as
+// the tenant pages read them (tenantview); a monitor's capacity here is
+// Graph's limit, as documented above.
 func (s resources) monitors(ctx context.Context, tenantID uuid.UUID) ([]monitor, error) {
-	ms, err := s.Store.Monitors(ctx, tenantID)
+	ms, err := tenantview.New(s.Store).Monitors(ctx, tenantID, graphapi.MaxPresenceIDs)
 	if err != nil {
 		return nil, err
 	}
-	loads, err := s.Store.MonitorLoads(ctx, tenantID)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]monitor, 0, len(ms))
-	for _, m := range ms {
-		out = append(out, toMonitor(m, loads[m.ID]))
+	out := make([]monitor, 0, len(ms.Items))
+	for _, m := range ms.Items {
+		out = append(out, toMonitor(m))
 	}
 	return out, nil
 }
