@@ -72,6 +72,7 @@ func Routes(d Deps) func(chi.Router) {
 	h := &handler{d}
 	return func(r chi.Router) {
 		r.Get("/", h.home)
+		r.Route("/users", h.userRoutes)
 	}
 }
 
