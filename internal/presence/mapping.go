@@ -11,6 +11,8 @@ package presence
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -66,6 +68,14 @@ type Rules struct {
 // Graph spells them (https://learn.microsoft.com/en-us/graph/api/resources/userworklocation).
 var workLocationTypes = map[string]string{"office": "office", "remote": "remote", "timeoff": "timeOff"}
 
+// MaxOverrides bounds a tenant's overrides (each presence change is
+// matched against them), and maxOverrideKey an override's key: more than
+// any pair of Teams' availability and activity values needs.
+const (
+	MaxOverrides   = 100
+	maxOverrideKey = 100
+)
+
 // DefaultRules are what a new tenant gets.
 func DefaultRules() Rules {
 	return Rules{TalkingInCall: true, TalkingInConference: true, TalkingInMeeting: true, TalkingPresenting: true,
@@ -80,13 +90,23 @@ func (r Rules) Validate() error {
 			return fmt.Errorf("%s: %q is not a state (available, talking, busy, away, dnd, offline, unknown)", name, s)
 		}
 	}
-	for k, s := range r.Overrides {
-		if a, b, ok := strings.Cut(k, "/"); !ok || a == "" || b == "" {
+	if len(r.Overrides) > MaxOverrides {
+		return fmt.Errorf("overrides: %d of them, at most %d (Teams has fewer availability/activity pairs than that)", len(r.Overrides), MaxOverrides)
+	}
+	seen := make(map[string]string, len(r.Overrides))
+	for _, k := range slices.Sorted(maps.Keys(r.Overrides)) {
+		if a, b, ok := strings.Cut(k, "/"); !ok || a == "" || b == "" || len(k) > maxOverrideKey {
 			return fmt.Errorf("overrides: key %q must be Availability/Activity", k)
 		}
-		if !states[s] {
+		if s := r.Overrides[k]; !states[s] {
 			return fmt.Errorf("overrides[%s]: %q is not a state", k, s)
 		}
+		// Matched in any case: two keys that differ only in case
+		// would leave the state to chance.
+		if other, dup := seen[strings.ToLower(k)]; dup {
+			return fmt.Errorf("overrides: %q and %q name the same pair (case does not count)", other, k)
+		}
+		seen[strings.ToLower(k)] = k
 	}
 	for name, s := range map[string]State{"outOfOffice": r.OutOfOffice, "statusMessage": r.StatusMessage} {
 		if s != "" && !states[s] {

@@ -2,6 +2,7 @@ package presence
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +120,32 @@ func TestRulesMapRichPresence(t *testing.T) {
 	d := DefaultRules()
 	if d.Map("Available", "Available", both) != Available || d.Map("Busy", "Busy", away) != Busy {
 		t.Error("the default rules map rich presence")
+	}
+}
+
+func TestOverridesAreBoundedMatchedInAnyCaseAndNeverTwiceForOnePair(t *testing.T) {
+	r := DefaultRules()
+	r.Overrides = map[string]State{"busy/inacall": Away}
+	if err := r.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Map("Busy", "InACall", Rich{}); got != Away {
+		t.Errorf("an override written in lower case: %s for Busy/InACall", got)
+	}
+	// Two keys for one pair would leave the state to the map's order.
+	r.Overrides = map[string]State{"Busy/InACall": Away, "busy/inacall": DoNotDisturb}
+	if err := r.Validate(); err == nil || !strings.Contains(err.Error(), "name the same pair") {
+		t.Errorf("two keys for one pair: %v", err)
+	}
+	r.Overrides = map[string]State{}
+	for i := range MaxOverrides + 1 {
+		r.Overrides[fmt.Sprintf("Busy/Activity%d", i)] = Busy
+	}
+	if err := r.Validate(); err == nil || !strings.Contains(err.Error(), "at most") {
+		t.Errorf("%d overrides: %v", len(r.Overrides), err)
+	}
+	r.Overrides = map[string]State{"Busy/" + strings.Repeat("x", 200): Busy}
+	if err := r.Validate(); err == nil {
+		t.Error("a 205-character key was accepted")
 	}
 }
