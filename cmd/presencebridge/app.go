@@ -31,6 +31,7 @@ import (
 	"presencebridge/web"
 	webonboarding "presencebridge/web/onboarding"
 	webportal "presencebridge/web/portal"
+	"presencebridge/web/tenantui"
 )
 
 // embeddedDB is the database name used on the embedded server.
@@ -240,7 +241,8 @@ func (a *app) onboardingRoutes(base string) (func(chi.Router), error) {
 		return nil, err
 	}
 	portalRoutes := webportal.Routes(webportal.Deps{Identity: id, App: identity.App{ClientID: a.cfg.ClientID, ClientSecret: a.cfg.ClientSecret.Reveal()},
-		BaseURL: base, Store: a.store, Views: tenantview.New(a.store), Sessions: sessions, LoginURL: a.cfg.LoginBaseURL, Logger: a.logger})
+		BaseURL: base, Store: a.store, Views: tenantview.New(a.store), Sessions: sessions, LoginURL: a.cfg.LoginBaseURL, Logger: a.logger,
+		Pages: tenantui.Deps{Onboarding: svc, SecretExpiry: a.secretExpiry}})
 	return func(r chi.Router) {
 		r.Route("/onboarding", routes)
 		r.Route("/portal", portalRoutes)

@@ -10,17 +10,18 @@ import (
 	"presencebridge/internal/store"
 )
 
-// stages are the warnings before an own app's client secret expires, in
-// days, gravest last: each opens an alert (and so a mail) of its own.
-var stages = []int{30, 7, 1}
+// SecretStages are the warnings before an own app's client secret
+// expires, in days, gravest last: each opens an alert (and so a mail) of
+// its own. The App registration page forecasts them (internal/tenantview).
+var SecretStages = []int{30, 7, 1}
 
-// stageOf is the warning due for a secret expiring at exp, or 0.
-func stageOf(exp *time.Time, now time.Time) int {
+// SecretStage is the warning due for a secret expiring at exp, or 0.
+func SecretStage(exp *time.Time, now time.Time) int {
 	if exp == nil {
 		return 0
 	}
 	stage := 0
-	for _, d := range stages {
+	for _, d := range SecretStages {
 		if exp.Sub(now) <= time.Duration(d)*24*time.Hour {
 			stage = d
 		}
@@ -41,7 +42,7 @@ func (s *Sender) checkSecrets(ctx context.Context) error {
 	now := s.opts.Now()
 	var errs []error
 	for _, a := range apps {
-		stage := stageOf(a.ExpiresAt, now)
+		stage := SecretStage(a.ExpiresAt, now)
 		if stage == 0 {
 			errs = append(errs, s.st.ResolveAlertsExcept(ctx, a.TenantID, store.AlertSecretExpiring, ""))
 			continue

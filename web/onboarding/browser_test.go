@@ -2,9 +2,6 @@ package onboarding
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -30,28 +27,28 @@ func TestOnboardingInABrowserFromInvitationToActiveTenant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shots := newScreenshots(t)
+	shots := testkit.NewScreenshots(t, "onboarding")
 	admin := testkit.Browser(t)
 
 	// The invitation asks for a Microsoft sign-in, on graphsim's page, as
 	// the tenant's administrator.
-	run(t, admin, chromedp.Navigate(link), chromedp.WaitVisible("#sign-in"))
-	shots.take(admin, "00-sign-in")
-	run(t, admin, chromedp.Click("#sign-in"), chromedp.WaitVisible("#login"),
+	testkit.Run(t, admin, chromedp.Navigate(link), chromedp.WaitVisible("#sign-in"))
+	shots.Take(admin, "00-sign-in")
+	testkit.Run(t, admin, chromedp.Click("#sign-in"), chromedp.WaitVisible("#login"),
 		chromedp.SetValue("#login", ten.Admin.UPN), chromedp.SetValue("#password", ten.Admin.Password),
 		chromedp.Click("#submit"))
 
 	// Then the form: an error first, kept input, then saved.
-	run(t, admin, chromedp.WaitVisible("#company"))
-	if got := value(t, admin, "#company"); got != "Contoso" {
+	testkit.Run(t, admin, chromedp.WaitVisible("#company"))
+	if got := testkit.Value(t, admin, "#company"); got != "Contoso" {
 		t.Errorf("company prefilled with %q, want the invitation's name", got)
 	}
-	shots.take(admin, "01-details")
+	shots.Take(admin, "01-details")
 	var users []string
 	for _, u := range ten.Users {
 		users = append(users, u.UPN)
 	}
-	run(t, admin,
+	testkit.Run(t, admin,
 		chromedp.SetValue("#company", "Contoso Ltd"),
 		chromedp.SetValue("#microsoftTenant", ten.Domain),
 		chromedp.SetValue("#adminEmail", "it@"),
@@ -60,94 +57,94 @@ func TestOnboardingInABrowserFromInvitationToActiveTenant(t *testing.T) {
 		chromedp.SetValue("#webhookUrl", "https://events.example.com/presence"),
 		chromedp.Click("#save-form"),
 		chromedp.WaitVisible("#adminEmail-error"))
-	if got := value(t, admin, "#telephonyAccount"); got != "acct-42" {
+	if got := testkit.Value(t, admin, "#telephonyAccount"); got != "acct-42" {
 		t.Errorf("after an error the telephony account is %q: typed input was lost", got)
 	}
-	shots.take(admin, "02-details-error")
-	run(t, admin, chromedp.SetValue("#adminEmail", "it@contoso.example"), chromedp.Click("#save-form"),
+	shots.Take(admin, "02-details-error")
+	testkit.Run(t, admin, chromedp.SetValue("#adminEmail", "it@contoso.example"), chromedp.Click("#save-form"),
 		chromedp.WaitVisible("#step-form .notice.ok"))
-	shots.take(admin, "03-details-saved")
+	shots.Take(admin, "03-details-saved")
 	// The alternative to step 1, folded away until opened.
-	run(t, admin, chromedp.Click("#own-app > summary"), chromedp.WaitVisible("#clientSecret"),
+	testkit.Run(t, admin, chromedp.Click("#own-app > summary"), chromedp.WaitVisible("#clientSecret"),
 		chromedp.WaitVisible("#own-app-redirect-copy"))
-	shots.take(admin, "03b-own-app-form")
-	run(t, admin, chromedp.Navigate(f.base+"/onboarding"), chromedp.WaitVisible("#authorize"))
+	shots.Take(admin, "03b-own-app-form")
+	testkit.Run(t, admin, chromedp.Navigate(f.base+"/onboarding"), chromedp.WaitVisible("#authorize"))
 
 	// Step 1: consent on graphsim's page as the tenant's administrator.
-	run(t, admin, chromedp.Click("#authorize"), chromedp.WaitVisible("#permissions"),
+	testkit.Run(t, admin, chromedp.Click("#authorize"), chromedp.WaitVisible("#permissions"),
 		chromedp.SetValue("#login", ten.Admin.UPN), chromedp.SetValue("#password", ten.Admin.Password),
 		chromedp.Click("#submit"), chromedp.WaitVisible("button#authorize.ok"))
-	shots.take(admin, "04-authorized")
+	shots.Take(admin, "04-authorized")
 
 	// Step 2: two monitors.
-	run(t, admin, chromedp.SetValue("#upn", ten.Monitors[0].UPN), chromedp.Click("#add-monitor"),
+	testkit.Run(t, admin, chromedp.SetValue("#upn", ten.Monitors[0].UPN), chromedp.Click("#add-monitor"),
 		chromedp.WaitVisible("li.monitor"),
 		chromedp.SetValue("#upn", ten.Monitors[1].UPN), chromedp.Click("#add-monitor"),
 		chromedp.WaitVisible("li.monitor:nth-of-type(2)"))
-	shots.take(admin, "05-monitors-pending")
+	shots.Take(admin, "05-monitors-pending")
 
 	// Monitor 1: Authorize now, in the admin's browser.
-	run(t, admin, chromedp.Click("li.monitor:nth-of-type(1) button.authorize-now"), chromedp.WaitVisible("#login"))
-	if hint := value(t, admin, "#login"); hint != ten.Monitors[0].UPN {
+	testkit.Run(t, admin, chromedp.Click("li.monitor:nth-of-type(1) button.authorize-now"), chromedp.WaitVisible("#login"))
+	if hint := testkit.Value(t, admin, "#login"); hint != ten.Monitors[0].UPN {
 		t.Errorf("sign-in page prefilled with %q, want the monitor %s", hint, ten.Monitors[0].UPN)
 	}
-	run(t, admin, chromedp.SetValue("#password", ten.Monitors[0].Password), chromedp.Click("#submit"),
+	testkit.Run(t, admin, chromedp.SetValue("#password", ten.Monitors[0].Password), chromedp.Click("#submit"),
 		chromedp.WaitVisible("li.monitor:nth-of-type(1) .badge.ok"))
-	shots.take(admin, "06-monitor-authorized")
+	shots.Take(admin, "06-monitor-authorized")
 
 	// Monitor 2: Copy URL; the script shows the copy button under the CSP.
-	run(t, admin, chromedp.Click("li.monitor:nth-of-type(2) button.copy-url-action"),
+	testkit.Run(t, admin, chromedp.Click("li.monitor:nth-of-type(2) button.copy-url-action"),
 		chromedp.WaitVisible("input.copy-url"), chromedp.WaitVisible("button.copy-button"))
-	copyURL := value(t, admin, "input.copy-url")
+	copyURL := testkit.Value(t, admin, "input.copy-url")
 	if !strings.HasPrefix(copyURL, f.base+"/onboarding/m/") {
 		t.Fatalf("Copy URL = %q", copyURL)
 	}
-	shots.take(admin, "07-copy-url")
+	shots.Take(admin, "07-copy-url")
 
 	// …opened by the monitor's holder in a second browser context.
 	holder, cancel := chromedp.NewContext(admin, chromedp.WithNewBrowserContext())
 	defer cancel()
-	run(t, holder, chromedp.Navigate(copyURL), chromedp.WaitVisible("#monitor-sign-in"))
-	if h1 := text1(t, holder, "h1"); h1 != "Sign in as "+ten.Monitors[1].UPN {
+	testkit.Run(t, holder, chromedp.Navigate(copyURL), chromedp.WaitVisible("#monitor-sign-in"))
+	if h1 := testkit.Text(t, holder, "h1"); h1 != "Sign in as "+ten.Monitors[1].UPN {
 		t.Errorf("Copy URL page heading = %q", h1)
 	}
-	shots.take(holder, "08-copy-url-opened")
-	run(t, holder, chromedp.Click("#monitor-sign-in"), chromedp.WaitVisible("#login"),
+	shots.Take(holder, "08-copy-url-opened")
+	testkit.Run(t, holder, chromedp.Click("#monitor-sign-in"), chromedp.WaitVisible("#login"),
 		chromedp.SetValue("#login", ten.Monitors[1].UPN), chromedp.SetValue("#password", ten.Monitors[1].Password),
 		chromedp.Click("#submit"), chromedp.WaitVisible(".notice.ok"))
-	if h1 := text1(t, holder, "h1"); h1 != "Done, you can close this page" {
+	if h1 := testkit.Text(t, holder, "h1"); h1 != "Done, you can close this page" {
 		t.Errorf("after the Copy URL sign-in: %q", h1)
 	}
-	shots.take(holder, "09-copy-url-done")
+	shots.Take(holder, "09-copy-url-done")
 
 	// Step 3: complete, then the summary, also on a later visit.
-	run(t, admin, chromedp.Navigate(f.base+"/onboarding"), chromedp.WaitEnabled("#complete"))
-	shots.take(admin, "10-ready-to-complete")
-	run(t, admin, chromedp.Click("#complete"), chromedp.WaitVisible("dl.summary"))
-	shots.take(admin, "11-summary")
-	run(t, admin, chromedp.Navigate(f.base+"/onboarding"), chromedp.WaitVisible("dl.summary"))
+	testkit.Run(t, admin, chromedp.Navigate(f.base+"/onboarding"), chromedp.WaitEnabled("#complete"))
+	shots.Take(admin, "10-ready-to-complete")
+	testkit.Run(t, admin, chromedp.Click("#complete"), chromedp.WaitVisible("dl.summary"))
+	shots.Take(admin, "11-summary")
+	testkit.Run(t, admin, chromedp.Navigate(f.base+"/onboarding"), chromedp.WaitVisible("dl.summary"))
 
 	// The integration: the webhook's signing secret and an API key, each
 	// shown once in a read-only field whose Copy button the script shows.
-	run(t, admin, chromedp.Click("button.reveal-secret"), chromedp.WaitVisible("#signing-secret-0"),
+	testkit.Run(t, admin, chromedp.Click("button.reveal-secret"), chromedp.WaitVisible("#signing-secret-0"),
 		chromedp.WaitVisible("#signing-secret-0-copy"))
-	if secret := value(t, admin, "#signing-secret-0"); !strings.HasPrefix(secret, "whsec_") {
+	if secret := testkit.Value(t, admin, "#signing-secret-0"); !strings.HasPrefix(secret, "whsec_") {
 		t.Errorf("revealed signing secret = %q", secret)
 	}
-	shots.take(admin, "12-signing-secret")
-	run(t, admin, chromedp.Click("#create-api-key"), chromedp.WaitVisible("#api-key"), chromedp.WaitVisible("#api-key-copy"))
-	apiKey := value(t, admin, "#api-key")
+	shots.Take(admin, "12-signing-secret")
+	testkit.Run(t, admin, chromedp.Click("#create-api-key"), chromedp.WaitVisible("#api-key"), chromedp.WaitVisible("#api-key-copy"))
+	apiKey := testkit.Value(t, admin, "#api-key")
 	if got, err := f.st.VerifyAPIKey(t.Context(), apiKey); err != nil || got != tenant.ID {
 		t.Errorf("the API key on the page verifies as %v %v", got, err)
 	}
-	shots.take(admin, "13-api-key")
+	shots.Take(admin, "13-api-key")
 
 	// After Complete the invitation link opens nothing, and says where to go.
-	run(t, admin, chromedp.Navigate(link), chromedp.WaitVisible("h1"))
-	if h1 := text1(t, admin, "h1"); h1 != "Onboarding is done" {
+	testkit.Run(t, admin, chromedp.Navigate(link), chromedp.WaitVisible("h1"))
+	if h1 := testkit.Text(t, admin, "h1"); h1 != "Onboarding is done" {
 		t.Errorf("the invitation link after completion shows %q", h1)
 	}
-	shots.take(admin, "14-link-after-completion")
+	shots.Take(admin, "14-link-after-completion")
 
 	ctx := context.Background()
 	var status string
@@ -182,97 +179,4 @@ func TestOnboardingInABrowserFromInvitationToActiveTenant(t *testing.T) {
 	if token := strings.TrimPrefix(copyURL, f.base+"/onboarding/m/"); strings.Contains(f.logs.String(), token) {
 		t.Error("the Copy URL's token is in the logs")
 	}
-}
-
-func run(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		loc, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname`))
-		body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-		t.Fatalf("browser at %s: %v\n%s", loc, err, body)
-	}
-}
-
-func value(t *testing.T, ctx context.Context, sel string) string {
-	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Value(sel))
-	if err != nil {
-		t.Fatalf("value of %s: %v", sel, err)
-	}
-	return v
-}
-
-func text1(t *testing.T, ctx context.Context, sel string) string {
-	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Text(sel))
-	if err != nil {
-		t.Fatalf("text of %s: %v", sel, err)
-	}
-	return strings.TrimSpace(v)
-}
-
-// screenshots writes full-page PNGs of each step, at 1280 and 375 px, to
-// $PB_ARTIFACTS (default .artifacts/screenshots at the module root), and
-// fails a page that scrolls sideways.
-type screenshots struct {
-	t   *testing.T
-	dir string
-}
-
-func newScreenshots(t *testing.T) *screenshots {
-	t.Helper()
-	dir := os.Getenv("PB_ARTIFACTS")
-	if dir == "" {
-		root, err := moduleRoot()
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir = filepath.Join(root, ".artifacts", "screenshots")
-	}
-	dir = filepath.Join(dir, "onboarding")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return &screenshots{t: t, dir: dir}
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the test's folder")
-		}
-		dir = parent
-	}
-}
-
-func (s *screenshots) take(ctx context.Context, name string) {
-	s.t.Helper()
-	for _, width := range []int64{1280, 375} {
-		run(s.t, ctx, chromedp.EmulateViewport(width, 800))
-		// Measured after the next frame, once layout follows the new width.
-		scroll, err := chromedp.Run(ctx, chromedp.Evaluate[int64](`new Promise(done => requestAnimationFrame(() =>
-			done(Math.max(document.documentElement.scrollWidth, document.body.scrollWidth))))`, chromedp.EvalAwaitPromise))
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		if scroll > width {
-			s.t.Errorf("%s at %d px: the page is %d px wide and scrolls sideways", name, width, scroll)
-		}
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			s.t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(s.dir, fmt.Sprintf("%s-%dpx.png", name, width)), png, 0o644); err != nil {
-			s.t.Fatal(err)
-		}
-	}
-	run(s.t, ctx, chromedp.EmulateViewport(1280, 800))
 }

@@ -51,6 +51,10 @@ type Deps struct {
 	LoginURL string
 	Logger   *slog.Logger
 	Now      func() time.Time // replaces time.Now (tests age a sign-in)
+	// Pages are the services the tenant's pages use beyond Store and
+	// Views (tenantui.Deps: Onboarding, SecretExpiry, …); the portal
+	// fills in who looks and its guards.
+	Pages tenantui.Deps
 }
 
 type handler struct {
@@ -86,8 +90,12 @@ func (h *handler) routes(r chi.Router) {
 	r.Get("/signin", h.startSignIn)
 	r.Get("/callback", h.callback)
 	r.Post("/signout", h.signOut)
-	pages := tenantui.Routes(tenantui.Deps{Store: h.Store, Views: h.Views, Viewer: viewer, CSRFToken: h.csrf.Token,
-		RequireFresh: h.requireFresh, Logger: h.Logger})
+	d := h.Pages
+	d.Store, d.Views, d.Viewer, d.CSRFToken, d.RequireFresh, d.Logger = h.Store, h.Views, viewer, h.csrf.Token, h.requireFresh, h.Logger
+	if d.Now == nil {
+		d.Now = h.Now
+	}
+	pages := tenantui.Routes(d)
 	r.Group(func(r chi.Router) {
 		r.Use(h.signedInOrSignInPage)
 		pages(r)

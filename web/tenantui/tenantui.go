@@ -18,11 +18,13 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
+	"presencebridge/internal/onboarding"
 	"presencebridge/internal/store"
 	"presencebridge/internal/tenantview"
 	"presencebridge/templates"
@@ -60,6 +62,14 @@ type Deps struct {
 	// answers (sending them to sign in again) and returns false.
 	RequireFresh func(http.ResponseWriter, *http.Request) bool
 	Logger       *slog.Logger
+	// Onboarding checks and stores a tenant's own app registration
+	// (SetOwnApp: its secret proved with the identity platform first).
+	Onboarding *onboarding.Service
+	// SecretExpiry reads an own app's secret expiry from Graph; nil: the
+	// admin enters it.
+	SecretExpiry onboarding.SecretExpiryReader
+	// Now replaces time.Now (tests move the clock).
+	Now func() time.Time
 }
 
 type handler struct{ Deps }
@@ -69,9 +79,13 @@ func Routes(d Deps) func(chi.Router) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
 	h := &handler{d}
 	return func(r chi.Router) {
 		r.Get("/", h.home)
+		r.Route("/app", h.appRoutes)
 		r.Route("/users", h.userRoutes)
 	}
 }

@@ -23,12 +23,15 @@ import (
 
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/identity"
+	"presencebridge/internal/links"
+	"presencebridge/internal/onboarding"
 	"presencebridge/internal/store"
 	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/tenantview"
 	"presencebridge/internal/testkit"
 	"presencebridge/web"
 	"presencebridge/web/portal"
+	"presencebridge/web/tenantui"
 )
 
 // Portal is a running portal.
@@ -40,6 +43,9 @@ type Portal struct {
 	Store  *store.Store
 	Base   string // the product's URL: the portal is at Base+"/portal"
 	Tenant store.Tenant
+	// Onboarding is the onboarding service the tenant pages use for the
+	// tenant's own app registration (tenantui.Deps.Onboarding).
+	Onboarding *onboarding.Service
 }
 
 // New starts it all.
@@ -62,7 +68,10 @@ func New(t testing.TB) *Portal {
 		t.Fatal(err)
 	}
 	pool := testkit.DB(t)
-	p.Store = store.New(pool, storetest.Ring(t))
+	ring := storetest.Ring(t)
+	p.Store = store.New(pool, ring)
+	app := identity.App{ClientID: p.Seed.App.ClientID, ClientSecret: p.Seed.App.ClientSecret}
+	p.Onboarding = onboarding.New(p.Store, id, links.New(ring, nil), onboarding.Config{App: app, BaseURL: p.Base})
 	ctx := context.Background()
 	ten := p.Seed.Tenants[0]
 	if p.Tenant, err = p.Store.CreateTenant(ctx, ten.Name, time.Now().Add(time.Hour)); err != nil {
@@ -76,7 +85,8 @@ func New(t testing.TB) *Portal {
 		t.Fatal(err)
 	}
 	routes := portal.Routes(portal.Deps{Identity: id, App: identity.App{ClientID: p.Seed.App.ClientID, ClientSecret: p.Seed.App.ClientSecret},
-		BaseURL: p.Base, Store: p.Store, Views: tenantview.New(p.Store), Sessions: web.NewSessions(pool, web.SessionOptions{}), LoginURL: simSrv.URL})
+		BaseURL: p.Base, Store: p.Store, Views: tenantview.New(p.Store), Sessions: web.NewSessions(pool, web.SessionOptions{}), LoginURL: simSrv.URL,
+		Pages: tenantui.Deps{Onboarding: p.Onboarding}})
 	srv.Config.Handler = web.New(web.Deps{Mount: func(r chi.Router) { r.Route("/portal", routes) }})
 	srv.Start()
 	t.Cleanup(srv.Close)
