@@ -1,4 +1,4 @@
-// Package static holds the web assets (CSS, images), embedded in the binary,
+// Package static holds the web assets (CSS, scripts, images), embedded in the binary,
 // and serves them under /static/ with long-lived caching made safe by
 // content-hash versions in their URLs.
 package static
@@ -15,7 +15,7 @@ import (
 
 // FS holds every asset, by its path under static/ ("css/app.css").
 //
-//go:embed css img
+//go:embed css img js
 var FS embed.FS
 
 // Prefix is where Handler expects to be mounted.

@@ -244,6 +244,10 @@ func (s *Service) RenewMonitor(ctx context.Context, tenantID, monitorID uuid.UUI
 	})
 }
 
+// ErrMonitorSignedIn comes with the Problem of a Copy URL whose monitor
+// has signed in since the link was made: good news, not a failure.
+var ErrMonitorSignedIn = errors.New("onboarding: the link's monitor is signed in")
+
 // OpenMonitorLink checks a Copy-URL token.
 func (s *Service) OpenMonitorLink(ctx context.Context, token string) (store.Tenant, store.Monitor, error) {
 	var p monitorLinkPayload
@@ -259,7 +263,7 @@ func (s *Service) OpenMonitorLink(ctx context.Context, token string) (store.Tena
 	}
 	if m.LinkGeneration != p.Generation {
 		if m.Status == store.MonitorAuthorized {
-			return t, m, &Problem{m.UPN + " is already signed in.", "Nothing more to do: you can close this page."}
+			return t, m, errors.Join(ErrMonitorSignedIn, &Problem{m.UPN + " is already signed in.", "Nothing more to do: you can close this page."})
 		}
 		return t, m, ErrLinkRevoked
 	}

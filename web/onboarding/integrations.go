@@ -16,7 +16,7 @@ func (h *handler) summary(ctx context.Context, st onboarding.Status) (templates.
 	v := templates.SummaryView{Company: st.Tenant.Name, MicrosoftTenant: st.Tenant.MSDomain, AdminEmail: st.Tenant.AdminEmail,
 		TelephonyAccount: st.Tenant.TelephonyAccountID, Users: st.Users, Monitored: st.UserCounts.Monitored,
 		Unresolved: st.UserCounts.Unresolved, Pending: st.UserCounts.Pending, EventTarget: st.Form.EventTarget,
-		WebhookURL: st.Form.WebhookURL, CopyScript: copyScriptURL(),
+		WebhookURL: st.Form.WebhookURL, CopyScript: templates.Asset("js/copy.js"),
 		Integrations: templates.IntegrationsView{CSRF: h.csrf.Token(ctx),
 			APIBase: strings.TrimSuffix(h.svc.MonitorRedirectURI(), "/onboarding/monitors/callback")}}
 	if st.Form.UsersSource == "group" {

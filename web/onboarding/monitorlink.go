@@ -3,11 +3,14 @@ package onboarding
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
+	"presencebridge/internal/onboarding"
+	"presencebridge/internal/store"
 	"presencebridge/templates"
 )
 
@@ -30,6 +33,11 @@ func (h *handler) openMonitorLink(w http.ResponseWriter, r *http.Request) {
 	token := chi.URLParam(r, "token")
 	hideToken(r, "/onboarding/m/")
 	t, m, err := h.svc.OpenMonitorLink(r.Context(), token)
+	if n, ok := problem(err); ok && errors.Is(err, onboarding.ErrMonitorSignedIn) {
+		n.OK = true
+		h.message(w, r, http.StatusOK, "Already signed in", *n)
+		return
+	}
 	if err != nil {
 		h.linkRefused(w, r, err)
 		return
@@ -82,6 +90,10 @@ func (h *handler) linkCurrent(w http.ResponseWriter, r *http.Request, b linkBind
 	for _, m := range st.Monitors {
 		if m.ID == b.Monitor && m.LinkGeneration == b.Generation {
 			return true
+		}
+		if m.ID == b.Monitor && m.Status == store.MonitorAuthorized {
+			h.message(w, r, http.StatusOK, "Already signed in", done(m.UPN+" is already signed in.", "Nothing more to do: you can close this page."))
+			return false
 		}
 	}
 	h.message(w, r, http.StatusGone, "This link does not work", templates.Notice{

@@ -112,6 +112,10 @@ func (h *handler) monitorCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err = h.svc.FinishMonitorSignIn(ctx, p.Tenant, p.Monitor, q, identity.SignIn{Verifier: p.Verifier, Nonce: p.Nonce}, p.Actor)
+	if p.Return != "" {
+		h.returnSignIn(w, r, p, err)
+		return
+	}
 	if p.ViaLink {
 		h.linkSignInDone(w, r, p, err)
 		return

@@ -81,7 +81,6 @@ func Routes(d Deps) func(chi.Router) {
 	h.csrf = web.NewCSRF(d.Sessions, http.HandlerFunc(h.formRejected))
 	return func(r chi.Router) {
 		r.Use(h.pageHeaders, limitBody, d.Sessions.LoadAndSave, h.csrf.Protect)
-		r.Get("/assets/copy.js", serveCopyScript)
 
 		r.Get("/i/{token}", h.openInvite)
 		r.Post("/signin", h.startSignIn)

@@ -61,7 +61,7 @@ func (h *handler) view(ctx context.Context, st onboarding.Status) (templates.Onb
 		Notices:    map[string]*templates.Notice{},
 		FormSaved:  st.FormSaved,
 		CanFinish:  st.CanComplete,
-		CopyScript: copyScriptURL(),
+		CopyScript: templates.Asset("js/copy.js"),
 		Form: templates.FormView{Company: f.Company, MicrosoftTenant: f.MicrosoftTenant, AdminEmail: f.AdminEmail,
 			TelephonyAccount: f.TelephonyAccount, UsersSource: f.UsersSource, Users: f.Users, Group: f.Group,
 			EventTarget: f.EventTarget, WebhookURL: f.WebhookURL},

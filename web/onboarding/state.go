@@ -42,7 +42,10 @@ type pending struct {
 	Monitor uuid.UUID `json:"m,omitempty"`
 	Invite  uuid.UUID `json:"i,omitempty"`
 	// ViaLink: started from a Copy URL by the monitor's holder, not by the admin.
-	ViaLink  bool   `json:"l,omitempty"`
+	ViaLink bool `json:"l,omitempty"`
+	// Return: started by another surface (the portal's Monitors), which
+	// gets the browser back at this path of ours (MonitorSignIns).
+	Return   string `json:"r,omitempty"`
 	Actor    string `json:"a"`
 	Verifier string `json:"v,omitempty"` // PKCE
 	Nonce    string `json:"n,omitempty"`
