@@ -86,6 +86,7 @@ func Routes(d Deps) func(chi.Router) {
 	return func(r chi.Router) {
 		r.Get("/", h.home)
 		r.Route("/app", h.appRoutes)
+		r.Route("/audit", h.auditRoutes)
 		r.Route("/users", h.userRoutes)
 	}
 }
