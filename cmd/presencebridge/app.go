@@ -242,7 +242,7 @@ func (a *app) onboardingRoutes(base string) (func(chi.Router), error) {
 	}
 	portalRoutes := webportal.Routes(webportal.Deps{Identity: id, App: identity.App{ClientID: a.cfg.ClientID, ClientSecret: a.cfg.ClientSecret.Reveal()},
 		BaseURL: base, Store: a.store, Views: tenantview.New(a.store), Sessions: sessions, LoginURL: a.cfg.LoginBaseURL, Logger: a.logger,
-		Pages: tenantui.Deps{Onboarding: svc, SecretExpiry: a.secretExpiry}})
+		Pages: tenantui.Deps{Onboarding: svc, SecretExpiry: a.secretExpiry, AllowLoopbackWebhooks: !a.cfg.Production()}})
 	return func(r chi.Router) {
 		r.Route("/onboarding", routes)
 		r.Route("/portal", portalRoutes)

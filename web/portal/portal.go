@@ -95,6 +95,7 @@ func (h *handler) routes(r chi.Router) {
 	if d.Now == nil {
 		d.Now = h.Now
 	}
+	d.Flash = h.Sessions
 	pages := tenantui.Routes(d)
 	r.Group(func(r chi.Router) {
 		r.Use(h.signedInOrSignInPage)

@@ -62,6 +62,13 @@ type Deps struct {
 	// answers (sending them to sign in again) and returns false.
 	RequireFresh func(http.ResponseWriter, *http.Request) bool
 	Logger       *slog.Logger
+	// Flash carries a secret shown once (a new API key, a signing
+	// secret) across the redirect after the POST that made it: the
+	// surface's session. Nil: the secret is lost on the way.
+	Flash Flash
+	// AllowLoopbackWebhooks lets webhook URLs name loopback addresses
+	// (development and tests), as the tenant API's option of that name.
+	AllowLoopbackWebhooks bool
 	// Onboarding checks and stores a tenant's own app registration
 	// (SetOwnApp: its secret proved with the identity platform first).
 	Onboarding *onboarding.Service
@@ -87,6 +94,7 @@ func Routes(d Deps) func(chi.Router) {
 		r.Get("/", h.home)
 		r.Route("/app", h.appRoutes)
 		r.Route("/audit", h.auditRoutes)
+		r.Route("/integration", h.integrationRoutes)
 		r.Route("/users", h.userRoutes)
 	}
 }

@@ -86,7 +86,7 @@ func New(t testing.TB) *Portal {
 	}
 	routes := portal.Routes(portal.Deps{Identity: id, App: identity.App{ClientID: p.Seed.App.ClientID, ClientSecret: p.Seed.App.ClientSecret},
 		BaseURL: p.Base, Store: p.Store, Views: tenantview.New(p.Store), Sessions: web.NewSessions(pool, web.SessionOptions{}), LoginURL: simSrv.URL,
-		Pages: tenantui.Deps{Onboarding: p.Onboarding}})
+		Pages: tenantui.Deps{Onboarding: p.Onboarding, AllowLoopbackWebhooks: true}})
 	srv.Config.Handler = web.New(web.Deps{Mount: func(r chi.Router) { r.Route("/portal", routes) }})
 	srv.Start()
 	t.Cleanup(srv.Close)
