@@ -16,9 +16,10 @@ func TestSummaryOfAGroupRosterCountsTheResolvedMembers(t *testing.T) {
 		want []string
 	}{
 		{"not read yet", SummaryView{FromGroup: group},
-			[]string{"Members of the Entra group " + group + ": not read yet", "Not yet: users are looked up"}},
-		{"read", SummaryView{FromGroup: group, Users: 5, Monitored: 3, Unresolved: 1, Pending: 1},
-			[]string{"Members of the Entra group " + group + ": 3 members resolved, 1 being looked up", "3 users"}},
+			[]string{"Members of the Entra group " + group + ": not read yet", "Subscribing…", "Not yet: subscribing…"}},
+		{"read", SummaryView{FromGroup: group, Users: 5, Monitored: 3, Unresolved: 1, Pending: 1, Monitoring: MonitoringView{Users: 3, Subscriptions: 1}},
+			[]string{"Members of the Entra group " + group + ": 3 members resolved, 1 being looked up", "Monitoring 3 users",
+				"1 more being looked up or subscribed", "1 user not found"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

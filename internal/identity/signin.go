@@ -84,6 +84,23 @@ type SignInOptions struct {
 	MaxAge time.Duration
 }
 
+// FreshFor is how recent a person's sign-in must be before one of our
+// pages reveals a secret or creates a key (issue 13): the portal and the
+// onboarding summary both ask for credentials entered again beyond it.
+const FreshFor = 10 * time.Minute
+
+// Fresh reports whether credentials entered at authTime are at most
+// FreshFor old at now.
+func Fresh(authTime, now time.Time) bool {
+	return !authTime.IsZero() && now.Sub(authTime) <= FreshFor
+}
+
+// Reauthenticate are the options of a sign-in that makes a stale one
+// fresh: credentials entered now (prompt=login, max_age), as hint.
+func Reauthenticate(hint string) SignInOptions {
+	return SignInOptions{LoginHint: hint, Fresh: true, MaxAge: FreshFor}
+}
+
 // PersonSignIn starts an OpenID Connect sign-in (authorization code, PKCE
 // S256, nonce) at the multi-tenant authority, for our own pages: onboarding
 // and the portal. Keep the SignIn server side until the callback.

@@ -52,7 +52,7 @@ func (s *Service) StartMonitorSignIn(ctx context.Context, tenantID, monitorID uu
 		return identity.SignIn{}, err
 	}
 	if t.MSTenantID == nil {
-		return identity.SignIn{}, &Problem{"Authorize Presence Bridge first.", "Step 1 (admin consent) must be complete before monitors can sign in."}
+		return identity.SignIn{}, &Problem{"Authorize Presence Bridge first.", "Monitors can sign in once admin consent is granted."}
 	}
 	m, err := s.st.GetMonitor(ctx, tenantID, monitorID)
 	if err != nil {
@@ -84,9 +84,9 @@ func (s *Service) FinishMonitorSignIn(ctx context.Context, tenantID, monitorID u
 	}
 	g, err := s.id.Redeem(ctx, app, msTenant, s.MonitorRedirectURI(), q.Get("code"), si)
 	if err != nil {
-		return signInProblem(err)
+		return s.signInFailed(ctx, m, signInProblem(err))
 	}
-	return s.authorize(ctx, t, m, g, "code", actor)
+	return s.signInFailed(ctx, m, s.authorize(ctx, t, m, g, "code", actor))
 }
 
 // PasswordSignIn is "sign in with password once" (off by default per
@@ -109,9 +109,9 @@ func (s *Service) PasswordSignIn(ctx context.Context, tenantID, monitorID uuid.U
 	}
 	g, err := s.id.PasswordOnce(ctx, app, msTenant, m.UPN, password)
 	if err != nil {
-		return signInProblem(err)
+		return s.signInFailed(ctx, m, signInProblem(err))
 	}
-	return s.authorize(ctx, t, m, g, "password", actor)
+	return s.signInFailed(ctx, m, s.authorize(ctx, t, m, g, "password", actor))
 }
 
 func (s *Service) tenantMonitor(ctx context.Context, tenantID, monitorID uuid.UUID) (store.Tenant, store.Monitor, error) {
@@ -120,7 +120,7 @@ func (s *Service) tenantMonitor(ctx context.Context, tenantID, monitorID uuid.UU
 		return t, store.Monitor{}, err
 	}
 	if t.MSTenantID == nil {
-		return t, store.Monitor{}, &Problem{"Authorize Presence Bridge first.", "Step 1 (admin consent) must be complete before monitors can sign in."}
+		return t, store.Monitor{}, &Problem{"Authorize Presence Bridge first.", "Monitors can sign in once admin consent is granted."}
 	}
 	m, err := s.st.GetMonitor(ctx, tenantID, monitorID)
 	return t, m, err
@@ -145,6 +145,19 @@ func (s *Service) authorize(ctx context.Context, t store.Tenant, m store.Monitor
 		return tx.Audit(ctx, &t.ID, actor, "monitor.authorized", map[string]any{"monitor": m.ID, "upn": m.UPN, "method": method,
 			"objectId": g.Account.ObjectID})
 	})
+}
+
+// signInFailed records on m the Problem its sign-in ended with (the
+// monitor was tried: Retry means something now) and returns err.
+func (s *Service) signInFailed(ctx context.Context, m store.Monitor, err error) error {
+	var p *Problem
+	if !errors.As(err, &p) {
+		return err
+	}
+	if rerr := s.st.MonitorSignInFailed(ctx, m.TenantID, m.ID, p.Title+" "+p.Detail); rerr != nil {
+		return rerr
+	}
+	return err
 }
 
 // signInProblem explains a failed sign-in to the person doing it.
@@ -307,7 +320,7 @@ func (s *Service) Complete(ctx context.Context, tenantID uuid.UUID, actor string
 	}
 	switch {
 	case st.Onboarding.ConsentStatus != "granted":
-		return &Problem{"Authorize Presence Bridge first.", "Step 1 (admin consent) is not complete."}
+		return &Problem{"Authorize Presence Bridge first.", "Admin consent is not granted yet."}
 	case st.Authorized < st.MonitorsNeeded:
 		return &Problem{"More monitors are needed.", english.Count(st.MonitorsNeeded-st.Authorized, "more monitor must", "more monitors must") + " be authorized for " +
 			english.Count(st.Users, "user", "users") + "."}

@@ -26,6 +26,7 @@ import (
 	"presencebridge/internal/roster"
 	"presencebridge/internal/shard"
 	"presencebridge/internal/store"
+	"presencebridge/internal/tenantview"
 )
 
 // UsersPerMonitor is how many users one monitor's subscription covers
@@ -81,6 +82,7 @@ type Service struct {
 	roster *roster.Roster
 	id     *identity.Client
 	links  *links.Signer
+	views  *tenantview.Reader
 	cfg    Config
 }
 
@@ -93,7 +95,7 @@ func New(st *store.Store, id *identity.Client, l *links.Signer, cfg Config) *Ser
 	if cfg.OptionalRoles == nil {
 		cfg.OptionalRoles = DefaultOptionalRoles
 	}
-	return &Service{st: st, roster: roster.New(st), id: id, links: l, cfg: cfg}
+	return &Service{st: st, roster: roster.New(st), id: id, links: l, views: tenantview.New(st), cfg: cfg}
 }
 
 // Problem is a step that did not succeed, told to the person: what
@@ -277,7 +279,11 @@ func (s *Service) Status(ctx context.Context, tenantID uuid.UUID) (Status, error
 	if st.Monitors, err = s.st.Monitors(ctx, tenantID); err != nil {
 		return st, err
 	}
-	st.MonitorsNeeded = MonitorsNeeded(st.Users)
+	// A roster holds one user at least (the form requires a list or a
+	// group, whose members are counted only once the engine reads it,
+	// after completion): before that, the count asks for the least any
+	// roster needs, not for the spare alone.
+	st.MonitorsNeeded = MonitorsNeeded(max(st.Users, 1))
 	for _, m := range st.Monitors {
 		if m.Status == store.MonitorAuthorized {
 			st.Authorized++

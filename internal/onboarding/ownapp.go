@@ -138,7 +138,7 @@ func (s *Service) Credentials(ctx context.Context, tenantID uuid.UUID) (identity
 		return identity.App{}, "", err
 	}
 	if t.MSTenantID == nil {
-		return identity.App{}, "", &Problem{"Authorize Presence Bridge first.", "Step 1 (admin consent) must be complete."}
+		return identity.App{}, "", &Problem{"Authorize Presence Bridge first.", "Admin consent must be granted first."}
 	}
 	return s.cfg.App, t.MSTenantID.String(), nil
 }

@@ -69,6 +69,16 @@ func (s *Service) SignIn(state string) (identity.SignIn, error) {
 	return s.id.PersonSignIn(s.cfg.App, s.SignInRedirectURI(), state, identity.SignInOptions{Fresh: true}), nil
 }
 
+// SignInAgain starts the sign-in that makes a stale one fresh before a
+// secret is revealed or a key created (identity.Reauthenticate): hint is
+// the account that signed in with the invitation.
+func (s *Service) SignInAgain(state, hint string) (identity.SignIn, error) {
+	if s.cfg.App.ClientID == "" {
+		return identity.SignIn{}, &Problem{"Onboarding is not configured.", "This deployment has no Microsoft app registration (PB_MS_CLIENT_ID); contact Presence Bridge support."}
+	}
+	return s.id.PersonSignIn(s.cfg.App, s.SignInRedirectURI(), state, identity.Reauthenticate(hint)), nil
+}
+
 // FinishSignIn redeems the sign-in's code and verifies who signed in.
 func (s *Service) FinishSignIn(ctx context.Context, code string, si identity.SignIn) (identity.Identity, error) {
 	who, err := s.id.FinishPersonSignIn(ctx, s.cfg.App, s.SignInRedirectURI(), code, si)

@@ -307,6 +307,16 @@ func (s *Store) DeleteMonitor(ctx context.Context, tenantID, id uuid.UUID) error
 	return nil
 }
 
+// MonitorSignInFailed records why a sign-in of a monitor that is not
+// authorized failed, so its row says so and offers Retry; the status
+// stays. An authorized monitor's failed sign-in changes nothing: it is
+// still signed in.
+func (s *Store) MonitorSignInFailed(ctx context.Context, tenantID, id uuid.UUID, reason string) error {
+	_, err := s.db.Exec(ctx, `UPDATE monitors SET last_error = $3, updated_at = now()
+		WHERE tenant_id = $1 AND id = $2 AND status <> 'authorized'`, tenantID, id, reason)
+	return wrap("record monitor sign-in failure", err)
+}
+
 // ResetMonitorLink moves a monitor's Copy-URL generation (Retry, Renew):
 // earlier links stop working.
 func (s *Store) ResetMonitorLink(ctx context.Context, tenantID, id uuid.UUID) (int, error) {

@@ -115,6 +115,9 @@ func TestOnboardingInABrowserFromInvitationToActiveTenant(t *testing.T) {
 	if h1 := testkit.Text(t, holder, "h1"); h1 != "Done, you can close this page" {
 		t.Errorf("after the Copy URL sign-in: %q", h1)
 	}
+	if doneURL, err := chromedp.Run(holder, chromedp.Location()); err != nil || doneURL != f.base+"/onboarding/m/done" {
+		t.Errorf("the done page's address is %s (%v), want one without the sign-in's code", doneURL, err)
+	}
 	shots.Take(holder, "09-copy-url-done")
 
 	// Step 3: complete, then the summary, also on a later visit.
@@ -128,6 +131,9 @@ func TestOnboardingInABrowserFromInvitationToActiveTenant(t *testing.T) {
 	// shown once in a read-only field whose Copy button the script shows.
 	testkit.Run(t, admin, chromedp.Click("button.reveal-secret"), chromedp.WaitVisible("#signing-secret-0"),
 		chromedp.WaitVisible("#signing-secret-0-copy"))
+	if revealedURL, err := chromedp.Run(admin, chromedp.Location()); err != nil || revealedURL != f.base+"/onboarding#webhook-0" {
+		t.Errorf("after Reveal the address is %s (%v), want the summary's (a reload must not post again)", revealedURL, err)
+	}
 	if secret := testkit.Value(t, admin, "#signing-secret-0"); !strings.HasPrefix(secret, "whsec_") {
 		t.Errorf("revealed signing secret = %q", secret)
 	}

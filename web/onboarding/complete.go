@@ -22,6 +22,6 @@ func (h *handler) complete(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "complete", err)
 		return
 	}
-	h.flash(ctx, "", done("The connection is complete.", "Presence Bridge now follows your users' presence."))
+	h.flash(ctx, "", done("The connection is complete.", "Presence Bridge now looks your users up and subscribes to their presence; the summary below says how far it is."))
 	redirect(w, r, "/onboarding")
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"presencebridge/internal/onboarding"
 	"presencebridge/templates"
 )
@@ -31,7 +33,12 @@ func (h *handler) summary(ctx context.Context, st onboarding.Status) (templates.
 	for _, m := range st.Monitors {
 		v.Monitors = append(v.Monitors, monitorView(m, false))
 	}
-	var err error
+	mon, err := h.svc.Monitoring(ctx, st.Tenant.ID)
+	if err != nil {
+		return v, err
+	}
+	v.Monitoring = templates.MonitoringView{Users: mon.Users, Subscriptions: mon.Subscriptions}
+	v.Integrations.Stale = !h.fresh(ctx)
 	if v.OwnApp, err = h.ownAppInUse(ctx, st.Tenant.ID); err != nil {
 		return v, err
 	}
@@ -45,45 +52,17 @@ func (h *handler) summary(ctx context.Context, st onboarding.Status) (templates.
 	return v, nil
 }
 
-// completedSummary reads the session's tenant and builds its summary;
-// when it returns false it has answered: the integration actions exist
-// only once the connection is complete.
-func (h *handler) completedSummary(w http.ResponseWriter, r *http.Request) (templates.SummaryView, bool) {
-	tenantID, ok := h.requireTenant(w, r)
-	if !ok {
-		return templates.SummaryView{}, false
-	}
-	ctx := r.Context()
-	st, err := h.svc.Status(ctx, tenantID)
-	if err != nil {
-		h.fail(w, r, "read status", err)
-		return templates.SummaryView{}, false
-	}
-	if !st.Completed {
-		h.message(w, r, http.StatusConflict, "Complete the connection first", templates.Notice{
-			Title:  "Integration details are available once the connection is complete.",
-			Detail: "Go back to the onboarding page, finish the steps and press Complete the connection."})
-		return templates.SummaryView{}, false
-	}
-	v, err := h.summary(ctx, st)
-	if err != nil {
-		h.fail(w, r, "build summary", err)
-		return templates.SummaryView{}, false
-	}
-	return v, true
-}
-
-// revealSigningSecret is POST /onboarding/integrations/reveal: the summary
-// page comes back with the webhook's signing secret in a read-only field.
-// Only this response holds it (no-store, like every onboarding page); it
-// is never in a URL, the session or a log.
+// revealSigningSecret is POST /onboarding/integrations/reveal: after a
+// fresh sign-in, the webhook's signing secret is shown once in a
+// read-only field of the summary the redirect leads to (303: a reload
+// sends nothing again). It is never in a URL or a log; the session holds
+// it only until that page view.
 func (h *handler) revealSigningSecret(w http.ResponseWriter, r *http.Request) {
-	v, ok := h.completedSummary(w, r)
+	tenantID, ok := h.integrationRequest(w, r)
 	if !ok {
 		return
 	}
 	ctx := r.Context()
-	tenantID, _ := h.tenant(ctx)
 	target := r.PostFormValue("url")
 	secret, err := h.svc.SigningSecret(ctx, tenantID, target, h.actor(ctx, tenantID))
 	if errors.Is(err, onboarding.ErrUnknownWebhook) {
@@ -95,30 +74,67 @@ func (h *handler) revealSigningSecret(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "open signing secret", err)
 		return
 	}
-	for i := range v.Integrations.Webhooks {
-		if v.Integrations.Webhooks[i].URL == target {
-			v.Integrations.Webhooks[i].Secret = secret
+	ints, err := h.svc.Integrations(ctx, tenantID)
+	if err != nil {
+		h.fail(w, r, "list webhooks", err)
+		return
+	}
+	anchor := "#integration"
+	for i, in := range ints {
+		if in.WebhookURL == target {
+			anchor = "#" + templates.WebhookID(i)
 		}
 	}
-	h.render(w, r, http.StatusOK, templates.OnboardingSummary(v))
+	h.show(ctx, shown{Webhook: target, Secret: secret})
+	redirect(w, r, "/onboarding"+anchor)
 }
 
-// createAPIKey is POST /onboarding/api-keys: a new key for the event
-// stream and the REST API, shown in this response alone. The service
-// keeps only its hash.
+// createAPIKey is POST /onboarding/api-keys: after a fresh sign-in, a new
+// key for the event stream and the REST API, shown once on the summary
+// the redirect leads to. The service keeps only its hash.
 func (h *handler) createAPIKey(w http.ResponseWriter, r *http.Request) {
-	v, ok := h.completedSummary(w, r)
+	tenantID, ok := h.integrationRequest(w, r)
 	if !ok {
 		return
 	}
 	ctx := r.Context()
-	tenantID, _ := h.tenant(ctx)
 	key, err := h.svc.NewAPIKey(ctx, tenantID, "platform", h.actor(ctx, tenantID))
 	if err != nil {
 		h.fail(w, r, "create API key", err)
 		return
 	}
-	v.Integrations.APIKey = key
-	v.Integrations.Notice = &templates.Notice{Title: "API key created.", Detail: "Copy it now: it cannot be shown again.", OK: true}
-	h.render(w, r, http.StatusOK, templates.OnboardingSummary(v))
+	h.show(ctx, shown{APIKey: key})
+	h.flash(ctx, "integration", done("API key created.", "Copy it now: it cannot be shown again."))
+	redirect(w, r, "/onboarding#api-keys")
+}
+
+// integrationRequest lets a summary action go on for a completed
+// onboarding whose admin signed in at most identity.FreshFor ago; a stale
+// sign-in goes back to the summary, which offers to sign in again. When
+// it returns false it has answered.
+func (h *handler) integrationRequest(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
+	tenantID, ok := h.requireTenant(w, r)
+	if !ok {
+		return tenantID, false
+	}
+	ctx := r.Context()
+	st, err := h.svc.Status(ctx, tenantID)
+	if err != nil {
+		h.fail(w, r, "read status", err)
+		return tenantID, false
+	}
+	if !st.Completed {
+		h.message(w, r, http.StatusConflict, "Complete the connection first", templates.Notice{
+			Title:  "Integration details are available once the connection is complete.",
+			Detail: "Go back to the onboarding page, finish the steps and press Complete the connection."})
+		return tenantID, false
+	}
+	if !h.fresh(ctx) {
+		h.flash(ctx, "integration", templates.Notice{Title: "Sign in again to continue.",
+			Detail: "Revealing a signing secret or creating an API key needs a sign-in at most 10 minutes old. " +
+				"Press Sign in again, then press the button once more."})
+		redirect(w, r, "/onboarding#integration")
+		return tenantID, false
+	}
+	return tenantID, true
 }

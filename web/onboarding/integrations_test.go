@@ -13,7 +13,9 @@ import (
 
 var apiKeyRE = regexp.MustCompile(`id="api-key" class="copy-value" value="([^"]+)"`)
 
-func TestSigningSecretIsRevealedOnlyInThePOSTResponse(t *testing.T) {
+// Reveal answers with a redirect (a reload sends nothing again) to the
+// summary, which shows the secret on that one view.
+func TestSigningSecretIsShownOnceAfterTheRedirectOfReveal(t *testing.T) {
 	f := newFixture(t)
 	c := f.newClient()
 	tenantID := c.completed()
@@ -48,18 +50,27 @@ func TestSigningSecretIsRevealedOnlyInThePOSTResponse(t *testing.T) {
 	}
 
 	p = c.post("/onboarding/integrations/reveal", url.Values{"url": {hook}})
-	wantText(t, p, http.StatusOK, "Signing secret", "webhook-signature", "Standard Webhooks")
+	if p.status != http.StatusSeeOther || p.location != "/onboarding#webhook-0" {
+		t.Fatalf("Reveal answers %d %q, want 303 to the summary", p.status, p.location)
+	}
+	if strings.Contains(p.body, secretHTML) || strings.Contains(p.location, secret) {
+		t.Error("the redirect carries the secret")
+	}
+	p = c.follow(p)
+	wantText(t, p, http.StatusOK, "Signing secret", "webhook-signature", "Standard Webhooks",
+		"shown on this page view only", "reloading or leaving hides it, and Reveal signing secret shows it again")
 	if !strings.Contains(p.body, `class="copy-value" value="`+secretHTML+`" readonly`) {
 		t.Errorf("the response lacks the secret in a read-only field:\n%s", text(p.body))
 	}
 	if !strings.Contains(p.body, `data-copy="signing-secret-0"`) {
 		t.Error("the secret has no Copy button")
 	}
-	if p.location != "" {
-		t.Errorf("Reveal redirects to %s", p.location)
-	}
 	if strings.Contains(c.get("/onboarding").body, secretHTML) {
-		t.Error("the secret is still on the summary after the reveal")
+		t.Error("the secret is still on the summary when reloaded")
+	}
+	p = c.follow(c.post("/onboarding/integrations/reveal", url.Values{"url": {hook}}))
+	if !strings.Contains(p.body, secretHTML) {
+		t.Error("Reveal signing secret does not show it again, as the page says it does")
 	}
 	wantText(t, c.post("/onboarding/integrations/reveal", url.Values{"url": {"https://other.example/hook"}}), http.StatusNotFound,
 		"This webhook is not part of your connection.")
@@ -68,7 +79,9 @@ func TestSigningSecretIsRevealedOnlyInThePOSTResponse(t *testing.T) {
 	}
 }
 
-func TestAPIKeyIsShownOnceAndStoredOnlyAsAHash(t *testing.T) {
+// Create API key answers with a redirect to the summary, which shows the
+// key on that one view; only its hash is stored.
+func TestAPIKeyIsShownOnceAfterTheRedirectAndStoredOnlyAsAHash(t *testing.T) {
 	f := newFixture(t)
 	c := f.newClient()
 	tenantID := c.completed()
@@ -84,6 +97,10 @@ func TestAPIKeyIsShownOnceAndStoredOnlyAsAHash(t *testing.T) {
 	}
 
 	p = c.post("/onboarding/api-keys", nil)
+	if p.status != http.StatusSeeOther || p.location != "/onboarding#api-keys" {
+		t.Fatalf("Create API key answers %d %q, want 303 to the summary", p.status, p.location)
+	}
+	p = c.follow(p)
 	wantText(t, p, http.StatusOK, "API key created.", "/api/v1/events", "Server-Sent Events", "Authorization: Bearer <key>",
 		"stores only a hash of it, so it cannot be shown again")
 	m := apiKeyRE.FindStringSubmatch(p.body)
@@ -95,9 +112,12 @@ func TestAPIKeyIsShownOnceAndStoredOnlyAsAHash(t *testing.T) {
 	if err != nil || got != tenantID {
 		t.Errorf("VerifyAPIKey = %v %v, want tenant %v", got, err, tenantID)
 	}
-	storetest.RequireNotStored(t, f.pool, key)
 	if strings.Contains(c.get("/onboarding").body, m[1]) {
 		t.Error("the key is shown again on the summary")
+	}
+	storetest.RequireNotStored(t, f.pool, key) // nor kept in the session once shown
+	if n := count(); n != 1 {
+		t.Errorf("%d API keys after one Create API key and two page views", n)
 	}
 	if strings.Contains(f.logs.String(), key) {
 		t.Error("the API key is in the logs")

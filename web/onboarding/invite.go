@@ -91,6 +91,15 @@ func (h *handler) signInCallback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	p, err := h.take(ctx, kindSignIn, q.Get("state"))
+	if errors.Is(err, errStateUnknown) {
+		if p, err := h.take(ctx, kindReauth, q.Get("state")); err == nil {
+			h.reauthCallback(w, r, p)
+			return
+		} else if !errors.Is(err, errStateUnknown) {
+			h.stateRefused(w, r, err)
+			return
+		}
+	}
 	if err != nil {
 		h.stateRefused(w, r, err)
 		return
@@ -127,7 +136,7 @@ func (h *handler) signInCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	h.sessions.Remove(ctx, sessionInvite)
 	h.sessions.Put(ctx, sessionTenant, p.Tenant.String())
-	h.sessions.Put(ctx, sessionSigner, who.Username)
+	h.signedIn(ctx, who)
 	redirect(w, r, "/onboarding")
 }
 

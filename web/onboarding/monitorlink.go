@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
@@ -66,8 +67,7 @@ func (h *handler) startLinkSignIn(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	b, ok := h.linkBinding(ctx)
 	if !ok {
-		h.message(w, r, http.StatusForbidden, "Open your Copy URL", templates.Notice{
-			Title: "This browser has no monitor sign-in in progress.", Detail: "Open the link you were sent again."})
+		h.noLinkOpen(w, r)
 		return
 	}
 	if !h.linkCurrent(w, r, b) {
@@ -101,14 +101,16 @@ func (h *handler) linkCurrent(w http.ResponseWriter, r *http.Request, b linkBind
 	return false
 }
 
-// linkSignInDone ends a Copy URL sign-in: "done, you can close this page",
-// or the problem and the Sign in button to try again.
+// linkSignInDone ends a Copy URL sign-in on a page of its own, reached by
+// a redirect so the address keeps no code or state: "done, you can close
+// this page", or the problem and the Sign in button to try again.
 func (h *handler) linkSignInDone(w http.ResponseWriter, r *http.Request, p pending, err error) {
 	ctx := r.Context()
 	b, _ := h.linkBinding(ctx)
 	if err == nil {
 		h.sessions.Remove(ctx, sessionLink)
-		h.render(w, r, http.StatusOK, templates.OnboardingMonitorDone(b.UPN, b.Company))
+		h.sessions.Put(ctx, sessionLinkDone, b.UPN+"\n"+b.Company)
+		redirect(w, r, "/onboarding/m/done")
 		return
 	}
 	n, ok := problem(err)
@@ -116,6 +118,37 @@ func (h *handler) linkSignInDone(w http.ResponseWriter, r *http.Request, p pendi
 		h.fail(w, r, "finish monitor sign-in", err)
 		return
 	}
+	h.flash(ctx, "link", *n)
+	redirect(w, r, "/onboarding/m/signin")
+}
+
+const sessionLinkDone = "link.done"
+
+// showLinkDone is GET /onboarding/m/done, once after a Copy URL sign-in.
+func (h *handler) showLinkDone(w http.ResponseWriter, r *http.Request) {
+	upn, company, ok := strings.Cut(h.sessions.PopString(r.Context(), sessionLinkDone), "\n")
+	if !ok {
+		h.message(w, r, http.StatusOK, "Nothing more to do", done("This sign-in is finished.", "You can close this page."))
+		return
+	}
+	h.render(w, r, http.StatusOK, templates.OnboardingMonitorDone(upn, company))
+}
+
+// showLinkSignIn is GET /onboarding/m/signin: the Copy URL's sign-in page
+// again, with what stopped the last attempt.
+func (h *handler) showLinkSignIn(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	b, ok := h.linkBinding(ctx)
+	if !ok {
+		h.noLinkOpen(w, r)
+		return
+	}
+	_, n := h.popFlash(ctx)
 	h.render(w, r, http.StatusOK, templates.OnboardingMonitorLink(templates.MonitorLinkView{
 		CSRF: h.csrf.Token(ctx), UPN: b.UPN, Company: b.Company, Problem: n}))
+}
+
+func (h *handler) noLinkOpen(w http.ResponseWriter, r *http.Request) {
+	h.message(w, r, http.StatusForbidden, "Open your Copy URL", templates.Notice{
+		Title: "This browser has no monitor sign-in in progress.", Detail: "Open the link you were sent again."})
 }

@@ -138,15 +138,17 @@ func (h *handler) monitorCallback(w http.ResponseWriter, r *http.Request) {
 	redirect(w, r, monitorsAnchor)
 }
 
-// monitorLink is POST /onboarding/monitors/{id}/link ("Copy URL"): the
-// page comes back with the link, its expiry and a copy button. The link is
-// not kept anywhere: another press makes another.
+// monitorLink is POST /onboarding/monitors/{id}/link ("Copy URL"): a new
+// link that withdraws the monitor's earlier ones (IssueMonitorLink), shown
+// once on the page the redirect leads to, with its expiry and a copy
+// button. Only the session holds it until then.
 func (h *handler) monitorLink(w http.ResponseWriter, r *http.Request) {
 	tenantID, id, ok := h.monitorRequest(w, r)
 	if !ok {
 		return
 	}
-	link, exp, err := h.svc.MonitorLink(r.Context(), tenantID, id)
+	ctx := r.Context()
+	link, exp, err := h.svc.IssueMonitorLink(ctx, tenantID, id, h.actor(ctx, tenantID))
 	if errors.Is(err, store.ErrMonitorNotFound) {
 		h.monitorNotFound(w, r)
 		return
@@ -155,11 +157,8 @@ func (h *handler) monitorLink(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "monitor link", err)
 		return
 	}
-	h.renderWith(w, r, tenantID, http.StatusOK, func(v *templates.OnboardingView) {
-		if m := monitorItem(v, id); m != nil {
-			m.Link = &templates.CopyLink{URL: link, Expires: exp.UTC().Format("2 January 2006, 15:04 UTC")}
-		}
-	})
+	h.show(ctx, shown{Monitor: id.String(), Link: link, Expires: exp.UTC().Format("2 January 2006, 15:04 UTC")})
+	redirect(w, r, "/onboarding#monitor-"+id.String())
 }
 
 // passwordSignIn is POST /onboarding/monitors/{id}/password ("Sign in with

@@ -8,7 +8,11 @@
 // session's synchronizer token (web.CSRF). OAuth state is random, bound to
 // the browser session, single use and expires after 10 minutes. No token,
 // code, secret or password is ever written to a URL we make, a page or a
-// log line.
+// log line. A POST answers 303 See Other, so a reload sends nothing again;
+// what it made to be shown once (a Copy URL, a signing secret, an API key)
+// rides in the session to the next page view only. After completion,
+// revealing a secret or creating a key needs a sign-in at most
+// identity.FreshFor old, as in the portal.
 package onboarding
 
 import (
@@ -85,6 +89,7 @@ func Routes(d Deps) func(chi.Router) {
 		r.Get("/i/{token}", h.openInvite)
 		r.Post("/signin", h.startSignIn)
 		r.Get("/signin/callback", h.signInCallback)
+		r.Post("/signin/again", h.signInAgain)
 		r.Get("/", h.showOnboarding)
 		r.Post("/form", h.saveForm)
 		r.Post("/consent", h.startConsent)
@@ -99,6 +104,8 @@ func Routes(d Deps) func(chi.Router) {
 		r.Post("/monitors/{id}/delete", h.deleteMonitor)
 		r.Get("/m/{token}", h.openMonitorLink)
 		r.Post("/m/start", h.startLinkSignIn)
+		r.Get("/m/signin", h.showLinkSignIn)
+		r.Get("/m/done", h.showLinkDone)
 		r.Post("/complete", h.complete)
 		r.Post("/integrations/reveal", h.revealSigningSecret)
 		r.Post("/api-keys", h.createAPIKey)

@@ -54,7 +54,7 @@ func (h *handler) setOwnApp(w http.ResponseWriter, r *http.Request) {
 	}
 	detail := "Monitors sign in through it."
 	if needsUpdate(ctx, h.svc, tenantID) {
-		detail = "Monitors signed in through the earlier app now need to sign in again (step 2)."
+		detail = "Monitors signed in through the earlier app now need to sign in again (Presence monitors, below)."
 	}
 	h.flash(ctx, "authorize", done("Your app registration was accepted.", detail))
 	redirect(w, r, "/onboarding#step-authorize")

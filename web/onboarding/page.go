@@ -33,7 +33,18 @@ func (h *handler) showOnboarding(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, "build summary", err)
 			return
 		}
-		v.Notice = n
+		if step == "integration" {
+			v.Integrations.Notice = n
+		} else {
+			v.Notice = n
+		}
+		s := h.popShown(ctx)
+		for i := range v.Integrations.Webhooks {
+			if s.Secret != "" && v.Integrations.Webhooks[i].URL == s.Webhook {
+				v.Integrations.Webhooks[i].Secret = s.Secret
+			}
+		}
+		v.Integrations.APIKey = s.APIKey
 		h.render(w, r, http.StatusOK, templates.OnboardingSummary(v))
 		return
 	}
@@ -41,6 +52,13 @@ func (h *handler) showOnboarding(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.fail(w, r, "build page", err)
 		return
+	}
+	if s := h.popShown(ctx); s.Link != "" {
+		for i := range v.Monitors.Items {
+			if v.Monitors.Items[i].ID == s.Monitor {
+				v.Monitors.Items[i].Link = &templates.CopyLink{URL: s.Link, Expires: s.Expires}
+			}
+		}
 	}
 	if n != nil {
 		v.Notices[step] = n
@@ -62,6 +80,7 @@ func (h *handler) view(ctx context.Context, st onboarding.Status) (templates.Onb
 		FormSaved:  st.FormSaved,
 		CanFinish:  st.CanComplete,
 		CopyScript: templates.Asset("js/copy.js"),
+		SignedInAs: h.sessions.GetString(ctx, sessionSigner),
 		Form: templates.FormView{Company: f.Company, MicrosoftTenant: f.MicrosoftTenant, AdminEmail: f.AdminEmail,
 			TelephonyAccount: f.TelephonyAccount, UsersSource: f.UsersSource, Users: f.Users, Group: f.Group,
 			EventTarget: f.EventTarget, WebhookURL: f.WebhookURL},
@@ -85,7 +104,8 @@ func (h *handler) view(ctx context.Context, st onboarding.Status) (templates.Onb
 }
 
 func monitorView(m store.Monitor, renewing bool) templates.MonitorView {
-	mv := templates.MonitorView{ID: m.ID.String(), UPN: m.UPN, DisplayName: m.DisplayName, Status: m.Status, LastError: m.LastError}
+	mv := templates.MonitorView{ID: m.ID.String(), UPN: m.UPN, DisplayName: m.DisplayName, Status: m.Status, LastError: m.LastError,
+		Tried: m.Status != store.MonitorPending || m.LastError != ""}
 	mv.SignIn = m.Status == store.MonitorPending || m.Status == store.MonitorNeedsReauth || m.Status == store.MonitorNeedsUpdate ||
 		(m.Status == store.MonitorAuthorized && renewing)
 	return mv
