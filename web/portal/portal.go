@@ -33,8 +33,9 @@ import (
 )
 
 // FreshFor is how recent a sign-in must be before a handler reveals a
-// secret or creates a key.
-const FreshFor = 10 * time.Minute
+// secret or creates a key: identity's rule, which onboarding's summary
+// applies too.
+const FreshFor = identity.FreshFor
 
 // Deps are what the portal needs.
 type Deps struct {
@@ -218,17 +219,17 @@ func (h *handler) requireAdmin(next http.Handler) http.Handler {
 func adminOf(ctx context.Context) Admin { a, _ := ctx.Value(adminKey{}).(Admin); return a }
 
 // fresh reports whether the signed-in admin entered their credentials at
-// most d ago.
-func (h *handler) fresh(ctx context.Context, d time.Duration) bool {
+// most FreshFor ago (identity.Fresh).
+func (h *handler) fresh(ctx context.Context) bool {
 	a, ok := h.admin(ctx)
-	return ok && h.Now().Sub(a.AuthTime) <= d
+	return ok && identity.Fresh(a.AuthTime, h.Now())
 }
 
 // requireFresh lets a handler go on with a sign-in at most FreshFor old;
 // otherwise it sends the admin to sign in again (prompt=login, max_age),
 // coming back to this page, and returns false.
 func (h *handler) requireFresh(w http.ResponseWriter, r *http.Request) bool {
-	if h.fresh(r.Context(), FreshFor) {
+	if h.fresh(r.Context()) {
 		return true
 	}
 	back := r.URL.Path
