@@ -17,7 +17,7 @@ import (
 
 // userFields are the properties read for every user. accountEnabled is
 // outside Graph's default set, so everything is named.
-var userFields = []string{"id", "userPrincipalName", "mail", "displayName", "accountEnabled"}
+var userFields = []string{"id", "userPrincipalName", "mail", "displayName", "accountEnabled", "userType"}
 
 // pageSize is $top for user listings: Graph's maximum for users.
 const pageSize = 999
@@ -115,6 +115,7 @@ func userOf(u models.Userable) graphapi.User {
 		Mail:           deref(u.GetMail()),
 		DisplayName:    deref(u.GetDisplayName()),
 		AccountEnabled: enabled,
+		UserType:       deref(u.GetUserType()),
 	}
 }
 

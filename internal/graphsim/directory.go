@@ -57,7 +57,11 @@ type User struct {
 	Password    string
 	MFARequired bool
 	Enabled     bool
-	Admin       bool // may grant tenant-wide admin consent (a Global Administrator)
+	// Guest is an account of another organization invited into this
+	// directory (B2B): userType "Guest", a UPN of the form
+	// alice_fabrikam.com#EXT#@contoso.com and mail its home address.
+	Guest bool `json:",omitempty"`
+	Admin bool // may grant tenant-wide admin consent (a Global Administrator)
 	// Roles are the directory roles assigned to the account, by template
 	// id (roles.go): what the wids claim lists.
 	Roles []string `json:",omitempty"`
@@ -157,6 +161,9 @@ type SeedUser struct {
 	Password    string    `json:"password"`
 	MFARequired bool      `json:"mfaRequired,omitempty"`
 	Disabled    bool      `json:"disabled,omitempty"`
+	// Guest makes the account a guest (User.Guest); its UPN is then the
+	// #EXT# form in the tenant's domain.
+	Guest bool `json:"guest,omitempty"`
 }
 
 // DefaultDelegated and DefaultApplication are the permissions Presence

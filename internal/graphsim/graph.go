@@ -207,7 +207,8 @@ func (s *Sim) odataContext(fragment string) string {
 
 // lookupUser resolves a {user} path segment — an object id, a UPN, or the
 // ('upn') key form — within the caller's tenant, or answers 404 with the
-// directory's error. Guests and other tenants' users are not found.
+// directory's error. Other tenants' users are not found; a guest is found
+// by its #EXT# UPN or its id, as in Entra.
 func (s *Sim) lookupUser(w http.ResponseWriter, r *http.Request, seg string) *User {
 	if dec, err := url.PathUnescape(seg); err == nil { // msgraph-sdk-go sends adele%40contoso.com
 		seg = dec

@@ -238,7 +238,10 @@ func (s *Sim) addUserLocked(t *Tenant, su SeedUser, admin bool) error {
 		name = su.UPN
 	}
 	u := &User{ID: su.ID, TenantID: t.ID, UPN: su.UPN, Mail: su.UPN, DisplayName: name, Password: su.Password,
-		MFARequired: su.MFARequired, Enabled: !su.Disabled, Admin: admin}
+		MFARequired: su.MFARequired, Enabled: !su.Disabled, Guest: su.Guest, Admin: admin}
+	if su.Guest {
+		u.Mail = guestMail(su.UPN)
+	}
 	if admin {
 		u.Roles = []string{RoleGlobalAdministrator}
 	}
@@ -246,6 +249,16 @@ func (s *Sim) addUserLocked(t *Tenant, su SeedUser, admin bool) error {
 	t.users[u.ID] = u
 	t.byUPN[strings.ToLower(u.UPN)] = u
 	return nil
+}
+
+// guestMail is a guest's home address from its UPN, as Entra forms one
+// (alice_fabrikam.com#EXT#@contoso.com: alice@fabrikam.com).
+func guestMail(upn string) string {
+	home, _, ok := strings.Cut(upn, "#EXT#")
+	if i := strings.LastIndex(home, "_"); ok && i > 0 {
+		return home[:i] + "@" + home[i+1:]
+	}
+	return upn
 }
 
 // grantLocked records admin consent: the app's service principal in t with

@@ -60,6 +60,9 @@ func userValue(u *User, prop string) any {
 	case "accountEnabled":
 		return u.Enabled
 	case "userType":
+		if u.Guest {
+			return "Guest"
+		}
 		return "Member"
 	case "businessPhones":
 		return []string{}

@@ -42,6 +42,9 @@ type User struct {
 	Mail           string
 	DisplayName    string
 	AccountEnabled bool
+	// UserType is "Member" or "Guest" (an account of another organization
+	// invited into this directory), as Graph's userType says.
+	UserType string
 }
 
 // Subscription is a change-notification subscription as Graph returns it.
