@@ -24,6 +24,7 @@ import (
 	"presencebridge/internal/links"
 	"presencebridge/internal/onboarding"
 	"presencebridge/internal/pgembed"
+	"presencebridge/internal/portaladmin"
 	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
 	"presencebridge/internal/store/schema"
@@ -240,9 +241,15 @@ func (a *app) onboardingRoutes(base string) (func(chi.Router), error) {
 	if err != nil {
 		return nil, err
 	}
+	// Portal admins are looked up in the tenant's directory with the engine's app-only clients.
+	clients, _, err := a.graphClients(base)
+	if err != nil {
+		return nil, err
+	}
 	portalRoutes := webportal.Routes(webportal.Deps{Identity: id, App: identity.App{ClientID: a.cfg.ClientID, ClientSecret: a.cfg.ClientSecret.Reveal()},
 		BaseURL: base, Store: a.store, Views: tenantview.New(a.store), Sessions: sessions, LoginURL: a.cfg.LoginBaseURL, Logger: a.logger,
-		Pages: tenantui.Deps{Onboarding: svc, SecretExpiry: a.secretExpiry, AllowLoopbackWebhooks: !a.cfg.Production()}})
+		Pages: tenantui.Deps{Onboarding: svc, SecretExpiry: a.secretExpiry, AllowLoopbackWebhooks: !a.cfg.Production(),
+			Admins: portaladmin.New(a.store, clients.Directory)}})
 	return func(r chi.Router) {
 		r.Route("/onboarding", routes)
 		r.Route("/portal", portalRoutes)

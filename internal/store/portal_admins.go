@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -68,4 +69,36 @@ func (s *Store) PortalAdmins(ctx context.Context, tenantID uuid.UUID) ([]PortalA
 		out = append(out, a)
 	}
 	return out, wrap("portal admins", rows.Err())
+}
+
+// ErrLastPortalAdmin means removing the account would leave its tenant's
+// portal with no administrator, and so no one to add one again.
+var ErrLastPortalAdmin = errors.New("the last portal admin of a tenant cannot be removed")
+
+// RemovePortalAdmin removes an account from its tenant's portal admins and
+// returns its row: ErrNotPortalAdmin when it is not one, ErrLastPortalAdmin
+// when it is the only one. The tenant's admin rows are locked first, so
+// two admins removing each other at once cannot leave none.
+func (s *Store) RemovePortalAdmin(ctx context.Context, tenantID, objectID uuid.UUID) (PortalAdmin, error) {
+	var removed PortalAdmin
+	err := s.InTx(ctx, func(tx Tx) error {
+		rows, err := tx.db.Query(ctx, `SELECT object_id FROM portal_admins WHERE tenant_id = $1 FOR UPDATE`, tenantID)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(ids, objectID) {
+			return ErrNotPortalAdmin
+		}
+		if len(ids) == 1 {
+			return ErrLastPortalAdmin
+		}
+		removed, err = scanPortalAdmin(tx.db.QueryRow(ctx, `DELETE FROM portal_admins WHERE tenant_id = $1 AND object_id = $2
+			RETURNING `+portalAdminColumns, tenantID, objectID))
+		return err
+	})
+	return removed, wrap("remove portal admin", err)
 }

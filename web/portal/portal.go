@@ -14,6 +14,7 @@ package portal
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -204,15 +205,33 @@ func (h *handler) admin(ctx context.Context) (Admin, bool) {
 type adminKey struct{}
 
 // requireAdmin lets only a signed-in portal admin through, the admin in
-// the request's context (adminOf); others go to the sign-in page.
+// the request's context (adminOf); others go to the sign-in page. The
+// account must still be one of the tenant's portal admins, read on every
+// request (one primary-key lookup): a removed admin loses access at once,
+// on whichever instance, not when the session ends. Their session is
+// ended with a page that says why.
 func (h *handler) requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a, ok := h.admin(r.Context())
+		ctx := r.Context()
+		a, ok := h.admin(ctx)
 		if !ok {
 			http.Redirect(w, r, "/portal", http.StatusSeeOther)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminKey{}, a)))
+		if _, err := h.Store.PortalAdmin(ctx, a.TenantID, a.ObjectID); errors.Is(err, store.ErrNotPortalAdmin) {
+			if err := h.endSession(ctx); err != nil {
+				h.fail(w, r, "end session", err)
+				return
+			}
+			h.render(w, r, http.StatusForbidden, templates.PortalSignIn(&templates.Notice{
+				Title:  a.UPN + " is no longer a portal administrator, so you are signed out.",
+				Detail: "An administrator removed the account from this portal. Ask one of its portal administrators to add you again if you still need access."}))
+			return
+		} else if err != nil {
+			h.fail(w, r, "portal admin", err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, adminKey{}, a)))
 	})
 }
 

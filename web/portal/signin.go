@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/json"
@@ -137,12 +138,17 @@ func (h *handler) signOut(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	for _, k := range []string{sessionTenant, sessionObjectID, sessionUPN, sessionAuthTime, sessionPending} {
-		h.Sessions.Remove(ctx, k)
-	}
-	if err := h.Sessions.RenewToken(ctx); err != nil {
+	if err := h.endSession(ctx); err != nil {
 		h.fail(w, r, "renew session", err)
 		return
 	}
 	h.render(w, r, http.StatusOK, templates.PortalSignIn(&templates.Notice{Title: "You are signed out.", OK: true}))
+}
+
+// endSession drops the session's portal keys, under a new session token.
+func (h *handler) endSession(ctx context.Context) error {
+	for _, k := range []string{sessionTenant, sessionObjectID, sessionUPN, sessionAuthTime, sessionPending} {
+		h.Sessions.Remove(ctx, k)
+	}
+	return h.Sessions.RenewToken(ctx)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/google/uuid"
 
 	"presencebridge/internal/onboarding"
+	"presencebridge/internal/portaladmin"
 	"presencebridge/internal/store"
 	"presencebridge/internal/tenantview"
 	"presencebridge/templates"
@@ -77,6 +78,8 @@ type Deps struct {
 	SecretExpiry onboarding.SecretExpiryReader
 	// Now replaces time.Now (tests move the clock).
 	Now func() time.Time
+	// Admins adds and removes the tenant's portal admins (Admins).
+	Admins *portaladmin.Service
 }
 
 type handler struct{ Deps }
@@ -93,6 +96,7 @@ func Routes(d Deps) func(chi.Router) {
 	return func(r chi.Router) {
 		r.Get("/", h.home)
 		r.Route("/app", h.appRoutes)
+		r.Route("/admins", h.adminRoutes)
 		r.Route("/audit", h.auditRoutes)
 		r.Route("/integration", h.integrationRoutes)
 		r.Route("/users", h.userRoutes)

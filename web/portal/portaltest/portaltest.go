@@ -25,6 +25,7 @@ import (
 	"presencebridge/internal/identity"
 	"presencebridge/internal/links"
 	"presencebridge/internal/onboarding"
+	"presencebridge/internal/portaladmin"
 	"presencebridge/internal/store"
 	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/tenantview"
@@ -86,7 +87,8 @@ func New(t testing.TB) *Portal {
 	}
 	routes := portal.Routes(portal.Deps{Identity: id, App: identity.App{ClientID: p.Seed.App.ClientID, ClientSecret: p.Seed.App.ClientSecret},
 		BaseURL: p.Base, Store: p.Store, Views: tenantview.New(p.Store), Sessions: web.NewSessions(pool, web.SessionOptions{}), LoginURL: simSrv.URL,
-		Pages: tenantui.Deps{Onboarding: p.Onboarding, AllowLoopbackWebhooks: true}})
+		Pages: tenantui.Deps{Onboarding: p.Onboarding, AllowLoopbackWebhooks: true,
+			Admins: portaladmin.New(p.Store, directory(p, id, simSrv.URL).Directory)}})
 	srv.Config.Handler = web.New(web.Deps{Mount: func(r chi.Router) { r.Route("/portal", routes) }})
 	srv.Start()
 	t.Cleanup(srv.Close)
