@@ -164,16 +164,7 @@ func (s resources) upsertUsers(ctx context.Context, in *bulkInput) (*bulkOutput,
 	if err != nil {
 		return nil, entriesProblem(err)
 	}
-	var res roster.ImportResult
-	err = s.Store.InTx(ctx, func(tx store.Tx) (err error) {
-		// The roster over this transaction, so the import commits with
-		// its audit entry.
-		if res, err = roster.New(tx.Store).Import(ctx, k.TenantID, entries, roster.ImportOptions{Source: store.SourceList}); err != nil {
-			return err
-		}
-		return tx.Audit(ctx, &k.TenantID, actor(k), "users.upserted",
-			map[string]any{"entries": len(entries), "added": res.Added, "updated": res.Updated, "unchanged": res.Unchanged})
-	})
+	res, err := s.roster.Add(ctx, k.TenantID, actor(k), entries)
 	if err != nil {
 		return nil, s.rosterFailed(ctx, "upsert users", err)
 	}
@@ -198,16 +189,7 @@ func entriesProblem(err error) error {
 
 func (s resources) deleteUser(ctx context.Context, ref string) error {
 	k := keyOf(ctx)
-	err := s.Store.InTx(ctx, func(tx store.Tx) error {
-		u, err := tx.FindDirectoryUser(ctx, k.TenantID, ref)
-		if err != nil {
-			return err
-		}
-		if _, err := roster.New(tx.Store).Remove(ctx, k.TenantID, []string{u.UPN}); err != nil {
-			return err
-		}
-		return tx.Audit(ctx, &k.TenantID, actor(k), "user.removed", map[string]any{"upn": u.UPN, "objectId": u.ObjectID})
-	})
+	_, err := s.roster.RemoveUser(ctx, k.TenantID, actor(k), ref)
 	if errors.Is(err, store.ErrUserNotFound) {
 		return errNoUser()
 	}

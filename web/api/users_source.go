@@ -8,7 +8,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
-	"presencebridge/internal/roster"
 	"presencebridge/internal/store"
 )
 
@@ -64,23 +63,7 @@ func (s resources) putRosterSource(ctx context.Context, kind string, group *uuid
 			&huma.ErrorDetail{Location: "body.groupId", Message: "must be absent with kind list", Value: group})
 	}
 	k := keyOf(ctx)
-	var src store.RosterSource
-	err := s.Store.InTx(ctx, func(tx store.Tx) (err error) {
-		r := roster.New(tx.Store) // over this transaction: the change commits with its audit entry
-		if group != nil {
-			_, err = r.Choose(ctx, tx, k.TenantID, roster.Choice{Group: group})
-		} else {
-			err = r.UseList(ctx, k.TenantID)
-		}
-		if err != nil {
-			return err
-		}
-		if err := tx.Audit(ctx, &k.TenantID, actor(k), "roster_source.updated", map[string]any{"kind": kind, "groupId": group}); err != nil {
-			return err
-		}
-		src, err = tx.TenantRosterSource(ctx, k.TenantID)
-		return err
-	})
+	src, err := s.roster.SetSource(ctx, k.TenantID, actor(k), group)
 	if err != nil {
 		return nil, s.unavailable(ctx, "put roster source", err)
 	}

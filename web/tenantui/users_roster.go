@@ -16,9 +16,9 @@ import (
 )
 
 // The roster's forms: add users to a list, replace the list with a CSV
-// file, follow an Entra group, remove one user. Each goes through
-// internal/roster in a transaction with its audit entry, as the API's
-// changes do, and answers with a redirect to the list saying what was
+// file, follow an Entra group, remove one user. Each is one of
+// internal/roster's changes, committed with its audit entry naming the
+// viewer, as the API's are, and answers with a redirect to the list saying what was
 // done; bad input shows the list again with what is wrong.
 
 func (h *handler) addUsers(w http.ResponseWriter, r *http.Request) {
@@ -32,14 +32,7 @@ func (h *handler) addUsers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	vw := h.Viewer(r)
-	var res roster.ImportResult
-	err = h.Store.InTx(r.Context(), func(tx store.Tx) (err error) {
-		if res, err = roster.New(tx.Store).Import(r.Context(), vw.TenantID, entries, roster.ImportOptions{Source: store.SourceList}); err != nil {
-			return err
-		}
-		return tx.Audit(r.Context(), &vw.TenantID, vw.Actor, "users.upserted",
-			map[string]any{"entries": len(entries), "added": res.Added, "updated": res.Updated, "unchanged": res.Unchanged})
-	})
+	res, err := roster.New(h.Store).Add(r.Context(), vw.TenantID, vw.Actor, entries)
 	if errors.Is(err, roster.ErrGroupRoster) {
 		h.usersRefused(w, r, "users", text, err)
 		return
@@ -71,15 +64,7 @@ func (h *handler) uploadCSV(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	vw := h.Viewer(r)
-	var res roster.ImportResult
-	err = h.Store.InTx(r.Context(), func(tx store.Tx) (err error) {
-		res, err = roster.New(tx.Store).Choose(r.Context(), tx, vw.TenantID, roster.Choice{Entries: entries, Source: store.SourceCSV})
-		if err != nil {
-			return err
-		}
-		return tx.Audit(r.Context(), &vw.TenantID, vw.Actor, "roster.replaced", map[string]any{"source": store.SourceCSV,
-			"entries": len(entries), "added": res.Added, "updated": res.Updated, "unchanged": res.Unchanged, "removed": res.Removed})
-	})
+	res, err := roster.New(h.Store).Replace(r.Context(), vw.TenantID, vw.Actor, entries, store.SourceCSV)
 	if err != nil {
 		h.fail(w, r, "upload roster CSV", err)
 		return
@@ -98,12 +83,7 @@ func (h *handler) useGroup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	vw := h.Viewer(r)
-	err = h.Store.InTx(r.Context(), func(tx store.Tx) error {
-		if _, err := roster.New(tx.Store).Choose(r.Context(), tx, vw.TenantID, roster.Choice{Group: &group}); err != nil {
-			return err
-		}
-		return tx.Audit(r.Context(), &vw.TenantID, vw.Actor, "roster_source.updated", map[string]any{"kind": store.SourceGroup, "groupId": group})
-	})
+	_, err = roster.New(h.Store).SetSource(r.Context(), vw.TenantID, vw.Actor, &group)
 	if err != nil {
 		h.fail(w, r, "use group roster", err)
 		return
@@ -116,13 +96,11 @@ func (h *handler) removeUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	upn, vw := r.PostFormValue("upn"), h.Viewer(r)
-	var n int
-	err := h.Store.InTx(r.Context(), func(tx store.Tx) (err error) {
-		if n, err = roster.New(tx.Store).Remove(r.Context(), vw.TenantID, []string{upn}); err != nil || n == 0 {
-			return err
-		}
-		return tx.Audit(r.Context(), &vw.TenantID, vw.Actor, "user.removed", map[string]any{"upn": upn})
-	})
+	_, err := roster.New(h.Store).RemoveUser(r.Context(), vw.TenantID, vw.Actor, upn)
+	if errors.Is(err, store.ErrUserNotFound) {
+		h.usersDone(w, r, "removed", 0, 0)
+		return
+	}
 	if errors.Is(err, roster.ErrGroupRoster) {
 		h.usersRefused(w, r, "users", "", err)
 		return
@@ -131,7 +109,7 @@ func (h *handler) removeUser(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "remove user", err)
 		return
 	}
-	h.usersDone(w, r, "removed", n, 0)
+	h.usersDone(w, r, "removed", 1, 0)
 }
 
 // usersDone sends the browser back to the list, saying what was done.

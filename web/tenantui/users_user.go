@@ -52,7 +52,8 @@ func (h *handler) presenceOf(r *http.Request, u store.DirectoryUser, v *template
 	if err != nil {
 		return err
 	}
-	v.JSON = string(tenantview.AppendPresenceJSON(nil, &p))
+	// Byte for byte the API's body, which encoding/json ends with a newline.
+	v.JSON = string(append(tenantview.AppendPresenceJSON(nil, &p), '\n'))
 	v.Presence = &templates.TenantPresence{Availability: tenantview.UnknownPresence, Activity: tenantview.UnknownPresence,
 		State: "unknown", Sequence: p.Sequence}
 	if p.Known {
@@ -75,7 +76,7 @@ func (h *handler) presenceOf(r *http.Request, u store.DirectoryUser, v *template
 		for _, d := range e.Deliveries {
 			td := templates.TenantTimelineDelivery{Endpoint: d.EndpointURL, Status: d.Status, Attempts: d.Attempts, Badge: deliveryBadge[d.Status]}
 			switch {
-			case d.LastStatus != nil && d.LastError != "":
+			case d.LastStatus != nil && d.LastError != "" && d.LastError != fmt.Sprintf("HTTP %d", *d.LastStatus):
 				td.Response = fmt.Sprintf("HTTP %d: %s", *d.LastStatus, d.LastError)
 			case d.LastStatus != nil:
 				td.Response = fmt.Sprintf("HTTP %d", *d.LastStatus)
