@@ -248,8 +248,11 @@ func (a *app) onboardingRoutes(base string) (func(chi.Router), error) {
 	}
 	portalRoutes := webportal.Routes(webportal.Deps{Identity: id, App: identity.App{ClientID: a.cfg.ClientID, ClientSecret: a.cfg.ClientSecret.Reveal()},
 		BaseURL: base, Store: a.store, Views: tenantview.New(a.store), Sessions: sessions, LoginURL: a.cfg.LoginBaseURL, Logger: a.logger,
-		Pages: tenantui.Deps{Onboarding: svc, SecretExpiry: a.secretExpiry, AllowLoopbackWebhooks: !a.cfg.Production(),
-			Admins: portaladmin.New(a.store, clients.Directory)}})
+		Pages: tenantui.Deps{Onboarding: svc, SecretExpiry: a.secretExpiry, AllowLoopbackWebhooks: !a.cfg.Production(), Monitors: tenantui.MonitorDeps{
+			// As the engine fills them (engine.go: NewReconciler).
+			PerMonitor: graphapi.MaxPresenceIDs - a.cfg.MonitorHeadroom,
+			SignIn:     webonboarding.NewMonitorSignIns(webonboarding.Deps{Service: svc, Sessions: sessions, Logger: a.logger}),
+		}, Admins: portaladmin.New(a.store, clients.Directory)}})
 	return func(r chi.Router) {
 		r.Route("/onboarding", routes)
 		r.Route("/portal", portalRoutes)

@@ -78,6 +78,8 @@ type Deps struct {
 	SecretExpiry onboarding.SecretExpiryReader
 	// Now replaces time.Now (tests move the clock).
 	Now func() time.Time
+	// Monitors are the Monitors pages' own needs.
+	Monitors MonitorDeps
 	// Admins adds and removes the tenant's portal admins (Admins).
 	Admins *portaladmin.Service
 }
@@ -100,6 +102,7 @@ func Routes(d Deps) func(chi.Router) {
 		r.Route("/audit", h.auditRoutes)
 		r.Route("/integration", h.integrationRoutes)
 		r.Route("/users", h.userRoutes)
+		r.Route("/monitors", h.monitorRoutes)
 	}
 }
 

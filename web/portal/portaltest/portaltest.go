@@ -21,6 +21,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/identity"
 	"presencebridge/internal/links"
@@ -31,6 +32,7 @@ import (
 	"presencebridge/internal/tenantview"
 	"presencebridge/internal/testkit"
 	"presencebridge/web"
+	webonboarding "presencebridge/web/onboarding"
 	"presencebridge/web/portal"
 	"presencebridge/web/tenantui"
 )
@@ -60,7 +62,8 @@ func New(t testing.TB) *Portal {
 	srv := httptest.NewUnstartedServer(nil)
 	p.Base = "http://" + srv.Listener.Addr().String()
 	p.Seed = graphsim.GenerateSeed(2, 6, 1, 31)
-	p.Seed.App.RedirectURIs = []string{p.Base + "/portal/callback"}
+	// Monitor sign-ins started on the portal come back through onboarding's callback.
+	p.Seed.App.RedirectURIs = []string{p.Base + "/portal/callback", p.Base + "/onboarding/monitors/callback"}
 	if err := p.Sim.Apply(p.Seed); err != nil {
 		t.Fatal(err)
 	}
@@ -85,11 +88,19 @@ func New(t testing.TB) *Portal {
 		UPN: ten.Admin.UPN, AddedBy: "test"}); err != nil {
 		t.Fatal(err)
 	}
+	sessions := web.NewSessions(pool, web.SessionOptions{})
+	monitors := tenantui.MonitorDeps{PerMonitor: graphapi.MaxPresenceIDs,
+		SignIn: webonboarding.NewMonitorSignIns(webonboarding.Deps{Service: p.Onboarding, Sessions: sessions})}
 	routes := portal.Routes(portal.Deps{Identity: id, App: identity.App{ClientID: p.Seed.App.ClientID, ClientSecret: p.Seed.App.ClientSecret},
-		BaseURL: p.Base, Store: p.Store, Views: tenantview.New(p.Store), Sessions: web.NewSessions(pool, web.SessionOptions{}), LoginURL: simSrv.URL,
-		Pages: tenantui.Deps{Onboarding: p.Onboarding, AllowLoopbackWebhooks: true,
+		BaseURL: p.Base, Store: p.Store, Views: tenantview.New(p.Store), Sessions: sessions, LoginURL: simSrv.URL,
+		Pages: tenantui.Deps{Onboarding: p.Onboarding, Monitors: monitors, AllowLoopbackWebhooks: true,
 			Admins: portaladmin.New(p.Store, directory(p, id, simSrv.URL).Directory)}})
-	srv.Config.Handler = web.New(web.Deps{Mount: func(r chi.Router) { r.Route("/portal", routes) }})
+	// Onboarding beside it, as in production: Copy URLs and monitor sign-ins go through it.
+	onboardingRoutes := webonboarding.Routes(webonboarding.Deps{Service: p.Onboarding, Sessions: sessions, LoginURL: simSrv.URL})
+	srv.Config.Handler = web.New(web.Deps{Mount: func(r chi.Router) {
+		r.Route("/portal", routes)
+		r.Route("/onboarding", onboardingRoutes)
+	}})
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return p
