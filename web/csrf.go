@@ -4,7 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
+
+	"presencebridge/templates"
 )
 
 // CSRFField is the hidden form field that carries the synchronizer token.
@@ -63,6 +68,18 @@ func (c *CSRF) Protect(next http.Handler) http.Handler {
 			c.reject.ServeHTTP(w, r)
 			return
 		}
+		// The token is in the form, so the form is read here, before any
+		// handler: a body over the surface's limit (http.MaxBytesReader)
+		// fails now, and is refused as too large rather than as a form
+		// without its token, which it would otherwise seem.
+		if err := parseForm(r); err != nil {
+			if tooLarge, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				formTooLarge(w, r, tooLarge.Limit)
+				return
+			}
+			c.reject.ServeHTTP(w, r)
+			return
+		}
 		want := c.sessions.GetString(r.Context(), csrfSessionKey)
 		got := r.PostFormValue(CSRFField)
 		if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
@@ -71,4 +88,34 @@ func (c *CSRF) Protect(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// maxFormMemory is how much of a multipart form is kept in memory, the
+// rest in temporary files: the standard library's own default, which
+// Request.PostFormValue uses.
+const maxFormMemory = 32 << 20
+
+// parseForm reads the request's form, multipart or not.
+func parseForm(r *http.Request) error {
+	if err := r.ParseMultipartForm(maxFormMemory); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+		return err
+	}
+	return nil
+}
+
+// formTooLarge answers a form over limit bytes, which reached no handler.
+func formTooLarge(w http.ResponseWriter, r *http.Request, limit int64) {
+	w.Header().Set("Cache-Control", "no-store")
+	render(w, r, http.StatusRequestEntityTooLarge, templates.FormTooLarge(byteSize(limit)), slog.New(slog.DiscardHandler))
+}
+
+// byteSize is n in words: "1 MB", "512 KB", "100 bytes".
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -77,5 +78,60 @@ func TestCSRFNeedsTheSessionTokenAndTheSameOrigin(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden || changes.Load() != 1 {
 		t.Fatalf("a token without its session: status %d", resp.StatusCode)
+	}
+}
+
+func TestAFormOverTheBodyLimitIsRefusedAsTooLargeNamingTheLimitAndReachesNoHandler(t *testing.T) {
+	s := NewSessions(testkit.DB(t), SessionOptions{})
+	c := NewCSRF(s, nil)
+	var changes atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /form", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(c.Token(r.Context()))) })
+	mux.HandleFunc("POST /form", func(w http.ResponseWriter, r *http.Request) { changes.Add(1) })
+	limited := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+			next.ServeHTTP(w, r)
+		})
+	}
+	srv := httptest.NewServer(limited(s.LoadAndSave(c.Protect(mux))))
+	t.Cleanup(srv.Close)
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	resp, err := client.Get(srv.URL + "/form")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+
+	post := func(file int) (int, string) {
+		t.Helper()
+		var body strings.Builder
+		w := multipart.NewWriter(&body)
+		w.WriteField(CSRFField, string(token))
+		f, _ := w.CreateFormFile("csv", "roster.csv")
+		f.Write([]byte(strings.Repeat("x", file)))
+		w.Close()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/form", strings.NewReader(body.String()))
+		req.Header.Set("Content-Type", w.FormDataContentType())
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	status, page := post(80 << 10)
+	if status != http.StatusRequestEntityTooLarge || !strings.Contains(page, "This page takes forms of at most 64 KB, so nothing was changed.") ||
+		strings.Contains(page, "expired") {
+		t.Errorf("a form over the limit: %d\n%s", status, page)
+	}
+	if changes.Load() != 0 {
+		t.Error("a form over the limit reached the handler")
+	}
+	if status, _ := post(1 << 10); status != http.StatusOK || changes.Load() != 1 {
+		t.Errorf("a form within the limit: %d", status)
 	}
 }

@@ -190,3 +190,31 @@ func TestSwitchingTheRosterToAnEntraGroupMakesItsMembersTheRoster(t *testing.T) 
 		t.Error("a group roster offers to add users by hand")
 	}
 }
+
+func TestARosterCSVOverThePortalsBodyLimitIsRefusedNamingTheLimitNotAsAnExpiredForm(t *testing.T) {
+	p := portaltest.New(t)
+	importUsers(t, p, "old@contoso.example")
+	b := p.Browser()
+	b.SignIn()
+	b.Get("/portal/users/")
+	var csv strings.Builder
+	csv.WriteString("upn,telephonyId\n")
+	for i := 0; csv.Len() < 1<<20+(64<<10); i++ {
+		fmt.Fprintf(&csv, "user%06d@contoso.example,+1555%07d\n", i, i)
+	}
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	w.WriteField("csrf", b.CSRF)
+	f, _ := w.CreateFormFile("csv", "roster.csv")
+	f.Write([]byte(csv.String()))
+	w.Close()
+	pg := b.Do("POST", "/portal/users/csv", w.FormDataContentType(), &body)
+	text := strings.Join(strings.Fields(pg.Text()), " ")
+	if pg.Status != http.StatusRequestEntityTooLarge || !strings.Contains(text, "This page takes forms of at most 1 MB, so nothing was changed.") ||
+		strings.Contains(text, "expired") {
+		t.Errorf("a CSV over the portal's limit: %d\n%s", pg.Status, text)
+	}
+	if rows, _ := p.Store.DirectoryUsers(t.Context(), p.Tenant.ID, false); len(rows) != 1 || rows[0].UPN != "old@contoso.example" {
+		t.Errorf("a CSV over the limit changed the roster: %d users", len(rows))
+	}
+}
