@@ -91,6 +91,48 @@ func TestAnAdminFindsAnUnresolvedUserAndReSyncsAMonitoredOneInABrowser(t *testin
 	shots.Take(b, "04-resync")
 }
 
+// TestAnAdminSwitchesTheRosterToAnEntraGroupAndSeesItsMembersMonitoredInABrowser
+// is issue 13's acceptance step: the admin follows an Entra group from
+// the Users page; after the engine's next pass (the group read, its
+// members looked up and subscribed to by the authorized monitor) the
+// page lists them monitored. Captured at 1280 and 375 px.
+func TestAnAdminSwitchesTheRosterToAnEntraGroupAndSeesItsMembersMonitoredInABrowser(t *testing.T) {
+	p := portaltest.New(t)
+	activate(t, p)
+	members := p.Seed.Tenants[0].Users[:3]
+	group := createGroup(t, p, members[0].UPN, members[1].UPN, members[2].UPN)
+	authorizeMonitor(t, p)
+	importUsers(t, p, "left.over@contoso.example")
+	shots := testkit.NewScreenshots(t, "portal-users-group")
+	b := testkit.Browser(t)
+	if err := p.SignInBrowser(b, p.Seed.Tenants[0].Admin); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Run(t, b, chromedp.Click("#nav-users"), chromedp.WaitVisible("#group"), chromedp.SetValue("#group", group))
+	navigate(t, b, chromedp.Click("#use-group"))
+	if got := testkit.Text(t, b, ".notice.ok"); !strings.Contains(got, "The roster follows the Entra group now.") {
+		t.Errorf("after Use this group the page says %q", got)
+	}
+	shots.Take(b, "01-group-chosen")
+
+	enginePass(t, p)
+	testkit.Run(t, b, chromedp.SetValue("#status", "monitored"))
+	navigate(t, b, chromedp.Click("#filter"))
+	list := testkit.Text(t, b, "#users")
+	for _, u := range members {
+		if !strings.Contains(list, u.UPN) {
+			t.Errorf("the monitored users do not list %s: %q", u.UPN, list)
+		}
+	}
+	if n, _ := chromedp.Run(b, chromedp.Evaluate[int](`document.querySelectorAll("#users .badge.ok").length`)); n != len(members) {
+		t.Errorf("%d users marked monitored, want %d", n, len(members))
+	}
+	if got := testkit.Text(t, b, "#roster-counts"); !strings.HasPrefix(got, "3 users: 3 monitored") {
+		t.Errorf("the roster counts %q", got)
+	}
+	shots.Take(b, "02-members-monitored")
+}
+
 // navigate runs a step that loads another page, such as the same page
 // with other query parameters, and waits for it.
 func navigate(t *testing.T, b context.Context, step chromedp.Action[chromedp.Void]) {

@@ -2,6 +2,7 @@ package tenantui_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -14,10 +15,16 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"presencebridge/internal/certs"
+	"presencebridge/internal/engine"
 	"presencebridge/internal/graph"
+	"presencebridge/internal/graph/graphapi"
+	"presencebridge/internal/graphsim"
+	"presencebridge/internal/identity"
 	"presencebridge/internal/roster"
 	"presencebridge/internal/store"
 	"presencebridge/internal/testkit"
+	"presencebridge/internal/tokens"
 	"presencebridge/web/portal/portaltest"
 )
 
@@ -151,43 +158,121 @@ func TestAFormWithoutTheCSRFTokenChangesNoRoster(t *testing.T) {
 	wantText(t, b.Get(pg.Location), 200, "Added 2 users.")
 }
 
-func TestSwitchingTheRosterToAnEntraGroupMakesItsMembersTheRoster(t *testing.T) {
-	p := portaltest.New(t)
-	ten := p.Seed.Tenants[0]
-	importUsers(t, p, "left.over@contoso.example")
-	body := fmt.Sprintf(`{"displayName": "Agents", "members": [%q, %q]}`, ten.Users[0].UPN, ten.Users[1].UPN)
-	resp, err := http.Post(p.SimURL+"/_sim/tenants/"+ten.ID.String()+"/groups", "application/json", strings.NewReader(body))
+// createGroup makes an Entra group of the seed tenant in graphsim with
+// the members named, and returns its object id.
+func createGroup(t *testing.T, p *portaltest.Portal, members ...string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"displayName": "Agents", "members": members})
+	resp, err := http.Post(p.SimURL+"/_sim/tenants/"+p.Seed.Tenants[0].ID.String()+"/groups", "application/json", bytes.NewReader(body))
 	if err != nil || resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create group: %v %v", resp, err)
 	}
+	defer resp.Body.Close()
 	var group struct{ ID string }
 	json.NewDecoder(resp.Body).Decode(&group)
-	resp.Body.Close()
+	return group.ID
+}
+
+// authorizeMonitor adds the seed tenant's first monitor account as a
+// presence monitor and signs it in at graphsim, as Authorize now does.
+func authorizeMonitor(t *testing.T, p *portaltest.Portal) {
+	t.Helper()
+	ctx, acct := t.Context(), p.Seed.Tenants[0].Monitors[0]
+	m, err := p.Onboarding.AddMonitor(ctx, p.Tenant.ID, acct.UPN, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	si, err := p.Onboarding.StartMonitorSignIn(ctx, p.Tenant.ID, m.ID, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := graphsim.NewPerson().SignIn(ctx, si.URL, acct.UPN, acct.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Onboarding.FinishMonitorSignIn(ctx, p.Tenant.ID, m.ID, q, si, "test"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// enginePass runs the presence engine's pass over the portal's tenant as
+// a worker does (cmd/presencebridge's newEngineRunner): the roster kept
+// (a group read, its members looked up), the resolved users shared over
+// the authorized monitors and subscribed to at graphsim.
+func enginePass(t *testing.T, p *portaltest.Portal) engine.Report {
+	t.Helper()
+	idc, err := identity.New(identity.Options{LoginURL: p.SimURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vault := tokens.New(p.Store, idc, p.Onboarding.Credentials, nil)
+	clients := engine.NewGraphClients(engine.ClientsOptions{Store: p.Store, Monitors: vault, Credentials: p.Onboarding.Credentials,
+		AppTokens: idc, ClientID: p.Seed.App.ClientID,
+		NewClient: func(token func(context.Context) (string, error)) (engine.Client, error) {
+			return graph.New(graph.Options{BaseURL: p.SimURL + "/v1.0", Token: token})
+		}})
+	rx := testkit.NewNotificationReceiver(t)
+	eng := engine.New(p.Store, certs.New(p.Store, nil), rx.URL, rx.URL, nil)
+	rec := engine.NewReconciler(p.Store, eng, clients, graphapi.MaxPresenceIDs, nil)
+	runner := engine.NewRunner(p.Store, rec, vault, engine.RunnerOptions{Roster: roster.New(p.Store), Directory: clients.Directory})
+	rep, ran, err := runner.Tenant(t.Context(), p.Tenant.ID)
+	if err != nil || !ran {
+		t.Fatalf("engine pass: ran %v, %v", ran, err)
+	}
+	return rep
+}
+
+func TestSwitchingTheRosterToAnEntraGroupHasItsMembersMonitoredAfterTheEnginesPass(t *testing.T) {
+	p := portaltest.New(t)
+	activate(t, p)
+	ten := p.Seed.Tenants[0]
+	members := ten.Users[:2]
+	importUsers(t, p, "left.over@contoso.example")
+	group := createGroup(t, p, members[0].UPN, members[1].UPN)
+	authorizeMonitor(t, p)
 
 	b := p.Browser()
 	b.SignIn()
 	b.Get("/portal/users/")
 	wantText(t, b.Post("/portal/users/group", url.Values{"group": {"agents"}}), http.StatusUnprocessableEntity, "Enter the group's object id")
-	pg := b.Post("/portal/users/group", url.Values{"group": {group.ID}})
+	pg := b.Post("/portal/users/group", url.Values{"group": {group}})
 	if pg.Status != http.StatusSeeOther {
 		t.Fatalf("use group: %d\n%s", pg.Status, pg.Text())
 	}
-	wantText(t, b.Get(pg.Location), 200, "The roster follows the Entra group now.", "follows the Entra group "+group.ID)
-	// The engine's roster pass: read the group, look its members up.
-	r := roster.New(p.Store)
-	if _, err := r.SyncGroup(t.Context(), p.Tenant.ID, appClient(t, p)); err != nil {
-		t.Fatal(err)
+	wantText(t, b.Get(pg.Location), 200, "The roster follows the Entra group now.", "follows the Entra group "+group)
+	if got := auditActors(t, p.Store, p.Tenant.ID, "roster_source.updated"); len(got) != 1 || got[0] != "portal:"+ten.Admin.ID.String() {
+		t.Errorf("the switch is audited as %v", got)
 	}
-	if _, err := r.Resolve(t.Context(), p.Tenant.ID, appClient(t, p)); err != nil {
-		t.Fatal(err)
+
+	if rep := enginePass(t, p); rep.Users != len(members) || rep.Unmonitored != 0 {
+		t.Errorf("the engine's pass: %+v", rep)
 	}
-	pg = b.Get("/portal/users/")
-	wantText(t, pg, 200, ten.Users[0].UPN, ten.Users[1].UPN, "2 users")
+	pg = b.Get("/portal/users/?status=monitored")
+	text := strings.Join(strings.Fields(pg.Text()), " ")
+	for _, u := range members {
+		if !strings.Contains(text, u.UPN+" monitored") {
+			t.Errorf("the monitored users do not list %s as monitored:\n%s", u.UPN, text)
+		}
+	}
+	if !strings.Contains(text, "2 users: 2 monitored") {
+		t.Errorf("the roster's counts: %s", text)
+	}
 	if strings.Contains(pg.Body, "left.over@") {
 		t.Error("the list user is still on a group roster")
 	}
 	if strings.Contains(pg.Body, `id="add-users"`) {
 		t.Error("a group roster offers to add users by hand")
+	}
+	wantBody(t, b.Get(userPage(members[0].UPN)), `id="user-state">monitored<`)
+	// Monitored means subscribed: graphsim holds a presence subscription naming each member.
+	var resources []string
+	for _, sub := range p.Sim.Subscriptions() {
+		resources = append(resources, sub.Resource)
+	}
+	for _, u := range members {
+		if !strings.Contains(strings.ToLower(strings.Join(resources, " ")), strings.ToLower(u.ID.String())) {
+			t.Errorf("no subscription at graphsim covers %s: %v", u.UPN, resources)
+		}
 	}
 }
 
