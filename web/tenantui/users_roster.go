@@ -18,8 +18,8 @@ import (
 // The roster's forms: add users to a list, replace the list with a CSV
 // file, follow an Entra group, remove one user. Each is one of
 // internal/roster's changes, committed with its audit entry naming the
-// viewer, as the API's are, and answers with a redirect to the list saying what was
-// done; bad input shows the list again with what is wrong.
+// viewer as the API's are, and answers with a redirect to the list saying
+// what was done; bad input shows the list again with what is wrong.
 
 func (h *handler) addUsers(w http.ResponseWriter, r *http.Request) {
 	if h.readOnly(w, r) {
@@ -45,7 +45,9 @@ func (h *handler) addUsers(w http.ResponseWriter, r *http.Request) {
 }
 
 // maxCSVBytes bounds an uploaded roster: 100,000 users of ~100 bytes a
-// line.
+// line. The surface's own limit on a request's body may be lower (the
+// portal's is 1 MB): a larger form is refused before it gets here, by the
+// surface's CSRF check, saying so.
 const maxCSVBytes = 10 << 20
 
 func (h *handler) uploadCSV(w http.ResponseWriter, r *http.Request) {
