@@ -11,6 +11,7 @@ import (
 	"presencebridge/internal/certs"
 	"presencebridge/internal/deliver"
 	"presencebridge/internal/intake"
+	"presencebridge/internal/keycache"
 	"presencebridge/internal/notification"
 	"presencebridge/internal/presence"
 	"presencebridge/internal/stream"
@@ -45,7 +46,9 @@ func startPipeline(ctx context.Context, g *errgroup.Group, a *app, r role, res a
 		c := intake.NewCommitter(a.pool, intake.CommitterOptions{})
 		g.Go(func() error { c.Run(ctx); return nil })
 		p.hook = graphhook.New(graphhook.Deps{Subs: a.store, Committer: c, Logger: a.logger, Metrics: a.metrics})
-		p.api = api.Routes(api.Deps{Store: a.store, Subscribe: hub.Subscribe, Logger: a.logger, RateLimit: a.cfg.APIRateLimit,
+		keys := keycache.New(a.store, keycache.Options{Logger: a.logger})
+		g.Go(func() error { keys.Run(ctx); return nil })
+		p.api = api.Routes(api.Deps{Store: a.store, Keys: keys, Subscribe: hub.Subscribe, Logger: a.logger, RateLimit: a.cfg.APIRateLimit,
 			AllowLoopbackWebhooks: !a.cfg.Production(), Resources: res})
 	}
 	if r.worker {

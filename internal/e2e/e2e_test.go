@@ -29,6 +29,7 @@ import (
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/identity"
 	"presencebridge/internal/intake"
+	"presencebridge/internal/keycache"
 	"presencebridge/internal/notification"
 	"presencebridge/internal/presence"
 	"presencebridge/internal/store"
@@ -163,7 +164,9 @@ func newWorld(t *testing.T) *world {
 	go deliver.New(w.st, deliver.Options{AllowPrivate: true, Wake: changes}).Run(ctx, time.Second)
 	r := chi.NewRouter()
 	r.Route("/graph", graphhook.New(graphhook.Deps{Subs: w.st, Committer: committer}).Routes)
-	r.Route("/api/v1", api.Routes(api.Deps{Store: w.st, Subscribe: hub.Subscribe, Heartbeat: time.Second}))
+	apiKeys := keycache.New(w.st, keycache.Options{})
+	go apiKeys.Run(ctx)
+	r.Route("/api/v1", api.Routes(api.Deps{Store: w.st, Keys: apiKeys, Subscribe: hub.Subscribe, Heartbeat: time.Second}))
 	w.bridge = httptest.NewServer(r)
 	t.Cleanup(w.bridge.Close)
 

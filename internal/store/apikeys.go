@@ -28,7 +28,7 @@ const (
 var AllScopes = []string{ScopeEventsRead, ScopePresenceRead, ScopePresenceWrite, ScopeUsersWrite, ScopeAdmin}
 
 // ErrBadAPIKey is an unknown, revoked, expired or malformed key, or one of
-// a suspended tenant. Any other error from AuthenticateAPIKey or
+// a suspended or deleted tenant. Any other error from AuthenticateAPIKey or
 // VerifyAPIKey is the database's: the key was not judged.
 var ErrBadAPIKey = errors.New("invalid API key")
 
@@ -133,10 +133,9 @@ func (s *Store) VerifyAPIKey(ctx context.Context, key string) (uuid.UUID, error)
 }
 
 // AuthenticateAPIKey returns the key a secret is. A revoked or expired key,
-// or one of a suspended tenant, is ErrBadAPIKey, as an unknown one: the
-// caller learns nothing about keys it does not hold. Its use is stamped at
-// most once a minute, so that reading presence at thousands of requests a
-// second does not write a row for each.
+// or one of a suspended or deleted tenant, is ErrBadAPIKey, as an unknown
+// one: the caller learns nothing about keys it does not hold. Its use is
+// stamped when due (StampAPIKeyUse).
 func (s *Store) AuthenticateAPIKey(ctx context.Context, key string) (APIKey, error) {
 	rest, ok := strings.CutPrefix(key, "pbk_")
 	prefix, _, ok2 := strings.Cut(rest, "_")
@@ -147,7 +146,7 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, key string) (APIKey, err
 	var usable bool
 	var k APIKey
 	err := s.db.QueryRow(ctx, `SELECT k.hash,
-			k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now()) AND t.status <> '`+TenantSuspended+`',
+			k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now()) AND t.status NOT IN ('`+TenantSuspended+`', '`+TenantDeleted+`'),
 			k.id, k.tenant_id, k.name, k.prefix, k.scopes, k.created_by, k.created_at, k.last_used_at, k.expires_at, k.revoked_at
 		FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.prefix = $1`, prefix).
 		Scan(&stored, &usable, &k.ID, &k.TenantID, &k.Name, &k.Prefix, &k.Scopes, &k.CreatedBy, &k.CreatedAt, &k.LastUsedAt, &k.ExpiresAt, &k.RevokedAt)
@@ -161,11 +160,37 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, key string) (APIKey, err
 	if subtle.ConstantTimeCompare(h[:], stored) != 1 || !usable {
 		return APIKey{}, ErrBadAPIKey
 	}
-	if k.LastUsedAt == nil || time.Since(*k.LastUsedAt) > time.Minute {
-		if _, err := s.db.Exec(ctx, `UPDATE api_keys SET last_used_at = now() WHERE id = $1
-			AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`, k.ID); err != nil {
-			return k, fmt.Errorf("stamp API key use: %w", err)
+	if APIKeyUseDue(k.LastUsedAt, time.Now()) {
+		if err := s.StampAPIKeyUse(ctx, k.ID); err != nil {
+			return k, err
 		}
 	}
 	return k, nil
 }
+
+// APIKeyStampInterval is how often a key's use is stamped at most, so that
+// reading presence at thousands of requests a second does not write a row
+// for each.
+const APIKeyStampInterval = time.Minute
+
+// APIKeyUseDue reports whether a key last stamped at last is due a stamp
+// at now.
+func APIKeyUseDue(last *time.Time, now time.Time) bool {
+	return last == nil || now.Sub(*last) > APIKeyStampInterval
+}
+
+// StampAPIKeyUse records that a key was used now, unless it was within
+// APIKeyStampInterval (another instance may just have).
+func (s *Store) StampAPIKeyUse(ctx context.Context, id uuid.UUID) error {
+	_, err := s.db.Exec(ctx, `UPDATE api_keys SET last_used_at = now() WHERE id = $1
+		AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`, id)
+	return wrap("stamp API key use", err)
+}
+
+// APIKeyNotifyChannel is the LISTEN/NOTIFY channel on which the database
+// announces, with the tenant's id as payload, any change that can make a
+// tenant's keys stop working or change what they may do: a key revoked,
+// expired early, changed or deleted, the tenant's status changed or the
+// tenant deleted. Triggers send it (migration 000030) in the transaction
+// that makes the change, whoever makes it; keycache listens.
+const APIKeyNotifyChannel = "pb_api_keys"

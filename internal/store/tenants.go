@@ -17,6 +17,7 @@ const (
 	TenantOnboarding = "onboarding"
 	TenantActive     = "active"
 	TenantSuspended  = "suspended"
+	TenantDeleted    = "deleted"
 )
 
 // Errors of the tenant aggregate.

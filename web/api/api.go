@@ -27,6 +27,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
+	"presencebridge/internal/keycache"
 	"presencebridge/internal/presence"
 	"presencebridge/internal/store"
 	"presencebridge/web"
@@ -38,6 +39,10 @@ const Version = "1.0.0"
 // Deps are what the API needs.
 type Deps struct {
 	Store *store.Store
+	// Keys checks the API key of every request (required): from memory,
+	// with revocation and suspension taking effect on every instance as
+	// soon as the database announces them. Run it for the process's life.
+	Keys *keycache.Cache
 	// Subscribe wakes a stream when its tenant may have new events
 	// (*stream.Hub).
 	Subscribe func(tenant uuid.UUID) (<-chan struct{}, func())
@@ -61,6 +66,11 @@ type Deps struct {
 
 // Routes mounts the API (under /api/v1).
 func Routes(d Deps) func(chi.Router) {
+	if d.Keys == nil {
+		// Not a fallback to the query: an API that forgot its cache would
+		// still work, at a query per request, and nobody would notice.
+		panic("api: Deps.Keys is required (keycache.New, with Run for the process's life)")
+	}
 	if d.Heartbeat <= 0 {
 		d.Heartbeat = 15 * time.Second
 	}

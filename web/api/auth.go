@@ -29,12 +29,12 @@ func requiredScope(op *huma.Operation) string {
 	return ""
 }
 
-// authenticate checks the API key of every operation that needs a scope:
-// a missing, unknown, revoked or expired key, or one of a suspended
-// tenant, is 401; a key without the operation's scope is 403 naming it.
-// When the database cannot judge the key the answer is 503 with
-// Retry-After: a 401 would tell the platform its key is bad, and it might
-// discard a good one.
+// authenticate checks the API key of every operation that needs a scope,
+// from the key cache (Deps.Keys) in the steady state: a missing, unknown,
+// revoked or expired key, or one of a suspended or deleted tenant, is 401;
+// a key without the operation's scope is 403 naming it. When the database
+// cannot judge the key the answer is 503 with Retry-After: a 401 would
+// tell the platform its key is bad, and it might discard a good one.
 func (d Deps) authenticate(api huma.API) func(huma.Context, func(huma.Context)) {
 	return func(ctx huma.Context, next func(huma.Context)) {
 		scope := requiredScope(ctx.Operation())
@@ -48,7 +48,7 @@ func (d Deps) authenticate(api huma.API) func(huma.Context, func(huma.Context)) 
 			huma.WriteErr(api, ctx, http.StatusUnauthorized, "Send the tenant's API key as Authorization: Bearer pbk_….")
 			return
 		}
-		k, err := d.Store.AuthenticateAPIKey(ctx.Context(), secret)
+		k, err := d.Keys.Authenticate(ctx.Context(), secret)
 		if err != nil && !errors.Is(err, store.ErrBadAPIKey) {
 			d.Logger.LogAttrs(ctx.Context(), slog.LevelError, "api: key check", slog.String("operation", ctx.Operation().OperationID), slog.Any("err", err))
 			ctx.SetHeader("Retry-After", "5")

@@ -21,7 +21,7 @@ import (
 func TestTheReferencePageShowsEveryDescribedOperationInABrowser(t *testing.T) {
 	f := newFixture(t)
 	srv := httptest.NewServer(web.New(web.Deps{Production: true, Mount: func(r chi.Router) {
-		r.Route("/api/v1", Routes(Deps{Store: f.st, Subscribe: func(uuid.UUID) (<-chan struct{}, func()) { return nil, func() {} }}))
+		r.Route("/api/v1", Routes(Deps{Store: f.st, Keys: f.keys, Subscribe: func(uuid.UUID) (<-chan struct{}, func()) { return nil, func() {} }}))
 	}}))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/api/v1/openapi.json")

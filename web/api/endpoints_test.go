@@ -26,7 +26,7 @@ func newEndpointFixture(t *testing.T) *fixture {
 	f := newFixture(t)
 	f.srv.Close()
 	r := chi.NewRouter()
-	r.Route("/api/v1", Routes(Deps{Store: f.st, AllowLoopbackWebhooks: true}))
+	r.Route("/api/v1", Routes(Deps{Store: f.st, Keys: f.keys, AllowLoopbackWebhooks: true}))
 	f.srv = httptest.NewServer(apitest.Described(t, r))
 	t.Cleanup(f.srv.Close)
 	return f

@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
+	"presencebridge/internal/keycache"
 	"presencebridge/internal/presence"
 	"presencebridge/internal/store"
 	"presencebridge/internal/store/storetest"
@@ -27,6 +28,7 @@ type fixture struct {
 	srv    *httptest.Server
 	tenant uuid.UUID
 	key    string
+	keys   *keycache.Cache // the server's
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -43,8 +45,9 @@ func newFixture(t *testing.T) *fixture {
 	hctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go hub.Run(hctx)
+	f.keys = runningKeys(t, f.st)
 	r := chi.NewRouter()
-	r.Route("/api/v1", Routes(Deps{Store: f.st, Subscribe: hub.Subscribe, Heartbeat: 200 * time.Millisecond}))
+	r.Route("/api/v1", Routes(Deps{Store: f.st, Keys: f.keys, Subscribe: hub.Subscribe, Heartbeat: 200 * time.Millisecond}))
 	f.srv = httptest.NewServer(apitest.Described(t, r))
 	t.Cleanup(f.srv.Close)
 	storetest.RequireNotStored(t, pool, f.key)

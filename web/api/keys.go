@@ -146,6 +146,9 @@ func (d Deps) registerKeys(api huma.API) {
 		if err != nil {
 			return nil, d.unavailable(ctx, "revoke api key", err)
 		}
+		// Every instance forgets the tenant's keys when the revocation's
+		// NOTIFY arrives; this one need not wait for it.
+		d.Keys.Evict(caller.TenantID)
 		return &keyOutput{Body: toAPIKey(k, time.Now())}, nil
 	})
 }

@@ -111,10 +111,10 @@ func TestKeysAreRefusedWhenExpiredOrTheirTenantIsSuspendedAndBadBodiesSayWhy(t *
 	if resp, _ := f.as(t, secret, "GET", "/api/v1/events", ""); resp.StatusCode != 200 {
 		t.Fatalf("before expiry: %d", resp.StatusCode)
 	}
+	// Moved into the past in the database, the key's expiry reaches the
+	// cache by NOTIFY.
 	testkit.Exec(t, f.st.Pool(), `UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE name = 'short'`)
-	if resp, _ := f.as(t, secret, "GET", "/api/v1/events", ""); resp.StatusCode != 401 {
-		t.Errorf("after expiry: %d, want 401", resp.StatusCode)
-	}
+	untilRefused(t, f.srv.URL+"/api/v1/events", secret)
 
 	for body, want := range map[string]string{
 		`{"name":"x","scopes":["presence:read"],"expiresAt":"2001-01-01T00:00:00Z"}`: "body.expiresAt",
@@ -130,9 +130,7 @@ func TestKeysAreRefusedWhenExpiredOrTheirTenantIsSuspendedAndBadBodiesSayWhy(t *
 	}
 
 	testkit.Exec(t, f.st.Pool(), `UPDATE tenants SET status = 'suspended' WHERE id = $1`, f.tenant)
-	if code, _ := f.do(t, "GET", "/api/v1/api-keys", ""); code != 401 {
-		t.Errorf("a suspended tenant's key: %d, want 401", code)
-	}
+	untilRefused(t, f.srv.URL+"/api/v1/api-keys", f.key)
 }
 
 func TestATenantsKeyCannotSeeAnotherTenantsKeys(t *testing.T) {
@@ -207,7 +205,7 @@ func TestTheDescriptionCheckerFailsOnAnUndescribedResponse(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := chi.NewRouter()
-	r.Route("/api/v1", Routes(Deps{Store: st}))
+	r.Route("/api/v1", Routes(Deps{Store: st, Keys: runningKeys(t, st)}))
 	broken := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		rec := httptest.NewRecorder()
 		r.ServeHTTP(rec, req)

@@ -20,7 +20,7 @@ import (
 func TestAKeyPastItsRateLimitIsToldWhenToRetryAndOtherKeysAreNotHeldBack(t *testing.T) {
 	f := newFixture(t)
 	r := chi.NewRouter()
-	r.Route("/api/v1", Routes(Deps{Store: f.st, Subscribe: func(uuid.UUID) (<-chan struct{}, func()) { return nil, func() {} }, RateLimit: 5}))
+	r.Route("/api/v1", Routes(Deps{Store: f.st, Keys: f.keys, Subscribe: func(uuid.UUID) (<-chan struct{}, func()) { return nil, func() {} }, RateLimit: 5}))
 	srv := httptest.NewServer(apitest.Described(t, r))
 	defer srv.Close()
 	get := func(key string) *http.Response {

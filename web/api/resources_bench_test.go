@@ -54,7 +54,7 @@ func benchAPI(b *testing.B) (srv *httptest.Server, st *store.Store, tenant uuid.
 	if err != nil {
 		b.Fatal(err)
 	}
-	d := Deps{Store: st, Logger: slog.New(slog.DiscardHandler), RateLimit: 1_000_000}
+	d := Deps{Store: st, Keys: runningKeys(b, st), Logger: slog.New(slog.DiscardHandler), RateLimit: 1_000_000}
 	srv = httptest.NewServer(resourceRoutes(d, Resources{}))
 	b.Cleanup(srv.Close)
 	return srv, st, tenant, key

@@ -36,7 +36,7 @@ func newResourceFixture(t *testing.T, res func(*store.Store) Resources) *fixture
 	if res != nil {
 		rs = res(f.st)
 	}
-	d := Deps{Store: f.st, Logger: slog.New(slog.NewTextHandler(logs, nil)), RateLimit: DefaultRateLimit}
+	d := Deps{Store: f.st, Keys: f.keys, Logger: slog.New(slog.NewTextHandler(logs, nil)), RateLimit: DefaultRateLimit}
 	f.srv = httptest.NewServer(apitest.Described(t, resourceRoutes(d, rs)))
 	t.Cleanup(f.srv.Close)
 	return f
