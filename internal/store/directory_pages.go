@@ -19,7 +19,7 @@ var ErrUserNotFound = errors.New("user not found")
 
 // UserFilter narrows a page of roster rows. Zero values do not filter.
 type UserFilter struct {
-	Status    string // a resolution status (UserPending, UserResolved…)
+	Status string // a resolution status (UserPending, UserResolved…)
 	// Unresolved keeps the rows that match no usable account (not
 	// found, disabled, duplicate), as UserCounts.Unresolved counts them.
 	Unresolved bool

@@ -1,3 +1,5 @@
+//lint:file-ignore ST1005 the errors are sentences shown to people on the Users page, as they are
+
 package tenantui
 
 import (
