@@ -16,12 +16,10 @@
 package onboarding
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -81,7 +79,7 @@ func Routes(d Deps) func(chi.Router) {
 		d.Now = time.Now
 	}
 	h := &handler{svc: d.Service, sessions: d.Sessions, logger: d.Logger, now: d.Now, ownApp: d.OwnApp,
-		expiry: d.SecretExpiry, csp: contentSecurityPolicy(d.LoginURL)}
+		expiry: d.SecretExpiry, csp: web.SignInCSP(d.LoginURL)}
 	h.csrf = web.NewCSRF(d.Sessions, http.HandlerFunc(h.formRejected))
 	return func(r chi.Router) {
 		r.Use(h.pageHeaders, limitBody, d.Sessions.LoadAndSave, h.csrf.Protect)
@@ -112,19 +110,6 @@ func Routes(d Deps) func(chi.Router) {
 	}
 }
 
-// contentSecurityPolicy is the shell's policy (web/middleware.go) with the
-// identity platform added to form-action: browsers apply form-action to
-// the redirect that follows a form, and the Authorize buttons are forms
-// whose answer redirects to Microsoft.
-func contentSecurityPolicy(loginURL string) string {
-	formAction := "'self'"
-	if u, err := url.Parse(loginURL); err == nil && u.Scheme != "" && u.Host != "" {
-		formAction += " " + u.Scheme + "://" + u.Host
-	}
-	return "default-src 'self'; base-uri 'self'; form-action " + formAction + "; frame-ancestors 'none'; " +
-		"object-src 'none'; img-src 'self' data:"
-}
-
 // pageHeaders: onboarding pages hold personal data and one-time links, so
 // no cache keeps them.
 func (h *handler) pageHeaders(next http.Handler) http.Handler {
@@ -153,14 +138,9 @@ func hideToken(r *http.Request, prefix string) {
 // render writes a page with a status, rendering into a buffer first so a
 // failing template yields a clean 500 rather than half a page.
 func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
-	var buf bytes.Buffer
-	if err := c.Render(r.Context(), &buf); err != nil {
+	if err := web.RenderPage(w, r, status, c); err != nil {
 		h.fail(w, r, "render page", err)
-		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	buf.WriteTo(w)
 }
 
 // fail logs an unexpected error and answers 500 without its text.

@@ -12,7 +12,6 @@
 package portal
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -79,7 +78,7 @@ func newHandler(d Deps) *handler {
 		d.Now = time.Now
 	}
 	d.BaseURL = strings.TrimSuffix(d.BaseURL, "/")
-	h := &handler{Deps: d, csp: contentSecurityPolicy(d.LoginURL)}
+	h := &handler{Deps: d, csp: web.SignInCSP(d.LoginURL)}
 	h.csrf = web.NewCSRF(d.Sessions, http.HandlerFunc(h.formRejected))
 	return h
 }
@@ -125,15 +124,6 @@ func (h *handler) signedInOrSignInPage(next http.Handler) http.Handler {
 	})
 }
 
-func contentSecurityPolicy(loginURL string) string {
-	formAction := "'self'"
-	if u, err := url.Parse(loginURL); err == nil && u.Scheme != "" && u.Host != "" {
-		formAction += " " + u.Scheme + "://" + u.Host
-	}
-	return "default-src 'self'; base-uri 'self'; form-action " + formAction + "; frame-ancestors 'none'; " +
-		"object-src 'none'; img-src 'self' data:"
-}
-
 func (h *handler) pageHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
@@ -144,14 +134,9 @@ func (h *handler) pageHeaders(next http.Handler) http.Handler {
 }
 
 func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
-	var buf bytes.Buffer
-	if err := c.Render(r.Context(), &buf); err != nil {
+	if err := web.RenderPage(w, r, status, c); err != nil {
 		h.fail(w, r, "render page", err)
-		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	buf.WriteTo(w)
 }
 
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, what string, err error) {

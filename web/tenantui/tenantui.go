@@ -14,7 +14,6 @@
 package tenantui
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -29,6 +28,7 @@ import (
 	"presencebridge/internal/store"
 	"presencebridge/internal/tenantview"
 	"presencebridge/templates"
+	"presencebridge/web"
 )
 
 // Viewer is who looks at a tenant's pages, as the surface established it.
@@ -118,14 +118,9 @@ func (h *handler) frame(r *http.Request, section string) templates.TenantFrame {
 }
 
 func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
-	var buf bytes.Buffer
-	if err := c.Render(r.Context(), &buf); err != nil {
+	if err := web.RenderPage(w, r, status, c); err != nil {
 		h.fail(w, r, "render page", err)
-		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	buf.WriteTo(w)
 }
 
 // fail logs err and answers a page that says the request could not be
