@@ -209,11 +209,24 @@ func TestARevokedAPIKeyIsRefused(t *testing.T) {
 	if err != nil || strings.Join(k.Scopes, " ") != "presence:read events:read" || k.ExpiresAt == nil {
 		t.Fatalf("the key shown authenticates as %+v, %v", k, err)
 	}
+	// The platform uses it (and the API's key cache now holds it).
+	api := tenantAPI(t, p)
+	if code := apiStatus(t, api, key, "/api/v1/presence"); code != http.StatusOK {
+		t.Fatalf("the new key reading presence through the API: %d", code)
+	}
 	pg = b.Post("/portal/integration/keys/"+k.ID.String()+"/revoke", url.Values{})
 	if pg.Status != http.StatusSeeOther {
 		t.Fatalf("revoke: %d", pg.Status)
 	}
 	portaltest.WantPage(t, b.Get("/portal/integration/"), 200, "API key contact center revoked.", "revoked")
+	// Refused at once though cached: the revocation's NOTIFY evicts it.
+	deadline := time.Now().Add(5 * time.Second)
+	for code := apiStatus(t, api, key, "/api/v1/presence"); code != http.StatusUnauthorized; code = apiStatus(t, api, key, "/api/v1/presence") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the revoked key still reads presence through the API: %d", code)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if _, err := p.Store.AuthenticateAPIKey(t.Context(), key); !errors.Is(err, store.ErrBadAPIKey) {
 		t.Errorf("the revoked key authenticates: %v", err)
 	}

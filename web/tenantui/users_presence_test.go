@@ -39,14 +39,7 @@ func TestTheCopiedPresenceDataIsTheAPIsPresenceBodyByteForByte(t *testing.T) {
 		t.Error("the page has no Copy button working with the copy script")
 	}
 
-	keys := keycache.New(p.Store, keycache.Options{})
-	ctx, stop := context.WithCancel(context.Background())
-	t.Cleanup(stop)
-	go keys.Run(ctx)
-	r := chi.NewRouter()
-	r.Route("/api/v1", api.Routes(api.Deps{Store: p.Store, Keys: keys}))
-	srv := httptest.NewServer(apitest.Described(t, r))
-	t.Cleanup(srv.Close)
+	srv := tenantAPI(t, p)
 	key, _, err := p.Store.CreateAPIKey(t.Context(), p.Tenant.ID, store.NewAPIKey{Name: "wallboard", Scopes: []string{store.ScopePresenceRead}})
 	if err != nil {
 		t.Fatal(err)
@@ -67,4 +60,34 @@ func TestTheCopiedPresenceDataIsTheAPIsPresenceBodyByteForByte(t *testing.T) {
 			t.Errorf("the page copies\n%s\nthe API answers\n%s", copied, body)
 		}
 	}
+}
+
+// tenantAPI serves the tenant API over the portal's database as the web
+// role does (the API-key cache listening), every answer checked against
+// its description.
+func tenantAPI(t *testing.T, p *portaltest.Portal) *httptest.Server {
+	t.Helper()
+	keys := keycache.New(p.Store, keycache.Options{})
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	go keys.Run(ctx)
+	r := chi.NewRouter()
+	r.Route("/api/v1", api.Routes(api.Deps{Store: p.Store, Keys: keys}))
+	srv := httptest.NewServer(apitest.Described(t, r))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// apiStatus is the status the tenant API answers GET path with key.
+func apiStatus(t *testing.T, srv *httptest.Server, key, path string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
 }
