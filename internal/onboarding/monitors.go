@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"presencebridge/internal/apikeys"
 	"presencebridge/internal/deliver"
 	"presencebridge/internal/english"
 	"presencebridge/internal/identity"
@@ -404,14 +405,6 @@ func (s *Service) SigningSecret(ctx context.Context, tenantID uuid.UUID, url, ac
 // NewAPIKey issues an API key with every scope for the tenant REST API
 // and event stream; it is shown once and only its hash is kept.
 func (s *Service) NewAPIKey(ctx context.Context, tenantID uuid.UUID, name, actor string) (string, error) {
-	var key string
-	err := s.tx(ctx, func(tx store.Tx) error {
-		var k store.APIKey
-		var err error
-		if key, k, err = tx.CreateAPIKey(ctx, tenantID, store.NewAPIKey{Name: name, Scopes: store.AllScopes, CreatedBy: actor}); err != nil {
-			return err
-		}
-		return tx.Audit(ctx, &tenantID, actor, "api_key.created", map[string]any{"id": k.ID, "name": name, "prefix": k.Prefix, "scopes": k.Scopes})
-	})
+	key, _, err := apikeys.Create(ctx, s.st, tenantID, apikeys.New{Name: name, Scopes: store.AllScopes}, actor)
 	return key, err
 }

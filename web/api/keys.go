@@ -9,6 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
+	"presencebridge/internal/apikeys"
 	"presencebridge/internal/store"
 )
 
@@ -82,22 +83,13 @@ func (d Deps) registerKeys(api huma.API) {
 	op.Description = "The answer holds the secret key, once. A key may hold any scopes; `admin` holds them all."
 	huma.Register(api, op, func(ctx context.Context, in *createKeyInput) (*createdKey, error) {
 		caller := keyOf(ctx)
-		if in.Body.ExpiresAt != nil && !in.Body.ExpiresAt.After(time.Now()) {
-			return nil, huma.Error422UnprocessableEntity("expiresAt is in the past.",
-				&huma.ErrorDetail{Location: "body.expiresAt", Message: "must be in the future", Value: in.Body.ExpiresAt})
+		secret, k, err := apikeys.Create(ctx, d.Store, caller.TenantID,
+			apikeys.New{Name: in.Body.Name, Scopes: in.Body.Scopes, ExpiresAt: in.Body.ExpiresAt}, actor(caller))
+		var bad *apikeys.Invalid
+		if errors.As(err, &bad) {
+			return nil, huma.Error422UnprocessableEntity(bad.Field+": "+bad.Message,
+				&huma.ErrorDetail{Location: "body." + bad.Field, Message: bad.Message})
 		}
-		var secret string
-		var k store.APIKey
-		err := d.Store.InTx(ctx, func(tx store.Tx) error {
-			var err error
-			secret, k, err = tx.CreateAPIKey(ctx, caller.TenantID, store.NewAPIKey{Name: in.Body.Name, Scopes: in.Body.Scopes,
-				ExpiresAt: in.Body.ExpiresAt, CreatedBy: actor(caller)})
-			if err != nil {
-				return err
-			}
-			return tx.Audit(ctx, &caller.TenantID, actor(caller), "api_key.created",
-				map[string]any{"id": k.ID, "name": k.Name, "prefix": k.Prefix, "scopes": k.Scopes, "expiresAt": k.ExpiresAt})
-		})
 		if err != nil {
 			return nil, d.unavailable(ctx, "create api key", err)
 		}
@@ -132,14 +124,7 @@ func (d Deps) registerKeys(api huma.API) {
 		if !ok {
 			return nil, errNoKey()
 		}
-		var k store.APIKey
-		err := d.Store.InTx(ctx, func(tx store.Tx) error {
-			var err error
-			if k, err = tx.RevokeAPIKey(ctx, caller.TenantID, id); err != nil {
-				return err
-			}
-			return tx.Audit(ctx, &caller.TenantID, actor(caller), "api_key.revoked", map[string]any{"id": k.ID, "name": k.Name, "prefix": k.Prefix})
-		})
+		k, err := apikeys.Revoke(ctx, d.Store, caller.TenantID, id, actor(caller))
 		if errors.Is(err, store.ErrAPIKeyNotFound) {
 			return nil, errNoKey()
 		}
