@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -39,22 +40,11 @@ the port of PB_HTTP_ADDR, where "presencebridge dev" listens.` + envHelp(),
 			if ttl <= 0 || ttl > onboarding.MaxInviteTTL {
 				return usageError{fmt.Errorf("--ttl must be a positive duration of at most %s (7 days) such as 72h, not %s: the link is a credential until its administrator signs in", onboarding.MaxInviteTTL, ttl)}
 			}
-			cfg, err := config.FromOS(false)
+			svc, done, err := inviteService(cmd.Context())
 			if err != nil {
 				return err
 			}
-			a, err := openApp(cmd.Context(), cfg, "invite", sharedServer)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			if err := schema.Up(cmd.Context(), a.pool, a.logger); err != nil {
-				return err
-			}
-			svc, err := a.onboardingService(linkBase(cfg))
-			if err != nil {
-				return err
-			}
+			defer done()
 			t, link, err := svc.CreateInvite(cmd.Context(), name, "staff:"+by, ttl)
 			if err != nil {
 				return fmt.Errorf("create the invitation: %w", err)
@@ -71,28 +61,39 @@ the port of PB_HTTP_ADDR, where "presencebridge dev" listens.` + envHelp(),
 	return cmd
 }
 
+// inviteService opens the product's database (migrated) and its onboarding
+// service, as the invite commands use them; done closes them.
+func inviteService(ctx context.Context) (svc *onboarding.Service, done func(), err error) {
+	cfg, err := config.FromOS(false)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := openApp(ctx, cfg, "invite", sharedServer)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := schema.Up(ctx, a.pool, a.logger); err != nil {
+		a.Close()
+		return nil, nil, err
+	}
+	if svc, err = a.onboardingService(linkBase(cfg)); err != nil {
+		a.Close()
+		return nil, nil, err
+	}
+	return svc, a.Close, nil
+}
+
 func newInviteRevokeCmd(stdout io.Writer, by *string) *cobra.Command {
 	revoke := &cobra.Command{
 		Use:   "revoke <link|token|tenant id>",
 		Short: "Withdraw an invitation (its link or token), or every invitation of a tenant (its id)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := config.FromOS(false)
+			svc, done, err := inviteService(cmd.Context())
 			if err != nil {
 				return err
 			}
-			a, err := openApp(cmd.Context(), cfg, "invite", sharedServer)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			if err := schema.Up(cmd.Context(), a.pool, a.logger); err != nil {
-				return err
-			}
-			svc, err := a.onboardingService(linkBase(cfg))
-			if err != nil {
-				return err
-			}
+			defer done()
 			n, err := svc.RevokeInvite(cmd.Context(), strings.TrimSpace(args[0]), "staff:"+*by)
 			var p *onboarding.Problem
 			switch {
