@@ -169,15 +169,7 @@ func TestAViewerWhoMayOnlyLookCannotChangeTheAdmins(t *testing.T) {
 	p := portaltest.New(t)
 	colleague := p.Seed.Tenants[0].Users[0]
 	addDirectly(t, p, colleague)
-	pages := tenantui.Routes(tenantui.Deps{Store: p.Store, Views: tenantview.New(p.Store), Admins: portaladmin.New(p.Store, nil),
-		Viewer: func(*http.Request) tenantui.Viewer {
-			return tenantui.Viewer{TenantID: p.Tenant.ID, Actor: "staff:viewer", Base: "/t", CanChange: false}
-		},
-		CSRFToken: func(context.Context) string { return "" }, RequireFresh: func(http.ResponseWriter, *http.Request) bool { return true }})
-	r := chi.NewRouter()
-	r.Route("/t", pages)
-	srv := httptest.NewServer(r)
-	defer srv.Close()
+	srv := lookOnly(t, p, tenantui.Deps{Admins: portaladmin.New(p.Store, nil)})
 
 	resp, err := http.Get(srv.URL + "/t/admins/")
 	if err != nil {
@@ -203,6 +195,25 @@ func TestAViewerWhoMayOnlyLookCannotChangeTheAdmins(t *testing.T) {
 	if as, _ := p.Store.PortalAdmins(t.Context(), p.Tenant.ID); len(as) != 2 {
 		t.Errorf("a looking viewer changed the admins: %d", len(as))
 	}
+}
+
+// lookOnly serves p's tenant pages at /t, with d's services, to a viewer
+// who may only look (as a console viewer will): no CSRF token, a sign-in
+// always fresh enough, so only CanChange stands between them and a change.
+func lookOnly(t *testing.T, p *portaltest.Portal, d tenantui.Deps) *httptest.Server {
+	t.Helper()
+	d.Store, d.Views = p.Store, tenantview.New(p.Store)
+	d.Viewer = func(*http.Request) tenantui.Viewer {
+		return tenantui.Viewer{TenantID: p.Tenant.ID, Actor: "staff:viewer", Name: "viewer@vendor.example", Base: "/t",
+			SignOut: "/t/signout", CanChange: false}
+	}
+	d.CSRFToken = func(context.Context) string { return "" }
+	d.RequireFresh = func(http.ResponseWriter, *http.Request) bool { return true }
+	r := chi.NewRouter()
+	r.Route("/t", tenantui.Routes(d))
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // addDirectly makes who a portal admin as onboarding would, without the

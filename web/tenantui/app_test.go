@@ -2,22 +2,18 @@ package tenantui_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/onboarding"
 	"presencebridge/internal/store"
-	"presencebridge/internal/tenantview"
 	"presencebridge/internal/testkit"
 	"presencebridge/web/portal/portaltest"
 	"presencebridge/web/tenantui"
@@ -176,15 +172,7 @@ func TestAnotherAppRegistrationMarksTheMonitorsNeedsUpdate(t *testing.T) {
 func TestAViewerWhoMayOnlyLookCannotReplaceTheSecret(t *testing.T) {
 	p := portaltest.New(t)
 	app, _ := ownApp(t, p, time.Now().AddDate(0, 0, 5))
-	pages := tenantui.Routes(tenantui.Deps{Store: p.Store, Views: tenantview.New(p.Store), Onboarding: p.Onboarding,
-		Viewer: func(*http.Request) tenantui.Viewer {
-			return tenantui.Viewer{TenantID: p.Tenant.ID, Actor: "staff:viewer", Base: "/t", CanChange: false}
-		},
-		CSRFToken: func(context.Context) string { return "" }, RequireFresh: func(http.ResponseWriter, *http.Request) bool { return true }})
-	r := chi.NewRouter()
-	r.Route("/t", pages)
-	srv := httptest.NewServer(r)
-	defer srv.Close()
+	srv := lookOnly(t, p, tenantui.Deps{Onboarding: p.Onboarding})
 
 	resp, err := http.Get(srv.URL + "/t/app/")
 	if err != nil {

@@ -10,13 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
 	"presencebridge/internal/deliver"
 	"presencebridge/internal/roster"
 	"presencebridge/internal/store"
-	"presencebridge/internal/tenantview"
 	"presencebridge/internal/testkit"
 	"presencebridge/web/portal/portaltest"
 	"presencebridge/web/tenantui"
@@ -211,16 +209,7 @@ func TestALookOnlyViewerIsOfferedNoUsersActionAndRefusedEachWith403(t *testing.T
 	p := portaltest.New(t)
 	activate(t, p)
 	alex := resolvedRoster(t, p, 1)[p.Seed.Tenants[0].Users[0].UPN]
-	r := chi.NewRouter()
-	r.Route("/console", tenantui.Routes(tenantui.Deps{Store: p.Store, Views: tenantview.New(p.Store),
-		Viewer: func(*http.Request) tenantui.Viewer {
-			return tenantui.Viewer{TenantID: p.Tenant.ID, Actor: "staff:viewer", Name: "viewer@vendor.example", Base: "/console",
-				SignOut: "/console/signout", CanChange: false}
-		},
-		CSRFToken:    func(context.Context) string { return "token" },
-		RequireFresh: func(http.ResponseWriter, *http.Request) bool { return true }}))
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
+	srv := lookOnly(t, p, tenantui.Deps{})
 	get := func(path string) string {
 		t.Helper()
 		resp, err := http.Get(srv.URL + path)
@@ -235,8 +224,8 @@ func TestALookOnlyViewerIsOfferedNoUsersActionAndRefusedEachWith403(t *testing.T
 		return string(body)
 	}
 	for path, ids := range map[string][]string{
-		"/console/users/": {"add-users", "upload-csv", "use-group", "sync-all"},
-		"/console/users/u/" + url.PathEscape(alex.UPN): {"sync-user", "remove-user"},
+		"/t/users/":                              {"add-users", "upload-csv", "use-group", "sync-all"},
+		"/t/users/u/" + url.PathEscape(alex.UPN): {"sync-user", "remove-user"},
 	} {
 		body := get(path)
 		for _, id := range ids {
@@ -245,8 +234,8 @@ func TestALookOnlyViewerIsOfferedNoUsersActionAndRefusedEachWith403(t *testing.T
 			}
 		}
 	}
-	for _, path := range []string{"/console/users/add", "/console/users/csv", "/console/users/group", "/console/users/remove",
-		"/console/users/sync", "/console/users/u/" + url.PathEscape(alex.UPN) + "/sync"} {
+	for _, path := range []string{"/t/users/add", "/t/users/csv", "/t/users/group", "/t/users/remove",
+		"/t/users/sync", "/t/users/u/" + url.PathEscape(alex.UPN) + "/sync"} {
 		form := url.Values{"csrf": {"token"}, "users": {"new@contoso.example"}, "group": {uuid.NewString()}, "upn": {alex.UPN}}
 		resp, err := http.PostForm(srv.URL+path, form)
 		if err != nil {
