@@ -200,14 +200,14 @@ func (s *Sim) signInPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.RLock()
-	u := s.userByUPNLocked(page.Login)
+	u, creds, aadErr := s.signInAccountLocked(page.Login, req.tenant)
 	s.mu.RUnlock()
 	switch {
-	case u == nil || (req.tenant != nil && u.TenantID != req.tenant.ID):
-		page.Error = "AADSTS50034: We couldn't find an account with that username in this organization."
-	case u.Password != r.PostFormValue("password"):
+	case aadErr != "":
+		page.Error = aadErr
+	case creds.Password != r.PostFormValue("password"):
 		page.Error = "AADSTS50126: Your account or password is incorrect."
-	case !u.Enabled:
+	case !u.Enabled || !creds.Enabled:
 		page.Error = "AADSTS50057: Your account has been locked. Contact your support person to unlock it."
 	}
 	if page.Error != "" {
@@ -217,7 +217,7 @@ func (s *Sim) signInPost(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	req.authTime = s.clock()
 	s.mu.Unlock()
-	if u.MFARequired {
+	if creds.MFARequired {
 		s.mu.Lock()
 		req.user = u
 		s.mu.Unlock()

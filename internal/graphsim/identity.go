@@ -49,7 +49,7 @@ func (s *Sim) discovery(w http.ResponseWriter, r *http.Request) {
 		"id_token_signing_alg_values_supported": []string{"RS256"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
 		"code_challenge_methods_supported":      []string{"plain", "S256"},
-		"claims_supported":                      []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "name", "tid", "oid", "preferred_username", "ver", "wids"},
+		"claims_supported":                      []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "name", "tid", "oid", "preferred_username", "ver", "wids", "idp"},
 		"tenant_region_scope":                   "EU",
 		"cloud_instance_name":                   "microsoftonline.com",
 	})

@@ -15,7 +15,14 @@ import (
 // token's claims.
 func signInPerson(t *testing.T, f *fixture, upn, password string, extra ...oauth2.AuthCodeOption) map[string]any {
 	t.Helper()
-	cfg := f.oauthConfig("organizations")
+	return signInPersonAt(t, f, "organizations", upn, password, extra...)
+}
+
+// signInPersonAt is signInPerson at the given authority (organizations,
+// common, a tenant id or domain).
+func signInPersonAt(t *testing.T, f *fixture, authority, upn, password string, extra ...oauth2.AuthCodeOption) map[string]any {
+	t.Helper()
+	cfg := f.oauthConfig(authority)
 	cfg.Scopes = []string{"openid", "profile"}
 	verifier := oauth2.GenerateVerifier()
 	opts := append([]oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("nonce", "n-1")}, extra...)

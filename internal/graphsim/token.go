@@ -229,22 +229,22 @@ func (s *Sim) passwordLocked(app *App, t *Tenant, f map[string][]string, now tim
 		e := errMissingParam("username")
 		return nil, &e
 	}
-	u := s.userByUPNLocked(get("username"))
+	u, creds, aadErr := s.signInAccountLocked(get("username"), t)
 	tenantName := "this"
 	if t != nil {
 		tenantName = t.Domain
 	}
 	switch {
-	case u == nil || (t != nil && u.TenantID != t.ID):
+	case aadErr != "":
 		e := errUserNotFound(tenantName)
 		return nil, &e
-	case u.Password != get("password"):
+	case creds.Password != get("password"):
 		e := errBadPassword()
 		return nil, &e
-	case !u.Enabled:
+	case !u.Enabled || !creds.Enabled:
 		e := errUserDisabled()
 		return nil, &e
-	case u.MFARequired: // ROPC cannot do MFA (docs/identity.md#password-sign-in)
+	case creds.MFARequired: // ROPC cannot do MFA (docs/identity.md#password-sign-in)
 		e := errMFARequired()
 		return nil, &e
 	}

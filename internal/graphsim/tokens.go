@@ -164,6 +164,12 @@ func (s *Sim) idToken(base string, t *Tenant, app *App, u *User, facts signInFac
 		"ver":                "2.0",
 		"uti":                randomID(16),
 	}
+	if u.Guest {
+		// A guest is named by its home address and authenticated by its
+		// home organization, which idp records (docs/identity.md#guests).
+		c["preferred_username"] = u.Mail
+		c["idp"] = homeIssuer(s.guestHomeLocked(u))
+	}
 	if facts.nonce != "" {
 		c["nonce"] = facts.nonce
 	}
