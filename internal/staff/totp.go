@@ -1,0 +1,78 @@
+package staff
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+)
+
+// TOTP follows RFC 6238 as authenticator apps do by default: SHA-1, six
+// digits, 30-second steps; a code of the step before or after is accepted
+// too, for clocks a little apart.
+const (
+	totpPeriod = 30
+	totpIssuer = "Presence Bridge"
+)
+
+var totpOpts = totp.ValidateOpts{Period: totpPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
+
+// Enrollment is a TOTP secret offered to an account, not yet proved.
+type Enrollment struct {
+	Secret string // base32, for typing into an app
+	URL    string // otpauth://totp/…, for a QR code or a link
+}
+
+// NewEnrollment makes a fresh secret for the account with address email.
+// Nothing is stored until Enroll proves it with a code.
+func NewEnrollment(email string) (Enrollment, error) {
+	k, err := totp.Generate(totp.GenerateOpts{Issuer: totpIssuer, AccountName: email, Period: totpPeriod,
+		Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		return Enrollment{}, fmt.Errorf("new TOTP secret: %w", err)
+	}
+	return Enrollment{Secret: k.Secret(), URL: k.URL()}, nil
+}
+
+// Enroll stores secret as the account's TOTP secret (sealed) once code
+// shows that the person's app has it; a wrong code is a *Refusal. From then
+// on the account signs in with a code after its password. Audited
+// staff.totp_enrolled.
+func (s *Service) Enroll(ctx context.Context, id uuid.UUID, secret, code string) error {
+	who, err := s.Current(ctx, id)
+	if err != nil {
+		return err
+	}
+	step, ok := matchCode(secret, code, s.opts.Now())
+	if !ok {
+		return &Refusal{"That code does not match. Check that your app shows the account you just added, and enter its current code."}
+	}
+	if err := s.st.SetStaffTOTP(ctx, id, []byte(secret), int64(step)); err != nil {
+		return err
+	}
+	return s.st.Audit(ctx, nil, Actor(who.Email), "staff.totp_enrolled", nil)
+}
+
+// matchCode reports whether code is secret's code at now or one step
+// either side, and which step it matched (steps count periods since
+// 1970, so a later code has a larger step).
+func matchCode(secret, code string, now time.Time) (step int, ok bool) {
+	if len(code) != 6 {
+		return 0, false
+	}
+	for _, skew := range []int{-1, 0, 1} {
+		at := now.Add(time.Duration(skew*totpPeriod) * time.Second)
+		want, err := totp.GenerateCodeCustom(secret, at, totpOpts)
+		if err != nil {
+			return 0, false
+		}
+		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
+			return int(at.Unix() / totpPeriod), true
+		}
+	}
+	return 0, false
+}
