@@ -53,7 +53,10 @@ type Options struct {
 	BreakAfter  int
 	Cooldown    time.Duration
 	MaxCooldown time.Duration
-	// Lease is how long a claimed delivery is reserved (default 2×Timeout).
+	// Lease is how long a claimed delivery is reserved (default 2×Timeout,
+	// at least Timeout+LeaseMargin: a send must fit in its claim). A
+	// delivery that waited for a slot until less than that was left is
+	// renewed before it is sent, or dropped if another claim took it.
 	Lease time.Duration
 	// AllowPrivate lets webhooks reach loopback, private and link-local
 	// addresses (tests and development only).
@@ -113,6 +116,7 @@ func New(st *store.Store, opts Options) *Deliverer {
 	if opts.Lease <= 0 {
 		opts.Lease = 2 * opts.Timeout
 	}
+	opts.Lease = max(opts.Lease, opts.Timeout+LeaseMargin)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -200,6 +204,7 @@ func (d *Deliverer) round(ctx context.Context, rec *recorder, wg *sync.WaitGroup
 	}
 	probes, _ := d.probes()
 	for _, ep := range probes {
+		at := time.Now()
 		dl, ok, err := d.st.ClaimProbe(ctx, ep, d.opts.Lease)
 		if err != nil && ctx.Err() == nil {
 			d.opts.Logger.Error("deliver: claiming a probe failed", "err", err, "endpoint", ep)
@@ -211,7 +216,7 @@ func (d *Deliverer) round(ctx context.Context, rec *recorder, wg *sync.WaitGroup
 		d.mu.Lock()
 		d.inflight[ep]++
 		d.mu.Unlock()
-		wg.Go(func() { d.dispatch(ctx, dl, rec, true) })
+		wg.Go(func() { d.dispatch(ctx, d.held(dl, at), rec, true) })
 	}
 	batch, capped, err := d.claim(ctx, 4*d.opts.Workers)
 	for _, dl := range batch {
@@ -254,7 +259,7 @@ func (d *Deliverer) nextHalfOpen() time.Duration {
 // and sends — unless the endpoint's circuit opened meanwhile (and this is
 // not its probe), when the delivery is put back without spending an
 // attempt. A success is recorded by rec, or at once when rec is nil.
-func (d *Deliverer) dispatch(ctx context.Context, dl store.Delivery, rec *recorder, probe bool) {
+func (d *Deliverer) dispatch(ctx context.Context, dl claimed, rec *recorder, probe bool) {
 	slots := d.slots(dl.EndpointID)
 	select {
 	case slots <- struct{}{}:
@@ -295,7 +300,7 @@ func (d *Deliverer) slots(endpoint uuid.UUID) chan struct{} {
 // leaving out endpoints whose circuit is open. capped reports whether the
 // claim left an endpoint with as many deliveries claimed as it may: it may
 // have more due, to claim as soon as one of its sends finishes.
-func (d *Deliverer) claim(ctx context.Context, limit int) (batch []store.Delivery, capped bool, err error) {
+func (d *Deliverer) claim(ctx context.Context, limit int) (batch []claimed, capped bool, err error) {
 	skip := d.skipped()
 	d.mu.Lock()
 	busy := make(map[uuid.UUID]int, len(d.inflight))
@@ -303,11 +308,13 @@ func (d *Deliverer) claim(ctx context.Context, limit int) (batch []store.Deliver
 		busy[id] = n
 	}
 	d.mu.Unlock()
-	batch, err = d.st.ClaimDeliveries(ctx, limit, d.opts.Lease, skip, d.opts.Queue, busy)
+	at := time.Now()
+	got, err := d.st.ClaimDeliveries(ctx, limit, d.opts.Lease, skip, d.opts.Queue, busy)
 	d.mu.Lock()
-	for _, dl := range batch {
+	for _, dl := range got {
 		d.inflight[dl.EndpointID]++
 		busy[dl.EndpointID]++
+		batch = append(batch, d.held(dl, at))
 	}
 	d.mu.Unlock()
 	// Judged by what the claim saw: sends that finished during it must
@@ -350,8 +357,14 @@ func (d *Deliverer) wake() {
 // lease, so a worker whose lease ran out cannot overwrite a newer
 // claim's outcome — and the endpoint's state: one log line when it
 // starts failing, recovers or is disabled, never one per attempt.
-func (d *Deliverer) send(ctx context.Context, dl store.Delivery, rec *recorder, probe bool) {
-	a, err := d.attempt(ctx, dl)
+func (d *Deliverer) send(ctx context.Context, dl claimed, rec *recorder, probe bool) {
+	if !d.hold(ctx, &dl) {
+		d.release(dl.EndpointID)
+		return
+	}
+	sendCtx, cancel := context.WithDeadline(ctx, dl.until.Add(-LeaseMargin))
+	a, err := d.attempt(sendCtx, dl.Delivery)
+	cancel()
 	status, ok := a.status, err == nil && a.ok()
 	d.metrics.attempt(status, err, ok)
 	d.release(dl.EndpointID)
@@ -367,7 +380,7 @@ func (d *Deliverer) send(ctx context.Context, dl store.Delivery, rec *recorder, 
 			_, rerr = d.st.DeliverySucceeded(ctx, dl.ID, dl.Lease, status)
 		}
 		if c := d.succeeded(dl.EndpointID); c != nil {
-			d.recovered(ctx, log, dl, c)
+			d.recovered(ctx, log, dl.Delivery, c)
 		}
 	case status == http.StatusGone:
 		rerr = d.st.EndpointGone(ctx, dl.TenantID, dl.EndpointID)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -189,6 +190,21 @@ func (s *Store) DeliveryFailed(ctx context.Context, id int64, lease time.Time, s
 		leased_until = NULL
 		WHERE id = $1 AND leased_until = $2`, id, lease, status, reason, at)
 	return tag.RowsAffected() == 1, wrap("delivery failed", err)
+}
+
+// RenewDelivery extends the claim that lease names by d from now, so that
+// a delivery that waited for a free slot is still held while it is sent,
+// and returns the claim's new token. ok is false when that claim no longer
+// holds the delivery — its lease ran out and another claim took it, or it
+// was superseded, disabled or recorded — and then it must not be sent: a
+// stale copy could reach the endpoint after the user's next event.
+func (s *Store) RenewDelivery(ctx context.Context, id int64, lease time.Time, d time.Duration) (next time.Time, ok bool, err error) {
+	err = s.db.QueryRow(ctx, `UPDATE deliveries SET leased_until = now() + $3::interval, next_attempt_at = now() + $3::interval
+		WHERE id = $1 AND leased_until = $2 AND status = 'pending' RETURNING leased_until`, id, lease, d.String()).Scan(&next)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	return next, err == nil, wrap("renew delivery", err)
 }
 
 // PostponeDelivery puts a claimed delivery back, due at at, without
