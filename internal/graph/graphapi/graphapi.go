@@ -93,6 +93,44 @@ func PresenceResource(ids []string) string {
 	return fmt.Sprintf("/communications/presences?$filter=id in (%s)", strings.Join(quoted, ","))
 }
 
+// PresenceResourceIDs is the user ids a resource of PresenceResource
+// names, in its order; ok is false for any other text.
+func PresenceResourceIDs(resource string) (ids []string, ok bool) {
+	list, ok := strings.CutPrefix(resource, "/communications/presences?$filter=id in (")
+	if list, ok = strings.CutSuffix(list, ")"); !ok || list == "" {
+		return nil, false
+	}
+	for list != "" {
+		if list[0] != '\'' {
+			return nil, false
+		}
+		var id strings.Builder
+		i := 1
+		for ; i < len(list); i++ {
+			if list[i] == '\'' {
+				if i+1 < len(list) && list[i+1] == '\'' { // a quote doubled inside the literal
+					id.WriteByte('\'')
+					i++
+					continue
+				}
+				break
+			}
+			id.WriteByte(list[i])
+		}
+		if i == len(list) {
+			return nil, false // unterminated
+		}
+		ids = append(ids, id.String())
+		list = list[i+1:]
+		if list != "" {
+			if list, ok = strings.CutPrefix(list, ","); !ok || list == "" {
+				return nil, false
+			}
+		}
+	}
+	return ids, true
+}
+
 // DeltaPage is one page of a users delta round. Exactly one of NextLink
 // (more pages follow: call again with it) and DeltaLink (the round is
 // complete: keep it for the next round) is set.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 )
@@ -13,6 +14,22 @@ func TestPresenceResourceQuotesEveryID(t *testing.T) {
 	want := "/communications/presences?$filter=id in ('a1','b''2')"
 	if got != want {
 		t.Errorf("PresenceResource = %q, want %q", got, want)
+	}
+}
+
+func TestPresenceResourceIDsReadsBackWhatPresenceResourceWrote(t *testing.T) {
+	for _, ids := range [][]string{{"a1"}, {"a1", "b'2", "''", "c,d"}} {
+		got, ok := PresenceResourceIDs(PresenceResource(ids))
+		if !ok || !slices.Equal(got, ids) {
+			t.Errorf("PresenceResourceIDs(PresenceResource(%q)) = %q, %v", ids, got, ok)
+		}
+	}
+	for _, bad := range []string{"", "/communications/presences/a1", "/communications/presences?$filter=id in ()",
+		"/communications/presences?$filter=id in ('a1'", "/communications/presences?$filter=id in ('a1',)",
+		"/communications/presences?$filter=id in ('a1)", "/communications/presences?$filter=id in (a1)"} {
+		if ids, ok := PresenceResourceIDs(bad); ok {
+			t.Errorf("PresenceResourceIDs(%q) = %q, accepted", bad, ids)
+		}
 	}
 }
 
