@@ -31,9 +31,6 @@ import (
 	"presencebridge/internal/store"
 )
 
-// MaxBody bounds one notification POST (Graph batches up to ~1,000 items).
-const MaxBody = 16 << 20
-
 // Subscriptions finds what a notification must match.
 type Subscriptions interface {
 	SubscriptionByGraphID(ctx context.Context, graphID string) (store.SubscriptionKey, error)
@@ -110,9 +107,18 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, tok)
 			return
 		}
+		// A declared length over the limit is refused before any of it is read.
+		if r.ContentLength > MaxBody {
+			http.Error(w, fmt.Sprintf("body over %d bytes", MaxBody), http.StatusRequestEntityTooLarge)
+			return
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+			http.Error(w, fmt.Sprintf("body over %d bytes", MaxBody), http.StatusRequestEntityTooLarge)
+			return
+		}
 		if err != nil {
-			http.Error(w, "body too large or unreadable", http.StatusRequestEntityTooLarge)
+			http.Error(w, "body unreadable", http.StatusBadRequest)
 			return
 		}
 		var coll struct {
@@ -122,6 +128,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		if err := json.Unmarshal(body, &coll); err != nil || coll.Value == nil {
 			h.items.WithLabelValues("malformed").Inc()
 			http.Error(w, "not a change notification collection", http.StatusBadRequest)
+			return
+		}
+		if len(coll.Value) > MaxItems {
+			h.items.WithLabelValues("over_limit").Add(float64(len(coll.Value)))
+			http.Error(w, fmt.Sprintf("over %d items", MaxItems), http.StatusBadRequest)
 			return
 		}
 		var change, lifecycle []json.RawMessage

@@ -1,0 +1,22 @@
+package graphhook
+
+// What one notification POST may hold. Microsoft documents no limit on
+// the items of a changeNotificationCollection or on its size (neither
+// https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks
+// nor https://learn.microsoft.com/en-us/graph/api/resources/changenotificationcollection
+// gives one), so the bounds are generous multiples of what we know is sent:
+// graphsim batches at most 1,000 items per POST (maxBatchItems), and a rich
+// presence item is about 1.7 KB — its envelope ~1.2 KB (ids, clientState,
+// resource, a 2048-bit key's 344-character dataKey) and the encrypted
+// presence ~0.5 KB — or ~3.6 KB with a status message (Teams allows 280
+// characters) and an out-of-office reply of a kilobyte. A POST beyond them
+// is refused (413, 400), and Graph retries it, so a bound too low would
+// lose every item of such a POST after Graph's 4 hours of retries: they
+// are kept at twice graphsim's batch, of items of 4 KiB.
+const (
+	// MaxItems bounds the items of one POST (400 beyond).
+	MaxItems = 2000
+	// MaxBody bounds one POST's body (413 beyond): 8 MiB, MaxItems items
+	// of 4 KiB and room for the validation tokens.
+	MaxBody = 8 << 20
+)
