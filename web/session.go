@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"log/slog"
 	"net/http"
 	"time"
@@ -32,6 +33,15 @@ type SessionOptions struct {
 	Production bool
 	// Logger receives session-store failures. Nil discards them.
 	Logger *slog.Logger
+	// Cookie names the cookie of a surface whose sessions are its own (the
+	// console's, "pb_console"), __Host- prefixed in production; empty:
+	// the customer-facing pages' shared pb_session. A session under one
+	// name grants nothing under another, as each surface reads only its
+	// own keys.
+	Cookie string
+	// IdleTimeout and Lifetime replace SessionIdleTimeout and
+	// SessionLifetime when set.
+	IdleTimeout, Lifetime time.Duration
 }
 
 // Sessions are the server-side browser sessions of the cookie-authenticated
@@ -54,13 +64,12 @@ func NewSessions(pool *pgxpool.Pool, o SessionOptions) *Sessions {
 	// assigns its stop channel after starting).
 	sm := scs.New()
 	sm.Store = pgxstore.NewWithCleanupInterval(pool, 0)
-	sm.IdleTimeout = SessionIdleTimeout
-	sm.Lifetime = SessionLifetime
-	sm.Cookie.Name = SessionCookieDevelopment
-	sm.Cookie.Secure = false
+	sm.IdleTimeout = cmp.Or(o.IdleTimeout, SessionIdleTimeout)
+	sm.Lifetime = cmp.Or(o.Lifetime, SessionLifetime)
+	name := cmp.Or(o.Cookie, SessionCookieDevelopment)
+	sm.Cookie.Name, sm.Cookie.Secure = name, false
 	if o.Production {
-		sm.Cookie.Name = SessionCookieProduction
-		sm.Cookie.Secure = true
+		sm.Cookie.Name, sm.Cookie.Secure = "__Host-"+name, true // SessionCookieProduction for pb_session
 	}
 	sm.Cookie.HttpOnly = true
 	sm.Cookie.SameSite = http.SameSiteLaxMode

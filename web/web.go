@@ -49,6 +49,12 @@ type Deps struct {
 	// adds it on its own sub-router or r.Group: calling r.Use here would
 	// panic, as chi forbids middleware after routes. Nil mounts nothing.
 	Mount func(r chi.Router)
+	// AdminPrefixes, when set, are the paths (such as "/console") that,
+	// with /metrics, are served only to requests through the admin
+	// listener (AdminListener), which serves nothing else but the probes
+	// and static assets; anything else is 404 on the wrong listener (see
+	// admin.go). Nil: one listener serves everything.
+	AdminPrefixes []string
 }
 
 // New returns the product's HTTP handler.
@@ -64,6 +70,16 @@ func New(d Deps) http.Handler {
 	// logged and counted as the 500 it became.
 	r.Use(requestID, observe(d.Logger, newHTTPMetrics(d.Metrics)), recoverPanics(d.Logger),
 		securityHeaders(d.Production), withVersion(d.Version))
+	notFound := func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") || !acceptsHTML(r) {
+			Problem(w, http.StatusNotFound, "Not Found", "")
+			return
+		}
+		render(w, r, http.StatusNotFound, templates.NotFound(), d.Logger)
+	}
+	if d.AdminPrefixes != nil {
+		r.Use(separateAdmin(d.AdminPrefixes, notFound))
+	}
 
 	r.Get("/healthz", healthz)
 	r.Get("/readyz", readyz(d.Ready, d.Logger))
@@ -76,13 +92,7 @@ func New(d Deps) http.Handler {
 		render(w, r, http.StatusOK, templates.Home(), d.Logger)
 	})
 	// Set before Mount: chi hands the root's NotFound to mounted sub-routers.
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/") || !acceptsHTML(r) {
-			Problem(w, http.StatusNotFound, "Not Found", "")
-			return
-		}
-		render(w, r, http.StatusNotFound, templates.NotFound(), d.Logger)
-	})
+	r.NotFound(notFound)
 	if d.Mount != nil {
 		d.Mount(r)
 	}
