@@ -68,6 +68,10 @@ type notifier struct {
 	stats     NotificationStats
 	latency   latencyRing
 	churns    map[string]*churn
+	journal   journal
+	// retry is the back-off of failed POSTs (retryFirstDelay doubling up
+	// to retryMaxDelay unless a test shortened it: notify_retry.go).
+	retry retrySchedule
 
 	tokens tokenCache
 }
@@ -86,6 +90,7 @@ type deliveryItem struct {
 	presence  Presence // change notifications
 	lifecycle string   // lifecycle notifications: the lifecycleEvent
 	at        time.Time
+	journal   int // its ID in the notification journal; 0: not journaled
 }
 
 // batch is one POST: its items and, once encoded, its body (a retry sends
@@ -102,7 +107,8 @@ func newNotifier(s *Sim) *notifier {
 	return &notifier{s: s, subs: newSubStore(), wake: make(chan struct{}, 1),
 		validationTimeout: validationTimeout, deliveryTimeout: deliveryTimeout, retryTimeout: retryTimeout,
 		ctx: context.Background(), client: newDeliveryClient(), httpHosts: map[string]bool{},
-		endpoints: map[string]*deliveryEndpoint{}, churns: map[string]*churn{}, tokens: tokenCache{m: map[tokenKey]cachedToken{}}}
+		endpoints: map[string]*deliveryEndpoint{}, churns: map[string]*churn{}, tokens: tokenCache{m: map[tokenKey]cachedToken{}},
+		retry: defaultRetrySchedule}
 }
 
 func newDeliveryClient() *http.Client {
@@ -215,6 +221,7 @@ func (n *notifier) dispatch() {
 	n.stats.Dropped += int64(paused)
 	touched := map[*deliveryEndpoint]bool{}
 	for _, it := range items {
+		n.journal.made(it)
 		if ep := n.enqueueLocked(it, now); ep != nil {
 			touched[ep] = true
 		}
@@ -231,24 +238,28 @@ func (n *notifier) enqueueLocked(it *deliveryItem, now time.Time) *deliveryEndpo
 	if it.lifecycle != "" {
 		url = it.sub.lifecycle
 	}
-	if f := n.faultForLocked(url, it.sub.id, nil); f != nil && f.Drop > 0 {
+	if f := n.faultWithLocked(url, it.sub.id, nil, func(f *NotificationFault) bool { return f.Drop > 0 }); f != nil {
 		f.Drop--
-		if f.Drop == 0 && f.Status == 0 && f.LatencyMS == 0 && !f.FailValidation {
-			n.removeFaultLocked(f.ID)
-		}
+		n.spendLocked(f)
 		n.stats.Dropped++
+		n.journal.dropped("fault", it)
 		return nil
 	}
 	ep := n.endpointLocked(url)
 	switch ep.modeAt(now) {
 	case modeDrop:
 		n.stats.Dropped++
+		n.journal.dropped("endpoint", it)
 		return nil
 	case modeSlow:
-		ep.held = append(ep.held, heldItem{due: now.Add(slowPenalty), it: it})
+		ep.hold(heldItem{due: now.Add(slowPenalty), it: it})
+		return ep
+	}
+	if n.disorderLocked(ep, it, now) {
 		return ep
 	}
 	ep.queue = append(ep.queue, it)
+	ep.releaseOvertaken(it)
 	return ep
 }
 
@@ -285,7 +296,7 @@ func (n *notifier) send(ctx context.Context, ep *deliveryEndpoint, b *deliveryBa
 		timeout = n.retryTimeout
 	}
 	n.mu.Lock()
-	f := n.faultForLocked(ep.url, "", b)
+	f := n.faultWithLocked(ep.url, "", b, func(f *NotificationFault) bool { return f.Status != 0 || f.LatencyMS != 0 })
 	var status int
 	var latency time.Duration
 	if f != nil {
@@ -317,6 +328,7 @@ func (n *notifier) send(ctx context.Context, ep *deliveryEndpoint, b *deliveryBa
 	ep.inflight--
 	ep.inflightItems -= len(b.items)
 	ep.record(now, took, b.attempt > 0)
+	n.journal.posted(b.items, ok, now)
 	if ok {
 		done := time.Now()
 		n.stats.Delivered += int64(len(b.items))
@@ -327,6 +339,7 @@ func (n *notifier) send(ctx context.Context, ep *deliveryEndpoint, b *deliveryBa
 				n.latency.add(done.Sub(it.at))
 			}
 		}
+		n.duplicateLocked(ep, b, now)
 	} else {
 		n.scheduleRetryLocked(ep, b, now)
 	}
@@ -336,12 +349,13 @@ func (n *notifier) send(ctx context.Context, ep *deliveryEndpoint, b *deliveryBa
 // scheduleRetryLocked backs a failed batch off exponentially, for up to
 // four hours after its first attempt (docs/graph.md#delivery-and-acknowledgement).
 func (n *notifier) scheduleRetryLocked(ep *deliveryEndpoint, b *deliveryBatch, now time.Time) {
-	delay := retryFirstDelay << min(b.attempt, 16)
-	delay = min(delay, retryMaxDelay)
+	delay := n.retry.first << min(b.attempt, 16)
+	delay = min(delay, n.retry.max)
 	due := now.Add(delay)
 	if due.Sub(b.first) > retryFor {
 		n.stats.Dropped += int64(len(b.items))
 		n.stats.Expired += int64(len(b.items))
+		n.journal.dropped("expired", b.items...)
 		return
 	}
 	b.attempt++

@@ -9,7 +9,8 @@ type deliveryEndpoint struct {
 	queue         []*deliveryItem  // ready to be batched
 	ready         []*deliveryBatch // retries that are due
 	retries       []*deliveryBatch // retries waiting for their time
-	held          []heldItem       // delayed while the endpoint is slow
+	held          []heldItem       // delayed while the endpoint is slow, or by a delay fault; by due
+	overtake      *heldItem        // waiting for the next notification to overtake it (a reorder fault)
 	inflight      int
 	inflightItems int
 
@@ -90,6 +91,7 @@ func (ep *deliveryEndpoint) releaseDueLocked(n *notifier, now time.Time) {
 			keep = append(keep, b)
 		case dropping:
 			n.stats.Dropped += int64(len(b.items))
+			n.journal.dropped("endpoint", b.items...)
 		default:
 			ep.ready = append(ep.ready, b)
 		}
@@ -100,6 +102,7 @@ func (ep *deliveryEndpoint) releaseDueLocked(n *notifier, now time.Time) {
 	for ; i < len(ep.held) && !now.Before(ep.held[i].due); i++ {
 		if dropping {
 			n.stats.Dropped++
+			n.journal.dropped("endpoint", ep.held[i].it)
 			continue
 		}
 		ep.queue = append(ep.queue, ep.held[i].it)
@@ -107,11 +110,23 @@ func (ep *deliveryEndpoint) releaseDueLocked(n *notifier, now time.Time) {
 	if i > 0 {
 		ep.held = append([]heldItem(nil), ep.held[i:]...)
 	}
+	if o := ep.overtake; o != nil && !now.Before(o.due) {
+		ep.overtake = nil
+		if dropping {
+			n.stats.Dropped++
+			n.journal.dropped("endpoint", o.it)
+		} else {
+			ep.queue = append(ep.queue, o.it)
+		}
+	}
 }
 
 // waiting counts the notifications queued, held or waiting for a retry.
 func (ep *deliveryEndpoint) waiting() int {
 	n := len(ep.queue) + len(ep.held)
+	if ep.overtake != nil {
+		n++
+	}
 	for _, b := range ep.ready {
 		n += len(b.items)
 	}

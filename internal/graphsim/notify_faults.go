@@ -16,9 +16,20 @@ import (
 //   - Drop: the next Drop notifications are lost, never sent (as when
 //     Microsoft drops them; docs/graph.md#lifecycle-notifications says gaps happen).
 //   - FailValidation: validation handshakes fail as if the endpoint refused.
+//   - Delay (with DelayMS): the next Delay notifications wait DelayMS by
+//     the Sim's clock before they are sent, so later ones overtake them.
+//   - Reorder: each of the next Reorder notifications is sent after the
+//     one that follows it (or after a second, when none follows).
+//   - Duplicate: the next Duplicate POSTs that are acknowledged are sent
+//     once more, the same body again.
+//
+// Delay, Reorder and Duplicate are what a subscriber must expect of any
+// delivery at least once (presence carries a sequenceNumber for that),
+// made to happen on demand; by default graphsim sends in order, once.
 //
 // Times bounds how many POSTs Status and LatencyMS affect (0: until
-// removed); a Drop-only fault ends when its count is spent.
+// removed); a fault made only of counts (Drop, Delay, Reorder, Duplicate)
+// ends when they are spent.
 type NotificationFault struct {
 	ID              string `json:"id"`
 	NotificationURL string `json:"notificationUrl,omitempty"`
@@ -28,6 +39,10 @@ type NotificationFault struct {
 	Drop            int    `json:"drop,omitempty"`
 	FailValidation  bool   `json:"failValidation,omitempty"`
 	Times           int    `json:"times,omitempty"`
+	Delay           int    `json:"delay,omitempty"`
+	DelayMS         int    `json:"delayMs,omitempty"`
+	Reorder         int    `json:"reorder,omitempty"`
+	Duplicate       int    `json:"duplicate,omitempty"`
 }
 
 // AddNotificationFault installs a fault and returns it with its id.
@@ -37,10 +52,12 @@ func (s *Sim) AddNotificationFault(f NotificationFault) (NotificationFault, erro
 		return f, errors.New("latencyMs must be 0–3600000")
 	case f.Status != 0 && (f.Status < 100 || f.Status > 599):
 		return f, errors.New("status must be an HTTP status code")
-	case f.Drop < 0 || f.Times < 0:
-		return f, errors.New("drop and times must not be negative")
-	case f.LatencyMS == 0 && f.Status == 0 && f.Drop == 0 && !f.FailValidation:
-		return f, errors.New("a fault needs latencyMs, status, drop or failValidation")
+	case f.Drop < 0 || f.Times < 0 || f.Delay < 0 || f.Reorder < 0 || f.Duplicate < 0:
+		return f, errors.New("drop, times, delay, reorder and duplicate must not be negative")
+	case (f.Delay > 0) != (f.DelayMS > 0) || f.DelayMS > 3_600_000:
+		return f, errors.New("delay (how many notifications) and delayMs (1–3600000) go together")
+	case f.spent():
+		return f, errors.New("a fault needs latencyMs, status, drop, failValidation, delay, reorder or duplicate")
 	}
 	if f.SubscriptionID != "" {
 		if _, err := uuid.Parse(f.SubscriptionID); err != nil {
@@ -78,6 +95,18 @@ func (s *Sim) NotificationFaults() []NotificationFault {
 	return out
 }
 
+// spent reports whether the fault has nothing left to do.
+func (f *NotificationFault) spent() bool {
+	return f.LatencyMS == 0 && f.Status == 0 && f.Drop == 0 && !f.FailValidation && f.Delay == 0 && f.Reorder == 0 && f.Duplicate == 0
+}
+
+// spendLocked removes f once its counts are spent.
+func (n *notifier) spendLocked(f *NotificationFault) {
+	if f.spent() {
+		n.removeFaultLocked(f.ID)
+	}
+}
+
 func (n *notifier) removeFaultLocked(id string) bool {
 	for i, f := range n.faults {
 		if f.ID == id {
@@ -88,10 +117,10 @@ func (n *notifier) removeFaultLocked(id string) bool {
 	return false
 }
 
-func (n *notifier) faultFor(url, subID string, b *deliveryBatch) *NotificationFault {
+func (n *notifier) faultFor(url, subID string, b *deliveryBatch, has func(*NotificationFault) bool) *NotificationFault {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	f := n.faultForLocked(url, subID, b)
+	f := n.faultWithLocked(url, subID, b, has)
 	if f == nil {
 		return nil
 	}
@@ -102,6 +131,12 @@ func (n *notifier) faultFor(url, subID string, b *deliveryBatch) *NotificationFa
 // faultForLocked finds the first fault matching url and the subscription
 // subID or, for a POST, any subscription in the batch.
 func (n *notifier) faultForLocked(url, subID string, b *deliveryBatch) *NotificationFault {
+	return n.faultWithLocked(url, subID, b, func(*NotificationFault) bool { return true })
+}
+
+// faultWithLocked is faultForLocked among the faults that do what has
+// asks, so that one kind of fault does not hide another.
+func (n *notifier) faultWithLocked(url, subID string, b *deliveryBatch, has func(*NotificationFault) bool) *NotificationFault {
 	for _, f := range n.faults {
 		if f.NotificationURL != "" && f.NotificationURL != url {
 			continue
@@ -109,7 +144,9 @@ func (n *notifier) faultForLocked(url, subID string, b *deliveryBatch) *Notifica
 		if f.SubscriptionID != "" && !matchesSub(f.SubscriptionID, subID, b) {
 			continue
 		}
-		return f
+		if has(f) {
+			return f
+		}
 	}
 	return nil
 }

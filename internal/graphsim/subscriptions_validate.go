@@ -119,7 +119,7 @@ func (n *notifier) handshake(w http.ResponseWriter, r *http.Request, endpoint, s
 // body; the endpoint must answer 200, text/plain, with the decoded token,
 // within 10 seconds (docs/graph.md#validation-handshake). It answers "" or Graph's message.
 func (n *notifier) validate(ctx context.Context, endpoint, subID string) string {
-	if f := n.faultFor(endpoint, subID, nil); f != nil && f.FailValidation {
+	if f := n.faultFor(endpoint, subID, nil, func(f *NotificationFault) bool { return f.FailValidation }); f != nil {
 		n.count(func(c *NotificationStats) { c.ValidationFailures++ })
 		return msgValidationFailed
 	}
