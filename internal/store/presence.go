@@ -65,8 +65,8 @@ func (s Tx) NotifyPresence(ctx context.Context, tenants ...uuid.UUID) error {
 // older than the stored one (by Graph's sequenceNumber) is dropped, the
 // same state again records nothing (unless Force), anything else updates
 // the presence row, stamps the next per-user sequence, appends a
-// presence_event and queues one delivery per enabled endpoint of the
-// tenant. It is ApplyPresenceBatch for one change.
+// presence_event and queues one delivery per endpoint of the tenant
+// (queueDeliveries). It is ApplyPresenceBatch for one change.
 func (s Tx) ApplyPresence(ctx context.Context, c PresenceChange) (string, PresenceEvent, error) {
 	outcomes, events, err := s.ApplyPresenceBatch(ctx, []PresenceChange{c})
 	if err != nil {

@@ -27,8 +27,8 @@ import (
 //
 // Publication is one decision for both channels: an event published here
 // gets the user's next sequence, a stream position (the SSE cursor) and a
-// delivery per enabled endpoint, in the same transaction; a held event
-// gets them when its hold ends (PublishHeld); a suppressed one never.
+// delivery per endpoint (queueDeliveries), in the same transaction; a held
+// event gets them when its hold ends (PublishHeld); a suppressed one never.
 func (s Tx) ApplyPresenceBatch(ctx context.Context, cs []PresenceChange) ([]string, []PresenceEvent, error) {
 	outcomes := make([]string, len(cs))
 	events := make([]PresenceEvent, len(cs))
@@ -349,11 +349,7 @@ func (p *batchPlan) write(ctx context.Context, tx querier, cs []PresenceChange, 
 				x.mapped_state, x.source, x.observed_at, x.suppressed, x.status_message, x.out_of_office, x.work_location
 			FROM x LEFT JOIN s USING (tenant_id) LEFT JOIN counts USING (tenant_id) ORDER BY x.n
 			RETURNING id, uid, tenant_id, user_object_id, position
-		), d AS (
-			INSERT INTO deliveries (tenant_id, endpoint_id, event_id, user_object_id)
-			SELECT ep.tenant_id, ep.id, e.id, e.user_object_id
-			FROM e JOIN endpoints ep ON ep.tenant_id = e.tenant_id AND ep.enabled
-			WHERE e.position IS NOT NULL ORDER BY e.id
+		), d AS (`+queueDeliveries(`WHERE e.position IS NOT NULL`)+`
 		), unheld AS (
 			UPDATE presence_events SET suppressed = h.reason
 			FROM unnest($26::uuid[], $27::text[]) AS h (uid, reason) WHERE presence_events.uid = h.uid

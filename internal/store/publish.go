@@ -9,8 +9,8 @@ import (
 
 // PublishHeld publishes up to limit events whose debounce hold has ended:
 // each gets its user's next sequence, a stream position and a delivery per
-// enabled endpoint, as ApplyPresenceBatch gives an event published at
-// once, and the stream readers and deliverers of its tenant are woken at
+// endpoint (queueDeliveries), as ApplyPresenceBatch gives an event
+// published at once, and the stream readers and deliverers of its tenant are woken at
 // commit. Several workers may run it at once (SKIP LOCKED). It returns
 // how many it published and how long until the next hold ends, by the
 // database's clock (NoneHeld when nothing is held).
@@ -62,11 +62,7 @@ func (s *Store) PublishHeld(ctx context.Context, limit int) (int, time.Duration,
 			), p AS (
 				UPDATE presence p SET sequence = e.sequence, held_event = NULL, held_until = NULL
 				FROM e WHERE p.tenant_id = e.tenant_id AND p.user_object_id = e.user_object_id
-			), d AS (
-				INSERT INTO deliveries (tenant_id, endpoint_id, event_id, user_object_id)
-				SELECT ep.tenant_id, ep.id, e.id, e.user_object_id
-				FROM e JOIN endpoints ep ON ep.tenant_id = e.tenant_id AND ep.enabled ORDER BY e.id
-			)
+			), d AS (`+queueDeliveries(``)+`)
 			SELECT count(*) FROM e WHERE `+notifyStreams+` >= 0`,
 			PresenceNotifyChannel, tenants, uids, seqs, ranks, ct, cn)
 		return err
@@ -90,3 +86,26 @@ func (s Tx) nextHold(ctx context.Context, next *time.Duration) error {
 
 // NoneHeld is PublishHeld's wait when no event is held.
 const NoneHeld = time.Duration(-1)
+
+// queueDeliveries is the statement that queues the deliveries of the
+// events a query publishes (CTE e: id, tenant_id, user_object_id; where
+// picks among them): one per endpoint of the event's tenant, in event
+// order. An enabled endpoint's is pending. A disabled endpoint's is dead
+// and never tried, saying why, so that what the endpoint missed is kept
+// and replayable once it is enabled again (they used not to be queued at
+// all, and a replay could not bring them back: issue 15).
+//
+// The endpoint rows are share-locked until commit. An endpoint enabled or
+// disabled while the event commits then gets its delivery as it ends up:
+// the change waits for the lock to be released, and this statement, if
+// it waits for the change instead, reads the row again once it commits.
+// Without the lock a delivery could be queued pending at an endpoint just
+// disabled (and be sent to it), or dead at one just enabled (held back
+// until a replay nobody knows to make). Publishing never waits on
+// another publisher: share locks do not conflict.
+func queueDeliveries(where string) string {
+	return `INSERT INTO deliveries (tenant_id, endpoint_id, event_id, user_object_id, status, last_error)
+		SELECT ep.tenant_id, ep.id, e.id, e.user_object_id, CASE WHEN ep.enabled THEN 'pending' ELSE 'dead' END,
+			CASE WHEN NOT ep.enabled THEN 'not sent: the endpoint is disabled (' || coalesce(ep.disabled_reason, 'no reason given') || ')' END
+		FROM e JOIN endpoints ep ON ep.tenant_id = e.tenant_id ` + where + ` ORDER BY e.id FOR SHARE OF ep`
+}
