@@ -15,6 +15,7 @@ import (
 	"presencebridge/internal/identity"
 	"presencebridge/internal/links"
 	"presencebridge/internal/onboarding"
+	"presencebridge/internal/simadmin"
 	"presencebridge/internal/store"
 )
 
@@ -119,7 +120,7 @@ func onboardingOn(t *testing.T, dsn, simURL, product string, app graphsim.SeedAp
 
 // onboardWith is onboard with the form given: invitation, then form,
 // consent, the seeded monitors signed in and done, as the tenant's
-// administrator would (onboardAsAdmin, as dev's demo does).
+// administrator would (simadmin.Onboard, as dev's demo does).
 func onboardWith(t *testing.T, svc *onboarding.Service, ten graphsim.SeedTenant, f onboarding.Form) uuid.UUID {
 	t.Helper()
 	ctx := t.Context()
@@ -131,7 +132,7 @@ func onboardWith(t *testing.T, svc *onboarding.Service, ten graphsim.SeedTenant,
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := onboardAsAdmin(ctx, svc, tenant, ten, f, false); err != nil {
+	if err := simadmin.Onboard(ctx, svc, tenant, ten, f, false); err != nil {
 		t.Fatalf("onboarding: %v", err)
 	}
 	return tenant
