@@ -13,14 +13,12 @@ package graphhook
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -31,10 +29,9 @@ import (
 	"presencebridge/internal/store"
 )
 
-// Subscriptions finds what a notification must match.
+// Subscriptions finds what notifications must match (*store.Store).
 type Subscriptions interface {
-	SubscriptionByGraphID(ctx context.Context, graphID string) (store.SubscriptionKey, error)
-	PendingSubscriptionByClientState(ctx context.Context, hash []byte) (store.SubscriptionKey, error)
+	SubscriptionKeys(ctx context.Context, queries []store.SubscriptionQuery) ([]store.SubscriptionKey, error)
 }
 
 // Committer makes rows durable (*intake.Committer).
@@ -53,25 +50,17 @@ type Deps struct {
 // Handler serves POST /notifications and POST /lifecycle.
 type Handler struct {
 	d       Deps
-	cache   sync.Map // graph id → cachedSub
+	cache   *subCache
 	items   *prometheus.CounterVec
 	latency prometheus.Histogram
 }
-
-type cachedSub struct {
-	key store.SubscriptionKey
-	at  time.Time
-}
-
-// cacheTTL bounds how long a subscription stays known after deletion.
-const cacheTTL = time.Minute
 
 // New returns the receiver.
 func New(d Deps) *Handler {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{d: d,
+	h := &Handler{d: d, cache: newSubCache(),
 		items: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "presencebridge_graph_notification_items_total",
 			Help: "Notification items received from Graph, by outcome."}, []string{"outcome"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "presencebridge_graph_notification_ack_seconds",
@@ -91,127 +80,95 @@ func (h *Handler) Routes(r chi.Router) {
 
 // serve handles both URLs alike: an item's kind decides where it goes.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
-	{
-		start := time.Now()
-		defer func() { h.latency.Observe(time.Since(start).Seconds()) }()
-		// The validation handshake: echo the decoded token as text, at once.
-		if r.URL.Query().Has("validationToken") {
-			tok := r.URL.Query().Get("validationToken")
-			if len(tok) > 4096 {
-				http.Error(w, "validation token too long", http.StatusBadRequest)
-				return
-			}
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.Header().Set("X-Content-Type-Options", "nosniff")
-			w.WriteHeader(http.StatusOK)
-			io.WriteString(w, tok)
+	start := time.Now()
+	defer func() { h.latency.Observe(time.Since(start).Seconds()) }()
+	// The validation handshake: echo the decoded token as text, at once.
+	if r.URL.Query().Has("validationToken") {
+		tok := r.URL.Query().Get("validationToken")
+		if len(tok) > 4096 {
+			http.Error(w, "validation token too long", http.StatusBadRequest)
 			return
 		}
-		// A declared length over the limit is refused before any of it is read.
-		if r.ContentLength > MaxBody {
-			http.Error(w, fmt.Sprintf("body over %d bytes", MaxBody), http.StatusRequestEntityTooLarge)
-			return
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
-		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
-			http.Error(w, fmt.Sprintf("body over %d bytes", MaxBody), http.StatusRequestEntityTooLarge)
-			return
-		}
-		if err != nil {
-			http.Error(w, "body unreadable", http.StatusBadRequest)
-			return
-		}
-		var coll struct {
-			Value            []json.RawMessage `json:"value"`
-			ValidationTokens []string          `json:"validationTokens"`
-		}
-		if err := json.Unmarshal(body, &coll); err != nil || coll.Value == nil {
-			h.items.WithLabelValues("malformed").Inc()
-			http.Error(w, "not a change notification collection", http.StatusBadRequest)
-			return
-		}
-		if len(coll.Value) > MaxItems {
-			h.items.WithLabelValues("over_limit").Add(float64(len(coll.Value)))
-			http.Error(w, fmt.Sprintf("over %d items", MaxItems), http.StatusBadRequest)
-			return
-		}
-		var change, lifecycle []json.RawMessage
-		var rejected rejections
-		defer func() { rejected.log(h.d.Logger) }()
-		for _, raw := range coll.Value {
-			var n notification.Notification
-			if err := json.Unmarshal(raw, &n); err != nil || n.SubscriptionID == "" {
-				h.items.WithLabelValues(rejectMalformed).Inc()
-				rejected.add(rejectMalformed, n)
-				continue
-			}
-			reason, err := h.accept(r.Context(), n)
-			if err != nil {
-				h.d.Logger.Error("notification: subscription lookup failed", "err", err)
-				w.Header().Set("Retry-After", "5")
-				http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
-				return
-			}
-			if reason != "" {
-				h.items.WithLabelValues(reason).Inc()
-				rejected.add(reason, n)
-				continue
-			}
-			if n.LifecycleEvent != "" {
-				lifecycle = append(lifecycle, raw)
-			} else {
-				change = append(change, raw)
-			}
-		}
-		for kind, items := range map[string][]json.RawMessage{"change": change, "lifecycle": lifecycle} {
-			if len(items) == 0 {
-				continue
-			}
-			payload, _ := json.Marshal(struct {
-				Value            []json.RawMessage `json:"value"`
-				ValidationTokens []string          `json:"validationTokens,omitempty"`
-			}{items, coll.ValidationTokens})
-			if err := h.d.Committer.Commit(r.Context(), intake.Row{Kind: kind, Payload: payload, Items: len(items)}); err != nil {
-				if !errors.Is(err, context.Canceled) {
-					h.d.Logger.Error("notification: inbox commit failed", "err", err, "items", len(items))
-				}
-				w.Header().Set("Retry-After", "5")
-				http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
-				return
-			}
-			h.items.WithLabelValues("accepted").Add(float64(len(items)))
-		}
-		w.WriteHeader(http.StatusAccepted)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, tok)
+		return
 	}
+	coll, ok := h.read(w, r)
+	if !ok {
+		return
+	}
+	s, err := h.check(r.Context(), coll.Value)
+	if err != nil {
+		h.d.Logger.Error("notification: subscription lookup failed", "err", err)
+		unavailable(w)
+		return
+	}
+	defer s.rejected.log(h.d.Logger)
+	for reason, n := range s.rejected.reasons {
+		h.items.WithLabelValues(reason).Add(float64(n))
+	}
+	for kind, items := range map[string][]json.RawMessage{"change": s.change, "lifecycle": s.lifecycle} {
+		if len(items) == 0 {
+			continue
+		}
+		payload, _ := json.Marshal(struct {
+			Value            []json.RawMessage `json:"value"`
+			ValidationTokens []string          `json:"validationTokens,omitempty"`
+		}{items, coll.ValidationTokens})
+		if err := h.d.Committer.Commit(r.Context(), intake.Row{Kind: kind, Payload: payload, Items: len(items)}); err != nil {
+			if !errors.Is(err, context.Canceled) {
+				h.d.Logger.Error("notification: inbox commit failed", "err", err, "items", len(items))
+			}
+			unavailable(w)
+			return
+		}
+		h.items.WithLabelValues("accepted").Add(float64(len(items)))
+	}
+	w.WriteHeader(http.StatusAccepted)
 }
 
-// Why an item is refused at the door (the outcome label of
-// presencebridge_graph_notification_items_total; "accepted" for the others).
-const (
-	rejectMalformed         = "malformed"
-	rejectUnknown           = "unknown_subscription"
-	rejectClientStateAbsent = "client_state_missing"
-	rejectClientState       = "client_state_mismatch"
-)
+// collection is a changeNotificationCollection, its items still raw.
+type collection struct {
+	Value            []json.RawMessage `json:"value"`
+	ValidationTokens []string          `json:"validationTokens"`
+}
 
-// accept checks an item's subscription and clientState: "" accepts it,
-// anything else is the reason it is refused. A lookup error (not
-// "unknown") is returned so the POST gets 503, not a silent drop.
-func (h *Handler) accept(ctx context.Context, n notification.Notification) (string, error) {
-	if n.ClientState == "" {
-		return rejectClientStateAbsent, nil
+// read reads and parses a POST's body within MaxBody and MaxItems, or
+// answers why not (ok false).
+func (h *Handler) read(w http.ResponseWriter, r *http.Request) (coll collection, ok bool) {
+	// A declared length over the limit is refused before any of it is read.
+	if r.ContentLength > MaxBody {
+		http.Error(w, fmt.Sprintf("body over %d bytes", MaxBody), http.StatusRequestEntityTooLarge)
+		return coll, false
 	}
-	key, err := h.lookup(ctx, n.SubscriptionID, n.ClientState)
-	if errors.Is(err, store.ErrSubscriptionNotFound) {
-		return rejectUnknown, nil
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+		http.Error(w, fmt.Sprintf("body over %d bytes", MaxBody), http.StatusRequestEntityTooLarge)
+		return coll, false
 	}
 	if err != nil {
-		return "", err
+		http.Error(w, "body unreadable", http.StatusBadRequest)
+		return coll, false
 	}
-	if subtle.ConstantTimeCompare(key.ClientStateHash, store.ClientStateHash(n.ClientState)) != 1 {
-		return rejectClientState, nil
+	if err := json.Unmarshal(body, &coll); err != nil || coll.Value == nil {
+		h.items.WithLabelValues(rejectMalformed).Inc()
+		http.Error(w, "not a change notification collection", http.StatusBadRequest)
+		return coll, false
 	}
-	return "", nil
+	if len(coll.Value) > MaxItems {
+		h.items.WithLabelValues(rejectOverLimit).Add(float64(len(coll.Value)))
+		http.Error(w, fmt.Sprintf("over %d items", MaxItems), http.StatusBadRequest)
+		return coll, false
+	}
+	return coll, true
+}
+
+// unavailable answers 503: Graph retries, and nothing is lost.
+func unavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "5")
+	http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 }
 
 // rejections gathers what one POST refused, for one log line: a line per
@@ -238,23 +195,4 @@ func (x *rejections) log(logger *slog.Logger) {
 	if x.n > 0 {
 		logger.Warn("notification: items refused", "items", x.n, "reasons", x.reasons, "first", x.samples)
 	}
-}
-
-func (h *Handler) lookup(ctx context.Context, graphID, clientState string) (store.SubscriptionKey, error) {
-	if c, ok := h.cache.Load(graphID); ok && time.Since(c.(cachedSub).at) < cacheTTL {
-		return c.(cachedSub).key, nil
-	}
-	key, err := h.d.Subs.SubscriptionByGraphID(ctx, graphID)
-	if errors.Is(err, store.ErrSubscriptionNotFound) {
-		// Graph can notify before the new subscription's id is stored.
-		key, err = h.d.Subs.PendingSubscriptionByClientState(ctx, store.ClientStateHash(clientState))
-		if err == nil {
-			return key, nil // not cached: its id is not known yet
-		}
-	}
-	if err != nil {
-		return key, err
-	}
-	h.cache.Store(graphID, cachedSub{key, time.Now()})
-	return key, nil
 }

@@ -11,10 +11,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -32,6 +34,45 @@ type fixture struct {
 	tenant  uuid.UUID
 	logs    *testkit.Logs
 	metrics *prometheus.Registry
+	// subs is the pool the receiver looks subscriptions up on, and lookups
+	// counts the statements it sent there.
+	subs    *pgxpool.Pool
+	lookups *queryCounter
+}
+
+// queryCounter counts the statements sent through a pool that name a
+// table (pgx's tracer): what a request cost the database, whatever the
+// store's methods are called.
+type queryCounter struct {
+	table string
+	n     atomic.Int64
+}
+
+func (c *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	if strings.Contains(d.SQL, c.table) {
+		c.n.Add(1)
+	}
+	return ctx
+}
+
+func (c *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// tracedPool is a pool of its own on pool's database, whose statements on
+// table are counted.
+func tracedPool(t *testing.T, pool *pgxpool.Pool, table string) (*pgxpool.Pool, *queryCounter) {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(pool.Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &queryCounter{table: table}
+	cfg.ConnConfig.Tracer = c
+	traced, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(traced.Close)
+	return traced, c
 }
 
 // newFixture serves the receiver with one subscription "sub-1" (clientState
@@ -57,7 +98,8 @@ func newFixture(t *testing.T) *fixture {
 	cctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go c.Run(cctx)
-	h := New(Deps{Subs: st, Committer: c, Metrics: f.metrics,
+	f.subs, f.lookups = tracedPool(t, f.pool, "subscriptions")
+	h := New(Deps{Subs: store.New(f.subs, nil), Committer: c, Metrics: f.metrics,
 		Logger: slog.New(slog.NewJSONHandler(f.logs, nil))})
 	r := chi.NewRouter()
 	r.Route("/graph", h.Routes)
@@ -208,6 +250,7 @@ func TestDatabaseDownMeans503NeverA202(t *testing.T) {
 		t.Fatalf("warm-up POST: %d", code)
 	}
 	f.pool.Close()
+	f.subs.Close()
 	for name, it := range map[string]string{"commit": item("sub-1", "state-1", "u1"), "lookup": item("sub-2", "state-1", "u1")} {
 		code, _ := f.post(t, "/graph/notifications", `{"value":[`+it+`]}`)
 		if code != http.StatusServiceUnavailable {

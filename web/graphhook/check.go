@@ -1,0 +1,117 @@
+package graphhook
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"presencebridge/internal/notification"
+	"presencebridge/internal/store"
+)
+
+// Why an item is refused at the door (the outcome label of
+// presencebridge_graph_notification_items_total; "accepted" for the others).
+const (
+	rejectMalformed         = "malformed"
+	rejectUnknown           = "unknown_subscription"
+	rejectClientStateAbsent = "client_state_missing"
+	rejectClientState       = "client_state_mismatch"
+	// rejectOverLimit counts the items of a POST refused whole for
+	// holding more than MaxItems.
+	rejectOverLimit = "over_limit"
+)
+
+// sorted is a POST's items after the door: what to commit, by kind, and
+// what was refused.
+type sorted struct {
+	change, lifecycle []json.RawMessage
+	rejected          rejections
+}
+
+// checkedItem is one item of a POST on its way through the door.
+type checkedItem struct {
+	n      notification.Notification
+	hash   []byte // of its clientState
+	reason string // why it is refused; "" accepts it
+	query  int    // its place in the POST's lookup, plus one; 0: none
+}
+
+// check sorts a POST's items. Each must name a subscription and carry its
+// clientState (constant-time compare of the hashes). Subscriptions the
+// cache knows cost nothing; all the others the POST names are looked up
+// together, in one statement.
+//
+// A POST is never given up on after so many refusals. That would save
+// nothing — refusing an item costs no more than accepting one — and it
+// could not be answered well: a 202 would lose the genuine items after
+// the cut, a 5xx would make Graph send the whole POST again for hours
+// whenever it carries a subscription we no longer know (deleted here, not
+// yet at Graph), its genuine items committed again each time.
+func (h *Handler) check(ctx context.Context, raws []json.RawMessage) (*sorted, error) {
+	items := make([]checkedItem, len(raws))
+	var queries []store.SubscriptionQuery
+	asked := map[string]int{} // graph id and hash → place in queries, plus one
+	for i, raw := range raws {
+		it := &items[i]
+		if err := json.Unmarshal(raw, &it.n); err != nil || it.n.SubscriptionID == "" {
+			it.reason = rejectMalformed
+			continue
+		}
+		if it.n.ClientState == "" {
+			it.reason = rejectClientStateAbsent
+			continue
+		}
+		it.hash = store.ClientStateHash(it.n.ClientState)
+		if key, ok := h.cache.known(it.n.SubscriptionID); ok {
+			it.reason = matches(key, it.hash)
+			continue
+		}
+		q := it.n.SubscriptionID + "\x00" + string(it.hash)
+		if it.query = asked[q]; it.query == 0 {
+			queries = append(queries, store.SubscriptionQuery{GraphID: it.n.SubscriptionID, ClientStateHash: it.hash})
+			it.query, asked[q] = len(queries), len(queries)
+		}
+	}
+	if len(queries) > 0 {
+		keys, err := h.d.Subs.SubscriptionKeys(ctx, queries)
+		if err != nil {
+			return nil, fmt.Errorf("look up %d subscriptions: %w", len(queries), err)
+		}
+		for _, k := range keys {
+			if k.GraphID != "" { // one being created is not: its id is not stored yet
+				h.cache.remember(k)
+			}
+		}
+		for i := range items {
+			if it := &items[i]; it.query > 0 {
+				it.reason = matches(keys[it.query-1], it.hash)
+			}
+		}
+	}
+	s := &sorted{}
+	for i, it := range items {
+		switch {
+		case it.reason != "":
+			s.rejected.add(it.reason, it.n)
+		case it.n.LifecycleEvent != "":
+			s.lifecycle = append(s.lifecycle, raws[i])
+		default:
+			s.change = append(s.change, raws[i])
+		}
+	}
+	return s, nil
+}
+
+// matches says why key refuses an item whose clientState has hash, or "".
+func matches(key store.SubscriptionKey, hash []byte) string {
+	if key.ID == uuid.Nil {
+		return rejectUnknown
+	}
+	if subtle.ConstantTimeCompare(key.ClientStateHash, hash) != 1 {
+		return rejectClientState
+	}
+	return ""
+}
