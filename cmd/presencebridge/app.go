@@ -241,8 +241,9 @@ func (a *app) onboardingRoutes(base string) (func(chi.Router), error) {
 	if err != nil {
 		return nil, err
 	}
-	// Portal admins are looked up in the tenant's directory with the engine's app-only clients.
-	clients, _, err := a.graphClients(base)
+	// Portal admins are looked up in the tenant's directory with the engine's app-only clients;
+	// Verify configuration checks with them and the monitors' vault.
+	clients, vault, err := a.graphClients(base)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +253,7 @@ func (a *app) onboardingRoutes(base string) (func(chi.Router), error) {
 			// As the engine fills them (engine.go: NewReconciler).
 			PerMonitor: graphapi.MaxPresenceIDs - a.cfg.MonitorHeadroom,
 			SignIn:     webonboarding.NewMonitorSignIns(webonboarding.Deps{Service: svc, Sessions: sessions, Logger: a.logger}),
-		}, Admins: portaladmin.New(a.store, clients.Directory)}})
+		}, Admins: portaladmin.New(a.store, clients.Directory), Verify: a.verifier(base, svc, clients, vault)}})
 	return func(r chi.Router) {
 		r.Route("/onboarding", routes)
 		r.Route("/portal", portalRoutes)

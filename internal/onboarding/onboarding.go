@@ -372,6 +372,13 @@ func (s *Service) FinishConsent(ctx context.Context, tenantID uuid.UUID, q url.V
 	return err
 }
 
+// ConsentRoles are the application permissions a consent must grant and
+// those it may lack (what they allow only is off while they are missing):
+// what onboarding's consent check and Verify configuration hold a tenant to.
+func (s *Service) ConsentRoles() (must, optional []string) {
+	return s.mustGrant(), slices.Clone(s.cfg.OptionalRoles)
+}
+
 // mustGrant are the required roles a consent is refused without: all but
 // the optional ones.
 func (s *Service) mustGrant() []string {

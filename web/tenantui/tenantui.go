@@ -27,6 +27,7 @@ import (
 	"presencebridge/internal/portaladmin"
 	"presencebridge/internal/store"
 	"presencebridge/internal/tenantview"
+	"presencebridge/internal/verify"
 	"presencebridge/templates"
 	"presencebridge/web"
 )
@@ -82,6 +83,9 @@ type Deps struct {
 	Monitors MonitorDeps
 	// Admins adds and removes the tenant's portal admins (Admins).
 	Admins *portaladmin.Service
+	// Verify runs Verify configuration's checks; nil: the page says they
+	// cannot run here.
+	Verify *verify.Verifier
 }
 
 type handler struct{ Deps }
@@ -103,6 +107,7 @@ func Routes(d Deps) func(chi.Router) {
 		r.Route("/integration", h.integrationRoutes)
 		r.Route("/users", h.userRoutes)
 		r.Route("/monitors", h.monitorRoutes)
+		r.Route("/verify", h.verifyRoutes)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"presencebridge/internal/deliver"
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/identity"
@@ -31,7 +32,10 @@ import (
 	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/tenantview"
 	"presencebridge/internal/testkit"
+	"presencebridge/internal/tokens"
+	"presencebridge/internal/verify"
 	"presencebridge/web"
+	"presencebridge/web/graphhook"
 	webonboarding "presencebridge/web/onboarding"
 	"presencebridge/web/portal"
 	"presencebridge/web/tenantui"
@@ -91,15 +95,22 @@ func New(t testing.TB) *Portal {
 	sessions := web.NewSessions(pool, web.SessionOptions{})
 	monitors := tenantui.MonitorDeps{PerMonitor: graphapi.MaxPresenceIDs,
 		SignIn: webonboarding.NewMonitorSignIns(webonboarding.Deps{Service: p.Onboarding, Sessions: sessions})}
+	clients := directory(p, id, simSrv.URL)
+	must, optional := p.Onboarding.ConsentRoles()
+	verifier := verify.New(verify.Deps{Store: p.Store, Access: clients, Tokens: tokens.New(p.Store, id, p.Onboarding.Credentials, nil),
+		Tester: deliver.New(p.Store, deliver.Options{AllowPrivate: true}), RequiredRoles: must, OptionalRoles: optional,
+		NotifyURL: p.Base + "/graph/notifications"})
 	routes := portal.Routes(portal.Deps{Identity: id, App: identity.App{ClientID: p.Seed.App.ClientID, ClientSecret: p.Seed.App.ClientSecret},
 		BaseURL: p.Base, Store: p.Store, Views: tenantview.New(p.Store), Sessions: sessions, LoginURL: simSrv.URL,
 		Pages: tenantui.Deps{Onboarding: p.Onboarding, Monitors: monitors, AllowLoopbackWebhooks: true,
-			Admins: portaladmin.New(p.Store, directory(p, id, simSrv.URL).Directory)}})
-	// Onboarding beside it, as in production: Copy URLs and monitor sign-ins go through it.
+			Admins: portaladmin.New(p.Store, clients.Directory), Verify: verifier}})
+	// Onboarding beside it, as in production: Copy URLs and monitor sign-ins go through it;
+	// and Graph's notification URL, which Verify configuration checks.
 	onboardingRoutes := webonboarding.Routes(webonboarding.Deps{Service: p.Onboarding, Sessions: sessions, LoginURL: simSrv.URL})
 	srv.Config.Handler = web.New(web.Deps{Mount: func(r chi.Router) {
 		r.Route("/portal", routes)
 		r.Route("/onboarding", onboardingRoutes)
+		r.Route("/graph", graphhook.New(graphhook.Deps{Subs: p.Store}).Routes)
 	}})
 	srv.Start()
 	t.Cleanup(srv.Close)
