@@ -95,7 +95,9 @@ type MonitorGrant struct {
 
 // AuthorizeMonitor seals a monitor's tokens and marks it authorized
 // (run it in a transaction with the audit entry). Earlier tokens are
-// replaced; the Copy-URL generation moves so old links stop working.
+// replaced; the Copy-URL generation moves so old links stop working; a
+// refresh of the earlier grant still under way loses its claim, so its
+// result cannot replace these tokens.
 func (s *Store) AuthorizeMonitor(ctx context.Context, tenantID, id uuid.UUID, g MonitorGrant) error {
 	var rtID, atID *uuid.UUID
 	err := s.db.QueryRow(ctx, `SELECT refresh_token_secret_id, access_token_secret_id FROM monitors WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
@@ -117,7 +119,7 @@ func (s *Store) AuthorizeMonitor(ctx context.Context, tenantID, id uuid.UUID, g 
 	_, err = s.db.Exec(ctx, `UPDATE monitors SET status = 'authorized', object_id = $3, display_name = $4, auth_method = $5,
 		authorized_at = now(), refresh_token_secret_id = $6, access_token_secret_id = $7, token_expires_at = $8,
 		last_refresh_at = now(), refresh_failures = 0, failure_days = 0, last_failure_day = NULL, retry_after = NULL,
-		last_error = NULL, link_generation = link_generation + 1, updated_at = now()
+		last_error = NULL, link_generation = link_generation + 1, refresh_claimed_until = NULL, updated_at = now()
 		WHERE tenant_id = $1 AND id = $2`, tenantID, id, g.ObjectID, g.DisplayName, g.Method, rt, at, g.Expiry)
 	if err != nil {
 		return wrap("authorize monitor", err)
@@ -132,7 +134,8 @@ func (s *Store) putOrReplace(ctx context.Context, id *uuid.UUID, tenantID uuid.U
 	return s.PutSecret(ctx, &tenantID, purpose, []byte(value))
 }
 
-// MonitorTokens is a monitor row locked for a token refresh.
+// MonitorTokens is a monitor's token state, read under its row lock when
+// a token refresh starts.
 type MonitorTokens struct {
 	Status         string
 	UPN            string
@@ -143,39 +146,83 @@ type MonitorTokens struct {
 	LastRefreshAt  *time.Time
 	RetryAfter     *time.Time // transient failures: no refresh before then
 	LastError      string
+	// Refreshing: another refresh's claim is live (by the database's
+	// clock); its result is on the way.
+	Refreshing bool
 }
 
 // LockMonitorTokens locks a monitor's row (SELECT … FOR UPDATE) in tx and
-// reads its token state. Whoever holds the lock refreshes; the others, once
-// they get it, find a fresh token and use it.
+// reads its token state, to decide whether to use its access token, wait
+// for a refresh under way or claim one (ClaimMonitorRefresh) — never across
+// the call to the identity platform, which may take 30 s.
 func (s Tx) LockMonitorTokens(ctx context.Context, tenantID, id uuid.UUID) (MonitorTokens, error) {
 	var t MonitorTokens
 	err := s.db.QueryRow(ctx, `SELECT status, upn, refresh_token_secret_id, access_token_secret_id, token_expires_at, refresh_failures,
-			last_refresh_at, retry_after, coalesce(last_error, '')
+			last_refresh_at, retry_after, coalesce(last_error, ''), coalesce(refresh_claimed_until > now(), false)
 		FROM monitors WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenantID, id).
-		Scan(&t.Status, &t.UPN, &t.RefreshTokenID, &t.AccessTokenID, &t.ExpiresAt, &t.Failures, &t.LastRefreshAt, &t.RetryAfter, &t.LastError)
+		Scan(&t.Status, &t.UPN, &t.RefreshTokenID, &t.AccessTokenID, &t.ExpiresAt, &t.Failures, &t.LastRefreshAt, &t.RetryAfter, &t.LastError,
+			&t.Refreshing)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, ErrMonitorNotFound
 	}
 	return t, wrap("lock monitor tokens", err)
 }
 
-// SaveRefreshedTokens stores a refresh's result: the rotated refresh token
-// replaces the old one in the same transaction (docs/identity.md#refresh-token-rotation).
-func (s Tx) SaveRefreshedTokens(ctx context.Context, tenantID, id uuid.UUID, t MonitorTokens, refreshToken, accessToken string, expiry, refreshedAt time.Time) error {
-	if refreshToken != "" && t.RefreshTokenID != nil {
-		if err := s.ReplaceSecret(ctx, *t.RefreshTokenID, []byte(refreshToken)); err != nil {
-			return wrap("save refreshed tokens", err)
+// ClaimMonitorRefresh claims a monitor's token refresh for d, in the
+// transaction whose LockMonitorTokens found no live claim, and returns the
+// claim: the refresh's result is stored (SaveRefreshedTokens) or its
+// failure recorded (MonitorRefreshFailed) only under it. A claim that runs
+// out (its holder died) lets the next caller refresh.
+func (s Tx) ClaimMonitorRefresh(ctx context.Context, tenantID, id uuid.UUID, d time.Duration) (time.Time, error) {
+	var claim time.Time
+	err := s.db.QueryRow(ctx, `UPDATE monitors SET refresh_claimed_until = now() + $3::interval WHERE tenant_id = $1 AND id = $2
+		RETURNING refresh_claimed_until`, tenantID, id, d.String()).Scan(&claim)
+	return claim, wrap("claim monitor refresh", err)
+}
+
+// ReleaseMonitorRefresh ends a claim that made no call (its app's
+// credentials could not be had), so that others need not wait it out.
+func (s *Store) ReleaseMonitorRefresh(ctx context.Context, tenantID, id uuid.UUID, claim time.Time) error {
+	_, err := s.db.Exec(ctx, `UPDATE monitors SET refresh_claimed_until = NULL WHERE tenant_id = $1 AND id = $2 AND refresh_claimed_until = $3`,
+		tenantID, id, claim)
+	return wrap("release monitor refresh", err)
+}
+
+// SaveRefreshedTokens stores a refresh's result and ends its claim, if the
+// claim still holds the monitor: the rotated refresh token replaces the
+// old one (docs/identity.md#refresh-token-rotation). stored is false when
+// the claim was lost — the monitor signed in again, or the claim ran out
+// and another took it — and then nothing changed: what the row holds is
+// newer than this result.
+func (s Tx) SaveRefreshedTokens(ctx context.Context, tenantID, id uuid.UUID, claim time.Time, refreshToken, accessToken string,
+	expiry, refreshedAt time.Time,
+) (stored bool, err error) {
+	var rtID, atID *uuid.UUID
+	err = s.db.QueryRow(ctx, `UPDATE monitors SET token_expires_at = $4, last_refresh_at = $5, refresh_failures = 0, failure_days = 0,
+			last_failure_day = NULL, retry_after = NULL, last_error = NULL, refresh_claimed_until = NULL, updated_at = now()
+		WHERE tenant_id = $1 AND id = $2 AND refresh_claimed_until = $3 AND status = 'authorized'
+		RETURNING refresh_token_secret_id, access_token_secret_id`, tenantID, id, claim, expiry, refreshedAt).Scan(&rtID, &atID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, wrap("save refreshed tokens", err)
+	}
+	if refreshToken != "" && rtID != nil {
+		if err := s.ReplaceSecret(ctx, *rtID, []byte(refreshToken)); err != nil {
+			return false, wrap("save refreshed tokens", err)
 		}
 	}
-	at, err := s.putOrReplace(ctx, t.AccessTokenID, tenantID, PurposeAccessToken, accessToken)
+	at, err := s.putOrReplace(ctx, atID, tenantID, PurposeAccessToken, accessToken)
 	if err != nil {
-		return wrap("save refreshed tokens", err)
+		return false, wrap("save refreshed tokens", err)
 	}
-	_, err = s.db.Exec(ctx, `UPDATE monitors SET access_token_secret_id = $3, token_expires_at = $4, last_refresh_at = $5,
-		refresh_failures = 0, failure_days = 0, last_failure_day = NULL, retry_after = NULL, last_error = NULL, updated_at = now()
-		WHERE tenant_id = $1 AND id = $2`, tenantID, id, at, expiry, refreshedAt)
-	return wrap("save refreshed tokens", err)
+	if atID == nil {
+		if _, err := s.db.Exec(ctx, `UPDATE monitors SET access_token_secret_id = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, id, at); err != nil {
+			return false, wrap("save refreshed tokens", err)
+		}
+	}
+	return true, nil
 }
 
 // GiveUpDays is how many days with failed refreshes (transient errors
@@ -184,13 +231,16 @@ func (s Tx) SaveRefreshedTokens(ctx context.Context, tenantID, id uuid.UUID, t M
 const GiveUpDays = 4
 
 // MonitorRefreshFailed records a failed refresh at now (the caller's
-// clock). needsReauth marks the monitor "needs re-authorization" (its
+// clock) and ends its claim, if the claim still holds the monitor (see
+// SaveRefreshedTokens; recorded is false when it did not, and nothing
+// changed). needsReauth marks the monitor "needs re-authorization" (its
 // grant is gone); otherwise the failure backs off (1 minute doubling to an
 // hour) and counts toward GiveUpDays, at most once per UTC day. It returns
 // the monitor's status after the update.
-func (s *Store) MonitorRefreshFailed(ctx context.Context, tenantID, id uuid.UUID, needsReauth bool, reason string, now time.Time) (string, error) {
-	var status string
-	err := s.db.QueryRow(ctx, `WITH d AS (
+func (s *Store) MonitorRefreshFailed(ctx context.Context, tenantID, id uuid.UUID, claim time.Time, needsReauth bool, reason string,
+	now time.Time,
+) (status string, recorded bool, err error) {
+	err = s.db.QueryRow(ctx, `WITH d AS (
 			SELECT failure_days + CASE WHEN last_failure_day IS DISTINCT FROM ($5::timestamptz AT TIME ZONE 'UTC')::date THEN 1 ELSE 0 END AS days
 			FROM monitors WHERE tenant_id = $1 AND id = $2)
 		UPDATE monitors m SET refresh_failures = refresh_failures + 1, last_error = $3,
@@ -198,12 +248,13 @@ func (s *Store) MonitorRefreshFailed(ctx context.Context, tenantID, id uuid.UUID
 			last_failure_day = CASE WHEN $4 THEN m.last_failure_day ELSE ($5::timestamptz AT TIME ZONE 'UTC')::date END,
 			status = CASE WHEN $4 OR d.days >= $6 THEN 'needs_reauth' ELSE m.status END,
 			retry_after = CASE WHEN $4 THEN NULL ELSE $5::timestamptz + least(interval '1 hour', interval '1 minute' * power(2, least(refresh_failures, 10))) END,
-			updated_at = now()
-		FROM d WHERE m.tenant_id = $1 AND m.id = $2 RETURNING m.status`, tenantID, id, reason, needsReauth, now, GiveUpDays).Scan(&status)
+			refresh_claimed_until = NULL, updated_at = now()
+		FROM d WHERE m.tenant_id = $1 AND m.id = $2 AND m.refresh_claimed_until = $7
+		RETURNING m.status`, tenantID, id, reason, needsReauth, now, GiveUpDays, claim).Scan(&status)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", ErrMonitorNotFound
+		return "", false, nil
 	}
-	return status, wrap("monitor refresh failed", err)
+	return status, err == nil, wrap("monitor refresh failed", err)
 }
 
 // MonitorsDueForRefresh lists a tenant's authorized monitors whose

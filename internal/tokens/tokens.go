@@ -2,12 +2,15 @@
 //
 // A monitor's refresh token rotates on every use, so two instances
 // refreshing at once would each store a token the other then overwrites —
-// and Entra would see twice the traffic. So a refresh happens under the
-// monitor's row lock (SELECT … FOR UPDATE): whoever holds it re-reads the
-// row, refreshes only if the sealed access token there is about to expire,
-// and stores the rotated refresh token and the new access token in the same
-// transaction. Within one process a singleflight group folds concurrent
-// callers into one database round, and a small cache serves the rest.
+// and Entra would see twice the traffic. So a refresh is claimed: under
+// the monitor's row lock, held for a few statements, a caller re-reads the
+// row and either uses the sealed access token there (still fresh), waits
+// for a refresh another instance has claimed, or claims one itself. The
+// identity platform's call — up to 30 s — runs outside any transaction;
+// the rotated refresh token and the new access token are stored together,
+// and only while the claim still holds the monitor (a new sign-in meanwhile
+// wins). Within one process a singleflight group folds concurrent callers
+// into one database round, and a small cache serves the rest.
 //
 // A refresh that fails because the grant is gone (invalid_grant,
 // interaction_required, MFA, revoked, expired) marks the monitor "needs
@@ -177,15 +180,61 @@ func (v *Vault) fromCache(id [2]uuid.UUID) (string, bool) {
 	return "", false
 }
 
-// refresh runs under the monitor's row lock.
+// How long a refresh may take. The identity client gives up after 30 s
+// (identity.Options); a claim outlasts its call by the time to store the
+// result, so a claim that ran out means its holder died, and a caller
+// waits out such a claim and still has time to refresh.
+const (
+	refreshCall    = 30 * time.Second
+	refreshClaim   = refreshCall + 15*time.Second
+	refreshTimeout = refreshClaim + refreshCall
+	// claimPoll is how often a caller looks whether another instance's
+	// refresh has finished (a refresh takes a few hundred milliseconds).
+	claimPoll = 100 * time.Millisecond
+)
+
+// refresh returns the monitor's access token, redeeming its refresh token
+// when mode asks for it (see the package comment).
 func (v *Vault) refresh(ctx context.Context, tenantID, monitorID uuid.UUID, mode refreshMode) (string, time.Time, error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
 	defer cancel()
-	var (
-		token  string
-		expiry time.Time
-		rerr   error // the refresh's failure, recorded and committed
-	)
+	for {
+		s, err := v.begin(ctx, tenantID, monitorID, mode)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		if s.token != "" {
+			return s.token, s.expiry, nil
+		}
+		if !s.claim.IsZero() {
+			tok, exp, stored, err := v.redeem(ctx, tenantID, monitorID, s)
+			if err != nil || stored {
+				return tok, exp, err
+			}
+		} else if err := pause(ctx); err != nil {
+			return "", time.Time{}, fmt.Errorf("wait for another instance's refresh of monitor %s: %w", monitorID, err)
+		}
+		// Another refresh, or a sign-in, has the newer word: whatever mode
+		// asked for, its result serves this caller too.
+		mode = ifExpired
+	}
+}
+
+// started is what a refresh found under the monitor's row lock: a token
+// to use, or a claim with the refresh token to redeem, or neither while
+// another instance's refresh is under way.
+type started struct {
+	token        string
+	expiry       time.Time
+	claim        time.Time
+	refreshToken string
+	row          store.MonitorTokens
+}
+
+// begin looks at the monitor's tokens under its row lock and claims a
+// refresh if one is needed and none is under way.
+func (v *Vault) begin(ctx context.Context, tenantID, monitorID uuid.UUID, mode refreshMode) (started, error) {
+	var s started
 	err := v.store.InTx(ctx, func(tx store.Tx) error {
 		row, err := tx.LockMonitorTokens(ctx, tenantID, monitorID)
 		if err != nil {
@@ -208,43 +257,71 @@ func (v *Vault) refresh(ctx context.Context, tenantID, monitorID uuid.UUID, mode
 				return &BackingOffError{Until: *row.RetryAfter, LastError: row.LastError}
 			}
 		}
-		// Someone else refreshed while we waited for the lock: use theirs.
+		// Someone else refreshed while we waited: use theirs.
 		if fresh {
 			at, err := tx.OpenSecret(ctx, &tenantID, *row.AccessTokenID, store.PurposeAccessToken)
-			token, expiry = string(at), *row.ExpiresAt
+			s.token, s.expiry = string(at), *row.ExpiresAt
+			return err
+		}
+		if row.Refreshing {
+			return nil
+		}
+		if s.claim, err = tx.ClaimMonitorRefresh(ctx, tenantID, monitorID, refreshClaim); err != nil {
 			return err
 		}
 		rt, err := tx.OpenSecret(ctx, &tenantID, *row.RefreshTokenID, store.PurposeRefreshToken)
-		if err != nil {
-			return err
-		}
-		app, msTenant, err := v.creds(ctx, tenantID)
-		if err != nil {
-			return err
-		}
-		g, err := v.id.Refresh(ctx, app, msTenant, string(rt))
-		if err != nil {
-			if ferr := v.failed(ctx, tx, tenantID, monitorID, row, err); ferr != nil {
-				return errors.Join(err, ferr)
-			}
-			rerr = err
-			return nil
-		}
-		token, expiry = g.AccessToken, g.Expiry
-		return tx.SaveRefreshedTokens(ctx, tenantID, monitorID, row, g.RefreshToken, g.AccessToken, g.Expiry, now)
+		s.refreshToken, s.row = string(rt), row
+		return err
 	})
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	if rerr != nil {
-		v.Forget(tenantID, monitorID)
-		return "", time.Time{}, rerr
-	}
-	return token, expiry, nil
+	return s, err
 }
 
-// failed records a refresh failure in tx.
-func (v *Vault) failed(ctx context.Context, tx store.Tx, tenantID, monitorID uuid.UUID, row store.MonitorTokens, rerr error) error {
+// redeem calls the identity platform under s's claim, outside any
+// transaction, and records the outcome while the claim still holds the
+// monitor. stored is false when it no longer did: nothing was recorded,
+// and what the row holds is newer.
+func (v *Vault) redeem(ctx context.Context, tenantID, monitorID uuid.UUID, s started) (token string, expiry time.Time, stored bool, err error) {
+	now := v.now()
+	app, msTenant, err := v.creds(ctx, tenantID)
+	if err != nil {
+		return "", time.Time{}, true, errors.Join(err, v.store.ReleaseMonitorRefresh(ctx, tenantID, monitorID, s.claim))
+	}
+	callCtx, cancel := context.WithTimeout(ctx, refreshCall)
+	g, err := v.id.Refresh(callCtx, app, msTenant, s.refreshToken)
+	cancel()
+	if err != nil {
+		recorded, ferr := v.failed(ctx, tenantID, monitorID, s, err)
+		if ferr != nil {
+			return "", time.Time{}, true, errors.Join(err, ferr)
+		}
+		if recorded {
+			v.Forget(tenantID, monitorID)
+			return "", time.Time{}, true, err
+		}
+		return "", time.Time{}, false, nil
+	}
+	err = v.store.InTx(ctx, func(tx store.Tx) error {
+		stored, err = tx.SaveRefreshedTokens(ctx, tenantID, monitorID, s.claim, g.RefreshToken, g.AccessToken, g.Expiry, now)
+		return err
+	})
+	return g.AccessToken, g.Expiry, stored || err != nil, err
+}
+
+// pause waits claimPoll, or until ctx ends.
+func pause(ctx context.Context) error {
+	t := time.NewTimer(claimPoll)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// failed records a refresh failure under s's claim; recorded is false
+// when the claim no longer held the monitor.
+func (v *Vault) failed(ctx context.Context, tenantID, monitorID uuid.UUID, s started, rerr error) (recorded bool, err error) {
 	class := identity.ClassOf(rerr)
 	reason := rerr.Error()
 	var ie *identity.Error
@@ -260,27 +337,26 @@ func (v *Vault) failed(ctx context.Context, tx store.Tx, tenantID, monitorID uui
 	// degrades the tenant, and the monitor works again once it is fixed.
 	_, tenantWide := identity.TenantProblemOf(rerr)
 	reauth := (class == identity.Reauthorize || class == identity.ConsentMissing) && !tenantWide
-	status, err := tx.MonitorRefreshFailed(ctx, tenantID, monitorID, reauth, reason, v.now())
-	if err != nil {
-		return err
-	}
-	if status == store.MonitorNeedsReauth {
-		detail := map[string]any{"monitor": monitorID, "upn": row.UPN, "class": class.String(), "reason": reason}
+	err = v.store.InTx(ctx, func(tx store.Tx) error {
+		status, ok, err := tx.MonitorRefreshFailed(ctx, tenantID, monitorID, s.claim, reauth, reason, v.now())
+		if recorded = ok; err != nil || status != store.MonitorNeedsReauth {
+			return err
+		}
+		upn := s.row.UPN
+		detail := map[string]any{"monitor": monitorID, "upn": upn, "class": class.String(), "reason": reason}
 		if ie != nil {
 			detail["aadsts"] = ie.AADSTS
 		}
-		msg := fmt.Sprintf("Presence monitor %s must be authorized again: %s", row.UPN, reason)
+		msg := fmt.Sprintf("Presence monitor %s must be authorized again: %s", upn, reason)
 		if !reauth {
 			detail["gave_up_after_days"] = store.GiveUpDays
 			msg = fmt.Sprintf("Presence monitor %s could not refresh its sign-in for %d days and must be authorized again: %s",
-				row.UPN, store.GiveUpDays, reason)
+				upn, store.GiveUpDays, reason)
 		}
 		if err := tx.Audit(ctx, &tenantID, "system", "monitor.needs_reauth", detail); err != nil {
 			return err
 		}
-		if err := tx.RaiseAlert(ctx, tenantID, store.AlertMonitorNeedsReauth, monitorID.String(), msg, detail); err != nil {
-			return err
-		}
-	}
-	return nil
+		return tx.RaiseAlert(ctx, tenantID, store.AlertMonitorNeedsReauth, monitorID.String(), msg, detail)
+	})
+	return recorded, err
 }
