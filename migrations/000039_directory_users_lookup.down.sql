@@ -1,0 +1,3 @@
+DROP INDEX directory_users_email_any_idx;
+DROP INDEX directory_users_graph_upn_any_idx;
+DROP INDEX directory_users_upn_any_idx;
