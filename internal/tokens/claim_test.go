@@ -57,16 +57,24 @@ func (f *fixture) tokenAsync(v *Vault) <-chan result {
 	return out
 }
 
+// slowRefresh expires the monitor's access token and asks a vault for one
+// through a slow identity platform; it returns once the refresh waits there.
+func (f *fixture) slowRefresh(t *testing.T) (*gate, <-chan result) {
+	t.Helper()
+	f.expire(t)
+	slow := newGate(f.id)
+	got := f.tokenAsync(New(f.st, slow, f.creds, nil))
+	slow.await(t)
+	return slow, got
+}
+
 // TestARefreshHoldsNoTransactionOrRowLockWhileTheIdentityPlatformAnswers:
 // the identity platform may take 30 s to answer (issue 15); meanwhile no
 // session of ours is in a transaction and the monitor's row is not locked,
 // so the call holds back neither the pool nor anyone writing the row.
 func TestARefreshHoldsNoTransactionOrRowLockWhileTheIdentityPlatformAnswers(t *testing.T) {
 	f := newFixture(t)
-	f.expire(t)
-	slow := newGate(f.id)
-	got := f.tokenAsync(New(f.st, slow, f.creds, nil))
-	slow.await(t)
+	slow, got := f.slowRefresh(t)
 	ctx := context.Background()
 	var open []string
 	rows, err := f.pool.Query(ctx, `SELECT state || ': ' || query FROM pg_stat_activity
@@ -109,10 +117,7 @@ func TestARefreshHoldsNoTransactionOrRowLockWhileTheIdentityPlatformAnswers(t *t
 // token stored works.
 func TestTwoInstancesRefreshingAtOnceRedeemTheTokenOnceAndStoreOne(t *testing.T) {
 	f := newFixture(t)
-	f.expire(t)
-	slow := newGate(f.id)
-	first := f.tokenAsync(New(f.st, slow, f.creds, nil))
-	slow.await(t)
+	slow, first := f.slowRefresh(t)
 	second := f.tokenAsync(New(f.st, slow, f.creds, nil))
 	select {
 	case <-slow.arrived:
@@ -141,10 +146,7 @@ func TestTwoInstancesRefreshingAtOnceRedeemTheTokenOnceAndStoreOne(t *testing.T)
 // not overwrite it: the vault hands out the new sign-in's token.
 func TestASignInDuringASlowRefreshIsNotHeldUpAndItsTokensWin(t *testing.T) {
 	f := newFixture(t)
-	f.expire(t)
-	slow := newGate(f.id)
-	got := f.tokenAsync(New(f.st, slow, f.creds, nil))
-	slow.await(t)
+	slow, got := f.slowRefresh(t)
 	var g identity.Grant
 	var wg sync.WaitGroup
 	signedIn := make(chan struct{})
