@@ -61,12 +61,9 @@ func Replay(ctx context.Context, st *store.Store, tenant, endpoint uuid.UUID, ac
 		if r, err = tx.ReplayEndpoint(ctx, tenant, endpoint, f); err != nil {
 			return err
 		}
-		detail := map[string]any{"endpoint": endpoint, "replayed": r.Replayed, "kept": r.Kept}
+		detail := filtered(map[string]any{"endpoint": endpoint, "replayed": r.Replayed, "kept": r.Kept}, f)
 		if f.IDs != nil {
-			detail["deliveryIds"], detail["ignored"] = len(f.IDs), r.Ignored
-		}
-		if f.Since != nil {
-			detail["since"] = f.Since
+			detail["ignored"] = r.Ignored
 		}
 		if err := tx.Audit(ctx, &tenant, actor, "endpoint.replayed", detail); err != nil {
 			return err

@@ -2,6 +2,7 @@ package deliver
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"testing"
@@ -9,6 +10,8 @@ import (
 	"github.com/google/uuid"
 
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
+	"presencebridge/internal/testkit"
 )
 
 // TestAfterA410EnablingAndReplayingSendsEveryMissedChangeInOrderPerUser:
@@ -62,5 +65,36 @@ func TestAfterA410EnablingAndReplayingSendsEveryMissedChangeInOrderPerUser(t *te
 	}
 	if s := f.status(t); s["delivered"] != 5 || len(s) != 1 {
 		t.Errorf("statuses = %v, want 5 delivered", s)
+	}
+}
+
+// TestDroppingDeadLettersDeletesWhatAReplayWouldPickAndIsAudited: a drop
+// by ids deletes those of the endpoint's dead letters and audits it with
+// who did it; another tenant's endpoint is not found.
+func TestDroppingDeadLettersDeletesWhatAReplayWouldPickAndIsAudited(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ep := f.endpoint(t, f.tenant, newReceiver(t, nil))
+	for range 3 {
+		f.change(t, f.tenant, uuid.New(), "Busy", "InACall", "talking")
+	}
+	testkit.Exec(t, f.pool, `UPDATE deliveries SET status = 'dead' WHERE id IN (SELECT id FROM deliveries ORDER BY id LIMIT 2)`)
+	var first int64
+	f.pool.QueryRow(ctx, `SELECT min(id) FROM deliveries`).Scan(&first)
+	n, err := Drop(ctx, f.st, f.tenant, ep, "staff:ops@vendor.example", store.ReplayFilter{IDs: []int64{first}})
+	if err != nil || n != 1 {
+		t.Fatalf("drop: %d, %v", n, err)
+	}
+	if s := f.status(t); s["dead"] != 1 || s["pending"] != 1 || len(s) != 2 {
+		t.Errorf("statuses after the drop = %v, want 1 dead and 1 pending left", s)
+	}
+	entries, err := f.st.AuditLog(ctx, f.tenant, 1)
+	if err != nil || len(entries) != 1 || entries[0].Action != "endpoint.dropped" || entries[0].Actor != "staff:ops@vendor.example" ||
+		entries[0].Detail["dropped"] != float64(1) || entries[0].Detail["deliveryIds"] != float64(1) {
+		t.Errorf("audit log: %+v, %v", entries, err)
+	}
+	other := storetest.Tenant(t, f.pool, "Other")
+	if _, err := Drop(ctx, f.st, other, ep, "test", store.ReplayFilter{}); !errors.Is(err, store.ErrEndpointNotFound) {
+		t.Errorf("another tenant's endpoint: %v", err)
 	}
 }

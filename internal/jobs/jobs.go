@@ -127,10 +127,11 @@ type RetentionArgs struct{}
 func (RetentionArgs) Kind() string { return "presence_retention" }
 
 // RetentionWorker deletes presence events older than the retention, with
-// their finished deliveries; an event still waiting to be delivered is
-// kept whatever its age (nothing is lost to the clean-up). API operations
-// finished longer ago than the retention go too, and idempotency keys past
-// their 24 hours.
+// their finished deliveries; an event still waiting to be delivered, or
+// dead and replayable, is kept whatever its age (nothing is lost to the
+// clean-up), up to deadLettersPerUser dead letters per user at an
+// endpoint. API operations finished longer ago than the retention go too,
+// and idempotency keys past their 24 hours.
 type RetentionWorker struct {
 	river.WorkerDefaults[RetentionArgs]
 	st   *store.Store
@@ -140,12 +141,25 @@ type RetentionWorker struct {
 // retentionBatch bounds the events one transaction deletes.
 const retentionBatch = 5000
 
+// deadLettersPerUser bounds the dead letters kept for one user at one
+// endpoint (store.TrimDeadLetters): a disabled endpoint gets one for each
+// change until someone enables it and replays them, or drops them, and
+// one forgotten disabled must not grow the database for ever. A thousand
+// is weeks of a busy agent's changes, longer than the history is kept by
+// default (30 days), and the newest — the user's state now, what a replay
+// most needs — always stay.
+const deadLettersPerUser = 1000
+
 // Work implements river.Worker, in batches so no transaction grows large.
 func (w *RetentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs]) error {
 	for _, step := range []struct {
 		what   string
 		delete func(context.Context) (int64, error)
 	}{
+		// First, so the events of the dead letters it trims go in this run.
+		{"dead letter bound", func(ctx context.Context) (int64, error) {
+			return w.st.TrimDeadLetters(ctx, deadLettersPerUser, retentionBatch)
+		}},
 		{"presence retention", func(ctx context.Context) (int64, error) {
 			return w.st.DeleteOldPresenceEvents(ctx, w.keep, retentionBatch)
 		}},

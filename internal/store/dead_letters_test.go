@@ -178,3 +178,107 @@ func TestAnEndpointEnabledOrDisabledWhileAChangeCommitsGetsItsDeliveryAsItEndsUp
 		t.Errorf("a change committed just before the endpoint was disabled: %s, want dead like every other pending one", s)
 	}
 }
+
+// TestDeadLetterCountsSayPerEndpointWhatWaitsForAReplayOrADrop: every
+// endpoint of the tenant is counted — those held back by its disabling
+// (paused: never tried), those that failed their schedule (dead), those
+// the bound deleted, and the oldest's age — and another tenant's are not.
+func TestDeadLetterCountsSayPerEndpointWhatWaitsForAReplayOrADrop(t *testing.T) {
+	ctx := context.Background()
+	st, tenant := storetest.New(t)
+	off, _ := st.CreateEndpoint(ctx, tenant, "https://a.example/hook", "whsec_dGVzdA==")
+	for _, a := range []string{"InACall", "InAMeeting", "Presenting"} {
+		publish(t, st, tenant, uuid.New(), a)
+	}
+	testkit.Exec(t, st.Pool(), `UPDATE deliveries SET status = 'dead', attempts = 12, created_at = now() - interval '2 days'
+		WHERE id = (SELECT min(id) FROM deliveries)`)
+	if err := st.DisableEndpoint(ctx, off.ID, "by its admin"); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, st, tenant, uuid.New(), "InACall")
+	on, _ := st.CreateEndpoint(ctx, tenant, "https://b.example/hook", "whsec_dGVzdA==")
+	testkit.Exec(t, st.Pool(), `UPDATE endpoints SET dead_letters_trimmed = 7 WHERE id = $1`, off.ID)
+	other := storetest.Tenant(t, st.Pool(), "Other")
+	st.CreateEndpoint(ctx, other, "https://c.example/hook", "whsec_dGVzdA==")
+	publish(t, st, other, uuid.New(), "InACall")
+	testkit.Exec(t, st.Pool(), `UPDATE deliveries SET status = 'dead' WHERE tenant_id = $1`, other)
+
+	counts, err := st.DeadLetterCounts(ctx, tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := counts[off.ID]
+	if len(counts) != 2 || got.Paused != 3 || got.Dead != 1 || got.Trimmed != 7 || got.Oldest == nil ||
+		time.Since(*got.Oldest) < 47*time.Hour || counts[on.ID] != (store.DeadLetters{}) {
+		t.Errorf("counts = %+v; want the disabled endpoint's 3 paused, 1 dead, 7 trimmed, oldest 2 days, and zero for the other", counts)
+	}
+}
+
+// TestDroppingDeadLettersLetsTheCleanUpDeleteTheirEvents: a drop deletes
+// the dead and superseded deliveries its filter picks (as a replay picks
+// them) and nothing pending or delivered, nor another tenant's; their old
+// events then go with the next clean-up.
+func TestDroppingDeadLettersLetsTheCleanUpDeleteTheirEvents(t *testing.T) {
+	ctx := context.Background()
+	st, tenant := storetest.New(t)
+	ep, _ := st.CreateEndpoint(ctx, tenant, "https://a.example/hook", "whsec_dGVzdA==")
+	user := uuid.New()
+	for _, a := range []string{"InACall", "InAMeeting", "Presenting", "Away", "InACall"} {
+		publish(t, st, tenant, user, a)
+	}
+	d := deliveries(t, st, tenant, ep.ID)
+	for i, s := range []string{"dead", "dead", "superseded", "delivered", "pending"} {
+		testkit.Exec(t, st.Pool(), `UPDATE deliveries SET status = $2 WHERE id = $1`, d[i].ID, s)
+	}
+	testkit.Exec(t, st.Pool(), `UPDATE presence_events SET created_at = now() - interval '60 days'`)
+	other := storetest.Tenant(t, st.Pool(), "Other")
+	if n, err := st.DropDeadLetters(ctx, other, ep.ID, store.ReplayFilter{}); err != nil || n != 0 {
+		t.Errorf("another tenant dropped %d (%v)", n, err)
+	}
+	if n, err := st.DropDeadLetters(ctx, tenant, ep.ID, store.ReplayFilter{IDs: []int64{d[1].ID, d[3].ID}}); err != nil || n != 1 {
+		t.Errorf("drop by ids: %d (%v), want only the dead one of the two", n, err)
+	}
+	if n, err := st.DropDeadLetters(ctx, tenant, ep.ID, store.ReplayFilter{}); err != nil || n != 2 {
+		t.Errorf("drop all: %d (%v), want the other dead and the superseded one", n, err)
+	}
+	if n, err := st.DeleteOldPresenceEvents(ctx, 30*24*time.Hour, 100); err != nil || n != 4 {
+		t.Errorf("the clean-up deleted %d events (%v), want all but the pending one's", n, err)
+	}
+	if left := deliveries(t, st, tenant, ep.ID); len(left) != 1 || left[0].Status != store.DeliveryPending {
+		t.Errorf("left: %+v", left)
+	}
+}
+
+// TestTheDeadLettersKeptPerUserAreBoundedOldestFirstAndCounted: beyond
+// perUser dead letters of one user at one endpoint the oldest go, counted
+// on the endpoint; each user's newest stay, other users' and other
+// endpoints' are untouched, and a second pass has nothing to do.
+func TestTheDeadLettersKeptPerUserAreBoundedOldestFirstAndCounted(t *testing.T) {
+	ctx := context.Background()
+	st, tenant := storetest.New(t)
+	ep, _ := st.CreateEndpoint(ctx, tenant, "https://a.example/hook", "whsec_dGVzdA==")
+	if err := st.DisableEndpoint(ctx, ep.ID, "by its admin"); err != nil {
+		t.Fatal(err)
+	}
+	ann, bob := uuid.New(), uuid.New()
+	for _, a := range []string{"InACall", "InAMeeting", "Presenting", "Away", "InACall"} {
+		publish(t, st, tenant, ann, a)
+	}
+	publish(t, st, tenant, bob, "InACall")
+	publish(t, st, tenant, bob, "Away")
+	if n, err := st.TrimDeadLetters(ctx, 3, 100); err != nil || n != 2 {
+		t.Fatalf("trimmed %d (%v), want ann's 2 oldest", n, err)
+	}
+	got := dump(t, st.Pool(), `SELECT CASE WHEN d.user_object_id = $2 THEN 'ann' ELSE 'bob' END || ' #' || e.sequence
+		FROM deliveries d JOIN presence_events e ON e.id = d.event_id WHERE d.endpoint_id = $1 ORDER BY d.event_id`, ep.ID, ann)
+	if want := []string{"ann #3", "ann #4", "ann #5", "bob #1", "bob #2"}; !slices.Equal(got, want) {
+		t.Errorf("kept %v, want %v", got, want)
+	}
+	if n, err := st.TrimDeadLetters(ctx, 3, 100); err != nil || n != 0 {
+		t.Errorf("a second pass trimmed %d (%v)", n, err)
+	}
+	counts, _ := st.DeadLetterCounts(ctx, tenant)
+	if c := counts[ep.ID]; c.Paused != 5 || c.Trimmed != 2 {
+		t.Errorf("counts = %+v, want 5 paused and 2 trimmed", c)
+	}
+}
