@@ -173,3 +173,15 @@ func (s *Service) Current(ctx context.Context, id uuid.UUID) (store.Staff, error
 	}
 	return who, err
 }
+
+// State says in words whether an account may sign in: "active",
+// "disabled", or "locked until <time, UTC>".
+func State(s store.Staff, now time.Time) string {
+	switch {
+	case s.DisabledAt != nil:
+		return "disabled"
+	case s.LockedUntil != nil && s.LockedUntil.After(now):
+		return "locked until " + s.LockedUntil.UTC().Format(time.RFC3339)
+	}
+	return "active"
+}

@@ -2,8 +2,11 @@ package staff
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
+	"encoding/base32"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/google/uuid"
@@ -27,15 +30,27 @@ type Enrollment struct {
 	URL    string // otpauth://totp/…, for a QR code or a link
 }
 
-// NewEnrollment makes a fresh secret for the account with address email.
-// Nothing is stored until Enroll proves it with a code.
+// NewEnrollment makes a fresh secret (160 bits, RFC 4226's recommended
+// length) for the account with address email. Nothing is stored until
+// Enroll proves it with a code.
 func NewEnrollment(email string) (Enrollment, error) {
-	k, err := totp.Generate(totp.GenerateOpts{Issuer: totpIssuer, AccountName: email, Period: totpPeriod,
-		Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-	if err != nil {
+	b := make([]byte, 20)
+	if _, err := rand.Read(b); err != nil {
 		return Enrollment{}, fmt.Errorf("new TOTP secret: %w", err)
 	}
-	return Enrollment{Secret: k.Secret(), URL: k.URL()}, nil
+	return EnrollmentOf(email, base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}
+
+// EnrollmentOf is the enrollment of secret for the account with address
+// email: its otpauth URL in Google Authenticator's Key Uri Format, which
+// every authenticator app reads.
+func EnrollmentOf(email, secret string) (Enrollment, error) {
+	if _, err := totp.GenerateCodeCustom(secret, time.Now(), totpOpts); err != nil {
+		return Enrollment{}, fmt.Errorf("TOTP secret: %w", err)
+	}
+	label := url.PathEscape(totpIssuer + ":" + email)
+	q := url.Values{"secret": {secret}, "issuer": {totpIssuer}, "algorithm": {"SHA1"}, "digits": {"6"}, "period": {"30"}}
+	return Enrollment{Secret: secret, URL: "otpauth://totp/" + label + "?" + q.Encode()}, nil
 }
 
 // Enroll stores secret as the account's TOTP secret (sealed) once code

@@ -1,0 +1,166 @@
+package console_test
+
+import (
+	"context"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"presencebridge/internal/graph/graphapi"
+	"presencebridge/internal/keycache"
+	"presencebridge/internal/portaladmin"
+	"presencebridge/internal/staff"
+	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
+	"presencebridge/internal/tenantview"
+	"presencebridge/internal/testkit"
+	"presencebridge/web"
+	"presencebridge/web/api"
+	"presencebridge/web/console"
+	"presencebridge/web/tenantui"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+const password = "correct horse battery staple"
+
+// site is the console on a local port beside the tenant API, as the web
+// role serves them, over a fresh database with one tenant, Contoso.
+type site struct {
+	t      *testing.T
+	Store  *store.Store
+	Staff  *staff.Service
+	Tenant uuid.UUID
+	URL    string
+}
+
+// opts, when given, are the staff service's.
+func newSite(t *testing.T, limits console.Limits, opts ...staff.Options) *site {
+	t.Helper()
+	st, tenant := storetest.New(t)
+	s := &site{t: t, Store: st, Staff: staff.New(st, append(opts, staff.Options{})[0]), Tenant: tenant}
+	keys := keycache.New(st, keycache.Options{})
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	go keys.Run(ctx)
+	routes := console.Routes(console.Deps{Store: st, Staff: s.Staff, Views: tenantview.New(st),
+		Sessions: console.NewSessions(st.Pool(), false, nil), Limits: limits,
+		Pages: tenantui.Deps{Monitors: tenantui.MonitorDeps{PerMonitor: graphapi.MaxPresenceIDs}, Admins: portaladmin.New(st, nil)}})
+	srv := httptest.NewServer(web.New(web.Deps{Mount: func(r chi.Router) {
+		r.Route(console.Prefix, routes)
+		r.Route("/api/v1", api.Routes(api.Deps{Store: st, Keys: keys}))
+	}}))
+	t.Cleanup(srv.Close)
+	s.URL = srv.URL
+	return s
+}
+
+// add makes a staff account with password.
+func (s *site) add(email string, role staff.Role) store.Staff {
+	s.t.Helper()
+	who, err := s.Staff.Add(s.t.Context(), email, "", role, password, "staff:test")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return who
+}
+
+// audited counts the audit entries of action by actor.
+func (s *site) audited(actor, action string) int {
+	s.t.Helper()
+	var n int
+	if err := s.Store.Pool().QueryRow(s.t.Context(), `SELECT count(*) FROM audit_log WHERE actor = $1 AND action = $2`, actor, action).Scan(&n); err != nil {
+		s.t.Fatal(err)
+	}
+	return n
+}
+
+// browser is one browser's cookies, driving the console by HTTP; CSRF is
+// the form token of the last page read. Redirects are not followed.
+type browser struct {
+	s    *site
+	c    *http.Client
+	CSRF string
+}
+
+type page struct {
+	Status   int
+	Location string
+	Body     string
+}
+
+var (
+	csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	tagRE  = regexp.MustCompile(`<[^>]+>`)
+)
+
+// Text is the page's text without tags, entities decoded.
+func (p page) Text() string { return html.UnescapeString(tagRE.ReplaceAllString(p.Body, "")) }
+
+func (s *site) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{s: s, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// do sends a request to path with header name/value pairs.
+func (b *browser) do(method, path string, body io.Reader, header ...string) page {
+	b.s.t.Helper()
+	req, _ := http.NewRequest(method, b.s.URL+path, body)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	p := page{Status: resp.StatusCode, Location: resp.Header.Get("Location"), Body: string(raw)}
+	if m := csrfRE.FindStringSubmatch(p.Body); m != nil {
+		b.CSRF = html.UnescapeString(m[1])
+	}
+	return p
+}
+
+func (b *browser) get(path string) page { b.s.t.Helper(); return b.do(http.MethodGet, path, nil) }
+
+// post sends form to path with the last page's CSRF token unless form has
+// one.
+func (b *browser) post(path string, form url.Values, header ...string) page {
+	b.s.t.Helper()
+	if !form.Has("csrf") {
+		form.Set("csrf", b.CSRF)
+	}
+	return b.do(http.MethodPost, path, strings.NewReader(form.Encode()), append([]string{"Content-Type", "application/x-www-form-urlencoded"}, header...)...)
+}
+
+// signIn signs email in with the password and fails the test unless it
+// lands on the tenants list.
+func (b *browser) signIn(email string) {
+	b.s.t.Helper()
+	b.get("/console/signin")
+	p := b.post("/console/signin", url.Values{"email": {email}, "password": {password}})
+	if p.Status != http.StatusSeeOther || p.Location != "/console/" {
+		b.s.t.Fatalf("sign in %s: %d %s\n%s", email, p.Status, p.Location, p.Text())
+	}
+}
+
+// cookie is the browser's console session cookie ("" without one).
+func (b *browser) cookie() string {
+	u, _ := url.Parse(b.s.URL)
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == console.SessionCookie {
+			return c.Value
+		}
+	}
+	return ""
+}
