@@ -131,7 +131,9 @@ type memberKey struct{}
 
 func memberOf(ctx context.Context) member { m, _ := ctx.Value(memberKey{}).(member); return m }
 
-func withMember(ctx context.Context, m member) context.Context { return context.WithValue(ctx, memberKey{}, m) }
+func withMember(ctx context.Context, m member) context.Context {
+	return context.WithValue(ctx, memberKey{}, m)
+}
 
 // requireStaff lets a signed-in account through, read afresh on every
 // request (one primary-key read): a disabled account loses access at
