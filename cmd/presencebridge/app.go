@@ -253,7 +253,8 @@ func (a *app) onboardingRoutes(base string) (func(chi.Router), error) {
 			// As the engine fills them (engine.go: NewReconciler).
 			PerMonitor: graphapi.MaxPresenceIDs - a.cfg.MonitorHeadroom,
 			SignIn:     webonboarding.NewMonitorSignIns(webonboarding.Deps{Service: svc, Sessions: sessions, Logger: a.logger}),
-		}, Admins: portaladmin.New(a.store, clients.Directory), Verify: a.verifier(base, svc, clients, vault)}})
+		}, Admins: portaladmin.New(a.store, clients.Directory), Verify: a.verifier(base, svc, clients, vault),
+			LivePresence: clients.LivePresence}})
 	return func(r chi.Router) {
 		r.Route("/onboarding", routes)
 		r.Route("/portal", portalRoutes)

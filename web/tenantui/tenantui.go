@@ -23,6 +23,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
+	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/onboarding"
 	"presencebridge/internal/portaladmin"
 	"presencebridge/internal/store"
@@ -86,6 +87,9 @@ type Deps struct {
 	// Verify runs Verify configuration's checks; nil: the page says they
 	// cannot run here.
 	Verify *verify.Verifier
+	// LivePresence reads a user's presence from Microsoft Graph now, shown
+	// on the user's page beside the stored one; nil: not shown.
+	LivePresence func(ctx context.Context, tenantID uuid.UUID, userID string) (graphapi.Presence, error)
 }
 
 type handler struct{ Deps }

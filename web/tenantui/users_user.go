@@ -1,12 +1,15 @@
 package tenantui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
 
 	"presencebridge/internal/store"
 	"presencebridge/internal/tenantview"
@@ -34,6 +37,12 @@ func (h *handler) user(w http.ResponseWriter, r *http.Request) {
 	v := templates.TenantUserView{Base: vw.Base, UPN: u.UPN, DisplayName: u.DisplayName, ExternalID: u.ExternalID,
 		Source: u.Source, Reason: u.Error}
 	v.State, v.Badge = userState(u)
+	if u.MonitorID != nil {
+		if v.Monitor, err = h.coverage(r, *u.MonitorID); err != nil {
+			h.fail(w, r, "read user's monitor", err)
+			return
+		}
+	}
 	if u.ObjectID != nil && u.Status == store.UserResolved {
 		v.ObjectID = u.ObjectID.String()
 		if err := h.presenceOf(r, u, &v); err != nil {
@@ -63,6 +72,7 @@ func (h *handler) presenceOf(r *http.Request, u store.DirectoryUser, v *template
 	if !p.HeldUntil.IsZero() {
 		v.Presence.HeldUntil = when(p.HeldUntil)
 	}
+	v.Live = h.live(r, u.ObjectID.String())
 	events, err := h.Store.UserTimeline(ctx, tenant, *u.ObjectID, timelineLength)
 	if err != nil {
 		return err
@@ -109,4 +119,44 @@ var deliveryBadge = map[string]string{
 	store.DeliveryPending:    "pending",
 	store.DeliveryDead:       "bad",
 	store.DeliverySuperseded: "pending",
+}
+
+// liveTimeout bounds the page's read of Graph: a slow Graph shows as an
+// error beside the stored presence rather than holding the page.
+const liveTimeout = 3 * time.Second
+
+// live reads the user's presence from Graph now, for support to compare
+// with what the store holds (nil when the surface reads none).
+func (h *handler) live(r *http.Request, objectID string) *templates.TenantLivePresence {
+	if h.LivePresence == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), liveTimeout)
+	defer cancel()
+	p, err := h.LivePresence(ctx, h.Viewer(r).TenantID, objectID)
+	if err != nil {
+		return &templates.TenantLivePresence{Error: err.Error()}
+	}
+	return &templates.TenantLivePresence{Availability: p.Availability, Activity: p.Activity}
+}
+
+// coverage is the monitor a user is assigned to and its subscription.
+func (h *handler) coverage(r *http.Request, monitorID uuid.UUID) (*templates.TenantUserMonitor, error) {
+	ctx, tenant := r.Context(), h.Viewer(r).TenantID
+	m, err := h.Store.GetMonitor(ctx, tenant, monitorID)
+	if err != nil {
+		return nil, err
+	}
+	c := &templates.TenantUserMonitor{UPN: m.UPN, Status: statusWords(m.Status), Subscription: "none at Microsoft"}
+	sub, err := h.Store.SubscriptionForMonitor(ctx, tenant, monitorID)
+	switch {
+	case errors.Is(err, store.ErrSubscriptionNotFound):
+	case err != nil:
+		return nil, err
+	case sub.GraphID != "" && sub.ExpiresAt != nil && sub.ExpiresAt.After(h.Now()):
+		c.Subscription = "expires " + when(*sub.ExpiresAt)
+	case sub.GraphID != "" && sub.ExpiresAt != nil:
+		c.Subscription = "expired " + when(*sub.ExpiresAt)
+	}
+	return c, nil
 }

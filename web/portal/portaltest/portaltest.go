@@ -103,7 +103,7 @@ func New(t testing.TB) *Portal {
 	routes := portal.Routes(portal.Deps{Identity: id, App: identity.App{ClientID: p.Seed.App.ClientID, ClientSecret: p.Seed.App.ClientSecret},
 		BaseURL: p.Base, Store: p.Store, Views: tenantview.New(p.Store), Sessions: sessions, LoginURL: simSrv.URL,
 		Pages: tenantui.Deps{Onboarding: p.Onboarding, Monitors: monitors, AllowLoopbackWebhooks: true,
-			Admins: portaladmin.New(p.Store, clients.Directory), Verify: verifier}})
+			Admins: portaladmin.New(p.Store, clients.Directory), Verify: verifier, LivePresence: clients.LivePresence}})
 	// Onboarding beside it, as in production: Copy URLs and monitor sign-ins go through it;
 	// and Graph's notification URL, which Verify configuration checks.
 	onboardingRoutes := webonboarding.Routes(webonboarding.Deps{Service: p.Onboarding, Sessions: sessions, LoginURL: simSrv.URL})
