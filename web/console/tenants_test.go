@@ -1,0 +1,124 @@
+package console_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"presencebridge/internal/staff"
+	"presencebridge/internal/store/storetest"
+	"presencebridge/web/console"
+)
+
+func TestAViewerSeesATenantsPagesWithoutActionsAndAForgedChangeIs403(t *testing.T) {
+	s := newSite(t, console.Limits{})
+	s.add("look@vendor.example", staff.Viewer)
+	b := s.browser()
+	b.signIn("look@vendor.example")
+	base := "/console/tenants/" + s.Tenant.String()
+	for _, section := range []string{"/", "/monitors/", "/users/", "/integration/", "/app/", "/admins/", "/audit/"} {
+		if p := b.get(base + section); p.Status != http.StatusOK || !strings.Contains(p.Text(), "Contoso") {
+			t.Errorf("%s: %d\n%s", section, p.Status, p.Text())
+		}
+	}
+	if p := b.get(base + "/users/"); strings.Contains(p.Body, `id="add-users"`) {
+		t.Error("the Users page offers a viewer its Add button")
+	}
+	// Forged with the session's own token, as a viewer could.
+	p := b.post(base+"/users/add", url.Values{"users": {"adele@contoso.example"}})
+	if p.Status != http.StatusForbidden || !strings.Contains(p.Text(), "Your role (viewer) does not allow this.") {
+		t.Fatalf("a viewer's forged add: %d\n%s", p.Status, p.Text())
+	}
+	var n int
+	if err := s.Store.Pool().QueryRow(t.Context(), `SELECT count(*) FROM directory_users`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("%d users on the roster (%v), want none", n, err)
+	}
+}
+
+func TestSupportActsOnATenantAuditedAsTheStaffMember(t *testing.T) {
+	s := newSite(t, console.Limits{})
+	s.add("help@vendor.example", staff.Support)
+	b := s.browser()
+	b.signIn("help@vendor.example")
+	base := "/console/tenants/" + s.Tenant.String()
+	b.get(base + "/users/")
+	if p := b.post(base+"/users/add", url.Values{"users": {"adele@contoso.example"}}); p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location, base+"/users/") {
+		t.Fatalf("support adds a user: %d %s\n%s", p.Status, p.Location, p.Text())
+	}
+	var n int
+	if err := s.Store.Pool().QueryRow(t.Context(), `SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND actor = 'staff:help@vendor.example'`,
+		s.Tenant).Scan(&n); err != nil || n == 0 {
+		t.Errorf("the change is not audited as the staff member with the tenant (%d, %v)", n, err)
+	}
+	if p := b.get(base + "/audit/"); !strings.Contains(p.Text(), "staff:help@vendor.example") {
+		t.Errorf("the tenant's audit log does not show the staff member:\n%s", p.Text())
+	}
+}
+
+// The tenant API authenticates API keys only: a console session, however
+// privileged, is no key.
+func TestAStaffSessionDoesNotReachATenantsAPI(t *testing.T) {
+	s := newSite(t, console.Limits{})
+	s.add("root@vendor.example", staff.Admin)
+	b := s.browser()
+	b.signIn("root@vendor.example")
+	for _, path := range []string{"/api/v1/tenant", "/api/v1/users", "/api/v1/api-keys"} {
+		if p := b.get(path); p.Status != http.StatusUnauthorized {
+			t.Errorf("GET %s with the console's session cookie: %d, want 401\n%s", path, p.Status, p.Body)
+		}
+	}
+}
+
+func TestOnlyAdminsSeeTheStaffList(t *testing.T) {
+	s := newSite(t, console.Limits{})
+	for email, role := range map[string]staff.Role{"look@vendor.example": staff.Viewer, "help@vendor.example": staff.Support, "root@vendor.example": staff.Admin} {
+		s.add(email, role)
+		b := s.browser()
+		b.signIn(email)
+		p := b.get("/console/staff")
+		want := http.StatusForbidden
+		if role == staff.Admin {
+			want = http.StatusOK
+		}
+		if p.Status != want {
+			t.Errorf("%s (%s): %d, want %d", email, role, p.Status, want)
+		}
+		if role == staff.Admin && !strings.Contains(p.Text(), "help@vendor.example") {
+			t.Errorf("the staff list:\n%s", p.Text())
+		}
+		if nav := strings.Contains(b.get("/console/").Body, `id="nav-staff"`); nav != (role == staff.Admin) {
+			t.Errorf("%s: Staff in the navigation %v", role, nav)
+		}
+	}
+}
+
+func TestTheTenantsListSearchesAndPagesAndAnUnknownTenantIsNotFound(t *testing.T) {
+	s := newSite(t, console.Limits{})
+	for i := range 60 {
+		storetest.Tenant(t, s.Store.Pool(), fmt.Sprintf("Fabrikam %02d", i))
+	}
+	s.add("look@vendor.example", staff.Viewer)
+	b := s.browser()
+	b.signIn("look@vendor.example")
+	p := b.get("/console/?q=fabrikam")
+	if strings.Count(p.Body, `class="user-upn"`) != 50 || strings.Contains(p.Text(), "Contoso") || !strings.Contains(p.Text(), "Fabrikam 49") {
+		t.Fatalf("the first page of the search:\n%s", p.Text())
+	}
+	m := regexp.MustCompile(`<a href="([^"]+)" id="next-page"`).FindStringSubmatch(p.Body)
+	if m == nil || !strings.HasPrefix(m[1], "/console/?") {
+		t.Fatalf("no next page link:\n%s", p.Text())
+	}
+	next := unescapeAmp(m[1])
+	p = b.get(next)
+	if strings.Count(p.Body, `class="user-upn"`) != 10 || !strings.Contains(p.Text(), "Fabrikam 59") || strings.Contains(p.Body, `id="next-page"`) {
+		t.Fatalf("the second page:\n%s", p.Text())
+	}
+	for _, path := range []string{"/console/tenants/6f1e0b1c-0000-4000-8000-000000000000/", "/console/tenants/not-an-id/"} {
+		if p := b.get(path); p.Status != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", path, p.Status)
+		}
+	}
+}
