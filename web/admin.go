@@ -1,7 +1,7 @@
 package web
 
 import (
-	"context"
+	"net"
 	"net/http"
 	"strings"
 
@@ -10,23 +10,39 @@ import (
 
 // The admin listener (PB_ADMIN_ADDR) serves what only the vendor should
 // reach — the staff console and /metrics — on an address of its own, which
-// a deployment keeps off the internet. One router serves both listeners;
-// requests through the admin listener are marked (AdminListener), and
-// separateAdmin answers 404 to an admin path asked on the public listener,
-// and to a public path asked on the admin one, as if neither existed there.
+// a deployment keeps off the internet. One server and one router serve
+// both listeners (Listeners), so both drain alike at shutdown; connections
+// accepted by the admin listener say so in their local address, which
+// net/http hands every request (http.LocalAddrContextKey). separateAdmin
+// answers 404 to an admin path asked on the public listener, and to a
+// public path asked on the admin one, as if neither existed there.
 
-type adminListenerKey struct{}
+// AdminListener marks every connection ln accepts as the admin
+// listener's; serve it with the product's handler (New with
+// Deps.AdminPrefixes), alone or beside the public one (Listeners).
+func AdminListener(ln net.Listener) net.Listener { return adminListener{ln} }
 
-// AdminListener marks every request h serves as come through the admin
-// listener: serve the product's handler (New with Deps.AdminPrefixes) on
-// that listener wrapped in it.
-func AdminListener(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminListenerKey{}, true)))
-	})
+type adminListener struct{ net.Listener }
+
+func (l adminListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return adminConn{c}, nil
 }
 
-func onAdminListener(r *http.Request) bool { v, _ := r.Context().Value(adminListenerKey{}).(bool); return v }
+type adminConn struct{ net.Conn }
+
+func (c adminConn) LocalAddr() net.Addr { return adminAddr{c.Conn.LocalAddr()} }
+
+// adminAddr is the local address of an admin listener's connection.
+type adminAddr struct{ net.Addr }
+
+func onAdminListener(r *http.Request) bool {
+	_, ok := r.Context().Value(http.LocalAddrContextKey).(adminAddr)
+	return ok
+}
 
 // separateAdmin keeps /metrics and the paths under prefixes to the admin
 // listener, and that listener to them and the probes and static assets

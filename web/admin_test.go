@@ -16,10 +16,12 @@ func TestWithAnAdminListenerTheConsoleAndMetricsAreNotFoundOnThePublicOne(t *tes
 		r.Get("/console/", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("console")) })
 		r.Get("/portal", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("portal")) })
 	}})
-	public := httptest.NewServer(h)
+	// One server on both listeners, as serve runs them.
+	public, admin := httptest.NewUnstartedServer(h), httptest.NewUnstartedServer(nil)
+	public.Listener = Listeners(public.Listener, AdminListener(admin.Listener))
+	public.Start()
 	t.Cleanup(public.Close)
-	admin := httptest.NewServer(AdminListener(h))
-	t.Cleanup(admin.Close)
+	admin.URL = "http://" + admin.Listener.Addr().String()
 	noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, c := range []struct {
 		srv  *httptest.Server
