@@ -14,7 +14,6 @@ import (
 	"presencebridge/internal/config"
 	"presencebridge/internal/onboarding"
 	"presencebridge/internal/store"
-	"presencebridge/internal/store/schema"
 )
 
 func newInviteCmd(stdout io.Writer) *cobra.Command {
@@ -64,19 +63,11 @@ the port of PB_HTTP_ADDR, where "presencebridge dev" listens.` + envHelp(),
 // inviteService opens the product's database (migrated) and its onboarding
 // service, as the invite commands use them; done closes them.
 func inviteService(ctx context.Context) (svc *onboarding.Service, done func(), err error) {
-	cfg, err := config.FromOS(false)
+	a, err := openMigrated(ctx, "invite")
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := openApp(ctx, cfg, "invite", sharedServer)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := schema.Up(ctx, a.pool, a.logger); err != nil {
-		a.Close()
-		return nil, nil, err
-	}
-	if svc, err = a.onboardingService(linkBase(cfg)); err != nil {
+	if svc, err = a.onboardingService(linkBase(a.cfg)); err != nil {
 		a.Close()
 		return nil, nil, err
 	}

@@ -48,6 +48,9 @@ type Config struct {
 
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080" help:"address the web server listens on (host:port; port 0 picks a free one)"`
 	BaseURL  string `env:"BASE_URL" help:"public URL of this deployment, used in redirect and notification URLs (required in production, must be https)"`
+	// AdminAddr keeps what only the vendor should reach off the public
+	// listener: set, a second listener alone serves the console and /metrics.
+	AdminAddr string `env:"ADMIN_ADDR" help:"address of a second listener that alone serves the staff console (/console) and /metrics, kept off the public one (host:port such as 127.0.0.1:9091); empty: PB_HTTP_ADDR serves them too"`
 
 	SealKeys      Secret `env:"SEAL_KEYS" help:"seal keys as id:base64(32 bytes), comma or newline separated (one of PB_SEAL_KEYS or PB_SEAL_KEYS_FILE is required in production)"`
 	SealKeysFile  string `env:"SEAL_KEYS_FILE" help:"file holding seal keys, one id:base64 per line, mode 0600 (development creates one in PB_DATA_DIR)"`
@@ -124,6 +127,9 @@ func (c *Config) validate() error {
 	}
 	if c.HTTPAddr == "" || !strings.Contains(c.HTTPAddr, ":") {
 		bad("HTTP_ADDR", "must be host:port or :port, not %q", c.HTTPAddr)
+	}
+	if c.AdminAddr != "" && (!strings.Contains(c.AdminAddr, ":") || c.AdminAddr == c.HTTPAddr) {
+		bad("ADMIN_ADDR", "must be host:port or :port other than PB_HTTP_ADDR, not %q", c.AdminAddr)
 	}
 	if c.Production() {
 		if c.BaseURL == "" {

@@ -57,6 +57,8 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 		{"bad log level", with(validProduction, "PB_LOG_LEVEL", "loud"), `PB_LOG_LEVEL: cannot read "loud"`},
 		{"bad log format", with(validProduction, "PB_LOG_FORMAT", "xml"), `PB_LOG_FORMAT: must be json or text`},
 		{"no port", with(validProduction, "PB_HTTP_ADDR", "localhost"), `PB_HTTP_ADDR: must be host:port`},
+		{"admin listener on the public one", with(validProduction, "PB_ADMIN_ADDR", ":8080"), `PB_ADMIN_ADDR: must be host:port or :port other than PB_HTTP_ADDR`},
+		{"admin listener without a port", with(validProduction, "PB_ADMIN_ADDR", "localhost"), `PB_ADMIN_ADDR: must be host:port`},
 		{"retention too short", with(validProduction, "PB_EVENT_RETENTION", "10m"), `PB_EVENT_RETENTION: must be at least 1h`},
 		{"headroom too large", with(validProduction, "PB_MONITOR_HEADROOM", "650"), `PB_MONITOR_HEADROOM: must be 0–600`},
 		{"engine interval too long", with(validProduction, "PB_ENGINE_INTERVAL", "20m"), `PB_ENGINE_INTERVAL: must be 1s–5m`},

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+
+	"github.com/go-chi/chi/v5"
+
+	"presencebridge/internal/config"
+	"presencebridge/internal/graph/graphapi"
+	"presencebridge/internal/portaladmin"
+	"presencebridge/internal/staff"
+	"presencebridge/internal/tenantview"
+	"presencebridge/web"
+	"presencebridge/web/console"
+	"presencebridge/web/tenantui"
+)
+
+// listenAll listens on PB_HTTP_ADDR and, when set, PB_ADMIN_ADDR, as one
+// listener (web.Listeners) that one server serves and drains; the admin
+// listener's connections are marked (web.AdminListener), so the console
+// and /metrics answer only there.
+func listenAll(cfg *config.Config) (net.Listener, error) {
+	ln, err := listen(cfg.HTTPAddr)
+	if err != nil || cfg.AdminAddr == "" {
+		return ln, err
+	}
+	admin, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		ln.Close()
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("PB_ADMIN_ADDR: %s is already in use: stop what uses it or choose another port", cfg.AdminAddr)
+		}
+		return nil, fmt.Errorf("PB_ADMIN_ADDR: cannot listen on %s: %v", cfg.AdminAddr, err)
+	}
+	return web.Listeners(ln, web.AdminListener(admin)), nil
+}
+
+// adminPrefixes are the paths only the admin listener serves, when there
+// is one (web.Deps.AdminPrefixes).
+func adminPrefixes(cfg *config.Config) []string {
+	if cfg.AdminAddr == "" {
+		return nil
+	}
+	return []string{console.Prefix}
+}
+
+// consoleRoutes mounts the vendor's staff console (web role), with the
+// tenant pages over the same services as the portal's. "Authorize now" is
+// not offered there: a monitor's own person signs it in, through its Copy
+// URL, which the console's support staff can hand out.
+func (a *app) consoleRoutes(base string) (func(chi.Router), error) {
+	svc, err := a.onboardingService(base)
+	if err != nil {
+		return nil, err
+	}
+	clients, _, err := a.graphClients(base)
+	if err != nil {
+		return nil, err
+	}
+	routes := console.Routes(console.Deps{Store: a.store, Staff: staff.New(a.store, staff.Options{}), Views: tenantview.New(a.store),
+		Sessions: console.NewSessions(a.pool, a.cfg.Production(), a.logger), Logger: a.logger,
+		Pages: tenantui.Deps{Onboarding: svc, SecretExpiry: a.secretExpiry, AllowLoopbackWebhooks: !a.cfg.Production(),
+			Monitors: tenantui.MonitorDeps{PerMonitor: graphapi.MaxPresenceIDs - a.cfg.MonitorHeadroom},
+			Admins:   portaladmin.New(a.store, clients.Directory)}})
+	return func(r chi.Router) { r.Route(console.Prefix, routes) }, nil
+}
