@@ -63,7 +63,7 @@ func runRole(ctx context.Context, r role, stdout io.Writer) error {
 func start(ctx context.Context, cfg *config.Config, r role, onListening func(baseURL string)) error {
 	// Listen first: a port in use is the most common start failure and must
 	// be reported before anything else is touched.
-	ln, err := listen(cfg.HTTPAddr)
+	ln, err := listenAll(cfg)
 	if err != nil {
 		return err
 	}
@@ -124,9 +124,12 @@ func start(ctx context.Context, cfg *config.Config, r role, onListening func(bas
 		// The presence engine: subscriptions per monitor, renewed and repaired.
 		g.Go(func() error { return runEngine(gctx, a, base, cfg.EngineInterval) })
 	}
-	mountOnboarding, mountMail := func(chi.Router) {}, func(chi.Router) {}
+	mountOnboarding, mountMail, mountConsole := func(chi.Router) {}, func(chi.Router) {}, func(chi.Router) {}
 	if r.web {
 		if mountOnboarding, err = a.onboardingRoutes(base); err != nil {
+			return err
+		}
+		if mountConsole, err = a.consoleRoutes(base); err != nil {
 			return err
 		}
 		if capturesMail(a) {
@@ -143,7 +146,9 @@ func start(ctx context.Context, cfg *config.Config, r role, onListening func(bas
 			pipeline.mount(rt)
 			mountOnboarding(rt)
 			mountMail(rt)
+			mountConsole(rt)
 		},
+		AdminPrefixes: adminPrefixes(cfg),
 	})
 	if r.worker {
 		if err := client.Start(gctx); err != nil {
