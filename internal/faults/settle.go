@@ -1,0 +1,122 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"presencebridge/internal/store"
+)
+
+// Ledger reads the ledger now: graphsim's journal, the product's history
+// of each user (through the store, on the server's socket) and what the
+// receiver got.
+func (w *World) Ledger(ctx context.Context) (Ledger, error) {
+	j, err := w.Graph.Journal(ctx)
+	if err != nil {
+		return Ledger{}, err
+	}
+	if j.Missed > 0 {
+		return Ledger{}, fmt.Errorf("graphsim's journal was full: %d notifications not journaled", j.Missed)
+	}
+	st, pool, err := w.openStore(ctx)
+	if err != nil {
+		return Ledger{}, err
+	}
+	defer pool.Close()
+	backlog, err := st.InboxBacklog(ctx)
+	if err != nil {
+		return Ledger{}, err
+	}
+	history := map[uuid.UUID][]store.TimelineEvent{}
+	for _, u := range w.Users {
+		events, err := st.UserTimeline(ctx, w.Tenant, u.ID, 1_000_000)
+		if err != nil {
+			return Ledger{}, err
+		}
+		slices.Reverse(events) // oldest first
+		history[u.ID] = events
+	}
+	return account(j, w.Graph.Seed.Tenants[0].ID.String(), history, w.Receiver.Arrivals(), w.Receiver.URL, backlog), nil
+}
+
+// Settle waits until the world is quiet — graphsim has nothing queued
+// or in flight, and no acknowledged notification is pending or missing —
+// or within has passed, and returns the ledger then.
+func (w *World) Settle(within time.Duration) Ledger {
+	w.T.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within+30*time.Second)
+	defer cancel()
+	deadline := time.Now().Add(within)
+	for {
+		stats, err := w.Graph.Stats(ctx)
+		if err != nil {
+			w.T.Fatalf("faults: %v", err)
+		}
+		l, err := w.Ledger(ctx)
+		if err != nil {
+			w.T.Fatalf("faults: ledger: %v", err)
+		}
+		quiet := stats.Queued == 0 && stats.InFlight == 0 && l.Unacked == 0 && l.Pending == 0 && l.Lost == 0 && l.InboxBacklog == 0
+		if quiet || time.Now().After(deadline) {
+			return l
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// Expect says what a scenario allows beyond the rules every scenario
+// keeps (nothing lost, duplicates only under one webhook-id and no state
+// sent twice under new ones, each user's webhooks in order, every
+// signature valid).
+type Expect struct {
+	Pending   bool // deliveries may still wait (a receiver still failing)
+	Overtaken bool // stale notifications are expected (Graph reordered, or a backlog was worked in parallel)
+	Dead      bool // dead letters are expected (a receiver that answers 410)
+}
+
+// Check prints the ledger (each user, the problems, the summary) and
+// fails t where it breaks the rules.
+func (w *World) Check(l Ledger, e Expect) {
+	w.T.Helper()
+	for _, u := range l.Users {
+		w.T.Log(u)
+	}
+	for _, p := range l.Problems {
+		w.T.Log(p)
+	}
+	w.T.Log(l.Summary())
+	fail := func(format string, args ...any) {
+		w.T.Helper()
+		w.T.Errorf(format, args...)
+	}
+	switch {
+	case l.Acked == 0:
+		fail("the scenario acknowledged no notification: it checked nothing")
+	case l.Delivered == 0:
+		fail("no acknowledged notification was delivered")
+	}
+	if l.Lost > 0 || l.NotReceived > 0 || l.NotQueued > 0 {
+		fail("lost: %d acknowledged notifications, %d events recorded delivered but never received, %d never queued for the endpoint",
+			l.Lost, l.NotReceived, l.NotQueued)
+	}
+	if l.Conflicts > 0 || l.OutOfOrder > 0 || l.Unverified > 0 || l.Repeats > 0 {
+		fail("downstream: %d conflicting webhook-ids, %d out of order, %d unverified, %d states sent again under new ids",
+			l.Conflicts, l.OutOfOrder, l.Unverified, l.Repeats)
+	}
+	if l.Pending > 0 && !e.Pending {
+		fail("%d acknowledged notifications still pending when the world settled", l.Pending)
+	}
+	if l.Overtaken > 0 && !e.Overtaken {
+		fail("%d acknowledged notifications were overtaken (found stale) though nothing reordered them", l.Overtaken)
+	}
+	if l.Dead > 0 && !e.Dead {
+		fail("%d acknowledged notifications dead-lettered", l.Dead)
+	}
+	if w.T.Failed() {
+		w.T.Logf("product logs:\n%s", w.Logs())
+	}
+}
