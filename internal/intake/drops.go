@@ -58,8 +58,10 @@ var reasonText = map[string]string{
 
 // report counts and logs, once, what a committed batch dropped or queued
 // for a re-read: each item one line, with its subscription and tenants,
-// never its clientState or content.
+// never its clientState or content; and the rows it quarantined or that
+// failed (reportQuarantine).
 func (p *Processor) report(m *memo) {
+	p.reportQuarantine(m)
 	for _, d := range m.drops {
 		if p.metrics != nil {
 			p.metrics.dropped.WithLabelValues(d.reason).Inc()

@@ -25,11 +25,14 @@ const (
 	ResyncUnknownCertificate = "unknown_certificate" // encrypted for a certificate we do not hold, even after a reload
 )
 
-// Metrics count what the processor could not apply. Make one per process
-// with NewMetrics and pass it to every Processor of that process.
+// Metrics count what the processor could not apply, and the inbox rows
+// that failed or were quarantined. Make one per process with NewMetrics
+// and pass it to every Processor of that process.
 type Metrics struct {
-	dropped *prometheus.CounterVec
-	resync  *prometheus.CounterVec
+	dropped     *prometheus.CounterVec
+	resync      *prometheus.CounterVec
+	failures    prometheus.Counter
+	quarantined *prometheus.CounterVec
 }
 
 // NewMetrics registers the processor's counters on reg, every reason at
@@ -44,6 +47,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "presencebridge_notification_items_resync_queued_total",
 			Help: "Graph notification items whose user was queued for a presence re-read instead, by reason.",
 		}, []string{"reason"}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "presencebridge_inbox_row_failures_total",
+			Help: "Failed attempts at an inbox row that failed alone: it is tried again after a wait, or quarantined after the last.",
+		}),
+		quarantined: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "presencebridge_inbox_rows_quarantined_total",
+			Help: "Inbox rows (one Graph POST each) moved to the quarantine, kept and replayable, by reason.",
+		}, []string{"reason"}),
 	}
 	for _, r := range []string{DropUnreadable, DropBadValidationToken, DropUnknownSubscription, DropTenantMismatch, DropNoUser,
 		DropUnknownCertificate, DropNotDecrypted, DropMalformed, DropUserMismatch} {
@@ -52,6 +63,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{ResyncBasic, ResyncUnknownCertificate} {
 		m.resync.WithLabelValues(r)
 	}
-	reg.MustRegister(m.dropped, m.resync)
+	for _, r := range []string{QuarantineFailed, QuarantineBadValidationToken, QuarantineUnreadable} {
+		m.quarantined.WithLabelValues(r)
+	}
+	reg.MustRegister(m.dropped, m.resync, m.failures, m.quarantined)
 	return m
 }

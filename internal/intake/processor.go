@@ -88,95 +88,122 @@ func NewProcessor(st *store.Store, opts ProcessorOptions) *Processor {
 		batch: opts.Batch, rules: map[uuid.UUID]cachedRules{}}
 }
 
-// Stats count what one call did.
+// Stats count what one call did. Failed rows failed alone and wait to be
+// tried again; Quarantined ones were moved to the quarantine (MaxAttempts
+// failures, a bad validation token, unreadable).
 type Stats struct {
-	Rows, Applied, Stale, Unchanged, Rejected, Resync, Lifecycle int
+	Rows, Applied, Stale, Unchanged, Rejected, Resync, Lifecycle, Failed, Quarantined int
+}
+
+func (s *Stats) add(o Stats) {
+	s.Rows += o.Rows
+	s.Applied += o.Applied
+	s.Stale += o.Stale
+	s.Unchanged += o.Unchanged
+	s.Rejected += o.Rejected
+	s.Resync += o.Resync
+	s.Lifecycle += o.Lifecycle
+	s.Failed += o.Failed
+	s.Quarantined += o.Quarantined
 }
 
 // ProcessBatch handles up to Batch inbox rows in one transaction: every
 // rich item of the batch is decrypted at once on all cores, and the
 // batch's changes are applied in one set (store.ApplyPresenceBatch), so a
 // transaction costs a handful of round trips, not two or three per change.
-// What it dropped or queued for a re-read is counted and logged once the
-// transaction commits: a batch that fails is tried again whole.
+// What it dropped, quarantined or queued for a re-read is counted and
+// logged once the transaction commits. A batch that fails is tried again
+// row by row at once (isolate), so that a row failing whatever it is
+// tried with holds back no other; unless the failure is no row's fault
+// (blameless), then it is tried again whole, later.
 func (p *Processor) ProcessBatch(ctx context.Context) (Stats, error) {
 	var st Stats
+	var claimed []store.ClaimedInboxRow
 	m := newMemo()
 	err := p.st.InTx(ctx, func(tx store.Tx) error {
-		claimed, err := tx.ClaimInbox(ctx, p.batch)
-		if err != nil {
+		var err error
+		if claimed, err = tx.ClaimInbox(ctx, p.batch); err != nil || len(claimed) == 0 {
 			return err
-		}
-		if len(claimed) == 0 {
-			return nil
-		}
-		ids := make([]int64, len(claimed))
-		posts := make([]post, 0, len(claimed))
-		for i, c := range claimed {
-			row := inboxRow{id: c.ID, kind: c.Kind, payload: c.Payload, received: c.ReceivedAt}
-			ids[i] = row.id
-			if po, ok := p.open(row, m, &st); ok {
-				posts = append(posts, po)
-			}
-		}
-		// While every core unwraps keys, this goroutine — idle otherwise —
-		// looks up the subscriptions and tenants the items name. Nothing
-		// decrypted is used before its POST's tokens pass (validate), and
-		// those are checked against what the lookups found.
-		decrypted := make(chan struct{})
-		go func() {
-			defer close(decrypted)
-			p.decrypt(posts, false)
-		}()
-		err = p.prefetch(ctx, tx, m, posts)
-		<-decrypted
-		if err != nil {
-			return err
-		}
-		if posts, err = p.validate(posts, m, &st); err != nil {
-			return err
-		}
-		if err := p.retryUnknownCertificates(ctx, tx, m, posts); err != nil {
-			return err
-		}
-		var changes []store.PresenceChange
-		for _, po := range posts {
-			for i, n := range po.coll.Value {
-				c, ok, err := p.processItem(ctx, tx, m, po.row, n, po.plains[i], &st)
-				if err != nil {
-					return fmt.Errorf("inbox row %d: %w", po.row.id, err)
-				}
-				if ok {
-					changes = append(changes, c)
-				}
-			}
-		}
-		// The inbox is done with first: applying takes the tenants' stream
-		// locks (held until commit), and nothing else should wait in them.
-		if err := tx.CompleteInboxBatch(ctx, ids, m.touched); err != nil {
-			return err
-		}
-		outcomes, _, err := tx.ApplyPresenceBatch(ctx, changes)
-		if err != nil {
-			return err
-		}
-		for _, o := range outcomes {
-			switch o {
-			case store.PresenceApplied:
-				st.Applied++
-			case store.PresenceStale:
-				st.Stale++
-			case store.PresenceUnchanged:
-				st.Unchanged++
-			}
 		}
 		st.Rows = len(claimed)
-		return nil
+		return p.process(ctx, tx, claimed, m, &st)
 	})
-	if err == nil {
+	switch {
+	case err == nil:
 		p.report(m)
+		return st, nil
+	case len(claimed) == 0 || blameless(ctx, err):
+		return Stats{}, err
 	}
-	return st, err
+	return p.isolate(ctx, claimed, err)
+}
+
+// process handles claimed rows in tx, noting in m and st what it did.
+func (p *Processor) process(ctx context.Context, tx store.Tx, claimed []store.ClaimedInboxRow, m *memo, st *Stats) error {
+	ids := make([]int64, len(claimed))
+	posts := make([]post, 0, len(claimed))
+	for i, c := range claimed {
+		row := inboxRow{id: c.ID, kind: c.Kind, payload: c.Payload, received: c.ReceivedAt}
+		ids[i] = row.id
+		if po, ok := p.open(row, m, st); ok {
+			posts = append(posts, po)
+		}
+	}
+	// While every core unwraps keys, this goroutine — idle otherwise —
+	// looks up the subscriptions and tenants the items name. Nothing
+	// decrypted is used before its POST's tokens pass (validate), and
+	// those are checked against what the lookups found.
+	decrypted := make(chan struct{})
+	go func() {
+		defer close(decrypted)
+		p.decrypt(posts, false)
+	}()
+	err := p.prefetch(ctx, tx, m, posts)
+	<-decrypted
+	if err != nil {
+		return err
+	}
+	if posts, err = p.validate(posts, m, st); err != nil {
+		return err
+	}
+	if err := p.retryUnknownCertificates(ctx, tx, m, posts); err != nil {
+		return err
+	}
+	var changes []store.PresenceChange
+	for _, po := range posts {
+		for i, n := range po.coll.Value {
+			c, ok, err := p.processItem(ctx, tx, m, po.row, n, po.plains[i], st)
+			if err != nil {
+				return fmt.Errorf("inbox row %d: %w", po.row.id, err)
+			}
+			if ok {
+				changes = append(changes, c)
+			}
+		}
+	}
+	// The inbox is done with first: applying takes the tenants' stream
+	// locks (held until commit), and nothing else should wait in them.
+	if err := quarantineNoted(ctx, tx, m); err != nil {
+		return err
+	}
+	if err := tx.CompleteInboxBatch(ctx, ids, m.touched); err != nil {
+		return err
+	}
+	outcomes, _, err := tx.ApplyPresenceBatch(ctx, changes)
+	if err != nil {
+		return err
+	}
+	for _, o := range outcomes {
+		switch o {
+		case store.PresenceApplied:
+			st.Applied++
+		case store.PresenceStale:
+			st.Stale++
+		case store.PresenceUnchanged:
+			st.Unchanged++
+		}
+	}
+	return nil
 }
 
 type inboxRow struct {
@@ -200,13 +227,7 @@ func (p *Processor) Drain(ctx context.Context) (Stats, error) {
 	var total Stats
 	for {
 		st, err := p.ProcessBatch(ctx)
-		total.Rows += st.Rows
-		total.Applied += st.Applied
-		total.Stale += st.Stale
-		total.Unchanged += st.Unchanged
-		total.Rejected += st.Rejected
-		total.Resync += st.Resync
-		total.Lifecycle += st.Lifecycle
+		total.add(st)
 		if err != nil || st.Rows < p.batch {
 			return total, err
 		}
@@ -214,16 +235,18 @@ func (p *Processor) Drain(ctx context.Context) (Stats, error) {
 }
 
 // memo holds what one batch looked up, so items of the same subscription
-// cost one query, not one each, and what it dropped or queued for a
-// re-read, reported once it commits.
+// cost one query, not one each, and what it dropped, quarantined or
+// queued for a re-read and which rows failed, reported once it commits.
 type memo struct {
-	subs    map[string]store.SubscriptionKey // by Graph subscription id
-	tenants map[uuid.UUID]store.Tenant
-	apps    map[uuid.UUID]string         // by tenant: its own app's client id, "" for ours
-	rules   map[uuid.UUID]presence.Rules // by tenant, as stored when the batch read the tenant
-	touched map[uuid.UUID]time.Time      // subscription → last notification
-	drops   []drop
-	resyncs []resync
+	subs        map[string]store.SubscriptionKey // by Graph subscription id
+	tenants     map[uuid.UUID]store.Tenant
+	apps        map[uuid.UUID]string         // by tenant: its own app's client id, "" for ours
+	rules       map[uuid.UUID]presence.Rules // by tenant, as stored when the batch read the tenant
+	touched     map[uuid.UUID]time.Time      // subscription → last notification
+	drops       []drop
+	resyncs     []resync
+	quarantines []quarantine
+	failures    []failure
 }
 
 func newMemo() *memo {
@@ -232,12 +255,13 @@ func newMemo() *memo {
 }
 
 // open parses an inbox row; one that is not a notification collection is
-// dropped (ok false). Its validationTokens are checked once its items'
-// subscriptions are known (validate).
+// quarantined, its item dropped (ok false). Its validationTokens are
+// checked once its items' subscriptions are known (validate).
 func (p *Processor) open(row inboxRow, m *memo, st *Stats) (po post, ok bool) {
 	coll, err := notification.Parse(row.payload)
 	if err != nil {
 		p.drop(m, st, DropUnreadable, row, notification.Notification{}, uuid.Nil, err)
+		p.quarantine(m, st, row, QuarantineUnreadable, err)
 		return post{}, false
 	}
 	return post{row: row, coll: coll, plains: make([]decrypted, len(coll.Value))}, true

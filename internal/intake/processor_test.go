@@ -109,10 +109,21 @@ func (f *fixture) richWith(t *testing.T, key notification.Key, user uuid.UUID, p
 
 func (f *fixture) inbox(t *testing.T, kind string, items ...map[string]any) {
 	t.Helper()
-	b, _ := json.Marshal(map[string]any{"value": items, "validationTokens": []string{"t"}})
+	b := f.payload(t, items...)
 	if _, err := f.pool.Exec(context.Background(), `INSERT INTO inbox (kind, payload, items) VALUES ($1, $2, $3)`, kind, b, len(items)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// payload is a POST's body as the inbox keeps it: the items, and a
+// validation token (tokens decides whether it is good).
+func (f *fixture) payload(t *testing.T, items ...map[string]any) []byte {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"value": items, "validationTokens": []string{"t"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func (f *fixture) count(t *testing.T, sql string, args ...any) int {

@@ -14,7 +14,9 @@ import (
 // against the tenants its items come from, each with the app its
 // subscriptions are made with, and keeps the posts that pass. One bad
 // token makes the whole POST suspect (docs/graph.md#validation-tokens):
-// all its items are dropped. An error (the identity platform's keys
+// all its items are dropped and the row is quarantined, kept for support
+// to see what was sent (and replayable: an own app registration recorded
+// since may make its tokens good). An error (the identity platform's keys
 // unavailable) leaves the batch for a later try.
 //
 // The app comes from the item's subscription: its tenant's own app
@@ -45,6 +47,7 @@ func (p *Processor) validate(posts []post, m *memo, st *Stats) ([]post, error) {
 				}
 				p.drop(m, st, DropBadValidationToken, po.row, n, tenant, err)
 			}
+			p.quarantine(m, st, po.row, QuarantineBadValidationToken, err)
 			continue
 		}
 		kept = append(kept, po)

@@ -130,8 +130,8 @@ func (RetentionArgs) Kind() string { return "presence_retention" }
 // their finished deliveries; an event still waiting to be delivered, or
 // dead and replayable, is kept whatever its age (nothing is lost to the
 // clean-up), up to deadLettersPerUser dead letters per user at an
-// endpoint. API operations finished longer ago than the retention go too,
-// and idempotency keys past their 24 hours.
+// endpoint. Quarantined inbox rows and API operations older than the
+// retention go too, and idempotency keys past their 24 hours.
 type RetentionWorker struct {
 	river.WorkerDefaults[RetentionArgs]
 	st   *store.Store
@@ -162,6 +162,9 @@ func (w *RetentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs
 		}},
 		{"presence retention", func(ctx context.Context) (int64, error) {
 			return w.st.DeleteOldPresenceEvents(ctx, w.keep, retentionBatch)
+		}},
+		{"quarantined inbox retention", func(ctx context.Context) (int64, error) {
+			return w.st.DeleteOldQuarantinedInbox(ctx, w.keep, retentionBatch)
 		}},
 		{"idempotency key retention", func(ctx context.Context) (int64, error) {
 			return w.st.DeleteExpiredIdempotencyKeys(ctx, retentionBatch)

@@ -41,3 +41,28 @@ func TestRetentionBoundsTheDeadLettersKeptPerUserAndKeepsTheRest(t *testing.T) {
 			events, oldest, dead, trimmed, deadLettersPerUser)
 	}
 }
+
+// TestRetentionDeletesQuarantinedInboxRowsWithTheHistoryOfTheirTime: a
+// quarantined notification is kept for support and replayable as long as
+// the presence history of its time is, then goes.
+func TestRetentionDeletesQuarantinedInboxRowsWithTheHistoryOfTheirTime(t *testing.T) {
+	ctx := t.Context()
+	pool := testkit.DB(t)
+	testkit.Exec(t, pool, `INSERT INTO inbox_quarantine (id, received_at, kind, payload, items, attempts, reason, error) VALUES
+		(1, now() - interval '40 days', 'change', '{}', 1, 10, 'failed', 'x'),
+		(2, now() - interval '1 day', 'change', '{}', 1, 0, 'bad_validation_token', 'y')`)
+	w := &RetentionWorker{st: store.New(pool, nil), keep: 30 * 24 * time.Hour}
+	if err := w.Work(ctx, &river.Job[RetentionArgs]{}); err != nil {
+		t.Fatal(err)
+	}
+	var left []int64
+	rows, _ := pool.Query(ctx, `SELECT id FROM inbox_quarantine ORDER BY id`)
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		left = append(left, id)
+	}
+	if len(left) != 1 || left[0] != 2 {
+		t.Errorf("quarantined rows left: %v, want only the recent one", left)
+	}
+}

@@ -46,19 +46,19 @@ type ClaimedInboxRow struct {
 
 // ClaimInbox locks up to limit of the oldest inbox rows in tx, skipping
 // rows other processors hold (FOR UPDATE SKIP LOCKED), so any number of
-// processors share the inbox without waiting for one another.
+// processors share the inbox without waiting for one another, and rows
+// waiting out a failure's backoff (FailInboxRow), so those behind them go
+// on.
 func (s Tx) ClaimInbox(ctx context.Context, limit int) ([]ClaimedInboxRow, error) {
 	// Planned per execution: a plan cached while the inbox was empty
 	// sorts all of it, and a backlog is when the inbox is not.
-	rows, err := s.db.Query(ctx, `SELECT id, kind, payload, received_at FROM inbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+	rows, err := s.db.Query(ctx, `SELECT id, kind, payload, received_at FROM inbox
+		WHERE retry_at IS NULL OR retry_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
 		pgx.QueryExecModeCacheDescribe, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim inbox rows: %w", err)
 	}
-	claimed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ClaimedInboxRow, error) {
-		var x ClaimedInboxRow
-		return x, r.Scan(&x.ID, &x.Kind, &x.Payload, &x.ReceivedAt)
-	})
+	claimed, err := collectInbox(rows)
 	if err != nil {
 		return nil, fmt.Errorf("claim inbox rows: %w", err)
 	}
