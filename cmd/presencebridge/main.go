@@ -55,7 +55,7 @@ Without a command it runs the role named by PB_ROLE (default: serve).` + envHelp
 		SilenceUsage:  true,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usageError{fmt.Errorf("unknown role or command %q (roles: serve, web, worker; commands: migrate, keys, invite, staff, dev, version; see --help)", args[0])}
+				return usageError{fmt.Errorf("unknown role or command %q (roles: serve, web, worker; commands: migrate, keys, invite, staff, inbox, dev, version; see --help)", args[0])}
 			}
 			return nil
 		},
@@ -77,6 +77,6 @@ Without a command it runs the role named by PB_ROLE (default: serve).` + envHelp
 	root.AddCommand(roleCmd("serve", "Run the web server and the background workers (the default role)", roles["serve"], stdout))
 	root.AddCommand(roleCmd("web", "Run only the web server: onboarding, dashboard, API and Graph notification intake", roles["web"], stdout))
 	root.AddCommand(roleCmd("worker", "Run only the background workers (subscriptions, tokens, repair, delivery)", roles["worker"], stdout))
-	root.AddCommand(newMigrateCmd(stdout), newKeysCmd(stdout), newInviteCmd(stdout), newStaffCmd(stdout), newDevCmd(stdout), newVersionCmd(stdout))
+	root.AddCommand(newMigrateCmd(stdout), newKeysCmd(stdout), newInviteCmd(stdout), newStaffCmd(stdout), newInboxCmd(stdout), newDevCmd(stdout), newVersionCmd(stdout))
 	return root
 }
