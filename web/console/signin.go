@@ -77,7 +77,7 @@ func clientIP(r *http.Request) string {
 
 // limit bounds requests a minute by key.
 func (h *handler) limit(n int, key httprate.KeyFunc) func(http.Handler) http.Handler {
-	return httprate.Limit(n, time.Minute, httprate.WithKeyFuncs(key),
+	return httprate.LimitBy(n, time.Minute, key,
 		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", strconv.Itoa(60))
 			h.signInPage(w, r, http.StatusTooManyRequests, r.PostFormValue("email"), "", &templates.Notice{
