@@ -14,6 +14,24 @@ import (
 	"presencebridge/internal/testkit"
 )
 
+// oneEndpoint gives a store with a tenant and one endpoint of it, enabled
+// or disabled by its admin.
+func oneEndpoint(t *testing.T, enabled bool) (*store.Store, uuid.UUID, store.Endpoint) {
+	t.Helper()
+	ctx := context.Background()
+	st, tenant := storetest.New(t)
+	ep, err := st.CreateEndpoint(ctx, tenant, "https://a.example/hook", "whsec_dGVzdA==")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !enabled {
+		if err := st.DisableEndpoint(ctx, ep.ID, "by its admin"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st, tenant, ep
+}
+
 // TestChangesWhileAnEndpointIsDisabledAreKeptNeverTriedAndReplayedInOrder:
 // an endpoint disabled (a 410, or its admin) still gets a delivery for
 // every event published meanwhile, at once or when a debounce hold ends,
@@ -22,8 +40,7 @@ import (
 // were not queued at all, and could not be replayed).
 func TestChangesWhileAnEndpointIsDisabledAreKeptNeverTriedAndReplayedInOrder(t *testing.T) {
 	ctx := context.Background()
-	st, tenant := storetest.New(t)
-	ep, _ := st.CreateEndpoint(ctx, tenant, "https://a.example/hook", "whsec_dGVzdA==")
+	st, tenant, ep := oneEndpoint(t, true)
 	ann, bob := uuid.New(), uuid.New()
 	publish(t, st, tenant, ann, "InACall")
 	if err := st.DisableEndpoint(ctx, ep.ID, "the endpoint answered 410 Gone"); err != nil {
@@ -86,8 +103,7 @@ func TestChangesWhileAnEndpointIsDisabledAreKeptNeverTriedAndReplayedInOrder(t *
 // with their events).
 func TestRetentionKeepsEventsWhoseDeliveriesWaitForAReplay(t *testing.T) {
 	ctx := context.Background()
-	st, tenant := storetest.New(t)
-	ep, _ := st.CreateEndpoint(ctx, tenant, "https://a.example/hook", "whsec_dGVzdA==")
+	st, tenant, ep := oneEndpoint(t, true)
 	user := uuid.New()
 	for _, a := range []string{"InACall", "InAMeeting", "Presenting", "Away"} {
 		publish(t, st, tenant, user, a)
@@ -114,11 +130,7 @@ func TestRetentionKeepsEventsWhoseDeliveriesWaitForAReplay(t *testing.T) {
 // replay nobody knows to make).
 func TestAnEndpointEnabledOrDisabledWhileAChangeCommitsGetsItsDeliveryAsItEndsUp(t *testing.T) {
 	ctx := context.Background()
-	st, tenant := storetest.New(t)
-	ep, _ := st.CreateEndpoint(ctx, tenant, "https://a.example/hook", "whsec_dGVzdA==")
-	if err := st.DisableEndpoint(ctx, ep.ID, "by its admin"); err != nil {
-		t.Fatal(err)
-	}
+	st, tenant, ep := oneEndpoint(t, false)
 	status := func(user uuid.UUID) string {
 		t.Helper()
 		var s string
@@ -185,8 +197,7 @@ func TestAnEndpointEnabledOrDisabledWhileAChangeCommitsGetsItsDeliveryAsItEndsUp
 // the bound deleted, and the oldest's age — and another tenant's are not.
 func TestDeadLetterCountsSayPerEndpointWhatWaitsForAReplayOrADrop(t *testing.T) {
 	ctx := context.Background()
-	st, tenant := storetest.New(t)
-	off, _ := st.CreateEndpoint(ctx, tenant, "https://a.example/hook", "whsec_dGVzdA==")
+	st, tenant, off := oneEndpoint(t, true)
 	for _, a := range []string{"InACall", "InAMeeting", "Presenting"} {
 		publish(t, st, tenant, uuid.New(), a)
 	}
@@ -220,8 +231,7 @@ func TestDeadLetterCountsSayPerEndpointWhatWaitsForAReplayOrADrop(t *testing.T) 
 // events then go with the next clean-up.
 func TestDroppingDeadLettersLetsTheCleanUpDeleteTheirEvents(t *testing.T) {
 	ctx := context.Background()
-	st, tenant := storetest.New(t)
-	ep, _ := st.CreateEndpoint(ctx, tenant, "https://a.example/hook", "whsec_dGVzdA==")
+	st, tenant, ep := oneEndpoint(t, true)
 	user := uuid.New()
 	for _, a := range []string{"InACall", "InAMeeting", "Presenting", "Away", "InACall"} {
 		publish(t, st, tenant, user, a)
@@ -255,11 +265,7 @@ func TestDroppingDeadLettersLetsTheCleanUpDeleteTheirEvents(t *testing.T) {
 // endpoints' are untouched, and a second pass has nothing to do.
 func TestTheDeadLettersKeptPerUserAreBoundedOldestFirstAndCounted(t *testing.T) {
 	ctx := context.Background()
-	st, tenant := storetest.New(t)
-	ep, _ := st.CreateEndpoint(ctx, tenant, "https://a.example/hook", "whsec_dGVzdA==")
-	if err := st.DisableEndpoint(ctx, ep.ID, "by its admin"); err != nil {
-		t.Fatal(err)
-	}
+	st, tenant, ep := oneEndpoint(t, false)
 	ann, bob := uuid.New(), uuid.New()
 	for _, a := range []string{"InACall", "InAMeeting", "Presenting", "Away", "InACall"} {
 		publish(t, st, tenant, ann, a)
