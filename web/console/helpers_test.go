@@ -2,14 +2,9 @@ package console_test
 
 import (
 	"context"
-	"html"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
@@ -84,83 +79,26 @@ func (s *site) audited(actor, action string) int {
 	return n
 }
 
-// browser is one browser's cookies, driving the console by HTTP; CSRF is
-// the form token of the last page read. Redirects are not followed.
+// browser is one browser's cookies, driving the console by HTTP.
 type browser struct {
-	s    *site
-	c    *http.Client
-	CSRF string
+	*testkit.Forms
+	s *site
 }
 
-type page struct {
-	Status   int
-	Location string
-	Body     string
-}
+type page = testkit.Page
 
-var (
-	csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-	tagRE  = regexp.MustCompile(`<[^>]+>`)
-)
-
-// Text is the page's text without tags, entities decoded.
-func (p page) Text() string { return html.UnescapeString(tagRE.ReplaceAllString(p.Body, "")) }
-
-func (s *site) browser() *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{s: s, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
-
-// do sends a request to path with header name/value pairs.
-func (b *browser) do(method, path string, body io.Reader, header ...string) page {
-	b.s.t.Helper()
-	req, _ := http.NewRequest(method, b.s.URL+path, body)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	p := page{Status: resp.StatusCode, Location: resp.Header.Get("Location"), Body: string(raw)}
-	if m := csrfRE.FindStringSubmatch(p.Body); m != nil {
-		b.CSRF = html.UnescapeString(m[1])
-	}
-	return p
-}
-
-func (b *browser) get(path string) page { b.s.t.Helper(); return b.do(http.MethodGet, path, nil) }
-
-// post sends form to path with the last page's CSRF token unless form has
-// one.
-func (b *browser) post(path string, form url.Values, header ...string) page {
-	b.s.t.Helper()
-	if !form.Has("csrf") {
-		form.Set("csrf", b.CSRF)
-	}
-	return b.do(http.MethodPost, path, strings.NewReader(form.Encode()), append([]string{"Content-Type", "application/x-www-form-urlencoded"}, header...)...)
-}
+func (s *site) browser() *browser { return &browser{Forms: testkit.NewForms(s.t, s.URL), s: s} }
 
 // signIn signs email in with the password and fails the test unless it
 // lands on the tenants list.
 func (b *browser) signIn(email string) {
 	b.s.t.Helper()
-	b.get("/console/signin")
-	p := b.post("/console/signin", url.Values{"email": {email}, "password": {password}})
+	b.Get("/console/signin")
+	p := b.Post("/console/signin", url.Values{"email": {email}, "password": {password}})
 	if p.Status != http.StatusSeeOther || p.Location != "/console/" {
 		b.s.t.Fatalf("sign in %s: %d %s\n%s", email, p.Status, p.Location, p.Text())
 	}
 }
 
 // cookie is the browser's console session cookie ("" without one).
-func (b *browser) cookie() string {
-	u, _ := url.Parse(b.s.URL)
-	for _, c := range b.c.Jar.Cookies(u) {
-		if c.Name == console.SessionCookie {
-			return c.Value
-		}
-	}
-	return ""
-}
+func (b *browser) cookie() string { return b.Cookie(console.SessionCookie) }

@@ -19,18 +19,18 @@ func TestStaffSignInWithAPasswordLandsOnTheTenantsListAndSignsOut(t *testing.T) 
 	s := newSite(t, console.Limits{})
 	s.add("ops@vendor.example", staff.Support)
 	b := s.browser()
-	if p := b.get("/console/"); p.Status != http.StatusOK || !strings.Contains(p.Text(), "Sign in with your staff account") {
+	if p := b.Get("/console/"); p.Status != http.StatusOK || !strings.Contains(p.Text(), "Sign in with your staff account") {
 		t.Fatalf("the console before signing in: %d\n%s", p.Status, p.Text())
 	}
 	b.signIn("ops@vendor.example")
-	p := b.get("/console/")
+	p := b.Get("/console/")
 	if p.Status != http.StatusOK || !strings.Contains(p.Text(), "Contoso") || !strings.Contains(p.Text(), "ops@vendor.example (support)") {
 		t.Fatalf("the tenants list: %d\n%s", p.Status, p.Text())
 	}
-	if p := b.post("/console/signout", url.Values{}); p.Status != http.StatusOK || !strings.Contains(p.Text(), "You are signed out.") {
+	if p := b.Post("/console/signout", url.Values{}); p.Status != http.StatusOK || !strings.Contains(p.Text(), "You are signed out.") {
 		t.Fatalf("sign out: %d\n%s", p.Status, p.Text())
 	}
-	if p := b.get("/console/"); strings.Contains(p.Text(), "Contoso") {
+	if p := b.Get("/console/"); strings.Contains(p.Text(), "Contoso") {
 		t.Error("the tenants list after signing out")
 	}
 	if s.audited("staff:ops@vendor.example", "staff.signed_in") != 1 || s.audited("staff:ops@vendor.example", "staff.signed_out") != 1 {
@@ -44,7 +44,7 @@ func TestSigningInRenewsTheSessionTokenSoOnePlantedBeforeGrantsNothing(t *testin
 	s := newSite(t, console.Limits{})
 	s.add("ops@vendor.example", staff.Support)
 	b := s.browser()
-	b.get("/console/signin")
+	b.Get("/console/signin")
 	planted := b.cookie()
 	if planted == "" {
 		t.Fatal("the sign-in page set no session cookie")
@@ -54,7 +54,7 @@ func TestSigningInRenewsTheSessionTokenSoOnePlantedBeforeGrantsNothing(t *testin
 		t.Fatalf("the session token did not change at sign-in (%q)", planted)
 	}
 	attacker := s.browser()
-	p := attacker.do(http.MethodGet, "/console/", nil, "Cookie", console.SessionCookie+"="+planted)
+	p := attacker.Do(http.MethodGet, "/console/", nil, "Cookie", console.SessionCookie+"="+planted)
 	if strings.Contains(p.Text(), "Contoso") || !strings.Contains(p.Text(), "Sign in with your staff account") {
 		t.Fatalf("the planted token after the victim signed in: %d\n%s", p.Status, p.Text())
 	}
@@ -65,16 +65,16 @@ func TestAFormWithoutItsTokenOrFromAnotherSiteIsRefusedAndChangesNothing(t *test
 	s.add("ops@vendor.example", staff.Support)
 	b := s.browser()
 	b.signIn("ops@vendor.example")
-	b.get("/console/tenants/" + s.Tenant.String() + "/users/")
+	b.Get("/console/tenants/" + s.Tenant.String() + "/users/")
 	add := "/console/tenants/" + s.Tenant.String() + "/users/add"
 	for name, try := range map[string]func() page{
-		"no token":    func() page { return b.post(add, url.Values{"users": {"a@contoso.example"}, "csrf": {""}}) },
-		"wrong token": func() page { return b.post(add, url.Values{"users": {"a@contoso.example"}, "csrf": {"forged"}}) },
+		"no token":    func() page { return b.Post(add, url.Values{"users": {"a@contoso.example"}, "csrf": {""}}) },
+		"wrong token": func() page { return b.Post(add, url.Values{"users": {"a@contoso.example"}, "csrf": {"forged"}}) },
 		"another site": func() page {
-			return b.post(add, url.Values{"users": {"a@contoso.example"}}, "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example")
+			return b.Post(add, url.Values{"users": {"a@contoso.example"}}, "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example")
 		},
 		"sign-in without token": func() page {
-			return s.browser().post("/console/signin", url.Values{"email": {"ops@vendor.example"}, "password": {password}, "csrf": {""}})
+			return s.browser().Post("/console/signin", url.Values{"email": {"ops@vendor.example"}, "password": {password}, "csrf": {""}})
 		},
 	} {
 		if p := try(); p.Status != http.StatusForbidden || !strings.Contains(p.Text(), "expired or was sent from another site") {
@@ -93,10 +93,10 @@ func TestALockedAccountIsRefusedEvenWithItsPasswordInTheWordsOfAnyRefusal(t *tes
 	s := newSite(t, console.Limits{})
 	s.add("ops@vendor.example", staff.Support)
 	b := s.browser()
-	b.get("/console/signin")
+	b.Get("/console/signin")
 	answer := func(email, pw string) string {
 		t.Helper()
-		p := b.post("/console/signin", url.Values{"email": {email}, "password": {pw}})
+		p := b.Post("/console/signin", url.Values{"email": {email}, "password": {pw}})
 		if p.Status != http.StatusUnauthorized || !strings.Contains(p.Text(), refused) {
 			t.Fatalf("%s: %d\n%s", email, p.Status, p.Text())
 		}
@@ -122,9 +122,9 @@ func TestSignInAttemptsAreLimitedPerAccountAndPerAddress(t *testing.T) {
 	t.Run("per account", func(t *testing.T) {
 		s := newSite(t, console.Limits{PerAccount: 3, PerIP: 100})
 		b := s.browser()
-		b.get("/console/signin")
+		b.Get("/console/signin")
 		for i := range 4 {
-			p := b.post("/console/signin", url.Values{"email": {"someone@vendor.example"}, "password": {"guess"}})
+			p := b.Post("/console/signin", url.Values{"email": {"someone@vendor.example"}, "password": {"guess"}})
 			want := http.StatusUnauthorized
 			if i == 3 {
 				want = http.StatusTooManyRequests
@@ -133,16 +133,16 @@ func TestSignInAttemptsAreLimitedPerAccountAndPerAddress(t *testing.T) {
 				t.Fatalf("attempt %d: %d, want %d\n%s", i+1, p.Status, want, p.Text())
 			}
 		}
-		if p := b.post("/console/signin", url.Values{"email": {"other@vendor.example"}, "password": {"guess"}}); p.Status != http.StatusUnauthorized {
+		if p := b.Post("/console/signin", url.Values{"email": {"other@vendor.example"}, "password": {"guess"}}); p.Status != http.StatusUnauthorized {
 			t.Errorf("another account from the same address: %d, want 401", p.Status)
 		}
 	})
 	t.Run("per address", func(t *testing.T) {
 		s := newSite(t, console.Limits{PerAccount: 100, PerIP: 3})
 		b := s.browser()
-		b.get("/console/signin")
+		b.Get("/console/signin")
 		for i, email := range []string{"a@vendor.example", "b@vendor.example", "c@vendor.example", "d@vendor.example"} {
-			p := b.post("/console/signin", url.Values{"email": {email}, "password": {"guess"}})
+			p := b.Post("/console/signin", url.Values{"email": {email}, "password": {"guess"}})
 			want := http.StatusUnauthorized
 			if i == 3 {
 				want = http.StatusTooManyRequests
@@ -160,11 +160,11 @@ func TestATOTPAccountEnrollsOnItsAccountPageThenSignsInWithACode(t *testing.T) {
 	s.add("ops@vendor.example", staff.Admin)
 	b := s.browser()
 	b.signIn("ops@vendor.example")
-	b.get("/console/account")
-	if p := b.post("/console/account/totp/new", url.Values{}); p.Status != http.StatusSeeOther {
+	b.Get("/console/account")
+	if p := b.Post("/console/account/totp/new", url.Values{}); p.Status != http.StatusSeeOther {
 		t.Fatalf("start enrollment: %d\n%s", p.Status, p.Text())
 	}
-	p := b.get("/console/account")
+	p := b.Get("/console/account")
 	secret := between(p.Body, `id="totp-secret">`, "<")
 	if len(secret) != 32 || !strings.Contains(unescapeAmp(p.Body), "otpauth://totp/Presence%20Bridge:ops@vendor.example?") {
 		t.Fatalf("the enrollment page shows no secret and otpauth URL:\n%s", p.Body)
@@ -176,10 +176,10 @@ func TestATOTPAccountEnrollsOnItsAccountPageThenSignsInWithACode(t *testing.T) {
 		}
 		return c
 	}
-	if p := b.post("/console/account/totp", url.Values{"code": {"000000"}}); p.Status != http.StatusUnprocessableEntity {
+	if p := b.Post("/console/account/totp", url.Values{"code": {"000000"}}); p.Status != http.StatusUnprocessableEntity {
 		t.Fatalf("a wrong code at enrollment: %d", p.Status)
 	}
-	if p := b.post("/console/account/totp", url.Values{"code": {code()}}); p.Status != http.StatusOK || !strings.Contains(p.Text(), "authenticator app is set up") {
+	if p := b.Post("/console/account/totp", url.Values{"code": {code()}}); p.Status != http.StatusOK || !strings.Contains(p.Text(), "authenticator app is set up") {
 		t.Fatalf("enroll: %d\n%s", p.Status, p.Text())
 	}
 	if s.audited("staff:ops@vendor.example", "staff.totp_enrolled") != 1 {
@@ -189,19 +189,19 @@ func TestATOTPAccountEnrollsOnItsAccountPageThenSignsInWithACode(t *testing.T) {
 	// The next sign-in asks for a code, and only a right one (not the one
 	// that enrolled, used already) lets the account in.
 	c := s.browser()
-	c.get("/console/signin")
-	if p := c.post("/console/signin", url.Values{"email": {"ops@vendor.example"}, "password": {password}}); p.Status != http.StatusSeeOther || p.Location != "/console/signin/code" {
+	c.Get("/console/signin")
+	if p := c.Post("/console/signin", url.Values{"email": {"ops@vendor.example"}, "password": {password}}); p.Status != http.StatusSeeOther || p.Location != "/console/signin/code" {
 		t.Fatalf("password of a TOTP account: %d %s", p.Status, p.Location)
 	}
-	if p := c.get("/console/"); strings.Contains(p.Text(), "Contoso") {
+	if p := c.Get("/console/"); strings.Contains(p.Text(), "Contoso") {
 		t.Fatal("signed in before the code")
 	}
-	c.get("/console/signin/code")
-	if p := c.post("/console/signin/code", url.Values{"code": {code()}}); p.Status != http.StatusUnauthorized || !strings.Contains(p.Text(), refused) {
+	c.Get("/console/signin/code")
+	if p := c.Post("/console/signin/code", url.Values{"code": {code()}}); p.Status != http.StatusUnauthorized || !strings.Contains(p.Text(), refused) {
 		t.Fatalf("the code used to enroll, used again: %d\n%s", p.Status, p.Text())
 	}
 	now = now.Add(30 * time.Second)
-	if p := c.post("/console/signin/code", url.Values{"code": {code()}}); p.Status != http.StatusSeeOther || p.Location != "/console/" {
+	if p := c.Post("/console/signin/code", url.Values{"code": {code()}}); p.Status != http.StatusSeeOther || p.Location != "/console/" {
 		t.Fatalf("a fresh code: %d %s\n%s", p.Status, p.Location, p.Text())
 	}
 }
@@ -214,7 +214,7 @@ func TestADisabledAccountIsSignedOutAtItsNextRequest(t *testing.T) {
 	if _, err := s.Staff.Disable(t.Context(), "ops@vendor.example", "staff:boss@vendor.example"); err != nil {
 		t.Fatal(err)
 	}
-	if p := b.get("/console/"); p.Status != http.StatusForbidden || !strings.Contains(p.Text(), "disabled, so you are signed out") {
+	if p := b.Get("/console/"); p.Status != http.StatusForbidden || !strings.Contains(p.Text(), "disabled, so you are signed out") {
 		t.Fatalf("after disable: %d\n%s", p.Status, p.Text())
 	}
 }

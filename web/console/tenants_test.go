@@ -20,15 +20,15 @@ func TestAViewerSeesATenantsPagesWithoutActionsAndAForgedChangeIs403(t *testing.
 	b.signIn("look@vendor.example")
 	base := "/console/tenants/" + s.Tenant.String()
 	for _, section := range []string{"/", "/monitors/", "/users/", "/integration/", "/app/", "/admins/", "/audit/"} {
-		if p := b.get(base + section); p.Status != http.StatusOK || !strings.Contains(p.Text(), "Contoso") {
+		if p := b.Get(base + section); p.Status != http.StatusOK || !strings.Contains(p.Text(), "Contoso") {
 			t.Errorf("%s: %d\n%s", section, p.Status, p.Text())
 		}
 	}
-	if p := b.get(base + "/users/"); strings.Contains(p.Body, `id="add-users"`) {
+	if p := b.Get(base + "/users/"); strings.Contains(p.Body, `id="add-users"`) {
 		t.Error("the Users page offers a viewer its Add button")
 	}
 	// Forged with the session's own token, as a viewer could.
-	p := b.post(base+"/users/add", url.Values{"users": {"adele@contoso.example"}})
+	p := b.Post(base+"/users/add", url.Values{"users": {"adele@contoso.example"}})
 	if p.Status != http.StatusForbidden || !strings.Contains(p.Text(), "Your role (viewer) does not allow this.") {
 		t.Fatalf("a viewer's forged add: %d\n%s", p.Status, p.Text())
 	}
@@ -44,8 +44,8 @@ func TestSupportActsOnATenantAuditedAsTheStaffMember(t *testing.T) {
 	b := s.browser()
 	b.signIn("help@vendor.example")
 	base := "/console/tenants/" + s.Tenant.String()
-	b.get(base + "/users/")
-	if p := b.post(base+"/users/add", url.Values{"users": {"adele@contoso.example"}}); p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location, base+"/users/") {
+	b.Get(base + "/users/")
+	if p := b.Post(base+"/users/add", url.Values{"users": {"adele@contoso.example"}}); p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location, base+"/users/") {
 		t.Fatalf("support adds a user: %d %s\n%s", p.Status, p.Location, p.Text())
 	}
 	var n int
@@ -53,7 +53,7 @@ func TestSupportActsOnATenantAuditedAsTheStaffMember(t *testing.T) {
 		s.Tenant).Scan(&n); err != nil || n == 0 {
 		t.Errorf("the change is not audited as the staff member with the tenant (%d, %v)", n, err)
 	}
-	if p := b.get(base + "/audit/"); !strings.Contains(p.Text(), "staff:help@vendor.example") {
+	if p := b.Get(base + "/audit/"); !strings.Contains(p.Text(), "staff:help@vendor.example") {
 		t.Errorf("the tenant's audit log does not show the staff member:\n%s", p.Text())
 	}
 }
@@ -66,7 +66,7 @@ func TestAStaffSessionDoesNotReachATenantsAPI(t *testing.T) {
 	b := s.browser()
 	b.signIn("root@vendor.example")
 	for _, path := range []string{"/api/v1/tenant", "/api/v1/users", "/api/v1/api-keys"} {
-		if p := b.get(path); p.Status != http.StatusUnauthorized {
+		if p := b.Get(path); p.Status != http.StatusUnauthorized {
 			t.Errorf("GET %s with the console's session cookie: %d, want 401\n%s", path, p.Status, p.Body)
 		}
 	}
@@ -78,7 +78,7 @@ func TestOnlyAdminsSeeTheStaffList(t *testing.T) {
 		s.add(email, role)
 		b := s.browser()
 		b.signIn(email)
-		p := b.get("/console/staff")
+		p := b.Get("/console/staff")
 		want := http.StatusForbidden
 		if role == staff.Admin {
 			want = http.StatusOK
@@ -89,7 +89,7 @@ func TestOnlyAdminsSeeTheStaffList(t *testing.T) {
 		if role == staff.Admin && !strings.Contains(p.Text(), "help@vendor.example") {
 			t.Errorf("the staff list:\n%s", p.Text())
 		}
-		if nav := strings.Contains(b.get("/console/").Body, `id="nav-staff"`); nav != (role == staff.Admin) {
+		if nav := strings.Contains(b.Get("/console/").Body, `id="nav-staff"`); nav != (role == staff.Admin) {
 			t.Errorf("%s: Staff in the navigation %v", role, nav)
 		}
 	}
@@ -103,7 +103,7 @@ func TestTheTenantsListSearchesAndPagesAndAnUnknownTenantIsNotFound(t *testing.T
 	s.add("look@vendor.example", staff.Viewer)
 	b := s.browser()
 	b.signIn("look@vendor.example")
-	p := b.get("/console/?q=fabrikam")
+	p := b.Get("/console/?q=fabrikam")
 	if strings.Count(p.Body, `class="user-upn"`) != 50 || strings.Contains(p.Text(), "Contoso") || !strings.Contains(p.Text(), "Fabrikam 49") {
 		t.Fatalf("the first page of the search:\n%s", p.Text())
 	}
@@ -112,12 +112,12 @@ func TestTheTenantsListSearchesAndPagesAndAnUnknownTenantIsNotFound(t *testing.T
 		t.Fatalf("no next page link:\n%s", p.Text())
 	}
 	next := unescapeAmp(m[1])
-	p = b.get(next)
+	p = b.Get(next)
 	if strings.Count(p.Body, `class="user-upn"`) != 10 || !strings.Contains(p.Text(), "Fabrikam 59") || strings.Contains(p.Body, `id="next-page"`) {
 		t.Fatalf("the second page:\n%s", p.Text())
 	}
 	for _, path := range []string{"/console/tenants/6f1e0b1c-0000-4000-8000-000000000000/", "/console/tenants/not-an-id/"} {
-		if p := b.get(path); p.Status != http.StatusNotFound {
+		if p := b.Get(path); p.Status != http.StatusNotFound {
 			t.Errorf("%s: %d, want 404", path, p.Status)
 		}
 	}
