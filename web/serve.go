@@ -7,20 +7,32 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 )
 
-// shutdownGrace is how long requests in flight may take to finish once
-// shutdown starts; orchestrators usually kill after 30 s, so we stay below.
-const shutdownGrace = 20 * time.Second
+// Server serves the product's handler on one listener and shuts down as a
+// rolling deploy needs: it stops accepting, asks long-lived responses to
+// end, lets the other requests finish, and cuts what is left at the
+// caller's deadline, saying what that was.
+type Server struct {
+	srv      *http.Server
+	ln       net.Listener
+	stopping chan struct{} // closed when Shutdown begins
 
-// Serve runs h on ln until ctx is done, then shuts down gracefully: it stops
-// accepting connections and lets requests in flight finish for up to 20 s.
-// It returns nil after a clean shutdown, an error if the listener failed or
-// connections had to be cut at the deadline.
-func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
-	srv := &http.Server{
-		Handler:           h,
+	mu       sync.Mutex
+	inFlight map[*http.Request]struct{}
+}
+
+type stoppingKey struct{}
+
+// NewServer returns a Server for h on ln; Serve runs it.
+func NewServer(ln net.Listener, h http.Handler, logger *slog.Logger) *Server {
+	s := &Server{ln: ln, stopping: make(chan struct{}), inFlight: map[*http.Request]struct{}{}}
+	s.srv = &http.Server{
+		Handler:           s.track(h),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// No WriteTimeout: the SSE stream (/api/v1/events) holds a response
@@ -29,29 +41,81 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Lo
 		WriteTimeout: 0,
 		IdleTimeout:  120 * time.Second,
 		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		// Requests get ctx's values but not its cancellation: on shutdown,
-		// requests in flight should finish, not fail at once.
-		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		// Requests are not cancelled when shutdown starts: those in flight
+		// should finish, not fail at once. Long-lived ones watch Stopping.
+		BaseContext: func(net.Listener) context.Context {
+			return context.WithValue(context.Background(), stoppingKey{}, (<-chan struct{})(s.stopping))
+		},
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve http on %s: %w", ln.Addr(), err)
-	case <-ctx.Done():
-	}
+	s.srv.RegisterOnShutdown(func() { close(s.stopping) })
+	return s
+}
 
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
-	defer cancel()
-	err := srv.Shutdown(shutdownCtx)
-	if err != nil {
-		// Deadline passed with requests still running (long-lived streams
-		// among them): cut them rather than leave them behind us.
-		srv.Close()
-		err = fmt.Errorf("shut down http server: %w", err)
+// Stopping is closed when the server serving ctx's request begins to shut
+// down. A response that would otherwise stay open (the event stream) ends
+// then, so that the drain does not wait for it and its client reconnects
+// to an instance that stays. Nil, never closed, outside a Server.
+func Stopping(ctx context.Context) <-chan struct{} {
+	ch, _ := ctx.Value(stoppingKey{}).(<-chan struct{})
+	return ch
+}
+
+// Serve accepts connections until Shutdown. It returns nil after a
+// shutdown, the listener's error otherwise.
+func (s *Server) Serve() error {
+	if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve http on %s: %w", s.ln.Addr(), err)
 	}
-	if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) {
-		err = errors.Join(err, fmt.Errorf("serve http on %s: %w", ln.Addr(), serveErr))
+	return nil
+}
+
+// Shutdown stops accepting connections, closes Stopping, and waits for the
+// requests in flight until ctx ends. Those still running then are cut, and
+// the error names them.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	if err == nil {
+		return nil
 	}
-	return err
+	if ctx.Err() == nil { // all finished, but the listener would not close
+		return fmt.Errorf("shut down http on %s: %w", s.ln.Addr(), err)
+	}
+	running := s.running()
+	s.srv.Close()
+	if len(running) == 0 { // they finished as the deadline passed
+		return nil
+	}
+	return fmt.Errorf("http: %s still running, cut", strings.Join(running, ", "))
+}
+
+// track keeps the requests in flight, so that a shutdown cut short can say
+// which did not finish.
+func (s *Server) track(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.inFlight[r] = struct{}{}
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			delete(s.inFlight, r)
+			s.mu.Unlock()
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// running lists the requests in flight as "METHOD path", the first few.
+func (s *Server) running() []string {
+	const shown = 5
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for r := range s.inFlight {
+		out = append(out, r.Method+" "+r.URL.Path)
+	}
+	slices.Sort(out)
+	if len(out) > shown {
+		out = append(out[:shown], fmt.Sprintf("and %d more", len(out)-shown))
+	}
+	return out
 }

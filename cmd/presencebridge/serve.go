@@ -57,9 +57,10 @@ func runRole(ctx context.Context, r role, stdout io.Writer) error {
 	return start(ctx, cfg, r, func(baseURL string) {})
 }
 
-// start runs role r until ctx is cancelled (SIGINT/SIGTERM), then shuts down
-// gracefully: the web server drains requests, River finishes running jobs.
-// onListening is called with the base URL once the server accepts requests.
+// start runs role r until ctx is cancelled (SIGINT/SIGTERM) or a part of it
+// fails, then shuts down within PB_SHUTDOWN_TIMEOUT in the order
+// shutdown.go gives. onListening is called with the base URL once the
+// server accepts requests.
 func start(ctx context.Context, cfg *config.Config, r role, onListening func(baseURL string)) error {
 	// Listen first: a port in use is the most common start failure and must
 	// be reported before anything else is touched.
@@ -72,7 +73,14 @@ func start(ctx context.Context, cfg *config.Config, r role, onListening func(bas
 	if err != nil {
 		return err
 	}
-	defer a.Close()
+	abandoned := false
+	defer func() {
+		if abandoned {
+			a.abandon()
+		} else {
+			a.Close()
+		}
+	}()
 	if err := schema.Up(ctx, a.pool, a.logger); err != nil {
 		return err
 	}
@@ -100,7 +108,12 @@ func start(ctx context.Context, cfg *config.Config, r role, onListening func(bas
 		return err
 	}
 
-	g, gctx := errgroup.WithContext(ctx)
+	// What requests need lives on past the signal until the server has
+	// drained (shutdown.go): the intake committer answers the POSTs in
+	// flight. A part that fails ends it at once, and starts the shutdown.
+	run, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRun()
+	g, gctx := errgroup.WithContext(run)
 	svc, err := a.onboardingService(base)
 	if err != nil {
 		return err
@@ -150,25 +163,28 @@ func start(ctx context.Context, cfg *config.Config, r role, onListening func(bas
 		},
 		AdminPrefixes: adminPrefixes(cfg),
 	})
+	down := shutdown{timeout: cfg.ShutdownTimeout, stopRun: stopRun, parts: g}
 	if r.worker {
-		if err := client.Start(gctx); err != nil {
+		// Not on ctx: cancelling River's start context cancels its jobs at
+		// once; the shutdown lets them finish first.
+		if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 			return fmt.Errorf("start workers: %w", err)
 		}
-		g.Go(func() error {
-			<-gctx.Done()
-			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-			defer cancel()
-			if err := client.Stop(stopCtx); err != nil {
-				a.logger.Warn("workers did not stop in time; River will retry their jobs", "err", err)
-			}
-			return nil
-		})
+		down.jobs = client
 	}
-	g.Go(func() error { return web.Serve(gctx, ln, handler, a.logger) })
+	down.server = web.NewServer(ln, handler, a.logger)
+	g.Go(down.server.Serve)
 	a.logger.Info("presencebridge started", "url", base, "version", version()) // the logger names the role
 	onListening(base)
-	err = g.Wait()
-	a.logger.Info("presencebridge stopped")
+	select {
+	case <-ctx.Done():
+	case <-gctx.Done():
+	}
+	inTime, err := down.run()
+	abandoned = !inTime
+	if inTime {
+		a.logger.Info("presencebridge stopped")
+	}
 	return err
 }
 

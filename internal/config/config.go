@@ -79,7 +79,7 @@ type Config struct {
 	SMTPFrom     string `env:"SMTP_FROM" help:"sender address of alert mail, such as Presence Bridge <alerts@example.com> (required with PB_SMTP_HOST)"`
 	SMTPTLS      string `env:"SMTP_TLS" envDefault:"mandatory" help:"mandatory (STARTTLS or no mail) or opportunistic (STARTTLS when the server offers it; a password is still never sent in clear)"`
 
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s" help:"how long a SIGTERM waits for requests and jobs in flight"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s" help:"bound on the whole shutdown after SIGTERM: requests drain, then workers and jobs stop; past it the process exits 1 naming what did not stop"`
 }
 
 // Production reports whether the strict production checks apply.

@@ -10,9 +10,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 
 	"presencebridge/internal/store"
 )
@@ -38,7 +38,7 @@ type Options struct {
 
 // NewClient builds the River client, over st's pool, with every worker and
 // periodic job.
-func NewClient(st *store.Store, opts Options) (*river.Client[pgx.Tx], error) {
+func NewClient(st *store.Store, opts Options) (*Client, error) {
 	if opts.MaxWorkers == 0 {
 		opts.MaxWorkers = 20
 	}
@@ -53,9 +53,11 @@ func NewClient(st *store.Store, opts Options) (*river.Client[pgx.Tx], error) {
 		river.AddWorker(workers, &AlertMailWorker{m: opts.Alerts})
 	}
 
+	running := newRunning()
 	cfg := &river.Config{
-		Logger:  opts.Logger,
-		Workers: workers,
+		Logger:     opts.Logger,
+		Workers:    workers,
+		Middleware: []rivertype.Middleware{running},
 		// River's own logs are chatty at info; ours say what matters.
 		JobTimeout: time.Minute,
 	}
@@ -79,7 +81,7 @@ func NewClient(st *store.Store, opts Options) (*river.Client[pgx.Tx], error) {
 	if err != nil {
 		return nil, fmt.Errorf("job client: %w", err)
 	}
-	return client, nil
+	return &Client{Client: client, running: running}, nil
 }
 
 // SessionSweepArgs asks for expired browser sessions to be deleted.

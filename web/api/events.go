@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"presencebridge/internal/presence"
 	"presencebridge/internal/store"
+	"presencebridge/web"
 )
 
 // The event stream, GET /api/v1/events: Server-Sent Events for platforms
@@ -32,7 +34,8 @@ func (d Deps) registerEvents(api huma.API) {
 	op.Description = "Each event is `id: <position>`, `event: " + presence.EventType + "`, `data: <the event as JSON, as webhooks carry it>`. " +
 		"`data.source` says why the event was sent: `notification` (Teams changed, Graph told us), `repair` (a re-read found a change " +
 		"notifications missed) or `sync` (POST /sync asked for the current state: sent changed or not). " +
-		"A comment line is sent as heartbeat while idle. Reconnect with Last-Event-ID to resume without loss."
+		"A comment line is sent as heartbeat while idle. When the instance serving it shuts down, the stream ends with a comment " +
+		"and a short `retry`. Reconnect with Last-Event-ID to resume without loss."
 	op.Errors = append(op.Errors, http.StatusBadRequest)
 	op.Responses = map[string]*huma.Response{"200": {
 		Description: "The stream: text/event-stream, open until the client leaves.",
@@ -66,12 +69,14 @@ func (d Deps) registerEvents(api huma.API) {
 }
 
 // stream writes the tenant's events after position last, then new ones as
-// they commit, with a comment line as heartbeat, until the client leaves.
+// they commit, with a comment line as heartbeat, until the client leaves
+// or the server shuts down.
 func (d Deps) stream(hctx huma.Context, tenant uuid.UUID, last int64) {
 	ctx := hctx.Context()
 	w := hctx.BodyWriter()
 	_, rw := humachi.Unwrap(hctx)
 	rc := http.NewResponseController(rw) // flushes through wrapping writers
+	stopping := web.Stopping(ctx)
 	wake, stop := d.Subscribe(tenant)
 	defer stop()
 	hctx.SetHeader("Content-Type", "text/event-stream")
@@ -100,6 +105,13 @@ func (d Deps) stream(hctx huma.Context, tenant uuid.UUID, last int64) {
 		}
 		select {
 		case <-ctx.Done():
+			return
+		case <-stopping:
+			// This instance is going away: the client comes back, to one
+			// that stays, and resumes with Last-Event-ID. The retry is
+			// spread so that a thousand streams do not land at one instant.
+			fmt.Fprintf(w, ": server shutting down\nretry: %d\n\n", 500+rand.IntN(2000))
+			rc.Flush()
 			return
 		case <-wake:
 		case <-heartbeat.C:
