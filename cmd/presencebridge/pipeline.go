@@ -45,7 +45,8 @@ func startPipeline(ctx context.Context, g *errgroup.Group, a *app, r role, res a
 	if r.web {
 		c := intake.NewCommitter(a.pool, intake.CommitterOptions{})
 		g.Go(func() error { c.Run(ctx); return nil })
-		p.hook = graphhook.New(graphhook.Deps{Subs: a.store, Committer: c, Logger: a.logger, Metrics: a.metrics})
+		p.hook = graphhook.New(graphhook.Deps{Subs: a.store, Committer: c, Changes: a.store, Logger: a.logger, Metrics: a.metrics})
+		g.Go(func() error { p.hook.Run(ctx); return nil })
 		keys := keycache.New(a.store, keycache.Options{Logger: a.logger})
 		g.Go(func() error { keys.Run(ctx); return nil })
 		p.api = api.Routes(api.Deps{Store: a.store, Keys: keys, Subscribe: hub.Subscribe, Logger: a.logger, RateLimit: a.cfg.APIRateLimit,

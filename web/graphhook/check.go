@@ -53,7 +53,7 @@ type checkedItem struct {
 func (h *Handler) check(ctx context.Context, raws []json.RawMessage) (*sorted, error) {
 	items := make([]checkedItem, len(raws))
 	var queries []store.SubscriptionQuery
-	asked := map[string]int{} // graph id and hash → place in queries, plus one
+	asked := map[string]int{} // unknownKey → place in queries, plus one
 	for i, raw := range raws {
 		it := &items[i]
 		if err := json.Unmarshal(raw, &it.n); err != nil || it.n.SubscriptionID == "" {
@@ -69,22 +69,23 @@ func (h *Handler) check(ctx context.Context, raws []json.RawMessage) (*sorted, e
 			it.reason = matches(key, it.hash)
 			continue
 		}
-		q := it.n.SubscriptionID + "\x00" + string(it.hash)
+		if h.cache.isUnknown(it.n.SubscriptionID, it.hash) {
+			it.reason = rejectUnknown
+			continue
+		}
+		q := unknownKey(it.n.SubscriptionID, it.hash)
 		if it.query = asked[q]; it.query == 0 {
 			queries = append(queries, store.SubscriptionQuery{GraphID: it.n.SubscriptionID, ClientStateHash: it.hash})
 			it.query, asked[q] = len(queries), len(queries)
 		}
 	}
 	if len(queries) > 0 {
+		gen := h.cache.generation()
 		keys, err := h.d.Subs.SubscriptionKeys(ctx, queries)
 		if err != nil {
 			return nil, fmt.Errorf("look up %d subscriptions: %w", len(queries), err)
 		}
-		for _, k := range keys {
-			if k.GraphID != "" { // one being created is not: its id is not stored yet
-				h.cache.remember(k)
-			}
-		}
+		h.cache.learn(gen, queries, keys)
 		for i := range items {
 			if it := &items[i]; it.query > 0 {
 				it.reason = matches(keys[it.query-1], it.hash)

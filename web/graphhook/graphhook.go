@@ -43,8 +43,10 @@ type Committer interface {
 type Deps struct {
 	Subs      Subscriptions
 	Committer Committer
-	Logger    *slog.Logger
-	Metrics   prometheus.Registerer
+	// Changes opens the LISTEN connection of Run (optional).
+	Changes Listener
+	Logger  *slog.Logger
+	Metrics prometheus.Registerer
 }
 
 // Handler serves POST /notifications and POST /lifecycle.

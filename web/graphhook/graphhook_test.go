@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
@@ -38,6 +39,9 @@ type fixture struct {
 	// counts the statements it sent there.
 	subs    *pgxpool.Pool
 	lookups *queryCounter
+	h       *Handler
+	// stopListening ends the receiver's Run.
+	stopListening func()
 }
 
 // queryCounter counts the statements sent through a pool that name a
@@ -99,8 +103,19 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(cancel)
 	go c.Run(cctx)
 	f.subs, f.lookups = tracedPool(t, f.pool, "subscriptions")
-	h := New(Deps{Subs: store.New(f.subs, nil), Committer: c, Metrics: f.metrics,
+	h := New(Deps{Subs: store.New(f.subs, nil), Committer: c, Changes: st, Metrics: f.metrics,
 		Logger: slog.New(slog.NewJSONHandler(f.logs, nil))})
+	lctx, stop := context.WithCancel(cctx)
+	listening := make(chan struct{})
+	go func() { defer close(listening); h.Run(lctx) }()
+	// Its LISTEN connection is the pool's until it stops: pool.Close waits for it.
+	f.stopListening = func() { stop(); <-listening }
+	for deadline := time.Now().Add(5 * time.Second); !h.cache.isTrusted(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the receiver does not listen for changes of subscriptions")
+		}
+	}
+	f.h = h
 	r := chi.NewRouter()
 	r.Route("/graph", h.Routes)
 	f.srv = httptest.NewServer(r)
@@ -249,6 +264,7 @@ func TestDatabaseDownMeans503NeverA202(t *testing.T) {
 	if code, _ := f.post(t, "/graph/notifications", `{"value":[`+item("sub-1", "state-1", "u1")+`]}`); code != http.StatusAccepted {
 		t.Fatalf("warm-up POST: %d", code)
 	}
+	f.stopListening()
 	f.pool.Close()
 	f.subs.Close()
 	for name, it := range map[string]string{"commit": item("sub-1", "state-1", "u1"), "lookup": item("sub-2", "state-1", "u1")} {

@@ -5,6 +5,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"presencebridge/internal/store"
+	"presencebridge/internal/testkit"
 )
 
 // unknownItems are n items of n different subscriptions nobody made.
@@ -31,5 +35,54 @@ func TestAPostNamingAThousandUnknownSubscriptionsCostsOneLookupAndItsGenuineItem
 	}
 	if rows, items, _ := f.inbox(t); rows != 1 || items != 1 {
 		t.Errorf("inbox: %d rows, %d items; want the genuine item", rows, items)
+	}
+}
+
+// Forged items that repeat the ids they name cost one lookup, not one per
+// POST: what matched no subscription is remembered.
+func TestUnknownSubscriptionsNamedAgainCostNoLookup(t *testing.T) {
+	f := newFixture(t)
+	body := `{"value":[` + strings.Join(unknownItems("sub-x", 100), ",") + `]}`
+	for range 3 {
+		if code, b := f.post(t, "/graph/notifications", body); code != http.StatusAccepted {
+			t.Fatalf("POST: %d %s", code, b)
+		}
+	}
+	if n := f.lookups.n.Load(); n != 1 {
+		t.Errorf("three POSTs of the same 100 unknown subscriptions sent %d statements on subscriptions, want 1", n)
+	}
+	if rows, _, _ := f.inbox(t); rows != 0 {
+		t.Errorf("forged POSTs left %d inbox rows", rows)
+	}
+}
+
+// A subscription id refused as unknown can come to be ours — a subscription
+// Graph already held is adopted after a 409 (engine.resolveConflict) — and
+// its notifications are accepted at once, not when the memory of the
+// refusal expires: the change is announced to every receiver.
+func TestASubscriptionAdoptedAfterItsIdWasRefusedIsAcceptedAtOnce(t *testing.T) {
+	f := newFixture(t)
+	adopted := `{"value":[` + item("sub-adopted", "state-9", "u1") + `]}`
+	if code, b := f.post(t, "/graph/notifications", adopted); code != http.StatusAccepted {
+		t.Fatalf("POST: %d %s", code, b)
+	}
+	if rows, _, _ := f.inbox(t); rows != 0 {
+		t.Fatalf("an unknown subscription's item was committed")
+	}
+	// The subscription being created (clientState "state-2") adopts it.
+	testkit.Exec(t, f.pool, `UPDATE subscriptions SET graph_id = 'sub-adopted', client_state_hash = $1 WHERE graph_id IS NULL`,
+		store.ClientStateHash("state-9"))
+	start := time.Now()
+	for {
+		if code, b := f.post(t, "/graph/notifications", adopted); code != http.StatusAccepted {
+			t.Fatalf("POST: %d %s", code, b)
+		}
+		if rows, _, _ := f.inbox(t); rows == 1 {
+			break
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("the adopted subscription's item is still refused %v after the adoption", time.Since(start))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
