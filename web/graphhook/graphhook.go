@@ -19,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -97,11 +98,17 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, tok)
 		return
 	}
+	ctx, cancel := context.WithDeadline(r.Context(), start.Add(Deadline))
+	defer cancel()
+	// Through web's middleware too: chi's wrapper unwraps to the connection.
+	if err := http.NewResponseController(w).SetReadDeadline(start.Add(Deadline)); err != nil {
+		h.d.Logger.Warn("notification: no read deadline on the body; the server's read timeout bounds it", "err", err)
+	}
 	coll, ok := h.read(w, r)
 	if !ok {
 		return
 	}
-	s, err := h.check(r.Context(), coll.Value)
+	s, err := h.check(ctx, coll.Value)
 	if err != nil {
 		h.d.Logger.Error("notification: subscription lookup failed", "err", err)
 		unavailable(w)
@@ -119,7 +126,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 			Value            []json.RawMessage `json:"value"`
 			ValidationTokens []string          `json:"validationTokens,omitempty"`
 		}{items, coll.ValidationTokens})
-		if err := h.d.Committer.Commit(r.Context(), intake.Row{Kind: kind, Payload: payload, Items: len(items)}); err != nil {
+		if err := h.d.Committer.Commit(ctx, intake.Row{Kind: kind, Payload: payload, Items: len(items)}); err != nil {
 			if !errors.Is(err, context.Canceled) {
 				h.d.Logger.Error("notification: inbox commit failed", "err", err, "items", len(items))
 			}
@@ -148,6 +155,10 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) (coll collection,
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
 		http.Error(w, fmt.Sprintf("body over %d bytes", MaxBody), http.StatusRequestEntityTooLarge)
+		return coll, false
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		http.Error(w, "body not received in time", http.StatusRequestTimeout)
 		return coll, false
 	}
 	if err != nil {

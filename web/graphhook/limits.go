@@ -1,5 +1,7 @@
 package graphhook
 
+import "time"
+
 // What one notification POST may hold. Microsoft documents no limit on
 // the items of a changeNotificationCollection or on its size (neither
 // https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks
@@ -20,3 +22,14 @@ const (
 	// of 4 KiB and room for the validation tokens.
 	MaxBody = 8 << 20
 )
+
+// Deadline bounds one POST, from its arrival to our answer: reading its
+// body, looking its subscriptions up and committing its items. Graph
+// counts a POST delivered only on a 2xx within 3 seconds, and marks a URL
+// slow (every tenant's notifications delayed) when more than 10 % of its
+// answers take longer
+// (https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks,
+// docs/graph.md#delivery-and-acknowledgement): a POST that cannot be done
+// in 2 seconds is answered 503 (408 for a body that did not arrive), which
+// Graph retries, leaving a second for the network between Graph and us.
+const Deadline = 2 * time.Second
