@@ -27,6 +27,7 @@ type CSRF struct {
 	sessions *Sessions
 	cop      *http.CrossOriginProtection
 	reject   http.Handler
+	tooLarge func(w http.ResponseWriter, r *http.Request, limit int64)
 }
 
 // NewCSRF returns the guard. reject answers refused requests (it should
@@ -39,7 +40,15 @@ func NewCSRF(s *Sessions, reject http.Handler) *CSRF {
 			http.Error(w, "This form has expired or was sent from another site. Reload the page and try again.", http.StatusForbidden)
 		})
 	}
-	return &CSRF{sessions: s, cop: http.NewCrossOriginProtection(), reject: reject}
+	return &CSRF{sessions: s, cop: http.NewCrossOriginProtection(), reject: reject, tooLarge: FormTooLarge}
+}
+
+// OnTooLarge sets what answers a form over the surface's body limit, in
+// place of FormTooLarge: a surface whose page can say so beside the form
+// it came from (the roster's CSV upload). The form was not read, so its
+// token was not checked: answer must change nothing, only show a page.
+func (c *CSRF) OnTooLarge(answer func(w http.ResponseWriter, r *http.Request, limit int64)) {
+	c.tooLarge = answer
 }
 
 // Token returns the session's token, creating it on first use. Pages put
@@ -74,7 +83,7 @@ func (c *CSRF) Protect(next http.Handler) http.Handler {
 		// without its token, which it would otherwise seem.
 		if err := parseForm(r); err != nil {
 			if tooLarge, ok := errors.AsType[*http.MaxBytesError](err); ok {
-				formTooLarge(w, r, tooLarge.Limit)
+				c.tooLarge(w, r, tooLarge.Limit)
 				return
 			}
 			c.reject.ServeHTTP(w, r)
@@ -95,16 +104,22 @@ func (c *CSRF) Protect(next http.Handler) http.Handler {
 // Request.PostFormValue uses.
 const maxFormMemory = 32 << 20
 
-// parseForm reads the request's form, multipart or not.
+// parseForm reads the request's form, multipart or not. ParseForm comes
+// first because ParseMultipartForm calls it but drops its error when the
+// body is not multipart: a urlencoded form over the limit would pass for
+// one without its token.
 func parseForm(r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return err
+	}
 	if err := r.ParseMultipartForm(maxFormMemory); err != nil && !errors.Is(err, http.ErrNotMultipart) {
 		return err
 	}
 	return nil
 }
 
-// formTooLarge answers a form over limit bytes, which reached no handler.
-func formTooLarge(w http.ResponseWriter, r *http.Request, limit int64) {
+// FormTooLarge answers a form over limit bytes, which reached no handler.
+func FormTooLarge(w http.ResponseWriter, r *http.Request, limit int64) {
 	w.Header().Set("Cache-Control", "no-store")
 	render(w, r, http.StatusRequestEntityTooLarge, templates.FormTooLarge(byteSize(limit)), slog.New(slog.DiscardHandler))
 }

@@ -105,16 +105,24 @@ func TestAFormOverTheBodyLimitIsRefusedAsTooLargeNamingTheLimitAndReachesNoHandl
 	token, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 
-	post := func(file int) (int, string) {
+	// post sends a form with a file of n bytes (multipart), or a field of
+	// n bytes (urlencoded).
+	post := func(n int, encoding string) (int, string) {
 		t.Helper()
 		var body strings.Builder
-		w := multipart.NewWriter(&body)
-		w.WriteField(CSRFField, string(token))
-		f, _ := w.CreateFormFile("csv", "roster.csv")
-		f.Write([]byte(strings.Repeat("x", file)))
-		w.Close()
+		contentType := "application/x-www-form-urlencoded"
+		if encoding == "multipart" {
+			w := multipart.NewWriter(&body)
+			w.WriteField(CSRFField, string(token))
+			f, _ := w.CreateFormFile("csv", "roster.csv")
+			f.Write([]byte(strings.Repeat("x", n)))
+			w.Close()
+			contentType = w.FormDataContentType()
+		} else {
+			body.WriteString(url.Values{CSRFField: {string(token)}, "users": {strings.Repeat("x", n)}}.Encode())
+		}
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/form", strings.NewReader(body.String()))
-		req.Header.Set("Content-Type", w.FormDataContentType())
+		req.Header.Set("Content-Type", contentType)
 		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -123,15 +131,19 @@ func TestAFormOverTheBodyLimitIsRefusedAsTooLargeNamingTheLimitAndReachesNoHandl
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	status, page := post(80 << 10)
-	if status != http.StatusRequestEntityTooLarge || !strings.Contains(page, "This page takes forms of at most 64 KB, so nothing was changed.") ||
-		strings.Contains(page, "expired") {
-		t.Errorf("a form over the limit: %d\n%s", status, page)
+	for _, encoding := range []string{"multipart", "urlencoded"} {
+		status, page := post(80<<10, encoding)
+		if status != http.StatusRequestEntityTooLarge || !strings.Contains(page, "This page takes forms of at most 64 KB, so nothing was changed.") ||
+			strings.Contains(page, "expired") {
+			t.Errorf("a %s form over the limit: %d\n%s", encoding, status, page)
+		}
 	}
 	if changes.Load() != 0 {
 		t.Error("a form over the limit reached the handler")
 	}
-	if status, _ := post(1 << 10); status != http.StatusOK || changes.Load() != 1 {
-		t.Errorf("a form within the limit: %d", status)
+	for i, encoding := range []string{"multipart", "urlencoded"} {
+		if status, _ := post(1<<10, encoding); status != http.StatusOK || changes.Load() != int32(i+1) {
+			t.Errorf("a %s form within the limit: %d", encoding, status)
+		}
 	}
 }

@@ -121,9 +121,13 @@ func (s *Store) RemoveDirectoryUsers(ctx context.Context, tenantID uuid.UUID, up
 }
 
 // RemoveDirectoryUsersExcept deletes the tenant's rows whose UPN is not in
-// keep: what replacing the list with a new one removes.
+// keep: what replacing the list with a new one removes. NOT EXISTS, not
+// "<> ALL (…)": PostgreSQL plans it as a hash anti-join, where "<> ALL"
+// over a list too large for work_mem compares every row with every entry
+// (a 100,000-user CSV took minutes).
 func (s *Store) RemoveDirectoryUsersExcept(ctx context.Context, tenantID uuid.UUID, keep []string) (int, error) {
-	v, err := s.removeWhere(ctx, `tenant_id = $1 AND lower(upn) <> ALL (SELECT lower(x) FROM unnest($2::text[]) AS x)`, tenantID, keep)
+	v, err := s.removeWhere(ctx, `tenant_id = $1 AND NOT EXISTS (SELECT FROM unnest($2::text[]) AS k(upn) WHERE lower(k.upn) = lower(directory_users.upn))`,
+		tenantID, keep)
 	return v, wrap("remove directory users except", err)
 }
 

@@ -98,6 +98,14 @@ func (h *handler) routes(r chi.Router) {
 	}
 	d.Flash = h.Sessions
 	pages := tenantui.Routes(d)
+	csvTooLarge := h.requireAdmin(tenantui.UploadTooLarge(d))
+	h.csrf.OnTooLarge(func(w http.ResponseWriter, r *http.Request, limit int64) {
+		if r.URL.Path == csvUploadPath {
+			csvTooLarge.ServeHTTP(w, r)
+			return
+		}
+		web.FormTooLarge(w, r, limit)
+	})
 	r.Group(func(r chi.Router) {
 		r.Use(h.signedInOrSignInPage)
 		pages(r)
@@ -124,11 +132,24 @@ func (h *handler) signedInOrSignInPage(next http.Handler) http.Handler {
 	})
 }
 
+// maxBody bounds a request's body: ample for every form but one, the
+// roster's CSV upload (csvUploadPath), which has its own bound.
+const maxBody = 1 << 20
+
+// csvUploadPath is the tenant pages' roster upload, at the portal's Base.
+const csvUploadPath = "/portal" + tenantui.CSVUploadPath
+
+// pageHeaders sets every answer's caching and CSP, and bounds the
+// request's body before anything reads it.
 func (h *handler) pageHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Content-Security-Policy", h.csp)
-		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+		limit := int64(maxBody)
+		if r.URL.Path == csvUploadPath {
+			limit = tenantui.MaxCSVUploadBody
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }

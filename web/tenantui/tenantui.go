@@ -49,6 +49,9 @@ type Viewer struct {
 	// CanChange is false for a viewer who may only look (a console
 	// viewer): the pages then offer no action and refuse any with 403.
 	CanChange bool
+	// Back, when set, is the surface's page above the tenant's own (the
+	// console's tenants list), linked from every page as BackLabel.
+	Back, BackLabel string
 }
 
 // Deps are what the pages need.
@@ -94,15 +97,19 @@ type Deps struct {
 
 type handler struct{ Deps }
 
-// Routes returns the tenant pages' routes, relative to the viewer's Base.
-func Routes(d Deps) func(chi.Router) {
+func newHandler(d Deps) *handler {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	h := &handler{d}
+	return &handler{d}
+}
+
+// Routes returns the tenant pages' routes, relative to the viewer's Base.
+func Routes(d Deps) func(chi.Router) {
+	h := newHandler(d)
 	return func(r chi.Router) {
 		r.Get("/", h.home)
 		r.Route("/app", h.appRoutes)
@@ -119,7 +126,7 @@ func Routes(d Deps) func(chi.Router) {
 func (h *handler) frame(r *http.Request, section string) templates.TenantFrame {
 	v := h.Viewer(r)
 	f := templates.TenantFrame{Base: v.Base, Section: section, SignedInAs: v.Name, SignOut: v.SignOut,
-		CSRF: h.CSRFToken(r.Context()), CanChange: v.CanChange}
+		CSRF: h.CSRFToken(r.Context()), CanChange: v.CanChange, Back: v.Back, BackLabel: v.BackLabel}
 	if t, err := h.Store.GetTenant(r.Context(), v.TenantID); err == nil {
 		f.Company = t.Name
 	}

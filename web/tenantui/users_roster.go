@@ -46,23 +46,55 @@ func (h *handler) addUsers(w http.ResponseWriter, r *http.Request) {
 	h.usersDone(w, r, "added", res.Added, res.Updated+res.Unchanged)
 }
 
-// maxCSVBytes bounds an uploaded roster: 100,000 users of ~100 bytes a
-// line. The surface's own limit on a request's body may be lower (the
-// portal's is 1 MB): a larger form is refused before it gets here, by the
-// surface's CSRF check, saying so.
-const maxCSVBytes = 10 << 20
+// maxCSVBytes bounds an uploaded roster file: 100,000 users — a large
+// tenant's whole roster in one file, where the tenant API takes 10,000 a
+// call — at up to 200 bytes a line (a UPN of Entra's longest, 113
+// characters, a telephony id of up to 80, separators). The same bound as
+// onboarding's CSV (internal/onboarding's form).
+const maxCSVBytes = 20 << 20
+
+// CSVUploadPath is the roster upload's path under Base: the one form of
+// these pages whose body may be larger than the surface's limit for the
+// others, up to MaxCSVUploadBody. The surface applies that limit before
+// reading the form (its CSRF check reads it) and answers a body over it
+// with UploadTooLarge.
+const CSVUploadPath = "/users/csv"
+
+// MaxCSVUploadBody bounds the upload's request body: the file and the
+// rest of the multipart form around it (the token, the part headers).
+const MaxCSVUploadBody = maxCSVBytes + 64<<10
+
+// UploadTooLarge answers a roster upload whose body was over
+// MaxCSVUploadBody, which the surface refused before reading it: the
+// Users page again, saying what the limit is. It changes nothing.
+func UploadTooLarge(d Deps) http.Handler {
+	h := newHandler(d)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.csvTooLarge(w, r) })
+}
+
+func (h *handler) csvTooLarge(w http.ResponseWriter, r *http.Request) {
+	h.usersRefusedWith(w, r, http.StatusRequestEntityTooLarge, "csv", "", errCSVTooLarge)
+}
+
+var errCSVTooLarge = fmt.Errorf("The file is larger than %d MB, the most an upload takes, so the roster was not changed. "+
+	"Leave only the upn and telephonyId columns (100,000 users fit), or send the roster through the tenant API or follow an Entra group.",
+	maxCSVBytes>>20)
 
 func (h *handler) uploadCSV(w http.ResponseWriter, r *http.Request) {
 	if h.readOnly(w, r) {
 		return
 	}
-	file, _, err := r.FormFile("csv")
+	file, hdr, err := r.FormFile("csv")
 	if err != nil {
 		h.usersRefused(w, r, "csv", "", errors.New("Choose a CSV file to upload."))
 		return
 	}
 	defer file.Close()
-	entries, err := roster.ParseCSV(http.MaxBytesReader(w, file, maxCSVBytes))
+	if hdr.Size > maxCSVBytes {
+		h.csvTooLarge(w, r)
+		return
+	}
+	entries, err := roster.ParseCSV(file)
 	if err != nil {
 		h.usersRefused(w, r, "csv", "", err)
 		return
@@ -155,6 +187,10 @@ func amount(n int, one, many string) string {
 // usersRefused shows the list again with the form's input and what is
 // wrong with it: every bad entry, a CSV's by line.
 func (h *handler) usersRefused(w http.ResponseWriter, r *http.Request, field, input string, err error) {
+	h.usersRefusedWith(w, r, http.StatusUnprocessableEntity, field, input, err)
+}
+
+func (h *handler) usersRefusedWith(w http.ResponseWriter, r *http.Request, status int, field, input string, err error) {
 	v, rerr := h.usersView(r)
 	if rerr != nil {
 		h.fail(w, r, "read users", rerr)
@@ -186,5 +222,5 @@ func (h *handler) usersRefused(w http.ResponseWriter, r *http.Request, field, in
 	case "group":
 		v.GroupID = input
 	}
-	h.render(w, r, http.StatusUnprocessableEntity, templates.TenantUsers(h.frame(r, "users"), v))
+	h.render(w, r, status, templates.TenantUsers(h.frame(r, "users"), v))
 }

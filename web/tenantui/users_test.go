@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -110,16 +109,7 @@ func TestACSVWithBadLinesIsRefusedNamingEachLineAndAGoodOneReplacesTheRoster(t *
 	b := p.Browser()
 	b.SignIn()
 	b.Get("/portal/users/")
-	upload := func(csv string) portaltest.Page {
-		var body bytes.Buffer
-		w := multipart.NewWriter(&body)
-		w.WriteField("csv", b.CSRF)
-		w.WriteField("csrf", b.CSRF)
-		f, _ := w.CreateFormFile("csv", "roster.csv")
-		f.Write([]byte(csv))
-		w.Close()
-		return b.Do("POST", "/portal/users/csv", w.FormDataContentType(), &body)
-	}
+	upload := func(csv string) portaltest.Page { return uploadCSV(b, csv) }
 	wantText(t, upload("upn,telephonyId\nalex@contoso.example,1\nnot an address,2\nalex@contoso.example,3\n"), http.StatusUnprocessableEntity,
 		"Nothing was changed", "Line 3:", "Line 4:")
 	rows, _ := p.Store.DirectoryUsers(t.Context(), p.Tenant.ID, false)
@@ -273,33 +263,5 @@ func TestSwitchingTheRosterToAnEntraGroupHasItsMembersMonitoredAfterTheEnginesPa
 		if !strings.Contains(strings.ToLower(strings.Join(resources, " ")), strings.ToLower(u.ID.String())) {
 			t.Errorf("no subscription at graphsim covers %s: %v", u.UPN, resources)
 		}
-	}
-}
-
-func TestARosterCSVOverThePortalsBodyLimitIsRefusedNamingTheLimitNotAsAnExpiredForm(t *testing.T) {
-	p := portaltest.New(t)
-	importUsers(t, p, "old@contoso.example")
-	b := p.Browser()
-	b.SignIn()
-	b.Get("/portal/users/")
-	var csv strings.Builder
-	csv.WriteString("upn,telephonyId\n")
-	for i := 0; csv.Len() < 1<<20+(64<<10); i++ {
-		fmt.Fprintf(&csv, "user%06d@contoso.example,+1555%07d\n", i, i)
-	}
-	var body bytes.Buffer
-	w := multipart.NewWriter(&body)
-	w.WriteField("csrf", b.CSRF)
-	f, _ := w.CreateFormFile("csv", "roster.csv")
-	f.Write([]byte(csv.String()))
-	w.Close()
-	pg := b.Do("POST", "/portal/users/csv", w.FormDataContentType(), &body)
-	text := strings.Join(strings.Fields(pg.Text()), " ")
-	if pg.Status != http.StatusRequestEntityTooLarge || !strings.Contains(text, "This page takes forms of at most 1 MB, so nothing was changed.") ||
-		strings.Contains(text, "expired") {
-		t.Errorf("a CSV over the portal's limit: %d\n%s", pg.Status, text)
-	}
-	if rows, _ := p.Store.DirectoryUsers(t.Context(), p.Tenant.ID, false); len(rows) != 1 || rows[0].UPN != "old@contoso.example" {
-		t.Errorf("a CSV over the limit changed the roster: %d users", len(rows))
 	}
 }
