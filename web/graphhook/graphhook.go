@@ -46,16 +46,21 @@ type Deps struct {
 	Committer Committer
 	// Changes opens the LISTEN connection of Run (optional).
 	Changes Listener
-	Logger  *slog.Logger
-	Metrics prometheus.Registerer
+	// MaxRequests bounds the notification POSTs served at once (default
+	// DefaultMaxRequests); more are answered 503 at once.
+	MaxRequests int
+	Logger      *slog.Logger
+	Metrics     prometheus.Registerer
 }
 
 // Handler serves POST /notifications and POST /lifecycle.
 type Handler struct {
 	d       Deps
 	cache   *subCache
+	serving chan struct{} // a token per POST being served (MaxRequests)
 	items   *prometheus.CounterVec
 	latency prometheus.Histogram
+	busy    prometheus.Counter
 }
 
 // New returns the receiver.
@@ -63,14 +68,19 @@ func New(d Deps) *Handler {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{d: d, cache: newSubCache(),
+	if d.MaxRequests <= 0 {
+		d.MaxRequests = DefaultMaxRequests
+	}
+	h := &Handler{d: d, cache: newSubCache(), serving: make(chan struct{}, d.MaxRequests),
 		items: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "presencebridge_graph_notification_items_total",
 			Help: "Notification items received from Graph, by outcome."}, []string{"outcome"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "presencebridge_graph_notification_ack_seconds",
 			Help: "Time from receiving a notification POST to answering it.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		busy: prometheus.NewCounter(prometheus.CounterOpts{Name: "presencebridge_graph_notification_busy_total",
+			Help: "Notification POSTs answered 503 because MaxRequests were being served."}),
 	}
 	if d.Metrics != nil {
-		d.Metrics.MustRegister(h.items, h.latency)
+		d.Metrics.MustRegister(h.items, h.latency, h.busy)
 	}
 	return h
 }
@@ -96,6 +106,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.WriteHeader(http.StatusOK)
 		io.WriteString(w, tok)
+		return
+	}
+	select {
+	case h.serving <- struct{}{}:
+		defer func() { <-h.serving }()
+	default:
+		h.busy.Inc()
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "too many notification POSTs at once", http.StatusServiceUnavailable)
 		return
 	}
 	ctx, cancel := context.WithDeadline(r.Context(), start.Add(Deadline))

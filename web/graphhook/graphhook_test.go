@@ -81,7 +81,7 @@ func tracedPool(t *testing.T, pool *pgxpool.Pool, table string) (*pgxpool.Pool, 
 
 // newFixture serves the receiver with one subscription "sub-1" (clientState
 // "state-1") and one being created (clientState "state-2").
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, change ...func(*Deps)) *fixture {
 	t.Helper()
 	f := &fixture{pool: testkit.DB(t), logs: &testkit.Logs{}, metrics: prometheus.NewRegistry()}
 	ctx := context.Background()
@@ -103,8 +103,12 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(cancel)
 	go c.Run(cctx)
 	f.subs, f.lookups = tracedPool(t, f.pool, "subscriptions")
-	h := New(Deps{Subs: store.New(f.subs, nil), Committer: c, Changes: st, Metrics: f.metrics,
-		Logger: slog.New(slog.NewJSONHandler(f.logs, nil))})
+	d := Deps{Subs: store.New(f.subs, nil), Committer: c, Changes: st, Metrics: f.metrics,
+		Logger: slog.New(slog.NewJSONHandler(f.logs, nil))}
+	for _, ch := range change {
+		ch(&d)
+	}
+	h := New(d)
 	lctx, stop := context.WithCancel(cctx)
 	listening := make(chan struct{})
 	go func() { defer close(listening); h.Run(lctx) }()
@@ -239,7 +243,7 @@ func TestRefusedItemsAreCountedByReasonAndLoggedOncePerPost(t *testing.T) {
 }
 
 func TestConcurrentPostsAreAllDurable(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t, func(d *Deps) { d.MaxRequests = 100 })
 	var wg sync.WaitGroup
 	codes := make([]int, 100)
 	for i := range codes {

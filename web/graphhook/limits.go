@@ -33,3 +33,12 @@ const (
 // in 2 seconds is answered 503 (408 for a body that did not arrive), which
 // Graph retries, leaving a second for the network between Graph and us.
 const Deadline = 2 * time.Second
+
+// DefaultMaxRequests is how many notification POSTs one receiver serves at
+// once unless told otherwise: four times the POSTs graphsim sends one URL
+// at once (maxPostsPerURL; Microsoft documents no figure). Each holds up to
+// MaxBody and its parsed items, so the bound is also what a flood of
+// oversized POSTs can make the receiver hold: a few hundred MiB at worst.
+// More are answered 503 at once, not queued: Graph retries them, and a
+// queue would only make every POST in it late.
+const DefaultMaxRequests = 32
