@@ -50,14 +50,20 @@ func RetryNow(ctx context.Context, st *store.Store, tenant, endpoint uuid.UUID, 
 // Replay puts an endpoint's dead and superseded deliveries — those f
 // picks — back in the queue where that keeps each user's order
 // (store.ReplayEndpoint): Replayed went back, Kept stay as they are
-// because a newer state of their user already reached the endpoint.
+// because a newer state of their user already reached the endpoint. A
+// disabled endpoint is refused (ErrEndpointDisabled): nothing is sent to
+// it, so replayed deliveries would only wait there, and the changes made
+// meanwhile are queued dead beside them — enable it, then replay them all.
 func Replay(ctx context.Context, st *store.Store, tenant, endpoint uuid.UUID, actor string, f store.ReplayFilter) (store.Replayed, error) {
 	var r store.Replayed
 	err := st.InTx(ctx, func(tx store.Tx) error {
-		if _, err := tx.GetEndpoint(ctx, tenant, endpoint); err != nil {
+		ep, err := tx.GetEndpoint(ctx, tenant, endpoint)
+		if err != nil {
 			return err
 		}
-		var err error
+		if !ep.Enabled {
+			return ErrEndpointDisabled
+		}
 		if r, err = tx.ReplayEndpoint(ctx, tenant, endpoint, f); err != nil {
 			return err
 		}

@@ -47,6 +47,11 @@ func TestAfterA410EnablingAndReplayingSendsEveryMissedChangeInOrderPerUser(t *te
 	if n := len(r.all()); n != 1 {
 		t.Fatalf("a disabled endpoint received %d requests", n-1)
 	}
+	// Replayed while still disabled, they would only wait there: refused,
+	// and nothing changes.
+	if _, err := Replay(ctx, f.st, f.tenant, ep, "test", store.ReplayFilter{}); !errors.Is(err, ErrEndpointDisabled) {
+		t.Fatalf("replay while disabled: %v, want ErrEndpointDisabled", err)
+	}
 	if err := Enable(ctx, f.st, f.tenant, ep, "test"); err != nil {
 		t.Fatal(err)
 	}

@@ -247,10 +247,16 @@ type Replayed struct {
 	Replayed, Kept, Ignored int64
 }
 
+// reached says a delivery n reached its endpoint or is on its way there:
+// delivered, or pending under a live claim (being sent). A replayed older
+// delivery would be claimed only after it, so it would arrive after the
+// newer state.
+const reached = `(n.status = 'delivered' OR (n.status = 'pending' AND n.leased_until > now()))`
+
 // ReplayEndpoint puts an endpoint's dead and superseded deliveries (those
 // f picks) back in the queue, with a fresh schedule — those that can still
 // reach it in order: for each user, the ones newer than the last event the
-// endpoint received. They go out before anything newer of the same user
+// endpoint received or is being sent. They go out before anything newer of the same user
 // (the queue is in event order per user), and the ranges that newer
 // deliveries said they superseded are cleared, since nothing is skipped
 // any more — unless some of the range stays out of the queue because f
@@ -262,7 +268,7 @@ func (s *Store) ReplayEndpoint(ctx context.Context, tenantID, id uuid.UUID, f Re
 	err := s.db.QueryRow(ctx, `
 		WITH cand AS (
 			SELECT d.id, NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.endpoint_id = d.endpoint_id
-				AND n.user_object_id = d.user_object_id AND n.status = 'delivered' AND n.event_id > d.event_id) AS in_order
+				AND n.user_object_id = d.user_object_id AND n.event_id > d.event_id AND `+reached+`) AS in_order
 			FROM deliveries d
 			WHERE d.tenant_id = $1 AND d.endpoint_id = $2 AND d.status IN ('dead', 'superseded')
 				AND ($3::bigint[] IS NULL OR d.id = ANY($3)) AND ($4::timestamptz IS NULL OR d.created_at >= $4)
@@ -278,7 +284,7 @@ func (s *Store) ReplayEndpoint(ctx context.Context, tenantID, id uuid.UUID, f Re
 				AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.endpoint_id = p.endpoint_id AND x.user_object_id = p.user_object_id
 					AND x.status IN ('dead', 'superseded') AND x.event_id < p.event_id AND x.id NOT IN (SELECT id FROM r)
 					AND NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.endpoint_id = x.endpoint_id
-						AND n.user_object_id = x.user_object_id AND n.status = 'delivered' AND n.event_id > x.event_id))
+						AND n.user_object_id = x.user_object_id AND n.event_id > x.event_id AND `+reached+`))
 		)
 		SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM cand WHERE NOT in_order),
 			CASE WHEN $3::bigint[] IS NULL THEN 0 ELSE (SELECT count(DISTINCT i) FROM unnest($3::bigint[]) i) - (SELECT count(*) FROM cand) END`,

@@ -279,6 +279,11 @@ func TestReplayByIdsOrFromATimeKeepsEachUsersOrder(t *testing.T) {
 	if code, p := f.do(t, "POST", path, `{"deliveryIds":[]}`); code != 422 {
 		t.Errorf("no ids: %d %v", code, p)
 	}
+	// A disabled endpoint takes no replay: it would only wait there.
+	testkit.Exec(t, f.st.Pool(), `UPDATE endpoints SET enabled = false WHERE id = $1`, ep.ID)
+	if code, p := f.do(t, "POST", path, `{"since":"2000-01-01T00:00:00Z"}`); code != 409 || p["detail"] != "The endpoint is disabled: enable it first." {
+		t.Errorf("replay while disabled: %d %v", code, p)
+	}
 	audit, _ := f.st.AuditLog(ctx, f.tenant, 2)
 	if len(audit) != 2 || audit[1].Detail["deliveryIds"] != float64(3) || audit[0].Detail["since"] == nil {
 		t.Errorf("audit log: %s", mustJSON(t, audit))

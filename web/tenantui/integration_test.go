@@ -163,7 +163,17 @@ func TestADisabledWebhooksDeadDeliveriesAreReplayedOnceItIsEnabled(t *testing.T)
 	if pg := b.Post(page+"/disable", url.Values{}); pg.Status != http.StatusSeeOther {
 		t.Fatalf("disable: %d", pg.Status)
 	}
-	portaltest.WantPage(t, b.Get(page), 200, "Webhook disabled", "Disabled", "1 dead", "dead")
+	pg := b.Get(page)
+	portaltest.WantPage(t, pg, 200, "Webhook disabled", "Disabled", "1 dead", "dead",
+		"Enable the webhook to replay what it missed: 1 dead delivery, kept in order.")
+	if strings.Contains(pg.Body, "replay-all") || strings.Contains(pg.Body, `class="secondary replay"`) {
+		t.Error("Replay is offered for a disabled webhook")
+	}
+	// A replay posted anyway is refused in words, and nothing is queued.
+	if pg := b.Post(page+"/replay", url.Values{}); pg.Status != http.StatusSeeOther {
+		t.Fatalf("replay while disabled: %d", pg.Status)
+	}
+	portaltest.WantPage(t, b.Get(page), 200, "Enable the webhook first.")
 	b.Post(page+"/enable", url.Values{})
 	portaltest.WantPage(t, b.Get(page), 200, "Webhook enabled", "Replay every dead and superseded delivery")
 	if pg := b.Post(page+"/replay", url.Values{}); pg.Status != http.StatusSeeOther {

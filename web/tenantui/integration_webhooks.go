@@ -276,6 +276,11 @@ func (h *handler) replayWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	who := h.Viewer(r)
 	res, err := deliver.Replay(r.Context(), h.Store, who.TenantID, e.ID, who.Actor, f)
+	if errors.Is(err, deliver.ErrEndpointDisabled) {
+		h.done(w, r, "/webhooks/"+e.ID.String(), flash{Notice: &templates.Notice{Title: "Enable the webhook first.",
+			Detail: "Nothing is sent to a disabled webhook; once it is enabled, Replay sends what it missed, in order."}})
+		return
+	}
 	if err != nil {
 		h.fail(w, r, "replay deliveries", err)
 		return
