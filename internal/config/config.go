@@ -70,7 +70,7 @@ type Config struct {
 
 	APIRateLimit int `env:"API_RATE_LIMIT" envDefault:"200" help:"requests per second one API key may make to the tenant API (per instance); more are answered 429 with Retry-After"`
 
-	EventRetention time.Duration `env:"EVENT_RETENTION" envDefault:"720h" help:"how long presence history is kept (events still waiting to be delivered are kept whatever their age)"`
+	EventRetention time.Duration `env:"EVENT_RETENTION" envDefault:"720h" help:"how long presence history is kept (events still waiting to be delivered or replayed — pending or dead deliveries — are kept whatever their age)"`
 
 	SMTPHost     string `env:"SMTP_HOST" help:"SMTP server that alert mail to tenants' contacts goes through; empty: no mail in production (alerts still show in the portal and the API), captured in the database in development"`
 	SMTPPort     int    `env:"SMTP_PORT" envDefault:"587" help:"SMTP server port (587 for submission with STARTTLS)"`
