@@ -189,27 +189,14 @@ type monitorLinkPayload struct {
 	Generation int       `json:"g"`
 }
 
-// MonitorLink is "Copy URL": a signed link, valid 72 hours, that whoever
-// holds the monitor's credentials opens to sign it in. Retry, Renew and a
-// successful sign-in make earlier links stop working.
-func (s *Service) MonitorLink(ctx context.Context, tenantID, monitorID uuid.UUID) (string, time.Time, error) {
-	m, err := s.st.GetMonitor(ctx, tenantID, monitorID)
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	tok, err := s.links.Make(linkMonitor, monitorLinkPayload{tenantID, monitorID, m.LinkGeneration}, MonitorLinkTTL)
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	return s.cfg.BaseURL + "/onboarding/m/" + tok, time.Now().Add(MonitorLinkTTL), nil
-}
-
-// IssueMonitorLink is the tenant pages' Copy URL: MonitorLink after
-// withdrawing the monitor's earlier links, so exactly one link works at a
-// time — for one sign-in, until it expires — and pressing Copy URL again
-// does not leave a second one working. Audited (never the link itself).
-// store.ErrMonitorNotFound for a monitor not in the tenant (or being
-// removed).
+// IssueMonitorLink is "Copy URL", for onboarding, the tenant pages and the
+// tenant API alike: a signed link, valid 72 hours, that whoever holds the
+// monitor's credentials opens to sign it in. It withdraws the monitor's
+// earlier links, so exactly one link works at a time — for one sign-in,
+// until it expires — and asking again does not leave a second one
+// working; Retry, Renew and a successful sign-in end it too. Audited
+// (never the link itself). store.ErrMonitorNotFound for a monitor not in
+// the tenant (or being removed).
 func (s *Service) IssueMonitorLink(ctx context.Context, tenantID, monitorID uuid.UUID, actor string) (string, time.Time, error) {
 	var link string
 	var exp time.Time
@@ -378,26 +365,18 @@ func (s *Service) Integrations(ctx context.Context, tenantID uuid.UUID) ([]Integ
 }
 
 // SigningSecret opens the signing secret of the tenant's webhook at url,
-// for the summary page's reveal (the tenant's admin alone reaches it); the
-// reveal is recorded in the audit log.
+// for the summary page's reveal (the tenant's admin alone reaches it):
+// deliver.RevealSecret, as the tenant pages' reveal, so both record it
+// alike (endpoint.secret_revealed).
 func (s *Service) SigningSecret(ctx context.Context, tenantID uuid.UUID, url, actor string) (string, error) {
 	eps, err := s.st.Endpoints(ctx, tenantID)
 	if err != nil {
 		return "", err
 	}
 	for _, e := range eps {
-		if e.URL != url {
-			continue
+		if e.URL == url {
+			return deliver.RevealSecret(ctx, s.st, tenantID, e.ID, actor)
 		}
-		var secret []byte
-		err := s.tx(ctx, func(tx store.Tx) error {
-			var err error
-			if secret, err = tx.OpenSecret(ctx, &tenantID, e.SecretID, store.PurposeSigningSecret); err != nil {
-				return err
-			}
-			return tx.Audit(ctx, &tenantID, actor, "webhook.secret_revealed", map[string]any{"url": url})
-		})
-		return string(secret), err
 	}
 	return "", ErrUnknownWebhook
 }

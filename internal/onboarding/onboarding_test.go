@@ -179,9 +179,9 @@ func TestOnboardingFromInvitationToActiveTenant(t *testing.T) {
 		wantProblem(t, err, "More monitors are needed")
 	}
 	// Monitor 2: Copy URL, opened by whoever holds its credentials.
-	link, exp, err := f.svc.MonitorLink(ctx, tenantID, m2.ID)
+	link, exp, err := f.svc.IssueMonitorLink(ctx, tenantID, m2.ID, "admin")
 	if err != nil || time.Until(exp) < 71*time.Hour {
-		t.Fatalf("MonitorLink: %v %v", exp, err)
+		t.Fatalf("IssueMonitorLink: %v %v", exp, err)
 	}
 	lt, lm, err := f.svc.OpenMonitorLink(ctx, strings.TrimPrefix(link, base+"/onboarding/m/"))
 	if err != nil || lt.ID != tenantID || lm.ID != m2.ID {
@@ -217,7 +217,7 @@ func TestOnboardingFromInvitationToActiveTenant(t *testing.T) {
 	for i := len(log) - 1; i >= 0; i-- {
 		actions = append(actions, log[i].Action)
 	}
-	want := "invite.created form.saved consent.granted monitor.added monitor.added monitor.authorized monitor.authorized onboarding.completed"
+	want := "invite.created form.saved consent.granted monitor.added monitor.added monitor.authorized monitor.link_created monitor.authorized onboarding.completed"
 	if strings.Join(actions, " ") != want {
 		t.Errorf("audit log = %s\nwant        %s", strings.Join(actions, " "), want)
 	}
@@ -236,8 +236,10 @@ func TestOnboardingFromInvitationToActiveTenant(t *testing.T) {
 	if _, err := f.svc.SigningSecret(ctx, tenantID, "https://elsewhere.example.com/", "admin"); !errors.Is(err, ErrUnknownWebhook) {
 		t.Errorf("another URL's secret: %v", err)
 	}
-	if log, _ := f.st.AuditLog(ctx, tenantID, 1); len(log) != 1 || log[0].Action != "webhook.secret_revealed" {
-		t.Errorf("the reveal was not audited: %+v", log)
+	// Recorded as the tenant pages' and the API's reveal (deliver.RevealSecret).
+	if log, _ := f.st.AuditLog(ctx, tenantID, 1); len(log) != 1 || log[0].Action != "endpoint.secret_revealed" ||
+		log[0].Detail["host"] != "events.example.com" || log[0].Detail["endpoint"] == nil {
+		t.Errorf("the reveal was not audited as deliver.RevealSecret audits it: %+v", log)
 	}
 	if err := f.svc.Complete(ctx, tenantID, "admin"); err != nil {
 		t.Fatalf("Complete again: %v", err)
@@ -348,7 +350,7 @@ func TestCopyURLLinksExpireAndAreWithdrawnByRetry(t *testing.T) {
 	tenantID := f.invited()
 	f.consented(tenantID)
 	m, _ := f.svc.AddMonitor(ctx, tenantID, f.ten().Monitors[0].UPN, "admin")
-	link, _, _ := f.svc.MonitorLink(ctx, tenantID, m.ID)
+	link, _, _ := f.svc.IssueMonitorLink(ctx, tenantID, m.ID, "admin")
 	tok := strings.TrimPrefix(link, base+"/onboarding/m/")
 	if _, _, err := f.svc.OpenMonitorLink(ctx, tok); err != nil {
 		t.Fatal(err)
@@ -359,7 +361,7 @@ func TestCopyURLLinksExpireAndAreWithdrawnByRetry(t *testing.T) {
 	if _, _, err := f.svc.OpenMonitorLink(ctx, tok); err != ErrLinkRevoked {
 		t.Errorf("link after Retry: %v", err)
 	}
-	link, _, _ = f.svc.MonitorLink(ctx, tenantID, m.ID)
+	link, _, _ = f.svc.IssueMonitorLink(ctx, tenantID, m.ID, "admin")
 	f.mu.Lock()
 	f.now = f.now.Add(MonitorLinkTTL + time.Minute)
 	f.mu.Unlock()

@@ -40,7 +40,7 @@ type monitorList struct{ Body list[monitor] }
 type monitorLink struct {
 	Body struct {
 		URL       string    `json:"url" format:"uri" doc:"The sign-in link: whoever holds the monitor's credentials opens it and signs in. Treat it as a secret."`
-		ExpiresAt time.Time `json:"expiresAt" doc:"When the link stops working; a sign-in, or a newer link's use, ends it earlier."`
+		ExpiresAt time.Time `json:"expiresAt" doc:"When the link stops working; the monitor's sign-in, or a newer link, ends it earlier."`
 	}
 }
 
@@ -57,7 +57,8 @@ func (s resources) registerMonitors(api huma.API) {
 	op := withStatus(operation("create-monitor-link", http.MethodPost, "/monitors/{id}/link", "Make a monitor's sign-in link",
 		store.ScopeAdmin, "Monitors"), http.StatusNotFound)
 	op.Description = "A \"Copy URL\" link, valid 72 hours, that signs the monitor in for whoever opens it with the monitor's credentials " +
-		"(no administrator session needed). Each link is recorded in the audit log, never the link itself."
+		"(no administrator session needed). A new link withdraws the monitor's earlier ones, as Copy URL in the portal does: " +
+		"one link works at a time, for one sign-in. Each link is recorded in the audit log, never the link itself."
 	huma.Register(api, op, func(ctx context.Context, in *idParam) (*monitorLink, error) {
 		return s.monitorLink(ctx, in)
 	})
@@ -89,24 +90,8 @@ func (s resources) monitorLink(ctx context.Context, in *idParam) (*monitorLink, 
 		return nil, s.unavailable(ctx, "monitor link", errors.New("no MonitorLinks configured"))
 	}
 	out := &monitorLink{}
-	err := s.Store.InTx(ctx, func(tx store.Tx) error {
-		// Monitors, not GetMonitor: a monitor being removed is gone.
-		ms, err := tx.Monitors(ctx, k.TenantID)
-		if err != nil {
-			return err
-		}
-		for _, m := range ms {
-			if m.ID != id {
-				continue
-			}
-			if out.Body.URL, out.Body.ExpiresAt, err = s.Links.MonitorLink(ctx, k.TenantID, id); err != nil {
-				return err
-			}
-			return tx.Audit(ctx, &k.TenantID, actor(k), "monitor.link_created", map[string]any{"monitor": id, "upn": m.UPN,
-				"expiresAt": out.Body.ExpiresAt})
-		}
-		return store.ErrMonitorNotFound
-	})
+	var err error
+	out.Body.URL, out.Body.ExpiresAt, err = s.Links.IssueMonitorLink(ctx, k.TenantID, id, actor(k))
 	if errors.Is(err, store.ErrMonitorNotFound) {
 		return nil, errNoMonitor
 	}

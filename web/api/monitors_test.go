@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -40,10 +41,16 @@ func TestMonitorsAreListedWithStatusReasonAndTheUsersTheyCover(t *testing.T) {
 	}
 }
 
-func TestAMonitorsSignInLinkIsOnboardingsCopyURLAndIsAuditedWithoutIt(t *testing.T) {
+// copyURLs is the onboarding service that makes monitors' links, as the
+// web role gives it to the API, at https://bridge.example.
+func copyURLs(t *testing.T, st *store.Store) *onboarding.Service {
+	return onboarding.New(st, nil, links.New(storetest.Ring(t), nil), onboarding.Config{BaseURL: "https://bridge.example"})
+}
+
+func TestAMonitorsSignInLinkIsCopyURLsOneWorkingLinkAndIsAuditedWithoutIt(t *testing.T) {
 	var svc *onboarding.Service
 	f := newResourceFixture(t, func(st *store.Store) Resources {
-		svc = onboarding.New(st, nil, links.New(storetest.Ring(t), nil), onboarding.Config{BaseURL: "https://bridge.example"})
+		svc = copyURLs(t, st)
 		return Resources{Links: svc}
 	})
 	f.activate(t)
@@ -51,19 +58,30 @@ func TestAMonitorsSignInLinkIsOnboardingsCopyURLAndIsAuditedWithoutIt(t *testing
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, out := f.do(t, "POST", "/api/v1/monitors/"+m.ID.String()+"/link", "")
-	link, _ := out["url"].(string)
-	expires, _ := time.Parse(time.RFC3339, out["expiresAt"].(string))
-	if code != 200 || !strings.HasPrefix(link, "https://bridge.example/onboarding/m/") || time.Until(expires) < 71*time.Hour {
-		t.Fatalf("POST link: %d %v", code, out)
+	link := func() string {
+		t.Helper()
+		code, out := f.do(t, "POST", "/api/v1/monitors/"+m.ID.String()+"/link", "")
+		link, _ := out["url"].(string)
+		expires, _ := time.Parse(time.RFC3339, out["expiresAt"].(string))
+		if code != 200 || !strings.HasPrefix(link, "https://bridge.example/onboarding/m/") || time.Until(expires) < 71*time.Hour {
+			t.Fatalf("POST link: %d %v", code, out)
+		}
+		return strings.TrimPrefix(link, "https://bridge.example/onboarding/m/")
 	}
-	token := strings.TrimPrefix(link, "https://bridge.example/onboarding/m/")
-	if _, opened, err := svc.OpenMonitorLink(context.Background(), token); err != nil || opened.ID != m.ID {
-		t.Errorf("the link does not open the monitor's sign-in: %+v, %v", opened, err)
-	}
+	first := link()
 	a := f.audited(t)
-	if a.Action != "monitor.link_created" || a.Detail["monitor"] != m.ID.String() || strings.Contains(mustJSON(t, a.Detail), token) {
+	if a.Action != "monitor.link_created" || a.Detail["monitor"] != m.ID.String() || a.Detail["earlierLinksWithdrawn"] != true ||
+		strings.Contains(mustJSON(t, a.Detail), first) {
 		t.Errorf("audit: %+v", a)
+	}
+	// Asking again, as pressing the portal's Copy URL again, withdraws the
+	// first link: one works at a time.
+	second := link()
+	if _, _, err := svc.OpenMonitorLink(context.Background(), first); !errors.Is(err, onboarding.ErrLinkRevoked) {
+		t.Errorf("the first link after a second was made: %v, want it withdrawn", err)
+	}
+	if _, opened, err := svc.OpenMonitorLink(context.Background(), second); err != nil || opened.ID != m.ID {
+		t.Errorf("the second link does not open the monitor's sign-in: %+v, %v", opened, err)
 	}
 	// presence:read lists monitors but may not make links.
 	reader := f.keyWith(t, store.ScopePresenceRead)
@@ -73,7 +91,7 @@ func TestAMonitorsSignInLinkIsOnboardingsCopyURLAndIsAuditedWithoutIt(t *testing
 }
 
 func TestAnotherTenantsOrARemovedMonitorHasNoLink(t *testing.T) {
-	f := newResourceFixture(t, func(*store.Store) Resources { return Resources{Links: noLinks{}} })
+	f := newResourceFixture(t, func(st *store.Store) Resources { return Resources{Links: copyURLs(t, st)} })
 	other := storetest.Tenant(t, f.st.Pool(), "Fabrikam")
 	theirs := f.monitor(t, other, "monitor@fabrikam.example")
 	mine := f.monitor(t, f.tenant, "monitor@contoso.example")
@@ -86,11 +104,4 @@ func TestAnotherTenantsOrARemovedMonitorHasNoLink(t *testing.T) {
 	if _, out := f.do(t, "GET", "/api/v1/monitors", ""); len(out["data"].([]any)) != 0 {
 		t.Errorf("monitors of another tenant, or removed, listed: %v", out)
 	}
-}
-
-// noLinks makes links that nobody may ask for.
-type noLinks struct{}
-
-func (noLinks) MonitorLink(context.Context, uuid.UUID, uuid.UUID) (string, time.Time, error) {
-	panic("a link was made for a monitor that is not the tenant's")
 }

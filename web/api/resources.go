@@ -32,10 +32,11 @@ type Resources struct {
 	Writes Writes
 }
 
-// MonitorLinks makes a monitor's Copy-URL sign-in link and says until when
-// it works (*onboarding.Service).
+// MonitorLinks makes a monitor's Copy-URL sign-in link, withdrawing its
+// earlier ones, audited by actor, and says until when it works
+// (*onboarding.Service, as the portal's and onboarding's Copy URL).
 type MonitorLinks interface {
-	MonitorLink(ctx context.Context, tenantID, monitorID uuid.UUID) (string, time.Time, error)
+	IssueMonitorLink(ctx context.Context, tenantID, monitorID uuid.UUID, actor string) (string, time.Time, error)
 }
 
 // resources serves the tenant's resources.
