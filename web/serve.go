@@ -82,8 +82,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	running := s.running()
 	s.srv.Close()
-	if len(running) == 0 { // they finished as the deadline passed
-		return nil
+	if len(running) == 0 { // a client that had not sent a whole request
+		return errors.New("http: connections without a complete request still open, cut")
 	}
 	return fmt.Errorf("http: %s still running, cut", strings.Join(running, ", "))
 }

@@ -33,7 +33,7 @@ func TestAGraphNotificationInFlightAtSIGTERMIsCommittedAndAnswered202(t *testing
 
 	body := `{"value":[{"subscriptionId":"sub-1","clientState":"state-1","changeType":"updated",` +
 		`"resource":"communications/presences('u1')","tenantId":"t1"}]}`
-	conn, br := postInFlight(t, p, addr, len(body))
+	conn, br := postInFlight(t, p, addr, "/graph/notifications", len(body), "Content-Type: application/json")
 
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	waitRefused(t, addr)
@@ -67,13 +67,7 @@ func TestAnOpenEventStreamEndsAtSIGTERMWithARetryHintAndTheProcessExits0AtOnce(t
 	dsn := freshDatabase(t, "drain_stream")
 	p := startProcess(t, []string{"PB_ENV=development", testKey, "PB_DATABASE_URL=" + dsn}, "web")
 	base := p.waitReady(t, 30*time.Second)
-	pool := openPool(t, dsn)
-	tenant := storetest.Tenant(t, pool, "Contoso")
-	testkit.Exec(t, pool, `UPDATE tenants SET status = 'active' WHERE id = $1`, tenant)
-	key, _, err := storetest.Open(t, pool).CreateAPIKey(t.Context(), tenant, store.NewAPIKey{Name: "platform", Scopes: []string{store.ScopeEventsRead}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := apiKey(t, openPool(t, dsn), store.ScopeEventsRead)
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/api/v1/events", nil)
 	req.Header.Set("Authorization", "Bearer "+key)
 	resp, err := http.DefaultClient.Do(req)
@@ -116,11 +110,12 @@ func TestAnOpenEventStreamEndsAtSIGTERMWithARetryHintAndTheProcessExits0AtOnce(t
 	t.Logf("exited %v after SIGTERM with a stream open", took.Round(time.Millisecond))
 }
 
-// postInFlight starts a POST /graph/notifications of a body of length
-// bytes and returns once its handler is running, with the body not sent:
-// Expect: 100-continue makes the server say when the handler starts
-// reading it. The answer is read from the reader returned.
-func postInFlight(t *testing.T, p *process, addr string, length int) (net.Conn, *bufio.Reader) {
+// postInFlight starts a POST to path of a body of length bytes, with
+// headers ("Name: value"), and returns once its handler is running,
+// with the body not sent: Expect: 100-continue makes the server say when
+// the handler starts reading it. The answer is read from the reader
+// returned.
+func postInFlight(t *testing.T, p *process, addr, path string, length int, headers ...string) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -128,8 +123,11 @@ func postInFlight(t *testing.T, p *process, addr string, length int) (net.Conn, 
 	}
 	t.Cleanup(func() { conn.Close() })
 	conn.SetDeadline(time.Now().Add(60 * time.Second))
-	fmt.Fprintf(conn, "POST /graph/notifications HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"+
-		"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n", addr, length)
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\nExpect: 100-continue\r\n", path, addr, length)
+	for _, h := range headers {
+		fmt.Fprintf(conn, "%s\r\n", h)
+	}
+	fmt.Fprint(conn, "\r\n")
 	br := bufio.NewReader(conn)
 	if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
 		t.Fatalf("no 100 Continue: %q, %v; output:\n%s", line, err, p.log())
@@ -179,6 +177,18 @@ func waitRefused(t *testing.T, addr string) {
 			t.Fatalf("%s still accepts connections 10 s after SIGTERM", addr)
 		}
 	}
+}
+
+// apiKey makes an active tenant and an API key of it with scopes.
+func apiKey(t *testing.T, pool *pgxpool.Pool, scopes ...string) string {
+	t.Helper()
+	tenant := storetest.Tenant(t, pool, "Contoso")
+	testkit.Exec(t, pool, `UPDATE tenants SET status = 'active' WHERE id = $1`, tenant)
+	key, _, err := storetest.Open(t, pool).CreateAPIKey(t.Context(), tenant, store.NewAPIKey{Name: "platform", Scopes: scopes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
 }
 
 func openPool(t *testing.T, dsn string) *pgxpool.Pool {

@@ -60,17 +60,16 @@ func TestShutdownEndsAtPBShutdownTimeoutWhenAJobIgnoresCancellation(t *testing.T
 }
 
 // PB_SHUTDOWN_TIMEOUT bounds the HTTP drain too: a request that does not
-// finish (a client that stopped sending its body) does not keep the
-// process for the server's own 20 s; it exits at the timeout, not 0, and
-// says which request did not finish.
+// finish (a browser that stopped sending its form, which the server reads
+// for up to 30 s) does not keep the process for the server's own 20 s; it
+// exits at the timeout, not 0, and says which request did not finish.
 func TestShutdownEndsAtPBShutdownTimeoutWhenARequestDoesNotFinish(t *testing.T) {
 	dsn := freshDatabase(t, "shutdown_request")
 	p := startProcess(t, []string{"PB_ENV=development", testKey, "PB_DATABASE_URL=" + dsn, "PB_SHUTDOWN_TIMEOUT=2s"}, "web")
 	addr := hostOf(t, p.waitReady(t, 30*time.Second))
-	conn, _ := postInFlight(t, p, addr, 1000)
-	conn.Write([]byte(`{"value":[`)) // and nothing more
-	// Well under the server's own 20 s.
-	requireGivenUp(t, p, "POST /graph/notifications")
+	conn, _ := postInFlight(t, p, addr, "/onboarding/signin", 1000, "Content-Type: application/x-www-form-urlencoded")
+	conn.Write([]byte("upn=")) // and nothing more
+	requireGivenUp(t, p, "POST /onboarding/signin")
 }
 
 // requireGivenUp sends SIGTERM to p, which runs with a

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -41,8 +42,8 @@ func (c *Client) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	jobs := c.running.list()
-	if len(jobs) == 0 { // they ended as the deadline passed
-		return nil
+	if len(jobs) == 0 { // the jobs ended, River's own work did not
+		return errors.New("jobs: the River client did not stop")
 	}
 	return fmt.Errorf("jobs: %s still running", strings.Join(jobs, ", "))
 }
