@@ -32,7 +32,9 @@ func TestStaffSignsInFindsATenantAndOpensItsHomeInABrowser(t *testing.T) {
 	}
 	shots.Take(b, "02-tenants")
 
-	testkit.Run(t, b, chromedp.SetValue("#q", "northwind.example"), chromedp.Click("#search"), chromedp.WaitVisible("#tenants"))
+	// The search is a new page: wait for its list, not the old page's.
+	testkit.Run(t, b, chromedp.SetValue("#q", "northwind.example"), chromedp.Click("#search"),
+		chromedp.WaitVisible(`#tenants[data-search="northwind.example"]`))
 	list := testkit.Text(t, b, "#tenants")
 	if !strings.Contains(list, "Northwind Traders") || strings.Contains(list, "Contoso") {
 		t.Fatalf("searching northwind.example lists %q", list)
@@ -48,4 +50,6 @@ func TestStaffSignsInFindsATenantAndOpensItsHomeInABrowser(t *testing.T) {
 		t.Errorf("Home at %q (%v)", loc, err)
 	}
 	shots.Take(b, "04-tenant-home")
+
+	testkit.Run(t, b, chromedp.Click("#tenant-back"), chromedp.WaitVisible("#search"))
 }

@@ -111,5 +111,5 @@ func (h *handler) viewer(r *http.Request) tenantui.Viewer {
 	m := memberOf(r.Context())
 	id, _ := r.Context().Value(tenantKey{}).(uuid.UUID)
 	return tenantui.Viewer{TenantID: id, Actor: staff.Actor(m.Email), Name: m.Email, Base: tenantBase(id),
-		SignOut: Prefix + "/signout", CanChange: m.Role.AtLeast(staff.Support)}
+		SignOut: Prefix + "/signout", CanChange: m.Role.AtLeast(staff.Support), Back: Prefix + "/", BackLabel: "All tenants"}
 }
