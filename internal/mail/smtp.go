@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -92,21 +93,37 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	msg.SetMessageID()
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
 	// go-mail v0.8.1 leaves the connection open when STARTTLS or
-	// authentication fails; we close what we dialled.
+	// authentication fails, and heeds ctx only while dialling: a server
+	// that stops answering would hold Send for its 30 s timeout per
+	// command, and a shutdown with it. We close what we dialled, at the
+	// end and as soon as ctx ends.
+	var mu sync.Mutex
 	var conn net.Conn
+	closeConn := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if conn != nil {
+			conn.Close()
+		}
+	}
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var d net.Dialer
 		c, err := d.DialContext(ctx, network, addr)
+		mu.Lock()
 		conn = c
+		mu.Unlock()
 		return c, err
 	}
 	c, err := gomail.NewClient(s.host, append(s.opts, gomail.WithDialContextFunc(dial))...)
 	if err != nil {
 		return fmt.Errorf("send mail: %w", err)
 	}
+	stop := context.AfterFunc(ctx, closeConn)
+	defer stop()
 	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
-		if conn != nil {
-			conn.Close()
+		closeConn()
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
 		}
 		return fmt.Errorf("send mail %q: %w", m.Subject, err)
 	}
