@@ -31,10 +31,13 @@ func Build() (Binaries, error) {
 	return built, buildErr
 }
 
-// Cleanup removes what Build made; TestMain calls it after the tests.
+// Cleanup removes what Build and StartPostgres made once per process;
+// TestMain calls it after the tests.
 func Cleanup() {
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
+	for _, dir := range []string{buildDir, templateDir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 }
 

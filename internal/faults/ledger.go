@@ -1,9 +1,11 @@
 package faults
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -26,10 +28,14 @@ type Ledger struct {
 	Notified, Acked, DroppedByGraph, Unacked int
 
 	// What became of the acknowledged ones.
-	Delivered, Dead, Superseded, Suppressed, Pending, Overtaken, Lost int
+	// Held counts those in a quarantined inbox row.
+	Delivered, Dead, Superseded, Suppressed, Pending, Overtaken, Held, Lost int
 	// ViaRepair of Delivered reached the platform through a re-read of
 	// the user's presence rather than the notification itself.
 	ViaRepair int
+	// Users with acknowledged notifications, and those whose last one —
+	// the state they are in — reached the platform.
+	UsersNotified, FinalDelivered int
 
 	// The product's published events whose webhook never arrived although
 	// the product recorded it delivered, or that were never queued for
@@ -39,8 +45,10 @@ type Ledger struct {
 	// a notification stored twice (Graph's retry of a POST whose answer it
 	// missed) and sent again under a new webhook-id and sequence.
 	Repeats int
-	// InboxBacklog is the intake not processed yet.
+	// InboxBacklog is the intake not processed yet; Quarantined the
+	// inbox rows the product gave up on (kept, replayable), with why.
 	InboxBacklog int
+	Quarantined  int
 
 	// The receiver's side.
 	Webhooks   int // requests
@@ -57,11 +65,13 @@ type Ledger struct {
 
 // Summary is the ledger on one line.
 func (l Ledger) Summary() string {
-	return fmt.Sprintf("ledger: graph notified %d, acked %d (dropped by graph %d, unacked %d) → delivered %d (via repair %d), "+
-		"overtaken %d, superseded %d, dead %d, suppressed %d, pending %d, LOST %d | downstream: webhooks %d, duplicates %d (same id), "+
-		"conflicting ids %d, out of order %d, unverified %d, not received %d, not queued %d, repeated states %d | inbox %d",
-		l.Notified, l.Acked, l.DroppedByGraph, l.Unacked, l.Delivered, l.ViaRepair, l.Overtaken, l.Superseded, l.Dead, l.Suppressed,
-		l.Pending, l.Lost, l.Webhooks, l.Duplicates, l.Conflicts, l.OutOfOrder, l.Unverified, l.NotReceived, l.NotQueued, l.Repeats, l.InboxBacklog)
+	return fmt.Sprintf("ledger: graph notified %d, acked %d (dropped by graph %d, unacked %d) → users' last state delivered %d/%d; delivered %d (via repair %d), "+
+		"overtaken %d, superseded %d, dead %d, suppressed %d, pending %d, quarantined %d, LOST %d | downstream: webhooks %d, "+
+		"duplicates %d (same id), conflicting ids %d, out of order %d, unverified %d, not received %d, not queued %d, repeated states %d | "+
+		"inbox %d, quarantined rows %d",
+		l.Notified, l.Acked, l.DroppedByGraph, l.Unacked, l.FinalDelivered, l.UsersNotified, l.Delivered, l.ViaRepair, l.Overtaken, l.Superseded, l.Dead, l.Suppressed,
+		l.Pending, l.Held, l.Lost, l.Webhooks, l.Duplicates, l.Conflicts, l.OutOfOrder, l.Unverified, l.NotReceived, l.NotQueued, l.Repeats,
+		l.InboxBacklog, l.Quarantined)
 }
 
 func (l *Ledger) problem(format string, args ...any) {
@@ -70,14 +80,26 @@ func (l *Ledger) problem(format string, args ...any) {
 	}
 }
 
-// account makes the ledger of one tenant's users from graphsim's journal,
-// the product's history of each user (oldest event first), what the
-// receiver at endpoint got, and the inbox backlog.
-func account(j graphsim.Journal, tenant string, history map[uuid.UUID][]store.TimelineEvent, arrivals []Arrival,
-	endpoint string, backlog int) Ledger {
-	l := Ledger{InboxBacklog: backlog}
-	received := l.downstream(arrivals)
-	byUser := versions(j, tenant, &l)
+// observed is what a ledger is made of: graphsim's journal, the product's
+// history of each of the tenant's users (oldest event first), its inbox
+// (backlog and quarantine) and what the receiver at endpoint got.
+type observed struct {
+	journal    graphsim.Journal
+	tenant     string
+	history    map[uuid.UUID][]store.TimelineEvent
+	backlog    int
+	quarantine []store.QuarantinedInboxRow
+	arrivals   []Arrival
+	endpoint   string
+}
+
+// account makes the ledger of what was observed.
+func account(o observed) Ledger {
+	l := Ledger{InboxBacklog: o.backlog, Quarantined: len(o.quarantine)}
+	received := l.downstream(o.arrivals)
+	byUser := versions(o.journal, o.tenant, &l)
+	held := quarantinedUsers(o.quarantine, &l)
+	history := o.history
 	var users []uuid.UUID
 	for u := range byUser {
 		users = append(users, u)
@@ -89,7 +111,7 @@ func account(j graphsim.Journal, tenant string, history map[uuid.UUID][]store.Ti
 	}
 	slices.SortFunc(users, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
 	for _, u := range users {
-		l.user(u, byUser[u], history[u], received, endpoint, backlog)
+		l.user(u, byUser[u], history[u], received, o.endpoint, o.backlog, held[u])
 	}
 	return l
 }
@@ -143,7 +165,7 @@ func versions(j graphsim.Journal, tenant string, l *Ledger) map[uuid.UUID][]grap
 // longest common subsequence, so one missing event does not shift the
 // rest), and then followed to the receiver.
 func (l *Ledger) user(u uuid.UUID, notes []graphsim.JournalEntry, events []store.TimelineEvent, received map[string]bool,
-	endpoint string, backlog int) {
+	endpoint string, backlog int, held bool) {
 	var acked []graphsim.JournalEntry
 	for _, n := range notes {
 		if n.Acks > 0 {
@@ -162,6 +184,8 @@ func (l *Ledger) user(u uuid.UUID, notes []graphsim.JournalEntry, events []store
 			}
 		case backlog > 0:
 			what = "pending"
+		case held:
+			what = "quarantined"
 		case slices.ContainsFunc(match[i+1:], func(k int) bool { return k >= 0 }):
 			what = "overtaken"
 		default:
@@ -169,6 +193,14 @@ func (l *Ledger) user(u uuid.UUID, notes []graphsim.JournalEntry, events []store
 			l.problem("lost: user %s %s/%s (Graph's version %s), acknowledged %d time(s), no event", u, n.Availability, n.Activity, n.SequenceNumber, n.Acks)
 		}
 		counts[what]++
+		if i == len(acked)-1 {
+			l.UsersNotified++
+			if what == "delivered" {
+				l.FinalDelivered++
+			} else {
+				l.problem("last state: user %s %s/%s (Graph's version %s) is %s", u, n.Availability, n.Activity, n.SequenceNumber, what)
+			}
+		}
 	}
 	l.Delivered += counts["delivered"]
 	l.Dead += counts["dead"]
@@ -176,6 +208,7 @@ func (l *Ledger) user(u uuid.UUID, notes []graphsim.JournalEntry, events []store
 	l.Suppressed += counts["suppressed"]
 	l.Pending += counts["pending"]
 	l.Overtaken += counts["overtaken"]
+	l.Held += counts["quarantined"]
 	l.Lost += counts["lost"] + counts["not received"] + counts["not queued"]
 	// Every published event of the user, matched or not (a re-read, an
 	// unacknowledged notification the product stored), must reach the
@@ -226,40 +259,49 @@ func (l *Ledger) outcome(e store.TimelineEvent, endpoint string, received map[st
 
 // align matches acked versions to events with the same availability and
 // activity, in order, as many as possible (longest common subsequence);
-// match[i] is the event of acked[i], or -1.
+// match[i] is the event of acked[i], or -1. An event never matches a
+// version made after it (causality). Users move through few states, so
+// several alignments may match as many; the one kept matches the latest
+// versions it can: a version the product skipped because it had a newer
+// one already is then the older of two alike, as it was.
 func align(acked []graphsim.JournalEntry, events []store.TimelineEvent) []int {
 	n, m := len(acked), len(events)
 	same := func(i, k int) bool {
-		return acked[i].Availability == events[k].Availability && acked[i].Activity == events[k].Activity
+		return acked[i].Availability == events[k].Availability && acked[i].Activity == events[k].Activity &&
+			!events[k].CreatedAt.Before(acked[i].MadeAt.Add(-causalSlack))
 	}
-	// best[i][k]: the most matches of acked[i:] and events[k:].
+	// best[i][k]: the most matches of acked[:i] and events[:k].
 	best := make([][]int, n+1)
 	for i := range best {
 		best[i] = make([]int, m+1)
 	}
-	for i := n - 1; i >= 0; i-- {
-		for k := m - 1; k >= 0; k-- {
-			best[i][k] = max(best[i+1][k], best[i][k+1])
-			if same(i, k) {
-				best[i][k] = max(best[i][k], 1+best[i+1][k+1])
+	for i := 1; i <= n; i++ {
+		for k := 1; k <= m; k++ {
+			best[i][k] = max(best[i-1][k], best[i][k-1])
+			if same(i-1, k-1) {
+				best[i][k] = max(best[i][k], 1+best[i-1][k-1])
 			}
 		}
 	}
 	match := make([]int, n)
-	for i, k := 0, 0; i < n; {
+	for i, k := n, m; i > 0; {
 		switch {
-		case k < m && same(i, k) && best[i][k] == 1+best[i+1][k+1]:
-			match[i] = k
-			i, k = i+1, k+1
-		case k < m && best[i][k] == best[i][k+1]:
-			k++
+		case k > 0 && same(i-1, k-1) && best[i][k] == 1+best[i-1][k-1]:
+			match[i-1] = k - 1
+			i, k = i-1, k-1
+		case k > 0 && best[i][k] == best[i][k-1]:
+			k--
 		default:
-			match[i] = -1
-			i++
+			match[i-1] = -1
+			i--
 		}
 	}
 	return match
 }
+
+// causalSlack allows for the clocks of graphsim and PostgreSQL, both the
+// host's, being read at different points of one instant.
+const causalSlack = 50 * time.Millisecond
 
 // downstream checks what the receiver got and returns the webhook-ids
 // it answered 2xx.
@@ -299,4 +341,28 @@ func (l *Ledger) downstream(arrivals []Arrival) map[string]bool {
 		}
 	}
 	return ok
+}
+
+// quarantinedUsers are the users some quarantined row has an item for
+// (resourceData.id is in clear; the version is encrypted), and notes
+// each row in the problems.
+func quarantinedUsers(rows []store.QuarantinedInboxRow, l *Ledger) map[uuid.UUID]bool {
+	users := map[uuid.UUID]bool{}
+	for _, r := range rows {
+		var c struct {
+			Value []struct {
+				ResourceData struct {
+					ID string `json:"id"`
+				} `json:"resourceData"`
+			} `json:"value"`
+		}
+		json.Unmarshal(r.Payload, &c)
+		for _, n := range c.Value {
+			if u, err := uuid.Parse(n.ResourceData.ID); err == nil {
+				users[u] = true
+			}
+		}
+		l.problem("quarantined: inbox row %d (%d items, %d attempts): %s: %s", r.ID, r.Items, r.Attempts, r.Reason, r.Error)
+	}
+	return users
 }

@@ -3,15 +3,20 @@ package faults
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"presencebridge/internal/pgembed"
+	"presencebridge/internal/store/schema"
 )
 
 // Postgres is a PostgreSQL server of the scenario's own, from the local
@@ -31,26 +36,73 @@ type Postgres struct {
 // Database is the product's database on the server.
 const Database = "presencebridge"
 
-// StartPostgres initialises and starts a server in a folder of its own.
-// It runs with synchronous commits: a commit the product was told of
-// survives the server's SIGKILL, as in production (fsync is off, which
-// only an operating-system crash would notice).
+// StartPostgres starts a server in a folder of its own, a copy of a
+// cluster initialised and migrated once per test process (initdb and the
+// migrations cost seconds a scenario need not spend each time). It runs
+// with synchronous commits: a commit the product was told of survives the
+// server's SIGKILL, as in production (fsync is off, which only an
+// operating-system crash would notice).
 func StartPostgres(ctx context.Context) (*Postgres, error) {
-	dir, err := os.MkdirTemp("", "pb-faults-pg-")
+	templateOnce.Do(func() { templateDir, templateErr = makeTemplate(ctx) })
+	if templateErr != nil {
+		return nil, templateErr
+	}
+	dir, err := newPGDir()
 	if err != nil {
 		return nil, err
 	}
-	os.Chmod(dir, 0o711) // the server may run as another user
 	pg := &Postgres{dir: dir, proxies: map[string]*Proxy{}}
+	if out, err := exec.CommandContext(ctx, "cp", "-a", filepath.Join(templateDir, "data"), filepath.Join(dir, "data")).CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("copy the template cluster: %v: %s", err, out)
+	}
 	if err := pg.start(ctx); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	if err := pg.srv.EnsureDatabase(ctx, Database); err != nil {
-		pg.Close()
-		return nil, err
-	}
 	return pg, nil
+}
+
+var (
+	templateOnce sync.Once
+	templateDir  string
+	templateErr  error
+)
+
+func newPGDir() (string, error) {
+	dir, err := os.MkdirTemp("", "pb-faults-pg-")
+	if err != nil {
+		return "", err
+	}
+	os.Chmod(dir, 0o711) // the server may run as another user
+	return dir, nil
+}
+
+// makeTemplate initialises a cluster with the product's database,
+// migrated, and stops it cleanly.
+func makeTemplate(ctx context.Context) (string, error) {
+	dir, err := newPGDir()
+	if err != nil {
+		return "", err
+	}
+	pg := &Postgres{dir: dir}
+	if err := pg.start(ctx); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	defer pg.srv.Stop()
+	if err := pg.srv.EnsureDatabase(ctx, Database); err != nil {
+		return dir, err
+	}
+	pool, err := pgxpool.New(ctx, pg.DirectDSN())
+	if err != nil {
+		return dir, err
+	}
+	defer pool.Close()
+	if err := schema.Up(ctx, pool, slog.New(slog.DiscardHandler)); err != nil {
+		return dir, fmt.Errorf("migrate the template database: %w", err)
+	}
+	return dir, nil
 }
 
 func (pg *Postgres) start(ctx context.Context) error {
@@ -109,6 +161,14 @@ func (pg *Postgres) Cut() { pg.each((*Proxy).Cut) }
 
 // Restore makes the server reachable again.
 func (pg *Postgres) Restore() { pg.each((*Proxy).Restore) }
+
+// Stall blackholes the server for every process: what they send is held,
+// nothing is answered, connections stay open — until Unstall.
+func (pg *Postgres) Stall() { pg.each((*Proxy).HoldRequests) }
+
+// Unstall delivers what was held, as a network that comes back does, and
+// lets everything through again.
+func (pg *Postgres) Unstall() { pg.each((*Proxy).ReleaseRequests) }
 
 // DirectDSN is the database on the server's socket, around the proxy.
 // It changes when the server restarts.

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"presencebridge/internal/graphsim"
 	"presencebridge/internal/store"
 )
 
@@ -31,6 +33,10 @@ func (w *World) Ledger(ctx context.Context) (Ledger, error) {
 	if err != nil {
 		return Ledger{}, err
 	}
+	quarantine, err := st.QuarantinedInbox(ctx, 10_000)
+	if err != nil {
+		return Ledger{}, err
+	}
 	history := map[uuid.UUID][]store.TimelineEvent{}
 	for _, u := range w.Users {
 		events, err := st.UserTimeline(ctx, w.Tenant, u.ID, 1_000_000)
@@ -40,7 +46,8 @@ func (w *World) Ledger(ctx context.Context) (Ledger, error) {
 		slices.Reverse(events) // oldest first
 		history[u.ID] = events
 	}
-	return account(j, w.Graph.Seed.Tenants[0].ID.String(), history, w.Receiver.Arrivals(), w.Receiver.URL, backlog), nil
+	return account(observed{journal: j, tenant: w.Graph.Seed.Tenants[0].ID.String(), history: history, backlog: backlog,
+		quarantine: quarantine, arrivals: w.Receiver.Arrivals(), endpoint: w.Receiver.URL}), nil
 }
 
 // Settle waits until the world is quiet — graphsim has nothing queued
@@ -107,6 +114,12 @@ func (w *World) Check(l Ledger, e Expect) {
 		fail("downstream: %d conflicting webhook-ids, %d out of order, %d unverified, %d states sent again under new ids",
 			l.Conflicts, l.OutOfOrder, l.Unverified, l.Repeats)
 	}
+	if l.Quarantined > 0 {
+		fail("%d inbox rows quarantined (%d acknowledged notifications in them): Graph's genuine notifications must be applied", l.Quarantined, l.Held)
+	}
+	if l.FinalDelivered < l.UsersNotified && !e.Pending && !e.Dead {
+		fail("%d of %d users' last state did not reach the platform", l.UsersNotified-l.FinalDelivered, l.UsersNotified)
+	}
 	if l.Pending > 0 && !e.Pending {
 		fail("%d acknowledged notifications still pending when the world settled", l.Pending)
 	}
@@ -119,4 +132,41 @@ func (w *World) Check(l Ledger, e Expect) {
 	if w.T.Failed() {
 		w.T.Logf("product logs:\n%s", w.Logs())
 	}
+}
+
+// WaitGraph waits until graphsim's delivery statistics satisfy cond.
+func (w *World) WaitGraph(t testing.TB, what string, cond func(graphsim.NotificationStats) bool, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		st, err := w.Graph.Stats(context.Background())
+		if err != nil {
+			t.Fatalf("faults: %v", err)
+		}
+		if cond(st) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("faults: no %s within %s (graphsim: %+v)", what, within, st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Retried counts the notifications Graph had to send more than once
+// before one POST was acknowledged, or that it never got acknowledged:
+// those the fault touched.
+func (w *World) Retried(t testing.TB) int {
+	t.Helper()
+	j, err := w.Graph.Journal(context.Background())
+	if err != nil {
+		t.Fatalf("faults: %v", err)
+	}
+	n := 0
+	for _, e := range j.Entries {
+		if e.Posts > e.Acks {
+			n++
+		}
+	}
+	return n
 }

@@ -41,7 +41,7 @@ type World struct {
 	Bin      Binaries
 	PG       *Postgres
 	Graph    *Graph
-	Front    *Proxy // in front of the web role: BaseURL
+	Front    *Front // in front of the web role: BaseURL
 	Receiver *Receiver
 	BaseURL  string
 	Tenant   uuid.UUID
@@ -80,6 +80,8 @@ func Start(t testing.TB, opts Options) *World {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	began := time.Now()
+	phase := func(what string) { t.Logf("faults: %s at %s", what, time.Since(began).Round(time.Millisecond)) }
 	w := &World{T: t, Opts: opts, Bin: bin, procs: map[string]*Process{}}
 	if w.dir, err = os.MkdirTemp("", "pb-faults-"); err != nil {
 		t.Fatal(err)
@@ -89,14 +91,15 @@ func Start(t testing.TB, opts Options) *World {
 		t.Fatalf("faults: %v", err)
 	}
 	t.Cleanup(w.PG.Close)
+	phase("PostgreSQL up")
 	if w.webAddr, err = freeAddr(); err != nil {
 		t.Fatal(err)
 	}
-	if w.Front, err = NewProxy("tcp", w.webAddr); err != nil {
+	if w.Front, err = NewFront(w.webAddr); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Front.Close)
-	w.BaseURL = "http://" + w.Front.Addr
+	w.BaseURL = w.Front.URL
 	if w.Receiver, err = NewReceiver(); err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +113,7 @@ func Start(t testing.TB, opts Options) *World {
 	}
 	t.Cleanup(func() { w.Graph.Stop(10 * time.Second) })
 	w.Users = seed.Tenants[0].Users
+	phase("graphsim up")
 
 	// Stopped before the proxies and PostgreSQL (cleanups run last first).
 	t.Cleanup(w.stopAll)
@@ -121,13 +125,16 @@ func Start(t testing.TB, opts Options) *World {
 	} else {
 		w.StartRole("serve")
 	}
+	phase("product ready")
 	if err := w.onboard(ctx); err != nil {
 		t.Fatalf("faults: onboarding: %v\n%s", err, w.Logs())
 	}
+	phase("tenant onboarded")
 	if !w.Receiver.WaitFor(ctx, func(a []Arrival) bool { return len(usersSeen(a)) == len(w.Users) }) {
 		t.Fatalf("faults: the users' first states did not all reach the receiver (%d of %d)\n%s",
 			len(usersSeen(w.Receiver.Arrivals())), len(w.Users), w.Logs())
 	}
+	phase("tenant onboarded, every user's first state received")
 	return w
 }
 
@@ -192,6 +199,17 @@ func (w *World) Kill(name string) {
 	w.T.Helper()
 	w.T.Logf("SIGKILL %s", name)
 	w.Proc(name).Kill()
+}
+
+// StillRunning fails t if the product process called name has exited:
+// a fault the product must ride out, not die of.
+func (w *World) StillRunning(t testing.TB, name string) {
+	t.Helper()
+	select {
+	case <-w.Proc(name).Exited():
+		t.Errorf("%s exited during the scenario:\n%s", name, w.Proc(name).lastLines(30))
+	default:
+	}
 }
 
 // Logs are the last lines of every product process, for failures.

@@ -25,6 +25,10 @@ type JournalEntry struct {
 	Availability   string `json:"availability"`
 	Activity       string `json:"activity"`
 	SequenceNumber string `json:"sequenceNumber"`
+	// MadeAt is when the change happened, by the wall clock (not the
+	// Sim's): nothing the subscriber did because of this notification can
+	// be older.
+	MadeAt time.Time `json:"madeAt"`
 	// Posts counts the POSTs that carried it (retries and duplicates
 	// included); Acks those answered 2xx within the timeout.
 	Posts   int        `json:"posts"`
@@ -91,7 +95,7 @@ func (j *journal) made(it *deliveryItem) {
 	it.journal = j.first + len(j.entries) + 1
 	j.entries = append(j.entries, JournalEntry{ID: int64(it.journal), SubscriptionID: it.sub.id, TenantID: it.sub.tenant,
 		UserID: it.presence.ID.String(), Availability: it.presence.Availability, Activity: it.presence.Activity,
-		SequenceNumber: it.presence.SequenceNumber})
+		SequenceNumber: it.presence.SequenceNumber, MadeAt: it.at})
 }
 
 func (j *journal) entry(it *deliveryItem) *JournalEntry {
