@@ -74,7 +74,11 @@ func TestAStaffSessionDoesNotReachATenantsAPI(t *testing.T) {
 
 func TestOnlyAdminsSeeTheStaffList(t *testing.T) {
 	s := newSite(t, console.Limits{})
-	for email, role := range map[string]staff.Role{"look@vendor.example": staff.Viewer, "help@vendor.example": staff.Support, "root@vendor.example": staff.Admin} {
+	for _, a := range []struct {
+		email string
+		role  staff.Role
+	}{{"look@vendor.example", staff.Viewer}, {"help@vendor.example", staff.Support}, {"root@vendor.example", staff.Admin}} {
+		email, role := a.email, a.role
 		s.add(email, role)
 		b := s.browser()
 		b.signIn(email)
