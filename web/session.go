@@ -9,6 +9,8 @@ import (
 	"github.com/alexedwards/scs/pgxstore"
 	"github.com/alexedwards/scs/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"presencebridge/internal/seal"
 )
 
 // Session lifetimes: a browser session ends after 2 hours without a
@@ -42,6 +44,9 @@ type SessionOptions struct {
 	// IdleTimeout and Lifetime replace SessionIdleTimeout and
 	// SessionLifetime when set.
 	IdleTimeout, Lifetime time.Duration
+	// Ring seals what PutSealed keeps (the deployment's seal keys); nil:
+	// PutSealed refuses.
+	Ring *seal.Ring
 }
 
 // Sessions are the server-side browser sessions of the cookie-authenticated
@@ -49,6 +54,7 @@ type SessionOptions struct {
 // table so that any instance serves any request.
 type Sessions struct {
 	*scs.SessionManager
+	ring *seal.Ring
 }
 
 // NewSessions returns the session manager. Expired sessions are never
@@ -84,5 +90,5 @@ func NewSessions(pool *pgxpool.Pool, o SessionOptions) *Sessions {
 		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, "The service is temporarily unavailable. Try again in a minute.", http.StatusServiceUnavailable)
 	}
-	return &Sessions{SessionManager: sm}
+	return &Sessions{SessionManager: sm, ring: o.Ring}
 }

@@ -230,7 +230,7 @@ func (a *app) onboardingRoutes(base string) (func(chi.Router), error) {
 	if err != nil {
 		return nil, err
 	}
-	sessions := web.NewSessions(a.pool, web.SessionOptions{Production: a.cfg.Production(), Logger: a.logger})
+	sessions := web.NewSessions(a.pool, web.SessionOptions{Production: a.cfg.Production(), Logger: a.logger, Ring: a.ring})
 	routes := webonboarding.Routes(webonboarding.Deps{Service: svc, Sessions: sessions, LoginURL: a.cfg.LoginBaseURL, Logger: a.logger,
 		OwnApp: func(ctx context.Context, id uuid.UUID) (store.TenantApp, error) {
 			return a.store.GetTenantApp(ctx, id)

@@ -61,7 +61,7 @@ func (a *app) consoleRoutes(base string) (func(chi.Router), error) {
 		return nil, err
 	}
 	routes := console.Routes(console.Deps{Store: a.store, Staff: staff.New(a.store, staff.Options{}), Views: tenantview.New(a.store),
-		Sessions: console.NewSessions(a.pool, a.cfg.Production(), a.logger), Logger: a.logger,
+		Sessions: console.NewSessions(a.pool, a.ring, a.cfg.Production(), a.logger), Logger: a.logger,
 		Pages: tenantui.Deps{Onboarding: svc, SecretExpiry: a.secretExpiry, AllowLoopbackWebhooks: !a.cfg.Production(),
 			Monitors: tenantui.MonitorDeps{PerMonitor: graphapi.MaxPresenceIDs - a.cfg.MonitorHeadroom},
 			Admins:   portaladmin.New(a.store, clients.Directory)}})

@@ -22,6 +22,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"presencebridge/internal/seal"
 	"presencebridge/internal/staff"
 	"presencebridge/internal/store"
 	"presencebridge/internal/tenantview"
@@ -43,10 +44,11 @@ const (
 )
 
 // NewSessions returns the console's sessions (web.NewSessions with the
-// console's cookie and timeouts).
-func NewSessions(pool *pgxpool.Pool, production bool, logger *slog.Logger) *web.Sessions {
+// console's cookie and timeouts); ring seals what the tenant pages show
+// once (a new API key, a signing secret).
+func NewSessions(pool *pgxpool.Pool, ring *seal.Ring, production bool, logger *slog.Logger) *web.Sessions {
 	return web.NewSessions(pool, web.SessionOptions{Production: production, Logger: logger, Cookie: SessionCookie,
-		IdleTimeout: SessionIdleTimeout, Lifetime: SessionLifetime})
+		IdleTimeout: SessionIdleTimeout, Lifetime: SessionLifetime, Ring: ring})
 }
 
 // Deps are what the console needs.

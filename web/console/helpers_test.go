@@ -48,7 +48,7 @@ func newSite(t *testing.T, limits console.Limits, opts ...staff.Options) *site {
 	t.Cleanup(stop)
 	go keys.Run(ctx)
 	routes := console.Routes(console.Deps{Store: st, Staff: s.Staff, Views: tenantview.New(st),
-		Sessions: console.NewSessions(st.Pool(), false, nil), Limits: limits,
+		Sessions: console.NewSessions(st.Pool(), storetest.Ring(t), false, nil), Limits: limits,
 		Pages: tenantui.Deps{Monitors: tenantui.MonitorDeps{PerMonitor: graphapi.MaxPresenceIDs}, Admins: portaladmin.New(st, nil)}})
 	srv := httptest.NewServer(web.New(web.Deps{Mount: func(r chi.Router) {
 		r.Route(console.Prefix, routes)

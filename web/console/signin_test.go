@@ -221,7 +221,7 @@ func TestADisabledAccountIsSignedOutAtItsNextRequest(t *testing.T) {
 
 func TestConsoleSessionsAreTheirOwnWithShorterTimeouts(t *testing.T) {
 	for _, production := range []bool{false, true} {
-		ss := console.NewSessions(nil, production, nil)
+		ss := console.NewSessions(nil, nil, production, nil)
 		want := "pb_console"
 		if production {
 			want = "__Host-pb_console"

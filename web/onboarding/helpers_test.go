@@ -89,7 +89,7 @@ func newFixture(t *testing.T, opts ...fixtureOptions) *fixture {
 		BaseURL: f.base, RequiredRoles: graphsim.DefaultApplication, AllowLoopbackWebhooks: true,
 	})
 	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	sessions := web.NewSessions(f.pool, web.SessionOptions{Production: o.production, Logger: logger})
+	sessions := web.NewSessions(f.pool, web.SessionOptions{Production: o.production, Logger: logger, Ring: ring})
 	srv.Config.Handler = web.New(web.Deps{Logger: logger, Production: o.production, Mount: func(r chi.Router) {
 		r.Route("/onboarding", Routes(Deps{Service: f.svc, Sessions: sessions, LoginURL: simSrv.URL, Logger: logger, Now: f.clock,
 			OwnApp: func(ctx context.Context, id uuid.UUID) (store.TenantApp, error) {

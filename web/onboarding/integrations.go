@@ -56,7 +56,7 @@ func (h *handler) summary(ctx context.Context, st onboarding.Status) (templates.
 // fresh sign-in, the webhook's signing secret is shown once in a
 // read-only field of the summary the redirect leads to (303: a reload
 // sends nothing again). It is never in a URL or a log; the session holds
-// it only until that page view.
+// it, sealed, only until that page view.
 func (h *handler) revealSigningSecret(w http.ResponseWriter, r *http.Request) {
 	tenantID, ok := h.integrationRequest(w, r)
 	if !ok {
@@ -85,8 +85,7 @@ func (h *handler) revealSigningSecret(w http.ResponseWriter, r *http.Request) {
 			anchor = "#" + templates.WebhookID(i)
 		}
 	}
-	h.show(ctx, shown{Webhook: target, Secret: secret})
-	redirect(w, r, "/onboarding"+anchor)
+	h.showThenRedirect(w, r, shown{Webhook: target, Secret: secret}, "/onboarding"+anchor)
 }
 
 // createAPIKey is POST /onboarding/api-keys: after a fresh sign-in, a new
@@ -103,9 +102,8 @@ func (h *handler) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "create API key", err)
 		return
 	}
-	h.show(ctx, shown{APIKey: key})
 	h.flash(ctx, "integration", done("API key created.", "Copy it now: it cannot be shown again."))
-	redirect(w, r, "/onboarding#api-keys")
+	h.showThenRedirect(w, r, shown{APIKey: key}, "/onboarding#api-keys")
 }
 
 // integrationRequest lets a summary action go on for a completed

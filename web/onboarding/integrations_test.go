@@ -56,6 +56,8 @@ func TestSigningSecretIsShownOnceAfterTheRedirectOfReveal(t *testing.T) {
 	if strings.Contains(p.body, secretHTML) || strings.Contains(p.location, secret) {
 		t.Error("the redirect carries the secret")
 	}
+	// The session row carries it to the summary, sealed.
+	storetest.RequireNotStored(t, f.pool, secret)
 	p = c.follow(p)
 	wantText(t, p, http.StatusOK, "Signing secret", "webhook-signature", "Standard Webhooks",
 		"shown on this page view only", "reloading or leaving hides it, and Reveal signing secret shows it again")
@@ -100,6 +102,9 @@ func TestAPIKeyIsShownOnceAfterTheRedirectAndStoredOnlyAsAHash(t *testing.T) {
 	if p.status != http.StatusSeeOther || p.location != "/onboarding#api-keys" {
 		t.Fatalf("Create API key answers %d %q, want 303 to the summary", p.status, p.location)
 	}
+	// The session row carries it to the summary, sealed: read before the
+	// summary takes it.
+	sessions := storetest.TableText(t, f.pool, "sessions")
 	p = c.follow(p)
 	wantText(t, p, http.StatusOK, "API key created.", "/api/v1/events", "Server-Sent Events", "Authorization: Bearer <key>",
 		"stores only a hash of it, so it cannot be shown again")
@@ -108,6 +113,7 @@ func TestAPIKeyIsShownOnceAfterTheRedirectAndStoredOnlyAsAHash(t *testing.T) {
 		t.Fatalf("no API key on the page:\n%s", text(p.body))
 	}
 	key := html.UnescapeString(m[1])
+	storetest.RequireNotIn(t, "the sessions table before the summary", sessions, key)
 	got, err := f.st.VerifyAPIKey(t.Context(), key)
 	if err != nil || got != tenantID {
 		t.Errorf("VerifyAPIKey = %v %v, want tenant %v", got, err, tenantID)

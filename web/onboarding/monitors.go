@@ -141,7 +141,7 @@ func (h *handler) monitorCallback(w http.ResponseWriter, r *http.Request) {
 // monitorLink is POST /onboarding/monitors/{id}/link ("Copy URL"): a new
 // link that withdraws the monitor's earlier ones (IssueMonitorLink), shown
 // once on the page the redirect leads to, with its expiry and a copy
-// button. Only the session holds it until then.
+// button. Only the session holds it until then, sealed.
 func (h *handler) monitorLink(w http.ResponseWriter, r *http.Request) {
 	tenantID, id, ok := h.monitorRequest(w, r)
 	if !ok {
@@ -157,8 +157,8 @@ func (h *handler) monitorLink(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "monitor link", err)
 		return
 	}
-	h.show(ctx, shown{Monitor: id.String(), Link: link, Expires: exp.UTC().Format("2 January 2006, 15:04 UTC")})
-	redirect(w, r, "/onboarding#monitor-"+id.String())
+	h.showThenRedirect(w, r, shown{Monitor: id.String(), Link: link, Expires: exp.UTC().Format("2 January 2006, 15:04 UTC")},
+		"/onboarding#monitor-"+id.String())
 }
 
 // passwordSignIn is POST /onboarding/monitors/{id}/password ("Sign in with

@@ -3,6 +3,7 @@ package onboarding
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 )
 
 const sessionShown = "shown"
@@ -23,15 +24,27 @@ type shown struct {
 	APIKey string `json:"k,omitempty"`
 }
 
-func (h *handler) show(ctx context.Context, s shown) {
+// showThenRedirect keeps s, sealed in the session (web.Sessions.PutSealed:
+// the sessions table never holds the secret in clear), and sends the
+// browser to the page that shows it.
+func (h *handler) showThenRedirect(w http.ResponseWriter, r *http.Request, s shown, to string) {
 	b, _ := json.Marshal(s)
-	h.sessions.Put(ctx, sessionShown, b)
+	if err := h.sessions.PutSealed(r.Context(), sessionShown, b); err != nil {
+		h.fail(w, r, "keep what to show once", err)
+		return
+	}
+	redirect(w, r, to)
 }
 
-// popShown takes what the last POST left to show, once.
+// popShown takes what the last POST left to show, once; what will not
+// open (its seal key retired in between) is logged and not shown.
 func (h *handler) popShown(ctx context.Context) shown {
 	var s shown
-	if b := h.sessions.PopBytes(ctx, sessionShown); b != nil {
+	b, err := h.sessions.PopSealed(ctx, sessionShown)
+	if err != nil {
+		h.logger.WarnContext(ctx, "onboarding: what a POST left to show is lost", "err", err)
+	}
+	if b != nil {
 		json.Unmarshal(b, &s)
 	}
 	return s

@@ -66,7 +66,8 @@ func newFixture(t *testing.T, extra func(*handler, chi.Router)) *fixture {
 		t.Fatal(err)
 	}
 	pool := testkit.DB(t)
-	f.st = store.New(pool, storetest.Ring(t))
+	ring := storetest.Ring(t)
+	f.st = store.New(pool, ring)
 	ctx := context.Background()
 	for i := range f.tenants {
 		ten := f.seed.Tenants[i]
@@ -83,7 +84,7 @@ func newFixture(t *testing.T, extra func(*handler, chi.Router)) *fixture {
 		}
 		f.tenants[i] = tn
 	}
-	sessions := web.NewSessions(pool, web.SessionOptions{})
+	sessions := web.NewSessions(pool, web.SessionOptions{Ring: ring})
 	h := newHandler(Deps{Identity: id, App: identity.App{ClientID: f.seed.App.ClientID, ClientSecret: f.seed.App.ClientSecret},
 		BaseURL: f.base, Store: f.st, Views: tenantview.New(f.st), Sessions: sessions, LoginURL: simSrv.URL, Now: f.clock})
 	srv.Config.Handler = web.New(web.Deps{Mount: func(r chi.Router) {

@@ -1,11 +1,9 @@
 package tenantui
 
 import (
-	"context"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"sort"
 	"strings"
@@ -31,15 +29,8 @@ import (
 // Every action is a POST answered by a redirect (303), so that a reload
 // sends nothing again. A secret shown once — a new webhook's or rotated
 // signing secret, a revealed one, a new API key — crosses that redirect
-// in the surface's session (Deps.Flash), popped by the one page view that
-// shows it.
-
-// Flash keeps a value for the next page view of the same browser session
-// (*web.Sessions does).
-type Flash interface {
-	Put(ctx context.Context, key string, val any)
-	PopString(ctx context.Context, key string) string
-}
+// sealed in the surface's session (Deps.Flash), popped by the one page
+// view that shows it.
 
 // flashKey is the session key of the integration pages' flash.
 const flashKey = "tenantui.integration.flash"
@@ -165,9 +156,9 @@ func shownTime(t *time.Time) string {
 // session, and the browser is sent to path (under the section) with 303,
 // so that a reload of that page sends nothing again.
 func (h *handler) done(w http.ResponseWriter, r *http.Request, path string, f flash) {
-	if h.Flash != nil {
-		b, _ := json.Marshal(f)
-		h.Flash.Put(r.Context(), flashKey, string(b))
+	if err := h.keepOnce(r.Context(), flashKey, f); err != nil {
+		h.fail(w, r, "keep what to show once", err)
+		return
 	}
 	http.Redirect(w, r, h.Viewer(r).Base+"/integration"+path, http.StatusSeeOther)
 }
@@ -175,11 +166,7 @@ func (h *handler) done(w http.ResponseWriter, r *http.Request, path string, f fl
 // popFlash takes what the last action left for this page view.
 func (h *handler) popFlash(r *http.Request) flash {
 	var f flash
-	if h.Flash != nil {
-		if s := h.Flash.PopString(r.Context(), flashKey); s != "" {
-			json.Unmarshal([]byte(s), &f)
-		}
-	}
+	h.takeOnce(r.Context(), flashKey, &f)
 	return f
 }
 

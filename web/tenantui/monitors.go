@@ -2,7 +2,6 @@ package tenantui
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -208,20 +207,16 @@ func (h *handler) monitorGone(w http.ResponseWriter, r *http.Request) {
 // showOnce keeps s for the next view of the Monitors page and sends the
 // browser there (303: a reload does not send the form again).
 func (h *handler) showOnce(w http.ResponseWriter, r *http.Request, s shown) {
-	if h.Flash != nil {
-		b, _ := json.Marshal(s)
-		h.Flash.Put(r.Context(), monitorsShown, string(b))
+	if err := h.keepOnce(r.Context(), monitorsShown, s); err != nil {
+		h.fail(w, r, "keep what to show once", err)
+		return
 	}
 	http.Redirect(w, r, h.monitorsPath(r), http.StatusSeeOther)
 }
 
 func (h *handler) popShown(ctx context.Context) shown {
 	var s shown
-	if h.Flash != nil {
-		if b := h.Flash.PopString(ctx, monitorsShown); b != "" {
-			json.Unmarshal([]byte(b), &s)
-		}
-	}
+	h.takeOnce(ctx, monitorsShown, &s)
 	return s
 }
 

@@ -68,9 +68,9 @@ type Deps struct {
 	// answers (sending them to sign in again) and returns false.
 	RequireFresh func(http.ResponseWriter, *http.Request) bool
 	Logger       *slog.Logger
-	// Flash carries a secret shown once (a new API key, a signing
-	// secret) across the redirect after the POST that made it: the
-	// surface's session. Nil: the secret is lost on the way.
+	// Flash carries what an action shows once (a new API key, a signing
+	// secret, a Copy URL) across the redirect after the POST that made
+	// it, sealed: the surface's session. Nil: it is lost on the way.
 	Flash Flash
 	// AllowLoopbackWebhooks lets webhook URLs name loopback addresses
 	// (development and tests), as the tenant API's option of that name.

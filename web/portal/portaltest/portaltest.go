@@ -92,7 +92,7 @@ func New(t testing.TB) *Portal {
 		UPN: ten.Admin.UPN, AddedBy: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	sessions := web.NewSessions(pool, web.SessionOptions{})
+	sessions := web.NewSessions(pool, web.SessionOptions{Ring: ring})
 	monitors := tenantui.MonitorDeps{PerMonitor: graphapi.MaxPresenceIDs,
 		SignIn: webonboarding.NewMonitorSignIns(webonboarding.Deps{Service: p.Onboarding, Sessions: sessions})}
 	clients := directory(p, id, simSrv.URL)
