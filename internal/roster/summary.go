@@ -9,10 +9,16 @@ import (
 	"presencebridge/internal/store"
 )
 
+// SummaryProblems is how many of the roster's problem entries a Summary
+// lists: enough to say what is wrong at a glance; the Users page lists
+// them all, a page at a time.
+const SummaryProblems = 20
+
 // Summary is a tenant's roster for display: where it comes from, how many
-// users are in each state, and every user that is not monitored or not
-// yet resolved, with the reason. Total counts entries, not monitored
-// users: Users splits them.
+// users are in each state, and the first SummaryProblems entries that are
+// not resolved yet or will not be (not found, disabled, duplicates), with
+// the reason, in entry order. Total counts entries, not monitored users:
+// Users splits them.
 type Summary struct {
 	Source   store.RosterSource
 	Total    int
@@ -21,28 +27,25 @@ type Summary struct {
 	Problems []store.DirectoryUser
 }
 
-// Summary reads the tenant's roster summary.
+// Summary reads the tenant's roster summary: counted in SQL, so that it
+// costs one pass over the roster's index however large the roster is, and
+// reads no more than SummaryProblems rows.
 func (r *Roster) Summary(ctx context.Context, tenantID uuid.UUID) (Summary, error) {
 	src, err := r.st.TenantRosterSource(ctx, tenantID)
 	if err != nil {
-		return Summary{}, err
+		return Summary{}, fmt.Errorf("roster summary of %s: %w", tenantID, err)
 	}
-	counts, err := r.st.DirectoryCounts(ctx, tenantID)
-	if err != nil {
-		return Summary{}, err
-	}
-	users, err := r.st.UserCountsOf(ctx, tenantID)
-	if err != nil {
-		return Summary{}, err
-	}
-	problems, err := r.st.DirectoryUsers(ctx, tenantID, true)
+	counts, err := r.st.RosterCounts(ctx, tenantID)
 	if err != nil {
 		return Summary{}, fmt.Errorf("roster summary of %s: %w", tenantID, err)
 	}
-	s := Summary{Source: src, Counts: map[string]int{}, Users: users, Problems: problems}
+	problems, err := r.st.RosterProblems(ctx, tenantID, SummaryProblems)
+	if err != nil {
+		return Summary{}, fmt.Errorf("roster summary of %s: %w", tenantID, err)
+	}
+	s := Summary{Source: src, Total: counts.Users.Total, Counts: map[string]int{}, Users: counts.Users, Problems: problems}
 	for _, st := range []string{store.UserPending, store.UserResolved, store.UserNotFound, store.UserDisabled, store.UserDuplicate} {
-		s.Counts[st] = counts[st]
-		s.Total += counts[st]
+		s.Counts[st] = counts.ByStatus[st]
 	}
 	return s, nil
 }

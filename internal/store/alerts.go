@@ -68,11 +68,13 @@ func (s *Store) Alerts(ctx context.Context, tenantID uuid.UUID) ([]Alert, error)
 	if err != nil {
 		return nil, wrap("alerts", err)
 	}
-	v, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Alert, error) {
-		var a Alert
-		return a, r.Scan(&a.ID, &a.TenantID, &a.Kind, &a.Subject, &a.Message, &a.Detail, &a.RaisedAt, &a.ResolvedAt)
-	})
+	v, err := pgx.CollectRows(rows, scanAlert)
 	return v, wrap("alerts", err)
+}
+
+func scanAlert(r pgx.CollectableRow) (Alert, error) {
+	var a Alert
+	return a, r.Scan(&a.ID, &a.TenantID, &a.Kind, &a.Subject, &a.Message, &a.Detail, &a.RaisedAt, &a.ResolvedAt)
 }
 
 // RaiseAlertStage raises the alert of kind about subject and supersedes

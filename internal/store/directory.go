@@ -285,25 +285,6 @@ func (s *Store) DirectoryUsers(ctx context.Context, tenantID uuid.UUID, onlyProb
 	return v, wrap("directory users", err)
 }
 
-// DirectoryCounts counts a tenant's rows by resolution status.
-func (s *Store) DirectoryCounts(ctx context.Context, tenantID uuid.UUID) (map[string]int, error) {
-	rows, err := s.db.Query(ctx, `SELECT resolution_status, count(*) FROM directory_users WHERE tenant_id = $1 GROUP BY 1`, tenantID)
-	if err != nil {
-		return nil, fmt.Errorf("directory counts: %w", err)
-	}
-	out := map[string]int{}
-	var status string
-	var n int
-	_, err = pgx.ForEachRow(rows, []any{&status, &n}, func() error {
-		out[status] = n
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("directory counts: %w", err)
-	}
-	return out, nil
-}
-
 // GroupMember is a user of a roster group, as far as Graph has told: a
 // member whose lookup failed for now is Pending, with its id as lookup.
 type GroupMember struct {

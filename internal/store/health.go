@@ -54,18 +54,9 @@ type TenantStatus struct {
 
 // TenantStatusOf reads a tenant's status, health and user counts.
 func (s *Store) TenantStatusOf(ctx context.Context, tenantID uuid.UUID) (TenantStatus, error) {
-	ts := TenantStatus{TenantID: tenantID}
-	err := s.db.QueryRow(ctx, `SELECT status, health, coalesce(health_condition, ''), coalesce(health_reason, ''), health_changed_at
-		FROM tenants WHERE id = $1`, tenantID).Scan(&ts.Lifecycle, &ts.Health, &ts.Condition, &ts.Reason, &ts.HealthChangedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return ts, ErrTenantNotFound
-	}
+	_, ts, err := s.TenantWithHealth(ctx, tenantID)
 	if err != nil {
-		return ts, fmt.Errorf("tenant status of %s: %w", tenantID, err)
-	}
-	ts.Status = ts.Lifecycle
-	if ts.Lifecycle == TenantActive && ts.Health == HealthDegraded {
-		ts.Status = TenantDegraded
+		return ts, wrap("tenant status of", err)
 	}
 	if ts.Users, err = s.UserCountsOf(ctx, tenantID); err != nil {
 		return ts, wrap("tenant status of", err)
@@ -74,21 +65,13 @@ func (s *Store) TenantStatusOf(ctx context.Context, tenantID uuid.UUID) (TenantS
 }
 
 // UserCountsOf counts a tenant's roster as monitored, unmonitored,
-// unresolved and pending.
+// unresolved and pending (RosterCounts).
 func (s *Store) UserCountsOf(ctx context.Context, tenantID uuid.UUID) (UserCounts, error) {
-	var c UserCounts
-	err := s.db.QueryRow(ctx, `SELECT count(*),
-			count(*) FILTER (WHERE d.resolution_status = 'resolved' AND m.id IS NOT NULL),
-			count(*) FILTER (WHERE d.resolution_status = 'resolved' AND m.id IS NULL),
-			count(*) FILTER (WHERE d.resolution_status IN ('not_found', 'disabled', 'duplicate')),
-			count(*) FILTER (WHERE d.resolution_status = 'pending')
-		FROM directory_users d
-		LEFT JOIN monitors m ON m.id = d.monitor_id AND m.status = 'authorized' AND m.removed_at IS NULL
-		WHERE d.tenant_id = $1`, tenantID).Scan(&c.Total, &c.Monitored, &c.Unmonitored, &c.Unresolved, &c.Pending)
+	c, err := s.RosterCounts(ctx, tenantID)
 	if err != nil {
-		return c, fmt.Errorf("user counts of %s: %w", tenantID, err)
+		return UserCounts{}, fmt.Errorf("user counts of %s: %w", tenantID, err)
 	}
-	return c, nil
+	return c.Users, nil
 }
 
 // SetTenantDegraded marks the tenant degraded for condition, with the

@@ -55,9 +55,14 @@ type Onboarding struct {
 const tenantColumns = `id, name, ms_tenant_id, coalesce(ms_domain, ''), coalesce(telephony_account_id, ''), coalesce(admin_email, ''),
 	allow_password_signin, status, created_at`
 
+// tenantFields are the destinations of tenantColumns in t.
+func tenantFields(t *Tenant) []any {
+	return []any{&t.ID, &t.Name, &t.MSTenantID, &t.MSDomain, &t.TelephonyAccountID, &t.AdminEmail, &t.AllowPasswordSignIn, &t.Status, &t.CreatedAt}
+}
+
 func scanTenant(row pgx.Row) (Tenant, error) {
 	var t Tenant
-	err := row.Scan(&t.ID, &t.Name, &t.MSTenantID, &t.MSDomain, &t.TelephonyAccountID, &t.AdminEmail, &t.AllowPasswordSignIn, &t.Status, &t.CreatedAt)
+	err := row.Scan(tenantFields(&t)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, ErrTenantNotFound
 	}
