@@ -44,6 +44,7 @@ type app struct {
 	logger  *slog.Logger
 	pg      *pgembed.Server // nil with PB_DATABASE_URL
 	pool    *pgxpool.Pool
+	intake  *pgxpool.Pool // the web role's, for Graph's notifications (intake.go)
 	ring    *seal.Ring
 	store   *store.Store
 	metrics *prometheus.Registry
@@ -99,7 +100,7 @@ func openDB(ctx context.Context, cfg *config.Config, logger *slog.Logger, name s
 		dsn = a.pg.DSN(embeddedDB)
 		a.logger.Info("using the embedded PostgreSQL", "data_dir", a.pg.DataDir())
 	}
-	a.pool, err = newPool(ctx, dsn, cfg, name)
+	a.pool, err = newPool(ctx, dsn, cfg.DBMaxConns, name)
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -113,8 +114,11 @@ func openDB(ctx context.Context, cfg *config.Config, logger *slog.Logger, name s
 	return a, nil
 }
 
-// Close releases the pool and stops the embedded server, in that order.
+// Close releases the pools and stops the embedded server, in that order.
 func (a *app) Close() {
+	if a.intake != nil {
+		a.intake.Close()
+	}
 	if a.pool != nil {
 		a.pool.Close()
 	}
@@ -133,14 +137,14 @@ func (a *app) ready(ctx context.Context) error {
 	return schema.CheckAtHead(ctx, a.pool)
 }
 
-func newPool(ctx context.Context, dsn string, cfg *config.Config, name string) (*pgxpool.Pool, error) {
+func newPool(ctx context.Context, dsn string, maxConns int32, name string) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, errors.New("PB_DATABASE_URL: not a valid PostgreSQL URL")
 	}
 	// pgxpool's default is max(4, cores): 4 here, too few for web + River.
-	pc.MaxConns = cfg.DBMaxConns
-	pc.MinIdleConns = 2
+	pc.MaxConns = maxConns
+	pc.MinIdleConns = min(2, maxConns)
 	pc.MaxConnLifetime = time.Hour
 	pc.MaxConnLifetimeJitter = 5 * time.Minute
 	pc.ConnConfig.RuntimeParams["application_name"] = "presencebridge-" + name

@@ -43,10 +43,11 @@ func startPipeline(ctx context.Context, g *errgroup.Group, a *app, r role, res a
 	hub := stream.NewHub(a.store, a.logger)
 	g.Go(func() error { hub.Run(ctx); return nil })
 	if r.web {
-		c := intake.NewCommitter(a.pool, intake.CommitterOptions{})
-		g.Go(func() error { c.Run(ctx); return nil })
-		p.hook = graphhook.New(graphhook.Deps{Subs: a.store, Committer: c, Changes: a.store, Logger: a.logger, Metrics: a.metrics})
-		g.Go(func() error { p.hook.Run(ctx); return nil })
+		hook, err := startIntake(ctx, g, a, r.name)
+		if err != nil {
+			return nil, err
+		}
+		p.hook = hook
 		keys := keycache.New(a.store, keycache.Options{Logger: a.logger})
 		g.Go(func() error { keys.Run(ctx); return nil })
 		p.api = api.Routes(api.Deps{Store: a.store, Keys: keys, Subscribe: hub.Subscribe, Logger: a.logger, RateLimit: a.cfg.APIRateLimit,

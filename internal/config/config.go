@@ -45,6 +45,10 @@ type Config struct {
 	DatabaseURL Secret `env:"DATABASE_URL" help:"PostgreSQL URL (postgres://user:pass@host/db); empty: start a private PostgreSQL from the local binaries in PB_DATA_DIR/postgres"`
 	DataDir     string `env:"DATA_DIR" envDefault:".data" help:"folder for local state: the embedded PostgreSQL data and, in development, the seal key file"`
 	DBMaxConns  int32  `env:"DB_MAX_CONNS" envDefault:"20" help:"connections in this process's pool (web + workers); budget across all instances against max_connections"`
+	// The web role's intake of Graph's notifications, whose answers every
+	// tenant's notifications depend on (web/graphhook).
+	IntakeDBConns     int32 `env:"INTAKE_DB_CONNS" envDefault:"3" help:"connections a web process keeps for Graph's notifications beside PB_DB_MAX_CONNS (one looks subscriptions up, the others commit), so that nothing else in the process can hold Graph's answers up (2–32)"`
+	IntakeMaxRequests int   `env:"INTAKE_MAX_REQUESTS" envDefault:"32" help:"notification POSTs a web process serves at once; more are answered 503 with Retry-After, and Graph sends them again (1–1024)"`
 
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080" help:"address the web server listens on (host:port; port 0 picks a free one)"`
 	BaseURL  string `env:"BASE_URL" help:"public URL of this deployment, used in redirect and notification URLs (required in production, must be https)"`
@@ -121,6 +125,12 @@ func (c *Config) validate() error {
 	}
 	if c.DBMaxConns < 2 {
 		bad("DB_MAX_CONNS", "must be at least 2, not %d", c.DBMaxConns)
+	}
+	if c.IntakeDBConns < 2 || c.IntakeDBConns > 32 {
+		bad("INTAKE_DB_CONNS", "must be 2–32 (one looks subscriptions up, the others commit), not %d", c.IntakeDBConns)
+	}
+	if c.IntakeMaxRequests < 1 || c.IntakeMaxRequests > 1024 {
+		bad("INTAKE_MAX_REQUESTS", "must be 1–1024 POSTs at once, not %d", c.IntakeMaxRequests)
 	}
 	if c.APIRateLimit < 1 {
 		bad("API_RATE_LIMIT", "must be at least 1 request per second, not %d", c.APIRateLimit)

@@ -29,7 +29,8 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !cfg.Production() || cfg.HTTPAddr != ":8080" || cfg.DBMaxConns != 20 || cfg.DataDir != ".data" {
+	if !cfg.Production() || cfg.HTTPAddr != ":8080" || cfg.DBMaxConns != 20 || cfg.DataDir != ".data" ||
+		cfg.IntakeDBConns != 3 || cfg.IntakeMaxRequests != 32 {
 		t.Fatalf("defaults: %+v", cfg)
 	}
 	dev, err := Load(map[string]string{}, true)
@@ -53,6 +54,8 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 		{"missing base url in production", with(validProduction, "PB_BASE_URL", ""), "PB_BASE_URL: required in production"},
 		{"http base url in production", with(validProduction, "PB_BASE_URL", "http://x.example"), "PB_BASE_URL: must use https in production"},
 		{"not a number", with(validProduction, "PB_DB_MAX_CONNS", "lots"), `PB_DB_MAX_CONNS: cannot read "lots" as int32`},
+		{"intake pool too small", with(validProduction, "PB_INTAKE_DB_CONNS", "1"), `PB_INTAKE_DB_CONNS: must be 2–32 (one looks subscriptions up, the others commit), not 1`},
+		{"no intake requests", with(validProduction, "PB_INTAKE_MAX_REQUESTS", "0"), `PB_INTAKE_MAX_REQUESTS: must be 1–1024 POSTs at once, not 0`},
 		{"bad duration", with(validProduction, "PB_SHUTDOWN_TIMEOUT", "soon"), `PB_SHUTDOWN_TIMEOUT: cannot read "soon"`},
 		{"bad log level", with(validProduction, "PB_LOG_LEVEL", "loud"), `PB_LOG_LEVEL: cannot read "loud"`},
 		{"bad log format", with(validProduction, "PB_LOG_FORMAT", "xml"), `PB_LOG_FORMAT: must be json or text`},

@@ -29,7 +29,8 @@ var ErrUnavailable = errors.New("intake: the inbox is unavailable")
 // CommitterOptions tune the group commit.
 type CommitterOptions struct {
 	// Workers commit in parallel, so one batch's fsync overlaps the next
-	// batch's gathering (default 2).
+	// batch's gathering (default 2). Each holds one of the pool's
+	// connections while it commits.
 	Workers int
 	// MaxBatch bounds the rows in one transaction (default 500).
 	MaxBatch int
@@ -51,7 +52,11 @@ type pending struct {
 }
 
 // NewCommitter returns a Committer over pool; call Run to start it. The
-// inbox holds nothing sealed, so its Store needs no key ring.
+// inbox holds nothing sealed, so its Store needs no key ring. Give it a
+// pool of its own, of at least Workers connections (the web role's holds
+// PB_INTAKE_DB_CONNS): on a shared one, whatever holds the connections —
+// processors, engine locks, token refreshes — holds up every tenant's
+// notifications too.
 func NewCommitter(pool *pgxpool.Pool, opts CommitterOptions) *Committer {
 	if opts.Workers <= 0 {
 		opts.Workers = 2

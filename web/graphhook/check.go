@@ -80,12 +80,10 @@ func (h *Handler) check(ctx context.Context, raws []json.RawMessage) (*sorted, e
 		}
 	}
 	if len(queries) > 0 {
-		gen := h.cache.generation()
-		keys, err := h.d.Subs.SubscriptionKeys(ctx, queries)
+		keys, err := h.lookup(ctx, queries)
 		if err != nil {
-			return nil, fmt.Errorf("look up %d subscriptions: %w", len(queries), err)
+			return nil, err
 		}
-		h.cache.learn(gen, queries, keys)
 		for i := range items {
 			if it := &items[i]; it.query > 0 {
 				it.reason = matches(keys[it.query-1], it.hash)
@@ -104,6 +102,24 @@ func (h *Handler) check(ctx context.Context, raws []json.RawMessage) (*sorted, e
 		}
 	}
 	return s, nil
+}
+
+// lookup finds queries' subscriptions and remembers what it found,
+// waiting its turn among at most Lookups at once.
+func (h *Handler) lookup(ctx context.Context, queries []store.SubscriptionQuery) ([]store.SubscriptionKey, error) {
+	select {
+	case h.lookups <- struct{}{}:
+		defer func() { <-h.lookups }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait to look up %d subscriptions: %w", len(queries), ctx.Err())
+	}
+	gen := h.cache.generation()
+	keys, err := h.d.Subs.SubscriptionKeys(ctx, queries)
+	if err != nil {
+		return nil, fmt.Errorf("look up %d subscriptions: %w", len(queries), err)
+	}
+	h.cache.learn(gen, queries, keys)
+	return keys, nil
 }
 
 // matches says why key refuses an item whose clientState has hash, or "".

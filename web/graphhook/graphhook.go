@@ -49,8 +49,14 @@ type Deps struct {
 	// MaxRequests bounds the notification POSTs served at once (default
 	// DefaultMaxRequests); more are answered 503 at once.
 	MaxRequests int
-	Logger      *slog.Logger
-	Metrics     prometheus.Registerer
+	// Lookups bounds the subscription lookups made at once (default
+	// DefaultLookups): what Subs's pool must hold for them.
+	Lookups int
+	// Deadline bounds each POST (default Deadline, Graph's 3 s less a
+	// second): only tests of something else than time change it.
+	Deadline time.Duration
+	Logger   *slog.Logger
+	Metrics  prometheus.Registerer
 }
 
 // Handler serves POST /notifications and POST /lifecycle.
@@ -58,6 +64,7 @@ type Handler struct {
 	d       Deps
 	cache   *subCache
 	serving chan struct{} // a token per POST being served (MaxRequests)
+	lookups chan struct{} // a token per lookup being made (Lookups)
 	items   *prometheus.CounterVec
 	latency prometheus.Histogram
 	busy    prometheus.Counter
@@ -71,7 +78,13 @@ func New(d Deps) *Handler {
 	if d.MaxRequests <= 0 {
 		d.MaxRequests = DefaultMaxRequests
 	}
-	h := &Handler{d: d, cache: newSubCache(), serving: make(chan struct{}, d.MaxRequests),
+	if d.Lookups <= 0 {
+		d.Lookups = DefaultLookups
+	}
+	if d.Deadline <= 0 {
+		d.Deadline = Deadline
+	}
+	h := &Handler{d: d, cache: newSubCache(), serving: make(chan struct{}, d.MaxRequests), lookups: make(chan struct{}, d.Lookups),
 		items: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "presencebridge_graph_notification_items_total",
 			Help: "Notification items received from Graph, by outcome."}, []string{"outcome"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "presencebridge_graph_notification_ack_seconds",
@@ -117,10 +130,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many notification POSTs at once", http.StatusServiceUnavailable)
 		return
 	}
-	ctx, cancel := context.WithDeadline(r.Context(), start.Add(Deadline))
+	ctx, cancel := context.WithDeadline(r.Context(), start.Add(h.d.Deadline))
 	defer cancel()
 	// Through web's middleware too: chi's wrapper unwraps to the connection.
-	if err := http.NewResponseController(w).SetReadDeadline(start.Add(Deadline)); err != nil {
+	if err := http.NewResponseController(w).SetReadDeadline(start.Add(h.d.Deadline)); err != nil {
 		h.d.Logger.Warn("notification: no read deadline on the body; the server's read timeout bounds it", "err", err)
 	}
 	coll, ok := h.read(w, r)
