@@ -25,5 +25,5 @@ func (h *handler) home(w http.ResponseWriter, r *http.Request) {
 	for _, al := range hv.Alerts {
 		v.Alerts = append(v.Alerts, templates.TenantAlert{Kind: al.Kind, Message: al.Message, Since: al.RaisedAt.UTC().Format("2 Jan 2006 15:04 UTC")})
 	}
-	h.render(w, r, http.StatusOK, templates.TenantHome(h.frame(r, "home"), v))
+	h.render(w, r, http.StatusOK, templates.TenantHome(h.frameNamed(r, "home", hv.Tenant.Name), v))
 }

@@ -122,15 +122,22 @@ func Routes(d Deps) func(chi.Router) {
 	}
 }
 
-// frame is what every tenant page shows around its content.
+// frame is what every tenant page shows around its content; it reads the
+// tenant for its name.
 func (h *handler) frame(r *http.Request, section string) templates.TenantFrame {
-	v := h.Viewer(r)
-	f := templates.TenantFrame{Base: v.Base, Section: section, SignedInAs: v.Name, SignOut: v.SignOut,
-		CSRF: h.CSRFToken(r.Context()), CanChange: v.CanChange, Back: v.Back, BackLabel: v.BackLabel}
-	if t, err := h.Store.GetTenant(r.Context(), v.TenantID); err == nil {
-		f.Company = t.Name
+	var company string
+	if t, err := h.Store.GetTenant(r.Context(), h.Viewer(r).TenantID); err == nil {
+		company = t.Name
 	}
-	return f
+	return h.frameNamed(r, section, company)
+}
+
+// frameNamed is the frame of a page that read the tenant already (Home,
+// with its health), so that the tenant is read once a request.
+func (h *handler) frameNamed(r *http.Request, section, company string) templates.TenantFrame {
+	v := h.Viewer(r)
+	return templates.TenantFrame{Base: v.Base, Section: section, SignedInAs: v.Name, SignOut: v.SignOut,
+		CSRF: h.CSRFToken(r.Context()), CanChange: v.CanChange, Back: v.Back, BackLabel: v.BackLabel, Company: company}
 }
 
 func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
