@@ -6,10 +6,11 @@ import (
 	"time"
 )
 
-// Each scenario runs short by default (a few seconds of traffic, for make
-// test) and long with PB_FAULTS_FULL=1 (make faults). Scenarios whose
-// fault cannot be made short (a lease that must run out) run only in the
-// full form; FAULTS.md says which.
+// Each scenario runs short by default (a few seconds of traffic) and long
+// with PB_FAULTS_FULL=1 (make faults). make test runs the short form of
+// the scenarios in files without a build tag (the baseline and one SIGKILL
+// of the web role); the others are behind the faults build tag, which make
+// faults sets.
 
 // full reports whether the long form runs.
 func full() bool { return os.Getenv("PB_FAULTS_FULL") == "1" }
@@ -26,16 +27,6 @@ func sized() size {
 		return size{users: 25, rate: 40, load: 20 * time.Second}
 	}
 	return size{users: 8, rate: 20, load: 2 * time.Second}
-}
-
-// needFull fails a scenario that has no short form when run short
-// without PB_FAULTS_FULL: it is left out of make test by name instead
-// (see the Makefile), never skipped.
-func needFull(t *testing.T) {
-	t.Helper()
-	if !full() {
-		t.Fatal("this scenario has only a full form: run it with PB_FAULTS_FULL=1 (make faults)")
-	}
 }
 
 // (a) No fault: the ledger of an ordinary day, and the suite's baseline.
