@@ -16,7 +16,7 @@ GOTAGS   ?= openssl
 CGO      := $(if $(filter openssl,$(GOTAGS)),1,0)
 WITH_CGO := $(if $(filter openssl,$(GOTAGS)),CGO_ENABLED=1)
 
-.PHONY: dev test bench lint staticcheck vulncheck generate check-generated check-sql check-graph-deps check-compose ci build \
+.PHONY: dev test faults bench lint staticcheck vulncheck generate check-generated check-sql check-graph-deps check-compose ci build \
         build-graphsim deps-dev deps-test deps-ci
 
 # The binary is built, then run: `go run` exits 1 whenever its child was
@@ -29,6 +29,12 @@ dev: deps-dev build
 test: deps-test
 	$(WITH_CGO) $(GO) test -race -count=1 -tags '$(GOTAGS)' ./...
 	$(GO) test -count=1 -tags '' ./internal/notification
+
+# The fault suite in full (FAULTS.md): every scenario, with the faults build
+# tag, long traffic and 30 s outages, each ledger printed; about 15 minutes.
+# make test runs the short form of two of them.
+faults: deps-test
+	PB_FAULTS_FULL=1 PB_FAULTS_GOTAGS='$(GOTAGS)' $(WITH_CGO) $(GO) test -count=1 -timeout 60m -tags '$(GOTAGS) faults' -v ./internal/faults
 
 bench: deps-test
 	$(WITH_CGO) $(GO) test -tags '$(GOTAGS)' -run '^$$' -bench . -benchmem ./...
