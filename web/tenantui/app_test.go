@@ -25,6 +25,20 @@ import (
 // through it.
 func ownApp(t *testing.T, p *portaltest.Portal, exp time.Time) (graphsim.SeedApp, store.Monitor) {
 	t.Helper()
+	app := useOwnApp(t, p, exp)
+	m, err := p.Store.AddMonitor(t.Context(), p.Tenant.ID, p.Seed.Tenants[0].Monitors[0].UPN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Exec(t, p.Store.Pool(), `UPDATE monitors SET status = 'authorized' WHERE id = $1`, m.ID)
+	return app, m
+}
+
+// useOwnApp registers a customer's own app in graphsim with a secret
+// expiring at exp, consented in the first tenant, and makes it the first
+// tenant's app registration.
+func useOwnApp(t *testing.T, p *portaltest.Portal, exp time.Time) graphsim.SeedApp {
+	t.Helper()
 	app := graphsim.SeedApp{ClientID: uuid.NewString(), ClientSecret: "old~" + uuid.NewString(), SecretExpires: &exp,
 		DisplayName: "Contoso presence"}
 	ten := p.Seed.Tenants[0]
@@ -34,12 +48,7 @@ func ownApp(t *testing.T, p *portaltest.Portal, exp time.Time) (graphsim.SeedApp
 	if err != nil || fe != nil {
 		t.Fatalf("own app: %v %v", fe, err)
 	}
-	m, err := p.Store.AddMonitor(t.Context(), p.Tenant.ID, ten.Monitors[0].UPN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.Exec(t, p.Store.Pool(), `UPDATE monitors SET status = 'authorized' WHERE id = $1`, m.ID)
-	return app, m
+	return app
 }
 
 // simSeed applies a seed through graphsim's control API, as a person

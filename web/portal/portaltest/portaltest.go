@@ -53,6 +53,9 @@ type Portal struct {
 	// Onboarding is the onboarding service the tenant pages use for the
 	// tenant's own app registration (tenantui.Deps.Onboarding).
 	Onboarding *onboarding.Service
+	// Routes are the product's routes as served, the portal's under
+	// /portal, for tests that enumerate them (chi.Walk).
+	Routes chi.Routes
 }
 
 // New starts it all.
@@ -108,6 +111,7 @@ func New(t testing.TB) *Portal {
 	// and Graph's notification URL, which Verify configuration checks.
 	onboardingRoutes := webonboarding.Routes(webonboarding.Deps{Service: p.Onboarding, Sessions: sessions, LoginURL: simSrv.URL})
 	srv.Config.Handler = web.New(web.Deps{Mount: func(r chi.Router) {
+		p.Routes = r
 		r.Route("/portal", routes)
 		r.Route("/onboarding", onboardingRoutes)
 		r.Route("/graph", graphhook.New(graphhook.Deps{Subs: p.Store}).Routes)
