@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/testkit"
@@ -210,18 +211,12 @@ func lastAuditID(t *testing.T, p *portaltest.Portal) int64 {
 // auditSince lists the entries after id, of any tenant or none.
 func auditSince(t *testing.T, p *portaltest.Portal, id int64) []auditLine {
 	t.Helper()
-	rows, err := p.Store.Pool().Query(t.Context(), `SELECT actor, coalesce(tenant_id::text, ''), action FROM audit_log WHERE id > $1 ORDER BY id`, id)
+	rows, _ := p.Store.Pool().Query(t.Context(), `SELECT actor, coalesce(tenant_id::text, ''), action FROM audit_log WHERE id > $1 ORDER BY id`, id)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (l auditLine, err error) {
+		return l, r.Scan(&l.actor, &l.tenant, &l.action)
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []auditLine
-	for rows.Next() {
-		var l auditLine
-		if err := rows.Scan(&l.actor, &l.tenant, &l.action); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, l)
 	}
 	return out
 }

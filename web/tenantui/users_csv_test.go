@@ -13,6 +13,20 @@ import (
 	"presencebridge/web/tenantui"
 )
 
+// onUsersPage is the portal with upns on the roster and its admin signed
+// in, on the Users page.
+func onUsersPage(t *testing.T, upns ...string) (*portaltest.Portal, *portaltest.Browser) {
+	t.Helper()
+	p := portaltest.New(t)
+	if len(upns) > 0 {
+		importUsers(t, p, upns...)
+	}
+	b := p.Browser()
+	b.SignIn()
+	b.Get("/portal/users/")
+	return p, b
+}
+
 // uploadCSV sends csv as the Users page's upload form does: multipart,
 // the token, the file.
 func uploadCSV(b *portaltest.Browser, csv string) portaltest.Page {
@@ -37,11 +51,7 @@ func rosterCSV(lines, size int) string {
 }
 
 func TestARosterCSVOf100000UsersIsUploadedThroughThePortalAndTheRosterHoldsThemAll(t *testing.T) {
-	p := portaltest.New(t)
-	importUsers(t, p, "old@contoso.example")
-	b := p.Browser()
-	b.SignIn()
-	b.Get("/portal/users/")
+	p, b := onUsersPage(t, "old@contoso.example")
 	csv := rosterCSV(100_000, 0)
 	if len(csv) <= 1<<20 {
 		t.Fatalf("the file is %d bytes: not over the portal's 1 MB for other forms, so it proves nothing", len(csv))
@@ -61,11 +71,8 @@ func TestARosterCSVOf100000UsersIsUploadedThroughThePortalAndTheRosterHoldsThemA
 }
 
 func TestARosterCSVOverItsLimitShowsTheUsersPageSayingSoAndChangesNothing(t *testing.T) {
-	p := portaltest.New(t)
-	importUsers(t, p, "old@contoso.example")
-	b := p.Browser()
-	b.SignIn()
-	for _, c := range []struct {
+	p, b := onUsersPage(t, "old@contoso.example")
+	for i, c := range []struct {
 		name string
 		size int
 	}{
@@ -75,7 +82,9 @@ func TestARosterCSVOverItsLimitShowsTheUsersPageSayingSoAndChangesNothing(t *tes
 		// Caught before any handler, by the portal's limit on the body.
 		{"a body over the upload's limit", tenantui.MaxCSVUploadBody + 1<<20},
 	} {
-		b.Get("/portal/users/")
+		if i > 0 {
+			b.Get("/portal/users/")
+		}
 		pg := uploadCSV(b, rosterCSV(0, c.size))
 		wantText(t, pg, http.StatusRequestEntityTooLarge, "Replace the roster with a CSV file",
 			"The file is larger than 20 MB, the most an upload takes, so the roster was not changed.")
@@ -92,10 +101,7 @@ func TestARosterCSVOverItsLimitShowsTheUsersPageSayingSoAndChangesNothing(t *tes
 }
 
 func TestThePortalsOtherFormsAreStillRefusedOverOneMB(t *testing.T) {
-	p := portaltest.New(t)
-	b := p.Browser()
-	b.SignIn()
-	b.Get("/portal/users/")
+	p, b := onUsersPage(t)
 	users := rosterCSV(0, 1<<20+(64<<10))
 	pg := b.Post("/portal/users/add", url.Values{"users": {users}})
 	wantText(t, pg, http.StatusRequestEntityTooLarge, "This page takes forms of at most 1 MB, so nothing was changed.")

@@ -104,11 +104,7 @@ func TestTheUsersListPagesByCursorAndFiltersUnresolvedUsersWithTheirReason(t *te
 }
 
 func TestACSVWithBadLinesIsRefusedNamingEachLineAndAGoodOneReplacesTheRoster(t *testing.T) {
-	p := portaltest.New(t)
-	importUsers(t, p, "old@contoso.example")
-	b := p.Browser()
-	b.SignIn()
-	b.Get("/portal/users/")
+	p, b := onUsersPage(t, "old@contoso.example")
 	upload := func(csv string) portaltest.Page { return uploadCSV(b, csv) }
 	wantText(t, upload("upn,telephonyId\nalex@contoso.example,1\nnot an address,2\nalex@contoso.example,3\n"), http.StatusUnprocessableEntity,
 		"Nothing was changed", "Line 3:", "Line 4:")
@@ -133,10 +129,7 @@ func TestACSVWithBadLinesIsRefusedNamingEachLineAndAGoodOneReplacesTheRoster(t *
 }
 
 func TestAFormWithoutTheCSRFTokenChangesNoRoster(t *testing.T) {
-	p := portaltest.New(t)
-	b := p.Browser()
-	b.SignIn()
-	b.Get("/portal/users/")
+	p, b := onUsersPage(t)
 	wantText(t, b.Post("/portal/users/add", url.Values{"users": {"alex@contoso.example"}, "csrf": {"forged"}}), http.StatusForbidden)
 	if rows, _ := p.Store.DirectoryUsers(t.Context(), p.Tenant.ID, false); len(rows) != 0 {
 		t.Errorf("a forged form added %d users", len(rows))
