@@ -31,6 +31,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"presencebridge/internal/activity"
 	"presencebridge/internal/store"
 )
 
@@ -68,6 +69,9 @@ type Options struct {
 	// Wake, when set, signals new deliveries (LISTEN/NOTIFY), so they go
 	// out at once instead of at the next poll.
 	Wake <-chan struct{}
+	// Activity, when set, counts each attempt's outcome and latency per
+	// tenant and minute (activity.go).
+	Activity *activity.Recorder
 }
 
 // Deliverer sends deliveries.
@@ -367,6 +371,7 @@ func (d *Deliverer) send(ctx context.Context, dl claimed, rec *recorder, probe b
 	cancel()
 	status, ok := a.status, err == nil && a.ok()
 	d.metrics.attempt(status, err, ok)
+	d.measure(dl.Delivery, ok)
 	d.release(dl.EndpointID)
 	// A context that ended mid-send must not lose the outcome's record.
 	ctx = context.WithoutCancel(ctx)

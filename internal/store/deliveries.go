@@ -25,8 +25,13 @@ type Delivery struct {
 	// a worker whose lease ran out during a slow send cannot overwrite the
 	// outcome of the worker that claimed the delivery again.
 	Lease time.Time
-	// ScheduleStart is what the retry schedule counts from.
+	// ScheduleStart is what the retry schedule counts from: when the
+	// delivery was made, or replayed.
 	ScheduleStart time.Time
+	// EventRecorded is when the event was written. A delivery made later
+	// (ScheduleStart after it) waited for a debounce hold to end or was
+	// replayed, time its latency does not count (internal/deliver).
+	EventRecorded time.Time
 	// Event carries Supersedes when this delivery replaced older ones.
 	Event presence.EventData
 }
@@ -40,7 +45,7 @@ const pendingStatus = `status NOT IN ('delivered', 'dead', 'superseded')`
 // deliveries) joined with endpoints ep and the event (eventJoins); scan
 // them with claimedFields.
 const claimedColumns = `c.id, c.endpoint_id, ep.url, ep.signing_secret_id, ` + previousSecret + `, c.attempts, c.leased_until,
-	c.schedule_start, c.supersedes_from, c.supersedes_to, ` + eventColumns + `
+	c.schedule_start, c.supersedes_from, c.supersedes_to, e.created_at, ` + eventColumns + `
 	FROM claimed c
 	JOIN endpoints ep ON ep.id = c.endpoint_id
 	JOIN presence_events e ON e.id = c.event_id ` + eventJoins
@@ -55,7 +60,7 @@ func collectClaimed(rows pgx.Rows) ([]Delivery, error) {
 		var d Delivery
 		var from, to *int64
 		if err := rows.Scan(append([]any{&d.ID, &d.EndpointID, &d.EndpointURL, &d.SecretID, &d.PrevSecretID, &d.Attempts, &d.Lease,
-			&d.ScheduleStart, &from, &to}, eventFields(&d.Event)...)...); err != nil {
+			&d.ScheduleStart, &from, &to, &d.EventRecorded}, eventFields(&d.Event)...)...); err != nil {
 			return nil, err
 		}
 		d.TenantID = d.Event.TenantID
