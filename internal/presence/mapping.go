@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // State is a downstream state the telephony platform understands.
@@ -66,7 +67,7 @@ type Rules struct {
 
 // workLocationTypes are the work location types a rule may name, as
 // Graph spells them (https://learn.microsoft.com/en-us/graph/api/resources/userworklocation).
-var workLocationTypes = map[string]string{"office": "office", "remote": "remote", "timeoff": "timeOff"}
+var workLocationTypes = []string{"office", "remote", "timeOff"}
 
 // MaxOverrides bounds a tenant's overrides (each presence change is
 // matched against them), and maxOverrideKey an override's key: more than
@@ -83,19 +84,26 @@ func DefaultRules() Rules {
 }
 
 // Validate checks the states named, the keys of the overrides and work
-// location rules, and the debounce.
+// location rules, and the debounce. It judges in a fixed order, so the
+// same rules always get the same message, and compares keys as Map
+// matches them (strings.EqualFold).
 func (r Rules) Validate() error {
-	for name, s := range map[string]State{"availableIdle": r.AvailableIdle, "busyIdle": r.BusyIdle} {
-		if !states[s] {
-			return fmt.Errorf("%s: %q is not a state (available, talking, busy, away, dnd, offline, unknown)", name, s)
+	for _, x := range []struct {
+		name string
+		s    State
+	}{{"availableIdle", r.AvailableIdle}, {"busyIdle", r.BusyIdle}} {
+		if !states[x.s] {
+			return fmt.Errorf("%s: %q is not a state (available, talking, busy, away, dnd, offline, unknown)", x.name, x.s)
 		}
 	}
 	if len(r.Overrides) > MaxOverrides {
 		return fmt.Errorf("overrides: %d of them, at most %d (Teams has fewer availability/activity pairs than that)", len(r.Overrides), MaxOverrides)
 	}
-	seen := make(map[string]string, len(r.Overrides))
-	for _, k := range slices.Sorted(maps.Keys(r.Overrides)) {
-		if a, b, ok := strings.Cut(k, "/"); !ok || a == "" || b == "" || len(k) > maxOverrideKey {
+	keys := slices.Sorted(maps.Keys(r.Overrides))
+	for i, k := range keys {
+		// No control characters: PostgreSQL's jsonb refuses the rules
+		// with a \u0000, and Teams names nothing with one.
+		if a, b, ok := strings.Cut(k, "/"); !ok || a == "" || b == "" || len(k) > maxOverrideKey || strings.IndexFunc(k, unicode.IsControl) >= 0 {
 			return fmt.Errorf("overrides: key %q must be Availability/Activity", k)
 		}
 		if s := r.Overrides[k]; !states[s] {
@@ -103,28 +111,43 @@ func (r Rules) Validate() error {
 		}
 		// Matched in any case: two keys that differ only in case
 		// would leave the state to chance.
-		if other, dup := seen[strings.ToLower(k)]; dup {
+		if other, dup := sameKey(keys[:i], k); dup {
 			return fmt.Errorf("overrides: %q and %q name the same pair (case does not count)", other, k)
 		}
-		seen[strings.ToLower(k)] = k
 	}
-	for name, s := range map[string]State{"outOfOffice": r.OutOfOffice, "statusMessage": r.StatusMessage} {
-		if s != "" && !states[s] {
-			return fmt.Errorf("%s: %q is not a state (available, talking, busy, away, dnd, offline, unknown; absent for no rule)", name, s)
+	for _, x := range []struct {
+		name string
+		s    State
+	}{{"outOfOffice", r.OutOfOffice}, {"statusMessage", r.StatusMessage}} {
+		if x.s != "" && !states[x.s] {
+			return fmt.Errorf("%s: %q is not a state (available, talking, busy, away, dnd, offline, unknown; absent for no rule)", x.name, x.s)
 		}
 	}
-	for k, s := range r.WorkLocation {
-		if _, ok := workLocationTypes[strings.ToLower(k)]; !ok {
+	keys = slices.Sorted(maps.Keys(r.WorkLocation))
+	for i, k := range keys {
+		if _, ok := sameKey(workLocationTypes, k); !ok {
 			return fmt.Errorf("workLocation: key %q must be a work location type (office, remote, timeOff)", k)
 		}
-		if !states[s] {
+		if s := r.WorkLocation[k]; !states[s] {
 			return fmt.Errorf("workLocation[%s]: %q is not a state", k, s)
+		}
+		if other, dup := sameKey(keys[:i], k); dup {
+			return fmt.Errorf("workLocation: %q and %q name the same type (case does not count)", other, k)
 		}
 	}
 	if d := time.Duration(r.Debounce); d < 0 || d > time.Minute {
 		return fmt.Errorf("debounce: %v must be between 0 and 1m", d)
 	}
 	return nil
+}
+
+// sameKey finds the key among keys that Map would take for k.
+func sameKey(keys []string, k string) (string, bool) {
+	i := slices.IndexFunc(keys, func(o string) bool { return strings.EqualFold(o, k) })
+	if i < 0 {
+		return "", false
+	}
+	return keys[i], true
 }
 
 // Map gives the downstream state for a Teams presence: the overrides,
