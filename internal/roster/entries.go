@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Entry is a user to monitor as an admin gives it: a UPN or mail address,
@@ -87,6 +88,10 @@ func (c *checker) add(line int, e Entry) {
 		c.problem(line, e.TelephonyID, "the telephony id is longer than %d characters", maxTelephonyID)
 		return
 	}
+	if !storable(e.TelephonyID) {
+		c.problem(line, e.TelephonyID, "the telephony id %q holds a character that is not text", e.TelephonyID)
+		return
+	}
 	key := strings.ToLower(e.UPN)
 	if first, dup := c.seen[key]; dup {
 		c.problem(line, e.UPN, "%s is already on line %d", e.UPN, first)
@@ -113,12 +118,22 @@ func checkAddress(s string) string {
 		return fmt.Sprintf("%q is longer than %d characters", s[:40]+"…", maxUPN)
 	case strings.IndexFunc(s, unicode.IsSpace) >= 0:
 		return fmt.Sprintf("%q contains a space", s)
+	case !storable(s):
+		return fmt.Sprintf("%q holds a character that is not text", s)
 	case !ok || local == "" || domain == "" || strings.Contains(domain, "@"):
 		return fmt.Sprintf("%q is not a UPN or e-mail address (name@domain)", s)
 	case !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, "."):
 		return fmt.Sprintf("%q has no valid domain", s)
 	}
 	return ""
+}
+
+// storable says whether s is text PostgreSQL stores (valid UTF-8, no NUL)
+// and a page shows as it is: no control characters either. A file or a
+// JSON body ("\u0000") can hold anything, and refusing it here names the
+// line; the database would refuse the whole import with a 5xx.
+func storable(s string) bool {
+	return utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0
 }
 
 // Column names accepted in a CSV header, compared without case, spaces,
