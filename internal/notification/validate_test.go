@@ -26,8 +26,8 @@ func identityKeys(t testing.TB) (*rsa.PrivateKey, string) {
 	return identityKeysBits(t, 2048)
 }
 
-// identityKeysBits is identityKeys with a key of that many bits (the
-// fuzzers sign with 1024, a third of the time).
+// identityKeysBits is identityKeys with a key of that many bits
+// (FuzzValidationTokens signs with 512, a sixth of 2048's time).
 func identityKeysBits(t testing.TB, bits int) (*rsa.PrivateKey, string) {
 	t.Helper()
 	key, _ := rsa.GenerateKey(rand.Reader, bits)
