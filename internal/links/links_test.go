@@ -13,7 +13,7 @@ type invite struct {
 	Tenant string `json:"t"`
 }
 
-func ring(t *testing.T, ids ...string) (*seal.Ring, []seal.Key) {
+func ring(t testing.TB, ids ...string) (*seal.Ring, []seal.Key) {
 	t.Helper()
 	var keys []seal.Key
 	for _, id := range ids {
