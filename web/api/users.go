@@ -156,13 +156,9 @@ func (s resources) listUsers(ctx context.Context, in *listUsersInput) (*userList
 
 func (s resources) upsertUsers(ctx context.Context, in *bulkInput) (*bulkOutput, error) {
 	k := keyOf(ctx)
-	given := make([]roster.Entry, len(in.Body.Users))
-	for i, e := range in.Body.Users {
-		given[i] = roster.Entry{UPN: e.UPN, TelephonyID: e.ExternalID}
-	}
-	entries, err := roster.Entries(given)
+	entries, err := in.entries()
 	if err != nil {
-		return nil, entriesProblem(err)
+		return nil, err
 	}
 	res, err := s.roster.Add(ctx, k.TenantID, actor(k), entries)
 	if err != nil {
@@ -171,6 +167,20 @@ func (s resources) upsertUsers(ctx context.Context, in *bulkInput) (*bulkOutput,
 	out := &bulkOutput{}
 	out.Body.Added, out.Body.Updated, out.Body.Unchanged = res.Added, res.Updated, res.Unchanged
 	return out, nil
+}
+
+// entries are the body's users as the roster takes them (roster.Entries:
+// trimmed, checked), or the 422 naming every bad one.
+func (in *bulkInput) entries() ([]roster.Entry, error) {
+	given := make([]roster.Entry, len(in.Body.Users))
+	for i, e := range in.Body.Users {
+		given[i] = roster.Entry{UPN: e.UPN, TelephonyID: e.ExternalID}
+	}
+	entries, err := roster.Entries(given)
+	if err != nil {
+		return nil, entriesProblem(err)
+	}
+	return entries, nil
 }
 
 // entriesProblem is a 422 naming every bad entry of a bulk upsert by its
