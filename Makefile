@@ -17,7 +17,7 @@ CGO      := $(if $(filter openssl,$(GOTAGS)),1,0)
 WITH_CGO := $(if $(filter openssl,$(GOTAGS)),CGO_ENABLED=1)
 
 .PHONY: dev test faults bench lint staticcheck vulncheck generate check-generated check-sql check-graph-deps check-compose ci build \
-        build-graphsim deps-dev deps-test deps-ci
+        build-graphsim deps-dev deps-test deps-ci fuzz-short fuzz-long
 
 # The binary is built, then run: `go run` exits 1 whenever its child was
 # interrupted, so a clean Ctrl-C would end in make's "Error 1".
@@ -29,6 +29,26 @@ dev: deps-dev build
 test: deps-test
 	$(WITH_CGO) $(GO) test -race -count=1 -tags '$(GOTAGS)' ./...
 	$(GO) test -count=1 -tags '' ./internal/notification
+
+# The fuzz targets, package:Fuzzer. `make test` runs their committed
+# corpora (testdata/fuzz) as tests; fuzz-short (in `make ci`) fuzzes each
+# for FUZZSHORT, fuzz-long for FUZZTIME, a million inputs by default
+# (FAULTS.md#fuzzing). -fuzz takes one target of one package at a time.
+FUZZ_TARGETS := internal/notification:FuzzParse internal/notification:FuzzDecrypt \
+	internal/notification:FuzzValidationTokens web/graphhook:FuzzValidationHandshake \
+	web/graphhook:FuzzNotificationPOST internal/links:FuzzLinkTokens internal/presence:FuzzMappingRules \
+	internal/roster:FuzzRosterImport web/api:FuzzAPIBodies
+FUZZSHORT    ?= 5s
+FUZZTIME     ?= 1000000x
+FUZZPARALLEL ?= 1
+fuzz-short: FUZZTIME = $(FUZZSHORT)
+fuzz-short fuzz-long:
+	@sh .ci/install-deps $(filter openssl,$(GOTAGS))
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} ./$${t%%:*} -fuzztime $(FUZZTIME)"; \
+		$(WITH_CGO) $(GO) test -tags '$(GOTAGS)' -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) \
+			-parallel $(FUZZPARALLEL) ./$${t%%:*} || exit 1; \
+	done
 
 # The fault suite in full (FAULTS.md): every scenario, with the faults build
 # tag, long traffic and 30 s outages, each ledger printed; about 15 minutes.
@@ -122,7 +142,7 @@ check-compose:
 	else echo "no compose client: docker-compose.yml not validated"; exit 1; fi
 	@echo "docker-compose.yml is valid"
 
-ci: deps-ci check-generated lint check-graph-deps check-compose test
+ci: deps-ci check-generated lint check-graph-deps check-compose test fuzz-short
 
 # --- system packages ---------------------------------------------------------
 
