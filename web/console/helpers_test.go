@@ -31,7 +31,7 @@ const password = "correct horse battery staple"
 // site is the console on a local port beside the tenant API, as the web
 // role serves them, over a fresh database with one tenant, Contoso.
 type site struct {
-	t      *testing.T
+	t      testing.TB
 	Store  *store.Store
 	Staff  *staff.Service
 	Tenant uuid.UUID
@@ -39,7 +39,7 @@ type site struct {
 }
 
 // opts, when given, are the staff service's.
-func newSite(t *testing.T, limits console.Limits, opts ...staff.Options) *site {
+func newSite(t testing.TB, limits console.Limits, opts ...staff.Options) *site {
 	t.Helper()
 	st, tenant := storetest.New(t)
 	s := &site{t: t, Store: st, Staff: staff.New(st, append(opts, staff.Options{})[0]), Tenant: tenant}

@@ -7,10 +7,14 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
+	"presencebridge/internal/english"
 	"presencebridge/internal/staff"
 	"presencebridge/internal/store"
 	"presencebridge/templates"
@@ -20,45 +24,94 @@ import (
 // tenantsPage is how many tenants the list shows at once.
 const tenantsPage = 50
 
-// tenantCursor is the last tenant of a page: where the next one starts.
-type tenantCursor struct {
-	Name string    `json:"n"`
-	ID   uuid.UUID `json:"i"`
+// tenantOrders are the list's orders as the page offers them: the value
+// of ?sort= ("-" first reverses), and its label.
+var tenantOrders = []templates.Option{
+	{Value: "name", Label: "Name, A to Z"},
+	{Value: "-name", Label: "Name, Z to A"},
+	{Value: "status", Label: "Status, needing support first"},
+	{Value: "-status", Label: "Status, deleted first"},
+	{Value: "last", Label: "Last notification, quietest first"},
+	{Value: "-last", Label: "Last notification, latest first"},
 }
 
-// tenants is GET /console/: every tenant, searchable by name, domain or
-// admin e-mail, a page at a time (?after= is a page's cursor).
+// tenants is GET /console/: every tenant with its figures, searchable by
+// name, domain or admin e-mail, in the order of ?sort=, a page at a time
+// (?after= is a page's cursor).
 func (h *handler) tenants(w http.ResponseWriter, r *http.Request) {
-	search := r.URL.Query().Get("q")
-	q := store.TenantListQuery{Search: search, Limit: tenantsPage}
+	search, order := r.URL.Query().Get("q"), r.URL.Query().Get("sort")
+	q := store.TenantListQuery{Search: search, Sort: store.ParseTenantSort(strings.TrimPrefix(order, "-")),
+		Desc: strings.HasPrefix(order, "-"), Limit: tenantsPage}
+	order = string(q.Sort)
+	if q.Desc {
+		order = "-" + order
+	}
+	first := Prefix + "/?" + url.Values{"q": {search}, "sort": {order}}.Encode()
 	if after := r.URL.Query().Get("after"); after != "" {
-		var c tenantCursor
+		var c store.TenantCursor
 		b, err := base64.RawURLEncoding.DecodeString(after)
 		if err != nil || json.Unmarshal(b, &c) != nil {
-			http.Redirect(w, r, Prefix+"/?q="+url.QueryEscape(search), http.StatusSeeOther)
+			http.Redirect(w, r, first, http.StatusSeeOther)
 			return
 		}
-		q.AfterName, q.AfterID = c.Name, c.ID
+		q.After = &c
 	}
 	page, more, err := h.Store.TenantList(r.Context(), q)
 	if err != nil {
 		h.fail(w, r, "tenant list", err)
 		return
 	}
-	v := templates.ConsoleTenantsView{Search: search}
+	v := templates.ConsoleTenantsView{Search: search, Sort: order, Orders: tenantOrders}
+	now := h.Now()
 	for _, t := range page {
-		v.Tenants = append(v.Tenants, templates.ConsoleTenant{Name: t.Name, URL: tenantBase(t.ID) + "/", Domain: t.MSDomain,
-			AdminEmail: t.AdminEmail, Status: t.Status, Health: t.Health})
+		v.Tenants = append(v.Tenants, tenantRow(t, now))
 	}
 	if more {
-		last := page[len(page)-1]
-		b, _ := json.Marshal(tenantCursor{Name: last.Name, ID: last.ID})
-		v.Next = Prefix + "/?" + url.Values{"q": {search}, "after": {base64.RawURLEncoding.EncodeToString(b)}}.Encode()
+		b, _ := json.Marshal(page[len(page)-1].Cursor(q.Sort))
+		v.Next = first + "&" + url.Values{"after": {base64.RawURLEncoding.EncodeToString(b)}}.Encode()
 	}
-	if q.AfterID != uuid.Nil {
-		v.First = Prefix + "/?" + url.Values{"q": {search}}.Encode()
+	if q.After != nil {
+		v.First = first
 	}
 	h.render(w, r, http.StatusOK, templates.ConsoleTenants(h.frame(r, "tenants"), v))
+}
+
+// tenantRow is a tenant of the list in words.
+func tenantRow(t store.TenantListItem, now time.Time) templates.ConsoleTenant {
+	row := templates.ConsoleTenant{Name: t.Name, URL: tenantBase(t.ID) + "/", Domain: t.MSDomain, AdminEmail: t.AdminEmail,
+		Status: t.Status, Monitored: t.Monitored, Unmonitored: t.Unmonitored, MonitorsNeedingAction: t.MonitorsNeedingAction,
+		OpenAlerts: t.OpenAlerts, LastNotification: "never"}
+	if t.Status == store.TenantActive && t.Health == store.HealthDegraded {
+		row.Status = store.TenantDegraded
+	}
+	if t.LastNotificationAt != nil {
+		row.LastNotification = ago(now, *t.LastNotificationAt)
+	}
+	row.Dead, row.Pending = backlogCount(t.DeadDeliveries), backlogCount(t.PendingDeliveries)
+	return row
+}
+
+// backlogCount is a delivery count of the list, which counts up to
+// store.BacklogCountCap.
+func backlogCount(n int) string {
+	if n >= store.BacklogCountCap {
+		return strconv.Itoa(store.BacklogCountCap) + "+"
+	}
+	return strconv.Itoa(n)
+}
+
+// ago says how long before now t was, in the largest whole unit.
+func ago(now, t time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return english.Count(int(d/time.Minute), "minute", "minutes") + " ago"
+	case d < 48*time.Hour:
+		return english.Count(int(d/time.Hour), "hour", "hours") + " ago"
+	}
+	return english.Count(int(d/(24*time.Hour)), "day", "days") + " ago"
 }
 
 // tenantBase is where a tenant's pages are in the console.
@@ -68,7 +121,8 @@ type tenantKey struct{}
 
 // tenantRoutes mounts the tenant pages (web/tenantui) for any tenant at
 // /console/tenants/{tenantID}/…, for every signed-in account to look at
-// and for support and admins to act on.
+// and for support and admins to act on, beside the console's own
+// Support section (tenant_admin.go).
 func (h *handler) tenantRoutes(r chi.Router) {
 	d := h.Pages
 	d.Store, d.Views, d.Viewer, d.CSRFToken, d.RequireFresh, d.Logger = h.Store, h.Views, h.viewer, h.csrf.Token, h.requireFresh, h.Logger

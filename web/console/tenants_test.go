@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -9,7 +10,9 @@ import (
 	"testing"
 
 	"presencebridge/internal/staff"
+	"presencebridge/internal/store"
 	"presencebridge/internal/store/storetest"
+	"presencebridge/internal/testkit"
 	"presencebridge/web/console"
 )
 
@@ -123,6 +126,69 @@ func TestTheTenantsListSearchesAndPagesAndAnUnknownTenantIsNotFound(t *testing.T
 	for _, path := range []string{"/console/tenants/6f1e0b1c-0000-4000-8000-000000000000/", "/console/tenants/not-an-id/"} {
 		if p := b.Get(path); p.Status != http.StatusNotFound {
 			t.Errorf("%s: %d, want 404", path, p.Status)
+		}
+	}
+}
+
+// Each row says the tenant's status as a badge (degraded for an active
+// tenant whose access broke) with its figures; the order chosen is kept by
+// the next page's link.
+func TestTheTenantsListShowsStatusBadgesAndFiguresAndKeepsItsOrderAcrossPages(t *testing.T) {
+	s := newSite(t, console.Limits{})
+	pool := s.Store.Pool()
+	testkit.Exec(t, pool, `UPDATE tenants SET status = 'active', health = 'degraded' WHERE id = $1`, s.Tenant)
+	for i, status := range []string{"onboarding", "active", "suspended", "deleted"} {
+		id := storetest.Tenant(t, pool, fmt.Sprintf("Tenant %d %s", i, status))
+		testkit.Exec(t, pool, `UPDATE tenants SET status = $2 WHERE id = $1`, id, status)
+	}
+	for i := range 55 {
+		storetest.Tenant(t, pool, fmt.Sprintf("Zeta %02d", i))
+	}
+	if err := s.Store.RaiseAlert(t.Context(), s.Tenant, store.AlertUsersUnmonitored, "", "3 users are not monitored", nil); err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.Store.AddMonitor(t.Context(), s.Tenant, "mon@contoso.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Exec(t, pool, `INSERT INTO directory_users (tenant_id, upn, object_id, resolution_status)
+		SELECT $1, 'u' || i || '@contoso.example', gen_random_uuid(), 'resolved' FROM generate_series(1, 3) i`, s.Tenant)
+	testkit.Exec(t, pool, `INSERT INTO subscriptions (tenant_id, monitor_id, resource, last_notification_at) VALUES ($1, $2, 'r', now() - interval '2 hours')`,
+		s.Tenant, m.ID)
+	s.add("look@vendor.example", staff.Viewer)
+	b := s.browser()
+	b.signIn("look@vendor.example")
+
+	p := b.Get("/console/?sort=status")
+	rows := regexp.MustCompile(`(?s)<li class="tenant-row">.*?</li>`).FindAllString(p.Body, -1)
+	if len(rows) != 50 {
+		t.Fatalf("%d rows on the first page, want 50:\n%s", len(rows), p.Text())
+	}
+	first := html.UnescapeString(regexp.MustCompile(`<[^>]+>`).ReplaceAllString(rows[0], " "))
+	for _, want := range []string{"Contoso", "degraded", "0 users monitored, 3 unmonitored", "1 monitor needs action",
+		"last notification 2 hours ago", "1 open alert"} {
+		if !strings.Contains(strings.Join(strings.Fields(first), " "), want) {
+			t.Errorf("Contoso's row does not say %q: %s", want, strings.Join(strings.Fields(first), " "))
+		}
+	}
+	for _, badge := range []string{`badge bad tenant-status">degraded`, `badge pending tenant-status">onboarding`} {
+		if !strings.Contains(p.Body, badge) {
+			t.Errorf("no %s badge on the first page", badge)
+		}
+	}
+	next := regexp.MustCompile(`<a href="([^"]+)" id="next-page"`).FindStringSubmatch(p.Body)
+	if next == nil || !strings.Contains(next[1], "sort=status") {
+		t.Fatalf("the next page's link does not keep the order: %v", next)
+	}
+	p = b.Get(unescapeAmp(next[1]))
+	text := p.Text()
+	if !strings.Contains(text, "Tenant 2 suspended") || !strings.Contains(text, "Tenant 3 deleted") ||
+		strings.Index(text, "Tenant 2 suspended") > strings.Index(text, "Tenant 3 deleted") {
+		t.Errorf("the second page by status does not end with the suspended, then the deleted tenant:\n%s", text)
+	}
+	for _, badge := range []string{`badge ok tenant-status">active`, `badge pending tenant-status">suspended`, `badge bad tenant-status">deleted`} {
+		if !strings.Contains(p.Body, badge) {
+			t.Errorf("no %s badge on the second page", badge)
 		}
 	}
 }
