@@ -1,11 +1,16 @@
 // Package links makes and opens the signed, expiring links Presence Bridge
 // hands out: onboarding invitations and "Copy URL" monitor sign-in links.
 //
-// A link token is the payload sealed with the active seal key
-// (AES-256-GCM, internal/seal), so it is both tamper-proof and opaque: the
-// tenant or monitor it names is not readable from the URL. The AAD binds a
-// token to its purpose, so an invitation can never be replayed as a
-// monitor link. Old keys keep opening their tokens after a key rotation.
+// A link token is the payload sealed (AES-256-GCM, internal/seal) under a
+// sub-key derived for links from the active seal key, so it is both
+// tamper-proof and opaque: the tenant or monitor it names is not readable
+// from the URL. The token names the seal key by its id; the key that seals
+// refresh tokens and client secrets never seals a link itself
+// (seal.Ring.Derive). The AAD binds a token to its purpose, so an
+// invitation can never be replayed as a monitor link. Old keys keep
+// opening their tokens after a key rotation, as long as they stay in the
+// ring: the database records which key each live link was made under, and
+// `presencebridge keys rotate` names the keys live links still need.
 package links
 
 import (
@@ -27,17 +32,30 @@ var (
 
 // Signer makes and opens links.
 type Signer struct {
-	ring *seal.Ring
-	now  func() time.Time
+	ring *seal.Ring // the sub-keys for links
+	// legacy are the seal keys themselves, which links were sealed with
+	// before sub-keys: such a link lives at most 7 days (an invitation;
+	// a Copy URL 72 hours), so a week after the deploy that brought
+	// sub-keys none is left, and the release after it drops legacy.
+	legacy *seal.Ring
+	now    func() time.Time
 }
 
-// New returns a Signer over ring; now defaults to time.Now.
+// New returns a Signer over the seal keys of ring; now defaults to
+// time.Now.
 func New(ring *seal.Ring, now func() time.Time) *Signer {
 	if now == nil {
 		now = time.Now
 	}
-	return &Signer{ring: ring, now: now}
+	return &Signer{ring: ring.Derive(subKeys), legacy: ring, now: now}
 }
+
+// subKeys names the sub-keys of links (seal.Ring.Derive).
+const subKeys = "links"
+
+// ActiveKey is the id of the seal key new links are made under, which the
+// database records beside each link it hands out.
+func (s *Signer) ActiveKey() string { return s.ring.ActiveID() }
 
 type envelope struct {
 	Expires int64           `json:"exp"`
@@ -72,8 +90,10 @@ func (s *Signer) Open(purpose, token string, v any) (time.Time, error) {
 		return time.Time{}, ErrInvalid
 	}
 	plain, err := s.ring.Open(keyID, ct, aad(purpose))
-	if err != nil {
-		return time.Time{}, ErrInvalid
+	if err != nil { // perhaps a link made before sub-keys (Signer.legacy)
+		if plain, err = s.legacy.Open(keyID, ct, aad(purpose)); err != nil {
+			return time.Time{}, ErrInvalid
+		}
 	}
 	var env envelope
 	if err := json.Unmarshal(plain, &env); err != nil {

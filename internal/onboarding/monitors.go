@@ -218,6 +218,9 @@ func (s *Service) IssueMonitorLink(ctx context.Context, tenantID, monitorID uuid
 			return err
 		}
 		link, exp = s.cfg.BaseURL+"/onboarding/m/"+tok, time.Now().Add(MonitorLinkTTL)
+		if err := tx.RecordMonitorLink(ctx, tenantID, monitorID, s.links.ActiveKey(), exp); err != nil {
+			return err
+		}
 		return tx.Audit(ctx, &tenantID, actor, "monitor.link_created", map[string]any{"monitor": monitorID, "upn": ms[i].UPN,
 			"expiresAt": exp, "earlierLinksWithdrawn": true})
 	})

@@ -158,6 +158,9 @@ func (s *Service) CreateInvite(ctx context.Context, name, createdBy string, ttl 
 		if err != nil {
 			return err
 		}
+		if err := tx.RecordInviteKey(ctx, inv.ID, s.links.ActiveKey()); err != nil {
+			return err
+		}
 		link = s.cfg.BaseURL + "/onboarding/i/" + tok
 		return tx.Audit(ctx, &t.ID, createdBy, "invite.created", map[string]any{"invite": inv.ID, "expires": exp})
 	})

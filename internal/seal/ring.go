@@ -21,6 +21,7 @@ var (
 type Ring struct {
 	active string
 	aeads  map[string]cipher.AEAD
+	keys   []Key // for Derive
 }
 
 // NewRing builds a ring from keys made by ParseKeys or GenerateKey; activeID
@@ -29,7 +30,7 @@ func NewRing(keys []Key, activeID string) (*Ring, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("no seal keys given")
 	}
-	r := &Ring{active: activeID, aeads: make(map[string]cipher.AEAD, len(keys))}
+	r := &Ring{active: activeID, aeads: make(map[string]cipher.AEAD, len(keys)), keys: keys}
 	for _, k := range keys {
 		if !validID(k.ID) {
 			return nil, fmt.Errorf("seal key id %q: %s", k.ID, idRule)

@@ -119,7 +119,8 @@ func (s *Store) AuthorizeMonitor(ctx context.Context, tenantID, id uuid.UUID, g 
 	_, err = s.db.Exec(ctx, `UPDATE monitors SET status = 'authorized', object_id = $3, display_name = $4, auth_method = $5,
 		authorized_at = now(), refresh_token_secret_id = $6, access_token_secret_id = $7, token_expires_at = $8,
 		last_refresh_at = now(), refresh_failures = 0, failure_days = 0, last_failure_day = NULL, retry_after = NULL,
-		last_error = NULL, link_generation = link_generation + 1, refresh_claimed_until = NULL, updated_at = now()
+		last_error = NULL, link_generation = link_generation + 1, link_key_id = NULL, link_expires_at = NULL,
+		refresh_claimed_until = NULL, updated_at = now()
 		WHERE tenant_id = $1 AND id = $2`, tenantID, id, g.ObjectID, g.DisplayName, g.Method, rt, at, g.Expiry)
 	if err != nil {
 		return wrap("authorize monitor", err)
@@ -369,10 +370,11 @@ func (s *Store) MonitorSignInFailed(ctx context.Context, tenantID, id uuid.UUID,
 }
 
 // ResetMonitorLink moves a monitor's Copy-URL generation (Retry, Renew):
-// earlier links stop working.
+// earlier links stop working, and need no seal key any more.
 func (s *Store) ResetMonitorLink(ctx context.Context, tenantID, id uuid.UUID) (int, error) {
 	var gen int
-	err := s.db.QueryRow(ctx, `UPDATE monitors SET link_generation = link_generation + 1, updated_at = now()
+	err := s.db.QueryRow(ctx, `UPDATE monitors SET link_generation = link_generation + 1, link_key_id = NULL, link_expires_at = NULL,
+		updated_at = now()
 		WHERE tenant_id = $1 AND id = $2 RETURNING link_generation`, tenantID, id).Scan(&gen)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, ErrMonitorNotFound
