@@ -200,12 +200,14 @@ func (c *Client) ConfirmConsent(ctx context.Context, app App, tenant string, wan
 	return at, nil
 }
 
-// SignIn is a monitor sign-in in progress: send the browser to URL and keep
-// Verifier and Nonce (server side) until the callback.
+// SignIn is a sign-in in progress: send the browser to URL and keep
+// Verifier and Nonce (server side) until the callback, with Tenant for a
+// person's sign-in at one organization's authority (SignInOptions.Tenant).
 type SignIn struct {
 	URL      string
 	Verifier string
 	Nonce    string
+	Tenant   string
 }
 
 // MonitorSignIn starts the authorization-code flow with PKCE S256 for a

@@ -82,6 +82,13 @@ type SignInOptions struct {
 	// MaxAge, when positive, demands credentials entered at most this long
 	// ago (max_age, in seconds; OpenID Connect Core 3.1.2.1).
 	MaxAge time.Duration
+	// Tenant, when set, is the one organization (domain or tenant id) to
+	// sign in at instead of SignInAuthority: the console's single sign-on
+	// against the vendor's own tenant, whose app registration may be
+	// single-tenant, which the multi-tenant authority refuses (AADSTS50194).
+	// The identity platform then turns away accounts of other organizations
+	// itself; the caller still checks the ID token's tid.
+	Tenant string
 }
 
 // FreshFor is how recent a person's sign-in must be before one of our
@@ -102,11 +109,12 @@ func Reauthenticate(hint string) SignInOptions {
 }
 
 // PersonSignIn starts an OpenID Connect sign-in (authorization code, PKCE
-// S256, nonce) at the multi-tenant authority, for our own pages: onboarding
-// and the portal. Keep the SignIn server side until the callback.
+// S256, nonce) at the multi-tenant authority (or o.Tenant's), for our own
+// pages: onboarding, the portal and the console. Keep the SignIn server
+// side until the callback.
 func (c *Client) PersonSignIn(app App, redirectURI, state string, o SignInOptions) SignIn {
-	cfg := c.signInConfig(app, redirectURI)
-	si := SignIn{Verifier: oauth2.GenerateVerifier(), Nonce: oauth2.GenerateVerifier()}
+	si := SignIn{Verifier: oauth2.GenerateVerifier(), Nonce: oauth2.GenerateVerifier(), Tenant: o.Tenant}
+	cfg := c.signInConfig(app, redirectURI, si.Tenant)
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(si.Verifier), oauth2.SetAuthURLParam("nonce", si.Nonce),
 		oauth2.SetAuthURLParam("response_mode", "query")}
 	if o.LoginHint != "" {
@@ -122,15 +130,21 @@ func (c *Client) PersonSignIn(app App, redirectURI, state string, o SignInOption
 	return si
 }
 
-func (c *Client) signInConfig(app App, redirectURI string) *oauth2.Config {
-	return &oauth2.Config{ClientID: app.ClientID, ClientSecret: app.ClientSecret, Endpoint: c.endpoint(SignInAuthority),
+// signInConfig is a person's sign-in at tenant's authority
+// (SignInAuthority when empty).
+func (c *Client) signInConfig(app App, redirectURI, tenant string) *oauth2.Config {
+	if tenant == "" {
+		tenant = SignInAuthority
+	}
+	return &oauth2.Config{ClientID: app.ClientID, ClientSecret: app.ClientSecret, Endpoint: c.endpoint(tenant),
 		RedirectURL: redirectURI, Scopes: SignInScopes}
 }
 
-// FinishPersonSignIn redeems the callback's code with the PKCE verifier and
-// verifies the ID token (VerifyIDToken).
+// FinishPersonSignIn redeems the callback's code with the PKCE verifier at
+// the authority the sign-in started at (si.Tenant) and verifies the ID
+// token (VerifyIDToken).
 func (c *Client) FinishPersonSignIn(ctx context.Context, app App, redirectURI, code string, si SignIn) (Identity, error) {
-	tok, err := c.signInConfig(app, redirectURI).Exchange(c.ctx(ctx), code, oauth2.VerifierOption(si.Verifier))
+	tok, err := c.signInConfig(app, redirectURI, si.Tenant).Exchange(c.ctx(ctx), code, oauth2.VerifierOption(si.Verifier))
 	if err != nil {
 		return Identity{}, classify(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -194,6 +195,28 @@ func TestAPersonSignsInAtTheMultiTenantAuthorityAndAnAdministratorIsKnownByWids(
 	}
 	if promoted, _ := signInThroughGraphsim(t, f, ten.Users[0], SignInOptions{}); !promoted.CanGrantConsent() {
 		t.Errorf("a Privileged Role Administrator may not grant consent: %+v", promoted)
+	}
+}
+
+// SignInOptions.Tenant: the sign-in and the code's redemption go to that
+// organization's authority, whose ID token verifies as any other; an
+// account of another organization is turned away there.
+func TestAPersonSignsInAtTheirOwnOrganizationsAuthorityAndNoOtherOrganizationsAccount(t *testing.T) {
+	f := newFixture(t)
+	ten, other := f.seed.Tenants[0], f.seed.Tenants[1]
+	o := SignInOptions{Tenant: ten.Domain}
+	si := f.id.PersonSignIn(f.app, monitorCallback, "st-1", o)
+	if u, _ := url.Parse(si.URL); !strings.HasPrefix(u.Path, "/"+ten.Domain+"/oauth2/v2.0/authorize") || si.Tenant != ten.Domain {
+		t.Errorf("sign-in URL = %s (tenant %q), want %s's authority", si.URL, si.Tenant, ten.Domain)
+	}
+	who, _ := signInThroughGraphsim(t, f, ten.Users[0], o)
+	if who.TenantID != ten.ID || who.Username != ten.Users[0].UPN {
+		t.Errorf("signed in as %+v, want %s of %s", who, ten.Users[0].UPN, ten.ID)
+	}
+	si = f.id.PersonSignIn(f.app, monitorCallback, "st-2", o)
+	_, err := graphsim.NewPerson().SignIn(t.Context(), si.URL, other.Users[0].UPN, other.Users[0].Password)
+	if pe, ok := errors.AsType[*graphsim.PageError](err); !ok || !strings.Contains(pe.Message, "AADSTS50020") {
+		t.Errorf("an account of %s signing in at %s's authority: %v, want AADSTS50020 on the page", other.Domain, ten.Domain, err)
 	}
 }
 
