@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"golang.org/x/sync/errgroup"
 
+	"presencebridge/internal/activity"
 	"presencebridge/internal/certs"
 	"presencebridge/internal/deliver"
 	"presencebridge/internal/intake"
@@ -79,8 +80,12 @@ func startPipeline(ctx context.Context, g *errgroup.Group, a *app, r role, res a
 			})
 			return nil
 		})
+		// Per-tenant figures for the charts and /metrics, written every few
+		// seconds; once more after the deliverer's last records.
+		counts := activity.NewRecorder(a.store, activity.Options{Logger: a.logger, Metrics: a.metrics, TenantLabels: a.cfg.MetricsTenantLabels})
+		g.Go(func() error { counts.Run(ctx); return nil })
 		proc := intake.NewProcessor(a.store, intake.ProcessorOptions{Keys: keys, Certs: cm, Tokens: v, Logger: a.logger,
-			Metrics: intake.NewMetrics(a.metrics)})
+			Metrics: intake.NewMetrics(a.metrics), Activity: counts})
 		inbox, stopInbox := hub.SubscribeInbox()
 		changes, stopChanges := hub.SubscribeChanges()
 		for range runtime.GOMAXPROCS(0) { // decryption is CPU-bound: one processor per core
@@ -91,8 +96,18 @@ func startPipeline(ctx context.Context, g *errgroup.Group, a *app, r role, res a
 		}
 		g.Go(func() error { <-ctx.Done(); stopInbox(); return nil })
 		g.Go(func() error { presence.RunPublisher(ctx, a.store, a.logger); return nil })
-		d := deliver.New(a.store, deliver.Options{AllowPrivate: !a.cfg.Production(), Logger: a.logger, Wake: changes, Metrics: a.metrics})
-		g.Go(func() error { defer stopChanges(); d.Run(ctx, time.Second); return nil })
+		d := deliver.New(a.store, deliver.Options{AllowPrivate: !a.cfg.Production(), Logger: a.logger, Wake: changes, Metrics: a.metrics,
+			Activity: counts})
+		g.Go(func() error {
+			defer stopChanges()
+			d.Run(ctx, time.Second)
+			last, cancel := context.WithTimeout(context.WithoutCancel(ctx), activity.LastFlush)
+			defer cancel()
+			if err := counts.Flush(last); err != nil {
+				a.logger.Warn("activity: writing the last per-minute figures failed", "err", err)
+			}
+			return nil
+		})
 	}
 	return p, nil
 }

@@ -45,6 +45,10 @@ type minuteKey struct {
 	minute int64 // Unix seconds
 }
 
+// LastFlush bounds the write of what is left when the process stops, a
+// part of its graceful shutdown.
+const LastFlush = 2 * time.Second
+
 // maxPending bounds the minutes kept while the database cannot take them
 // (a thousand tenants for an hour and a half); past it, what failed to be
 // written is dropped, and the loss logged.
@@ -119,7 +123,9 @@ func (r *Recorder) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			r.flush(context.WithoutCancel(ctx))
+			last, cancel := context.WithTimeout(context.WithoutCancel(ctx), LastFlush)
+			r.flush(last)
+			cancel()
 			return
 		case <-flush.C:
 			r.flush(ctx)

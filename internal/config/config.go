@@ -54,7 +54,8 @@ type Config struct {
 	BaseURL  string `env:"BASE_URL" help:"public URL of this deployment, used in redirect and notification URLs (required in production, must be https)"`
 	// AdminAddr keeps what only the vendor should reach off the public
 	// listener: set, a second listener alone serves the console and /metrics.
-	AdminAddr string `env:"ADMIN_ADDR" help:"address of a second listener that alone serves the staff console (/console) and /metrics, kept off the public one (host:port such as 127.0.0.1:9091); empty: PB_HTTP_ADDR serves them too"`
+	// Production serves /metrics nowhere else.
+	AdminAddr string `env:"ADMIN_ADDR" help:"address of a second listener that alone serves the staff console (/console) and /metrics, kept off the public one (host:port such as 127.0.0.1:9091); empty: PB_HTTP_ADDR serves the console, and /metrics in development only (production serves none)"`
 
 	SealKeys      Secret `env:"SEAL_KEYS" help:"seal keys as id:base64(32 bytes), comma or newline separated (one of PB_SEAL_KEYS or PB_SEAL_KEYS_FILE is required in production)"`
 	SealKeysFile  string `env:"SEAL_KEYS_FILE" help:"file holding seal keys, one id:base64 per line, mode 0600 (development creates one in PB_DATA_DIR)"`
@@ -73,6 +74,8 @@ type Config struct {
 	RepairInterval  time.Duration `env:"REPAIR_INTERVAL" envDefault:"10m" help:"how often every monitored user's presence is re-read to repair what notifications missed"`
 
 	APIRateLimit int `env:"API_RATE_LIMIT" envDefault:"200" help:"requests per second one API key may make to the tenant API (per instance); more are answered 429 with Retry-After"`
+
+	MetricsTenantLabels int `env:"METRICS_TENANT_LABELS" envDefault:"0" help:"how many of the busiest tenants get a tenant label on the /metrics activity series (presencebridge_tenant_*, presencebridge_delivery_latency_seconds), each adding about 40 series; the rest are summed as tenant=\"other\"; 0: no tenant label (0–100)"`
 
 	EventRetention time.Duration `env:"EVENT_RETENTION" envDefault:"720h" help:"how long presence history is kept (events still waiting to be delivered or replayed — pending or dead deliveries — are kept whatever their age)"`
 
@@ -178,6 +181,9 @@ func (c *Config) validate() error {
 	}
 	if c.RepairInterval < time.Minute {
 		bad("REPAIR_INTERVAL", "must be at least 1m, such as 10m")
+	}
+	if c.MetricsTenantLabels < 0 || c.MetricsTenantLabels > 100 {
+		bad("METRICS_TENANT_LABELS", "must be 0–100 tenants, not %d", c.MetricsTenantLabels)
 	}
 	if c.EventRetention < time.Hour {
 		bad("EVENT_RETENTION", "must be at least 1h, such as 720h (30 days)")

@@ -64,6 +64,7 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 		{"admin listener without a port", with(validProduction, "PB_ADMIN_ADDR", "localhost"), `PB_ADMIN_ADDR: must be host:port`},
 		{"retention too short", with(validProduction, "PB_EVENT_RETENTION", "10m"), `PB_EVENT_RETENTION: must be at least 1h`},
 		{"headroom too large", with(validProduction, "PB_MONITOR_HEADROOM", "650"), `PB_MONITOR_HEADROOM: must be 0–600`},
+		{"too many tenant labels", with(validProduction, "PB_METRICS_TENANT_LABELS", "500"), `PB_METRICS_TENANT_LABELS: must be 0–100 tenants, not 500`},
 		{"engine interval too long", with(validProduction, "PB_ENGINE_INTERVAL", "20m"), `PB_ENGINE_INTERVAL: must be 1s–5m`},
 		{"repair interval too short", with(validProduction, "PB_REPAIR_INTERVAL", "5s"), `PB_REPAIR_INTERVAL: must be at least 1m`},
 		{"relative graph url", with(validProduction, "PB_GRAPH_BASE_URL", "graph"), `PB_GRAPH_BASE_URL: must be an absolute http(s) URL`},

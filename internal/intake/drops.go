@@ -58,10 +58,14 @@ var reasonText = map[string]string{
 
 // report counts and logs, once, what a committed batch dropped or queued
 // for a re-read: each item one line, with its subscription and tenants,
-// never its clientState or content; and the rows it quarantined or that
-// failed (reportQuarantine).
+// never its clientState or content; the rows it quarantined or that
+// failed (reportQuarantine); and each tenant's notification items
+// (ProcessorOptions.Activity).
 func (p *Processor) report(m *memo) {
 	p.reportQuarantine(m)
+	for _, n := range m.notified {
+		p.counts.Notified(n.tenant, n.at)
+	}
 	for _, d := range m.drops {
 		if p.metrics != nil {
 			p.metrics.dropped.WithLabelValues(d.reason).Inc()

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/sync/singleflight"
 
+	"presencebridge/internal/activity"
 	"presencebridge/internal/notification"
 	"presencebridge/internal/presence"
 	"presencebridge/internal/store"
@@ -50,6 +51,7 @@ type Processor struct {
 	tokens  TokenChecker
 	logger  *slog.Logger
 	metrics *Metrics
+	counts  *activity.Recorder
 	batch   int
 
 	mu    sync.Mutex
@@ -73,7 +75,10 @@ type ProcessorOptions struct {
 	Tokens  TokenChecker
 	Logger  *slog.Logger
 	Metrics *Metrics // nil: drops are logged, not counted
-	Batch   int      // inbox rows per transaction (default 2: a short transaction commits, and delivers, sooner)
+	// Activity, when set, counts each tenant's notification items once
+	// their batch commits.
+	Activity *activity.Recorder
+	Batch    int // inbox rows per transaction (default 2: a short transaction commits, and delivers, sooner)
 }
 
 // NewProcessor returns a Processor.
@@ -85,7 +90,7 @@ func NewProcessor(st *store.Store, opts ProcessorOptions) *Processor {
 		opts.Batch = 2
 	}
 	return &Processor{st: st, keys: opts.Keys, certs: opts.Certs, tokens: opts.Tokens, logger: opts.Logger, metrics: opts.Metrics,
-		batch: opts.Batch, rules: map[uuid.UUID]cachedRules{}}
+		counts: opts.Activity, batch: opts.Batch, rules: map[uuid.UUID]cachedRules{}}
 }
 
 // Stats count what one call did. Failed rows failed alone and wait to be
@@ -247,6 +252,13 @@ type memo struct {
 	resyncs     []resync
 	quarantines []quarantine
 	failures    []failure
+	notified    []notified // counted once the batch commits
+}
+
+// notified is a tenant's change notification item, received at.
+type notified struct {
+	tenant uuid.UUID
+	at     time.Time
 }
 
 func newMemo() *memo {
@@ -328,6 +340,7 @@ func (p *Processor) processItem(ctx context.Context, tx store.Tx, m *memo, row i
 		st.Lifecycle++
 		return c, false, tx.RecordSubscriptionEvent(ctx, sub.ID, n.LifecycleEvent)
 	}
+	m.notified = append(m.notified, notified{sub.TenantID, row.received})
 	userID := uuid.Nil
 	if n.ResourceData != nil && n.ResourceData.ID != "" {
 		id, err := uuid.Parse(n.ResourceData.ID)

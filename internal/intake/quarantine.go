@@ -100,6 +100,7 @@ func (m *memo) absorb(o *memo) {
 	m.drops = append(m.drops, o.drops...)
 	m.resyncs = append(m.resyncs, o.resyncs...)
 	m.quarantines = append(m.quarantines, o.quarantines...)
+	m.notified = append(m.notified, o.notified...)
 }
 
 // quarantine is an inbox row a batch moves to the quarantine as it

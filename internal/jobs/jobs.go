@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
+	"presencebridge/internal/activity"
 	"presencebridge/internal/store"
 )
 
@@ -133,7 +134,8 @@ func (RetentionArgs) Kind() string { return "presence_retention" }
 // dead and replayable, is kept whatever its age (nothing is lost to the
 // clean-up), up to deadLettersPerUser dead letters per user at an
 // endpoint. Quarantined inbox rows and API operations older than the
-// retention go too, and idempotency keys past their 24 hours.
+// retention go too, idempotency keys past their 24 hours, and per-minute
+// activity figures past their 30 days.
 type RetentionWorker struct {
 	river.WorkerDefaults[RetentionArgs]
 	st   *store.Store
@@ -173,6 +175,10 @@ func (w *RetentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs
 		}},
 		{"operation retention", func(ctx context.Context) (int64, error) {
 			return w.st.DeleteOldOperations(ctx, w.keep, retentionBatch)
+		}},
+		// Kept for the charts' longest span, whatever PB_EVENT_RETENTION says.
+		{"activity retention", func(ctx context.Context) (int64, error) {
+			return w.st.DeleteOldActivity(ctx, activity.Retention, retentionBatch)
 		}},
 	} {
 		for {

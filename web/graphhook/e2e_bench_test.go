@@ -29,6 +29,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"presencebridge/internal/activity"
 	"presencebridge/internal/deliver"
 	"presencebridge/internal/intake"
 	"presencebridge/internal/notification"
@@ -115,7 +116,11 @@ func endToEndAt1000(b *testing.B, pool *pgxpool.Pool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	proc := intake.NewProcessor(st, intake.ProcessorOptions{Keys: notification.NewKeys(key), Tokens: validator, Logger: logger})
+	// The per-tenant figures are recorded as the worker role records them.
+	counts := activity.NewRecorder(st, activity.Options{Logger: logger})
+	go counts.Run(ctx)
+	proc := intake.NewProcessor(st, intake.ProcessorOptions{Keys: notification.NewKeys(key), Tokens: validator, Logger: logger,
+		Activity: counts})
 	for range 2 { // as the worker role runs them: one per core
 		inbox, _ := hub.SubscribeInbox()
 		go func() {
@@ -133,7 +138,7 @@ func endToEndAt1000(b *testing.B, pool *pgxpool.Pool) {
 		}()
 	}
 	changes, _ := hub.SubscribeChanges()
-	go deliver.New(st, deliver.Options{AllowPrivate: true, Wake: changes, Logger: logger}).Run(ctx, time.Second)
+	go deliver.New(st, deliver.Options{AllowPrivate: true, Wake: changes, Logger: logger, Activity: counts}).Run(ctx, time.Second)
 
 	// Encrypt ahead of time: Graph's work is not ours to measure.
 	const posts, perPost = 500, 10
