@@ -116,12 +116,9 @@ func (s *Service) Add(ctx context.Context, email, name string, role Role, passwo
 	if ranks[role] == 0 {
 		return store.Staff{}, &Refusal{fmt.Sprintf("unknown role %q (want viewer, support or admin)", role)}
 	}
-	if len([]rune(password)) < MinPasswordLength {
-		return store.Staff{}, &Refusal{fmt.Sprintf("the password must have at least %d characters", MinPasswordLength)}
-	}
-	hash, err := argon2id.CreateHash(password, hashParams)
+	hash, err := hashPassword(password)
 	if err != nil {
-		return store.Staff{}, fmt.Errorf("hash password: %w", err)
+		return store.Staff{}, err
 	}
 	var added store.Staff
 	err = s.st.InTx(ctx, func(tx store.Tx) error {
@@ -134,28 +131,6 @@ func (s *Service) Add(ctx context.Context, email, name string, role Role, passwo
 		return store.Staff{}, &Refusal{"there is already a staff account for " + email}
 	}
 	return added, err
-}
-
-// Disable turns an account off, as by: it can no longer sign in, and a
-// session it has ends at its next request. The row stays, for the audit
-// log's sake.
-func (s *Service) Disable(ctx context.Context, email, by string) (store.Staff, error) {
-	var who store.Staff
-	err := s.st.InTx(ctx, func(tx store.Tx) error {
-		var err error
-		if who, err = tx.StaffByEmail(ctx, email); err != nil {
-			return err
-		}
-		changed, err := tx.DisableStaff(ctx, who.ID)
-		if err != nil || !changed {
-			return err
-		}
-		return tx.Audit(ctx, nil, by, "staff.disabled", map[string]any{"email": who.Email})
-	})
-	if errors.Is(err, store.ErrStaffNotFound) {
-		return who, &Refusal{"there is no staff account for " + email}
-	}
-	return who, err
 }
 
 // List is every account.

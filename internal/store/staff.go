@@ -173,3 +173,71 @@ func (s *Store) StaffTOTPSecret(ctx context.Context, id uuid.UUID) ([]byte, erro
 	}
 	return s.OpenSecret(ctx, nil, *secretID, PurposeStaffTOTP)
 }
+
+// LockEnabledAdmins locks the rows of the enabled admin accounts, in id
+// order, and returns their ids. A change that could leave no admin (a
+// demotion, a disabling) takes these locks first and decides on what it
+// then reads: two such changes at once, each about the other admin, are
+// decided one after the other, and the second sees the first's outcome
+// (under READ COMMITTED a row locked after another transaction changed it
+// is read again and left out when it is no longer an enabled admin).
+func (t Tx) LockEnabledAdmins(ctx context.Context) ([]uuid.UUID, error) {
+	rows, err := t.db.Query(ctx, `SELECT id FROM staff WHERE role = 'admin' AND disabled_at IS NULL ORDER BY id FOR UPDATE`)
+	if err != nil {
+		return nil, wrap("lock enabled admins", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	return ids, wrap("lock enabled admins", err)
+}
+
+// SetStaffRole gives an account role.
+func (s *Store) SetStaffRole(ctx context.Context, id uuid.UUID, role string) error {
+	_, err := s.db.Exec(ctx, `UPDATE staff SET role = $2 WHERE id = $1`, id, role)
+	return wrap("set staff role", err)
+}
+
+// EnableStaff lets a disabled account sign in again; it reports whether
+// the account was disabled until now.
+func (s *Store) EnableStaff(ctx context.Context, id uuid.UUID) (bool, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE staff SET disabled_at = NULL WHERE id = $1 AND disabled_at IS NOT NULL`, id)
+	if err != nil {
+		return false, wrap("enable staff", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// UnlockStaff ends an account's lock and starts its count of failed
+// sign-ins again.
+func (s *Store) UnlockStaff(ctx context.Context, id uuid.UUID) error {
+	_, err := s.db.Exec(ctx, `UPDATE staff SET locked_until = NULL, failed_signins = 0 WHERE id = $1`, id)
+	return wrap("unlock staff", err)
+}
+
+// SetStaffPassword replaces an account's password hash.
+func (s *Store) SetStaffPassword(ctx context.Context, id uuid.UUID, passwordHash string) error {
+	_, err := s.db.Exec(ctx, `UPDATE staff SET password_hash = $2 WHERE id = $1`, id, passwordHash)
+	return wrap("set staff password", err)
+}
+
+// ResetStaffTOTP removes an account's TOTP secret, so that it signs in
+// with its password alone until it enrolls again; it reports whether one
+// was enrolled.
+func (s *Store) ResetStaffTOTP(ctx context.Context, id uuid.UUID) (bool, error) {
+	var enrolled bool
+	err := s.InTx(ctx, func(tx Tx) error {
+		var old *uuid.UUID
+		err := tx.db.QueryRow(ctx, `SELECT totp_secret_id FROM staff WHERE id = $1 FOR UPDATE`, id).Scan(&old)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("reset staff TOTP: %w", ErrStaffNotFound)
+		}
+		if err != nil || old == nil {
+			return wrap("reset staff TOTP", err)
+		}
+		if _, err := tx.db.Exec(ctx, `UPDATE staff SET totp_secret_id = NULL WHERE id = $1`, id); err != nil {
+			return wrap("reset staff TOTP", err)
+		}
+		enrolled = true
+		return tx.DeleteSecret(ctx, *old)
+	})
+	return enrolled, err
+}
