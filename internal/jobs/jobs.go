@@ -16,6 +16,7 @@ import (
 
 	"presencebridge/internal/activity"
 	"presencebridge/internal/store"
+	"presencebridge/internal/tenancy"
 )
 
 // Options configure the job client.
@@ -50,6 +51,7 @@ func NewClient(st *store.Store, opts Options) (*Client, error) {
 	}
 	river.AddWorker(workers, &RetentionWorker{st: st, keep: opts.Retention})
 	river.AddWorker(workers, &PresenceWriteWorker{st: st, w: opts.Writer})
+	river.AddWorker(workers, &PurgeWorker{t: tenancy.New(st, 0, nil)})
 	if opts.Alerts != nil {
 		river.AddWorker(workers, &AlertMailWorker{m: opts.Alerts})
 	}
@@ -71,6 +73,9 @@ func NewClient(st *store.Store, opts Options) (*Client, error) {
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true, ID: "presence_retention"}),
+			river.NewPeriodicJob(river.PeriodicInterval(purgeEvery),
+				func() (river.JobArgs, *river.InsertOpts) { return PurgeArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true, ID: "tenant_purge"}),
 		}
 		if opts.Alerts != nil {
 			cfg.PeriodicJobs = append(cfg.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(alertMailEvery),
