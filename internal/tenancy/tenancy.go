@@ -55,9 +55,13 @@ func (s *Service) Suspend(ctx context.Context, tenantID uuid.UUID, reason, actor
 	}, actor, true, "Only an onboarding or active tenant can be suspended.")
 }
 
+// PurgeDate is when a tenant deleted now would have its data removed:
+// what a page asks support to confirm.
+func (s *Service) PurgeDate() time.Time { return s.now().Add(s.grace) }
+
 // Delete marks the tenant deleted; its data goes after the grace period.
 func (s *Service) Delete(ctx context.Context, tenantID uuid.UUID, reason, actor string) (store.TenantLifecycle, error) {
-	purge := s.now().Add(s.grace)
+	purge := s.PurgeDate()
 	return s.change(ctx, tenantID, reason, "tenant.deleted", func(tx store.Tx) (store.TenantLifecycle, error) {
 		return tx.DeleteTenant(ctx, tenantID, strings.TrimSpace(reason), actor, purge)
 	}, actor, true, "The tenant is already deleted.")

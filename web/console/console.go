@@ -25,6 +25,7 @@ import (
 	"presencebridge/internal/seal"
 	"presencebridge/internal/staff"
 	"presencebridge/internal/store"
+	"presencebridge/internal/tenancy"
 	"presencebridge/internal/tenantview"
 	"presencebridge/templates"
 	"presencebridge/web"
@@ -61,6 +62,9 @@ type Deps struct {
 	Now      func() time.Time // replaces time.Now (tests age a sign-in)
 	// Limits bound sign-in attempts; zero values take the defaults.
 	Limits Limits
+	// Tenancy suspends, resumes and deletes tenants; nil: one over Store
+	// with the default grace before a deleted tenant is purged.
+	Tenancy *tenancy.Service
 	// Pages are the services the tenant pages use beyond Store and Views
 	// (tenantui.Deps: Onboarding, Monitors, Admins, …); the console fills in
 	// who looks and its guards. Monitors.SignIn is best left nil: a
@@ -82,6 +86,9 @@ func Routes(d Deps) func(chi.Router) {
 		d.Now = time.Now
 	}
 	d.Limits = d.Limits.withDefaults()
+	if d.Tenancy == nil {
+		d.Tenancy = tenancy.New(d.Store, 0, d.Now)
+	}
 	h := &handler{Deps: d}
 	h.csrf = web.NewCSRF(d.Sessions, http.HandlerFunc(h.formRejected))
 	return h.routes

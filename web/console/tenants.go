@@ -134,6 +134,7 @@ func (h *handler) tenantRoutes(r chi.Router) {
 	r.Route("/tenants/{tenantID}", func(r chi.Router) {
 		r.Use(h.tenantExists, changesNeed(staff.Support, h))
 		pages(r)
+		r.Route("/support", h.supportRoutes)
 	})
 }
 
@@ -165,5 +166,6 @@ func (h *handler) viewer(r *http.Request) tenantui.Viewer {
 	m := memberOf(r.Context())
 	id, _ := r.Context().Value(tenantKey{}).(uuid.UUID)
 	return tenantui.Viewer{TenantID: id, Actor: staff.Actor(m.Email), Name: m.Email, Base: tenantBase(id),
-		SignOut: Prefix + "/signout", CanChange: m.Role.AtLeast(staff.Support), Back: Prefix + "/", BackLabel: "All tenants"}
+		SignOut: Prefix + "/signout", CanChange: m.Role.AtLeast(staff.Support), Back: Prefix + "/", BackLabel: "All tenants",
+		More: []templates.TenantSection{{Key: "support", Path: "/support", Label: "Support"}}}
 }

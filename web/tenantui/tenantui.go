@@ -52,6 +52,10 @@ type Viewer struct {
 	// Back, when set, is the surface's page above the tenant's own (the
 	// console's tenants list), linked from every page as BackLabel.
 	Back, BackLabel string
+	// More are the surface's own sections of the tenant (the console's
+	// Support), after these pages' in the navigation; their paths are
+	// under Base.
+	More []templates.TenantSection
 }
 
 // Deps are what the pages need.
@@ -137,7 +141,8 @@ func (h *handler) frame(r *http.Request, section string) templates.TenantFrame {
 func (h *handler) frameNamed(r *http.Request, section, company string) templates.TenantFrame {
 	v := h.Viewer(r)
 	return templates.TenantFrame{Base: v.Base, Section: section, SignedInAs: v.Name, SignOut: v.SignOut,
-		CSRF: h.CSRFToken(r.Context()), CanChange: v.CanChange, Back: v.Back, BackLabel: v.BackLabel, Company: company}
+		CSRF: h.CSRFToken(r.Context()), CanChange: v.CanChange, Back: v.Back, BackLabel: v.BackLabel, More: v.More,
+		Company: company}
 }
 
 func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
