@@ -67,6 +67,9 @@ type Cache struct {
 	entries map[[sha256.Size]byte]*entry
 	trusted bool   // LISTEN is up and nothing was missed since the last flush
 	gen     uint64 // moves on at every eviction and change of trust
+
+	wmu      sync.Mutex
+	watchers map[uuid.UUID]map[chan struct{}]struct{} // Watch's
 }
 
 // entry is a key that authenticated: usable then, it stays usable until a
@@ -113,8 +116,9 @@ func New(st *store.Store, o Options) *Cache {
 			}
 			return l, nil
 		},
-		observe: func(event) {},
-		entries: map[[sha256.Size]byte]*entry{},
+		observe:  func(event) {},
+		entries:  map[[sha256.Size]byte]*entry{},
+		watchers: map[uuid.UUID]map[chan struct{}]struct{}{},
 	}
 }
 
@@ -192,31 +196,33 @@ func (c *Cache) Listening() bool {
 // refused without waiting for the notification's round trip.
 func (c *Cache) Evict(tenant uuid.UUID) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.gen++
 	for h, e := range c.entries {
 		if e.key.TenantID == tenant {
 			delete(c.entries, h)
 		}
 	}
+	c.mu.Unlock()
+	c.wake(&tenant)
 }
 
 // trust marks the cache trusted (flushing it: notifications may have been
 // missed while it was not) or not.
 func (c *Cache) trust(up bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.gen++
 	if up {
 		clear(c.entries)
 	}
 	c.trusted = up
+	c.mu.Unlock()
 }
 
 // flush forgets every key.
 func (c *Cache) flush() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.gen++
 	clear(c.entries)
+	c.mu.Unlock()
+	c.wake(nil)
 }

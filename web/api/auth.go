@@ -16,6 +16,23 @@ type keyCtx struct{}
 // keyOf is the API key the request authenticated with.
 func keyOf(ctx context.Context) store.APIKey { return ctx.Value(keyCtx{}).(store.APIKey) }
 
+type secretCtx struct{}
+
+// secretOf is the secret of that key, for a request that checks it again
+// while it lasts (the event stream).
+func secretOf(ctx context.Context) string { return ctx.Value(secretCtx{}).(string) }
+
+// keyWorks checks secret again, for an operation that needs scope: false
+// only when the key no longer works or lacks the scope. When the database
+// cannot judge it, a request under way goes on.
+func (d Deps) keyWorks(ctx context.Context, secret, scope string) bool {
+	k, err := d.Keys.Authenticate(ctx, secret)
+	if errors.Is(err, store.ErrBadAPIKey) {
+		return false
+	}
+	return err != nil || k.Has(scope)
+}
+
 // requiredScope is the scope an operation names (none: it is public, as
 // the API's description is).
 func requiredScope(op *huma.Operation) string {
@@ -65,6 +82,6 @@ func (d Deps) authenticate(api huma.API) func(huma.Context, func(huma.Context)) 
 			huma.WriteErr(api, ctx, http.StatusForbidden, "This API key lacks the "+scope+" scope this operation needs.")
 			return
 		}
-		next(huma.WithValue(ctx, keyCtx{}, k))
+		next(huma.WithValue(huma.WithValue(ctx, keyCtx{}, k), secretCtx{}, secret))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -35,7 +36,8 @@ func (d Deps) registerEvents(api huma.API) {
 		"`data.source` says why the event was sent: `notification` (Teams changed, Graph told us), `repair` (a re-read found a change " +
 		"notifications missed) or `sync` (POST /sync asked for the current state: sent changed or not). " +
 		"A comment line is sent as heartbeat while idle. When the instance serving it shuts down, the stream ends with a comment " +
-		"and a short `retry`. Reconnect with Last-Event-ID to resume without loss."
+		"and a short `retry`. Reconnect with Last-Event-ID to resume without loss. The stream ends, with a comment saying why, " +
+		"within seconds of its key ceasing to work (revoked or expired, its tenant suspended or deleted); connecting again is refused with 401."
 	op.Errors = append(op.Errors, http.StatusBadRequest)
 	op.Responses = map[string]*huma.Response{"200": {
 		Description: "The stream: text/event-stream, open until the client leaves.",
@@ -64,14 +66,17 @@ func (d Deps) registerEvents(api huma.API) {
 			}
 			last = n
 		}
-		return &huma.StreamResponse{Body: func(hctx huma.Context) { d.stream(hctx, tenant, last) }}, nil
+		secret := secretOf(ctx)
+		return &huma.StreamResponse{Body: func(hctx huma.Context) { d.stream(hctx, tenant, secret, last) }}, nil
 	})
 }
 
 // stream writes the tenant's events after position last, then new ones as
-// they commit, with a comment line as heartbeat, until the client leaves
-// or the server shuts down.
-func (d Deps) stream(hctx huma.Context, tenant uuid.UUID, last int64) {
+// they commit, with a comment line as heartbeat, until the client leaves,
+// the server shuts down or the key (secret) stops working: it is checked
+// again whenever the key cache says the tenant's keys changed (a key
+// revoked, the tenant suspended or deleted) and at every heartbeat.
+func (d Deps) stream(hctx huma.Context, tenant uuid.UUID, secret string, last int64) {
 	ctx := hctx.Context()
 	w := hctx.BodyWriter()
 	_, rw := humachi.Unwrap(hctx)
@@ -79,6 +84,13 @@ func (d Deps) stream(hctx huma.Context, tenant uuid.UUID, last int64) {
 	stopping := web.Stopping(ctx)
 	wake, stop := d.Subscribe(tenant)
 	defer stop()
+	keysChanged, stopWatching := d.Keys.Watch(tenant)
+	defer stopWatching()
+	// A change announced between the key check and Watch would go unseen.
+	if !d.keyWorks(ctx, secret, store.ScopeEventsRead) {
+		web.Problem(rw, http.StatusUnauthorized, http.StatusText(http.StatusUnauthorized), keyStopped)
+		return
+	}
 	hctx.SetHeader("Content-Type", "text/event-stream")
 	hctx.SetHeader("Cache-Control", "no-store")
 	hctx.SetHeader("X-Accel-Buffering", "no")
@@ -114,9 +126,28 @@ func (d Deps) stream(hctx huma.Context, tenant uuid.UUID, last int64) {
 			rc.Flush()
 			return
 		case <-wake:
+		case <-keysChanged:
+			if !d.keyWorks(ctx, secret, store.ScopeEventsRead) {
+				endStream(w, rc)
+				return
+			}
 		case <-heartbeat.C:
+			if !d.keyWorks(ctx, secret, store.ScopeEventsRead) {
+				endStream(w, rc)
+				return
+			}
 			fmt.Fprint(w, ": keep-alive\n\n")
 			rc.Flush()
 		}
 	}
+}
+
+// keyStopped says why a stream ends, or is refused, once it has begun.
+const keyStopped = "The API key is unknown, revoked or expired, or its tenant is suspended."
+
+// endStream ends a stream whose key stopped working, saying so; the
+// client's reconnection is refused by the key check, as any request would be.
+func endStream(w io.Writer, rc *http.ResponseController) {
+	fmt.Fprint(w, ": "+keyStopped+"\n\n")
+	rc.Flush()
 }
