@@ -32,8 +32,9 @@ type Deps struct {
 	// Metrics is the registry /metrics exposes; the HTTP request metrics are
 	// registered on it. Nil gets a fresh, private registry.
 	Metrics *prometheus.Registry
-	// Production turns on HSTS. Development on http://localhost must never
-	// teach a browser to insist on https for localhost.
+	// Production turns on HSTS (development on http://localhost must never
+	// teach a browser to insist on https for localhost) and keeps /metrics
+	// off the public listener.
 	Production bool
 	// Version is shown in the page footer.
 	Version string
@@ -53,7 +54,8 @@ type Deps struct {
 	// with /metrics, are served only to requests through the admin
 	// listener (AdminListener), which serves nothing else but the probes
 	// and static assets; anything else is 404 on the wrong listener (see
-	// admin.go). Nil: one listener serves everything.
+	// admin.go). Nil: one listener serves everything — but /metrics in
+	// production, which is then not served at all.
 	AdminPrefixes []string
 }
 
@@ -83,10 +85,17 @@ func New(d Deps) http.Handler {
 
 	r.Get("/healthz", healthz)
 	r.Get("/readyz", readyz(d.Ready, d.Logger))
-	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{
-		Registry: d.Metrics,
-		ErrorLog: slog.NewLogLogger(d.Logger.Handler(), slog.LevelError),
-	}))
+	// /metrics tells whoever reads it the tenants' activity, the load and
+	// the failures: production serves it only on the admin listener.
+	if d.AdminPrefixes != nil || !d.Production {
+		r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{
+			Registry: d.Metrics,
+			ErrorLog: slog.NewLogLogger(d.Logger.Handler(), slog.LevelError),
+		}))
+	} else {
+		d.Logger.Warn("/metrics is not served: production serves it only on an address of its own; set PB_ADMIN_ADDR " +
+			"(such as 127.0.0.1:9091, kept off the internet) to read it there")
+	}
 	r.Method(http.MethodGet, static.Prefix+"*", static.Handler())
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
 		render(w, r, http.StatusOK, templates.Home(), d.Logger)

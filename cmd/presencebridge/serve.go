@@ -24,8 +24,9 @@ import (
 	"presencebridge/web/api"
 )
 
-// role says which parts run in a process. Every role serves /healthz,
-// /readyz and /metrics on PB_HTTP_ADDR so that orchestrators can probe it.
+// role says which parts run in a process. Every role serves /healthz and
+// /readyz on PB_HTTP_ADDR so that orchestrators can probe it, and /metrics
+// on PB_ADMIN_ADDR (in development on PB_HTTP_ADDR too: web.Deps).
 type role struct {
 	name        string
 	web, worker bool
