@@ -14,6 +14,7 @@ import (
 
 	"presencebridge/internal/config"
 	"presencebridge/internal/staff"
+	"presencebridge/internal/store"
 	"presencebridge/internal/store/schema"
 )
 
@@ -24,11 +25,35 @@ func newStaffCmd(stdout io.Writer) *cobra.Command {
 		Long: `Staff accounts sign in to the support console (/console) with their e-mail address and password, and a
 TOTP code once they enroll one (on the console's Account page). Roles: viewer (looks at every tenant),
 support (also acts on tenants), admin (everything). An account is locked for 15 minutes after 5 failed
-sign-ins in a row. Every change is audited with --by.` + envHelp(),
+sign-ins in a row. Every change is audited with --by; the last enabled admin cannot be demoted or disabled.` + envHelp(),
 	}
 	var by string
 	cmd.PersistentFlags().StringVar(&by, "by", "cli", "who makes the change, for the audit log (your e-mail)")
-	cmd.AddCommand(newStaffAddCmd(stdout, &by), newStaffDisableCmd(stdout, &by), newStaffListCmd(stdout))
+	cmd.AddCommand(newStaffAddCmd(stdout, &by), newStaffListCmd(stdout), newStaffRoleCmd(stdout, &by), newStaffPasswordCmd(stdout, &by))
+	for _, c := range []struct {
+		use, short, done string
+		change           func(svc *staff.Service, ctx context.Context, email, by string) (store.Staff, error)
+	}{
+		{"disable", "Stop an account from signing in (its session ends at its next request); the account is kept for the audit log", "disabled", (*staff.Service).Disable},
+		{"enable", "Let a disabled account sign in again", "enabled", (*staff.Service).Enable},
+		{"unlock", "End an account's lock after failed sign-ins, so that it may sign in at once", "unlocked", (*staff.Service).Unlock},
+		{"reset-totp", "Remove an account's authenticator app (a lost phone): it signs in with its password alone until it sets up a new one", "has no authenticator app now", (*staff.Service).ResetTOTP},
+	} {
+		cmd.AddCommand(&cobra.Command{
+			Use:   c.use + " <email>",
+			Short: c.short,
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				who, err := changeStaff(cmd, func(svc *staff.Service) (store.Staff, error) {
+					return c.change(svc, cmd.Context(), strings.TrimSpace(args[0]), staff.Actor(by))
+				})
+				if err == nil {
+					fmt.Fprintf(stdout, "staff account %s %s\n", who.Email, c.done)
+				}
+				return err
+			},
+		})
+	}
 	return cmd
 }
 
@@ -74,25 +99,74 @@ func newStaffAddCmd(stdout io.Writer, by *string) *cobra.Command {
 	return add
 }
 
-func newStaffDisableCmd(stdout io.Writer, by *string) *cobra.Command {
+func newStaffRoleCmd(stdout io.Writer, by *string) *cobra.Command {
 	return &cobra.Command{
-		Use:   "disable <email>",
-		Short: "Stop an account from signing in (its session ends at its next request); the account is kept for the audit log",
-		Args:  cobra.ExactArgs(1),
+		Use:   "role <email> viewer|support|admin",
+		Short: "Give an account another role (it applies at the account's next request)",
+		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withStaff(cmd.Context(), func(svc *staff.Service) error {
-				who, err := svc.Disable(cmd.Context(), strings.TrimSpace(args[0]), staff.Actor(*by))
-				if refusal, ok := errors.AsType[*staff.Refusal](err); ok {
-					return usageError{refusal}
-				}
-				if err != nil {
-					return fmt.Errorf("disable the account: %w", err)
-				}
-				fmt.Fprintf(stdout, "staff account %s disabled\n", who.Email)
-				return nil
+			r, err := staff.ParseRole(args[1])
+			if err != nil {
+				return usageError{err}
+			}
+			who, err := changeStaff(cmd, func(svc *staff.Service) (store.Staff, error) {
+				return svc.SetRole(cmd.Context(), strings.TrimSpace(args[0]), r, staff.Actor(*by))
 			})
+			if err == nil {
+				fmt.Fprintf(stdout, "staff account %s is %s\n", who.Email, r)
+			}
+			return err
 		},
 	}
+}
+
+func newStaffPasswordCmd(stdout io.Writer, by *string) *cobra.Command {
+	var fromStdin bool
+	c := &cobra.Command{
+		Use:   "password <email> [--password-stdin]",
+		Short: "Give an account a new password: generated and printed once (first line), or read from standard input",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			password := staff.GeneratePassword()
+			if fromStdin {
+				var err error
+				if password, err = readPassword(cmd.InOrStdin()); err != nil {
+					return usageError{err}
+				}
+			}
+			who, err := changeStaff(cmd, func(svc *staff.Service) (store.Staff, error) {
+				return svc.SetPassword(cmd.Context(), strings.TrimSpace(args[0]), password, staff.Actor(*by))
+			})
+			if err != nil {
+				return err
+			}
+			if !fromStdin {
+				fmt.Fprintln(stdout, password)
+			}
+			fmt.Fprintf(stdout, "staff account %s has a new password\n", who.Email)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&fromStdin, "password-stdin", false, fmt.Sprintf("read the password (at least %d characters) from the first line of standard input instead of generating one", staff.MinPasswordLength))
+	return c
+}
+
+// changeStaff makes a change to an account and returns it as it is after;
+// a refusal is a usage error in its words.
+func changeStaff(cmd *cobra.Command, change func(*staff.Service) (store.Staff, error)) (store.Staff, error) {
+	var who store.Staff
+	err := withStaff(cmd.Context(), func(svc *staff.Service) error {
+		var err error
+		who, err = change(svc)
+		if refusal, ok := errors.AsType[*staff.Refusal](err); ok {
+			return usageError{refusal}
+		}
+		if err != nil {
+			return fmt.Errorf("change the account: %w", err)
+		}
+		return nil
+	})
+	return who, err
 }
 
 func newStaffListCmd(stdout io.Writer) *cobra.Command {
