@@ -64,8 +64,8 @@ type Config struct {
 	LogFormat string     `env:"LOG_FORMAT" help:"json or text (default: json in production, text in development)"`
 	LogLevel  slog.Level `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
 
-	LoginBaseURL string `env:"LOGIN_BASE_URL" envDefault:"https://login.microsoftonline.com" help:"Microsoft identity platform base URL (a national cloud, or graphsim)"`
-	GraphBaseURL string `env:"GRAPH_BASE_URL" envDefault:"https://graph.microsoft.com" help:"Microsoft Graph base URL (a national cloud, or graphsim)"`
+	LoginBaseURL string `env:"LOGIN_BASE_URL" envDefault:"https://login.microsoftonline.com" help:"Microsoft identity platform base URL: a national cloud's, or graphsim's (https only in production)"`
+	GraphBaseURL string `env:"GRAPH_BASE_URL" envDefault:"https://graph.microsoft.com" help:"Microsoft Graph base URL: a national cloud's, or graphsim's (https only in production)"`
 	ClientID     string `env:"MS_CLIENT_ID" help:"application (client) id of Presence Bridge's multi-tenant Microsoft Entra app registration (needed to onboard tenants)"`
 	ClientSecret Secret `env:"MS_CLIENT_SECRET" help:"client secret of that app registration"`
 
@@ -157,8 +157,10 @@ func (c *Config) validate() error {
 			bad("BASE_URL", "%v", err)
 		}
 	}
+	// Secrets, codes and tokens travel there: never in clear in production,
+	// not even to loopback (graphsim is development's).
 	for name, v := range map[string]string{"LOGIN_BASE_URL": c.LoginBaseURL, "GRAPH_BASE_URL": c.GraphBaseURL} {
-		if err := checkURL(v, false); err != nil {
+		if err := checkURL(v, c.Production()); err != nil {
 			bad(name, "%v", err)
 		}
 	}
