@@ -48,7 +48,8 @@ func adminPrefixes(cfg *config.Config) []string {
 }
 
 // consoleRoutes mounts the vendor's staff console (web role), with the
-// tenant pages over the same services as the portal's. "Authorize now" is
+// tenant pages over the same services as the portal's (Verify
+// configuration, a user's live presence at Microsoft). "Authorize now" is
 // not offered there: a monitor's own person signs it in, through its Copy
 // URL, which the console's support staff can hand out.
 func (a *app) consoleRoutes(base string) (func(chi.Router), error) {
@@ -56,7 +57,7 @@ func (a *app) consoleRoutes(base string) (func(chi.Router), error) {
 	if err != nil {
 		return nil, err
 	}
-	clients, _, err := a.graphClients(base)
+	clients, vault, err := a.graphClients(base)
 	if err != nil {
 		return nil, err
 	}
@@ -64,6 +65,7 @@ func (a *app) consoleRoutes(base string) (func(chi.Router), error) {
 		Sessions: console.NewSessions(a.pool, a.ring, a.cfg.Production(), a.logger), Logger: a.logger,
 		Pages: tenantui.Deps{Onboarding: svc, SecretExpiry: a.secretExpiry, AllowLoopbackWebhooks: !a.cfg.Production(),
 			Monitors: tenantui.MonitorDeps{PerMonitor: graphapi.MaxPresenceIDs - a.cfg.MonitorHeadroom},
-			Admins:   portaladmin.New(a.store, clients.Directory)}})
+			Admins:   portaladmin.New(a.store, clients.Directory), Verify: a.verifier(base, svc, clients, vault),
+			LivePresence: clients.LivePresence}})
 	return func(r chi.Router) { r.Route(console.Prefix, routes) }, nil
 }
