@@ -14,6 +14,7 @@ type UserMatch struct {
 	TenantID     uuid.UUID
 	TenantName   string
 	TenantStatus string
+	TenantHealth string // healthy, degraded
 	DirectoryUser
 }
 
@@ -24,7 +25,7 @@ type UserMatch struct {
 // reads them.
 func (s *Store) FindUsersAnywhere(ctx context.Context, q string, limit int) ([]UserMatch, error) {
 	q = strings.ToLower(strings.TrimSpace(q))
-	rows, err := s.db.Query(ctx, `SELECT d.id, t.id, t.name, t.status FROM directory_users d JOIN tenants t ON t.id = d.tenant_id
+	rows, err := s.db.Query(ctx, `SELECT d.id, t.id, t.name, t.status, t.health FROM directory_users d JOIN tenants t ON t.id = d.tenant_id
 		WHERE d.id IN (SELECT id FROM directory_users WHERE lower(upn) = $1
 			UNION SELECT id FROM directory_users WHERE lower(graph_upn) = $1
 			UNION SELECT id FROM directory_users WHERE lower(email) = $1)
@@ -35,7 +36,7 @@ func (s *Store) FindUsersAnywhere(ctx context.Context, q string, limit int) ([]U
 	var out []UserMatch
 	var ids []uuid.UUID
 	var m UserMatch
-	_, err = pgx.ForEachRow(rows, []any{&m.DirectoryUser.ID, &m.TenantID, &m.TenantName, &m.TenantStatus}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&m.DirectoryUser.ID, &m.TenantID, &m.TenantName, &m.TenantStatus, &m.TenantHealth}, func() error {
 		out, ids = append(out, m), append(ids, m.DirectoryUser.ID)
 		return nil
 	})

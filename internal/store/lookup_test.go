@@ -16,6 +16,7 @@ func TestFindUsersAnywhereFindsAPersonByUPNOrMailInEveryTenant(t *testing.T) {
 	pool := st.Pool()
 	testkit.Exec(t, pool, `UPDATE tenants SET name = 'Zeta' WHERE id = $1`, zeta)
 	alpha := storetest.Tenant(t, pool, "Alpha")
+	testkit.Exec(t, pool, `UPDATE tenants SET status = 'active', health = 'degraded' WHERE id = $1`, alpha)
 	testkit.Exec(t, pool, `INSERT INTO directory_users (tenant_id, upn, graph_upn, email, resolution_status)
 		VALUES ($1, 'Pat@Contoso.example', 'pat@contoso.example', 'pat.lee@contoso.example', 'resolved'),
 		       ($1, 'sam@contoso.example', NULL, NULL, 'pending'),
@@ -33,10 +34,12 @@ func TestFindUsersAnywhereFindsAPersonByUPNOrMailInEveryTenant(t *testing.T) {
 			t.Fatalf("%q: %d matches, want %d: %+v", q, len(got), want, got)
 		}
 		last := got[len(got)-1]
-		if last.TenantID != zeta || last.TenantName != "Zeta" || last.UPN != "Pat@Contoso.example" || last.Status != store.UserResolved {
+		if last.TenantID != zeta || last.TenantName != "Zeta" || last.TenantHealth != store.HealthHealthy || last.UPN != "Pat@Contoso.example" ||
+			last.Status != store.UserResolved {
 			t.Errorf("%q: %+v", q, last)
 		}
-		if want == 2 && (got[0].TenantName != "Alpha" || got[0].Status != store.UserNotFound) {
+		if want == 2 && (got[0].TenantName != "Alpha" || got[0].TenantStatus != store.TenantActive || got[0].TenantHealth != store.HealthDegraded ||
+			got[0].Status != store.UserNotFound) {
 			t.Errorf("%q: first match %+v, want Alpha's not-found row", q, got[0])
 		}
 	}

@@ -100,6 +100,7 @@ func (h *handler) routes(r chi.Router) {
 	r.Group(func(r chi.Router) {
 		r.Use(h.requireStaff)
 		r.Get("/", h.tenants)
+		r.Get("/users", h.lookUpUsers)
 		r.Get("/account", h.account)
 		r.Post("/account/totp/new", h.startEnrollment)
 		r.Post("/account/totp", h.enroll)

@@ -130,7 +130,7 @@ func (h *handler) usersView(r *http.Request) (templates.TenantUsersView, error) 
 		}
 		row := templates.TenantUserRow{UPN: u.UPN, DisplayName: u.DisplayName, Reason: u.Error,
 			Href: vw.Base + "/users/u/" + url.PathEscape(u.UPN)}
-		row.State, row.Badge = userState(u)
+		row.State, row.Badge = UserState(u)
 		v.Users = append(v.Users, row)
 	}
 	if f.after != "" {
@@ -139,8 +139,10 @@ func (h *handler) usersView(r *http.Request) (templates.TenantUsersView, error) 
 	return v, nil
 }
 
-// userState is what became of a roster entry, in words, and its badge.
-func userState(u store.DirectoryUser) (string, string) {
+// UserState is what became of a roster entry, in words, and its badge
+// (ok, pending, bad): as the Users pages say it, for the console's user
+// lookup too.
+func UserState(u store.DirectoryUser) (state, badge string) {
 	switch {
 	case u.Monitored:
 		return "monitored", "ok"

@@ -36,7 +36,7 @@ func (h *handler) user(w http.ResponseWriter, r *http.Request) {
 	}
 	v := templates.TenantUserView{Base: vw.Base, UPN: u.UPN, DisplayName: u.DisplayName, ExternalID: u.ExternalID,
 		Source: u.Source, Reason: u.Error}
-	v.State, v.Badge = userState(u)
+	v.State, v.Badge = UserState(u)
 	if u.MonitorID != nil {
 		if v.Monitor, err = h.coverage(r, *u.MonitorID); err != nil {
 			h.fail(w, r, "read user's monitor", err)
