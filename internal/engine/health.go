@@ -76,7 +76,8 @@ func (e *DegradedError) Unwrap() error { return e.Err }
 
 func (r *Runner) degrade(ctx context.Context, tenantID uuid.UUID, problem identity.TenantProblem, acc Access, cause error) error {
 	reason := cause.Error()
-	detail := map[string]any{"condition": string(problem), "reason": reason, "client_id": acc.ClientID, "own_app": acc.OwnApp}
+	detail := map[string]any{"condition": string(problem), "reason": reason, "client_id": acc.ClientID, "own_app": acc.OwnApp,
+		"consent_url": acc.ConsentURL} // the fix the pages link to
 	var ie *identity.Error
 	if errors.As(cause, &ie) {
 		detail["aadsts"], detail["error"] = ie.AADSTS, ie.Code
