@@ -336,16 +336,20 @@ type DeliveryPage struct {
 }
 
 // EndpointDeliveries is a page of an endpoint's deliveries, newest event
-// first, along the (endpoint_id, event_id) unique index.
+// first, along the (endpoint_id, event_id) unique index. The page is
+// taken before its events are joined: joined first, the planner merged
+// the endpoint's deliveries with every tenant's events in id order, and
+// walked past a busier neighbour's newer events (250,000: 170 ms) to
+// find the page's 20.
 func (s *Store) EndpointDeliveries(ctx context.Context, tenantID, endpointID uuid.UUID, p DeliveryPage) ([]LoggedDelivery, error) {
 	rows, err := s.db.Query(ctx, `SELECT d.id, e.uid, e.user_object_id, coalesce(u.upn, ''), coalesce(u.external_id, ''), coalesce(e.sequence, 0),
 			d.status, d.attempts, d.last_status, coalesce(d.last_error, ''), d.created_at,
 			CASE WHEN d.status = 'pending' THEN d.next_attempt_at END, d.delivered_at, d.event_id
-		FROM deliveries d
+		FROM (SELECT * FROM deliveries WHERE tenant_id = $1 AND endpoint_id = $2 AND ($3 = '' OR status = $3) AND ($4 = 0 OR event_id < $4)
+			ORDER BY event_id DESC LIMIT $5) d
 		JOIN presence_events e ON e.id = d.event_id
 		LEFT JOIN directory_users u ON u.tenant_id = e.tenant_id AND u.object_id = e.user_object_id
-		WHERE d.tenant_id = $1 AND d.endpoint_id = $2 AND ($3 = '' OR d.status = $3) AND ($4 = 0 OR d.event_id < $4)
-		ORDER BY d.event_id DESC LIMIT $5`, tenantID, endpointID, p.Status, p.Before, p.Limit)
+		ORDER BY d.event_id DESC`, tenantID, endpointID, p.Status, p.Before, p.Limit)
 	if err != nil {
 		return nil, wrap("endpoint deliveries", err)
 	}
