@@ -120,6 +120,7 @@ func Routes(d Deps) func(chi.Router) {
 		r.Route("/admins", h.adminRoutes)
 		r.Route("/audit", h.auditRoutes)
 		r.Route("/integration", h.integrationRoutes)
+		r.Route("/activity", h.activityRoutes)
 		r.Route("/users", h.userRoutes)
 		r.Route("/monitors", h.monitorRoutes)
 		r.Route("/verify", h.verifyRoutes)
