@@ -190,7 +190,8 @@ func (l *Ledger) user(u uuid.UUID, notes []graphsim.JournalEntry, events []store
 			what = "overtaken"
 		default:
 			what = "lost"
-			l.problem("lost: user %s %s/%s (Graph's version %s), acknowledged %d time(s), no event", u, n.Availability, n.Activity, n.SequenceNumber, n.Acks)
+			l.problem("lost: user %s %s/%s (Graph's version %s, made %s), acknowledged %d time(s), no event; the user's last events: %s",
+				u, n.Availability, n.Activity, n.SequenceNumber, n.MadeAt.Format(stamp), n.Acks, lastEvents(events, 3))
 		}
 		counts[what]++
 		if i == len(acked)-1 {
@@ -365,4 +366,16 @@ func quarantinedUsers(rows []store.QuarantinedInboxRow, l *Ledger) map[uuid.UUID
 		l.problem("quarantined: inbox row %d (%d items, %d attempts): %s: %s", r.ID, r.Items, r.Attempts, r.Reason, r.Error)
 	}
 	return users
+}
+
+const stamp = "15:04:05.000"
+
+// lastEvents describes a user's last n events, for a problem's line.
+func lastEvents(events []store.TimelineEvent, n int) string {
+	var parts []string
+	for _, e := range events[max(0, len(events)-n):] {
+		parts = append(parts, fmt.Sprintf("%s/%s by %s, observed %s, stored %s (sequence %d)", e.Availability, e.Activity, e.Source,
+			e.ObservedAt.Format(stamp), e.CreatedAt.Format(stamp), e.Sequence))
+	}
+	return strings.Join(parts, "; ")
 }
