@@ -240,6 +240,7 @@ func (a *app) onboardingRoutes(base string) (func(chi.Router), error) {
 			return a.store.GetTenantApp(ctx, id)
 		},
 		SecretExpiry: a.secretExpiry,
+		SignInLimit:  a.cfg.SignInRateLimit,
 	})
 	id, err := identity.New(identity.Options{LoginURL: a.cfg.LoginBaseURL})
 	if err != nil {
@@ -258,7 +259,8 @@ func (a *app) onboardingRoutes(base string) (func(chi.Router), error) {
 			PerMonitor: graphapi.MaxPresenceIDs - a.cfg.MonitorHeadroom,
 			SignIn:     webonboarding.NewMonitorSignIns(webonboarding.Deps{Service: svc, Sessions: sessions, Logger: a.logger}),
 		}, Admins: portaladmin.New(a.store, clients.Directory), Verify: a.verifier(base, svc, clients, vault),
-			LivePresence: clients.LivePresence}})
+			LivePresence: clients.LivePresence},
+		SignInLimit: a.cfg.SignInRateLimit})
 	return func(r chi.Router) {
 		r.Route("/onboarding", routes)
 		r.Route("/portal", portalRoutes)

@@ -74,6 +74,8 @@ type Config struct {
 	RepairInterval  time.Duration `env:"REPAIR_INTERVAL" envDefault:"10m" help:"how often every monitored user's presence is re-read to repair what notifications missed"`
 
 	APIRateLimit int `env:"API_RATE_LIMIT" envDefault:"200" help:"requests per second one API key may make to the tenant API (per instance); more are answered 429 with Retry-After"`
+	// The address is the connection's: no header is trusted.
+	SignInRateLimit int `env:"SIGNIN_RATE_LIMIT" envDefault:"60" help:"sign-in starts and identity-platform callbacks one client address may make a minute, on the portal and on onboarding each (per instance); more are answered 429 with Retry-After. The address is the connection's: behind a proxy that ends HTTP all its clients share one, so raise it there"`
 
 	MetricsTenantLabels int `env:"METRICS_TENANT_LABELS" envDefault:"0" help:"how many of the busiest tenants get a tenant label on the /metrics activity series (presencebridge_tenant_*, presencebridge_delivery_latency_seconds), each adding about 40 series; the rest are summed as tenant=\"other\"; 0: no tenant label (0–100)"`
 
@@ -137,6 +139,9 @@ func (c *Config) validate() error {
 	}
 	if c.APIRateLimit < 1 {
 		bad("API_RATE_LIMIT", "must be at least 1 request per second, not %d", c.APIRateLimit)
+	}
+	if c.SignInRateLimit < 1 {
+		bad("SIGNIN_RATE_LIMIT", "must be at least 1 request a minute, not %d", c.SignInRateLimit)
 	}
 	if c.HTTPAddr == "" || !strings.Contains(c.HTTPAddr, ":") {
 		bad("HTTP_ADDR", "must be host:port or :port, not %q", c.HTTPAddr)

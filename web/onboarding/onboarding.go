@@ -57,6 +57,9 @@ type Deps struct {
 	// SecretExpiry reads an own app's secret expiry from Graph when the app
 	// may (internal/graph); nil: the admin enters it.
 	SecretExpiry onboarding.SecretExpiryReader
+	// SignInLimit is the sign-in starts and callbacks one client address
+	// may make a minute (web.LimitPerAddress); 0: web.DefaultSignInLimit.
+	SignInLimit int
 }
 
 type handler struct {
@@ -81,27 +84,33 @@ func Routes(d Deps) func(chi.Router) {
 	h := &handler{svc: d.Service, sessions: d.Sessions, logger: d.Logger, now: d.Now, ownApp: d.OwnApp,
 		expiry: d.SecretExpiry, csp: web.SignInCSP(d.LoginURL)}
 	h.csrf = web.NewCSRF(d.Sessions, http.HandlerFunc(h.formRejected))
+	if d.SignInLimit <= 0 {
+		d.SignInLimit = web.DefaultSignInLimit
+	}
 	return func(r chi.Router) {
 		r.Use(h.pageHeaders, limitBody, d.Sessions.LoadAndSave, h.csrf.Protect)
+		// Sign-ins started here and the identity platform's callbacks,
+		// which anyone may send: one budget per client address.
+		signIn := r.With(web.LimitPerAddress(d.SignInLimit, h.tooManySignIns))
 
 		r.Get("/i/{token}", h.openInvite)
-		r.Post("/signin", h.startSignIn)
-		r.Get("/signin/callback", h.signInCallback)
-		r.Post("/signin/again", h.signInAgain)
+		signIn.Post("/signin", h.startSignIn)
+		signIn.Get("/signin/callback", h.signInCallback)
+		signIn.Post("/signin/again", h.signInAgain)
 		r.Get("/", h.showOnboarding)
 		r.Post("/form", h.saveForm)
-		r.Post("/consent", h.startConsent)
+		signIn.Post("/consent", h.startConsent)
 		r.Post("/own-app", h.setOwnApp)
-		r.Get("/consent/callback", h.consentCallback)
+		signIn.Get("/consent/callback", h.consentCallback)
 		r.Post("/monitors", h.addMonitor)
-		r.Get("/monitors/callback", h.monitorCallback)
-		r.Post("/monitors/{id}/authorize", h.authorizeMonitor)
+		signIn.Get("/monitors/callback", h.monitorCallback)
+		signIn.Post("/monitors/{id}/authorize", h.authorizeMonitor)
 		r.Post("/monitors/{id}/link", h.monitorLink)
-		r.Post("/monitors/{id}/password", h.passwordSignIn)
+		signIn.Post("/monitors/{id}/password", h.passwordSignIn)
 		r.Post("/monitors/{id}/retry", h.retryMonitor)
 		r.Post("/monitors/{id}/delete", h.deleteMonitor)
 		r.Get("/m/{token}", h.openMonitorLink)
-		r.Post("/m/start", h.startLinkSignIn)
+		signIn.Post("/m/start", h.startLinkSignIn)
 		r.Get("/m/signin", h.showLinkSignIn)
 		r.Get("/m/done", h.showLinkDone)
 		r.Post("/complete", h.complete)
@@ -153,6 +162,13 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, what string, err 
 
 func (h *handler) message(w http.ResponseWriter, r *http.Request, status int, heading string, n templates.Notice) {
 	h.render(w, r, status, templates.OnboardingMessage(heading, n))
+}
+
+// tooManySignIns answers a client address past its sign-in limit
+// (Retry-After is set).
+func (h *handler) tooManySignIns(w http.ResponseWriter, r *http.Request) {
+	h.message(w, r, http.StatusTooManyRequests, "Too many sign-in attempts", templates.Notice{
+		Title: "Too many sign-in attempts from this address.", Detail: "Wait a minute, then try again."})
 }
 
 func (h *handler) formRejected(w http.ResponseWriter, r *http.Request) {

@@ -56,6 +56,9 @@ type Deps struct {
 	// Views (tenantui.Deps: Onboarding, SecretExpiry, …); the portal
 	// fills in who looks and its guards.
 	Pages tenantui.Deps
+	// SignInLimit is the sign-in starts and callbacks one client address
+	// may make a minute (web.LimitPerAddress); 0: web.DefaultSignInLimit.
+	SignInLimit int
 }
 
 type handler struct {
@@ -78,6 +81,9 @@ func newHandler(d Deps) *handler {
 		d.Now = time.Now
 	}
 	d.BaseURL = strings.TrimSuffix(d.BaseURL, "/")
+	if d.SignInLimit <= 0 {
+		d.SignInLimit = web.DefaultSignInLimit
+	}
 	h := &handler{Deps: d, csp: web.SignInCSP(d.LoginURL)}
 	h.csrf = web.NewCSRF(d.Sessions, http.HandlerFunc(h.formRejected))
 	return h
@@ -88,8 +94,11 @@ func newHandler(d Deps) *handler {
 // is Home once signed in, the sign-in page before (front).
 func (h *handler) routes(r chi.Router) {
 	r.Use(h.pageHeaders, h.Sessions.LoadAndSave, h.csrf.Protect)
-	r.Get("/signin", h.startSignIn)
-	r.Get("/callback", h.callback)
+	// The sign-in's start and the identity platform's callback, which
+	// anyone may send: one budget per client address.
+	signIn := r.With(web.LimitPerAddress(h.SignInLimit, h.tooManySignIns))
+	signIn.Get("/signin", h.startSignIn)
+	signIn.Get("/callback", h.callback)
 	r.Post("/signout", h.signOut)
 	d := h.Pages
 	d.Store, d.Views, d.Viewer, d.CSRFToken, d.RequireFresh, d.Logger = h.Store, h.Views, viewer, h.csrf.Token, h.requireFresh, h.Logger
@@ -168,6 +177,13 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, what string, err 
 
 func (h *handler) message(w http.ResponseWriter, r *http.Request, status int, heading string, n templates.Notice) {
 	h.render(w, r, status, templates.PortalMessage(heading, n))
+}
+
+// tooManySignIns answers a client address past its sign-in limit
+// (Retry-After is set).
+func (h *handler) tooManySignIns(w http.ResponseWriter, r *http.Request) {
+	h.message(w, r, http.StatusTooManyRequests, "Too many sign-in attempts", templates.Notice{
+		Title: "Too many sign-in attempts from this address.", Detail: "Wait a minute, then try again."})
 }
 
 func (h *handler) formRejected(w http.ResponseWriter, r *http.Request) {
