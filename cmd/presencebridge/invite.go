@@ -36,8 +36,8 @@ the port of PB_HTTP_ADDR, where "presencebridge dev" listens.` + envHelp(),
 			if strings.TrimSpace(name) == "" {
 				return usageError{errors.New(`--name is required: the customer's name, such as --name "Contoso"`)}
 			}
-			if ttl <= 0 || ttl > onboarding.MaxInviteTTL {
-				return usageError{fmt.Errorf("--ttl must be a positive duration of at most %s (7 days) such as 72h, not %s: the link is a credential until its administrator signs in", onboarding.MaxInviteTTL, ttl)}
+			if err := onboarding.CheckInviteTTL(ttl); err != nil {
+				return usageError{fmt.Errorf("--ttl %w", err)}
 			}
 			svc, done, err := inviteService(cmd.Context())
 			if err != nil {

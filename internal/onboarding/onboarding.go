@@ -131,40 +131,52 @@ type invitePayload struct {
 	Invite uuid.UUID `json:"i"`
 }
 
-// CreateInvite creates a tenant in onboarding and an invitation link for it.
+// CreateInvite creates a tenant in onboarding and an invitation link for it,
+// valid for ttl (DefaultInviteTTL when 0; CheckInviteTTL's bounds).
 func (s *Service) CreateInvite(ctx context.Context, name, createdBy string, ttl time.Duration) (store.Tenant, string, error) {
 	if strings.TrimSpace(name) == "" {
 		return store.Tenant{}, "", errors.New("a tenant name is required")
 	}
-	if ttl <= 0 {
+	if ttl == 0 {
 		ttl = DefaultInviteTTL
 	}
-	if ttl > MaxInviteTTL {
-		return store.Tenant{}, "", fmt.Errorf("an invitation works at most %s (%v asked): it is a credential until its administrator signs in", MaxInviteTTL, ttl)
+	if err := CheckInviteTTL(ttl); err != nil {
+		return store.Tenant{}, "", err
 	}
-	exp := time.Now().Add(ttl)
 	var t store.Tenant
 	var link string
 	err := s.tx(ctx, func(tx store.Tx) error {
 		var err error
-		if t, err = tx.CreateTenant(ctx, strings.TrimSpace(name), exp); err != nil {
+		if t, err = tx.CreateTenant(ctx, strings.TrimSpace(name), time.Now().Add(ttl)); err != nil {
 			return err
 		}
-		inv, err := tx.CreateInvite(ctx, t.ID, createdBy, exp)
-		if err != nil {
-			return err
-		}
-		tok, err := s.links.Make(linkInvite, invitePayload{inv.ID}, ttl)
-		if err != nil {
-			return err
-		}
-		if err := tx.RecordInviteKey(ctx, inv.ID, s.links.ActiveKey()); err != nil {
-			return err
-		}
-		link = s.cfg.BaseURL + "/onboarding/i/" + tok
-		return tx.Audit(ctx, &t.ID, createdBy, "invite.created", map[string]any{"invite": inv.ID, "expires": exp})
+		link, err = s.issueInvite(ctx, tx, t.ID, createdBy, ttl, nil)
+		return err
 	})
 	return t, link, err
+}
+
+// issueInvite makes an invitation of the tenant and its link, audited as
+// createdBy with detail's entries beside the invitation's own, in tx.
+func (s *Service) issueInvite(ctx context.Context, tx store.Tx, tenantID uuid.UUID, createdBy string, ttl time.Duration,
+	detail map[string]any) (string, error) {
+	exp := time.Now().Add(ttl)
+	inv, err := tx.CreateInvite(ctx, tenantID, createdBy, exp)
+	if err != nil {
+		return "", err
+	}
+	tok, err := s.links.Make(linkInvite, invitePayload{inv.ID}, ttl)
+	if err != nil {
+		return "", err
+	}
+	if detail == nil {
+		detail = map[string]any{}
+	}
+	detail["invite"], detail["expires"] = inv.ID, exp
+	if err := tx.Audit(ctx, &tenantID, createdBy, "invite.created", detail); err != nil {
+		return "", err
+	}
+	return s.cfg.BaseURL + "/onboarding/i/" + tok, nil
 }
 
 // OpenInvite checks an invitation token (Invitation) and returns its

@@ -106,6 +106,7 @@ func (h *handler) routes(r chi.Router) {
 		r.Post("/account/totp", h.enroll)
 		r.With(requireRole(staff.Admin, h)).Get("/staff", h.staffList)
 		h.tenantRoutes(r)
+		r.Route("/invitations", h.invitationRoutes)
 	})
 }
 

@@ -12,6 +12,8 @@ import (
 
 	"presencebridge/internal/graph/graphapi"
 	"presencebridge/internal/keycache"
+	"presencebridge/internal/links"
+	"presencebridge/internal/onboarding"
 	"presencebridge/internal/portaladmin"
 	"presencebridge/internal/staff"
 	"presencebridge/internal/store"
@@ -36,7 +38,12 @@ type site struct {
 	Staff  *staff.Service
 	Tenant uuid.UUID
 	URL    string
+	// Onboarding makes invitations (links starting with productURL).
+	Onboarding *onboarding.Service
 }
+
+// productURL is where the site's invitation links lead.
+const productURL = "http://product.example"
 
 // opts, when given, are the staff service's.
 func newSite(t testing.TB, limits console.Limits, opts ...staff.Options) *site {
@@ -47,9 +54,12 @@ func newSite(t testing.TB, limits console.Limits, opts ...staff.Options) *site {
 	ctx, stop := context.WithCancel(context.Background())
 	t.Cleanup(stop)
 	go keys.Run(ctx)
+	ring := storetest.Ring(t)
+	s.Onboarding = onboarding.New(st, nil, links.New(ring, nil), onboarding.Config{BaseURL: productURL})
 	routes := console.Routes(console.Deps{Store: st, Staff: s.Staff, Views: tenantview.New(st),
-		Sessions: console.NewSessions(st.Pool(), storetest.Ring(t), false, nil), Limits: limits,
-		Pages: tenantui.Deps{Monitors: tenantui.MonitorDeps{PerMonitor: graphapi.MaxPresenceIDs}, Admins: portaladmin.New(st, nil)}})
+		Sessions: console.NewSessions(st.Pool(), ring, false, nil), Limits: limits,
+		Pages: tenantui.Deps{Monitors: tenantui.MonitorDeps{PerMonitor: graphapi.MaxPresenceIDs}, Admins: portaladmin.New(st, nil),
+			Onboarding: s.Onboarding}})
 	srv := httptest.NewServer(web.New(web.Deps{Mount: func(r chi.Router) {
 		r.Route(console.Prefix, routes)
 		r.Route("/api/v1", api.Routes(api.Deps{Store: st, Keys: keys}))

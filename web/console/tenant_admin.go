@@ -41,11 +41,7 @@ var supportDone = map[string]string{
 
 // support is GET /console/tenants/{id}/support/.
 func (h *handler) support(w http.ResponseWriter, r *http.Request) {
-	var n *templates.Notice
-	if msg := supportDone[r.URL.Query().Get("done")]; msg != "" {
-		n = &templates.Notice{Title: msg, OK: true}
-	}
-	h.supportPage(w, r, http.StatusOK, n, "")
+	h.supportPage(w, r, http.StatusOK, doneNotice(r, supportDone), "")
 }
 
 func (h *handler) supportPage(w http.ResponseWriter, r *http.Request, status int, n *templates.Notice, reasonError string) {
@@ -66,6 +62,13 @@ func (h *handler) supportPage(w http.ResponseWriter, r *http.Request, status int
 		h.fail(w, r, "engine status", err)
 		return
 	}
+	// A tenant made without an invitation has no onboarding to invite to.
+	o, err := h.Store.GetOnboarding(ctx, id)
+	if err != nil && !errors.Is(err, store.ErrTenantNotFound) {
+		h.fail(w, r, "get onboarding", err)
+		return
+	}
+	invitable := err == nil && l.Status == store.TenantOnboarding && o.CompletedAt == nil && h.Pages.Onboarding != nil
 	subs, err := h.Store.SubscriptionDetails(ctx, id)
 	if err != nil {
 		h.fail(w, r, "subscription details", err)
@@ -73,7 +76,8 @@ func (h *handler) supportPage(w http.ResponseWriter, r *http.Request, status int
 	}
 	now := h.Now()
 	v := templates.ConsoleSupportView{Notice: n, ReasonError: reasonError, Status: l.Status, Reason: l.Reason, ChangedBy: l.ChangedBy,
-		AtGraph: l.SubscriptionsAt, PasswordSignIn: t.AllowPasswordSignIn,
+		AtGraph: l.SubscriptionsAt, PasswordSignIn: t.AllowPasswordSignIn, TenantID: id.String(),
+		Invitable:  invitable,
 		CanSuspend: l.Status == store.TenantOnboarding || l.Status == store.TenantActive,
 		CanResume:  l.Status == store.TenantSuspended || l.Status == store.TenantDeleted,
 		CanDelete:  l.Status != store.TenantDeleted,
