@@ -1,11 +1,10 @@
-package portal_test
+package portal
 
 import (
+	"html"
 	"net/http"
 	"strings"
 	"testing"
-
-	"presencebridge/web/portal/portaltest"
 )
 
 // TestPortalSignInsFromOneAddressAreLimitedAMinute: the portal's sign-in
@@ -13,19 +12,19 @@ import (
 // minute from one client address, together: beyond, 429 with Retry-After
 // and a page that says to wait.
 func TestPortalSignInsFromOneAddressAreLimitedAMinute(t *testing.T) {
-	p := portaltest.New(t)
-	b := p.Browser()
+	f := newFixture(t, nil)
+	b := f.browser()
 	for i := range 60 { // the documented default
 		path := "/portal/signin"
 		if i%2 == 1 {
 			path = "/portal/callback?state=x&code=y"
 		}
-		if pg := b.Get(path); pg.Status == http.StatusTooManyRequests {
+		if p := b.do("GET", path, nil); p.status == http.StatusTooManyRequests {
 			t.Fatalf("request %d of 60 refused", i+1)
 		}
 	}
 	for _, path := range []string{"/portal/signin", "/portal/callback?state=x&code=y"} {
-		resp, err := http.Get(p.Base + path)
+		resp, err := http.Get(f.base + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -34,7 +33,7 @@ func TestPortalSignInsFromOneAddressAreLimitedAMinute(t *testing.T) {
 			t.Fatalf("%s past the limit: %d, Retry-After %q", path, resp.StatusCode, resp.Header.Get("Retry-After"))
 		}
 	}
-	if pg := b.Get("/portal/signin"); !strings.Contains(pg.Text(), "Too many sign-in attempts") {
-		t.Errorf("past the limit the page says: %s", pg.Text())
+	if p := b.do("GET", "/portal/signin", nil); !strings.Contains(html.UnescapeString(tagRE.ReplaceAllString(p.body, "")), "Too many sign-in attempts") {
+		t.Errorf("past the limit the page says: %s", p.body)
 	}
 }
