@@ -44,7 +44,7 @@ type app struct {
 	logger  *slog.Logger
 	pg      *pgembed.Server // nil with PB_DATABASE_URL
 	pool    *pgxpool.Pool
-	intake  *pgxpool.Pool // the web role's, for Graph's notifications (intake.go)
+	intake  []*pgxpool.Pool // the web role's, for Graph's notifications (intake.go)
 	ring    *seal.Ring
 	store   *store.Store
 	metrics *prometheus.Registry
@@ -116,8 +116,8 @@ func openDB(ctx context.Context, cfg *config.Config, logger *slog.Logger, name s
 
 // Close releases the pools and stops the embedded server, in that order.
 func (a *app) Close() {
-	if a.intake != nil {
-		a.intake.Close()
+	for _, p := range a.intake {
+		p.Close()
 	}
 	if a.pool != nil {
 		a.pool.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/IBM/pgxpoolprometheus"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
 	"presencebridge/internal/intake"
@@ -11,25 +12,40 @@ import (
 	"presencebridge/web/graphhook"
 )
 
-// startIntake starts the receiver of Graph's notifications (web role) on a
-// pool of its own, PB_INTAKE_DB_CONNS connections beside the main pool's
-// PB_DB_MAX_CONNS: the receiver's lookups (graphhook.DefaultLookups at
-// once) and the group commit's workers (the rest) never wait for the
-// connections processors, engine locks and token refreshes hold, and
-// Graph's answers — every tenant's notifications — with them. Its LISTEN
-// connection is the main pool's: it holds Graph up only while it
-// reconnects, when unknown ids are looked up every time.
+// startIntake starts the receiver of Graph's notifications (web role) on
+// PB_INTAKE_DB_CONNS connections of its own, beside the main pool's
+// PB_DB_MAX_CONNS: one for its subscription lookups — one statement per
+// POST — and the others for the group commit's workers, each a pool, so
+// that neither the connections processors, engine locks and token
+// refreshes hold, nor lookups held up by a flood of unknown ids, hold up
+// the commit, and Graph's answers — every tenant's notifications — with
+// it. Its LISTEN connection is the main pool's: while it reconnects,
+// unknown ids are looked up every time.
 func startIntake(ctx context.Context, g *errgroup.Group, a *app, role string) (*graphhook.Handler, error) {
-	pool, err := newPool(ctx, a.pool.Config().ConnString(), a.cfg.IntakeDBConns, role+"-intake")
+	lookups, err := a.intakePool(ctx, 1, role+"-intake-lookups")
 	if err != nil {
 		return nil, err
 	}
-	a.intake = pool // closed by a.Close, after the HTTP server's drain
-	a.metrics.MustRegister(pgxpoolprometheus.NewCollector(pool, map[string]string{"db": "intake"}))
-	c := intake.NewCommitter(pool, intake.CommitterOptions{Workers: int(a.cfg.IntakeDBConns) - graphhook.DefaultLookups})
+	commits, err := a.intakePool(ctx, a.cfg.IntakeDBConns-1, role+"-intake-commits")
+	if err != nil {
+		return nil, err
+	}
+	c := intake.NewCommitter(commits, intake.CommitterOptions{Workers: int(a.cfg.IntakeDBConns) - 1})
 	g.Go(func() error { c.Run(ctx); return nil })
-	h := graphhook.New(graphhook.Deps{Subs: store.New(pool, nil), Committer: c, Changes: a.store, MaxRequests: a.cfg.IntakeMaxRequests,
+	h := graphhook.New(graphhook.Deps{Subs: store.New(lookups, nil), Committer: c, Changes: a.store, MaxRequests: a.cfg.IntakeMaxRequests,
 		Logger: a.logger, Metrics: a.metrics})
 	g.Go(func() error { h.Run(ctx); return nil })
 	return h, nil
+}
+
+// intakePool opens one of the intake's pools on the main pool's database;
+// a.Close closes it, after the HTTP server's drain.
+func (a *app) intakePool(ctx context.Context, conns int32, name string) (*pgxpool.Pool, error) {
+	p, err := newPool(ctx, a.pool.Config().ConnString(), conns, name)
+	if err != nil {
+		return nil, err
+	}
+	a.intake = append(a.intake, p)
+	a.metrics.MustRegister(pgxpoolprometheus.NewCollector(p, map[string]string{"db": name}))
+	return p, nil
 }

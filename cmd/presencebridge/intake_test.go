@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,12 +21,14 @@ import (
 	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
 	"presencebridge/web/api"
+	"presencebridge/web/graphhook"
 )
 
-// Graph's notifications are committed on connections of their own: with
-// every connection of the main pool taken — by processors, engine locks,
-// token refreshes — a genuine notification of a subscription the receiver
-// has not seen yet is still looked up, committed and answered 202.
+// Graph's notifications are looked up and committed on connections of
+// their own: with every connection of the main pool taken — by processors,
+// engine locks, token refreshes — a genuine notification of a subscription
+// the receiver has not seen yet is still looked up, committed and answered
+// 202; and lookups held up by a flood do not hold the commit up.
 func TestTheWebRoleAcceptsGraphsNotificationsWhileItsMainPoolIsExhausted(t *testing.T) {
 	ctx := t.Context()
 	cfg, err := config.Load(map[string]string{"PB_ENV": "development", "PB_DATABASE_URL": freshDatabase(t, "intake_pool"),
@@ -75,16 +80,20 @@ func TestTheWebRoleAcceptsGraphsNotificationsWhileItsMainPoolIsExhausted(t *test
 		}
 		held = append(held, c)
 	}
-	start := time.Now()
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Post(srv.URL+"/graph/notifications", "application/json",
-		strings.NewReader(`{"value":[{"subscriptionId":"sub-1","clientState":"state-1","changeType":"updated","tenantId":"t",
-			"resource":"communications/presences/u1","resourceData":{"id":"u1"}}]}`))
-	if err != nil {
-		t.Fatal(err)
+	post := func() (int, string) {
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Post(srv.URL+"/graph/notifications", "application/json",
+			strings.NewReader(`{"value":[{"subscriptionId":"sub-1","clientState":"state-1","changeType":"updated","tenantId":"t",
+				"resource":"communications/presences/u1","resourceData":{"id":"u1"}}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("with the main pool's %d connections taken: %d after %v, want 202", len(held), resp.StatusCode, time.Since(start))
+	start := time.Now()
+	if code, b := post(); code != http.StatusAccepted {
+		t.Fatalf("with the main pool's %d connections taken: %d %s after %v, want 202", len(held), code, b, time.Since(start))
 	}
 	for _, c := range held {
 		c.Release()
@@ -93,5 +102,39 @@ func TestTheWebRoleAcceptsGraphsNotificationsWhileItsMainPoolIsExhausted(t *test
 	var items int
 	if err := a.pool.QueryRow(ctx, `SELECT coalesce(sum(items), 0) FROM inbox`).Scan(&items); err != nil || items != 1 {
 		t.Fatalf("inbox holds %d items (%v), want 1", items, err)
+	}
+
+	// Nor do lookups the receiver cannot finish — a flood of unknown ids
+	// while the subscriptions are locked — hold the commit up: sub-1 is
+	// known now, and its POSTs need the commit alone.
+	tx, err := a.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	testkit.Exec(t, tx, `LOCK TABLE subscriptions IN ACCESS EXCLUSIVE MODE`)
+	done := make(chan struct{})
+	var flood sync.WaitGroup
+	for i := range 4 {
+		flood.Go(func() {
+			for n := 0; ; n++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				body := fmt.Sprintf(`{"value":[{"subscriptionId":"flood-%d-%d","clientState":"x","changeType":"updated","tenantId":"t"}]}`, i, n)
+				if resp, err := http.Post(srv.URL+"/graph/notifications", "application/json", strings.NewReader(body)); err == nil {
+					resp.Body.Close()
+				}
+			}
+		})
+	}
+	defer func() { close(done); tx.Rollback(ctx); flood.Wait() }()
+	time.Sleep(graphhook.Deadline + 200*time.Millisecond) // the first lookups gave up, the next wait
+	for range 3 {
+		if code, b := post(); code != http.StatusAccepted {
+			t.Fatalf("a known subscription's POST while lookups are held up: %d %s, want 202", code, b)
+		}
 	}
 }

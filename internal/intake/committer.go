@@ -54,9 +54,9 @@ type pending struct {
 // NewCommitter returns a Committer over pool; call Run to start it. The
 // inbox holds nothing sealed, so its Store needs no key ring. Give it a
 // pool of its own, of at least Workers connections (the web role's holds
-// PB_INTAKE_DB_CONNS): on a shared one, whatever holds the connections —
-// processors, engine locks, token refreshes — holds up every tenant's
-// notifications too.
+// PB_INTAKE_DB_CONNS less the receiver's one for lookups): on a shared
+// one, whatever holds the connections — processors, engine locks, token
+// refreshes — holds up every tenant's notifications too.
 func NewCommitter(pool *pgxpool.Pool, opts CommitterOptions) *Committer {
 	if opts.Workers <= 0 {
 		opts.Workers = 2

@@ -104,15 +104,8 @@ func (h *Handler) check(ctx context.Context, raws []json.RawMessage) (*sorted, e
 	return s, nil
 }
 
-// lookup finds queries' subscriptions and remembers what it found,
-// waiting its turn among at most Lookups at once.
+// lookup finds queries' subscriptions and remembers what it found.
 func (h *Handler) lookup(ctx context.Context, queries []store.SubscriptionQuery) ([]store.SubscriptionKey, error) {
-	select {
-	case h.lookups <- struct{}{}:
-		defer func() { <-h.lookups }()
-	case <-ctx.Done():
-		return nil, fmt.Errorf("wait to look up %d subscriptions: %w", len(queries), ctx.Err())
-	}
 	gen := h.cache.generation()
 	keys, err := h.d.Subs.SubscriptionKeys(ctx, queries)
 	if err != nil {

@@ -49,9 +49,6 @@ type Deps struct {
 	// MaxRequests bounds the notification POSTs served at once (default
 	// DefaultMaxRequests); more are answered 503 at once.
 	MaxRequests int
-	// Lookups bounds the subscription lookups made at once (default
-	// DefaultLookups): what Subs's pool must hold for them.
-	Lookups int
 	// Deadline bounds each POST (default Deadline, Graph's 3 s less a
 	// second): only tests of something else than time change it.
 	Deadline time.Duration
@@ -64,7 +61,6 @@ type Handler struct {
 	d       Deps
 	cache   *subCache
 	serving chan struct{} // a token per POST being served (MaxRequests)
-	lookups chan struct{} // a token per lookup being made (Lookups)
 	items   *prometheus.CounterVec
 	latency prometheus.Histogram
 	busy    prometheus.Counter
@@ -78,13 +74,10 @@ func New(d Deps) *Handler {
 	if d.MaxRequests <= 0 {
 		d.MaxRequests = DefaultMaxRequests
 	}
-	if d.Lookups <= 0 {
-		d.Lookups = DefaultLookups
-	}
 	if d.Deadline <= 0 {
 		d.Deadline = Deadline
 	}
-	h := &Handler{d: d, cache: newSubCache(), serving: make(chan struct{}, d.MaxRequests), lookups: make(chan struct{}, d.Lookups),
+	h := &Handler{d: d, cache: newSubCache(), serving: make(chan struct{}, d.MaxRequests),
 		items: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "presencebridge_graph_notification_items_total",
 			Help: "Notification items received from Graph, by outcome."}, []string{"outcome"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "presencebridge_graph_notification_ack_seconds",

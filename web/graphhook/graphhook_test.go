@@ -129,13 +129,54 @@ func newFixture(t *testing.T, change ...func(*Deps)) *fixture {
 
 func (f *fixture) post(t *testing.T, path, body string) (int, string) {
 	t.Helper()
-	resp, err := http.Post(f.srv.URL+path, "application/json", strings.NewReader(body))
+	code, b, err := post(f.srv.URL+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return code, b
+}
+
+// post POSTs body to url; safe from any goroutine.
+func post(url, body string) (int, string, error) {
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, string(b), nil
+}
+
+// asTheWebRole serves another receiver on f's database as the web role
+// runs it (cmd/presencebridge/intake.go): lookups on a connection of their
+// own, the group commit on two more, and a LISTEN for changes of
+// subscriptions. It returns the notification URL.
+func (f *fixture) asTheWebRole(t *testing.T) string {
+	t.Helper()
+	pool := func(conns int32) *pgxpool.Pool {
+		cfg, err := pgxpool.ParseConfig(f.pool.Config().ConnString())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.MaxConns = conns
+		p, err := pgxpool.NewWithConfig(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Close)
+		return p
+	}
+	c := intake.NewCommitter(pool(2), intake.CommitterOptions{Workers: 2})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go c.Run(ctx)
+	h := New(Deps{Subs: store.New(pool(1), nil), Committer: c, Changes: store.New(f.pool, nil), Logger: slog.New(slog.NewJSONHandler(f.logs, nil))})
+	go h.Run(ctx)
+	r := chi.NewRouter()
+	r.Route("/graph", h.Routes)
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return srv.URL + "/graph/notifications"
 }
 
 func (f *fixture) inbox(t *testing.T) (rows, items int, kinds string) {

@@ -42,10 +42,3 @@ const Deadline = 2 * time.Second
 // More are answered 503 at once, not queued: Graph retries them, and a
 // queue would only make every POST in it late.
 const DefaultMaxRequests = 32
-
-// DefaultLookups is how many subscription lookups one receiver makes at
-// once unless told otherwise. A lookup is one statement however many
-// items its POST holds, so one connection serves hundreds of POSTs a
-// second; bounding them keeps the rest of a pool of their own to the
-// commit, whatever a flood of unknown ids asks for.
-const DefaultLookups = 1

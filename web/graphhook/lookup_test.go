@@ -1,19 +1,12 @@
 package graphhook
 
 import (
-	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"presencebridge/internal/intake"
 	"presencebridge/internal/store"
 	"presencebridge/internal/testkit"
 )
@@ -91,74 +84,5 @@ func TestASubscriptionAdoptedAfterItsIdWasRefusedIsAcceptedAtOnce(t *testing.T) 
 			t.Fatalf("the adopted subscription's item is still refused %v after the adoption", time.Since(start))
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// On the receiver's own pool — one connection for lookups, the others for
-// the commit — lookups held up by whatever floods the URL never take the
-// commit's connections: a POST of a subscription already known is
-// committed while they wait.
-func TestLookupsHeldUpNeverTakeTheCommitsConnections(t *testing.T) {
-	f := newFixture(t)
-	cfg, err := pgxpool.ParseConfig(f.pool.Config().ConnString())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 2 // DefaultLookups and one committer
-	own, err := pgxpool.NewWithConfig(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(own.Close)
-	c := intake.NewCommitter(own, intake.CommitterOptions{Workers: 1})
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go c.Run(ctx)
-	r := chi.NewRouter()
-	r.Route("/graph", New(Deps{Subs: store.New(own, nil), Committer: c}).Routes)
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
-	post := func(body string) int {
-		resp, err := http.Post(srv.URL+"/graph/notifications", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Error(err)
-			return 0
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	genuine := `{"value":[` + item("sub-1", "state-1", "u1") + `]}`
-	if code := post(genuine); code != http.StatusAccepted { // sub-1 is known from now on
-		t.Fatalf("first POST: %d", code)
-	}
-
-	tx, err := f.pool.Begin(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(context.Background())
-	testkit.Exec(t, tx, `LOCK TABLE subscriptions IN ACCESS EXCLUSIVE MODE`)
-	// The flood never lets up: each POST's lookup waits out its deadline,
-	// and the next takes its place.
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range 8 {
-		wg.Go(func() {
-			for n := 0; ; n++ {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				post(`{"value":[` + strings.Join(unknownItems(fmt.Sprintf("flood-%d-%d", i, n), 10), ",") + `]}`)
-			}
-		})
-	}
-	defer func() { close(done); tx.Rollback(context.Background()); wg.Wait() }()
-	time.Sleep(Deadline + 200*time.Millisecond) // the first POSTs gave up, the next are waiting
-	for range 3 {
-		if code := post(genuine); code != http.StatusAccepted {
-			t.Fatalf("a known subscription's POST while lookups are held up: %d, want 202", code)
-		}
 	}
 }
