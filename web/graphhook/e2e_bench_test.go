@@ -118,7 +118,9 @@ func endToEndAt1000(b *testing.B, pool *pgxpool.Pool) {
 	}
 	// The per-tenant figures are recorded as the worker role records them.
 	counts := activity.NewRecorder(st, activity.Options{Logger: logger})
-	go counts.Run(ctx)
+	counted := make(chan struct{})
+	go func() { counts.Run(ctx); close(counted) }()
+	b.Cleanup(func() { cancel(); <-counted }) // its last write before the pool closes
 	proc := intake.NewProcessor(st, intake.ProcessorOptions{Keys: notification.NewKeys(key), Tokens: validator, Logger: logger,
 		Activity: counts})
 	for range 2 { // as the worker role runs them: one per core
