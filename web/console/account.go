@@ -66,23 +66,3 @@ func (h *handler) enroll(w http.ResponseWriter, r *http.Request) {
 	h.accountPage(w, r, http.StatusOK, &templates.Notice{Title: "Your authenticator app is set up.",
 		Detail: "From your next sign-in on, the console asks for its code after your password.", OK: true})
 }
-
-// staffList is GET /console/staff, for admins.
-func (h *handler) staffList(w http.ResponseWriter, r *http.Request) {
-	all, err := h.Staff.List(r.Context())
-	if err != nil {
-		h.fail(w, r, "list staff", err)
-		return
-	}
-	var members []templates.ConsoleStaffMember
-	now := h.Now()
-	for _, s := range all {
-		last := "never"
-		if s.LastSignInAt != nil {
-			last = s.LastSignInAt.UTC().Format("2 Jan 2006 15:04 UTC")
-		}
-		members = append(members, templates.ConsoleStaffMember{Email: s.Email, Name: s.Name, Role: s.Role,
-			State: staff.State(s, now), TOTP: s.TOTP, LastSignIn: last})
-	}
-	h.render(w, r, http.StatusOK, templates.ConsoleStaff(h.frame(r, "staff"), members))
-}

@@ -104,7 +104,7 @@ func (h *handler) routes(r chi.Router) {
 		r.Get("/account", h.account)
 		r.Post("/account/totp/new", h.startEnrollment)
 		r.Post("/account/totp", h.enroll)
-		r.With(requireRole(staff.Admin, h)).Get("/staff", h.staffList)
+		h.staffRoutes(r)
 		h.tenantRoutes(r)
 		r.Route("/invitations", h.invitationRoutes)
 	})
