@@ -1,12 +1,8 @@
 package faults
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -63,28 +59,8 @@ func startGraph(ctx context.Context, bin, dir string, seed graphsim.Seed, retry 
 // control calls graphsim's control API; out, when not nil, receives the
 // JSON answer.
 func (g *Graph) control(ctx context.Context, method, path string, body, out any) error {
-	var r io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, g.URL+path, r)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("graphsim %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("graphsim %s %s: %d %s", method, path, resp.StatusCode, b)
-	}
-	if out != nil {
-		return json.Unmarshal(b, out)
-	}
-	return nil
+	_, err := callJSON(ctx, method, g.URL+path, nil, body, out)
+	return err
 }
 
 // SetPresence is what the user's Teams clients show from now on.
