@@ -34,10 +34,13 @@ func (s *Store) TenantWithHealth(ctx context.Context, id uuid.UUID) (Tenant, Ten
 }
 
 // RosterCounts is a tenant's roster counted by resolution status (only
-// the statuses it has) and split as UserCounts splits it.
+// the statuses it has), split as UserCounts splits it, and by monitor.
 type RosterCounts struct {
 	ByStatus map[string]int
 	Users    UserCounts
+	// Loads are the resolved users assigned to each monitor, whatever its
+	// status (MonitorLoads).
+	Loads map[uuid.UUID]int
 }
 
 // RosterCounts counts a tenant's roster in one pass: its entries are
@@ -46,23 +49,23 @@ type RosterCounts struct {
 // groups, one per monitor, are joined with the monitors to tell which are
 // authorized.
 func (s *Store) RosterCounts(ctx context.Context, tenantID uuid.UUID) (RosterCounts, error) {
-	rows, err := s.db.Query(ctx, `SELECT g.resolution_status, m.id IS NOT NULL, sum(g.n)::bigint
+	rows, err := s.db.Query(ctx, `SELECT g.resolution_status, g.monitor_id, m.id IS NOT NULL, g.n
 		FROM (SELECT resolution_status, monitor_id, count(*) AS n FROM directory_users WHERE tenant_id = $1 GROUP BY 1, 2) g
-		LEFT JOIN monitors m ON m.id = g.monitor_id AND m.status = 'authorized' AND m.removed_at IS NULL
-		GROUP BY 1, 2`, tenantID)
+		LEFT JOIN monitors m ON m.id = g.monitor_id AND m.status = 'authorized' AND m.removed_at IS NULL`, tenantID)
 	if err != nil {
 		return RosterCounts{}, wrap("roster counts", err)
 	}
-	c := RosterCounts{ByStatus: map[string]int{}}
+	c := RosterCounts{ByStatus: map[string]int{}, Loads: map[uuid.UUID]int{}}
 	var status string
-	var monitored bool
+	var monitor *uuid.UUID
+	var authorized bool
 	var n int
-	_, err = pgx.ForEachRow(rows, []any{&status, &monitored, &n}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&status, &monitor, &authorized, &n}, func() error {
 		c.ByStatus[status] += n
 		u := &c.Users
 		u.Total += n
 		switch {
-		case status == UserResolved && monitored:
+		case status == UserResolved && authorized:
 			u.Monitored += n
 		case status == UserResolved:
 			u.Unmonitored += n
@@ -70,6 +73,9 @@ func (s *Store) RosterCounts(ctx context.Context, tenantID uuid.UUID) (RosterCou
 			u.Pending += n
 		default: // not found, disabled, duplicate
 			u.Unresolved += n
+		}
+		if status == UserResolved && monitor != nil {
+			c.Loads[*monitor] += n
 		}
 		return nil
 	})

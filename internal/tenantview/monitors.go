@@ -71,7 +71,9 @@ func (r *Reader) Monitors(ctx context.Context, tenantID uuid.UUID, perMonitor in
 	if err != nil {
 		return out, err
 	}
-	loads, err := r.st.MonitorLoads(ctx, tenantID)
+	// One pass over the roster gives both the monitors' loads and the
+	// users to cover.
+	counts, err := r.st.RosterCounts(ctx, tenantID)
 	if err != nil {
 		return out, err
 	}
@@ -79,14 +81,10 @@ func (r *Reader) Monitors(ctx context.Context, tenantID uuid.UUID, perMonitor in
 	if err != nil {
 		return out, err
 	}
-	counts, err := r.st.UserCountsOf(ctx, tenantID)
-	if err != nil {
-		return out, err
-	}
 	out.Items = make([]Monitor, 0, len(ms))
 	for _, m := range ms {
 		sub, ok := subs[m.ID]
-		v := Monitor{Monitor: m, Users: loads[m.ID], Subscription: sub, HasSubscription: ok}
+		v := Monitor{Monitor: m, Users: counts.Loads[m.ID], Subscription: sub, HasSubscription: ok}
 		if m.Status == store.MonitorAuthorized {
 			v.Capacity = perMonitor
 			out.Capacity.Authorized++
@@ -94,7 +92,7 @@ func (r *Reader) Monitors(ctx context.Context, tenantID uuid.UUID, perMonitor in
 		out.Items = append(out.Items, v)
 	}
 	c := &out.Capacity
-	c.Users, c.PerMonitor = counts.Monitored+counts.Unmonitored+counts.Pending, perMonitor
+	c.Users, c.PerMonitor = counts.Users.Monitored+counts.Users.Unmonitored+counts.Users.Pending, perMonitor
 	c.Needed = shard.MonitorsNeeded(c.Users, perMonitor)
 	c.More = max(0, c.Needed-c.Authorized)
 	return out, nil
