@@ -199,11 +199,12 @@ func (s *Store) OverallActivity(ctx context.Context, from, to time.Time, step ti
 }
 
 // activityTableFor is the table with the widest rows that fit whole in
-// steps of step from from.
+// steps of step from from; the minutes' when none does (a step of
+// seconds: the sums are then of the minutes that begin in each step).
 func activityTableFor(tenants bool, from time.Time, step time.Duration) string {
-	name := ""
+	var name string
 	for _, t := range activityTables {
-		if t.tenants == tenants && step%t.width == 0 && from.Truncate(t.width).Equal(from) {
+		if t.tenants == tenants && (name == "" || step%t.width == 0 && from.Truncate(t.width).Equal(from)) {
 			name = t.name
 		}
 	}

@@ -187,4 +187,6 @@ func rangeText(name string, values []float64) string {
 	return fmt.Sprintf("%s of a step from %s to %s", name, templates.FormatMillis(lo), templates.FormatMillis(hi))
 }
 
-func millis(d time.Duration) string { return templates.FormatMillis(float64(d) / float64(time.Millisecond)) }
+func millis(d time.Duration) string {
+	return templates.FormatMillis(float64(d) / float64(time.Millisecond))
+}
