@@ -7,6 +7,13 @@
 // items are group-committed to the inbox and only then does Graph get 202.
 // If the inbox cannot be written, Graph gets 503 and retries.
 //
+// The URL is public, so whoever else finds it is given no more than Graph
+// needs (limits.go): a POST of at most MaxBody and MaxItems, answered
+// within Deadline whatever happens, at most MaxRequests at once (more get
+// 503 at once), its subscriptions looked up in one statement whatever its
+// items (check.go), and ids that matched nothing remembered while changes
+// of subscriptions are announced (cache.go, listen.go).
+//
 // Everything costly — validationTokens, decryption, mapping — happens
 // later, in internal/intake's processor. Sources: docs/graph.md#validation-handshake to #processing-rules, and #lifecycle-notifications.
 package graphhook
