@@ -169,6 +169,10 @@ func (s *Service) issueInvite(ctx context.Context, tx store.Tx, tenantID uuid.UU
 	if err != nil {
 		return "", err
 	}
+	// `keys rotate` keeps the key until the link expires (store.LiveLinkKeys).
+	if err := tx.RecordInviteKey(ctx, inv.ID, s.links.ActiveKey()); err != nil {
+		return "", err
+	}
 	if detail == nil {
 		detail = map[string]any{}
 	}
