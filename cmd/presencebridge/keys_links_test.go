@@ -1,18 +1,14 @@
 package main
 
 import (
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"presencebridge/internal/links"
 	"presencebridge/internal/onboarding"
 	"presencebridge/internal/seal"
 	"presencebridge/internal/store"
-	"presencebridge/internal/store/schema"
 	"presencebridge/internal/testkit"
 )
 
@@ -25,15 +21,7 @@ import (
 // they expire.
 func TestKeysRotateKeepsTheKeysLiveLinksNeed(t *testing.T) {
 	ctx := t.Context()
-	dsn := testkit.NewDatabase(t)
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if err := schema.Up(ctx, pool, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
+	dsn, pool := migratedDatabase(t)
 	k1, err := seal.LoadRing(keyLine("k1", 1), "")
 	if err != nil {
 		t.Fatal(err)

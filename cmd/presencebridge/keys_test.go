@@ -19,20 +19,28 @@ func keyLine(id string, b byte) string {
 	return id + ":" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, 32))
 }
 
+// migratedDatabase is a fresh database, migrated as a process would at
+// start, and a pool on it for the test's own store.
+func migratedDatabase(t *testing.T) (dsn string, pool *pgxpool.Pool) {
+	t.Helper()
+	dsn = testkit.NewDatabase(t)
+	pool, err := pgxpool.New(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := schema.Up(t.Context(), pool, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	return dsn, pool
+}
+
 // TestKeysRotateCommand seals secrets under k1, then runs `keys rotate` with
 // k2 appended (and so active): every row moves to k2, nothing secret is
 // printed, and a second run finds nothing to do.
 func TestKeysRotateCommand(t *testing.T) {
 	ctx := t.Context()
-	dsn := testkit.NewDatabase(t)
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if err := schema.Up(ctx, pool, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
+	dsn, pool := migratedDatabase(t)
 	k1, err := seal.LoadRing(keyLine("k1", 1), "")
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package intake
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -28,14 +29,7 @@ func TestEveryTenantOfAPostNeedsItsOwnValidationToken(t *testing.T) {
 	ourApp := uuid.NewString()
 
 	// Northwind, on our app as well, subscription sub-3.
-	northwind, northwindMS := storetest.Tenant(t, f.pool, "Northwind"), uuid.New()
-	testkit.Exec(t, f.pool, `UPDATE tenants SET ms_tenant_id = $2 WHERE id = $1`, northwind, northwindMS)
-	m, err := f.st.AddMonitor(ctx, northwind, "monitor@northwind.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.Exec(t, f.pool, `INSERT INTO subscriptions (tenant_id, monitor_id, graph_id, resource, client_state_hash) VALUES ($1, $2, 'sub-3', 'r', $3)`,
-		northwind, m.ID, store.ClientStateHash("cs3"))
+	northwind, northwindMS := f.otherTenant(t, "Northwind", "sub-3", "cs3")
 
 	ms := newMicrosoft(t)
 	v, err := notification.NewValidator(ctx, notification.ValidatorOptions{LoginURL: ms.login, Audiences: []string{ourApp}})
@@ -76,4 +70,20 @@ func TestEveryTenantOfAPostNeedsItsOwnValidationToken(t *testing.T) {
 			}
 		})
 	}
+}
+
+// otherTenant is a tenant beside the fixture's, connected to a Microsoft
+// tenant of its own (returned), with a monitor holding subscription
+// graphID of clientState.
+func (f *fixture) otherTenant(t *testing.T, name, graphID, clientState string) (tenant, msTenant uuid.UUID) {
+	t.Helper()
+	tenant, msTenant = storetest.Tenant(t, f.pool, name), uuid.New()
+	testkit.Exec(t, f.pool, `UPDATE tenants SET ms_tenant_id = $2 WHERE id = $1`, tenant, msTenant)
+	m, err := f.st.AddMonitor(context.Background(), tenant, "monitor@"+strings.ToLower(name)+".example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Exec(t, f.pool, `INSERT INTO subscriptions (tenant_id, monitor_id, graph_id, resource, client_state_hash) VALUES ($1, $2, $3, 'r', $4)`,
+		tenant, m.ID, graphID, store.ClientStateHash(clientState))
+	return tenant, msTenant
 }

@@ -17,7 +17,6 @@ import (
 
 	"presencebridge/internal/notification"
 	"presencebridge/internal/store"
-	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
 )
 
@@ -67,8 +66,7 @@ func TestAValidationTokenVouchesOnlyForTheTenantsOfItsApp(t *testing.T) {
 	ourApp, ownApp, strangerApp := uuid.NewString(), uuid.New(), uuid.NewString()
 
 	// Fabrikam, on its own app registration, subscription sub-2.
-	fabrikam, fabrikamMS := storetest.Tenant(t, f.pool, "Fabrikam"), uuid.New()
-	testkit.Exec(t, f.pool, `UPDATE tenants SET ms_tenant_id = $2 WHERE id = $1`, fabrikam, fabrikamMS)
+	fabrikam, fabrikamMS := f.otherTenant(t, "Fabrikam", "sub-2", "cs2")
 	err := f.st.InTx(ctx, func(tx store.Tx) error {
 		_, err := tx.PutTenantApp(ctx, store.TenantApp{TenantID: fabrikam, ClientID: ownApp, AppTenantID: fabrikamMS}, "own~secret")
 		return err
@@ -76,12 +74,6 @@ func TestAValidationTokenVouchesOnlyForTheTenantsOfItsApp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := f.st.AddMonitor(ctx, fabrikam, "monitor@fabrikam.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.Exec(t, f.pool, `INSERT INTO subscriptions (tenant_id, monitor_id, graph_id, resource, client_state_hash) VALUES ($1, $2, 'sub-2', 'r', $3)`,
-		fabrikam, m.ID, store.ClientStateHash("cs2"))
 
 	ms := newMicrosoft(t)
 	v, err := notification.NewValidator(ctx, notification.ValidatorOptions{LoginURL: ms.login, Audiences: []string{ourApp}})
