@@ -107,6 +107,8 @@ func (h *handler) routes(r chi.Router) {
 		h.staffRoutes(r)
 		h.tenantRoutes(r)
 		r.Route("/invitations", h.invitationRoutes)
+		r.Route("/alerts", func(r chi.Router) { r.Get("/", h.alerts) })
+		r.Route("/audit", func(r chi.Router) { r.Get("/", h.auditTrail) })
 	})
 }
 

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -66,11 +65,9 @@ func (h *handler) invitationsPage(w http.ResponseWriter, r *http.Request, status
 	if all {
 		first += "?all=1"
 	}
-	if after := r.URL.Query().Get("after"); after != "" {
-		var c store.InviteCursor
-		if b, err := base64.RawURLEncoding.DecodeString(after); err == nil && json.Unmarshal(b, &c) == nil {
-			q.After = &c
-		}
+	var c store.InviteCursor
+	if decodeCursor(r.URL.Query().Get("after"), &c) {
+		q.After = &c
 	}
 	page, more, err := h.Store.InviteList(ctx, q)
 	if err != nil {
@@ -91,12 +88,11 @@ func (h *handler) invitationsPage(w http.ResponseWriter, r *http.Request, status
 	}
 	if more {
 		last := page[len(page)-1]
-		b, _ := json.Marshal(store.InviteCursor{CreatedAt: last.CreatedAt, ID: last.ID})
 		sep := "?"
 		if all {
 			sep = "&"
 		}
-		v.Next = first + sep + url.Values{"after": {base64.RawURLEncoding.EncodeToString(b)}}.Encode()
+		v.Next = first + sep + url.Values{"after": {encodeCursor(store.InviteCursor{CreatedAt: last.CreatedAt, ID: last.ID})}}.Encode()
 	}
 	if q.After != nil {
 		v.First = first

@@ -2,8 +2,6 @@ package console
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -49,8 +47,7 @@ func (h *handler) tenants(w http.ResponseWriter, r *http.Request) {
 	first := Prefix + "/?" + url.Values{"q": {search}, "sort": {order}}.Encode()
 	if after := r.URL.Query().Get("after"); after != "" {
 		var c store.TenantCursor
-		b, err := base64.RawURLEncoding.DecodeString(after)
-		if err != nil || json.Unmarshal(b, &c) != nil {
+		if !decodeCursor(after, &c) {
 			http.Redirect(w, r, first, http.StatusSeeOther)
 			return
 		}
@@ -67,8 +64,7 @@ func (h *handler) tenants(w http.ResponseWriter, r *http.Request) {
 		v.Tenants = append(v.Tenants, tenantRow(t, now))
 	}
 	if more {
-		b, _ := json.Marshal(page[len(page)-1].Cursor(q.Sort))
-		v.Next = first + "&" + url.Values{"after": {base64.RawURLEncoding.EncodeToString(b)}}.Encode()
+		v.Next = first + "&" + url.Values{"after": {encodeCursor(page[len(page)-1].Cursor(q.Sort))}}.Encode()
 	}
 	if q.After != nil {
 		v.First = first
