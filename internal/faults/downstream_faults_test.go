@@ -55,7 +55,10 @@ func TestDownstreamSlowThrottlingAndGoneLoseNothing(t *testing.T) {
 			}
 			time.Sleep(s.load / 2)
 			t.Logf("%d presence changes", tr.Stop())
-			w.Check(w.Settle(60*time.Second), Expect{Dead: c.gone})
+			// Under the full form's load the two processors may apply a
+			// user's newer version before an older one (overtaken): latest
+			// state wins; nothing here is about intake order.
+			w.Check(w.Settle(60*time.Second), Expect{Dead: c.gone, Overtaken: true})
 			if strings.HasPrefix(c.name, "429") {
 				checkRetryAfter(t, w.Receiver.Arrivals(), retryAfter*time.Second)
 			}
