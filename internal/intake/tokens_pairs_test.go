@@ -31,18 +31,9 @@ func TestEveryTenantOfAPostNeedsItsOwnValidationToken(t *testing.T) {
 	// Northwind, on our app as well, subscription sub-3.
 	northwind, northwindMS := f.otherTenant(t, "Northwind", "sub-3", "cs3")
 
-	ms := newMicrosoft(t)
-	v, err := notification.NewValidator(ctx, notification.ValidatorOptions{LoginURL: ms.login, Audiences: []string{ourApp}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := NewProcessor(f.st, ProcessorOptions{Keys: notification.NewKeys(f.key), Tokens: v})
+	p, ms := f.checkingTokens(t, ourApp)
 	contosoItem := func() map[string]any { return f.rich(t, uuid.New(), "Busy", "InACall", "1") }
-	northwindItem := func() map[string]any {
-		n := f.rich(t, uuid.New(), "Busy", "InACall", "1")
-		n["subscriptionId"], n["clientState"], n["tenantId"] = "sub-3", "cs3", northwindMS
-		return n
-	}
+	northwindItem := func() map[string]any { return f.richOf(t, "sub-3", "cs3", northwindMS) }
 	contosoToken, northwindToken := ms.token(t, f.msTenant, ourApp), ms.token(t, northwindMS, ourApp)
 	events := func(tenant uuid.UUID) int {
 		return f.count(t, `SELECT count(*) FROM presence_events WHERE tenant_id = $1`, tenant)
@@ -86,4 +77,24 @@ func (f *fixture) otherTenant(t *testing.T, name, graphID, clientState string) (
 	testkit.Exec(t, f.pool, `INSERT INTO subscriptions (tenant_id, monitor_id, graph_id, resource, client_state_hash) VALUES ($1, $2, $3, 'r', $4)`,
 		tenant, m.ID, graphID, store.ClientStateHash(clientState))
 	return tenant, msTenant
+}
+
+// checkingTokens is a processor that checks validation tokens against the
+// keys of the Microsoft returned, our app registration being ourApp.
+func (f *fixture) checkingTokens(t *testing.T, ourApp string) (*Processor, *microsoft) {
+	t.Helper()
+	ms := newMicrosoft(t)
+	v, err := notification.NewValidator(context.Background(), notification.ValidatorOptions{LoginURL: ms.login, Audiences: []string{ourApp}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewProcessor(f.st, ProcessorOptions{Keys: notification.NewKeys(f.key), Tokens: v}), ms
+}
+
+// richOf is a rich item of another tenant's subscription (otherTenant).
+func (f *fixture) richOf(t *testing.T, graphID, clientState string, msTenant uuid.UUID) map[string]any {
+	t.Helper()
+	n := f.rich(t, uuid.New(), "Busy", "InACall", "1")
+	n["subscriptionId"], n["clientState"], n["tenantId"] = graphID, clientState, msTenant
+	return n
 }

@@ -75,18 +75,9 @@ func TestAValidationTokenVouchesOnlyForTheTenantsOfItsApp(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ms := newMicrosoft(t)
-	v, err := notification.NewValidator(ctx, notification.ValidatorOptions{LoginURL: ms.login, Audiences: []string{ourApp}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := NewProcessor(f.st, ProcessorOptions{Keys: notification.NewKeys(f.key), Tokens: v})
+	p, ms := f.checkingTokens(t, ourApp)
 	contosoItem := func() map[string]any { return f.rich(t, uuid.New(), "Busy", "InACall", "1") }
-	fabrikamItem := func() map[string]any {
-		n := f.rich(t, uuid.New(), "Busy", "InACall", "1")
-		n["subscriptionId"], n["clientState"], n["tenantId"] = "sub-2", "cs2", fabrikamMS
-		return n
-	}
+	fabrikamItem := func() map[string]any { return f.richOf(t, "sub-2", "cs2", fabrikamMS) }
 	contosoOurs, fabrikamOwn := ms.token(t, f.msTenant, ourApp), ms.token(t, fabrikamMS, ownApp.String())
 
 	for _, c := range []struct {
