@@ -22,11 +22,11 @@ import (
 // it. Its LISTEN connection is the main pool's: while it reconnects,
 // unknown ids are looked up every time.
 func startIntake(ctx context.Context, g *errgroup.Group, a *app, role string) (*graphhook.Handler, error) {
-	lookups, err := a.intakePool(ctx, 1, role+"-intake-lookups")
+	lookups, err := a.intakePool(ctx, 1, role, "lookups")
 	if err != nil {
 		return nil, err
 	}
-	commits, err := a.intakePool(ctx, a.cfg.IntakeDBConns-1, role+"-intake-commits")
+	commits, err := a.intakePool(ctx, a.cfg.IntakeDBConns-1, role, "commits")
 	if err != nil {
 		return nil, err
 	}
@@ -38,14 +38,15 @@ func startIntake(ctx context.Context, g *errgroup.Group, a *app, role string) (*
 	return h, nil
 }
 
-// intakePool opens one of the intake's pools on the main pool's database;
-// a.Close closes it, after the HTTP server's drain.
-func (a *app) intakePool(ctx context.Context, conns int32, name string) (*pgxpool.Pool, error) {
-	p, err := newPool(ctx, a.pool.Config().ConnString(), conns, name)
+// intakePool opens one of the intake's pools on the main pool's database,
+// its connections named presencebridge-<role>-intake-<use> and its metrics
+// db="intake-<use>"; a.Close closes it, after the HTTP server's drain.
+func (a *app) intakePool(ctx context.Context, conns int32, role, use string) (*pgxpool.Pool, error) {
+	p, err := newPool(ctx, a.pool.Config().ConnString(), conns, role+"-intake-"+use)
 	if err != nil {
 		return nil, err
 	}
 	a.intake = append(a.intake, p)
-	a.metrics.MustRegister(pgxpoolprometheus.NewCollector(p, map[string]string{"db": name}))
+	a.metrics.MustRegister(pgxpoolprometheus.NewCollector(p, map[string]string{"db": "intake-" + use}))
 	return p, nil
 }
