@@ -10,6 +10,7 @@ import (
 
 	"presencebridge/internal/config"
 	"presencebridge/internal/graph/graphapi"
+	"presencebridge/internal/identity"
 	"presencebridge/internal/portaladmin"
 	"presencebridge/internal/staff"
 	"presencebridge/internal/tenantview"
@@ -61,11 +62,33 @@ func (a *app) consoleRoutes(base string) (func(chi.Router), error) {
 	if err != nil {
 		return nil, err
 	}
+	sso, err := a.consoleSSO(base)
+	if err != nil {
+		return nil, err
+	}
 	routes := console.Routes(console.Deps{Store: a.store, Staff: staff.New(a.store, staff.Options{}), Views: tenantview.New(a.store),
-		Sessions: console.NewSessions(a.pool, a.ring, a.cfg.Production(), a.logger), Logger: a.logger,
+		Sessions: console.NewSessions(a.pool, a.ring, a.cfg.Production(), a.logger), Logger: a.logger, SSO: sso,
 		Pages: tenantui.Deps{Onboarding: svc, SecretExpiry: a.secretExpiry, AllowLoopbackWebhooks: !a.cfg.Production(),
 			Monitors: tenantui.MonitorDeps{PerMonitor: graphapi.MaxPresenceIDs - a.cfg.MonitorHeadroom},
 			Admins:   portaladmin.New(a.store, clients.Directory), Verify: a.verifier(base, svc, clients, vault),
 			LivePresence: clients.LivePresence}})
 	return func(r chi.Router) { r.Route(console.Prefix, routes) }, nil
+}
+
+// consoleSSO is the console's single sign-on with the vendor's Microsoft
+// tenant (PB_STAFF_OIDC_TENANT), at the registration of
+// PB_STAFF_OIDC_CLIENT_ID or else ours; nil when it is not configured.
+func (a *app) consoleSSO(base string) (*console.SSO, error) {
+	if a.cfg.StaffOIDCTenant == "" {
+		return nil, nil
+	}
+	id, err := identity.New(identity.Options{LoginURL: a.cfg.LoginBaseURL})
+	if err != nil {
+		return nil, err
+	}
+	app := identity.App{ClientID: a.cfg.ClientID, ClientSecret: a.cfg.ClientSecret.Reveal()}
+	if a.cfg.StaffOIDCClientID != "" {
+		app = identity.App{ClientID: a.cfg.StaffOIDCClientID, ClientSecret: a.cfg.StaffOIDCClientSecret.Reveal()}
+	}
+	return &console.SSO{Identity: id, App: app, RedirectURI: base + console.Prefix + "/callback", Tenant: a.cfg.StaffOIDCTenant}, nil
 }

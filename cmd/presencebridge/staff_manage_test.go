@@ -1,7 +1,9 @@
 package main
 
 import (
+	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -64,8 +66,24 @@ func TestStaffCommandsChangeRolesStatesLocksTOTPAndPasswordsAndKeepAnAdmin(t *te
 	if out := runStaff(t, env, "a password of my own choosing\n", 0, "password", "ops@vendor.example", "--password-stdin"); strings.TrimSpace(out) != "staff account ops@vendor.example has a new password" {
 		t.Errorf("staff password --password-stdin printed:\n%s", out)
 	}
-	web := startProcess(t, env, "web")
+	// Single sign-on with the vendor's tenant, at our registration.
+	sso := []string{"PB_STAFF_OIDC_TENANT=vendor.example", "PB_MS_CLIENT_ID=0b1c5f0e-3d2a-4c8e-9f6a-1e2d3c4b5a69", "PB_MS_CLIENT_SECRET=s"}
+	web := startProcess(t, append(env, sso...), "web")
 	base := web.waitReady(t, 30*time.Second)
+	if p := httpGet(t, base+"/console/signin"); !strings.Contains(p, `id="sign-in-microsoft"`) {
+		t.Errorf("the sign-in page offers no Microsoft sign-in with PB_STAFF_OIDC_TENANT:\n%s", p)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Get(base + "/console/signin/microsoft")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc, _ := url.Parse(resp.Header.Get("Location")); loc == nil || loc.Host != "login.microsoftonline.com" ||
+		loc.Path != "/vendor.example/oauth2/v2.0/authorize" || loc.Query().Get("redirect_uri") != base+"/console/callback" ||
+		loc.Query().Get("client_id") != "0b1c5f0e-3d2a-4c8e-9f6a-1e2d3c4b5a69" {
+		t.Errorf("Sign in with Microsoft leads to %q", resp.Header.Get("Location"))
+	}
 	if status, _ := consoleSignIn(t, base, "ops@vendor.example", "a password of my own choosing"); status != http.StatusSeeOther {
 		t.Errorf("signing in with the password set: %d", status)
 	}
@@ -86,4 +104,16 @@ func TestStaffCommandsChangeRolesStatesLocksTOTPAndPasswordsAndKeepAnAdmin(t *te
 	if got := strings.Join(actions, " "); got != want {
 		t.Errorf("audited by boss@vendor.example: %s", got)
 	}
+}
+
+// httpGet is the body of GET u.
+func httpGet(t *testing.T, u string) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }

@@ -69,6 +69,12 @@ type Config struct {
 	ClientID     string `env:"MS_CLIENT_ID" help:"application (client) id of Presence Bridge's multi-tenant Microsoft Entra app registration (needed to onboard tenants)"`
 	ClientSecret Secret `env:"MS_CLIENT_SECRET" help:"client secret of that app registration"`
 
+	// Single sign-on of vendor staff to the console (web/console) with the
+	// vendor's own Microsoft tenant.
+	StaffOIDCTenant       string `env:"STAFF_OIDC_TENANT" help:"the vendor's own Microsoft Entra tenant, a verified domain or its id: the console's sign-in then offers \"Sign in with Microsoft\" to staff whose account has their work address (it makes no account); empty: passwords only"`
+	StaffOIDCClientID     string `env:"STAFF_OIDC_CLIENT_ID" help:"application (client) id of the app registration staff sign in to, with redirect URI PB_BASE_URL/console/callback; empty: PB_MS_CLIENT_ID's, which then needs that redirect URI"`
+	StaffOIDCClientSecret Secret `env:"STAFF_OIDC_CLIENT_SECRET" help:"client secret of that app registration"`
+
 	MonitorHeadroom int           `env:"MONITOR_HEADROOM" envDefault:"0" help:"users per monitor kept free below Graph's 650 (0–600): room for a tenant to grow before it needs another monitor account"`
 	EngineInterval  time.Duration `env:"ENGINE_INTERVAL" envDefault:"1m" help:"how often a worker passes over every tenant (renewals, token upkeep, lifecycle events, re-reads); a killed worker's tenants are taken by the others' next pass"`
 	RepairInterval  time.Duration `env:"REPAIR_INTERVAL" envDefault:"10m" help:"how often every monitored user's presence is re-read to repair what notifications missed"`
@@ -175,6 +181,7 @@ func (c *Config) validate() error {
 	if (c.ClientID == "") != (c.ClientSecret == "") {
 		bad("MS_CLIENT_SECRET", "set PB_MS_CLIENT_ID and PB_MS_CLIENT_SECRET together")
 	}
+	c.validateStaffSSO(bad)
 	switch c.LogFormat {
 	case "", "json", "text":
 	default:
@@ -317,6 +324,29 @@ func varFor(field string) Var {
 		}
 	}
 	return Var{Name: field}
+}
+
+// validateStaffSSO checks the console's single sign-on: one tenant (the
+// multi-tenant authorities would let any organization's accounts reach
+// the console's check) and an app registration to sign in to.
+func (c *Config) validateStaffSSO(bad func(name, format string, args ...any)) {
+	switch t := strings.ToLower(c.StaffOIDCTenant); {
+	case t == "":
+		if c.StaffOIDCClientID != "" || c.StaffOIDCClientSecret != "" {
+			bad("STAFF_OIDC_TENANT", "required with PB_STAFF_OIDC_CLIENT_ID and PB_STAFF_OIDC_CLIENT_SECRET: the vendor's Microsoft tenant")
+		}
+		return
+	case t == "common" || t == "organizations" || t == "consumers" || strings.ContainsAny(t, "/?#@ \t") || !strings.Contains(t, ".") && !isGUID(t):
+		bad("STAFF_OIDC_TENANT", "must be the vendor's own tenant, a verified domain such as vendor.onmicrosoft.com or its id, not %q", c.StaffOIDCTenant)
+	case c.StaffOIDCClientID == "" && c.ClientID == "":
+		bad("STAFF_OIDC_TENANT", "needs an app registration to sign in to: set PB_STAFF_OIDC_CLIENT_ID and PB_STAFF_OIDC_CLIENT_SECRET, or PB_MS_CLIENT_ID")
+	}
+	if c.StaffOIDCClientID != "" && !isGUID(c.StaffOIDCClientID) {
+		bad("STAFF_OIDC_CLIENT_ID", "must be the app registration's application (client) id, a GUID such as 00000000-0000-0000-0000-000000000000")
+	}
+	if (c.StaffOIDCClientID == "") != (c.StaffOIDCClientSecret == "") {
+		bad("STAFF_OIDC_CLIENT_SECRET", "set PB_STAFF_OIDC_CLIENT_ID and PB_STAFF_OIDC_CLIENT_SECRET together")
+	}
 }
 
 func isGUID(s string) bool {

@@ -43,6 +43,8 @@ func TestLoadDefaults(t *testing.T) {
 }
 
 func TestBadConfigurationNamesTheVariable(t *testing.T) {
+	validSSO := with(validProduction, "PB_STAFF_OIDC_TENANT", "vendor.example", "PB_STAFF_OIDC_CLIENT_ID", "0b1c5f0e-3d2a-4c8e-9f6a-1e2d3c4b5a69",
+		"PB_STAFF_OIDC_CLIENT_SECRET", "hunter2")
 	cases := []struct {
 		name    string
 		environ map[string]string
@@ -80,6 +82,12 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 		{"unknown tls policy", with(validSMTP, "PB_SMTP_TLS", "none"), `PB_SMTP_TLS: must be mandatory or opportunistic, not "none"`},
 		{"settings without a host", with(validProduction, "PB_SMTP_FROM", "alerts@example.com"), `PB_SMTP_FROM: is set but PB_SMTP_HOST is not`},
 		{"password without a host", with(validProduction, "PB_SMTP_PASSWORD", "hunter2"), `PB_SMTP_PASSWORD: is set but PB_SMTP_HOST is not`},
+		{"staff sign-on at every organization", with(validSSO, "PB_STAFF_OIDC_TENANT", "organizations"), `PB_STAFF_OIDC_TENANT: must be the vendor's own tenant`},
+		{"staff sign-on at no domain", with(validSSO, "PB_STAFF_OIDC_TENANT", "vendor"), `PB_STAFF_OIDC_TENANT: must be the vendor's own tenant`},
+		{"staff sign-on without a registration", with(validProduction, "PB_STAFF_OIDC_TENANT", "vendor.example"), `PB_STAFF_OIDC_TENANT: needs an app registration to sign in to`},
+		{"staff registration without a tenant", with(validSSO, "PB_STAFF_OIDC_TENANT", ""), `PB_STAFF_OIDC_TENANT: required with PB_STAFF_OIDC_CLIENT_ID`},
+		{"staff client id not a GUID", with(validSSO, "PB_STAFF_OIDC_CLIENT_ID", "console"), `PB_STAFF_OIDC_CLIENT_ID: must be the app registration's application (client) id`},
+		{"staff client id without secret", with(validSSO, "PB_STAFF_OIDC_CLIENT_SECRET", ""), `PB_STAFF_OIDC_CLIENT_SECRET: set PB_STAFF_OIDC_CLIENT_ID and PB_STAFF_OIDC_CLIENT_SECRET together`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -122,6 +130,19 @@ func TestVarsDescribeEveryField(t *testing.T) {
 	for _, v := range Vars() {
 		if !strings.HasPrefix(v.Name, "PB_") || v.Help == "" {
 			t.Errorf("variable %+v lacks a PB_ name or help text", v)
+		}
+	}
+}
+
+func TestStaffSingleSignOnTakesItsOwnRegistrationOrOurs(t *testing.T) {
+	for name, env := range map[string]map[string]string{
+		"its own registration": with(validProduction, "PB_STAFF_OIDC_TENANT", "vendor.onmicrosoft.com",
+			"PB_STAFF_OIDC_CLIENT_ID", "0b1c5f0e-3d2a-4c8e-9f6a-1e2d3c4b5a69", "PB_STAFF_OIDC_CLIENT_SECRET", "s"),
+		"ours": with(validProduction, "PB_STAFF_OIDC_TENANT", "5f8e2f4a-1b2c-4d3e-8f9a-0b1c2d3e4f5a",
+			"PB_MS_CLIENT_ID", "0b1c5f0e-3d2a-4c8e-9f6a-1e2d3c4b5a69", "PB_MS_CLIENT_SECRET", "s"),
+	} {
+		if _, err := Load(env, false); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }

@@ -70,11 +70,15 @@ type Deps struct {
 	// who looks and its guards. Monitors.SignIn is best left nil: a
 	// monitor's own person signs it in, through its Copy URL.
 	Pages tenantui.Deps
+	// SSO, when set, offers single sign-on with Microsoft beside the
+	// password (sso.go).
+	SSO *SSO
 }
 
 type handler struct {
 	Deps
-	csrf *web.CSRF
+	csrf   *web.CSRF
+	vendor vendorTenant // SSO.Tenant's id, resolved at the first sign-in
 }
 
 // Routes returns the console's routes, for r.Route(Prefix, …).

@@ -48,6 +48,13 @@ const productURL = "http://product.example"
 // opts, when given, are the staff service's.
 func newSite(t testing.TB, limits console.Limits, opts ...staff.Options) *site {
 	t.Helper()
+	return newSiteWith(t, limits, nil, opts...)
+}
+
+// newSiteWith is newSite whose console has what more adds to its deps,
+// given the site's URL (single sign-on's redirect URI).
+func newSiteWith(t testing.TB, limits console.Limits, more func(d *console.Deps, url string), opts ...staff.Options) *site {
+	t.Helper()
 	st, tenant := storetest.New(t)
 	s := &site{t: t, Store: st, Staff: staff.New(st, append(opts, staff.Options{})[0]), Tenant: tenant}
 	keys := keycache.New(st, keycache.Options{})
@@ -56,16 +63,22 @@ func newSite(t testing.TB, limits console.Limits, opts ...staff.Options) *site {
 	go keys.Run(ctx)
 	ring := storetest.Ring(t)
 	s.Onboarding = onboarding.New(st, nil, links.New(ring, nil), onboarding.Config{BaseURL: productURL})
-	routes := console.Routes(console.Deps{Store: st, Staff: s.Staff, Views: tenantview.New(st),
+	d := console.Deps{Store: st, Staff: s.Staff, Views: tenantview.New(st),
 		Sessions: console.NewSessions(st.Pool(), ring, false, nil), Limits: limits,
 		Pages: tenantui.Deps{Monitors: tenantui.MonitorDeps{PerMonitor: graphapi.MaxPresenceIDs}, Admins: portaladmin.New(st, nil),
-			Onboarding: s.Onboarding}})
-	srv := httptest.NewServer(web.New(web.Deps{Mount: func(r chi.Router) {
+			Onboarding: s.Onboarding}}
+	srv := httptest.NewUnstartedServer(nil)
+	s.URL = "http://" + srv.Listener.Addr().String()
+	if more != nil {
+		more(&d, s.URL)
+	}
+	routes := console.Routes(d)
+	srv.Config.Handler = web.New(web.Deps{Mount: func(r chi.Router) {
 		r.Route(console.Prefix, routes)
 		r.Route("/api/v1", api.Routes(api.Deps{Store: st, Keys: keys}))
-	}}))
+	}})
+	srv.Start()
 	t.Cleanup(srv.Close)
-	s.URL = srv.URL
 	return s
 }
 

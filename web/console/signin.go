@@ -63,6 +63,7 @@ func (h *handler) signInRoutes(r chi.Router) {
 	r.Get("/signin/code", h.codeForm)
 	limited.Post("/signin/code", h.code)
 	r.Post("/signout", h.signOut)
+	h.ssoRoutes(r)
 }
 
 // clientIP is the connection's address, for the audit log and the
@@ -98,7 +99,7 @@ func (h *handler) accountKey(r *http.Request) (string, error) {
 
 func (h *handler) signInPage(w http.ResponseWriter, r *http.Request, status int, email, back string, n *templates.Notice) {
 	h.render(w, r, status, templates.ConsoleSignIn(templates.ConsoleSignInView{CSRF: h.csrf.Token(r.Context()), Email: email,
-		Return: back, Notice: n}))
+		Return: back, Notice: n, Microsoft: h.microsoftURL(r, safeReturn(back))}))
 }
 
 // signInForm is GET /console/signin: the form, also for a signed-in
@@ -136,7 +137,7 @@ func (h *handler) signIn(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix+"/signin/code", http.StatusSeeOther)
 		return
 	}
-	h.signedIn(w, r, a.Staff.ID, back)
+	h.signedIn(w, r, a.Staff.ID, back, h.Now())
 }
 
 func (h *handler) pending(ctx context.Context) (pending, bool) {
@@ -173,12 +174,13 @@ func (h *handler) code(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "check code", err)
 		return
 	}
-	h.signedIn(w, r, p.ID, p.Return)
+	h.signedIn(w, r, p.ID, p.Return, h.Now())
 }
 
 // signedIn starts the account's session under a new session token, so a
-// token planted in the browser before (session fixation) grants nothing.
-func (h *handler) signedIn(w http.ResponseWriter, r *http.Request, id uuid.UUID, back string) {
+// token planted in the browser before (session fixation) grants nothing;
+// authTime is when the person entered their credentials (FreshFor).
+func (h *handler) signedIn(w http.ResponseWriter, r *http.Request, id uuid.UUID, back string, authTime time.Time) {
 	ctx := r.Context()
 	if err := h.Sessions.RenewToken(ctx); err != nil {
 		h.fail(w, r, "renew session", err)
@@ -186,7 +188,7 @@ func (h *handler) signedIn(w http.ResponseWriter, r *http.Request, id uuid.UUID,
 	}
 	h.Sessions.Remove(ctx, sessionPending)
 	h.Sessions.Put(ctx, sessionStaff, id.String())
-	h.Sessions.Put(ctx, sessionAuthTime, h.Now().Unix())
+	h.Sessions.Put(ctx, sessionAuthTime, authTime.Unix())
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
@@ -210,7 +212,7 @@ func (h *handler) signOut(w http.ResponseWriter, r *http.Request) {
 
 // endSession drops the session's console keys, under a new session token.
 func (h *handler) endSession(ctx context.Context) error {
-	for _, k := range []string{sessionStaff, sessionAuthTime, sessionPending, sessionEnroll} {
+	for _, k := range []string{sessionStaff, sessionAuthTime, sessionPending, sessionEnroll, sessionSSO} {
 		h.Sessions.Remove(ctx, k)
 	}
 	return h.Sessions.RenewToken(ctx)
