@@ -56,6 +56,10 @@ type Portal struct {
 	// Routes are the product's routes as served, the portal's under
 	// /portal, for tests that enumerate them (chi.Walk).
 	Routes chi.Routes
+	// Pages are the services the portal's tenant pages were given
+	// (Onboarding, Verify over graphsim, LivePresence, …), for another
+	// surface of the same pages (the console) to serve them alike.
+	Pages tenantui.Deps
 }
 
 // New starts it all.
@@ -103,10 +107,10 @@ func New(t testing.TB) *Portal {
 	verifier := verify.New(verify.Deps{Store: p.Store, Access: clients, Tokens: tokens.New(p.Store, id, p.Onboarding.Credentials, nil),
 		Tester: deliver.New(p.Store, deliver.Options{AllowPrivate: true}), RequiredRoles: must, OptionalRoles: optional,
 		NotifyURL: p.Base + "/graph/notifications"})
+	p.Pages = tenantui.Deps{Onboarding: p.Onboarding, Monitors: monitors, AllowLoopbackWebhooks: true,
+		Admins: portaladmin.New(p.Store, clients.Directory), Verify: verifier, LivePresence: clients.LivePresence}
 	routes := portal.Routes(portal.Deps{Identity: id, App: identity.App{ClientID: p.Seed.App.ClientID, ClientSecret: p.Seed.App.ClientSecret},
-		BaseURL: p.Base, Store: p.Store, Views: tenantview.New(p.Store), Sessions: sessions, LoginURL: simSrv.URL,
-		Pages: tenantui.Deps{Onboarding: p.Onboarding, Monitors: monitors, AllowLoopbackWebhooks: true,
-			Admins: portaladmin.New(p.Store, clients.Directory), Verify: verifier, LivePresence: clients.LivePresence}})
+		BaseURL: p.Base, Store: p.Store, Views: tenantview.New(p.Store), Sessions: sessions, LoginURL: simSrv.URL, Pages: p.Pages})
 	// Onboarding beside it, as in production: Copy URLs and monitor sign-ins go through it;
 	// and Graph's notification URL, which Verify configuration checks.
 	onboardingRoutes := webonboarding.Routes(webonboarding.Deps{Service: p.Onboarding, Sessions: sessions, LoginURL: simSrv.URL})
