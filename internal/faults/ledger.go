@@ -30,6 +30,10 @@ type Ledger struct {
 	// What became of the acknowledged ones.
 	// Held counts those in a quarantined inbox row.
 	Delivered, Dead, Superseded, Suppressed, Pending, Overtaken, Held, Lost int
+	// OvertakenHere of Overtaken were overtaken in the product: Graph
+	// acknowledged them before the later version that was applied first
+	// (the others, Graph delivered after a later one: its reordering).
+	OvertakenHere int
 	// ViaRepair of Delivered reached the platform through a re-read of
 	// the user's presence rather than the notification itself.
 	ViaRepair int
@@ -66,10 +70,10 @@ type Ledger struct {
 // Summary is the ledger on one line.
 func (l Ledger) Summary() string {
 	return fmt.Sprintf("ledger: graph notified %d, acked %d (dropped by graph %d, unacked %d) → users' last state delivered %d/%d; delivered %d (via repair %d), "+
-		"overtaken %d, superseded %d, dead %d, suppressed %d, pending %d, quarantined %d, LOST %d | downstream: webhooks %d, "+
+		"overtaken %d (in the product %d), superseded %d, dead %d, suppressed %d, pending %d, quarantined %d, LOST %d | downstream: webhooks %d, "+
 		"duplicates %d (same id), conflicting ids %d, out of order %d, unverified %d, not received %d, not queued %d, repeated states %d | "+
 		"inbox %d, quarantined rows %d",
-		l.Notified, l.Acked, l.DroppedByGraph, l.Unacked, l.FinalDelivered, l.UsersNotified, l.Delivered, l.ViaRepair, l.Overtaken, l.Superseded, l.Dead, l.Suppressed,
+		l.Notified, l.Acked, l.DroppedByGraph, l.Unacked, l.FinalDelivered, l.UsersNotified, l.Delivered, l.ViaRepair, l.Overtaken, l.OvertakenHere, l.Superseded, l.Dead, l.Suppressed,
 		l.Pending, l.Held, l.Lost, l.Webhooks, l.Duplicates, l.Conflicts, l.OutOfOrder, l.Unverified, l.NotReceived, l.NotQueued, l.Repeats,
 		l.InboxBacklog, l.Quarantined)
 }
@@ -188,6 +192,11 @@ func (l *Ledger) user(u uuid.UUID, notes []graphsim.JournalEntry, events []store
 			what = "quarantined"
 		case slices.ContainsFunc(match[i+1:], func(k int) bool { return k >= 0 }):
 			what = "overtaken"
+			if !slices.ContainsFunc(acked[i+1:], func(x graphsim.JournalEntry) bool { return ackedBefore(x, n) }) {
+				l.OvertakenHere++
+				l.problem("overtaken in the product: user %s %s/%s (Graph's version %s) acknowledged %s, before every later version, "+
+					"and found stale: a later one was applied first", u, n.Availability, n.Activity, n.SequenceNumber, ackTime(n))
+			}
 		default:
 			what = "lost"
 			l.problem("lost: user %s %s/%s (Graph's version %s, made %s), acknowledged %d time(s), no event; the user's last events: %s",
@@ -369,6 +378,19 @@ func quarantinedUsers(rows []store.QuarantinedInboxRow, l *Ledger) map[uuid.UUID
 }
 
 const stamp = "15:04:05.000"
+
+// ackTime is when Graph first acknowledged e ("-": never).
+func ackTime(e graphsim.JournalEntry) string {
+	if e.AckedAt == nil {
+		return "-"
+	}
+	return e.AckedAt.Format(stamp)
+}
+
+// ackedBefore reports whether Graph acknowledged a before b.
+func ackedBefore(a, b graphsim.JournalEntry) bool {
+	return a.AckedAt != nil && b.AckedAt != nil && a.AckedAt.Before(*b.AckedAt)
+}
 
 // lastEvents describes a user's last n events, for a problem's line.
 func lastEvents(events []store.TimelineEvent, n int) string {

@@ -63,7 +63,16 @@ func TestLedgerFindsEachKindOfLossAndViolation(t *testing.T) {
 		{"a version with no event before one with an event was overtaken (found stale)", func(_ *graphsim.Journal, es *[]store.TimelineEvent, as *[]Arrival) {
 			*es = append((*es)[:1:1], (*es)[2:]...)
 			*as = arrivals(*es)
-		}, func(l Ledger) bool { return l.Overtaken == 1 && l.Lost == 0 && l.Delivered == 3 }},
+		}, func(l Ledger) bool {
+			return l.Overtaken == 1 && l.OvertakenHere == 1 && l.Lost == 0 && l.Delivered == 3
+		}},
+		{"a version Graph acknowledged after a later one was overtaken by Graph's reordering", func(j *graphsim.Journal, es *[]store.TimelineEvent, as *[]Arrival) {
+			late := time.Date(2026, 1, 1, 0, 0, 9, 0, time.UTC)
+			early := late.Add(-time.Second)
+			j.Entries[1].AckedAt, j.Entries[2].AckedAt = &late, &early
+			*es = append((*es)[:1:1], (*es)[2:]...)
+			*as = arrivals(*es)
+		}, func(l Ledger) bool { return l.Overtaken == 1 && l.OvertakenHere == 0 && l.Lost == 0 }},
 		{"a version that reached the platform through a re-read is delivered via repair", func(_ *graphsim.Journal, es *[]store.TimelineEvent, _ *[]Arrival) {
 			(*es)[3].Source = "repair"
 		}, func(l Ledger) bool { return l.Delivered == 4 && l.ViaRepair == 1 }},

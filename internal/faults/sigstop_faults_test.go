@@ -19,8 +19,10 @@ import (
 func TestFrozenWorkerHoldingLeasesBreaksNeitherOrderNorLedger(t *testing.T) {
 	s := sized()
 	w := Start(t, Options{Users: s.users, Split: true, Workers: 2})
-	// Slow answers keep deliveries claimed and in flight when it freezes.
-	w.Receiver.SetAnswer(func(Arrival) Answer { return Answer{Status: http.StatusNoContent, Delay: 300 * time.Millisecond} })
+	// Answers of 50 ms keep deliveries claimed and in flight when it
+	// freezes, and leave the other worker alone room for the traffic (4
+	// at a time: 80 a second).
+	w.Receiver.SetAnswer(func(Arrival) Answer { return Answer{Status: http.StatusNoContent, Delay: 50 * time.Millisecond} })
 	tr := w.Drive(s.rate)
 	time.Sleep(s.load)
 	frozen := w.Proc("worker-1")
