@@ -132,7 +132,7 @@ func (h *handler) createInvitation(w http.ResponseWriter, r *http.Request) {
 	}
 	ttl, err := inviteTTL(form.TTL)
 	if err != nil {
-		h.invitationsPage(w, r, http.StatusUnprocessableEntity, &templates.Notice{Title: "The link's lifetime " + err.Error()}, form)
+		h.invitationsPage(w, r, http.StatusUnprocessableEntity, &templates.Notice{Title: "The link's lifetime " + strings.TrimSuffix(err.Error(), ".") + "."}, form)
 		return
 	}
 	t, link, err := h.Pages.Onboarding.CreateInvite(r.Context(), form.Name, staff.Actor(memberOf(r.Context()).Email), ttl)
@@ -147,7 +147,7 @@ func (h *handler) createInvitation(w http.ResponseWriter, r *http.Request) {
 func inviteTTL(s string) (time.Duration, error) {
 	ttl, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, errors.New("is not a duration such as 72h.")
+		return 0, errors.New("is not a duration such as 72h")
 	}
 	return ttl, onboarding.CheckInviteTTL(ttl)
 }
