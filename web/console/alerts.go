@@ -49,13 +49,8 @@ func (h *handler) alerts(w http.ResponseWriter, r *http.Request) {
 	f := templates.ConsoleAlertFilter{Kind: in.Get("kind"), Tenant: strings.TrimSpace(in.Get("tenant")), Resolved: in.Get("resolved") == "1",
 		Kinds: alertKinds}
 	q := store.AlertListQuery{Kind: f.Kind, Resolved: f.Resolved, Limit: alertsPage}
-	if id, err := uuid.Parse(f.Tenant); err == nil {
-		q.TenantID = &id
-	} else {
-		q.TenantName = f.Tenant
-	}
-	var c timeCursor
-	if decodeCursor(in.Get("after"), &c) {
+	q.TenantID, q.TenantName = tenantFilter(f.Tenant)
+	if c, ok := afterTime(in); ok {
 		q.After = &store.Alert{RaisedAt: c.At, ID: c.ID}
 	}
 	page, more, err := h.Store.AlertList(r.Context(), q)
@@ -120,4 +115,21 @@ func decodeCursor(s string, v any) bool {
 	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	return err == nil && json.Unmarshal(b, v) == nil
+}
+
+// tenantFilter reads a filter's tenant: an id, else part of a name.
+func tenantFilter(s string) (*uuid.UUID, string) {
+	if id, err := uuid.Parse(s); err == nil {
+		return &id, ""
+	}
+	return nil, s
+}
+
+// afterTime reads ?after=, the end of the page before in a list ordered
+// by time; ok is false on the first page (or a cursor that does not
+// read, which starts there).
+func afterTime(in url.Values) (timeCursor, bool) {
+	var c timeCursor
+	ok := decodeCursor(in.Get("after"), &c)
+	return c, ok
 }

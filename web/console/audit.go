@@ -6,8 +6,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"presencebridge/internal/store"
 	"presencebridge/templates"
 )
@@ -27,13 +25,8 @@ func (h *handler) auditTrail(w http.ResponseWriter, r *http.Request) {
 	f := templates.ConsoleAuditFilter{Tenant: strings.TrimSpace(in.Get("tenant")), Actor: strings.TrimSpace(in.Get("actor")),
 		Action: strings.TrimSpace(in.Get("action"))}
 	q := store.AuditTrailQuery{Actor: f.Actor, Action: f.Action, Limit: auditPage}
-	if id, err := uuid.Parse(f.Tenant); err == nil {
-		q.TenantID = &id
-	} else {
-		q.TenantName = f.Tenant
-	}
-	var c timeCursor
-	if decodeCursor(in.Get("after"), &c) {
+	q.TenantID, q.TenantName = tenantFilter(f.Tenant)
+	if c, ok := afterTime(in); ok {
 		q.After = &store.AuditEntry{At: c.At, ID: c.ID}
 	}
 	page, more, err := h.Store.AuditTrail(r.Context(), q)

@@ -33,10 +33,7 @@ func (s *site) openInvite(link, name string) {
 // shown once to copy (sealed in the session on its way), audited as the
 // staff member; the link works for the time chosen.
 func TestSupportCreatesAnInvitationWhoseLinkIsShownOnceToCopy(t *testing.T) {
-	s := newSite(t, console.Limits{})
-	s.add("help@vendor.example", staff.Support)
-	b := s.browser()
-	b.signIn("help@vendor.example")
+	s, b := signedIn(t, "help@vendor.example", staff.Support)
 	b.Get("/console/invitations/")
 	p := b.Post("/console/invitations/", url.Values{"name": {"Northwind Traders"}, "ttl": {"72h"}})
 	if p.Status != http.StatusSeeOther {
@@ -68,10 +65,7 @@ func TestSupportCreatesAnInvitationWhoseLinkIsShownOnceToCopy(t *testing.T) {
 // The form keeps what was entered and says what is wrong: no name, or a
 // lifetime the service refuses (only a forged form sends one).
 func TestAnInvitationWithoutANameOrWithTooLongALifeIsRefusedInWords(t *testing.T) {
-	s := newSite(t, console.Limits{})
-	s.add("help@vendor.example", staff.Support)
-	b := s.browser()
-	b.signIn("help@vendor.example")
+	s, b := signedIn(t, "help@vendor.example", staff.Support)
 	b.Get("/console/invitations/")
 	p := b.Post("/console/invitations/", url.Values{"name": {" "}, "ttl": {"72h"}})
 	if p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Text(), "Enter the customer's name") {

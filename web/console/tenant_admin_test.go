@@ -14,6 +14,16 @@ import (
 	"presencebridge/web/console"
 )
 
+// signedIn is a site with one account, email of role, signed in.
+func signedIn(t *testing.T, email string, role staff.Role) (*site, *browser) {
+	t.Helper()
+	s := newSite(t, console.Limits{})
+	s.add(email, role)
+	b := s.browser()
+	b.signIn(email)
+	return s, b
+}
+
 // status reads the tenant's lifecycle status.
 func (s *site) status() string {
 	s.t.Helper()
@@ -28,10 +38,7 @@ func (s *site) status() string {
 // confirmed; then the tenant is suspended with the reason, audited as the
 // staff member with the tenant, and Resume gives it back its status.
 func TestSupportSuspendsATenantAfterConfirmingAndResumesIt(t *testing.T) {
-	s := newSite(t, console.Limits{})
-	s.add("help@vendor.example", staff.Support)
-	b := s.browser()
-	b.signIn("help@vendor.example")
+	s, b := signedIn(t, "help@vendor.example", staff.Support)
 	base := "/console/tenants/" + s.Tenant.String() + "/support"
 	p := b.Get(base + "/")
 	for _, id := range []string{`id="suspend"`, `id="delete"`, `id="password-toggle"`} {
@@ -81,10 +88,7 @@ func TestSupportSuspendsATenantAfterConfirmingAndResumesIt(t *testing.T) {
 
 // Deleting shows the date the data goes, on the confirmation and after.
 func TestDeletingATenantShowsWhenItsDataIsRemoved(t *testing.T) {
-	s := newSite(t, console.Limits{})
-	s.add("help@vendor.example", staff.Support)
-	b := s.browser()
-	b.signIn("help@vendor.example")
+	s, b := signedIn(t, "help@vendor.example", staff.Support)
 	base := "/console/tenants/" + s.Tenant.String() + "/support"
 	purge := time.Now().Add(tenancy.DefaultGrace).UTC().Format("2 January 2006")
 	b.Get(base + "/")
@@ -106,10 +110,7 @@ func TestDeletingATenantShowsWhenItsDataIsRemoved(t *testing.T) {
 // Password sign-in for monitors is switched on and off by support,
 // audited each time.
 func TestSupportAllowsPasswordSignInForMonitorsAudited(t *testing.T) {
-	s := newSite(t, console.Limits{})
-	s.add("help@vendor.example", staff.Support)
-	b := s.browser()
-	b.signIn("help@vendor.example")
+	s, b := signedIn(t, "help@vendor.example", staff.Support)
 	base := "/console/tenants/" + s.Tenant.String() + "/support"
 	b.Get(base + "/")
 	for _, allow := range []string{"yes", "no"} {
@@ -165,10 +166,7 @@ func TestTheSupportPageShowsSubscriptionsExpiryAndTheEnginesLastPass(t *testing.
 // forged with the session's own token is refused before it changes
 // anything.
 func TestAViewerCannotActOnTheSupportPage(t *testing.T) {
-	s := newSite(t, console.Limits{})
-	s.add("look@vendor.example", staff.Viewer)
-	b := s.browser()
-	b.signIn("look@vendor.example")
+	s, b := signedIn(t, "look@vendor.example", staff.Viewer)
 	base := "/console/tenants/" + s.Tenant.String() + "/support"
 	p := b.Get(base + "/")
 	if p.Status != http.StatusOK {

@@ -5,11 +5,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/go-chi/chi/v5"
-	"github.com/google/uuid"
 
 	"presencebridge/internal/roster"
 	"presencebridge/internal/staff"
@@ -47,21 +45,6 @@ func simPost(t *testing.T, p *portaltest.Portal, path, body string) {
 	resp.Body.Close()
 }
 
-// change records a change of user's presence as the processor does: the
-// event, and a delivery for each webhook (dead while it is disabled).
-func change(t *testing.T, p *portaltest.Portal, user uuid.UUID, availability, activity, mapped string) {
-	t.Helper()
-	ctx := t.Context()
-	err := p.Store.InTx(ctx, func(tx store.Tx) error {
-		_, _, err := tx.ApplyPresence(ctx, store.PresenceChange{TenantID: p.Tenant.ID, UserID: user, Availability: availability,
-			Activity: activity, MappedState: mapped, Source: "notification", ObservedAt: time.Now()})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestStaffFixesATenantReadsATimelineSyncsReplaysAndSuspendsItInABrowser
 // is issue 14's acceptance walk. A support member signs in to the
 // console and finds the tenant; Verify configuration finds the one thing
@@ -93,14 +76,14 @@ func TestStaffFixesATenantReadsATimelineSyncsReplaysAndSuspendsItInABrowser(t *t
 	if err := p.Store.DisableEndpoint(ctx, ep.ID, "by its admin"); err != nil {
 		t.Fatal(err)
 	}
-	change(t, p, ben.ID, "Away", "Away", "away")
+	p.PresenceChange(t, ben.ID, "Away", "Away", "away")
 	if _, err := p.Store.EnableEndpoint(ctx, p.Tenant.ID, ep.ID); err != nil {
 		t.Fatal(err)
 	}
 	// Adele joins a call: at Microsoft, and as the processor records it.
-	change(t, p, adele.ID, "Available", "Available", "available")
+	p.PresenceChange(t, adele.ID, "Available", "Available", "available")
 	simPost(t, p, "/_sim/users/"+adele.ID.String()+"/presence", `{"availability": "Busy", "activity": "InACall"}`)
-	change(t, p, adele.ID, "Busy", "InACall", "talking")
+	p.PresenceChange(t, adele.ID, "Busy", "InACall", "talking")
 	// Microsoft revokes the monitor's sign-in sessions.
 	simPost(t, p, "/_sim/users/"+mon.ID.String()+"/revoke", "")
 

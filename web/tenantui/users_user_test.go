@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -53,18 +52,10 @@ func activate(t *testing.T, p *portaltest.Portal) {
 }
 
 // presenceChange records a change of user's presence as the processor
-// does: the event, and a delivery for each enabled endpoint.
+// does (portaltest.Portal.PresenceChange).
 func presenceChange(t *testing.T, p *portaltest.Portal, user uuid.UUID, availability, activity, mapped string) {
 	t.Helper()
-	ctx := context.Background()
-	err := p.Store.InTx(ctx, func(tx store.Tx) error {
-		_, _, err := tx.ApplyPresence(ctx, store.PresenceChange{TenantID: p.Tenant.ID, UserID: user, Availability: availability,
-			Activity: activity, MappedState: mapped, Source: "notification", ObservedAt: time.Now()})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p.PresenceChange(t, user, availability, activity, mapped)
 }
 
 // deliverDue sends every due delivery once.

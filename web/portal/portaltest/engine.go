@@ -3,6 +3,9 @@ package portaltest
 import (
 	"context"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"presencebridge/internal/certs"
 	"presencebridge/internal/engine"
@@ -65,4 +68,20 @@ func (p *Portal) EnginePass(t testing.TB) engine.Report {
 		t.Fatalf("engine pass: ran %v, %v", ran, err)
 	}
 	return rep
+}
+
+// PresenceChange records a change of user's presence as the processor
+// does: the event, and a delivery for each webhook (dead while it is
+// disabled).
+func (p *Portal) PresenceChange(t testing.TB, user uuid.UUID, availability, activity, mapped string) {
+	t.Helper()
+	ctx := context.Background()
+	err := p.Store.InTx(ctx, func(tx store.Tx) error {
+		_, _, err := tx.ApplyPresence(ctx, store.PresenceChange{TenantID: p.Tenant.ID, UserID: user, Availability: availability,
+			Activity: activity, MappedState: mapped, Source: "notification", ObservedAt: time.Now()})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
