@@ -17,6 +17,7 @@ import (
 	"presencebridge/internal/graphsim"
 	"presencebridge/internal/onboarding"
 	"presencebridge/internal/simadmin"
+	"presencebridge/internal/staff"
 	"presencebridge/internal/store"
 )
 
@@ -34,16 +35,20 @@ import (
 // failing after every restart and a key row behind each run. The
 // invitation is kept there too and printed again while it is valid and
 // its tenant still onboarding: a fresh one each run would leave a tenant
-// in onboarding behind each run.
+// in onboarding behind each run. So is the password of the support
+// console's demo admin (devStaff), printed each run while its account
+// exists: the console stores only its hash.
 const (
 	devDemoFile  = "dev-demo.json"
 	devDemoActor = "staff:presencebridge-dev"
+	devStaff     = "admin@presencebridge.example"
 )
 
 // demoState is dev-demo.json.
 type demoState struct {
-	APIKey     string      `json:"apiKey,omitempty"`
-	Invitation *invitation `json:"invitation,omitempty"`
+	APIKey        string      `json:"apiKey,omitempty"`
+	Invitation    *invitation `json:"invitation,omitempty"`
+	StaffPassword string      `json:"staffPassword,omitempty"`
 }
 
 type invitation struct {
@@ -63,7 +68,8 @@ type demo struct {
 	invitation invitation
 	invited    graphsim.SeedTenant
 	adele      graphsim.SeedUser
-	kept       string // the file the key and invitation are kept in
+	staff      string // devStaff's password
+	kept       string // the file the key, invitation and password are kept in
 }
 
 // prepareDemo makes (or finds) the demo tenant, its webhook at dev's
@@ -100,7 +106,10 @@ func prepareDemo(ctx context.Context, cfg *config.Config, base string, gs *devGr
 	if d.invitation, err = demoInvitation(ctx, a, svc, d.invited, state.Invitation); err != nil {
 		return d, fmt.Errorf("invitation: %w", err)
 	}
-	state = demoState{APIKey: d.apiKey, Invitation: &d.invitation}
+	if d.staff, err = demoStaff(ctx, a, state.StaffPassword); err != nil {
+		return d, fmt.Errorf("demo staff account: %w", err)
+	}
+	state = demoState{APIKey: d.apiKey, Invitation: &d.invitation, StaffPassword: d.staff}
 	b, _ := json.MarshalIndent(state, "", "  ")
 	if err := os.WriteFile(d.kept, append(b, '\n'), 0o600); err != nil {
 		return d, fmt.Errorf("keep the demo's API key: %w", err)
@@ -204,6 +213,28 @@ func demoInvitation(ctx context.Context, a *app, svc *onboarding.Service, ten gr
 	return invitation{Link: link, Tenant: t.ID, Expires: time.Now().Add(onboarding.DefaultInviteTTL)}, nil
 }
 
+// demoStaff returns the password of devStaff, an admin of the support
+// console: kept, the one an earlier run made, while the account exists;
+// else a new one, the account made (or given it, when the password kept
+// was lost).
+func demoStaff(ctx context.Context, a *app, kept string) (string, error) {
+	svc := staff.New(a.store, staff.Options{})
+	_, err := a.store.StaffByEmail(ctx, devStaff)
+	switch {
+	case err == nil && kept != "":
+		return kept, nil
+	case err == nil:
+		password := staff.GeneratePassword()
+		_, err := svc.SetPassword(ctx, devStaff, password, devDemoActor)
+		return password, err
+	case errors.Is(err, store.ErrStaffNotFound):
+		password := staff.GeneratePassword()
+		_, err := svc.Add(ctx, devStaff, "Demo admin", staff.Admin, password, devDemoActor)
+		return password, err
+	}
+	return "", err
+}
+
 // readDemoState reads dev-demo.json; a missing or unreadable file is an
 // empty state (a new key and invitation are made).
 func readDemoState(path string) demoState {
@@ -225,6 +256,8 @@ func (d demo) print(w io.Writer, base string, gs *devGraphsim) {
 	for _, m := range d.invited.Monitors {
 		fmt.Fprintf(w, "  monitor        %s  %s\n", m.UPN, m.Password)
 	}
+	fmt.Fprintf(w, "Support console  %s/console/  (vendor staff: every tenant, user lookup, staff accounts)\n", base)
+	fmt.Fprintf(w, "  staff sign-in  %s  %s  (admin; kept in %s)\n", devStaff, d.staff, d.kept)
 	fmt.Fprintf(w, "Try it:\n")
 	fmt.Fprintf(w, "  curl -H 'Authorization: Bearer %s' %s/api/v1/api-keys\n", d.apiKey, base)
 	fmt.Fprintf(w, "  curl -N -H 'Authorization: Bearer %s' %s/api/v1/events\n", d.apiKey, base)

@@ -106,9 +106,11 @@ func subscriptionIDs(t *testing.T, gs string) []string {
 
 // `presencebridge dev` prints an API key that works at once, a change made
 // in graphsim reaches its webhook receiver, an invitation can be created
-// while it runs; and after a restart on the same data folder the same
+// while it runs, the support console's demo admin signs in with the
+// password printed; and after a restart on the same data folder the same
 // demo tenant still works: graphsim kept its consent, the monitors'
-// refresh tokens and the subscriptions, and the key printed is the one kept.
+// refresh tokens and the subscriptions, and the key and password printed
+// are the ones kept.
 func TestDevPreparesADemoTenantCallableAtOnceThatOutlivesARestart(t *testing.T) {
 	dataDir := devDataDir(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -127,6 +129,10 @@ func TestDevPreparesADemoTenantCallableAtOnceThatOutlivesARestart(t *testing.T) 
 	}
 	if !strings.Contains(p.stdoutText(), demo.Domain+"): onboarded, 25 users monitored by 2 monitors") {
 		t.Errorf("dev does not say the demo tenant is onboarded:\n%s", p.stdoutText())
+	}
+	staffPassword := p.devField(t, "  staff sign-in ", 3)
+	if status, where := consoleSignIn(t, base, devStaff, staffPassword); status != http.StatusSeeOther || where != "/console/" {
+		t.Errorf("the console with the demo admin's printed sign-in: %d to %q", status, where)
 	}
 	joins(t, p, gs, adele, "Busy", "InACall")
 	signIns(t, gs, demo, 1)
@@ -168,6 +174,12 @@ func TestDevPreparesADemoTenantCallableAtOnceThatOutlivesARestart(t *testing.T) 
 	}
 	if key2 != key {
 		t.Errorf("the second run printed the key %s, want the one kept, %s", key2, key)
+	}
+	if again := p.devField(t, "  staff sign-in ", 3); again != staffPassword {
+		t.Errorf("the second run printed the demo admin's password %s, want the one kept", again)
+	}
+	if status, _ := consoleSignIn(t, base, devStaff, staffPassword); status != http.StatusSeeOther {
+		t.Errorf("the console with the demo admin's password after the restart: %d", status)
 	}
 	if code := apiStatus(t, base, "/api/v1/api-keys", key); code != http.StatusOK {
 		t.Fatalf("GET /api/v1/api-keys after the restart: %d, want 200", code)
