@@ -128,14 +128,9 @@ func (n *notifier) faultFor(url, subID string, b *deliveryBatch, has func(*Notif
 	return &c
 }
 
-// faultForLocked finds the first fault matching url and the subscription
-// subID or, for a POST, any subscription in the batch.
-func (n *notifier) faultForLocked(url, subID string, b *deliveryBatch) *NotificationFault {
-	return n.faultWithLocked(url, subID, b, func(*NotificationFault) bool { return true })
-}
-
-// faultWithLocked is faultForLocked among the faults that do what has
-// asks, so that one kind of fault does not hide another.
+// faultWithLocked finds the first fault matching url and the subscription
+// subID (or, for a POST, any subscription in the batch) among the faults
+// that do what has asks, so that one kind of fault does not hide another.
 func (n *notifier) faultWithLocked(url, subID string, b *deliveryBatch, has func(*NotificationFault) bool) *NotificationFault {
 	for _, f := range n.faults {
 		if f.NotificationURL != "" && f.NotificationURL != url {

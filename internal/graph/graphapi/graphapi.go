@@ -97,6 +97,9 @@ func PresenceResource(ids []string) string {
 // names, in its order; ok is false for any other text.
 func PresenceResourceIDs(resource string) (ids []string, ok bool) {
 	list, ok := strings.CutPrefix(resource, "/communications/presences?$filter=id in (")
+	if !ok {
+		return nil, false
+	}
 	if list, ok = strings.CutSuffix(list, ")"); !ok || list == "" {
 		return nil, false
 	}

@@ -24,7 +24,7 @@ func TestPresenceResourceIDsReadsBackWhatPresenceResourceWrote(t *testing.T) {
 			t.Errorf("PresenceResourceIDs(PresenceResource(%q)) = %q, %v", ids, got, ok)
 		}
 	}
-	for _, bad := range []string{"", "/communications/presences/a1", "/communications/presences?$filter=id in ()",
+	for _, bad := range []string{"", "/communications/presences/a1", "/users?$filter=id in ('a1')", "/communications/presences?$filter=id in ()",
 		"/communications/presences?$filter=id in ('a1'", "/communications/presences?$filter=id in ('a1',)",
 		"/communications/presences?$filter=id in ('a1)", "/communications/presences?$filter=id in (a1)"} {
 		if ids, ok := PresenceResourceIDs(bad); ok {
