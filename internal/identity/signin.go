@@ -85,7 +85,8 @@ type SignInOptions struct {
 	// Tenant, when set, is the one organization (domain or tenant id) to
 	// sign in at instead of SignInAuthority: the console's single sign-on
 	// against the vendor's own tenant, whose app registration may be
-	// single-tenant, which the multi-tenant authority refuses (AADSTS50194).
+	// single-tenant, which the multi-tenant authority refuses (AADSTS50194;
+	// docs/identity.md#staff-single-sign-on).
 	// The identity platform then turns away accounts of other organizations
 	// itself; the caller still checks the ID token's tid.
 	Tenant string
