@@ -25,7 +25,7 @@ import (
 // that tenant's authority, the ID token is verified as the portal's are
 // (internal/identity) and must be of that tenant (tid), and its UPN must
 // be a staff account's address, enabled and not locked. Single sign-on
-// makes no account.
+// makes no account (docs/identity.md#staff-single-sign-on).
 type SSO struct {
 	Identity *identity.Client
 	// App is the registration people sign in to: the vendor's own, or

@@ -246,3 +246,25 @@ func TestSupportAndViewersMayNeitherSeeNorChangeStaffAccounts(t *testing.T) {
 		t.Errorf("%d changes audited for support and viewer", n)
 	}
 }
+
+// A change to staff accounts needs a sign-in of the last few minutes, as
+// it may hand out a password or a role: an older one is sent to sign in
+// again, and nothing changes.
+func TestStaffChangesNeedARecentSignIn(t *testing.T) {
+	now := time.Now()
+	s := newSiteWith(t, console.Limits{}, func(d *console.Deps, _ string) { d.Now = func() time.Time { return now } })
+	s.add("boss@vendor.example", staff.Admin)
+	b := s.browser()
+	b.signIn("boss@vendor.example")
+	b.Get("/console/staff")
+	now = now.Add(console.FreshFor + time.Minute)
+	for _, path := range []string{"/console/staff/add", "/console/staff/password"} {
+		p := b.Post(path, url.Values{"email": {"new@vendor.example"}, "role": {"admin"}}, "Referer", s.URL+"/console/staff")
+		if p.Status != http.StatusSeeOther || p.Location != "/console/signin?fresh=1&return=%2Fconsole%2Fstaff" {
+			t.Errorf("%s with a sign-in of %v ago: %d to %q, want to sign in again", path, console.FreshFor+time.Minute, p.Status, p.Location)
+		}
+	}
+	if n := s.audited("staff:boss@vendor.example", "staff.added"); n != 0 {
+		t.Errorf("%d accounts added with a stale sign-in", n)
+	}
+}
