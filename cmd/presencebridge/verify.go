@@ -19,6 +19,6 @@ func (a *app) verifier(base string, svc *onboarding.Service, clients *engine.Gra
 	return verify.New(verify.Deps{Store: a.store, Access: clients, Tokens: vault,
 		Tester:        deliver.New(a.store, deliver.Options{AllowPrivate: !a.cfg.Production(), Timeout: 10 * time.Second, Logger: a.logger}),
 		RequiredRoles: must, OptionalRoles: optional,
-		NotifyURL:     base + "/graph/notifications",
-		HTTP:          &http.Client{Timeout: 10 * time.Second}})
+		NotifyURL: base + "/graph/notifications",
+		HTTP:      &http.Client{Timeout: 10 * time.Second}})
 }

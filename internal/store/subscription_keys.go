@@ -57,7 +57,7 @@ func (s *Store) SubscriptionKeys(ctx context.Context, queries []SubscriptionQuer
 // SubscriptionNotifyChannel is the LISTEN/NOTIFY channel on which the
 // database announces every change of what notifications are matched
 // against — a subscription inserted or deleted, its Graph id or its
-// clientState's hash changed — with the row's previous Graph id ('' when
+// clientState's hash changed — with the row's previous Graph id (” when
 // it had none). Triggers send it (migration 000037) in the transaction
 // that makes the change, whoever makes it; web/graphhook listens.
 const SubscriptionNotifyChannel = "pb_subscriptions"
