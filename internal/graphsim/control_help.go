@@ -23,7 +23,8 @@ type ctlRoute struct {
 // controlTable lists every control route, grouped by subject.
 func (s *Sim) controlTable() [][]ctlRoute {
 	return [][]ctlRoute{s.accountControlRoutes(), s.directoryControlRoutes(), s.consentControlRoutes(),
-		s.presenceControlRoutes(), s.notifyControlRoutes(), s.journalControlRoutes(), s.retryControlRoutes()}
+		s.presenceControlRoutes(), s.notifyControlRoutes(), s.journalControlRoutes(), s.retryControlRoutes(),
+		s.clockControlRoutes()}
 }
 
 // controlRoutes mounts the control API under /_sim/: seeding, faults and

@@ -61,6 +61,9 @@ type Sim struct {
 	tokenStats *tokenStats
 	presence   *presenceBook
 	notify     *notifier
+
+	advancedMu sync.Mutex
+	advanced   time.Duration // let pass by Advance
 }
 
 // New returns an empty Sim; seed it with Apply.
