@@ -399,7 +399,14 @@ func (d *Deliverer) send(ctx context.Context, dl claimed, rec *recorder, probe b
 			reason, logged = err.Error(), err.Error()
 		}
 		_, rerr = d.st.DeliveryFailed(ctx, dl.ID, dl.Lease, status, reason, next(d.opts.Schedule, dl.ScheduleStart, time.Now(), a.retryAfter))
-		if _, began := d.failed(dl.EndpointID, dl.TenantID, probe); began {
+		if a.retryAfter > 0 {
+			// Before the circuit learns it: its probe may come no sooner
+			// than the store's hold ends (circuit.go).
+			if err := d.st.HoldEndpoint(ctx, dl.EndpointID, a.retryAfter); err != nil {
+				log.Error("deliver: recording the endpoint's Retry-After failed; this process's circuit still honours it", "err", err)
+			}
+		}
+		if _, began := d.failed(dl.EndpointID, dl.TenantID, probe, a.retryAfter); began {
 			attrs := []any{"err", logged}
 			if status != 0 {
 				attrs = append(attrs, "status", status)

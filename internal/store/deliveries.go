@@ -128,12 +128,15 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 // schedule says, to learn whether the endpoint is back: the head of a
 // user's pending deliveries (order holds), that user's most recent one
 // first (the state most worth getting through). ok is false when the
-// endpoint has nothing to send or everything is leased.
+// endpoint has nothing to send, everything is leased, or the endpoint's
+// Retry-After (HoldEndpoint) has not passed: whatever a process's circuit
+// says, the endpoint asked not to be sent anything before it.
 func (s *Store) ClaimProbe(ctx context.Context, endpointID uuid.UUID, lease time.Duration) (Delivery, bool, error) {
 	rows, err := s.db.Query(ctx, `
 		WITH picked AS (
 			SELECT d.id FROM deliveries d
 			WHERE d.endpoint_id = $1 AND d.`+pendingStatus+` AND (d.leased_until IS NULL OR d.leased_until <= now())
+				AND NOT EXISTS (SELECT 1 FROM endpoint_retry_after h WHERE h.endpoint_id = $1 AND h.until > now())
 				AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.`+pendingStatus+` AND p.endpoint_id = d.endpoint_id
 					AND p.user_object_id = d.user_object_id AND p.event_id < d.event_id)
 			ORDER BY d.event_id DESC LIMIT 1
@@ -152,6 +155,15 @@ func (s *Store) ClaimProbe(ctx context.Context, endpointID uuid.UUID, lease time
 		return Delivery{}, false, wrap("claim probe", err)
 	}
 	return got[0], true, nil
+}
+
+// HoldEndpoint records that an endpoint asked, by a 429 or 503 with
+// Retry-After, not to be sent anything for d from now (by the database's
+// clock, which ClaimProbe reads): the latest such time is kept.
+func (s *Store) HoldEndpoint(ctx context.Context, endpointID uuid.UUID, d time.Duration) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO endpoint_retry_after (endpoint_id, until) VALUES ($1, now() + make_interval(secs => $2))
+		ON CONFLICT (endpoint_id) DO UPDATE SET until = greatest(endpoint_retry_after.until, excluded.until)`, endpointID, d.Seconds())
+	return wrap("hold endpoint", err)
 }
 
 // DeliverySucceeded marks a delivery delivered, if lease still holds it.
