@@ -24,6 +24,11 @@ type ChurnSpec struct {
 	TenantID string  `json:"tenantId,omitempty"`
 	Users    int     `json:"users"`
 	Rate     float64 `json:"rate"`
+	// States, when given, are the (availability, activity) pairs to move
+	// people between instead of churnStates, e.g. none of them talking, so
+	// a product's debounce of a call's end holds nothing back and each
+	// change is measured alone (at least two).
+	States [][2]string `json:"states,omitempty"`
 }
 
 // ChurnStatus is a running scenario.
@@ -55,6 +60,14 @@ const maxChurnRate = 1_000_000
 func (s *Sim) StartChurn(spec ChurnSpec) (ChurnStatus, error) {
 	if spec.Users < 1 || spec.Rate <= 0 || spec.Rate > maxChurnRate {
 		return ChurnStatus{}, fmt.Errorf("users must be at least 1 and rate 0–%d changes per second", maxChurnRate)
+	}
+	if len(spec.States) == 1 {
+		return ChurnStatus{}, errors.New("states must name at least two (availability, activity) pairs, or none")
+	}
+	for _, st := range spec.States {
+		if _, ok := availabilityRank[strings.ToLower(st[0])]; !ok || st[1] == "" {
+			return ChurnStatus{}, fmt.Errorf("state %q: unknown availability or no activity", st)
+		}
 	}
 	users, err := s.churnUsers(spec)
 	if err != nil {
@@ -106,6 +119,10 @@ func (s *Sim) churnUsers(spec ChurnSpec) ([]uuid.UUID, error) {
 // catching up more than a second's worth after a stall.
 func (c *churn) run(ctx context.Context, s *Sim) {
 	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5eed))
+	states := churnStates
+	if len(c.status.States) > 0 {
+		states = c.status.States
+	}
 	state := make([]int, len(c.users))
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
@@ -122,8 +139,8 @@ func (c *churn) run(ctx context.Context, s *Sim) {
 		}
 		for ; done+1 <= want; done++ {
 			i := rnd.IntN(len(c.users))
-			state[i] = (state[i] + 1 + rnd.IntN(len(churnStates)-1)) % len(churnStates)
-			st := churnStates[state[i]]
+			state[i] = (state[i] + 1 + rnd.IntN(len(states)-1)) % len(states)
+			st := states[state[i]]
 			if s.SetTeamsPresence(c.users[i], st[0], st[1]) == nil {
 				c.changes.Add(1)
 			}

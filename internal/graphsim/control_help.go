@@ -24,7 +24,7 @@ type ctlRoute struct {
 func (s *Sim) controlTable() [][]ctlRoute {
 	return [][]ctlRoute{s.accountControlRoutes(), s.directoryControlRoutes(), s.consentControlRoutes(),
 		s.presenceControlRoutes(), s.notifyControlRoutes(), s.journalControlRoutes(), s.retryControlRoutes(),
-		s.clockControlRoutes()}
+		s.loadControlRoutes(), s.clockControlRoutes()}
 }
 
 // controlRoutes mounts the control API under /_sim/: seeding, faults and

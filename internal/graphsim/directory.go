@@ -201,6 +201,23 @@ var lastNames = []string{"Vance", "Wilber", "Siciliani", "Archie", "Langer", "La
 // each with usersPerTenant people, monitorsPerTenant monitor accounts and an
 // admin; all consented. The same seed value gives the same ids.
 func GenerateSeed(tenants, usersPerTenant, monitorsPerTenant int, seed uint64) Seed {
+	sizes := make([]TenantSize, tenants)
+	for i := range sizes {
+		sizes[i] = TenantSize{Users: usersPerTenant, Monitors: monitorsPerTenant}
+	}
+	return GenerateSeedSizes(sizes, seed)
+}
+
+// TenantSize is one generated tenant's people and monitor accounts.
+type TenantSize struct {
+	Users, Monitors int
+}
+
+// GenerateSeedSizes is GenerateSeed with each tenant's size of its own
+// (contoso-1.example is sizes[0]): a load run's directory of tenants large
+// and small. The same sizes and seed value give the same ids, and equal
+// sizes the same directory as GenerateSeed.
+func GenerateSeedSizes(sizes []TenantSize, seed uint64) Seed {
 	g := newGenerator(seed)
 	s := Seed{App: SeedApp{
 		ClientID:     g.id().String(),
@@ -213,8 +230,8 @@ func GenerateSeed(tenants, usersPerTenant, monitorsPerTenant int, seed uint64) S
 		// onboarding can tell an administrator (docs/identity.md#people-signing-in).
 		GroupMembershipClaims: "DirectoryRole",
 	}}
-	for t := 1; t <= tenants; t++ {
-		s.Tenants = append(s.Tenants, g.tenant(t, usersPerTenant, monitorsPerTenant))
+	for i, size := range sizes {
+		s.Tenants = append(s.Tenants, g.tenant(i+1, size.Users, size.Monitors))
 	}
 	return s
 }

@@ -328,7 +328,7 @@ func (n *notifier) send(ctx context.Context, ep *deliveryEndpoint, b *deliveryBa
 	ep.inflight--
 	ep.inflightItems -= len(b.items)
 	ep.record(now, took, b.attempt > 0)
-	n.journal.posted(b.items, ok, now)
+	n.journal.posted(b.items, ok, now, start, took)
 	if ok {
 		done := time.Now()
 		n.stats.Delivered += int64(len(b.items))

@@ -34,6 +34,12 @@ type JournalEntry struct {
 	Posts   int        `json:"posts"`
 	Acks    int        `json:"acks"`
 	AckedAt *time.Time `json:"ackedAt,omitempty"`
+	// PostedAt is when the first POST carrying it started, and AckTook how
+	// long the POST that was acknowledged first took to be answered, by
+	// the wall clock: Graph's side of a delivery's latency (a load run
+	// measures POST to webhook, and the intake's acknowledgement).
+	PostedAt *time.Time    `json:"postedAt,omitempty"`
+	AckTook  time.Duration `json:"ackTookNs,omitempty"`
 	// Dropped says why it will never be sent: "fault" (a drop fault),
 	// "endpoint" (the endpoint was dropping), "expired" (4 hours of retries).
 	Dropped string `json:"dropped,omitempty"`
@@ -106,18 +112,23 @@ func (j *journal) entry(it *deliveryItem) *JournalEntry {
 	return &j.entries[i]
 }
 
-// posted records one POST of items and whether it was acknowledged.
-func (j *journal) posted(items []*deliveryItem, acked bool, at time.Time) {
+// posted records one POST of items, started at start (wall clock) and
+// answered after took, and whether it was acknowledged (at, Sim clock).
+func (j *journal) posted(items []*deliveryItem, acked bool, at, start time.Time, took time.Duration) {
 	for _, it := range items {
 		e := j.entry(it)
 		if e == nil {
 			continue
 		}
 		e.Posts++
+		if e.PostedAt == nil {
+			e.PostedAt = &start
+		}
 		if acked {
 			e.Acks++
 			if e.AckedAt == nil {
 				e.AckedAt = &at
+				e.AckTook = took
 			}
 		}
 	}

@@ -1,0 +1,93 @@
+package graphsim
+
+import (
+	"net/http"
+	"reflect"
+	"testing"
+)
+
+func TestGenerateSeedSizesGivesEachTenantItsSizeAndEqualSizesGenerateSeedsDirectory(t *testing.T) {
+	seed := GenerateSeedSizes([]TenantSize{{Users: 5, Monitors: 2}, {Users: 2, Monitors: 1}}, 7)
+	if len(seed.Tenants) != 2 || len(seed.Tenants[0].Users) != 5 || len(seed.Tenants[0].Monitors) != 2 ||
+		len(seed.Tenants[1].Users) != 2 || len(seed.Tenants[1].Monitors) != 1 {
+		t.Fatalf("tenants of sizes 5+2 and 2+1: %+v", seed.Tenants)
+	}
+	if seed.Tenants[1].Domain != "contoso-2.example" {
+		t.Errorf("second tenant's domain: %s", seed.Tenants[1].Domain)
+	}
+	same := GenerateSeedSizes([]TenantSize{{3, 2}, {3, 2}}, 42)
+	if want := GenerateSeed(2, 3, 2, 42); !reflect.DeepEqual(same, want) {
+		t.Error("equal sizes gave another directory than GenerateSeed's")
+	}
+}
+
+func TestCoverageCountsSubscriptionsAndTheDistinctUsersTheyCover(t *testing.T) {
+	f := newFixture(t)
+	rc := newReceiver(t)
+	ten := f.tenant()
+	var c Coverage
+	if code := ctlCall(t, f, http.MethodGet, "/subscriptions/coverage", nil, &c); code != http.StatusOK || c != (Coverage{}) {
+		t.Fatalf("coverage before any subscription: %d %+v", code, c)
+	}
+	ids := userIDs(ten.Users)
+	f.subscribe(f.userToken(ten, ten.Monitors[0]), f.subRequest(rc.URL, bulkResource(ids[:2]...), true))
+	f.subscribe(f.userToken(ten, ten.Monitors[1]), f.subRequest(rc.URL, bulkResource(ids[1:]...), true))
+	ctlCall(t, f, http.MethodGet, "/subscriptions/coverage", nil, &c)
+	if want := (Coverage{Subscriptions: 2, Users: len(ids)}); c != want {
+		t.Errorf("two subscriptions sharing a user: %+v, want %+v", c, want)
+	}
+}
+
+func TestBulkPresenceSetsTheFirstUsersAndGraphNotifiesEachWithItsPostTime(t *testing.T) {
+	f := newFixture(t)
+	startNotifier(t, f)
+	rc := newReceiver(t)
+	ten := f.tenant()
+	f.subscribe(f.userToken(ten, f.monitor()), f.subRequest(rc.URL, bulkResource(userIDs(ten.Users)...), true))
+	f.sim.StartJournal()
+	var out BulkResult
+	body := BulkPresence{TenantID: ten.ID.String(), Users: 2, Availability: "Busy", Activity: "Busy"}
+	if code := ctlCall(t, f, http.MethodPost, "/presence/bulk", body, &out); code != http.StatusOK || out != (BulkResult{2, 2}) {
+		t.Fatalf("bulk presence of 2 users: %d %+v", code, out)
+	}
+	body.Users = 3
+	if code := ctlCall(t, f, http.MethodPost, "/presence/bulk", body, &out); code != http.StatusOK || out != (BulkResult{3, 1}) {
+		t.Fatalf("the same presence for the 2 and a third user: %d %+v, want 3 set, 1 changed", code, out)
+	}
+	if code := ctlCall(t, f, http.MethodPost, "/presence/bulk", BulkPresence{Users: 1, Availability: "Sleepy", Activity: "x"}, nil); code != http.StatusBadRequest {
+		t.Errorf("an unknown availability: %d, want 400", code)
+	}
+	eventually(t, "the three changes acknowledged", func() bool {
+		j := f.sim.NotificationJournal()
+		return len(j.Entries) == 3 && j.Entries[0].Acks == 1 && j.Entries[1].Acks == 1 && j.Entries[2].Acks == 1
+	})
+	for _, e := range f.sim.NotificationJournal().Entries {
+		if e.Availability != "Busy" || e.PostedAt == nil || e.PostedAt.Before(e.MadeAt) || e.AckTook <= 0 {
+			t.Errorf("journal entry without its state, first POST's time or acknowledgement's duration: %+v", e)
+		}
+	}
+}
+
+func TestChurnMovesPeopleOnlyBetweenTheStatesItWasGiven(t *testing.T) {
+	f := newFixture(t)
+	startNotifier(t, f)
+	rc := newReceiver(t)
+	ten := f.tenant()
+	f.subscribe(f.userToken(ten, f.monitor()), f.subRequest(rc.URL, bulkResource(userIDs(ten.Users)...), true))
+	f.sim.StartJournal()
+	states := [][2]string{{"Away", "Away"}, {"DoNotDisturb", "DoNotDisturb"}}
+	if _, err := f.sim.StartChurn(ChurnSpec{Users: 3, Rate: 1, States: states[:1]}); err == nil {
+		t.Error("a churn between one state started")
+	}
+	c, err := f.sim.StartChurn(ChurnSpec{TenantID: ten.ID.String(), Users: 3, Rate: 500, States: states})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "20 changes notified", func() bool { return len(f.sim.NotificationJournal().Entries) >= 20 })
+	f.sim.StopChurn(c.ID)
+	for _, e := range f.sim.NotificationJournal().Entries {
+		if e.Availability != "Away" && e.Availability != "DoNotDisturb" {
+			t.Fatalf("churned to %s/%s, not one of the states given", e.Availability, e.Activity)
+		}
+	}
+}
