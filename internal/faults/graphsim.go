@@ -56,6 +56,18 @@ func startGraph(ctx context.Context, bin, dir string, seed graphsim.Seed, retry 
 	return g, nil
 }
 
+// StartGraph is startGraph for other harnesses (the load run): graphsim
+// from bin, seeded with seed, its journal on, retries after retry.
+func StartGraph(ctx context.Context, bin, dir string, seed graphsim.Seed, retry time.Duration) (*Graph, error) {
+	return startGraph(ctx, bin, dir, seed, retry)
+}
+
+// Control calls graphsim's control API; out, when not nil, receives the
+// JSON answer.
+func (g *Graph) Control(ctx context.Context, method, path string, body, out any) error {
+	return g.control(ctx, method, path, body, out)
+}
+
 // control calls graphsim's control API; out, when not nil, receives the
 // JSON answer.
 func (g *Graph) control(ctx context.Context, method, path string, body, out any) error {

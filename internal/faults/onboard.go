@@ -73,6 +73,12 @@ func (w *World) onboard(ctx context.Context) error {
 	return nil
 }
 
+// SealKey is the seal key the suite gives every product process.
+const SealKey = sealKey
+
+// SealRing is the ring of SealKey, for a harness's own store.
+func SealRing() *seal.Ring { return sealRing() }
+
 // sealRing is the ring of sealKey.
 func sealRing() *seal.Ring {
 	keys, err := seal.ParseKeys(sealKey)

@@ -26,8 +26,9 @@ import (
 // suite's own reads (onboarding, the ledger) go to its socket directly,
 // so a cut does not blind them.
 type Postgres struct {
-	dir string
-	srv *pgembed.Server
+	dir  string
+	srv  *pgembed.Server
+	opts PostgresOptions
 
 	mu      sync.Mutex
 	proxies map[string]*Proxy
@@ -43,6 +44,22 @@ const Database = "presencebridge"
 // server's SIGKILL, as in production (fsync is off, which only an
 // operating-system crash would notice).
 func StartPostgres(ctx context.Context) (*Postgres, error) {
+	return StartPostgresWith(ctx, PostgresOptions{})
+}
+
+// PostgresOptions change the server StartPostgres runs.
+type PostgresOptions struct {
+	// Fsync makes the server durable against an operating-system crash
+	// too (fsync and full-page writes on), as production runs: a load
+	// run measures commits at their real cost. The suite's scenarios run
+	// without, their crashes being the server's, not the machine's.
+	Fsync bool
+	// Settings are further server settings (name → value).
+	Settings map[string]string
+}
+
+// StartPostgresWith is StartPostgres with opts.
+func StartPostgresWith(ctx context.Context, opts PostgresOptions) (*Postgres, error) {
 	templateOnce.Do(func() { templateDir, templateErr = makeTemplate(ctx) })
 	if templateErr != nil {
 		return nil, templateErr
@@ -51,7 +68,7 @@ func StartPostgres(ctx context.Context) (*Postgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	pg := &Postgres{dir: dir, proxies: map[string]*Proxy{}}
+	pg := &Postgres{dir: dir, proxies: map[string]*Proxy{}, opts: opts}
 	if out, err := exec.CommandContext(ctx, "cp", "-a", filepath.Join(templateDir, "data"), filepath.Join(dir, "data")).CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("copy the template cluster: %v: %s", err, out)
@@ -106,8 +123,15 @@ func makeTemplate(ctx context.Context) (string, error) {
 }
 
 func (pg *Postgres) start(ctx context.Context) error {
+	settings := map[string]string{"fsync": "off", "full_page_writes": "off"}
+	if pg.opts.Fsync {
+		settings = map[string]string{}
+	}
+	for k, v := range pg.opts.Settings {
+		settings[k] = v
+	}
 	srv, err := pgembed.Start(ctx, pgembed.Options{DataDir: filepath.Join(pg.dir, "data"), Durable: true, MaxConnections: 200,
-		Settings: map[string]string{"fsync": "off", "full_page_writes": "off"}})
+		Settings: settings})
 	if err != nil {
 		return fmt.Errorf("start PostgreSQL: %w", err)
 	}
@@ -234,6 +258,10 @@ func (pg *Postgres) Immediate() error {
 	pg.srv.Stop()
 	return nil
 }
+
+// Pid is the server's (postmaster's) process id; its backends are its
+// children, in its process group.
+func (pg *Postgres) Pid() (int, error) { return pg.postmasterPid() }
 
 // postmasterPid reads the server's pid from postmaster.pid, its first line.
 func (pg *Postgres) postmasterPid() (int, error) {

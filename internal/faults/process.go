@@ -66,6 +66,17 @@ func start(name, bin string, env []string, args ...string) (*Process, error) {
 	return p, nil
 }
 
+// StartProcess is start for other harnesses (the load run): bin as name,
+// with a clean PB_* environment plus env.
+func StartProcess(name, bin string, env []string, args ...string) (*Process, error) {
+	return start(name, bin, env, args...)
+}
+
+// WaitReady polls url until it answers 200, for at most within.
+func WaitReady(ctx context.Context, url string, within time.Duration) error {
+	return waitReady(ctx, url, within)
+}
+
 func (p *Process) watch(r io.Reader, stdout bool) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)

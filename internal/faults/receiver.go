@@ -28,6 +28,9 @@ type Receiver struct {
 
 	mu      sync.Mutex
 	secret  string
+	secrets map[string]string // by request path: one endpoint per tenant
+	observe func(Arrival)     // when set, arrivals go to it and are not kept
+	n       int               // arrivals so far
 	answer  func(Arrival) Answer
 	got     []Arrival
 	arrived chan struct{}
@@ -76,6 +79,27 @@ func (r *Receiver) SetSecret(secret string) {
 	r.secret = secret
 }
 
+// SetSecretFor is the signing secret of the endpoint at path (a tenant's
+// own: URL's path plus a suffix of its own), where many tenants' webhooks
+// arrive at one receiver.
+func (r *Receiver) SetSecretFor(path, secret string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.secrets == nil {
+		r.secrets = map[string]string{}
+	}
+	r.secrets[path] = secret
+}
+
+// Observe hands every arrival from now on to fn (outside the receiver's
+// lock, before the answer) instead of keeping it: a load run of millions
+// of webhooks keeps what it measures, not every request. nil: keep them.
+func (r *Receiver) Observe(fn func(Arrival)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.observe = fn
+}
+
 // SetAnswer decides the answers from now on; nil: 204 at once.
 func (r *Receiver) SetAnswer(fn func(Arrival) Answer) {
 	r.mu.Lock()
@@ -88,14 +112,26 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	var ev presence.Event
 	json.Unmarshal(body, &ev)
 	r.mu.Lock()
-	a := Arrival{N: len(r.got), At: time.Now(), WebhookID: req.Header.Get("webhook-id"), User: ev.Data.User.ObjectID,
+	a := Arrival{N: r.n, At: time.Now(), WebhookID: req.Header.Get("webhook-id"), User: ev.Data.User.ObjectID,
 		Sequence: ev.Data.Sequence, State: ev.Data.State, Activity: ev.Data.Activity, Source: ev.Data.Source, Supersedes: ev.Data.Supersedes}
-	if wh, err := standardwebhooks.NewWebhook(r.secret); err == nil {
+	r.n++
+	secret, ok := r.secrets[req.URL.Path]
+	if !ok {
+		secret = r.secret
+	}
+	if wh, err := standardwebhooks.NewWebhook(secret); err == nil {
 		a.Verified = wh.Verify(body, req.Header) == nil
 	}
-	r.got = append(r.got, a)
+	kept, observe := -1, r.observe
+	if observe == nil {
+		kept = len(r.got)
+		r.got = append(r.got, a)
+	}
 	answer := r.answer
 	r.mu.Unlock()
+	if observe != nil {
+		observe(a)
+	}
 	select {
 	case r.arrived <- struct{}{}:
 	default:
@@ -115,9 +151,11 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Retry-After", ans.RetryAfter)
 	}
 	w.WriteHeader(ans.Status)
-	r.mu.Lock()
-	r.got[a.N].Status = ans.Status
-	r.mu.Unlock()
+	if kept >= 0 {
+		r.mu.Lock()
+		r.got[kept].Status = ans.Status
+		r.mu.Unlock()
+	}
 }
 
 // Arrivals copies what arrived so far.

@@ -1,0 +1,167 @@
+package loadbench
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/<pid>/stat's CPU
+// times: 100 on every Linux architecture Go supports (sysconf(_SC_CLK_TCK)
+// would need cgo to ask).
+const clockTicks = 100
+
+// ProcCPU is a process's CPU time so far: its own (user and system), and
+// that of its children it waited for (PostgreSQL's postmaster reaps its
+// backends: their time moves to it when they exit).
+type ProcCPU struct {
+	Own, Children time.Duration
+}
+
+// ReadCPU reads /proc/<pid>/stat.
+func ReadCPU(pid int) (ProcCPU, error) {
+	f, err := statFields(pid)
+	if err != nil {
+		return ProcCPU{}, err
+	}
+	// Fields after the command: state(3) ppid pgrp session tty tpgid flags
+	// minflt cminflt majflt cmajflt utime(14) stime cutime cstime(17).
+	tick := func(i int) time.Duration {
+		n, _ := strconv.ParseInt(f[i-3], 10, 64)
+		return time.Duration(n) * time.Second / clockTicks
+	}
+	return ProcCPU{Own: tick(14) + tick(15), Children: tick(16) + tick(17)}, nil
+}
+
+// statFields are /proc/<pid>/stat's fields after the command (which may
+// hold spaces and parentheses): f[0] is field 3, the state.
+func statFields(pid int) ([]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("/proc/%d/stat: no command in %q", pid, s)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 15 {
+		return nil, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	return f, nil
+}
+
+// Group lists the processes of process group pgid (PostgreSQL's server and
+// its backends).
+func Group(pgid int) []int {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	var out []int
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(filepath.Base(d))
+		if err != nil {
+			continue
+		}
+		if f, err := statFields(pid); err == nil && f[2] == strconv.Itoa(pgid) {
+			out = append(out, pid)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// GroupCPU is the CPU a process group has used so far: every live member's
+// own time and the leader's reaped children (exited backends). Backends
+// that exited between two readings and were reaped count in the second
+// only through the leader: exact for a server whose backends are its
+// children, as PostgreSQL's are.
+func GroupCPU(pgid int) time.Duration {
+	var total time.Duration
+	for _, pid := range Group(pgid) {
+		c, err := ReadCPU(pid)
+		if err != nil {
+			continue // exited meanwhile
+		}
+		total += c.Own
+		if pid == pgid {
+			total += c.Children
+		}
+	}
+	return total
+}
+
+// Memory is a process's resident set: now and its peak (VmHWM).
+type Memory struct {
+	RSS, Peak int64 // bytes
+}
+
+// ReadMemory reads /proc/<pid>/status.
+func ReadMemory(pid int) (Memory, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return Memory{}, err
+	}
+	defer f.Close()
+	var m Memory
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(v)
+		if len(fields) == 0 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(fields[0], 10, 64)
+		switch k {
+		case "VmRSS":
+			m.RSS = kb << 10
+		case "VmHWM":
+			m.Peak = kb << 10
+		}
+	}
+	return m, sc.Err()
+}
+
+// Machine describes the host for the report: CPU model, cores, memory.
+func Machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				mem = fmt.Sprintf(", %.0f GiB RAM", float64(kb)/(1<<20))
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d cores%s", model, runtime.NumCPU(), mem)
+}
+
+// LoadAverage is /proc/loadavg's three averages.
+func LoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ")
+}
