@@ -43,6 +43,8 @@ func (n New) Check(now time.Time) error {
 		return &Invalid{"name", "Name the key after what uses it, such as \"contact center production\"."}
 	case len(n.Name) > MaxName:
 		return &Invalid{"name", fmt.Sprintf("Use at most %d characters.", MaxName)}
+	case !store.Storable(n.Name):
+		return &Invalid{"name", store.NotText}
 	case len(n.Scopes) == 0:
 		return &Invalid{"scopes", "Choose at least one thing the key may do."}
 	case n.ExpiresAt != nil && !n.ExpiresAt.After(now):

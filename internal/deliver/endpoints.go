@@ -49,8 +49,14 @@ type Settings struct {
 // Check returns an *Invalid for settings an endpoint cannot have. Loopback
 // URLs pass only when allowLoopback (development and tests).
 func (s Settings) Check(allowLoopback bool) error {
+	if !store.Storable(s.URL) {
+		return &Invalid{Field: "url", Message: store.NotText}
+	}
 	if err := CheckURL(s.URL, allowLoopback); err != nil {
 		return &Invalid{Field: "url", Message: err.Error()}
+	}
+	if !store.Storable(s.Description) {
+		return &Invalid{Field: "description", Message: store.NotText}
 	}
 	if len(s.Description) > MaxDescription {
 		return &Invalid{Field: "description", Message: fmt.Sprintf("Use at most %d characters.", MaxDescription)}

@@ -38,13 +38,10 @@ func (w *World) onboard(ctx context.Context) error {
 		return err
 	}
 	defer pool.Close()
-	idc, err := identity.New(identity.Options{LoginURL: w.Graph.URL})
+	svc, err := w.onboarding(st, sealRing())
 	if err != nil {
 		return err
 	}
-	app := w.Graph.Seed.App
-	svc := onboarding.New(st, idc, links.New(sealRing(), nil), onboarding.Config{
-		App: identity.App{ClientID: app.ClientID, ClientSecret: app.ClientSecret}, BaseURL: w.BaseURL, AllowLoopbackWebhooks: true})
 	_, link, err := svc.CreateInvite(ctx, "Contoso", actor, 0)
 	if err != nil {
 		return err
@@ -78,6 +75,18 @@ const SealKey = sealKey
 
 // SealRing is the ring of SealKey, for a harness's own store.
 func SealRing() *seal.Ring { return sealRing() }
+
+// onboarding is the onboarding service the pages call, over st, making
+// links with ring (st's), at graphsim's identity platform.
+func (w *World) onboarding(st *store.Store, ring *seal.Ring) (*onboarding.Service, error) {
+	idc, err := identity.New(identity.Options{LoginURL: w.Graph.URL})
+	if err != nil {
+		return nil, err
+	}
+	app := w.Graph.Seed.App
+	return onboarding.New(st, idc, links.New(ring, nil), onboarding.Config{
+		App: identity.App{ClientID: app.ClientID, ClientSecret: app.ClientSecret}, BaseURL: w.BaseURL, AllowLoopbackWebhooks: true}), nil
+}
 
 // sealRing is the ring of sealKey.
 func sealRing() *seal.Ring {

@@ -7,7 +7,8 @@ import (
 	"io"
 	"strings"
 	"unicode"
-	"unicode/utf8"
+
+	"presencebridge/internal/store"
 )
 
 // Entry is a user to monitor as an admin gives it: a UPN or mail address,
@@ -128,12 +129,12 @@ func checkAddress(s string) string {
 	return ""
 }
 
-// storable says whether s is text PostgreSQL stores (valid UTF-8, no NUL)
-// and a page shows as it is: no control characters either. A file or a
-// JSON body ("\u0000") can hold anything, and refusing it here names the
-// line; the database would refuse the whole import with a 5xx.
+// storable says whether s is text PostgreSQL stores (store.Storable) and
+// a page shows as it is: no control characters either. A file or a JSON
+// body ("\u0000") can hold anything, and refusing it here names the line;
+// the database would refuse the whole import with a 5xx.
 func storable(s string) bool {
-	return utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0
+	return store.Storable(s) && strings.IndexFunc(s, unicode.IsControl) < 0
 }
 
 // Column names accepted in a CSV header, compared without case, spaces,

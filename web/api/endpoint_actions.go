@@ -65,7 +65,7 @@ func (d Deps) registerEndpointActions(api huma.API) {
 	op := operation("enable-endpoint", http.MethodPost, "/endpoints/{id}/enable", "Enable a disabled endpoint", store.ScopeAdmin, "Endpoints")
 	op.DefaultStatus = http.StatusNoContent
 	op.Errors = append(op.Errors, http.StatusNotFound)
-	huma.Register(api, op, func(ctx context.Context, in *idParam) (*struct{}, error) {
+	register(api, op, func(ctx context.Context, in *idParam) (*struct{}, error) {
 		k := keyOf(ctx)
 		id, ok := in.parse()
 		if !ok {
@@ -83,7 +83,7 @@ func (d Deps) registerEndpointActions(api huma.API) {
 		"already received is kept back."
 	op.DefaultStatus = http.StatusAccepted
 	op.Errors = append(op.Errors, http.StatusNotFound, http.StatusConflict)
-	huma.Register(api, op, func(ctx context.Context, in *replayInput) (*replayed, error) {
+	register(api, op, func(ctx context.Context, in *replayInput) (*replayed, error) {
 		k := keyOf(ctx)
 		id, ok := in.parse()
 		if !ok {
@@ -105,7 +105,7 @@ func (d Deps) registerEndpointActions(api huma.API) {
 	op = operation("retry-endpoint", http.MethodPost, "/endpoints/{id}/retry", "Make every pending delivery due now", store.ScopeAdmin, "Endpoints")
 	op.DefaultStatus = http.StatusAccepted
 	op.Errors = append(op.Errors, http.StatusNotFound, http.StatusConflict)
-	huma.Register(api, op, func(ctx context.Context, in *idParam) (*retried, error) {
+	register(api, op, func(ctx context.Context, in *idParam) (*retried, error) {
 		k := keyOf(ctx)
 		id, ok := in.parse()
 		if !ok {
@@ -125,7 +125,7 @@ func (d Deps) registerEndpointActions(api huma.API) {
 		"each webhook carries two signatures until then and a receiver can switch secrets without refusing one. A secret " +
 		"still in an earlier rotation's overlap stops at once. The answer holds the new secret, once."
 	op.Errors = append(op.Errors, http.StatusNotFound)
-	huma.Register(api, op, func(ctx context.Context, in *rotateInput) (*rotatedSecret, error) {
+	register(api, op, func(ctx context.Context, in *rotateInput) (*rotatedSecret, error) {
 		id, ok := in.parse()
 		if !ok {
 			return nil, errNoEndpoint()
@@ -143,7 +143,7 @@ func (d Deps) registerEndpointActions(api huma.API) {
 		"whether or not it is enabled, and answers how the endpoint took it. It is no presence event: it is not stored, " +
 		"retried or on the event stream."
 	op.Errors = append(op.Errors, http.StatusNotFound)
-	huma.Register(api, op, func(ctx context.Context, in *idParam) (*testedEndpoint, error) {
+	register(api, op, func(ctx context.Context, in *idParam) (*testedEndpoint, error) {
 		k := keyOf(ctx)
 		id, ok := in.parse()
 		if !ok {

@@ -43,7 +43,7 @@ func (d Deps) registerEndpointDeliveries(api huma.API) {
 	op := operation("list-endpoint-deliveries", http.MethodGet, "/endpoints/{id}/deliveries", "List an endpoint's deliveries", store.ScopeAdmin, "Endpoints")
 	op.Description = "Newest event first, with the attempts made and what the endpoint answered last."
 	op.Errors = append(op.Errors, http.StatusNotFound, http.StatusUnprocessableEntity)
-	huma.Register(api, op, func(ctx context.Context, in *deliveriesInput) (*deliveryList, error) {
+	register(api, op, func(ctx context.Context, in *deliveriesInput) (*deliveryList, error) {
 		tenant := keyOf(ctx).TenantID
 		id, ok := in.parse()
 		if !ok {

@@ -94,7 +94,7 @@ type deleteEndpointInput struct {
 }
 
 func (d Deps) registerEndpoints(api huma.API) {
-	huma.Register(api, operation("list-endpoints", http.MethodGet, "/endpoints", "List webhook endpoints", store.ScopeAdmin, "Endpoints"),
+	register(api, operation("list-endpoints", http.MethodGet, "/endpoints", "List webhook endpoints", store.ScopeAdmin, "Endpoints"),
 		func(ctx context.Context, _ *struct{}) (*endpointList, error) {
 			tenant := keyOf(ctx).TenantID
 			eps, err := d.Store.Endpoints(ctx, tenant)
@@ -115,7 +115,7 @@ func (d Deps) registerEndpoints(api huma.API) {
 	op := operation("create-endpoint", http.MethodPost, "/endpoints", "Create a webhook endpoint", store.ScopeAdmin, "Endpoints")
 	op.DefaultStatus = http.StatusCreated
 	op.Description = "Events published from now on are delivered to it. The answer holds its signing secret, once."
-	huma.Register(api, op, func(ctx context.Context, in *createEndpointInput) (*createdEndpoint, error) {
+	register(api, op, func(ctx context.Context, in *createEndpointInput) (*createdEndpoint, error) {
 		k := keyOf(ctx)
 		e, secret, err := deliver.AddEndpoint(ctx, d.Store, k.TenantID, deliver.Settings{URL: in.Body.URL, Description: in.Body.Description},
 			actor(k), d.AllowLoopbackWebhooks)
@@ -128,7 +128,7 @@ func (d Deps) registerEndpoints(api huma.API) {
 
 	op = operation("get-endpoint", http.MethodGet, "/endpoints/{id}", "Get a webhook endpoint", store.ScopeAdmin, "Endpoints")
 	op.Errors = append(op.Errors, http.StatusNotFound)
-	huma.Register(api, op, func(ctx context.Context, in *idParam) (*endpointOutput, error) {
+	register(api, op, func(ctx context.Context, in *idParam) (*endpointOutput, error) {
 		id, ok := in.parse()
 		if !ok {
 			return nil, errNoEndpoint()
@@ -148,7 +148,7 @@ func (d Deps) registerEndpoints(api huma.API) {
 	op.RequestBody = &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
 		"application/merge-patch+json": {Schema: &huma.Schema{Type: "object", Description: "A merge patch of {\"url\", \"description\", \"enabled\"}."}},
 	}}
-	huma.Register(api, op, func(ctx context.Context, in *endpointPatchInput) (*endpointOutput, error) {
+	register(api, op, func(ctx context.Context, in *endpointPatchInput) (*endpointOutput, error) {
 		id, ok := in.parse()
 		if !ok {
 			return nil, errNoEndpoint()
@@ -161,7 +161,7 @@ func (d Deps) registerEndpoints(api huma.API) {
 	op.Description = "The endpoint, its signing secrets and its deliveries are deleted: pending deliveries are never sent (one " +
 		"already on its way may still arrive) and its delivery history is gone. The events stay on the event stream."
 	op.Errors = append(op.Errors, http.StatusNotFound, http.StatusPreconditionFailed)
-	huma.Register(api, op, func(ctx context.Context, in *deleteEndpointInput) (*struct{}, error) {
+	register(api, op, func(ctx context.Context, in *deleteEndpointInput) (*struct{}, error) {
 		id, ok := in.parse()
 		if !ok {
 			return nil, errNoEndpoint()

@@ -43,7 +43,7 @@ func (d Deps) registerEvents(api huma.API) {
 		Description: "The stream: text/event-stream, open until the client leaves.",
 		Content:     map[string]*huma.MediaType{"text/event-stream": {Schema: &huma.Schema{Type: "string"}}},
 	}}
-	huma.Register(api, op, func(ctx context.Context, in *eventsInput) (*huma.StreamResponse, error) {
+	register(api, op, func(ctx context.Context, in *eventsInput) (*huma.StreamResponse, error) {
 		tenant := keyOf(ctx).TenantID
 		newest, err := d.Store.StreamPosition(ctx, tenant)
 		if err != nil {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humachi"
+
+	"presencebridge/internal/store"
 )
 
 // Idempotency-Key, as Stripe and the IETF draft (draft-ietf-httpapi-
@@ -46,6 +48,17 @@ func (d Deps) idempotent(api huma.API) func(huma.Context, func(huma.Context)) {
 		}
 		if len(key) > maxIdempotencyKey {
 			huma.WriteErr(api, ctx, http.StatusBadRequest, "Idempotency-Key is longer than "+strconv.Itoa(maxIdempotencyKey)+" characters.")
+			return
+		}
+		if !store.Storable(key) {
+			huma.WriteErr(api, ctx, http.StatusBadRequest, idempotencyHeader+": "+store.NotText,
+				&huma.ErrorDetail{Location: "header." + idempotencyHeader, Message: store.NotText})
+			return
+		}
+		if !store.Storable(ctx.URL().Path) {
+			// Nothing to remember: the operation refuses such a path
+			// itself (register), and the key's row could not hold it.
+			next(ctx)
 			return
 		}
 		r, _ := humachi.Unwrap(ctx)

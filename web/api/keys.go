@@ -63,7 +63,7 @@ type createdKey struct {
 }
 
 func (d Deps) registerKeys(api huma.API) {
-	huma.Register(api, operation("list-api-keys", http.MethodGet, "/api-keys", "List API keys", store.ScopeAdmin, "API keys"),
+	register(api, operation("list-api-keys", http.MethodGet, "/api-keys", "List API keys", store.ScopeAdmin, "API keys"),
 		func(ctx context.Context, _ *struct{}) (*keyList, error) {
 			k := keyOf(ctx)
 			keys, err := d.Store.APIKeys(ctx, k.TenantID)
@@ -81,7 +81,7 @@ func (d Deps) registerKeys(api huma.API) {
 	op := operation("create-api-key", http.MethodPost, "/api-keys", "Create an API key", store.ScopeAdmin, "API keys")
 	op.DefaultStatus = http.StatusCreated
 	op.Description = "The answer holds the secret key, once. A key may hold any scopes; `admin` holds them all."
-	huma.Register(api, op, func(ctx context.Context, in *createKeyInput) (*createdKey, error) {
+	register(api, op, func(ctx context.Context, in *createKeyInput) (*createdKey, error) {
 		caller := keyOf(ctx)
 		secret, k, err := apikeys.Create(ctx, d.Store, caller.TenantID,
 			apikeys.New{Name: in.Body.Name, Scopes: in.Body.Scopes, ExpiresAt: in.Body.ExpiresAt}, actor(caller))
@@ -100,7 +100,7 @@ func (d Deps) registerKeys(api huma.API) {
 
 	op = operation("get-api-key", http.MethodGet, "/api-keys/{id}", "Get an API key", store.ScopeAdmin, "API keys")
 	op.Errors = append(op.Errors, http.StatusNotFound)
-	huma.Register(api, op, func(ctx context.Context, in *idParam) (*keyOutput, error) {
+	register(api, op, func(ctx context.Context, in *idParam) (*keyOutput, error) {
 		id, ok := in.parse()
 		if !ok {
 			return nil, errNoKey()
@@ -118,7 +118,7 @@ func (d Deps) registerKeys(api huma.API) {
 	op = operation("revoke-api-key", http.MethodDelete, "/api-keys/{id}", "Revoke an API key", store.ScopeAdmin, "API keys")
 	op.Description = "The key stops working at once, for good. Revoking a revoked key changes nothing. The answer is the key as it now is."
 	op.Errors = append(op.Errors, http.StatusNotFound)
-	huma.Register(api, op, func(ctx context.Context, in *idParam) (*keyOutput, error) {
+	register(api, op, func(ctx context.Context, in *idParam) (*keyOutput, error) {
 		caller := keyOf(ctx)
 		id, ok := in.parse()
 		if !ok {

@@ -45,7 +45,7 @@ type monitorLink struct {
 }
 
 func (s resources) registerMonitors(api huma.API) {
-	huma.Register(api, operation("list-monitors", http.MethodGet, "/monitors", "List presence monitors", store.ScopePresenceRead, "Monitors"),
+	register(api, operation("list-monitors", http.MethodGet, "/monitors", "List presence monitors", store.ScopePresenceRead, "Monitors"),
 		func(ctx context.Context, _ *struct{}) (*monitorList, error) {
 			ms, err := s.monitors(ctx, keyOf(ctx).TenantID)
 			if err != nil {
@@ -59,7 +59,7 @@ func (s resources) registerMonitors(api huma.API) {
 	op.Description = "A \"Copy URL\" link, valid 72 hours, that signs the monitor in for whoever opens it with the monitor's credentials " +
 		"(no administrator session needed). A new link withdraws the monitor's earlier ones, as Copy URL in the portal does: " +
 		"one link works at a time, for one sign-in. Each link is recorded in the audit log, never the link itself."
-	huma.Register(api, op, func(ctx context.Context, in *idParam) (*monitorLink, error) {
+	register(api, op, func(ctx context.Context, in *idParam) (*monitorLink, error) {
 		return s.monitorLink(ctx, in)
 	})
 }

@@ -92,7 +92,7 @@ type batchOutput struct {
 func (s resources) registerPresence(api huma.API) {
 	op := withStatus(operation("get-user-presence", http.MethodGet, "/users/{id}/presence", "Get a user's presence",
 		store.ScopePresenceRead, "Presence"), http.StatusNotFound)
-	huma.Register(api, op, func(ctx context.Context, in *userRef) (*presenceOutput, error) {
+	register(api, op, func(ctx context.Context, in *userRef) (*presenceOutput, error) {
 		p, err := s.Store.FindUserPresence(ctx, keyOf(ctx).TenantID, in.ID)
 		if errors.Is(err, store.ErrUserNotFound) {
 			return nil, errNoUser()
@@ -105,7 +105,7 @@ func (s resources) registerPresence(api huma.API) {
 
 	op = operation("get-presences", http.MethodPost, "/presence:batch", "Get many users' presence", store.ScopePresenceRead, "Presence")
 	op.Description = "A read, sent as POST because 1,000 ids do not fit in a URL; it changes nothing."
-	huma.Register(api, op, func(ctx context.Context, in *batchInput) (*batchOutput, error) {
+	register(api, op, func(ctx context.Context, in *batchInput) (*batchOutput, error) {
 		ids := make([]uuid.UUID, len(in.Body.IDs))
 		for i, id := range in.Body.IDs {
 			ids[i], _ = uuid.Parse(id) // checked as format uuid
@@ -133,7 +133,7 @@ func (s resources) registerPresence(api huma.API) {
 	op.Description = "The tenant's snapshot: every user of the roster with an object id, in object id order, a page at a time. " +
 		"To start from it, connect the event stream first, then read the snapshot: an event whose sequence is not above the user's " +
 		"sequence here is already in it."
-	huma.Register(api, op, func(ctx context.Context, in *snapshotInput) (*presenceList, error) {
+	register(api, op, func(ctx context.Context, in *snapshotInput) (*presenceList, error) {
 		after := uuid.Nil
 		if in.Cursor != "" {
 			b, err := fromCursor(in.Cursor)

@@ -74,7 +74,7 @@ type previewInput struct {
 }
 
 func (d Deps) registerRules(api huma.API) {
-	huma.Register(api, operation("get-mapping-rules", http.MethodGet, "/mapping-rules", "Get the mapping rules", store.ScopeAdmin, "Mapping rules"),
+	register(api, operation("get-mapping-rules", http.MethodGet, "/mapping-rules", "Get the mapping rules", store.ScopeAdmin, "Mapping rules"),
 		func(ctx context.Context, _ *struct{}) (*rulesOutput, error) {
 			rules, err := d.Store.TenantRules(ctx, keyOf(ctx).TenantID)
 			if err != nil {
@@ -86,7 +86,7 @@ func (d Deps) registerRules(api huma.API) {
 	op := operation("put-mapping-rules", http.MethodPut, "/mapping-rules", "Replace the mapping rules", store.ScopeAdmin, "Mapping rules")
 	op.Description = "The body holds the whole rule set; every field is required. Changes apply from the next presence change."
 	op.Errors = append(op.Errors, http.StatusPreconditionFailed)
-	huma.Register(api, op, func(ctx context.Context, in *rulesInput) (*rulesOutput, error) {
+	register(api, op, func(ctx context.Context, in *rulesInput) (*rulesOutput, error) {
 		return d.changeRules(ctx, in.Precondition, func(presence.Rules) (presence.Rules, error) { return in.Body.Rules, nil })
 	})
 
@@ -96,7 +96,7 @@ func (d Deps) registerRules(api huma.API) {
 	op.RequestBody = &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
 		"application/merge-patch+json": {Schema: &huma.Schema{Type: "object", Description: "A merge patch of {\"rules\": {…}}."}},
 	}}
-	huma.Register(api, op, func(ctx context.Context, in *rulesPatchInput) (*rulesOutput, error) {
+	register(api, op, func(ctx context.Context, in *rulesPatchInput) (*rulesOutput, error) {
 		return d.changeRules(ctx, in.Precondition, func(current presence.Rules) (presence.Rules, error) {
 			out, err := mergePatch(rulesDoc{current}, in.RawBody, "rule set")
 			return out.Rules, err
@@ -105,7 +105,7 @@ func (d Deps) registerRules(api huma.API) {
 
 	op = operation("preview-mapping-rules", http.MethodPost, "/mapping-rules/preview", "Preview a rule set", store.ScopeAdmin, "Mapping rules")
 	op.Description = "What a rule set would emit for sample presences, without saving it."
-	huma.Register(api, op, func(ctx context.Context, in *previewInput) (*rulesOutput, error) {
+	register(api, op, func(ctx context.Context, in *previewInput) (*rulesOutput, error) {
 		if err := in.Body.Rules.Validate(); err != nil {
 			return nil, huma.Error422UnprocessableEntity(err.Error())
 		}

@@ -60,7 +60,7 @@ func (s resources) registerSync(api huma.API) {
 		"the event goes out when the window ends (none if talking resumes within it: `talking` is then still current). " +
 		"The operation succeeds once these events are recorded. Poll the operation for the outcome. " +
 		"404: no such user; 409: the user is not resolved yet, or the tenant is not active."
-	huma.Register(api, op, func(ctx context.Context, in *syncInput) (*operationAccepted, error) {
+	register(api, op, func(ctx context.Context, in *syncInput) (*operationAccepted, error) {
 		ref := ""
 		if in.Body != nil {
 			ref = in.Body.UserID
@@ -74,7 +74,7 @@ func (s resources) registerSync(api huma.API) {
 
 	op = withStatus(operation("get-operation", http.MethodGet, "/operations/{id}", "Get an operation", store.ScopePresenceWrite, "Presence"),
 		http.StatusNotFound)
-	huma.Register(api, op, func(ctx context.Context, in *idParam) (*operationOutput, error) {
+	register(api, op, func(ctx context.Context, in *idParam) (*operationOutput, error) {
 		errNoOperation := huma.Error404NotFound("No operation of this tenant has that id.")
 		id, ok := in.parse()
 		if !ok {

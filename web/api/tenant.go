@@ -75,7 +75,7 @@ type alert struct {
 type tenantOutput struct{ Body tenantStatus }
 
 func (s resources) registerTenant(api huma.API) {
-	huma.Register(api, operation("get-tenant", http.MethodGet, "/tenant", "Get the tenant's status", store.ScopePresenceRead, "Tenant"),
+	register(api, operation("get-tenant", http.MethodGet, "/tenant", "Get the tenant's status", store.ScopePresenceRead, "Tenant"),
 		func(ctx context.Context, _ *struct{}) (*tenantOutput, error) {
 			t, err := s.tenantStatus(ctx, keyOf(ctx).TenantID)
 			if err != nil {

@@ -89,13 +89,13 @@ type bulkOutput struct {
 }
 
 func (s resources) registerUsers(api huma.API) {
-	huma.Register(api, operation("list-users", http.MethodGet, "/users", "List users", store.ScopePresenceRead, "Users"),
+	register(api, operation("list-users", http.MethodGet, "/users", "List users", store.ScopePresenceRead, "Users"),
 		func(ctx context.Context, in *listUsersInput) (*userList, error) {
 			return s.listUsers(ctx, in)
 		})
 
 	op := withStatus(operation("get-user", http.MethodGet, "/users/{id}", "Get a user", store.ScopePresenceRead, "Users"), http.StatusNotFound)
-	huma.Register(api, op, func(ctx context.Context, in *userRef) (*userOutput, error) {
+	register(api, op, func(ctx context.Context, in *userRef) (*userOutput, error) {
 		u, err := s.Store.FindDirectoryUser(ctx, keyOf(ctx).TenantID, in.ID)
 		if errors.Is(err, store.ErrUserNotFound) {
 			return nil, errNoUser()
@@ -114,14 +114,14 @@ func (s resources) registerUsers(api huma.API) {
 		"users the body does not name stay. All or nothing: with any bad entry nothing changes, and the 422 names every bad entry. " +
 		"A tenant whose roster follows an Entra group answers 409."
 	op.MaxBodyBytes = maxBulkBytes
-	huma.Register(api, op, func(ctx context.Context, in *bulkInput) (*bulkOutput, error) {
+	register(api, op, func(ctx context.Context, in *bulkInput) (*bulkOutput, error) {
 		return s.upsertUsers(ctx, in)
 	})
 
 	op = withStatus(operation("delete-user", http.MethodDelete, "/users/{id}", "Remove a user", store.ScopeUsersWrite, "Users"), http.StatusNotFound)
 	op.Description = "Takes the user off the roster: their presence is no longer monitored. A tenant whose roster follows an Entra group answers 409."
 	op.DefaultStatus = http.StatusNoContent
-	huma.Register(api, op, func(ctx context.Context, in *userRef) (*struct{}, error) {
+	register(api, op, func(ctx context.Context, in *userRef) (*struct{}, error) {
 		return nil, s.deleteUser(ctx, in.ID)
 	})
 }
@@ -137,7 +137,9 @@ func (s resources) listUsers(ctx context.Context, in *listUsersInput) (*userList
 		if err != nil {
 			return nil, err
 		}
-		f.After = string(after)
+		if f.After = string(after); !store.Storable(f.After) {
+			return nil, badCursor(in.Cursor) // no page gave it: a page's cursor is a stored UPN
+		}
 	}
 	us, err := s.Store.DirectoryUsersPage(ctx, keyOf(ctx).TenantID, f)
 	if err != nil {

@@ -36,7 +36,7 @@ type rosterSourceInput struct {
 }
 
 func (s resources) registerRosterSource(api huma.API) {
-	huma.Register(api, operation("get-users-source", http.MethodGet, "/users/source", "Get the roster's source", store.ScopePresenceRead, "Users"),
+	register(api, operation("get-users-source", http.MethodGet, "/users/source", "Get the roster's source", store.ScopePresenceRead, "Users"),
 		func(ctx context.Context, _ *struct{}) (*rosterSourceOutput, error) {
 			src, err := s.Store.TenantRosterSource(ctx, keyOf(ctx).TenantID)
 			if err != nil {
@@ -48,7 +48,7 @@ func (s resources) registerRosterSource(api huma.API) {
 	op := operation("put-users-source", http.MethodPut, "/users/source", "Choose the roster's source", store.ScopeUsersWrite, "Users")
 	op.Description = "A group makes its members the roster: the engine's next pass reads the group and replaces every user " +
 		"(choosing the group already followed changes nothing). A list keeps the users there and lets the API add and remove them."
-	huma.Register(api, op, func(ctx context.Context, in *rosterSourceInput) (*rosterSourceOutput, error) {
+	register(api, op, func(ctx context.Context, in *rosterSourceInput) (*rosterSourceOutput, error) {
 		return s.putRosterSource(ctx, in.Body.Kind, in.Body.GroupID)
 	})
 }

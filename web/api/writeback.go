@@ -101,27 +101,27 @@ func (s resources) registerWrites(api huma.API) {
 		}
 		return op
 	}
-	huma.Register(api, write("set-user-presence", http.MethodPut, "/users/{id}/presence", "Show a presence in Teams",
+	register(api, write("set-user-presence", http.MethodPut, "/users/{id}/presence", "Show a presence in Teams",
 		"A presence session of our app (setPresence), e.g. Busy/InACall while the user is on a call on the platform."),
 		func(ctx context.Context, in *presenceSetInput) (*writeOutcome, error) {
 			return s.write(ctx, in.ID, "presence.set", in.request(writeback.KindSetPresence))
 		})
-	huma.Register(api, write("clear-user-presence", http.MethodDelete, "/users/{id}/presence", "Clear our presence in Teams",
+	register(api, write("clear-user-presence", http.MethodDelete, "/users/{id}/presence", "Clear our presence in Teams",
 		"Ends our app's presence session (clearPresence): Teams shows the user's own state again."),
 		func(ctx context.Context, in *userRef) (*writeOutcome, error) {
 			return s.write(ctx, in.ID, "presence.cleared", writeback.Request{Kind: writeback.KindClearPresence})
 		})
-	huma.Register(api, write("set-user-preferred-presence", http.MethodPut, "/users/{id}/preferred-presence", "Set a user's preferred presence",
+	register(api, write("set-user-preferred-presence", http.MethodPut, "/users/{id}/preferred-presence", "Set a user's preferred presence",
 		"The state the user would choose in Teams (setUserPreferredPresence); it overrides sessions."),
 		func(ctx context.Context, in *presenceSetInput) (*writeOutcome, error) {
 			return s.write(ctx, in.ID, "preferred_presence.set", in.request(writeback.KindSetPreferred))
 		})
-	huma.Register(api, write("clear-user-preferred-presence", http.MethodDelete, "/users/{id}/preferred-presence", "Clear a user's preferred presence",
+	register(api, write("clear-user-preferred-presence", http.MethodDelete, "/users/{id}/preferred-presence", "Clear a user's preferred presence",
 		"clearUserPreferredPresence."),
 		func(ctx context.Context, in *userRef) (*writeOutcome, error) {
 			return s.write(ctx, in.ID, "preferred_presence.cleared", writeback.Request{Kind: writeback.KindClearPreferred})
 		})
-	huma.Register(api, write("set-user-status-message", http.MethodPut, "/users/{id}/status-message", "Set a user's status message",
+	register(api, write("set-user-status-message", http.MethodPut, "/users/{id}/status-message", "Set a user's status message",
 		"setStatusMessage; an empty message clears it."),
 		func(ctx context.Context, in *statusMessageInput) (*writeOutcome, error) {
 			r := writeback.Request{Kind: writeback.KindStatusMessage, Message: in.Body.Message}
