@@ -111,6 +111,7 @@ func (h *handler) routes(r chi.Router) {
 		h.staffRoutes(r)
 		h.tenantRoutes(r)
 		r.Route("/invitations", h.invitationRoutes)
+		r.Route("/activity", func(r chi.Router) { r.Get("/", h.activity) })
 		r.Route("/alerts", func(r chi.Router) { r.Get("/", h.alerts) })
 		r.Route("/audit", func(r chi.Router) { r.Get("/", h.auditTrail) })
 	})

@@ -49,6 +49,14 @@ func (p *Portal) AuthorizeMonitor(t testing.TB, acct graphsim.SeedUser) store.Mo
 // of the test's as the notification URL.
 func (p *Portal) EnginePass(t testing.TB) engine.Report {
 	t.Helper()
+	return p.EnginePassNotifying(t, testkit.NewNotificationReceiver(t).URL)
+}
+
+// EnginePassNotifying is EnginePass whose subscriptions send Graph's
+// notifications, lifecycle ones too, to notifyURL: a test's own receiver
+// and processor, for figures the processor records.
+func (p *Portal) EnginePassNotifying(t testing.TB, notifyURL string) engine.Report {
+	t.Helper()
 	idc, err := identity.New(identity.Options{LoginURL: p.SimURL})
 	if err != nil {
 		t.Fatal(err)
@@ -59,8 +67,7 @@ func (p *Portal) EnginePass(t testing.TB) engine.Report {
 		NewClient: func(token func(context.Context) (string, error)) (engine.Client, error) {
 			return graph.New(graph.Options{BaseURL: p.SimURL + "/v1.0", Token: token})
 		}})
-	rx := testkit.NewNotificationReceiver(t)
-	eng := engine.New(p.Store, certs.New(p.Store, nil), rx.URL, rx.URL, nil)
+	eng := engine.New(p.Store, certs.New(p.Store, nil), notifyURL, notifyURL, nil)
 	rec := engine.NewReconciler(p.Store, eng, clients, graphapi.MaxPresenceIDs, nil)
 	runner := engine.NewRunner(p.Store, rec, vault, engine.RunnerOptions{Roster: roster.New(p.Store), Directory: clients.Directory})
 	rep, ran, err := runner.Tenant(t.Context(), p.Tenant.ID)
