@@ -3,7 +3,6 @@ package graphhook
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -27,8 +26,20 @@ const (
 // sorted is a POST's items after the door: what to commit, by kind, and
 // what was refused.
 type sorted struct {
-	change, lifecycle []json.RawMessage
+	change, lifecycle [][]byte // the items as sent
 	rejected          rejections
+}
+
+// size is the bytes of kind's items as sent.
+func (s *sorted) size(kind string) int {
+	items, n := s.change, 0
+	if kind == "lifecycle" {
+		items = s.lifecycle
+	}
+	for _, raw := range items {
+		n += len(raw)
+	}
+	return n
 }
 
 // checkedItem is one item of a POST on its way through the door.
@@ -50,13 +61,14 @@ type checkedItem struct {
 // the cut, a 5xx would make Graph send the whole POST again for hours
 // whenever it carries a subscription we no longer know (deleted here, not
 // yet at Graph), its genuine items committed again each time.
-func (h *Handler) check(ctx context.Context, raws []json.RawMessage) (*sorted, error) {
-	items := make([]checkedItem, len(raws))
+func (h *Handler) check(ctx context.Context, body []bodyItem) (*sorted, error) {
+	items := make([]checkedItem, len(body))
 	var queries []store.SubscriptionQuery
 	asked := map[string]int{} // unknownKey → place in queries, plus one
-	for i, raw := range raws {
+	for i := range body {
 		it := &items[i]
-		if err := json.Unmarshal(raw, &it.n); err != nil || it.n.SubscriptionID == "" {
+		it.n = body[i].n
+		if body[i].malformed || it.n.SubscriptionID == "" {
 			it.reason = rejectMalformed
 			continue
 		}
@@ -96,9 +108,9 @@ func (h *Handler) check(ctx context.Context, raws []json.RawMessage) (*sorted, e
 		case it.reason != "":
 			s.rejected.add(it.reason, it.n)
 		case it.n.LifecycleEvent != "":
-			s.lifecycle = append(s.lifecycle, raws[i])
+			s.lifecycle = append(s.lifecycle, body[i].raw)
 		default:
-			s.change = append(s.change, raws[i])
+			s.change = append(s.change, body[i].raw)
 		}
 	}
 	return s, nil

@@ -143,6 +143,10 @@ func FuzzNotificationPOST(f *testing.F) {
 	} {
 		f.Add([]byte(body))
 	}
+	// The shapes the single decode and split must read as the item by item parse does.
+	for _, body := range bodyShapes {
+		f.Add([]byte(body))
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req := httptest.NewRequest(http.MethodPost, "/graph/notifications", bytes.NewReader(body))
 		rec := httptest.NewRecorder()

@@ -19,8 +19,8 @@
 package graphhook
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -140,7 +140,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s, err := h.check(ctx, coll.Value)
+	s, err := h.check(ctx, coll.items)
 	if err != nil {
 		h.d.Logger.Error("notification: subscription lookup failed", "err", err)
 		unavailable(w)
@@ -150,14 +150,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	for reason, n := range s.rejected.reasons {
 		h.items.WithLabelValues(reason).Add(float64(n))
 	}
-	for kind, items := range map[string][]json.RawMessage{"change": s.change, "lifecycle": s.lifecycle} {
+	for kind, items := range map[string][][]byte{"change": s.change, "lifecycle": s.lifecycle} {
 		if len(items) == 0 {
 			continue
 		}
-		payload, _ := json.Marshal(struct {
-			Value            []json.RawMessage `json:"value"`
-			ValidationTokens []string          `json:"validationTokens,omitempty"`
-		}{items, coll.ValidationTokens})
+		payload := appendPayload(make([]byte, 0, s.size(kind)+len(items)+64), items, coll.ValidationTokens)
 		if err := h.d.Committer.Commit(ctx, intake.Row{Kind: kind, Payload: payload, Items: len(items)}); err != nil {
 			if !errors.Is(err, context.Canceled) {
 				h.d.Logger.Error("notification: inbox commit failed", "err", err, "items", len(items))
@@ -170,12 +167,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 }
 
-// collection is a changeNotificationCollection, its items still raw.
-type collection struct {
-	Value            []json.RawMessage `json:"value"`
-	ValidationTokens []string          `json:"validationTokens"`
-}
-
 // read reads and parses a POST's body within MaxBody and MaxItems, or
 // answers why not (ok false).
 func (h *Handler) read(w http.ResponseWriter, r *http.Request) (coll collection, ok bool) {
@@ -184,7 +175,12 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) (coll collection,
 		http.Error(w, fmt.Sprintf("body over %d bytes", MaxBody), http.StatusRequestEntityTooLarge)
 		return coll, false
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	// Read into a buffer of the declared length, up to presizeLimit:
+	// io.ReadAll's doubling allocated three times a 72 KB body (47 % of
+	// the bytes BenchmarkTheDoorOfAPostOf50RichItems allocated per POST).
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0), presizeLimit)+bytes.MinRead))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBody))
+	body := buf.Bytes()
 	if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
 		http.Error(w, fmt.Sprintf("body over %d bytes", MaxBody), http.StatusRequestEntityTooLarge)
 		return coll, false
@@ -197,18 +193,24 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) (coll collection,
 		http.Error(w, "body unreadable", http.StatusBadRequest)
 		return coll, false
 	}
-	if err := json.Unmarshal(body, &coll); err != nil || coll.Value == nil {
+	coll, n, err := parse(body)
+	switch {
+	case errors.Is(err, errNotCollection):
 		h.items.WithLabelValues(rejectMalformed).Inc()
 		http.Error(w, "not a change notification collection", http.StatusBadRequest)
 		return coll, false
-	}
-	if len(coll.Value) > MaxItems {
-		h.items.WithLabelValues(rejectOverLimit).Add(float64(len(coll.Value)))
+	case errors.Is(err, errOverLimit):
+		h.items.WithLabelValues(rejectOverLimit).Add(float64(n))
 		http.Error(w, fmt.Sprintf("over %d items", MaxItems), http.StatusBadRequest)
 		return coll, false
 	}
 	return coll, true
 }
+
+// presizeLimit bounds the buffer allocated for a body before it arrives:
+// a declared length is only a claim, and a larger body grows its buffer as
+// it comes.
+const presizeLimit = 1 << 20
 
 // unavailable answers 503: Graph retries, and nothing is lost.
 func unavailable(w http.ResponseWriter) {
