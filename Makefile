@@ -16,7 +16,7 @@ GOTAGS   ?= openssl
 CGO      := $(if $(filter openssl,$(GOTAGS)),1,0)
 WITH_CGO := $(if $(filter openssl,$(GOTAGS)),CGO_ENABLED=1)
 
-.PHONY: dev test faults bench bench-intake-ratio lint staticcheck vulncheck generate check-generated check-sql check-graph-deps check-compose ci build \
+.PHONY: dev test faults bench bench-intake-ratio bench-load lint staticcheck vulncheck generate check-generated check-sql check-graph-deps check-compose ci build \
         build-graphsim deps-dev deps-test deps-ci fuzz-short fuzz-long
 
 # The binary is built, then run: `go run` exits 1 whenever its child was
@@ -73,6 +73,21 @@ bench: deps-test
 ROUNDS ?= 3
 bench-intake-ratio: deps-dev
 	bench/reference-receiver/ratio.sh . $(ROUNDS)
+
+# The whole system at a million users on this machine (issue 16,
+# internal/loadbench): PostgreSQL with fsync on, graphsim with 1,000
+# tenants and 1,000,000 users, the product as serve and then as web and two
+# workers, a receiver verifying every webhook; cold start to every user
+# subscribed, repair of 100,000 users after a gap, latency at 1,000 and
+# 5,000 changes/s, memory, sizes, CPU, then make bench-intake-ratio's
+# rounds. Writes its section of BENCHMARKS.md. About 10 minutes on 2 cores;
+# BENCH_FULL=1 soaks longer (phases of 2 minutes). PB_LOAD_TENANTS,
+# PB_LOAD_USERS, PB_LOAD_RATES, PB_LOAD_PHASE_SECONDS and
+# PB_LOAD_REPAIR_USERS change its size (PB_LOAD_REPORT= to write nothing).
+PB_LOAD_REPORT ?= $(CURDIR)/BENCHMARKS.md
+bench-load: deps-dev
+	BENCH_FULL='$(BENCH_FULL)' PB_LOAD_REPORT='$(PB_LOAD_REPORT)' PB_LOAD_COMMAND='make bench-load$(if $(BENCH_FULL), BENCH_FULL=$(BENCH_FULL))' \
+		PB_FAULTS_GOTAGS='$(GOTAGS)' $(WITH_CGO) $(GO) test -count=1 -timeout 90m -tags '$(GOTAGS) loadbench' -run '^TestLoad$$' -v ./internal/loadbench
 
 build:
 	CGO_ENABLED=$(CGO) $(GO) build -tags '$(GOTAGS)' -trimpath -o $(PB_BIN) ./cmd/presencebridge

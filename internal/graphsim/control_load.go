@@ -9,7 +9,7 @@ import (
 // subscriptions cover, and many people's presence set at once.
 func (s *Sim) loadControlRoutes() []ctlRoute {
 	return []ctlRoute{
-		{"GET", "/subscriptions/coverage", "", "how many live subscriptions there are and how many distinct users they cover",
+		{"GET", "/subscriptions/coverage", "", "how many live subscriptions there are, how many distinct users they cover, and how many presences getPresencesByUserId answered",
 			func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Coverage()) }},
 		{"POST", "/presence/bulk", `{"tenantId": "", "users": 100, "availability": "Busy", "activity": "Busy"}`,
 			"set what the Teams clients of the first users people (by UPN; admins excluded) of a tenant, or of every tenant, show; answers how many were set and how many changed", s.ctlBulkPresence},
@@ -20,6 +20,9 @@ func (s *Sim) loadControlRoutes() []ctlRoute {
 type Coverage struct {
 	Subscriptions int `json:"subscriptions"`
 	Users         int `json:"users"`
+	// PresencesRead counts the presences getPresencesByUserId answered
+	// since graphsim started (a user read twice counts twice).
+	PresencesRead int64 `json:"presencesRead"`
 }
 
 // Coverage counts the live subscriptions and the distinct users they
@@ -29,7 +32,7 @@ func (s *Sim) Coverage() Coverage {
 	st := s.notify.subs
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	return Coverage{Subscriptions: len(st.byID), Users: len(st.byUser)}
+	return Coverage{Subscriptions: len(st.byID), Users: len(st.byUser), PresencesRead: s.presencesRead.Load()}
 }
 
 // BulkPresence is a body of POST /_sim/presence/bulk.

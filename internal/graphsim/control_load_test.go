@@ -36,6 +36,14 @@ func TestCoverageCountsSubscriptionsAndTheDistinctUsersTheyCover(t *testing.T) {
 	if want := (Coverage{Subscriptions: 2, Users: len(ids)}); c != want {
 		t.Errorf("two subscriptions sharing a user: %+v, want %+v", c, want)
 	}
+	if r := f.call(f.userToken(ten, ten.Monitors[0]), http.MethodPost, "/v1.0/communications/getPresencesByUserId",
+		map[string]any{"ids": []string{ids[0].String(), ids[1].String()}}); r.status != http.StatusOK {
+		t.Fatalf("getPresencesByUserId: %d %s", r.status, r.body)
+	}
+	ctlCall(t, f, http.MethodGet, "/subscriptions/coverage", nil, &c)
+	if c.PresencesRead != 2 {
+		t.Errorf("two presences read, coverage says %d", c.PresencesRead)
+	}
 }
 
 func TestBulkPresenceSetsTheFirstUsersAndGraphNotifiesEachWithItsPostTime(t *testing.T) {

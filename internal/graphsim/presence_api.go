@@ -114,6 +114,7 @@ func (s *Sim) getPresencesByUserID(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, viewed(s.currentPresence(id), p.UserID))
 	}
+	s.presencesRead.Add(int64(len(out)))
 	writeJSON(w, http.StatusOK, map[string]any{
 		"@odata.context": s.odataContext("Collection(microsoft.graph.presence)"),
 		"value":          out,

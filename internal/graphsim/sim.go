@@ -61,6 +61,9 @@ type Sim struct {
 	tokenStats *tokenStats
 	presence   *presenceBook
 	notify     *notifier
+	// presencesRead counts the users' presences getPresencesByUserId
+	// answered (Coverage): a load run sees a product's re-read end.
+	presencesRead atomic.Int64
 
 	advancedMu sync.Mutex
 	advanced   time.Duration // let pass by Advance

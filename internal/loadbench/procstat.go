@@ -58,39 +58,39 @@ func statFields(pid int) ([]string, error) {
 	return f, nil
 }
 
-// Group lists the processes of process group pgid (PostgreSQL's server and
-// its backends).
-func Group(pgid int) []int {
+// Children lists the processes whose parent is pid (PostgreSQL's
+// backends and helpers, children of the postmaster; each is the leader of
+// a process group of its own, so the postmaster's group does not hold
+// them).
+func Children(pid int) []int {
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	var out []int
 	for _, d := range dirs {
-		pid, err := strconv.Atoi(filepath.Base(d))
+		child, err := strconv.Atoi(filepath.Base(d))
 		if err != nil {
 			continue
 		}
-		if f, err := statFields(pid); err == nil && f[2] == strconv.Itoa(pgid) {
-			out = append(out, pid)
+		if f, err := statFields(child); err == nil && f[1] == strconv.Itoa(pid) {
+			out = append(out, child)
 		}
 	}
 	slices.Sort(out)
 	return out
 }
 
-// GroupCPU is the CPU a process group has used so far: every live member's
-// own time and the leader's reaped children (exited backends). Backends
-// that exited between two readings and were reaped count in the second
-// only through the leader: exact for a server whose backends are its
-// children, as PostgreSQL's are.
-func GroupCPU(pgid int) time.Duration {
-	var total time.Duration
-	for _, pid := range Group(pgid) {
-		c, err := ReadCPU(pid)
-		if err != nil {
-			continue // exited meanwhile
-		}
-		total += c.Own
-		if pid == pgid {
-			total += c.Children
+// TreeCPU is the CPU pid and its children have used so far: its own, its
+// live children's own, and that of the children it reaped (PostgreSQL's
+// exited backends). Exact for a server whose workers are its children, as
+// PostgreSQL's are; a child's children are not counted until reaped.
+func TreeCPU(pid int) time.Duration {
+	c, err := ReadCPU(pid)
+	if err != nil {
+		return 0
+	}
+	total := c.Own + c.Children
+	for _, child := range Children(pid) {
+		if cc, err := ReadCPU(child); err == nil {
+			total += cc.Own
 		}
 	}
 	return total

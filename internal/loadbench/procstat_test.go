@@ -2,6 +2,8 @@ package loadbench
 
 import (
 	"os"
+	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -36,13 +38,17 @@ func TestReadCPUCountsWhatGetrusageCounts(t *testing.T) {
 	}
 }
 
-func TestGroupListsTheProcessGroupAndReadMemoryItsPeak(t *testing.T) {
-	pgid := syscall.Getpgrp()
-	if members := Group(pgid); len(members) == 0 {
-		t.Errorf("process group %d has no member in /proc", pgid)
+func TestChildrenAndTreeCPUSeeAChildAndReadMemoryItsPeak(t *testing.T) {
+	child := exec.Command("sleep", "5")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
 	}
-	if GroupCPU(pgid) <= 0 {
-		t.Error("this process's group used no CPU")
+	t.Cleanup(func() { child.Process.Kill(); child.Wait() })
+	if kids := Children(os.Getpid()); !slices.Contains(kids, child.Process.Pid) {
+		t.Errorf("children %v, without the sleep started (%d)", kids, child.Process.Pid)
+	}
+	if TreeCPU(os.Getpid()) <= 0 {
+		t.Error("this process and its children used no CPU")
 	}
 	m, err := ReadMemory(os.Getpid())
 	if err != nil {

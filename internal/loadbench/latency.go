@@ -1,0 +1,68 @@
+package loadbench
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+
+	"presencebridge/internal/graphsim"
+)
+
+// arrival is one webhook as the run keeps it.
+type arrival struct {
+	user             int32
+	activity, source string
+	at               time.Time
+}
+
+// measureLatency matches each webhook of the phase to the notification it
+// carried — the user's journal entry with the same activity posted last
+// before the arrival — and gives the percentiles.
+func measureLatency(rate float64, driven time.Duration, j graphsim.Journal, got []arrival, index map[uuid.UUID]int32) Phase {
+	p := Phase{Rate: rate, Driven: driven, Notifications: len(j.Entries)}
+	byUser := map[int32][]graphsim.JournalEntry{}
+	var acks []time.Duration
+	var first, lastAck time.Time
+	for _, e := range j.Entries {
+		if e.Acks > 0 {
+			p.Acked++
+			acks = append(acks, e.AckTook)
+			if e.PostedAt != nil && (first.IsZero() || e.PostedAt.Before(first)) {
+				first = *e.PostedAt
+			}
+			if e.PostedAt != nil && e.PostedAt.Add(e.AckTook).After(lastAck) {
+				lastAck = e.PostedAt.Add(e.AckTook)
+			}
+		}
+		id, err := uuid.Parse(e.UserID)
+		if err != nil || e.PostedAt == nil {
+			continue
+		}
+		if i, ok := index[id]; ok {
+			byUser[i] = append(byUser[i], e)
+		}
+	}
+	var lat []time.Duration
+	for _, a := range got {
+		if a.source != "notification" {
+			continue
+		}
+		var best *graphsim.JournalEntry
+		for k, e := range byUser[a.user] {
+			if e.Activity == a.activity && !e.PostedAt.After(a.at) && (best == nil || e.PostedAt.After(*best.PostedAt)) {
+				best = &byUser[a.user][k]
+			}
+		}
+		if best != nil {
+			lat = append(lat, a.at.Sub(*best.PostedAt))
+		}
+	}
+	p.Delivered = len(got)
+	p.Matched = len(lat)
+	p.P50, p.P99 = Percentile(lat, 50), Percentile(lat, 99)
+	p.AckP50, p.AckP99 = Percentile(acks, 50), Percentile(acks, 99)
+	if span := lastAck.Sub(first); span > 0 {
+		p.IntakeRate = float64(p.Acked) / span.Seconds()
+	}
+	return p
+}

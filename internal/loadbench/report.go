@@ -1,0 +1,333 @@
+package loadbench
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"presencebridge/internal/graphsim"
+	"presencebridge/internal/store"
+)
+
+// Report is what a load run measured, written into BENCHMARKS.md between
+// its markers.
+type Report struct {
+	Started, Finished     time.Time
+	Machine, Commit       string
+	Command, Settings     string
+	LoadBefore, LoadAfter string
+	Setup                 []Step
+	Tenants, Users        int
+	Monitors              int // monitor accounts onboarded
+	MinSubscriptions      int // the fewest subscriptions the users fit in
+	Runs                  []Run
+	Tables                []store.TableSize
+	// Reference is the intake's ratio to the minimal reference receiver
+	// (make bench-intake-ratio's lines), or why it was not measured;
+	// Renewals the same for the engine's renewals over simulated time.
+	Reference, Renewals string
+}
+
+// Step is one timed part of the setup.
+type Step struct {
+	What string
+	Took time.Duration
+}
+
+// Run is the product in one arrangement of roles.
+type Run struct {
+	Roles string
+	// Cold is set when the run began from no subscription: Ready is the
+	// processes started and ready, Subscribed graphsim's subscriptions
+	// covering every user (SubscribedAll false: not within the bound),
+	// FirstStates every user's first state at the receiver.
+	Cold            bool
+	Ready           time.Duration
+	Subscribed      time.Duration
+	SubscribedAll   bool
+	Coverage        graphsim.Coverage
+	Throttled       map[string]int64
+	FirstStates     time.Duration
+	FirstStatesAll  bool
+	FirstStatesSeen int
+	Phases          []Phase
+	Repair          Repair
+	Memory          []ProcMemory
+}
+
+// Phase is one latency phase: changes at Rate for Driven.
+type Phase struct {
+	Rate                 float64
+	Driven               time.Duration
+	Notifications, Acked int // Graph's journal: made, acknowledged
+	Delivered, Matched   int // webhooks; those matched to their notification
+	P50, P99             time.Duration
+	AckP50, AckP99       time.Duration
+	IntakeRate           float64 // acknowledged notifications a second, first POST to last ack
+	ProductCPU           time.Duration
+	PostgresCPU          time.Duration
+	Load                 string
+}
+
+// Repair is the gap: Users changed while notifications were dropped and
+// the presence roles stopped; Took from their start to the receiver
+// holding every one's new state.
+type Repair struct {
+	Users, Changed, Repaired int
+	Took                     time.Duration
+	All                      bool
+	ProductCPU, PostgresCPU  time.Duration
+	Load                     string
+}
+
+// ProcMemory is one process's memory at the end of a run.
+type ProcMemory struct {
+	Name string
+	Memory
+}
+
+// Percentile is the p-th percentile (nearest rank) of ds; 0 for none.
+func Percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+// historyTables grow with time rather than with users: events, their
+// deliveries, Graph's POSTs, audit and activity records, mail, jobs.
+func historyTable(name string) bool {
+	switch name {
+	case "presence_events", "deliveries", "inbox", "inbox_quarantine", "subscription_events", "audit_log",
+		"mail_log", "captured_mail", "idempotency_keys", "api_operations":
+		return true
+	}
+	return strings.HasPrefix(name, "activity_") || strings.HasPrefix(name, "river_")
+}
+
+const (
+	startMarker = "<!-- bench-load:start (written by make bench-load; edits between the markers are replaced) -->"
+	endMarker   = "<!-- bench-load:end -->"
+)
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
+func secs(d time.Duration) string {
+	if d >= time.Minute {
+		return fmt.Sprintf("%d min %02d s", int(d/time.Minute), int(d%time.Minute/time.Second))
+	}
+	return fmt.Sprintf("%.1f s", d.Seconds())
+}
+
+func gib(b int64) string { return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30)) }
+func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+// verdict says whether got met the bound (lower is better).
+func verdict(got, bound float64, unit string) string {
+	if got <= bound {
+		return "met"
+	}
+	return fmt.Sprintf("**missed**: %.3g %s over", got-bound, unit)
+}
+
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// Markdown is the report as BENCHMARKS.md's section, markers included.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	p("%s\n", startMarker)
+	p("Run %s–%s UTC at commit %s: `%s` (%s). Machine: %s. Load average before %s, after %s.\n\n",
+		r.Started.Format("2006-01-02 15:04"), r.Finished.Format("15:04"), r.Commit, r.Command, r.Settings, r.Machine, r.LoadBefore, r.LoadAfter)
+	p("Setup (timed, not a target): ")
+	for i, s := range r.Setup {
+		if i > 0 {
+			p("; ")
+		}
+		p("%s %s", s.What, secs(s.Took))
+	}
+	p(". %s tenants, %s users, %s monitor accounts (onboarding asks one spare per tenant), the users fitting in %s subscriptions at 650 each.\n\n",
+		thousands(r.Tenants), thousands(r.Users), thousands(r.Monitors), thousands(r.MinSubscriptions))
+	p("| What | Target |")
+	for _, run := range r.Runs {
+		p(" %s |", run.Roles)
+	}
+	p("\n|---|---|")
+	for range r.Runs {
+		p("---|")
+	}
+	p("\n")
+	row := func(what, target string, cell func(Run) string) {
+		p("| %s | %s |", what, target)
+		for _, run := range r.Runs {
+			p(" %s |", cell(run))
+		}
+		p("\n")
+	}
+	row(fmt.Sprintf("Cold start to %s users subscribed (graphsim's subscriptions covering every user)", thousands(r.Users)), "≤ 5 min, within Graph's budgets",
+		func(run Run) string {
+			if !run.Cold {
+				return "— (subscriptions kept from the first run)"
+			}
+			s := fmt.Sprintf("%s (%s users covered by %s subscriptions; processes ready after %s; Graph throttled %s) — %s",
+				secs(run.Subscribed), thousands(run.Coverage.Users), thousands(run.Coverage.Subscriptions), secs(run.Ready), throttled(run.Throttled),
+				verdict(run.Subscribed.Minutes(), 5, "min"))
+			if !run.SubscribedAll {
+				s += ", **not every user covered when the run gave up**"
+			}
+			return s
+		})
+	row("Every user's first state at the receiver (the engine's first re-read, as webhooks)", "—", func(run Run) string {
+		if !run.Cold {
+			return "—"
+		}
+		s := fmt.Sprintf("%s from the start", secs(run.FirstStates))
+		if !run.FirstStatesAll {
+			s += fmt.Sprintf(", **only %s of %s when the run gave up**", thousands(run.FirstStatesSeen), thousands(r.Users))
+		}
+		return s
+	})
+	row("Repair after a gap (notifications dropped and the presence roles stopped while users changed; from their start to every changed user's new state at the receiver)", "≤ 30 s for 100,000 users",
+		func(run Run) string {
+			rp := run.Repair
+			s := fmt.Sprintf("%s for %s users changed (%s repaired; %s CPU product, %s PostgreSQL; load %s) — %s", secs(rp.Took), thousands(rp.Changed),
+				thousands(rp.Repaired), secs(rp.ProductCPU), secs(rp.PostgresCPU), rp.Load, verdict(rp.Took.Seconds(), 30, "s"))
+			if !rp.All {
+				s += ", **not every user repaired when the run gave up**"
+			}
+			return s
+		})
+	for i := range maxPhases(r.Runs) {
+		rate := 0.0
+		for _, run := range r.Runs {
+			if i < len(run.Phases) {
+				rate = run.Phases[i].Rate
+			}
+		}
+		bound := 100 * time.Millisecond
+		if rate > 1000 {
+			bound = 250 * time.Millisecond
+		}
+		row(fmt.Sprintf("Latency, Graph's POST → webhook at the receiver, %s changes/s", thousands(int(rate))), fmt.Sprintf("p99 ≤ %s", ms(bound)), func(run Run) string {
+			if i >= len(run.Phases) {
+				return "—"
+			}
+			ph := run.Phases[i]
+			return fmt.Sprintf("p50 %s, p99 %s (%s webhooks matched of %s notifications acknowledged, over %s; load %s) — %s", ms(ph.P50), ms(ph.P99),
+				thousands(ph.Matched), thousands(ph.Acked), secs(ph.Driven), ph.Load, verdict(float64(ph.P99)/float64(time.Millisecond), float64(bound)/float64(time.Millisecond), "ms"))
+		})
+		row(fmt.Sprintf("Durable intake at %s changes/s: acknowledged notifications a second, and the acknowledgement's latency (graphsim's side)", thousands(int(rate))), "—", func(run Run) string {
+			if i >= len(run.Phases) {
+				return "—"
+			}
+			ph := run.Phases[i]
+			return fmt.Sprintf("%.0f/s; ack p50 %s, p99 %s", ph.IntakeRate, ms(ph.AckP50), ms(ph.AckP99))
+		})
+		row(fmt.Sprintf("CPU per 1,000 notifications at %s changes/s (product processes; PostgreSQL's backends)", thousands(int(rate))), "—", func(run Run) string {
+			if i >= len(run.Phases) || run.Phases[i].Acked == 0 {
+				return "—"
+			}
+			ph := run.Phases[i]
+			k := float64(ph.Acked) / 1000
+			return fmt.Sprintf("%.2f s; %.2f s", ph.ProductCPU.Seconds()/k, ph.PostgresCPU.Seconds()/k)
+		})
+	}
+	row("Peak RSS (VmHWM) of each process", "≤ 1 GiB per process", func(run Run) string {
+		var parts []string
+		worst := int64(0)
+		for _, m := range run.Memory {
+			parts = append(parts, fmt.Sprintf("%s %s", m.Name, mib(m.Peak)))
+			if !strings.HasPrefix(m.Name, "this harness") {
+				worst = max(worst, m.Peak)
+			}
+		}
+		return strings.Join(parts, ", ") + " — " + verdict(float64(worst)/(1<<30), 1, "GiB")
+	})
+	var total, history int64
+	var big []string
+	for _, t := range r.Tables {
+		total += t.Bytes
+		if historyTable(t.Table) {
+			history += t.Bytes
+		} else if len(big) < 4 {
+			big = append(big, fmt.Sprintf("%s %s", t.Table, mib(t.Bytes)))
+		}
+	}
+	if total > 0 && r.Users > 0 {
+		state := total - history
+		p("| PostgreSQL's size excluding history (events, deliveries, inbox, audit, activity, jobs), after the first run | ≤ 2 GiB | %s, %s per 100,000 users (largest: %s; history %s) — %s |",
+			gib(state), mib(state*100_000/int64(r.Users)), strings.Join(big, ", "), mib(history), verdict(float64(state)/(1<<30), 2, "GiB"))
+		for range r.Runs[1:] {
+			p(" |")
+		}
+		p("\n")
+	}
+	p("| Renewals per minute over an hour of simulated time | 0 expired; max/mean ≤ 2 | %s |", r.Renewals)
+	for range r.Runs[1:] {
+		p(" |")
+	}
+	p("\n| Intake as a ratio of the minimal reference receiver, same run | ≥ 0.90 | %s |", r.Reference)
+	for range r.Runs[1:] {
+		p(" |")
+	}
+	p("\n\n%s\n", endMarker)
+	return b.String()
+}
+
+func maxPhases(runs []Run) int {
+	n := 0
+	for _, r := range runs {
+		n = max(n, len(r.Phases))
+	}
+	return n
+}
+
+func throttled(m map[string]int64) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if m[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", m[k], k))
+		}
+	}
+	if len(parts) == 0 {
+		return "nothing"
+	}
+	return strings.Join(parts, ", ") + " requests"
+}
+
+// WriteSection puts md (markers included) into the file at path: in place
+// of the section between the markers, or before "## Method" the first
+// time.
+func WriteSection(path, md string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	s := string(b)
+	start, end := strings.Index(s, startMarker), strings.Index(s, endMarker)
+	switch {
+	case start >= 0 && end > start:
+		s = s[:start] + strings.TrimSuffix(md, "\n") + s[end+len(endMarker):]
+	default:
+		head := "## Load: the whole system at a million users (make bench-load, issue 16)\n\n"
+		if i := strings.Index(s, "\n## Method"); i >= 0 {
+			s = s[:i+1] + head + md + "\n" + s[i+1:]
+		} else {
+			s += "\n" + head + md
+		}
+	}
+	return os.WriteFile(path, []byte(s), 0o644)
+}

@@ -1,0 +1,71 @@
+package loadbench
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"presencebridge/internal/graphsim"
+	"presencebridge/internal/store"
+)
+
+func sampleReport() *Report {
+	return &Report{Started: time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC), Finished: time.Date(2026, 12, 2, 10, 9, 0, 0, time.UTC),
+		Machine: "AMD EPYC, 2 cores, 24 GiB RAM", Commit: "abc1234", Command: "make bench-load", Users: 1_000_000, Tenants: 1000,
+		Runs: []Run{{Roles: "serve", Cold: true, Subscribed: 7 * time.Minute, SubscribedAll: true, Coverage: graphsim.Coverage{Subscriptions: 2540, Users: 1_000_000},
+			Phases: []Phase{{Rate: 1000, P50: 20 * time.Millisecond, P99: 80 * time.Millisecond, Acked: 20000},
+				{Rate: 5000, P50: 90 * time.Millisecond, P99: 400 * time.Millisecond, Acked: 100000}},
+			Repair: Repair{Changed: 100_000, Took: 20 * time.Second, All: true},
+			Memory: []ProcMemory{{"serve", Memory{Peak: 2 << 30}}}},
+			{Roles: "web + 2 workers"}},
+		Tables:    []store.TableSize{{Table: "presence_events", Bytes: 5 << 30}, {Table: "directory_users", Bytes: 1 << 30}},
+		Reference: "round 1: ratio 0.95", Renewals: "not measured: no benchmark yet"}
+}
+
+func TestTheReportSaysWhichTargetsWereMissedAndByHowMuch(t *testing.T) {
+	md := sampleReport().Markdown()
+	for _, want := range []string{
+		"7 min 00 s", "**missed**: 2 min over", // cold start, 5 min
+		"p99 80.0 ms (", "— met", // 1,000/s within 100 ms
+		"p99 400.0 ms", "**missed**: 150 ms over", // 5,000/s, 250 ms
+		"20.0 s for 100,000 users changed",                        // repair within 30 s
+		"serve 2048 MiB — **missed**",                             // RSS over 1 GiB
+		"1.00 GiB, 102 MiB per 100,000 users", "history 5120 MiB", // history apart
+		"round 1: ratio 0.95", "not measured: no benchmark yet",
+		"| serve | web + 2 workers |", "— (subscriptions kept from the first run)",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the report lacks %q:\n%s", want, md)
+		}
+	}
+	if !strings.HasPrefix(md, startMarker) || !strings.HasSuffix(strings.TrimSpace(md), endMarker) {
+		t.Error("the report is not between its markers")
+	}
+}
+
+func TestWriteSectionInsertsBeforeMethodOnceThenReplacesOnlyItsOwnSection(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "BENCHMARKS.md")
+	before := "# Benchmarks\n\n| a | b |\n\n## Method\n- text\n"
+	if err := os.WriteFile(path, []byte(before), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first := startMarker + "\nfirst run\n" + endMarker + "\n"
+	if err := WriteSection(path, first); err != nil {
+		t.Fatal(err)
+	}
+	second := startMarker + "\nsecond run\n" + endMarker + "\n"
+	if err := WriteSection(path, second); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	got := string(b)
+	if strings.Contains(got, "first run") || strings.Count(got, "second run") != 1 || strings.Count(got, "## Load:") != 1 {
+		t.Errorf("after two runs:\n%s", got)
+	}
+	if !strings.HasPrefix(got, "# Benchmarks\n\n| a | b |\n") || !strings.HasSuffix(got, "## Method\n- text\n") ||
+		strings.Index(got, "second run") > strings.Index(got, "## Method") {
+		t.Errorf("the rest of the file moved or changed:\n%s", got)
+	}
+}

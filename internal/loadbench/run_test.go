@@ -1,0 +1,732 @@
+//go:build loadbench
+
+package loadbench
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"presencebridge/internal/faults"
+	"presencebridge/internal/graphsim"
+	"presencebridge/internal/identity"
+	"presencebridge/internal/links"
+	"presencebridge/internal/onboarding"
+	"presencebridge/internal/simadmin"
+	"presencebridge/internal/store"
+)
+
+// settings are the run's size and phases, from the environment.
+type settings struct {
+	tenants, users int
+	rates          []float64     // changes a second of the latency phases
+	phase          time.Duration // each latency phase
+	repair         int           // users changed during the gap
+	full           bool
+	report         string // BENCHMARKS.md to write, or ""
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(strings.ReplaceAll(os.Getenv(name), "_", "")); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func loadSettings() settings {
+	s := settings{tenants: envInt("PB_LOAD_TENANTS", 1000), users: envInt("PB_LOAD_USERS", 1_000_000),
+		full: os.Getenv("BENCH_FULL") == "1", report: os.Getenv("PB_LOAD_REPORT")}
+	s.phase = time.Duration(envInt("PB_LOAD_PHASE_SECONDS", 20)) * time.Second
+	if s.full {
+		s.phase = time.Duration(envInt("PB_LOAD_PHASE_SECONDS", 120)) * time.Second
+	}
+	for _, r := range strings.Split(cmpOr(os.Getenv("PB_LOAD_RATES"), "1000,5000"), ",") {
+		if f, err := strconv.ParseFloat(strings.TrimSpace(r), 64); err == nil && f > 0 {
+			s.rates = append(s.rates, f)
+		}
+	}
+	s.repair = envInt("PB_LOAD_REPAIR_USERS", min(100_000, s.users/10))
+	return s
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// nonTalking are the states the latency phases move people between: none
+// is a call, so the tenant's debounce of a call's end holds no change back
+// and each change is one event, measured alone.
+var nonTalking = [][2]string{{"Available", "Available"}, {"Busy", "Busy"}, {"Away", "Away"}, {"DoNotDisturb", "DoNotDisturb"}}
+
+// world is the run's loopback world.
+type world struct {
+	t       *testing.T
+	s       settings
+	bin     faults.Binaries
+	pg      *faults.Postgres
+	pgPid   int
+	graph   *faults.Graph
+	rec     *faults.Receiver
+	dir     string
+	webAddr string
+	baseURL string
+	seed    graphsim.Seed
+	index   map[uuid.UUID]int32 // monitored user → position
+	total   int
+
+	procMu sync.Mutex
+	procs  map[string]*faults.Process
+
+	// What the receiver got.
+	mu         sync.Mutex
+	seen       []bool // per user: any webhook
+	seenN      int
+	unverified int
+	unknown    int
+	recording  bool
+	recorded   []arrival
+	webhooks   atomic.Int64
+}
+
+func (w *world) observe(a faults.Arrival) {
+	w.webhooks.Add(1)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !a.Verified {
+		w.unverified++
+	}
+	i, ok := w.index[a.User]
+	if !ok {
+		w.unknown++
+		return
+	}
+	if !w.seen[i] {
+		w.seen[i] = true
+		w.seenN++
+	}
+	if w.recording {
+		w.recorded = append(w.recorded, arrival{user: i, activity: a.Activity, source: a.Source, at: a.At})
+	}
+}
+
+// record starts keeping arrivals afresh; stop returns them.
+func (w *world) record() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.recording, w.recorded = true, nil
+}
+
+func (w *world) stopRecording() []arrival {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.recording = false
+	out := w.recorded
+	w.recorded = nil
+	return out
+}
+
+// fromNotifications counts the recorded webhooks of Graph's notifications.
+func (w *world) fromNotifications() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, a := range w.recorded {
+		if a.source == "notification" {
+			n++
+		}
+	}
+	return n
+}
+
+func (w *world) seenCount() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.seenN
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// newWorld starts PostgreSQL (fsync on), the receiver and graphsim seeded
+// with the layout; r notes how long each took.
+func newWorld(t *testing.T, s settings, r *Report) *world {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	w := &world{t: t, s: s, procs: map[string]*faults.Process{}}
+	var err error
+	began := time.Now()
+	if w.bin, err = faults.Build(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(faults.Cleanup)
+	r.Setup = append(r.Setup, Step{"binaries built", time.Since(began)})
+	if w.dir, err = os.MkdirTemp("", "pb-load-"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(w.dir) })
+	began = time.Now()
+	if w.pg, err = faults.StartPostgresWith(ctx, faults.PostgresOptions{Fsync: true}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.pg.Close)
+	if w.pgPid, err = w.pg.Pid(); err != nil {
+		t.Fatal(err)
+	}
+	r.Setup = append(r.Setup, Step{"PostgreSQL (fsync on) started", time.Since(began)})
+	if w.rec, err = faults.NewReceiver(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.rec.Close)
+	w.rec.Observe(w.observe)
+	w.webAddr = freeAddr(t)
+	w.baseURL = "http://" + w.webAddr
+
+	began = time.Now()
+	sizes := Layout(s.tenants, s.users)
+	if sizes == nil {
+		t.Fatalf("no layout of %d users over %d tenants", s.users, s.tenants)
+	}
+	w.seed = graphsim.GenerateSeedSizes(sizes, 16)
+	w.seed.App.RedirectURIs = []string{w.baseURL + "/onboarding/consent/callback", w.baseURL + "/onboarding/monitors/callback"}
+	w.index = make(map[uuid.UUID]int32, s.users)
+	for i := range w.seed.Tenants {
+		w.seed.Tenants[i].Consented = false
+		for _, u := range w.seed.Tenants[i].Users {
+			w.index[u.ID] = int32(len(w.index))
+		}
+	}
+	w.total = len(w.index)
+	w.seen = make([]bool, w.total)
+	r.Tenants, r.Users, r.MinSubscriptions = len(sizes), w.total, Subscriptions(sizes)
+	for _, sz := range sizes {
+		r.Monitors += sz.Monitors
+	}
+	r.Setup = append(r.Setup, Step{fmt.Sprintf("directory generated (%d tenants, %d users, %d monitor accounts)", r.Tenants, r.Users, r.Monitors), time.Since(began)})
+	began = time.Now()
+	if w.graph, err = faults.StartGraph(ctx, w.bin.Graphsim, w.dir, w.seed, 250*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.graph.Stop(10 * time.Second) })
+	// The journal is started afresh for each latency phase.
+	if err := w.graph.Control(ctx, "POST", "/_sim/notifications/journal", map[string]bool{"enabled": false}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Everyone starts Available in Teams (no subscription yet: nothing is
+	// notified), so each user's first state is one the repair's Offline
+	// differs from.
+	var bulk struct{ Users int }
+	if err := w.graph.Control(ctx, "POST", "/_sim/presence/bulk", graphsim.BulkPresence{Users: w.total + 10*len(sizes),
+		Availability: "Available", Activity: "Available"}, &bulk); err != nil {
+		t.Fatal(err)
+	}
+	r.Setup = append(r.Setup, Step{"graphsim started and seeded (its process; everyone Available)", time.Since(began)})
+	return w
+}
+
+// onboard takes every tenant through the product's onboarding service as
+// its administrator would (simadmin, as the fault suite and make dev do):
+// form with its users and a webhook to the receiver, admin consent and the
+// monitors signed in at graphsim's pages, complete; the endpoint's signing
+// secret is given to the receiver for that tenant's path.
+func (w *world) onboard(ctx context.Context, parallel int) {
+	pool, err := pgxpool.New(ctx, w.pg.DirectDSN())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer pool.Close()
+	st := store.New(pool, faults.SealRing())
+	idc, err := identity.New(identity.Options{LoginURL: w.graph.URL})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	app := w.seed.App
+	svc := onboarding.New(st, idc, links.New(faults.SealRing(), nil), onboarding.Config{
+		App: identity.App{ClientID: app.ClientID, ClientSecret: app.ClientSecret}, BaseURL: w.baseURL, AllowLoopbackWebhooks: true})
+	const actor = "staff:loadbench@vendor.example"
+	work := make(chan int)
+	errs := make(chan error, len(w.seed.Tenants))
+	var wg sync.WaitGroup
+	for range parallel {
+		wg.Go(func() {
+			for n := range work {
+				errs <- w.onboardOne(ctx, svc, n, actor)
+			}
+		})
+	}
+	for n := range w.seed.Tenants {
+		work <- n
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			w.t.Fatalf("onboarding: %v", err)
+		}
+	}
+}
+
+func (w *world) onboardOne(ctx context.Context, svc *onboarding.Service, n int, actor string) error {
+	ten := w.seed.Tenants[n]
+	_, link, err := svc.CreateInvite(ctx, ten.Name, actor, 0)
+	if err != nil {
+		return err
+	}
+	id, err := svc.OpenInvite(ctx, link[strings.LastIndex(link, "/")+1:])
+	if err != nil {
+		return err
+	}
+	var users strings.Builder
+	for i, u := range ten.Users {
+		fmt.Fprintf(&users, "%s,ext-%d-%d\n", u.UPN, n, i)
+	}
+	hook := fmt.Sprintf("%s/%d", w.rec.URL, n)
+	f := onboarding.Form{Company: ten.Name, MicrosoftTenant: ten.Domain, AdminEmail: ten.Admin.UPN, TelephonyAccount: fmt.Sprintf("load-%d", n),
+		Users: users.String(), EventTarget: "webhook", WebhookURL: hook}
+	if err := simadmin.Onboard(ctx, svc, id, ten, f, false); err != nil {
+		return fmt.Errorf("%s: %w", ten.Domain, err)
+	}
+	secret, err := svc.SigningSecret(ctx, id, hook, actor)
+	if err != nil {
+		return err
+	}
+	w.rec.SetSecretFor(strings.TrimPrefix(hook, "http://"+hostOf(hook)), secret)
+	return nil
+}
+
+func hostOf(u string) string {
+	h, _, _ := strings.Cut(strings.TrimPrefix(u, "http://"), "/")
+	return h
+}
+
+// start runs a product role (serve, web, worker-N) against the world and
+// waits for it to be ready.
+func (w *world) start(name string) *faults.Process {
+	w.t.Helper()
+	role, _, _ := strings.Cut(name, "-")
+	addr := "127.0.0.1:0"
+	if role == "serve" || role == "web" {
+		addr = w.webAddr
+	}
+	env := []string{"PB_ENV=development", "PB_SEAL_KEYS=" + faults.SealKey, "PB_DATABASE_URL=" + w.pg.DirectDSN(),
+		"PB_LOGIN_BASE_URL=" + w.graph.URL, "PB_GRAPH_BASE_URL=" + w.graph.URL,
+		"PB_MS_CLIENT_ID=" + w.seed.App.ClientID, "PB_MS_CLIENT_SECRET=" + w.seed.App.ClientSecret,
+		// The engine passes at production's default (1m); the periodic
+		// repair of every user is put past the run, so a re-read of a
+		// million users does not land in a measured phase unasked.
+		"PB_REPAIR_INTERVAL=1h", "PB_HTTP_ADDR=" + addr, "PB_BASE_URL=" + w.baseURL,
+		"PB_LOG_FORMAT=json", "PB_DATA_DIR=" + w.dir}
+	p, err := faults.StartProcess(name, w.bin.Product, env, role)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.procMu.Lock()
+	w.procs[name] = p
+	w.procMu.Unlock()
+	url, err := p.WaitURL(2 * time.Minute)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if err := faults.WaitReady(context.Background(), url+"/readyz", time.Minute); err != nil {
+		w.t.Fatalf("%s: %v\n%s", name, err, p.Log())
+	}
+	return p
+}
+
+// stop ends a product role (SIGTERM) and forgets it.
+func (w *world) stop(name string) {
+	w.procMu.Lock()
+	p := w.procs[name]
+	delete(w.procs, name)
+	w.procMu.Unlock()
+	if p != nil {
+		if err := p.Stop(30 * time.Second); err != nil {
+			w.t.Logf("%s: %v", name, err)
+		}
+	}
+}
+
+func (w *world) stopAll() {
+	w.procMu.Lock()
+	var names []string
+	for n := range w.procs {
+		names = append(names, n)
+	}
+	w.procMu.Unlock()
+	for _, n := range names {
+		w.stop(n)
+	}
+}
+
+// productPids are the running product processes' pids by name.
+func (w *world) productPids() map[string]int {
+	w.procMu.Lock()
+	defer w.procMu.Unlock()
+	out := map[string]int{}
+	for n, p := range w.procs {
+		out[n] = p.Pid()
+	}
+	return out
+}
+
+// cpu is the CPU the product's processes and PostgreSQL have used so far.
+func (w *world) cpu() (product, postgres time.Duration) {
+	for _, pid := range w.productPids() {
+		if c, err := ReadCPU(pid); err == nil {
+			product += c.Own
+		}
+	}
+	return product, TreeCPU(w.pgPid)
+}
+
+func (w *world) coverage(ctx context.Context) graphsim.Coverage {
+	var c graphsim.Coverage
+	if err := w.graph.Control(ctx, "GET", "/_sim/subscriptions/coverage", nil, &c); err != nil {
+		w.t.Logf("coverage: %v", err)
+	}
+	return c
+}
+
+func (w *world) throttled(ctx context.Context) map[string]int64 {
+	var out struct {
+		Throttled map[string]int64 `json:"throttled"`
+	}
+	if err := w.graph.Control(ctx, "GET", "/_sim/throttle", nil, &out); err != nil {
+		w.t.Logf("throttle: %v", err)
+	}
+	return out.Throttled
+}
+
+// waitUntil polls cond every second until it holds or within passes.
+func waitUntil(within time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(within)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// coldStart starts the product with every tenant onboarded and no
+// subscription, and times graphsim's subscriptions covering every user,
+// then every user's first state at the receiver.
+func (w *world) coldStart(ctx context.Context, r *Run, roles ...string) {
+	r.Cold = true
+	began := time.Now()
+	for _, role := range roles {
+		w.start(role)
+	}
+	r.Ready = time.Since(began)
+	ok := waitUntil(15*time.Minute, func() bool {
+		c := w.coverage(ctx)
+		r.Coverage = c
+		return c.Users >= w.total
+	})
+	r.Subscribed = time.Since(began)
+	r.SubscribedAll = ok
+	r.Throttled = w.throttled(ctx)
+	okFirst := waitUntil(15*time.Minute, func() bool { return w.seenCount() >= w.total })
+	r.FirstStates = time.Since(began)
+	r.FirstStatesAll = okFirst
+	r.FirstStatesSeen = w.seenCount()
+	w.t.Logf("cold start: subscribed %d/%d users in %s (%d subscriptions), first states %d/%d at %s, throttled %v",
+		r.Coverage.Users, w.total, r.Subscribed.Round(time.Second), r.Coverage.Subscriptions, r.FirstStatesSeen, w.total,
+		r.FirstStates.Round(time.Second), r.Throttled)
+}
+
+// latency drives a churn at rate for the phase, then waits for what it
+// made to arrive, and measures Graph's POST to the webhook's arrival.
+func (w *world) latency(ctx context.Context, rate float64) Phase {
+	if err := w.graph.Control(ctx, "POST", "/_sim/notifications/journal", map[string]bool{"enabled": true}, nil); err != nil {
+		w.t.Fatal(err)
+	}
+	w.record()
+	prod0, pg0 := w.cpu()
+	began := time.Now()
+	var churn graphsim.ChurnStatus
+	if err := w.graph.Control(ctx, "POST", "/_sim/churn", graphsim.ChurnSpec{Users: w.total + 10*len(w.seed.Tenants), Rate: rate, States: nonTalking}, &churn); err != nil {
+		w.t.Fatal(err)
+	}
+	time.Sleep(w.s.phase)
+	if err := w.graph.Control(ctx, "DELETE", "/_sim/churn/"+churn.ID, nil, nil); err != nil {
+		w.t.Fatal(err)
+	}
+	driven := time.Since(began)
+	// Drained: every journaled notification acknowledged, and as many
+	// webhooks from notifications as acknowledgements (each change is one
+	// event), or the receiver quiet for 10 s (a notification the product
+	// found stale has none).
+	var j graphsim.Journal
+	last, quietSince := int64(-1), time.Now()
+	waitUntil(5*time.Minute, func() bool {
+		if err := w.graph.Control(ctx, "GET", "/_sim/notifications/journal", nil, &j); err != nil {
+			w.t.Fatal(err)
+		}
+		pending, acked := 0, 0
+		for _, e := range j.Entries {
+			switch {
+			case e.Acks > 0:
+				acked++
+			case e.Dropped == "":
+				pending++
+			}
+		}
+		if n := w.webhooks.Load(); n != last {
+			last, quietSince = n, time.Now()
+		}
+		return pending == 0 && (w.fromNotifications() >= acked || time.Since(quietSince) > 10*time.Second)
+	})
+	prod1, pg1 := w.cpu()
+	got := w.stopRecording()
+	if err := w.graph.Control(ctx, "POST", "/_sim/notifications/journal", map[string]bool{"enabled": false}, nil); err != nil {
+		w.t.Fatal(err)
+	}
+	p := measureLatency(rate, driven, j, got, w.index)
+	p.ProductCPU, p.PostgresCPU = prod1-prod0, pg1-pg0
+	p.Load = LoadAverage()
+	w.t.Logf("latency at %.0f/s: %+v", rate, p)
+	return p
+}
+
+// repair drops Graph's notifications and stops the roles that work on
+// presence while users change, then starts them again and times the
+// receiver getting every changed user's new state.
+func (w *world) repair(ctx context.Context, state string, stopRoles, startRoles []string) Repair {
+	var fault graphsim.NotificationFault
+	if err := w.graph.Control(ctx, "POST", "/_sim/faults/notifications", graphsim.NotificationFault{NotificationURL: w.baseURL + "/graph/notifications", Drop: 10 * w.s.repair}, &fault); err != nil {
+		w.t.Fatal(err)
+	}
+	for _, role := range stopRoles {
+		w.stop(role)
+	}
+	var bulk graphsim.BulkResult
+	if err := w.graph.Control(ctx, "POST", "/_sim/presence/bulk", graphsim.BulkPresence{Users: w.s.repair, Availability: state, Activity: state}, &bulk); err != nil {
+		w.t.Fatal(err)
+	}
+	// Every change dispatched (and dropped) before the fault goes.
+	waitUntil(time.Minute, func() bool {
+		var st graphsim.NotificationStats
+		w.graph.Control(ctx, "GET", "/_sim/stats", nil, &st)
+		return st.Queued == 0 && st.InFlight == 0
+	})
+	if err := w.graph.Control(ctx, "DELETE", "/_sim/faults/notifications/"+fault.ID, nil, nil); err != nil {
+		w.t.Fatal(err)
+	}
+	// The receiver tells the changed users by their new state, one no
+	// churn moves people to.
+	w.record()
+	prod0, pg0 := w.cpu()
+	began := time.Now()
+	for _, role := range startRoles {
+		w.start(role)
+	}
+	rep := Repair{Users: bulk.Users, Changed: bulk.Changed}
+	offline := map[int32]bool{}
+	ok := waitUntil(10*time.Minute, func() bool {
+		w.mu.Lock()
+		for _, a := range w.recorded {
+			if a.activity == state {
+				offline[a.user] = true
+			}
+		}
+		w.recorded = w.recorded[:0]
+		w.mu.Unlock()
+		return len(offline) >= bulk.Changed
+	})
+	rep.Took = time.Since(began)
+	rep.All = ok
+	rep.Repaired = len(offline)
+	w.stopRecording()
+	prod1, pg1 := w.cpu()
+	rep.ProductCPU, rep.PostgresCPU = prod1-prod0, pg1-pg0
+	rep.Load = LoadAverage()
+	w.t.Logf("repair: %+v", rep)
+	return rep
+}
+
+// memory reads the peak resident set of every process of the world.
+func (w *world) memory(r *Run) {
+	for name, pid := range w.productPids() {
+		if m, err := ReadMemory(pid); err == nil {
+			r.Memory = append(r.Memory, ProcMemory{name, m})
+		}
+	}
+	if m, err := ReadMemory(w.graph.Pid()); err == nil {
+		r.Memory = append(r.Memory, ProcMemory{"graphsim", m})
+	}
+	var top Memory
+	for _, pid := range append(Children(w.pgPid), w.pgPid) {
+		if m, err := ReadMemory(pid); err == nil && m.Peak > top.Peak {
+			top = m
+		}
+	}
+	r.Memory = append(r.Memory, ProcMemory{"PostgreSQL (largest process)", top})
+	if m, err := ReadMemory(os.Getpid()); err == nil {
+		r.Memory = append(r.Memory, ProcMemory{"this harness (receiver, journal reads)", m})
+	}
+}
+
+// sizes reads PostgreSQL's tables.
+func (w *world) sizes(ctx context.Context, r *Report) {
+	pool, err := pgxpool.New(ctx, w.pg.DirectDSN())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer pool.Close()
+	st := store.New(pool, faults.SealRing())
+	if r.Tables, err = st.TableSizes(ctx); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	s := loadSettings()
+	ctx := context.Background()
+	r := &Report{Started: time.Now().UTC(), Machine: Machine(), Settings: fmt.Sprintf("%d tenants, %d users, phases of %s at %v changes/s, repair of %d users",
+		s.tenants, s.users, s.phase, s.rates, s.repair), LoadBefore: LoadAverage()}
+	r.Commit = gitCommit()
+	r.Command = cmpOr(os.Getenv("PB_LOAD_COMMAND"), "go test -tags 'openssl loadbench' -run TestLoad ./internal/loadbench")
+	w := newWorld(t, s, r)
+	t.Cleanup(w.stopAll)
+
+	began := time.Now()
+	w.onboard(ctx, 4)
+	r.Setup = append(r.Setup, Step{fmt.Sprintf("%d tenants onboarded (simadmin through the onboarding service, 4 at a time)", len(w.seed.Tenants)), time.Since(began)})
+	t.Logf("setup: %+v", r.Setup)
+
+	// Run 1: serve.
+	run := Run{Roles: "serve"}
+	w.coldStart(ctx, &run, "serve")
+	for _, rate := range s.rates {
+		run.Phases = append(run.Phases, w.latency(ctx, rate))
+	}
+	run.Repair = w.repair(ctx, "Offline", []string{"serve"}, []string{"serve"})
+	w.memory(&run)
+	r.Runs = append(r.Runs, run)
+	w.sizes(ctx, r)
+
+	// Run 2: web and two workers, on the same database and graphsim
+	// (subscriptions kept: not a second cold start).
+	w.stop("serve")
+	run = Run{Roles: "web + 2 workers"}
+	for _, role := range []string{"web", "worker-1", "worker-2"} {
+		w.start(role)
+	}
+	for _, rate := range s.rates {
+		run.Phases = append(run.Phases, w.latency(ctx, rate))
+	}
+	// Back from Offline: a change for every one of them but those a
+	// phase of this run moved to BeRightBack (none: no churn goes there).
+	run.Repair = w.repair(ctx, "BeRightBack", []string{"worker-1", "worker-2"}, []string{"worker-1", "worker-2"})
+	w.memory(&run)
+	r.Runs = append(r.Runs, run)
+	w.stopAll()
+
+	r.LoadAfter = LoadAverage()
+	r.Finished = time.Now().UTC()
+	r.Reference = referenceRatio(t)
+	r.Renewals = renewals(t)
+	md := r.Markdown()
+	t.Log("\n" + md)
+	if s.report != "" {
+		if err := WriteSection(s.report, md); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w.unverified > 0 || w.unknown > 0 {
+		t.Errorf("%d webhooks did not verify, %d named a user not monitored", w.unverified, w.unknown)
+	}
+}
+
+func moduleRoot(t *testing.T) string {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+// gitCommit is the working tree's commit, marked when it has changes.
+func gitCommit() string {
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	c := strings.TrimSpace(string(out))
+	if d, _ := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); len(d) > 0 {
+		c += " (working tree with uncommitted changes of the shared checkout)"
+	}
+	return c
+}
+
+// referenceRatio runs make bench-intake-ratio's script (the product's
+// intake benchmark alternated with the minimal reference receiver, on a
+// fresh fsync-on PostgreSQL) once the world is gone, and keeps its lines.
+func referenceRatio(t *testing.T) string {
+	root := moduleRoot(t)
+	script := filepath.Join(root, "bench", "reference-receiver", "ratio.sh")
+	if _, err := os.Stat(script); err != nil {
+		return "not measured: bench/reference-receiver/ratio.sh is not in the tree"
+	}
+	if os.Geteuid() != 0 {
+		return "not measured: make bench-intake-ratio needs root (it starts PostgreSQL as user postgres)"
+	}
+	rounds := strconv.Itoa(envInt("PB_LOAD_REFERENCE_ROUNDS", 2))
+	out, err := exec.Command(script, root, rounds).CombinedOutput()
+	var lines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "round ") {
+			if i := strings.Index(l, "  ["); i > 0 {
+				l = l[:i]
+			}
+			lines = append(lines, l)
+		}
+	}
+	if err != nil || len(lines) == 0 {
+		return fmt.Sprintf("not measured: bench-intake-ratio failed (%v): %.300s", err, out)
+	}
+	return strings.Join(lines, "; ") + fmt.Sprintf(" (`make bench-intake-ratio ROUNDS=%s` after the load run; load %s)", rounds, LoadAverage())
+}
+
+// renewals is the engine's renewals over an hour of simulated time, from
+// its own benchmark when the tree has one.
+func renewals(t *testing.T) string {
+	root := moduleRoot(t)
+	mk, _ := os.ReadFile(filepath.Join(root, "Makefile"))
+	if !strings.Contains(string(mk), "\nbench-renewals:") {
+		return "not measured: the engine benchmark with a simulated clock (make bench-renewals) is not in the tree yet"
+	}
+	cmd := exec.Command("make", "-s", "bench-renewals")
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("not measured: make bench-renewals failed (%v): %.300s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return "`make bench-renewals`: " + strings.Join(lines[max(0, len(lines)-3):], "; ")
+}
