@@ -90,5 +90,8 @@ func (a *app) consoleSSO(base string) (*console.SSO, error) {
 	if a.cfg.StaffOIDCClientID != "" {
 		app = identity.App{ClientID: a.cfg.StaffOIDCClientID, ClientSecret: a.cfg.StaffOIDCClientSecret.Reveal()}
 	}
+	if app.ClientID == "" { // development without graphsim; production's configuration refuses it
+		return nil, fmt.Errorf("PB_STAFF_OIDC_TENANT: %w", config.ErrStaffSSOWithoutApp)
+	}
 	return &console.SSO{Identity: id, App: app, RedirectURI: base + console.Prefix + "/callback", Tenant: a.cfg.StaffOIDCTenant}, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"presencebridge/internal/config"
 	"presencebridge/internal/graphsim"
+	"presencebridge/web/console"
 )
 
 // The demo's emulated Microsoft cloud: two tenants, the first for the
@@ -104,7 +105,7 @@ func startDevGraphsim(cfg *config.Config, logger *slog.Logger) (*devGraphsim, er
 	return g, nil
 }
 
-// allowRedirects registers the product's onboarding callbacks, known once
+// allowRedirects registers the product's sign-in callbacks, known once
 // it listens, on the app: the identity platform accepts exact URIs only.
 func (g *devGraphsim) allowRedirects(product string) {
 	app := graphsim.SeedApp{ClientID: g.seed.App.ClientID, RedirectURIs: []string{
@@ -112,9 +113,10 @@ func (g *devGraphsim) allowRedirects(product string) {
 		product + "/onboarding/monitors/callback",
 		product + "/onboarding/signin/callback",
 		product + "/portal/callback",
+		product + console.Prefix + "/callback", // staff single sign-on, when PB_STAFF_OIDC_TENANT names a graphsim tenant
 	}}
 	if err := g.sim.Apply(graphsim.Seed{App: app}); err != nil {
-		g.logger.Warn("graphsim: the onboarding redirect URIs were not registered; sign-ins will be refused", "err", err)
+		g.logger.Warn("graphsim: the sign-in redirect URIs were not registered; sign-ins will be refused", "err", err)
 	}
 }
 

@@ -150,3 +150,40 @@ func devGetJSON(t *testing.T, u string, v any) int {
 	}
 	return resp.StatusCode
 }
+
+// dev with PB_STAFF_OIDC_TENANT set to one of graphsim's tenants, and no
+// registration of our own (graphsim's is dev's): the console's sign-in
+// offers Microsoft, which leads to graphsim's sign-in page for that
+// tenant with the console's callback accepted as a redirect URI.
+func TestDevOffersStaffSingleSignOnAtAGraphsimTenant(t *testing.T) {
+	want := graphsim.GenerateSeed(devGraphsimTenants, devGraphsimUsers, devGraphsimMonitors, devGraphsimSeed)
+	vendor := want.Tenants[1]
+	p := startProcess(t, []string{"PB_DATA_DIR=" + devDataDir(t), "PB_STAFF_OIDC_TENANT=" + vendor.Domain}, "dev")
+	base := p.waitReady(t, 30*time.Second)
+	if p.stdoutLine("Press Ctrl-C", 60*time.Second) == "" {
+		t.Fatalf("dev did not finish preparing; output:\n%s", p.log())
+	}
+	if page := httpGet(t, base+"/console/signin"); !strings.Contains(page, `id="sign-in-microsoft"`) {
+		t.Fatalf("the sign-in page offers no Microsoft sign-in:\n%s", page)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Get(base + "/console/signin/microsoft")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	gs := strings.Fields(p.stdoutLine("graphsim ", time.Second))
+	if loc == nil || len(gs) < 2 || loc.Scheme+"://"+loc.Host != gs[1] || loc.Path != "/"+vendor.Domain+"/oauth2/v2.0/authorize" ||
+		loc.Query().Get("redirect_uri") != base+"/console/callback" {
+		t.Fatalf("Sign in with Microsoft leads to %q (graphsim at %v)", resp.Header.Get("Location"), gs)
+	}
+	resp, err = http.Get(loc.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("graphsim answers the console's sign-in with %d, want its sign-in page", resp.StatusCode)
+	}
+}
