@@ -22,8 +22,10 @@ func newKeysCmd(stdout io.Writer) *cobra.Command {
 		Short: "Generate seal keys and re-seal stored secrets under the active key",
 		Long: `Seal keys protect refresh tokens, client secrets and webhook secrets at rest (AES-256-GCM).
 
-To rotate: generate a key, append it to PB_SEAL_KEYS (it becomes active as the last one listed, or name
-it in PB_SEAL_ACTIVE_KEY), restart, then run "presencebridge keys rotate". Old keys must stay listed
+To rotate: generate a key; append it to PB_SEAL_KEYS with PB_SEAL_ACTIVE_KEY naming the current key and
+restart every instance; then make the new key active (PB_SEAL_ACTIVE_KEY, or the last key listed) and
+restart every instance again — in two rounds, because an instance without the new key cannot open what
+one already using it seals; then run "presencebridge keys rotate". Old keys must stay listed
 until rotate reports that nothing uses them: no sealed secret, and no live invitation or Copy URL
 (links are signed under a key, and cannot be re-signed: rotate says until when they need it).` + envHelp(),
 	}
