@@ -349,9 +349,11 @@ func (r *Runner) reauthorize(ctx context.Context, tenantID uuid.UUID, ev store.L
 		}
 		return err
 	}
-	// Inside the renewal window a renewal answers it; otherwise (access
-	// lost and back, or a notification about an expiry we have renewed
-	// since) reauthorize without moving the expiry.
+	// With the renewal due within RenewLatest a renewal answers it (Graph
+	// asks not to reauthorize and PATCH one subscription within 10 minutes,
+	// docs/graph.md#subscription-operations); otherwise (access lost and
+	// back, or a notification about an expiry we have renewed since)
+	// reauthorize without moving the expiry.
 	cur, err := r.st.SubscriptionForMonitor(ctx, tenantID, ev.MonitorID)
 	if err != nil {
 		return err
@@ -365,7 +367,7 @@ func (r *Runner) reauthorize(ctx context.Context, tenantID uuid.UUID, ev store.L
 	}
 	now := r.eng.now()
 	var renewed *graphapi.Subscription
-	if cur.ExpiresAt != nil && cur.ExpiresAt.Sub(now) > RenewEarliest {
+	if cur.ExpiresAt != nil && renewDue(cur.ID, *cur.ExpiresAt).Sub(now) > RenewLatest {
 		err = g.ReauthorizeSubscription(ctx, ev.GraphID)
 	} else {
 		var sub graphapi.Subscription

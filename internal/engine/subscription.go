@@ -8,7 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"hash/fnv"
 	"slices"
 	"time"
 
@@ -22,10 +22,26 @@ import (
 // Lifetime asked for a presence subscription (Graph's maximum is 60 min).
 const Lifetime = 55 * time.Minute
 
-// Renewal window: renew at a random point this far before expiry.
+// Renewals. Each subscription renews every RenewEvery at points of its
+// own in absolute time — a phase taken from its id — and never later than
+// RenewLatest before its expiry (renewDue). Renewal points tied to expiry
+// alone (a jittered point 10–20 minutes before it, until December 2026)
+// repeat the creation times: after a cold start that makes every
+// subscription within minutes, 1,540 subscriptions renewed in the same ten
+// minutes of the first hours — max/mean of renewals per minute 6.7 in the
+// first hour and 3.3 in the second
+// (TestRenewalsOf1540SubscriptionsMadeWithinThreeMinutesSpreadEvenlyOverEveryHour),
+// 14.9 in the first hour of the fleet test in internal/engine/enginetest —
+// and a restart that found them all due bunched them again. Phases spread
+// them evenly from the first hour on, and put them back on their phases at
+// the first renewal after a restart.
+//
+// RenewEvery is Lifetime − RenewLatest less 5 minutes: a subscription just
+// made or renewed is due no sooner than 5 minutes later, and in the steady
+// state it renews 15 minutes before expiry (55 − 40).
 const (
-	RenewEarliest = 20 * time.Minute
-	RenewLatest   = 10 * time.Minute
+	RenewLatest = 10 * time.Minute
+	RenewEvery  = 40 * time.Minute
 )
 
 // Engine keeps each presence monitor's Graph subscription alive
@@ -38,9 +54,9 @@ const (
 //     subscription's resource, so create the new one and delete the old
 //     (a user may hold one presence subscription per app, so the old one
 //     goes first when Graph says 409);
-//   - due for renewal (a jittered point 10–20 minutes before expiry, or
-//     at once when an admin pressed Renew): PATCH the expiry, which also
-//     reauthorizes;
+//   - due for renewal (every RenewEvery at the subscription's own phase,
+//     never later than RenewLatest before expiry; or at once when an admin
+//     pressed Renew): PATCH the expiry, which also reauthorizes;
 //   - on an encryption certificate that is no longer the active one: at
 //     the renewal point, replaced by one on the active certificate;
 //   - 409 on create: a subscription of ours that we can still verify (its
@@ -116,7 +132,7 @@ func (e *Engine) Ensure(ctx context.Context, g graphapi.Subscriber, tenantID, mo
 			return "", err
 		}
 		return Replaced, nil
-	case now.After(cur.ExpiresAt.Add(-renewAt(cur.ID))) || cur.RenewRequested: // due, or an admin's Renew
+	case !now.Before(renewDue(cur.ID, *cur.ExpiresAt)) || cur.RenewRequested: // due, or an admin's Renew
 		// Encryption certificates rotate: a subscription still on an older
 		// one is replaced rather than renewed, so the old certificate falls
 		// out of use within an hour and can be retired.
@@ -169,12 +185,28 @@ func orderFor(monitorID uuid.UUID, users []string) []string {
 	return out
 }
 
-// renewAt is how long before expiry a subscription renews: a point in
-// 10–20 minutes fixed per subscription, so renewals spread evenly and do
-// not bunch after a restart.
-func renewAt(id uuid.UUID) time.Duration {
-	r := rand.New(rand.NewPCG(uint64(id[0])<<56|uint64(id[1])<<48|uint64(id[2])<<40|uint64(id[3])<<32, uint64(id[15])))
-	return RenewLatest + time.Duration(r.Int64N(int64(RenewEarliest-RenewLatest)))
+// renewDue is when the subscription id, expiring at expires, is renewed:
+// the latest of its phase points (its phase plus a whole number of
+// RenewEvery from the Unix epoch) that is at least RenewLatest before
+// expiry — after expires − RenewLatest − RenewEvery, never after
+// expires − RenewLatest.
+func renewDue(id uuid.UUID, expires time.Time) time.Time {
+	latest := expires.Add(-RenewLatest)
+	past := (latest.UnixNano() - int64(renewPhase(id))) % int64(RenewEvery)
+	if past < 0 {
+		past += int64(RenewEvery)
+	}
+	return latest.Add(-time.Duration(past))
+}
+
+// renewPhase is the subscription's point within RenewEvery: a hash of its
+// id (a random UUID, so phases spread evenly over subscriptions), fixed
+// for its row (a monitor's row keeps its id when its subscription is made
+// again).
+func renewPhase(id uuid.UUID) time.Duration {
+	h := fnv.New64a()
+	h.Write(id[:])
+	return time.Duration(h.Sum64() % uint64(RenewEvery))
 }
 
 func (e *Engine) create(ctx context.Context, g graphapi.Subscriber, tenantID, monitorID uuid.UUID, resource string, users int) (Outcome, error) {

@@ -64,11 +64,13 @@ func TestEngineKeepsTheMonitorsSubscriptionAliveAndExact(t *testing.T) {
 		t.Fatalf("after replace: ours %+v, Graph's %+v", s, g)
 	}
 
-	// 25 minutes before expiry nothing happens; within 10 it renews.
-	e.Advance(s.ExpiresAt.Sub(e.Now()) - 25*time.Minute)
+	// Before its renewal point — at its own phase, never more than
+	// RenewLatest + RenewEvery before expiry — nothing happens; within
+	// RenewLatest of expiry it renews.
+	e.Advance(s.ExpiresAt.Sub(e.Now()) - engine.RenewLatest - engine.RenewEvery - time.Minute)
 	c, _ = e.monitor(0)
 	ensure(users[:2], engine.Unchanged)
-	e.Advance(16 * time.Minute)
+	e.Advance(engine.RenewEvery + 2*time.Minute)
 	c, _ = e.monitor(0)
 	old := *s.ExpiresAt
 	s = ensure(users[:2], engine.Renewed)
