@@ -34,6 +34,13 @@ type Ledger struct {
 	// acknowledged them before the later version that was applied first
 	// (the others, Graph delivered after a later one: its reordering).
 	OvertakenHere int
+	// ByRepair of Overtaken have no event and no later version with one,
+	// but a re-read of the user's presence after they were made (which
+	// found that or a newer state): their notification was not applied —
+	// the product dropped it, say with the subscription it came for — and
+	// the repair stood in for it. Latest state wins; a scenario allows it
+	// only where the product is meant to repair (Expect.Repaired).
+	ByRepair int
 	// ViaRepair of Delivered reached the platform through a re-read of
 	// the user's presence rather than the notification itself.
 	ViaRepair int
@@ -70,10 +77,11 @@ type Ledger struct {
 // Summary is the ledger on one line.
 func (l Ledger) Summary() string {
 	return fmt.Sprintf("ledger: graph notified %d, acked %d (dropped by graph %d, unacked %d) → users' last state delivered %d/%d; delivered %d (via repair %d), "+
-		"overtaken %d (in the product %d), superseded %d, dead %d, suppressed %d, pending %d, quarantined %d, LOST %d | downstream: webhooks %d, "+
+		"overtaken %d (in the product %d, by repair %d), superseded %d, dead %d, suppressed %d, pending %d, quarantined %d, LOST %d | downstream: webhooks %d, "+
 		"duplicates %d (same id), conflicting ids %d, out of order %d, unverified %d, not received %d, not queued %d, repeated states %d | "+
 		"inbox %d, quarantined rows %d",
-		l.Notified, l.Acked, l.DroppedByGraph, l.Unacked, l.FinalDelivered, l.UsersNotified, l.Delivered, l.ViaRepair, l.Overtaken, l.OvertakenHere, l.Superseded, l.Dead, l.Suppressed,
+		l.Notified, l.Acked, l.DroppedByGraph, l.Unacked, l.FinalDelivered, l.UsersNotified, l.Delivered, l.ViaRepair, l.Overtaken, l.OvertakenHere, l.ByRepair,
+		l.Superseded, l.Dead, l.Suppressed,
 		l.Pending, l.Held, l.Lost, l.Webhooks, l.Duplicates, l.Conflicts, l.OutOfOrder, l.Unverified, l.NotReceived, l.NotQueued, l.Repeats,
 		l.InboxBacklog, l.Quarantined)
 }
@@ -197,6 +205,8 @@ func (l *Ledger) user(u uuid.UUID, notes []graphsim.JournalEntry, events []store
 				l.problem("overtaken in the product: user %s %s/%s (Graph's version %s) acknowledged %s, before every later version, "+
 					"and found stale: a later one was applied first", u, n.Availability, n.Activity, n.SequenceNumber, ackTime(n))
 			}
+		case repairedSince(events, n):
+			what = "overtaken by repair"
 		default:
 			what = "lost"
 			l.problem("lost: user %s %s/%s (Graph's version %s, made %s), acknowledged %d time(s), no event; the user's last events: %s",
@@ -205,7 +215,8 @@ func (l *Ledger) user(u uuid.UUID, notes []graphsim.JournalEntry, events []store
 		counts[what]++
 		if i == len(acked)-1 {
 			l.UsersNotified++
-			if what == "delivered" {
+			// Overtaken by a repair, the user's state is their last event's.
+			if what == "delivered" || what == "overtaken by repair" && l.outcome(events[len(events)-1], endpoint, received) == "delivered" {
 				l.FinalDelivered++
 			} else {
 				l.problem("last state: user %s %s/%s (Graph's version %s) is %s", u, n.Availability, n.Activity, n.SequenceNumber, what)
@@ -217,7 +228,8 @@ func (l *Ledger) user(u uuid.UUID, notes []graphsim.JournalEntry, events []store
 	l.Superseded += counts["superseded"]
 	l.Suppressed += counts["suppressed"]
 	l.Pending += counts["pending"]
-	l.Overtaken += counts["overtaken"]
+	l.Overtaken += counts["overtaken"] + counts["overtaken by repair"]
+	l.ByRepair += counts["overtaken by repair"]
 	l.Held += counts["quarantined"]
 	l.Lost += counts["lost"] + counts["not received"] + counts["not queued"]
 	// Every published event of the user, matched or not (a re-read, an
@@ -238,6 +250,14 @@ func (l *Ledger) user(u uuid.UUID, notes []graphsim.JournalEntry, events []store
 		}
 	}
 	l.Users = append(l.Users, fmt.Sprintf("%s: acked %d, events %d, %v", u, len(acked), len(events), counts))
+}
+
+// repairedSince reports whether a re-read of the user's presence
+// (a repair event) was made after version n: it read n or a newer state.
+func repairedSince(events []store.TimelineEvent, n graphsim.JournalEntry) bool {
+	return slices.ContainsFunc(events, func(e store.TimelineEvent) bool {
+		return e.Source == "repair" && !e.ObservedAt.Before(n.MadeAt.Add(-causalSlack))
+	})
 }
 
 // outcome is what became of event e at endpoint.

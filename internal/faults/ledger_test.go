@@ -147,6 +147,29 @@ func TestLedgerFindsEachKindOfLossAndViolation(t *testing.T) {
 			recurring(j, es, as, []int{0, 1}, 1, 11)
 		}, func(l Ledger) bool { return l.Delivered == 2 && l.Lost == 2 && l.Overtaken == 0 }},
 	}...)
+	// A subscription lapsed: the product dropped versions 3 and 4 (its
+	// inbox held them for a subscription since replaced) and re-read the
+	// user, finding a state Graph never notified (no subscription then).
+	repaired := func(j *graphsim.Journal, es *[]store.TimelineEvent, as *[]Arrival, readAt int) {
+		recurring(j, es, as, []int{0, 1}, 1, 11)
+		*es = append(*es, store.TimelineEvent{UID: uuid.New(), Sequence: 3, Availability: "DoNotDisturb", Activity: "DoNotDisturb", Source: "repair",
+			ObservedAt: at(readAt), CreatedAt: at(readAt), Deliveries: []store.TimelineDelivery{{EndpointURL: endpoint, Status: store.DeliveryDelivered}}})
+		*as = arrivals(*es)
+	}
+	cases = append(cases, []struct {
+		name  string
+		spoil func(j *graphsim.Journal, es *[]store.TimelineEvent, as *[]Arrival)
+		check func(l Ledger) bool
+	}{
+		{"versions never applied but older than a re-read were overtaken by the repair", func(j *graphsim.Journal, es *[]store.TimelineEvent, as *[]Arrival) {
+			repaired(j, es, as, 45)
+		}, func(l Ledger) bool {
+			return l.Delivered == 2 && l.Overtaken == 2 && l.ByRepair == 2 && l.Lost == 0 && l.FinalDelivered == 1
+		}},
+		{"a re-read made before the last version does not cover it", func(j *graphsim.Journal, es *[]store.TimelineEvent, as *[]Arrival) {
+			repaired(j, es, as, 25)
+		}, func(l Ledger) bool { return l.ByRepair == 1 && l.Lost == 1 && l.FinalDelivered == 0 }},
+	}...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			j, es := journal(), events()

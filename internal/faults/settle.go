@@ -87,6 +87,10 @@ type Expect struct {
 	// allowed: Graph does not promise order; sequenceNumber is for that.
 	Overtaken bool
 	Dead      bool // dead letters are expected (a receiver that answers 410)
+	// Repaired: acknowledged notifications may have been dropped where a
+	// later re-read of the user stood in for them (the subscription they
+	// came for lapsed and was replaced: Ledger.ByRepair).
+	Repaired bool
 }
 
 // Check prints the ledger (each user, the problems, the summary) and
@@ -130,6 +134,9 @@ func (w *World) Check(l Ledger, e Expect) {
 	if l.OvertakenHere > 0 && !e.Overtaken {
 		fail("%d acknowledged notifications were found stale though Graph delivered them before the later version applied first",
 			l.OvertakenHere)
+	}
+	if l.ByRepair > 0 && !e.Repaired {
+		fail("%d acknowledged notifications were never applied, only covered by a later re-read", l.ByRepair)
 	}
 	if l.Dead > 0 && !e.Dead {
 		fail("%d acknowledged notifications dead-lettered", l.Dead)

@@ -22,7 +22,8 @@ type Traffic struct {
 	failed  atomic.Int64
 	cancel  context.CancelFunc
 	done    sync.WaitGroup
-	next    []int // per user: the index of its next state
+	next    []int      // per user: the index of its next state
+	gate    sync.Mutex // held by each change, and by Pause until Resume
 }
 
 // Drive starts traffic at rate changes a second over all users until
@@ -49,9 +50,11 @@ func (tr *Traffic) run(ctx context.Context, rate float64) {
 		u := i % len(tr.w.Users)
 		s := states[tr.next[u]]
 		tr.next[u] = (tr.next[u] + 1) % len(states)
+		tr.gate.Lock()
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := tr.w.Graph.SetPresence(cctx, tr.w.Users[u].ID, s[0], s[1])
 		cancel()
+		tr.gate.Unlock()
 		if err != nil && ctx.Err() == nil {
 			tr.failed.Add(1)
 			continue
@@ -59,6 +62,13 @@ func (tr *Traffic) run(ctx context.Context, rate float64) {
 		tr.changes.Add(1)
 	}
 }
+
+// Pause holds the traffic, once the change under way is made, until
+// Resume: the changes a pause skips are not made up.
+func (tr *Traffic) Pause() { tr.gate.Lock() }
+
+// Resume lets paused traffic go on.
+func (tr *Traffic) Resume() { tr.gate.Unlock() }
 
 // Changes is how many presence changes were made so far.
 func (tr *Traffic) Changes() int64 { return tr.changes.Load() }
