@@ -49,7 +49,7 @@ func onAdminListener(r *http.Request) bool {
 // both share; its / leads to the first prefix.
 func separateAdmin(prefixes []string, notFound http.HandlerFunc) func(http.Handler) http.Handler {
 	admin := func(path string) bool {
-		if path == "/metrics" {
+		if path == "/metrics" || strings.HasPrefix(path, profilerPrefix+"/") {
 			return true
 		}
 		for _, p := range prefixes {

@@ -96,6 +96,9 @@ func New(d Deps) http.Handler {
 		d.Logger.Warn("/metrics is not served: production serves it only on an address of its own; set PB_ADMIN_ADDR " +
 			"(such as 127.0.0.1:9091, kept off the internet) to read it there")
 	}
+	if d.AdminPrefixes != nil {
+		mountProfiler(r)
+	}
 	r.Method(http.MethodGet, static.Prefix+"*", static.Handler())
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
 		render(w, r, http.StatusOK, templates.Home(), d.Logger)
