@@ -73,10 +73,11 @@ func TestEveryConsoleActionIsAuditedAsTheStaffMember(t *testing.T) {
 		}
 		return c
 	}
-	steps := []struct {
-		route, audit string
+	type step struct {
+		route, audit string // the route, and the action it must audit
 		do           func()
-	}{
+	}
+	steps := []step{
 		{"POST /console/signin", "staff.signed_in", func() { b.signIn("boss@vendor.example") }},
 		{"POST /console/account/totp", "staff.totp_enrolled", func() {
 			b.Get("/console/account")
@@ -137,14 +138,11 @@ func TestEveryConsoleActionIsAuditedAsTheStaffMember(t *testing.T) {
 	all := changingRoutes(t, func(r chi.Router) {
 		r.Route(console.Prefix, console.Routes(console.Deps{Store: s.Store, Staff: s.Staff, Sessions: console.NewSessions(s.Store.Pool(), nil, false, nil)}))
 	})
-	pages := changingRoutes(t, func(r chi.Router) { r.Route("/console/tenants/{tenantID}", tenantui.Routes(tenantui.Deps{Store: s.Store})) })
+	pages := changingRoutes(t, func(r chi.Router) {
+		r.Route("/console/tenants/{tenantID}", tenantui.Routes(tenantui.Deps{Store: s.Store}))
+	})
 	for _, route := range all {
-		walked := slices.ContainsFunc(steps, func(st struct {
-			route, audit string
-			do           func()
-		}) bool {
-			return st.route == route
-		})
+		walked := slices.ContainsFunc(steps, func(st step) bool { return st.route == route })
 		if !walked && !slices.Contains(pages, route) && consoleChangesNothing[route] == "" {
 			t.Errorf("%s is neither walked here, a tenant page, nor listed as changing nothing", route)
 		}
