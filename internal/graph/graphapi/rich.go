@@ -66,18 +66,29 @@ type WorkLocation struct {
 
 // Time parses Graph's date-times leniently: with or without a zone (a
 // missing zone is UTC) and with up to 7 fractional digits
-// (docs/graph.md#notification-payload).
+// (docs/graph.md#notification-payload). It holds the time in UTC, whose
+// year must be 0000–9999 as Graph's four digits write it: one read from
+// 0000-01-01 at +01:00 (the year -1 in UTC) or 9999-12-31 at -02:00
+// (10000) is refused, and one outside them is not written, as
+// time.Time's own MarshalJSON does — else Time wrote "-0001-…" or
+// "10000-…", which neither Graph nor Time reads.
 type Time struct{ time.Time }
 
 // ParseTime reads one of Graph's date-times as Time does.
 func ParseTime(s string) (time.Time, error) {
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.9999999", "2006-01-02T15:04:05"} {
 		if v, err := time.Parse(layout, s); err == nil {
-			return v.UTC(), nil
+			if v = v.UTC(); !fourDigitYear(v) {
+				return time.Time{}, fmt.Errorf("graphapi: %q is outside the years 0000–9999 in UTC", s)
+			}
+			return v, nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("graphapi: %q is not a date-time", s)
 }
+
+// fourDigitYear says whether t's year in UTC is 0000–9999.
+func fourDigitYear(t time.Time) bool { y := t.UTC().Year(); return y >= 0 && y <= 9999 }
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (t *Time) UnmarshalJSON(b []byte) error {
@@ -96,5 +107,8 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON implements json.Marshaler.
 func (t Time) MarshalJSON() ([]byte, error) {
+	if !fourDigitYear(t.Time) {
+		return nil, fmt.Errorf("graphapi: %s is outside the years 0000–9999 in UTC, which a date-time of Graph's holds", t.UTC().Format(time.RFC3339))
+	}
 	return json.Marshal(t.UTC().Format("2006-01-02T15:04:05.0000000Z"))
 }
