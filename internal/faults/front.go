@@ -29,6 +29,10 @@ type Front struct {
 type IntakeAnswer struct {
 	At     time.Time
 	Status int
+	// Latency is from the POST's arrival at the front to the answer's
+	// headers: what Graph waits for its acknowledgement, but for the
+	// loopback hop to the front.
+	Latency time.Duration
 }
 
 // NewFront serves a Front on a free loopback port, forwarding to the
@@ -48,7 +52,10 @@ func NewFront(backend string) (*Front, error) {
 		f.note(r, http.StatusBadGateway)
 		w.WriteHeader(http.StatusBadGateway)
 	}
-	f.srv = &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second}
+	arrived := func(w http.ResponseWriter, r *http.Request) {
+		rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), arrivalKey{}, time.Now())))
+	}
+	f.srv = &http.Server{Handler: http.HandlerFunc(arrived), ReadHeaderTimeout: 10 * time.Second}
 	go f.srv.Serve(ln)
 	return f, nil
 }
@@ -57,9 +64,31 @@ func (f *Front) note(r *http.Request, status int) {
 	if r.Method != http.MethodPost || r.URL.Path != "/graph/notifications" || r.URL.Query().Has("validationToken") {
 		return
 	}
+	now := time.Now()
+	a := IntakeAnswer{At: now, Status: status}
+	if at, ok := r.Context().Value(arrivalKey{}).(time.Time); ok {
+		a.Latency = now.Sub(at)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.answers = append(f.answers, IntakeAnswer{At: time.Now(), Status: status})
+	f.answers = append(f.answers, a)
+}
+
+// arrivalKey holds in a request's context when it reached the front.
+type arrivalKey struct{}
+
+// AnswersBetween are the intake's answers to notification POSTs between
+// from and to, in order.
+func (f *Front) AnswersBetween(from, to time.Time) []IntakeAnswer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []IntakeAnswer
+	for _, a := range f.answers {
+		if !a.At.Before(from) && !a.At.After(to) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Answers are the intake's answers to notification POSTs between from
