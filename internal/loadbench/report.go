@@ -52,8 +52,10 @@ type Run struct {
 	Coverage        graphsim.Coverage
 	Throttled       map[string]int64
 	FirstStates     time.Duration
+	FirstStatesBy   string // what marked them in
 	FirstStatesAll  bool
 	FirstStatesSeen int
+	Webhooks        time.Duration // the webhooks added through the API after them, when not at onboarding
 	Phases          []Phase
 	Repair          Repair
 	Memory          []ProcMemory
@@ -71,6 +73,7 @@ type Phase struct {
 	ProductCPU           time.Duration
 	PostgresCPU          time.Duration
 	Load                 string
+	Profile              string // go tool pprof -top of a role during the phase, when taken
 }
 
 // Repair is the gap: Users changed while notifications were dropped and
@@ -190,11 +193,14 @@ func (r *Report) Markdown() string {
 			}
 			return s
 		})
-	row("Every user's first state at the receiver (the engine's first re-read, as webhooks)", "—", func(run Run) string {
+	row("Every user's first state after the cold start", "—", func(run Run) string {
 		if !run.Cold {
 			return "—"
 		}
-		s := fmt.Sprintf("%s from the start", secs(run.FirstStates))
+		s := fmt.Sprintf("%s from the start: %s", secs(run.FirstStates), run.FirstStatesBy)
+		if run.Webhooks > 0 {
+			s += fmt.Sprintf("; then %s tenants' webhooks added through the tenant API in %s", thousands(r.Tenants), secs(run.Webhooks))
+		}
 		if !run.FirstStatesAll {
 			s += fmt.Sprintf(", **only %s of %s when the run gave up**", thousands(run.FirstStatesSeen), thousands(r.Users))
 		}
@@ -282,6 +288,14 @@ func (r *Report) Markdown() string {
 	p("\n| Intake as a ratio of the minimal reference receiver, same run | ≥ 0.90 | %s |", r.Reference)
 	for range r.Runs[1:] {
 		p(" |")
+	}
+	for _, run := range r.Runs {
+		for _, ph := range run.Phases {
+			if ph.Profile != "" {
+				p("\n\nWhere %s's CPU went at %s changes/s (a CPU profile from its admin listener's /debug/pprof during the phase):\n\n```\n%s\n```",
+					run.Roles, thousands(int(ph.Rate)), strings.TrimSpace(ph.Profile))
+			}
+		}
 	}
 	p("\n\n%s\n", endMarker)
 	return b.String()
