@@ -150,8 +150,15 @@ func BenchmarkIntakeThroughput(b *testing.B) {
 	body := batchBody(50)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	var posts atomic.Int64
+	ctx := context.Background()
+	if statementsWanted() {
+		testkit.Exec(b, pool, `SELECT pg_stat_statements_reset()`)
+	}
+	var wal0 string
+	pool.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&wal0)
 	b.SetParallelism(16)
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -169,8 +176,20 @@ func BenchmarkIntakeThroughput(b *testing.B) {
 		}
 	})
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
 	b.StopTimer()
 	b.ReportMetric(float64(posts.Load()*50)/elapsed.Seconds(), "notifications/s")
+	// What each item cost beside the rate, which a shared machine moves:
+	// this process's CPU (receiver and senders) and the WAL written.
+	var wal float64
+	pool.QueryRow(ctx, `SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)`, wal0).Scan(&wal)
+	if n := float64(posts.Load() * 50); n > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/n, "cpu-ns/item")
+		b.ReportMetric(wal/n, "wal-B/item")
+	}
+	if statementsWanted() {
+		logStatements(ctx, b, pool)
+	}
 	var items int
 	pool.QueryRow(context.Background(), `SELECT coalesce(sum(items), 0) FROM inbox`).Scan(&items)
 	if int64(items) != posts.Load()*50 {
