@@ -6,6 +6,7 @@
 // therefore group-commits: concurrent requests queue their rows, and each
 // database round trip writes everything queued so far in one multi-row
 // insert, so a burst costs a few transactions instead of one per POST.
+// The processors are woken after the commit, not in its transaction.
 package intake
 
 import (
@@ -108,7 +109,19 @@ func (c *Committer) work(ctx context.Context) {
 		for _, p := range batch {
 			p.done <- err
 		}
+		if err == nil {
+			c.notify(ctx, len(batch))
+		}
 	}
+}
+
+// notify wakes the processors once a batch is committed and answered, in
+// a transaction of its own (store.Store.NotifyInbox says why). Failing
+// costs them a second, so it is not retried.
+func (c *Committer) notify(ctx context.Context, rows int) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	_ = c.st.NotifyInbox(ctx, rows)
 }
 
 func (c *Committer) insert(ctx context.Context, batch []*pending) error {
