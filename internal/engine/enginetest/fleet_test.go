@@ -154,11 +154,14 @@ func (f *fleet) subscriptions() int {
 // in f.wire. change adjusts the runner's options.
 func (f *fleet) runner(change ...func(*engine.RunnerOptions)) *engine.Runner {
 	f.t.Helper()
-	// PB_DB_MAX_CONNS's default: each tenant a pass works on holds a
-	// connection for its lock, and pgxpool's default (4 on this machine)
-	// would be taken by the locks of Cycle's 4 tenants alone.
+	return f.runnerWithConns(20, change...) // PB_DB_MAX_CONNS's default
+}
+
+// runnerWithConns is runner with a pool of conns connections.
+func (f *fleet) runnerWithConns(conns int32, change ...func(*engine.RunnerOptions)) *engine.Runner {
+	f.t.Helper()
 	cfg := f.pool.Config().Copy()
-	cfg.MaxConns = 20
+	cfg.MaxConns = conns
 	pool, err := pgxpool.NewWithConfig(f.t.Context(), cfg)
 	if err != nil {
 		f.t.Fatal(err)
