@@ -185,7 +185,7 @@ func (r *Runner) pass(ctx context.Context, tenantID uuid.UUID) (Report, error) {
 	var done RepairStats
 	var repairErr error
 	if periodic {
-		done, repairErr = r.repairAll(ctx, tenantID, rep.Reread)
+		done, repairErr = r.repairAll(ctx, tenantID)
 		if repairErr != nil {
 			periodic = false
 			repairErr = fmt.Errorf("periodic repair: %w", repairErr)
@@ -422,7 +422,7 @@ func (r *Runner) drainResyncs(ctx context.Context, tenantID uuid.UUID) (RepairSt
 // repairAll re-reads every monitored user and everyone queued for a
 // re-read, who then leave the queue (or stay, if it fails); the users of
 // syncs among them are sent on unchanged too.
-func (r *Runner) repairAll(ctx context.Context, tenantID uuid.UUID, reread []string) (RepairStats, error) {
+func (r *Runner) repairAll(ctx context.Context, tenantID uuid.UUID) (RepairStats, error) {
 	q, err := r.st.PendingResyncs(ctx, tenantID, math.MaxInt32)
 	if err != nil {
 		return RepairStats{}, err
@@ -430,17 +430,6 @@ func (r *Runner) repairAll(ctx context.Context, tenantID uuid.UUID, reread []str
 	users, err := r.st.MonitoredUsers(ctx, tenantID)
 	if err != nil {
 		return RepairStats{}, err
-	}
-	// Users this pass read already (their subscriptions are new) are not
-	// read twice: a cold start's first pass read each user two times
-	// (TestAFirstPassReadsEachUsersPresenceOnce). Re-reads queued for them
-	// still go.
-	if len(reread) > 0 {
-		done := make(map[string]bool, len(reread))
-		for _, u := range reread {
-			done[u] = true
-		}
-		users = slices.DeleteFunc(users, func(u string) bool { return done[u] })
 	}
 	st, err := r.repair(ctx, tenantID, union(users, q.Users), q.Sync)
 	if err != nil {
