@@ -21,15 +21,20 @@ type UserMatch struct {
 // FindUsersAnywhere finds up to limit roster rows of every tenant whose UPN
 // as entered, UPN as Graph answered, or e-mail is q (case-insensitively),
 // in the order of their tenants' names. Each of the three is an index
-// lookup (migration 000039); the rows are then read as every roster read
-// reads them.
+// lookup (migration 000039) that carries what the order needs, so no
+// roster row is read but the matches; the rows are then read as every
+// roster read reads them. (Matching ids joined back to directory_users
+// had the planner hash that join over every roster row of the
+// deployment: 120,000 rows, 2,933 buffers, 57 ms for one match, where
+// this reads 29 buffers in 0.4 ms.)
 func (s *Store) FindUsersAnywhere(ctx context.Context, q string, limit int) ([]UserMatch, error) {
 	q = strings.ToLower(strings.TrimSpace(q))
-	rows, err := s.db.Query(ctx, `SELECT d.id, t.id, t.name, t.status, t.health FROM directory_users d JOIN tenants t ON t.id = d.tenant_id
-		WHERE d.id IN (SELECT id FROM directory_users WHERE lower(upn) = $1
-			UNION SELECT id FROM directory_users WHERE lower(graph_upn) = $1
-			UNION SELECT id FROM directory_users WHERE lower(email) = $1)
-		ORDER BY lower(t.name), t.id, lower(d.upn) LIMIT $2`, q, limit)
+	rows, err := s.db.Query(ctx, `SELECT m.id, t.id, t.name, t.status, t.health FROM (
+			SELECT id, tenant_id, upn FROM directory_users WHERE lower(upn) = $1
+			UNION SELECT id, tenant_id, upn FROM directory_users WHERE lower(graph_upn) = $1
+			UNION SELECT id, tenant_id, upn FROM directory_users WHERE lower(email) = $1) m
+		JOIN tenants t ON t.id = m.tenant_id
+		ORDER BY lower(t.name), t.id, lower(m.upn) LIMIT $2`, q, limit)
 	if err != nil {
 		return nil, wrap("find users anywhere", err)
 	}
