@@ -192,3 +192,52 @@ func TestTheTenantsListShowsStatusBadgesAndFiguresAndKeepsItsOrderAcrossPages(t 
 		}
 	}
 }
+
+// Each tenant's row says its delivery health: dead and pending deliveries
+// as a warning, pending alone as a hint, nothing for none; a count past
+// the list's cap reads as the cap and more.
+func TestTheTenantsListShowsEachTenantsDeliveryBacklog(t *testing.T) {
+	s := newSite(t, console.Limits{})
+	pool := s.Store.Pool()
+	fabrikam := storetest.Tenant(t, pool, "Fabrikam")
+	busy := storetest.Tenant(t, pool, "Busy Inc")
+	storetest.Tenant(t, pool, "Quiet Ltd")
+	for _, c := range []struct {
+		tenant      any
+		dead, total int
+	}{{s.Tenant, 3, 5}, {fabrikam, 0, 4}, {busy, store.BacklogCountCap + 1, store.BacklogCountCap + 1}} {
+		testkit.Exec(t, pool, `WITH sec AS (INSERT INTO secrets (id, tenant_id, purpose, key_id, ciphertext)
+				VALUES (gen_random_uuid(), $1, 'test', 'k1', '\x00') RETURNING id),
+			ep AS (INSERT INTO endpoints (tenant_id, url, signing_secret_id) SELECT $1, 'https://hook.example/' || $1, id FROM sec RETURNING id),
+			ev AS (INSERT INTO presence_events (tenant_id, user_object_id, sequence, availability, activity, mapped_state, source, observed_at)
+				SELECT $1, gen_random_uuid(), i, 'Busy', 'InACall', 'talking', 'notification', now() FROM generate_series(1, $3::int) i
+				RETURNING id, sequence)
+			INSERT INTO deliveries (tenant_id, endpoint_id, event_id, status)
+			SELECT $1, ep.id, ev.id, CASE WHEN ev.sequence <= $2 THEN 'dead' ELSE 'pending' END FROM ep, ev`, c.tenant, c.dead, c.total)
+	}
+	s.add("look@vendor.example", staff.Viewer)
+	b := s.browser()
+	b.signIn("look@vendor.example")
+	p := b.Get("/console/")
+	row := func(name string) string {
+		t.Helper()
+		for _, r := range regexp.MustCompile(`(?s)<li class="tenant-row">.*?</li>`).FindAllString(p.Body, -1) {
+			if strings.Contains(r, ">"+name+"<") {
+				return r
+			}
+		}
+		t.Fatalf("no row of %s:\n%s", name, p.Text())
+		return ""
+	}
+	for name, want := range map[string]string{
+		"Contoso":   `badge bad tenant-backlog">3 dead, 2 pending<`,
+		"Fabrikam":  `hint tenant-backlog">4 deliveries pending<`,
+		"Busy Inc":  `badge bad tenant-backlog">10000+ dead, 0 pending<`,
+		"Quiet Ltd": "",
+	} {
+		got := row(name)
+		if want == "" && strings.Contains(got, "tenant-backlog") || want != "" && !strings.Contains(got, want) {
+			t.Errorf("%s's row, want %q:\n%s", name, want, got)
+		}
+	}
+}
