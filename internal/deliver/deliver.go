@@ -229,17 +229,25 @@ func (d *Deliverer) round(ctx context.Context, rec *recorder, wg *sync.WaitGroup
 	return len(batch) + len(probes), capped, err
 }
 
-// supersede applies "latest state wins" (store.SupersedeBehindFailures).
+// supersede applies "latest state wins": behind every failed delivery
+// (store.SupersedeBehindFailures), and for every user of an endpoint whose
+// circuit is open here (store.SupersedeAtFailingEndpoints), whose heads
+// the circuit does not try.
 func (d *Deliverer) supersede(ctx context.Context) {
-	by, err := d.st.SupersedeBehindFailures(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			d.opts.Logger.Error("deliver: superseding older deliveries failed", "err", err)
+	for _, step := range []func() (map[uuid.UUID]int64, error){
+		func() (map[uuid.UUID]int64, error) { return d.st.SupersedeBehindFailures(ctx) },
+		func() (map[uuid.UUID]int64, error) { return d.st.SupersedeAtFailingEndpoints(ctx, d.skipped()) },
+	} {
+		by, err := step()
+		if err != nil {
+			if ctx.Err() == nil {
+				d.opts.Logger.Error("deliver: superseding older deliveries failed", "err", err)
+			}
+			return
 		}
-		return
-	}
-	for _, n := range by {
-		d.metrics.superseded.Add(float64(n))
+		for _, n := range by {
+			d.metrics.superseded.Add(float64(n))
+		}
 	}
 }
 
