@@ -79,11 +79,13 @@ bench-intake-ratio: deps-dev
 # tenants and 1,000,000 users, the product as serve and then as web and two
 # workers, a receiver verifying every webhook; cold start to every user
 # subscribed, repair of 100,000 users after a gap, latency at 1,000 and
-# 5,000 changes/s, memory, sizes, CPU, then make bench-intake-ratio's
-# rounds. Writes its section of BENCHMARKS.md. About 10 minutes on 2 cores;
-# BENCH_FULL=1 soaks longer (phases of 2 minutes). PB_LOAD_TENANTS,
-# PB_LOAD_USERS, PB_LOAD_RATES, PB_LOAD_PHASE_SECONDS and
-# PB_LOAD_REPAIR_USERS change its size (PB_LOAD_REPORT= to write nothing).
+# 5,000 changes/s, memory, sizes, CPU; then a round of make
+# bench-intake-ratio and the engine's renewals over a simulated hour.
+# Writes its section of BENCHMARKS.md. BENCH_FULL=1 soaks longer (phases of
+# 2 minutes, a million first states delivered, renewals of 1,000 tenants).
+# PB_LOAD_TENANTS, PB_LOAD_USERS, PB_LOAD_RATES, PB_LOAD_PHASE_SECONDS,
+# PB_LOAD_REPAIR_USERS, PB_LOAD_REFERENCE_ROUNDS (0: none) and
+# PB_LOAD_RENEWAL_TENANTS change its size (PB_LOAD_REPORT= writes nothing).
 PB_LOAD_REPORT ?= $(CURDIR)/BENCHMARKS.md
 bench-load: deps-dev
 	BENCH_FULL='$(BENCH_FULL)' PB_LOAD_REPORT='$(PB_LOAD_REPORT)' PB_LOAD_COMMAND='make bench-load$(if $(BENCH_FULL), BENCH_FULL=$(BENCH_FULL))' \

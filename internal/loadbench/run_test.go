@@ -782,19 +782,14 @@ func TestLoad(t *testing.T) {
 	w.sizes(ctx, r)
 
 	// Run 2: web and two workers, on the same database and graphsim
-	// (subscriptions kept: not a second cold start).
-	w.stop("serve")
+	// (subscriptions kept: not a second cold start). The repair comes
+	// first: serve stops, users change, web and the workers start — their
+	// first passes re-read everyone, the repair itself — and the phases
+	// come after it, with nothing left to re-read.
 	run = Run{Roles: "web + 2 workers"}
-	read := w.coverage(ctx).PresencesRead
-	for _, role := range []string{"web", "worker-1", "worker-2"} {
-		w.start(role)
-	}
-	// The new processes' first passes re-read everyone: wait for them, so
-	// that no re-read beats a phase's notifications to the change.
-	waitUntil(15*time.Minute, func() bool { return w.coverage(ctx).PresencesRead-read >= int64(w.total) })
-	time.Sleep(5 * time.Second)
-	// The second worker's effect shows where the work is: the highest
-	// rate and the repair (the lower rates too with BENCH_FULL).
+	run.Repair = w.repair(ctx, [2]string{"Busy", "InAMeeting"}, []string{"serve"}, []string{"web", "worker-1", "worker-2"})
+	// The second worker's effect shows where the work is: the repair and
+	// the highest rate (the lower rates too with BENCH_FULL).
 	rates := s.rates[len(s.rates)-1:]
 	if s.full {
 		rates = s.rates
@@ -802,7 +797,6 @@ func TestLoad(t *testing.T) {
 	for _, rate := range rates {
 		run.Phases = append(run.Phases, w.latency(ctx, rate, ""))
 	}
-	run.Repair = w.repair(ctx, [2]string{"Busy", "InAMeeting"}, []string{"worker-1", "worker-2"}, []string{"worker-1", "worker-2"})
 	w.memory(&run)
 	r.Runs = append(r.Runs, run)
 	w.stopAll()
@@ -866,7 +860,7 @@ func referenceRatio(t *testing.T) string {
 	if os.Geteuid() != 0 {
 		return "not measured: make bench-intake-ratio needs root (it starts PostgreSQL as user postgres)"
 	}
-	rounds := strconv.Itoa(envInt("PB_LOAD_REFERENCE_ROUNDS", 2))
+	rounds := strconv.Itoa(envInt("PB_LOAD_REFERENCE_ROUNDS", 1))
 	out, err := exec.Command(script, root, rounds).CombinedOutput()
 	var lines []string
 	for _, l := range strings.Split(string(out), "\n") {
@@ -884,19 +878,40 @@ func referenceRatio(t *testing.T) string {
 }
 
 // renewals is the engine's renewals over an hour of simulated time, from
-// its own benchmark when the tree has one.
+// its own test with a simulated clock (internal/engine/enginetest,
+// TestAFleetsRenewalsSpreadEvenly…) at the load's tenants, run once the
+// world is gone.
 func renewals(t *testing.T) string {
 	root := moduleRoot(t)
-	mk, _ := os.ReadFile(filepath.Join(root, "Makefile"))
-	if !strings.Contains(string(mk), "\nbench-renewals:") {
-		return "not measured: the engine benchmark with a simulated clock (make bench-renewals) is not in the tree yet"
+	const test = "TestAFleetsRenewalsSpreadEvenlyOverEveryHourFromAColdStartAndNoneLapses"
+	src, _ := os.ReadFile(filepath.Join(root, "internal", "engine", "enginetest", "renewal_spread_test.go"))
+	if !strings.Contains(string(src), "func "+test) {
+		return "not measured: the engine's renewal test with a simulated clock is not in the tree"
 	}
-	cmd := exec.Command("make", "-s", "bench-renewals")
+	// The test's passes take wall time (50 tenants: 2 minutes for the
+	// hour): the load's 1,000 tenants with BENCH_FULL, 100 by default.
+	def := 100
+	if os.Getenv("BENCH_FULL") == "1" {
+		def = 1000
+	}
+	tenants := strconv.Itoa(envInt("PB_LOAD_RENEWAL_TENANTS", def))
+	cmd := exec.Command("go", "test", "-count=1", "-timeout", "20m", "-tags", "openssl", "-run", "^"+test+"$", "-v", "./internal/engine/enginetest")
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "PB_FLEET_TENANTS="+tenants, "PB_FLEET_MINUTES=60", "CGO_ENABLED=1")
+	began := time.Now()
 	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Sprintf("not measured: make bench-renewals failed (%v): %.300s", err, out)
+	var lines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		l = strings.TrimSpace(l)
+		if _, rest, ok := strings.Cut(l, ".go:"); ok && (strings.Contains(rest, "cold start:") || strings.Contains(rest, "renewals of") || strings.Contains(rest, "lapsed")) {
+			_, msg, _ := strings.Cut(rest, ": ")
+			lines = append(lines, msg)
+		}
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return "`make bench-renewals`: " + strings.Join(lines[max(0, len(lines)-3):], "; ")
+	verdict := "passed (its bound: at most max(2 × mean, mean + 6√mean) renewals a minute in every hour; none lapsed)"
+	if err != nil {
+		verdict = fmt.Sprintf("**failed** (%v)", err)
+	}
+	return fmt.Sprintf("%s — %s; `PB_FLEET_TENANTS=%s PB_FLEET_MINUTES=60 go test -tags openssl -run %s ./internal/engine/enginetest`, %s of wall time after the load run (load %s)",
+		strings.Join(lines, "; "), verdict, tenants, test, time.Since(began).Round(time.Second), LoadAverage())
 }
