@@ -10,3 +10,12 @@ CREATE TABLE endpoint_retry_after (
     endpoint_id uuid PRIMARY KEY REFERENCES endpoints (id) ON DELETE CASCADE,
     until       timestamptz NOT NULL
 );
+
+-- order_check marks, for each user, the oldest delivery a replay put back
+-- in the queue (FAULTS.md bug 2): the claim that first takes it checks
+-- that no newer delivery of the user reached the endpoint meanwhile, and
+-- supersedes it and the older ones if one did, instead of sending them
+-- (store.ClaimDeliveries). One row per user, not every replayed row: the
+-- check reads the user's newer events, and the rows behind the first have
+-- been queued behind it since, where nothing newer can overtake them.
+ALTER TABLE deliveries ADD COLUMN order_check boolean NOT NULL DEFAULT false;

@@ -72,13 +72,104 @@ func collectClaimed(rows pgx.Rows) ([]Delivery, error) {
 	return out, rows.Err()
 }
 
+// Order per user per endpoint. A user's deliveries to an endpoint are
+// sent one at a time in event order: a claim takes only the oldest pending
+// one (the head), and the next becomes the head once the first is
+// recorded. That holds while deliveries become pending only as they are
+// made, in event order. A replay (ReplayEndpoint) puts old ones back, and
+// keeps those older than a delivery that reached the endpoint (delivered,
+// or leased: being sent); but it decided that from its statement's
+// snapshot, and a newer delivery claimed after that snapshot went out
+// before the replayed ones, which followed it (FAULTS.md bug 2: scenario
+// (g), 128 webhooks out of order). Two guards close it, both in the claim:
+//
+//   - A replay and the claims exclude each other (orderLock): every claim
+//     statement runs under the lock held shared, taken in the same
+//     transaction before the statement's snapshot, and a replay takes it
+//     exclusively before deciding, so each claim sees a replay entirely or
+//     not at all, and the replay sees every claim before it committed.
+//   - A claim refuses a replayed delivery older than a delivery of the
+//     same user that reached the endpoint (overtakenBy), and supersedes it
+//     and every older one of the user still queued (kept and replayable;
+//     a replay keeps them): whatever made it pending again, a state older
+//     than one the endpoint has or is being sent is not sent. The replay
+//     marks the oldest row it puts back for each user (order_check), and
+//     the claim that first takes it checks: the rows behind it have been
+//     queued behind it since, where the first rule protects them. Any
+//     other pending delivery has been pending since it was made, so no
+//     newer one of its user can have been claimed before it.
+
+// orderLock is the advisory lock key claims hold shared and a replay
+// exclusively ("pbreplay" in ASCII).
+const orderLock int64 = 0x7062_7265_706c_6179
+
+// claimUnderOrderLock runs a claim statement under orderLock held shared:
+// the lock and the claim in one batch, one round trip and one implicit
+// transaction (the lock lasts until it ends), each statement with its own
+// snapshot, so the claim's is taken once the lock is held. The batch's
+// statements are prepared ones (pgx's default mode; a batch cannot use
+// another), planned for their arguments at every execution
+// (plan_cache_mode, for this transaction): a cached generic claim plan
+// took 1.5 s a call (see ClaimDeliveries).
+func (s *Store) claimUnderOrderLock(ctx context.Context, sql string, args ...any) ([]Delivery, error) {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock_shared($1), set_config('plan_cache_mode', 'force_custom_plan', true)`, orderLock)
+	b.Queue(sql, args...)
+	br := s.db.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		br.Close()
+		return nil, err
+	}
+	got, err := collectClaimed(rows)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return got, err
+}
+
+// overtakenBy is the newest event of head d's user, newer than d, whose
+// delivery to d's endpoint reached it (NULL: none) — d must not be sent.
+// It reads the user's newer events (presence_events_user_idx) and probes
+// the (endpoint_id, event_id) key for each, so its cost is the user's
+// events since d, not the endpoint's. Both are spelled so that the
+// planner has no other way to take. The probe is a scalar subquery, not a
+// join or a WHERE EXISTS: as a join it was costed as a hash join over the
+// endpoint's deliveries (a sequential scan for each head). "Newer than d"
+// is a row comparison that only that index can serve: as ne.id > d's
+// event, the primary key served it, walking the newer events of every
+// user of the tenant (EXPLAIN ANALYZE, 25 users with 1,140 events each:
+// 50 ms a head).
+func overtakenBy(d string) string {
+	return `(SELECT max(CASE WHEN EXISTS (SELECT 1 FROM deliveries n WHERE n.endpoint_id = ` + d + `.endpoint_id AND n.event_id = ne.id
+			AND ` + reached + `) THEN ne.id END)
+		FROM presence_events ne
+		WHERE ne.tenant_id = ` + d + `.tenant_id AND ne.user_object_id = ` + d + `.user_object_id
+			AND (ne.tenant_id, ne.user_object_id, ne.id) > (` + d + `.tenant_id, ` + d + `.user_object_id, ` + d + `.event_id))`
+}
+
+// supersedeOvertaken is the CTE that supersedes, for each overtaken head
+// in CTE heads (endpoint_id, user_object_id, overtaken_by), every queued
+// delivery of its user older than the one that reached the endpoint.
+const supersedeOvertaken = `overtaken AS (
+			UPDATE deliveries x SET status = 'superseded', leased_until = NULL, order_check = false
+			FROM heads h WHERE h.overtaken_by IS NOT NULL AND x.endpoint_id = h.endpoint_id AND x.user_object_id = h.user_object_id
+				AND x.event_id < h.overtaken_by AND x.` + pendingStatus + ` AND (x.leased_until IS NULL OR x.leased_until <= now())
+		)`
+
 // ClaimDeliveries leases up to limit due deliveries for lease: for each
 // endpoint and user only the oldest pending event is eligible, so a user's
 // changes reach an endpoint in order; no endpoint gets more than
 // perEndpoint minus what it has in flight (busy); skip lists endpoints
 // not to claim for at all (open circuit breakers). A claim moves
 // next_attempt_at past the lease, so a worker that dies leaves the
-// delivery to be claimed again (at least once, never lost).
+// delivery to be claimed again (at least once, never lost). A replayed
+// delivery older than one of its user that reached the endpoint is
+// superseded instead (see "Order per user per endpoint" above).
 func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Duration, skip []uuid.UUID, perEndpoint int, busy map[uuid.UUID]int) ([]Delivery, error) {
 	if skip == nil {
 		skip = []uuid.UUID{} // NULL would make "NOT (id = ANY(skip))" NULL: nothing claimed
@@ -91,13 +182,13 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 	// Only due deliveries are looked at (leased ones are not due), and
 	// each is checked for an earlier pending delivery of the same user to
 	// the same endpoint. The query is planned for its arguments at every
-	// execution (an unnamed statement), never from a cached generic plan:
+	// execution (claimUnderOrderLock), never from a cached generic plan:
 	// one made while the table was small nests a scan of every pending
 	// delivery inside one of every due delivery, and took 1.5 s a claim at
 	// a backlog of 3,400 (the pipeline stalled) where a fresh plan takes 5 ms.
-	rows, err := s.db.Query(ctx, `
+	v, err := s.claimUnderOrderLock(ctx, `
 		WITH due AS (
-			SELECT d.id, d.endpoint_id, d.next_attempt_at,
+			SELECT d.id, d.tenant_id, d.endpoint_id, d.user_object_id, d.event_id, d.order_check, d.next_attempt_at,
 				row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS rn
 			FROM deliveries d
 			WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND NOT (d.endpoint_id = ANY($3::uuid[]))
@@ -106,23 +197,30 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 				AND d.event_id = (SELECT p.event_id FROM deliveries p WHERE p.`+pendingStatus+`
 					AND p.endpoint_id = d.endpoint_id AND p.user_object_id = d.user_object_id ORDER BY p.event_id LIMIT 1)
 		), picked AS (
-			SELECT due.id FROM due
+			SELECT due.* FROM due
 			LEFT JOIN unnest($4::uuid[], $5::int[]) AS busy (endpoint_id, used) ON busy.endpoint_id = due.endpoint_id
 			WHERE due.rn <= $6 - coalesce(busy.used, 0)
 			ORDER BY due.next_attempt_at LIMIT $1
-		), claimed AS (
-			UPDATE deliveries d SET next_attempt_at = now() + $2::interval, leased_until = now() + $2::interval
-			WHERE d.id = ANY (ARRAY(SELECT id FROM picked)) AND d.status = 'pending' AND d.next_attempt_at <= now()
+		), heads AS (
+			-- Only what was picked is checked: checking every due head, a
+			-- claim during a replay to 1,000 users read 346,000 buffers.
+			SELECT p.id, p.endpoint_id, p.user_object_id, CASE WHEN p.order_check THEN `+overtakenBy("p")+` END AS overtaken_by
+			FROM picked p
+		), `+supersedeOvertaken+`, claimed AS (
+			UPDATE deliveries d SET next_attempt_at = now() + $2::interval, leased_until = now() + $2::interval, order_check = false
+			WHERE d.id = ANY (ARRAY(SELECT id FROM heads WHERE overtaken_by IS NULL)) AND d.status = 'pending' AND d.next_attempt_at <= now()
 			`+claimedReturning+`
 		)
 		SELECT `+claimedColumns,
-		pgx.QueryExecModeCacheDescribe, limit, lease.String(), skip, busyIDs, busyN, perEndpoint)
-	if err != nil {
-		return nil, wrap("claim deliveries", err)
-	}
-	v, err := collectClaimed(rows)
+		limit, lease.String(), skip, busyIDs, busyN, perEndpoint)
 	return v, wrap("claim deliveries", err)
 }
+
+// probeCandidates is how many of an endpoint's heads, newest first, a probe
+// looks at: the first not overtaken is sent, the overtaken among them are
+// superseded (the next probe looks further). A bound, so that the check
+// costs a probe at most that many users' histories.
+const probeCandidates = 16
 
 // ClaimProbe leases one delivery of a failing endpoint whatever its
 // schedule says, to learn whether the endpoint is back: the head of a
@@ -130,27 +228,34 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 // first (the state most worth getting through). ok is false when the
 // endpoint has nothing to send, everything is leased, or the endpoint's
 // Retry-After (HoldEndpoint) has not passed: whatever a process's circuit
-// says, the endpoint asked not to be sent anything before it.
+// says, the endpoint asked not to be sent anything before it. Like
+// ClaimDeliveries it runs under orderLock and supersedes overtaken
+// replayed heads instead of sending them: the regular claim skips an
+// endpoint whose circuit is open, and left to it they would wait there.
 func (s *Store) ClaimProbe(ctx context.Context, endpointID uuid.UUID, lease time.Duration) (Delivery, bool, error) {
-	rows, err := s.db.Query(ctx, `
-		WITH picked AS (
+	got, err := s.claimUnderOrderLock(ctx, `
+		WITH cand AS (
 			SELECT d.id FROM deliveries d
 			WHERE d.endpoint_id = $1 AND d.`+pendingStatus+` AND (d.leased_until IS NULL OR d.leased_until <= now())
-				AND NOT EXISTS (SELECT 1 FROM endpoint_retry_after h WHERE h.endpoint_id = $1 AND h.until > now())
 				AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.`+pendingStatus+` AND p.endpoint_id = d.endpoint_id
 					AND p.user_object_id = d.user_object_id AND p.event_id < d.event_id)
-			ORDER BY d.event_id DESC LIMIT 1
-			FOR UPDATE SKIP LOCKED
+			ORDER BY d.event_id DESC LIMIT $3
+		), heads AS (
+			SELECT d.id, d.endpoint_id, d.user_object_id, d.event_id,
+				CASE WHEN d.order_check THEN `+overtakenBy("d")+` END AS overtaken_by
+			FROM deliveries d WHERE d.id = ANY (ARRAY(SELECT id FROM cand))
+		), `+supersedeOvertaken+`, picked AS (
+			SELECT d.id FROM heads h JOIN deliveries d ON d.id = h.id
+			WHERE h.overtaken_by IS NULL
+				AND NOT EXISTS (SELECT 1 FROM endpoint_retry_after ra WHERE ra.endpoint_id = $1 AND ra.until > now())
+			ORDER BY h.event_id DESC LIMIT 1
+			FOR UPDATE OF d SKIP LOCKED
 		), claimed AS (
-			UPDATE deliveries d SET next_attempt_at = now() + $2::interval, leased_until = now() + $2::interval
+			UPDATE deliveries d SET next_attempt_at = now() + $2::interval, leased_until = now() + $2::interval, order_check = false
 			WHERE d.id IN (SELECT id FROM picked) AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until <= now())
 			`+claimedReturning+`
 		)
-		SELECT `+claimedColumns, endpointID, lease.String())
-	if err != nil {
-		return Delivery{}, false, wrap("claim probe", err)
-	}
-	got, err := collectClaimed(rows)
+		SELECT `+claimedColumns, endpointID, lease.String(), probeCandidates)
 	if err != nil || len(got) == 0 {
 		return Delivery{}, false, wrap("claim probe", err)
 	}
@@ -243,35 +348,10 @@ func (s *Store) PostponeDelivery(ctx context.Context, id int64, lease, at time.T
 // It starts from deliveries_failed_idx, empty while receivers answer, so
 // it costs nothing on a healthy system.
 func (s *Store) SupersedeBehindFailures(ctx context.Context) (map[uuid.UUID]int64, error) {
-	return s.supersede(ctx, "supersede behind failures", "h.attempts > 0")
-}
-
-// SupersedeAtFailingEndpoints applies "latest state wins" at endpoints
-// known to be failing (their circuit is open: internal/deliver), as
-// SupersedeBehindFailures does, for every user with a newer delivery
-// waiting, whether or not the user's oldest has been tried: an open
-// circuit sends only one probe at a time, and the probe takes the head
-// with the newest event — after one user's states are superseded, that
-// user's newest again — so the other users' heads are never tried, and
-// without this their whole backlog went out in order when the endpoint
-// came back (FAULTS.md, scenario (j): 5,000 states of 20 users after 2
-// hours down, each user's newest 30 s after the return). It starts from
-// those endpoints' pending deliveries (deliveries_pending_user_idx).
-func (s *Store) SupersedeAtFailingEndpoints(ctx context.Context, endpoints []uuid.UUID) (map[uuid.UUID]int64, error) {
-	if len(endpoints) == 0 {
-		return map[uuid.UUID]int64{}, nil
-	}
-	return s.supersede(ctx, "supersede at failing endpoints", "h.endpoint_id = ANY($1::uuid[])", endpoints)
-}
-
-// supersede supersedes, behind each user's newest pending delivery, the
-// older ones of the users whose oldest pending delivery (h, the head)
-// matches heads.
-func (s *Store) supersede(ctx context.Context, what, heads string, args ...any) (map[uuid.UUID]int64, error) {
 	rows, err := s.db.Query(ctx, `
 		WITH heads AS (
 			SELECT h.endpoint_id, h.user_object_id, h.event_id FROM deliveries h
-			WHERE h.status = 'pending' AND `+heads+` AND (h.leased_until IS NULL OR h.leased_until <= now())
+			WHERE h.status = 'pending' AND h.attempts > 0 AND (h.leased_until IS NULL OR h.leased_until <= now())
 				AND h.event_id = (SELECT p.event_id FROM deliveries p WHERE p.`+pendingStatus+`
 					AND p.endpoint_id = h.endpoint_id AND p.user_object_id = h.user_object_id ORDER BY p.event_id LIMIT 1)
 		), newest AS (
@@ -294,9 +374,9 @@ func (s *Store) supersede(ctx context.Context, what, heads string, args ...any) 
 			next_attempt_at = least(d.next_attempt_at, now())
 		FROM newest n JOIN ranges r ON r.endpoint_id = n.endpoint_id AND r.user_object_id = n.user_object_id
 		WHERE d.id = n.id
-		RETURNING d.endpoint_id, r.n`, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...)
+		RETURNING d.endpoint_id, r.n`, pgx.QueryExecModeCacheDescribe)
 	if err != nil {
-		return nil, wrap(what, err)
+		return nil, wrap("supersede behind failures", err)
 	}
 	defer rows.Close()
 	out := map[uuid.UUID]int64{}
@@ -304,7 +384,7 @@ func (s *Store) supersede(ctx context.Context, what, heads string, args ...any) 
 		var ep uuid.UUID
 		var n int64
 		if err := rows.Scan(&ep, &n); err != nil {
-			return nil, wrap(what, err)
+			return nil, wrap("supersede behind failures", err)
 		}
 		out[ep] += n
 	}

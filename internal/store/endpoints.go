@@ -263,18 +263,38 @@ const reached = `(n.status = 'delivered' OR (n.status = 'pending' AND n.leased_u
 // left it out. Older ones are kept as they are (kept): sending one would
 // move the user's state backwards at the receiver; the event stream
 // (GET /api/v1/events from a Last-Event-ID) still has them.
+//
+// It decides under orderLock, held exclusively until the replay commits
+// (in a transaction of its own when called outside one): no claim runs
+// meanwhile, so "reached" counts every delivery claimed before, and every
+// claim after sees the replayed ones queued (see deliveries.go, "Order per
+// user per endpoint").
 func (s *Store) ReplayEndpoint(ctx context.Context, tenantID, id uuid.UUID, f ReplayFilter) (Replayed, error) {
 	var r Replayed
-	err := s.db.QueryRow(ctx, `
-		WITH cand AS (
-			SELECT d.id, NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.endpoint_id = d.endpoint_id
+	err := s.InTx(ctx, func(tx Tx) error {
+		if _, err := tx.db.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, orderLock); err != nil {
+			return err
+		}
+		return tx.replayEndpoint(ctx, tenantID, id, f, &r)
+	})
+	return r, wrap("replay endpoint", err)
+}
+
+func (s Tx) replayEndpoint(ctx context.Context, tenantID, id uuid.UUID, f ReplayFilter, r *Replayed) error {
+	return s.db.QueryRow(ctx, `
+		WITH checked AS (
+			SELECT d.id, d.user_object_id, d.event_id, NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.endpoint_id = d.endpoint_id
 				AND n.user_object_id = d.user_object_id AND n.event_id > d.event_id AND `+reached+`) AS in_order
 			FROM deliveries d
 			WHERE d.tenant_id = $1 AND d.endpoint_id = $2 AND d.status IN ('dead', 'superseded')
 				AND ($3::bigint[] IS NULL OR d.id = ANY($3)) AND ($4::timestamptz IS NULL OR d.created_at >= $4)
+		), cand AS (
+			-- first: the user's oldest replayed, which the claim checks
+			-- (order_check, see deliveries.go).
+			SELECT c.*, row_number() OVER (PARTITION BY c.user_object_id, c.in_order ORDER BY c.event_id) = 1 AS first FROM checked c
 		), r AS (
 			UPDATE deliveries d SET status = 'pending', attempts = 0, next_attempt_at = now(), schedule_start = now(),
-				supersedes_from = NULL, supersedes_to = NULL, leased_until = NULL
+				supersedes_from = NULL, supersedes_to = NULL, leased_until = NULL, order_check = cand.first
 			FROM cand WHERE d.id = cand.id AND cand.in_order
 			RETURNING d.id, d.user_object_id
 		), cleared AS (
@@ -289,7 +309,6 @@ func (s *Store) ReplayEndpoint(ctx context.Context, tenantID, id uuid.UUID, f Re
 		SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM cand WHERE NOT in_order),
 			CASE WHEN $3::bigint[] IS NULL THEN 0 ELSE (SELECT count(DISTINCT i) FROM unnest($3::bigint[]) i) - (SELECT count(*) FROM cand) END`,
 		tenantID, id, f.IDs, f.Since).Scan(&r.Replayed, &r.Kept, &r.Ignored)
-	return r, wrap("replay endpoint", err)
 }
 
 // Backlog counts an endpoint's deliveries that are not delivered.

@@ -2,9 +2,12 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"presencebridge/internal/store"
 	"presencebridge/internal/store/storetest"
@@ -32,5 +35,46 @@ func TestAReplayKeepsBackWhatANewerDeliveryBeingSentWouldOvertake(t *testing.T) 
 	testkit.Exec(t, st.Pool(), `UPDATE deliveries SET leased_until = NULL WHERE id = $1`, d[1].ID)
 	if r, err := st.ReplayEndpoint(ctx, tenant, ep.ID, store.ReplayFilter{}); err != nil || r != (store.Replayed{Replayed: 1}) {
 		t.Fatalf("replay while the newer one waits: %+v, %v; want it replayed", r, err)
+	}
+}
+
+// A replay marks each user's oldest replayed delivery, and only it, for
+// the claim that first takes it to check that nothing newer of the user
+// reached the endpoint meanwhile (order_check; the rows behind it wait in
+// order behind it). The claim clears the mark.
+func TestAReplayMarksEachUsersOldestReplayedDeliveryForTheClaimsCheck(t *testing.T) {
+	ctx := context.Background()
+	st, tenant := storetest.New(t)
+	ep, _ := st.CreateEndpoint(ctx, tenant, "https://a.example/hook", "whsec_dGVzdA==")
+	for _, u := range []uuid.UUID{uuid.New(), uuid.New()} {
+		for _, act := range []string{"InACall", "InAMeeting", "Presenting"} {
+			publish(t, st, tenant, u, act)
+		}
+	}
+	testkit.Exec(t, st.Pool(), `UPDATE deliveries SET status = 'dead'`)
+	if r, err := st.ReplayEndpoint(ctx, tenant, ep.ID, store.ReplayFilter{}); err != nil || r != (store.Replayed{Replayed: 6}) {
+		t.Fatalf("replay: %+v, %v", r, err)
+	}
+	marked := func() (seqs []int64) {
+		rows, err := st.Pool().Query(ctx, `SELECT e.sequence FROM deliveries d JOIN presence_events e ON e.id = d.event_id
+			WHERE d.order_check ORDER BY e.sequence`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seqs
+	}
+	if got := marked(); fmt.Sprint(got) != "[1 1]" {
+		t.Errorf("marked sequences %v, want each user's first", got)
+	}
+	got, err := st.ClaimDeliveries(ctx, 10, time.Minute, nil, 10, nil)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("claimed %d (%v), want each user's first", len(got), err)
+	}
+	if got := marked(); len(got) != 0 {
+		t.Errorf("marked sequences %v after the claim, want none", got)
 	}
 }
