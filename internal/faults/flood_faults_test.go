@@ -26,7 +26,7 @@ import (
 	"presencebridge/web/graphhook"
 )
 
-// (l) The intake flood: while Graph's real notifications flow, hostile
+// (m) The intake flood: while Graph's real notifications flow, hostile
 // POSTs hit the notification URL at full speed from several goroutines —
 // items of subscriptions nobody made (fresh ids), a real subscription's
 // items with a forged clientState, garbage, more items than a POST may
@@ -115,7 +115,14 @@ func TestIntakeFloodLeavesGraphsNotificationsFastAndLosesNothing(t *testing.T) {
 		t.Fatal("Graph sent no POST during the flood: nothing was measured")
 	}
 	if refused > 0 {
-		t.Errorf("%d of Graph's %d POSTs during the flood were not acknowledged (%v)", refused, len(during), statuses(during))
+		errs := map[string]int{}
+		for _, a := range during {
+			if a.Err != "" {
+				errs[a.Err]++
+			}
+		}
+		t.Errorf("%d of Graph's %d POSTs during the flood were not acknowledged (%v; the front's errors: %v)", refused, len(during),
+			statuses(during), errs)
 	}
 	acks := ackTimes(j, floodFrom, floodTo)
 	if len(acks) == 0 {

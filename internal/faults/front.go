@@ -33,6 +33,9 @@ type IntakeAnswer struct {
 	// headers: what Graph waits for its acknowledgement, but for the
 	// loopback hop to the front.
 	Latency time.Duration
+	// Err is why the front answered 502: what reaching the product failed
+	// on.
+	Err string
 }
 
 // NewFront serves a Front on a free loopback port, forwarding to the
@@ -45,11 +48,11 @@ func NewFront(backend string) (*Front, error) {
 	f := &Front{URL: "http://" + ln.Addr().String()}
 	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: backend})
 	rp.ModifyResponse = func(resp *http.Response) error {
-		f.note(resp.Request, resp.StatusCode)
+		f.note(resp.Request, resp.StatusCode, nil)
 		return nil
 	}
 	rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-		f.note(r, http.StatusBadGateway)
+		f.note(r, http.StatusBadGateway, err)
 		w.WriteHeader(http.StatusBadGateway)
 	}
 	arrived := func(w http.ResponseWriter, r *http.Request) {
@@ -60,12 +63,15 @@ func NewFront(backend string) (*Front, error) {
 	return f, nil
 }
 
-func (f *Front) note(r *http.Request, status int) {
+func (f *Front) note(r *http.Request, status int, err error) {
 	if r.Method != http.MethodPost || r.URL.Path != "/graph/notifications" || r.URL.Query().Has("validationToken") {
 		return
 	}
 	now := time.Now()
 	a := IntakeAnswer{At: now, Status: status}
+	if err != nil {
+		a.Err = err.Error()
+	}
 	if at, ok := r.Context().Value(arrivalKey{}).(time.Time); ok {
 		a.Latency = now.Sub(at)
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -21,7 +22,7 @@ import (
 	"presencebridge/internal/store"
 )
 
-// (i) The identity platform fails. Its token endpoint answers 5xx, or
+// (k) The identity platform fails. Its token endpoint answers 5xx, or
 // answers only after longer than the product waits, for a while (30 s in
 // the full form): presence keeps flowing — notifications need no token,
 // and the monitors' access tokens (an hour) stay valid — the engine's
@@ -62,6 +63,10 @@ func TestIdentityPlatformFailingForAWhileLosesNothingAndRecovers(t *testing.T) {
 				t.Fatal(err)
 			}
 			from := time.Now()
+			// The process keeps its last lines only, and under traffic an
+			// outage's lines are gone by its end: they are gathered as it
+			// goes, until its last request has ended.
+			failures := watchAccessFailures(w.Proc("serve"), from, outage+delay)
 			time.Sleep(outage)
 			if err := w.Graph.RemoveTokenFault(ctx, id); err != nil {
 				t.Fatal(err)
@@ -75,12 +80,16 @@ func TestIdentityPlatformFailingForAWhileLosesNothingAndRecovers(t *testing.T) {
 			time.Sleep(s.load)
 			t.Logf("%d presence changes", tr.Stop())
 			l := w.Settle(60 * time.Second)
-			w.Check(l, Expect{})
+			// Nothing here reorders, but on a starved host the two
+			// processors may apply a user's newer version before an older
+			// one (overtaken: latest state wins); intake order is the
+			// baseline's to hold.
+			w.Check(l, Expect{Overtaken: true})
 			w.StillRunning(t, "serve")
 			// The engine asks for an app-only token at every pass (1 s), and
 			// a failed one is only logged: the pass goes on, and the next
 			// asks again.
-			failed := accessFailures(w.Proc("serve"), from, to.Add(delay))
+			failed := len(<-failures)
 			t.Logf("passes that logged a failed access check during the outage: %d", failed)
 			if c.fails && failed == 0 {
 				t.Errorf("no pass logged a failed access check during the outage: the fault did not reach the product")
@@ -98,10 +107,10 @@ func TestIdentityPlatformFailingForAWhileLosesNothingAndRecovers(t *testing.T) {
 // endpoint (identity.Options).
 const identityTimeout = 30 * time.Second
 
-// accessFailures counts the log lines of p, stamped between from and to,
-// saying a pass could not check the tenant's access.
-func accessFailures(p *Process, from, to time.Time) int {
-	n := 0
+// accessFailures are the times of p's log lines, stamped between from and
+// to, saying a pass could not check the tenant's access.
+func accessFailures(p *Process, from, to time.Time) map[time.Time]bool {
+	out := map[time.Time]bool{}
 	for _, line := range strings.Split(p.Log(), "\n") {
 		var rec struct {
 			Time time.Time
@@ -109,10 +118,27 @@ func accessFailures(p *Process, from, to time.Time) int {
 		}
 		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "engine: tenant's access not checked this pass" &&
 			!rec.Time.Before(from) && !rec.Time.After(to) {
-			n++
+			out[rec.Time] = true
 		}
 	}
-	return n
+	return out
+}
+
+// watchAccessFailures gathers accessFailures of p from from for d, reading
+// its last lines every 200 ms, and then sends them.
+func watchAccessFailures(p *Process, from time.Time, d time.Duration) <-chan map[time.Time]bool {
+	out := make(chan map[time.Time]bool, 1)
+	go func() {
+		seen := map[time.Time]bool{}
+		for end := from.Add(d); ; time.Sleep(200 * time.Millisecond) {
+			maps.Copy(seen, accessFailures(p, from, end))
+			if time.Now().After(end) {
+				out <- seen
+				return
+			}
+		}
+	}()
+	return out
 }
 
 // accessCheckedAgain fails t unless, once the fault's last request has
@@ -134,7 +160,7 @@ func (w *World) accessCheckedAgain(t *testing.T, end time.Time) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		failed := accessFailures(w.Proc("serve"), from, time.Now())
+		failed := len(accessFailures(w.Proc("serve"), from, time.Now()))
 		if n1-n0 >= 2 && failed == 0 {
 			t.Logf("recovered: %d token requests in 3 s, none failed", n1-n0)
 			return
@@ -202,7 +228,7 @@ func (w *World) identityUnharmed(t *testing.T, from time.Time) {
 	}
 }
 
-// (i) One monitor's sign-in sessions are revoked (an admin's
+// (k) One monitor's sign-in sessions are revoked (an admin's
 // revokeSignInSessions, or a password reset): its refresh token is
 // answered invalid_grant AADSTS50173, and Graph pauses its subscription,
 // says so (reauthorizationRequired) and drops its users' changes

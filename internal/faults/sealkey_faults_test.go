@@ -22,7 +22,7 @@ import (
 	"presencebridge/internal/store"
 )
 
-// (k) The seal key is rotated while Graph's traffic goes on, as
+// (l) The seal key is rotated while Graph's traffic goes on, as
 // docs/operations.md#seal-key-rotation tells an operator: `keys generate`,
 // the key appended to PB_SEAL_KEYS and every process restarted, one at a
 // time (web, then each worker); `keys rotate`; the old key removed and the
