@@ -28,6 +28,10 @@ type Report struct {
 	Repaired                                      int // users whose re-read found a change
 	Resent                                        int // users a sync asked for, their unchanged state sent again
 	Failed                                        map[uuid.UUID]error
+	// Reread are the users whose presence was read after their
+	// subscription was created or replaced: a full repair in the same
+	// pass need not read them again.
+	Reread []string
 }
 
 // Reconciler brings a tenant's subscriptions in line with its roster.
@@ -211,6 +215,9 @@ func (r *Reconciler) ReconcileTenantExcept(ctx context.Context, tenantID uuid.UU
 			var st RepairStats
 			st, err = Repair(ctx, r.st, r.budget.Reader(tenantID, reader), tenantID, gaps)
 			rep.Repaired = st.Changed
+			if err == nil {
+				rep.Reread = gaps
+			}
 		}
 		if err != nil {
 			return rep, fmt.Errorf("engine: repair after new subscriptions: %w", err)
