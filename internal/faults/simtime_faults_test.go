@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"presencebridge/internal/engine"
 	"presencebridge/internal/graphsim"
+	"presencebridge/internal/store"
 )
 
 // The step of simulated time: shorter than the renewal window's near end
@@ -102,10 +105,11 @@ func TestWorkersStoppedFor70MinutesRecreateLapsedSubscriptionsAndRepairEveryUser
 // answers 503) while presence keeps changing: deliveries are retried on
 // their schedule (seconds apart, then minutes; it runs to 24 h), and once
 // the endpoint's circuit opens, by its probes; older states are
-// superseded by newer ones where a user's oldest failed; the endpoint
-// stays enabled — the product disables an endpoint only on 410 Gone, and
-// dead-letters a delivery only after 24 hours. The platform comes back:
-// each user's latest state arrives, superseded deliveries are kept (the
+// superseded by their user's newest, so that each user has one state
+// waiting; the endpoint stays enabled — the product disables an endpoint
+// only on 410 Gone, and dead-letters a delivery only after 24 hours. The
+// platform comes back: each user's latest state arrives, and no older
+// one after it came back; superseded deliveries are kept (the
 // replay keeps them back: each user's newer state is there already),
 // nothing is lost and nothing arrives out of order. The engine keeps the
 // subscriptions renewed through the 2 hours.
@@ -142,25 +146,26 @@ func TestPlatformDownFor2HoursGetsEachUsersLatestStateWhenBack(t *testing.T) {
 	if !ep.Enabled {
 		t.Errorf("the endpoint was disabled by %v of 503s; only a 410 disables one", outage)
 	}
-	var oldest time.Duration
-	ages, err := st.OldestPending(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range ages {
-		if a.EndpointID.String() == ep.ID {
-			oldest = a.Age
-		}
-	}
+	// The oldest state the platform has not got is as old as the outage,
+	// by the database's clock: the time passed for the product.
+	oldest := w.oldestUndelivered(t, st)
 	if oldest < outage {
-		t.Errorf("the oldest pending delivery is %v old after %v down: simulated time did not pass for the product", oldest, outage)
+		t.Errorf("the oldest undelivered state is %v old after %v down: simulated time did not pass for the product", oldest, outage)
 	}
-	t.Logf("after %v down: the oldest pending delivery is %v old; %d attempts answered 503", outage, oldest.Round(time.Second), failedSince(w, down))
+	t.Logf("after %v down: the oldest undelivered state is %v old; %d attempts answered 503", outage, oldest.Round(time.Second), failedSince(w, down))
 
+	// Latest state wins: while the endpoint is down each user's older
+	// states are superseded by their newest, so the platform, back, gets
+	// one state per user — not the 2 hours it missed.
+	waiting := w.pendingByUser(t, 15*time.Second, 1)
 	back := time.Now()
 	w.Receiver.SetAnswer(nil)
 	w.CheckLastStates(t, 60*time.Second)
-	t.Logf("every user's latest state reached the platform %v after it came back", time.Since(back).Round(time.Millisecond))
+	t.Logf("every user's latest state reached the platform %v after it came back (%d deliveries were waiting)",
+		time.Since(back).Round(time.Millisecond), waiting)
+	if stale := olderAfter(w.Receiver.Arrivals(), back); stale > 0 {
+		t.Errorf("%d states older than their user's newest reached the platform after it came back: latest state did not win", stale)
+	}
 	l := w.Settle(90 * time.Second)
 	w.Check(l, Expect{Overtaken: true})
 	if l.Superseded == 0 {
@@ -187,6 +192,93 @@ func TestPlatformDownFor2HoursGetsEachUsersLatestStateWhenBack(t *testing.T) {
 	if b.superseded < l.Superseded || b.dead != 0 || b.pending != 0 || replayed.Replayed != 0 || replayed.Kept != int64(b.superseded) {
 		t.Errorf("want the %d superseded deliveries kept, none dead or pending, and the replay to keep every one back", l.Superseded)
 	}
+}
+
+// pendingByUser waits up to within until no user has more than most
+// deliveries pending at the receiver's endpoint, and returns how many are
+// pending then; it fails t if some user has more.
+func (w *World) pendingByUser(t *testing.T, within time.Duration, most int) int {
+	t.Helper()
+	ctx := context.Background()
+	st, pool, err := w.openStore(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	deadline := time.Now().Add(within)
+	for {
+		total, over := 0, map[string]int{}
+		for _, u := range w.Users {
+			events, err := st.UserTimeline(ctx, w.Tenant, u.ID, 1_000_000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, e := range events {
+				for _, d := range e.Deliveries {
+					if d.EndpointURL == w.Receiver.URL && d.Status == store.DeliveryPending {
+						n++
+					}
+				}
+			}
+			total += n
+			if n > most {
+				over[u.ID.String()] = n
+			}
+		}
+		if len(over) == 0 {
+			return total
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("users with more than %d deliveries pending while the platform is down: %v", most, over)
+			return total
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// oldestUndelivered is the age, by the database's clock, of the oldest
+// delivery to the receiver that is pending or superseded.
+func (w *World) oldestUndelivered(t *testing.T, st *store.Store) time.Duration {
+	t.Helper()
+	var first time.Time
+	for _, u := range w.Users {
+		events, err := st.UserTimeline(context.Background(), w.Tenant, u.ID, 1_000_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range events {
+			for _, d := range e.Deliveries {
+				if d.EndpointURL == w.Receiver.URL && (d.Status == store.DeliveryPending || d.Status == store.DeliverySuperseded) &&
+					(first.IsZero() || d.CreatedAt.Before(first)) {
+					first = d.CreatedAt
+				}
+			}
+		}
+	}
+	if first.IsZero() {
+		return 0
+	}
+	return time.Since(first) // the database's clock is the host's
+}
+
+// olderAfter counts the webhooks answered 2xx after at whose user got a
+// newer sequence (2xx) after at too: states sent though a newer one
+// was waiting.
+func olderAfter(arrivals []Arrival, at time.Time) int {
+	newest := map[uuid.UUID]int64{}
+	for _, a := range arrivals {
+		if a.At.After(at) && a.Status >= 200 && a.Status < 300 {
+			newest[a.User] = max(newest[a.User], a.Sequence)
+		}
+	}
+	n := 0
+	for _, a := range arrivals {
+		if a.At.After(at) && a.Status >= 200 && a.Status < 300 && a.Sequence < newest[a.User] {
+			n++
+		}
+	}
+	return n
 }
 
 // failedSince counts the webhooks the platform answered 503 since at.
