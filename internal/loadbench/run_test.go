@@ -66,12 +66,11 @@ func loadSettings() settings {
 		}
 	}
 	s.repair = envInt("PB_LOAD_REPAIR_USERS", min(100_000, s.users/10))
-	// A group by default: what a tenant of a thousand people names, and
-	// no million UPNs to resolve — in a cold start of 100 tenants on list
-	// rosters, resolution took 46 % of serve's CPU, the msgraph SDK's
-	// $batch parsing most of it; 10 tenants subscribed in 15 s by group,
-	// 33–37 s by list, on the same loaded host.
-	s.roster = cmpOr(os.Getenv("PB_LOAD_ROSTER"), "group")
+	// Lists by default, as the fault suite and make dev onboard. A group
+	// roster costs the same in a cold start: its members are looked up in
+	// the same $batch requests (roster.lookUpMembers), which took 40–46 %
+	// of serve's CPU in 100-tenant cold starts either way.
+	s.roster = cmpOr(os.Getenv("PB_LOAD_ROSTER"), "list")
 	return s
 }
 
