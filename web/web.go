@@ -71,7 +71,7 @@ func New(d Deps) http.Handler {
 	// Order matters: observe sits outside recoverPanics so that a panic is
 	// logged and counted as the 500 it became.
 	r.Use(requestID, observe(d.Logger, newHTTPMetrics(d.Metrics)), recoverPanics(d.Logger),
-		securityHeaders(d.Production), withVersion(d.Version))
+		securityHeaders(d.Production), withVersion(d.Version), storableURL(d.Logger))
 	notFound := func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/") || !acceptsHTML(r) {
 			Problem(w, http.StatusNotFound, "Not Found", "")

@@ -74,6 +74,7 @@ Without a command it runs the role named by PB_ROLE (default: serve).` + envHelp
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentPreRunE = storableArgs
 	root.AddCommand(roleCmd("serve", "Run the web server and the background workers (the default role)", roles["serve"], stdout))
 	root.AddCommand(roleCmd("web", "Run only the web server: onboarding, dashboard, API and Graph notification intake", roles["web"], stdout))
 	root.AddCommand(roleCmd("worker", "Run only the background workers (subscriptions, tokens, repair, delivery)", roles["worker"], stdout))

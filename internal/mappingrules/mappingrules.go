@@ -37,6 +37,14 @@ func Change(ctx context.Context, st *store.Store, tenant uuid.UUID, actor string
 		if rules, refused = change(current); refused != nil {
 			return nil
 		}
+		for k := range rules.Overrides {
+			// presence refuses control characters, not bytes that are not
+			// UTF-8, which the rules' jsonb would hold as U+FFFD.
+			if !store.Storable(k) {
+				refused = &Invalid{fmt.Errorf("overrides: key %q: %s", k, store.NotText)}
+				return nil
+			}
+		}
 		if err := rules.Validate(); err != nil {
 			refused = &Invalid{err}
 			return nil

@@ -14,6 +14,7 @@ import (
 
 	"presencebridge/internal/deliver"
 	"presencebridge/internal/roster"
+	"presencebridge/internal/store"
 )
 
 // Form is the onboarding form as the admin entered it. It is stored as
@@ -59,6 +60,24 @@ func (f *Form) normalize() {
 	if f.EventTarget == "" {
 		f.EventTarget = "webhook"
 	}
+}
+
+// unstorable names each field the database cannot hold (store.Storable):
+// the form is stored as jsonb, which refuses a \u0000 in any field, and
+// bytes that are not UTF-8 would come back as U+FFFD. Nil when none.
+func (f *Form) unstorable() FieldErrors {
+	var fe FieldErrors
+	for name, v := range map[string]string{"company": f.Company, "microsoftTenant": f.MicrosoftTenant, "adminEmail": f.AdminEmail,
+		"telephonyAccount": f.TelephonyAccount, "usersSource": f.UsersSource, "users": f.Users, "group": f.Group,
+		"eventTarget": f.EventTarget, "webhookUrl": f.WebhookURL} {
+		if !store.Storable(v) {
+			if fe == nil {
+				fe = FieldErrors{}
+			}
+			fe[name] = store.NotText
+		}
+	}
+	return fe
 }
 
 // validate checks every field and reads the roster chosen: the users

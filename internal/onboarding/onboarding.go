@@ -137,6 +137,9 @@ func (s *Service) CreateInvite(ctx context.Context, name, createdBy string, ttl 
 	if strings.TrimSpace(name) == "" {
 		return store.Tenant{}, "", errors.New("a tenant name is required")
 	}
+	if !store.Storable(name) {
+		return store.Tenant{}, "", fmt.Errorf("the tenant name: %s", store.NotText)
+	}
 	if ttl == 0 {
 		ttl = DefaultInviteTTL
 	}
@@ -224,8 +227,12 @@ func (s *Service) Form(ctx context.Context, tenantID uuid.UUID) (Form, error) {
 
 // SaveForm validates and stores the form. With field errors the form is
 // still stored as entered (nothing typed is lost) but the tenant and
-// roster are not changed.
+// roster are not changed — unless a field holds what the database cannot
+// (unstorable): then nothing is stored, and the page keeps what was typed.
 func (s *Service) SaveForm(ctx context.Context, tenantID uuid.UUID, f Form, actor string) (FieldErrors, error) {
+	if fe := f.unstorable(); fe != nil {
+		return fe, nil
+	}
 	choice, fe := f.validate(s.cfg.AllowLoopbackWebhooks)
 	t, err := s.st.GetTenant(ctx, tenantID)
 	if err != nil {

@@ -57,6 +57,9 @@ func (s *Service) Add(ctx context.Context, tenantID uuid.UUID, upn, actor string
 	if upn == "" || !strings.Contains(upn, "@") || strings.ContainsAny(upn, " \t\r\n") {
 		return store.PortalAdmin{}, &Refusal{"Enter the account's user principal name, like alex@contoso.com."}
 	}
+	if !store.Storable(upn) {
+		return store.PortalAdmin{}, &Refusal{store.NotText}
+	}
 	t, err := s.st.GetTenant(ctx, tenantID)
 	if err != nil {
 		return store.PortalAdmin{}, fmt.Errorf("add portal admin: %w", err)

@@ -78,6 +78,9 @@ func (r *Roster) SetSource(ctx context.Context, tenantID uuid.UUID, actor string
 // the roster is a group's.
 func (r *Roster) RemoveUser(ctx context.Context, tenantID uuid.UUID, actor, ref string) (store.DirectoryUser, error) {
 	var u store.DirectoryUser
+	if !store.Storable(ref) {
+		return u, store.ErrUserNotFound // no entry holds it, and the query would fail on it
+	}
 	err := r.audited(ctx, tenantID, actor, "user.removed", func(tx *Roster, stx store.Tx) (detail map[string]any, err error) {
 		if u, err = stx.FindDirectoryUser(ctx, tenantID, ref); err != nil {
 			return nil, err

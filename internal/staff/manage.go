@@ -117,6 +117,9 @@ func hashPassword(password string) (string, error) {
 func (s *Service) change(ctx context.Context, email, by string,
 	fn func(tx store.Tx, who store.Staff, admins []uuid.UUID) (action string, detail map[string]any, err error)) (store.Staff, error) {
 	var who store.Staff
+	if !store.Storable(email) {
+		return who, &Refusal{"the address: " + store.NotText}
+	}
 	err := s.st.InTx(ctx, func(tx store.Tx) error {
 		admins, err := tx.LockEnabledAdmins(ctx)
 		if err != nil {

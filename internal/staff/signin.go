@@ -32,7 +32,10 @@ type Attempt struct {
 // account is refused whatever the password, and an unknown address costs
 // a hash like a known one, so the time taken does not tell them apart.
 func (s *Service) CheckPassword(ctx context.Context, email, password, ip string) (Attempt, error) {
-	who, err := s.st.StaffByEmail(ctx, email)
+	who, err := store.Staff{}, store.ErrStaffNotFound // no account has an address the database cannot hold
+	if store.Storable(email) {
+		who, err = s.st.StaffByEmail(ctx, email)
+	}
 	if errors.Is(err, store.ErrStaffNotFound) || err == nil && who.PasswordHash == "" {
 		argon2id.ComparePasswordAndHash(password, s.dummyHash())
 		return Attempt{}, ErrNotAccepted

@@ -116,6 +116,9 @@ func (s *Service) Add(ctx context.Context, email, name string, role Role, passwo
 	if ranks[role] == 0 {
 		return store.Staff{}, &Refusal{fmt.Sprintf("unknown role %q (want viewer, support or admin)", role)}
 	}
+	if !store.Storable(name) {
+		return store.Staff{}, &Refusal{"the name: " + store.NotText}
+	}
 	hash, err := hashPassword(password)
 	if err != nil {
 		return store.Staff{}, err

@@ -80,6 +80,9 @@ func (s *Service) change(ctx context.Context, tenantID uuid.UUID, reason, action
 	if needReason && strings.TrimSpace(reason) == "" {
 		return store.TenantLifecycle{}, &Refusal{"Say why: support and the customer read it later."}
 	}
+	if !store.Storable(reason) {
+		return store.TenantLifecycle{}, &Refusal{"The reason: " + store.NotText}
+	}
 	var l store.TenantLifecycle
 	err := s.st.InTx(ctx, func(tx store.Tx) error {
 		var err error

@@ -130,6 +130,11 @@ func (h *handler) createInvitation(w http.ResponseWriter, r *http.Request) {
 		h.invitationsPage(w, r, http.StatusUnprocessableEntity, nil, form)
 		return
 	}
+	if !store.Storable(form.Name) {
+		form.NameError = store.NotText
+		h.invitationsPage(w, r, http.StatusUnprocessableEntity, nil, form)
+		return
+	}
 	ttl, err := inviteTTL(form.TTL)
 	if err != nil {
 		h.invitationsPage(w, r, http.StatusUnprocessableEntity, &templates.Notice{Title: "The link's lifetime " + strings.TrimSuffix(err.Error(), ".") + "."}, form)

@@ -166,6 +166,10 @@ func (h *handler) lifecycle(action string) http.HandlerFunc {
 			h.supportPage(w, r, http.StatusUnprocessableEntity, nil, "Say why: support and the customer read it later.")
 			return
 		}
+		if !store.Storable(reason) {
+			h.supportPage(w, r, http.StatusUnprocessableEntity, nil, store.NotText)
+			return
+		}
 		if r.PostFormValue("confirm") != "yes" {
 			t, err := h.Store.GetTenant(ctx, who.TenantID)
 			if err != nil {
