@@ -145,30 +145,56 @@ func (w *World) lastStates(ctx context.Context) (problems, notes []string, viaRe
 // what came due — or fails t after within.
 func (w *World) SubscriptionsRenewed(t testing.TB, margin, within time.Duration) {
 	t.Helper()
+	var due, all int
+	if !w.poll(t, within, func(ctx context.Context, st *store.Store) (bool, error) {
+		subs, err := st.TenantSubscriptions(ctx, w.Tenant)
+		due, all = 0, len(subs)
+		for _, s := range subs {
+			if s.ExpiresAt == nil || time.Until(*s.ExpiresAt) <= margin {
+				due++
+			}
+		}
+		return err == nil && due == 0 && all > 0, err
+	}) {
+		t.Fatalf("faults: %d of %d subscriptions not renewed within %v\n%s", due, all, within, w.Logs())
+	}
+}
+
+// poll calls cond with the suite's store every 100 ms until it holds (true)
+// or within has passed (false); an error fails t.
+func (w *World) poll(t testing.TB, within time.Duration, cond func(context.Context, *store.Store) (bool, error)) bool {
+	t.Helper()
 	ctx := context.Background()
 	st, pool, err := w.openStore(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	deadline := time.Now().Add(within)
-	for {
-		subs, err := st.TenantSubscriptions(ctx, w.Tenant)
+	for deadline := time.Now().Add(within); ; time.Sleep(100 * time.Millisecond) {
+		ok, err := cond(ctx, st)
 		if err != nil {
 			t.Fatal(err)
 		}
-		due := 0
-		for _, s := range subs {
-			if s.ExpiresAt == nil || time.Until(*s.ExpiresAt) <= margin {
-				due++
+		if ok || time.Now().After(deadline) {
+			return ok
+		}
+	}
+}
+
+// receiverDeliveries calls fn with each user's deliveries to the receiver.
+func (w *World) receiverDeliveries(ctx context.Context, st *store.Store, fn func(user string, d store.TimelineDelivery)) error {
+	for _, u := range w.Users {
+		events, err := st.UserTimeline(ctx, w.Tenant, u.ID, 1_000_000)
+		if err != nil {
+			return err
+		}
+		for _, e := range events {
+			for _, d := range e.Deliveries {
+				if d.EndpointURL == w.Receiver.URL {
+					fn(u.ID.String(), d)
+				}
 			}
 		}
-		if due == 0 && len(subs) > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("faults: %d of %d subscriptions not renewed within %v\n%s", due, len(subs), within, w.Logs())
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
+	return nil
 }

@@ -199,67 +199,43 @@ func TestPlatformDownFor2HoursGetsEachUsersLatestStateWhenBack(t *testing.T) {
 // pending then; it fails t if some user has more.
 func (w *World) pendingByUser(t *testing.T, within time.Duration, most int) int {
 	t.Helper()
-	ctx := context.Background()
-	st, pool, err := w.openStore(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	deadline := time.Now().Add(within)
-	for {
-		total, over := 0, map[string]int{}
-		for _, u := range w.Users {
-			events, err := st.UserTimeline(ctx, w.Tenant, u.ID, 1_000_000)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n := 0
-			for _, e := range events {
-				for _, d := range e.Deliveries {
-					if d.EndpointURL == w.Receiver.URL && d.Status == store.DeliveryPending {
-						n++
-					}
+	var over map[string]int
+	total := 0
+	if !w.poll(t, within, func(ctx context.Context, st *store.Store) (bool, error) {
+		pending := map[string]int{}
+		total, over = 0, map[string]int{}
+		err := w.receiverDeliveries(ctx, st, func(user string, d store.TimelineDelivery) {
+			if d.Status == store.DeliveryPending {
+				total++
+				if pending[user]++; pending[user] > most {
+					over[user] = pending[user]
 				}
 			}
-			total += n
-			if n > most {
-				over[u.ID.String()] = n
-			}
-		}
-		if len(over) == 0 {
-			return total
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("users with more than %d deliveries pending while the platform is down: %v", most, over)
-			return total
-		}
-		time.Sleep(250 * time.Millisecond)
+		})
+		return len(over) == 0, err
+	}) {
+		t.Errorf("users with more than %d deliveries pending while the platform is down: %v", most, over)
 	}
+	return total
 }
 
-// oldestUndelivered is the age, by the database's clock, of the oldest
-// delivery to the receiver that is pending or superseded.
+// oldestUndelivered is the age, by the database's clock (the host's), of
+// the oldest delivery to the receiver that is pending or superseded.
 func (w *World) oldestUndelivered(t *testing.T, st *store.Store) time.Duration {
 	t.Helper()
 	var first time.Time
-	for _, u := range w.Users {
-		events, err := st.UserTimeline(context.Background(), w.Tenant, u.ID, 1_000_000)
-		if err != nil {
-			t.Fatal(err)
+	err := w.receiverDeliveries(context.Background(), st, func(_ string, d store.TimelineDelivery) {
+		if (d.Status == store.DeliveryPending || d.Status == store.DeliverySuperseded) && (first.IsZero() || d.CreatedAt.Before(first)) {
+			first = d.CreatedAt
 		}
-		for _, e := range events {
-			for _, d := range e.Deliveries {
-				if d.EndpointURL == w.Receiver.URL && (d.Status == store.DeliveryPending || d.Status == store.DeliverySuperseded) &&
-					(first.IsZero() || d.CreatedAt.Before(first)) {
-					first = d.CreatedAt
-				}
-			}
-		}
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if first.IsZero() {
 		return 0
 	}
-	return time.Since(first) // the database's clock is the host's
+	return time.Since(first)
 }
 
 // olderAfter counts the webhooks answered 2xx after at whose user got a
