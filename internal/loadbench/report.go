@@ -232,8 +232,12 @@ func (r *Report) Markdown() string {
 				return "—"
 			}
 			ph := run.Phases[i]
-			return fmt.Sprintf("p50 %s, p99 %s (%s webhooks matched of %s notifications acknowledged, over %s; load %s) — %s", ms(ph.P50), ms(ph.P99),
-				thousands(ph.Matched), thousands(ph.Acked), secs(ph.Driven), ph.Load, verdict(float64(ph.P99)/float64(time.Millisecond), float64(bound)/float64(time.Millisecond), "ms"))
+			offered := ""
+			if ph.Driven > 0 {
+				offered = fmt.Sprintf(", Graph made %.0f/s", float64(ph.Notifications)/ph.Driven.Seconds())
+			}
+			return fmt.Sprintf("p50 %s, p99 %s (%s webhooks matched of %s notifications acknowledged, over %s%s; load %s) — %s", ms(ph.P50), ms(ph.P99),
+				thousands(ph.Matched), thousands(ph.Acked), secs(ph.Driven), offered, ph.Load, verdict(float64(ph.P99)/float64(time.Millisecond), float64(bound)/float64(time.Millisecond), "ms"))
 		})
 		row(fmt.Sprintf("Durable intake at %s changes/s: acknowledged notifications a second, and the acknowledgement's latency (graphsim's side)", thousands(int(rate))), "—", func(run Run) string {
 			if i >= len(run.Phases) {
