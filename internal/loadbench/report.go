@@ -216,22 +216,35 @@ func (r *Report) Markdown() string {
 			}
 			return s
 		})
-	for i := range maxPhases(r.Runs) {
-		rate := 0.0
-		for _, run := range r.Runs {
-			if i < len(run.Phases) {
-				rate = run.Phases[i].Rate
+	// One row per rate, each run's phase of that rate in its column (the
+	// second run drives only the highest).
+	var rates []float64
+	for _, run := range r.Runs {
+		for _, ph := range run.Phases {
+			if !slices.Contains(rates, ph.Rate) {
+				rates = append(rates, ph.Rate)
 			}
 		}
+	}
+	slices.Sort(rates)
+	phaseAt := func(run Run, rate float64) (Phase, bool) {
+		for _, ph := range run.Phases {
+			if ph.Rate == rate {
+				return ph, true
+			}
+		}
+		return Phase{}, false
+	}
+	for _, rate := range rates {
 		bound := 100 * time.Millisecond
 		if rate > 1000 {
 			bound = 250 * time.Millisecond
 		}
 		row(fmt.Sprintf("Latency, Graph's POST → webhook at the receiver, %s changes/s", thousands(int(rate))), fmt.Sprintf("p99 ≤ %s", ms(bound)), func(run Run) string {
-			if i >= len(run.Phases) {
+			ph, ok := phaseAt(run, rate)
+			if !ok {
 				return "—"
 			}
-			ph := run.Phases[i]
 			offered := ""
 			if ph.Driven > 0 {
 				offered = fmt.Sprintf(", Graph made %.0f/s", float64(ph.Notifications)/ph.Driven.Seconds())
@@ -240,17 +253,17 @@ func (r *Report) Markdown() string {
 				thousands(ph.Matched), thousands(ph.Acked), secs(ph.Driven), offered, ph.Load, verdict(float64(ph.P99)/float64(time.Millisecond), float64(bound)/float64(time.Millisecond), "ms"))
 		})
 		row(fmt.Sprintf("Durable intake at %s changes/s: acknowledged notifications a second, and the acknowledgement's latency (graphsim's side)", thousands(int(rate))), "—", func(run Run) string {
-			if i >= len(run.Phases) {
+			ph, ok := phaseAt(run, rate)
+			if !ok {
 				return "—"
 			}
-			ph := run.Phases[i]
 			return fmt.Sprintf("%.0f/s; ack p50 %s, p99 %s", ph.IntakeRate, ms(ph.AckP50), ms(ph.AckP99))
 		})
 		row(fmt.Sprintf("CPU per 1,000 notifications at %s changes/s (product processes; PostgreSQL's backends)", thousands(int(rate))), "—", func(run Run) string {
-			if i >= len(run.Phases) || run.Phases[i].Acked == 0 {
+			ph, ok := phaseAt(run, rate)
+			if !ok || ph.Acked == 0 {
 				return "—"
 			}
-			ph := run.Phases[i]
 			k := float64(ph.Acked) / 1000
 			return fmt.Sprintf("%.2f s; %.2f s", ph.ProductCPU.Seconds()/k, ph.PostgresCPU.Seconds()/k)
 		})
@@ -303,14 +316,6 @@ func (r *Report) Markdown() string {
 	}
 	p("\n\n%s\n", endMarker)
 	return b.String()
-}
-
-func maxPhases(runs []Run) int {
-	n := 0
-	for _, r := range runs {
-		n = max(n, len(r.Phases))
-	}
-	return n
 }
 
 func throttled(m map[string]int64) string {

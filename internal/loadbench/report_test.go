@@ -19,7 +19,7 @@ func sampleReport() *Report {
 				{Rate: 5000, P50: 90 * time.Millisecond, P99: 400 * time.Millisecond, Acked: 100000}},
 			Repair: Repair{Changed: 100_000, Took: 20 * time.Second, All: true},
 			Memory: []ProcMemory{{"serve", Memory{Peak: 2 << 30}}}},
-			{Roles: "web + 2 workers"}},
+			{Roles: "web + 2 workers", Phases: []Phase{{Rate: 5000, P50: 60 * time.Millisecond, P99: 200 * time.Millisecond, Acked: 100000}}}},
 		Tables:    []store.TableSize{{Table: "presence_events", Bytes: 5 << 30}, {Table: "directory_users", Bytes: 1 << 30}},
 		Reference: "round 1: ratio 0.95", Renewals: "not measured: no benchmark yet"}
 }
@@ -39,6 +39,20 @@ func TestTheReportSaysWhichTargetsWereMissedAndByHowMuch(t *testing.T) {
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("the report lacks %q:\n%s", want, md)
+		}
+	}
+	// The second run drove only 5,000/s: its column of the 1,000/s row is
+	// empty, and its 5,000/s phase is in the 5,000/s row.
+	for _, line := range strings.Split(md, "\n") {
+		switch {
+		case strings.HasPrefix(line, "| Latency, Graph's POST → webhook at the receiver, 1,000 changes/s"):
+			if !strings.HasSuffix(line, " — |") {
+				t.Errorf("the second run's column of the 1,000/s row is not empty: %s", line)
+			}
+		case strings.HasPrefix(line, "| Latency, Graph's POST → webhook at the receiver, 5,000 changes/s"):
+			if !strings.Contains(line, "p99 200.0 ms") || !strings.Contains(line, "p99 400.0 ms") {
+				t.Errorf("the 5,000/s row lacks a run's phase: %s", line)
+			}
 		}
 	}
 	if !strings.HasPrefix(md, startMarker) || !strings.HasSuffix(strings.TrimSpace(md), endMarker) {
