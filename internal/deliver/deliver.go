@@ -406,14 +406,16 @@ func (d *Deliverer) send(ctx context.Context, dl claimed, rec *recorder, probe b
 		if err != nil {
 			reason, logged = err.Error(), err.Error()
 		}
-		_, rerr = d.st.DeliveryFailed(ctx, dl.ID, dl.Lease, status, reason, next(d.opts.Schedule, dl.ScheduleStart, time.Now(), a.retryAfter))
 		if a.retryAfter > 0 {
-			// Before the circuit learns it: its probe may come no sooner
-			// than the store's hold ends (circuit.go).
+			// Before the failure's record ends the claim: from then on a
+			// probe (of any process) could take the delivery, and must find
+			// the hold. And before the circuit learns it, so that its probe
+			// comes no sooner than the hold ends (circuit.go).
 			if err := d.st.HoldEndpoint(ctx, dl.EndpointID, a.retryAfter); err != nil {
 				log.Error("deliver: recording the endpoint's Retry-After failed; this process's circuit still honours it", "err", err)
 			}
 		}
+		_, rerr = d.st.DeliveryFailed(ctx, dl.ID, dl.Lease, status, reason, next(d.opts.Schedule, dl.ScheduleStart, time.Now(), a.retryAfter))
 		if _, began := d.failed(dl.EndpointID, dl.TenantID, probe, a.retryAfter); began {
 			attrs := []any{"err", logged}
 			if status != 0 {
