@@ -389,14 +389,16 @@ func (s *Store) supersede(ctx context.Context, what, heads string, args ...any) 
 			FROM newest n
 			WHERE d.endpoint_id = n.endpoint_id AND d.user_object_id = n.user_object_id AND d.event_id < n.event_id
 				AND d.`+pendingStatus+` AND (d.leased_until IS NULL OR d.leased_until <= now())
-			RETURNING d.endpoint_id, d.user_object_id, d.event_id, d.supersedes_from
+			RETURNING d.endpoint_id, d.user_object_id, d.event_id, d.supersedes_from, d.order_check
 		), ranges AS (
 			SELECT g.endpoint_id, g.user_object_id, min(coalesce(g.supersedes_from, e.sequence)) AS from_seq,
-				max(e.sequence) AS to_seq, count(*) AS n
+				max(e.sequence) AS to_seq, count(*) AS n, bool_or(g.order_check) AS order_check
 			FROM gone g JOIN presence_events e ON e.id = g.event_id GROUP BY g.endpoint_id, g.user_object_id
 		)
+		-- A replayed delivery's order_check (see ClaimDeliveries) goes to the
+		-- newest, which is sent in its place.
 		UPDATE deliveries d SET supersedes_from = least(d.supersedes_from, r.from_seq), supersedes_to = greatest(d.supersedes_to, r.to_seq),
-			next_attempt_at = least(d.next_attempt_at, now())
+			next_attempt_at = least(d.next_attempt_at, now()), order_check = d.order_check OR r.order_check
 		FROM newest n JOIN ranges r ON r.endpoint_id = n.endpoint_id AND r.user_object_id = n.user_object_id
 		WHERE d.id = n.id
 		RETURNING d.endpoint_id, r.n`, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...)

@@ -78,3 +78,31 @@ func TestAReplayMarksEachUsersOldestReplayedDeliveryForTheClaimsCheck(t *testing
 		t.Errorf("marked sequences %v after the claim, want none", got)
 	}
 }
+
+// Superseding a user's replayed deliveries at a failing endpoint before
+// the first was claimed hands its order_check to the newest, the one that
+// goes out instead: otherwise nothing would check it, and when all the
+// user's queued deliveries are replayed ones it could be older than a
+// state the endpoint has.
+func TestSupersedingAMarkedReplayedDeliveryHandsTheMarkToTheNewest(t *testing.T) {
+	ctx := context.Background()
+	st, tenant := storetest.New(t)
+	ep, _ := st.CreateEndpoint(ctx, tenant, "https://a.example/hook", "whsec_dGVzdA==")
+	u := uuid.New()
+	for _, act := range []string{"InACall", "InAMeeting", "Presenting"} {
+		publish(t, st, tenant, u, act)
+	}
+	testkit.Exec(t, st.Pool(), `UPDATE deliveries SET status = 'dead'`)
+	if r, err := st.ReplayEndpoint(ctx, tenant, ep.ID, store.ReplayFilter{}); err != nil || r != (store.Replayed{Replayed: 3}) {
+		t.Fatalf("replay: %+v, %v", r, err)
+	}
+	if by, err := st.SupersedeAtFailingEndpoints(ctx, []uuid.UUID{ep.ID}); err != nil || by[ep.ID] != 2 {
+		t.Fatalf("superseded %v, %v; want the two older", by, err)
+	}
+	var seq int64
+	var status string
+	if err := st.Pool().QueryRow(ctx, `SELECT e.sequence, d.status FROM deliveries d JOIN presence_events e ON e.id = d.event_id
+		WHERE d.order_check AND d.status = 'pending'`).Scan(&seq, &status); err != nil || seq != 3 || status != store.DeliveryPending {
+		t.Errorf("the marked delivery: sequence %d %s (%v); want the newest, 3, pending", seq, status, err)
+	}
+}
