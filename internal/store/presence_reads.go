@@ -3,6 +3,9 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -65,7 +68,8 @@ type presenceScanner struct {
 func newPresenceScanner(lead ...any) *presenceScanner {
 	ps := &presenceScanner{words: map[string]string{}, first: len(lead)}
 	// nil skips a column: the three words are read raw, see scan.
-	ps.dest = append(append(lead, nil, nil, nil, &ps.seq, &ps.seen, &ps.held), richFields(&ps.rich)...)
+	// nil skips the rich presence too: see scan.
+	ps.dest = append(lead, nil, nil, nil, &ps.seq, &ps.seen, &ps.held, nil, nil, nil)
 	return ps
 }
 
@@ -92,11 +96,36 @@ func (ps *presenceScanner) scan(rows pgx.Rows, u *UserPresence) error {
 	}
 	u.Known = true
 	u.Availability, u.Activity, u.MappedState = ps.word(raw[0]), ps.word(raw[1]), ps.word(raw[2])
+	// The rich presence is decoded here, and only where there is one:
+	// pgx's jsonb scan plans (and allocates) for each column of each row,
+	// NULL or not — six allocations a row, most of them for users with no
+	// rich presence.
+	formats := rows.FieldDescriptions()[ps.first+6:]
+	err := errors.Join(decodeJSONB(raw[6], formats[0].Format, &ps.rich.StatusMessage),
+		decodeJSONB(raw[7], formats[1].Format, &ps.rich.OutOfOffice), decodeJSONB(raw[8], formats[2].Format, &ps.rich.WorkLocation))
+	if err != nil {
+		return fmt.Errorf("scan rich presence: %w", err)
+	}
 	u.Sequence, u.ObservedAt, u.HeldUntil, u.Rich = ps.seq.Int64, ps.seen.Time, time.Time{}, ps.rich
 	if ps.held.Valid {
 		u.HeldUntil = ps.held.Time
 	}
 	return nil
+}
+
+// decodeJSONB reads a jsonb column as pgx's scan into *T would: SQL NULL
+// and JSON null leave nil, anything else a new T.
+func decodeJSONB[T any](raw []byte, format int16, dst **T) error {
+	if raw == nil {
+		return nil
+	}
+	if format == pgtype.BinaryFormatCode {
+		if len(raw) == 0 || raw[0] != 1 {
+			return errors.New("not jsonb of version 1")
+		}
+		raw = raw[1:]
+	}
+	return json.Unmarshal(raw, dst)
 }
 
 // uuidBytes scans a uuid as its 16 bytes: as a uuid.UUID (an
