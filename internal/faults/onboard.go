@@ -70,12 +70,6 @@ func (w *World) onboard(ctx context.Context) error {
 	return nil
 }
 
-// SealKey is the seal key the suite gives every product process.
-const SealKey = sealKey
-
-// SealRing is the ring of SealKey, for a harness's own store.
-func SealRing() *seal.Ring { return sealRing() }
-
 // onboarding is the onboarding service the pages call, over st, making
 // links with ring (st's), at graphsim's identity platform.
 func (w *World) onboarding(st *store.Store, ring *seal.Ring) (*onboarding.Service, error) {
@@ -87,6 +81,12 @@ func (w *World) onboarding(st *store.Store, ring *seal.Ring) (*onboarding.Servic
 	return onboarding.New(st, idc, links.New(ring, nil), onboarding.Config{
 		App: identity.App{ClientID: app.ClientID, ClientSecret: app.ClientSecret}, BaseURL: w.BaseURL, AllowLoopbackWebhooks: true}), nil
 }
+
+// SealKey is the seal key the suite gives every product process.
+const SealKey = sealKey
+
+// SealRing is the ring of SealKey, for a harness's own store.
+func SealRing() *seal.Ring { return sealRing() }
 
 // sealRing is the ring of sealKey.
 func sealRing() *seal.Ring {
