@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -187,6 +189,21 @@ func (r *Reconciler) ReconcileTenantExcept(ctx context.Context, tenantID uuid.UU
 	if err := r.st.AssignUsers(ctx, tenantID, changedUsers, changedTo); err != nil {
 		return rep, err
 	}
+	// The subscriptions closest to expiry first (none yet, or lost, before
+	// all): after a restart that finds a tenant's subscriptions all due,
+	// the last of them would otherwise wait behind others with longer to
+	// live.
+	subs, err := r.st.TenantSubscriptions(ctx, tenantID)
+	if err != nil {
+		return rep, err
+	}
+	expires := make(map[uuid.UUID]time.Time, len(subs))
+	for _, s := range subs {
+		if s.ExpiresAt != nil {
+			expires[s.MonitorID] = *s.ExpiresAt
+		}
+	}
+	slices.SortStableFunc(monitors, func(a, b store.Monitor) int { return expires[a.ID].Compare(expires[b.ID]) })
 	var gaps []string
 	for _, m := range monitors {
 		users := perMonitor[m.ID.String()]

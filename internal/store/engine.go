@@ -17,9 +17,12 @@ type EngineTenant struct {
 	LastError                                string
 }
 
-// ActiveTenants lists the tenants the engine works for.
+// ActiveTenants lists the tenants the engine works for, the most urgent
+// first: those with a subscription closest to expiry, after those with
+// none known to expire (none made yet, or one Graph lost: a gap already).
 func (s *Store) ActiveTenants(ctx context.Context) ([]uuid.UUID, error) {
-	rows, err := s.db.Query(ctx, `SELECT id FROM tenants WHERE status = 'active' ORDER BY id`)
+	rows, err := s.db.Query(ctx, `SELECT t.id FROM tenants t WHERE t.status = 'active'
+		ORDER BY (SELECT min(s.expires_at) FROM subscriptions s WHERE s.tenant_id = t.id AND s.abandoned_at IS NULL) NULLS FIRST, t.id`)
 	if err != nil {
 		return nil, wrap("active tenants", err)
 	}
