@@ -93,5 +93,7 @@ func (a *app) consoleSSO(base string) (*console.SSO, error) {
 	if app.ClientID == "" { // development without graphsim; production's configuration refuses it
 		return nil, fmt.Errorf("PB_STAFF_OIDC_TENANT: %w", config.ErrStaffSSOWithoutApp)
 	}
-	return &console.SSO{Identity: id, App: app, RedirectURI: base + console.Prefix + "/callback", Tenant: a.cfg.StaffOIDCTenant}, nil
+	// Staff come back where the console is served: with an admin listener,
+	// PB_BASE_URL's /console answers 404.
+	return &console.SSO{Identity: id, App: app, RedirectURI: a.cfg.ConsoleBaseURL(base) + console.Prefix + "/callback", Tenant: a.cfg.StaffOIDCTenant}, nil
 }

@@ -62,7 +62,7 @@ The first line printed is the product's URL.` + envHelp(),
 			}
 			return start(cmd.Context(), cfg, roles["serve"], func(base string) {
 				printProduct(stdout, base, cfg)
-				gs.allowRedirects(base)
+				gs.allowRedirects(base, cfg.ConsoleBaseURL(base))
 				gs.print(stdout)
 				d, err := prepareDemo(cmd.Context(), cfg, base, gs, rcv.url)
 				if err != nil {

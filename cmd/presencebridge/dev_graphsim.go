@@ -107,13 +107,15 @@ func startDevGraphsim(cfg *config.Config, logger *slog.Logger) (*devGraphsim, er
 
 // allowRedirects registers the product's sign-in callbacks, known once
 // it listens, on the app: the identity platform accepts exact URIs only.
-func (g *devGraphsim) allowRedirects(product string) {
+// consoleBase is where the console is served (the admin listener's URL
+// with PB_ADMIN_ADDR, else product).
+func (g *devGraphsim) allowRedirects(product, consoleBase string) {
 	app := graphsim.SeedApp{ClientID: g.seed.App.ClientID, RedirectURIs: []string{
 		product + "/onboarding/consent/callback",
 		product + "/onboarding/monitors/callback",
 		product + "/onboarding/signin/callback",
 		product + "/portal/callback",
-		product + console.Prefix + "/callback", // staff single sign-on, when PB_STAFF_OIDC_TENANT names a graphsim tenant
+		consoleBase + console.Prefix + "/callback", // staff single sign-on, when PB_STAFF_OIDC_TENANT names a graphsim tenant
 	}}
 	if err := g.sim.Apply(graphsim.Seed{App: app}); err != nil {
 		g.logger.Warn("graphsim: the sign-in redirect URIs were not registered; sign-ins will be refused", "err", err)

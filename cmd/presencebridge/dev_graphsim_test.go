@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -156,12 +157,46 @@ func devGetJSON(t *testing.T, u string, v any) int {
 // offers Microsoft, which leads to graphsim's sign-in page for that
 // tenant with the console's callback accepted as a redirect URI.
 func TestDevOffersStaffSingleSignOnAtAGraphsimTenant(t *testing.T) {
+	devStaffSignOn(t, "")
+}
+
+// With PB_ADMIN_ADDR the console is served on the admin listener alone,
+// so the sign-in comes back there (PB_BASE_URL/console answers 404).
+func TestDevOffersStaffSingleSignOnOnItsAdminListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := ln.Addr().String()
+	ln.Close()
+	devStaffSignOn(t, admin)
+}
+
+// devStaffSignOn starts dev (with an admin listener at admin unless
+// empty) and follows "Sign in with Microsoft" to graphsim's sign-in page.
+func devStaffSignOn(t *testing.T, admin string) {
 	want := graphsim.GenerateSeed(devGraphsimTenants, devGraphsimUsers, devGraphsimMonitors, devGraphsimSeed)
 	vendor := want.Tenants[1]
-	p := startProcess(t, []string{"PB_DATA_DIR=" + devDataDir(t), "PB_STAFF_OIDC_TENANT=" + vendor.Domain}, "dev")
-	base := p.waitReady(t, 30*time.Second)
+	env := []string{"PB_DATA_DIR=" + devDataDir(t), "PB_STAFF_OIDC_TENANT=" + vendor.Domain}
+	if admin != "" {
+		env = append(env, "PB_ADMIN_ADDR="+admin)
+	}
+	p := startProcess(t, env, "dev")
+	public := p.waitReady(t, 30*time.Second)
 	if p.stdoutLine("Press Ctrl-C", 60*time.Second) == "" {
 		t.Fatalf("dev did not finish preparing; output:\n%s", p.log())
+	}
+	base := public
+	if admin != "" {
+		base = "http://" + admin
+		resp, err := http.Get(public + "/console/signin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("the public listener answers the console's sign-in with %d, want 404", resp.StatusCode)
+		}
 	}
 	if page := httpGet(t, base+"/console/signin"); !strings.Contains(page, `id="sign-in-microsoft"`) {
 		t.Fatalf("the sign-in page offers no Microsoft sign-in:\n%s", page)

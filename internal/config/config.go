@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/mail"
 	"net/url"
 	"os"
@@ -56,6 +57,9 @@ type Config struct {
 	// listener: set, a second listener alone serves the console and /metrics.
 	// Production serves /metrics nowhere else.
 	AdminAddr string `env:"ADMIN_ADDR" help:"address of a second listener that alone serves the staff console (/console) and /metrics, kept off the public one (host:port such as 127.0.0.1:9091); empty: PB_HTTP_ADDR serves the console, and /metrics in development only (production serves none)"`
+	// AdminBaseURL is where staff reach that listener: Microsoft sends a
+	// staff sign-in back to it, since PB_BASE_URL's /console answers 404.
+	AdminBaseURL string `env:"ADMIN_BASE_URL" help:"URL at which staff reach PB_ADMIN_ADDR's listener (such as https://console.vendor.example or http://127.0.0.1:9091), for the console's single sign-on redirect URI PB_ADMIN_BASE_URL/console/callback; required with PB_ADMIN_ADDR and PB_STAFF_OIDC_TENANT in production; development defaults to http://PB_ADMIN_ADDR"`
 
 	SealKeys      Secret `env:"SEAL_KEYS" help:"seal keys as id:base64(32 bytes), comma or newline separated (one of PB_SEAL_KEYS or PB_SEAL_KEYS_FILE is required in production)"`
 	SealKeysFile  string `env:"SEAL_KEYS_FILE" help:"file holding seal keys, one id:base64 per line, mode 0600 (development creates one in PB_DATA_DIR)"`
@@ -168,6 +172,13 @@ func (c *Config) validate() error {
 			bad("BASE_URL", "%v", err)
 		}
 	}
+	if c.AdminBaseURL != "" {
+		// Microsoft accepts http redirect URIs for loopback hosts only.
+		u, _ := url.Parse(c.AdminBaseURL)
+		if err := checkURL(c.AdminBaseURL, c.Production() && (u == nil || !loopbackHost(u.Hostname()))); err != nil {
+			bad("ADMIN_BASE_URL", "%v", err)
+		}
+	}
 	// Secrets, codes and tokens travel there: never in clear in production,
 	// not even to loopback (graphsim is development's).
 	for name, v := range map[string]string{"LOGIN_BASE_URL": c.LoginBaseURL, "GRAPH_BASE_URL": c.GraphBaseURL} {
@@ -245,6 +256,34 @@ func (c *Config) validateSMTP() []error {
 		bad("SMTP_TLS", "must be mandatory or opportunistic, not %q", c.SMTPTLS)
 	}
 	return errs
+}
+
+// ConsoleBaseURL is the URL staff reach the console at: PB_ADMIN_BASE_URL
+// when an admin listener serves it (in development http://PB_ADMIN_ADDR
+// unless set), else base, the public one.
+func (c *Config) ConsoleBaseURL(base string) string {
+	switch {
+	case c.AdminAddr == "":
+		return base
+	case c.AdminBaseURL != "":
+		return strings.TrimSuffix(c.AdminBaseURL, "/")
+	}
+	host, port, err := net.SplitHostPort(c.AdminAddr)
+	if err != nil {
+		return "http://" + c.AdminAddr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func checkURL(raw string, wantHTTPS bool) error {
@@ -340,6 +379,8 @@ func (c *Config) validateStaffSSO(bad func(name, format string, args ...any)) {
 			bad("STAFF_OIDC_TENANT", "required with PB_STAFF_OIDC_CLIENT_ID and PB_STAFF_OIDC_CLIENT_SECRET: the vendor's Microsoft tenant")
 		}
 		return
+	case c.AdminAddr != "" && c.AdminBaseURL == "" && c.Production():
+		bad("ADMIN_BASE_URL", "required with PB_ADMIN_ADDR and PB_STAFF_OIDC_TENANT: the console is served only on the admin listener, so Microsoft must send staff back there (PB_BASE_URL/console answers 404)")
 	case t == "common" || t == "organizations" || t == "consumers" || strings.ContainsAny(t, "/?#@ \t") || !strings.Contains(t, ".") && !isGUID(t):
 		bad("STAFF_OIDC_TENANT", "must be the vendor's own tenant, a verified domain such as vendor.onmicrosoft.com or its id, not %q", c.StaffOIDCTenant)
 	case c.StaffOIDCClientID == "" && c.ClientID == "" && c.Production():

@@ -88,6 +88,9 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 		{"staff registration without a tenant", with(validSSO, "PB_STAFF_OIDC_TENANT", ""), `PB_STAFF_OIDC_TENANT: required with PB_STAFF_OIDC_CLIENT_ID`},
 		{"staff client id not a GUID", with(validSSO, "PB_STAFF_OIDC_CLIENT_ID", "console"), `PB_STAFF_OIDC_CLIENT_ID: must be the app registration's application (client) id`},
 		{"staff client id without secret", with(validSSO, "PB_STAFF_OIDC_CLIENT_SECRET", ""), `PB_STAFF_OIDC_CLIENT_SECRET: set PB_STAFF_OIDC_CLIENT_ID and PB_STAFF_OIDC_CLIENT_SECRET together`},
+		{"staff sign-on on an admin listener without its URL", with(validSSO, "PB_ADMIN_ADDR", "127.0.0.1:9091"), `PB_ADMIN_BASE_URL: required with PB_ADMIN_ADDR and PB_STAFF_OIDC_TENANT`},
+		{"admin URL in clear off loopback", with(validSSO, "PB_ADMIN_ADDR", ":9091", "PB_ADMIN_BASE_URL", "http://console.vendor.example"), `PB_ADMIN_BASE_URL: must use https in production`},
+		{"admin URL not a URL", with(validSSO, "PB_ADMIN_ADDR", ":9091", "PB_ADMIN_BASE_URL", "console.vendor.example"), `PB_ADMIN_BASE_URL: must be an absolute http(s) URL`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -143,6 +146,30 @@ func TestStaffSingleSignOnTakesItsOwnRegistrationOrOurs(t *testing.T) {
 	} {
 		if _, err := Load(env, false); err != nil {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// With an admin listener the console, and so its sign-in callback, is
+// served there alone: Microsoft must send staff back to its URL.
+func TestTheConsolesURLIsTheAdminListenersWhenThereIsOne(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no admin listener", validProduction, "https://pb.example"},
+		{"its URL", with(validProduction, "PB_ADMIN_ADDR", ":9091", "PB_ADMIN_BASE_URL", "https://console.vendor.example/"), "https://console.vendor.example"},
+		{"loopback in clear", with(validProduction, "PB_ADMIN_ADDR", "127.0.0.1:9091", "PB_ADMIN_BASE_URL", "http://127.0.0.1:9091"), "http://127.0.0.1:9091"},
+		{"development's default", map[string]string{"PB_ENV": "development", "PB_ADMIN_ADDR": ":9091"}, "http://127.0.0.1:9091"},
+	} {
+		cfg, err := Load(c.env, false)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if got := cfg.ConsoleBaseURL("https://pb.example"); got != c.want {
+			t.Errorf("%s: the console is at %q, want %q", c.name, got, c.want)
 		}
 	}
 }
