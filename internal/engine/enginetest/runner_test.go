@@ -876,20 +876,26 @@ func TestEngineFollowsTheDirectoryForAccountsDisabledDeletedOrRenamed(t *testing
 	}
 }
 
-func TestEngineDeletesASuspendedTenantsSubscriptions(t *testing.T) {
-	b := newBridge(t, bridgeOptions{users: 20, monitors: 2, authorized: 2})
-	w := b.worker(0, nil)
-	ctx := t.Context()
-	if err := w.runner.Cycle(ctx); err != nil || len(b.ours()) != 2 {
-		t.Fatalf("first cycle: %v, %d subscriptions", err, len(b.ours()))
-	}
-	testkit.Exec(t, b.pool, `UPDATE tenants SET status = 'suspended' WHERE id = $1`, b.tenant)
-	if err := w.runner.Cycle(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var rows int
-	b.pool.QueryRow(ctx, `SELECT count(*) FROM subscriptions WHERE tenant_id = $1`, b.tenant).Scan(&rows)
-	if n := len(b.ours()); n != 0 || rows != 0 {
-		t.Errorf("after the suspension: %d subscriptions at Graph, %d rows", n, rows)
+// A suspended tenant's subscriptions, and a deleted one's (kept for its
+// grace period, then purged), are deleted at Graph by the next pass.
+func TestEngineDeletesASuspendedOrDeletedTenantsSubscriptions(t *testing.T) {
+	for _, status := range []string{"suspended", "deleted"} {
+		t.Run(status, func(t *testing.T) {
+			b := newBridge(t, bridgeOptions{users: 20, monitors: 2, authorized: 2})
+			w := b.worker(0, nil)
+			ctx := t.Context()
+			if err := w.runner.Cycle(ctx); err != nil || len(b.ours()) != 2 {
+				t.Fatalf("first cycle: %v, %d subscriptions", err, len(b.ours()))
+			}
+			testkit.Exec(t, b.pool, `UPDATE tenants SET status = $2 WHERE id = $1`, b.tenant, status)
+			if err := w.runner.Cycle(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var rows int
+			b.pool.QueryRow(ctx, `SELECT count(*) FROM subscriptions WHERE tenant_id = $1`, b.tenant).Scan(&rows)
+			if n := len(b.ours()); n != 0 || rows != 0 {
+				t.Errorf("once %s: %d subscriptions at Graph, %d rows", status, n, rows)
+			}
+		})
 	}
 }
