@@ -180,21 +180,3 @@ func (w *World) poll(t testing.TB, within time.Duration, cond func(context.Conte
 		}
 	}
 }
-
-// receiverDeliveries calls fn with each user's deliveries to the receiver.
-func (w *World) receiverDeliveries(ctx context.Context, st *store.Store, fn func(user string, d store.TimelineDelivery)) error {
-	for _, u := range w.Users {
-		events, err := st.UserTimeline(ctx, w.Tenant, u.ID, 1_000_000)
-		if err != nil {
-			return err
-		}
-		for _, e := range events {
-			for _, d := range e.Deliveries {
-				if d.EndpointURL == w.Receiver.URL {
-					fn(u.ID.String(), d)
-				}
-			}
-		}
-	}
-	return nil
-}

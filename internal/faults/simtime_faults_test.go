@@ -304,3 +304,22 @@ func graphJournal(t *testing.T, w *World) graphsim.Journal {
 	}
 	return j
 }
+
+// receiverDeliveries calls fn with each user's deliveries to the receiver
+// (the scenarios of this file alone use it: it lives under their tag).
+func (w *World) receiverDeliveries(ctx context.Context, st *store.Store, fn func(user string, d store.TimelineDelivery)) error {
+	for _, u := range w.Users {
+		events, err := st.UserTimeline(ctx, w.Tenant, u.ID, 1_000_000)
+		if err != nil {
+			return err
+		}
+		for _, e := range events {
+			for _, d := range e.Deliveries {
+				if d.EndpointURL == w.Receiver.URL {
+					fn(u.ID.String(), d)
+				}
+			}
+		}
+	}
+	return nil
+}
