@@ -201,7 +201,7 @@ func newWorld(t *testing.T, s settings, r *Report) *world {
 	}
 	t.Cleanup(func() { os.RemoveAll(w.dir) })
 	began = time.Now()
-	if w.pg, err = faults.StartPostgresWith(ctx, faults.PostgresOptions{Fsync: true}); err != nil {
+	if w.pg, err = faults.StartPostgresWith(ctx, faults.PostgresOptions{Fsync: true, Settings: postgresSettings()}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.pg.Close)
@@ -418,7 +418,7 @@ func (w *world) start(name string) *faults.Process {
 		// The engine passes at production's default (1m); the periodic
 		// repair of every user is put past the run, so a re-read of a
 		// million users does not land in a measured phase unasked.
-		"PB_REPAIR_INTERVAL=1h", "PB_HTTP_ADDR=" + addr, "PB_BASE_URL=" + w.baseURL,
+		"PB_REPAIR_INTERVAL=" + repairInterval(), "PB_HTTP_ADDR=" + addr, "PB_BASE_URL=" + w.baseURL,
 		"PB_LOG_FORMAT=json", "PB_DATA_DIR=" + w.dir}
 	p, err := faults.StartProcess(name, w.bin.Product, env, role)
 	if err != nil {
@@ -582,6 +582,7 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) Phase
 	if err := w.graph.Control(ctx, "GET", "/_sim/stats", nil, &st0); err != nil {
 		w.t.Fatal(err)
 	}
+	top := w.statements(ctx, 20)
 	prod0, pg0 := w.cpu()
 	began := time.Now()
 	var churn graphsim.ChurnStatus
@@ -628,7 +629,7 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) Phase
 	p.ProductCPU, p.PostgresCPU = prod1-prod0, pg1-pg0
 	p.Load = LoadAverage()
 	p.Profile = profiled
-	w.t.Logf("latency at %.0f/s: %+v", rate, p)
+	w.t.Logf("latency at %.0f/s: %+v\n%s", rate, p, top())
 	return p
 }
 
@@ -778,12 +779,21 @@ func TestLoad(t *testing.T) {
 	// Run 1: serve.
 	run := Run{Roles: "serve"}
 	w.coldStart(ctx, &run, "serve")
+	w.idle(ctx)
 	for i, rate := range s.rates {
 		profile := ""
 		if i == len(s.rates)-1 {
 			profile = "serve" // where the time goes at the highest rate
 		}
 		run.Phases = append(run.Phases, w.latency(ctx, rate, profile))
+	}
+	if stopAfterPhases() {
+		for _, p := range run.Phases {
+			t.Logf("CPU per 1,000 notifications at %.0f/s: product %.3f s, PostgreSQL %.3f s\n%s", p.Rate, p.ProductCPU.Seconds()*1000/float64(max(1, p.Acked)),
+				p.PostgresCPU.Seconds()*1000/float64(max(1, p.Acked)), profileTop(p.Profile))
+		}
+		w.hold()
+		return
 	}
 	// Users start Offline (graphsim's presence without a Teams session);
 	// the latency phases move people between nonTalking; each repair goes

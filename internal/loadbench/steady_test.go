@@ -1,0 +1,117 @@
+//go:build loadbench
+
+package loadbench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Knobs for finding what grows with the number of users (issue 16), off
+// by default:
+//
+//   - PB_LOAD_STATEMENTS=1 loads pg_stat_statements in the run's
+//     PostgreSQL; the statements with the most execution time of the idle
+//     measurement and of each latency phase of the first run are logged.
+//   - PB_LOAD_IDLE_SECONDS=N measures, once the cold start is over, N
+//     seconds with no change at all: CPU a second of the product's
+//     processes and of PostgreSQL, and a CPU profile of serve.
+//   - PB_LOAD_STOP=phases ends the run after the first run's latency
+//     phases (no repair, no second run, no reference or renewals).
+//   - PB_LOAD_REPAIR_INTERVAL (default 1h) is the product's periodic
+//     repair: at 100,000 users, 1m re-reads as many users a second as
+//     production's default of 10m does at 1,000,000.
+//   - PB_LOAD_HOLD_SECONDS=N keeps the world (PostgreSQL above all) that
+//     long once the run is over, for EXPLAIN at scale; its DSN is logged.
+
+func statementsOn() bool { return os.Getenv("PB_LOAD_STATEMENTS") == "1" }
+
+// postgresSettings are the knobs' server settings.
+func postgresSettings() map[string]string {
+	if !statementsOn() {
+		return nil
+	}
+	return map[string]string{"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all",
+		"pg_stat_statements.max": "5000"}
+}
+
+// statements resets pg_stat_statements (made on first use) and returns a
+// function that gives its top n statements by total execution time since.
+func (w *world) statements(ctx context.Context, n int) func() string {
+	if !statementsOn() {
+		return func() string { return "" }
+	}
+	pool, err := pgxpool.New(ctx, w.pg.DirectDSN())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "SELECT pg_stat_statements_reset()"); err != nil {
+		w.t.Fatal(err)
+	}
+	return func() string {
+		defer pool.Close()
+		rows, err := pool.Query(ctx, `SELECT calls, total_exec_time, rows, shared_blks_hit + shared_blks_read, left(regexp_replace(query, '\s+', ' ', 'g'), 240)
+			FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT $1`, n)
+		if err != nil {
+			return fmt.Sprintf("pg_stat_statements: %v", err)
+		}
+		defer rows.Close()
+		var b strings.Builder
+		fmt.Fprintf(&b, "%9s %10s %10s %12s  %s\n", "calls", "total ms", "rows", "blocks", "query")
+		for rows.Next() {
+			var calls, nrows, blocks int64
+			var total float64
+			var q string
+			if err := rows.Scan(&calls, &total, &nrows, &blocks, &q); err != nil {
+				return err.Error()
+			}
+			fmt.Fprintf(&b, "%9d %10.0f %10d %12d  %s\n", calls, total, nrows, blocks, q)
+		}
+		return b.String()
+	}
+}
+
+// idle measures PB_LOAD_IDLE_SECONDS with no change: the product's and
+// PostgreSQL's CPU a second, with serve's CPU profile and the statements.
+func (w *world) idle(ctx context.Context) {
+	secs := envInt("PB_LOAD_IDLE_SECONDS", 0)
+	if secs == 0 {
+		return
+	}
+	d := time.Duration(secs) * time.Second
+	top := w.statements(ctx, 20)
+	prod0, pg0 := w.cpu()
+	began := time.Now()
+	var profiled string
+	var profiling sync.WaitGroup
+	if _, ok := w.productPids()["serve"]; ok {
+		profiling.Go(func() { profiled = w.profile("serve", min(d-time.Second, 30*time.Second)) })
+	}
+	time.Sleep(d)
+	prod1, pg1 := w.cpu()
+	took := time.Since(began).Seconds()
+	profiling.Wait()
+	w.t.Logf("idle for %s with %d users: product %.3f s CPU a second, PostgreSQL %.3f s a second (load %s)\n%s\n%s",
+		d, w.total, (prod1 - prod0).Seconds()/took, (pg1 - pg0).Seconds()/took, LoadAverage(), top(), profileTop(profiled))
+}
+
+func stopAfterPhases() bool { return os.Getenv("PB_LOAD_STOP") == "phases" }
+
+func repairInterval() string { return cmpOr(os.Getenv("PB_LOAD_REPAIR_INTERVAL"), "1h") }
+
+// hold keeps the world PB_LOAD_HOLD_SECONDS once the run is over.
+func (w *world) hold() {
+	if secs := envInt("PB_LOAD_HOLD_SECONDS", 0); secs > 0 {
+		w.t.Logf("holding the world %ds: psql %q", secs, w.pg.DirectDSN())
+		time.Sleep(time.Duration(secs) * time.Second)
+	}
+}
