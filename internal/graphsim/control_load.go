@@ -2,6 +2,7 @@ package graphsim
 
 import (
 	"net/http"
+	"net/http/pprof"
 )
 
 // loadControlRoutes: what a load run needs at a million users without
@@ -13,6 +14,10 @@ func (s *Sim) loadControlRoutes() []ctlRoute {
 			func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Coverage()) }},
 		{"POST", "/presence/bulk", `{"tenantId": "", "users": 100, "availability": "Busy", "activity": "Busy"}`,
 			"set what the Teams clients of the first users people (by UPN; admins excluded) of a tenant, or of every tenant, show; answers how many were set and how many changed", s.ctlBulkPresence},
+		// graphsim shares the load run's cores with the product: its own
+		// CPU profile says what of a cold start's cost is the emulator's.
+		{"GET", "/debug/pprof/profile", "", "a CPU profile of graphsim itself (?seconds=N, default 30), as net/http/pprof answers it",
+			pprof.Profile},
 	}
 }
 

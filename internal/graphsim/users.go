@@ -199,7 +199,10 @@ func (s *Sim) listUsers(w http.ResponseWriter, r *http.Request) {
 	t := s.tenants[p.TenantID]
 	var ids []uuid.UUID
 	if t != nil {
-		ids = s.sortedUserIDs(t)
+		var indexed bool
+		if ids, indexed = t.usersNamedBy(lq.filter); !indexed {
+			ids = s.sortedUserIDs(t)
+		}
 	}
 	start := 0
 	if lq.paged {

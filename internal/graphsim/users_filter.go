@@ -3,8 +3,11 @@ package graphsim
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode"
+
+	"github.com/google/uuid"
 )
 
 // A small OData $filter parser for directory objects: comparisons with eq
@@ -486,4 +489,46 @@ func (p *filterParser) function() (filterNode, error) {
 		return nil, err
 	}
 	return funcNode{fn: fn, prop: prop.name, arg: arg.text}, nil
+}
+
+// usersNamedBy answers a filter that names users by id or UPN (eq, or in
+// with up to 15 values: how the product resolves a roster) from the
+// tenant's maps instead of testing every user: the candidates, sorted as a
+// listing is, which the filter then tests as usual. ok is false for any
+// other filter. A million-user cold start sends 67,000 such filters.
+func (t *Tenant) usersNamedBy(f filterNode) (ids []uuid.UUID, ok bool) {
+	var prop string
+	var vals []literal
+	switch n := f.(type) {
+	case cmpNode:
+		if n.ne {
+			return nil, false
+		}
+		prop, vals = n.prop, []literal{n.val}
+	case inNode:
+		prop, vals = n.prop, n.vals
+	default:
+		return nil, false
+	}
+	for _, l := range vals {
+		if l.isNull || l.isBool {
+			return nil, false
+		}
+		var u *User
+		switch prop {
+		case "id":
+			if id, err := uuid.Parse(l.s); err == nil {
+				u = t.users[id]
+			}
+		case "userPrincipalName":
+			u = t.byUPN[strings.ToLower(l.s)]
+		default:
+			return nil, false
+		}
+		if u != nil && !slices.Contains(ids, u.ID) {
+			ids = append(ids, u.ID)
+		}
+	}
+	slices.SortFunc(ids, compareUUID)
+	return ids, true
 }

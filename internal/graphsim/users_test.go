@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/google/uuid"
 )
 
 func TestGetUserResolvesIDUPNEncodedUPNAndKeyForm(t *testing.T) {
@@ -199,6 +201,40 @@ func TestAdvancedQueriesAllowNeEndswithAndLongInLists(t *testing.T) {
 	p = f.page(tok, "/v1.0/users?$count=true&$filter="+q("userPrincipalName in ("+strings.Join(many, ",")+")"), eventual...)
 	if len(p.Value) != 1 {
 		t.Fatalf("long in list: %v", p.Value)
+	}
+}
+
+// A filter naming users by UPN or id is answered from the tenant's maps
+// (usersNamedBy), not by testing every user; its answer must be the one a
+// scan gives: case-insensitive, absent names left out, in a listing's
+// order, paged alike.
+func TestAnInListOfUPNsAnswersAsAScanWouldAcrossPages(t *testing.T) {
+	f := newFixture(t)
+	ten := f.tenant()
+	tok := f.appToken(ten)
+	users := allUsers(ten) // six
+	var upns, idList []string
+	for i, u := range users {
+		name := u.UPN
+		if i%2 == 0 {
+			name = strings.ToUpper(name)
+		}
+		upns = append(upns, "'"+name+"'")
+		idList = append(idList, "'"+u.ID.String()+"'")
+	}
+	upns = append(upns, "'ghost@"+ten.Domain+"'", "'"+users[0].UPN+"'")
+	idList = append(idList, "'"+uuid.NewString()+"'")
+	var want []string
+	for _, u := range users {
+		want = append(want, u.ID.String())
+	}
+	sort.Strings(want) // a listing's order: by object id
+	for _, filter := range []string{"userPrincipalName in (" + strings.Join(upns, ",") + ")", "id in (" + strings.Join(idList, ",") + ")",
+		"startswith(userPrincipalName,'') and userPrincipalName in (" + strings.Join(upns, ",") + ")"} { // the last one scans
+		items, _, pages := f.followAll(tok, "/v1.0/users?$top=2&$filter="+q(filter))
+		if got := ids(items); !slices.Equal(got, want) || pages != 3 {
+			t.Errorf("%.40s…: %d pages of %v, want 3 of %v", filter, pages, got, want)
+		}
 	}
 }
 
