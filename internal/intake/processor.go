@@ -383,8 +383,46 @@ func (p *Processor) processItem(ctx context.Context, tx store.Tx, m *memo, row i
 }
 
 // prefetch looks up, into m, the subscription, tenant, rules and app of
-// every item.
+// every item: the batch's subscriptions in one statement and their
+// tenants in another, however many there are. At a million users over
+// 2,540 subscriptions a batch's items name nearly as many subscriptions
+// and tenants as items, and a query for each took 51,000 of the 60,000
+// lookups' round trips at 100,000 users and 1,000 changes a second (issue
+// 16). What is not found so (a subscription still being made, known by
+// its clientState) is looked up item by item, as before.
 func (p *Processor) prefetch(ctx context.Context, tx store.Tx, m *memo, posts []post) error {
+	var graphIDs []string
+	named := map[string]bool{}
+	for _, po := range posts {
+		for _, n := range po.coll.Value {
+			if _, ok := m.subs[n.SubscriptionID]; !ok && !named[n.SubscriptionID] {
+				named[n.SubscriptionID] = true
+				graphIDs = append(graphIDs, n.SubscriptionID)
+			}
+		}
+	}
+	subs, err := tx.SubscriptionsByGraphIDs(ctx, graphIDs)
+	if err != nil {
+		return err
+	}
+	var tenants []uuid.UUID
+	wanted := map[uuid.UUID]bool{}
+	for id, sub := range subs {
+		m.subs[id] = sub
+		if _, ok := m.tenants[sub.TenantID]; !ok && !wanted[sub.TenantID] {
+			wanted[sub.TenantID] = true
+			tenants = append(tenants, sub.TenantID)
+		}
+	}
+	nts, err := tx.TenantsForNotifications(ctx, tenants)
+	if err != nil {
+		return err
+	}
+	for _, nt := range nts {
+		if err := p.remember(m, nt); err != nil {
+			return err
+		}
+	}
 	for _, po := range posts {
 		for _, n := range po.coll.Value {
 			if _, _, _, err := p.lookup(ctx, tx, m, n); err != nil {
@@ -420,16 +458,27 @@ func (p *Processor) lookup(ctx context.Context, tx store.Tx, m *memo, n notifica
 		if err != nil {
 			return sub, t, false, err
 		}
-		if m.rules[sub.TenantID], err = p.rulesFor(sub.TenantID, nt.Rules); err != nil {
+		if err := p.remember(m, nt); err != nil {
 			return sub, t, false, err
 		}
-		if nt.OwnAppID != nil {
-			m.apps[sub.TenantID] = nt.OwnAppID.String()
-		}
 		t = nt.Tenant
-		m.tenants[sub.TenantID] = t
 	}
 	return sub, t, true, nil
+}
+
+// remember puts a tenant read for the batch into m, with its rules and
+// app.
+func (p *Processor) remember(m *memo, nt store.NotifiedTenant) error {
+	rules, err := p.rulesFor(nt.ID, nt.Rules)
+	if err != nil {
+		return err
+	}
+	m.rules[nt.ID] = rules
+	if nt.OwnAppID != nil {
+		m.apps[nt.ID] = nt.OwnAppID.String()
+	}
+	m.tenants[nt.ID] = nt.Tenant
+	return nil
 }
 
 // rulesFor parses a tenant's stored rules, or reuses what it parsed last

@@ -71,6 +71,30 @@ func (s *Store) TenantForNotifications(ctx context.Context, id uuid.UUID) (Notif
 	return nt, nil
 }
 
+// TenantsForNotifications is TenantForNotifications for many tenants in
+// one round trip, by id; tenants not found are absent.
+func (s *Store) TenantsForNotifications(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]NotifiedTenant, error) {
+	out := make(map[uuid.UUID]NotifiedTenant, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.Query(ctx, `SELECT `+tenantColumns+`, (SELECT rules FROM mapping_rules WHERE tenant_id = tenants.id),
+		(SELECT client_id FROM tenant_apps WHERE tenant_id = tenants.id)
+		FROM tenants WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, wrap("tenants for notifications", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var nt NotifiedTenant
+		if err := rows.Scan(append(tenantFields(&nt.Tenant), &nt.Rules, &nt.OwnAppID)...); err != nil {
+			return nil, wrap("tenants for notifications", err)
+		}
+		out[nt.ID] = nt
+	}
+	return out, wrap("tenants for notifications", rows.Err())
+}
+
 // DecodeRules reads stored mapping rules over the defaults (nil: the
 // defaults), as TenantRules does.
 func DecodeRules(tenantID uuid.UUID, raw json.RawMessage) (presence.Rules, error) {
