@@ -13,6 +13,7 @@ package graph
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -94,13 +95,38 @@ func init() {
 	abs.RegisterDefaultSerializer(func() absser.SerializationWriterFactory { return textser.NewTextSerializationWriterFactory() })
 	abs.RegisterDefaultDeserializer(func() absser.ParseNodeFactory { return jsonser.NewJsonParseNodeFactory() })
 	abs.RegisterDefaultDeserializer(func() absser.ParseNodeFactory { return textser.NewTextParseNodeFactory() })
-	m := abs.ErrorMappings{
-		"4XX": odataerrors.CreateODataErrorFromDiscriminatorValue,
-		"5XX": odataerrors.CreateODataErrorFromDiscriminatorValue,
-		"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue,
+	_ = msgraphcore.RegisterError(msgraphcore.PageIteratorErrorRegistryKey, odataErrors)
+	_ = msgraphcore.RegisterError(msgraphcore.BatchRequestErrorRegistryKey, odataErrors)
+}
+
+// odataErrors map every error answer to Graph's error body, as the SDK's
+// request builders map theirs.
+var odataErrors = abs.ErrorMappings{
+	"4XX": odataerrors.CreateODataErrorFromDiscriminatorValue,
+	"5XX": odataerrors.CreateODataErrorFromDiscriminatorValue,
+	"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue,
+}
+
+// sendJSON sends ri through the SDK's adapter — its middleware (token,
+// retries, redirects, compression) and error mapping, as every request —
+// and decodes the answer's body into v with encoding/json. kiota's parse
+// node trees cost several times as much CPU for the same answer: the
+// lookups, presence reads and delta pages of a cold start went through
+// them (issue 16).
+func (c *Client) sendJSON(ctx context.Context, ri *abs.RequestInformation, v any) error {
+	ri.Headers.TryAdd("Accept", "application/json")
+	raw, err := c.adapter.SendPrimitive(ctx, ri, "[]byte", odataErrors)
+	if err != nil {
+		return err
 	}
-	_ = msgraphcore.RegisterError(msgraphcore.PageIteratorErrorRegistryKey, m)
-	_ = msgraphcore.RegisterError(msgraphcore.BatchRequestErrorRegistryKey, m)
+	b, _ := raw.([]byte)
+	if len(b) == 0 {
+		return errors.New("the answer has no body")
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("the answer is not the JSON expected: %w", err)
+	}
+	return nil
 }
 
 // New builds a Client: the SDK's request adapter over our own token

@@ -6,7 +6,6 @@ import (
 
 	abs "github.com/microsoft/kiota-abstractions-go"
 
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
 	"presencebridge/internal/graph/graphapi"
@@ -29,30 +28,45 @@ func (c *Client) UsersDelta(ctx context.Context, link string) (graphapi.DeltaPag
 	if c.pageSize > 0 { // delta takes no $top; Graph honours this preference instead
 		cfg.Headers.Add("Prefer", fmt.Sprintf("odata.maxpagesize=%d", c.pageSize))
 	}
-	resp, err := delta.GetAsDeltaGetResponse(ctx, cfg)
+	ri, err := delta.ToGetRequestInformation(ctx, cfg)
 	if err != nil {
 		return graphapi.DeltaPage{}, wrap("users delta", err)
 	}
-	page := graphapi.DeltaPage{NextLink: deref(resp.GetOdataNextLink()), DeltaLink: deref(resp.GetOdataDeltaLink())}
-	for _, u := range resp.GetValue() {
-		if reason, ok := removed(u); ok {
-			page.Removed = append(page.Removed, graphapi.RemovedUser{ID: deref(u.GetId()), Reason: reason})
+	var resp struct {
+		Value []struct {
+			jsonUser
+			Removed *struct {
+				Reason string `json:"reason"`
+			} `json:"@removed"` // {"reason": "changed"|"deleted"}
+		} `json:"value"`
+		NextLink  string `json:"@odata.nextLink"`
+		DeltaLink string `json:"@odata.deltaLink"`
+	}
+	if err := c.sendJSON(ctx, ri, &resp); err != nil {
+		return graphapi.DeltaPage{}, wrap("users delta", err)
+	}
+	page := graphapi.DeltaPage{NextLink: resp.NextLink, DeltaLink: resp.DeltaLink}
+	for _, u := range resp.Value {
+		if u.Removed != nil {
+			page.Removed = append(page.Removed, graphapi.RemovedUser{ID: u.ID, Reason: u.Removed.Reason})
 			continue
 		}
-		page.Users = append(page.Users, userOf(u))
+		page.Users = append(page.Users, u.user())
 	}
 	return page, nil
 }
 
-// removed reads a delta item's "@removed": {"reason": "changed"|"deleted"},
-// which the SDK leaves in the user's additional data.
-func removed(u models.Userable) (string, bool) {
-	raw, ok := u.GetAdditionalData()["@removed"]
-	if !ok {
-		return "", false
-	}
-	if m, ok := raw.(map[string]any); ok {
-		return str(m["reason"]), true
-	}
-	return "", true
+// jsonUser is a user as Graph's JSON has it, decoded by encoding/json.
+type jsonUser struct {
+	ID             string `json:"id"`
+	UPN            string `json:"userPrincipalName"`
+	Mail           string `json:"mail"`
+	DisplayName    string `json:"displayName"`
+	AccountEnabled *bool  `json:"accountEnabled"` // absent without User.Read.All: enabled, as userOf reads it
+	UserType       string `json:"userType"`
+}
+
+func (u jsonUser) user() graphapi.User {
+	return graphapi.User{ID: u.ID, UPN: u.UPN, Mail: u.Mail, DisplayName: u.DisplayName,
+		AccountEnabled: u.AccountEnabled == nil || *u.AccountEnabled, UserType: u.UserType}
 }

@@ -20,17 +20,45 @@ func (c *Client) GetPresences(ctx context.Context, userIDs []string) ([]graphapi
 	comms := communications.NewCommunicationsRequestBuilderInternal(c.path(), c.adapter)
 	for start := 0; start < len(userIDs); start += graphapi.MaxPresenceIDs {
 		chunk := userIDs[start:min(start+graphapi.MaxPresenceIDs, len(userIDs))]
+		op := fmt.Sprintf("get presences of %d users", len(chunk))
 		body := communications.NewGetPresencesByUserIdPostRequestBody()
 		body.SetIds(chunk)
-		resp, err := comms.GetPresencesByUserId().PostAsGetPresencesByUserIdPostResponse(ctx, body, nil)
+		ri, err := comms.GetPresencesByUserId().ToPostRequestInformation(ctx, body, nil)
 		if err != nil {
-			return out, wrap(fmt.Sprintf("get presences of %d users", len(chunk)), err)
+			return out, wrap(op, err)
 		}
-		for _, p := range resp.GetValue() {
-			out = append(out, presenceOf(p))
+		var resp struct {
+			Value []jsonPresence `json:"value"`
+		}
+		if err := c.sendJSON(ctx, ri, &resp); err != nil {
+			return out, wrap(op, err)
+		}
+		for _, p := range resp.Value {
+			out = append(out, p.presence())
 		}
 	}
 	return out, nil
+}
+
+// jsonPresence is a presence as Graph's JSON has it, decoded by
+// encoding/json (sendJSON): a cold start reads every user's.
+type jsonPresence struct {
+	ID             string `json:"id"`
+	Availability   string `json:"availability"`
+	Activity       string `json:"activity"`
+	SequenceNumber string `json:"sequenceNumber"`
+	graphapi.RichPresence
+}
+
+func (p jsonPresence) presence() graphapi.Presence {
+	out := graphapi.Presence{UserID: p.ID, Availability: p.Availability, Activity: p.Activity, SequenceNumber: p.SequenceNumber, Rich: p.RichPresence}
+	if sm := out.Rich.StatusMessage; sm != nil {
+		out.StatusMessage = sm.Message.Content
+	}
+	if oo := out.Rich.OutOfOfficeSettings; oo != nil {
+		out.OutOfOffice = oo.IsOutOfOffice
+	}
+	return out
 }
 
 // GetPresence reads one user's presence (GET /users/{id}/presence).

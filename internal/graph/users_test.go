@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -127,24 +128,82 @@ func TestResolveUsersBatchesUPNsAndFallsBackToMail(t *testing.T) {
 	if err := failed["ghost@"+e.Tenant.Domain]; !graphapi.IsNotFound(err) {
 		t.Errorf("ghost: %v", err)
 	}
-	// 32 distinct inputs by UPN: 20 + 12; then 2 by mail in one more.
-	if n := len(rec.Requests("/$batch")); n != 3 {
-		t.Errorf("$batch requests = %d, want 3", n)
+	// 32 distinct inputs by UPN: one $batch of three filters (15, 15, 2);
+	// then 2 by mail in one more.
+	if n := len(rec.Requests("/$batch")); n != 2 {
+		t.Errorf("$batch requests = %d, want 2", n)
 	}
 }
 
+// A lookup names 15 users ($filter=userPrincipalName in (…), or id in (…)
+// for object ids, Graph's default limit of or-ed values), so one $batch
+// resolves 300 people where GET /users/{upn} steps resolved 20 (issue 16).
+// Graph matches UPNs case-insensitively; people it does not find are left
+// out of its answer and reported not found.
+func TestResolveUsersLooksUpThreeHundredPeoplePerBatch(t *testing.T) {
+	e := newEnv(t)
+	c, rec := e.app()
+	var in []string
+	for i, u := range e.Tenant.Users {
+		if i%2 == 0 {
+			in = append(in, strings.ToUpper(u.UPN))
+		} else {
+			in = append(in, u.ID.String())
+		}
+	}
+	for range 270 {
+		in = append(in, uuid.NewString())
+	}
+	found, failed := c.ResolveUsers(t.Context(), in)
+	if len(found) != 30 || len(failed) != 270 {
+		t.Fatalf("found %d, failed %d", len(found), len(failed))
+	}
+	for i, u := range e.Tenant.Users {
+		if got := found[in[i]]; got.ID != u.ID.String() || got.UPN != u.UPN || !got.AccountEnabled || got.DisplayName != u.DisplayName {
+			t.Errorf("%s resolved to %+v", in[i], got)
+		}
+	}
+	for id, err := range failed {
+		if !graphapi.IsNotFound(err) {
+			t.Errorf("%s: %v", id, err)
+		}
+	}
+	if n := len(rec.Requests("/$batch")); n != 1 {
+		t.Errorf("$batch requests = %d, want 1", n)
+	}
+}
+
+// A lookup Graph refuses (400: here a $filter longer than it takes) is
+// asked again a value at a time: one odd input fails alone, and the other
+// 14 people in its lookup are still found.
+func TestResolveUsersAsksARefusedLookupAValueAtATime(t *testing.T) {
+	e := newEnv(t)
+	c, _ := e.app()
+	long := strings.Repeat("x", 4100) + "@" + e.Tenant.Domain
+	in := []string{long}
+	for _, u := range e.Tenant.Users[:14] {
+		in = append(in, u.UPN)
+	}
+	found, failed := c.ResolveUsers(t.Context(), in)
+	if len(found) != 14 || len(failed) != 1 {
+		t.Fatalf("found %d, failed %v", len(found), failed)
+	}
+	graphError(t, failed[long], http.StatusBadRequest, "")
+}
+
 // Each step of a $batch is throttled on its own; the SDK does not retry
-// inner 429s, so they come back with their own Retry-After.
+// inner 429s, so they come back with their own Retry-After — for every
+// user the throttled step (a filter of 15 ids) named.
 func TestResolveUsersReportsInnerThrottlingPerStep(t *testing.T) {
 	e := newEnv(t)
 	c, rec := e.app()
-	e.Sim.AddThrottleFault(graphsim.ThrottleFault{AppID: e.Seed.App.ClientID, Class: "directory", RetryAfter: 9, Times: 2})
+	e.Sim.AddThrottleFault(graphsim.ThrottleFault{AppID: e.Seed.App.ClientID, Class: "directory", RetryAfter: 9, Times: 1})
 	var in []string
-	for _, u := range e.Tenant.Users[:6] {
+	for _, u := range e.Tenant.Users[:20] {
 		in = append(in, u.ID.String())
 	}
 	found, failed := c.ResolveUsers(t.Context(), in)
-	if len(found) != 4 || len(failed) != 2 {
+	if len(found) != 5 || len(failed) != 15 {
 		t.Fatalf("found %d, failed %v", len(found), failed)
 	}
 	for in, err := range failed {
@@ -297,17 +356,22 @@ func TestUsersDeltaTokenExpiresAfterSevenDays(t *testing.T) {
 }
 
 // When the $batch request itself is throttled, every lookup in it fails
-// with the outer answer's Retry-After; other batches are unaffected.
+// with the outer answer's Retry-After; other batches are unaffected. A
+// batch holds 300 lookups (20 filters of 15): the first 300 here are
+// people not in the directory, the 25 after them are.
 func TestResolveUsersOuterThrottlingFailsThatBatchOnly(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.app()
 	e.Sim.AddThrottleFault(graphsim.ThrottleFault{AppID: e.Seed.App.ClientID, Class: "global", RetryAfter: 4, Times: 1})
 	var in []string
+	for i := range 300 {
+		in = append(in, fmt.Sprintf("nobody%d@%s", i, e.Tenant.Domain))
+	}
 	for _, u := range e.Tenant.Users[:25] {
 		in = append(in, u.UPN)
 	}
 	found, failed := c.ResolveUsers(t.Context(), in)
-	if len(failed) != 20 || len(found) != 5 {
+	if len(failed) != 300 || len(found) != 25 {
 		t.Fatalf("found %d, failed %d", len(found), len(failed))
 	}
 	for _, err := range failed {

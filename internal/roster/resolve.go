@@ -12,8 +12,9 @@ import (
 )
 
 // resolveChunk is how many pending users one round hands to ResolveUsers
-// (which sends them 20 to a $batch) and records in one transaction.
-const resolveChunk = 500
+// and records in one transaction: two full $batch requests (300 lookups
+// each: 20 filters of 15).
+const resolveChunk = 600
 
 // ResolveResult counts a resolution run's outcomes. Retry users stayed
 // pending because Graph was throttling or failing (RetryErr is one such
