@@ -32,7 +32,10 @@ import (
 	"presencebridge/internal/store"
 )
 
-// settings are the run's size and phases, from the environment.
+// settings are the run's size and phases, from the environment. Two knobs
+// only for profiling the cold start are read where it runs:
+// PB_LOAD_COLD_PROFILE=N takes N seconds' CPU profiles of serve and of
+// graphsim from its beginning, PB_LOAD_COLD_ONLY=1 ends the run after it.
 type settings struct {
 	tenants, users int
 	rates          []float64     // changes a second of the latency phases
@@ -483,6 +486,15 @@ func (w *world) cpu() (product, postgres time.Duration) {
 	return product, TreeCPU(w.pgPid)
 }
 
+// graphCPU is graphsim's CPU time: it shares the cores with the product.
+func (w *world) graphCPU() time.Duration {
+	c, err := ReadCPU(w.graph.Pid())
+	if err != nil {
+		return 0
+	}
+	return c.Own
+}
+
 func (w *world) coverage(ctx context.Context) graphsim.Coverage {
 	var c graphsim.Coverage
 	if err := w.graph.Control(ctx, "GET", "/_sim/subscriptions/coverage", nil, &c); err != nil {
@@ -520,11 +532,39 @@ func waitUntil(within time.Duration, cond func() bool) bool {
 // then every user's first state at the receiver.
 func (w *world) coldStart(ctx context.Context, r *Run, roles ...string) {
 	r.Cold = true
+	prod0, pg0 := w.cpu()
+	sim0 := w.graphCPU()
+	var profiles []string
+	var profiling sync.WaitGroup
+	if secs := envInt("PB_LOAD_COLD_PROFILE", 0); secs > 0 {
+		// Both of the cold start's CPU users on this machine, from its
+		// beginning: serve (once ready) and graphsim.
+		defer func() {
+			profiling.Wait()
+			for _, f := range profiles {
+				w.t.Log("cold start's profile: " + profileTop(f))
+			}
+		}()
+		profiling.Go(func() {
+			f := w.profileURL("graphsim", fmt.Sprintf("%s/_sim/debug/pprof/profile?seconds=%d", w.graph.URL, secs))
+			w.procMu.Lock()
+			profiles = append(profiles, f)
+			w.procMu.Unlock()
+		})
+	}
 	began := time.Now()
 	for _, role := range roles {
 		w.start(role)
 	}
 	r.Ready = time.Since(began)
+	if secs := envInt("PB_LOAD_COLD_PROFILE", 0); secs > 0 {
+		profiling.Go(func() {
+			f := w.profile(roles[0], time.Duration(secs)*time.Second)
+			w.procMu.Lock()
+			profiles = append(profiles, f)
+			w.procMu.Unlock()
+		})
+	}
 	logged := time.Now()
 	progress := func(c graphsim.Coverage) {
 		if time.Since(logged) >= 30*time.Second {
@@ -542,6 +582,14 @@ func (w *world) coldStart(ctx context.Context, r *Run, roles ...string) {
 	r.Subscribed = time.Since(began)
 	r.SubscribedAll = ok
 	r.Throttled = w.throttled(ctx)
+	prod1, pg1 := w.cpu()
+	sim1 := w.graphCPU()
+	per := func(d time.Duration) string {
+		return fmt.Sprintf("%.2f s", d.Seconds()*1000/float64(max(w.total, 1)))
+	}
+	w.t.Logf("cold start's CPU to subscribed (per 1,000 users): product %s (%s), PostgreSQL %s (%s), graphsim %s (%s); load %s",
+		(prod1 - prod0).Round(time.Millisecond), per(prod1-prod0), (pg1 - pg0).Round(time.Millisecond), per(pg1-pg0),
+		(sim1 - sim0).Round(time.Millisecond), per(sim1-sim0), LoadAverage())
 	var okFirst bool
 	if w.s.full {
 		r.FirstStatesBy = "every user's first state at the receiver"
@@ -696,7 +744,13 @@ func (w *world) profile(name string, d time.Duration) string {
 	w.procMu.Lock()
 	admin := w.admin[name]
 	w.procMu.Unlock()
-	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", admin, int(d.Seconds())))
+	return w.profileURL(name, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", admin, int(d.Seconds())))
+}
+
+// profileURL saves the CPU profile url answers in the temporary folder:
+// the file's name, or why there is none.
+func (w *world) profileURL(name, url string) string {
+	resp, err := http.Get(url)
 	if err != nil {
 		return fmt.Sprintf("no profile: %v", err)
 	}
@@ -779,6 +833,10 @@ func TestLoad(t *testing.T) {
 	// Run 1: serve.
 	run := Run{Roles: "serve"}
 	w.coldStart(ctx, &run, "serve")
+	if os.Getenv("PB_LOAD_COLD_ONLY") == "1" {
+		// Profiling the cold start alone (issue 16): no phases, no report.
+		return
+	}
 	w.idle(ctx)
 	for i, rate := range s.rates {
 		profile := ""
