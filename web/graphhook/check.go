@@ -65,11 +65,15 @@ func (h *Handler) check(ctx context.Context, body []bodyItem) (*sorted, error) {
 	items := make([]checkedItem, len(body))
 	var queries []store.SubscriptionQuery
 	asked := map[string]int{} // unknownKey → place in queries, plus one
+	var w walk
 	for i := range body {
 		it := &items[i]
 		it.n = body[i].n
 		if body[i].malformed || it.n.SubscriptionID == "" {
 			it.reason = rejectMalformed
+			continue
+		}
+		if it.reason = w.unstorable(body[i].raw); it.reason != "" {
 			continue
 		}
 		if it.n.ClientState == "" {

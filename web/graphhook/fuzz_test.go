@@ -8,10 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
@@ -122,7 +125,8 @@ func FuzzValidationHandshake(f *testing.F) {
 // FuzzNotificationPOST: whatever its body, a POST is answered 202, 400 or
 // 413, never 5xx while the inbox works. A 202 commits exactly the items
 // that name a known subscription with its clientState (or the
-// clientState of one being created), change and lifecycle items apart,
+// clientState of one being created) and that jsonb stores as the door
+// read them (jsonbStores), change and lifecycle items apart,
 // with the POST's validation tokens, in payloads the intake's parser reads
 // back item for item; anything else commits nothing.
 func FuzzNotificationPOST(f *testing.F) {
@@ -168,7 +172,7 @@ func FuzzNotificationPOST(f *testing.F) {
 		want := map[string][]string{}
 		for _, raw := range sent.Value {
 			var n notification.Notification
-			if json.Unmarshal(raw, &n) != nil || !genuine(n) {
+			if json.Unmarshal(raw, &n) != nil || !genuine(n) || !jsonbStores(raw) {
 				continue
 			}
 			kind := "change"
@@ -214,4 +218,79 @@ func genuine(n notification.Notification) bool {
 	default:
 		return n.ClientState == "state-2"
 	}
+}
+
+// jsonbStores says whether an item (valid JSON to encoding/json) is one
+// PostgreSQL's jsonb stores and the processor reads back as the door read
+// it, found otherwise than the receiver finds it (storable.go): UTF-8, no
+// NUL in any decoded key or string, no two keys of an object equal under
+// strings.EqualFold but not equal, no surrogate escape left unpaired once
+// escaped backslashes are set aside, no number past a double's exponent
+// (past ±308) or of more than 64 characters.
+func jsonbStores(raw []byte) bool {
+	if !utf8.Valid(raw) {
+		return false
+	}
+	plain := escapedBackslash.ReplaceAll(raw, []byte("__"))
+	if loneSurrogate.Match(surrogatePair.ReplaceAll(plain, nil)) {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var objects [][]string // keys of the objects open; nil for arrays
+	key := false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return true // the end: valid, as its item decoded
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{':
+				objects = append(objects, []string{})
+				key = true
+				continue
+			case '[':
+				objects = append(objects, nil)
+			default:
+				objects = objects[:len(objects)-1]
+			}
+		case string:
+			if strings.ContainsRune(v, 0) {
+				return false
+			}
+			if key {
+				for _, k := range objects[len(objects)-1] {
+					if k != v && strings.EqualFold(k, v) {
+						return false
+					}
+				}
+				objects[len(objects)-1] = append(objects[len(objects)-1], v)
+				key = false
+				continue
+			}
+		case json.Number:
+			if len(v) > 64 || bigExponent(v) {
+				return false
+			}
+		}
+		key = len(objects) > 0 && objects[len(objects)-1] != nil
+	}
+}
+
+var (
+	escapedBackslash = regexp.MustCompile(`\\\\`)
+	surrogatePair    = regexp.MustCompile(`\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}`)
+	loneSurrogate    = regexp.MustCompile(`\\u[dD][89a-fA-F]`)
+)
+
+// bigExponent: the number's exponent is past ±308, a double's.
+func bigExponent(n json.Number) bool {
+	e := strings.IndexAny(string(n), "eE")
+	if e < 0 {
+		return false
+	}
+	exp, err := strconv.Atoi(strings.TrimPrefix(string(n[e+1:]), "+"))
+	return err != nil || exp > 308 || exp < -308
 }
