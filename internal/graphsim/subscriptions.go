@@ -246,9 +246,8 @@ func (st *subStore) conflict(sub *subscription) string {
 }
 
 func (st *subStore) conflictLocked(sub *subscription) string {
-	canon := sub.res.canonical()
 	for _, x := range st.byID {
-		if x.appID == sub.appID && x.changeType == sub.changeType && strings.EqualFold(x.res.canonical(), canon) {
+		if x.appID == sub.appID && x.changeType == sub.changeType && x.res.sameAs(sub.res) {
 			return fmt.Sprintf("Subscription Id %s already exists for the requested combination", x.id)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -167,6 +168,21 @@ func (p presenceResource) canonical() string {
 	}
 	b.WriteString(")")
 	return b.String()
+}
+
+// sameAs says whether p and q have the same canonical form (the same ids
+// in the same order, both bulk or both not) without writing it: every new
+// subscription is compared with every live one, and writing 650 ids each
+// time made a cold start's subscriptions quadratic in graphsim's CPU (16 %
+// of it at 254 subscriptions; a million users take 2,540).
+func (p presenceResource) sameAs(q presenceResource) bool {
+	if p.Bulk != q.Bulk {
+		return false
+	}
+	if !p.Bulk {
+		return len(p.IDs) > 0 && len(q.IDs) > 0 && p.IDs[0] == q.IDs[0]
+	}
+	return slices.Equal(p.IDs, q.IDs)
 }
 
 // notificationResource is the resource a change notification for user

@@ -57,6 +57,23 @@ func TestParsePresenceResourceRejectsWhatGraphRejects(t *testing.T) {
 	}
 }
 
+// sameAs, which the duplicate check uses, agrees with comparing canonical
+// forms, which it replaced.
+func TestSameAsIsEqualCanonicalForms(t *testing.T) {
+	a, b := uuid.New(), uuid.New()
+	resources := []presenceResource{
+		{IDs: []uuid.UUID{a}}, {IDs: []uuid.UUID{b}}, {IDs: []uuid.UUID{a}, Bulk: true}, {IDs: []uuid.UUID{a, b}, Bulk: true},
+		{IDs: []uuid.UUID{b, a}, Bulk: true}, {IDs: []uuid.UUID{a, b, a}, Bulk: true},
+	}
+	for _, p := range resources {
+		for _, q := range resources {
+			if want := strings.EqualFold(p.canonical(), q.canonical()); p.sameAs(q) != want {
+				t.Errorf("%s and %s: sameAs %v, canonical forms equal %v", p.canonical(), q.canonical(), !want, want)
+			}
+		}
+	}
+}
+
 // Any resource string gets an answer, never a panic, and an accepted one
 // names at least one id and reads the same again in its canonical form
 // (go test -fuzz=FuzzPresenceResource).
