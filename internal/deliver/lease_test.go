@@ -92,12 +92,12 @@ func TestAClaimWhoseLeaseWasTakenCanNeitherRecordPostponeRenewNorBeOvertaken(t *
 	ep := f.endpoint(t, f.tenant, newReceiver(t, nil))
 	user := uuid.New()
 	f.change(t, f.tenant, user, "Busy", "InACall", "talking")
-	stale, err := f.st.ClaimDeliveries(ctx, 10, 20*time.Millisecond, nil, 10, nil)
+	stale, _, err := f.st.ClaimDeliveries(ctx, 10, 20*time.Millisecond, nil, 10, nil)
 	if err != nil || len(stale) != 1 {
 		t.Fatalf("first claim: %d, %v", len(stale), err)
 	}
 	<-time.After(50 * time.Millisecond)
-	holder, err := f.st.ClaimDeliveries(ctx, 10, time.Minute, nil, 10, nil)
+	holder, _, err := f.st.ClaimDeliveries(ctx, 10, time.Minute, nil, 10, nil)
 	if err != nil || len(holder) != 1 || holder[0].ID != stale[0].ID {
 		t.Fatalf("second claim: %d, %v", len(holder), err)
 	}

@@ -251,12 +251,12 @@ func TestAnOutcomeIsRecordedOnlyByTheClaimThatHoldsTheDelivery(t *testing.T) {
 	r := newReceiver(t, nil)
 	f.endpoint(t, f.tenant, r)
 	f.change(t, f.tenant, uuid.New(), "Busy", "InACall", "talking")
-	first, err := f.st.ClaimDeliveries(ctx, 10, 20*time.Millisecond, nil, 10, nil)
+	first, _, err := f.st.ClaimDeliveries(ctx, 10, 20*time.Millisecond, nil, 10, nil)
 	if err != nil || len(first) != 1 {
 		t.Fatalf("first claim: %d, %v", len(first), err)
 	}
 	time.Sleep(50 * time.Millisecond) // the first worker's send outlives its lease
-	second, err := f.st.ClaimDeliveries(ctx, 10, time.Minute, nil, 10, nil)
+	second, _, err := f.st.ClaimDeliveries(ctx, 10, time.Minute, nil, 10, nil)
 	if err != nil || len(second) != 1 || second[0].ID != first[0].ID {
 		t.Fatalf("second claim: %d, %v", len(second), err)
 	}

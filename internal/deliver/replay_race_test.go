@@ -169,7 +169,7 @@ func TestAClaimNeverTakesADeliveryOlderThanOneItsEndpointReceivedOrIsBeingSent(t
 	if dl, ok, err := f.st.ClaimProbe(ctx, ep, time.Minute); ok || err != nil {
 		t.Errorf("a probe claimed delivery %d (%v): older than a state the endpoint has", dl.ID, err)
 	}
-	if got, err := f.st.ClaimDeliveries(ctx, 10, time.Minute, nil, 10, nil); len(got) != 0 || err != nil {
+	if got, _, err := f.st.ClaimDeliveries(ctx, 10, time.Minute, nil, 10, nil); len(got) != 0 || err != nil {
 		t.Errorf("claimed %d deliveries (%v): each older than a state the endpoint has", len(got), err)
 	}
 	d.RunOnce(ctx)

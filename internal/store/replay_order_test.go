@@ -70,7 +70,7 @@ func TestAReplayMarksEachUsersOldestReplayedDeliveryForTheClaimsCheck(t *testing
 	if got := marked(); fmt.Sprint(got) != "[1 1]" {
 		t.Errorf("marked sequences %v, want each user's first", got)
 	}
-	got, err := st.ClaimDeliveries(ctx, 10, time.Minute, nil, 10, nil)
+	got, _, err := st.ClaimDeliveries(ctx, 10, time.Minute, nil, 10, nil)
 	if err != nil || len(got) != 2 {
 		t.Fatalf("claimed %d (%v), want each user's first", len(got), err)
 	}

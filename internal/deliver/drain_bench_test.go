@@ -1,0 +1,134 @@
+package deliver
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
+)
+
+// BenchmarkDrainingARepairOf20000UsersOver100Tenants is the deliverer's
+// part of a repair (issue 16): 100 tenants, each with one endpoint at the
+// same receiver (one host, as a telephony platform's webhooks are), and
+// 200 users each whose repaired states wait as one batch of deliveries
+// per tenant; the deliverer drains them. It reports the drain rate and the
+// CPU per delivery of this process (deliverer and receiver) and of the
+// database's backends.
+func BenchmarkDrainingARepairOf20000UsersOver100Tenants(b *testing.B) {
+	st, first := storetest.New(b)
+	drainRepair(b, st, first)
+}
+
+func drainRepair(b *testing.B, st *store.Store, first uuid.UUID) {
+	const tenants, users = 100, 200
+	ctx := context.Background()
+	pool := st.Pool()
+	var got atomic.Int64
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		got.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	b.Cleanup(hook.Close)
+	ids := []uuid.UUID{first}
+	for i := 1; i < tenants; i++ {
+		ids = append(ids, storetest.Tenant(b, pool, fmt.Sprintf("Tenant %d", i)))
+	}
+	for _, t := range ids {
+		secret, _ := NewSecret()
+		sid, err := st.PutSecret(ctx, &t, store.PurposeSigningSecret, []byte(secret))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := pool.Exec(ctx, `INSERT INTO endpoints (tenant_id, url, signing_secret_id) VALUES ($1, $2, $3)`, t, hook.URL, sid); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var wall, own, db time.Duration
+	var sent int64
+	for range b.N {
+		states := [][2]string{{"Busy", "Busy"}, {"Away", "Away"}}[sent/int64(tenants*users)%2]
+		for _, t := range ids {
+			cs := make([]store.PresenceChange, users)
+			for i := range cs {
+				u := uuid.NewSHA1(t, []byte(strconv.Itoa(i)))
+				cs[i] = store.PresenceChange{TenantID: t, UserID: u, Availability: states[0], Activity: states[1], MappedState: strings.ToLower(states[0]),
+					Source: "repair", ObservedAt: time.Now()}
+			}
+			if err := st.InTx(ctx, func(tx store.Tx) error { _, _, err := tx.ApplyPresenceBatch(ctx, cs); return err }); err != nil {
+				b.Fatal(err)
+			}
+		}
+		sent += tenants * users
+		dctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		own0, db0 := processCPU(), backendsCPU(b, pool)
+		began := time.Now()
+		go func() {
+			defer close(done)
+			New(st, Options{AllowPrivate: true}).Run(dctx, time.Second)
+		}()
+		for got.Load() < sent {
+			time.Sleep(5 * time.Millisecond)
+		}
+		wall += time.Since(began)
+		own += processCPU() - own0
+		db += backendsCPU(b, pool) - db0
+		cancel()
+		<-done
+	}
+	n := float64(b.N * tenants * users)
+	b.ReportMetric(n/wall.Seconds(), "deliveries/s")
+	b.ReportMetric(float64(own.Microseconds())/n, "µs-cpu-own/delivery")
+	b.ReportMetric(float64(db.Microseconds())/n, "µs-cpu-db/delivery")
+}
+
+// processCPU is this process's CPU so far (user and system).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// backendsCPU is the CPU so far of the database's backends serving this
+// database (the pool's connections, which live as long as it), read from
+// /proc: the server runs on this machine.
+func backendsCPU(b *testing.B, pool *pgxpool.Pool) time.Duration {
+	rows, err := pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	var total time.Duration
+	for rows.Next() {
+		var pid int
+		if err := rows.Scan(&pid); err != nil {
+			b.Fatal(err)
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command's closing parenthesis: utime and stime
+		// are the 12th and 13th, in clock ticks (100 a second on Linux).
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		stt, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(ut+stt) * 10 * time.Millisecond
+	}
+	return total
+}
