@@ -73,8 +73,12 @@ func newPresenceScanner(lead ...any) *presenceScanner {
 	return ps
 }
 
-// word is b as a string, shared with every other row that has it.
+// word is b as a string, shared with every other row that has it (when
+// ps reads many: see onePresence).
 func (ps *presenceScanner) word(b []byte) string {
+	if ps.words == nil {
+		return string(b)
+	}
 	if w, ok := ps.words[string(b)]; ok {
 		return w
 	}
@@ -324,17 +328,40 @@ func (s *Store) PresencesOf(ctx context.Context, tenantID uuid.UUID, ids []uuid.
 // FindDirectoryUser); ErrUserNotFound when neither is on the roster with
 // an object id.
 func (s *Store) FindUserPresence(ctx context.Context, tenantID uuid.UUID, ref string) (UserPresence, error) {
-	q, args := byRef(userPresenceFrom, "d.object_id IS NOT NULL", tenantID, ref)
-	rows, err := s.db.Query(ctx, q, args...)
+	rows, err := s.db.Query(ctx, findUserPresenceSQL, byRefArgs(tenantID, ref)...)
 	if err != nil {
 		return UserPresence{}, wrap("find user presence", err)
 	}
-	us, err := userPresences(rows)
-	if err == nil && len(us) == 0 {
+	defer rows.Close()
+	// One allocation for what the row is scanned into, where
+	// userPresences made a scanner, its map of words, its destinations and
+	// a slice for a single row (BenchmarkSingleUserPresenceAt2000: the read
+	// most often made).
+	o := new(onePresence)
+	o.ps.first = 4
+	o.ps.dest = append(o.dest[:0], uuidBytes(&o.u.ObjectID), &o.u.UPN, &o.u.ExternalID, &o.known,
+		nil, nil, nil, &o.ps.seq, &o.ps.seen, &o.ps.held, nil, nil, nil)
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return UserPresence{}, wrap("find user presence", err)
+		}
 		return UserPresence{}, ErrUserNotFound
 	}
-	if err != nil {
+	if err := o.ps.scan(rows, &o.u); err != nil {
 		return UserPresence{}, wrap("find user presence", err)
 	}
-	return us[0], nil
+	rows.Close()
+	return o.u, wrap("find user presence", rows.Err())
+}
+
+// findUserPresenceSQL is FindUserPresence's query.
+var findUserPresenceSQL = byRefSQL(userPresenceFrom, "d.object_id IS NOT NULL")
+
+// onePresence is what FindUserPresence scans its row into: the user, and
+// a scanner without a map of words (for one row there is nothing to share).
+type onePresence struct {
+	u     UserPresence
+	known bool
+	ps    presenceScanner
+	dest  [13]any
 }
