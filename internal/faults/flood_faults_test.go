@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -39,7 +40,19 @@ import (
 // the front's own view of Graph's POSTs beside graphsim's.
 func TestIntakeFloodLeavesGraphsNotificationsFastAndLosesNothing(t *testing.T) {
 	s := sized()
-	w := Start(t, Options{Users: s.users})
+	opts := Options{Users: s.users}
+	// PB_FAULTS_PROFILE=DIR saves a CPU profile of serve for each phase in
+	// DIR, from its admin listener (where to look before changing the door).
+	profDir := os.Getenv("PB_FAULTS_PROFILE")
+	var admin string
+	if profDir != "" {
+		var err error
+		if admin, err = freeAddr(); err != nil {
+			t.Fatal(err)
+		}
+		opts.Env = append(opts.Env, "PB_ADMIN_ADDR="+admin)
+	}
+	w := Start(t, opts)
 	ctx := context.Background()
 	subs, err := w.Graph.Subscriptions(ctx)
 	if err != nil || len(subs) == 0 {
@@ -63,7 +76,7 @@ func TestIntakeFloodLeavesGraphsNotificationsFastAndLosesNothing(t *testing.T) {
 	for _, k := range kinds {
 		from := time.Now()
 		f.start([]string{k}, 2)
-		time.Sleep(s.load / 2)
+		profile(t, admin, profDir, k, s.load/2)
 		f.stop()
 		to := time.Now()
 		j, err := w.Graph.Journal(ctx)
@@ -74,7 +87,7 @@ func TestIntakeFloodLeavesGraphsNotificationsFastAndLosesNothing(t *testing.T) {
 	}
 	floodFrom := time.Now()
 	f.start(kinds, 2)
-	time.Sleep(s.load)
+	profile(t, admin, profDir, "all together", s.load)
 	floodTo := time.Now()
 	load := loadAverage()
 	f.stop()
@@ -132,6 +145,29 @@ func TestIntakeFloodLeavesGraphsNotificationsFastAndLosesNothing(t *testing.T) {
 		t.Errorf("Graph's notifications during the flood were acknowledged after p99 %s, want ≤ 100 ms (load average %s)",
 			p99.Round(time.Millisecond), load)
 	}
+}
+
+// profile saves a CPU profile of the product's process whose admin
+// listener is admin, taken for d, in dir as name.pprof; without dir, it
+// only waits d.
+func profile(t *testing.T, admin, dir, name string, d time.Duration) {
+	if dir == "" {
+		time.Sleep(d)
+		return
+	}
+	began := time.Now()
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", admin, int(d.Seconds())))
+	if err == nil {
+		defer resp.Body.Close()
+		var b []byte
+		if b, err = io.ReadAll(resp.Body); err == nil {
+			err = os.WriteFile(filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".pprof"), b, 0o644)
+		}
+	}
+	if err != nil {
+		t.Logf("no profile of %s: %v", name, err)
+	}
+	time.Sleep(d - time.Since(began))
 }
 
 // ackTimes are how long Graph waited for the acknowledgement of each

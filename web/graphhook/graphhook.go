@@ -12,7 +12,10 @@
 // within Deadline whatever happens, at most MaxRequests at once (more get
 // 503 at once), its subscriptions looked up in one statement whatever its
 // items (check.go), and ids that matched nothing remembered while changes
-// of subscriptions are announced (cache.go, listen.go).
+// of subscriptions are announced (cache.go, listen.go). A POST whose first
+// item is not shown to be Graph's is a suspect: it leaves its place to
+// Graph's POSTs and is read and checked in its turn, one at a time while
+// suspects wait (suspects.go).
 //
 // Everything costly — validationTokens, decryption, mapping — happens
 // later, in internal/intake's processor. Sources: docs/graph.md#validation-handshake to #processing-rules, and #lifecycle-notifications.
@@ -56,6 +59,9 @@ type Deps struct {
 	// MaxRequests bounds the notification POSTs served at once (default
 	// DefaultMaxRequests); more are answered 503 at once.
 	MaxRequests int
+	// Suspects bounds the POSTs not shown to be Graph's that are read and
+	// checked at once (default half the cores, at least one; suspects.go).
+	Suspects int
 	// Deadline bounds each POST (default Deadline, Graph's 3 s less a
 	// second): only tests of something else than time change it.
 	Deadline time.Duration
@@ -68,6 +74,8 @@ type Handler struct {
 	d       Deps
 	cache   *subCache
 	serving chan struct{} // a token per POST being served (MaxRequests)
+	waiting chan struct{} // a token per suspect waiting for its turn (MaxWaiting)
+	turns   chan []byte   // a turn per suspect read and checked at once, with its buffer
 	items   *prometheus.CounterVec
 	latency prometheus.Histogram
 	busy    prometheus.Counter
@@ -84,13 +92,20 @@ func New(d Deps) *Handler {
 	if d.Deadline <= 0 {
 		d.Deadline = Deadline
 	}
+	if d.Suspects <= 0 {
+		d.Suspects = defaultSuspects()
+	}
 	h := &Handler{d: d, cache: newSubCache(), serving: make(chan struct{}, d.MaxRequests),
+		waiting: make(chan struct{}, MaxWaiting), turns: make(chan []byte, d.Suspects),
 		items: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "presencebridge_graph_notification_items_total",
 			Help: "Notification items received from Graph, by outcome."}, []string{"outcome"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "presencebridge_graph_notification_ack_seconds",
 			Help: "Time from receiving a notification POST to answering it.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 		busy: prometheus.NewCounter(prometheus.CounterOpts{Name: "presencebridge_graph_notification_busy_total",
 			Help: "Notification POSTs answered 503 because MaxRequests were being served."}),
+	}
+	for range d.Suspects {
+		h.turns <- nil // a buffer is made at the first turn, and kept
 	}
 	if d.Metrics != nil {
 		d.Metrics.MustRegister(h.items, h.latency, h.busy)
@@ -123,20 +138,120 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	select {
 	case h.serving <- struct{}{}:
-		defer func() { <-h.serving }()
 	default:
 		h.busy.Inc()
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "too many notification POSTs at once", http.StatusServiceUnavailable)
 		return
 	}
+	place := true // of h.serving
+	defer func() {
+		if place {
+			<-h.serving
+		}
+	}()
 	ctx, cancel := context.WithDeadline(r.Context(), start.Add(h.d.Deadline))
 	defer cancel()
 	// Through web's middleware too: chi's wrapper unwraps to the connection.
-	if err := http.NewResponseController(w).SetReadDeadline(start.Add(h.d.Deadline)); err != nil {
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(start.Add(h.d.Deadline)); err != nil {
 		h.d.Logger.Warn("notification: no read deadline on the body; the server's read timeout bounds it", "err", err)
 	}
-	coll, ok := h.read(w, r)
+	// Its first bytes, up to its first item (suspects.go). A declared
+	// length over the limit is refused before any of it is read, and a
+	// body that is no JSON object at its first byte, but each in a
+	// suspect's turn.
+	var (
+		body     io.Reader
+		buf      []byte
+		first    []byte
+		verdict  = headNoItem
+		complete bool
+		refuse   func() // the answer of a POST refused on its first bytes
+	)
+	if r.ContentLength > MaxBody {
+		refuse = func() {
+			http.Error(w, fmt.Sprintf("body over %d bytes", MaxBody), http.StatusRequestEntityTooLarge)
+		}
+	} else {
+		body = http.MaxBytesReader(w, r.Body, MaxBody)
+		// Read into a buffer of the declared length, up to presizeLimit:
+		// io.ReadAll's doubling allocated three times a 72 KB body (47 %
+		// of the bytes BenchmarkTheDoorOfAPostOf50RichItems allocated per
+		// POST).
+		buf = make([]byte, 0, min(max(r.ContentLength, 0), presizeLimit)+bytes.MinRead)
+		verdict = headMore
+		var err error
+		buf, err = readBody(buf, body, func(b []byte) bool {
+			first, verdict = firstItem(b, false)
+			return verdict != headMore || len(b) >= headLimit
+		})
+		if complete = err == io.EOF; complete {
+			first, verdict = firstItem(buf, true)
+		} else if err != nil {
+			readFailed(w, err)
+			return
+		}
+		if verdict == headNoObject {
+			refuse = func() {
+				h.items.WithLabelValues(rejectMalformed).Inc()
+				http.Error(w, "not a change notification collection", http.StatusBadRequest)
+			}
+		}
+	}
+	// Answered before its body came whole, a POST's connection is closed:
+	// net/http would otherwise read up to 256 KiB more of it, for as long
+	// as the read deadline allows, before sending the answer.
+	defer func() {
+		if !complete {
+			rc.SetReadDeadline(time.Now())
+		}
+	}()
+	// Graph's, or a suspect. When the cache cannot tell, a free turn is
+	// taken rather than the database asked.
+	var genuine, sure bool
+	if verdict == headItem {
+		genuine, sure, _ = h.genuine(ctx, first, false)
+	}
+	if !genuine {
+		t, ok := h.tryTurn()
+		if !ok && !sure && verdict == headItem {
+			var err error
+			if genuine, _, err = h.genuine(ctx, first, true); err != nil {
+				h.d.Logger.Error("notification: subscription lookup failed", "err", err)
+				unavailable(w)
+				return
+			}
+		}
+		if !genuine {
+			// Its place goes back to Graph's POSTs, and it waits its turn.
+			<-h.serving
+			place = false
+			if !ok {
+				if t, ok = h.waitTurn(ctx, w); !ok {
+					return
+				}
+			}
+			buf = append(t.buf[:0], buf...)
+			defer func() {
+				t.buf = buf[:0]
+				h.endTurn(t)
+			}()
+		}
+	}
+	if refuse != nil {
+		refuse()
+		return
+	}
+	if !complete {
+		var err error
+		if buf, err = readBody(buf, body, nil); err != io.EOF {
+			readFailed(w, err)
+			return
+		}
+		complete = true
+	}
+	coll, ok := h.parse(w, buf)
 	if !ok {
 		return
 	}
@@ -167,32 +282,21 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 }
 
-// read reads and parses a POST's body within MaxBody and MaxItems, or
-// answers why not (ok false).
-func (h *Handler) read(w http.ResponseWriter, r *http.Request) (coll collection, ok bool) {
-	// A declared length over the limit is refused before any of it is read.
-	if r.ContentLength > MaxBody {
+// readFailed answers why a body could not be read.
+func readFailed(w http.ResponseWriter, err error) {
+	switch _, tooLarge := errors.AsType[*http.MaxBytesError](err); {
+	case tooLarge:
 		http.Error(w, fmt.Sprintf("body over %d bytes", MaxBody), http.StatusRequestEntityTooLarge)
-		return coll, false
-	}
-	// Read into a buffer of the declared length, up to presizeLimit:
-	// io.ReadAll's doubling allocated three times a 72 KB body (47 % of
-	// the bytes BenchmarkTheDoorOfAPostOf50RichItems allocated per POST).
-	buf := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0), presizeLimit)+bytes.MinRead))
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBody))
-	body := buf.Bytes()
-	if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
-		http.Error(w, fmt.Sprintf("body over %d bytes", MaxBody), http.StatusRequestEntityTooLarge)
-		return coll, false
-	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+	case errors.Is(err, os.ErrDeadlineExceeded):
 		http.Error(w, "body not received in time", http.StatusRequestTimeout)
-		return coll, false
-	}
-	if err != nil {
+	default:
 		http.Error(w, "body unreadable", http.StatusBadRequest)
-		return coll, false
 	}
+}
+
+// parse parses a POST's body within MaxItems, or answers why not (ok
+// false).
+func (h *Handler) parse(w http.ResponseWriter, body []byte) (coll collection, ok bool) {
 	coll, n, err := parse(body)
 	switch {
 	case errors.Is(err, errNotCollection):
@@ -205,6 +309,28 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) (coll collection,
 		return coll, false
 	}
 	return coll, true
+}
+
+// waitTurn waits for a suspect's turn among at most MaxWaiting, or answers
+// 503 when too many wait or its deadline comes first (ok false).
+func (h *Handler) waitTurn(ctx context.Context, w http.ResponseWriter) (t *turn, ok bool) {
+	select {
+	case h.waiting <- struct{}{}:
+	default:
+		h.busy.Inc()
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "too many notification POSTs at once", http.StatusServiceUnavailable)
+		return nil, false
+	}
+	defer func() { <-h.waiting }()
+	select {
+	case buf := <-h.turns:
+		return &turn{buf: buf, at: time.Now()}, true
+	case <-ctx.Done():
+		h.busy.Inc()
+		unavailable(w)
+		return nil, false
+	}
 }
 
 // presizeLimit bounds the buffer allocated for a body before it arrives:
