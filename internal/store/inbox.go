@@ -90,7 +90,12 @@ func (s Tx) ClaimInbox(ctx context.Context, limit int) ([]ClaimedInboxRow, error
 // A subscription's stamp moves only when it is a second or more behind:
 // every processor touches the same few subscription rows, and an update
 // of each in every batch made concurrent processors wait for one
-// another's commit on those row locks. The statement is planned per
+// another's commit on those row locks. And a row another transaction
+// holds is skipped (SKIP LOCKED), not waited for: that one is most likely
+// another batch stamping it at the same moment. At a million users a
+// batch names as many subscriptions as items, nearly all a second behind:
+// waiting, the statement averaged 12.9 ms at 100,000 users, third of all
+// statements in total time (issue 16). The statement is planned per
 // execution: a plan cached while the inbox was empty scans all of it.
 func (s Tx) CompleteInboxBatch(ctx context.Context, inboxIDs []int64, touched map[uuid.UUID]time.Time) error {
 	subs := make([]uuid.UUID, 0, len(touched))
@@ -98,10 +103,12 @@ func (s Tx) CompleteInboxBatch(ctx context.Context, inboxIDs []int64, touched ma
 	for id, at := range touched {
 		subs, ats = append(subs, id), append(ats, at)
 	}
-	_, err := s.db.Exec(ctx, `WITH touch AS (
-			UPDATE subscriptions s SET last_notification_at = x.at
-			FROM unnest($1::uuid[], $2::timestamptz[]) AS x (id, at)
-			WHERE s.id = x.id AND (s.last_notification_at IS NULL OR s.last_notification_at < x.at - interval '1 second')
+	_, err := s.db.Exec(ctx, `WITH due AS (
+			SELECT s.id, x.at FROM subscriptions s JOIN unnest($1::uuid[], $2::timestamptz[]) AS x (id, at) ON s.id = x.id
+			WHERE s.last_notification_at IS NULL OR s.last_notification_at < x.at - interval '1 second'
+			FOR UPDATE OF s SKIP LOCKED
+		), touch AS (
+			UPDATE subscriptions s SET last_notification_at = due.at FROM due WHERE s.id = due.id
 		)
 		DELETE FROM inbox WHERE id = ANY($3)`,
 		pgx.QueryExecModeCacheDescribe, subs, ats, inboxIDs)

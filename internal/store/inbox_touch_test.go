@@ -1,0 +1,76 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
+)
+
+// Two processors' batches name the same subscription: the second does not
+// wait for the first's commit to stamp its last notification — the first
+// is stamping it already. Waiting, the processors took turns: in the load
+// run at 100,000 users the statement that completes a batch averaged
+// 12.9 ms, third of all statements in total time (issue 16).
+func TestABatchDoesNotWaitForAnotherStampingTheSameSubscription(t *testing.T) {
+	st, tenant := storetest.New(t)
+	pool := st.Pool()
+	ctx := context.Background()
+	m, err := st.AddMonitor(ctx, tenant, "monitor@contoso.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sub uuid.UUID
+	if err := pool.QueryRow(ctx, `INSERT INTO subscriptions (tenant_id, monitor_id, graph_id, resource) VALUES ($1, $2, 'sub-1', 'r') RETURNING id`,
+		tenant, m.ID).Scan(&sub); err != nil {
+		t.Fatal(err)
+	}
+	first := time.Now().Add(-time.Minute).Truncate(time.Microsecond)
+	holding, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- st.InTx(ctx, func(tx store.Tx) error {
+			if err := tx.CompleteInboxBatch(ctx, nil, map[uuid.UUID]time.Time{sub: first}); err != nil {
+				return err
+			}
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+	// Far longer than the statement takes; if it waits, it waits for the
+	// release below, which comes only after.
+	waited, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err = st.InTx(waited, func(tx store.Tx) error {
+		return tx.CompleteInboxBatch(waited, nil, map[uuid.UUID]time.Time{sub: time.Now()})
+	})
+	close(release)
+	if err != nil {
+		t.Errorf("the second batch: %v (it waited for the first's commit)", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var at time.Time
+	if err := pool.QueryRow(ctx, `SELECT last_notification_at FROM subscriptions WHERE id = $1`, sub).Scan(&at); err != nil {
+		t.Fatal(err)
+	}
+	if !at.Equal(first) {
+		t.Errorf("last notification %v, want the first batch's %v", at, first)
+	}
+	// Unlocked, a later notification moves it.
+	later := time.Now().Truncate(time.Microsecond)
+	if err := st.InTx(ctx, func(tx store.Tx) error {
+		return tx.CompleteInboxBatch(ctx, nil, map[uuid.UUID]time.Time{sub: later})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.QueryRow(ctx, `SELECT last_notification_at FROM subscriptions WHERE id = $1`, sub).Scan(&at); err != nil || !at.Equal(later) {
+		t.Errorf("last notification %v (%v), want %v", at, err, later)
+	}
+}
