@@ -101,7 +101,7 @@ func (w *world) idle(ctx context.Context) {
 	took := time.Since(began).Seconds()
 	profiling.Wait()
 	w.t.Logf("idle for %s with %d users: product %.3f s CPU a second, PostgreSQL %.3f s a second (load %s)\n%s\n%s",
-		d, w.total, (prod1 - prod0).Seconds()/took, (pg1 - pg0).Seconds()/took, LoadAverage(), top(), profileTop(profiled))
+		d, w.total, (prod1-prod0).Seconds()/took, (pg1-pg0).Seconds()/took, LoadAverage(), top(), profileTop(profiled))
 }
 
 func stopAfterPhases() bool { return os.Getenv("PB_LOAD_STOP") == "phases" }
