@@ -11,16 +11,22 @@ import (
 	"presencebridge/internal/store"
 )
 
-type keyCtx struct{}
+// authCtx holds the request's *authenticated: one context value, not one
+// for the key and one for its secret (each value is a context and a huma
+// context more for every request).
+type authCtx struct{}
+
+type authenticated struct {
+	key    store.APIKey
+	secret string
+}
 
 // keyOf is the API key the request authenticated with.
-func keyOf(ctx context.Context) store.APIKey { return ctx.Value(keyCtx{}).(store.APIKey) }
-
-type secretCtx struct{}
+func keyOf(ctx context.Context) store.APIKey { return ctx.Value(authCtx{}).(*authenticated).key }
 
 // secretOf is the secret of that key, for a request that checks it again
 // while it lasts (the event stream).
-func secretOf(ctx context.Context) string { return ctx.Value(secretCtx{}).(string) }
+func secretOf(ctx context.Context) string { return ctx.Value(authCtx{}).(*authenticated).secret }
 
 // keyWorks checks secret again, for an operation that needs scope: false
 // only when the key no longer works or lacks the scope. When the database
@@ -82,6 +88,6 @@ func (d Deps) authenticate(api huma.API) func(huma.Context, func(huma.Context)) 
 			huma.WriteErr(api, ctx, http.StatusForbidden, "This API key lacks the "+scope+" scope this operation needs.")
 			return
 		}
-		next(huma.WithValue(huma.WithValue(ctx, keyCtx{}, k), secretCtx{}, secret))
+		next(huma.WithValue(ctx, authCtx{}, &authenticated{key: k, secret: secret}))
 	}
 }
