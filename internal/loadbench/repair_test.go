@@ -1,0 +1,104 @@
+//go:build loadbench
+
+package loadbench
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestLoadRepair is make bench-load's repair alone, for finding where a
+// repaired user's CPU goes (issue 16): the same world and cold start as
+// TestLoad (PB_LOAD_TENANTS, PB_LOAD_USERS, PB_LOAD_REPAIR_USERS), then
+// PB_LOAD_REPAIR_ROUNDS repairs (default 1) with serve and, unless
+// PB_LOAD_REPAIR_SPLIT=0, as many with web and two workers. Each round's
+// figures are logged, with CPU per repaired user; with
+// PB_LOAD_REPAIR_PROFILE=N the first serve round takes an N-second CPU
+// profile of serve from the moment its admin listener answers (its file
+// and top functions are logged). Keep PB_LOAD_REPAIR_USERS below
+// PB_LOAD_USERS: graphsim's bulk change counts whoever it changed, and at
+// every user it changes monitor accounts too, which nobody monitors (at
+// 100,000 of 100,000, 254 changes never arrive and the wait runs out). Run
+// it with
+//
+//	PB_LOAD_TENANTS=100 PB_LOAD_USERS=100000 PB_LOAD_REPAIR_USERS=90000 \
+//	go test -tags 'openssl loadbench' -run TestLoadRepair -v -timeout 60m ./internal/loadbench
+func TestLoadRepair(t *testing.T) {
+	s := loadSettings()
+	ctx := context.Background()
+	r := &Report{}
+	w := newWorld(t, s, r)
+	t.Cleanup(w.stopAll)
+	w.onboard(ctx, 6)
+	var run Run
+	w.coldStart(ctx, &run, "serve")
+	// Each round moves the same users to a state the round before did not
+	// give them, and none of the cold start's (Offline) or the latency
+	// phases' (nonTalking): the receiver tells a changed user by it.
+	states := [][2]string{{"BeRightBack", "BeRightBack"}, {"Busy", "InAMeeting"}}
+	rounds := envInt("PB_LOAD_REPAIR_ROUNDS", 1)
+	arrangements := []struct {
+		roles []string
+		name  string
+	}{{[]string{"serve"}, "serve"}, {[]string{"web", "worker-1", "worker-2"}, "web + 2 workers"}}
+	if os.Getenv("PB_LOAD_REPAIR_SPLIT") == "0" {
+		arrangements = arrangements[:1]
+	}
+	running := []string{"serve"}
+	n := 0
+	for _, a := range arrangements {
+		for i := range rounds {
+			var profiled chan string
+			if secs := envInt("PB_LOAD_REPAIR_PROFILE", 0); secs > 0 && n == 0 {
+				profiled = make(chan string, 1)
+				go func() { profiled <- w.profileOnceUp("serve", time.Duration(secs)*time.Second) }()
+			}
+			rep := w.repair(ctx, states[n%len(states)], running, a.roles)
+			running = a.roles
+			n++
+			perUser := func(d time.Duration) string {
+				if rep.Repaired == 0 {
+					return "-"
+				}
+				return fmt.Sprintf("%.3f ms", float64(d.Microseconds())/1000/float64(rep.Repaired))
+			}
+			t.Logf("repair %d with %s: %d of %d changed users repaired in %s; CPU product %s (%s per repaired user), PostgreSQL %s (%s); load %s",
+				i+1, a.name, rep.Repaired, rep.Changed, rep.Took.Round(100*time.Millisecond), rep.ProductCPU.Round(100*time.Millisecond),
+				perUser(rep.ProductCPU), rep.PostgresCPU.Round(100*time.Millisecond), perUser(rep.PostgresCPU), rep.Load)
+			if profiled != nil {
+				t.Logf("serve during the repair: %s", profileTop(<-profiled))
+			}
+			if !rep.All {
+				t.Errorf("repair %d with %s: %d of %d changed users repaired", i+1, a.name, rep.Repaired, rep.Changed)
+			}
+		}
+	}
+}
+
+// profileOnceUp waits for the role called name to be started anew (not
+// the process running now, if any) and its admin listener to answer, then
+// takes a CPU profile of it for d (w.profile).
+func (w *world) profileOnceUp(name string, d time.Duration) string {
+	w.procMu.Lock()
+	old := w.procs[name]
+	w.procMu.Unlock()
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		w.procMu.Lock()
+		p := w.procs[name]
+		admin := w.admin[name]
+		w.procMu.Unlock()
+		if p != nil && p != old {
+			if resp, err := http.Get("http://" + admin + "/debug/pprof/"); err == nil {
+				resp.Body.Close()
+				return w.profile(name, d)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return "no profile: " + name + " did not start"
+}
