@@ -102,7 +102,7 @@ func New(d Deps) *Handler {
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "presencebridge_graph_notification_ack_seconds",
 			Help: "Time from receiving a notification POST to answering it.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 		busy: prometheus.NewCounter(prometheus.CounterOpts{Name: "presencebridge_graph_notification_busy_total",
-			Help: "Notification POSTs answered 503 because MaxRequests were being served."}),
+			Help: "Notification POSTs answered 503 for want of room: MaxRequests being served, or suspect POSTs (first item not Graph's) beyond those allowed to wait or not given their turn in time."}),
 	}
 	for range d.Suspects {
 		h.turns <- nil // a buffer is made at the first turn, and kept
