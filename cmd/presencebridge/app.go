@@ -148,6 +148,7 @@ func newPool(ctx context.Context, dsn string, maxConns int32, name string) (*pgx
 	pc.MaxConnLifetime = time.Hour
 	pc.MaxConnLifetimeJitter = 5 * time.Minute
 	pc.ConnConfig.RuntimeParams["application_name"] = "presencebridge-" + name
+	store.ConfigurePool(pc)
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)

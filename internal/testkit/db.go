@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"presencebridge/internal/pgembed"
+	"presencebridge/internal/store"
 	"presencebridge/internal/store/schema"
 )
 
@@ -142,6 +143,7 @@ func DB(t testing.TB) *pgxpool.Pool {
 		t.Fatal(err)
 	}
 	cfg.MaxConns = 8
+	store.ConfigurePool(cfg) // as the product's pools
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("testkit: open pool: %v", err)
