@@ -1,6 +1,7 @@
 package notification
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
@@ -9,9 +10,12 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/MicahParks/jwkset"
+	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -163,5 +167,64 @@ func TestValidatorWithoutKeysSaysUnavailableNotInvalid(t *testing.T) {
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
 	if err := v.Check([]string{token(t, key, "k1", nil)}, []Expect{{TenantID: tenant, Rich: true}}); !errors.Is(err, ErrKeysUnavailable) || errors.Is(err, ErrInvalidToken) {
 		t.Errorf("keys unreachable: %v, want ErrKeysUnavailable", err)
+	}
+}
+
+// countingKeys counts the signature checks a Validator makes.
+type countingKeys struct {
+	keys   keyfunc.Keyfunc
+	checks *atomic.Int32
+}
+
+func (k countingKeys) Keyfunc(t *jwt.Token) (any, error) {
+	k.checks.Add(1)
+	return k.keys.Keyfunc(t)
+}
+
+func (k countingKeys) KeyfuncCtx(ctx context.Context) jwt.Keyfunc { return k.keys.KeyfuncCtx(ctx) }
+func (k countingKeys) Storage() jwkset.Storage                    { return k.keys.Storage() }
+func (k countingKeys) VerificationKeySet(ctx context.Context) (jwt.VerificationKeySet, error) {
+	return k.keys.VerificationKeySet(ctx)
+}
+
+func TestATokenVerifiedOnceIsTrustedFromMemoryUntilItExpires(t *testing.T) {
+	key, login := identityKeys(t)
+	now := time.Now()
+	v, err := NewValidator(t.Context(), ValidatorOptions{LoginURL: login, Audiences: []string{ourApp}, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var checks atomic.Int32
+	v.keys = countingKeys{v.keys, &checks}
+	ours := []Expect{{TenantID: tenant, Rich: true}}
+	good := token(t, key, "k1", func(c jwt.MapClaims) { c["exp"] = now.Add(time.Hour).Unix() })
+	for range 3 {
+		if err := v.Check([]string{good}, ours); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := checks.Load(); n != 1 {
+		t.Fatalf("the same token's signature checked %d times, want once", n)
+	}
+	// What the token vouches for is still judged each time.
+	other := []Expect{{TenantID: "f0f0f0f0-0000-0000-0000-000000000000", Rich: true}}
+	if err := v.Check([]string{good}, other); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("a remembered token vouched for another tenant: %v", err)
+	}
+	// Within the leeway it stands; past it, it is refused, not remembered.
+	now = now.Add(time.Hour + 4*time.Minute)
+	if err := v.Check([]string{good}, ours); err != nil {
+		t.Fatalf("within the leeway: %v", err)
+	}
+	now = now.Add(2 * time.Minute)
+	if err := v.Check([]string{good}, ours); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("expired past the leeway: %v", err)
+	}
+	// A token that failed is never remembered as good.
+	bad := token(t, key, "k1", func(c jwt.MapClaims) { c["appid"] = ourApp })
+	for range 2 {
+		if err := v.Check([]string{bad}, ours); !errors.Is(err, ErrInvalidToken) {
+			t.Fatalf("a refused token: %v", err)
+		}
 	}
 }
