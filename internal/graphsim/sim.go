@@ -55,12 +55,13 @@ type Sim struct {
 	codes    map[string]*authCode      // issued authorization codes
 	refresh  map[string]*refreshRecord // issued refresh tokens
 
-	signer     *signer
-	faults     *faults
-	throttle   *throttler
-	tokenStats *tokenStats
-	presence   *presenceBook
-	notify     *notifier
+	signer        *signer
+	authenticated authCache
+	faults        *faults
+	throttle      *throttler
+	tokenStats    *tokenStats
+	presence      *presenceBook
+	notify        *notifier
 	// presencesRead counts the users' presences getPresencesByUserId
 	// answered (Coverage): a load run sees a product's re-read end.
 	presencesRead atomic.Int64

@@ -189,13 +189,30 @@ func (s *Sim) Authenticate(r *http.Request) (*Principal, error) {
 	if !ok || raw == "" {
 		return nil, errors.New("no bearer token")
 	}
+	signer := s.signer
+	if p, ok := s.authenticated.get(raw, signer, s.clock()); ok {
+		return p, nil
+	}
 	claims := jwt.MapClaims{}
-	_, err := jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return &s.signer.key.PublicKey, nil },
+	_, err := jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return &signer.key.PublicKey, nil },
 		jwt.WithValidMethods([]string{"RS256"}), jwt.WithAudience("https://graph.microsoft.com"),
 		jwt.WithTimeFunc(s.clock), jwt.WithExpirationRequired())
 	if err != nil {
 		return nil, err
 	}
+	p, err := principalOf(claims)
+	if err != nil {
+		return nil, err
+	}
+	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
+		s.authenticated.put(raw, signer, exp.Time, p)
+	}
+	return p, nil
+}
+
+// principalOf reads who a verified token is.
+func principalOf(claims jwt.MapClaims) (*Principal, error) {
+	var err error
 	p := &Principal{}
 	if p.TenantID, err = uuid.Parse(str(claims["tid"])); err != nil {
 		return nil, errors.New("token has no tid")
