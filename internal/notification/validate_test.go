@@ -1,7 +1,6 @@
 package notification
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -170,21 +168,19 @@ func TestValidatorWithoutKeysSaysUnavailableNotInvalid(t *testing.T) {
 	}
 }
 
-// countingKeys counts the signature checks a Validator makes.
+// countingKeys counts the signature checks a Validator makes; the rest of
+// the key set is the real one's.
 type countingKeys struct {
-	keys   keyfunc.Keyfunc
+	keySet
 	checks *atomic.Int32
 }
 
+// keySet names the embedded key set apart from its Keyfunc method.
+type keySet = keyfunc.Keyfunc
+
 func (k countingKeys) Keyfunc(t *jwt.Token) (any, error) {
 	k.checks.Add(1)
-	return k.keys.Keyfunc(t)
-}
-
-func (k countingKeys) KeyfuncCtx(ctx context.Context) jwt.Keyfunc { return k.keys.KeyfuncCtx(ctx) }
-func (k countingKeys) Storage() jwkset.Storage                    { return k.keys.Storage() }
-func (k countingKeys) VerificationKeySet(ctx context.Context) (jwt.VerificationKeySet, error) {
-	return k.keys.VerificationKeySet(ctx)
+	return k.keySet.Keyfunc(t)
 }
 
 func TestATokenVerifiedOnceIsTrustedFromMemoryUntilItExpires(t *testing.T) {
