@@ -99,7 +99,7 @@ func byRefArgs(tenantID uuid.UUID, ref string) []any {
 	// single presence read allocated (BenchmarkSingleUserPresenceAt2000).
 	id, err := uuid.Parse(ref)
 	oid := pgtype.UUID{Bytes: id, Valid: err == nil}
-	return []any{pgtype.UUID{Bytes: tenantID, Valid: true}, oid, ref}
+	return []any{tenantID, oid, ref}
 }
 
 // MonitorLoads counts the resolved users assigned to each of a tenant's

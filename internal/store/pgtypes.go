@@ -16,9 +16,12 @@ import (
 // to write that as a uuid (an error made and dropped), parses it back and
 // writes the bytes; reading one goes through sql.Scanner and the text
 // again. In a cold start of 1,000,000 users that was 33 % of serve's CPU
-// (ApplyPresenceBatch, RecordResolutions, the presence locks), and half of
-// a single presence read's allocations before 8dd8146 (issue 16, issue 12).
-// Call sites that already pass pgtype.UUID (pgUUIDs) keep working.
+// (ApplyPresenceBatch, RecordResolutions, the presence locks; issue 16);
+// the arrays of a batch of 1,000 users' presence alone were 52 % of
+// ApplyPresenceBatch's CPU (BenchmarkARepairBatchOf1000ChangedUsers), and
+// ids were 40 % of a single presence read's allocations (8dd8146, issue
+// 12). So store code passes uuid.UUID, []uuid.UUID and []*uuid.UUID as
+// they are; pgtype.UUID only where an id may be NULL for another reason.
 func ConfigurePool(cfg *pgxpool.Config) {
 	after := cfg.AfterConnect
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {

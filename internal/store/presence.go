@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"presencebridge/internal/presence"
 )
@@ -217,7 +216,7 @@ type HeldPresence struct {
 // HeldPresences reads what we hold for users (absent: never seen).
 func (s *Store) HeldPresences(ctx context.Context, tenantID uuid.UUID, users []uuid.UUID) (map[uuid.UUID]HeldPresence, error) {
 	rows, err := s.db.Query(ctx, `SELECT user_object_id, availability, activity, graph_sequence, `+richColumns+` FROM presence
-		WHERE tenant_id = $1 AND user_object_id = ANY($2)`, pgtype.UUID{Bytes: tenantID, Valid: true}, pgUUIDs(users))
+		WHERE tenant_id = $1 AND user_object_id = ANY($2)`, tenantID, users)
 	if err != nil {
 		return nil, wrap("held presences", err)
 	}

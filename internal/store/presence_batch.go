@@ -107,7 +107,7 @@ func lockPresence(ctx context.Context, tx querier, cs []PresenceChange) (map[use
 		SELECT true, x.tenant_id, x.user_object_id, lower(x.availability), lower(x.activity), 0, '', '', x.expires_at, NULL, NULL,
 			NULL, NULL, NULL
 		FROM presence_echo x WHERE (x.tenant_id, x.user_object_id) IN (SELECT * FROM k) AND x.expires_at > now()`,
-		pgx.QueryExecModeCacheDescribe, pgUUIDs(tenants), pgUUIDs(ids))
+		pgx.QueryExecModeCacheDescribe, tenants, ids)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -359,11 +359,11 @@ func (p *batchPlan) write(ctx context.Context, tx querier, cs []PresenceChange, 
 		)
 		SELECT e.id, e.uid FROM e WHERE `+notifyStreams+` >= 0`,
 		PresenceNotifyChannel,
-		pgUUIDs(pr.tenant), pgUUIDs(pr.user), pr.availability, pr.activity, pr.seq, pr.observed, pr.graphSeq, pr.mapped, pgUUIDPtrs(pr.held),
+		pr.tenant, pr.user, pr.availability, pr.activity, pr.seq, pr.observed, pr.graphSeq, pr.mapped, pr.held,
 		pr.heldUntil, pr.heldFor,
-		pgUUIDs(er.uid), pgUUIDs(er.tenant), pgUUIDs(er.user), er.seq, er.rank, er.availability, er.activity, er.mapped, er.source, er.observed,
+		er.uid, er.tenant, er.user, er.seq, er.rank, er.availability, er.activity, er.mapped, er.source, er.observed,
 		er.suppressed,
-		pgUUIDs(ct), cn, pgUUIDs(p.unheld), p.unheldReasons, pgUUIDs(xt), pgUUIDs(xu), xa, xb,
+		ct, cn, p.unheld, p.unheldReasons, xt, xu, xa, xb,
 		pr.rich.status, pr.rich.outOfOffice, pr.rich.workLocation, er.rich.status, er.rich.outOfOffice, er.rich.workLocation)
 	if err != nil {
 		return nil, err
