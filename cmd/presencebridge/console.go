@@ -22,7 +22,10 @@ import (
 // listenAll listens on PB_HTTP_ADDR and, when set, PB_ADMIN_ADDR, as one
 // listener (web.Listeners) that one server serves and drains; the admin
 // listener's connections are marked (web.AdminListener), so the console
-// and /metrics answer only there.
+// and /metrics answer only there. A PB_ADMIN_ADDR of port 0 becomes the
+// address bound, as the public listener's does in baseURL: the console's
+// URL (config.ConsoleBaseURL: the staff's sign-in callback, what dev
+// prints) must name a port that answers.
 func listenAll(cfg *config.Config) (net.Listener, error) {
 	ln, err := listen(cfg.HTTPAddr)
 	if err != nil || cfg.AdminAddr == "" {
@@ -35,6 +38,11 @@ func listenAll(cfg *config.Config) (net.Listener, error) {
 			return nil, fmt.Errorf("PB_ADMIN_ADDR: %s is already in use: stop what uses it or choose another port", cfg.AdminAddr)
 		}
 		return nil, fmt.Errorf("PB_ADMIN_ADDR: cannot listen on %s: %v", cfg.AdminAddr, err)
+	}
+	if _, port, err := net.SplitHostPort(cfg.AdminAddr); err == nil && port == "0" {
+		_, bound, _ := net.SplitHostPort(admin.Addr().String())
+		host, _, _ := net.SplitHostPort(cfg.AdminAddr)
+		cfg.AdminAddr = net.JoinHostPort(host, bound)
 	}
 	return web.Listeners(ln, web.AdminListener(admin)), nil
 }
