@@ -19,10 +19,11 @@ import (
 var ErrEndpointDisabled = errors.New("the endpoint is disabled")
 
 // RetryNow makes every pending delivery of a tenant's endpoint due at
-// once, and returns how many are due. A deliverer whose circuit for the
-// endpoint is open still waits out its cooldown (at most MaxCooldown,
-// 5 s by default, see circuit.go) and then probes with one of them: a
-// success there makes them all go out.
+// once — or when the Retry-After the endpoint last asked for ends, if
+// later (store.RetryEndpoint) — and returns how many. A deliverer whose
+// circuit for the endpoint is open still waits out its cooldown (at most
+// MaxCooldown, 5 s by default, see circuit.go) and then probes with one
+// of them: a success there makes them all go out.
 func RetryNow(ctx context.Context, st *store.Store, tenant, endpoint uuid.UUID, actor string) (int64, error) {
 	var n int64
 	err := st.InTx(ctx, func(tx store.Tx) error {
