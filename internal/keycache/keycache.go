@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"presencebridge/internal/store"
 )
@@ -59,9 +58,9 @@ type Cache struct {
 	logger *slog.Logger
 	stamps chan uuid.UUID // keys whose use is due a stamp (Run's)
 
-	now     func() time.Time                            // the clock
-	open    func(ctx context.Context) (listener, error) // LISTEN on store.APIKeyNotifyChannel
-	observe func(event)                                 // tests: what the listener did
+	now     func() time.Time                                // the clock
+	open    func(ctx context.Context) (store.Waiter, error) // LISTEN on store.APIKeyNotifyChannel
+	observe func(event)                                     // tests: what the listener did
 
 	mu      sync.RWMutex
 	entries map[[sha256.Size]byte]*entry
@@ -78,12 +77,6 @@ type entry struct {
 	key     store.APIKey
 	loaded  time.Time
 	stamped atomic.Int64 // when its use was last stamped, as far as we know (Unix ns)
-}
-
-// listener is a LISTEN connection (*store.Listener).
-type listener interface {
-	Wait(ctx context.Context) (*pgconn.Notification, error)
-	Close()
 }
 
 // event is what the listener did, for tests.
@@ -109,7 +102,7 @@ func New(st *store.Store, o Options) *Cache {
 	return &Cache{
 		st: st, size: o.Size, maxAge: o.MaxAge, logger: o.Logger, stamps: make(chan uuid.UUID, 256),
 		now: time.Now,
-		open: func(ctx context.Context) (listener, error) {
+		open: func(ctx context.Context) (store.Waiter, error) {
 			l, err := st.Listen(ctx, store.APIKeyNotifyChannel)
 			if err != nil {
 				return nil, err

@@ -241,7 +241,7 @@ func TestWhileTheListenerIsDownKeysAreCheckedInTheDatabaseAndAReconnectStartsEmp
 	// The listener connects only when the test lets it.
 	connect := make(chan struct{}, 1)
 	open := c.open
-	c.open = func(ctx context.Context) (listener, error) {
+	c.open = func(ctx context.Context) (store.Waiter, error) {
 		select {
 		case <-connect:
 			return open(ctx)

@@ -10,9 +10,9 @@ import (
 	"context"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"presencebridge/internal/certs"
 	"presencebridge/internal/store"
@@ -120,44 +120,30 @@ func (h *Hub) wake(tenant *uuid.UUID) {
 // reconnect every subscriber is woken, as notifications may have been
 // missed meanwhile.
 func (h *Hub) Run(ctx context.Context) {
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := h.listen(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		h.logger.Warn("stream: LISTEN connection lost; reconnecting", "err", err)
-		h.wake(nil)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
-}
-
-func (h *Hub) listen(ctx context.Context) error {
-	l, err := h.st.Listen(ctx, store.PresenceNotifyChannel, store.InboxNotifyChannel, certs.NotifyChannel)
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	h.wake(nil) // anything committed before LISTEN took effect
-	for {
-		n, err := l.Wait(ctx)
-		if err != nil {
-			return err
-		}
-		switch n.Channel {
-		case store.InboxNotifyChannel:
-			h.wakeSet(h.inbox)
-		case certs.NotifyChannel:
-			h.wakeSet(h.certs)
-		default:
-			if t, err := uuid.Parse(n.Payload); err == nil {
-				h.wake(&t)
+	store.KeepListening(ctx, store.Following{
+		Open: func(ctx context.Context) (store.Waiter, error) {
+			l, err := h.st.Listen(ctx, store.PresenceNotifyChannel, store.InboxNotifyChannel, certs.NotifyChannel)
+			if err != nil {
+				return nil, err // not a nil *store.Listener in a Waiter
 			}
-		}
-	}
+			return l, nil
+		},
+		Up: func() { h.wake(nil) }, // anything committed before LISTEN took effect
+		Notify: func(n *pgconn.Notification) {
+			switch n.Channel {
+			case store.InboxNotifyChannel:
+				h.wakeSet(h.inbox)
+			case certs.NotifyChannel:
+				h.wakeSet(h.certs)
+			default:
+				if t, err := uuid.Parse(n.Payload); err == nil {
+					h.wake(&t)
+				}
+			}
+		},
+		Lost: func(err error) {
+			h.logger.Warn("stream: LISTEN connection lost; reconnecting", "err", err)
+			h.wake(nil)
+		},
+	})
 }
