@@ -15,14 +15,17 @@ import (
 // twice as long, up to MaxCooldown; a successful one closes it, and every
 // pending delivery of the endpoint becomes due at once.
 //
-// An endpoint's Retry-After (429 or 503) holds for the circuit too: it
-// stays open, and sends no probe, until the latest time the endpoint asked
-// us to wait has passed, however short its cooldown — the probe ignores
-// the schedule, which is where a delivery keeps its own Retry-After. The
-// fault suite caught the probe of a 1 s cooldown arriving 1.0–1.2 s after
-// a 429 asking for 2 s (FAULTS.md, scenario (g)). The store refuses such a
-// probe as well (store.HoldEndpoint), for processes whose circuits did not
-// see the answer.
+// An endpoint's Retry-After (429 or 503) holds the whole endpoint
+// (throttle): nothing is sent to it until the latest time it asked us to
+// wait has passed, whichever delivery was answered. It holds for the
+// circuit too: it stays open, and sends no probe, until then, however
+// short its cooldown — the probe ignores the schedule, which is where a
+// delivery keeps its own Retry-After. The fault suite caught the probe of
+// a 1 s cooldown arriving 1.0–1.2 s after a 429 asking for 2 s (FAULTS.md,
+// scenario (g)). The store refuses such a probe and claim as well
+// (store.HoldEndpoint), for processes whose circuits did not see the
+// answer; a delivery another process had claimed before the answer and is
+// already sending is not called back.
 //
 // Why short: presence is live. With the old 30 s cooldown (and retries
 // minutes apart) a receiver that came back waited up to the next retry of
@@ -109,14 +112,46 @@ func (d *Deliverer) forget(endpoint uuid.UUID) {
 	d.mu.Unlock()
 }
 
-// open reports whether an endpoint's circuit is open, and until when.
+// open reports whether nothing may be sent to an endpoint now but its
+// probe — its circuit is open, or its Retry-After holds (throttle) — and
+// until when.
 func (d *Deliverer) open(endpoint uuid.UUID) (time.Time, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if b := d.circuits[endpoint]; b != nil && b.open {
-		return b.openUntil, true
+	until, held := d.holds[endpoint]
+	if held && !time.Now().Before(until) {
+		delete(d.holds, endpoint)
+		until, held = time.Time{}, false
 	}
-	return time.Time{}, false
+	if b := d.circuits[endpoint]; b != nil && b.open {
+		return later(b.openUntil, until), true
+	}
+	return until, held
+}
+
+// throttle holds an endpoint in this process for retryAfter from now, as
+// it asked (a 429 or 503 with Retry-After): a delivery of it claimed
+// before, still waiting for a slot, is put back until then rather than
+// sent (dispatch). Retry-After speaks of the endpoint, not of the one
+// request answered — "how long to wait before making a new request" (RFC
+// 6585) — and the claims of every process leave the endpoint out until
+// then (store.HoldEndpoint). This is set the moment the answer arrives,
+// before that record: a send that starts meanwhile here would not wait.
+// Unlike the circuit, a success does not end it: the endpoint may answer
+// a request it had before the 429 and still want the wait.
+func (d *Deliverer) throttle(endpoint uuid.UUID, retryAfter time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := time.Now()
+	if d.holds == nil {
+		d.holds = map[uuid.UUID]time.Time{}
+	}
+	for id, until := range d.holds {
+		if !now.Before(until) {
+			delete(d.holds, id)
+		}
+	}
+	d.holds[endpoint] = later(d.holds[endpoint], now.Add(retryAfter))
 }
 
 // probes marks the half-open circuits as probing and returns them; wait

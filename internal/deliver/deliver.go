@@ -89,6 +89,8 @@ type Deliverer struct {
 	workerSem chan struct{}
 	freed     chan struct{} // a send finished: its endpoint may take another
 	successor chan struct{} // a delivered user has a later delivery waiting, or an endpoint failed or recovered
+
+	holds map[uuid.UUID]time.Time // when each endpoint's latest Retry-After ends (throttle; under mu)
 }
 
 // New returns a Deliverer.
@@ -277,9 +279,10 @@ func (d *Deliverer) nextHalfOpen() time.Duration {
 }
 
 // dispatch waits for a slot at the delivery's endpoint, then for a worker,
-// and sends — unless the endpoint's circuit opened meanwhile (and this is
-// not its probe), when the delivery is put back without spending an
-// attempt. A success is recorded by rec, or at once when rec is nil.
+// and sends — unless the endpoint's circuit opened or its Retry-After
+// began meanwhile (and this is not its probe), when the delivery is put
+// back without spending an attempt. A success is recorded by rec, or at
+// once when rec is nil.
 func (d *Deliverer) dispatch(ctx context.Context, dl claimed, rec *recorder, probe bool) {
 	slots := d.slots(dl.EndpointID)
 	select {
@@ -289,11 +292,7 @@ func (d *Deliverer) dispatch(ctx context.Context, dl claimed, rec *recorder, pro
 		return
 	}
 	defer func() { <-slots }()
-	if until, open := d.open(dl.EndpointID); open && !probe {
-		d.release(dl.EndpointID)
-		if err := d.st.PostponeDelivery(context.WithoutCancel(ctx), dl.ID, dl.Lease, until); err != nil {
-			d.opts.Logger.Warn("deliver: postponing failed; the lease will expire", "err", err)
-		}
+	if d.postponed(ctx, dl, probe) {
 		return
 	}
 	select {
@@ -304,6 +303,21 @@ func (d *Deliverer) dispatch(ctx context.Context, dl claimed, rec *recorder, pro
 	}
 	defer func() { <-d.workerSem }()
 	d.send(ctx, dl, rec, probe)
+}
+
+// postponed puts dl back, without spending an attempt, when its
+// endpoint's circuit is open (and dl is not its probe) or its Retry-After
+// holds, and reports whether it did.
+func (d *Deliverer) postponed(ctx context.Context, dl claimed, probe bool) bool {
+	until, open := d.open(dl.EndpointID)
+	if !open || probe {
+		return false
+	}
+	d.release(dl.EndpointID)
+	if err := d.st.PostponeDelivery(context.WithoutCancel(ctx), dl.ID, dl.Lease, until); err != nil {
+		d.opts.Logger.Warn("deliver: postponing failed; the lease will expire", "err", err)
+	}
+	return true
 }
 
 func (d *Deliverer) slots(endpoint uuid.UUID) chan struct{} {
@@ -385,10 +399,18 @@ func (d *Deliverer) send(ctx context.Context, dl claimed, rec *recorder, probe b
 		d.release(dl.EndpointID)
 		return
 	}
+	// Checked again at the last moment: an answer with Retry-After that
+	// came while this waited for a worker holds the endpoint (throttle).
+	if d.postponed(ctx, dl, probe) {
+		return
+	}
 	sendCtx, cancel := context.WithDeadline(ctx, dl.until.Add(-LeaseMargin))
 	a, err := d.attempt(sendCtx, dl.Delivery)
 	cancel()
 	status, ok := a.status, err == nil && a.ok()
+	if !ok && a.retryAfter > 0 {
+		d.throttle(dl.EndpointID, a.retryAfter)
+	}
 	d.metrics.attempt(status, err, ok)
 	d.measure(dl.Delivery, ok)
 	d.release(dl.EndpointID)

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"presencebridge/internal/presence"
+	"presencebridge/internal/testkit"
 )
 
 // byUser is a receiver that answers each request as its user's answer
@@ -114,5 +115,97 @@ func TestASuccessAfterA429DoesNotBringTheThrottledDeliveryBackBeforeItsRetryAfte
 	}
 	if got := r.requests(throttled); len(got) != 1 {
 		t.Errorf("the throttled delivery was sent again %v after its 429 asking for 60 s", got[1].Sub(got[0]).Round(time.Millisecond))
+	}
+}
+
+// TestARetryAfterHoldsTheWholeEndpointInEveryProcess: a 429 with
+// Retry-After speaks of the endpoint, not of the one request (RFC 6585:
+// "how long to wait before making a new request"), so after one user's
+// delivery is answered 429 with Retry-After: 60, another user's change
+// made afterwards is not sent before the 60 s are over — neither by this
+// process nor by another whose circuit never saw the 429 (its claim reads
+// the endpoint's hold, store.HoldEndpoint) nor as a probe. Once the hold
+// ends (moved to now here), it goes out at once.
+func TestARetryAfterHoldsTheWholeEndpointInEveryProcess(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	first, second := uuid.New(), uuid.New()
+	r := newByUser(t, func(user uuid.UUID, n int) (int, http.Header) {
+		if user == first && n == 1 {
+			return http.StatusTooManyRequests, http.Header{"Retry-After": {"60"}}
+		}
+		return http.StatusNoContent, nil
+	})
+	ep := f.endpoint(t, f.tenant, &receiver{srv: r.srv, secret: r.secret})
+	here, there := New(f.st, Options{AllowPrivate: true}), New(f.st, Options{AllowPrivate: true})
+	f.change(t, f.tenant, first, "Busy", "InACall", "talking")
+	if n, err := here.RunOnce(ctx); n != 1 || err != nil || len(r.requests(first)) != 1 {
+		t.Fatalf("the first round claimed %d (%v) and sent %d, want the one delivery", n, err, len(r.requests(first)))
+	}
+
+	f.change(t, f.tenant, second, "Away", "Away", "away")
+	for name, d := range map[string]*Deliverer{"the process that saw the 429": here, "another process": there} {
+		if n, err := d.RunOnce(ctx); n != 0 || err != nil {
+			t.Errorf("%s claimed %d deliveries (%v) within the endpoint's Retry-After of 60 s, want none", name, n, err)
+		}
+	}
+	if dl, ok, err := f.st.ClaimProbe(ctx, ep, time.Minute); ok || err != nil {
+		t.Errorf("a probe claimed delivery %d (%v) within the endpoint's Retry-After", dl.ID, err)
+	}
+	if got := r.requests(second); len(got) != 0 {
+		t.Fatalf("the other user's change was sent %d times within the endpoint's Retry-After of 60 s", len(got))
+	}
+
+	// The hold over, the other user's change goes out at once; the
+	// throttled delivery keeps its own Retry-After.
+	testkit.Exec(t, f.pool, `UPDATE endpoint_retry_after SET until = now() WHERE endpoint_id = $1`, ep)
+	if n, err := there.RunOnce(ctx); n != 1 || err != nil || len(r.requests(second)) != 1 {
+		t.Errorf("once the hold ended a round claimed %d (%v) and sent the other user's change %d times, want it once",
+			n, err, len(r.requests(second)))
+	}
+	if got := r.requests(first); len(got) != 1 {
+		t.Errorf("the throttled delivery was sent %d times, want once: its own Retry-After has not passed", len(got))
+	}
+}
+
+// TestADeliveryWaitingForASlotWhenItsEndpointAnswers429IsPutBack: with
+// one request at a time to the endpoint, two users' deliveries are
+// claimed together; the first sent is answered 429 with Retry-After: 60,
+// so the other, which was waiting for the slot, is not sent then but put
+// back until the hold ends, without spending an attempt.
+func TestADeliveryWaitingForASlotWhenItsEndpointAnswers429IsPutBack(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	var got []uuid.UUID
+	r := newByUser(t, func(user uuid.UUID, n int) (int, http.Header) {
+		mu.Lock()
+		defer mu.Unlock()
+		if got = append(got, user); len(got) == 1 {
+			return http.StatusTooManyRequests, http.Header{"Retry-After": {"60"}}
+		}
+		return http.StatusNoContent, nil
+	})
+	f.endpoint(t, f.tenant, &receiver{srv: r.srv, secret: r.secret})
+	d := New(f.st, Options{AllowPrivate: true, PerEndpoint: 1})
+	f.change(t, f.tenant, uuid.New(), "Busy", "InACall", "talking")
+	f.change(t, f.tenant, uuid.New(), "Away", "Away", "away")
+	if n, err := d.RunOnce(ctx); n != 2 || err != nil {
+		t.Fatalf("the round claimed %d (%v), want both deliveries", n, err)
+	}
+	mu.Lock()
+	sent := len(got)
+	mu.Unlock()
+	if sent != 1 {
+		t.Errorf("%d requests reached the endpoint, want 1: the second waited for the slot while the first was answered 429 with Retry-After: 60", sent)
+	}
+	var attempts int
+	var wait time.Duration
+	if err := f.pool.QueryRow(ctx, `SELECT attempts, extract(epoch FROM next_attempt_at - now()) * interval '1 s' FROM deliveries
+		WHERE status = 'pending' ORDER BY attempts LIMIT 1`).Scan(&attempts, &wait); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 0 || wait < 50*time.Second {
+		t.Errorf("the delivery that waited has %d attempts and is due in %v, want 0 and after the endpoint's hold (60 s)", attempts, wait.Round(time.Millisecond))
 	}
 }

@@ -55,10 +55,19 @@ func TestDownstreamSlowThrottlingAndGoneLoseNothing(t *testing.T) {
 			}
 			time.Sleep(s.load / 2)
 			t.Logf("%d presence changes", tr.Stop())
+			// A receiver that answers every new webhook 429 with
+			// Retry-After: 2 gets, honoured for the whole endpoint, the
+			// requests already under way (PerEndpoint, 4) every 2–3 s; each
+			// user's last state needs two or three (its older head's failure,
+			// then its own 429 and retry): 60 s left 2 of 25 pending.
+			settle := 60 * time.Second
+			if strings.HasPrefix(c.name, "429") {
+				settle = 3 * time.Minute
+			}
 			// Under the full form's load the two processors may apply a
 			// user's newer version before an older one (overtaken): latest
 			// state wins; nothing here is about intake order.
-			w.Check(w.Settle(60*time.Second), Expect{Dead: c.gone, Overtaken: true})
+			w.Check(w.Settle(settle), Expect{Dead: c.gone, Overtaken: true})
 			if strings.HasPrefix(c.name, "429") {
 				checkRetryAfter(t, w.Receiver.Arrivals(), retryAfter*time.Second)
 			}
@@ -106,7 +115,8 @@ func (w *World) replayAfterGone(t *testing.T) {
 }
 
 // checkRetryAfter fails t when a webhook answered 429 came again sooner
-// than the Retry-After asked.
+// than the Retry-After asked, or another webhook reached the endpoint well
+// within it.
 func checkRetryAfter(t *testing.T, arrivals []Arrival, wait time.Duration) {
 	t.Helper()
 	throttled := map[string]time.Time{}
@@ -126,9 +136,12 @@ func checkRetryAfter(t *testing.T, arrivals []Arrival, wait time.Duration) {
 		}
 	}
 	// Retry-After speaks of the endpoint, not of one request (RFC 6585,
-	// RFC 9110 §10.2.3); what else reached it meanwhile is told, not judged:
-	// the product promises it for the retried delivery.
-	others := 0
+	// RFC 9110 §10.2.3): nothing new is sent to it until it ends (the
+	// deliverer's throttle, the claims' hold). A request already on its way
+	// when the 429 came back still arrives: one more than 100 ms after it
+	// is told, one more than half the wait after it is judged — it was sent
+	// long after the endpoint asked us to wait.
+	others, late := 0, 0
 	for i, a := range arrivals {
 		if a.Status != http.StatusTooManyRequests {
 			continue
@@ -139,10 +152,18 @@ func checkRetryAfter(t *testing.T, arrivals []Arrival, wait time.Duration) {
 			}
 			if b.WebhookID != a.WebhookID && b.At.Sub(a.At) > 100*time.Millisecond {
 				others++
+				if b.At.Sub(a.At) <= wait/2 {
+					continue
+				}
+				if late++; late <= 5 {
+					t.Errorf("webhook %s reached the endpoint %v after a 429 (webhook %s) asking for %v", b.WebhookID,
+						b.At.Sub(a.At).Round(time.Millisecond), a.WebhookID, wait)
+				}
 			}
 		}
 	}
-	t.Logf("Retry-After: %d retries waited for it, %d did not; other webhooks within a Retry-After of a 429: %d", honoured, early, others)
+	t.Logf("Retry-After: %d retries waited for it, %d did not; other webhooks within a Retry-After of a 429: %d after 100 ms, %d after half of it",
+		honoured, early, others, late)
 	if honoured == 0 {
 		t.Error("no webhook was retried after a 429: the check saw nothing")
 	}

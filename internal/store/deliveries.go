@@ -168,7 +168,10 @@ const supersedeOvertaken = `overtaken AS (
 // endpoint and user only the oldest pending event is eligible, so a user's
 // changes reach an endpoint in order; no endpoint gets more than
 // perEndpoint minus what it has in flight (busy); skip lists endpoints
-// not to claim for at all (open circuit breakers). A claim moves
+// not to claim for at all (open circuit breakers), and an endpoint whose
+// Retry-After holds (HoldEndpoint) is not claimed for either: a 429 or 503
+// with Retry-After asks for no new request before it ends (RFC 6585,
+// RFC 9110 §10.2.3), not only no retry of the one answered. A claim moves
 // next_attempt_at past the lease, so a worker that dies leaves the
 // delivery to be claimed again (at least once, never lost). A replayed
 // delivery older than one of its user that reached the endpoint is
@@ -217,6 +220,9 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 				WHERE d.endpoint_id = a.endpoint_id AND d.status = 'pending' AND d.next_attempt_at <= now()
 				ORDER BY d.next_attempt_at LIMIT 1) f
 			WHERE a.endpoint_id IS NOT NULL AND NOT (a.endpoint_id = ANY($3::uuid[])) AND $6 - coalesce(busy.used, 0) > 0
+				-- Not while the endpoint's Retry-After holds (HoldEndpoint): one
+				-- read of the held ones, not a probe for each endpoint.
+				AND NOT (a.endpoint_id = ANY (ARRAY(SELECT ra.endpoint_id FROM endpoint_retry_after ra WHERE ra.until > now())))
 		), top AS (
 			SELECT r.*, least(r.room, ceil($1::numeric / count(*) OVER ())::int) AS share
 			FROM (SELECT * FROM ready ORDER BY at LIMIT $1) r
@@ -311,7 +317,8 @@ func (s *Store) ClaimProbe(ctx context.Context, endpointID uuid.UUID, lease time
 
 // HoldEndpoint records that an endpoint asked, by a 429 or 503 with
 // Retry-After, not to be sent anything for d from now (by the database's
-// clock, which ClaimProbe reads): the latest such time is kept.
+// clock, which ClaimDeliveries, ClaimProbe and RetryEndpoint read): the
+// latest such time is kept.
 func (s *Store) HoldEndpoint(ctx context.Context, endpointID uuid.UUID, d time.Duration) error {
 	_, err := s.db.Exec(ctx, `INSERT INTO endpoint_retry_after (endpoint_id, until) VALUES ($1, now() + make_interval(secs => $2))
 		ON CONFLICT (endpoint_id) DO UPDATE SET until = greatest(endpoint_retry_after.until, excluded.until)`, endpointID, d.Seconds())
