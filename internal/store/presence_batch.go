@@ -91,51 +91,54 @@ func lockPresence(ctx context.Context, tx querier, cs []PresenceChange) (map[use
 			tenants, ids = append(tenants, c.TenantID), append(ids, c.UserID)
 		}
 	}
-	// One statement, planned for its arguments every time: a plan cached
-	// while the presence table was small would scan all of it per batch.
-	rows, err := tx.Query(ctx, `WITH k AS MATERIALIZED (
-			SELECT * FROM unnest($1::uuid[], $2::uuid[]) AS k (tenant_id, user_object_id)
+	// One statement, each row read by key (a locking or OFFSET subquery
+	// is never flattened into a join, so no plan can scan a table
+	// instead), in key order, with a generic plan (withGenericPlans).
+	// Planned for its arguments at every execution, it was planned every
+	// time, and a plan chosen by estimates once, while the presence table
+	// was small, scanned all of it per batch.
+	sql := `WITH k AS MATERIALIZED (
+			SELECT * FROM unnest($1::uuid[], $2::uuid[]) AS k (tenant_id, user_object_id) ORDER BY tenant_id, user_object_id
 		), locked AS MATERIALIZED (
-			SELECT p.tenant_id, p.user_object_id, p.availability, p.activity, p.sequence, p.graph_sequence, p.mapped_state, p.observed_at,
-				p.held_event, p.held_until, p.status_message, p.out_of_office, p.work_location
-			FROM presence p WHERE (p.tenant_id, p.user_object_id) IN (SELECT * FROM k)
-			ORDER BY p.tenant_id, p.user_object_id FOR UPDATE
+			SELECT p.* FROM k CROSS JOIN LATERAL (
+				SELECT p.tenant_id, p.user_object_id, p.availability, p.activity, p.sequence, p.graph_sequence, p.mapped_state, p.observed_at,
+					p.held_event, p.held_until, p.status_message, p.out_of_office, p.work_location
+				FROM presence p WHERE p.tenant_id = k.tenant_id AND p.user_object_id = k.user_object_id FOR UPDATE) p
 		)
 		SELECT false, tenant_id, user_object_id, availability, activity, sequence, graph_sequence, mapped_state, observed_at,
-			held_event, held_until, `+richColumns+` FROM locked
+			held_event, held_until, ` + richColumns + ` FROM locked
 		UNION ALL
 		SELECT true, x.tenant_id, x.user_object_id, lower(x.availability), lower(x.activity), 0, '', '', x.expires_at, NULL, NULL,
 			NULL, NULL, NULL
-		FROM presence_echo x WHERE (x.tenant_id, x.user_object_id) IN (SELECT * FROM k) AND x.expires_at > now()`,
-		pgx.QueryExecModeCacheDescribe, tenants, ids)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer rows.Close()
+		FROM k CROSS JOIN LATERAL (SELECT * FROM presence_echo x WHERE x.tenant_id = k.tenant_id AND x.user_object_id = k.user_object_id
+			AND x.expires_at > now() OFFSET 0) x`
 	echoes := map[echoKey]bool{}
-	for rows.Next() {
-		var echo bool
-		var k userKey
-		var u userState
-		var held *uuid.UUID
-		if err := rows.Scan(append([]any{&echo, &k.tenant, &k.user, &u.availability, &u.activity, &u.seq, &u.graphSeq, &u.mapped, &u.observed,
-			&held, &u.heldUntil}, richFields(&u.rich)...)...); err != nil {
-			return nil, nil, err
-		}
-		if echo {
-			echoes[echoKey{k, u.availability, u.activity}] = true
-			continue
-		}
-		if held != nil {
-			u.held = *held
-			if u.heldUntil == nil {
-				u.heldUntil = &time.Time{} // never written so; if it were, publish at once rather than never
+	err := withGenericPlans(ctx, tx, sql, []any{tenants, ids}, func(rows pgx.Rows) error {
+		for rows.Next() {
+			var echo bool
+			var k userKey
+			var u userState
+			var held *uuid.UUID
+			if err := rows.Scan(append([]any{&echo, &k.tenant, &k.user, &u.availability, &u.activity, &u.seq, &u.graphSeq, &u.mapped, &u.observed,
+				&held, &u.heldUntil}, richFields(&u.rich)...)...); err != nil {
+				return err
 			}
+			if echo {
+				echoes[echoKey{k, u.availability, u.activity}] = true
+				continue
+			}
+			if held != nil {
+				u.held = *held
+				if u.heldUntil == nil {
+					u.heldUntil = &time.Time{} // never written so; if it were, publish at once rather than never
+				}
+			}
+			u.exists, u.heldIdx = true, -1
+			users[k] = &u
 		}
-		u.exists, u.heldIdx = true, -1
-		users[k] = &u
-	}
-	return users, echoes, rows.Err()
+		return rows.Err()
+	})
+	return users, echoes, err
 }
 
 // plannedEvent is a change to record as an event.
@@ -323,7 +326,7 @@ func (p *batchPlan) write(ctx context.Context, tx querier, cs []PresenceChange, 
 		ct, cn = append(ct, t), append(cn, n)
 	}
 	// $1 is the notification channel (notifyStreams).
-	rows, err := tx.Query(ctx, `WITH p AS (
+	sql := `WITH p AS (
 			INSERT INTO presence (tenant_id, user_object_id, availability, activity, sequence, observed_at, graph_sequence, mapped_state,
 				held_event, held_until, status_message, out_of_office, work_location)
 			SELECT t, u, a, b, s, o, g, m, h, coalesce(hu, now() + hf * interval '1 microsecond'), sm, oo, wl
@@ -342,42 +345,88 @@ func (p *batchPlan) write(ctx context.Context, tx querier, cs []PresenceChange, 
 					status_message, out_of_office, work_location, n)
 		), counts AS (
 			SELECT * FROM unnest($24::uuid[], $25::bigint[]) AS c (tenant_id, n)
-		), `+streamPositions+`, e AS (
+		), ` + streamPositions + `, e AS (
 			INSERT INTO presence_events (uid, tenant_id, user_object_id, sequence, position, availability, activity, mapped_state, source,
 				observed_at, suppressed, status_message, out_of_office, work_location)
 			SELECT x.uid, x.tenant_id, x.user_object_id, x.sequence, s.position - counts.n + x.rank, x.availability, x.activity,
 				x.mapped_state, x.source, x.observed_at, x.suppressed, x.status_message, x.out_of_office, x.work_location
 			FROM x LEFT JOIN s USING (tenant_id) LEFT JOIN counts USING (tenant_id) ORDER BY x.n
 			RETURNING id, uid, tenant_id, user_object_id, position
-		), d AS (`+queueDeliveries(`WHERE e.position IS NOT NULL`)+`
+		), d AS (` + queueDeliveriesByKey(`e.position IS NOT NULL`) + `
 		), unheld AS (
 			UPDATE presence_events SET suppressed = h.reason
-			FROM unnest($26::uuid[], $27::text[]) AS h (uid, reason) WHERE presence_events.uid = h.uid
+			FROM unnest($26::uuid[], $27::text[]) AS h (uid, reason) WHERE presence_events.uid = h.uid AND presence_events.uid = ANY ($26)
 		), used AS (
-			DELETE FROM presence_echo WHERE (tenant_id, user_object_id, lower(availability), lower(activity))
+			DELETE FROM presence_echo WHERE tenant_id = ANY ($28) AND user_object_id = ANY ($29)
+				AND (tenant_id, user_object_id, lower(availability), lower(activity))
 				IN (SELECT * FROM unnest($28::uuid[], $29::uuid[], $30::text[], $31::text[]))
 		)
-		SELECT e.id, e.uid FROM e WHERE `+notifyStreams+` >= 0`,
-		PresenceNotifyChannel,
+		SELECT e.id, e.uid FROM e WHERE ` + notifyStreams + ` >= 0`
+	args := []any{PresenceNotifyChannel,
 		pr.tenant, pr.user, pr.availability, pr.activity, pr.seq, pr.observed, pr.graphSeq, pr.mapped, pr.held,
 		pr.heldUntil, pr.heldFor,
 		er.uid, er.tenant, er.user, er.seq, er.rank, er.availability, er.activity, er.mapped, er.source, er.observed,
 		er.suppressed,
 		ct, cn, p.unheld, p.unheldReasons, xt, xu, xa, xb,
-		pr.rich.status, pr.rich.outOfOffice, pr.rich.workLocation, er.rich.status, er.rich.outOfOffice, er.rich.workLocation)
-	if err != nil {
-		return nil, err
-	}
+		pr.rich.status, pr.rich.outOfOffice, pr.rich.workLocation, er.rich.status, er.rich.outOfOffice, er.rich.workLocation}
 	ids := map[uuid.UUID]int64{}
-	for rows.Next() {
-		var uid uuid.UUID
-		var id int64
-		if err := rows.Scan(&id, &uid); err != nil {
-			return nil, err
+	err := withGenericPlans(ctx, tx, sql, args, func(rows pgx.Rows) error {
+		for rows.Next() {
+			var uid uuid.UUID
+			var id int64
+			if err := rows.Scan(&id, &uid); err != nil {
+				return err
+			}
+			ids[uid] = id
 		}
-		ids[uid] = id
+		return rows.Err()
+	})
+	return ids, err
+}
+
+// withGenericPlans runs the query sql with args and hands its rows to
+// scan, the query planned once per connection (a generic plan, kept in
+// pgx's statement cache) instead of for its arguments at every execution
+// — for a statement every table access of which goes by key whatever the
+// estimates, so that planning for the arguments cannot do better.
+//
+// Left to choose, PostgreSQL re-plans the statement at every execution:
+// it prices the generic plan with unnest's default of 100 rows an array,
+// more than a batch of a few changes, so the generic plan never looks the
+// cheaper. Planning the batch's write was half of its backend's CPU for a
+// batch of one change, 2.3 ms, and 16 % at 40 (perf, and
+// BenchmarkNotificationBatchesAt1000Tenants: issue 16). Sequential scans
+// are off for the planning too: a generic plan made while a table was
+// small (a new database, a cold start) must not scan the table once it
+// has grown. Both settings last only for sql: one batch, one round trip,
+// sets them for the transaction, runs sql and sets them back to the
+// session's.
+func withGenericPlans(ctx context.Context, tx querier, sql string, args []any, scan func(pgx.Rows) error) error {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)`)
+	b.Queue(sql, args...)
+	b.Queue(`SET LOCAL plan_cache_mode TO DEFAULT`)
+	b.Queue(`SET LOCAL enable_seqscan TO DEFAULT`)
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return err
 	}
-	return ids, rows.Err()
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	if err := scan(rows); err != nil {
+		rows.Close()
+		return err
+	}
+	rows.Close()
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+	}
+	return br.Close()
 }
 
 // presenceRows are presence rows as columns, for unnest.

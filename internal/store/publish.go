@@ -105,7 +105,23 @@ const NoneHeld = time.Duration(-1)
 // another publisher: share locks do not conflict.
 func queueDeliveries(where string) string {
 	return `INSERT INTO deliveries (tenant_id, endpoint_id, event_id, user_object_id, status, last_error)
-		SELECT ep.tenant_id, ep.id, e.id, e.user_object_id, CASE WHEN ep.enabled THEN 'pending' ELSE 'dead' END,
-			CASE WHEN NOT ep.enabled THEN 'not sent: the endpoint is disabled (' || coalesce(ep.disabled_reason, 'no reason given') || ')' END
+		SELECT ep.tenant_id, ep.id, e.id, e.user_object_id, ` + deliveryStatus + `
 		FROM e JOIN endpoints ep ON ep.tenant_id = e.tenant_id ` + where + ` ORDER BY e.id FOR SHARE OF ep`
 }
+
+// queueDeliveriesByKey is queueDeliveries for a generic plan
+// (withGenericPlans): each event's endpoints are read by the event's
+// tenant (a locking subquery is never flattened into a join, so no plan
+// can read all endpoints instead), in event order; where picks among the
+// events.
+func queueDeliveriesByKey(where string) string {
+	return `INSERT INTO deliveries (tenant_id, endpoint_id, event_id, user_object_id, status, last_error)
+		SELECT ep.tenant_id, ep.id, e.id, e.user_object_id, ` + deliveryStatus + `
+		FROM (SELECT * FROM e WHERE ` + where + ` ORDER BY e.id) e
+		CROSS JOIN LATERAL (SELECT * FROM endpoints ep WHERE ep.tenant_id = e.tenant_id FOR SHARE) ep ORDER BY e.id`
+}
+
+// deliveryStatus is a queued delivery's status and last error: pending
+// at an enabled endpoint, dead at a disabled one (queueDeliveries).
+const deliveryStatus = `CASE WHEN ep.enabled THEN 'pending' ELSE 'dead' END,
+			CASE WHEN NOT ep.enabled THEN 'not sent: the endpoint is disabled (' || coalesce(ep.disabled_reason, 'no reason given') || ')' END`
