@@ -388,27 +388,34 @@ func (p *Processor) processItem(ctx context.Context, tx store.Tx, m *memo, row i
 // 2,540 subscriptions a batch's items name nearly as many subscriptions
 // and tenants as items, and a query for each took 51,000 of the 60,000
 // lookups' round trips at 100,000 users and 1,000 changes a second (issue
-// 16). What is not found so (a subscription still being made, known by
-// its clientState) is looked up item by item, as before.
+// 16). The subscriptions are found as the door finds them
+// (store.SubscriptionKeys): by Graph id or, for one still being made
+// (Graph may notify before its id is stored), by its clientState.
 func (p *Processor) prefetch(ctx context.Context, tx store.Tx, m *memo, posts []post) error {
-	var graphIDs []string
+	var queries []store.SubscriptionQuery
 	named := map[string]bool{}
 	for _, po := range posts {
 		for _, n := range po.coll.Value {
 			if _, ok := m.subs[n.SubscriptionID]; !ok && !named[n.SubscriptionID] {
 				named[n.SubscriptionID] = true
-				graphIDs = append(graphIDs, n.SubscriptionID)
+				queries = append(queries, store.SubscriptionQuery{GraphID: n.SubscriptionID, ClientStateHash: store.ClientStateHash(n.ClientState)})
 			}
 		}
 	}
-	subs, err := tx.SubscriptionsByGraphIDs(ctx, graphIDs)
-	if err != nil {
-		return err
+	var keys []store.SubscriptionKey
+	if len(queries) > 0 {
+		var err error
+		if keys, err = tx.SubscriptionKeys(ctx, queries); err != nil {
+			return err
+		}
 	}
 	var tenants []uuid.UUID
 	wanted := map[uuid.UUID]bool{}
-	for id, sub := range subs {
-		m.subs[id] = sub
+	for i, sub := range keys {
+		if sub.ID == uuid.Nil {
+			continue // none: the item is dropped (lookup)
+		}
+		m.subs[queries[i].GraphID] = sub
 		if _, ok := m.tenants[sub.TenantID]; !ok && !wanted[sub.TenantID] {
 			wanted[sub.TenantID] = true
 			tenants = append(tenants, sub.TenantID)
@@ -433,24 +440,13 @@ func (p *Processor) prefetch(ctx context.Context, tx store.Tx, m *memo, posts []
 	return nil
 }
 
-// lookup finds an item's subscription (found false: deleted since it was
-// received) and its tenant with the tenant's rules and app, once per
-// batch.
+// lookup finds an item's subscription among those prefetch found (found
+// false: deleted since it was received) and its tenant with the tenant's
+// rules and app, once per batch.
 func (p *Processor) lookup(ctx context.Context, tx store.Tx, m *memo, n notification.Notification) (store.SubscriptionKey, store.Tenant, bool, error) {
 	sub, found := m.subs[n.SubscriptionID]
 	if !found {
-		var err error
-		sub, err = tx.SubscriptionByGraphID(ctx, n.SubscriptionID)
-		if errors.Is(err, store.ErrSubscriptionNotFound) {
-			sub, err = tx.PendingSubscriptionByClientState(ctx, store.ClientStateHash(n.ClientState))
-		}
-		if errors.Is(err, store.ErrSubscriptionNotFound) {
-			return sub, store.Tenant{}, false, nil
-		}
-		if err != nil {
-			return sub, store.Tenant{}, false, err
-		}
-		m.subs[n.SubscriptionID] = sub
+		return sub, store.Tenant{}, false, nil
 	}
 	t, found := m.tenants[sub.TenantID]
 	if !found {

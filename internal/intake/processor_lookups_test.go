@@ -120,17 +120,26 @@ func TestABatchOfItemsFromManyTenantsLooksUpTheirSubscriptionsAndTenantsInOneSta
 			tenants, tenants, got[0], got[1])
 	}
 
-	// A subscription still being made is found by its clientState, as it
-	// was item by item.
+	// A subscription still being made is found by its clientState, and one
+	// deleted since is not found, in the same one statement as the rest
+	// (store.SubscriptionKeys, as the door finds them): they used to be
+	// looked up item by item, two more statements each.
 	u := uuid.New()
 	it := f.rich(t, u, "Away", "Away", "0001")
 	it["subscriptionId"], it["clientState"], it["tenantId"] = "sub-not-stored-yet", fmt.Sprintf("cs-t%d", tenants), pendingMS
-	f.inbox(t, "change", it)
-	if stats, err := p.Drain(ctx); err != nil || stats.Applied != 1 {
-		t.Fatalf("the pending subscription's item: %+v %v", stats, err)
+	gone := f.rich(t, uuid.New(), "Away", "Away", "0001")
+	gone["subscriptionId"], gone["clientState"], gone["tenantId"] = "sub-deleted", "cs-deleted", pendingMS
+	stored := f.rich(t, users[0], "Away", "Away", "0002")
+	stored["subscriptionId"], stored["clientState"], stored["tenantId"] = items[0]["subscriptionId"], items[0]["clientState"], items[0]["tenantId"]
+	f.inbox(t, "change", it, gone, stored)
+	if stats, err := p.Drain(ctx); err != nil || stats.Applied != 2 || stats.Rejected != 1 {
+		t.Fatalf("the pending, deleted and stored subscriptions' items: %+v %v, want 2 applied and 1 rejected", stats, err)
 	}
 	if pr, err := f.st.GetPresence(ctx, pendingTenant, u); err != nil || pr.Availability != "Away" {
 		t.Errorf("the pending subscription's user: %+v %v", pr, err)
+	}
+	if got := counter.counts(); got[0] != 1 {
+		t.Errorf("items of a pending, a deleted and a stored subscription: %d statements looked up subscriptions, want 1", got[0])
 	}
 }
 

@@ -40,43 +40,6 @@ func (s *Store) SubscriptionByGraphID(ctx context.Context, graphID string) (Subs
 	return k, wrap("subscription by graph id", err)
 }
 
-// SubscriptionsByGraphIDs finds the subscriptions of many Graph ids in
-// one round trip, by Graph id; ids not found are absent. The processor
-// looks up a batch's subscriptions so: at a million users a batch's items
-// name as many subscriptions as items, and one query each was 27,220
-// statements for 29,935 items in 30 s at 100,000 users (issue 16).
-func (s *Store) SubscriptionsByGraphIDs(ctx context.Context, graphIDs []string) (map[string]SubscriptionKey, error) {
-	out := make(map[string]SubscriptionKey, len(graphIDs))
-	if len(graphIDs) == 0 {
-		return out, nil
-	}
-	rows, err := s.db.Query(ctx, `SELECT id, tenant_id, client_state_hash, graph_id FROM subscriptions WHERE graph_id = ANY($1)`, graphIDs)
-	if err != nil {
-		return nil, wrap("subscriptions by graph id", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k SubscriptionKey
-		if err := rows.Scan(&k.ID, &k.TenantID, &k.ClientStateHash, &k.GraphID); err != nil {
-			return nil, wrap("subscriptions by graph id", err)
-		}
-		out[k.GraphID] = k
-	}
-	return out, wrap("subscriptions by graph id", rows.Err())
-}
-
-// PendingSubscriptionByClientState finds a subscription being created
-// (Graph may notify before its id is stored) by its clientState's hash.
-func (s *Store) PendingSubscriptionByClientState(ctx context.Context, hash []byte) (SubscriptionKey, error) {
-	var k SubscriptionKey
-	err := s.db.QueryRow(ctx, `SELECT id, tenant_id, client_state_hash FROM subscriptions WHERE graph_id IS NULL AND client_state_hash = $1`, hash).
-		Scan(&k.ID, &k.TenantID, &k.ClientStateHash)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return k, ErrSubscriptionNotFound
-	}
-	return k, wrap("pending subscription by client state", err)
-}
-
 // SubscriptionState is a monitor's subscription as we know it.
 type SubscriptionState struct {
 	ID        uuid.UUID
