@@ -103,6 +103,8 @@ func (d Deps) registerEndpointActions(api huma.API) {
 	})
 
 	op = operation("retry-endpoint", http.MethodPost, "/endpoints/{id}/retry", "Make every pending delivery due now", store.ScopeAdmin, "Endpoints")
+	op.Description = "Every pending delivery of the endpoint is due at once — or, while a Retry-After the endpoint " +
+		"answered (429 or 503) lasts, when it ends: nothing is sent to the endpoint before. The answer says how many."
 	op.DefaultStatus = http.StatusAccepted
 	op.Errors = append(op.Errors, http.StatusNotFound, http.StatusConflict)
 	register(api, op, func(ctx context.Context, in *idParam) (*retried, error) {
