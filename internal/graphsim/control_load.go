@@ -13,7 +13,7 @@ func (s *Sim) loadControlRoutes() []ctlRoute {
 		{"GET", "/subscriptions/coverage", "", "how many live subscriptions there are, how many distinct users they cover, and how many presences getPresencesByUserId answered",
 			func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Coverage()) }},
 		{"POST", "/presence/bulk", `{"tenantId": "", "users": 100, "availability": "Busy", "activity": "Busy"}`,
-			"set what the Teams clients of the first users people (by UPN; admins excluded) of a tenant, or of every tenant, show; answers how many were set and how many changed", s.ctlBulkPresence},
+			"set what the Teams clients of the first users people (by UPN; admins excluded) of a tenant, or of every tenant, show; answers how many were set, how many changed and how many of those a subscription covers", s.ctlBulkPresence},
 		// graphsim shares the load run's cores with the product: its own
 		// CPU profile says what of a cold start's cost is the emulator's.
 		{"GET", "/debug/pprof/profile", "", "a CPU profile of graphsim itself (?seconds=N, default 30), as net/http/pprof answers it",
@@ -48,11 +48,16 @@ type BulkPresence struct {
 	Activity     string `json:"activity"`
 }
 
-// BulkResult is how many people a bulk change set, and how many of them
-// Graph shows a new presence for (each notified as one change would be).
+// BulkResult is how many people a bulk change set, how many of them
+// Graph shows a new presence for (each notified as one change would be),
+// and how many of those a subscription covers: the changes notified. The
+// people are chosen as a churn chooses them, monitor accounts included,
+// which nobody subscribes to: a load run waiting for every changed person
+// to be notified waited forever once its bulk reached them (issue 16).
 type BulkResult struct {
 	Users   int `json:"users"`
 	Changed int `json:"changed"`
+	Covered int `json:"covered"`
 }
 
 // SetPresenceMany sets the Teams presence of the first b.Users people,
@@ -70,6 +75,9 @@ func (s *Sim) SetPresenceMany(b BulkPresence) (BulkResult, error) {
 		}
 		if s.currentPresence(id).SequenceNumber != before {
 			out.Changed++
+			if len(s.notify.subs.covering(id)) > 0 {
+				out.Covered++
+			}
 		}
 	}
 	return out, nil

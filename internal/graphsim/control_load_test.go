@@ -55,11 +55,11 @@ func TestBulkPresenceSetsTheFirstUsersAndGraphNotifiesEachWithItsPostTime(t *tes
 	f.sim.StartJournal()
 	var out BulkResult
 	body := BulkPresence{TenantID: ten.ID.String(), Users: 2, Availability: "Busy", Activity: "Busy"}
-	if code := ctlCall(t, f, http.MethodPost, "/presence/bulk", body, &out); code != http.StatusOK || out != (BulkResult{2, 2}) {
+	if code := ctlCall(t, f, http.MethodPost, "/presence/bulk", body, &out); code != http.StatusOK || out != (BulkResult{Users: 2, Changed: 2, Covered: 2}) {
 		t.Fatalf("bulk presence of 2 users: %d %+v", code, out)
 	}
 	body.Users = 3
-	if code := ctlCall(t, f, http.MethodPost, "/presence/bulk", body, &out); code != http.StatusOK || out != (BulkResult{3, 1}) {
+	if code := ctlCall(t, f, http.MethodPost, "/presence/bulk", body, &out); code != http.StatusOK || out != (BulkResult{Users: 3, Changed: 1, Covered: 1}) {
 		t.Fatalf("the same presence for the 2 and a third user: %d %+v, want 3 set, 1 changed", code, out)
 	}
 	if code := ctlCall(t, f, http.MethodPost, "/presence/bulk", BulkPresence{Users: 1, Availability: "Sleepy", Activity: "x"}, nil); code != http.StatusBadRequest {
@@ -97,5 +97,28 @@ func TestChurnMovesPeopleOnlyBetweenTheStatesItWasGiven(t *testing.T) {
 		if e.Availability != "Away" && e.Availability != "DoNotDisturb" {
 			t.Fatalf("churned to %s/%s, not one of the states given", e.Availability, e.Activity)
 		}
+	}
+}
+
+// TestABulkChangeSaysHowManyOfItsChangesASubscriptionCovers: a bulk change
+// of every person chooses as a churn does, monitor accounts included, and
+// nobody subscribes to those — a load run that waited for every change to
+// arrive waited forever (PB_LOAD_REPAIR_USERS = PB_LOAD_USERS, issue 16).
+// Covered is the changes Graph notifies.
+func TestABulkChangeSaysHowManyOfItsChangesASubscriptionCovers(t *testing.T) {
+	f := newFixture(t)
+	startNotifier(t, f)
+	rc := newReceiver(t)
+	ten := f.tenant()
+	f.subscribe(f.userToken(ten, f.monitor()), f.subRequest(rc.URL, bulkResource(userIDs(ten.Users)...), true))
+	var out BulkResult
+	body := BulkPresence{TenantID: ten.ID.String(), Users: 1000, Availability: "Busy", Activity: "Busy"}
+	if code := ctlCall(t, f, http.MethodPost, "/presence/bulk", body, &out); code != http.StatusOK {
+		t.Fatalf("bulk presence of everyone: %d", code)
+	}
+	everyone := len(ten.Users) + len(ten.Monitors)
+	if want := (BulkResult{Users: everyone, Changed: everyone, Covered: len(ten.Users)}); out != want {
+		t.Errorf("bulk presence of %d people and %d monitor accounts, %d of them subscribed to: %+v, want %+v",
+			len(ten.Users), len(ten.Monitors), len(ten.Users), out, want)
 	}
 }

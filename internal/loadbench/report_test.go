@@ -84,3 +84,38 @@ func TestWriteSectionInsertsBeforeMethodOnceThenReplacesOnlyItsOwnSection(t *tes
 		t.Errorf("the rest of the file moved or changed:\n%s", got)
 	}
 }
+
+func TestTheTimelineSaysWhenEachPartEndedAndTheReportSumsThem(t *testing.T) {
+	at := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	tl := NewTimeline(at)
+	if got, want := tl.Mark(at.Add(83*time.Second), "setup"), "at 1 min 23 s: setup (1 min 23 s)"; got != want {
+		t.Errorf("first mark: %q, want %q", got, want)
+	}
+	if got, want := tl.Mark(at.Add(297*time.Second), "cold start"), "at 4 min 57 s: cold start (3 min 34 s)"; got != want {
+		t.Errorf("second mark: %q, want %q", got, want)
+	}
+	if tl.Total() != 297*time.Second {
+		t.Errorf("total %s, want 4m57s", tl.Total())
+	}
+	r := sampleReport()
+	r.Timeline = tl.Steps
+	md := r.Markdown()
+	if want := "setup 1 min 23 s; cold start 3 min 34 s — 4 min 57 s in all."; !strings.Contains(md, want) {
+		t.Errorf("the report lacks %q:\n%s", want, md)
+	}
+	if strings.Contains(sampleReport().Markdown(), "wall time went") {
+		t.Error("a report without a timeline says where its time went")
+	}
+}
+
+func TestAPhaseGraphPenalisedSaysSoBesideItsLatency(t *testing.T) {
+	r := sampleReport()
+	r.Runs[1].Phases[0].Dropped, r.Runs[1].Phases[0].DropEnd = 19599, 1
+	md := r.Markdown()
+	if want := "**Graph penalised the product's endpoint**: 19,599 notifications dropped, endpoints slow 0, dropping 1 at the end"; !strings.Contains(md, want) {
+		t.Errorf("the report lacks %q:\n%s", want, md)
+	}
+	if strings.Count(md, "Graph penalised") != 1 {
+		t.Error("a phase Graph did not penalise says it did")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -27,6 +28,10 @@ import (
 //   - PB_LOAD_REPAIR_INTERVAL (default 1h) is the product's periodic
 //     repair: at 100,000 users, 1m re-reads as many users a second as
 //     production's default of 10m does at 1,000,000.
+//   - PB_LOAD_PHASE_PROFILE=serve,worker-1 takes a CPU profile of each
+//     named role running in every latency phase (phaseProfiles).
+//   - PB_LOAD_GOGC=N runs the product's processes with GOGC=N (its
+//     garbage collector's share of the CPU, measured against the default).
 //   - PB_LOAD_HOLD_SECONDS=N keeps the world (PostgreSQL above all) that
 //     long once the run is over, for EXPLAIN at scale; its DSN is logged.
 
@@ -113,5 +118,26 @@ func (w *world) hold() {
 	if secs := envInt("PB_LOAD_HOLD_SECONDS", 0); secs > 0 {
 		w.t.Logf("holding the world %ds: psql %q", secs, w.pg.DirectDSN())
 		time.Sleep(time.Duration(secs) * time.Second)
+	}
+}
+
+// phaseProfiles are the roles PB_LOAD_PHASE_PROFILE names (serve,web,
+// worker-1,…): each running one is profiled in every latency phase, as
+// serve is at the highest rate for the report, and the top of each is
+// logged once the run is over.
+func phaseProfiles() []string {
+	var out []string
+	for _, r := range strings.Split(os.Getenv("PB_LOAD_PHASE_PROFILE"), ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// logProfiles logs the top of each profile PB_LOAD_PHASE_PROFILE took.
+func logProfiles(t *testing.T, files []string) {
+	for _, f := range files {
+		t.Log("phase profile: " + profileTop(f))
 	}
 }
