@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -89,6 +90,7 @@ type Deliverer struct {
 	workerSem chan struct{}
 	freed     chan struct{} // a send finished: its endpoint may take another
 	successor chan struct{} // a delivered user has a later delivery waiting, or an endpoint failed or recovered
+	claims    atomic.Int64  // claims made, for the benchmarks
 
 	holds map[uuid.UUID]time.Time // when each endpoint's latest Retry-After ends (throttle; under mu)
 }
@@ -347,6 +349,7 @@ func (d *Deliverer) claim(ctx context.Context, limit int) (batch []claimed, more
 	d.mu.Unlock()
 	at := time.Now()
 	got, more, err := d.st.ClaimDeliveries(ctx, limit, d.opts.Lease, skip, d.opts.Queue, busy)
+	d.claims.Add(1)
 	d.mu.Lock()
 	for _, dl := range got {
 		d.inflight[dl.EndpointID]++

@@ -107,8 +107,13 @@ func processCPU() time.Duration {
 // backendsCPU is the CPU so far of the database's backends serving this
 // database (the pool's connections, which live as long as it), read from
 // /proc: the server runs on this machine.
-func backendsCPU(b *testing.B, pool *pgxpool.Pool) time.Duration {
-	rows, err := pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+func backendsCPU(b *testing.B, pool *pgxpool.Pool) time.Duration { return backendsCPUOf(b, pool, "") }
+
+// backendsCPUOf is backendsCPU of the backends whose application_name is
+// app ("": all of them).
+func backendsCPUOf(b *testing.B, pool *pgxpool.Pool, app string) time.Duration {
+	rows, err := pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+		AND ($1 = '' OR application_name = $1)`, app)
 	if err != nil {
 		b.Fatal(err)
 	}

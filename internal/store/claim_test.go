@@ -1,0 +1,75 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
+)
+
+// A claim finds the endpoints with something due in one of two ways: from
+// the due deliveries themselves while fewer are due than it may take (8
+// here), or by walking every endpoint with something pending. Either way an endpoint's backlog, older than
+// everything else, does not keep the other endpoints from their share, and
+// of a user's deliveries to an endpoint only the oldest is claimed.
+func TestAClaimIsFairAcrossEndpointsAndInOrderPerUserWithFewOrManyDue(t *testing.T) {
+	for _, backlog := range []int{4, 30} {
+		t.Run(fmt.Sprintf("%d users waiting at one endpoint", backlog), func(t *testing.T) {
+			ctx := context.Background()
+			st, first := storetest.New(t)
+			tenants := []uuid.UUID{first, storetest.Tenant(t, st.Pool(), "Fabrikam"), storetest.Tenant(t, st.Pool(), "Northwind")}
+			var eps []uuid.UUID
+			for _, tenant := range tenants {
+				ep, err := st.CreateEndpoint(ctx, tenant, "https://a.example/hook", "whsec_dGVzdA==")
+				if err != nil {
+					t.Fatal(err)
+				}
+				eps = append(eps, ep.ID)
+			}
+			apply := func(cs ...store.PresenceChange) {
+				t.Helper()
+				if err := st.InTx(ctx, func(tx store.Tx) error { _, _, err := tx.ApplyPresenceBatch(ctx, cs); return err }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			change := func(tenant, user uuid.UUID, state string) store.PresenceChange {
+				return store.PresenceChange{TenantID: tenant, UserID: user, Availability: state, Activity: state, MappedState: "busy",
+					Source: "notification", ObservedAt: time.Now()}
+			}
+			// The first endpoint's backlog, oldest of all; then a user with
+			// two changes at the second, and one user at the third.
+			var cs []store.PresenceChange
+			for range backlog {
+				cs = append(cs, change(tenants[0], uuid.New(), "Busy"))
+			}
+			apply(cs...)
+			ann := uuid.New()
+			apply(change(tenants[1], ann, "Busy"))
+			apply(change(tenants[1], ann, "Away"))
+			apply(change(tenants[2], uuid.New(), "Busy"))
+
+			got, more, err := st.ClaimDeliveries(ctx, 8, time.Minute, nil, 10, nil)
+			if err != nil || len(got) != 5 || !more {
+				t.Fatalf("claimed %d, more %v (%v); want 5 and more", len(got), more, err)
+			}
+			per := map[uuid.UUID][]int64{}
+			for _, d := range got {
+				per[d.EndpointID] = append(per[d.EndpointID], d.Event.Sequence)
+			}
+			if n := len(per[eps[0]]); n != 3 {
+				t.Errorf("the endpoint with the backlog got %d of 8, want its share of 3", n)
+			}
+			if s := per[eps[1]]; len(s) != 1 || s[0] != 1 {
+				t.Errorf("the endpoint whose user changed twice got sequences %v, want only the first", s)
+			}
+			if n := len(per[eps[2]]); n != 1 {
+				t.Errorf("the third endpoint got %d, want its one", n)
+			}
+		})
+	}
+}
