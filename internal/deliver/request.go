@@ -5,7 +5,6 @@ import (
 	"context"
 	cryptorand "crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -75,7 +74,7 @@ func (a answer) reason() string {
 const maxAnswerBody = 512
 
 func (d *Deliverer) attempt(ctx context.Context, dl store.Delivery) (answer, error) {
-	body, err := json.Marshal(presence.NewEvent(dl.Event))
+	body, err := eventJSON(presence.NewEvent(dl.Event))
 	if err != nil {
 		return answer{}, err
 	}
