@@ -113,16 +113,12 @@ const orderLock int64 = 0x7062_7265_706c_6179
 // statements are prepared ones (pgx's default mode; a batch cannot use
 // another), planned for their arguments at every execution
 // (plan_cache_mode, for this transaction): a cached generic claim plan
-// took 1.5 s a call (see ClaimDeliveries). And never JIT-compiled: with
-// statistics taken while many deliveries were pending, a claim's
-// estimated cost passed jit_above_cost and a claim of 20 compiled 184
-// functions, 232 ms of the database's CPU, to run for 3 ms (EXPLAIN
-// ANALYZE's JIT timing; 1,000 endpoints, 50,000 deliveries analyzed due
-// and since delivered).
+// took 1.5 s a call (see ClaimDeliveries). Never JIT-compiled either:
+// the pool's sessions run with jit off (ConfigurePool), which the claim
+// showed first.
 func (s *Store) claimUnderOrderLock(ctx context.Context, extra []any, sql string, args ...any) ([]Delivery, error) {
 	b := &pgx.Batch{}
-	b.Queue(`SELECT pg_advisory_xact_lock_shared($1), set_config('plan_cache_mode', 'force_custom_plan', true),
-		set_config('jit', 'off', true)`, orderLock)
+	b.Queue(`SELECT pg_advisory_xact_lock_shared($1), set_config('plan_cache_mode', 'force_custom_plan', true)`, orderLock)
 	b.Queue(sql, args...)
 	br := s.db.SendBatch(ctx, b)
 	if _, err := br.Exec(); err != nil {
