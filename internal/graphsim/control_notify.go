@@ -14,6 +14,11 @@ func (s *Sim) notifyControlRoutes() []ctlRoute {
 				s.TickNotifications()
 				w.WriteHeader(http.StatusNoContent)
 			}},
+		{"POST", "/notifications/forgive", "",
+			"end every endpoint's slow or dropping penalty now, as if its 10 minutes had passed (what it held is sent); answers how many were penalised",
+			func(w http.ResponseWriter, r *http.Request) {
+				writeJSON(w, http.StatusOK, map[string]int{"forgiven": s.ForgiveEndpoints()})
+			}},
 		{"POST", "/notifications/http-hosts", `{"hosts": ["web"]}`,
 			"allow plain-HTTP notification URLs on these hosts (loopback always is; \"*\" for any)", s.ctlHTTPHosts},
 		{"POST", "/faults/notifications", `{"notificationUrl": "http://localhost:8080/graph/notifications", "subscriptionId": "", "latencyMs": 0, "status": 503, "drop": 0, "failValidation": false, "times": 3}`,

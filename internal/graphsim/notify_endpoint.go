@@ -135,3 +135,32 @@ func (ep *deliveryEndpoint) waiting() int {
 	}
 	return n
 }
+
+// ForgiveEndpoints ends every endpoint's slow or dropping penalty now and
+// forgets the responses it was judged on, as if its 10 minutes had
+// passed: what an endpoint's slowness held (and a delay fault's held
+// notifications with it) comes due at once. It returns how many endpoints
+// were penalised. Graph has no such call; a load run uses it between two
+// deployments it measures on the same graphsim, so that the second is not
+// judged on the first's answers (internal/loadbench).
+func (s *Sim) ForgiveEndpoints() int {
+	n := s.notify
+	now := s.clock()
+	n.mu.Lock()
+	forgiven := 0
+	for _, ep := range n.endpoints {
+		if ep.modeAt(now) != modeNormal {
+			forgiven++
+		}
+		ep.mode, ep.modeUntil = modeNormal, time.Time{}
+		ep.windowStart, ep.responses, ep.over3, ep.over10 = time.Time{}, 0, 0, 0
+		for i := range ep.held { // by due: those after now all become now, still in order
+			if ep.held[i].due.After(now) {
+				ep.held[i].due = now
+			}
+		}
+	}
+	n.mu.Unlock()
+	s.TickNotifications()
+	return forgiven
+}

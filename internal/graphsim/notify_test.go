@@ -443,3 +443,46 @@ func TestNotificationFaultsDropAndFail(t *testing.T) {
 		t.Error("an empty fault was accepted")
 	}
 }
+
+func TestAForgivenEndpointGetsNewNotificationsAtOnceAndWhatItsPenaltyHeld(t *testing.T) {
+	f := newFixture(t)
+	startNotifier(t, f)
+	rc := newReceiver(t)
+	ten := f.tenant()
+	f.subscribe(f.userToken(ten, f.monitor()), f.subRequest(rc.URL, bulkResource(ten.Users[0].ID, ten.Users[2].ID), false))
+	// The endpoint answers, but 3.5 s late: every answer is over 3 s.
+	if _, err := f.sim.AddNotificationFault(NotificationFault{NotificationURL: rc.URL, LatencyMS: 3500, Times: 10}); err != nil {
+		t.Fatal(err)
+	}
+	states := [][2]string{{"Busy", "InACall"}, {"Away", "Away"}}
+	for i := range 10 {
+		st := states[i%2]
+		if err := f.sim.SetTeamsPresence(ten.Users[0].ID, st[0], st[1]); err != nil {
+			t.Fatal(err)
+		}
+		rc.next(t)
+		eventually(t, "the answer recorded", func() bool { return f.sim.NotificationStats().InFlight == 0 })
+	}
+	if st := f.sim.NotificationStats(); st.SlowEndpoints != 1 {
+		t.Fatalf("after 10 slow answers: %+v", st)
+	}
+	if err := f.sim.SetTeamsPresence(ten.Users[2].ID, "Busy", "InACall"); err != nil {
+		t.Fatal(err)
+	}
+	rc.none(t) // held for 10 minutes
+	if n := f.sim.ForgiveEndpoints(); n != 1 {
+		t.Fatalf("forgave %d endpoints, want the slow one", n)
+	}
+	if st := f.sim.NotificationStats(); st.SlowEndpoints != 0 {
+		t.Fatalf("after forgiving: %+v", st)
+	}
+	if c := decodeCollection(t, rc.next(t).Body); c.Value[0].ResourceData.ID != ten.Users[2].ID.String() {
+		t.Fatalf("what the penalty held: %+v", c.Value)
+	}
+	if err := f.sim.SetTeamsPresence(ten.Users[2].ID, "Away", "Away"); err != nil {
+		t.Fatal(err)
+	}
+	if c := decodeCollection(t, rc.next(t).Body); c.Value[0].ResourceData.ID != ten.Users[2].ID.String() {
+		t.Fatalf("a new change after forgiving: %+v", c.Value)
+	}
+}
