@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -13,7 +12,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,7 +72,6 @@ func benchAPI(b *testing.B) (srv *httptest.Server, st *store.Store, tenant uuid.
 type cpuMeter struct {
 	st    *store.Store
 	start time.Duration
-	extra time.Duration // another process's share (a load client's)
 }
 
 func newCPUMeter(b *testing.B, st *store.Store) *cpuMeter {
@@ -86,7 +83,9 @@ func newCPUMeter(b *testing.B, st *store.Store) *cpuMeter {
 // used is the CPU time spent so far by this process and the database's
 // backends now connected.
 func (m *cpuMeter) used(b *testing.B) time.Duration {
-	total := processCPU()
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	total := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	rows, err := m.st.Pool().Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
 	if err != nil {
 		b.Fatal(err)
@@ -112,7 +111,7 @@ func (m *cpuMeter) used(b *testing.B) time.Duration {
 
 // report adds the CPU time per operation since the meter started.
 func (m *cpuMeter) report(b *testing.B) {
-	b.ReportMetric(float64((m.used(b)-m.start+m.extra).Milliseconds())/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64((m.used(b)-m.start).Milliseconds())/float64(b.N), "cpu-ms/op")
 }
 
 // benchClient keeps enough connections open for the load it is given.
@@ -254,148 +253,19 @@ func get(b *testing.B, u, key string, buf *bytes.Buffer) []byte {
 // users of a 100,000-user tenant, 2,000 requests a second for 5 s, sent on
 // schedule whatever the answers' pace (two every millisecond); each
 // latency counts from when its request was due, so a stall is not hidden
-// by the sender waiting for it. Reports p50 and p99 of the last window.
-//
-// The requests come from another process (this test binary run again as
-// loadClient, GOMAXPROCS=1), as the telephony platform's would: in the
-// server's process the client's goroutines (three per request: the
-// sender's and its connection's two), its connections and its garbage
-// (about half the process's allocations) ran on the server's two Ps and
-// collector, which no real client does. It still runs on the same two
-// cores as the server and PostgreSQL (the machine's), and its CPU time
-// counts in cpu-ms/op.
+// by the sender waiting for it. Reports p50 and p99.
 func BenchmarkSingleUserPresenceAt2000(b *testing.B) {
-	if spec := os.Getenv(loadClientEnv); spec != "" {
-		loadClient(spec) // the child: never returns
-	}
 	srv, st, tenant, key := benchAPI(b)
 	ids := rosterWithPresence(b, st, tenant, 100_000)
-	client := startLoadClient(b, srv.URL, key, ids)
+	// Warm the connection pool and the server's caches as a running
+	// service has them.
+	for i := range 200 {
+		call(b, http.MethodGet, srv.URL+"/api/v1/users/"+ids[i].String()+"/presence", key, nil, http.StatusOK, nil)
+	}
+	const perMs, total = 2, 10_000
 	cpu := newCPUMeter(b, st)
 	defer cpu.report(b)
 	for b.Loop() {
-		w := client.window(b)
-		cpu.extra += w.cpu
-		b.ReportMetric(w.rate, "req/s")
-		b.ReportMetric(float64(w.p50.Microseconds())/1000, "p50-ms")
-		b.ReportMetric(float64(w.p99.Microseconds())/1000, "p99-ms")
-	}
-}
-
-// loadClientEnv, when set (to the API's URL and a key), makes
-// BenchmarkSingleUserPresenceAt2000 the load client of its parent.
-const loadClientEnv = "PB_BENCH_LOAD_CLIENT"
-
-// loadWindow is what the load client measured of one window.
-type loadWindow struct {
-	rate     float64       // requests answered a second
-	p50, p99 time.Duration // latency from when each request was due
-	cpu      time.Duration // the client's CPU time in the window
-}
-
-// loadClientProc is the load client's process: windows are asked of it
-// on its standard input and reported on its standard output.
-type loadClientProc struct {
-	in  io.WriteCloser
-	out *bufio.Scanner
-}
-
-// startLoadClient starts the load client, gives it the users' ids and
-// waits for its warm-up (200 requests one after another: the server's
-// caches and pool, the client's first connection); it is stopped when the
-// benchmark ends.
-func startLoadClient(b *testing.B, url, key string, ids []uuid.UUID) *loadClientProc {
-	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^BenchmarkSingleUserPresenceAt2000$", "-test.benchtime=1x")
-	cmd.Env = append(os.Environ(), "GOMAXPROCS=1", loadClientEnv+"="+url+" "+key)
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { in.Close(); cmd.Wait() })
-	w := bufio.NewWriter(in)
-	for _, id := range ids {
-		fmt.Fprintln(w, id)
-	}
-	fmt.Fprintln(w)
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	p := &loadClientProc{in: in, out: bufio.NewScanner(out)}
-	p.expect(b, "ready")
-	return p
-}
-
-// expect reads the client's lines up to one starting with word (the
-// testing package prints its own header first) and returns its fields.
-func (p *loadClientProc) expect(b *testing.B, word string) []string {
-	for p.out.Scan() {
-		if f := strings.Fields(p.out.Text()); len(f) > 0 && f[0] == word {
-			return f[1:]
-		}
-	}
-	b.Fatalf("the load client ended without %q: %v", word, p.out.Err())
-	return nil
-}
-
-// window has the client send one window and returns what it measured.
-func (p *loadClientProc) window(b *testing.B) loadWindow {
-	if _, err := io.WriteString(p.in, "window\n"); err != nil {
-		b.Fatal(err)
-	}
-	f := p.expect(b, "window")
-	var w loadWindow
-	var p50, p99, cpu int64
-	if _, err := fmt.Sscan(strings.Join(f, " "), &w.rate, &p50, &p99, &cpu); err != nil {
-		b.Fatalf("the load client reported %q: %v", f, err)
-	}
-	w.p50, w.p99, w.cpu = time.Duration(p50), time.Duration(p99), time.Duration(cpu)
-	return w
-}
-
-// loadClient is the load client's process: it reads the ids, warms up,
-// then sends a window for each "window" line read and reports it as
-// "window <req/s> <p50 ns> <p99 ns> <CPU ns>"; it exits when its input
-// ends. A failed request ends it with the failure on standard error.
-func loadClient(spec string) {
-	base, key, _ := strings.Cut(spec, " ")
-	in := bufio.NewScanner(os.Stdin)
-	var ids []string
-	for in.Scan() && in.Text() != "" {
-		ids = append(ids, in.Text())
-	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512}}
-	get := func(id string) {
-		req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/users/"+id+"/presence", nil)
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := client.Do(req)
-		if err == nil {
-			_, err = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if err == nil && resp.StatusCode != http.StatusOK {
-				err = fmt.Errorf("status %d", resp.StatusCode)
-			}
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "load client: GET %s: %v\n", id, err)
-			os.Exit(1)
-		}
-	}
-	for i := range 200 {
-		get(ids[i])
-	}
-	fmt.Println("ready")
-	const perMs, total = 2, 10_000
-	for in.Scan() {
-		cpu0 := processCPU()
 		lat := make([]time.Duration, 0, total)
 		var mu sync.Mutex
 		var wg sync.WaitGroup
@@ -406,7 +276,7 @@ func loadClient(spec string) {
 			for range perMs {
 				id := ids[rand.IntN(len(ids))]
 				wg.Go(func() {
-					get(id)
+					call(b, http.MethodGet, srv.URL+"/api/v1/users/"+id.String()+"/presence", key, nil, http.StatusOK, nil)
 					d := time.Since(due)
 					mu.Lock()
 					lat = append(lat, d)
@@ -417,14 +287,8 @@ func loadClient(spec string) {
 		wg.Wait()
 		elapsed := time.Since(start)
 		slices.Sort(lat)
-		fmt.Println("window", float64(len(lat))/elapsed.Seconds(), int64(lat[len(lat)/2]), int64(lat[len(lat)*99/100]), int64(processCPU()-cpu0))
+		b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "req/s")
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	}
-	os.Exit(0)
-}
-
-// processCPU is the CPU time this process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
