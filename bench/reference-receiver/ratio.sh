@@ -11,15 +11,20 @@ work=$(mktemp -d /tmp/relbench.XXXX); chmod 711 "$work"
 (cd "$here" && go build -o "$work/srv" ./server && go build -o "$work/cli" ./client) || exit 1
 chown postgres "$work"
 su postgres -c "$pgbin/initdb -D $work/pg -A trust -U postgres" >/dev/null || exit 1
-su postgres -c "$pgbin/pg_ctl -D $work/pg -l $work/pg.log -o '-p 55432 -k $work -c listen_addresses=127.0.0.1 -c max_connections=100' start" >/dev/null || exit 1
+# A port below the kernel's ephemeral range (ip_local_port_range, 32768 and up by default): 55432,
+# fixed before, was taken by an outgoing connection of the load run that had just ended (bind:
+# "Address already in use"); below the range only a listener can hold a port, and we skip those.
+port=25432
+while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
+su postgres -c "$pgbin/pg_ctl -D $work/pg -l $work/pg.log -o '-p $port -k $work -c listen_addresses=127.0.0.1 -c max_connections=100' start" >/dev/null || exit 1
 trap 'su postgres -c "$pgbin/pg_ctl -D $work/pg -m immediate stop" >/dev/null; [ -n "${SRV:-}" ] && kill $SRV 2>/dev/null; rm -rf "$work"' EXIT
 sleep 2
-psql -h 127.0.0.1 -p 55432 -U postgres -q -c "CREATE TABLE inbox (id bigserial primary key, tenant_id uuid, dedupe_key text, received_at timestamptz default now(), payload jsonb, unique(tenant_id, dedupe_key))"
+psql -h 127.0.0.1 -p $port -U postgres -q -c "CREATE TABLE inbox (id bigserial primary key, tenant_id uuid, dedupe_key text, received_at timestamptz default now(), payload jsonb, unique(tenant_id, dedupe_key))"
 for i in $(seq "$rounds"); do
   sleep 2
   a=$(cd "$proj" && CGO_ENABLED=1 GOMAXPROCS=2 go test -tags openssl -run '^$' -bench IntakeThroughput -benchtime 3s ./web/graphhook 2>&1 | awk '{for(k=1;k<=NF;k++) if($(k+1)=="notifications/s") print $k}' | head -1)
-  psql -h 127.0.0.1 -p 55432 -U postgres -q -c "TRUNCATE inbox"; psql -h 127.0.0.1 -p 55432 -U postgres -q -c "CHECKPOINT"; sync; sleep 2
-  GOMAXPROCS=2 "$work/srv" -mode durable -batch 64 -wait 1ms -writers 4 -addr 127.0.0.1:8099 >/dev/null 2>&1 & SRV=$!
+  psql -h 127.0.0.1 -p $port -U postgres -q -c "TRUNCATE inbox"; psql -h 127.0.0.1 -p $port -U postgres -q -c "CHECKPOINT"; sync; sleep 2
+  GOMAXPROCS=2 "$work/srv" -dsn "postgres://postgres@127.0.0.1:$port/postgres" -mode durable -batch 64 -wait 1ms -writers 4 -addr 127.0.0.1:8099 >/dev/null 2>&1 & SRV=$!
   sleep 1
   r=$(GOMAXPROCS=2 "$work/cli" -url http://127.0.0.1:8099/notify -c 16 -items 50 -d 5s)
   kill $SRV; wait $SRV 2>/dev/null; SRV=

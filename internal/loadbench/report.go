@@ -322,11 +322,14 @@ func (r *Report) Markdown() string {
 		worst := int64(0)
 		for _, m := range run.Memory {
 			parts = append(parts, fmt.Sprintf("%s %s", m.Name, mib(m.Peak)))
-			if !strings.HasPrefix(m.Name, "this harness") {
+			// The target is the deployment's: our processes and PostgreSQL.
+			// graphsim stands in for Microsoft and the harness for the
+			// platform and its load; their figures are shown, not judged.
+			if !strings.HasPrefix(m.Name, "this harness") && !strings.HasPrefix(m.Name, "graphsim") {
 				worst = max(worst, m.Peak)
 			}
 		}
-		return strings.Join(parts, ", ") + " — " + verdict(float64(worst)/(1<<30), 1, "GiB")
+		return strings.Join(parts, ", ") + " — the product and PostgreSQL " + verdict(float64(worst)/(1<<30), 1, "GiB")
 	})
 	var total, history int64
 	var big []string

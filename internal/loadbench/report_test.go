@@ -19,7 +19,8 @@ func sampleReport() *Report {
 				{Rate: 5000, P50: 90 * time.Millisecond, P99: 400 * time.Millisecond, Acked: 100000}},
 			Repair: Repair{Changed: 100_000, Took: 20 * time.Second, All: true},
 			Memory: []ProcMemory{{"serve", Memory{Peak: 2 << 30}}}},
-			{Roles: "web + 2 workers", Phases: []Phase{{Rate: 5000, P50: 60 * time.Millisecond, P99: 200 * time.Millisecond, Acked: 100000}}}},
+			{Roles: "web + 2 workers", Phases: []Phase{{Rate: 5000, P50: 60 * time.Millisecond, P99: 200 * time.Millisecond, Acked: 100000}},
+				Memory: []ProcMemory{{"worker-1", Memory{Peak: 200 << 20}}, {"graphsim", Memory{Peak: 3 << 30}}, {"this harness (receiver)", Memory{Peak: 2 << 30}}}}},
 		Tables:    []store.TableSize{{Table: "presence_events", Bytes: 5 << 30}, {Table: "directory_users", Bytes: 1 << 30}},
 		Reference: "round 1: ratio 0.95", Renewals: "not measured: no benchmark yet"}
 }
@@ -31,9 +32,10 @@ func TestTheReportSaysWhichTargetsWereMissedAndByHowMuch(t *testing.T) {
 		"p99 80.0 ms (", "— met", // 1,000/s within 100 ms
 		"Graph made 1000/s",                       // what the churn offered, beside the rate asked
 		"p99 400.0 ms", "**missed**: 150 ms over", // 5,000/s, 250 ms
-		"20.0 s for 100,000 users changed",                        // repair within 30 s
-		"serve 2048 MiB — **missed**",                             // RSS over 1 GiB
-		"1.00 GiB, 102 MiB per 100,000 users", "history 5120 MiB", // history apart
+		"20.0 s for 100,000 users changed",                                                     // repair within 30 s
+		"serve 2048 MiB — the product and PostgreSQL **missed**",                               // RSS over 1 GiB
+		"graphsim 3072 MiB, this harness (receiver) 2048 MiB — the product and PostgreSQL met", // Microsoft's and the platform's stand-ins are not judged
+		"1.00 GiB, 102 MiB per 100,000 users", "history 5120 MiB",                              // history apart
 		"round 1: ratio 0.95", "not measured: no benchmark yet",
 		"| serve | web + 2 workers |", "— (subscriptions kept from the first run)",
 	} {
