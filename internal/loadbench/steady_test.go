@@ -32,18 +32,27 @@ import (
 //     named role running in every latency phase (phaseProfiles).
 //   - PB_LOAD_GOGC=N runs the product's processes with GOGC=N (its
 //     garbage collector's share of the CPU, measured against the default).
+//   - PB_LOAD_PG_SETTINGS=shared_buffers=1GB,max_wal_size=8GB runs
+//     PostgreSQL with those settings too (their effect, measured).
 //   - PB_LOAD_HOLD_SECONDS=N keeps the world (PostgreSQL above all) that
 //     long once the run is over, for EXPLAIN at scale; its DSN is logged.
 
 func statementsOn() bool { return os.Getenv("PB_LOAD_STATEMENTS") == "1" }
 
-// postgresSettings are the knobs' server settings.
+// postgresSettings are the knobs' server settings: PB_LOAD_STATEMENTS's,
+// and PB_LOAD_PG_SETTINGS=name=value,name=value (e.g. shared_buffers=1GB)
+// to measure a server setting's effect.
 func postgresSettings() map[string]string {
-	if !statementsOn() {
-		return nil
+	m := map[string]string{}
+	if statementsOn() {
+		m["shared_preload_libraries"], m["pg_stat_statements.track"], m["pg_stat_statements.max"] = "pg_stat_statements", "all", "5000"
 	}
-	return map[string]string{"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all",
-		"pg_stat_statements.max": "5000"}
+	for kv := range strings.SplitSeq(os.Getenv("PB_LOAD_PG_SETTINGS"), ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
+			m[k] = v
+		}
+	}
+	return m
 }
 
 // statements resets pg_stat_statements (made on first use) and returns a
