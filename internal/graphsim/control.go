@@ -28,6 +28,7 @@ func (s *Sim) accountControlRoutes() []ctlRoute {
 		{"PATCH", "/users/{id}", `{"mfaRequired": true, "enabled": true, "password": "New-1"}`,
 			"change an account (each field optional); a new password revokes its refresh tokens, as an admin's reset does", s.ctlPatchUser},
 		{"POST", "/users/{id}/revoke", "", "revokeSignInSessions: the account's refresh tokens issued so far fail (AADSTS50173)", s.ctlRevokeUser},
+		{"GET", "/users/{id}/presence-read", "", "when getPresencesByUserId last answered the user's presence (readAt null: never)", s.ctlPresenceReadAt},
 		{"PATCH", "/apps/{clientId}", `{"redirectUris": ["http://localhost:8080/onboarding/consent/callback"], "groupMembershipClaims": "DirectoryRole"}`,
 			"add redirect URIs to the app registration; set its manifest's groupMembershipClaims (DirectoryRole or All: tokens carry wids; \"None\": not)", s.ctlPatchApp},
 		{"POST", "/apps/{clientId}/expire-secrets", "", "the app's client secrets expire now", s.ctlExpireSecrets},
@@ -285,4 +286,22 @@ func ctlRemove(what string, remove func(id string) bool) http.HandlerFunc {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// PresenceRead is what GET /_sim/users/{id}/presence-read answers.
+type PresenceRead struct {
+	ReadAt *time.Time `json:"readAt"`
+}
+
+func (s *Sim) ctlPresenceReadAt(w http.ResponseWriter, r *http.Request) {
+	id, err := uuid.Parse(chi.URLParam(r, "id"))
+	if err != nil {
+		ctlFail(w, http.StatusBadRequest, "the user id must be a GUID")
+		return
+	}
+	var out PresenceRead
+	if at, ok := s.PresenceReadAt(id); ok {
+		out.ReadAt = &at
+	}
+	writeJSON(w, http.StatusOK, out)
 }

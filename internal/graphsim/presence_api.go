@@ -115,6 +115,17 @@ func (s *Sim) getPresencesByUserID(w http.ResponseWriter, r *http.Request) {
 		out = append(out, viewed(s.currentPresence(id), p.UserID))
 	}
 	s.presencesRead.Add(int64(len(out)))
+	now := s.clock()
+	s.readMu.Lock()
+	if s.readAt == nil {
+		s.readAt = map[uuid.UUID]time.Time{}
+	}
+	for i, id := range ids {
+		if known[i] {
+			s.readAt[id] = now
+		}
+	}
+	s.readMu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"@odata.context": s.odataContext("Collection(microsoft.graph.presence)"),
 		"value":          out,
@@ -375,4 +386,13 @@ func (s *Sim) setStatusMessage(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	w.WriteHeader(http.StatusOK)
+}
+
+// PresenceReadAt is when getPresencesByUserId last answered the user's
+// presence; false if it never did.
+func (s *Sim) PresenceReadAt(id uuid.UUID) (time.Time, bool) {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	at, ok := s.readAt[id]
+	return at, ok
 }

@@ -492,3 +492,31 @@ func TestParseISODuration(t *testing.T) {
 		}
 	}
 }
+
+// A scenario asks graphsim whether a product re-read a user, whether or
+// not the read found anything new (GET /_sim/users/{id}/presence-read).
+func TestGraphsimSaysWhenAUsersPresenceWasLastReadInBulk(t *testing.T) {
+	f := newFixture(t)
+	ten := f.tenant()
+	adele, other := ten.Users[0], ten.Users[1]
+	app := f.appToken(ten)
+	var before PresenceRead
+	f.call("", "GET", "/_sim/users/"+adele.ID.String()+"/presence-read", nil).json(t, &before)
+	if before.ReadAt != nil {
+		t.Fatalf("read at %v before any read", before.ReadAt)
+	}
+	start := time.Now()
+	res := f.call(app, "POST", "/v1.0/communications/getPresencesByUserId", map[string]any{"ids": []string{adele.ID.String()}})
+	if res.status != http.StatusOK {
+		t.Fatalf("getPresencesByUserId: %d %s", res.status, res.body)
+	}
+	var got, untouched PresenceRead
+	f.call("", "GET", "/_sim/users/"+adele.ID.String()+"/presence-read", nil).json(t, &got)
+	f.call("", "GET", "/_sim/users/"+other.ID.String()+"/presence-read", nil).json(t, &untouched)
+	if got.ReadAt == nil || got.ReadAt.Before(start.Add(-time.Second)) {
+		t.Errorf("read at %v, want the read just made", got.ReadAt)
+	}
+	if untouched.ReadAt != nil {
+		t.Errorf("a user nobody read was read at %v", untouched.ReadAt)
+	}
+}

@@ -65,6 +65,11 @@ type Sim struct {
 	// presencesRead counts the users' presences getPresencesByUserId
 	// answered (Coverage): a load run sees a product's re-read end.
 	presencesRead atomic.Int64
+	// readAt is when getPresencesByUserId last answered each user's
+	// presence (PresenceReadAt): a scenario tells that a product re-read a
+	// user, whether or not the read found anything new.
+	readMu sync.Mutex
+	readAt map[uuid.UUID]time.Time
 
 	advancedMu sync.Mutex
 	advanced   time.Duration // let pass by Advance
