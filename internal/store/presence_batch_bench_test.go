@@ -143,14 +143,7 @@ func backendCounters(b *testing.B, pool *pgxpool.Pool, pid int) (cpu, blocks, wa
 		FROM pg_stat_database WHERE datname = current_database()`).Scan(&blocks, &wal); err != nil {
 		b.Fatal(err)
 	}
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if cpu, err = strconv.ParseInt(strings.Fields(string(raw))[0], 10, 64); err != nil {
-		b.Fatal(err)
-	}
-	return cpu, blocks, wal
+	return int64(backendCPU(b, pid)), blocks, wal
 }
 
 // explain runs fn with auto_explain logging every statement's plan, with
