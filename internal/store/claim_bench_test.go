@@ -29,23 +29,8 @@ import (
 func BenchmarkClaimingAtAThousandEndpointsWithSomethingPending(b *testing.B) {
 	const endpoints, perClaim = 1000, 20
 	ctx := context.Background()
-	dsn := testkit.NewDatabase(b)
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.MaxConns = 1 // one backend, whose CPU is the statements'
-	store.ConfigurePool(cfg)
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(pool.Close)
+	pool, pid := oneBackend(b, nil)
 	st := storetest.Open(b, pool)
-	var pid int
-	if err := pool.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
-		b.Fatal(err)
-	}
 	ids := make([]uuid.UUID, endpoints)
 	for i := range ids {
 		ids[i] = storetest.Tenant(b, pool, fmt.Sprintf("Tenant %d", i))
@@ -96,6 +81,33 @@ func BenchmarkClaimingAtAThousandEndpointsWithSomethingPending(b *testing.B) {
 	}
 	b.ReportMetric(float64(claimCPU.Microseconds())/float64(claimed), "µs-cpu-db-claim/delivery")
 	b.ReportMetric(float64(recordCPU.Microseconds())/float64(claimed), "µs-cpu-db-record/delivery")
+}
+
+// oneBackend opens a pool of one connection, configured as the product's
+// (and by configure, if not nil), to a new database, and returns it with
+// the pid of its one backend: the process whose CPU a benchmark reads.
+func oneBackend(b *testing.B, configure func(*pgxpool.Config)) (*pgxpool.Pool, int) {
+	b.Helper()
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(testkit.NewDatabase(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.MaxConns, cfg.MinConns = 1, 1
+	store.ConfigurePool(cfg)
+	if configure != nil {
+		configure(cfg)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(pool.Close)
+	var pid int
+	if err := pool.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		b.Fatal(err)
+	}
+	return pool, pid
 }
 
 // backendCPU is how long the server process pid has run on a CPU, from

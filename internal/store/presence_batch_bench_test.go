@@ -19,7 +19,6 @@ import (
 
 	"presencebridge/internal/store"
 	"presencebridge/internal/store/storetest"
-	"presencebridge/internal/testkit"
 )
 
 // BenchmarkNotificationBatchesAt1000Tenants is PostgreSQL's part of the
@@ -40,20 +39,10 @@ import (
 func BenchmarkNotificationBatchesAt1000Tenants(b *testing.B) {
 	const tenants, usersPerTenant = 1000, 100
 	ctx := context.Background()
-	cfg, err := pgxpool.ParseConfig(testkit.NewDatabase(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	// One connection: its backend is the one whose CPU is counted.
-	cfg.MaxConns, cfg.MinConns = 1, 1
-	store.ConfigurePool(cfg)
 	var notices strings.Builder
-	cfg.ConnConfig.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { notices.WriteString(n.Message + "\n") }
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(pool.Close)
+	pool, backend := oneBackend(b, func(cfg *pgxpool.Config) {
+		cfg.ConnConfig.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { notices.WriteString(n.Message + "\n") }
+	})
 	st := storetest.Open(b, pool)
 	secret, err := st.PutSecret(ctx, nil, store.PurposeSigningSecret, []byte("whsec_x"))
 	if err != nil {
@@ -85,10 +74,6 @@ func BenchmarkNotificationBatchesAt1000Tenants(b *testing.B) {
 		return k, r.Scan(&k[0], &k[1])
 	})
 	if err != nil {
-		b.Fatal(err)
-	}
-	var backend int
-	if err := pool.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&backend); err != nil {
 		b.Fatal(err)
 	}
 	states := []string{"Available", "Busy", "Away", "DoNotDisturb"}
