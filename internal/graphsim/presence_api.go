@@ -106,26 +106,23 @@ func (s *Sim) getPresencesByUserID(w http.ResponseWriter, r *http.Request) {
 		_, known[i] = t.users[id]
 	}
 	s.mu.RUnlock()
+	var read []uuid.UUID
+	for i, id := range ids {
+		if known[i] {
+			read = append(read, id)
+		}
+	}
+	current := s.readPresences(read, s.clock())
 	out := make([]Presence, 0, len(ids))
 	for i, id := range ids {
 		if !known[i] { // ids outside the tenant read as unknown rather than failing the batch
 			out = append(out, Presence{ID: id, Availability: "PresenceUnknown", Activity: "PresenceUnknown"})
 			continue
 		}
-		out = append(out, viewed(s.currentPresence(id), p.UserID))
+		out = append(out, viewed(current[0], p.UserID))
+		current = current[1:]
 	}
 	s.presencesRead.Add(int64(len(out)))
-	now := s.clock()
-	s.readMu.Lock()
-	if s.readAt == nil {
-		s.readAt = map[uuid.UUID]time.Time{}
-	}
-	for i, id := range ids {
-		if known[i] {
-			s.readAt[id] = now
-		}
-	}
-	s.readMu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"@odata.context": s.odataContext("Collection(microsoft.graph.presence)"),
 		"value":          out,
@@ -391,6 +388,17 @@ func (s *Sim) setStatusMessage(w http.ResponseWriter, r *http.Request) {
 // PresenceReadAt is when getPresencesByUserId last answered the user's
 // presence; false if it never did.
 func (s *Sim) PresenceReadAt(id uuid.UUID) (time.Time, bool) {
+	b := s.presence
+	b.mu.Lock()
+	u := b.users[id]
+	var at time.Time
+	if u != nil {
+		at = u.readAt
+	}
+	b.mu.Unlock()
+	if !at.IsZero() {
+		return at, true
+	}
 	s.readMu.Lock()
 	defer s.readMu.Unlock()
 	at, ok := s.readAt[id]

@@ -498,24 +498,32 @@ func TestParseISODuration(t *testing.T) {
 func TestGraphsimSaysWhenAUsersPresenceWasLastReadInBulk(t *testing.T) {
 	f := newFixture(t)
 	ten := f.tenant()
-	adele, other := ten.Users[0], ten.Users[1]
+	// adele has never changed (no presence entry); megan has: the read
+	// time is kept in two places.
+	adele, megan, other := ten.Users[0], ten.Users[1], ten.Users[2]
+	f.call("", "POST", "/_sim/users/"+megan.ID.String()+"/presence", map[string]string{"availability": "Busy", "activity": "InACall"})
 	app := f.appToken(ten)
-	var before PresenceRead
-	f.call("", "GET", "/_sim/users/"+adele.ID.String()+"/presence-read", nil).json(t, &before)
-	if before.ReadAt != nil {
-		t.Fatalf("read at %v before any read", before.ReadAt)
+	for _, u := range []SeedUser{adele, megan} {
+		var before PresenceRead
+		f.call("", "GET", "/_sim/users/"+u.ID.String()+"/presence-read", nil).json(t, &before)
+		if before.ReadAt != nil {
+			t.Fatalf("%s read at %v before any read", u.DisplayName, before.ReadAt)
+		}
 	}
 	start := time.Now()
-	res := f.call(app, "POST", "/v1.0/communications/getPresencesByUserId", map[string]any{"ids": []string{adele.ID.String()}})
+	res := f.call(app, "POST", "/v1.0/communications/getPresencesByUserId", map[string]any{"ids": []string{adele.ID.String(), megan.ID.String()}})
 	if res.status != http.StatusOK {
 		t.Fatalf("getPresencesByUserId: %d %s", res.status, res.body)
 	}
-	var got, untouched PresenceRead
-	f.call("", "GET", "/_sim/users/"+adele.ID.String()+"/presence-read", nil).json(t, &got)
-	f.call("", "GET", "/_sim/users/"+other.ID.String()+"/presence-read", nil).json(t, &untouched)
-	if got.ReadAt == nil || got.ReadAt.Before(start.Add(-time.Second)) {
-		t.Errorf("read at %v, want the read just made", got.ReadAt)
+	for _, u := range []SeedUser{adele, megan} {
+		var got PresenceRead
+		f.call("", "GET", "/_sim/users/"+u.ID.String()+"/presence-read", nil).json(t, &got)
+		if got.ReadAt == nil || got.ReadAt.Before(start.Add(-time.Second)) {
+			t.Errorf("%s read at %v, want the read just made", u.DisplayName, got.ReadAt)
+		}
 	}
+	var untouched PresenceRead
+	f.call("", "GET", "/_sim/users/"+other.ID.String()+"/presence-read", nil).json(t, &untouched)
 	if untouched.ReadAt != nil {
 		t.Errorf("a user nobody read was read at %v", untouched.ReadAt)
 	}

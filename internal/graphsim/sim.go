@@ -66,8 +66,10 @@ type Sim struct {
 	// answered (Coverage): a load run sees a product's re-read end.
 	presencesRead atomic.Int64
 	// readAt is when getPresencesByUserId last answered each user's
-	// presence (PresenceReadAt): a scenario tells that a product re-read a
-	// user, whether or not the read found anything new.
+	// presence (PresenceReadAt) for users with no presence entry yet; the
+	// others' is in their entry (userPresence.readAt). A scenario tells
+	// that a product re-read a user, whether or not the read found
+	// anything new.
 	readMu sync.Mutex
 	readAt map[uuid.UUID]time.Time
 
