@@ -294,10 +294,10 @@ func (s *Sim) readPresences(ids []uuid.UUID, now time.Time) []Presence {
 	if len(unseen) > 0 {
 		s.readMu.Lock()
 		if s.readAt == nil {
-			s.readAt = map[uuid.UUID]time.Time{}
+			s.readAt = map[uuid.UUID]int64{}
 		}
 		for _, id := range unseen {
-			s.readAt[id] = now
+			s.readAt[id] = now.UnixNano()
 		}
 		s.readMu.Unlock()
 	}

@@ -401,6 +401,9 @@ func (s *Sim) PresenceReadAt(id uuid.UUID) (time.Time, bool) {
 	}
 	s.readMu.Lock()
 	defer s.readMu.Unlock()
-	at, ok := s.readAt[id]
-	return at, ok
+	ns, ok := s.readAt[id]
+	if !ok {
+		return time.Time{}, false
+	}
+	return time.Unix(0, ns), true
 }

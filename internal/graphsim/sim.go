@@ -69,9 +69,11 @@ type Sim struct {
 	// presence (PresenceReadAt) for users with no presence entry yet; the
 	// others' is in their entry (userPresence.readAt). A scenario tells
 	// that a product re-read a user, whether or not the read found
-	// anything new.
+	// anything new. Unix nanoseconds, not time.Time: a load run's cold
+	// start reads a million users before any changes, and a map without
+	// pointers is ~40 % smaller and never scanned by the collector.
 	readMu sync.Mutex
-	readAt map[uuid.UUID]time.Time
+	readAt map[uuid.UUID]int64
 
 	advancedMu sync.Mutex
 	advanced   time.Duration // let pass by Advance
