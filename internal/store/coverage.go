@@ -53,8 +53,8 @@ func (s *Store) SubscriptionCoverage(ctx context.Context, tenantID uuid.UUID) ([
 }
 
 // LastNotificationAt is when a notification of any of the tenant's
-// subscriptions last arrived (nil: none yet). The receipt time is kept to
-// the second (CompleteInboxBatch).
+// subscriptions last arrived (nil: none yet), to the minute: a stamp is
+// moved only once it is a minute behind (CompleteInboxBatch).
 func (s *Store) LastNotificationAt(ctx context.Context, tenantID uuid.UUID) (*time.Time, error) {
 	var at *time.Time
 	err := s.db.QueryRow(ctx, `SELECT max(last_notification_at) FROM subscriptions WHERE tenant_id = $1`, tenantID).Scan(&at)

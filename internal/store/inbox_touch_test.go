@@ -74,3 +74,47 @@ func TestABatchDoesNotWaitForAnotherStampingTheSameSubscription(t *testing.T) {
 		t.Errorf("last notification %v (%v), want %v", at, err, later)
 	}
 }
+
+// A subscription's last notification moves once it is a minute behind,
+// not at every notification: at a million users nearly every change
+// stamped a subscription row, and what reads the stamp ("5 minutes ago",
+// the quietest tenants first, a warning after 30 minutes) needs no finer.
+func TestASubscriptionsLastNotificationMovesOnlyOnceAMinuteBehind(t *testing.T) {
+	st, tenant := storetest.New(t)
+	pool := st.Pool()
+	ctx := context.Background()
+	m, err := st.AddMonitor(ctx, tenant, "monitor@contoso.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sub uuid.UUID
+	if err := pool.QueryRow(ctx, `INSERT INTO subscriptions (tenant_id, monitor_id, graph_id, resource) VALUES ($1, $2, 'sub-1', 'r') RETURNING id`,
+		tenant, m.ID).Scan(&sub); err != nil {
+		t.Fatal(err)
+	}
+	first := time.Now().Add(-time.Hour).Truncate(time.Microsecond)
+	for _, c := range []struct {
+		at   time.Time
+		want time.Time
+	}{
+		{first, first},
+		{first.Add(2 * time.Second), first},
+		{first.Add(59 * time.Second), first},
+		{first.Add(time.Minute), first.Add(time.Minute)},
+		{first.Add(90 * time.Second), first.Add(time.Minute)},
+	} {
+		if err := st.InTx(ctx, func(tx store.Tx) error {
+			return tx.CompleteInboxBatch(ctx, nil, map[uuid.UUID]time.Time{sub: c.at})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var at time.Time
+		if err := pool.QueryRow(ctx, `SELECT last_notification_at FROM subscriptions WHERE id = $1`, sub).Scan(&at); err != nil {
+			t.Fatal(err)
+		}
+		if !at.Equal(c.want) {
+			t.Errorf("after a notification %s after the first: last notification %s after it, want %s",
+				c.at.Sub(first), at.Sub(first), c.want.Sub(first))
+		}
+	}
+}
