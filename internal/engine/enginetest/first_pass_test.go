@@ -33,3 +33,21 @@ func TestAFirstPassReadsEachUsersPresenceOnce(t *testing.T) {
 		t.Errorf("a restarted process's first pass read %d presences, want 1,300", read)
 	}
 }
+
+// Two workers started together both pass over every tenant: the one whose
+// pass reaches a tenant the other has just repaired does not read its
+// users again — the gap before they started is repaired once.
+func TestAWorkerStartedBesideAnotherDoesNotRepairWhatTheOtherRepaired(t *testing.T) {
+	b := newBridge(t, bridgeOptions{users: 1300, monitors: 3, authorized: 3, pipeline: true})
+	w1, w2 := b.worker(0, nil), b.worker(0, nil)
+	if _, ran, err := w1.runner.Tenant(t.Context(), b.tenant); err != nil || !ran {
+		t.Fatalf("the first worker's pass: %v %v", ran, err)
+	}
+	before := b.e.Sim.Coverage().PresencesRead
+	if _, ran, err := w2.runner.Tenant(t.Context(), b.tenant); err != nil || !ran {
+		t.Fatalf("the second worker's pass: %v %v", ran, err)
+	}
+	if read := b.e.Sim.Coverage().PresencesRead - before; read != 0 {
+		t.Errorf("the second worker's first pass read %d presences after the first had repaired the tenant, want 0", read)
+	}
+}
