@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"strconv"
 	"testing"
 	"time"
@@ -64,5 +65,16 @@ func TestAKeyPastItsRateLimitIsToldWhenToRetryAndOtherKeysAreNotHeldBack(t *test
 	time.Sleep(1100 * time.Millisecond)
 	if resp := get(f.key); resp.StatusCode != 200 {
 		t.Errorf("after the window: %d", resp.StatusCode)
+	}
+}
+
+// The rate limit's headers are named as net/http sends them, so that
+// setting them on each answer does not make the canonical name anew (and
+// the policy, set straight into the map, is found by Header.Get).
+func TestTheRateLimitHeadersAreNamedAsNetHTTPSendsThem(t *testing.T) {
+	for _, name := range []string{limitHeaders.Limit, limitHeaders.Remaining, limitHeaders.Increment, limitHeaders.Reset, limitHeaders.RetryAfter, policyHeader} {
+		if c := textproto.CanonicalMIMEHeaderKey(name); c != name {
+			t.Errorf("%q is sent as %q", name, c)
+		}
 	}
 }
