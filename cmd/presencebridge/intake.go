@@ -20,8 +20,9 @@ import (
 // refreshes hold, nor lookups held up by a flood of unknown ids, hold up
 // the commit, and Graph's answers — every tenant's notifications — with
 // it. Its LISTEN connection is the main pool's: while it reconnects,
-// unknown ids are looked up every time.
-func startIntake(ctx context.Context, g *errgroup.Group, a *app, role string) (*graphhook.Handler, error) {
+// unknown ids are looked up every time. prio, when set, holds this
+// process's processors back while it acknowledges (serve).
+func startIntake(ctx context.Context, g *errgroup.Group, a *app, role string, prio *intake.Priority) (*graphhook.Handler, error) {
 	lookups, err := a.intakePool(ctx, 1, role, "lookups")
 	if err != nil {
 		return nil, err
@@ -33,7 +34,7 @@ func startIntake(ctx context.Context, g *errgroup.Group, a *app, role string) (*
 	c := intake.NewCommitter(commits, intake.CommitterOptions{Workers: int(a.cfg.IntakeDBConns) - 1})
 	g.Go(func() error { c.Run(ctx); return nil })
 	h := graphhook.New(graphhook.Deps{Subs: store.New(lookups, nil), Committer: c, Changes: a.store, MaxRequests: a.cfg.IntakeMaxRequests,
-		Logger: a.logger, Metrics: a.metrics})
+		Priority: prio, Logger: a.logger, Metrics: a.metrics})
 	g.Go(func() error { h.Run(ctx); return nil })
 	return h, nil
 }

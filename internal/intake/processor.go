@@ -52,6 +52,7 @@ type Processor struct {
 	logger  *slog.Logger
 	metrics *Metrics
 	counts  *activity.Recorder
+	prio    *Priority
 	batch   int
 
 	mu    sync.Mutex
@@ -78,6 +79,9 @@ type ProcessorOptions struct {
 	// Activity, when set, counts each tenant's notification items once
 	// their batch commits.
 	Activity *activity.Recorder
+	// Priority, when set, holds the processor back before each batch and
+	// each unwrap while the receiver in this process acknowledges a POST.
+	Priority *Priority
 	Batch    int // inbox rows per transaction (default 2: a short transaction commits, and delivers, sooner)
 }
 
@@ -90,7 +94,7 @@ func NewProcessor(st *store.Store, opts ProcessorOptions) *Processor {
 		opts.Batch = 2
 	}
 	return &Processor{st: st, keys: opts.Keys, certs: opts.Certs, tokens: opts.Tokens, logger: opts.Logger, metrics: opts.Metrics,
-		counts: opts.Activity, batch: opts.Batch, rules: map[uuid.UUID]cachedRules{}}
+		counts: opts.Activity, prio: opts.Priority, batch: opts.Batch, rules: map[uuid.UUID]cachedRules{}}
 }
 
 // Stats count what one call did. Failed rows failed alone and wait to be
@@ -125,6 +129,9 @@ func (p *Processor) ProcessBatch(ctx context.Context) (Stats, error) {
 	var st Stats
 	var claimed []store.ClaimedInboxRow
 	m := newMemo()
+	// Before the transaction, not in it: a wait there would hold its
+	// claimed rows and its connection.
+	p.prio.Yield(ctx)
 	err := p.st.InTx(ctx, func(tx store.Tx) error {
 		var err error
 		if claimed, err = tx.ClaimInbox(ctx, p.batch); err != nil || len(claimed) == 0 {
@@ -161,7 +168,7 @@ func (p *Processor) process(ctx context.Context, tx store.Tx, claimed []store.Cl
 	decrypted := make(chan struct{})
 	go func() {
 		defer close(decrypted)
-		p.decrypt(posts, false)
+		p.decrypt(ctx, posts, false)
 	}()
 	err := p.prefetch(ctx, tx, m, posts)
 	<-decrypted
@@ -282,13 +289,14 @@ func (p *Processor) open(row inboxRow, m *memo, st *Stats) (po post, ok bool) {
 // decrypt opens every rich item of the batch's posts on all cores at
 // once: RSA unwraps dominate the processor's work. With again, only the
 // items that named a certificate we did not hold are tried again.
-func (p *Processor) decrypt(posts []post, again bool) {
+func (p *Processor) decrypt(ctx context.Context, posts []post, again bool) {
 	type job struct{ post, item int }
 	jobs := make(chan job)
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			for j := range jobs {
+				p.prio.Yield(ctx)
 				ec := posts[j.post].coll.Value[j.item].EncryptedContent
 				d := &posts[j.post].plains[j.item]
 				d.plain, d.err = p.keys.Decrypt(ec)

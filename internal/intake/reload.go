@@ -35,7 +35,7 @@ func (p *Processor) retryUnknownCertificates(ctx context.Context, tx store.Tx, m
 			// Nothing judged: the batch rolls back and is tried again.
 			return fmt.Errorf("reload encryption certificates: %w", err)
 		}
-		p.decrypt(posts, true)
+		p.decrypt(ctx, posts, true)
 		if !shared {
 			return nil
 		}

@@ -62,6 +62,11 @@ type Deps struct {
 	// Suspects bounds the POSTs not shown to be Graph's that are read and
 	// checked at once (default half the cores, at least one; suspects.go).
 	Suspects int
+	// Priority, when set, is told of each POST of Graph's from when it is
+	// shown to be Graph's until it is answered, so that processors in this
+	// process hold back meanwhile (intake.Priority says why). A suspect
+	// is not told: whoever finds the URL must not be able to stall them.
+	Priority *intake.Priority
 	// Deadline bounds each POST (default Deadline, Graph's 3 s less a
 	// second): only tests of something else than time change it.
 	Deadline time.Duration
@@ -239,6 +244,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 			}()
 		}
 	}
+	// Graph's POSTs hold processing back (Deps.Priority) from when they
+	// are known to be Graph's: at once, or once their items are checked.
+	entered := genuine
+	if entered {
+		defer h.d.Priority.Enter()()
+	}
 	if refuse != nil {
 		refuse()
 		return
@@ -262,6 +273,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.rejected.log(h.d.Logger)
+	if !entered && len(s.change)+len(s.lifecycle) > 0 {
+		defer h.d.Priority.Enter()()
+	}
 	for reason, n := range s.rejected.reasons {
 		h.items.WithLabelValues(reason).Add(float64(n))
 	}
