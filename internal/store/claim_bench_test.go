@@ -86,7 +86,7 @@ func BenchmarkClaimingAtAThousandEndpointsWithSomethingPending(b *testing.B) {
 // oneBackend opens a pool of one connection, configured as the product's
 // (and by configure, if not nil), to a new database, and returns it with
 // the pid of its one backend: the process whose CPU a benchmark reads.
-func oneBackend(b *testing.B, configure func(*pgxpool.Config)) (*pgxpool.Pool, int) {
+func oneBackend(b testing.TB, configure func(*pgxpool.Config)) (*pgxpool.Pool, int) {
 	b.Helper()
 	ctx := context.Background()
 	cfg, err := pgxpool.ParseConfig(testkit.NewDatabase(b))
@@ -112,7 +112,7 @@ func oneBackend(b *testing.B, configure func(*pgxpool.Config)) (*pgxpool.Pool, i
 
 // backendCPU is how long the server process pid has run on a CPU, from
 // /proc/pid/schedstat (the server runs on this machine).
-func backendCPU(b *testing.B, pid int) time.Duration {
+func backendCPU(b testing.TB, pid int) time.Duration {
 	s, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", pid))
 	if err != nil {
 		b.Fatal(err)

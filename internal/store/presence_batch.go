@@ -93,7 +93,7 @@ func lockPresence(ctx context.Context, tx querier, cs []PresenceChange) (map[use
 	}
 	// One statement, each row read by key (a locking or OFFSET subquery
 	// is never flattened into a join, so no plan can scan a table
-	// instead), in key order, with a generic plan (withGenericPlans).
+	// instead), in key order, with a generic plan (planning).
 	// Planned for its arguments at every execution, it was planned every
 	// time, and a plan chosen by estimates once, while the presence table
 	// was small, scanned all of it per batch.
@@ -113,7 +113,7 @@ func lockPresence(ctx context.Context, tx querier, cs []PresenceChange) (map[use
 		FROM k CROSS JOIN LATERAL (SELECT * FROM presence_echo x WHERE x.tenant_id = k.tenant_id AND x.user_object_id = k.user_object_id
 			AND x.expires_at > now() OFFSET 0) x`
 	echoes := map[echoKey]bool{}
-	err := withGenericPlans(ctx, tx, sql, []any{tenants, ids}, func(rows pgx.Rows) error {
+	err := runPlanned(ctx, tx, planning{generic: true}, sql, []any{tenants, ids}, func(rows pgx.Rows) error {
 		for rows.Next() {
 			var echo bool
 			var k userKey
@@ -370,7 +370,7 @@ func (p *batchPlan) write(ctx context.Context, tx querier, cs []PresenceChange, 
 		ct, cn, p.unheld, p.unheldReasons, xt, xu, xa, xb,
 		pr.rich.status, pr.rich.outOfOffice, pr.rich.workLocation, er.rich.status, er.rich.outOfOffice, er.rich.workLocation}
 	ids := map[uuid.UUID]int64{}
-	err := withGenericPlans(ctx, tx, sql, args, func(rows pgx.Rows) error {
+	err := runPlanned(ctx, tx, planning{generic: true}, sql, args, func(rows pgx.Rows) error {
 		for rows.Next() {
 			var uid uuid.UUID
 			var id int64
@@ -382,51 +382,6 @@ func (p *batchPlan) write(ctx context.Context, tx querier, cs []PresenceChange, 
 		return rows.Err()
 	})
 	return ids, err
-}
-
-// withGenericPlans runs the query sql with args and hands its rows to
-// scan, the query planned once per connection (a generic plan, kept in
-// pgx's statement cache) instead of for its arguments at every execution
-// — for a statement every table access of which goes by key whatever the
-// estimates, so that planning for the arguments cannot do better.
-//
-// Left to choose, PostgreSQL re-plans the statement at every execution:
-// it prices the generic plan with unnest's default of 100 rows an array,
-// more than a batch of a few changes, so the generic plan never looks the
-// cheaper. Planning the batch's write was half of its backend's CPU for a
-// batch of one change, 2.3 ms, and 16 % at 40 (perf, and
-// BenchmarkNotificationBatchesAt1000Tenants: issue 16). Sequential scans
-// are off for the planning too: a generic plan made while a table was
-// small (a new database, a cold start) must not scan the table once it
-// has grown. Both settings last only for sql: one batch, one round trip,
-// sets them for the transaction, runs sql and sets them back to the
-// session's.
-func withGenericPlans(ctx context.Context, tx querier, sql string, args []any, scan func(pgx.Rows) error) error {
-	b := &pgx.Batch{}
-	b.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)`)
-	b.Queue(sql, args...)
-	b.Queue(`SET LOCAL plan_cache_mode TO DEFAULT`)
-	b.Queue(`SET LOCAL enable_seqscan TO DEFAULT`)
-	br := tx.SendBatch(ctx, b)
-	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return err
-	}
-	rows, err := br.Query()
-	if err != nil {
-		return err
-	}
-	if err := scan(rows); err != nil {
-		rows.Close()
-		return err
-	}
-	rows.Close()
-	for range 2 {
-		if _, err := br.Exec(); err != nil {
-			return err
-		}
-	}
-	return br.Close()
 }
 
 // presenceRows are presence rows as columns, for unnest.

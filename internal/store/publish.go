@@ -110,7 +110,7 @@ func queueDeliveries(where string) string {
 }
 
 // queueDeliveriesByKey is queueDeliveries for a generic plan
-// (withGenericPlans): each event's endpoints are read by the event's
+// (planning): each event's endpoints are read by the event's
 // tenant (a locking subquery is never flattened into a join, so no plan
 // can read all endpoints instead), in event order; where picks among the
 // events.
