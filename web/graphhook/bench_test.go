@@ -102,8 +102,9 @@ func logStatements(ctx context.Context, b *testing.B, pool *pgxpool.Pool) {
 	fmt.Fprintln(os.Stderr, out.String())
 }
 
-// benchReceiver serves the receiver on loopback with one subscription.
-func benchReceiver(b *testing.B) (string, *pgxpool.Pool) {
+// benchReceiver serves the receiver on loopback with one subscription,
+// telling prio (optional) of the POSTs it serves.
+func benchReceiver(b *testing.B, prio *intake.Priority) (string, *pgxpool.Pool) {
 	b.Helper()
 	pool := durableServer(b)
 	ctx := context.Background()
@@ -122,7 +123,7 @@ func benchReceiver(b *testing.B) (string, *pgxpool.Pool) {
 	r := chi.NewRouter()
 	// BenchmarkIntakeThroughput sends 16 POSTs per core at once: the
 	// limit of POSTs served at once is not what it measures.
-	r.Route("/graph", New(Deps{Subs: st, Committer: c, MaxRequests: 16 * runtime.GOMAXPROCS(0)}).Routes)
+	r.Route("/graph", New(Deps{Subs: st, Committer: c, MaxRequests: 16 * runtime.GOMAXPROCS(0), Priority: prio}).Routes)
 	srv := httptest.NewServer(r)
 	b.Cleanup(srv.Close)
 	return srv.URL + "/graph/notifications", pool
@@ -146,7 +147,7 @@ func batchBody(n int) []byte {
 // BenchmarkIntakeThroughput: concurrent POSTs of 50 items each, as Graph
 // batches them, committed durably before each 202.
 func BenchmarkIntakeThroughput(b *testing.B) {
-	url, pool := benchReceiver(b)
+	url, pool := benchReceiver(b, nil)
 	body := batchBody(50)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	var posts atomic.Int64
@@ -198,15 +199,29 @@ func BenchmarkIntakeThroughput(b *testing.B) {
 }
 
 // BenchmarkIntakeAckLatencyAt5000: 5,000 notifications/s (100 POSTs/s of 50
-// items) for 5 s; reports the acknowledgement latency's p50 and p99.
+// items) for 5 s; reports the acknowledgement latency's p50 and p99. Alone,
+// and beside processors that keep every core busy as serve's do at that
+// rate (more than 2 cores can decrypt): without intake.Priority, and with
+// it (unwraps/s says how much processing went on meanwhile).
 func BenchmarkIntakeAckLatencyAt5000(b *testing.B) {
-	url, _ := benchReceiver(b)
+	b.Run("alone", func(b *testing.B) { ackLatencyAt5000(b, nil, false) })
+	b.Run("beside-processors", func(b *testing.B) { ackLatencyAt5000(b, nil, true) })
+	b.Run("beside-processors-with-priority", func(b *testing.B) { ackLatencyAt5000(b, intake.NewPriority(0, 0), true) })
+}
+
+func ackLatencyAt5000(b *testing.B, prio *intake.Priority, processors bool) {
+	url, _ := benchReceiver(b, prio)
 	body := batchBody(50)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	for b.Loop() {
+		var unwraps func() int64
+		if processors {
+			unwraps = busyProcessors(b, prio)
+		}
 		var mu sync.Mutex
 		var lat []time.Duration
 		var wg sync.WaitGroup
+		start := time.Now()
 		tick := time.NewTicker(10 * time.Millisecond) // 100 POSTs/s
 		for range 500 {
 			<-tick.C
@@ -229,5 +244,8 @@ func BenchmarkIntakeAckLatencyAt5000(b *testing.B) {
 		slices.Sort(lat)
 		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		if unwraps != nil {
+			b.ReportMetric(float64(unwraps())/time.Since(start).Seconds(), "unwraps/s")
+		}
 	}
 }
