@@ -3,9 +3,11 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -333,35 +335,115 @@ func (s *Store) FindUserPresence(ctx context.Context, tenantID uuid.UUID, ref st
 		return UserPresence{}, wrap("find user presence", err)
 	}
 	defer rows.Close()
-	// One allocation for what the row is scanned into, where
-	// userPresences made a scanner, its map of words, its destinations and
-	// a slice for a single row (BenchmarkSingleUserPresenceAt2000: the read
-	// most often made).
-	o := new(onePresence)
-	o.ps.first = 4
-	o.ps.dest = append(o.dest[:0], uuidBytes(&o.u.ObjectID), &o.u.UPN, &o.u.ExternalID, &o.known,
-		nil, nil, nil, &o.ps.seq, &o.ps.seen, &o.ps.held, nil, nil, nil)
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
 			return UserPresence{}, wrap("find user presence", err)
 		}
 		return UserPresence{}, ErrUserNotFound
 	}
-	if err := o.ps.scan(rows, &o.u); err != nil {
+	var u UserPresence
+	if err := readOnePresence(rows, &u); err != nil {
 		return UserPresence{}, wrap("find user presence", err)
 	}
 	rows.Close()
-	return o.u, wrap("find user presence", rows.Err())
+	return u, wrap("find user presence", rows.Err())
+}
+
+// readOnePresence reads a row of userPresenceFrom into u. The row comes in
+// pgx's binary format (the pool's statement cache asks for it), read here
+// as PostgreSQL sends it: pgx's Scan plans each column of each result
+// anew — 14 of a single read's 76 allocations in the server, the read
+// the API makes most often (BenchmarkSingleUserPresenceAt2000). A row in
+// any other format (the simple protocol, as behind a pooler) is scanned.
+func readOnePresence(rows pgx.Rows, u *UserPresence) error {
+	raw := rows.RawValues()
+	fields := rows.FieldDescriptions()
+	// Text columns are the same in either format (pgx asks for them in
+	// text); the id, the flag, the sequence and the times are not.
+	for _, i := range []int{0, 3, 7, 8, 9} {
+		if len(fields) != 13 || fields[i].Format != pgtype.BinaryFormatCode {
+			var known bool
+			ps := presenceScanner{first: 4}
+			ps.dest = append(make([]any, 0, 13), uuidBytes(&u.ObjectID), &u.UPN, &u.ExternalID, &known,
+				nil, nil, nil, &ps.seq, &ps.seen, &ps.held, nil, nil, nil)
+			return ps.scan(rows, u)
+		}
+	}
+	if len(raw) != 13 || len(raw[0]) != 16 || len(raw[3]) != 1 {
+		return errors.New("not a row of userPresenceFrom")
+	}
+	u.ObjectID, u.UPN, u.ExternalID = uuid.UUID(raw[0]), string(raw[1]), string(raw[2])
+	if raw[3][0] == 0 { // no presence row
+		return nil
+	}
+	u.Known = true
+	u.Availability, u.Activity, u.MappedState = knownWord(raw[4]), knownWord(raw[5]), knownWord(raw[6])
+	if len(raw[7]) != 8 {
+		return errors.New("sequence: not an int8")
+	}
+	u.Sequence = int64(binary.BigEndian.Uint64(raw[7]))
+	var err error
+	if u.ObservedAt, err = binaryTimestamptz(raw[8]); err != nil {
+		return fmt.Errorf("observed_at: %w", err)
+	}
+	if u.HeldUntil, err = binaryTimestamptz(raw[9]); err != nil {
+		return fmt.Errorf("held_until: %w", err)
+	}
+	err = errors.Join(decodeJSONB(raw[10], fields[10].Format, &u.StatusMessage),
+		decodeJSONB(raw[11], fields[11].Format, &u.OutOfOffice), decodeJSONB(raw[12], fields[12].Format, &u.WorkLocation))
+	if err != nil {
+		return fmt.Errorf("scan rich presence: %w", err)
+	}
+	return nil
+}
+
+// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC), and
+// its infinities, as pgx's timestamptz codec has them.
+const (
+	pgEpochMicros       = 946_684_800 * 1_000_000
+	pgInfinityMicros    = math.MaxInt64
+	pgNegInfinityMicros = math.MinInt64
+)
+
+// binaryTimestamptz reads a timestamptz in binary format as pgx's scan
+// into pgtype.Timestamptz does (time.Unix: the process's location), zero
+// for NULL and the infinities.
+func binaryTimestamptz(raw []byte) (time.Time, error) {
+	if raw == nil {
+		return time.Time{}, nil
+	}
+	if len(raw) != 8 {
+		return time.Time{}, errors.New("not a binary timestamptz")
+	}
+	us := int64(binary.BigEndian.Uint64(raw))
+	if us == pgInfinityMicros || us == pgNegInfinityMicros {
+		return time.Time{}, nil
+	}
+	return time.Unix(pgEpochMicros/1_000_000+us/1_000_000, pgEpochMicros%1_000_000*1_000+us%1_000_000*1_000), nil
+}
+
+// knownWords are the availabilities, activities and states presence
+// rows mostly hold (the presences Teams commonly shows, our states), each
+// read without a string of its own.
+var knownWords = func() map[string]string {
+	m := map[string]string{}
+	for _, p := range presence.PreviewSamples {
+		m[p.Availability], m[p.Activity] = p.Availability, p.Activity
+	}
+	for _, s := range []presence.State{presence.Available, presence.Talking, presence.Busy, presence.Away,
+		presence.DoNotDisturb, presence.Offline, presence.Unknown} {
+		m[string(s)] = string(s)
+	}
+	return m
+}()
+
+// knownWord is b as a string, one of knownWords' where it is one.
+func knownWord(b []byte) string {
+	if w, ok := knownWords[string(b)]; ok {
+		return w
+	}
+	return string(b)
 }
 
 // findUserPresenceSQL is FindUserPresence's query.
 var findUserPresenceSQL = byRefSQL(userPresenceFrom, "d.object_id IS NOT NULL")
-
-// onePresence is what FindUserPresence scans its row into: the user, and
-// a scanner without a map of words (for one row there is nothing to share).
-type onePresence struct {
-	u     UserPresence
-	known bool
-	ps    presenceScanner
-	dest  [13]any
-}

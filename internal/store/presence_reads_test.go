@@ -8,9 +8,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"presencebridge/internal/presence"
 	"presencebridge/internal/store"
+	"presencebridge/internal/store/storetest"
+	"presencebridge/internal/testkit"
 )
 
 func TestPresenceReadsListRosterUsersWithTheirPresenceInObjectIDOrder(t *testing.T) {
@@ -129,5 +133,67 @@ func TestAPresencePageSkipsThePresenceOfUsersNoLongerOnTheRosterWhereverTheySit(
 	want := "[u0@contoso.example:false u1@contoso.example:true u2@contoso.example:false u3@contoso.example:true]"
 	if err != nil || fmt.Sprint(got) != want {
 		t.Errorf("page: %v, %v; want %s", got, err, want)
+	}
+}
+
+// A single user's presence reads the same whether PostgreSQL answers in
+// binary (the pool's statement cache, read without pgx's scan) or in text
+// (the simple protocol, as behind a pooler, scanned by pgx): the presence,
+// its times, its rich presence, and none for a user not seen yet.
+func TestAUserPresenceReadsTheSameInBinaryAndInText(t *testing.T) {
+	ctx := context.Background()
+	st, ten := directoryFixture(t)
+	m := authorizedMonitor(t, st, ten, "monitor@contoso.example")
+	ids := resolved(t, st, ten, &m, "seen@contoso.example", "unseen@contoso.example")
+	seen := time.Now().Add(-time.Minute).Truncate(time.Microsecond)
+	err := st.InTx(ctx, func(tx store.Tx) error {
+		_, _, err := tx.ApplyPresence(ctx, store.PresenceChange{TenantID: ten, UserID: ids["seen@contoso.example"],
+			Availability: "Busy", Activity: "InAnUnlistedActivity", MappedState: "talking", Source: "notification", ObservedAt: seen,
+			Rich: presence.Rich{StatusMessage: &presence.StatusMessage{Message: "On a call"},
+				OutOfOffice: &presence.OutOfOffice{IsOutOfOffice: true, Message: "back Monday"}}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := seen.Add(90 * time.Second)
+	testkit.Exec(t, st.Pool(), `UPDATE presence SET held_until = $1, sequence = 7 WHERE user_object_id = $2`, held, ids["seen@contoso.example"])
+
+	cfg, err := pgxpool.ParseConfig(st.Pool().Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	store.ConfigurePool(cfg)
+	textPool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer textPool.Close()
+	inText := storetest.Open(t, textPool)
+
+	for _, ref := range []string{ids["seen@contoso.example"].String(), "unseen@contoso.example"} {
+		bin, err := st.FindUserPresence(ctx, ten, ref)
+		if err != nil {
+			t.Fatalf("%s in binary: %v", ref, err)
+		}
+		txt, err := inText.FindUserPresence(ctx, ten, ref)
+		if err != nil {
+			t.Fatalf("%s in text: %v", ref, err)
+		}
+		for _, p := range []store.UserPresence{bin, txt} {
+			if ref == "unseen@contoso.example" {
+				if p.ObjectID != ids[ref] || p.Known || p.Availability != "" || !p.ObservedAt.IsZero() || p.Rich != (presence.Rich{}) {
+					t.Errorf("a user not seen yet: %+v", p)
+				}
+				continue
+			}
+			if p.ObjectID != ids["seen@contoso.example"] || p.UPN != "seen@contoso.example" || !p.Known || p.Availability != "Busy" ||
+				p.Activity != "InAnUnlistedActivity" || p.MappedState != "talking" || p.Sequence != 7 ||
+				!p.ObservedAt.Equal(seen) || !p.HeldUntil.Equal(held) || p.WorkLocation != nil ||
+				p.StatusMessage == nil || p.StatusMessage.Message != "On a call" || p.OutOfOffice == nil || p.OutOfOffice.Message != "back Monday" {
+				t.Errorf("a user seen: %+v", p)
+			}
+		}
 	}
 }
