@@ -34,6 +34,11 @@ type Report struct {
 	// subscription was created or replaced: a full repair in the same
 	// pass need not read them again.
 	Reread []string
+	// Monitored are the users with a monitor once the users were placed
+	// (Placed): a full repair in the same pass reads them without reading
+	// the roster a second time.
+	Monitored []string
+	Placed    bool
 }
 
 // Reconciler brings a tenant's subscriptions in line with its roster.
@@ -172,9 +177,12 @@ func (r *Reconciler) ReconcileTenantExcept(ctx context.Context, tenantID uuid.UU
 	var changedUsers []uuid.UUID
 	var changedTo []*uuid.UUID
 	perMonitor := map[string][]string{}
+	monitored := make([]string, 0, len(roster))
 	for i, u := range roster {
 		if m := res.Monitor[i]; m != "" {
-			perMonitor[m] = append(perMonitor[m], u.ObjectID.String())
+			id := u.ObjectID.String()
+			perMonitor[m] = append(perMonitor[m], id)
+			monitored = append(monitored, id)
 		}
 		if res.Changed(in, i) {
 			changedUsers = append(changedUsers, u.ObjectID)
@@ -189,6 +197,7 @@ func (r *Reconciler) ReconcileTenantExcept(ctx context.Context, tenantID uuid.UU
 	if err := r.st.AssignUsers(ctx, tenantID, changedUsers, changedTo); err != nil {
 		return rep, err
 	}
+	rep.Monitored, rep.Placed = monitored, true
 	// The subscriptions closest to expiry first (none yet, or lost, before
 	// all): after a restart that finds a tenant's subscriptions all due,
 	// the last of them would otherwise wait behind others with longer to
