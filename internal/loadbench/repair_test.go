@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // TestLoadRepair is make bench-load's repair alone, for finding where a
@@ -21,7 +24,9 @@ import (
 // profile of serve from the moment its admin listener answers (its file
 // and top functions are logged). PB_LOAD_REPAIR_USERS may be every user:
 // the repair waits for the changed people a subscription covers, not the
-// monitor accounts a bulk change reaches too (graphsim's Covered). Run it
+// monitor accounts a bulk change reaches too (graphsim's Covered). With
+// PB_LOAD_STATEMENTS=1 each round's top statements are logged, with
+// PB_LOAD_REPAIR_TIMELINE=1 its progress (repairTimeline). Run it
 // with
 //
 //	PB_LOAD_TENANTS=100 PB_LOAD_USERS=100000 PB_LOAD_REPAIR_USERS=100000 \
@@ -56,7 +61,12 @@ func TestLoadRepair(t *testing.T) {
 				profiled = make(chan string, 1)
 				go func() { profiled <- w.profileOnceUp("serve", time.Duration(secs)*time.Second) }()
 			}
+			statements := w.statements(ctx, 15)
+			timeline := w.repairTimeline(ctx)
 			rep := w.repair(ctx, states[n%len(states)], running, a.roles)
+			if tl := timeline(); tl != "" {
+				t.Logf("repair %d with %s, seconds from the first repaired event: events made, deliveries delivered\n%s", i+1, a.name, tl)
+			}
 			running = a.roles
 			n++
 			perUser := func(d time.Duration) string {
@@ -68,6 +78,9 @@ func TestLoadRepair(t *testing.T) {
 			t.Logf("repair %d with %s: %d of %d changed users repaired in %s; CPU product %s (%s per repaired user), PostgreSQL %s (%s); load %s",
 				i+1, a.name, rep.Repaired, rep.Changed, rep.Took.Round(100*time.Millisecond), rep.ProductCPU.Round(100*time.Millisecond),
 				perUser(rep.ProductCPU), rep.PostgresCPU.Round(100*time.Millisecond), perUser(rep.PostgresCPU), rep.Load)
+			if top := statements(); top != "" {
+				t.Logf("statements of repair %d with %s, by execution time:\n%s", i+1, a.name, top)
+			}
 			if profiled != nil {
 				t.Logf("serve during the repair: %s", profileTop(<-profiled))
 			}
@@ -100,4 +113,51 @@ func (w *world) profileOnceUp(name string, d time.Duration) string {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return "no profile: " + name + " did not start"
+}
+
+// repairTimeline, with PB_LOAD_REPAIR_TIMELINE=1, samples every 500 ms
+// how many repair events the engine has made and how many deliveries
+// have reached the receiver since it was called, until the function it
+// returns is called, which gives the samples: the engine's progress
+// beside the deliverer's says which paces a repair. Its own queries are
+// PostgreSQL CPU counted in the round: leave it off when measuring that.
+func (w *world) repairTimeline(ctx context.Context) func() string {
+	if os.Getenv("PB_LOAD_REPAIR_TIMELINE") != "1" {
+		return func() string { return "" }
+	}
+	pool, err := pgxpool.New(ctx, w.pg.DirectDSN())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	since := time.Now()
+	stop, done := make(chan struct{}), make(chan string)
+	go func() {
+		defer pool.Close()
+		var b strings.Builder
+		var first time.Time
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				done <- b.String()
+				return
+			case <-tick.C:
+			}
+			var events, delivered int
+			if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM presence_events WHERE source = 'repair' AND created_at > $1),
+				(SELECT count(*) FROM deliveries WHERE delivered_at > $1)`, since).Scan(&events, &delivered); err != nil {
+				fmt.Fprintf(&b, "%v\n", err)
+				continue
+			}
+			if events == 0 {
+				continue
+			}
+			if first.IsZero() {
+				first = time.Now()
+			}
+			fmt.Fprintf(&b, "%6.1f %8d %8d\n", time.Since(first).Seconds(), events, delivered)
+		}
+	}()
+	return func() string { close(stop); return <-done }
 }
