@@ -24,20 +24,24 @@ import (
 const DefaultRateLimit = 200
 
 // limitHeaders are httprate's headers in the form net/http sends them
-// (textproto.CanonicalMIMEHeaderKey: "X-Ratelimit-Limit"), which a client
-// reads as the same header: spelt "X-RateLimit-Limit", as httprate's
-// defaults are, each Header.Set made the canonical name anew — three
-// allocations of every request (BenchmarkSingleUserPresenceAt2000).
+// (textproto.CanonicalMIMEHeaderKey: "X-Ratelimit-Remaining"), which a
+// client reads as the same header: spelt "X-RateLimit-Remaining", as
+// httprate's defaults are, each Header.Set made the canonical name anew —
+// allocations of every request (BenchmarkSingleUserPresenceAt2000). The
+// limit, the same in every answer, is ours (see rateLimit).
 var limitHeaders = httprate.ResponseHeaders{
-	Limit:      "X-Ratelimit-Limit",
 	Remaining:  "X-Ratelimit-Remaining",
 	Increment:  "X-Ratelimit-Increment",
 	Reset:      "X-Ratelimit-Reset",
 	RetryAfter: "Retry-After",
 }
 
-// policyHeader is RateLimit-Policy as net/http sends it (see limitHeaders).
-const policyHeader = "Ratelimit-Policy"
+// The headers that are the same in every answer, as net/http sends them
+// (see limitHeaders).
+const (
+	limitHeader  = "X-Ratelimit-Limit"
+	policyHeader = "Ratelimit-Policy"
+)
 
 func (d Deps) rateLimit() func(http.Handler) http.Handler {
 	limiter := httprate.NewRateLimiter(d.RateLimit, time.Second,
@@ -46,11 +50,17 @@ func (d Deps) rateLimit() func(http.Handler) http.Handler {
 			web.Problem(w, http.StatusTooManyRequests, http.StatusText(http.StatusTooManyRequests), "This API key made more than "+strconv.Itoa(d.RateLimit)+
 				" requests in a second. Retry after the time Retry-After gives.")
 		}))
-	policy := strconv.Itoa(d.RateLimit) + ";w=1"
+	// Every answer shares these values: a header's values are only ever
+	// replaced (Set) or appended to (Add, which copies a full slice), and
+	// net/http copies them all when the status is written — where
+	// httprate's Set made a string and a slice of each for every request.
+	limit := []string{strconv.Itoa(d.RateLimit)}
+	policy := []string{strconv.Itoa(d.RateLimit) + ";w=1"}
 	return func(next http.Handler) http.Handler {
 		limited := limiter.Handler(next)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header()[policyHeader] = []string{policy}
+			h := w.Header()
+			h[limitHeader], h[policyHeader] = limit[:1:1], policy[:1:1]
 			limited.ServeHTTP(w, r)
 		})
 	}

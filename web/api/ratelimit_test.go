@@ -70,9 +70,10 @@ func TestAKeyPastItsRateLimitIsToldWhenToRetryAndOtherKeysAreNotHeldBack(t *test
 
 // The rate limit's headers are named as net/http sends them, so that
 // setting them on each answer does not make the canonical name anew (and
-// the policy, set straight into the map, is found by Header.Get).
+// the limit and policy, set straight into the map, are found by
+// Header.Get).
 func TestTheRateLimitHeadersAreNamedAsNetHTTPSendsThem(t *testing.T) {
-	for _, name := range []string{limitHeaders.Limit, limitHeaders.Remaining, limitHeaders.Increment, limitHeaders.Reset, limitHeaders.RetryAfter, policyHeader} {
+	for _, name := range []string{limitHeader, limitHeaders.Remaining, limitHeaders.Increment, limitHeaders.Reset, limitHeaders.RetryAfter, policyHeader} {
 		if c := textproto.CanonicalMIMEHeaderKey(name); c != name {
 			t.Errorf("%q is sent as %q", name, c)
 		}
