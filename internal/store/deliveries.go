@@ -354,20 +354,30 @@ func (s *Store) DeliverySucceeded(ctx context.Context, id int64, lease time.Time
 // leases and statuses pair up), each only if its lease still holds it. It
 // reports whether any of them has a successor: a later pending delivery
 // of the same user to the same endpoint, which only now may be claimed.
-// Planned per execution, as ClaimDeliveries: a cached plan hashed every
-// pending delivery to answer that.
+// Planned once per connection (planning): the deliveries are found by
+// their key (= ANY of ids, which only the primary key serves once
+// sequential scans are off) and each successor by a probe of
+// deliveries_pending_user_idx. Planned at every execution, planning was
+// most of the statement's CPU (BenchmarkClaimingAtAThousandEndpointsWithSomethingPending,
+// the record's figure).
 func (s *Store) DeliveriesSucceeded(ctx context.Context, ids []int64, leases []time.Time, statuses []int32) (bool, error) {
 	var next bool
-	err := s.db.QueryRow(ctx, `WITH done AS (
+	err := runPlanned(ctx, s.db, planning{generic: true}, `WITH done AS (
 			UPDATE deliveries d SET status = 'delivered', attempts = d.attempts + 1, last_status = x.status, last_error = NULL,
 				delivered_at = now(), leased_until = NULL
-			FROM unnest($1::bigint[], $2::timestamptz[], $3::int[]) AS x (id, lease, status) WHERE d.id = x.id AND d.leased_until = x.lease
+			FROM unnest($1::bigint[], $2::timestamptz[], $3::int[]) AS x (id, lease, status)
+			WHERE d.id = ANY ($1) AND d.id = x.id AND d.leased_until = x.lease
 			RETURNING d.endpoint_id, d.user_object_id, d.event_id
 		)
 		SELECT EXISTS (SELECT 1 FROM done WHERE (SELECT n.event_id FROM deliveries n WHERE n.`+pendingStatus+`
 			AND n.endpoint_id = done.endpoint_id AND n.user_object_id = done.user_object_id AND n.event_id > done.event_id
 			ORDER BY n.event_id LIMIT 1) IS NOT NULL)`,
-		pgx.QueryExecModeCacheDescribe, ids, leases, statuses).Scan(&next)
+		[]any{ids, leases, statuses}, func(rows pgx.Rows) error {
+			if rows.Next() {
+				return rows.Scan(&next)
+			}
+			return rows.Err()
+		})
 	return next, wrap("deliveries succeeded", err)
 }
 
