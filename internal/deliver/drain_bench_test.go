@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -30,10 +31,21 @@ import (
 // database's backends.
 func BenchmarkDrainingARepairOf20000UsersOver100Tenants(b *testing.B) {
 	st, first := storetest.New(b)
-	drainRepair(b, st, first)
+	drainRepair(b, st, first, 1)
 }
 
-func drainRepair(b *testing.B, st *store.Store, first uuid.UUID) {
+// BenchmarkDrainingARepairWithTwoDeliverers is the same drain by two
+// deliverers at once, as web + 2 workers run it (each worker has one):
+// in TestLoadRepair their claims took 163–226 ms each against serve's
+// 15 ms. With PB_CLAIM_WAITS=1 either benchmark reports what the claims'
+// backends waited on, sampled from pg_stat_activity (waits/claim-<event>:
+// the share of samples).
+func BenchmarkDrainingARepairWithTwoDeliverers(b *testing.B) {
+	st, first := storetest.New(b)
+	drainRepair(b, st, first, 2)
+}
+
+func drainRepair(b *testing.B, st *store.Store, first uuid.UUID, deliverers int) {
 	const tenants, users = 100, 200
 	ctx := context.Background()
 	pool := st.Pool()
@@ -59,6 +71,7 @@ func drainRepair(b *testing.B, st *store.Store, first uuid.UUID) {
 		}
 	}
 	var wall, own, db time.Duration
+	waits := map[string]int{}
 	var sent int64
 	for range b.N {
 		states := [][2]string{{"Busy", "Busy"}, {"Away", "Away"}}[sent/int64(tenants*users)%2]
@@ -78,13 +91,19 @@ func drainRepair(b *testing.B, st *store.Store, first uuid.UUID) {
 		done := make(chan struct{})
 		own0, db0 := processCPU(), backendsCPU(b, pool)
 		began := time.Now()
-		go func() {
-			defer close(done)
-			New(st, Options{AllowPrivate: true}).Run(dctx, time.Second)
-		}()
+		var runs sync.WaitGroup
+		for range deliverers {
+			runs.Go(func() { New(st, Options{AllowPrivate: true}).Run(dctx, time.Second) })
+		}
+		go func() { runs.Wait(); close(done) }()
+		stopWaits := func() {}
+		if os.Getenv("PB_CLAIM_WAITS") == "1" { // its queries are database CPU too
+			stopWaits = sampleClaimWaits(dctx, pool, waits)
+		}
 		for got.Load() < sent {
 			time.Sleep(5 * time.Millisecond)
 		}
+		stopWaits()
 		wall += time.Since(began)
 		own += processCPU() - own0
 		db += backendsCPU(b, pool) - db0
@@ -95,6 +114,45 @@ func drainRepair(b *testing.B, st *store.Store, first uuid.UUID) {
 	b.ReportMetric(n/wall.Seconds(), "deliveries/s")
 	b.ReportMetric(float64(own.Microseconds())/n, "µs-cpu-own/delivery")
 	b.ReportMetric(float64(db.Microseconds())/n, "µs-cpu-db/delivery")
+	total := 0
+	for _, k := range waits {
+		total += k
+	}
+	for ev, k := range waits {
+		b.ReportMetric(float64(k)/float64(total), "waits/claim-"+ev)
+	}
+}
+
+// sampleClaimWaits counts, every 2 ms until the function it returns is
+// called, what each backend running a delivery claim is waiting on
+// (wait_event_type:wait_event, "cpu" when it waits on nothing).
+func sampleClaimWaits(ctx context.Context, pool *pgxpool.Pool, into map[string]int) func() {
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+			rows, err := pool.Query(ctx, `SELECT coalesce(wait_event_type || ':' || wait_event, 'cpu') FROM pg_stat_activity
+				WHERE state = 'active' AND query LIKE '%WITH RECURSIVE sample%' AND pid <> pg_backend_pid()`)
+			if err != nil {
+				continue
+			}
+			for rows.Next() {
+				var ev string
+				if rows.Scan(&ev) == nil {
+					into[ev]++
+				}
+			}
+			rows.Close()
+		}
+	}()
+	return func() { close(stop); <-done }
 }
 
 // processCPU is this process's CPU so far (user and system).
