@@ -44,7 +44,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, a *app, r role, res a
 	hub := stream.NewHub(a.store, a.logger)
 	g.Go(func() error { hub.Run(ctx); return nil })
 	// With both roles in one process, acknowledging Graph comes before
-	// processing (intake.Priority): on shared cores the processors
+	// processing and delivering (intake.Priority): on shared cores they
 	// otherwise took them, and acknowledgements' p99 reached 1.2–2.2 s at
 	// 5,000 changes/s (docs/scale-out.md).
 	var prio *intake.Priority
@@ -105,7 +105,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, a *app, r role, res a
 		g.Go(func() error { <-ctx.Done(); stopInbox(); return nil })
 		g.Go(func() error { presence.RunPublisher(ctx, a.store, a.logger); return nil })
 		d := deliver.New(a.store, deliver.Options{AllowPrivate: !a.cfg.Production(), Logger: a.logger, Wake: changes, Metrics: a.metrics,
-			Activity: counts})
+			Activity: counts, Priority: prio})
 		g.Go(func() error {
 			defer stopChanges()
 			d.Run(ctx, time.Second)

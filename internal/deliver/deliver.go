@@ -73,6 +73,10 @@ type Options struct {
 	// Activity, when set, counts each attempt's outcome and latency per
 	// tenant and minute (activity.go).
 	Activity *activity.Recorder
+	// Priority, when set, is waited on before each claim and each send:
+	// while the receiver in this process acknowledges a POST of Graph's,
+	// the deliverer holds back (*intake.Priority says why; issue 16).
+	Priority interface{ Yield(ctx context.Context) }
 }
 
 // Deliverer sends deliveries.
@@ -235,11 +239,19 @@ func (d *Deliverer) round(ctx context.Context, rec *recorder, wg *sync.WaitGroup
 		d.mu.Unlock()
 		wg.Go(func() { d.dispatch(ctx, d.held(dl, at), rec, true) })
 	}
+	d.yield(ctx)
 	batch, more, capped, err := d.claim(ctx, 4*d.opts.Workers)
 	for _, dl := range batch {
 		wg.Go(func() { d.dispatch(ctx, dl, rec, false) })
 	}
 	return len(batch) + len(probes), more, capped, err
+}
+
+// yield waits on Options.Priority, if any.
+func (d *Deliverer) yield(ctx context.Context) {
+	if d.opts.Priority != nil {
+		d.opts.Priority.Yield(ctx)
+	}
 }
 
 // supersede applies "latest state wins": behind every failed delivery
@@ -407,6 +419,7 @@ func (d *Deliverer) send(ctx context.Context, dl claimed, rec *recorder, probe b
 	if d.postponed(ctx, dl, probe) {
 		return
 	}
+	d.yield(ctx)
 	sendCtx, cancel := context.WithDeadline(ctx, dl.until.Add(-LeaseMargin))
 	a, err := d.attempt(sendCtx, dl.Delivery)
 	cancel()
