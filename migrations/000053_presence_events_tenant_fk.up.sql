@@ -1,0 +1,11 @@
+-- An event's tenant is checked by the presence row it comes from (the
+-- processor writes an event only beside its user's presence row, which
+-- references the tenant), and a tenant's events are deleted with it by
+-- PurgeDeletedTenants, their deliveries with them (deliveries_event_id_fkey).
+-- This key only checked, for every event written, that the tenant
+-- exists: an index probe of tenants and a KEY SHARE lock of the tenant's
+-- row (a WAL record, and a MultiXact when two batches of the tenant
+-- commit at once) — 6 of the presence write's 68–70 shared buffers a
+-- change at 1,000 tenants (BenchmarkNotificationBatchesAt1000Tenants;
+-- issue 16). Deliveries lost theirs for the same reason (000052).
+ALTER TABLE presence_events DROP CONSTRAINT presence_events_tenant_id_fkey;
