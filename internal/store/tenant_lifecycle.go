@@ -88,8 +88,8 @@ func (s *Store) ResumeTenant(ctx context.Context, id uuid.UUID, by string) (Tena
 
 // PurgeDeletedTenants removes up to limit tenants deleted whose grace ended
 // by now, and everything of theirs (ON DELETE CASCADE; their audit entries
-// stay with no tenant). Their presence events are deleted here, with
-// their deliveries (the events' key cascades): events have no key to
+// stay with no tenant). Their presence events are deleted here (their
+// deliveries go with the tenant's endpoints): events have no key to
 // tenants (migration 000053), whose check cost every event written a
 // probe and a lock of its tenant's row. A tenant whose subscriptions the
 // engine has not yet deleted at Graph waits: Graph would go on posting

@@ -1,0 +1,12 @@
+-- A delivery's event is the one queueDeliveries wrote beside it, in the
+-- same statement, and the only deleters of events delete their
+-- deliveries themselves: retention (DeleteOldPresenceEvents) by the
+-- (endpoint_id, event_id) key, and a tenant's purge through its
+-- endpoints (deliveries_endpoint_id_fkey). This key only checked, for
+-- every delivery queued, that the event just written exists, and locked
+-- its row to do so (KEY SHARE: the event's xmax set, its page dirtied
+-- again, a WAL record): 5 of the presence write's 62–64 shared buffers a
+-- change at 1,000 tenants (BenchmarkNotificationBatchesAt1000Tenants;
+-- issue 16). Its cascade searched deliveries by event_id, which no index
+-- has first.
+ALTER TABLE deliveries DROP CONSTRAINT deliveries_event_id_fkey;
