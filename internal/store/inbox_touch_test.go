@@ -17,18 +17,9 @@ import (
 // run at 100,000 users the statement that completes a batch averaged
 // 12.9 ms, third of all statements in total time (issue 16).
 func TestABatchDoesNotWaitForAnotherStampingTheSameSubscription(t *testing.T) {
-	st, tenant := storetest.New(t)
+	st, sub := oneSubscription(t)
 	pool := st.Pool()
 	ctx := context.Background()
-	m, err := st.AddMonitor(ctx, tenant, "monitor@contoso.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sub uuid.UUID
-	if err := pool.QueryRow(ctx, `INSERT INTO subscriptions (tenant_id, monitor_id, graph_id, resource) VALUES ($1, $2, 'sub-1', 'r') RETURNING id`,
-		tenant, m.ID).Scan(&sub); err != nil {
-		t.Fatal(err)
-	}
 	first := time.Now().Add(-time.Minute).Truncate(time.Microsecond)
 	holding, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	go func() {
@@ -46,7 +37,7 @@ func TestABatchDoesNotWaitForAnotherStampingTheSameSubscription(t *testing.T) {
 	// release below, which comes only after.
 	waited, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	err = st.InTx(waited, func(tx store.Tx) error {
+	err := st.InTx(waited, func(tx store.Tx) error {
 		return tx.CompleteInboxBatch(waited, nil, map[uuid.UUID]time.Time{sub: time.Now()})
 	})
 	close(release)
@@ -80,18 +71,9 @@ func TestABatchDoesNotWaitForAnotherStampingTheSameSubscription(t *testing.T) {
 // stamped a subscription row, and what reads the stamp ("5 minutes ago",
 // the quietest tenants first, a warning after 30 minutes) needs no finer.
 func TestASubscriptionsLastNotificationMovesOnlyOnceAMinuteBehind(t *testing.T) {
-	st, tenant := storetest.New(t)
+	st, sub := oneSubscription(t)
 	pool := st.Pool()
 	ctx := context.Background()
-	m, err := st.AddMonitor(ctx, tenant, "monitor@contoso.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sub uuid.UUID
-	if err := pool.QueryRow(ctx, `INSERT INTO subscriptions (tenant_id, monitor_id, graph_id, resource) VALUES ($1, $2, 'sub-1', 'r') RETURNING id`,
-		tenant, m.ID).Scan(&sub); err != nil {
-		t.Fatal(err)
-	}
 	first := time.Now().Add(-time.Hour).Truncate(time.Microsecond)
 	for _, c := range []struct {
 		at   time.Time
@@ -117,4 +99,22 @@ func TestASubscriptionsLastNotificationMovesOnlyOnceAMinuteBehind(t *testing.T) 
 				c.at.Sub(first), at.Sub(first), c.want.Sub(first))
 		}
 	}
+}
+
+// oneSubscription is a store with one tenant, one monitor and its
+// subscription, whose id it returns.
+func oneSubscription(t *testing.T) (*store.Store, uuid.UUID) {
+	t.Helper()
+	st, tenant := storetest.New(t)
+	ctx := context.Background()
+	m, err := st.AddMonitor(ctx, tenant, "monitor@contoso.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sub uuid.UUID
+	if err := st.Pool().QueryRow(ctx, `INSERT INTO subscriptions (tenant_id, monitor_id, graph_id, resource) VALUES ($1, $2, 'sub-1', 'r') RETURNING id`,
+		tenant, m.ID).Scan(&sub); err != nil {
+		t.Fatal(err)
+	}
+	return st, sub
 }
