@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"presencebridge/internal/presence"
@@ -341,60 +342,78 @@ func (s *Store) FindUserPresence(ctx context.Context, tenantID uuid.UUID, ref st
 		}
 		return UserPresence{}, ErrUserNotFound
 	}
-	var u UserPresence
-	if err := readOnePresence(rows, &u); err != nil {
+	u, err := readOnePresence(rows)
+	if err != nil {
 		return UserPresence{}, wrap("find user presence", err)
 	}
 	rows.Close()
 	return u, wrap("find user presence", rows.Err())
 }
 
-// readOnePresence reads a row of userPresenceFrom into u. The row comes in
-// pgx's binary format (the pool's statement cache asks for it), read here
-// as PostgreSQL sends it: pgx's Scan plans each column of each result
-// anew — 14 of a single read's 76 allocations in the server, the read
-// the API makes most often (BenchmarkSingleUserPresenceAt2000). A row in
-// any other format (the simple protocol, as behind a pooler) is scanned.
-func readOnePresence(rows pgx.Rows, u *UserPresence) error {
+// readOnePresence reads a row of userPresenceFrom. The row comes in pgx's
+// binary format (the pool's statement cache asks for it), read here as
+// PostgreSQL sends it: pgx's Scan plans each column of each result anew —
+// 14 of a single read's 76 allocations in the server, the read the API
+// makes most often (BenchmarkSingleUserPresenceAt2000) — and the user it
+// scans into is one more (here it stays on the stack). A row in any other
+// format (the simple protocol, as behind a pooler) is scanned.
+func readOnePresence(rows pgx.Rows) (UserPresence, error) {
 	raw := rows.RawValues()
 	fields := rows.FieldDescriptions()
 	// Text columns are the same in either format (pgx asks for them in
 	// text); the id, the flag, the sequence and the times are not.
 	for _, i := range []int{0, 3, 7, 8, 9} {
 		if len(fields) != 13 || fields[i].Format != pgtype.BinaryFormatCode {
-			var known bool
-			ps := presenceScanner{first: 4}
-			ps.dest = append(make([]any, 0, 13), uuidBytes(&u.ObjectID), &u.UPN, &u.ExternalID, &known,
-				nil, nil, nil, &ps.seq, &ps.seen, &ps.held, nil, nil, nil)
-			return ps.scan(rows, u)
+			return scanOnePresence(rows)
 		}
 	}
+	var u UserPresence
 	if len(raw) != 13 || len(raw[0]) != 16 || len(raw[3]) != 1 {
-		return errors.New("not a row of userPresenceFrom")
+		return u, errors.New("not a row of userPresenceFrom")
 	}
 	u.ObjectID, u.UPN, u.ExternalID = uuid.UUID(raw[0]), string(raw[1]), string(raw[2])
 	if raw[3][0] == 0 { // no presence row
-		return nil
+		return u, nil
 	}
 	u.Known = true
 	u.Availability, u.Activity, u.MappedState = knownWord(raw[4]), knownWord(raw[5]), knownWord(raw[6])
 	if len(raw[7]) != 8 {
-		return errors.New("sequence: not an int8")
+		return u, errors.New("sequence: not an int8")
 	}
 	u.Sequence = int64(binary.BigEndian.Uint64(raw[7]))
 	var err error
 	if u.ObservedAt, err = binaryTimestamptz(raw[8]); err != nil {
-		return fmt.Errorf("observed_at: %w", err)
+		return u, fmt.Errorf("observed_at: %w", err)
 	}
 	if u.HeldUntil, err = binaryTimestamptz(raw[9]); err != nil {
-		return fmt.Errorf("held_until: %w", err)
+		return u, fmt.Errorf("held_until: %w", err)
 	}
-	err = errors.Join(decodeJSONB(raw[10], fields[10].Format, &u.StatusMessage),
-		decodeJSONB(raw[11], fields[11].Format, &u.OutOfOffice), decodeJSONB(raw[12], fields[12].Format, &u.WorkLocation))
+	if raw[10] != nil || raw[11] != nil || raw[12] != nil {
+		u.Rich, err = decodeRich(raw[10:], fields[10:])
+	}
+	return u, err
+}
+
+// decodeRich reads the three rich-presence jsonb columns.
+func decodeRich(raw [][]byte, fields []pgconn.FieldDescription) (presence.Rich, error) {
+	var r presence.Rich
+	err := errors.Join(decodeJSONB(raw[0], fields[0].Format, &r.StatusMessage),
+		decodeJSONB(raw[1], fields[1].Format, &r.OutOfOffice), decodeJSONB(raw[2], fields[2].Format, &r.WorkLocation))
 	if err != nil {
-		return fmt.Errorf("scan rich presence: %w", err)
+		return r, fmt.Errorf("scan rich presence: %w", err)
 	}
-	return nil
+	return r, nil
+}
+
+// scanOnePresence is readOnePresence for a row pgx scans.
+func scanOnePresence(rows pgx.Rows) (UserPresence, error) {
+	u := new(UserPresence)
+	var known bool
+	ps := presenceScanner{first: 4}
+	ps.dest = append(make([]any, 0, 13), uuidBytes(&u.ObjectID), &u.UPN, &u.ExternalID, &known,
+		nil, nil, nil, &ps.seq, &ps.seen, &ps.held, nil, nil, nil)
+	err := ps.scan(rows, u)
+	return *u, err
 }
 
 // Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC), and
