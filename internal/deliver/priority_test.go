@@ -21,15 +21,10 @@ func TestADelivererClaimsNothingWhileAnAcknowledgementIsInFlight(t *testing.T) {
 	prio := intake.NewPriority(time.Hour, 0)
 	leave := prio.Enter()
 	d := New(f.st, Options{AllowPrivate: true, Priority: prio})
-	type result struct {
-		n   int
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		n, err := d.RunOnce(context.Background())
-		done <- result{n, err}
-	}()
+	var n int
+	var err error
+	done := make(chan struct{})
+	go func() { defer close(done); n, err = d.RunOnce(context.Background()) }()
 	for deadline := time.Now().Add(10 * time.Second); prio.Waiting() == 0; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the deliverer did not wait for the acknowledgement in flight")
@@ -44,9 +39,9 @@ func TestADelivererClaimsNothingWhileAnAcknowledgementIsInFlight(t *testing.T) {
 	}
 	leave()
 	select {
-	case res := <-done:
-		if res.err != nil || res.n != 1 || len(r.all()) != 1 {
-			t.Fatalf("once answered: %d claimed (%v), %d sent; want 1 sent", res.n, res.err, len(r.all()))
+	case <-done:
+		if err != nil || n != 1 || len(r.all()) != 1 {
+			t.Fatalf("once answered: %d claimed (%v), %d sent; want 1 sent", n, err, len(r.all()))
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the deliverer still waits after the acknowledgement")
