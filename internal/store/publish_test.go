@@ -214,3 +214,52 @@ func TestASyncsChangeIsANewEventEvenUnchangedAndKeepsTheDebounce(t *testing.T) {
 		t.Errorf("events (activity, source, sequence, suppressed) = %v, want %v", rows, want)
 	}
 }
+
+// TestHoldsArePublishedInTheOrderTheirWindowsEnd: of the holds that have
+// ended, PublishHeld takes the earliest-ending first, whatever their users'
+// ids: a publisher behind (its limit reached) publishes the oldest first,
+// and it reads only the holds' index to find them (publish.go says what
+// reading in the users' order cost).
+func TestHoldsArePublishedInTheOrderTheirWindowsEnd(t *testing.T) {
+	st, tenant := storetest.New(t)
+	ctx := context.Background()
+	hold := func(user uuid.UUID, window time.Duration) {
+		t.Helper()
+		for _, s := range [][3]string{{"Busy", "InACall", "talking"}, {"Available", "Available", "available"}} {
+			if err := st.InTx(ctx, func(tx store.Tx) error {
+				_, _, err := tx.ApplyPresence(ctx, store.PresenceChange{TenantID: tenant, UserID: user, Availability: s[0], Activity: s[1],
+					MappedState: s[2], Source: "notification", ObservedAt: time.Now(), Debounce: window})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// The later-ending hold's user sorts first.
+	later, earlier := uuid.MustParse("00000000-0000-4000-8000-000000000001"), uuid.MustParse("ffffffff-ffff-4fff-bfff-ffffffffffff")
+	// Windows of minutes, ended by aging the database: a busy host's pause
+	// between two statements cannot reorder them.
+	hold(later, 10*time.Minute)
+	hold(earlier, 5*time.Minute)
+	if err := storetest.AgeDatabase(ctx, st.Pool(), 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if n, _, err := st.PublishHeld(ctx, 1); err != nil || n != 1 {
+			t.Fatalf("published %d (%v), want 1", n, err)
+		}
+	}
+	evs, err := st.EventsAfter(ctx, tenant, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []uuid.UUID
+	for _, e := range evs {
+		if e.Data.Activity == "Available" {
+			order = append(order, e.Data.User.ObjectID)
+		}
+	}
+	if !slices.Equal(order, []uuid.UUID{earlier, later}) {
+		t.Errorf("held events published for %v, want the earlier-ending hold's user (%v) first", order, earlier)
+	}
+}
