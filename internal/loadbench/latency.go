@@ -1,6 +1,8 @@
 package loadbench
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -43,6 +45,7 @@ func measureLatency(rate float64, driven time.Duration, j graphsim.Journal, got 
 		}
 	}
 	var lat []time.Duration
+	var posted []time.Time // lat[i]'s notification's first POST
 	for _, a := range got {
 		if a.source != "notification" {
 			continue
@@ -54,7 +57,7 @@ func measureLatency(rate float64, driven time.Duration, j graphsim.Journal, got 
 			}
 		}
 		if best != nil {
-			lat = append(lat, a.at.Sub(*best.PostedAt))
+			lat, posted = append(lat, a.at.Sub(*best.PostedAt)), append(posted, *best.PostedAt)
 		}
 	}
 	p.Delivered = len(got)
@@ -64,5 +67,28 @@ func measureLatency(rate float64, driven time.Duration, j graphsim.Journal, got 
 	if span := lastAck.Sub(first); span > 0 {
 		p.IntakeRate = float64(p.Acked) / span.Seconds()
 	}
+	p.Timeline = timeline(first, posted, lat)
 	return p
 }
+
+// timeline is the latencies by the second their notifications were first
+// posted (from first): how many, p50, p99 and the slowest — whether a
+// phase's p99 is a few stalls or every second alike.
+func timeline(first time.Time, posted []time.Time, lat []time.Duration) string {
+	var secs [][]time.Duration
+	for i, at := range posted {
+		s := max(0, int(at.Sub(first)/time.Second))
+		for len(secs) <= s {
+			secs = append(secs, nil)
+		}
+		secs[s] = append(secs[s], lat[i])
+	}
+	var b strings.Builder
+	b.WriteString("second  webhooks   p50 ms   p99 ms   max ms\n")
+	for s, ds := range secs {
+		fmt.Fprintf(&b, "%6d %9d %8.1f %8.1f %8.1f\n", s, len(ds), msOf(Percentile(ds, 50)), msOf(Percentile(ds, 99)), msOf(Percentile(ds, 100)))
+	}
+	return b.String()
+}
+
+func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

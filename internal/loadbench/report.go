@@ -101,6 +101,7 @@ type Phase struct {
 	PostgresCPU          time.Duration
 	Load                 string
 	Profile              string // go tool pprof -top of a role during the phase, when taken
+	Timeline             string // latencies by the second of their POST (logged with PB_LOAD_LATENCY_TIMELINE=1)
 	// Graph's penalties during the phase (graphsim's stats): notifications
 	// it dropped, and whether it held an endpoint slow (delaying what it
 	// sends) or dropping at the phase's end — as Graph treats an endpoint

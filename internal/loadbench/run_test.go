@@ -801,7 +801,12 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	p.Load = LoadAverage()
 	p.Profile = profiled
 	p.Dropped, p.SlowEnd, p.DropEnd = st1.Dropped-st0.Dropped, st1.SlowEndpoints, st1.DroppingEndpoints
+	timeline := p.Timeline
+	p.Timeline = ""
 	w.t.Logf("latency at %.0f/s: %+v\n%s", rate, p, top())
+	if os.Getenv("PB_LOAD_LATENCY_TIMELINE") == "1" {
+		w.t.Logf("latency at %.0f/s by the second of Graph's POST:\n%s", rate, timeline)
+	}
 	return p, extra
 }
 

@@ -34,6 +34,8 @@ import (
 //     garbage collector's share of the CPU, measured against the default).
 //   - PB_LOAD_PG_SETTINGS=shared_buffers=1GB,max_wal_size=8GB runs
 //     PostgreSQL with those settings too (their effect, measured).
+//   - PB_LOAD_LATENCY_TIMELINE=1 logs each latency phase's latencies by
+//     the second of Graph's POST (count, p50, p99, slowest).
 //   - PB_LOAD_HOLD_SECONDS=N keeps the world (PostgreSQL above all) that
 //     long once the run is over, for EXPLAIN at scale; its DSN is logged.
 
