@@ -49,7 +49,7 @@ func startPipeline(ctx context.Context, g *errgroup.Group, a *app, r role, res a
 	// 5,000 changes/s (docs/scale-out.md).
 	var prio *intake.Priority
 	if r.web && r.worker {
-		prio = intake.NewPriority(0, 0)
+		prio = intake.NewPriority(intake.PriorityOptions{})
 	}
 	if r.web {
 		hook, err := startIntake(ctx, g, a, r.name, prio)

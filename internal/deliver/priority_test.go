@@ -10,15 +10,16 @@ import (
 	"presencebridge/internal/intake"
 )
 
-// TestADelivererClaimsNothingWhileAnAcknowledgementIsInFlight: while the
-// receiver of its process acknowledges a POST of Graph's, the deliverer
-// waits before it claims (intake.Priority), and sends once it is answered.
-func TestADelivererClaimsNothingWhileAnAcknowledgementIsInFlight(t *testing.T) {
+// TestADelivererClaimsNothingWhileAnAcknowledgementIsLate: while the
+// receiver of its process acknowledges a late POST of Graph's (Late is a
+// nanosecond here), the deliverer waits before it claims
+// (intake.Priority), and sends once it is answered.
+func TestADelivererClaimsNothingWhileAnAcknowledgementIsLate(t *testing.T) {
 	f := newFixture(t)
 	r := newReceiver(t, nil)
 	f.endpoint(t, f.tenant, r)
 	f.change(t, f.tenant, uuid.New(), "Busy", "InACall", "talking")
-	prio := intake.NewPriority(time.Hour, 0)
+	prio := intake.NewPriority(intake.PriorityOptions{Late: time.Nanosecond, Hold: time.Hour})
 	leave := prio.Enter()
 	d := New(f.st, Options{AllowPrivate: true, Priority: prio})
 	var n int

@@ -206,7 +206,7 @@ func BenchmarkIntakeThroughput(b *testing.B) {
 func BenchmarkIntakeAckLatencyAt5000(b *testing.B) {
 	b.Run("alone", func(b *testing.B) { ackLatencyAt5000(b, nil, false) })
 	b.Run("beside-processors", func(b *testing.B) { ackLatencyAt5000(b, nil, true) })
-	b.Run("beside-processors-with-priority", func(b *testing.B) { ackLatencyAt5000(b, intake.NewPriority(0, 0), true) })
+	b.Run("beside-processors-with-priority", func(b *testing.B) { ackLatencyAt5000(b, intake.NewPriority(intake.PriorityOptions{}), true) })
 }
 
 func ackLatencyAt5000(b *testing.B, prio *intake.Priority, processors bool) {

@@ -64,7 +64,7 @@ type Deps struct {
 	Suspects int
 	// Priority, when set, is told of each POST of Graph's from when it is
 	// shown to be Graph's until it is answered, so that processors in this
-	// process hold back meanwhile (intake.Priority says why). A suspect
+	// process hold back while one is late (intake.Priority says why). A suspect
 	// is not told: whoever finds the URL must not be able to stall them.
 	Priority *intake.Priority
 	// Deadline bounds each POST (default Deadline, Graph's 3 s less a

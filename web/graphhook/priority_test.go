@@ -37,12 +37,12 @@ func (h *holdsProcessingBack) Commit(ctx context.Context, row intake.Row) error 
 	return h.Committer.Commit(ctx, row)
 }
 
-// TestAPostOfGraphsHoldsProcessingBackUntilItIsAnswered: while a POST of
-// Graph's is being committed, a processor of the same process waits
-// before its next batch or unwrap (intake.Priority), and goes on once the
-// POST is answered.
+// TestAPostOfGraphsHoldsProcessingBackUntilItIsAnswered: while a late
+// POST of Graph's (Late is a nanosecond here) is being committed, a
+// processor of the same process waits before its next batch or unwrap
+// (intake.Priority), and goes on once the POST is answered.
 func TestAPostOfGraphsHoldsProcessingBackUntilItIsAnswered(t *testing.T) {
-	prio := intake.NewPriority(time.Hour, 0)
+	prio := intake.NewPriority(intake.PriorityOptions{Late: time.Nanosecond, Hold: time.Hour})
 	var hold *holdsProcessingBack
 	f := newFixture(t, func(d *Deps) {
 		hold = &holdsProcessingBack{Committer: d.Committer, prio: prio, waited: make(chan bool, 1)}
