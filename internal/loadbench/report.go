@@ -99,6 +99,7 @@ type Phase struct {
 	IntakeRate           float64 // acknowledged notifications a second, first POST to last ack
 	ProductCPU           time.Duration
 	PostgresCPU          time.Duration
+	HarnessCPU           time.Duration // graphsim's and this harness's (the receiver's): on the same cores, not the product's
 	Load                 string
 	Profile              string // go tool pprof -top of a role during the phase, when taken
 	Timeline             string // latencies by the second of their POST (logged with PB_LOAD_LATENCY_TIMELINE=1)
@@ -309,13 +310,13 @@ func (r *Report) Markdown() string {
 			}
 			return fmt.Sprintf("%.0f/s; ack p50 %s, p99 %s", ph.IntakeRate, ms(ph.AckP50), ms(ph.AckP99))
 		})
-		row(fmt.Sprintf("CPU per 1,000 notifications at %s changes/s (product processes; PostgreSQL's backends)", thousands(int(rate))), "—", func(run Run) string {
+		row(fmt.Sprintf("CPU per 1,000 notifications at %s changes/s (product processes; PostgreSQL's backends; graphsim and this harness's receiver, on the same cores)", thousands(int(rate))), "—", func(run Run) string {
 			ph, ok := phaseAt(run, rate)
 			if !ok || ph.Acked == 0 {
 				return "—"
 			}
 			k := float64(ph.Acked) / 1000
-			return fmt.Sprintf("%.2f s; %.2f s", ph.ProductCPU.Seconds()/k, ph.PostgresCPU.Seconds()/k)
+			return fmt.Sprintf("%.2f s; %.2f s; %.2f s", ph.ProductCPU.Seconds()/k, ph.PostgresCPU.Seconds()/k, ph.HarnessCPU.Seconds()/k)
 		})
 	}
 	row("Peak RSS (VmHWM) of each process", "≤ 1 GiB per process", func(run Run) string {

@@ -549,6 +549,16 @@ func (w *world) cpu() (product, postgres time.Duration) {
 	return product, TreeCPU(w.pgPid)
 }
 
+// harnessCPU is graphsim's and this process's CPU time (the receiver, the
+// journal's reads): what shares the cores with the product and is not it.
+func (w *world) harnessCPU() time.Duration {
+	own, err := ReadCPU(os.Getpid())
+	if err != nil {
+		return w.graphCPU()
+	}
+	return w.graphCPU() + own.Own
+}
+
 // graphCPU is graphsim's CPU time: it shares the cores with the product.
 func (w *world) graphCPU() time.Duration {
 	c, err := ReadCPU(w.graph.Pid())
@@ -711,7 +721,9 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 		w.t.Fatal(err)
 	}
 	top := w.statements(ctx, 20)
+	activity := w.pgActivity(ctx)
 	prod0, pg0 := w.cpu()
+	harness0 := w.harnessCPU()
 	began := time.Now()
 	var churn graphsim.ChurnStatus
 	if err := w.graph.Control(ctx, "POST", "/_sim/churn", graphsim.ChurnSpec{Users: w.total + 10*len(w.seed.Tenants), Rate: rate, States: nonTalking}, &churn); err != nil {
@@ -792,12 +804,13 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 		w.t.Fatal(err)
 	}
 	prod1, pg1 := w.cpu()
+	harness1 := w.harnessCPU()
 	got := w.stopRecording()
 	if err := w.graph.Control(ctx, "POST", "/_sim/notifications/journal", map[string]bool{"enabled": false}, nil); err != nil {
 		w.t.Fatal(err)
 	}
 	p := measureLatency(rate, driven, j, got, w.index)
-	p.ProductCPU, p.PostgresCPU = prod1-prod0, pg1-pg0
+	p.ProductCPU, p.PostgresCPU, p.HarnessCPU = prod1-prod0, pg1-pg0, harness1-harness0
 	p.Load = LoadAverage()
 	p.Profile = profiled
 	p.Dropped, p.SlowEnd, p.DropEnd = st1.Dropped-st0.Dropped, st1.SlowEndpoints, st1.DroppingEndpoints
@@ -806,6 +819,9 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	w.t.Logf("latency at %.0f/s: %+v\n%s", rate, p, top())
 	if os.Getenv("PB_LOAD_LATENCY_TIMELINE") == "1" {
 		w.t.Logf("latency at %.0f/s by the second of Graph's POST:\n%s", rate, timeline)
+	}
+	if a := activity(); a != "" {
+		w.t.Logf("PostgreSQL's background work at %.0f/s, from the phase's start:\n%s", rate, a)
 	}
 	return p, extra
 }
@@ -1024,8 +1040,8 @@ func TestLoad(t *testing.T) {
 	}
 	if stopAfterPhases() {
 		for _, p := range run.Phases {
-			t.Logf("CPU per 1,000 notifications at %.0f/s: product %.3f s, PostgreSQL %.3f s\n%s", p.Rate, p.ProductCPU.Seconds()*1000/float64(max(1, p.Acked)),
-				p.PostgresCPU.Seconds()*1000/float64(max(1, p.Acked)), profileTop(p.Profile))
+			t.Logf("CPU per 1,000 notifications at %.0f/s: product %.3f s, PostgreSQL %.3f s, graphsim and this harness %.3f s\n%s", p.Rate, p.ProductCPU.Seconds()*1000/float64(max(1, p.Acked)),
+				p.PostgresCPU.Seconds()*1000/float64(max(1, p.Acked)), p.HarnessCPU.Seconds()*1000/float64(max(1, p.Acked)), profileTop(p.Profile))
 		}
 		logProfiles(t, profiles)
 		w.hold()

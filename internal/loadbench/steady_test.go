@@ -36,6 +36,10 @@ import (
 //     PostgreSQL with those settings too (their effect, measured).
 //   - PB_LOAD_LATENCY_TIMELINE=1 logs each latency phase's latencies by
 //     the second of Graph's POST (count, p50, p99, slowest).
+//   - PB_LOAD_PG_ACTIVITY=1 samples PostgreSQL's own background work
+//     once a second in each latency phase — autovacuum's tables and
+//     phases, the checkpointer's wait, checkpoints begun — and logs it
+//     by the second, beside PB_LOAD_LATENCY_TIMELINE's latencies.
 //   - PB_LOAD_HOLD_SECONDS=N keeps the world (PostgreSQL above all) that
 //     long once the run is over, for EXPLAIN at scale; its DSN is logged.
 
@@ -150,5 +154,54 @@ func phaseProfiles() []string {
 func logProfiles(t *testing.T, files []string) {
 	for _, f := range files {
 		t.Log("phase profile: " + profileTop(f))
+	}
+}
+
+// pgActivity samples, once a second until the returned function is called,
+// what PostgreSQL does besides our statements (PB_LOAD_PG_ACTIVITY=1);
+// the function returns one line a second.
+func (w *world) pgActivity(ctx context.Context) func() string {
+	if os.Getenv("PB_LOAD_PG_ACTIVITY") != "1" {
+		return func() string { return "" }
+	}
+	pool, err := pgxpool.New(ctx, w.pg.DirectDSN())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var lines []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for i := 0; ; i++ {
+			var vacuums, checkpointer string
+			var checkpoints int64
+			err := pool.QueryRow(ctx, `SELECT
+				coalesce((SELECT string_agg(c.relname || ' (' || v.phase || ')', ', ' ORDER BY c.relname)
+					FROM pg_stat_progress_vacuum v JOIN pg_class c ON c.oid = v.relid), '-'),
+				coalesce((SELECT string_agg(coalesce(wait_event, 'on CPU'), ', ') FROM pg_stat_activity
+					WHERE backend_type = 'checkpointer'), '-'),
+				(SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter)`).Scan(&vacuums, &checkpointer, &checkpoints)
+			if err != nil {
+				if ctx.Err() == nil {
+					lines = append(lines, fmt.Sprintf("%6d %v", i, err))
+				}
+				return
+			}
+			lines = append(lines, fmt.Sprintf("%6d %11d  %-28s %s", i, checkpoints, checkpointer, vacuums))
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() string {
+		cancel()
+		<-done
+		pool.Close()
+		return "second checkpoints  checkpointer                 autovacuum (phase)\n" + strings.Join(lines, "\n")
 	}
 }
