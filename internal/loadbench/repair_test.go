@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -122,42 +121,17 @@ func (w *world) profileOnceUp(name string, d time.Duration) string {
 // beside the deliverer's says which paces a repair. Its own queries are
 // PostgreSQL CPU counted in the round: leave it off when measuring that.
 func (w *world) repairTimeline(ctx context.Context) func() string {
-	if os.Getenv("PB_LOAD_REPAIR_TIMELINE") != "1" {
-		return func() string { return "" }
-	}
-	pool, err := pgxpool.New(ctx, w.pg.DirectDSN())
-	if err != nil {
-		w.t.Fatal(err)
-	}
 	since := time.Now()
-	stop, done := make(chan struct{}), make(chan string)
-	go func() {
-		defer pool.Close()
-		var b strings.Builder
-		var first time.Time
-		tick := time.NewTicker(500 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				done <- b.String()
-				return
-			case <-tick.C:
-			}
-			var events, delivered int
-			if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM presence_events WHERE source = 'repair' AND created_at > $1),
-				(SELECT count(*) FROM deliveries WHERE delivered_at > $1)`, since).Scan(&events, &delivered); err != nil {
-				fmt.Fprintf(&b, "%v\n", err)
-				continue
-			}
-			if events == 0 {
-				continue
-			}
-			if first.IsZero() {
-				first = time.Now()
-			}
-			fmt.Fprintf(&b, "%6.1f %8d %8d\n", time.Since(first).Seconds(), events, delivered)
+	var first time.Time
+	return w.sample(ctx, "PB_LOAD_REPAIR_TIMELINE", 500*time.Millisecond, func(ctx context.Context, pool *pgxpool.Pool) (string, error) {
+		var events, delivered int
+		if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM presence_events WHERE source = 'repair' AND created_at > $1),
+			(SELECT count(*) FROM deliveries WHERE delivered_at > $1)`, since).Scan(&events, &delivered); err != nil || events == 0 {
+			return "", err
 		}
-	}()
-	return func() string { close(stop); return <-done }
+		if first.IsZero() {
+			first = time.Now()
+		}
+		return fmt.Sprintf("%6.1f %8d %8d", time.Since(first).Seconds(), events, delivered), nil
+	})
 }

@@ -161,47 +161,63 @@ func logProfiles(t *testing.T, files []string) {
 // what PostgreSQL does besides our statements (PB_LOAD_PG_ACTIVITY=1);
 // the function returns one line a second.
 func (w *world) pgActivity(ctx context.Context) func() string {
-	if os.Getenv("PB_LOAD_PG_ACTIVITY") != "1" {
+	i := 0
+	lines := w.sample(ctx, "PB_LOAD_PG_ACTIVITY", time.Second, func(ctx context.Context, pool *pgxpool.Pool) (string, error) {
+		var vacuums, checkpointer string
+		var checkpoints int64
+		if err := pool.QueryRow(ctx, `SELECT
+			coalesce((SELECT string_agg(c.relname || ' (' || v.phase || ')', ', ' ORDER BY c.relname)
+				FROM pg_stat_progress_vacuum v JOIN pg_class c ON c.oid = v.relid), '-'),
+			coalesce((SELECT string_agg(coalesce(wait_event, 'on CPU'), ', ') FROM pg_stat_activity
+				WHERE backend_type = 'checkpointer'), '-'),
+			(SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter)`).Scan(&vacuums, &checkpointer, &checkpoints); err != nil {
+			return "", err
+		}
+		i++
+		return fmt.Sprintf("%6d %11d  %-28s %s", i-1, checkpoints, checkpointer, vacuums), nil
+	})
+	return func() string {
+		if s := lines(); s != "" {
+			return "second checkpoints  checkpointer                 autovacuum (phase)\n" + s
+		}
+		return ""
+	}
+}
+
+// sample, when the knob env is 1, calls row every interval on a
+// connection of its own until the returned function is called, which
+// gives the rows it made, a line each ("" rows are left out, an error is
+// its line); off, it samples nothing and gives "". Its queries are
+// PostgreSQL CPU counted in what it samples beside: leave it off when
+// measuring that.
+func (w *world) sample(ctx context.Context, env string, every time.Duration, row func(context.Context, *pgxpool.Pool) (string, error)) func() string {
+	if os.Getenv(env) != "1" {
 		return func() string { return "" }
 	}
 	pool, err := pgxpool.New(ctx, w.pg.DirectDSN())
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	var lines []string
-	done := make(chan struct{})
+	stop, done := make(chan struct{}), make(chan string)
 	go func() {
-		defer close(done)
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for i := 0; ; i++ {
-			var vacuums, checkpointer string
-			var checkpoints int64
-			err := pool.QueryRow(ctx, `SELECT
-				coalesce((SELECT string_agg(c.relname || ' (' || v.phase || ')', ', ' ORDER BY c.relname)
-					FROM pg_stat_progress_vacuum v JOIN pg_class c ON c.oid = v.relid), '-'),
-				coalesce((SELECT string_agg(coalesce(wait_event, 'on CPU'), ', ') FROM pg_stat_activity
-					WHERE backend_type = 'checkpointer'), '-'),
-				(SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter)`).Scan(&vacuums, &checkpointer, &checkpoints)
-			if err != nil {
-				if ctx.Err() == nil {
-					lines = append(lines, fmt.Sprintf("%6d %v", i, err))
-				}
-				return
+		defer pool.Close()
+		var b strings.Builder
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			switch line, err := row(ctx, pool); {
+			case err != nil:
+				fmt.Fprintf(&b, "%v\n", err)
+			case line != "":
+				b.WriteString(line + "\n")
 			}
-			lines = append(lines, fmt.Sprintf("%6d %11d  %-28s %s", i, checkpoints, checkpointer, vacuums))
 			select {
-			case <-ctx.Done():
+			case <-stop:
+				done <- b.String()
 				return
-			case <-t.C:
+			case <-tick.C:
 			}
 		}
 	}()
-	return func() string {
-		cancel()
-		<-done
-		pool.Close()
-		return "second checkpoints  checkpointer                 autovacuum (phase)\n" + strings.Join(lines, "\n")
-	}
+	return func() string { close(stop); return <-done }
 }
