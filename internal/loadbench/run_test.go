@@ -1027,6 +1027,9 @@ func TestLoad(t *testing.T) {
 		return
 	}
 	w.idle(ctx)
+	if w.settle(ctx) {
+		mark("PostgreSQL's maintenance of the cold start's writes (PB_LOAD_SETTLE_SECONDS)")
+	}
 	var profiles []string // PB_LOAD_PHASE_PROFILE's, read once the run is over
 	for i, rate := range s.rates {
 		profile := ""

@@ -5,7 +5,9 @@ package loadbench
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -40,6 +42,13 @@ import (
 //     once a second in each latency phase — autovacuum's tables and
 //     phases, the checkpointer's wait, checkpoints begun — and logs it
 //     by the second, beside PB_LOAD_LATENCY_TIMELINE's latencies.
+//   - PB_LOAD_SETTLE_SECONDS=N waits, after the cold start and before the
+//     latency phases, until PostgreSQL has no vacuum running and its
+//     checkpointer is idle for 5 s in a row, N seconds at most: the
+//     phases then measure the steady flow, not the cold start's aftermath
+//     (autovacuum of the rows it wrote, its checkpoint). What waited how
+//     long is logged; the report's phases do not say it, so a run with
+//     it is not the default's figure.
 //   - PB_LOAD_HOLD_SECONDS=N keeps the world (PostgreSQL above all) that
 //     long once the run is over, for EXPLAIN at scale; its DSN is logged.
 
@@ -182,6 +191,47 @@ func (w *world) pgActivity(ctx context.Context) func() string {
 		}
 		return ""
 	}
+}
+
+// settle waits as PB_LOAD_SETTLE_SECONDS asks; it reports whether it was
+// asked.
+func (w *world) settle(ctx context.Context) bool {
+	most := envInt("PB_LOAD_SETTLE_SECONDS", 0)
+	if most == 0 {
+		return false
+	}
+	pool, err := pgxpool.New(ctx, w.pg.DirectDSN())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer pool.Close()
+	began := time.Now()
+	seen := map[string]bool{}
+	quiet := 0
+	for quiet < 5 && time.Since(began) < time.Duration(most)*time.Second {
+		var vacuums, checkpointer string
+		if err := pool.QueryRow(ctx, `SELECT
+			coalesce((SELECT string_agg(c.relname, ', ' ORDER BY c.relname)
+				FROM pg_stat_progress_vacuum v JOIN pg_class c ON c.oid = v.relid), ''),
+			coalesce((SELECT string_agg(coalesce(wait_event, 'on CPU'), ', ') FROM pg_stat_activity
+				WHERE backend_type = 'checkpointer'), '')`).Scan(&vacuums, &checkpointer); err != nil {
+			w.t.Fatal(err)
+		}
+		busy := vacuums != "" || (checkpointer != "" && checkpointer != "CheckpointerMain")
+		if vacuums != "" {
+			seen["autovacuum of "+vacuums] = true
+		}
+		if checkpointer != "" && checkpointer != "CheckpointerMain" {
+			seen["a checkpoint"] = true
+		}
+		if quiet++; busy {
+			quiet = 0
+		}
+		time.Sleep(time.Second)
+	}
+	what := slices.Sorted(maps.Keys(seen))
+	w.t.Logf("settled after %s (at most %ds; quiet for 5 s: %v): %s", secs(time.Since(began)), most, quiet >= 5, cmpOr(strings.Join(what, "; "), "nothing ran"))
+	return true
 }
 
 // sample, when the knob env is 1, calls row every interval on a
