@@ -172,18 +172,12 @@ func logProfiles(t *testing.T, files []string) {
 func (w *world) pgActivity(ctx context.Context) func() string {
 	i := 0
 	lines := w.sample(ctx, "PB_LOAD_PG_ACTIVITY", time.Second, func(ctx context.Context, pool *pgxpool.Pool) (string, error) {
-		var vacuums, checkpointer string
-		var checkpoints int64
-		if err := pool.QueryRow(ctx, `SELECT
-			coalesce((SELECT string_agg(c.relname || ' (' || v.phase || ')', ', ' ORDER BY c.relname)
-				FROM pg_stat_progress_vacuum v JOIN pg_class c ON c.oid = v.relid), '-'),
-			coalesce((SELECT string_agg(coalesce(wait_event, 'on CPU'), ', ') FROM pg_stat_activity
-				WHERE backend_type = 'checkpointer'), '-'),
-			(SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter)`).Scan(&vacuums, &checkpointer, &checkpoints); err != nil {
+		b, err := readBackground(ctx, pool)
+		if err != nil {
 			return "", err
 		}
 		i++
-		return fmt.Sprintf("%6d %11d  %-28s %s", i-1, checkpoints, checkpointer, vacuums), nil
+		return fmt.Sprintf("%6d %11d  %-28s %s", i-1, b.checkpoints, cmpOr(b.checkpointer, "-"), cmpOr(b.vacuums, "-")), nil
 	})
 	return func() string {
 		if s := lines(); s != "" {
@@ -209,21 +203,17 @@ func (w *world) settle(ctx context.Context) bool {
 	seen := map[string]bool{}
 	quiet := 0
 	for quiet < 5 && time.Since(began) < time.Duration(most)*time.Second {
-		var vacuums, checkpointer string
-		if err := pool.QueryRow(ctx, `SELECT
-			coalesce((SELECT string_agg(c.relname, ', ' ORDER BY c.relname)
-				FROM pg_stat_progress_vacuum v JOIN pg_class c ON c.oid = v.relid), ''),
-			coalesce((SELECT string_agg(coalesce(wait_event, 'on CPU'), ', ') FROM pg_stat_activity
-				WHERE backend_type = 'checkpointer'), '')`).Scan(&vacuums, &checkpointer); err != nil {
+		b, err := readBackground(ctx, pool)
+		if err != nil {
 			w.t.Fatal(err)
 		}
-		busy := vacuums != "" || (checkpointer != "" && checkpointer != "CheckpointerMain")
-		if vacuums != "" {
-			seen["autovacuum of "+vacuums] = true
+		if b.vacuumed != "" {
+			seen["autovacuum of "+b.vacuumed] = true
 		}
-		if checkpointer != "" && checkpointer != "CheckpointerMain" {
+		if b.checkpointing() {
 			seen["a checkpoint"] = true
 		}
+		busy := b.vacuumed != "" || b.checkpointing()
 		if quiet++; busy {
 			quiet = 0
 		}
@@ -232,6 +222,33 @@ func (w *world) settle(ctx context.Context) bool {
 	what := slices.Sorted(maps.Keys(seen))
 	w.t.Logf("settled after %s (at most %ds; quiet for 5 s: %v): %s", secs(time.Since(began)), most, quiet >= 5, cmpOr(strings.Join(what, "; "), "nothing ran"))
 	return true
+}
+
+// background is what PostgreSQL does of its own at one moment.
+type background struct {
+	vacuums      string // autovacuum's tables with their phases ("" none)
+	vacuumed     string // the same tables alone
+	checkpointer string // its wait events ("" when not running)
+	checkpoints  int64  // begun since the server started
+}
+
+// checkpointing reports whether a checkpoint is under way: the
+// checkpointer waits in its main loop between checkpoints.
+func (b background) checkpointing() bool {
+	return b.checkpointer != "" && b.checkpointer != "CheckpointerMain"
+}
+
+func readBackground(ctx context.Context, pool *pgxpool.Pool) (background, error) {
+	var b background
+	err := pool.QueryRow(ctx, `SELECT
+		coalesce((SELECT string_agg(c.relname || ' (' || v.phase || ')', ', ' ORDER BY c.relname)
+			FROM pg_stat_progress_vacuum v JOIN pg_class c ON c.oid = v.relid), ''),
+		coalesce((SELECT string_agg(c.relname, ', ' ORDER BY c.relname)
+			FROM pg_stat_progress_vacuum v JOIN pg_class c ON c.oid = v.relid), ''),
+		coalesce((SELECT string_agg(coalesce(wait_event, 'on CPU'), ', ') FROM pg_stat_activity
+			WHERE backend_type = 'checkpointer'), ''),
+		(SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter)`).Scan(&b.vacuums, &b.vacuumed, &b.checkpointer, &b.checkpoints)
+	return b, err
 }
 
 // sample, when the knob env is 1, calls row every interval on a
