@@ -176,11 +176,11 @@ func (r *Runner) pass(ctx context.Context, tenantID uuid.UUID) (Report, error) {
 	except, err := r.failing(ctx, tenantID, now)
 	errs = append(errs, err)
 	errs = append(errs, r.lifecycle(ctx, tenantID))
-	rep, err := r.rec.ReconcileTenantExcept(ctx, tenantID, except)
-	errs = append(errs, err)
-
 	status, serr := r.st.EngineStatus(ctx, tenantID)
 	errs = append(errs, serr)
+	rep, err := r.rec.ReconcileChanged(ctx, tenantID, except, status, r.started)
+	errs = append(errs, err)
+
 	// Repair everyone when due, and when nobody has since this process
 	// started: a restart may have left a gap nobody else noticed. A repair
 	// by another process since covers that gap — two workers started
@@ -210,7 +210,8 @@ func (r *Runner) pass(ctx context.Context, tenantID uuid.UUID) (Report, error) {
 		errs = append(errs, r.settleSyncs(ctx, tenantID, repairErr))
 	}
 	err = errors.Join(errs...)
-	t := store.EngineTenant{TenantID: tenantID, Users: rep.Users, Monitors: rep.Monitors, Unmonitored: rep.Unmonitored, MonMissing: rep.MonitorsMissing}
+	t := store.EngineTenant{TenantID: tenantID, Users: rep.Users, Monitors: rep.Monitors, Unmonitored: rep.Unmonitored, MonMissing: rep.MonitorsMissing,
+		ReconciledDigest: rep.Digest}
 	if err != nil {
 		t.LastError = err.Error()
 	}
@@ -231,6 +232,7 @@ func (r *Runner) recordDegraded(ctx context.Context, tenantID uuid.UUID, now tim
 		return errors.Join(cause, err)
 	}
 	t.LastError = cause.Error()
+	t.ReconciledDigest = nil // reconciled in full once the access works again
 	return errors.Join(cause, r.st.RecordReconcile(ctx, t, now, false))
 }
 

@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"slices"
 	"time"
@@ -39,6 +42,12 @@ type Report struct {
 	// the roster a second time.
 	Monitored []string
 	Placed    bool
+	// Digest stands for the placement a clean reconciliation made (every
+	// monitor's subscription reconciled): recorded, it lets the next pass
+	// skip a reconciliation that would change nothing (nil: not clean).
+	Digest *int64
+	// Skipped: nothing to reconcile, the counts are the last pass's.
+	Skipped bool
 }
 
 // Reconciler brings a tenant's subscriptions in line with its roster.
@@ -151,15 +160,9 @@ func (r *Reconciler) ReconcileTenantExcept(ctx context.Context, tenantID uuid.UU
 	if err != nil {
 		return rep, err
 	}
-	all, err := r.st.AuthorizedMonitors(ctx, tenantID)
+	monitors, err := r.monitorsExcept(ctx, tenantID, except)
 	if err != nil {
 		return rep, err
-	}
-	var monitors []store.Monitor
-	for _, m := range all {
-		if !except[m.ID] {
-			monitors = append(monitors, m)
-		}
 	}
 	in := shard.Input{Cap: r.cap, Users: make([]shard.User, len(roster))}
 	for i, u := range roster {
@@ -256,5 +259,96 @@ func (r *Reconciler) ReconcileTenantExcept(ctx context.Context, tenantID uuid.UU
 		}
 		return rep, errors.Join(errs...)
 	}
+	d := r.digest(monitors, func(m uuid.UUID) bool { return len(perMonitor[m.String()]) > 0 })
+	rep.Digest = &d
 	return rep, nil
+}
+
+// ReconcileChanged is ReconcileTenantExcept unless nothing it acts on can
+// have changed since the last clean reconciliation, whose status is last
+// (made by a runner started at or before since): no user of the tenant
+// written since (store.TakeRosterChanges), the same monitors covering
+// users, and every subscription in use, live and not yet due for renewal.
+// Then it reports last's counts and does nothing: a full reconciliation
+// reads the whole roster and every monitor's subscription to find nothing
+// to do — at a million users 1,000 rosters each minute, ~1.2 s of our CPU
+// and ~2.7 s of PostgreSQL's in about 15 s, during which changes queued
+// to p50 1.9 s (issue 16; TestAPassWithNothingChangedReadsNoRoster).
+func (r *Reconciler) ReconcileChanged(ctx context.Context, tenantID uuid.UUID, except map[uuid.UUID]bool, last store.EngineTenant, since time.Time) (Report, error) {
+	// Taken first, always: a full reconciliation reads the roster after
+	// the take, so no write is both taken and unread.
+	changed, err := r.st.TakeRosterChanges(ctx, tenantID)
+	if err != nil {
+		return Report{Outcomes: map[uuid.UUID]Outcome{}, Failed: map[uuid.UUID]error{}}, err
+	}
+	// A runner's first pass over a tenant reconciles in full: what the
+	// placement means (say, how a resource is spelled) may differ between
+	// the process that recorded it and this one.
+	if !changed && last.ReconciledDigest != nil && last.LastReconciledAt != nil && !last.LastReconciledAt.Before(since) {
+		monitors, err := r.monitorsExcept(ctx, tenantID, except)
+		if err != nil {
+			return Report{Outcomes: map[uuid.UUID]Outcome{}, Failed: map[uuid.UUID]error{}}, err
+		}
+		if same, err := r.unchanged(ctx, tenantID, monitors, *last.ReconciledDigest); err != nil || same {
+			return Report{Users: last.Users, Monitors: last.Monitors, Unmonitored: last.Unmonitored, MonitorsMissing: last.MonMissing,
+				Outcomes: map[uuid.UUID]Outcome{}, Failed: map[uuid.UUID]error{}, Digest: last.ReconciledDigest, Skipped: err == nil}, err
+		}
+	}
+	return r.ReconcileTenantExcept(ctx, tenantID, except)
+}
+
+// unchanged reports whether the tenant's subscriptions are as the clean
+// reconciliation that recorded digest left them, none needing Ensure: each
+// of a monitor in use, made, live, not due for renewal nor asked to renew,
+// not abandoned, and the monitors covering users the same.
+func (r *Reconciler) unchanged(ctx context.Context, tenantID uuid.UUID, monitors []store.Monitor, digest int64) (bool, error) {
+	subs, err := r.st.TenantSubscriptions(ctx, tenantID)
+	if err != nil {
+		return false, err
+	}
+	inUse := make(map[uuid.UUID]bool, len(monitors))
+	for _, m := range monitors {
+		inUse[m.ID] = true
+	}
+	now := r.eng.now()
+	covers := make(map[uuid.UUID]bool, len(subs))
+	for _, s := range subs {
+		if !inUse[s.MonitorID] || s.Abandoned || s.GraphID == "" || s.ExpiresAt == nil || s.RenewRequested ||
+			!now.Before(renewDue(s.ID, *s.ExpiresAt)) {
+			return false, nil
+		}
+		covers[s.MonitorID] = true
+	}
+	return r.digest(monitors, func(m uuid.UUID) bool { return covers[m] }) == digest, nil
+}
+
+// digest stands for a placement: the capacity, and each monitor used with
+// whether it covers users (and so holds a subscription).
+func (r *Reconciler) digest(monitors []store.Monitor, covers func(uuid.UUID) bool) int64 {
+	ids := make([]uuid.UUID, len(monitors))
+	for i, m := range monitors {
+		ids[i] = m.ID
+	}
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	h := fnv.New64a()
+	h.Write(binary.BigEndian.AppendUint64(nil, uint64(r.capacity())))
+	for _, id := range ids {
+		h.Write(id[:])
+		if covers(id) {
+			h.Write([]byte{1})
+		} else {
+			h.Write([]byte{0})
+		}
+	}
+	return int64(h.Sum64())
+}
+
+// monitorsExcept lists the tenant's authorized monitors but those in
+// except.
+func (r *Reconciler) monitorsExcept(ctx context.Context, tenantID uuid.UUID, except map[uuid.UUID]bool) ([]store.Monitor, error) {
+	all, err := r.st.AuthorizedMonitors(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(m store.Monitor) bool { return except[m.ID] }), nil
 }

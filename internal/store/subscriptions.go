@@ -140,18 +140,21 @@ type SubscriptionRow struct {
 	GraphID       string
 	ExpiresAt     *time.Time
 	Abandoned     bool
+	// RenewRequested: an admin pressed Renew.
+	RenewRequested bool
 }
 
 // TenantSubscriptions lists a tenant's subscription rows.
 func (s *Store) TenantSubscriptions(ctx context.Context, tenantID uuid.UUID) ([]SubscriptionRow, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, monitor_id, coalesce(graph_id, ''), expires_at, abandoned_at IS NOT NULL
+	rows, err := s.db.Query(ctx, `SELECT id, monitor_id, coalesce(graph_id, ''), expires_at, abandoned_at IS NOT NULL,
+			renew_requested_at IS NOT NULL
 		FROM subscriptions WHERE tenant_id = $1`, tenantID)
 	if err != nil {
 		return nil, wrap("tenant subscriptions", err)
 	}
 	v, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (SubscriptionRow, error) {
 		var x SubscriptionRow
-		return x, r.Scan(&x.ID, &x.MonitorID, &x.GraphID, &x.ExpiresAt, &x.Abandoned)
+		return x, r.Scan(&x.ID, &x.MonitorID, &x.GraphID, &x.ExpiresAt, &x.Abandoned, &x.RenewRequested)
 	})
 	return v, wrap("tenant subscriptions", err)
 }
