@@ -722,6 +722,7 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	}
 	top := w.statements(ctx, 20)
 	activity := w.pgActivity(ctx)
+	cpuByTheSecond := w.cpuTimeline(ctx)
 	prod0, pg0 := w.cpu()
 	harness0 := w.harnessCPU()
 	began := time.Now()
@@ -729,6 +730,7 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	if err := w.graph.Control(ctx, "POST", "/_sim/churn", graphsim.ChurnSpec{Users: w.total + 10*len(w.seed.Tenants), Rate: rate, States: nonTalking}, &churn); err != nil {
 		w.t.Fatal(err)
 	}
+	churnStart := time.Since(began)
 	var profiled string
 	var profiling sync.WaitGroup
 	d := min(w.s.phase-time.Second, 15*time.Second)
@@ -822,6 +824,10 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	}
 	if a := activity(); a != "" {
 		w.t.Logf("PostgreSQL's background work at %.0f/s, from the phase's start:\n%s", rate, a)
+	}
+	if c := cpuByTheSecond(); c != "" {
+		w.t.Logf("CPU at %.0f/s by the second, from the phase's start (graphsim took %v to start the churn; the latencies count from its first POST):\n%s",
+			rate, churnStart.Round(time.Millisecond), c)
 	}
 	return p, extra
 }

@@ -42,6 +42,9 @@ import (
 //     once a second in each latency phase — autovacuum's tables and
 //     phases, the checkpointer's wait, checkpoints begun — and logs it
 //     by the second, beside PB_LOAD_LATENCY_TIMELINE's latencies.
+//   - PB_LOAD_CPU_TIMELINE=1 logs each latency phase's CPU by the second:
+//     the product's, PostgreSQL's, graphsim's with the harness's, and the
+//     tenants the engine passed over (cpuTimeline).
 //   - PB_LOAD_SETTLE_SECONDS=N waits, after the cold start and before the
 //     latency phases, until PostgreSQL has no vacuum running and its
 //     checkpointer is idle for 5 s in a row, N seconds at most: the
@@ -182,6 +185,41 @@ func (w *world) pgActivity(ctx context.Context) func() string {
 	return func() string {
 		if s := lines(); s != "" {
 			return "second checkpoints  checkpointer                 autovacuum (phase)\n" + s
+		}
+		return ""
+	}
+}
+
+// cpuTimeline samples once a second in a latency phase the CPU each part
+// used in that second — the product's processes, PostgreSQL, graphsim with
+// this harness — and the tenants the engine passed over in it (its
+// engine_tenants rows recorded): what a stall in PB_LOAD_LATENCY_TIMELINE's
+// seconds ran beside, and what PostgreSQL's busy client backends were
+// waiting on at the sample (a stall with less CPU is a wait).
+func (w *world) cpuTimeline(ctx context.Context) func() string {
+	i := 0
+	prod0, pg0 := w.cpu()
+	harness0 := w.harnessCPU()
+	lines := w.sample(ctx, "PB_LOAD_CPU_TIMELINE", time.Second, func(ctx context.Context, pool *pgxpool.Pool) (string, error) {
+		var passes int
+		var waits string
+		if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM engine_tenants WHERE updated_at > now() - interval '1 second'),
+			coalesce((SELECT string_agg(w || ' ' || n, ', ' ORDER BY n DESC, w) FROM (
+				SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS w, count(*) AS n FROM pg_stat_activity
+				WHERE backend_type = 'client backend' AND state = 'active' AND pid <> pg_backend_pid() GROUP BY 1) x), '-')`).
+			Scan(&passes, &waits); err != nil {
+			return "", err
+		}
+		prod, pg := w.cpu()
+		harness := w.harnessCPU()
+		line := fmt.Sprintf("%6d %8.2f %9.2f %8.2f %7d  %s", i, (prod - prod0).Seconds(), (pg - pg0).Seconds(), (harness - harness0).Seconds(), passes, waits)
+		prod0, pg0, harness0 = prod, pg, harness
+		i++
+		return line, nil
+	})
+	return func() string {
+		if s := lines(); s != "" {
+			return "second  product  postgres  harness  passes  PostgreSQL's client backends at the sample (wait or CPU, count)\n" + s
 		}
 		return ""
 	}
