@@ -214,30 +214,41 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 			-- no plan can hope to stop a scan of the table early (one costed
 			-- from statistics that saw most rows due would read every
 			-- delivered one).
-			SELECT d.endpoint_id FROM deliveries d WHERE d.status = 'pending' AND d.attempts >= 0 AND d.next_attempt_at <= now()
+			SELECT d.endpoint_id, d.next_attempt_at, d.id FROM deliveries d
+			WHERE d.status = 'pending' AND d.attempts >= 0 AND d.next_attempt_at <= now()
 			ORDER BY d.next_attempt_at LIMIT $1
 		), walked AS (
 			-- Only when the sample is not all that is due: every endpoint with
-			-- a pending delivery, one index probe each.
-			(SELECT d.endpoint_id FROM deliveries d WHERE d.status = 'pending' AND (SELECT count(*) FROM sample) >= $1
-				ORDER BY d.endpoint_id LIMIT 1)
+			-- a pending delivery, one probe of deliveries_pending_user_idx
+			-- each, which only this spelling and order imply.
+			(SELECT d.endpoint_id FROM deliveries d WHERE d.`+pendingStatus+` AND (SELECT count(*) FROM sample) >= $1
+				ORDER BY d.endpoint_id, d.user_object_id, d.event_id LIMIT 1)
 			UNION ALL
-			SELECT (SELECT d.endpoint_id FROM deliveries d WHERE d.status = 'pending' AND d.endpoint_id > a.endpoint_id
-				ORDER BY d.endpoint_id LIMIT 1)
+			SELECT (SELECT d.endpoint_id FROM deliveries d WHERE d.`+pendingStatus+` AND d.endpoint_id > a.endpoint_id
+				ORDER BY d.endpoint_id, d.user_object_id, d.event_id LIMIT 1)
 			FROM walked a WHERE a.endpoint_id IS NOT NULL
 		), active AS (
-			SELECT DISTINCT endpoint_id FROM sample WHERE (SELECT count(*) FROM sample) < $1
+			-- Each endpoint with something due and its oldest due (at, id):
+			-- from the sample while it holds every due delivery, else found
+			-- below for each walked endpoint.
+			(SELECT DISTINCT ON (endpoint_id) endpoint_id, next_attempt_at AS at, id FROM sample WHERE (SELECT count(*) FROM sample) < $1
+				ORDER BY endpoint_id, next_attempt_at, id)
 			UNION ALL
-			SELECT endpoint_id FROM walked
+			SELECT endpoint_id, NULL, NULL FROM walked WHERE endpoint_id IS NOT NULL
 		), ready AS (
-			-- Those with room and something due, with their oldest due.
-			SELECT a.endpoint_id, $6 - coalesce(busy.used, 0) AS room, f.at
+			-- Those with room and something due, with their oldest due. A
+			-- walked endpoint's is probed from the oldest due of all (the
+			-- sample's first), which no pending delivery precedes: not from the
+			-- front of its deliveries_due_endpoint_idx range, where every
+			-- delivery claimed or recorded since the last vacuum left an entry.
+			SELECT a.endpoint_id, $6 - coalesce(busy.used, 0) AS room, coalesce(a.at, f.at) AS at, coalesce(a.id, f.id) AS id
 			FROM active a
 			LEFT JOIN unnest($4::uuid[], $5::int[]) AS busy (endpoint_id, used) ON busy.endpoint_id = a.endpoint_id
-			CROSS JOIN LATERAL (SELECT d.next_attempt_at AS at FROM deliveries d
-				WHERE d.endpoint_id = a.endpoint_id AND d.status = 'pending' AND d.next_attempt_at <= now()
-				ORDER BY d.next_attempt_at LIMIT 1) f
-			WHERE a.endpoint_id IS NOT NULL AND NOT (a.endpoint_id = ANY($3::uuid[])) AND $6 - coalesce(busy.used, 0) > 0
+			LEFT JOIN LATERAL (SELECT d.next_attempt_at AS at, d.id FROM deliveries d
+				WHERE a.at IS NULL AND d.endpoint_id = a.endpoint_id AND d.status = 'pending'
+					AND d.next_attempt_at >= (SELECT min(s.next_attempt_at) FROM sample s) AND d.next_attempt_at <= now()
+				ORDER BY d.next_attempt_at, d.id LIMIT 1) f ON true
+			WHERE coalesce(a.at, f.at) IS NOT NULL AND NOT (a.endpoint_id = ANY($3::uuid[])) AND $6 - coalesce(busy.used, 0) > 0
 				-- Not while the endpoint's Retry-After holds (HoldEndpoint): one
 				-- read of the held ones, not a probe for each endpoint.
 				AND NOT (a.endpoint_id = ANY (ARRAY(SELECT ra.endpoint_id FROM endpoint_retry_after ra WHERE ra.until > now())))
@@ -252,6 +263,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 				SELECT d.id, d.tenant_id, d.endpoint_id, d.user_object_id, d.event_id, d.order_check, d.next_attempt_at
 				FROM deliveries d
 				WHERE d.endpoint_id = top.endpoint_id AND d.status = 'pending' AND d.next_attempt_at <= now()
+					-- From its oldest due on, not from the front of its range.
+					AND (d.next_attempt_at, d.id) >= (top.at, top.id)
 					-- The head of its user's pending deliveries to the endpoint: a
 					-- probe of deliveries_pending_user_idx.
 					AND d.event_id = (SELECT p.event_id FROM deliveries p WHERE p.`+pendingStatus+`
