@@ -67,11 +67,7 @@ func BenchmarkClaimingAtAThousandEndpointsWithSomethingPending(b *testing.B) {
 			b.Fatalf("claimed %d (%v), want %d", len(got), err, perClaim)
 		}
 		c1 := backendCPU(b, pid)
-		dids, leases, statuses := make([]int64, len(got)), make([]time.Time, len(got)), make([]int32, len(got))
-		for k, d := range got {
-			dids[k], leases[k], statuses[k] = d.ID, d.Lease, 204
-		}
-		if _, err := st.DeliveriesSucceeded(ctx, dids, leases, statuses); err != nil {
+		if err := delivered(ctx, st, got); err != nil {
 			b.Fatal(err)
 		}
 		c2 := backendCPU(b, pid)

@@ -82,11 +82,7 @@ func TestAClaimDoesNotReadThroughTheDeliveriesAlreadyDelivered(t *testing.T) {
 		if err := json.Unmarshal([]byte(planned[0][strings.Index(planned[0], "{"):]), &plan); err != nil {
 			t.Fatalf("the claim's plan: %v", err)
 		}
-		ids, leases, statuses := make([]int64, len(got)), make([]time.Time, len(got)), make([]int32, len(got))
-		for i, d := range got {
-			ids[i], leases[i], statuses[i] = d.ID, d.Lease, 204
-		}
-		if _, err := st.DeliveriesSucceeded(ctx, ids, leases, statuses); err != nil {
+		if err := delivered(ctx, st, got); err != nil {
 			t.Fatal(err)
 		}
 		drainWithTwoClaimers(t, st)
@@ -125,13 +121,9 @@ func drainWithTwoClaimers(t *testing.T, st *store.Store) {
 				} else if err != nil {
 					return err
 				}
-				ids, leases, statuses := make([]int64, len(got)), make([]time.Time, len(got)), make([]int32, len(got))
-				for i, d := range got {
-					ids[i], leases[i], statuses[i] = d.ID, d.Lease, 204
-				}
-				_, err = st.DeliveriesSucceeded(ctx, ids, leases, statuses)
+				err = delivered(ctx, st, got)
 				for deadlocked(err) {
-					_, err = st.DeliveriesSucceeded(ctx, ids, leases, statuses)
+					err = delivered(ctx, st, got)
 				}
 				if err != nil {
 					return err
@@ -145,6 +137,17 @@ func drainWithTwoClaimers(t *testing.T, st *store.Store) {
 	if err := g.Wait(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// delivered records claimed deliveries as the receiver's 204 answered
+// them, as a deliverer does.
+func delivered(ctx context.Context, st *store.Store, got []store.Delivery) error {
+	ids, leases, statuses := make([]int64, len(got)), make([]time.Time, len(got)), make([]int32, len(got))
+	for i, d := range got {
+		ids[i], leases[i], statuses[i] = d.ID, d.Lease, 204
+	}
+	_, err := st.DeliveriesSucceeded(ctx, ids, leases, statuses)
+	return err
 }
 
 // claimPool opens a pool of n connections to dsn, configured as the
