@@ -18,19 +18,25 @@ import (
 // a claim's (BenchmarkClaimingAtAThousandEndpointsWithSomethingPending).
 type planning struct {
 	// generic: planned once per connection (plan_cache_mode
-	// force_generic_plan), with sequential and bitmap scans off for the
-	// planning, so that a plan made from the statistics of one moment
-	// does not read every matching row at another. A sequential scan
-	// chosen while a table was small (a new database, a cold start) reads
-	// all of it once it has grown; a bitmap scan reads every row its
-	// condition matches before the first comes out, so no LIMIT stops it:
-	// the claim, planned from statistics taken while a backlog was
-	// pending (46 due deliveries an endpoint expected), read and checked
-	// all 400–860 of each endpoint's due deliveries to take 7, 143,000
-	// buffers and 1 s a claim in the load run's repair with web and two
-	// workers, against an ordered index scan's few (issue 16). Only for a
-	// statement whose every table access goes by an index probe whatever
-	// the estimates. Otherwise planned for its arguments at every
+	// force_generic_plan), with sequential scans, bitmap scans and sorts
+	// off for the planning, so that a plan made from the statistics of one
+	// moment does not read every matching row at another. A sequential
+	// scan chosen while a table was small (a new database, a cold start)
+	// reads all of it once it has grown. A bitmap scan reads every row its
+	// condition matches before the first comes out, and so does a sort of
+	// what an index found: no LIMIT stops either. The claim, planned from
+	// statistics taken while a backlog was pending (46 due deliveries an
+	// endpoint expected), read and checked all 400–860 of each endpoint's
+	// due deliveries to take 7 (bitmap scans: 143,000 buffers, 1 s a claim
+	// in a repair of 100,000 users); planned from statistics taken once
+	// every delivery had been delivered (one pending row expected of any
+	// index), it took the smallest index that held the pending rows and
+	// sorted them (9.2 million buffers, 34 s a claim in a repair of 100,000
+	// of 1,000,000 users; issue 16). With sorts off, an ORDER BY … LIMIT
+	// over a table comes from an index's order wherever one gives it (a
+	// sort nothing else can do, as of a CTE's rows, is still made). Only
+	// for a statement whose every table access goes by an index probe
+	// whatever the estimates. Otherwise planned for its arguments at every
 	// execution.
 	generic bool
 	// sharedLock, if not zero, is an advisory lock taken shared for the
@@ -46,8 +52,8 @@ type planning struct {
 func runPlanned(ctx context.Context, db querier, p planning, sql string, args []any, scan func(pgx.Rows) error) error {
 	set, reset := `set_config('plan_cache_mode', 'force_custom_plan', true)`, []string{`SET LOCAL plan_cache_mode TO DEFAULT`}
 	if p.generic {
-		set = `set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true)`
-		reset = append(reset, `SET LOCAL enable_seqscan TO DEFAULT`, `SET LOCAL enable_bitmapscan TO DEFAULT`)
+		set = `set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)`
+		reset = append(reset, `SET LOCAL enable_seqscan TO DEFAULT`, `SET LOCAL enable_bitmapscan TO DEFAULT`, `SET LOCAL enable_sort TO DEFAULT`)
 	}
 	if _, pooled := db.(*pgxpool.Pool); pooled {
 		reset = nil
