@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -258,4 +259,44 @@ func claimPool(t *testing.T, dsn string, n int32, plans *[]string) *pgxpool.Pool
 	}
 	t.Cleanup(pool.Close)
 	return pool
+}
+
+// A claim takes what no other claim is taking and does not wait for the
+// rest. Two claimers (the workers' deliverers) see the same oldest due
+// deliveries; one that waited for the rows the other was leasing, to find
+// them leased once they were free, read them again and took fewer: in the
+// repair of 100,000 of 1,000,000 users with web and two workers a claim
+// took 11 ms against serve's 3.7 ms for about as many buffers. Here a
+// transaction holds some of the due deliveries as a claim in progress
+// does.
+func TestAClaimDoesNotWaitForTheDeliveriesAnotherIsTaking(t *testing.T) {
+	ctx := context.Background()
+	dsn := testkit.NewDatabase(t)
+	pool := claimPool(t, dsn, 4, nil)
+	st := storetest.Open(t, pool)
+	queueRepair(t, st, tenantsWithEndpoints(t, pool, st, 2), 5, 0)
+	other, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback(ctx)
+	var held []int64
+	rows, err := other.Query(ctx, `SELECT id FROM deliveries ORDER BY id LIMIT 4 FOR UPDATE`)
+	if err == nil {
+		held, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+	}
+	if err != nil || len(held) != 4 {
+		t.Fatalf("held %d deliveries (%v), want 4", len(held), err)
+	}
+	claimCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	got, _, err := st.ClaimDeliveries(claimCtx, 10, time.Minute, nil, 1000, nil)
+	if err != nil || len(got) != 6 {
+		t.Fatalf("claimed %d of the 6 deliveries not held (%v); want all 6 at once", len(got), err)
+	}
+	for _, d := range got {
+		if slices.Contains(held, d.ID) {
+			t.Errorf("claimed delivery %d, which another claim holds", d.ID)
+		}
+	}
 }

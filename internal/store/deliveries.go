@@ -279,15 +279,24 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 			-- claim during a replay to 1,000 users read 346,000 buffers.
 			SELECT p.id, p.endpoint_id, p.user_object_id, CASE WHEN p.order_check THEN `+overtakenBy("p")+` END AS overtaken_by
 			FROM picked p
-		), `+supersedeOvertaken+`, claimed AS (
+		), `+supersedeOvertaken+`, locked AS (
+			-- Those no other claim is taking (SKIP LOCKED): two claimers see
+			-- the same oldest due deliveries, and one that waited for the
+			-- other's rows found them leased once free, having taken the
+			-- rest's time (TestAClaimDoesNotWaitForTheDeliveriesAnotherIsTaking).
 			-- Still pending and due once locked (another claim may have taken
 			-- it since this statement's snapshot), checked on the rows the
 			-- primary key finds: written as a plain condition, the planner
 			-- could match it to deliveries_due_endpoint_idx and read every due
 			-- delivery's entry beside the key's (a BitmapAnd: 3,500 buffers a
 			-- claim of 256 while 20,000 were due, statistics taken before).
-			UPDATE deliveries d SET next_attempt_at = now() + $2::interval, leased_until = now() + $2::interval, order_check = false
+			SELECT d.id FROM deliveries d
 			WHERE d.id = ANY (ARRAY(SELECT id FROM heads WHERE overtaken_by IS NULL))
+				AND (d.status = 'pending' AND d.next_attempt_at <= now()) IS TRUE
+			FOR UPDATE OF d SKIP LOCKED
+		), claimed AS (
+			UPDATE deliveries d SET next_attempt_at = now() + $2::interval, leased_until = now() + $2::interval, order_check = false
+			WHERE d.id = ANY (ARRAY(SELECT id FROM locked))
 				AND (d.status = 'pending' AND d.next_attempt_at <= now()) IS TRUE
 			`+claimedReturning+`
 		)
