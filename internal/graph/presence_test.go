@@ -163,7 +163,7 @@ func TestThrottledReadSurfaces429WithRetryAfter(t *testing.T) {
 	}
 }
 
-// The SDK's retry handler waits Retry-After and sends the gzip body again.
+// The SDK's retry handler waits Retry-After and sends the body again.
 func TestSDKRetryWaitsRetryAfterAndResendsTheBody(t *testing.T) {
 	e := newEnv(t)
 	c, rec := e.client(e.AppTokens(e.Seed.App), func(o *Options) { o.Retry = Retry{} })
@@ -209,6 +209,20 @@ func TestGzipRequestBodiesAreAccepted(t *testing.T) {
 	reqs := rec.Requests("/setPresence")
 	if len(reqs) != 1 || !strings.EqualFold(reqs[0].Header.Get("Content-Encoding"), "gzip") {
 		t.Fatalf("setPresence was not sent gzip-compressed: %+v", reqs)
+	}
+}
+
+// A read of presences sends its ids uncompressed: compressing them cost
+// more of the CPU than the bytes it saved were worth (graph.uncompressed).
+func TestReadingPresencesSendsTheIDsUncompressed(t *testing.T) {
+	e := newEnv(t)
+	c, rec := e.app()
+	if _, err := c.GetPresences(t.Context(), e.UserIDs()); err != nil {
+		t.Fatal(err)
+	}
+	reqs := rec.Requests("getPresencesByUserId")
+	if len(reqs) != 1 || reqs[0].Header.Get("Content-Encoding") != "" {
+		t.Fatalf("getPresencesByUserId was sent compressed: %+v", reqs)
 	}
 }
 
