@@ -605,6 +605,7 @@ func waitUntil(within time.Duration, cond func() bool) bool {
 // then every user's first state at the receiver.
 func (w *world) coldStart(ctx context.Context, r *Run, roles ...string) {
 	r.Cold = true
+	top := w.statements(ctx, 20)
 	prod0, pg0 := w.cpu()
 	sim0 := w.graphCPU()
 	var profiles []string
@@ -663,6 +664,9 @@ func (w *world) coldStart(ctx context.Context, r *Run, roles ...string) {
 	w.t.Logf("cold start's CPU to subscribed (per 1,000 users): product %s (%s), PostgreSQL %s (%s), graphsim %s (%s); load %s",
 		(prod1 - prod0).Round(time.Millisecond), per(prod1-prod0), (pg1 - pg0).Round(time.Millisecond), per(pg1-pg0),
 		(sim1 - sim0).Round(time.Millisecond), per(sim1-sim0), LoadAverage())
+	if statementsOn() {
+		w.t.Logf("cold start's statements to subscribed, by execution time:\n%s", top())
+	}
 	var okFirst bool
 	if w.s.full {
 		r.FirstStatesBy = "every user's first state at the receiver"

@@ -20,8 +20,9 @@ import (
 // by default:
 //
 //   - PB_LOAD_STATEMENTS=1 loads pg_stat_statements in the run's
-//     PostgreSQL; the statements with the most execution time of the idle
-//     measurement and of each latency phase of the first run are logged.
+//     PostgreSQL; the statements with the most execution time of the cold
+//     start (to every user subscribed), of the idle measurement and of each
+//     latency phase of the first run are logged.
 //   - PB_LOAD_IDLE_SECONDS=N measures, once the cold start is over, N
 //     seconds with no change at all: CPU a second of the product's
 //     processes and of PostgreSQL, and a CPU profile of serve.
