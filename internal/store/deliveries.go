@@ -295,9 +295,9 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 				AND (d.status = 'pending' AND d.next_attempt_at <= now()) IS TRUE
 			FOR UPDATE OF d SKIP LOCKED
 		), claimed AS (
+			-- What locked holds: checked there, and no one else's to change.
 			UPDATE deliveries d SET next_attempt_at = now() + $2::interval, leased_until = now() + $2::interval, order_check = false
 			WHERE d.id = ANY (ARRAY(SELECT id FROM locked))
-				AND (d.status = 'pending' AND d.next_attempt_at <= now()) IS TRUE
 			`+claimedReturning+`
 		)
 		SELECT `+claimedColumns+`,
