@@ -45,6 +45,10 @@ type planning struct {
 	sharedLock int64
 }
 
+// genericOff are the planner's settings a generic plan is made with off
+// (planning.generic says why).
+var genericOff = []string{"enable_seqscan", "enable_bitmapscan", "enable_sort"}
+
 // runPlanned runs the query sql with args as p says, in one round trip,
 // and hands its rows to scan. On the pool the batch is a transaction of
 // its own and the settings end with it; in a transaction they are set
@@ -52,8 +56,11 @@ type planning struct {
 func runPlanned(ctx context.Context, db querier, p planning, sql string, args []any, scan func(pgx.Rows) error) error {
 	set, reset := `set_config('plan_cache_mode', 'force_custom_plan', true)`, []string{`SET LOCAL plan_cache_mode TO DEFAULT`}
 	if p.generic {
-		set = `set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)`
-		reset = append(reset, `SET LOCAL enable_seqscan TO DEFAULT`, `SET LOCAL enable_bitmapscan TO DEFAULT`, `SET LOCAL enable_sort TO DEFAULT`)
+		set = `set_config('plan_cache_mode', 'force_generic_plan', true)`
+		for _, name := range genericOff {
+			set += `, set_config('` + name + `', 'off', true)`
+			reset = append(reset, `SET LOCAL `+name+` TO DEFAULT`)
+		}
 	}
 	if _, pooled := db.(*pgxpool.Pool); pooled {
 		reset = nil
