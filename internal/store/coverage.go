@@ -34,12 +34,15 @@ type Coverage struct {
 // excepted) with its assigned resolved users and its subscription, in the
 // order the monitors were added.
 func (s *Store) SubscriptionCoverage(ctx context.Context, tenantID uuid.UUID) ([]Coverage, error) {
-	rows, err := s.db.Query(ctx, `SELECT m.id, m.upn, m.status,
-			coalesce((SELECT array_agg(d.object_id ORDER BY d.object_id) FROM directory_users d
-				WHERE d.tenant_id = m.tenant_id AND d.monitor_id = m.id AND d.resolution_status = 'resolved' AND d.object_id IS NOT NULL), '{}'),
+	// The tenant's users are grouped by monitor in one read: monitor_id
+	// has no index (migration 000056).
+	rows, err := s.db.Query(ctx, `SELECT m.id, m.upn, m.status, coalesce(d.assigned, '{}'),
 			coalesce(s.graph_id, ''), coalesce(s.resource, ''), s.expires_at, s.abandoned_at IS NOT NULL,
 			coalesce(s.last_error, ''), s.created_at
 		FROM monitors m LEFT JOIN subscriptions s ON s.monitor_id = m.id
+		LEFT JOIN (SELECT monitor_id, array_agg(object_id ORDER BY object_id) AS assigned FROM directory_users
+			WHERE tenant_id = $1 AND monitor_id IS NOT NULL AND resolution_status = 'resolved' AND object_id IS NOT NULL
+			GROUP BY monitor_id) d ON d.monitor_id = m.id
 		WHERE m.tenant_id = $1 AND m.removed_at IS NULL ORDER BY m.created_at, m.id`, tenantID)
 	if err != nil {
 		return nil, wrap("subscription coverage", err)

@@ -13,3 +13,13 @@ func (s *Store) ClaimSettings(ctx context.Context) (jit, planCache string, err e
 		SELECT `+claimedColumns+`, current_setting('jit'), current_setting('plan_cache_mode') `+claimedFrom)
 	return jit, planCache, err
 }
+
+// TableUpdates counts the rows of table this connection has updated and
+// not yet reported to the statistics (at least this transaction's so far),
+// and how many of those updates were heap-only (HOT: no index entry
+// written), from pg_stat_xact_user_tables.
+func (tx Tx) TableUpdates(ctx context.Context, table string) (updated, hot int64, err error) {
+	err = tx.db.QueryRow(ctx, `SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = $1`, table).
+		Scan(&updated, &hot)
+	return updated, hot, err
+}

@@ -28,15 +28,36 @@ func (s *Store) ResolvedRoster(ctx context.Context, tenantID uuid.UUID) ([]Roste
 	return v, wrap("resolved roster", err)
 }
 
-// AssignUsers records users' monitors (nil: unmonitored).
+// AssignUsers records users' monitors (nil: unmonitored). A user is placed
+// only on a monitor of the tenant that still exists; one whose monitor was
+// deleted meanwhile keeps its placement (DeleteMonitor clears it) for the
+// next pass to place again.
 func (s *Store) AssignUsers(ctx context.Context, tenantID uuid.UUID, users []uuid.UUID, monitors []*uuid.UUID) error {
 	if len(users) == 0 {
 		return nil
 	}
-	_, err := s.db.Exec(ctx, `UPDATE directory_users d SET monitor_id = a.monitor_id, updated_at = now()
-		FROM unnest($2::uuid[], $3::uuid[]) AS a (object_id, monitor_id)
-		WHERE d.tenant_id = $1 AND d.object_id = a.object_id`, tenantID, users, monitors)
-	return wrap("assign users", err)
+	return s.InTx(ctx, func(tx Tx) error {
+		// directory_users has no key to monitors (migration 000056): the
+		// monitors are locked here as the key's check locked them, so that
+		// a DeleteMonitor waits for this placement to commit and then
+		// clears it, and one that went first leaves its monitor out. The
+		// monitors are locked before any user row, as DeleteMonitor locks
+		// them, so the two never wait on each other in opposite orders.
+		rows, err := tx.db.Query(ctx, `SELECT id FROM monitors WHERE tenant_id = $1 AND id = ANY($2::uuid[])
+			ORDER BY id FOR KEY SHARE`, tenantID, monitors)
+		if err != nil {
+			return wrap("assign users", err)
+		}
+		live, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		if err != nil {
+			return wrap("assign users", err)
+		}
+		_, err = tx.db.Exec(ctx, `UPDATE directory_users d SET monitor_id = a.monitor_id, updated_at = now()
+			FROM unnest($2::uuid[], $3::uuid[]) AS a (object_id, monitor_id)
+			WHERE d.tenant_id = $1 AND d.object_id = a.object_id
+			AND (a.monitor_id IS NULL OR a.monitor_id = ANY($4::uuid[]))`, tenantID, users, monitors, live)
+		return wrap("assign users", err)
+	})
 }
 
 // AuthorizedMonitors lists the monitors that may hold subscriptions.
