@@ -231,3 +231,43 @@ func TestAMonitorDeletedDuringAPlacementOnItLeavesNoUserOnIt(t *testing.T) {
 		}
 	}
 }
+
+// A placement is the engine's output of reading the roster, not a change
+// of it: it leaves nothing for the next pass to take (migration 000057).
+// A write of the roster after it, in the same transaction, still does.
+func TestAPlacementIsNoRosterChangeButAWriteAfterItIs(t *testing.T) {
+	ctx := context.Background()
+	st, tenant := directoryFixture(t)
+	oids := resolvedRoster(t, st, tenant, 2)
+	m := monitorsOf(t, st, tenant, 1)[0]
+	taken := func(when string) bool {
+		t.Helper()
+		changed, err := st.TakeRosterChanges(ctx, tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return changed
+	}
+	if !taken("after the roster was added") {
+		t.Fatal("adding and resolving the roster left no change to take")
+	}
+	if err := st.AssignUsers(ctx, tenant, oids, []*uuid.UUID{&m, &m}); err != nil {
+		t.Fatal(err)
+	}
+	if taken("after a placement") {
+		t.Error("a placement left a roster change")
+	}
+	err := st.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.AssignUsers(ctx, tenant, oids, []*uuid.UUID{nil, &m}); err != nil {
+			return err
+		}
+		_, err := tx.UpsertDirectoryUsers(ctx, tenant, store.SourceList, []store.DirectoryEntry{{UPN: "new@contoso.example"}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !taken("after a placement and a user added in one transaction") {
+		t.Error("a user added after a placement, in its transaction, left no roster change")
+	}
+}

@@ -52,10 +52,23 @@ func (s *Store) AssignUsers(ctx context.Context, tenantID uuid.UUID, users []uui
 		if err != nil {
 			return wrap("assign users", err)
 		}
+		// Not a change of the roster (migration 000057): the
+		// reconciliation placing them makes the subscriptions cover this
+		// placement, and the next pass need not read the roster for it.
+		// The setting is the transaction's; it is set back so that a
+		// write after this one in an enclosing transaction is recorded.
+		_, err = tx.db.Exec(ctx, `SELECT set_config('presencebridge.placing', 'on', true)`)
+		if err != nil {
+			return wrap("assign users", err)
+		}
 		_, err = tx.db.Exec(ctx, `UPDATE directory_users d SET monitor_id = a.monitor_id, updated_at = now()
 			FROM unnest($2::uuid[], $3::uuid[]) AS a (object_id, monitor_id)
 			WHERE d.tenant_id = $1 AND d.object_id = a.object_id
 			AND (a.monitor_id IS NULL OR a.monitor_id = ANY($4::uuid[]))`, tenantID, users, monitors, live)
+		if err != nil {
+			return wrap("assign users", err)
+		}
+		_, err = tx.db.Exec(ctx, `SELECT set_config('presencebridge.placing', 'off', true)`)
 		return wrap("assign users", err)
 	})
 }
