@@ -173,12 +173,19 @@ type tokenCache struct {
 // validationToken is a v1 token from Microsoft Graph Change Tracking for
 // the subscribing app (docs/graph.md#validation-tokens), signed with the identity
 // platform's key so it verifies against the Sim's JWKS.
+//
+// It signs outside the cache's lock: an RSA signature is about a
+// millisecond, and the POSTs of every other tenant waited behind each
+// one — at a million users the first changes after an idle spell queued
+// behind a thousand signatures in a row (issue 16). Two POSTs of one
+// tenant may both sign; the later token replaces the earlier, both valid.
 func (n *notifier) validationToken(app string, tenant uuid.UUID) string {
 	now := n.s.clock()
 	k := tokenKey{app, tenant}
 	n.tokens.mu.Lock()
-	defer n.tokens.mu.Unlock()
-	if t, ok := n.tokens.m[k]; ok && now.Before(t.renewAt) && !now.Before(t.issued) {
+	t, ok := n.tokens.m[k]
+	n.tokens.mu.Unlock()
+	if ok && now.Before(t.renewAt) && !now.Before(t.issued) {
 		return t.raw
 	}
 	iss := "https://sts.windows.net/" + tenant.String() + "/"
@@ -196,6 +203,8 @@ func (n *notifier) validationToken(app string, tenant uuid.UUID) string {
 		"uti":      randomID(16),
 		"ver":      "1.0",
 	})
+	n.tokens.mu.Lock()
 	n.tokens.m[k] = cachedToken{raw: raw, issued: now, renewAt: now.Add(validationTokenLifetime - time.Hour)}
+	n.tokens.mu.Unlock()
 	return raw
 }

@@ -201,6 +201,34 @@ func TestRichNotificationHasMicrosoftsShapeDecryptsAndCarriesAValidToken(t *test
 	}
 }
 
+// A rich subscription's validation token is issued when the subscription
+// is made, not signed on the way to its first notification: the signing
+// is the emulator's work, and a load run's first changes after an idle
+// spell queued behind a thousand of them (issue 16).
+func TestARichSubscriptionsValidationTokenIsIssuedWhenItIsMade(t *testing.T) {
+	f := newFixture(t)
+	startNotifier(t, f)
+	rc := newReceiver(t)
+	ten := f.tenant()
+	made := f.clock()
+	f.subscribe(f.userToken(ten, f.monitor()), f.subRequest(rc.URL, bulkResource(userIDs(ten.Users)...), true))
+	f.advance(10 * time.Minute)
+	if err := f.sim.SetTeamsPresence(ten.Users[1].ID, "Busy", "InACall"); err != nil {
+		t.Fatal(err)
+	}
+	c := decodeCollection(t, rc.next(t).Body)
+	if len(c.ValidationTokens) != 1 {
+		t.Fatalf("%d validation tokens, want 1", len(c.ValidationTokens))
+	}
+	iat, err := verifyValidationToken(t, f, c.ValidationTokens[0], ten.ID.String(), f.seed.App.ClientID).GetIssuedAt()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !iat.Time.Equal(made.Truncate(time.Second)) {
+		t.Errorf("the token was issued at %v, want when the subscription was made (%v), not at the change 10 minutes later", iat.Time, made)
+	}
+}
+
 func TestBasicNotificationCarriesOnlyTheUserID(t *testing.T) {
 	f := newFixture(t)
 	startNotifier(t, f)

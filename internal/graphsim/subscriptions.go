@@ -155,6 +155,13 @@ func (s *Sim) createSubscription(w http.ResponseWriter, r *http.Request) {
 	st.mu.Unlock()
 	out.ODataContext = s.odataContext("subscriptions/$entity")
 	writeJSON(w, http.StatusCreated, out)
+	// The validation token its notifications will carry, issued now: an
+	// emulator's signature, on the cores the load run measures the
+	// product on, belongs with the subscription's making, not with the
+	// first change to notify (Graph's own signing is not on our machine).
+	if sub.rich {
+		n.validationToken(sub.appID, sub.tenantID)
+	}
 }
 
 // applySubscriptionBody validates and applies the writable fields of a
