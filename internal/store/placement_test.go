@@ -202,7 +202,8 @@ func TestAMonitorDeletedDuringAPlacementOnItLeavesNoUserOnIt(t *testing.T) {
 		for {
 			var waiting bool
 			if err := st.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-				WHERE wait_event_type = 'Lock' AND query LIKE 'DELETE FROM monitors%')`).Scan(&waiting); err != nil {
+				WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'DELETE FROM monitors%')`).
+				Scan(&waiting); err != nil {
 				return err
 			}
 			if waiting {
