@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // The token endpoint answers any form with a success or the identity
@@ -75,7 +77,7 @@ func FuzzPresenceRequests(f *testing.F) {
 	h := sim.Handler()
 	ten := seed.Tenants[0]
 	sim.mu.Lock()
-	token := sim.accessToken(sim.tenants[ten.ID], sim.apps[seed.App.ClientID], nil, nil, seed.App.Application, now)
+	token := sim.signer.sign(jwt.MapClaims(sim.accessToken(sim.tenants[ten.ID], sim.apps[seed.App.ClientID], nil, nil, seed.App.Application, now)))
 	sim.mu.Unlock()
 	user := ten.Users[0].ID.String()
 	for _, c := range []struct{ path, body string }{

@@ -58,52 +58,59 @@ func (s *Sim) token(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, multi, found := s.tenantLocked(seg)
-	if !found {
-		s.writeTokenError(w, errTenantNotFound(seg))
-		return
-	}
-	app := s.apps[clientID]
-	if app == nil {
-		s.writeTokenError(w, errAppNotFound(clientID, seg))
-		return
-	}
-	if e := s.checkSecretLocked(app, secret); e != nil {
-		s.writeTokenError(w, *e)
-		return
-	}
-	now := s.clock()
-	var resp map[string]any
-	var e *aadError
-	switch grant {
-	case "authorization_code":
-		resp, e = s.redeemCodeLocked(app, t, f, now)
-	case "refresh_token":
-		resp, e = s.redeemRefreshLocked(app, t, f, now)
-	case "password":
-		if multi && strings.EqualFold(seg, "common") {
-			x := errCommonNotAllowed()
-			e = &x
-			break
+	resp := func() map[string]any {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		t, multi, found := s.tenantLocked(seg)
+		if !found {
+			s.writeTokenError(w, errTenantNotFound(seg))
+			return nil
 		}
-		resp, e = s.passwordLocked(app, t, f, now)
-	case "client_credentials":
-		if multi {
-			x := errTenantNotFound(seg) // client credentials need a specific tenant (docs/identity.md#client-credentials)
-			e = &x
-			break
+		app := s.apps[clientID]
+		if app == nil {
+			s.writeTokenError(w, errAppNotFound(clientID, seg))
+			return nil
 		}
-		resp, e = s.clientCredentialsLocked(app, t, f.Get("scope"), now)
-	default:
-		x := errUnsupportedGrant(grant)
-		e = &x
-	}
-	if e != nil {
-		s.writeTokenError(w, *e)
+		if e := s.checkSecretLocked(app, secret); e != nil {
+			s.writeTokenError(w, *e)
+			return nil
+		}
+		now := s.clock()
+		var resp map[string]any
+		var e *aadError
+		switch grant {
+		case "authorization_code":
+			resp, e = s.redeemCodeLocked(app, t, f, now)
+		case "refresh_token":
+			resp, e = s.redeemRefreshLocked(app, t, f, now)
+		case "password":
+			if multi && strings.EqualFold(seg, "common") {
+				x := errCommonNotAllowed()
+				e = &x
+				break
+			}
+			resp, e = s.passwordLocked(app, t, f, now)
+		case "client_credentials":
+			if multi {
+				x := errTenantNotFound(seg) // client credentials need a specific tenant (docs/identity.md#client-credentials)
+				e = &x
+				break
+			}
+			resp, e = s.clientCredentialsLocked(app, t, f.Get("scope"), now)
+		default:
+			x := errUnsupportedGrant(grant)
+			e = &x
+		}
+		if e != nil {
+			s.writeTokenError(w, *e)
+			return nil
+		}
+		return resp
+	}()
+	if resp == nil {
 		return
 	}
+	s.signPending(resp)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store, no-cache")
 	w.Header().Set("Pragma", "no-cache")

@@ -114,7 +114,7 @@ func (p *Principal) Has(perm string) bool {
 
 // accessToken issues a v1-format Graph access token, as Graph tokens are
 // (iss https://sts.windows.net/{tid}/, appid, upn; docs/identity.md#token-claims).
-func (s *Sim) accessToken(t *Tenant, app *App, u *User, scopes, roles []string, now time.Time) string {
+func (s *Sim) accessToken(t *Tenant, app *App, u *User, scopes, roles []string, now time.Time) unsignedJWT {
 	c := jwt.MapClaims{
 		"aud":             "https://graph.microsoft.com",
 		"iss":             "https://sts.windows.net/" + t.ID.String() + "/",
@@ -145,11 +145,27 @@ func (s *Sim) accessToken(t *Tenant, app *App, u *User, scopes, roles []string, 
 			c["roles"] = roles
 		}
 	}
-	return s.signer.sign(c)
+	return unsignedJWT(c)
+}
+
+// unsignedJWT is a token's claims, to be signed once the Sim's lock is
+// released (signPending): an RSA signature is about a millisecond, and
+// made under the lock it held up every other request — a thousand
+// tenants' app tokens asked for at once stalled graphsim's notifications
+// for a second in the load run (issue 16).
+type unsignedJWT jwt.MapClaims
+
+// signPending signs, in place, the tokens of resp still to sign.
+func (s *Sim) signPending(resp map[string]any) {
+	for k, v := range resp {
+		if c, ok := v.(unsignedJWT); ok {
+			resp[k] = s.signer.sign(jwt.MapClaims(c))
+		}
+	}
 }
 
 // idToken issues a v2 ID token for the client (docs/identity.md#token-claims).
-func (s *Sim) idToken(base string, t *Tenant, app *App, u *User, facts signInFacts, now time.Time) string {
+func (s *Sim) idToken(base string, t *Tenant, app *App, u *User, facts signInFacts, now time.Time) unsignedJWT {
 	c := jwt.MapClaims{
 		"aud":                app.ClientID,
 		"iss":                base + "/" + t.ID.String() + "/v2.0",
@@ -179,7 +195,7 @@ func (s *Sim) idToken(base string, t *Tenant, app *App, u *User, facts signInFac
 	if wids := directoryRoles(u); len(wids) > 0 && emitsWids(app) {
 		c["wids"] = wids
 	}
-	return s.signer.sign(c)
+	return unsignedJWT(c)
 }
 
 // Authenticate validates the bearer token of a Graph request.
