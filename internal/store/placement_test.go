@@ -53,6 +53,7 @@ func placements(t *testing.T, st *store.Store, tenant uuid.UUID) map[uuid.UUID]*
 	return out
 }
 
+// monitorsOf adds n monitors to the tenant and returns their ids.
 func monitorsOf(t *testing.T, st *store.Store, tenant uuid.UUID, n int) []uuid.UUID {
 	t.Helper()
 	ids := make([]uuid.UUID, n)
@@ -187,16 +188,12 @@ func TestAMonitorDeletedDuringAPlacementOnItLeavesNoUserOnIt(t *testing.T) {
 	st, tenant := directoryFixture(t)
 	oids := resolvedRoster(t, st, tenant, 3)
 	m := monitorsOf(t, st, tenant, 1)[0]
-	placed, deleted := make(chan struct{}), make(chan error, 1)
+	deleted := make(chan error, 1)
 	err := st.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.AssignUsers(ctx, tenant, oids, []*uuid.UUID{&m, &m, &m}); err != nil {
 			return err
 		}
-		go func() {
-			<-placed
-			deleted <- st.DeleteMonitor(ctx, tenant, m)
-		}()
-		close(placed)
+		go func() { deleted <- st.DeleteMonitor(ctx, tenant, m) }()
 		// The delete waits on the placement's lock of the monitor.
 		deadline := time.Now().Add(10 * time.Second)
 		for {
@@ -245,7 +242,7 @@ func TestAPlacementIsNoRosterChangeButAWriteAfterItIs(t *testing.T) {
 		t.Helper()
 		changed, err := st.TakeRosterChanges(ctx, tenant)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("taking the roster changes %s: %v", when, err)
 		}
 		return changed
 	}
