@@ -195,32 +195,34 @@ func (w *world) pgActivity(ctx context.Context) func() string {
 // used in that second — the product's processes, PostgreSQL, graphsim with
 // this harness — and the tenants the engine passed over in it (its
 // engine_tenants rows recorded): what a stall in PB_LOAD_LATENCY_TIMELINE's
-// seconds ran beside, and what PostgreSQL's busy client backends were
-// waiting on at the sample (a stall with less CPU is a wait).
+// seconds ran beside, where the product's queue stood at the sample (inbox
+// rows not yet processed, deliveries pending) and what PostgreSQL's busy
+// client backends were waiting on (a stall with less CPU is a wait).
 func (w *world) cpuTimeline(ctx context.Context) func() string {
 	i := 0
 	prod0, pg0 := w.cpu()
 	harness0 := w.harnessCPU()
 	lines := w.sample(ctx, "PB_LOAD_CPU_TIMELINE", time.Second, func(ctx context.Context, pool *pgxpool.Pool) (string, error) {
-		var passes int
+		var passes, inbox, pending int
 		var waits string
 		if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM engine_tenants WHERE updated_at > now() - interval '1 second'),
+			(SELECT count(*) FROM inbox), (SELECT count(*) FROM deliveries WHERE status = 'pending'),
 			coalesce((SELECT string_agg(w || ' ' || n, ', ' ORDER BY n DESC, w) FROM (
 				SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS w, count(*) AS n FROM pg_stat_activity
 				WHERE backend_type = 'client backend' AND state = 'active' AND pid <> pg_backend_pid() GROUP BY 1) x), '-')`).
-			Scan(&passes, &waits); err != nil {
+			Scan(&passes, &inbox, &pending, &waits); err != nil {
 			return "", err
 		}
 		prod, pg := w.cpu()
 		harness := w.harnessCPU()
-		line := fmt.Sprintf("%6d %8.2f %9.2f %8.2f %7d  %s", i, (prod - prod0).Seconds(), (pg - pg0).Seconds(), (harness - harness0).Seconds(), passes, waits)
+		line := fmt.Sprintf("%6d %8.2f %9.2f %8.2f %7d %6d %8d  %s", i, (prod - prod0).Seconds(), (pg - pg0).Seconds(), (harness - harness0).Seconds(), passes, inbox, pending, waits)
 		prod0, pg0, harness0 = prod, pg, harness
 		i++
 		return line, nil
 	})
 	return func() string {
 		if s := lines(); s != "" {
-			return "second  product  postgres  harness  passes  PostgreSQL's client backends at the sample (wait or CPU, count)\n" + s
+			return "second  product  postgres  harness  passes  inbox  pending  PostgreSQL's client backends at the sample (wait or CPU, count)\n" + s
 		}
 		return ""
 	}
