@@ -38,7 +38,7 @@ test: deps-test
 # is still running the corpus fails with "context deadline exceeded".
 # A new corpus entry is shrunk for a second at most: shrinking one grown
 # from the 22 KB deep-JSON entries stalls the worker for the default minute.
-FUZZ_TARGETS := internal/notification:FuzzParse internal/notification:FuzzDecrypt \
+FUZZ_TARGETS := internal/notification:FuzzParse internal/notification:FuzzDecrypt internal/notification:FuzzUnmarshalDecodesAsEncodingJSON \
 	internal/notification:FuzzValidationTokens web/graphhook:FuzzValidationHandshake \
 	web/graphhook:FuzzNotificationPOST internal/links:FuzzLinkTokens internal/presence:FuzzMappingRules \
 	internal/roster:FuzzRosterImport web/api:FuzzAPIBodies

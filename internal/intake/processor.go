@@ -3,7 +3,6 @@ package intake
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -411,7 +410,7 @@ func (p *Processor) processItem(ctx context.Context, tx store.Tx, m *memo, row i
 		return c, false, nil
 	}
 	var pr notification.Presence
-	if err := json.Unmarshal(dec.plain, &pr); err != nil || pr.Availability == "" {
+	if err := notification.Unmarshal(dec.plain, &pr); err != nil || pr.Availability == "" {
 		p.drop(m, st, DropMalformed, row, n, sub.TenantID, err)
 		return c, false, nil
 	}

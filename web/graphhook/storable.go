@@ -2,13 +2,15 @@ package graphhook
 
 import (
 	"bytes"
-	"encoding/json"
 	"unicode"
 	"unicode/utf8"
+
+	"presencebridge/internal/notification"
 )
 
 // Items the door could read but must not store as sent: the inbox's
-// payload is jsonb, which is not what encoding/json reads.
+// payload is jsonb, which is not what encoding/json reads (nor
+// notification.Unmarshal, which decodes as it does).
 //
 //   - jsonb refuses a string holding \u0000, a lone surrogate (\ud800
 //     without its low half, or \udc00 alone) or bytes that are not UTF-8,
@@ -39,7 +41,7 @@ type walk struct {
 	folded []byte      // keys' folded forms, one after the other
 }
 
-// unstorable says why raw, an item encoding/json decoded (so valid JSON
+// unstorable says why raw, an item notification.Unmarshal decoded (so valid JSON
 // but for the UTF-8 of its strings), must not be stored: a reject reason,
 // or "".
 func (w *walk) unstorable(raw []byte) string {
@@ -61,7 +63,7 @@ func (w *walk) unstorable(raw []byte) string {
 			if expected {
 				if escaped {
 					var k string
-					_ = json.Unmarshal(raw[i:end], &k) // valid: decoded with its item
+					_ = notification.Unmarshal(raw[i:end], &k) // valid: decoded with its item
 					s = []byte(k)
 				}
 				start := len(folded)

@@ -3,7 +3,6 @@ package graphhook
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"runtime"
 	"time"
@@ -145,7 +144,7 @@ func firstItem(head []byte, complete bool) ([]byte, headVerdict) {
 // lookup of that item alone, as check would make.
 func (h *Handler) genuine(ctx context.Context, raw []byte, ask bool) (yes, sure bool, err error) {
 	var n notification.Notification
-	if json.Unmarshal(raw, &n) != nil || n.SubscriptionID == "" || n.ClientState == "" {
+	if notification.Unmarshal(raw, &n) != nil || n.SubscriptionID == "" || n.ClientState == "" {
 		return false, true, nil
 	}
 	hash := store.ClientStateHash(n.ClientState)
