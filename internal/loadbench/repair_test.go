@@ -61,6 +61,9 @@ func TestLoadRepair(t *testing.T) {
 				go func() { profiled <- w.profileOnceUp("serve", time.Duration(secs)*time.Second) }()
 			}
 			statements := w.statements(ctx, 15)
+			if statementsOn() {
+				t.Logf("before repair %d with %s: %s", i+1, a.name, w.deliveriesVacuum(ctx))
+			}
 			timeline := w.repairTimeline(ctx)
 			rep := w.repair(ctx, states[n%len(states)], running, a.roles)
 			if tl := timeline(); tl != "" {
@@ -134,4 +137,25 @@ func (w *world) repairTimeline(ctx context.Context) func() string {
 		}
 		return fmt.Sprintf("%6.1f %8d %8d", time.Since(first).Seconds(), events, delivered), nil
 	})
+}
+
+// deliveriesVacuum says how far deliveries is from its last vacuum: its
+// live and dead row versions, when autovacuum last ran on it and how
+// often, and the size of the index every claim's sample walks
+// (deliveries_due_idx), whose entries for claimed and recorded deliveries
+// only a vacuum removes.
+func (w *world) deliveriesVacuum(ctx context.Context) string {
+	var live, dead, vacuums int64
+	var last *time.Time
+	var idx int64
+	err := w.st.Pool().QueryRow(ctx, `SELECT n_live_tup, n_dead_tup, last_autovacuum, autovacuum_count,
+		pg_relation_size('deliveries_due_idx') FROM pg_stat_user_tables WHERE relname = 'deliveries'`).Scan(&live, &dead, &last, &vacuums, &idx)
+	if err != nil {
+		return fmt.Sprintf("deliveries' vacuum: %v", err)
+	}
+	ago := "never"
+	if last != nil {
+		ago = time.Since(*last).Round(time.Second).String() + " ago"
+	}
+	return fmt.Sprintf("deliveries %d live, %d dead row versions; last autovacuum %s (%d in all); deliveries_due_idx %d KiB", live, dead, ago, vacuums, idx>>10)
 }
