@@ -147,10 +147,26 @@ func overtakenBy(d string) string {
 // supersedeOvertaken is the CTE that supersedes, for each overtaken head
 // in CTE heads (endpoint_id, user_object_id, overtaken_by), every queued
 // delivery of its user older than the one that reached the endpoint.
+//
+// It starts from the overtaken heads, none but in a replay, and finds
+// each one's older deliveries along deliveries_pending_user_idx, the only
+// index in whose order (ORDER BY, with sorts off in a generic plan) they
+// come; the rows it updates are found by the primary key, their state
+// checked as a condition no partial index's predicate is implied by (IS
+// TRUE). Written as an UPDATE … FROM heads, a claim planned from
+// statistics taken once every delivery had been delivered (one pending
+// row expected) walked deliveries_backlog_idx, every pending delivery, and
+// matched each against every head: 88,938 × 256 comparisons, 1–5 s a
+// claim, the web + 2 workers' repair of 100,000 users 3 min 25 s
+// (auto_explain in TestLoadRepair; issue 16).
 const supersedeOvertaken = `overtaken AS (
 			UPDATE deliveries x SET status = 'superseded', leased_until = NULL, order_check = false
-			FROM heads h WHERE h.overtaken_by IS NOT NULL AND x.endpoint_id = h.endpoint_id AND x.user_object_id = h.user_object_id
-				AND x.event_id < h.overtaken_by AND x.` + pendingStatus + ` AND (x.leased_until IS NULL OR x.leased_until <= now())
+			WHERE x.id = ANY (ARRAY(SELECT o.id FROM heads h CROSS JOIN LATERAL (
+					SELECT o.id FROM deliveries o WHERE o.` + pendingStatus + ` AND o.endpoint_id = h.endpoint_id
+						AND o.user_object_id = h.user_object_id AND o.event_id < h.overtaken_by
+					ORDER BY o.event_id) o
+				WHERE h.overtaken_by IS NOT NULL))
+				AND (x.` + pendingStatus + ` AND (x.leased_until IS NULL OR x.leased_until <= now())) IS TRUE
 		)`
 
 // ClaimDeliveries leases up to limit due deliveries for lease: for each
