@@ -169,14 +169,19 @@ func measuredClaim(t *testing.T, measured *store.Store, planned *[]string, limit
 	if err != nil || len(*planned) != 1 {
 		t.Fatalf("claimed %d with %d plans (%v), want 1 plan", len(got), len(*planned), err)
 	}
+	return got, parsePlan(t, (*planned)[0])
+}
+
+// parsePlan reads a plan auto_explain sent as JSON (explainingPool).
+func parsePlan(t *testing.T, p string) planNode {
+	t.Helper()
 	var plan struct {
 		Plan planNode
 	}
-	p := (*planned)[0]
 	if err := json.Unmarshal([]byte(p[strings.Index(p, "{"):]), &plan); err != nil {
-		t.Fatalf("the claim's plan: %v", err)
+		t.Fatalf("the plan: %v", err)
 	}
-	return got, plan.Plan
+	return plan.Plan
 }
 
 // planNode is a node of a plan as EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)
@@ -262,6 +267,12 @@ func delivered(ctx context.Context, st *store.Store, got []store.Delivery) error
 // notice, which the pool appends to plans.
 func claimPool(t *testing.T, dsn string, n int32, plans *[]string) *pgxpool.Pool {
 	t.Helper()
+	return explainingPool(t, dsn, n, "WITH RECURSIVE sample", plans)
+}
+
+// explainingPool is claimPool for the statements whose text holds marker.
+func explainingPool(t *testing.T, dsn string, n int32, marker string, plans *[]string) *pgxpool.Pool {
+	t.Helper()
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +287,7 @@ func claimPool(t *testing.T, dsn string, n int32, plans *[]string) *pgxpool.Pool
 			return err
 		}
 		cfg.ConnConfig.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
-			if strings.Contains(n.Message, "WITH RECURSIVE sample") {
+			if strings.Contains(n.Message, marker) {
 				mu.Lock()
 				*plans = append(*plans, n.Message)
 				mu.Unlock()
@@ -329,5 +340,46 @@ func TestAClaimDoesNotWaitForTheDeliveriesAnotherIsTaking(t *testing.T) {
 		if slices.Contains(held, d.ID) {
 			t.Errorf("claimed delivery %d, which another claim holds", d.ID)
 		}
+	}
+}
+
+// Superseding behind failures reads only the heads that failed and their
+// users' deliveries, whatever the statistics it was planned from. Planned
+// once every delivery had been delivered (no pending row expected), the
+// claim's overtaken deliveries were found by walking every pending
+// delivery and matching each against every head (issue 16); superseding
+// is spelled the same way and runs every second in every deliverer.
+func TestSupersedingReadsOnlyTheFailedHeadsWhateverTheStatistics(t *testing.T) {
+	const endpoints, users, failed = 50, 400, 5
+	ctx := context.Background()
+	dsn := testkit.NewDatabase(t)
+	pool := claimPool(t, dsn, 4, nil)
+	st := storetest.Open(t, pool)
+	testkit.Exec(t, pool, `ALTER TABLE deliveries SET (autovacuum_enabled = off)`)
+	tenants := tenantsWithEndpoints(t, pool, st, endpoints)
+	queueRepair(t, st, tenants, users, 0)
+	testkit.Exec(t, pool, `UPDATE deliveries SET status = 'delivered', attempts = 1, delivered_at = now()`)
+	testkit.Exec(t, pool, `ANALYZE deliveries`)
+	// Two states of every user pending; a few users' oldest failed once.
+	queueRepair(t, st, tenants, users, 1)
+	queueRepair(t, st, tenants, users, 2)
+	testkit.Exec(t, pool, `UPDATE deliveries SET attempts = 1 WHERE id IN (SELECT min(id) FROM deliveries WHERE status = 'pending'
+		GROUP BY endpoint_id, user_object_id ORDER BY min(id) LIMIT `+strconv.Itoa(failed)+`)`)
+	var planned []string
+	measured := store.New(explainingPool(t, dsn, 1, "WITH heads AS", &planned), storetest.Ring(t))
+	by, err := measured.SupersedeBehindFailures(ctx)
+	if err != nil || len(planned) != 1 {
+		t.Fatalf("superseded %v with %d plans (%v), want 1 plan", by, len(planned), err)
+	}
+	var n int64
+	for _, v := range by {
+		n += v
+	}
+	if n != failed {
+		t.Errorf("superseded %d deliveries, want %d", n, failed)
+	}
+	plan := parsePlan(t, planned[0])
+	if plan.rowsHandled() > 1000 {
+		t.Errorf("superseding %d deliveries among %d pending handled %d rows; want at most 1,000", failed, 2*endpoints*users, plan.rowsHandled())
 	}
 }

@@ -493,22 +493,33 @@ func (s *Store) SupersedeAtFailingEndpoints(ctx context.Context, endpoints []uui
 // older ones of the users whose oldest pending delivery (h, the head)
 // matches heads.
 func (s *Store) supersede(ctx context.Context, what, heads string, args ...any) (map[uuid.UUID]int64, error) {
-	rows, err := s.db.Query(ctx, `
+	out := map[uuid.UUID]int64{}
+	err := runPlanned(ctx, s.db, planning{generic: true}, `
 		WITH heads AS (
 			SELECT h.endpoint_id, h.user_object_id, h.event_id FROM deliveries h
 			WHERE h.status = 'pending' AND `+heads+` AND (h.leased_until IS NULL OR h.leased_until <= now())
 				AND h.event_id = (SELECT p.event_id FROM deliveries p WHERE p.`+pendingStatus+`
 					AND p.endpoint_id = h.endpoint_id AND p.user_object_id = h.user_object_id ORDER BY p.event_id LIMIT 1)
+			-- In the order of deliveries_failed_idx and deliveries_pending_user_idx,
+			-- which only they give (sorts off): read by an index whose
+			-- predicate its condition implies, a plan made while nothing was
+			-- pending read every due delivery to find the failed ones.
+			ORDER BY h.endpoint_id, h.user_object_id, h.event_id
 		), newest AS (
 			SELECT heads.endpoint_id, heads.user_object_id, n.id, n.event_id FROM heads
 			CROSS JOIN LATERAL (SELECT p.id, p.event_id FROM deliveries p WHERE p.`+pendingStatus+`
 				AND p.endpoint_id = heads.endpoint_id AND p.user_object_id = heads.user_object_id ORDER BY p.event_id DESC LIMIT 1) n
 			WHERE n.event_id > heads.event_id
 		), gone AS (
+			-- From each newest, its user's older deliveries along
+			-- deliveries_pending_user_idx, as the claim's overtaken CTE does
+			-- (supersedeOvertaken says why).
 			UPDATE deliveries d SET status = 'superseded', leased_until = NULL
-			FROM newest n
-			WHERE d.endpoint_id = n.endpoint_id AND d.user_object_id = n.user_object_id AND d.event_id < n.event_id
-				AND d.`+pendingStatus+` AND (d.leased_until IS NULL OR d.leased_until <= now())
+			WHERE d.id = ANY (ARRAY(SELECT o.id FROM newest n CROSS JOIN LATERAL (
+					SELECT o.id FROM deliveries o WHERE o.`+pendingStatus+` AND o.endpoint_id = n.endpoint_id
+						AND o.user_object_id = n.user_object_id AND o.event_id < n.event_id
+					ORDER BY o.event_id) o))
+				AND (d.`+pendingStatus+` AND (d.leased_until IS NULL OR d.leased_until <= now())) IS TRUE
 			RETURNING d.endpoint_id, d.user_object_id, d.event_id, d.supersedes_from, d.order_check
 		), ranges AS (
 			SELECT g.endpoint_id, g.user_object_id, min(coalesce(g.supersedes_from, e.sequence)) AS from_seq,
@@ -521,21 +532,18 @@ func (s *Store) supersede(ctx context.Context, what, heads string, args ...any) 
 			next_attempt_at = least(d.next_attempt_at, now()), order_check = d.order_check OR r.order_check
 		FROM newest n JOIN ranges r ON r.endpoint_id = n.endpoint_id AND r.user_object_id = n.user_object_id
 		WHERE d.id = n.id
-		RETURNING d.endpoint_id, r.n`, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...)
-	if err != nil {
-		return nil, wrap(what, err)
-	}
-	defer rows.Close()
-	out := map[uuid.UUID]int64{}
-	for rows.Next() {
-		var ep uuid.UUID
-		var n int64
-		if err := rows.Scan(&ep, &n); err != nil {
-			return nil, wrap(what, err)
+		RETURNING d.endpoint_id, r.n`, args, func(rows pgx.Rows) error {
+		for rows.Next() {
+			var ep uuid.UUID
+			var n int64
+			if err := rows.Scan(&ep, &n); err != nil {
+				return err
+			}
+			out[ep] += n
 		}
-		out[ep] += n
-	}
-	return out, rows.Err()
+		return rows.Err()
+	})
+	return out, wrap(what, err)
 }
 
 // PendingAge is how old an endpoint's oldest pending delivery is.
