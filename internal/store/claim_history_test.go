@@ -37,13 +37,7 @@ import (
 func TestAClaimDoesNotReadThroughTheDeliveriesAlreadyDelivered(t *testing.T) {
 	const endpoints, users, rounds, limit = 10, 500, 4, 10
 	ctx := context.Background()
-	dsn := testkit.NewDatabase(t)
-	pool := claimPool(t, dsn, 4, nil)
-	st := storetest.Open(t, pool)
-	// Only what the claims leave behind: no vacuum removes it between
-	// rounds, as none did between the load run's repairs.
-	testkit.Exec(t, pool, `ALTER TABLE deliveries SET (autovacuum_enabled = off)`)
-	tenants := tenantsWithEndpoints(t, pool, st, endpoints)
+	dsn, _, st, tenants := unvacuumed(t, endpoints)
 	var planned []string
 	measured := store.New(claimPool(t, dsn, 1, &planned), storetest.Ring(t))
 	buffersOfAClaim := func(round int) int {
@@ -98,18 +92,13 @@ func TestAClaimReadsOnlyWhatItTakesWhateverTheStatisticsItWasPlannedFrom(t *test
 			testkit.Exec(t, pool, `ANALYZE deliveries`)
 		}},
 		{"taken once everything was delivered", func(t *testing.T, pool *pgxpool.Pool, st *store.Store, tenants []uuid.UUID) {
-			queueRepair(t, st, tenants, users, 0)
-			testkit.Exec(t, pool, `UPDATE deliveries SET status = 'delivered', attempts = 1, delivered_at = now()`)
-			testkit.Exec(t, pool, `ANALYZE deliveries`)
+			analyzedOnceAllDelivered(t, pool, st, tenants, users)
 			queueRepair(t, st, tenants, users, 1)
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			dsn := testkit.NewDatabase(t)
-			pool := claimPool(t, dsn, 4, nil)
-			st := storetest.Open(t, pool)
-			testkit.Exec(t, pool, `ALTER TABLE deliveries SET (autovacuum_enabled = off)`)
-			c.setUp(t, pool, st, tenantsWithEndpoints(t, pool, st, endpoints))
+			dsn, pool, st, tenants := unvacuumed(t, endpoints)
+			c.setUp(t, pool, st, tenants)
 			var planned []string
 			got, plan := measuredClaim(t, store.New(claimPool(t, dsn, 1, &planned), storetest.Ring(t)), &planned, limit)
 			if len(got) != limit {
@@ -125,6 +114,30 @@ func TestAClaimReadsOnlyWhatItTakesWhateverTheStatisticsItWasPlannedFrom(t *test
 			}
 		})
 	}
+}
+
+// unvacuumed opens a new database with n tenants with an endpoint each,
+// and a pool of 4 connections to it configured as the product's. No
+// autovacuum visits its deliveries: what a test's claims leave behind
+// stays, as nothing removed it between the load run's repairs.
+func unvacuumed(t *testing.T, n int) (dsn string, pool *pgxpool.Pool, st *store.Store, tenants []uuid.UUID) {
+	t.Helper()
+	dsn = testkit.NewDatabase(t)
+	pool = claimPool(t, dsn, 4, nil)
+	st = storetest.Open(t, pool)
+	testkit.Exec(t, pool, `ALTER TABLE deliveries SET (autovacuum_enabled = off)`)
+	return dsn, pool, st, tenantsWithEndpoints(t, pool, st, n)
+}
+
+// analyzedOnceAllDelivered queues a repair of users users of each tenant,
+// records every delivery delivered and has PostgreSQL take its statistics
+// then: as after a run whose every delivery reached its endpoint, when the
+// planner expects nothing pending.
+func analyzedOnceAllDelivered(t *testing.T, pool *pgxpool.Pool, st *store.Store, tenants []uuid.UUID, users int) {
+	t.Helper()
+	queueRepair(t, st, tenants, users, 0)
+	testkit.Exec(t, pool, `UPDATE deliveries SET status = 'delivered', attempts = 1, delivered_at = now()`)
+	testkit.Exec(t, pool, `ANALYZE deliveries`)
 }
 
 // tenantsWithEndpoints makes n tenants with an endpoint each.
@@ -352,14 +365,8 @@ func TestAClaimDoesNotWaitForTheDeliveriesAnotherIsTaking(t *testing.T) {
 func TestSupersedingReadsOnlyTheFailedHeadsWhateverTheStatistics(t *testing.T) {
 	const endpoints, users, failed = 50, 400, 5
 	ctx := context.Background()
-	dsn := testkit.NewDatabase(t)
-	pool := claimPool(t, dsn, 4, nil)
-	st := storetest.Open(t, pool)
-	testkit.Exec(t, pool, `ALTER TABLE deliveries SET (autovacuum_enabled = off)`)
-	tenants := tenantsWithEndpoints(t, pool, st, endpoints)
-	queueRepair(t, st, tenants, users, 0)
-	testkit.Exec(t, pool, `UPDATE deliveries SET status = 'delivered', attempts = 1, delivered_at = now()`)
-	testkit.Exec(t, pool, `ANALYZE deliveries`)
+	dsn, pool, st, tenants := unvacuumed(t, endpoints)
+	analyzedOnceAllDelivered(t, pool, st, tenants, users)
 	// Two states of every user pending; a few users' oldest failed once.
 	queueRepair(t, st, tenants, users, 1)
 	queueRepair(t, st, tenants, users, 2)
