@@ -147,11 +147,22 @@ func overtakenBy(d string) string {
 // supersedeOvertaken is the CTE that supersedes, for each overtaken head
 // in CTE heads (endpoint_id, user_object_id, overtaken_by), every queued
 // delivery of its user older than the one that reached the endpoint.
+func supersedeOvertaken() string {
+	return `overtaken AS (
+			` + supersedeOlder(`SELECT endpoint_id, user_object_id, overtaken_by FROM heads WHERE overtaken_by IS NOT NULL`,
+		`, order_check = false`) + `
+		)`
+}
+
+// supersedeOlder is an UPDATE of deliveries x that supersedes (and sets
+// set), for each row of behind (endpoint_id, user_object_id, before),
+// every queued, unleased delivery of that user to that endpoint whose
+// event is older than before.
 //
-// It starts from the overtaken heads, none but in a replay, and finds
-// each one's older deliveries along deliveries_pending_user_idx, the only
-// index in whose order (ORDER BY, with sorts off in a generic plan) they
-// come; the rows it updates are found by the primary key, their state
+// It starts from behind's rows (none but in a replay, for a claim) and
+// finds each one's older deliveries along deliveries_pending_user_idx, the
+// only index in whose order (ORDER BY, with sorts off in a generic plan)
+// they come; the rows it updates are found by the primary key, their state
 // checked as a condition no partial index's predicate is implied by (IS
 // TRUE). Written as an UPDATE … FROM heads, a claim planned from
 // statistics taken once every delivery had been delivered (one pending
@@ -159,15 +170,14 @@ func overtakenBy(d string) string {
 // matched each against every head: 88,938 × 256 comparisons, 1–5 s a
 // claim, the web + 2 workers' repair of 100,000 users 3 min 25 s
 // (auto_explain in TestLoadRepair; issue 16).
-const supersedeOvertaken = `overtaken AS (
-			UPDATE deliveries x SET status = 'superseded', leased_until = NULL, order_check = false
-			WHERE x.id = ANY (ARRAY(SELECT o.id FROM heads h CROSS JOIN LATERAL (
-					SELECT o.id FROM deliveries o WHERE o.` + pendingStatus + ` AND o.endpoint_id = h.endpoint_id
-						AND o.user_object_id = h.user_object_id AND o.event_id < h.overtaken_by
-					ORDER BY o.event_id) o
-				WHERE h.overtaken_by IS NOT NULL))
-				AND (x.` + pendingStatus + ` AND (x.leased_until IS NULL OR x.leased_until <= now())) IS TRUE
-		)`
+func supersedeOlder(behind, set string) string {
+	return `UPDATE deliveries x SET status = 'superseded', leased_until = NULL` + set + `
+			WHERE x.id = ANY (ARRAY(SELECT o.id FROM (` + behind + `) b (endpoint_id, user_object_id, before) CROSS JOIN LATERAL (
+					SELECT o.id FROM deliveries o WHERE o.` + pendingStatus + ` AND o.endpoint_id = b.endpoint_id
+						AND o.user_object_id = b.user_object_id AND o.event_id < b.before
+					ORDER BY o.event_id) o))
+				AND (x.` + pendingStatus + ` AND (x.leased_until IS NULL OR x.leased_until <= now())) IS TRUE`
+}
 
 // ClaimDeliveries leases up to limit due deliveries for lease: for each
 // endpoint and user only the oldest pending event is eligible, so a user's
@@ -295,7 +305,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 			-- claim during a replay to 1,000 users read 346,000 buffers.
 			SELECT p.id, p.endpoint_id, p.user_object_id, CASE WHEN p.order_check THEN `+overtakenBy("p")+` END AS overtaken_by
 			FROM picked p
-		), `+supersedeOvertaken+`, locked AS (
+		), `+supersedeOvertaken()+`, locked AS (
 			-- Those no other claim is taking (SKIP LOCKED): two claimers see
 			-- the same oldest due deliveries, and one that waited for the
 			-- other's rows found them leased once free, having taken the
@@ -353,7 +363,7 @@ func (s *Store) ClaimProbe(ctx context.Context, endpointID uuid.UUID, lease time
 			SELECT d.id, d.endpoint_id, d.user_object_id, d.event_id,
 				CASE WHEN d.order_check THEN `+overtakenBy("d")+` END AS overtaken_by
 			FROM deliveries d WHERE d.id = ANY (ARRAY(SELECT id FROM cand))
-		), `+supersedeOvertaken+`, picked AS (
+		), `+supersedeOvertaken()+`, picked AS (
 			SELECT d.id FROM heads h JOIN deliveries d ON d.id = h.id
 			WHERE h.overtaken_by IS NULL
 				AND NOT EXISTS (SELECT 1 FROM endpoint_retry_after ra WHERE ra.endpoint_id = $1 AND ra.until > now())
@@ -511,16 +521,8 @@ func (s *Store) supersede(ctx context.Context, what, heads string, args ...any) 
 				AND p.endpoint_id = heads.endpoint_id AND p.user_object_id = heads.user_object_id ORDER BY p.event_id DESC LIMIT 1) n
 			WHERE n.event_id > heads.event_id
 		), gone AS (
-			-- From each newest, its user's older deliveries along
-			-- deliveries_pending_user_idx, as the claim's overtaken CTE does
-			-- (supersedeOvertaken says why).
-			UPDATE deliveries d SET status = 'superseded', leased_until = NULL
-			WHERE d.id = ANY (ARRAY(SELECT o.id FROM newest n CROSS JOIN LATERAL (
-					SELECT o.id FROM deliveries o WHERE o.`+pendingStatus+` AND o.endpoint_id = n.endpoint_id
-						AND o.user_object_id = n.user_object_id AND o.event_id < n.event_id
-					ORDER BY o.event_id) o))
-				AND (d.`+pendingStatus+` AND (d.leased_until IS NULL OR d.leased_until <= now())) IS TRUE
-			RETURNING d.endpoint_id, d.user_object_id, d.event_id, d.supersedes_from, d.order_check
+			`+supersedeOlder(`SELECT endpoint_id, user_object_id, event_id FROM newest`, ``)+`
+			RETURNING x.endpoint_id, x.user_object_id, x.event_id, x.supersedes_from, x.order_check
 		), ranges AS (
 			SELECT g.endpoint_id, g.user_object_id, min(coalesce(g.supersedes_from, e.sequence)) AS from_seq,
 				max(e.sequence) AS to_seq, count(*) AS n, bool_or(g.order_check) AS order_check
