@@ -162,39 +162,56 @@ const deadLettersPerUser = 1000
 // Work implements river.Worker, in batches so no transaction grows large.
 func (w *RetentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs]) error {
 	for _, step := range []struct {
-		what   string
-		delete func(context.Context) (int64, error)
+		what string
+		run  func(context.Context) error
 	}{
 		// First, so the events of the dead letters it trims go in this run.
-		{"dead letter bound", func(ctx context.Context) (int64, error) {
+		{"dead letter bound", inBatches(func(ctx context.Context) (int64, error) {
 			return w.st.TrimDeadLetters(ctx, deadLettersPerUser, retentionBatch)
+		})},
+		// Each batch goes on from where the last one stopped (the events
+		// kept for their pending or dead deliveries are not read again),
+		// until one reaches an event young enough to keep.
+		{"presence retention", func(ctx context.Context) error {
+			var after int64
+			for {
+				_, next, err := w.st.DeleteOldPresenceEvents(ctx, w.keep, after, retentionBatch)
+				if err != nil || next == 0 {
+					return err
+				}
+				after = next
+			}
 		}},
-		{"presence retention", func(ctx context.Context) (int64, error) {
-			return w.st.DeleteOldPresenceEvents(ctx, w.keep, retentionBatch)
-		}},
-		{"quarantined inbox retention", func(ctx context.Context) (int64, error) {
+		{"quarantined inbox retention", inBatches(func(ctx context.Context) (int64, error) {
 			return w.st.DeleteOldQuarantinedInbox(ctx, w.keep, retentionBatch)
-		}},
-		{"idempotency key retention", func(ctx context.Context) (int64, error) {
+		})},
+		{"idempotency key retention", inBatches(func(ctx context.Context) (int64, error) {
 			return w.st.DeleteExpiredIdempotencyKeys(ctx, retentionBatch)
-		}},
-		{"operation retention", func(ctx context.Context) (int64, error) {
+		})},
+		{"operation retention", inBatches(func(ctx context.Context) (int64, error) {
 			return w.st.DeleteOldOperations(ctx, w.keep, retentionBatch)
-		}},
+		})},
 		// Kept for the charts' longest span, whatever PB_EVENT_RETENTION says.
-		{"activity retention", func(ctx context.Context) (int64, error) {
+		{"activity retention", inBatches(func(ctx context.Context) (int64, error) {
 			return w.st.DeleteOldActivity(ctx, activity.Retention, retentionBatch)
-		}},
+		})},
 	} {
-		for {
-			n, err := step.delete(ctx)
-			if err != nil {
-				return fmt.Errorf("%s: %w", step.what, err)
-			}
-			if n < retentionBatch {
-				break
-			}
+		if err := step.run(ctx); err != nil {
+			return fmt.Errorf("%s: %w", step.what, err)
 		}
 	}
 	return nil
+}
+
+// inBatches runs a deletion of up to retentionBatch rows until one deletes
+// fewer.
+func inBatches(del func(context.Context) (int64, error)) func(context.Context) error {
+	return func(ctx context.Context) error {
+		for {
+			n, err := del(ctx)
+			if err != nil || n < retentionBatch {
+				return err
+			}
+		}
+	}
 }

@@ -113,7 +113,7 @@ func TestRetentionKeepsEventsWhoseDeliveriesWaitForAReplay(t *testing.T) {
 		testkit.Exec(t, st.Pool(), `UPDATE deliveries SET status = $2 WHERE id = $1`, d[i].ID, s)
 	}
 	testkit.Exec(t, st.Pool(), `UPDATE presence_events SET created_at = now() - interval '60 days'`)
-	if n, err := st.DeleteOldPresenceEvents(ctx, 30*24*time.Hour, 100); err != nil || n != 2 {
+	if n, _, err := st.DeleteOldPresenceEvents(ctx, 30*24*time.Hour, 0, 100); err != nil || n != 2 {
 		t.Errorf("deleted %d old events (%v), want the delivered and the superseded one", n, err)
 	}
 	left := deliveries(t, st, tenant, ep.ID)
@@ -251,7 +251,7 @@ func TestDroppingDeadLettersLetsTheCleanUpDeleteTheirEvents(t *testing.T) {
 	if n, err := st.DropDeadLetters(ctx, tenant, ep.ID, store.ReplayFilter{}); err != nil || n != 2 {
 		t.Errorf("drop all: %d (%v), want the other dead and the superseded one", n, err)
 	}
-	if n, err := st.DeleteOldPresenceEvents(ctx, 30*24*time.Hour, 100); err != nil || n != 4 {
+	if n, _, err := st.DeleteOldPresenceEvents(ctx, 30*24*time.Hour, 0, 100); err != nil || n != 4 {
 		t.Errorf("the clean-up deleted %d events (%v), want all but the pending one's", n, err)
 	}
 	if left := deliveries(t, st, tenant, ep.ID); len(left) != 1 || left[0].Status != store.DeliveryPending {
