@@ -150,6 +150,11 @@ type RetentionWorker struct {
 // retentionBatch bounds the events one transaction deletes.
 const retentionBatch = 5000
 
+// trimUsersPerBatch is how many users one batch of the dead letters'
+// bound looks at: it deletes what they gained beyond the bound since the
+// last run, an hour's dead letters at most for a user who is at it.
+const trimUsersPerBatch = 500
+
 // deadLettersPerUser bounds the dead letters kept for one user at one
 // endpoint (store.TrimDeadLetters): a disabled endpoint gets one for each
 // change until someone enables it and replays them, or drops them, and
@@ -166,12 +171,19 @@ func (w *RetentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs
 		run  func(context.Context) error
 	}{
 		// First, so the events of the dead letters it trims go in this run.
-		{"dead letter bound", inBatches(func(ctx context.Context) (int64, error) {
-			return w.st.TrimDeadLetters(ctx, deadLettersPerUser, retentionBatch)
-		})},
-		// Each batch goes on from where the last one stopped (the events
-		// kept for their pending or dead deliveries are not read again),
-		// until one reaches an event young enough to keep.
+		// Each batch of these two goes on from where the last one stopped:
+		// what earlier batches looked at is not read again.
+		{"dead letter bound", func(ctx context.Context) error {
+			var after store.DeadLetterUser
+			for {
+				_, next, err := w.st.TrimDeadLetters(ctx, deadLettersPerUser, trimUsersPerBatch, after)
+				if err != nil || next == (store.DeadLetterUser{}) {
+					return err
+				}
+				after = next
+			}
+		}},
+		// Until a batch reaches an event young enough to keep.
 		{"presence retention", func(ctx context.Context) error {
 			var after int64
 			for {

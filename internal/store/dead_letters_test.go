@@ -272,15 +272,15 @@ func TestTheDeadLettersKeptPerUserAreBoundedOldestFirstAndCounted(t *testing.T) 
 	}
 	publish(t, st, tenant, bob, "InACall")
 	publish(t, st, tenant, bob, "Away")
-	if n, err := st.TrimDeadLetters(ctx, 3, 100); err != nil || n != 2 {
-		t.Fatalf("trimmed %d (%v), want ann's 2 oldest", n, err)
+	if n, last, err := st.TrimDeadLetters(ctx, 3, 100, store.DeadLetterUser{}); err != nil || n != 2 || last != (store.DeadLetterUser{}) {
+		t.Fatalf("trimmed %d, going on after %v (%v); want ann's 2 oldest, and done", n, last, err)
 	}
 	got := dump(t, st.Pool(), `SELECT CASE WHEN d.user_object_id = $2 THEN 'ann' ELSE 'bob' END || ' #' || e.sequence
 		FROM deliveries d JOIN presence_events e ON e.id = d.event_id WHERE d.endpoint_id = $1 ORDER BY d.event_id`, ep.ID, ann)
 	if want := []string{"ann #3", "ann #4", "ann #5", "bob #1", "bob #2"}; !slices.Equal(got, want) {
 		t.Errorf("kept %v, want %v", got, want)
 	}
-	if n, err := st.TrimDeadLetters(ctx, 3, 100); err != nil || n != 0 {
+	if n, _, err := st.TrimDeadLetters(ctx, 3, 100, store.DeadLetterUser{}); err != nil || n != 0 {
 		t.Errorf("a second pass trimmed %d (%v)", n, err)
 	}
 	counts, _ := st.DeadLetterCounts(ctx, tenant)

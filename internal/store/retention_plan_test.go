@@ -71,3 +71,63 @@ func TestRetentionReadsInProportionToWhatItDeletesWhateverIsPending(t *testing.T
 		t.Errorf("left %d old and %d recent events, want none and %d", old, recent, 2*endpoints*users)
 	}
 }
+
+// The bound on dead letters kept per user costs its batch's users, not
+// the dead letters of the users before them. A disabled endpoint's users
+// at the bound each gain a dead letter a change; numbered all at once in
+// every batch, the hourly trim read every dead letter of the users before
+// the batch's again: at 10,000 users gaining a dozen an hour, about 120
+// million index entries an hour.
+func TestTrimmingDeadLettersReadsOnlyTheUsersOfTheBatch(t *testing.T) {
+	const users, each, perUser, batch = 2000, 12, 10, 100
+	dsn, pool, _, tenants := unvacuumed(t, 1)
+	testkit.Exec(t, pool, `INSERT INTO presence_events (tenant_id, user_object_id, sequence, availability, activity, mapped_state, source, observed_at)
+		SELECT $1, gen_random_uuid(), 0, 'Busy', 'InACall', 'talking', 'notification', now() FROM generate_series(1, $2::int)`, tenants[0], users)
+	testkit.Exec(t, pool, `INSERT INTO presence_events (tenant_id, user_object_id, sequence, availability, activity, mapped_state, source, observed_at)
+		SELECT e.tenant_id, e.user_object_id, g, 'Busy', 'InACall', 'talking', 'notification', now()
+		FROM presence_events e CROSS JOIN generate_series(1, $1::int) g WHERE e.sequence = 0`, each-1)
+	testkit.Exec(t, pool, `INSERT INTO deliveries (tenant_id, endpoint_id, event_id, user_object_id, status)
+		SELECT e.tenant_id, ep.id, e.id, e.user_object_id, 'dead' FROM presence_events e JOIN endpoints ep ON ep.tenant_id = e.tenant_id`)
+	testkit.Exec(t, pool, `ANALYZE`)
+
+	var planned []string
+	measured := store.New(explainingPool(t, dsn, 1, "dead_letters_trimmed", &planned), storetest.Ring(t))
+	var total int64
+	var after store.DeadLetterUser
+	for batches := 1; ; batches++ {
+		n, next, err := measured.TrimDeadLetters(context.Background(), perUser, batch, after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+		if next == (store.DeadLetterUser{}) {
+			if batches != users/batch+1 {
+				t.Errorf("done after %d batches of %d users, want %d", batches, batch, users/batch+1)
+			}
+			break
+		}
+		after = next
+	}
+	if want := int64(users * (each - perUser)); total != want {
+		t.Errorf("trimmed %d dead letters, want %d", total, want)
+	}
+	var kept, over, oldest, counted int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*), count(*) FILTER (WHERE n <> $1), min(first), (SELECT dead_letters_trimmed FROM endpoints)
+		FROM (SELECT count(*) AS n, min(e.sequence) AS first FROM deliveries d JOIN presence_events e ON e.id = d.event_id
+			WHERE d.status = 'dead' GROUP BY d.user_object_id) u`, perUser).Scan(&kept, &over, &oldest, &counted); err != nil {
+		t.Fatal(err)
+	}
+	if kept != users || over != 0 || oldest != each-perUser || counted != int(total) {
+		t.Errorf("%d users kept dead letters, %d not %d of them, the oldest kept #%d, %d counted trimmed; want %d users, the newest %d of each (from #%d), %d counted",
+			kept, over, perUser, oldest, counted, users, perUser, each-perUser, total)
+	}
+
+	// The last full batch, after 1,900 users trimmed before its own.
+	plan := parsePlan(t, planned[len(planned)-2])
+	if per := plan.buffers() / batch; per > 50 {
+		t.Errorf("the last batch of %d users read %d buffers, %d a user; want at most 50", batch, plan.buffers(), per)
+	}
+	if per := plan.rowsHandled() / batch; per > 60 {
+		t.Errorf("the last batch of %d users handled %d rows, %d a user; want at most 60", batch, plan.rowsHandled(), per)
+	}
+}
