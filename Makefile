@@ -82,7 +82,7 @@ bench-intake-ratio: deps-dev
 # 5,000 changes/s, memory, sizes, CPU; then a round of make
 # bench-intake-ratio and the engine's renewals over a simulated hour.
 # Writes its section of BENCHMARKS.md. BENCH_FULL=1 soaks longer (phases of
-# 2 minutes, a million first states delivered, renewals of 1,000 tenants).
+# 2 minutes, a million first states delivered, the renewals after the load).
 # PB_LOAD_TENANTS, PB_LOAD_USERS, PB_LOAD_RATES, PB_LOAD_PHASE_SECONDS,
 # PB_LOAD_REPAIR_USERS, PB_LOAD_REFERENCE_ROUNDS (0: none) and
 # PB_LOAD_RENEWAL_TENANTS change its size (PB_LOAD_REPORT= writes nothing).
