@@ -3,7 +3,6 @@ package graphsim
 import (
 	"net/http/httptest"
 	"testing"
-	"time"
 )
 
 // A token is signed after the Sim's lock is released: what the grants
@@ -17,7 +16,11 @@ func TestTokensAreIssuedUnderTheLockAndSignedAfterIt(t *testing.T) {
 	ten := f.tenant()
 	s := f.sim
 	s.mu.Lock()
-	resp, e := s.clientCredentialsLocked(s.apps[f.seed.App.ClientID], s.tenants[ten.ID], "https://graph.microsoft.com/.default", time.Now())
+	// The sim's time, as the token endpoint passes it: the fixture's
+	// clock stands still, and a token issued at time.Now() once the second
+	// had turned since the fixture began was not valid yet by it (a -race
+	// run in CI, 2026-12-04).
+	resp, e := s.clientCredentialsLocked(s.apps[f.seed.App.ClientID], s.tenants[ten.ID], "https://graph.microsoft.com/.default", f.clock())
 	s.mu.Unlock()
 	if e != nil {
 		t.Fatalf("client credentials: %+v", *e)
