@@ -773,7 +773,7 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	// held back an endpoint it had found slow.
 	type moving struct{ webhooks, sent, queued, backlog int64 }
 	var last moving
-	since := time.Now()
+	since, stalled := time.Now(), false
 	waitUntil(5*time.Minute, func() bool {
 		var st graphsim.NotificationStats
 		if err := w.graph.Control(ctx, "GET", "/_sim/stats", nil, &st); err != nil {
@@ -799,8 +799,12 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 		if left != last.backlog {
 			last.backlog, since = left, time.Now()
 		}
-		return time.Since(since) > 10*time.Second
+		stalled = time.Since(since) > 10*time.Second
+		return stalled
 	})
+	if stalled {
+		w.t.Logf("at %.0f/s nothing moved for 10 s with %d left in the product:\n%s", rate, last.backlog, w.stallReport(ctx))
+	}
 	var j graphsim.Journal
 	if err := w.graph.Control(ctx, "GET", "/_sim/notifications/journal", nil, &j); err != nil {
 		w.t.Fatal(err)
@@ -838,6 +842,46 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 
 // backlog is what the product has still to do of what Graph told it:
 // inbox rows to process and deliveries pending.
+// stallReport says why a phase's drain found nothing moving: the pending
+// deliveries by attempts, last answer and when they are due, and the
+// warnings and errors the product's processes logged last.
+func (w *world) stallReport(ctx context.Context) string {
+	var b strings.Builder
+	rows, err := w.st.Pool().Query(ctx, `SELECT attempts, coalesce(last_status, 0), coalesce(left(last_error, 120), ''),
+		coalesce(leased_until > now(), false), count(*),
+		extract(epoch FROM min(next_attempt_at) - now())::float8, extract(epoch FROM max(next_attempt_at) - now())::float8
+		FROM deliveries WHERE status = 'pending' GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC LIMIT 15`)
+	if err != nil {
+		return err.Error()
+	}
+	for rows.Next() {
+		var attempts, status int
+		var lastErr string
+		var leased bool
+		var n int64
+		var dueMin, dueMax float64
+		if err := rows.Scan(&attempts, &status, &lastErr, &leased, &n, &dueMin, &dueMax); err != nil {
+			return err.Error()
+		}
+		fmt.Fprintf(&b, "  %d pending: attempts %d, last status %d, leased %v, due in %.1f–%.1f s; %s\n", n, attempts, status, leased, dueMin, dueMax, lastErr)
+	}
+	if err := rows.Err(); err != nil {
+		return err.Error()
+	}
+	w.procMu.Lock()
+	defer w.procMu.Unlock()
+	for name, p := range w.procs {
+		var lines []string
+		for _, l := range strings.Split(p.Log(), "\n") {
+			if strings.Contains(l, `"level":"WARN"`) || strings.Contains(l, `"level":"ERROR"`) {
+				lines = append(lines, l)
+			}
+		}
+		fmt.Fprintf(&b, "%s's last warnings and errors:\n  %s\n", name, strings.Join(lines[max(0, len(lines)-20):], "\n  "))
+	}
+	return b.String()
+}
+
 func (w *world) backlog(ctx context.Context) int {
 	inbox, err := w.st.InboxBacklog(ctx)
 	if err != nil {
