@@ -16,8 +16,12 @@ import (
 // Report is what a load run measured, written into BENCHMARKS.md between
 // its markers.
 type Report struct {
-	Started, Finished     time.Time
-	Machine, Commit       string
+	Started, Finished time.Time
+	Machine, Commit   string
+	// Unwrap is how many notifications one core decrypts a second here
+	// (UnwrapRate, before the run), 0: not measured.
+	Unwrap                float64
+	Cores                 int
 	Command, Settings     string
 	LoadBefore, LoadAfter string
 	Setup                 []Step
@@ -188,8 +192,13 @@ func (r *Report) Markdown() string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("%s\n", startMarker)
-	p("Run %s–%s UTC at commit %s: `%s` (%s). Machine: %s. Load average before %s, after %s.\n\n",
-		r.Started.Format("2006-01-02 15:04"), r.Finished.Format("15:04"), r.Commit, r.Command, r.Settings, r.Machine, r.LoadBefore, r.LoadAfter)
+	unwrap := ""
+	if r.Unwrap > 0 {
+		unwrap = fmt.Sprintf("; one core decrypts %s notifications a second here (the product's decryption, a 2,048-bit RSA-OAEP unwrap each; %d cores: at most about %s a second with nothing else running)",
+			thousands(int(r.Unwrap)), r.Cores, thousands(int(r.Unwrap)*r.Cores))
+	}
+	p("Run %s–%s UTC at commit %s: `%s` (%s). Machine: %s%s. Load average before %s, after %s.\n\n",
+		r.Started.Format("2006-01-02 15:04"), r.Finished.Format("15:04"), r.Commit, r.Command, r.Settings, r.Machine, unwrap, r.LoadBefore, r.LoadAfter)
 	p("Setup (timed, not a target): ")
 	for i, s := range r.Setup {
 		if i > 0 {

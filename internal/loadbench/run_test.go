@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -1042,6 +1043,13 @@ func TestLoad(t *testing.T) {
 	r := &Report{Started: time.Now().UTC(), Machine: Machine(), Settings: fmt.Sprintf("%d tenants, %d users, rosters as a %s, phases of %s at %v changes/s, repair of %d users",
 		s.tenants, s.users, s.roster, s.phase, s.rates, s.repair), LoadBefore: LoadAverage()}
 	r.Commit = gitCommit()
+	// The machine's unwrap first, on the cores nothing of the run uses yet.
+	unwrap, err := UnwrapRate(2 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Unwrap, r.Cores = unwrap, runtime.NumCPU()
+	t.Logf("one core decrypts %.0f notifications a second here", unwrap)
 	r.Command = cmpOr(os.Getenv("PB_LOAD_COMMAND"), "go test -tags 'openssl loadbench' -run TestLoad ./internal/loadbench")
 	tl := NewTimeline(time.Now())
 	mark := func(what string) { t.Log(tl.Mark(time.Now(), what)) }
