@@ -16,12 +16,10 @@ import (
 // Report is what a load run measured, written into BENCHMARKS.md between
 // its markers.
 type Report struct {
-	Started, Finished time.Time
-	Machine, Commit   string
-	// Unwrap is how many notifications one core decrypts a second here
-	// (UnwrapRate, before the run), 0: not measured.
-	Unwrap                float64
-	Cores                 int
+	Started, Finished     time.Time
+	Machine, Commit       string
+	Unwrap                float64 // notifications one core decrypts a second (UnwrapRate); 0: not measured
+	Cores                 int     // the machine's
 	Command, Settings     string
 	LoadBefore, LoadAfter string
 	Setup                 []Step

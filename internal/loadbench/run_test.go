@@ -843,6 +843,18 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 
 // backlog is what the product has still to do of what Graph told it:
 // inbox rows to process and deliveries pending.
+func (w *world) backlog(ctx context.Context) int {
+	inbox, err := w.st.InboxBacklog(ctx)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	pending, err := w.st.PendingDeliveries(ctx)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return inbox + pending
+}
+
 // stallReport says why a phase's drain found nothing moving: the pending
 // deliveries by attempts, last answer and when they are due, and the
 // warnings and errors the product's processes logged last.
@@ -881,18 +893,6 @@ func (w *world) stallReport(ctx context.Context) string {
 		fmt.Fprintf(&b, "%s's last warnings and errors:\n  %s\n", name, strings.Join(lines[max(0, len(lines)-20):], "\n  "))
 	}
 	return b.String()
-}
-
-func (w *world) backlog(ctx context.Context) int {
-	inbox, err := w.st.InboxBacklog(ctx)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	pending, err := w.st.PendingDeliveries(ctx)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return inbox + pending
 }
 
 // repair drops Graph's notifications and stops the roles that work on

@@ -18,8 +18,8 @@ import (
 // The unwrap is most of processing's CPU and what bounds the phases'
 // rates (docs/scale-out.md, "What saturates first"), and it is what moves
 // most between the hosts a run may land on: 3,160–3,390 a second per core
-// on the host of 2026-12-03 (AVX-512), 992 on the host of 2026-12-04
-// (AVX2 only), with the code unchanged. A report states it beside the
+// on the host of 2026-12-03 (AVX-512), 992–1,212 on the host of
+// 2026-12-04 (AVX2 only), with the code unchanged. A report states it beside the
 // machine so that its figures can be set against the machine's ceiling.
 // Built with the openssl tag (as make bench-load builds), it measures
 // libcrypto's unwrap, as the product's build uses.
