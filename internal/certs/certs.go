@@ -72,11 +72,29 @@ func (m *Manager) Active(ctx context.Context) (notification.Key, error) {
 }
 
 func (m *Manager) create(ctx context.Context, tx store.Tx) (notification.Key, error) {
+	key, err := NewKey(m.now())
+	if err != nil {
+		return notification.Key{}, err
+	}
+	sid, err := tx.PutSecret(ctx, nil, PurposePrivateKey, x509.MarshalPKCS1PrivateKey(key.Private))
+	if err != nil {
+		return notification.Key{}, err
+	}
+	if err := tx.InsertEncryptionCert(ctx, store.EncryptionCert{ID: key.ID, DER: key.Certificate.Raw, SecretID: sid, NotAfter: key.Certificate.NotAfter}); err != nil {
+		return notification.Key{}, err
+	}
+	return key, nil
+}
+
+// NewKey makes a notification encryption key as the product uses one: a
+// 2,048-bit RSA key and its self-signed certificate, valid from an hour
+// before now for Lifetime, named by its creation time and serial number.
+// Nothing is stored (create does that).
+func NewKey(now time.Time) (notification.Key, error) {
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return notification.Key{}, fmt.Errorf("certificate key: %w", err)
 	}
-	now := m.now()
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
 	if err != nil {
 		return notification.Key{}, fmt.Errorf("certificate serial number: %w", err)
@@ -92,13 +110,6 @@ func (m *Manager) create(ctx context.Context, tx store.Tx) (notification.Key, er
 		return notification.Key{}, fmt.Errorf("parse the certificate just made: %w", err)
 	}
 	id := "pb-" + now.UTC().Format("20060102T150405") + fmt.Sprintf("-%x", serial.Uint64()&0xffff)
-	sid, err := tx.PutSecret(ctx, nil, PurposePrivateKey, x509.MarshalPKCS1PrivateKey(priv))
-	if err != nil {
-		return notification.Key{}, err
-	}
-	if err := tx.InsertEncryptionCert(ctx, store.EncryptionCert{ID: id, DER: der, SecretID: sid, NotAfter: cert.NotAfter}); err != nil {
-		return notification.Key{}, err
-	}
 	return notification.Key{ID: id, Certificate: cert, Private: priv}, nil
 }
 
