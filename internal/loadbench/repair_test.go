@@ -124,11 +124,11 @@ func (w *world) profileOnceUp(name string, d time.Duration) string {
 // beside the deliverer's says which paces a repair. It reads only what is
 // new: the events after the newest it has seen, by their key (one
 // committed after a newer one was seen is missed: a timeline, not a
-// tally), and the receiver's own count. Counting both in PostgreSQL since the start
-// (events by created_at, deliveries by delivered_at) read every event and
-// delivery at each sample: 62.6 s of PostgreSQL's time in a round of
-// 1 min 08 s at a million users (2026-12-04), more than the repair's own
-// statements.
+// tally), and the receiver's own count. Counting both in PostgreSQL since
+// the start (events by created_at, deliveries by delivered_at) read every
+// event and delivery at each sample: 62.6 s of PostgreSQL's time in a
+// round of 1 min 08 s at a million users (2026-12-04), more than the
+// repair's own statements.
 func (w *world) repairTimeline(ctx context.Context) func() string {
 	webhooks0 := w.webhooks.Load()
 	var after, events int64 = -1, 0
