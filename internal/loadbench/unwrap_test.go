@@ -6,8 +6,8 @@ import (
 )
 
 // The rate is the product's own decryption's, timed: a 2,048-bit unwrap
-// takes 0.25–1 ms on the hosts seen (more under -race), so a tenth of a
-// second holds tens of them, never thousands.
+// takes 0.25–1 ms on the hosts seen (more under -race), 1,000–4,000 a
+// second; a rate outside 10–20,000 is not an RSA-2048 unwrap's.
 func TestTheUnwrapRateIsThatOfTheProductsDecryption(t *testing.T) {
 	rate, err := UnwrapRate(100 * time.Millisecond)
 	if err != nil {
