@@ -72,7 +72,7 @@ func drainRepair(b *testing.B, st *store.Store, first uuid.UUID, deliverers int)
 	}
 	var wall, own, db time.Duration
 	waits := map[string]int{}
-	var sent int64
+	var sent, claims int64
 	for range b.N {
 		states := [][2]string{{"Busy", "Busy"}, {"Away", "Away"}}[sent/int64(tenants*users)%2]
 		for _, t := range ids {
@@ -92,8 +92,10 @@ func drainRepair(b *testing.B, st *store.Store, first uuid.UUID, deliverers int)
 		own0, db0 := processCPU(), backendsCPU(b, pool)
 		began := time.Now()
 		var runs sync.WaitGroup
-		for range deliverers {
-			runs.Go(func() { New(st, Options{AllowPrivate: true}).Run(dctx, time.Second) })
+		ds := make([]*Deliverer, deliverers)
+		for i := range ds {
+			ds[i] = New(st, Options{AllowPrivate: true})
+			runs.Go(func() { ds[i].Run(dctx, time.Second) })
 		}
 		go func() { runs.Wait(); close(done) }()
 		stopWaits := func() {}
@@ -109,8 +111,12 @@ func drainRepair(b *testing.B, st *store.Store, first uuid.UUID, deliverers int)
 		db += backendsCPU(b, pool) - db0
 		cancel()
 		<-done
+		for _, d := range ds {
+			claims += d.claims.Load()
+		}
 	}
 	n := float64(b.N * tenants * users)
+	b.ReportMetric(n/float64(claims), "deliveries/claim")
 	b.ReportMetric(n/wall.Seconds(), "deliveries/s")
 	b.ReportMetric(float64(own.Microseconds())/n, "µs-cpu-own/delivery")
 	b.ReportMetric(float64(db.Microseconds())/n, "µs-cpu-db/delivery")
