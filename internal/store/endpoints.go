@@ -121,24 +121,36 @@ func (s *Store) UpdateEndpoint(ctx context.Context, tenantID, id uuid.UUID, url,
 // delivery to it: pending ones are never sent (one already on the wire
 // may still arrive; its outcome finds no row to record). It returns how
 // many were pending.
+//
+// Deliveries have no key to endpoints (migration 000060), so they are
+// deleted here, after the endpoint's row is locked: a publisher queues
+// deliveries only to the endpoints it holds FOR SHARE until it commits
+// (queueDeliveries), so once the lock is granted every delivery queued to
+// the endpoint is committed and seen by the next statement, and any
+// publisher after waits for the endpoint's deletion and then finds no
+// endpoint to queue to (TestDeletingAnEndpointWhileAnEventIsQueuedToItLeavesNoDeliveries).
 func (s *Store) DeleteEndpoint(ctx context.Context, tenantID, id uuid.UUID) (pending int64, err error) {
-	var found bool
-	// The secrets go in the same statement: the endpoint's reference to
-	// them is checked at its end, when the endpoint is gone.
-	err = s.db.QueryRow(ctx, `
-		WITH gone AS (
-			DELETE FROM endpoints WHERE tenant_id = $1 AND id = $2 RETURNING signing_secret_id, previous_signing_secret_id
-		), secrets_gone AS (
-			DELETE FROM secrets WHERE id IN (SELECT signing_secret_id FROM gone UNION ALL SELECT previous_signing_secret_id FROM gone)
-		)
-		SELECT EXISTS (SELECT 1 FROM gone),
-			(SELECT count(*) FROM deliveries WHERE endpoint_id = $2 AND tenant_id = $1 AND status = 'pending')`, tenantID, id).Scan(&found, &pending)
-	if err == nil && !found {
-		err = ErrEndpointNotFound
-	}
-	if err == nil {
-		err = s.ResolveAlert(ctx, tenantID, AlertEndpointDisabled, id.String())
-	}
+	err = s.InTx(ctx, func(tx Tx) error {
+		if _, err := tx.LockEndpoint(ctx, tenantID, id); err != nil {
+			return err
+		}
+		if err := tx.db.QueryRow(ctx, `WITH gone AS (DELETE FROM deliveries WHERE endpoint_id = $1 RETURNING status)
+			SELECT count(*) FILTER (WHERE status = 'pending') FROM gone`, id).Scan(&pending); err != nil {
+			return err
+		}
+		// The secrets go in the same statement: the endpoint's reference to
+		// them is checked at its end, when the endpoint is gone.
+		_, err := tx.db.Exec(ctx, `
+			WITH gone AS (
+				DELETE FROM endpoints WHERE tenant_id = $1 AND id = $2 RETURNING signing_secret_id, previous_signing_secret_id
+			)
+			DELETE FROM secrets WHERE id IN (SELECT signing_secret_id FROM gone UNION ALL SELECT previous_signing_secret_id FROM gone)`,
+			tenantID, id)
+		if err != nil {
+			return err
+		}
+		return tx.ResolveAlert(ctx, tenantID, AlertEndpointDisabled, id.String())
+	})
 	return pending, wrap("delete endpoint", err)
 }
 

@@ -3,7 +3,9 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -258,4 +260,98 @@ func TestAPendingDeliveryIsInOnlyTheIndexesTheDeliveryPathReads(t *testing.T) {
 	if !slices.Equal(in, want) {
 		t.Errorf("a pending delivery is in %v, want %v", in, want)
 	}
+}
+
+// Deliveries have no key to endpoints (migration 000060), so whoever
+// deletes an endpoint deletes its deliveries. A publisher that has queued
+// one and not yet committed holds the endpoint's row shared: the deletion
+// waits for it, and then deletes what it queued too. Deleting the
+// deliveries before waiting for the endpoint's row would leave this one.
+func TestDeletingAnEndpointWhileAnEventIsQueuedToItLeavesNoDeliveries(t *testing.T) {
+	ctx := context.Background()
+	st, tenant := storetest.New(t)
+	ep, _ := st.CreateEndpoint(ctx, tenant, "https://a.example/hook", "whsec_dGVzdA==")
+	user := uuid.New()
+	publish(t, st, tenant, user, "InACall")
+	var pending int64
+	whileAnEventIsQueued(t, st, tenant, user, func() error {
+		var err error
+		pending, err = st.DeleteEndpoint(ctx, tenant, ep.ID)
+		return err
+	})
+	if left := count(t, st, `SELECT count(*) FROM deliveries WHERE endpoint_id = $1`, ep.ID); left != 0 || pending != 2 {
+		t.Errorf("%d deliveries left to the deleted endpoint, %d counted pending; want none left and 2 counted", left, pending)
+	}
+}
+
+// The same for a tenant's purge, which deletes its endpoints.
+func TestPurgingATenantWhileAnEventIsQueuedToItsEndpointLeavesNoDeliveries(t *testing.T) {
+	ctx := context.Background()
+	st, tenant := storetest.New(t)
+	ep, _ := st.CreateEndpoint(ctx, tenant, "https://a.example/hook", "whsec_dGVzdA==")
+	user := uuid.New()
+	publish(t, st, tenant, user, "InACall")
+	testkit.Exec(t, st.Pool(), `UPDATE tenants SET status = 'deleted', purge_after = now() - interval '1 hour' WHERE id = $1`, tenant)
+	whileAnEventIsQueued(t, st, tenant, user, func() error {
+		purged, err := st.PurgeDeletedTenants(ctx, time.Now(), 10)
+		if err == nil && len(purged) != 1 {
+			err = fmt.Errorf("purged %v, want %s", purged, tenant)
+		}
+		return err
+	})
+	if left := count(t, st, `SELECT count(*) FROM deliveries WHERE endpoint_id = $1`, ep.ID); left != 0 {
+		t.Errorf("%d deliveries left to the purged tenant's endpoint, want none", left)
+	}
+}
+
+// whileAnEventIsQueued changes user's presence, which queues a delivery
+// to each of the tenant's endpoints, in a transaction left open until
+// remove, run meanwhile, waits for a lock; then commits it, and fails the
+// test if remove fails. The user's presence is held already, so that the
+// change locks no tenant's row (only a new presence row's key to tenants
+// would), which a purge skips instead of waiting.
+func whileAnEventIsQueued(t *testing.T, st *store.Store, tenant, user uuid.UUID, remove func() error) {
+	t.Helper()
+	ctx := context.Background()
+	queued, commit, published := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		published <- st.InTx(ctx, func(tx store.Tx) error {
+			_, _, err := tx.ApplyPresence(ctx, store.PresenceChange{TenantID: tenant, UserID: user, Availability: "Busy",
+				Activity: "InAMeeting", MappedState: "busy", Source: "notification", ObservedAt: time.Now()})
+			close(queued)
+			<-commit
+			return err
+		})
+	}()
+	<-queued
+	var once sync.Once
+	release := func() { once.Do(func() { close(commit) }) }
+	defer release() // a failure below must not leave the publisher open
+	removed := make(chan error, 1)
+	go func() { removed <- remove() }()
+	for waiting := 0; waiting == 0; time.Sleep(10 * time.Millisecond) {
+		waiting = count(t, st, `SELECT count(*) FROM pg_locks WHERE NOT granted`)
+		select {
+		case err := <-removed:
+			t.Fatalf("removed without waiting for the open publisher (%v)", err)
+		default:
+		}
+	}
+	release()
+	if err := <-published; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-removed; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// count runs a query that counts.
+func count(t *testing.T, st *store.Store, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := st.Pool().QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

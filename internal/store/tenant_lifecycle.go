@@ -88,26 +88,35 @@ func (s *Store) ResumeTenant(ctx context.Context, id uuid.UUID, by string) (Tena
 
 // PurgeDeletedTenants removes up to limit tenants deleted whose grace ended
 // by now, and everything of theirs (ON DELETE CASCADE; their audit entries
-// stay with no tenant). Their presence events are deleted here (their
-// deliveries go with the tenant's endpoints): events have no key to
-// tenants (migration 000053), whose check cost every event written a
-// probe and a lock of its tenant's row. A tenant whose subscriptions the
-// engine has not yet deleted at Graph waits: Graph would go on posting
-// for it.
+// stay with no tenant). Their presence events and deliveries are deleted
+// here: events have no key to tenants (migration 000053), whose check cost
+// every event written a probe and a lock of its tenant's row, nor
+// deliveries to endpoints (000060). The deliveries go after their
+// endpoints' rows are locked, as DeleteEndpoint says why. A tenant whose
+// subscriptions the engine has not yet deleted at Graph waits: Graph would
+// go on posting for it.
 func (s *Store) PurgeDeletedTenants(ctx context.Context, now time.Time, limit int) ([]uuid.UUID, error) {
-	rows, err := s.db.Query(ctx, `WITH gone AS (
-			DELETE FROM tenants WHERE id IN (
-				SELECT t.id FROM tenants t WHERE t.status = 'deleted' AND t.purge_after <= $1
+	var ids []uuid.UUID
+	err := s.InTx(ctx, func(tx Tx) error {
+		rows, err := tx.db.Query(ctx, `SELECT t.id FROM tenants t WHERE t.status = 'deleted' AND t.purge_after <= $1
 				AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant_id = t.id AND s.graph_id IS NOT NULL)
-				ORDER BY t.purge_after LIMIT $2 FOR UPDATE SKIP LOCKED)
-			RETURNING id
-		), events AS (
-			DELETE FROM presence_events e WHERE e.tenant_id IN (SELECT id FROM gone)
-		)
-		SELECT id FROM gone`, now, limit)
-	if err != nil {
-		return nil, wrap("purge deleted tenants", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+			ORDER BY t.purge_after LIMIT $2 FOR UPDATE SKIP LOCKED`, now, limit)
+		if err != nil {
+			return err
+		}
+		if ids, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID]); err != nil || len(ids) == 0 {
+			return err
+		}
+		if _, err := tx.db.Exec(ctx, `SELECT 1 FROM endpoints WHERE tenant_id = ANY($1) FOR UPDATE`, ids); err != nil {
+			return err
+		}
+		_, err = tx.db.Exec(ctx, `WITH deliveries AS (
+				DELETE FROM deliveries WHERE endpoint_id IN (SELECT id FROM endpoints WHERE tenant_id = ANY($1))
+			), events AS (
+				DELETE FROM presence_events WHERE tenant_id = ANY($1)
+			)
+			DELETE FROM tenants WHERE id = ANY($1)`, ids)
+		return err
+	})
 	return ids, wrap("purge deleted tenants", err)
 }

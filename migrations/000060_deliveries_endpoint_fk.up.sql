@@ -1,0 +1,13 @@
+-- A delivery's endpoint is one queueDeliveries read and held FOR SHARE
+-- until its transaction commits, the only place deliveries are made; and
+-- the only deleters of endpoints (store.DeleteEndpoint, and
+-- PurgeDeletedTenants through their tenants) now lock the endpoint's row
+-- FOR UPDATE and delete its deliveries themselves. This key only checked,
+-- for every delivery queued, that the endpoint just locked exists: a
+-- probe of endpoints_pkey and a KEY SHARE lock, run as a nested query for
+-- each row: 54.5–56.7 shared buffers a change at 1,000 tenants with it,
+-- 48.8–51.3 without (BenchmarkNotificationBatchesAt1000Tenants), and
+-- 100,000 such queries, 0.84 s of execution, in a repair of 100,000 users
+-- (TestLoadRepair; issue 16). It was the last key checked on the delivery
+-- path.
+ALTER TABLE deliveries DROP CONSTRAINT deliveries_endpoint_id_fkey;
