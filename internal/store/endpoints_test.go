@@ -269,10 +269,7 @@ func TestAPendingDeliveryIsInOnlyTheIndexesTheDeliveryPathReads(t *testing.T) {
 // deliveries before waiting for the endpoint's row would leave this one.
 func TestDeletingAnEndpointWhileAnEventIsQueuedToItLeavesNoDeliveries(t *testing.T) {
 	ctx := context.Background()
-	st, tenant := storetest.New(t)
-	ep, _ := st.CreateEndpoint(ctx, tenant, "https://a.example/hook", "whsec_dGVzdA==")
-	user := uuid.New()
-	publish(t, st, tenant, user, "InACall")
+	st, tenant, ep, user := anEndpointAndAUsersPresence(t)
 	var pending int64
 	whileAnEventIsQueued(t, st, tenant, user, func() error {
 		var err error
@@ -287,10 +284,7 @@ func TestDeletingAnEndpointWhileAnEventIsQueuedToItLeavesNoDeliveries(t *testing
 // The same for a tenant's purge, which deletes its endpoints.
 func TestPurgingATenantWhileAnEventIsQueuedToItsEndpointLeavesNoDeliveries(t *testing.T) {
 	ctx := context.Background()
-	st, tenant := storetest.New(t)
-	ep, _ := st.CreateEndpoint(ctx, tenant, "https://a.example/hook", "whsec_dGVzdA==")
-	user := uuid.New()
-	publish(t, st, tenant, user, "InACall")
+	st, tenant, ep, user := anEndpointAndAUsersPresence(t)
 	testkit.Exec(t, st.Pool(), `UPDATE tenants SET status = 'deleted', purge_after = now() - interval '1 hour' WHERE id = $1`, tenant)
 	whileAnEventIsQueued(t, st, tenant, user, func() error {
 		purged, err := st.PurgeDeletedTenants(ctx, time.Now(), 10)
@@ -302,6 +296,20 @@ func TestPurgingATenantWhileAnEventIsQueuedToItsEndpointLeavesNoDeliveries(t *te
 	if left := count(t, st, `SELECT count(*) FROM deliveries WHERE endpoint_id = $1`, ep.ID); left != 0 {
 		t.Errorf("%d deliveries left to the purged tenant's endpoint, want none", left)
 	}
+}
+
+// anEndpointAndAUsersPresence is a tenant with an endpoint and a user
+// whose presence it holds (one delivery of it queued).
+func anEndpointAndAUsersPresence(t *testing.T) (*store.Store, uuid.UUID, store.Endpoint, uuid.UUID) {
+	t.Helper()
+	st, tenant := storetest.New(t)
+	ep, err := st.CreateEndpoint(context.Background(), tenant, "https://a.example/hook", "whsec_dGVzdA==")
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := uuid.New()
+	publish(t, st, tenant, user, "InACall")
+	return st, tenant, ep, user
 }
 
 // whileAnEventIsQueued changes user's presence, which queues a delivery
