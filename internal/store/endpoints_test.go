@@ -338,7 +338,8 @@ func whileAnEventIsQueued(t *testing.T, st *store.Store, tenant, user uuid.UUID,
 	removed := make(chan error, 1)
 	go func() { removed <- remove() }()
 	for waiting := 0; waiting == 0; time.Sleep(10 * time.Millisecond) {
-		waiting = count(t, st, `SELECT count(*) FROM pg_locks WHERE NOT granted`)
+		// This database's sessions only: the server may be other tests' too.
+		waiting = count(t, st, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)
 		select {
 		case err := <-removed:
 			t.Fatalf("removed without waiting for the open publisher (%v)", err)
