@@ -213,7 +213,7 @@ func tenantListSQL(q TenantListQuery) (string, []any) {
 				(SELECT count(*) FROM (SELECT 1 FROM deliveries dl WHERE dl.endpoint_id = e.id AND dl.status = 'dead'
 					LIMIT ` + strconv.Itoa(BacklogCountCap) + `) c) AS dead,
 				(SELECT count(*) FROM (SELECT 1 FROM deliveries dl WHERE dl.endpoint_id = e.id
-					AND dl.status NOT IN ('delivered', 'dead', 'superseded') LIMIT ` + strconv.Itoa(BacklogCountCap) + `) c) AS pending) x
+					AND dl.` + pendingStatus + ` LIMIT ` + strconv.Itoa(BacklogCountCap) + `) c) AS pending) x
 			WHERE e.tenant_id = p.id AND p.rn <= $2) d ON true
 		LEFT JOIN LATERAL (SELECT count(*) AS n FROM alerts WHERE tenant_id = p.id AND resolved_at IS NULL AND p.rn <= $2) a ON true
 		ORDER BY p.rn`, args
