@@ -119,9 +119,11 @@ func TestAClaimWhoseLeaseWasTakenCanNeitherRecordPostponeRenewNorBeOvertaken(t *
 	if _, ok, err := f.st.RenewDelivery(ctx, id, old, time.Minute); ok || err != nil {
 		t.Errorf("the stale claim renewed its lease (%v, %v)", ok, err)
 	}
-	if status, attempts, lease, next := row(); status != "pending" || attempts != 0 || !lease.Equal(holder[0].Lease) || !next.Equal(lease) {
+	// The postponement asked for an hour; a claim leaves the schedule as it
+	// was, due when the change was made.
+	if status, attempts, lease, next := row(); status != "pending" || attempts != 0 || !lease.Equal(holder[0].Lease) || next.After(time.Now()) {
 		t.Errorf("after the stale claim's batch record, postponement and renewal: %s, %d attempts, leased until %v, next at %v; "+
-			"want pending, 0, the holder's lease %v", status, attempts, lease, next, holder[0].Lease)
+			"want pending, 0, the holder's lease %v, due before now", status, attempts, lease, next, holder[0].Lease)
 	}
 	if _, ok, err := f.st.ClaimProbe(ctx, ep, time.Minute); ok || err != nil {
 		t.Errorf("a probe claimed the held delivery (%v, %v)", ok, err)

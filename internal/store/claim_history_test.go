@@ -34,6 +34,14 @@ import (
 // 535 and 471 since (EXPLAIN ANALYZE, BUFFERS). In the load run at
 // 100,000 users the second repair's claims read 42,000 buffers each
 // against the first's 9,700 (issue 16).
+//
+// Since a claim leaves next_attempt_at where it was (migration 000061),
+// the entries of the deliveries a drain's last claims took stay among the
+// due ones in deliveries_due_idx until a scan finds them dead and marks
+// them; the first claim after a drain does, once: 110–220 buffers of its
+// 465–585, which the first round, with no drain before it, does not pay
+// (345). Probing each endpoint from the front of its range again, the
+// claim read 735–910 buffers in the last rounds.
 func TestAClaimDoesNotReadThroughTheDeliveriesAlreadyDelivered(t *testing.T) {
 	const endpoints, users, rounds, limit = 10, 500, 4, 10
 	ctx := context.Background()
@@ -58,8 +66,8 @@ func TestAClaimDoesNotReadThroughTheDeliveriesAlreadyDelivered(t *testing.T) {
 	for round := 1; round < rounds; round++ {
 		last = buffersOfAClaim(round)
 	}
-	if last > first*3/2 {
-		t.Errorf("a claim of %d read %d buffers after %d rounds of %d deliveries at %d endpoints, %d after the first; want at most 1.5 times as many",
+	if last > first*9/5 {
+		t.Errorf("a claim of %d read %d buffers after %d rounds of %d deliveries at %d endpoints, %d after the first; want at most 1.8 times as many",
 			limit, last, rounds, users, endpoints, first)
 	}
 }

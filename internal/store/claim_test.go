@@ -10,6 +10,7 @@ import (
 
 	"presencebridge/internal/store"
 	"presencebridge/internal/store/storetest"
+	"presencebridge/internal/testkit"
 )
 
 // A claim finds the endpoints with something due in one of two ways: from
@@ -108,5 +109,45 @@ func TestAClaimIsPlannedOncePerConnectionAndNeverCompiled(t *testing.T) {
 	jit, planCache, err := st.ClaimSettings(ctx)
 	if err != nil || jit != "off" || planCache != "force_generic_plan" {
 		t.Errorf("a claim ran with jit %q, plan_cache_mode %q (%v); want off and force_generic_plan", jit, planCache, err)
+	}
+}
+
+// A claim sets the lease and nothing an index holds, so its update is
+// heap-only: no entry in any of the delivery's five indexes (migration
+// 000061; the claim moved next_attempt_at before, 18–20 buffers a
+// delivery). The delivery stays due by its schedule, so what keeps a
+// second claim from taking it is the lease alone, until it runs out.
+func TestAClaimWritesNoIndexEntryAndHoldsTheDeliveryUntilItsLeaseRunsOut(t *testing.T) {
+	ctx := context.Background()
+	st, tenant := storetest.New(t)
+	if _, err := st.CreateEndpoint(ctx, tenant, "https://a.example/hook", "whsec_dGVzdA=="); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, st, tenant, uuid.New(), "InACall")
+	const lease = 2 * time.Second
+	got, _, err := st.ClaimDeliveries(ctx, 8, lease, nil, 4, nil)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("claimed %d (%v), want 1", len(got), err)
+	}
+	claimedAt := time.Now()
+	// pageinspect reads the row's line pointer on its page: a heap-only
+	// tuple (HEAP_ONLY_TUPLE in t_infomask2) has no index entry of its own.
+	testkit.Exec(t, st.Pool(), `CREATE EXTENSION IF NOT EXISTS pageinspect`)
+	var heapOnly, due bool
+	if err := st.Pool().QueryRow(ctx, `SELECT (p.t_infomask2 & x'8000'::int) <> 0, d.next_attempt_at <= now()
+		FROM deliveries d, heap_page_items(get_raw_page('deliveries', (d.ctid::text::point)[0]::int)) p
+		WHERE d.id = $1 AND p.lp = (d.ctid::text::point)[1]::int`, got[0].ID).Scan(&heapOnly, &due); err != nil {
+		t.Fatal(err)
+	}
+	if !heapOnly || !due {
+		t.Errorf("after the claim the delivery is heap-only %v and due by its schedule %v; want both", heapOnly, due)
+	}
+	if again, _, err := st.ClaimDeliveries(ctx, 8, lease, nil, 4, nil); err != nil || len(again) != 0 {
+		t.Errorf("a second claim while the lease holds took %d (%v), want none", len(again), err)
+	}
+	time.Sleep(time.Until(claimedAt.Add(lease + 100*time.Millisecond)))
+	again, _, err := st.ClaimDeliveries(ctx, 8, lease, nil, 4, nil)
+	if err != nil || len(again) != 1 || again[0].ID != got[0].ID || !again[0].Lease.After(got[0].Lease) {
+		t.Errorf("once the lease ran out a claim took %d (%v), want the same delivery under a new lease", len(again), err)
 	}
 }

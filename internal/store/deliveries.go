@@ -41,6 +41,20 @@ type Delivery struct {
 // other index can serve (see migrations 000009 and 000013).
 const pendingStatus = `status NOT IN ('delivered', 'dead', 'superseded')`
 
+// unleased is the condition that no claim holds delivery t (a table
+// alias): it was never leased, or its lease has run out. A claim sets
+// leased_until and nothing indexed: it leaves next_attempt_at where it
+// was, so that its update is heap-only (no index entry written; migration
+// 000061 leaves room on each page for it). A delivery being sent is then
+// still due by its schedule, so whatever takes deliveries to send, or
+// moves or supersedes them, asks this as well. Moving next_attempt_at
+// past the lease (as claims did before) wrote a new entry in each of the
+// five indexes a pending delivery is in, 18–20 buffers a delivery of a
+// claim's UPDATE (auto_explain, a claim of 64; issue 16).
+func unleased(t string) string {
+	return `(` + t + `.leased_until IS NULL OR ` + t + `.leased_until <= now())`
+}
+
 // claimedColumns are what a claim returns from claimedFrom: claimed c (the
 // updated deliveries) joined with endpoints ep and the event (eventJoins);
 // scan them with collectClaimed.
@@ -176,7 +190,7 @@ func supersedeOlder(behind, set string) string {
 					SELECT o.id FROM deliveries o WHERE o.` + pendingStatus + ` AND o.endpoint_id = b.endpoint_id
 						AND o.user_object_id = b.user_object_id AND o.event_id < b.before
 					ORDER BY o.event_id) o))
-				AND (x.` + pendingStatus + ` AND (x.leased_until IS NULL OR x.leased_until <= now())) IS TRUE`
+				AND (x.` + pendingStatus + ` AND ` + unleased("x") + `) IS TRUE`
 }
 
 // ClaimDeliveries leases up to limit due deliveries for lease: for each
@@ -186,9 +200,10 @@ func supersedeOlder(behind, set string) string {
 // not to claim for at all (open circuit breakers), and an endpoint whose
 // Retry-After holds (HoldEndpoint) is not claimed for either: a 429 or 503
 // with Retry-After asks for no new request before it ends (RFC 6585,
-// RFC 9110 §10.2.3), not only no retry of the one answered. A claim moves
-// next_attempt_at past the lease, so a worker that dies leaves the
-// delivery to be claimed again (at least once, never lost). A replayed
+// RFC 9110 §10.2.3), not only no retry of the one answered. A claim sets
+// the lease and leaves the schedule (unleased), so a worker that dies
+// leaves the delivery to be claimed again once the lease ends (at least
+// once, never lost), first among what is due then. A replayed
 // delivery older than one of its user that reached the endpoint is
 // superseded instead (see "Order per user per endpoint" above). more
 // reports that deliveries were left due that could be claimed at once: the
@@ -239,9 +254,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 			-- predicate only this spelling implies, and in its order, so that
 			-- no plan can hope to stop a scan of the table early (one costed
 			-- from statistics that saw most rows due would read every
-			-- delivered one).
+			-- delivered one). Those being sent come first in that order (a
+			-- claim leaves their schedule: unleased), as many as the
+			-- deliverers hold, each checked in the heap.
 			SELECT d.endpoint_id, d.next_attempt_at, d.id FROM deliveries d
-			WHERE d.status = 'pending' AND d.attempts >= 0 AND d.next_attempt_at <= now()
+			WHERE d.status = 'pending' AND d.attempts >= 0 AND d.next_attempt_at <= now() AND `+unleased("d")+`
 			ORDER BY d.next_attempt_at LIMIT $1
 		), walked AS (
 			-- Only when the sample is not all that is due: every endpoint with
@@ -264,15 +281,17 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 		), ready AS (
 			-- Those with room and something due, with their oldest due. A
 			-- walked endpoint's is probed from the oldest due of all (the
-			-- sample's first), which no pending delivery precedes: not from the
-			-- front of its deliveries_due_endpoint_idx range, where every
-			-- delivery claimed or recorded since the last vacuum left an entry.
+			-- sample's first), which no unleased due delivery precedes: not
+			-- from the front of its deliveries_due_endpoint_idx range, where
+			-- those being sent and every delivery recorded since the last
+			-- vacuum left an entry.
 			SELECT a.endpoint_id, $6 - coalesce(busy.used, 0) AS room, coalesce(a.at, f.at) AS at, coalesce(a.id, f.id) AS id
 			FROM active a
 			LEFT JOIN unnest($4::uuid[], $5::int[]) AS busy (endpoint_id, used) ON busy.endpoint_id = a.endpoint_id
 			LEFT JOIN LATERAL (SELECT d.next_attempt_at AS at, d.id FROM deliveries d
 				WHERE a.at IS NULL AND d.endpoint_id = a.endpoint_id AND d.status = 'pending'
 					AND d.next_attempt_at >= (SELECT min(s.next_attempt_at) FROM sample s) AND d.next_attempt_at <= now()
+					AND `+unleased("d")+`
 				ORDER BY d.next_attempt_at, d.id LIMIT 1) f ON true
 			WHERE coalesce(a.at, f.at) IS NOT NULL AND NOT (a.endpoint_id = ANY($3::uuid[])) AND $6 - coalesce(busy.used, 0) > 0
 				-- Not while the endpoint's Retry-After holds (HoldEndpoint): one
@@ -288,7 +307,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 			FROM top CROSS JOIN LATERAL (
 				SELECT d.id, d.tenant_id, d.endpoint_id, d.user_object_id, d.event_id, d.order_check, d.next_attempt_at
 				FROM deliveries d
-				WHERE d.endpoint_id = top.endpoint_id AND d.status = 'pending' AND d.next_attempt_at <= now()
+				WHERE d.endpoint_id = top.endpoint_id AND d.status = 'pending' AND d.next_attempt_at <= now() AND `+unleased("d")+`
 					-- From its oldest due on, not from the front of its range.
 					AND (d.next_attempt_at, d.id) >= (top.at, top.id)
 					-- The head of its user's pending deliveries to the endpoint: a
@@ -318,11 +337,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 			-- claim of 256 while 20,000 were due, statistics taken before).
 			SELECT d.id FROM deliveries d
 			WHERE d.id = ANY (ARRAY(SELECT id FROM heads WHERE overtaken_by IS NULL))
-				AND (d.status = 'pending' AND d.next_attempt_at <= now()) IS TRUE
+				AND (d.status = 'pending' AND d.next_attempt_at <= now() AND `+unleased("d")+`) IS TRUE
 			FOR UPDATE OF d SKIP LOCKED
 		), claimed AS (
 			-- What locked holds: checked there, and no one else's to change.
-			UPDATE deliveries d SET next_attempt_at = now() + $2::interval, leased_until = now() + $2::interval, order_check = false
+			UPDATE deliveries d SET leased_until = now() + $2::interval, order_check = false
 			WHERE d.id = ANY (ARRAY(SELECT id FROM locked))
 			`+claimedReturning+`
 		)
@@ -355,7 +374,7 @@ func (s *Store) ClaimProbe(ctx context.Context, endpointID uuid.UUID, lease time
 	got, err := s.claimUnderOrderLock(ctx, planning{}, nil, `
 		WITH cand AS (
 			SELECT d.id FROM deliveries d
-			WHERE d.endpoint_id = $1 AND d.`+pendingStatus+` AND (d.leased_until IS NULL OR d.leased_until <= now())
+			WHERE d.endpoint_id = $1 AND d.`+pendingStatus+` AND `+unleased("d")+`
 				AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.`+pendingStatus+` AND p.endpoint_id = d.endpoint_id
 					AND p.user_object_id = d.user_object_id AND p.event_id < d.event_id)
 			ORDER BY d.event_id DESC LIMIT $3
@@ -370,8 +389,8 @@ func (s *Store) ClaimProbe(ctx context.Context, endpointID uuid.UUID, lease time
 			ORDER BY h.event_id DESC LIMIT 1
 			FOR UPDATE OF d SKIP LOCKED
 		), claimed AS (
-			UPDATE deliveries d SET next_attempt_at = now() + $2::interval, leased_until = now() + $2::interval, order_check = false
-			WHERE d.id IN (SELECT id FROM picked) AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until <= now())
+			UPDATE deliveries d SET leased_until = now() + $2::interval, order_check = false
+			WHERE d.id IN (SELECT id FROM picked) AND d.status = 'pending' AND `+unleased("d")+`
 			`+claimedReturning+`
 		)
 		SELECT `+claimedColumns+` `+claimedFrom, endpointID, lease.String(), probeCandidates)
@@ -451,7 +470,7 @@ func (s *Store) DeliveryFailed(ctx context.Context, id int64, lease time.Time, s
 // was superseded, disabled or recorded — and then it must not be sent: a
 // stale copy could reach the endpoint after the user's next event.
 func (s *Store) RenewDelivery(ctx context.Context, id int64, lease time.Time, d time.Duration) (next time.Time, ok bool, err error) {
-	err = s.db.QueryRow(ctx, `UPDATE deliveries SET leased_until = now() + $3::interval, next_attempt_at = now() + $3::interval
+	err = s.db.QueryRow(ctx, `UPDATE deliveries SET leased_until = now() + $3::interval
 		WHERE id = $1 AND leased_until = $2 AND status = 'pending' RETURNING leased_until`, id, lease, d.String()).Scan(&next)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return time.Time{}, false, nil
@@ -507,7 +526,7 @@ func (s *Store) supersede(ctx context.Context, what, heads string, args ...any) 
 	err := runPlanned(ctx, s.db, planning{generic: true}, `
 		WITH heads AS (
 			SELECT h.endpoint_id, h.user_object_id, h.event_id FROM deliveries h
-			WHERE h.status = 'pending' AND `+heads+` AND (h.leased_until IS NULL OR h.leased_until <= now())
+			WHERE h.status = 'pending' AND `+heads+` AND `+unleased("h")+`
 				AND h.event_id = (SELECT p.event_id FROM deliveries p WHERE p.`+pendingStatus+`
 					AND p.endpoint_id = h.endpoint_id AND p.user_object_id = h.user_object_id ORDER BY p.event_id LIMIT 1)
 			-- In the order of deliveries_failed_idx and deliveries_pending_user_idx,

@@ -244,7 +244,7 @@ func (s *Store) DisableEndpoint(ctx context.Context, id uuid.UUID, reason string
 func (s *Store) RetryEndpoint(ctx context.Context, tenantID, id uuid.UUID) (int64, error) {
 	tag, err := s.db.Exec(ctx, `UPDATE deliveries SET next_attempt_at = least(next_attempt_at,
 			greatest(now(), (SELECT ra.until FROM endpoint_retry_after ra WHERE ra.endpoint_id = $2)))
-		WHERE tenant_id = $1 AND endpoint_id = $2 AND status = 'pending' AND (leased_until IS NULL OR leased_until <= now())`, tenantID, id)
+		WHERE tenant_id = $1 AND endpoint_id = $2 AND status = 'pending' AND `+unleased("deliveries"), tenantID, id)
 	return tag.RowsAffected(), wrap("retry endpoint", err)
 }
 
