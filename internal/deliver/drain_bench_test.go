@@ -26,9 +26,10 @@ import (
 // part of a repair (issue 16): 100 tenants, each with one endpoint at the
 // same receiver (one host, as a telephony platform's webhooks are), and
 // 200 users each whose repaired states wait as one batch of deliveries
-// per tenant; the deliverer drains them. It reports the drain rate and the
+// per tenant; the deliverer drains them. It reports the drain rate, the
 // CPU per delivery of this process (deliverer and receiver) and of the
-// database's backends.
+// database's backends, the shared buffers the database touched a delivery
+// and the share of the deliveries' updates that were heap-only.
 func BenchmarkDrainingARepairOf20000UsersOver100Tenants(b *testing.B) {
 	st, first := storetest.New(b)
 	drainRepair(b, st, first, 1)
@@ -72,7 +73,7 @@ func drainRepair(b *testing.B, st *store.Store, first uuid.UUID, deliverers int)
 	}
 	var wall, own, db time.Duration
 	waits := map[string]int{}
-	var sent, claims int64
+	var sent, claims, blocks, updates, heapOnly int64
 	for range b.N {
 		states := [][2]string{{"Busy", "Busy"}, {"Away", "Away"}}[sent/int64(tenants*users)%2]
 		for _, t := range ids {
@@ -89,6 +90,7 @@ func drainRepair(b *testing.B, st *store.Store, first uuid.UUID, deliverers int)
 		sent += tenants * users
 		dctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
+		before := tableCounters(b, pool)
 		own0, db0 := processCPU(), backendsCPU(b, pool)
 		began := time.Now()
 		var runs sync.WaitGroup
@@ -111,6 +113,8 @@ func drainRepair(b *testing.B, st *store.Store, first uuid.UUID, deliverers int)
 		db += backendsCPU(b, pool) - db0
 		cancel()
 		<-done
+		after := tableCounters(b, pool)
+		blocks, updates, heapOnly = blocks+after.blocks-before.blocks, updates+after.updates-before.updates, heapOnly+after.heapOnly-before.heapOnly
 		for _, d := range ds {
 			claims += d.claims.Load()
 		}
@@ -120,6 +124,8 @@ func drainRepair(b *testing.B, st *store.Store, first uuid.UUID, deliverers int)
 	b.ReportMetric(n/wall.Seconds(), "deliveries/s")
 	b.ReportMetric(float64(own.Microseconds())/n, "µs-cpu-own/delivery")
 	b.ReportMetric(float64(db.Microseconds())/n, "µs-cpu-db/delivery")
+	b.ReportMetric(float64(blocks)/n, "blocks/delivery")
+	b.ReportMetric(float64(heapOnly)/float64(updates), "heap-only/update")
 	total := 0
 	for _, k := range waits {
 		total += k
@@ -127,6 +133,24 @@ func drainRepair(b *testing.B, st *store.Store, first uuid.UUID, deliverers int)
 	for ev, k := range waits {
 		b.ReportMetric(float64(k)/float64(total), "waits/claim-"+ev)
 	}
+}
+
+// counters are the database's shared buffers touched and the deliveries'
+// updates, all and heap-only, so far.
+type counters struct{ blocks, updates, heapOnly int64 }
+
+// tableCounters reads counters once every backend has flushed its
+// statistics: a backend flushes them when it goes idle at least a second
+// after its last flush (PGSTAT_MIN_INTERVAL).
+func tableCounters(b *testing.B, pool *pgxpool.Pool) counters {
+	time.Sleep(1500 * time.Millisecond)
+	var c counters
+	if err := pool.QueryRow(context.Background(), `SELECT d.blks_hit + d.blks_read, t.n_tup_upd, t.n_tup_hot_upd
+		FROM pg_stat_database d, pg_stat_user_tables t WHERE d.datname = current_database() AND t.relname = 'deliveries'`).
+		Scan(&c.blocks, &c.updates, &c.heapOnly); err != nil {
+		b.Fatal(err)
+	}
+	return c
 }
 
 // sampleClaimWaits counts, every 2 ms until the function it returns is
