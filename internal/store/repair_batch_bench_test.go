@@ -2,11 +2,13 @@ package store_test
 
 import (
 	"context"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"presencebridge/internal/presence"
 	"presencebridge/internal/store"
 	"presencebridge/internal/store/storetest"
 )
@@ -44,4 +46,46 @@ func BenchmarkARepairBatchOf1000ChangedUsers(b *testing.B) {
 		i++
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*users), "µs/user")
+}
+
+// BenchmarkReadingTheHeldPresenceOf1000UsersWithRichPresence is
+// HeldPresences for a repair batch of 1,000 users who each have a status
+// message, out-of-office settings and a work location, as the load run's
+// users do: three jsonb columns a user, decoded by the pool's jsonb codec
+// (ConfigurePool). Reported per user.
+func BenchmarkReadingTheHeldPresenceOf1000UsersWithRichPresence(b *testing.B) {
+	const users = 1000
+	st, tenant := storetest.New(b)
+	ctx := context.Background()
+	ids := make([]uuid.UUID, users)
+	cs := make([]store.PresenceChange, users)
+	for i := range ids {
+		ids[i] = uuid.New()
+		cs[i] = store.PresenceChange{TenantID: tenant, UserID: ids[i], Availability: "Busy", Activity: "InACall", MappedState: "busy",
+			Source: "repair", ObservedAt: time.Now(), Rich: presence.Rich{
+				StatusMessage: &presence.StatusMessage{Message: "Back from lunch at 2 — call my mobile if urgent"},
+				OutOfOffice:   &presence.OutOfOffice{IsOutOfOffice: i%10 == 0, Message: "I am away until Monday."},
+				WorkLocation:  &presence.WorkLocation{WorkLocationType: "office", Source: "scheduled", PlaceID: "8a5c1d20-37b4-4f0e-9c51-0d8e4b7f2a11"},
+			}}
+	}
+	if err := st.InTx(ctx, func(tx store.Tx) error { _, _, err := tx.ApplyPresenceBatch(ctx, cs); return err }); err != nil {
+		b.Fatal(err)
+	}
+	cpu0 := ownCPU()
+	for b.Loop() {
+		held, err := st.HeldPresences(ctx, tenant, ids)
+		if err != nil || len(held) != users || held[ids[0]].Rich.WorkLocation == nil {
+			b.Fatalf("held %d of %d (%v)", len(held), users, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*users), "µs/user")
+	b.ReportMetric(float64((ownCPU()-cpu0).Nanoseconds())/1e3/float64(b.N*users), "µs-cpu-own/user")
+}
+
+// ownCPU is this process's CPU so far (user and system): the client's
+// part, the database's backends being other processes.
+func ownCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

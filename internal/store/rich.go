@@ -1,7 +1,7 @@
 package store
 
 import (
-	"encoding/json"
+	"github.com/goccy/go-json"
 
 	"presencebridge/internal/presence"
 )
