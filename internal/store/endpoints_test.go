@@ -217,13 +217,13 @@ func TestBacklogsCountEachWebhooksUndeliveredDeliveriesByStatus(t *testing.T) {
 	}
 }
 
-// Every index a pending delivery is in costs each delivered webhook two
-// index entries: one when it is queued and one when it is claimed (the
-// claim moves next_attempt_at, an indexed column, so the update is never
-// heap-only). The presence write and the claim are most of PostgreSQL's
-// time in a repair (BENCHMARKS.md, issue 16). This names the indexes that
-// earn it; an index added to the list must say in its migration what on
-// the delivery path reads it.
+// Every index a pending delivery is in costs each delivered webhook an
+// index entry when it is queued (and cost another when it was claimed,
+// until a claim's update became heap-only: migration 000061). The
+// presence write and the claim are most of PostgreSQL's time in a repair
+// (BENCHMARKS.md, issue 16). This names the indexes that earn it; an
+// index added to the list must say in its migration what on the delivery
+// path reads it.
 func TestAPendingDeliveryIsInOnlyTheIndexesTheDeliveryPathReads(t *testing.T) {
 	ctx := context.Background()
 	st, tenant := storetest.New(t)
