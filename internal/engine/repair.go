@@ -27,7 +27,7 @@ type RepairStats struct {
 // subscription, an outage, or on the periodic reconciliation. A presence
 // older than ours (by Graph's sequenceNumber) changes nothing.
 func Repair(ctx context.Context, st *store.Store, r graphapi.PresenceReader, tenantID uuid.UUID, users []string) (RepairStats, error) {
-	return reread(ctx, st, r, tenantID, users, nil)
+	return reread(ctx, st, r, tenantID, users, nil, false)
 }
 
 // reread is Repair where the users in sync are a sync's (POST
@@ -37,8 +37,10 @@ func Repair(ctx context.Context, st *store.Store, r graphapi.PresenceReader, ten
 // with the user's next sequence (presence.Decide says how the debounce
 // treats it). A read older than what we hold (Graph's replicas can lag
 // behind its notifications) is not their current state: what we hold is,
-// and that is what is sent again.
-func reread(ctx context.Context, st *store.Store, r graphapi.PresenceReader, tenantID uuid.UUID, users []string, sync map[string]bool) (RepairStats, error) {
+// and that is what is sent again. all says users are all the tenant's
+// (repairAll): what we hold is then read for the whole tenant in one walk
+// (store.TenantPresences), not user by user.
+func reread(ctx context.Context, st *store.Store, r graphapi.PresenceReader, tenantID uuid.UUID, users []string, sync map[string]bool, all bool) (RepairStats, error) {
 	var stats RepairStats
 	if len(users) == 0 {
 		return stats, nil
@@ -66,7 +68,13 @@ func reread(ctx context.Context, st *store.Store, r graphapi.PresenceReader, ten
 			forced[id] = true
 		}
 	}
-	held, herr := st.HeldPresences(ctx, tenantID, ids)
+	var held map[uuid.UUID]store.HeldPresence
+	var herr error
+	if all {
+		held, herr = st.TenantPresences(ctx, tenantID)
+	} else {
+		held, herr = st.HeldPresences(ctx, tenantID, ids)
+	}
 	if herr != nil {
 		return stats, fmt.Errorf("repair: %w", herr)
 	}

@@ -430,7 +430,7 @@ func (r *Runner) drainResyncs(ctx context.Context, tenantID uuid.UUID) (RepairSt
 		if err != nil || len(q.Users) == 0 {
 			return total, err
 		}
-		st, err := r.repair(ctx, tenantID, q.Users, q.Sync)
+		st, err := r.repair(ctx, tenantID, q.Users, q.Sync, false)
 		total.Changed, total.Resent = total.Changed+st.Changed, total.Resent+st.Resent
 		if err != nil {
 			return total, fmt.Errorf("re-read queued users: %w", err)
@@ -473,7 +473,7 @@ func (r *Runner) repairAll(ctx context.Context, tenantID uuid.UUID, rep Report) 
 		}
 		users = slices.DeleteFunc(users, func(u string) bool { return done[u] })
 	}
-	st, err := r.repair(ctx, tenantID, union(users, q.Users), q.Sync)
+	st, err := r.repair(ctx, tenantID, union(users, q.Users), q.Sync, true)
 	if err != nil {
 		return st, err
 	}
@@ -492,8 +492,9 @@ func union(a, b []string) []string {
 	return out
 }
 
-// repair re-reads users, those in sync for a sync (reread).
-func (r *Runner) repair(ctx context.Context, tenantID uuid.UUID, users []string, sync map[string]bool) (RepairStats, error) {
+// repair re-reads users, those in sync for a sync, all of the tenant's
+// if all says so (reread).
+func (r *Runner) repair(ctx context.Context, tenantID uuid.UUID, users []string, sync map[string]bool, all bool) (RepairStats, error) {
 	if len(users) == 0 {
 		return RepairStats{}, nil
 	}
@@ -501,5 +502,5 @@ func (r *Runner) repair(ctx context.Context, tenantID uuid.UUID, users []string,
 	if err != nil {
 		return RepairStats{}, err
 	}
-	return reread(ctx, r.st, r.rec.budget.Reader(tenantID, reader), tenantID, users, sync)
+	return reread(ctx, r.st, r.rec.budget.Reader(tenantID, reader), tenantID, users, sync, all)
 }

@@ -52,10 +52,14 @@ func BenchmarkARepairBatchOf1000ChangedUsers(b *testing.B) {
 // HeldPresences for a repair batch of 1,000 users who each have a status
 // message, out-of-office settings and a work location, as the load run's
 // users do: three jsonb columns a user, decoded by the pool's jsonb codec
-// (ConfigurePool). Reported per user.
+// (ConfigurePool): each user's row found by the key (HeldPresences), or
+// the tenant's range walked (TenantPresences). Reported per user, with
+// the client's CPU and the database backend's.
 func BenchmarkReadingTheHeldPresenceOf1000UsersWithRichPresence(b *testing.B) {
 	const users = 1000
-	st, tenant := storetest.New(b)
+	pool, pid := oneBackend(b, nil)
+	st := storetest.Open(b, pool)
+	tenant := storetest.Tenant(b, pool, "Contoso")
 	ctx := context.Background()
 	ids := make([]uuid.UUID, users)
 	cs := make([]store.PresenceChange, users)
@@ -71,15 +75,26 @@ func BenchmarkReadingTheHeldPresenceOf1000UsersWithRichPresence(b *testing.B) {
 	if err := st.InTx(ctx, func(tx store.Tx) error { _, _, err := tx.ApplyPresenceBatch(ctx, cs); return err }); err != nil {
 		b.Fatal(err)
 	}
-	cpu0 := ownCPU()
-	for b.Loop() {
-		held, err := st.HeldPresences(ctx, tenant, ids)
-		if err != nil || len(held) != users || held[ids[0]].Rich.WorkLocation == nil {
-			b.Fatalf("held %d of %d (%v)", len(held), users, err)
-		}
+	for _, read := range []struct {
+		name string
+		read func() (map[uuid.UUID]store.HeldPresence, error)
+	}{
+		{"each user", func() (map[uuid.UUID]store.HeldPresence, error) { return st.HeldPresences(ctx, tenant, ids) }},
+		{"the whole tenant", func() (map[uuid.UUID]store.HeldPresence, error) { return st.TenantPresences(ctx, tenant) }},
+	} {
+		b.Run(read.name, func(b *testing.B) {
+			cpu0, db0 := ownCPU(), backendCPU(b, pid)
+			for b.Loop() {
+				held, err := read.read()
+				if err != nil || len(held) != users || held[ids[0]].Rich.WorkLocation == nil {
+					b.Fatalf("held %d of %d (%v)", len(held), users, err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*users), "µs/user")
+			b.ReportMetric(float64((ownCPU()-cpu0).Nanoseconds())/1e3/float64(b.N*users), "µs-cpu-own/user")
+			b.ReportMetric(float64((backendCPU(b, pid)-db0).Nanoseconds())/1e3/float64(b.N*users), "µs-cpu-db/user")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*users), "µs/user")
-	b.ReportMetric(float64((ownCPU()-cpu0).Nanoseconds())/1e3/float64(b.N*users), "µs-cpu-own/user")
 }
 
 // ownCPU is this process's CPU so far (user and system): the client's

@@ -2,7 +2,9 @@ package store_test
 
 import (
 	"context"
+	"maps"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -87,5 +89,39 @@ func TestRichPresenceIsStoredWithThePresenceAndEachEvent(t *testing.T) {
 	}
 	if len(evs) == 4 && (evs[0].Data.OutOfOffice != nil || evs[1].Data.WorkLocation == nil || *evs[1].Data.WorkLocation != *remote) {
 		t.Errorf("an event's work location or unknown out of office is not as stored: %+v, %+v", evs[0].Data.Rich, evs[1].Data.Rich)
+	}
+}
+
+// A repair of a whole tenant reads what is held for all of its users at
+// once (TenantPresences): the same as reading each of them, and nothing
+// of another tenant's.
+func TestTheWholeTenantsHeldPresenceIsWhatEachUsersIsAndNoOtherTenants(t *testing.T) {
+	ctx := context.Background()
+	st, tenant := storetest.New(t)
+	other := storetest.Tenant(t, st.Pool(), "Fabrikam")
+	var users []uuid.UUID
+	var cs []store.PresenceChange
+	for i := range 5 {
+		users = append(users, uuid.New())
+		cs = append(cs, store.PresenceChange{TenantID: tenant, UserID: users[i], Availability: "Busy", Activity: "InACall", MappedState: "busy",
+			Source: "repair", ObservedAt: time.Now(), Rich: presence.Rich{WorkLocation: &presence.WorkLocation{WorkLocationType: "office", PlaceID: strconv.Itoa(i)}}})
+	}
+	cs = append(cs, store.PresenceChange{TenantID: other, UserID: uuid.New(), Availability: "Away", Activity: "Away", MappedState: "away",
+		Source: "repair", ObservedAt: time.Now()})
+	if err := st.InTx(ctx, func(tx store.Tx) error { _, _, err := tx.ApplyPresenceBatch(ctx, cs); return err }); err != nil {
+		t.Fatal(err)
+	}
+	each, err := st.HeldPresences(ctx, tenant, users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := st.TenantPresences(ctx, tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(each) != len(users) || !maps.EqualFunc(all, each, func(a, b store.HeldPresence) bool {
+		return a.Availability == b.Availability && a.Activity == b.Activity && a.GraphSequence == b.GraphSequence && a.Rich.Same(b.Rich)
+	}) {
+		t.Errorf("the whole tenant's held presence %+v, each user's %+v", all, each)
 	}
 }
