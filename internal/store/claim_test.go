@@ -119,11 +119,7 @@ func TestAClaimIsPlannedOncePerConnectionAndNeverCompiled(t *testing.T) {
 // second claim from taking it is the lease alone, until it runs out.
 func TestAClaimWritesNoIndexEntryAndHoldsTheDeliveryUntilItsLeaseRunsOut(t *testing.T) {
 	ctx := context.Background()
-	st, tenant := storetest.New(t)
-	if _, err := st.CreateEndpoint(ctx, tenant, "https://a.example/hook", "whsec_dGVzdA=="); err != nil {
-		t.Fatal(err)
-	}
-	publish(t, st, tenant, uuid.New(), "InACall")
+	st, _, _, _ := anEndpointAndAUsersPresence(t)
 	const lease = 2 * time.Second
 	got, _, err := st.ClaimDeliveries(ctx, 8, lease, nil, 4, nil)
 	if err != nil || len(got) != 1 {
