@@ -116,10 +116,11 @@ func TestAClaimIsPlannedOncePerConnectionAndNeverCompiled(t *testing.T) {
 // heap-only: no entry in any of the delivery's five indexes (migration
 // 000061; the claim moved next_attempt_at before, 18–20 buffers a
 // delivery). The delivery stays due by its schedule, so what keeps a
-// second claim from taking it is the lease alone, until it runs out.
+// second claim from taking it is the lease alone, until it runs out; the
+// endpoint's log shows it next tried when the lease ends.
 func TestAClaimWritesNoIndexEntryAndHoldsTheDeliveryUntilItsLeaseRunsOut(t *testing.T) {
 	ctx := context.Background()
-	st, _, _, _ := anEndpointAndAUsersPresence(t)
+	st, tenant, ep, _ := anEndpointAndAUsersPresence(t)
 	const lease = 2 * time.Second
 	got, _, err := st.ClaimDeliveries(ctx, 8, lease, nil, 4, nil)
 	if err != nil || len(got) != 1 {
@@ -137,6 +138,10 @@ func TestAClaimWritesNoIndexEntryAndHoldsTheDeliveryUntilItsLeaseRunsOut(t *test
 	}
 	if !heapOnly || !due {
 		t.Errorf("after the claim the delivery is heap-only %v and due by its schedule %v; want both", heapOnly, due)
+	}
+	logged, err := st.EndpointDeliveries(ctx, tenant, ep.ID, store.DeliveryPage{Limit: 1})
+	if err != nil || len(logged) != 1 || logged[0].NextAttemptAt == nil || !logged[0].NextAttemptAt.Equal(got[0].Lease) {
+		t.Errorf("the endpoint's log shows the claimed delivery %+v (%v); want it next tried when its lease ends, %v", logged, err, got[0].Lease)
 	}
 	if again, _, err := st.ClaimDeliveries(ctx, 8, lease, nil, 4, nil); err != nil || len(again) != 0 {
 		t.Errorf("a second claim while the lease holds took %d (%v), want none", len(again), err)

@@ -638,7 +638,9 @@ type DeliveryPage struct {
 }
 
 // EndpointDeliveries is a page of an endpoint's deliveries, newest event
-// first, along the (endpoint_id, event_id) unique index. The page is
+// first, along the (endpoint_id, event_id) unique index. A pending one
+// being sent is next tried when its lease ends, should its sender not
+// record an outcome (a claim leaves next_attempt_at: unleased). The page is
 // taken before its events are joined: joined first, the planner merged
 // the endpoint's deliveries with every tenant's events in id order, and
 // walked past a busier neighbour's newer events (250,000: 170 ms) to
@@ -646,7 +648,7 @@ type DeliveryPage struct {
 func (s *Store) EndpointDeliveries(ctx context.Context, tenantID, endpointID uuid.UUID, p DeliveryPage) ([]LoggedDelivery, error) {
 	rows, err := s.db.Query(ctx, `SELECT d.id, e.uid, e.user_object_id, coalesce(u.upn, ''), coalesce(u.external_id, ''), coalesce(e.sequence, 0),
 			d.status, d.attempts, d.last_status, coalesce(d.last_error, ''), d.created_at,
-			CASE WHEN d.status = 'pending' THEN d.next_attempt_at END, d.delivered_at, d.event_id
+			CASE WHEN d.status = 'pending' THEN greatest(d.next_attempt_at, d.leased_until) END, d.delivered_at, d.event_id
 		FROM (SELECT * FROM deliveries WHERE tenant_id = $1 AND endpoint_id = $2 AND ($3 = '' OR status = $3) AND ($4 = 0 OR event_id < $4)
 			ORDER BY event_id DESC LIMIT $5) d
 		JOIN presence_events e ON e.id = d.event_id
