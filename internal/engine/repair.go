@@ -30,6 +30,21 @@ func Repair(ctx context.Context, st *store.Store, r graphapi.PresenceReader, ten
 	return reread(ctx, st, r, tenantID, users, nil, false)
 }
 
+// heldFor reads what we hold for the users Graph answered for, ps: for
+// every user of the tenant when all says they are all its users.
+func heldFor(ctx context.Context, st *store.Store, tenantID uuid.UUID, ps []graphapi.Presence, all bool) (map[uuid.UUID]store.HeldPresence, error) {
+	if all {
+		return st.TenantPresences(ctx, tenantID)
+	}
+	ids := make([]uuid.UUID, 0, len(ps))
+	for _, p := range ps {
+		if id, perr := uuid.Parse(p.UserID); perr == nil {
+			ids = append(ids, id)
+		}
+	}
+	return st.HeldPresences(ctx, tenantID, ids)
+}
+
 // reread is Repair where the users in sync are a sync's (POST
 // /api/v1/sync): the platform asked for their current state because it
 // suspects it lost some, so each of them goes on as a change, source
@@ -56,25 +71,13 @@ func reread(ctx context.Context, st *store.Store, r graphapi.PresenceReader, ten
 	}
 	// Only differences go on, and a sync's users: most users have not
 	// changed, and a repair of a large tenant must not rewrite every row.
-	ids := make([]uuid.UUID, 0, len(ps))
-	for _, p := range ps {
-		if id, perr := uuid.Parse(p.UserID); perr == nil {
-			ids = append(ids, id)
-		}
-	}
 	forced := make(map[uuid.UUID]bool, len(sync))
 	for u := range sync {
 		if id, perr := uuid.Parse(u); perr == nil {
 			forced[id] = true
 		}
 	}
-	var held map[uuid.UUID]store.HeldPresence
-	var herr error
-	if all {
-		held, herr = st.TenantPresences(ctx, tenantID)
-	} else {
-		held, herr = st.HeldPresences(ctx, tenantID, ids)
-	}
+	held, herr := heldFor(ctx, st, tenantID, ps, all)
 	if herr != nil {
 		return stats, fmt.Errorf("repair: %w", herr)
 	}

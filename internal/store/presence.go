@@ -228,8 +228,8 @@ func (s *Store) TenantPresences(ctx context.Context, tenantID uuid.UUID) (map[uu
 	return s.heldPresences(ctx, 0, ``, tenantID)
 }
 
-// heldPresences reads the tenant's presences that and (a condition on
-// more of args) picks, about n of them.
+// heldPresences reads what we hold for the users of the tenant (args[0])
+// that the condition and picks (on the args after it): about n of them.
 func (s *Store) heldPresences(ctx context.Context, n int, and string, args ...any) (map[uuid.UUID]HeldPresence, error) {
 	rows, err := s.db.Query(ctx, `SELECT user_object_id, availability, activity, graph_sequence, `+richColumns+` FROM presence
 		WHERE tenant_id = $1 `+and, args...)
