@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 
 	"presencebridge/internal/store"
 	"presencebridge/internal/store/storetest"
+	"presencebridge/internal/testkit"
 )
 
 // BenchmarkDrainingARepairOf20000UsersOver100Tenants is the deliverer's
@@ -91,7 +91,7 @@ func drainRepair(b *testing.B, st *store.Store, first uuid.UUID, deliverers int)
 		dctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
 		before := tableCounters(b, pool)
-		own0, db0 := processCPU(), backendsCPU(b, pool)
+		own0, db0 := testkit.ProcessCPU(), backendsCPU(b, pool)
 		began := time.Now()
 		var runs sync.WaitGroup
 		ds := make([]*Deliverer, deliverers)
@@ -109,7 +109,7 @@ func drainRepair(b *testing.B, st *store.Store, first uuid.UUID, deliverers int)
 		}
 		stopWaits()
 		wall += time.Since(began)
-		own += processCPU() - own0
+		own += testkit.ProcessCPU() - own0
 		db += backendsCPU(b, pool) - db0
 		cancel()
 		<-done
@@ -183,13 +183,6 @@ func sampleClaimWaits(ctx context.Context, pool *pgxpool.Pool, into map[string]i
 		}
 	}()
 	return func() { close(stop); <-done }
-}
-
-// processCPU is this process's CPU so far (user and system).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // backendsCPU is the CPU so far of the database's backends serving this

@@ -117,7 +117,7 @@ func BenchmarkDeliveringAThousandChangesASecondTo1000Endpoints(b *testing.B) {
 		mu.Lock()
 		latencies = latencies[:0]
 		mu.Unlock()
-		own0, dd0, dp0 := processCPU(), backendsCPUOf(b, pool, "deliverer"), backendsCPUOf(b, pool, "producer")
+		own0, dd0, dp0 := testkit.ProcessCPU(), backendsCPUOf(b, pool, "deliverer"), backendsCPUOf(b, pool, "producer")
 		began := time.Now()
 		t := time.NewTicker(every)
 		for time.Since(began) < phase {
@@ -148,7 +148,7 @@ func BenchmarkDeliveringAThousandChangesASecondTo1000Endpoints(b *testing.B) {
 			b.Fatalf("%d of %d changes delivered a minute after the phase", got.Load(), sent)
 		}
 		wall += time.Since(began)
-		own += processCPU() - own0
+		own += testkit.ProcessCPU() - own0
 		dbDeliverer += backendsCPUOf(b, pool, "deliverer") - dd0
 		dbProducer += backendsCPUOf(b, pool, "producer") - dp0
 		cancel()

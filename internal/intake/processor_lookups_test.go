@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -219,9 +218,9 @@ func BenchmarkProcessingItemsFromManyTenants(b *testing.B) {
 			testkit.Exec(b, pool, `INSERT INTO inbox (kind, payload, items) VALUES ('change', $1, $2)`, r, perPost)
 		}
 		counter.counts()
-		own0, back0 := cpuSelf(), backendsCPU(b, pool)
+		own0, back0 := testkit.ProcessCPU(), backendsCPU(b, pool)
 		stats, err := p.Drain(ctx)
-		own, backends = own+cpuSelf()-own0, backends+backendsCPU(b, pool)-back0
+		own, backends = own+testkit.ProcessCPU()-own0, backends+backendsCPU(b, pool)-back0
 		if err != nil || stats.Applied != posts*perPost {
 			b.Fatalf("round %d: %+v %v", round, stats, err)
 		}
@@ -231,14 +230,6 @@ func BenchmarkProcessingItemsFromManyTenants(b *testing.B) {
 	b.ReportMetric(float64(own.Microseconds())/float64(items), "process-cpu-µs/item")
 	b.ReportMetric(float64(backends.Microseconds())/float64(items), "pg-cpu-µs/item")
 	b.ReportMetric(float64(statements)/float64(items), "statements/item")
-}
-
-func cpuSelf() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // backendsCPU is the CPU so far of the database's backends (/proc, the

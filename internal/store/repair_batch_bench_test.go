@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"syscall"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"presencebridge/internal/presence"
 	"presencebridge/internal/store"
 	"presencebridge/internal/store/storetest"
+	"presencebridge/internal/testkit"
 )
 
 // BenchmarkARepairBatchOf1000ChangedUsers is the store's part of a repair
@@ -83,7 +83,7 @@ func BenchmarkReadingTheHeldPresenceOf1000UsersWithRichPresence(b *testing.B) {
 		{"the whole tenant", func() (map[uuid.UUID]store.HeldPresence, error) { return st.TenantPresences(ctx, tenant) }},
 	} {
 		b.Run(read.name, func(b *testing.B) {
-			cpu0, db0 := ownCPU(), backendCPU(b, pid)
+			cpu0, db0 := testkit.ProcessCPU(), backendCPU(b, pid)
 			for b.Loop() {
 				held, err := read.read()
 				if err != nil || len(held) != users || held[ids[0]].Rich.WorkLocation == nil {
@@ -91,16 +91,8 @@ func BenchmarkReadingTheHeldPresenceOf1000UsersWithRichPresence(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*users), "µs/user")
-			b.ReportMetric(float64((ownCPU()-cpu0).Nanoseconds())/1e3/float64(b.N*users), "µs-cpu-own/user")
+			b.ReportMetric(float64((testkit.ProcessCPU()-cpu0).Nanoseconds())/1e3/float64(b.N*users), "µs-cpu-own/user")
 			b.ReportMetric(float64((backendCPU(b, pid)-db0).Nanoseconds())/1e3/float64(b.N*users), "µs-cpu-db/user")
 		})
 	}
-}
-
-// ownCPU is this process's CPU so far (user and system): the client's
-// part, the database's backends being other processes.
-func ownCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

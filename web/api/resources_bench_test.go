@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -83,9 +82,7 @@ func newCPUMeter(b *testing.B, st *store.Store) *cpuMeter {
 // used is the CPU time spent so far by this process and the database's
 // backends now connected.
 func (m *cpuMeter) used(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	total := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	total := testkit.ProcessCPU()
 	rows, err := m.st.Pool().Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
 	if err != nil {
 		b.Fatal(err)

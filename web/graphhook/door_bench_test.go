@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"syscall"
 	"testing"
-	"time"
+
+	"presencebridge/internal/testkit"
 )
 
 // BenchmarkTheDoorOfAPostOf50RichItems: the receiver's CPU for one POST of
@@ -66,12 +66,6 @@ func BenchmarkTheDoorOfAPostOf50RichItems(b *testing.B) {
 // the function it returns is called: on a machine shared with others,
 // ns/op is wall time stretched by their load, CPU time much less so.
 func reportCPU(b *testing.B) func() {
-	start := cpuTime()
-	return func() { b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op") }
-}
-
-func cpuTime() time.Duration {
-	var u syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &u)
-	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
+	start := testkit.ProcessCPU()
+	return func() { b.ReportMetric(float64(testkit.ProcessCPU()-start)/float64(b.N), "cpu-ns/op") }
 }

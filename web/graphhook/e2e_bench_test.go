@@ -172,7 +172,7 @@ func endToEndAt1000(b *testing.B, pool *pgxpool.Pool) {
 		testkit.Exec(b, pool, `SELECT pg_stat_statements_reset()`)
 	}
 	for b.Loop() {
-		cpuBefore, procBefore := readCPU(), processCPU()
+		cpuBefore, procBefore := readCPU(), testkit.ProcessCPU()
 		sent := make([]time.Time, posts)
 		tick := time.NewTicker(10 * time.Millisecond)
 		var wg sync.WaitGroup
@@ -208,7 +208,7 @@ func endToEndAt1000(b *testing.B, pool *pgxpool.Pool) {
 				if used, steal, ok := readCPU().since(cpuBefore); ok {
 					b.ReportMetric(float64(used.Microseconds())/1000/float64(posts*perPost), "machine-cpu-ms/change")
 					b.ReportMetric(steal, "steal-%")
-					b.ReportMetric(float64((processCPU()-procBefore).Microseconds())/1000/float64(posts*perPost), "process-cpu-ms/change")
+					b.ReportMetric(float64((testkit.ProcessCPU()-procBefore).Microseconds())/1000/float64(posts*perPost), "process-cpu-ms/change")
 				}
 				break
 			}
@@ -303,14 +303,4 @@ func (c cpuTimes) since(before cpuTimes) (time.Duration, float64, bool) {
 	}
 	return time.Duration(c.busy-before.busy) * 10 * time.Millisecond,
 		100 * float64(c.steal-before.steal) / float64(c.total-before.total), true
-}
-
-// processCPU is the CPU time this process (sender, receiver, processors,
-// deliverer and the platform's webhook receiver, not PostgreSQL) has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
