@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/goccy/go-json"
 	abs "github.com/microsoft/kiota-abstractions-go"
 	khttp "github.com/microsoft/kiota-http-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/communications"
@@ -23,13 +24,10 @@ func (c *Client) GetPresences(ctx context.Context, userIDs []string) ([]graphapi
 	for start := 0; start < len(userIDs); start += graphapi.MaxPresenceIDs {
 		chunk := userIDs[start:min(start+graphapi.MaxPresenceIDs, len(userIDs))]
 		op := fmt.Sprintf("get presences of %d users", len(chunk))
-		body := communications.NewGetPresencesByUserIdPostRequestBody()
-		body.SetIds(chunk)
-		ri, err := comms.GetPresencesByUserId().ToPostRequestInformation(ctx, body, nil)
+		ri, err := presencesRequest(ctx, comms, chunk)
 		if err != nil {
 			return out, wrap(op, err)
 		}
-		ri.AddRequestOptions(uncompressed)
 		var resp struct {
 			Value []jsonPresence `json:"value"`
 		}
@@ -41,6 +39,34 @@ func (c *Client) GetPresences(ctx context.Context, userIDs []string) ([]graphapi
 		}
 	}
 	return out, nil
+}
+
+// presencesRequest is the SDK's getPresencesByUserId request for ids —
+// its URL, method, headers, and the adapter's middleware once sent —
+// with the body {"ids": [...]} encoded by github.com/goccy/go-json. With
+// the SDK's own serialization writer, building a request of 650 ids took
+// 345 µs and 1,996 allocations, against 62 µs and 37 so (measured side by
+// side): a quarter of what reading presences cost serve while it re-read
+// a million users (0.55 s of GetPresences' 2.2 s in a 45-second profile
+// of TestLoadRepair's repair, issue 16). It writes the same JSON
+// (TestReadingPresencesSendsTheIDsAsTheSDKWrites). The request is built
+// from an empty body, which the SDK serializes as {}, and is sent
+// uncompressed.
+func presencesRequest(ctx context.Context, comms *communications.CommunicationsRequestBuilder, ids []string) (*abs.RequestInformation, error) {
+	ri, err := comms.GetPresencesByUserId().ToPostRequestInformation(ctx, communications.NewGetPresencesByUserIdPostRequestBody(), nil)
+	if err != nil {
+		return nil, err
+	}
+	if ri.Content, err = json.Marshal(presenceIDs{IDs: ids}); err != nil {
+		return nil, err
+	}
+	ri.AddRequestOptions(uncompressed)
+	return ri, nil
+}
+
+// presenceIDs is getPresencesByUserId's request body.
+type presenceIDs struct {
+	IDs []string `json:"ids"`
 }
 
 // uncompressed sends a request's body as it is, not gzip-compressed as

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"bytes"
 	"net/http"
 	"slices"
 	"strings"
@@ -223,6 +224,35 @@ func TestReadingPresencesSendsTheIDsUncompressed(t *testing.T) {
 	reqs := rec.Requests("getPresencesByUserId")
 	if len(reqs) != 1 || reqs[0].Header.Get("Content-Encoding") != "" {
 		t.Fatalf("getPresencesByUserId was sent compressed: %+v", reqs)
+	}
+}
+
+// A read of presences sends its ids as the SDK's own serialization writes
+// them, though encoded by goccy/go-json (presencesRequest), with the
+// SDK's content type.
+func TestReadingPresencesSendsTheIDsAsTheSDKWrites(t *testing.T) {
+	e := newEnv(t)
+	c, rec := e.app()
+	ids := e.UserIDs()
+	if _, err := c.GetPresences(t.Context(), ids); err != nil {
+		t.Fatal(err)
+	}
+	reqs := rec.Requests("getPresencesByUserId")
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests, want 1", len(reqs))
+	}
+	body := communications.NewGetPresencesByUserIdPostRequestBody()
+	body.SetIds(ids)
+	want, err := communications.NewCommunicationsRequestBuilderInternal(c.path(), c.adapter).GetPresencesByUserId().
+		ToPostRequestInformation(t.Context(), body, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(reqs[0].Body, want.Content) {
+		t.Errorf("body sent:\n%s\nthe SDK writes:\n%s", reqs[0].Body, want.Content)
+	}
+	if got := reqs[0].Header.Get("Content-Type"); got != "application/json" {
+		t.Errorf("Content-Type %q, want application/json", got)
 	}
 }
 

@@ -11,6 +11,8 @@
 package simtest
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -123,11 +125,12 @@ type Recorder struct {
 	reqs []Recorded
 }
 
-// Recorded is one request as it went out and the status and headers of its
-// answer (zero when there was none).
+// Recorded is one request as it went out, its body too, and the status
+// and headers of its answer (zero when there was none).
 type Recorded struct {
 	Method, URL string
 	Header      http.Header
+	Body        []byte
 	Status      int
 	RespHeader  http.Header
 }
@@ -138,8 +141,17 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	resp, err := next.RoundTrip(req)
 	rec := Recorded{Method: req.Method, URL: req.URL.String(), Header: req.Header.Clone()}
+	if req.Body != nil {
+		body, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		req = req.Clone(req.Context()) // a RoundTripper leaves its request as it was given
+		rec.Body, req.Body = body, io.NopCloser(bytes.NewReader(body))
+	}
+	resp, err := next.RoundTrip(req)
 	if resp != nil {
 		rec.Status, rec.RespHeader = resp.StatusCode, resp.Header.Clone()
 	}
