@@ -178,7 +178,7 @@ func (r *Runner) pass(ctx context.Context, tenantID uuid.UUID) (Report, error) {
 	errs = append(errs, r.lifecycle(ctx, tenantID))
 	status, serr := r.st.EngineStatus(ctx, tenantID)
 	errs = append(errs, serr)
-	rep, err := r.rec.ReconcileChanged(ctx, tenantID, except, status, r.started)
+	rep, err := r.rec.ReconcileChanged(ctx, tenantID, except, status)
 	errs = append(errs, err)
 
 	// Repair everyone when due, and when nobody has since this process

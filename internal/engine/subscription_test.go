@@ -4,8 +4,11 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"presencebridge/internal/graph/graphapi"
 
 	"github.com/google/uuid"
 )
@@ -106,5 +109,28 @@ func TestRenewalsOf1540SubscriptionsMadeWithinThreeMinutesSpreadEvenlyOverEveryH
 		if float64(most) > 2*mean {
 			t.Errorf("hour %d: renewals per minute max %d, mean %.1f (max/mean %.1f, want ≤ 2): %v", h+1, most, mean, float64(most)/mean, perMinute)
 		}
+	}
+}
+
+// The sample a digest carries (buildMeaning) is placed and spelled the
+// same every time — shard.Assign ranges over maps — or no digest would
+// match after a restart; and it shows a placement: a resource for each of
+// the three monitors, the sample's eight users each in one of them.
+func TestAPlacementSampleIsTheSameEveryTime(t *testing.T) {
+	first := placementSample()
+	for range 50 {
+		if again := placementSample(); !slices.Equal(again, first) {
+			t.Fatalf("the sample differs from one time to the next:\n%q\n%q", first, again)
+		}
+	}
+	resources := strings.Split(strings.TrimSuffix(string(first), "\x00"), "\x00")
+	users := 0
+	for _, r := range resources {
+		if ids, ok := graphapi.PresenceResourceIDs(r); ok {
+			users += len(ids)
+		}
+	}
+	if len(resources) != 3 || users != 8 {
+		t.Fatalf("sample %q: %d resources covering %d users, want 3 covering 8", first, len(resources), users)
 	}
 }

@@ -77,3 +77,47 @@ func TestAPassWithNothingChangedReadsNoRoster(t *testing.T) {
 		t.Fatalf("pass after a monitor's grant went: %+v; want 30 users on the one left, 9 unmonitored", rep)
 	}
 }
+
+// A process started again finds the tenants its predecessor reconciled as
+// they were left and does not reconcile them in full (at a million users
+// that first pass read every roster and spelled every subscription's
+// resource while the restart's repair waited for the cores; issue 16),
+// but it still repairs everyone: the restart may have left a gap. A
+// digest recorded by a build that places or spells a placement otherwise
+// (engine.buildMeaning) matches nothing, and the tenant is reconciled in
+// full.
+func TestARestartedRunnerSkipsWhatTheLastOneReconciled(t *testing.T) {
+	b := newBridge(t, bridgeOptions{users: 40, monitors: 2, authorized: 2})
+	ctx := t.Context()
+	pass := func(w *worker, when string) engine.Report {
+		t.Helper()
+		rep, ran, err := w.runner.Tenant(ctx, b.tenant)
+		if err != nil || !ran {
+			t.Fatalf("%s: pass = %v, ran %v", when, err, ran)
+		}
+		return rep
+	}
+	first := b.worker(30, nil)
+	if rep := pass(first, "first process"); rep.Skipped || rep.Monitors != 2 {
+		t.Fatalf("first process's pass: %+v", rep)
+	}
+	subs := b.ours()
+
+	b.e.Advance(time.Minute)
+	restarted := b.e.Now()
+	rep := pass(b.worker(30, nil), "after a restart")
+	if !rep.Skipped || rep.Users != 40 || rep.Monitors != 2 {
+		t.Fatalf("pass after a restart, nothing changed: %+v; want skipped with the last counts", rep)
+	}
+	if st, err := b.st.EngineStatus(ctx, b.tenant); err != nil || st.LastRepairAt == nil || st.LastRepairAt.Before(restarted) {
+		t.Fatalf("the restarted runner's pass did not repair the tenant: last repair %v (%v), restarted at %v", st.LastRepairAt, err, restarted)
+	}
+	if got := b.ours(); len(got) != len(subs) {
+		t.Fatalf("subscriptions after the restart: %d, want the %d there were", len(got), len(subs))
+	}
+
+	testkit.Exec(t, b.pool, `UPDATE engine_tenants SET reconciled_digest = reconciled_digest # 1 WHERE tenant_id = $1`, b.tenant)
+	if rep := pass(b.worker(30, nil), "after a restart as another build"); rep.Skipped {
+		t.Fatalf("a digest of another build was taken for this one's: %+v", rep)
+	}
+}
