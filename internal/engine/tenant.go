@@ -275,11 +275,11 @@ func (r *Reconciler) ReconcileTenantExcept(ctx context.Context, tenantID uuid.UU
 // monitor's subscription to find nothing to do — at a million users 1,000
 // rosters each minute, ~1.2 s of our CPU and ~2.7 s of PostgreSQL's in
 // about 15 s, during which changes queued to p50 1.9 s (issue 16;
-// TestAPassWithNothingChangedReadsNoRoster). That holds after a restart
-// too (TestARestartedRunnerSkipsWhatTheLastOneReconciled): a process's
-// first pass over every tenant reconciled in full until it cost a repair
-// after a restart, at a million users, 2.1 s of serve's CPU (Ensure alone
-// 1 s) in a 45-second profile of TestLoadRepair.
+// TestAPassWithNothingChangedReadsNoRoster). It holds after a restart too
+// (TestARestartedRunnerSkipsWhatTheLastOneReconciled). Until the digest
+// carried buildMeaning, a process's first pass reconciled every tenant in
+// full, which cost the repair after a restart at a million users 2.1 s of
+// serve's CPU (Ensure alone 1 s) in a 45-second profile of TestLoadRepair.
 func (r *Reconciler) ReconcileChanged(ctx context.Context, tenantID uuid.UUID, except map[uuid.UUID]bool, last store.EngineTenant) (Report, error) {
 	// Taken first, always: a full reconciliation reads the roster after
 	// the take, so no write is both taken and unread.
