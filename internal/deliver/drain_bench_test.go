@@ -83,9 +83,7 @@ func drainRepair(b *testing.B, st *store.Store, first uuid.UUID, deliverers int)
 				cs[i] = store.PresenceChange{TenantID: t, UserID: u, Availability: states[0], Activity: states[1], MappedState: strings.ToLower(states[0]),
 					Source: "repair", ObservedAt: time.Now()}
 			}
-			if err := st.InTx(ctx, func(tx store.Tx) error { _, _, err := tx.ApplyPresenceBatch(ctx, cs); return err }); err != nil {
-				b.Fatal(err)
-			}
+			storetest.Apply(b, st, cs)
 		}
 		sent += tenants * users
 		dctx, cancel := context.WithCancel(ctx)

@@ -92,9 +92,7 @@ func BenchmarkDeliveringAThousandChangesASecondTo1000Endpoints(b *testing.B) {
 			cs[i] = store.PresenceChange{TenantID: t, UserID: uuid.NewSHA1(t, []byte("waiting")), Availability: "Away", Activity: "Away",
 				MappedState: "away", Source: "notification", ObservedAt: time.Now()}
 		}
-		if err := producer.InTx(ctx, func(tx store.Tx) error { _, _, err := tx.ApplyPresenceBatch(ctx, cs); return err }); err != nil {
-			b.Fatal(err)
-		}
+		storetest.Apply(b, producer, cs)
 		if _, err := pool.Exec(ctx, `UPDATE deliveries SET next_attempt_at = now() + interval '1 hour'`); err != nil {
 			b.Fatal(err)
 		}
@@ -131,9 +129,7 @@ func BenchmarkDeliveringAThousandChangesASecondTo1000Endpoints(b *testing.B) {
 				cs[i] = store.PresenceChange{TenantID: tenant, UserID: uuid.NewSHA1(tenant, []byte(strconv.Itoa(n%users))), Availability: s,
 					Activity: s, MappedState: strings.ToLower(s), Source: "notification", ObservedAt: time.Now()}
 			}
-			if err := producer.InTx(ctx, func(tx store.Tx) error { _, _, err := tx.ApplyPresenceBatch(ctx, cs); return err }); err != nil {
-				b.Fatal(err)
-			}
+			storetest.Apply(b, producer, cs)
 			sent += batch
 			select {
 			case wake <- struct{}{}:

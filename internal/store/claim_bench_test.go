@@ -44,9 +44,7 @@ func BenchmarkClaimingAtAThousandEndpointsWithSomethingPending(b *testing.B) {
 			cs[i] = store.PresenceChange{TenantID: t, UserID: uuid.NewSHA1(t, []byte(user)), Availability: state, Activity: state,
 				MappedState: strings.ToLower(state), Source: "notification", ObservedAt: time.Now()}
 		}
-		if err := st.InTx(ctx, func(tx store.Tx) error { _, _, err := tx.ApplyPresenceBatch(ctx, cs); return err }); err != nil {
-			b.Fatal(err)
-		}
+		storetest.Apply(b, st, cs)
 	}
 	apply(ids, "waiting", "Away")
 	testkit.Exec(b, pool, `UPDATE deliveries SET next_attempt_at = now() + interval '1 hour'`)

@@ -166,7 +166,6 @@ func tenantsWithEndpoints(t *testing.T, pool *pgxpool.Pool, st *store.Store, n i
 // Successive rounds alternate between two states.
 func queueRepair(t *testing.T, st *store.Store, tenants []uuid.UUID, users, round int) {
 	t.Helper()
-	ctx := context.Background()
 	state := []string{"Busy", "Away"}[round%2]
 	for _, tenant := range tenants {
 		cs := make([]store.PresenceChange, users)
@@ -174,9 +173,7 @@ func queueRepair(t *testing.T, st *store.Store, tenants []uuid.UUID, users, roun
 			cs[i] = store.PresenceChange{TenantID: tenant, UserID: uuid.NewSHA1(tenant, []byte(strconv.Itoa(i))), Availability: state,
 				Activity: state, MappedState: strings.ToLower(state), Source: "repair", ObservedAt: time.Now()}
 		}
-		if err := st.InTx(ctx, func(tx store.Tx) error { _, _, err := tx.ApplyPresenceBatch(ctx, cs); return err }); err != nil {
-			t.Fatal(err)
-		}
+		storetest.Apply(t, st, cs)
 	}
 }
 

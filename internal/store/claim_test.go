@@ -34,9 +34,7 @@ func TestAClaimIsFairAcrossEndpointsAndInOrderPerUserWithFewOrManyDue(t *testing
 			}
 			apply := func(cs ...store.PresenceChange) {
 				t.Helper()
-				if err := st.InTx(ctx, func(tx store.Tx) error { _, _, err := tx.ApplyPresenceBatch(ctx, cs); return err }); err != nil {
-					t.Fatal(err)
-				}
+				storetest.Apply(t, st, cs)
 			}
 			change := func(tenant, user uuid.UUID, state string) store.PresenceChange {
 				return store.PresenceChange{TenantID: tenant, UserID: user, Availability: state, Activity: state, MappedState: "busy",

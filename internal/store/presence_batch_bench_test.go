@@ -88,9 +88,7 @@ func BenchmarkNotificationBatchesAt1000Tenants(b *testing.B) {
 			cs[i] = store.PresenceChange{TenantID: u[0], UserID: u[1], Availability: s, Activity: s, MappedState: strings.ToLower(s),
 				Source: "notification", ObservedAt: time.Now()}
 		}
-		if err := st.InTx(ctx, func(tx store.Tx) error { _, _, err := tx.ApplyPresenceBatch(ctx, cs); return err }); err != nil {
-			b.Fatal(err)
-		}
+		storetest.Apply(b, st, cs)
 	}
 	for _, size := range []int{1, 4, 40} {
 		b.Run(fmt.Sprintf("batches of %d", size), func(b *testing.B) {

@@ -38,9 +38,7 @@ func TestAChangeOfEveryUserAfterTheFirstStatesKeepsEachRowOnItsPage(t *testing.T
 				cs = append(cs, store.PresenceChange{TenantID: tenant, UserID: u, Availability: availability, Activity: activity,
 					GraphSequence: seq, MappedState: "x", Source: "notification", ObservedAt: time.Now()})
 			}
-			if err := st.InTx(ctx, func(tx store.Tx) error { _, _, err := tx.ApplyPresenceBatch(ctx, cs); return err }); err != nil {
-				t.Fatal(err)
-			}
+			storetest.Apply(t, st, cs)
 		}
 	}
 	pages := func() map[uuid.UUID]string {

@@ -40,9 +40,7 @@ func BenchmarkARepairBatchOf1000ChangedUsers(b *testing.B) {
 			cs[k] = store.PresenceChange{TenantID: tenant, UserID: id, Availability: states[i%2], Activity: states[i%2], MappedState: "busy",
 				Source: "repair", ObservedAt: time.Now()}
 		}
-		if err := st.InTx(ctx, func(tx store.Tx) error { _, _, err := tx.ApplyPresenceBatch(ctx, cs); return err }); err != nil {
-			b.Fatal(err)
-		}
+		storetest.Apply(b, st, cs)
 		i++
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*users), "µs/user")
@@ -72,9 +70,7 @@ func BenchmarkReadingTheHeldPresenceOf1000UsersWithRichPresence(b *testing.B) {
 				WorkLocation:  &presence.WorkLocation{WorkLocationType: "office", Source: "scheduled", PlaceID: "8a5c1d20-37b4-4f0e-9c51-0d8e4b7f2a11"},
 			}}
 	}
-	if err := st.InTx(ctx, func(tx store.Tx) error { _, _, err := tx.ApplyPresenceBatch(ctx, cs); return err }); err != nil {
-		b.Fatal(err)
-	}
+	storetest.Apply(b, st, cs)
 	for _, read := range []struct {
 		name string
 		read func() (map[uuid.UUID]store.HeldPresence, error)

@@ -108,9 +108,7 @@ func TestTheWholeTenantsHeldPresenceIsWhatEachUsersIsAndNoOtherTenants(t *testin
 	}
 	cs = append(cs, store.PresenceChange{TenantID: other, UserID: uuid.New(), Availability: "Away", Activity: "Away", MappedState: "away",
 		Source: "repair", ObservedAt: time.Now()})
-	if err := st.InTx(ctx, func(tx store.Tx) error { _, _, err := tx.ApplyPresenceBatch(ctx, cs); return err }); err != nil {
-		t.Fatal(err)
-	}
+	storetest.Apply(t, st, cs)
 	each, err := st.HeldPresences(ctx, tenant, users)
 	if err != nil {
 		t.Fatal(err)

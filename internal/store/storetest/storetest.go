@@ -57,3 +57,14 @@ func Tenant(t testing.TB, pool *pgxpool.Pool, name string) uuid.UUID {
 	}
 	return id
 }
+
+// Apply records cs in a transaction of its own, as the processor and a
+// repair apply a batch (store.Tx.ApplyPresenceBatch), and fails t if it
+// cannot.
+func Apply(t testing.TB, st *store.Store, cs []store.PresenceChange) {
+	t.Helper()
+	ctx := t.Context()
+	if err := st.InTx(ctx, func(tx store.Tx) error { _, _, err := tx.ApplyPresenceBatch(ctx, cs); return err }); err != nil {
+		t.Fatal(err)
+	}
+}
