@@ -148,7 +148,9 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		req = req.Clone(req.Context()) // a RoundTripper leaves its request as it was given
+		// The body read goes on in a clone: a RoundTripper must not change
+		// the request it was given (net/http.RoundTripper).
+		req = req.Clone(req.Context())
 		rec.Body, req.Body = body, io.NopCloser(bytes.NewReader(body))
 	}
 	resp, err := next.RoundTrip(req)
