@@ -77,9 +77,9 @@ func TestLoadRepair(t *testing.T) {
 				}
 				return fmt.Sprintf("%.3f ms", float64(d.Microseconds())/1000/float64(rep.Repaired))
 			}
-			t.Logf("repair %d with %s: %d of %d changed users repaired in %s; CPU product %s (%s per repaired user), PostgreSQL %s (%s); load %s",
+			t.Logf("repair %d with %s: %d of %d changed users repaired in %s; CPU product %s (%s per repaired user), PostgreSQL %s (%s), graphsim and harness %s; load %s",
 				i+1, a.name, rep.Repaired, rep.Changed, rep.Took.Round(100*time.Millisecond), rep.ProductCPU.Round(100*time.Millisecond),
-				perUser(rep.ProductCPU), rep.PostgresCPU.Round(100*time.Millisecond), perUser(rep.PostgresCPU), rep.Load)
+				perUser(rep.ProductCPU), rep.PostgresCPU.Round(100*time.Millisecond), perUser(rep.PostgresCPU), rep.HarnessCPU.Round(100*time.Millisecond), rep.Load)
 			if top := statements(); top != "" {
 				t.Logf("statements of repair %d with %s, by execution time:\n%s", i+1, a.name, top)
 			}

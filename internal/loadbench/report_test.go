@@ -18,7 +18,7 @@ func sampleReport() *Report {
 			Phases: []Phase{{Rate: 1000, P50: 20 * time.Millisecond, P99: 80 * time.Millisecond, Acked: 20000, Notifications: 20000, Driven: 20 * time.Second,
 				ProductCPU: 16 * time.Second, PostgresCPU: 13 * time.Second, HarnessCPU: 6 * time.Second},
 				{Rate: 5000, P50: 90 * time.Millisecond, P99: 400 * time.Millisecond, Acked: 100000}},
-			Repair: Repair{Changed: 100_000, Took: 20 * time.Second, All: true},
+			Repair: Repair{Changed: 100_000, Took: 20 * time.Second, All: true, HarnessCPU: 7 * time.Second},
 			Memory: []ProcMemory{{"serve", Memory{Peak: 2 << 30}}}},
 			{Roles: "web + 2 workers", Phases: []Phase{{Rate: 5000, P50: 60 * time.Millisecond, P99: 200 * time.Millisecond, Acked: 100000}},
 				Memory: []ProcMemory{{"worker-1", Memory{Peak: 200 << 20}}, {"graphsim", Memory{Peak: 3 << 30}}, {"this harness (receiver)", Memory{Peak: 2 << 30}}}}},
@@ -34,6 +34,7 @@ func TestTheReportSaysWhichTargetsWereMissedAndByHowMuch(t *testing.T) {
 		"Graph made 1000/s",                       // what the churn offered, beside the rate asked
 		"p99 400.0 ms", "**missed**: 150 ms over", // 5,000/s, 250 ms
 		"20.0 s for 100,000 users changed",                                                     // repair within 30 s
+		"7.0 s graphsim and harness",                                                           // what shared the cores with the repair
 		"serve 2048 MiB — the product and PostgreSQL **missed**",                               // RSS over 1 GiB
 		"graphsim 3072 MiB, this harness (receiver) 2048 MiB — the product and PostgreSQL met", // Microsoft's and the platform's stand-ins are not judged
 		"1.00 GiB, 102 MiB per 100,000 users", "history 5120 MiB",                              // history apart

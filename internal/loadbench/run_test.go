@@ -952,6 +952,7 @@ func (w *world) repair(ctx context.Context, state [2]string, stopRoles, startRol
 	// churn moves people to.
 	w.record()
 	prod0, pg0 := w.cpu()
+	harness0 := w.harnessCPU()
 	began := time.Now()
 	w.startAll(startRoles)
 	// Changed counts only the people a subscription covers: the bulk
@@ -979,7 +980,7 @@ func (w *world) repair(ctx context.Context, state [2]string, stopRoles, startRol
 	rep.Repaired = len(offline)
 	w.stopRecording()
 	prod1, pg1 := w.cpu()
-	rep.ProductCPU, rep.PostgresCPU = prod1-prod0, pg1-pg0
+	rep.ProductCPU, rep.PostgresCPU, rep.HarnessCPU = prod1-prod0, pg1-pg0, w.harnessCPU()-harness0
 	rep.Load = LoadAverage()
 	w.t.Logf("repair: %+v", rep)
 	return rep
