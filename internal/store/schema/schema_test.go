@@ -132,6 +132,42 @@ func TestDirtySchemaIsReportedWithTheWayOut(t *testing.T) {
 	}
 }
 
+// TestADatabaseThatSkippedMigration51GetsItsIndexFrom62: 000051 was
+// committed after 000052, and a database at 52 or later never runs 51.
+// One that reached 61 without 51's index gets it at 62, with 51's
+// definition.
+func TestADatabaseThatSkippedMigration51GetsItsIndexFrom62(t *testing.T) {
+	ctx := t.Context()
+	pool, _ := emptyDB(t, 4)
+	if err := schema.Up(ctx, pool, quiet); err != nil {
+		t.Fatal(err)
+	}
+	indexDef := func() string {
+		var def string
+		err := pool.QueryRow(ctx, `SELECT coalesce((SELECT indexdef FROM pg_indexes WHERE indexname = 'deliveries_due_idx'), '')`).Scan(&def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return def
+	}
+	want := indexDef()
+	if !strings.Contains(want, "WHERE ((status = 'pending'::text) AND (attempts >= 0))") {
+		t.Fatalf("deliveries_due_idx after up: %q", want)
+	}
+	if _, err := pool.Exec(ctx, `DROP INDEX deliveries_due_idx`); err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Force(ctx, pool, 61); err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Up(ctx, pool, quiet); err != nil {
+		t.Fatal(err)
+	}
+	if got := indexDef(); got != want {
+		t.Fatalf("deliveries_due_idx after up from 61 = %q, want %q", got, want)
+	}
+}
+
 // TestMigrationFilesArePaired catches a missing .down.sql or a reused number.
 func TestMigrationFilesArePaired(t *testing.T) {
 	entries, err := fs.Glob(migrations.FS, "*.sql")
