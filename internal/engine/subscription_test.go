@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"presencebridge/internal/graph/graphapi"
-
 	"github.com/google/uuid"
+
+	"presencebridge/internal/graph/graphapi"
 )
 
 // Integration tests against graphsim live in internal/graph (the only
