@@ -10,7 +10,7 @@ import (
 // subscriptions cover, and many people's presence set at once.
 func (s *Sim) loadControlRoutes() []ctlRoute {
 	return []ctlRoute{
-		{"GET", "/subscriptions/coverage", "", "how many live subscriptions there are, how many distinct users they cover, and how many presences getPresencesByUserId answered",
+		{"GET", "/subscriptions/coverage", "", "how many live subscriptions there are, how many distinct users they cover, how many presences getPresencesByUserId answered, and how many subscriptions were renewed and lapsed",
 			func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Coverage()) }},
 		{"POST", "/presence/bulk", `{"tenantId": "", "users": 100, "availability": "Busy", "activity": "Busy"}`,
 			"set what the Teams clients of the first users people (by UPN; admins excluded) of a tenant, or of every tenant, show; answers how many were set, how many changed and how many of those a subscription covers", s.ctlBulkPresence},
@@ -28,6 +28,11 @@ type Coverage struct {
 	// PresencesRead counts the presences getPresencesByUserId answered
 	// since graphsim started (a user read twice counts twice).
 	PresencesRead int64 `json:"presencesRead"`
+	// Renewed counts renewals since graphsim started (PATCHes that moved
+	// an expiration), Lapsed the subscriptions that reached their
+	// expiration and were deleted.
+	Renewed int64 `json:"renewed"`
+	Lapsed  int64 `json:"lapsed"`
 }
 
 // Coverage counts the live subscriptions and the distinct users they
@@ -37,7 +42,8 @@ func (s *Sim) Coverage() Coverage {
 	st := s.notify.subs
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	return Coverage{Subscriptions: len(st.byID), Users: len(st.byUser), PresencesRead: s.presencesRead.Load()}
+	return Coverage{Subscriptions: len(st.byID), Users: len(st.byUser), PresencesRead: s.presencesRead.Load(),
+		Renewed: st.renewed, Lapsed: st.lapsed}
 }
 
 // BulkPresence is a body of POST /_sim/presence/bulk.

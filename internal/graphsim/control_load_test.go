@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func TestGenerateSeedSizesGivesEachTenantItsSizeAndEqualSizesGenerateSeedsDirectory(t *testing.T) {
@@ -120,5 +121,43 @@ func TestABulkChangeSaysHowManyOfItsChangesASubscriptionCovers(t *testing.T) {
 	if want := (BulkResult{Users: everyone, Changed: everyone, Covered: len(ten.Users)}); out != want {
 		t.Errorf("bulk presence of %d people and %d monitor accounts, %d of them subscribed to: %+v, want %+v",
 			len(ten.Users), len(ten.Monitors), len(ten.Users), out, want)
+	}
+}
+
+// Coverage counts the renewals Graph answered (a PATCH that moves the
+// expiration; one that changes only the clientState is not one) and the
+// subscriptions deleted because they reached their expiration, not those
+// their creator deleted: a load run reports both for its product.
+func TestCoverageCountsRenewalsAndSubscriptionsThatLapsed(t *testing.T) {
+	f := newFixture(t)
+	startNotifier(t, f)
+	rc := newReceiver(t)
+	ten := f.tenant()
+	kept := f.subscribe(f.userToken(ten, ten.Monitors[0]), f.subRequest(rc.URL, bulkResource(ten.Users[0].ID), false)) // 55 minutes each
+	f.subscribe(f.userToken(ten, ten.Monitors[1]), f.subRequest(rc.URL, bulkResource(ten.Users[1].ID), false))
+
+	f.advance(30 * time.Minute)
+	tok := f.userToken(ten, ten.Monitors[0])
+	exp := f.clock().Add(60 * time.Minute).UTC().Format(time.RFC3339)
+	if r := f.call(tok, http.MethodPatch, "/v1.0/subscriptions/"+kept.ID, map[string]any{"expirationDateTime": exp}); r.status != http.StatusOK {
+		t.Fatalf("renew: %d %s", r.status, r.body)
+	}
+	if r := f.call(tok, http.MethodPatch, "/v1.0/subscriptions/"+kept.ID, map[string]any{"clientState": "another"}); r.status != http.StatusOK {
+		t.Fatalf("a PATCH of the clientState alone: %d %s", r.status, r.body)
+	}
+	var c Coverage
+	ctlCall(t, f, http.MethodGet, "/subscriptions/coverage", nil, &c)
+	if c.Subscriptions != 2 || c.Renewed != 1 || c.Lapsed != 0 {
+		t.Fatalf("after a renewal: %+v, want 2 subscriptions, 1 renewed, none lapsed", c)
+	}
+
+	f.advance(26 * time.Minute) // past the other's 55 minutes, within the renewed one's 60
+	f.sim.TickNotifications()
+	if r := f.call(tok, http.MethodDelete, "/v1.0/subscriptions/"+kept.ID, nil); r.status != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	ctlCall(t, f, http.MethodGet, "/subscriptions/coverage", nil, &c)
+	if c.Subscriptions != 0 || c.Renewed != 1 || c.Lapsed != 1 {
+		t.Errorf("one lapsed, the renewed one deleted: %+v, want none left, 1 renewed, 1 lapsed", c)
 	}
 }

@@ -54,6 +54,7 @@ func (n *notifier) checkLifecycle(now time.Time) []*deliveryItem {
 		}
 		if !now.Before(sub.expiration) {
 			st.removeLocked(sub)
+			st.lapsed++
 			continue
 		}
 		due := sub.lastReauth.IsZero() || now.Sub(sub.lastReauth) >= reauthorizationInterval

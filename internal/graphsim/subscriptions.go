@@ -382,6 +382,7 @@ func (s *Sim) updateSubscription(w http.ResponseWriter, r *http.Request) {
 	}
 	if !draft.expiration.Equal(sub.expiration) {
 		sub.lastReauth = time.Time{} // a renewal restarts the reauthorization schedule
+		st.renewed++
 	}
 	sub.subSettings = draft
 	// Renewing reauthorizes too (docs/graph.md#lifecycle-notifications).

@@ -142,6 +142,10 @@ type subStore struct {
 	mu     sync.RWMutex
 	byID   map[uuid.UUID]*subscription
 	byUser map[uuid.UUID][]*subscription
+	// renewed counts PATCHes that moved a subscription's expiration, and
+	// lapsed the subscriptions deleted because they reached it (Coverage):
+	// a load run counts what its product renewed and let lapse.
+	renewed, lapsed int64
 }
 
 func newSubStore() *subStore {

@@ -88,6 +88,16 @@ type Run struct {
 	Phases          []Phase
 	Repair          Repair
 	Memory          []ProcMemory
+	// Lifecycle is what Graph counted while the run's product ran, in
+	// real time: its renewals and the subscriptions that lapsed.
+	Lifecycle Lifecycle
+}
+
+// Lifecycle is graphsim's count of renewals and lapsed subscriptions over
+// Lived, the time between two looks at its coverage.
+type Lifecycle struct {
+	Renewed, Lapsed int64
+	Lived           time.Duration
 }
 
 // Phase is one latency phase: changes at Rate for Driven.
@@ -361,6 +371,14 @@ func (r *Report) Markdown() string {
 		}
 		p("\n")
 	}
+	row("Subscriptions renewed and lapsed while the product ran (graphsim's counts, in real time)", "0 expired", func(run Run) string {
+		lc := run.Lifecycle
+		s := fmt.Sprintf("%s renewed, %s lapsed in %s", thousands(int(lc.Renewed)), thousands(int(lc.Lapsed)), secs(lc.Lived))
+		if lc.Lapsed > 0 {
+			return s + " — **missed**"
+		}
+		return s + " — met"
+	})
 	p("| Renewals per minute over an hour of simulated time | 0 expired; max/mean ≤ 2 | %s |", r.Renewals)
 	for range r.Runs[1:] {
 		p(" |")

@@ -18,10 +18,12 @@ func sampleReport() *Report {
 			Phases: []Phase{{Rate: 1000, P50: 20 * time.Millisecond, P99: 80 * time.Millisecond, Acked: 20000, Notifications: 20000, Driven: 20 * time.Second,
 				ProductCPU: 16 * time.Second, PostgresCPU: 13 * time.Second, HarnessCPU: 6 * time.Second},
 				{Rate: 5000, P50: 90 * time.Millisecond, P99: 400 * time.Millisecond, Acked: 100000}},
-			Repair: Repair{Changed: 100_000, Took: 20 * time.Second, All: true, HarnessCPU: 7 * time.Second},
-			Memory: []ProcMemory{{"serve", Memory{Peak: 2 << 30}}}},
+			Repair:    Repair{Changed: 100_000, Took: 20 * time.Second, All: true, HarnessCPU: 7 * time.Second},
+			Memory:    []ProcMemory{{"serve", Memory{Peak: 2 << 30}}},
+			Lifecycle: Lifecycle{Renewed: 1210, Lived: 35 * time.Minute}},
 			{Roles: "web + 2 workers", Phases: []Phase{{Rate: 5000, P50: 60 * time.Millisecond, P99: 200 * time.Millisecond, Acked: 100000}},
-				Memory: []ProcMemory{{"worker-1", Memory{Peak: 200 << 20}}, {"graphsim", Memory{Peak: 3 << 30}}, {"this harness (receiver)", Memory{Peak: 2 << 30}}}}},
+				Lifecycle: Lifecycle{Renewed: 400, Lapsed: 3, Lived: 12 * time.Minute},
+				Memory:    []ProcMemory{{"worker-1", Memory{Peak: 200 << 20}}, {"graphsim", Memory{Peak: 3 << 30}}, {"this harness (receiver)", Memory{Peak: 2 << 30}}}}},
 		Tables:    []store.TableSize{{Table: "presence_events", Bytes: 5 << 30}, {Table: "directory_users", Bytes: 1 << 30}},
 		Reference: "round 1: ratio 0.95", Renewals: "not measured: no benchmark yet"}
 }
@@ -42,6 +44,7 @@ func TestTheReportSaysWhichTargetsWereMissedAndByHowMuch(t *testing.T) {
 		"24 GiB RAM; one core decrypts 992 notifications a second here", "2 cores: at most about 1,984 a second", // the machine's ceiling
 		"| serve | web + 2 workers |", "— (subscriptions kept from the first run)",
 		"| 0.80 s; 0.65 s; 0.30 s |", // CPU per 1,000 at 1,000/s: what shares the cores with the product too
+		"| 0 expired | 1,210 renewed, 0 lapsed in 35 min 00 s — met | 400 renewed, 3 lapsed in 12 min 00 s — **missed** |", // Graph's count while the product ran
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("the report lacks %q:\n%s", want, md)

@@ -577,6 +577,19 @@ func (w *world) coverage(ctx context.Context) graphsim.Coverage {
 	return c
 }
 
+// lifecycle looks at graphsim's renewals and lapsed subscriptions now,
+// and returns what counts them from now on: a run's product renews in real
+// time, 40 minutes apart a subscription (engine.RenewEvery), so a default
+// run sees a few hundred renewals and BENCH_FULL's tens of minutes most of
+// a round; none may lapse (issue 16: 0 expired during the soak).
+func (w *world) lifecycle(ctx context.Context) func() Lifecycle {
+	c0, began := w.coverage(ctx), time.Now()
+	return func() Lifecycle {
+		c := w.coverage(ctx)
+		return Lifecycle{Renewed: c.Renewed - c0.Renewed, Lapsed: c.Lapsed - c0.Lapsed, Lived: time.Since(began)}
+	}
+}
+
 func (w *world) throttled(ctx context.Context) map[string]int64 {
 	var out struct {
 		Throttled map[string]int64 `json:"throttled"`
@@ -711,6 +724,19 @@ func (w *world) coldStart(ctx context.Context, r *Run, roles ...string) {
 		r.FirstStates.Round(time.Second), r.Throttled)
 }
 
+// drainBound is how long a phase may take to drain once the churn stops:
+// 5 minutes, or the phase's notifications at 500 a second if longer. The
+// bound is a safety net, not the test: a drain that stops moving ends
+// within seconds (latency's stall check). BENCH_FULL's 2-minute phase at
+// 5,000/s makes about 580,000 notifications. At 100,000 users
+// (2026-12-05) serve drained them in 4 min 55 s after the churn stopped;
+// web + 2 workers were cut at the old fixed 5 minutes with 114,630 still
+// to deliver, and a million users drain more slowly (about 1,070 a
+// second in the 20-second phase, BENCHMARKS.md).
+func drainBound(rate float64, driven time.Duration) time.Duration {
+	return max(5*time.Minute, time.Duration(rate*driven.Seconds()/500)*time.Second)
+}
+
 // latency drives a churn at rate for the phase, then waits for what it
 // made to arrive, and measures Graph's POST to the webhook's arrival.
 // With profile, the phase's Profile is that role's CPU profile; extra are
@@ -781,7 +807,8 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	var last moving
 	var lastCPU time.Duration // the product's and PostgreSQL's, at the last look
 	since, stalled := time.Now(), false
-	waitUntil(5*time.Minute, func() bool {
+	bound := drainBound(rate, driven)
+	drained := waitUntil(bound, func() bool {
 		var st graphsim.NotificationStats
 		if err := w.graph.Control(ctx, "GET", "/_sim/stats", nil, &st); err != nil {
 			w.t.Fatal(err)
@@ -812,8 +839,11 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 		stalled = time.Since(since) > 10*time.Second
 		return stalled
 	})
-	if stalled {
+	switch {
+	case stalled:
 		w.t.Logf("at %.0f/s nothing moved for 10 s with %d left in the product:\n%s", rate, last.backlog, w.stallReport(ctx))
+	case !drained:
+		w.t.Logf("at %.0f/s the drain was cut at its bound of %s, still moving, %d left in the product", rate, bound, w.backlog(ctx))
 	}
 	var j graphsim.Journal
 	if err := w.graph.Control(ctx, "GET", "/_sim/notifications/journal", nil, &j); err != nil {
@@ -1113,6 +1143,7 @@ func TestLoad(t *testing.T) {
 
 	// Run 1: serve.
 	run := Run{Roles: "serve"}
+	lived := w.lifecycle(ctx)
 	w.coldStart(ctx, &run, "serve")
 	mark("cold start with serve (subscribed, first states stored, webhooks added)")
 	if os.Getenv("PB_LOAD_COLD_ONLY") == "1" {
@@ -1148,6 +1179,7 @@ func TestLoad(t *testing.T) {
 	// to a state neither gives, so every user it changes is told by it.
 	run.Repair = w.repair(ctx, [2]string{"BeRightBack", "BeRightBack"}, []string{"serve"}, []string{"serve"})
 	mark(fmt.Sprintf("repair with serve (%s from the start)", secs(run.Repair.Took)))
+	run.Lifecycle = lived()
 	w.memory(&run)
 	r.Runs = append(r.Runs, run)
 	w.sizes(ctx, r)
@@ -1168,6 +1200,7 @@ func TestLoad(t *testing.T) {
 	}
 	t.Logf("graphsim forgave %d penalised endpoints before the second run", forgiven.Forgiven)
 	run = Run{Roles: "web + 2 workers"}
+	lived = w.lifecycle(ctx)
 	run.Repair = w.repair(ctx, [2]string{"Busy", "InAMeeting"}, []string{"serve"}, []string{"web", "worker-1", "worker-2"})
 	mark(fmt.Sprintf("repair with web + 2 workers (%s from their start)", secs(run.Repair.Took)))
 	// The second worker's effect shows where the work is: the repair and
@@ -1182,6 +1215,7 @@ func TestLoad(t *testing.T) {
 		profiles = append(profiles, extra...)
 		mark(fmt.Sprintf("phase at %.0f/s with web + 2 workers (%s driven, then drained)", rate, secs(ph.Driven)))
 	}
+	run.Lifecycle = lived()
 	w.memory(&run)
 	r.Runs = append(r.Runs, run)
 	w.stopAll()
