@@ -18,7 +18,7 @@ import (
 
 func main() {
 	if err := tuneGC(os.Getenv); err != nil {
-		fmt.Fprintf(os.Stderr, "presencebridge: no soft memory limit: %v\n", err)
+		fmt.Fprintf(os.Stderr, "presencebridge: %v\n", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
