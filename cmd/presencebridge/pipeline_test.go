@@ -170,6 +170,11 @@ func TestAChangeInTheFirstSecondOfATenantsFirstSubscriptionArrivesByWebhookAndSt
 			t.Errorf("/metrics: %s", line)
 		}
 	}
+	// The call was applied: the processors count what they made of changes.
+	if applied := `presencebridge_presence_changes_total{outcome="applied"} `; !strings.Contains(string(metrics), applied) ||
+		strings.Contains(string(metrics), applied+"0\n") {
+		t.Errorf("/metrics counts no applied change:\n%s", metrics)
+	}
 }
 
 // startServe runs the product as deployed — one serve process with the

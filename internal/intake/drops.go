@@ -60,9 +60,16 @@ var reasonText = map[string]string{
 // for a re-read: each item one line, with its subscription and tenants,
 // never its clientState or content; the rows it quarantined or that
 // failed (reportQuarantine); and each tenant's notification items
-// (ProcessorOptions.Activity).
-func (p *Processor) report(m *memo) {
+// (ProcessorOptions.Activity). It counts st's changes by outcome, logging
+// none: a stale or repeated change is Graph's ordinary reordering and
+// retrying, which only its rate makes worth a look.
+func (p *Processor) report(m *memo, st Stats) {
 	p.reportQuarantine(m)
+	if p.metrics != nil {
+		p.metrics.changes.WithLabelValues(store.PresenceApplied).Add(float64(st.Applied))
+		p.metrics.changes.WithLabelValues(store.PresenceStale).Add(float64(st.Stale))
+		p.metrics.changes.WithLabelValues(store.PresenceUnchanged).Add(float64(st.Unchanged))
+	}
 	for _, n := range m.notified {
 		p.counts.Notified(n.tenant, n.at)
 	}

@@ -2,6 +2,8 @@ package intake
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"presencebridge/internal/store"
 )
 
 // Why a notification item was dropped. Graph got its 202 before the
@@ -25,10 +27,11 @@ const (
 	ResyncUnknownCertificate = "unknown_certificate" // encrypted for a certificate we do not hold, even after a reload
 )
 
-// Metrics count what the processor could not apply, and the inbox rows
-// that failed or were quarantined. Make one per process with NewMetrics
+// Metrics count what the processor made of the changes it applied, what
+// it could not apply, and the inbox rows that failed or were quarantined. Make one per process with NewMetrics
 // and pass it to every Processor of that process.
 type Metrics struct {
+	changes     *prometheus.CounterVec
 	dropped     *prometheus.CounterVec
 	resync      *prometheus.CounterVec
 	failures    prometheus.Counter
@@ -39,6 +42,10 @@ type Metrics struct {
 // zero so that a dashboard sees the series before the first drop.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
+		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "presencebridge_presence_changes_total",
+			Help: "Presence changes from Graph's notification items, by what the presence write made of each: applied (a new state, with its event), stale (older, by Graph's sequenceNumber, than the state held) or unchanged (the state held, again).",
+		}, []string{"outcome"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "presencebridge_notification_items_dropped_total",
 			Help: "Graph notification items dropped by the processor after Graph was answered 202, by reason.",
@@ -56,6 +63,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Inbox rows (one Graph POST each) moved to the quarantine, kept and replayable, by reason.",
 		}, []string{"reason"}),
 	}
+	for _, o := range []string{store.PresenceApplied, store.PresenceStale, store.PresenceUnchanged} {
+		m.changes.WithLabelValues(o)
+	}
 	for _, r := range []string{DropUnreadable, DropBadValidationToken, DropUnknownSubscription, DropTenantMismatch, DropNoUser,
 		DropUnknownCertificate, DropNotDecrypted, DropMalformed, DropUserMismatch} {
 		m.dropped.WithLabelValues(r)
@@ -66,6 +76,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{QuarantineFailed, QuarantineBadValidationToken, QuarantineUnreadable} {
 		m.quarantined.WithLabelValues(r)
 	}
-	reg.MustRegister(m.dropped, m.resync, m.failures, m.quarantined)
+	reg.MustRegister(m.changes, m.dropped, m.resync, m.failures, m.quarantined)
 	return m
 }

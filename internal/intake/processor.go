@@ -160,7 +160,7 @@ func (p *Processor) processBatch(ctx context.Context, n int) (Stats, error) {
 	})
 	switch {
 	case err == nil:
-		p.report(m)
+		p.report(m, st)
 		return st, nil
 	case len(claimed) == 0 || blameless(ctx, err):
 		return Stats{}, err

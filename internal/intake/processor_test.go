@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"presencebridge/internal/notification"
 	"presencebridge/internal/store"
@@ -137,7 +138,8 @@ func (f *fixture) count(t *testing.T, sql string, args ...any) int {
 
 func TestProcessorAppliesDedupesAndDropsStaleChanges(t *testing.T) {
 	f := newFixture(t)
-	p := NewProcessor(f.st, ProcessorOptions{Keys: notification.NewKeys(f.key), Tokens: tokens{}})
+	metrics := NewMetrics(prometheus.NewRegistry())
+	p := NewProcessor(f.st, ProcessorOptions{Keys: notification.NewKeys(f.key), Tokens: tokens{}, Metrics: metrics})
 	ctx := context.Background()
 	u := uuid.New()
 	// No debounce: the call's end below is published at once, not held.
@@ -154,6 +156,11 @@ func TestProcessorAppliesDedupesAndDropsStaleChanges(t *testing.T) {
 	}
 	if st.Rows != 3 || st.Applied != 1 || st.Unchanged != 1 || st.Stale != 1 {
 		t.Fatalf("stats = %+v", st)
+	}
+	for _, o := range []string{store.PresenceApplied, store.PresenceStale, store.PresenceUnchanged} {
+		if n := counted(t, metrics.changes, o); n != 1 {
+			t.Errorf("presence_changes_total{outcome=%q} = %v, want 1", o, n)
+		}
 	}
 	pr, err := f.st.GetPresence(ctx, f.tenant, u)
 	if err != nil || pr.Availability != "Busy" || pr.Activity != "InACall" || pr.MappedState != "talking" || pr.Sequence != 1 {

@@ -84,7 +84,7 @@ func (p *Processor) isolate(ctx context.Context, batch []store.ClaimedInboxRow, 
 	if err != nil {
 		return Stats{}, err
 	}
-	p.report(m)
+	p.report(m, st)
 	return st, nil
 }
 
