@@ -540,6 +540,40 @@ func (w *world) productPids() map[string]int {
 	return out
 }
 
+// changeOutcomes sums presencebridge_presence_changes_total by outcome
+// over the product's running processes (their admin listeners' /metrics):
+// what the processors made of the changes — applied, stale, unchanged. A
+// process that cannot be read counts nothing.
+func (w *world) changeOutcomes() map[string]float64 {
+	w.procMu.Lock()
+	var admins []string
+	for name := range w.procs {
+		admins = append(admins, w.admin[name])
+	}
+	w.procMu.Unlock()
+	const metric = `presencebridge_presence_changes_total{outcome="`
+	out := map[string]float64{}
+	for _, admin := range admins {
+		resp, err := http.Get("http://" + admin + "/metrics")
+		if err != nil {
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range strings.Split(string(body), "\n") {
+			rest, ok := strings.CutPrefix(line, metric)
+			if !ok {
+				continue
+			}
+			outcome, value, _ := strings.Cut(rest, `"} `)
+			if n, err := strconv.ParseFloat(value, 64); err == nil {
+				out[outcome] += n
+			}
+		}
+	}
+	return out
+}
+
 // cpu is the CPU the product's processes and PostgreSQL have used so far.
 func (w *world) cpu() (product, postgres time.Duration) {
 	for _, pid := range w.productPids() {
@@ -758,6 +792,7 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	cpuByTheSecond := w.cpuTimeline(ctx)
 	prod0, pg0 := w.cpu()
 	harness0 := w.harnessCPU()
+	outcomes0 := w.changeOutcomes()
 	began := time.Now()
 	var churn graphsim.ChurnStatus
 	if err := w.graph.Control(ctx, "POST", "/_sim/churn", graphsim.ChurnSpec{Users: w.total + 10*len(w.seed.Tenants), Rate: rate, States: nonTalking}, &churn); err != nil {
@@ -847,6 +882,11 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	case !drained:
 		w.t.Logf("at %.0f/s the drain was cut at its bound of %s, still moving, %d left in the product", rate, bound, w.backlog(ctx))
 	}
+	// A notification without a webhook once all is drained is one the
+	// processors found stale or unchanged: how many of each.
+	outcomes := w.changeOutcomes()
+	w.t.Logf("at %.0f/s the processors' changes: %.0f applied, %.0f stale, %.0f unchanged", rate,
+		outcomes["applied"]-outcomes0["applied"], outcomes["stale"]-outcomes0["stale"], outcomes["unchanged"]-outcomes0["unchanged"])
 	var j graphsim.Journal
 	if err := w.graph.Control(ctx, "GET", "/_sim/notifications/journal", nil, &j); err != nil {
 		w.t.Fatal(err)
