@@ -28,8 +28,9 @@ const (
 )
 
 // Metrics count what the processor made of the changes it applied, what
-// it could not apply, and the inbox rows that failed or were quarantined. Make one per process with NewMetrics
-// and pass it to every Processor of that process.
+// it could not apply, and the inbox rows that failed or were quarantined.
+// Make one per process with NewMetrics and pass it to every Processor of
+// that process.
 type Metrics struct {
 	changes     *prometheus.CounterVec
 	dropped     *prometheus.CounterVec
