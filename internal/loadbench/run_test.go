@@ -882,17 +882,22 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	case !drained:
 		w.t.Logf("at %.0f/s the drain was cut at its bound of %s, still moving, %d left in the product", rate, bound, w.backlog(ctx))
 	}
-	// A notification without a webhook once all is drained is one the
-	// processors found stale or unchanged: how many of each.
-	outcomes := w.changeOutcomes()
-	w.t.Logf("at %.0f/s the processors' changes: %.0f applied, %.0f stale, %.0f unchanged", rate,
-		outcomes["applied"]-outcomes0["applied"], outcomes["stale"]-outcomes0["stale"], outcomes["unchanged"]-outcomes0["unchanged"])
-	var j graphsim.Journal
-	if err := w.graph.Control(ctx, "GET", "/_sim/notifications/journal", nil, &j); err != nil {
-		w.t.Fatal(err)
-	}
 	var st1 graphsim.NotificationStats
 	if err := w.graph.Control(ctx, "GET", "/_sim/stats", nil, &st1); err != nil {
+		w.t.Fatal(err)
+	}
+	// A notification without a webhook once all is drained is one the
+	// processors found stale or unchanged: how many of each, beside what
+	// Graph sent — a notification it sent again (a POST it counted as
+	// failed, a timeout above all) may have been stored the first time
+	// too, and comes back unchanged.
+	outcomes := w.changeOutcomes()
+	w.t.Logf("at %.0f/s the processors' changes: %.0f applied, %.0f stale, %.0f unchanged; Graph sent %d notifications "+
+		"(%d of them again, after a POST it counted as failed), %d acknowledged in time", rate,
+		outcomes["applied"]-outcomes0["applied"], outcomes["stale"]-outcomes0["stale"], outcomes["unchanged"]-outcomes0["unchanged"],
+		st1.Sent-st0.Sent, st1.Retried-st0.Retried, st1.Delivered-st0.Delivered)
+	var j graphsim.Journal
+	if err := w.graph.Control(ctx, "GET", "/_sim/notifications/journal", nil, &j); err != nil {
 		w.t.Fatal(err)
 	}
 	prod1, pg1 := w.cpu()
