@@ -17,6 +17,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"presencebridge/internal/netaddr"
 )
 
 // Prefix starts every variable's name.
@@ -175,7 +177,7 @@ func (c *Config) validate() error {
 	if c.AdminBaseURL != "" {
 		// Microsoft accepts http redirect URIs for loopback hosts only.
 		u, _ := url.Parse(c.AdminBaseURL)
-		if err := checkURL(c.AdminBaseURL, c.Production() && (u == nil || !loopbackHost(u.Hostname()))); err != nil {
+		if err := checkURL(c.AdminBaseURL, c.Production() && (u == nil || !netaddr.Loopback(u.Hostname()))); err != nil {
 			bad("ADMIN_BASE_URL", "%v", err)
 		}
 	}
@@ -276,14 +278,6 @@ func (c *Config) ConsoleBaseURL(base string) string {
 		host = "127.0.0.1"
 	}
 	return "http://" + net.JoinHostPort(host, port)
-}
-
-func loopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func checkURL(raw string, wantHTTPS bool) error {

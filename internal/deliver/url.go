@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/netip"
 	"net/url"
+
+	"presencebridge/internal/netaddr"
 )
 
 // CheckURL says, in a sentence for the person who typed it, why raw cannot
@@ -24,7 +26,7 @@ func CheckURL(raw string, allowLoopback bool) error {
 	host := u.Hostname()
 	ip, err := netip.ParseAddr(host)
 	literal := err == nil
-	loopback := host == "localhost" || (literal && ip.Unmap().IsLoopback())
+	loopback := netaddr.Loopback(host)
 	switch {
 	case loopback && allowLoopback:
 		if u.Scheme != "http" && u.Scheme != "https" {
