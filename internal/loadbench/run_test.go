@@ -23,6 +23,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"presencebridge/internal/faults"
 	"presencebridge/internal/graphsim"
@@ -540,34 +543,45 @@ func (w *world) productPids() map[string]int {
 	return out
 }
 
-// changeOutcomes sums presencebridge_presence_changes_total by outcome
-// over the product's running processes (their admin listeners' /metrics):
-// what the processors made of the changes — applied, stale, unchanged. A
-// process that cannot be read counts nothing.
-func (w *world) changeOutcomes() map[string]float64 {
+// counters sums the product's counters over its running processes (their
+// admin listeners' /metrics), by name and then by their labels' values
+// joined with commas ("" for a counter without labels): what the
+// processors made of the changes (presencebridge_presence_changes_total:
+// applied, stale, unchanged) and what became of the deliveries. A process
+// that cannot be read counts nothing.
+func (w *world) counters() map[string]map[string]float64 {
 	w.procMu.Lock()
 	var admins []string
 	for name := range w.procs {
 		admins = append(admins, w.admin[name])
 	}
 	w.procMu.Unlock()
-	const metric = `presencebridge_presence_changes_total{outcome="`
-	out := map[string]float64{}
+	out := map[string]map[string]float64{}
 	for _, admin := range admins {
 		resp, err := http.Get("http://" + admin + "/metrics")
 		if err != nil {
 			continue
 		}
-		body, _ := io.ReadAll(resp.Body)
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		families, err := parser.TextToMetricFamilies(resp.Body)
 		resp.Body.Close()
-		for _, line := range strings.Split(string(body), "\n") {
-			rest, ok := strings.CutPrefix(line, metric)
-			if !ok {
+		if err != nil {
+			w.t.Logf("reading %s's metrics: %v", admin, err)
+			continue
+		}
+		for name, f := range families {
+			if f.GetType() != dto.MetricType_COUNTER {
 				continue
 			}
-			outcome, value, _ := strings.Cut(rest, `"} `)
-			if n, err := strconv.ParseFloat(value, 64); err == nil {
-				out[outcome] += n
+			if out[name] == nil {
+				out[name] = map[string]float64{}
+			}
+			for _, m := range f.GetMetric() {
+				var values []string
+				for _, l := range m.GetLabel() {
+					values = append(values, l.GetValue())
+				}
+				out[name][strings.Join(values, ",")] += m.GetCounter().GetValue()
 			}
 		}
 	}
@@ -792,7 +806,7 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	cpuByTheSecond := w.cpuTimeline(ctx)
 	prod0, pg0 := w.cpu()
 	harness0 := w.harnessCPU()
-	outcomes0 := w.changeOutcomes()
+	counted0 := w.counters()
 	began := time.Now()
 	var churn graphsim.ChurnStatus
 	if err := w.graph.Control(ctx, "POST", "/_sim/churn", graphsim.ChurnSpec{Users: w.total + 10*len(w.seed.Tenants), Rate: rate, States: nonTalking}, &churn); err != nil {
@@ -887,15 +901,20 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 		w.t.Fatal(err)
 	}
 	// A notification without a webhook once all is drained is one the
-	// processors found stale or unchanged: how many of each, beside what
-	// Graph sent — a notification it sent again (a POST it counted as
-	// failed, a timeout above all) may have been stored the first time
-	// too, and comes back unchanged.
-	outcomes := w.changeOutcomes()
+	// processors found stale or unchanged, or whose delivery a newer
+	// state of its user replaced while the endpoint failed: how many of
+	// each, beside what Graph sent — a notification it sent again (a POST
+	// it counted as failed, a timeout above all) may have been stored the
+	// first time too, and comes back unchanged.
+	counted := w.counters()
+	delta := func(name, labels string) float64 { return counted[name][labels] - counted0[name][labels] }
+	const changes, attempts = "presencebridge_presence_changes_total", "presencebridge_webhook_attempts_total"
 	w.t.Logf("at %.0f/s the processors' changes: %.0f applied, %.0f stale, %.0f unchanged; Graph sent %d notifications "+
-		"(%d of them again, after a POST it counted as failed), %d acknowledged in time", rate,
-		outcomes["applied"]-outcomes0["applied"], outcomes["stale"]-outcomes0["stale"], outcomes["unchanged"]-outcomes0["unchanged"],
-		st1.Sent-st0.Sent, st1.Retried-st0.Retried, st1.Delivered-st0.Delivered)
+		"(%d of them again, after a POST it counted as failed), %d acknowledged in time; webhooks: %.0f delivered, %.0f attempts failed, "+
+		"%.0f deliveries superseded by a newer state", rate,
+		delta(changes, "applied"), delta(changes, "stale"), delta(changes, "unchanged"),
+		st1.Sent-st0.Sent, st1.Retried-st0.Retried, st1.Delivered-st0.Delivered,
+		delta(attempts, "delivered"), delta(attempts, "failed"), delta("presencebridge_webhook_superseded_total", ""))
 	var j graphsim.Journal
 	if err := w.graph.Control(ctx, "GET", "/_sim/notifications/journal", nil, &j); err != nil {
 		w.t.Fatal(err)
