@@ -908,11 +908,19 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	// first time too, and comes back unchanged.
 	counted := w.counters()
 	delta := func(name, labels string) float64 { return counted[name][labels] - counted0[name][labels] }
+	all := func(name string) float64 {
+		n := 0.0
+		for labels := range counted[name] {
+			n += delta(name, labels)
+		}
+		return n
+	}
 	const changes, attempts = "presencebridge_presence_changes_total", "presencebridge_webhook_attempts_total"
-	w.t.Logf("at %.0f/s the processors' changes: %.0f applied, %.0f stale, %.0f unchanged; Graph sent %d notifications "+
-		"(%d of them again, after a POST it counted as failed), %d acknowledged in time; webhooks: %.0f delivered, %.0f attempts failed, "+
-		"%.0f deliveries superseded by a newer state", rate,
+	w.t.Logf("at %.0f/s the processors' changes: %.0f applied, %.0f stale, %.0f unchanged, %.0f dropped, %.0f queued for a re-read; "+
+		"Graph sent %d notifications (%d of them again, after a POST it counted as failed), %d acknowledged in time; "+
+		"webhooks: %.0f delivered, %.0f attempts failed, %.0f deliveries superseded by a newer state", rate,
 		delta(changes, "applied"), delta(changes, "stale"), delta(changes, "unchanged"),
+		all("presencebridge_notification_items_dropped_total"), all("presencebridge_notification_items_resync_queued_total"),
 		st1.Sent-st0.Sent, st1.Retried-st0.Retried, st1.Delivered-st0.Delivered,
 		delta(attempts, "delivered"), delta(attempts, "failed"), delta("presencebridge_webhook_superseded_total", ""))
 	var j graphsim.Journal
@@ -925,6 +933,13 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	if err := w.graph.Control(ctx, "POST", "/_sim/notifications/journal", map[string]bool{"enabled": false}, nil); err != nil {
 		w.t.Fatal(err)
 	}
+	// Webhooks not of a notification: the engine's re-reads (repair, sync)
+	// while the phase ran.
+	bySource := map[string]int{}
+	for _, a := range got {
+		bySource[a.source]++
+	}
+	w.t.Logf("at %.0f/s the receiver got %d webhooks, by the event's source: %v", rate, len(got), bySource)
 	p := measureLatency(rate, driven, j, got, w.index)
 	p.ProductCPU, p.PostgresCPU, p.HarnessCPU = prod1-prod0, pg1-pg0, harness1-harness0
 	p.Load = LoadAverage()
