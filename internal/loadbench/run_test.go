@@ -588,6 +588,43 @@ func (w *world) counters() map[string]map[string]float64 {
 	return out
 }
 
+// lastEvent is the newest presence event's id (0: none).
+func (w *world) lastEvent(ctx context.Context) int64 {
+	var id int64
+	if err := w.st.Pool().QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM presence_events`).Scan(&id); err != nil {
+		w.t.Fatal(err)
+	}
+	return id
+}
+
+// eventsSince counts the presence events written after event after, by
+// source and publication: "published", "held" (a debounce's window still
+// open: no sequence yet) or the reason it was suppressed (echo, debounce,
+// superseded — the product never publishes those). An applied change
+// without a webhook is one of the latter.
+func (w *world) eventsSince(ctx context.Context, after int64) map[string]int {
+	rows, err := w.st.Pool().Query(ctx, `SELECT source || '/' || CASE WHEN suppressed IS NOT NULL THEN suppressed
+			WHEN sequence IS NULL THEN 'held' ELSE 'published' END, count(*)
+		FROM presence_events WHERE id > $1 GROUP BY 1`, after)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			w.t.Fatal(err)
+		}
+		out[k] = n
+	}
+	if err := rows.Err(); err != nil {
+		w.t.Fatal(err)
+	}
+	return out
+}
+
 // cpu is the CPU the product's processes and PostgreSQL have used so far.
 func (w *world) cpu() (product, postgres time.Duration) {
 	for _, pid := range w.productPids() {
@@ -807,6 +844,7 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	prod0, pg0 := w.cpu()
 	harness0 := w.harnessCPU()
 	counted0 := w.counters()
+	events0 := w.lastEvent(ctx)
 	began := time.Now()
 	var churn graphsim.ChurnStatus
 	if err := w.graph.Control(ctx, "POST", "/_sim/churn", graphsim.ChurnSpec{Users: w.total + 10*len(w.seed.Tenants), Rate: rate, States: nonTalking}, &churn); err != nil {
@@ -939,7 +977,8 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	for _, a := range got {
 		bySource[a.source]++
 	}
-	w.t.Logf("at %.0f/s the receiver got %d webhooks, by the event's source: %v", rate, len(got), bySource)
+	w.t.Logf("at %.0f/s the receiver got %d webhooks, by the event's source: %v; the phase's events by source and what became of them: %v",
+		rate, len(got), bySource, w.eventsSince(ctx, events0))
 	p := measureLatency(rate, driven, j, got, w.index)
 	p.ProductCPU, p.PostgresCPU, p.HarnessCPU = prod1-prod0, pg1-pg0, harness1-harness0
 	p.Load = LoadAverage()
