@@ -939,11 +939,12 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 		w.t.Fatal(err)
 	}
 	// A notification without a webhook once all is drained is one the
-	// processors found stale or unchanged, or whose delivery a newer
-	// state of its user replaced while the endpoint failed: how many of
-	// each, beside what Graph sent — a notification it sent again (a POST
-	// it counted as failed, a timeout above all) may have been stored the
-	// first time too, and comes back unchanged.
+	// processors found stale or unchanged, whose event a newer change
+	// replaced while a debounce held it (eventsSince, below), or whose
+	// delivery a newer state of its user replaced while the endpoint
+	// failed: how many of each, beside what Graph sent — a notification
+	// it sent again (a POST it counted as failed, a timeout above all) may
+	// have been stored the first time too, and comes back unchanged.
 	counted := w.counters()
 	delta := func(name, labels string) float64 { return counted[name][labels] - counted0[name][labels] }
 	all := func(name string) float64 {
