@@ -12,10 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"presencebridge/internal/netaddr"
 
 	"github.com/google/uuid"
 )
@@ -65,10 +66,7 @@ func (n *notifier) checkURL(field, raw string) string {
 }
 
 func (n *notifier) httpAllowed(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if netaddr.Loopback(strings.ToLower(host)) { // a host name in any case
 		return true
 	}
 	n.mu.Lock()
