@@ -16,9 +16,9 @@ import (
 	"net/url"
 	"strings"
 
-	"presencebridge/internal/netaddr"
-
 	"github.com/google/uuid"
+
+	"presencebridge/internal/netaddr"
 )
 
 // parseEncryptionCertificate reads encryptionCertificate: the base64 DER of

@@ -135,7 +135,8 @@ func (w *world) repairTimeline(ctx context.Context) func() string {
 	var first time.Time
 	return w.sample(ctx, "PB_LOAD_REPAIR_TIMELINE", 500*time.Millisecond, func(ctx context.Context, pool *pgxpool.Pool) (string, error) {
 		if after < 0 { // the newest event before the repair
-			if err := pool.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM presence_events`).Scan(&after); err != nil {
+			var err error
+			if after, err = newestEvent(ctx, pool); err != nil {
 				return "", err
 			}
 		}

@@ -588,13 +588,11 @@ func (w *world) counters() map[string]map[string]float64 {
 	return out
 }
 
-// lastEvent is the newest presence event's id (0: none).
-func (w *world) lastEvent(ctx context.Context) int64 {
+// newestEvent is the newest presence event's id (0: none).
+func newestEvent(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
 	var id int64
-	if err := w.st.Pool().QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM presence_events`).Scan(&id); err != nil {
-		w.t.Fatal(err)
-	}
-	return id
+	err := pool.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM presence_events`).Scan(&id)
+	return id, err
 }
 
 // eventsSince counts the presence events written after event after, by
@@ -844,7 +842,10 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	prod0, pg0 := w.cpu()
 	harness0 := w.harnessCPU()
 	counted0 := w.counters()
-	events0 := w.lastEvent(ctx)
+	events0, err := newestEvent(ctx, w.st.Pool())
+	if err != nil {
+		w.t.Fatal(err)
+	}
 	began := time.Now()
 	var churn graphsim.ChurnStatus
 	if err := w.graph.Control(ctx, "POST", "/_sim/churn", graphsim.ChurnSpec{Users: w.total + 10*len(w.seed.Tenants), Rate: rate, States: nonTalking}, &churn); err != nil {
