@@ -8,24 +8,33 @@ import (
 	"presencebridge/internal/notification"
 )
 
-// Items the door could read but must not store as sent: the inbox's
-// payload is jsonb, which is not what encoding/json reads (nor
-// notification.Unmarshal, which decodes as it does).
+// Items the door could read but must not store as sent. The door was
+// built when the inbox's payload was jsonb, which is not what
+// encoding/json reads (nor notification.Unmarshal, which decodes as it
+// does); since migration 000063 the payload is text, kept byte for byte,
+// and the processor reads what the door read. What each refusal guards
+// now:
 //
-//   - jsonb refuses a string holding \u0000, a lone surrogate (\ud800
-//     without its low half, or \udc00 alone) or bytes that are not UTF-8,
-//     all of which encoding/json reads (as U+0000 and U+FFFD). Stored as
-//     sent, such an item failed the one multi-row insert of its group
-//     commit, so every POST of the batch — any tenant's — was answered 503,
-//     and its own POST's genuine items at each of Graph's retries.
-//   - encoding/json matches a key to a field case-insensitively (Unicode
-//     simple folding: "ſubscriptionId" is subscriptionId) and the last key
-//     in the text wins; jsonb keeps keys differing in case as different
-//     keys and writes them back in its own order (shorter first, then by
-//     bytes). The door checked the clientState against the subscription
-//     it read, and the processor, reading the stored row, could take
-//     another one ("SubscriptionId" then "subscriptionId" come back the
-//     other way round). Graph sends neither, so such an item is refused.
+//   - Bytes that are not UTF-8: PostgreSQL's text refuses them as jsonb
+//     did. Stored as sent, such an item failed the one multi-row insert of
+//     its group commit, so every POST of the batch — any tenant's — was
+//     answered 503, and its own POST's genuine items at each of Graph's
+//     retries.
+//   - \u0000: text keeps the escape, but the processor decodes it to a NUL
+//     character, which PostgreSQL refuses wherever the decoded string is
+//     passed on (a lookup's argument, a stored value): the item's batch
+//     would fail at every attempt until it was quarantined.
+//   - A lone surrogate (\ud800 without its low half, or \udc00 alone), a
+//     number past a double's range, keys differing only in case: jsonb
+//     refused the first two, and reordered the keys so that the processor
+//     could take another subscriptionId than the one whose clientState the
+//     door checked (encoding/json matches a key to a field
+//     case-insensitively, with Unicode simple folding — "ſubscriptionId" is
+//     subscriptionId — and the last key in the text wins). As text they
+//     endanger neither the commit nor that check; they stay refused because
+//     Graph sends none of them and JSON readers disagree on each (RFC 8259
+//     §4, §6, §8.2): an item that reads differently to different readers
+//     is not kept.
 //
 // Exact duplicates are read alike — the last wins in both — and pass.
 const (
@@ -101,10 +110,10 @@ func (w *walk) unstorable(raw []byte) string {
 	return ""
 }
 
-// storableNumber says whether jsonb holds a number (valid JSON) in
-// reasonable room. Its numeric refuses an exponent past about ±131,072
-// ("value overflows numeric format") and writes 1e131071 out as 131,072
-// digits; Graph sends no number beyond a double's, which is the bound.
+// storableNumber says whether a number (valid JSON) is within a double's
+// range, as every number Graph sends is. (jsonb's numeric, which the inbox
+// used before migration 000063, refused an exponent past about ±131,072
+// and wrote 1e131071 out as 131,072 digits.)
 func storableNumber(n []byte) bool {
 	if len(n) > 64 {
 		return false
@@ -180,7 +189,7 @@ func appendFolded(out, in []byte) []byte {
 }
 
 // storableEscapes says whether a string's escapes (s is between its
-// quotes, valid JSON) are all ones jsonb reads: no \u0000, every
+// quotes, valid JSON) are all ones the door keeps: no \u0000, every
 // surrogate escape one of a high-low pair.
 func storableEscapes(s []byte) bool {
 	for i := 0; i < len(s); i++ {

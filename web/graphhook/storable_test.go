@@ -28,16 +28,18 @@ func (c *countingCommitter) Commit(ctx context.Context, row intake.Row) error {
 	return c.next.Commit(ctx, row)
 }
 
-// TestAnItemPostgreSQLRefusesIsRefusedAloneNotWithItsGroupCommit: jsonb
-// refuses a string holding \u0000, a lone surrogate or bytes that are not
-// UTF-8, and a number past its numeric's range, all of which
-// encoding/json reads (or skips, under a key no field has). Stored as sent, such an item
-// failed the multi-row insert of its whole group commit, so every POST
-// of that batch — other tenants' genuine ones — was answered 503 (and its
-// own POST's genuine items with it, at every retry of Graph's). The door
-// refuses the item alone; the genuine POSTs committed at once with it,
-// and its POST's genuine item, are 202 and stored.
-func TestAnItemPostgreSQLRefusesIsRefusedAloneNotWithItsGroupCommit(t *testing.T) {
+// TestAnUnstorableItemIsRefusedAloneNotWithItsGroupCommit: bytes that
+// are not UTF-8 (which PostgreSQL's text refuses), \u0000, a lone
+// surrogate and a number past a double's range (which jsonb refused while
+// the inbox used it) are all read by encoding/json (or skipped, under a
+// key no field has). Stored as sent, such an item failed the multi-row
+// insert of its whole group commit, so every POST of that batch — other
+// tenants' genuine ones — was answered 503 (and its own POST's genuine
+// items with it, at every retry of Graph's); storable.go says why each is
+// still refused. The door refuses the item alone; the genuine POSTs
+// committed at once with it, and its POST's genuine item, are 202 and
+// stored.
+func TestAnUnstorableItemIsRefusedAloneNotWithItsGroupCommit(t *testing.T) {
 	f := newFixture(t, func(d *Deps) { d.MaxRequests = 100 })
 	// A committer of one worker on one connection of its own, which the
 	// test holds so that the POSTs queue and are written together.
@@ -59,12 +61,12 @@ func TestAnItemPostgreSQLRefusesIsRefusedAloneNotWithItsGroupCommit(t *testing.T
 	f.h.d.Committer = counted
 	genuine := func(user string) string { return item("sub-1", "state-1", user) }
 	unstorable := map[string]string{
-		"NUL in a value":             strings.Replace(genuine("bad"), `"tenantId":"t"`, `"tenantId":"t\u0000"`, 1),
-		"NUL in a key":               strings.Replace(genuine("bad"), `"changeType"`, `"change\u0000Type"`, 1),
-		"a lone high surrogate":      strings.Replace(genuine("bad"), `"tenantId":"t"`, `"tenantId":"t\ud800"`, 1),
-		"a lone low surrogate":       strings.Replace(genuine("bad"), `"tenantId":"t"`, `"tenantId":"\udc00t"`, 1),
-		"bytes not UTF-8":            strings.Replace(genuine("bad"), `"tenantId":"t"`, "\"tenantId\":\"t\xff\"", 1),
-		"a number jsonb cannot hold": strings.Replace(genuine("bad"), `"tenantId":"t"`, `"tenantId":"t","n":1e999999`, 1),
+		"NUL in a value":                 strings.Replace(genuine("bad"), `"tenantId":"t"`, `"tenantId":"t\u0000"`, 1),
+		"NUL in a key":                   strings.Replace(genuine("bad"), `"changeType"`, `"change\u0000Type"`, 1),
+		"a lone high surrogate":          strings.Replace(genuine("bad"), `"tenantId":"t"`, `"tenantId":"t\ud800"`, 1),
+		"a lone low surrogate":           strings.Replace(genuine("bad"), `"tenantId":"t"`, `"tenantId":"\udc00t"`, 1),
+		"bytes not UTF-8":                strings.Replace(genuine("bad"), `"tenantId":"t"`, "\"tenantId\":\"t\xff\"", 1),
+		"a number past a double's range": strings.Replace(genuine("bad"), `"tenantId":"t"`, `"tenantId":"t","n":1e999999`, 1),
 	}
 	n := 0
 	for name, bad := range unstorable {
@@ -125,12 +127,13 @@ func TestAnItemPostgreSQLRefusesIsRefusedAloneNotWithItsGroupCommit(t *testing.T
 
 // TestItemsWithKeysDifferingOnlyInCaseAreRefused: encoding/json matches
 // keys case-insensitively (Unicode folding: ſ is s, K is k) and the last
-// wins in the text's order; jsonb keeps both keys and writes them back in
-// its own order (shorter first, then by bytes), so the processor, reading
-// the stored row, took "subscriptionId" where the door had checked
-// "SubscriptionId" — another subscription than the one whose clientState
-// passed. An item whose keys differ only in case, at any depth, is refused
-// at the door, before it is stored.
+// wins in the text's order; jsonb, which the inbox used before migration
+// 000063, kept both keys and wrote them back in its own order (shorter
+// first, then by bytes), so the processor, reading the stored row, took
+// "subscriptionId" where the door had checked "SubscriptionId" — another
+// subscription than the one whose clientState passed. JSON readers still
+// disagree on such an item, and Graph sends none: one whose keys differ
+// only in case, at any depth, is refused at the door, before it is stored.
 func TestItemsWithKeysDifferingOnlyInCaseAreRefused(t *testing.T) {
 	f := newFixture(t)
 	base := item("sub-1", "state-1", "u1")
