@@ -110,10 +110,11 @@ func (w *walk) unstorable(raw []byte) string {
 	return ""
 }
 
-// storableNumber says whether a number (valid JSON) is within a double's
-// range, as every number Graph sends is. (jsonb's numeric, which the inbox
-// used before migration 000063, refused an exponent past about ±131,072
-// and wrote 1e131071 out as 131,072 digits.)
+// storableNumber says whether a number (valid JSON) is written in at most
+// 64 characters with an exponent within a double's (±308), as every number
+// Graph sends is. (jsonb's numeric, which the inbox used before migration
+// 000063, refused an exponent past about ±131,072 and wrote 1e131071 out
+// as 131,072 digits.)
 func storableNumber(n []byte) bool {
 	if len(n) > 64 {
 		return false
