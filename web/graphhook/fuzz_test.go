@@ -125,8 +125,8 @@ func FuzzValidationHandshake(f *testing.F) {
 // FuzzNotificationPOST: whatever its body, a POST is answered 202, 400 or
 // 413, never 5xx while the inbox works. A 202 commits exactly the items
 // that name a known subscription with its clientState (or the
-// clientState of one being created) and that jsonb stores as the door
-// read them (jsonbStores), change and lifecycle items apart,
+// clientState of one being created) and that the door keeps (doorKeeps:
+// storable.go says why it refuses the rest), change and lifecycle items apart,
 // with the POST's validation tokens, in payloads the intake's parser reads
 // back item for item; anything else commits nothing.
 func FuzzNotificationPOST(f *testing.F) {
@@ -172,7 +172,7 @@ func FuzzNotificationPOST(f *testing.F) {
 		want := map[string][]string{}
 		for _, raw := range sent.Value {
 			var n notification.Notification
-			if json.Unmarshal(raw, &n) != nil || !genuine(n) || !jsonbStores(raw) {
+			if json.Unmarshal(raw, &n) != nil || !genuine(n) || !doorKeeps(raw) {
 				continue
 			}
 			kind := "change"
@@ -220,14 +220,14 @@ func genuine(n notification.Notification) bool {
 	}
 }
 
-// jsonbStores says whether an item (valid JSON to encoding/json) is one
-// PostgreSQL's jsonb stores and the processor reads back as the door read
-// it, found otherwise than the receiver finds it (storable.go): UTF-8, no
+// doorKeeps says whether an item (valid JSON to encoding/json) is one the
+// door stores rather than refuses as unstorable or ambiguous, found
+// otherwise than the receiver finds it (storable.go): UTF-8, no
 // NUL in any decoded key or string, no two keys of an object equal under
 // strings.EqualFold but not equal, no surrogate escape left unpaired once
 // escaped backslashes are set aside, no number past a double's exponent
 // (past ±308) or of more than 64 characters.
-func jsonbStores(raw []byte) bool {
+func doorKeeps(raw []byte) bool {
 	if !utf8.Valid(raw) {
 		return false
 	}

@@ -32,11 +32,12 @@ func (c *countingCommitter) Commit(ctx context.Context, row intake.Row) error {
 // are not UTF-8 (which PostgreSQL's text refuses), \u0000, a lone
 // surrogate and a number past a double's range (which jsonb refused while
 // the inbox used it) are all read by encoding/json (or skipped, under a
-// key no field has). Stored as sent, such an item failed the multi-row
-// insert of its whole group commit, so every POST of that batch — other
-// tenants' genuine ones — was answered 503 (and its own POST's genuine
-// items with it, at every retry of Graph's); storable.go says why each is
-// still refused. The door refuses the item alone; the genuine POSTs
+// key no field has). Stored as sent into jsonb, such an item failed the
+// multi-row insert of its whole group commit, so every POST of that batch
+// — other tenants' genuine ones — was answered 503 (and its own POST's
+// genuine items with it, at every retry of Graph's); into text, bytes not
+// UTF-8 still would. storable.go says why each is still refused. The door
+// refuses the item alone; the genuine POSTs
 // committed at once with it, and its POST's genuine item, are 202 and
 // stored.
 func TestAnUnstorableItemIsRefusedAloneNotWithItsGroupCommit(t *testing.T) {
