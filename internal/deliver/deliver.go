@@ -432,7 +432,11 @@ func (d *Deliverer) send(ctx context.Context, dl claimed, rec *recorder, probe b
 	d.release(dl.EndpointID)
 	// A context that ended mid-send must not lose the outcome's record.
 	ctx = context.WithoutCancel(ctx)
-	log := d.opts.Logger.With("endpoint", dl.EndpointID, "tenant", dl.TenantID)
+	// Made only when there is something to log: Logger.With formats its
+	// attributes at once, and made for every delivery it was 0.50 s of
+	// serve's 18.0 s of CPU in TestLoadRepair's profile (100,000
+	// deliveries, a JSON handler), all of it unused on success.
+	log := func() *slog.Logger { return d.opts.Logger.With("endpoint", dl.EndpointID, "tenant", dl.TenantID) }
 	var rerr error
 	switch {
 	case ok:
@@ -442,12 +446,12 @@ func (d *Deliverer) send(ctx context.Context, dl claimed, rec *recorder, probe b
 			_, rerr = d.st.DeliverySucceeded(ctx, dl.ID, dl.Lease, status)
 		}
 		if c := d.succeeded(dl.EndpointID); c != nil {
-			d.recovered(ctx, log, dl.Delivery, c)
+			d.recovered(ctx, log(), dl.Delivery, c)
 		}
 	case status == http.StatusGone:
 		rerr = d.st.EndpointGone(ctx, dl.TenantID, dl.EndpointID)
 		d.forget(dl.EndpointID)
-		log.Warn("deliver: endpoint disabled: it answered 410 Gone; its pending deliveries are dead until it is enabled and they are replayed")
+		log().Warn("deliver: endpoint disabled: it answered 410 Gone; its pending deliveries are dead until it is enabled and they are replayed")
 	default:
 		// The delivery keeps the endpoint's answer for people to read; the
 		// log names only its status (the body is the receiver's to tell).
@@ -461,7 +465,7 @@ func (d *Deliverer) send(ctx context.Context, dl claimed, rec *recorder, probe b
 			// the hold. And before the circuit learns it, so that its probe
 			// comes no sooner than the hold ends (circuit.go).
 			if err := d.st.HoldEndpoint(ctx, dl.EndpointID, a.retryAfter); err != nil {
-				log.Error("deliver: recording the endpoint's Retry-After failed; this process's circuit still honours it", "err", err)
+				log().Error("deliver: recording the endpoint's Retry-After failed; this process's circuit still honours it", "err", err)
 			}
 		}
 		_, rerr = d.st.DeliveryFailed(ctx, dl.ID, dl.Lease, status, reason, next(d.opts.Schedule, dl.ScheduleStart, time.Now(), a.retryAfter))
@@ -470,14 +474,14 @@ func (d *Deliverer) send(ctx context.Context, dl claimed, rec *recorder, probe b
 			if status != 0 {
 				attrs = append(attrs, "status", status)
 			}
-			log.Warn("deliver: endpoint failing; retrying, newest state of each user first", attrs...)
+			log().Warn("deliver: endpoint failing; retrying, newest state of each user first", attrs...)
 		}
 		// A failed head may now be superseded by a newer state of its user,
 		// and a dead one no longer holds its user's later ones back.
 		d.wake()
 	}
 	if rerr != nil {
-		log.Error("deliver: recording the outcome failed; the lease will expire and the delivery be retried", "err", rerr, "delivery", dl.ID)
+		log().Error("deliver: recording the outcome failed; the lease will expire and the delivery be retried", "err", rerr, "delivery", dl.ID)
 	}
 }
 
