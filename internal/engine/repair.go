@@ -34,7 +34,7 @@ func Repair(ctx context.Context, st *store.Store, r graphapi.PresenceReader, ten
 // every user of the tenant when all says they are all its users.
 func heldFor(ctx context.Context, st *store.Store, tenantID uuid.UUID, ps []graphapi.Presence, all bool) (map[uuid.UUID]store.HeldPresence, error) {
 	if all {
-		return st.TenantPresences(ctx, tenantID)
+		return st.TenantPresences(ctx, tenantID, len(ps))
 	}
 	ids := make([]uuid.UUID, 0, len(ps))
 	for _, p := range ps {

@@ -76,7 +76,7 @@ func BenchmarkReadingTheHeldPresenceOf1000UsersWithRichPresence(b *testing.B) {
 		read func() (map[uuid.UUID]store.HeldPresence, error)
 	}{
 		{"each user", func() (map[uuid.UUID]store.HeldPresence, error) { return st.HeldPresences(ctx, tenant, ids) }},
-		{"the whole tenant", func() (map[uuid.UUID]store.HeldPresence, error) { return st.TenantPresences(ctx, tenant) }},
+		{"the whole tenant", func() (map[uuid.UUID]store.HeldPresence, error) { return st.TenantPresences(ctx, tenant, users) }},
 	} {
 		b.Run(read.name, func(b *testing.B) {
 			cpu0, db0 := testkit.ProcessCPU(), backendCPU(b, pid)

@@ -93,8 +93,9 @@ func TestRichPresenceIsStoredWithThePresenceAndEachEvent(t *testing.T) {
 }
 
 // A repair of a whole tenant reads what is held for all of its users at
-// once (TenantPresences): the same as reading each of them, and nothing
-// of another tenant's.
+// once (TenantPresences): the same as reading each of them, each user's
+// own (the reads scan every row into one set of destinations), and
+// nothing of another tenant's.
 func TestTheWholeTenantsHeldPresenceIsWhatEachUsersIsAndNoOtherTenants(t *testing.T) {
 	ctx := context.Background()
 	st, tenant := storetest.New(t)
@@ -106,6 +107,10 @@ func TestTheWholeTenantsHeldPresenceIsWhatEachUsersIsAndNoOtherTenants(t *testin
 		cs = append(cs, store.PresenceChange{TenantID: tenant, UserID: users[i], Availability: "Busy", Activity: "InACall", MappedState: "busy",
 			Source: "repair", ObservedAt: time.Now(), Rich: presence.Rich{WorkLocation: &presence.WorkLocation{WorkLocationType: "office", PlaceID: strconv.Itoa(i)}}})
 	}
+	plain := uuid.Max // no rich presence, read after those with some (the key's order)
+	users = append(users, plain)
+	cs = append(cs, store.PresenceChange{TenantID: tenant, UserID: plain, Availability: "Away", Activity: "Away", MappedState: "away",
+		Source: "repair", ObservedAt: time.Now()})
 	cs = append(cs, store.PresenceChange{TenantID: other, UserID: uuid.New(), Availability: "Away", Activity: "Away", MappedState: "away",
 		Source: "repair", ObservedAt: time.Now()})
 	storetest.Apply(t, st, cs)
@@ -113,7 +118,7 @@ func TestTheWholeTenantsHeldPresenceIsWhatEachUsersIsAndNoOtherTenants(t *testin
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, err := st.TenantPresences(ctx, tenant)
+	all, err := st.TenantPresences(ctx, tenant, len(users))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,5 +126,13 @@ func TestTheWholeTenantsHeldPresenceIsWhatEachUsersIsAndNoOtherTenants(t *testin
 		return a.Availability == b.Availability && a.Activity == b.Activity && a.GraphSequence == b.GraphSequence && a.Rich.Same(b.Rich)
 	}) {
 		t.Errorf("the whole tenant's held presence %+v, each user's %+v", all, each)
+	}
+	for i, u := range users[:5] {
+		if w := all[u].Rich.WorkLocation; w == nil || w.PlaceID != strconv.Itoa(i) {
+			t.Errorf("user %d's work location was read as %+v, want place %d", i, w, i)
+		}
+	}
+	if r := all[plain].Rich; r.StatusMessage != nil || r.OutOfOffice != nil || r.WorkLocation != nil {
+		t.Errorf("a user without rich presence was read with %+v", r)
 	}
 }
