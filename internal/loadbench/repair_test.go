@@ -3,13 +3,18 @@
 package loadbench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -61,8 +66,10 @@ func TestLoadRepair(t *testing.T) {
 				go func() { profiled <- w.profileOnceUp("serve", time.Duration(secs)*time.Second) }()
 			}
 			statements := w.statements(ctx, 15)
+			deliveriesIO := func() string { return "" }
 			if statementsOn() {
 				t.Logf("before repair %d with %s: %s", i+1, a.name, w.deliveriesVacuum(ctx))
+				deliveriesIO = w.deliveriesIO(ctx)
 			}
 			timeline := w.repairTimeline(ctx)
 			rep := w.repair(ctx, states[n%len(states)], running, a.roles)
@@ -82,6 +89,9 @@ func TestLoadRepair(t *testing.T) {
 				perUser(rep.ProductCPU), rep.PostgresCPU.Round(100*time.Millisecond), perUser(rep.PostgresCPU), rep.HarnessCPU.Round(100*time.Millisecond), rep.Load)
 			if top := statements(); top != "" {
 				t.Logf("statements of repair %d with %s, by execution time:\n%s", i+1, a.name, top)
+			}
+			if io := deliveriesIO(); io != "" {
+				t.Logf("deliveries during repair %d with %s: %s", i+1, a.name, io)
 			}
 			if profiled != nil {
 				t.Logf("serve during the repair: %s", profileTop(<-profiled))
@@ -175,4 +185,49 @@ func (w *world) deliveriesVacuum(ctx context.Context) string {
 		ago = time.Since(*last).Round(time.Second).String() + " ago"
 	}
 	return fmt.Sprintf("deliveries %d live, %d dead row versions; last autovacuum %s (%d in all); deliveries_due_idx %d KiB", live, dead, ago, vacuums, idx>>10)
+}
+
+// deliveriesIO reads, from PostgreSQL's statistics, the deliveries'
+// updates so far, how many were heap-only, and the blocks and index
+// entries each of its indexes has been read for; the function it returns
+// reads them again and says what changed, indexes by blocks, most first.
+// It tells which index a slow round's claims read (the same code's repair
+// took 28–40 s, and once its claims read 2.5 times the buffers: BENCHMARKS.md,
+// 2026-12-05). PostgreSQL counts a backend's reads when it reports them,
+// at the end of a transaction at most once a second (10 s when idle), so
+// the function waits 1.5 s first and the figures are near, not exact.
+func (w *world) deliveriesIO(ctx context.Context) func() string {
+	type reads struct{ blocks, tuples int64 }
+	read := func() (updates, hot int64, idx map[string]reads, err error) {
+		pool := w.st.Pool()
+		if err = pool.QueryRow(ctx, `SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'deliveries'`).Scan(&updates, &hot); err != nil {
+			return
+		}
+		rows, err := pool.Query(ctx, `SELECT s.indexrelname, io.idx_blks_hit + io.idx_blks_read, s.idx_tup_read
+			FROM pg_stat_user_indexes s JOIN pg_statio_user_indexes io USING (indexrelid) WHERE s.relname = 'deliveries'`)
+		if err != nil {
+			return
+		}
+		idx = map[string]reads{}
+		var name string
+		var r reads
+		_, err = pgx.ForEachRow(rows, []any{&name, &r.blocks, &r.tuples}, func() error { idx[name] = r; return nil })
+		return
+	}
+	u0, h0, i0, err0 := read()
+	return func() string {
+		time.Sleep(1500 * time.Millisecond)
+		u1, h1, i1, err := read()
+		if err = cmp.Or(err0, err); err != nil {
+			return fmt.Sprintf("deliveries' statistics: %v", err)
+		}
+		names := slices.Collect(maps.Keys(i1))
+		slices.SortFunc(names, func(a, b string) int { return cmp.Compare(i1[b].blocks-i0[b].blocks, i1[a].blocks-i0[a].blocks) })
+		var b strings.Builder
+		fmt.Fprintf(&b, "%d updates, %d heap-only; index blocks read (entries read):", u1-u0, h1-h0)
+		for _, n := range names {
+			fmt.Fprintf(&b, " %s %d (%d);", n, i1[n].blocks-i0[n].blocks, i1[n].tuples-i0[n].tuples)
+		}
+		return strings.TrimSuffix(b.String(), ";")
+	}
 }
