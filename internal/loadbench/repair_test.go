@@ -5,6 +5,7 @@ package loadbench
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -71,6 +72,7 @@ func TestLoadRepair(t *testing.T) {
 				t.Logf("before repair %d with %s: %s", i+1, a.name, w.deliveriesVacuum(ctx))
 				deliveriesIO = w.deliveriesIO(ctx)
 			}
+			snapshots := w.oldSnapshots(ctx)
 			timeline := w.repairTimeline(ctx)
 			rep := w.repair(ctx, states[n%len(states)], running, a.roles)
 			if tl := timeline(); tl != "" {
@@ -92,6 +94,9 @@ func TestLoadRepair(t *testing.T) {
 			}
 			if io := deliveriesIO(); io != "" {
 				t.Logf("deliveries during repair %d with %s: %s", i+1, a.name, io)
+			}
+			if old := snapshots(); old != "" {
+				t.Logf("old snapshots during repair %d with %s (seconds from its start):\n%s", i+1, a.name, old)
 			}
 			if profiled != nil {
 				t.Logf("serve during the repair: %s", profileTop(<-profiled))
@@ -230,4 +235,44 @@ func (w *world) deliveriesIO(ctx context.Context) func() string {
 		}
 		return strings.TrimSuffix(b.String(), ";")
 	}
+}
+
+// oldSnapshots, with PB_LOAD_STATEMENTS=1, reads every 500 ms which
+// backend holds the oldest snapshot, until the function it returns is
+// called, which gives a line each time one at least 1,000 transactions
+// old is seen from a new backend or twice as old as the last line said.
+// A client's old snapshot would keep PostgreSQL from marking delivered
+// deliveries' index entries dead and from pruning their pages, so that
+// every claim steps over them again; a vacuum's does not (procarray.c
+// leaves PROC_IN_VACUUM backends out of that horizon), but a vacuum takes
+// CPU from a repair that is bound by it. One slow repair had a snapshot
+// held through it, 6,268 to 15,894 transactions old, from a backend not
+// recorded then; the next time it was autovacuum's VACUUM of
+// directory_users, whose million rows the cold start rewrites
+// (BENCHMARKS.md, 2026-12-05).
+func (w *world) oldSnapshots(ctx context.Context) func() string {
+	start := time.Now()
+	var pid int32
+	var shown int64
+	return w.sample(ctx, "PB_LOAD_STATEMENTS", 500*time.Millisecond, func(ctx context.Context, pool *pgxpool.Pool) (string, error) {
+		var p int32
+		var age int64
+		var kind, state, query string
+		var open float64 // seconds in its transaction
+		err := pool.QueryRow(ctx, `SELECT pid, age(backend_xmin), backend_type, coalesce(state, ''),
+				coalesce(extract(epoch FROM clock_timestamp() - xact_start), 0)::float8, left(regexp_replace(query, '\s+', ' ', 'g'), 100)
+			FROM pg_stat_activity WHERE backend_xmin IS NOT NULL AND pid <> pg_backend_pid()
+			ORDER BY age(backend_xmin) DESC LIMIT 1`).Scan(&p, &age, &kind, &state, &open, &query)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return "", nil
+		case err != nil:
+			return "", err
+		case age < 1000 || (p == pid && age < 2*shown):
+			return "", nil
+		}
+		pid, shown = p, age
+		return fmt.Sprintf("%6.1f  %d transactions old, pid %d, %s, %s, in its transaction for %.1f s: %s", time.Since(start).Seconds(), age, p,
+			kind, state, open, query), nil
+	})
 }
