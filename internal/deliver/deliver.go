@@ -30,7 +30,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
-	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"presencebridge/internal/activity"
 	"presencebridge/internal/store"
@@ -89,8 +88,8 @@ type Deliverer struct {
 	mu        sync.Mutex
 	inflight  map[uuid.UUID]int
 	circuits  map[uuid.UUID]*circuit
-	webhooks  map[[2]uuid.UUID]*standardwebhooks.Webhook // by tenant and secret
-	endpoints map[uuid.UUID]chan struct{}                // per-endpoint send slots
+	signers   map[[2]uuid.UUID]*signer    // by tenant and secret
+	endpoints map[uuid.UUID]chan struct{} // per-endpoint send slots
 	workerSem chan struct{}
 	freed     chan struct{} // a send finished: its endpoint may take another
 	successor chan struct{} // a delivered user has a later delivery waiting, or an endpoint failed or recovered
@@ -133,7 +132,7 @@ func New(st *store.Store, opts Options) *Deliverer {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	d := &Deliverer{st: st, opts: opts, metrics: newMetrics(opts.Metrics, st), inflight: map[uuid.UUID]int{}, circuits: map[uuid.UUID]*circuit{},
-		webhooks: map[[2]uuid.UUID]*standardwebhooks.Webhook{}, endpoints: map[uuid.UUID]chan struct{}{}, workerSem: make(chan struct{}, opts.Workers),
+		signers: map[[2]uuid.UUID]*signer{}, endpoints: map[uuid.UUID]chan struct{}{}, workerSem: make(chan struct{}, opts.Workers),
 		freed: make(chan struct{}, 1), successor: make(chan struct{}, 1)}
 	dialer := &net.Dialer{Timeout: 5 * time.Second, Control: d.checkAddress}
 	transport := http.DefaultTransport.(*http.Transport).Clone()

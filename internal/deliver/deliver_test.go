@@ -598,11 +598,11 @@ func TestAnotherTenantsSigningSecretNeverSignsEvenOnceOpened(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := New(f.st, Options{})
-	if _, err := d.webhook(ctx, f.tenant, id); err != nil {
+	if _, err := d.signerOf(ctx, f.tenant, id); err != nil {
 		t.Fatalf("the owner's secret: %v", err)
 	}
 	// Opened and kept for its tenant, it is still refused to another.
-	if _, err := d.webhook(ctx, other, id); !errors.Is(err, store.ErrSecretOfAnother) {
+	if _, err := d.signerOf(ctx, other, id); !errors.Is(err, store.ErrSecretOfAnother) {
 		t.Errorf("another tenant signing with it: %v", err)
 	}
 }

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"presencebridge/internal/presence"
 	"presencebridge/internal/retryafter"
@@ -132,41 +131,37 @@ func (d *Deliverer) post(ctx context.Context, tenant uuid.UUID, url string, secr
 func (d *Deliverer) signature(ctx context.Context, tenant uuid.UUID, secrets []uuid.UUID, msgID string, at time.Time, body []byte) (string, error) {
 	var sigs []string
 	for _, id := range secrets {
-		wh, err := d.webhook(ctx, tenant, id)
+		s, err := d.signerOf(ctx, tenant, id)
 		if err != nil {
 			return "", err
 		}
-		s, err := wh.Sign(msgID, at, body)
-		if err != nil {
-			return "", err
-		}
-		sigs = append(sigs, s)
+		sigs = append(sigs, s.sign(msgID, at.Unix(), body))
 	}
 	return strings.Join(sigs, " "), nil
 }
 
-// webhook is the signer of tenant's secret secretID, opened once (a
+// signerOf is the signer of tenant's secret secretID, opened once (a
 // secret never changes: a rotation makes a new one) and kept under both
 // ids, so that a tenant naming another's secret is refused every time.
-func (d *Deliverer) webhook(ctx context.Context, tenant, secretID uuid.UUID) (*standardwebhooks.Webhook, error) {
+func (d *Deliverer) signerOf(ctx context.Context, tenant, secretID uuid.UUID) (*signer, error) {
 	key := [2]uuid.UUID{tenant, secretID}
 	d.mu.Lock()
-	wh := d.webhooks[key]
+	s := d.signers[key]
 	d.mu.Unlock()
-	if wh != nil {
-		return wh, nil
+	if s != nil {
+		return s, nil
 	}
 	secret, err := d.st.OpenSecret(ctx, &tenant, secretID, store.PurposeSigningSecret)
 	if err != nil {
 		return nil, err
 	}
-	if wh, err = standardwebhooks.NewWebhook(string(secret)); err != nil {
+	if s, err = newSigner(string(secret)); err != nil {
 		return nil, err
 	}
 	d.mu.Lock()
-	d.webhooks[key] = wh
+	d.signers[key] = s
 	d.mu.Unlock()
-	return wh, nil
+	return s, nil
 }
 
 // NewSecret makes an endpoint signing secret: "whsec_" and 32 random

@@ -62,7 +62,7 @@ func (d *Deliverer) SendTest(ctx context.Context, tenant, endpoint uuid.UUID) (T
 	}
 	secrets := signers(ep.SecretID, ep.PrevSecretID)
 	for _, s := range secrets {
-		if _, err := d.webhook(ctx, tenant, s); err != nil {
+		if _, err := d.signerOf(ctx, tenant, s); err != nil {
 			return TestResult{}, err // a secret that will not open is ours to fix, not the endpoint's
 		}
 	}
