@@ -2,7 +2,9 @@ package loadbench
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -164,4 +166,84 @@ func LoadAverage() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], ", ")
+}
+
+// PostgresCPU is PostgreSQL's CPU so far: the whole server's (TreeCPU)
+// and each live child's, by its pid, with what its process title says
+// it is (postgresKind).
+type PostgresCPU struct {
+	Total time.Duration
+	procs map[int]postgresProc
+}
+
+type postgresProc struct {
+	kind string
+	cpu  time.Duration
+}
+
+// ReadPostgresCPU reads the CPU of the postmaster pid and of each of its
+// children.
+func ReadPostgresCPU(pid int) PostgresCPU {
+	c := PostgresCPU{Total: TreeCPU(pid), procs: map[int]postgresProc{}}
+	for _, child := range Children(pid) {
+		cpu, err := ReadCPU(child)
+		if err != nil {
+			continue // exited since it was listed: counted in Total once reaped
+		}
+		title, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", child))
+		if err != nil {
+			continue
+		}
+		c.procs[child] = postgresProc{kind: postgresKind(string(title)), cpu: cpu.Own}
+	}
+	return c
+}
+
+// Since is the CPU each kind of process used from then to c. Time of
+// processes that ended in between (a backend closed, an autovacuum worker
+// done) cannot be told apart once the postmaster has reaped them: it is
+// under "exited, and the postmaster".
+func (c PostgresCPU) Since(then PostgresCPU) map[string]time.Duration {
+	by := map[string]time.Duration{}
+	var live time.Duration
+	for pid, p := range c.procs {
+		d := p.cpu
+		if q, ok := then.procs[pid]; ok && q.kind == p.kind {
+			d -= q.cpu
+		}
+		by[p.kind] += d
+		live += d
+	}
+	by["exited, and the postmaster"] += c.Total - then.Total - live
+	return by
+}
+
+// postgresKind is the kind of PostgreSQL process whose /proc cmdline is
+// title: PostgreSQL rewrites it to "postgres: " and what the process is —
+// "checkpointer", "autovacuum worker <database>", or for a client's
+// backend "<user> <database> <client> <what it is doing>".
+func postgresKind(title string) string {
+	title = strings.TrimSpace(strings.ReplaceAll(title, "\x00", " "))
+	rest, ok := strings.CutPrefix(title, "postgres: ")
+	if !ok {
+		return "postmaster's other children"
+	}
+	for _, k := range []string{"checkpointer", "background writer", "walwriter", "autovacuum launcher", "autovacuum worker",
+		"logical replication launcher", "io worker", "walsummarizer", "parallel worker", "startup", "archiver"} {
+		if strings.HasPrefix(rest, k) {
+			return k
+		}
+	}
+	return "client backends"
+}
+
+// FormatPostgresCPU lists by, largest first: "client backends 9.1 s, …".
+func FormatPostgresCPU(by map[string]time.Duration) string {
+	kinds := slices.Collect(maps.Keys(by))
+	slices.SortFunc(kinds, func(a, b string) int { return cmp.Or(cmp.Compare(by[b], by[a]), strings.Compare(a, b)) })
+	var parts []string
+	for _, k := range kinds {
+		parts = append(parts, fmt.Sprintf("%s %.2f s", k, by[k].Seconds()))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -840,6 +840,7 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	activity := w.pgActivity(ctx)
 	cpuByTheSecond := w.cpuTimeline(ctx)
 	prod0, pg0 := w.cpu()
+	pgKinds0 := ReadPostgresCPU(w.pgPid)
 	harness0 := w.harnessCPU()
 	counted0 := w.counters()
 	events0, err := newestEvent(ctx, w.st.Pool())
@@ -860,6 +861,15 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	}
 	running := w.productPids()
 	for _, role := range phaseProfiles() {
+		if role == "graphsim" {
+			profiling.Go(func() {
+				f := w.profileURL(fmt.Sprintf("graphsim-at-%.0f", rate), fmt.Sprintf("%s/_sim/debug/pprof/profile?seconds=%d", w.graph.URL, int(d.Seconds())))
+				w.procMu.Lock()
+				extra = append(extra, f)
+				w.procMu.Unlock()
+			})
+			continue
+		}
 		if _, ok := running[role]; ok && role != profile {
 			profiling.Go(func() {
 				f := w.profileAs(role, fmt.Sprintf("%s-at-%.0f", role, rate), d)
@@ -968,6 +978,7 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 		w.t.Fatal(err)
 	}
 	prod1, pg1 := w.cpu()
+	pgKinds := ReadPostgresCPU(w.pgPid).Since(pgKinds0)
 	harness1 := w.harnessCPU()
 	got := w.stopRecording()
 	if err := w.graph.Control(ctx, "POST", "/_sim/notifications/journal", map[string]bool{"enabled": false}, nil); err != nil {
@@ -989,6 +1000,7 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	timeline := p.Timeline
 	p.Timeline = ""
 	w.t.Logf("latency at %.0f/s: %+v\n%s", rate, p, top())
+	w.t.Logf("PostgreSQL's CPU at %.0f/s by process: %s", rate, FormatPostgresCPU(pgKinds))
 	if os.Getenv("PB_LOAD_LATENCY_TIMELINE") == "1" {
 		w.t.Logf("latency at %.0f/s by the second of Graph's POST:\n%s", rate, timeline)
 	}
@@ -1104,6 +1116,7 @@ func (w *world) repair(ctx context.Context, state [2]string, stopRoles, startRol
 	// churn moves people to.
 	w.record()
 	prod0, pg0 := w.cpu()
+	pgKinds0 := ReadPostgresCPU(w.pgPid)
 	harness0 := w.harnessCPU()
 	began := time.Now()
 	w.startAll(startRoles)
@@ -1135,6 +1148,7 @@ func (w *world) repair(ctx context.Context, state [2]string, stopRoles, startRol
 	rep.ProductCPU, rep.PostgresCPU, rep.HarnessCPU = prod1-prod0, pg1-pg0, w.harnessCPU()-harness0
 	rep.Load = LoadAverage()
 	w.t.Logf("repair: %+v", rep)
+	w.t.Logf("repair: PostgreSQL's CPU by process: %s", FormatPostgresCPU(ReadPostgresCPU(w.pgPid).Since(pgKinds0)))
 	return rep
 }
 

@@ -32,7 +32,8 @@ import (
 //     repair: at 100,000 users, 1m re-reads as many users a second as
 //     production's default of 10m does at 1,000,000.
 //   - PB_LOAD_PHASE_PROFILE=serve,worker-1 takes a CPU profile of each
-//     named role running in every latency phase (phaseProfiles).
+//     named role running in every latency phase (phaseProfiles);
+//     graphsim names graphsim's own.
 //   - PB_LOAD_GOGC=N runs the product's processes with GOGC=N (its
 //     garbage collector's share of the CPU, measured against the default).
 //   - PB_LOAD_PG_SETTINGS=shared_buffers=1GB,max_wal_size=8GB runs
@@ -150,7 +151,8 @@ func (w *world) hold() {
 }
 
 // phaseProfiles are the roles PB_LOAD_PHASE_PROFILE names (serve,web,
-// worker-1,…): each running one is profiled in every latency phase, as
+// worker-1,…, and graphsim for graphsim's own): each running one is
+// profiled in every latency phase, as
 // serve is at the highest rate for the report, and the top of each is
 // logged once the run is over.
 func phaseProfiles() []string {
