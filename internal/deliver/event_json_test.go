@@ -81,22 +81,33 @@ func TestAnEventEncodingJSONRefusesIsRefused(t *testing.T) {
 }
 
 // BenchmarkEventJSON: one webhook's body, as encoding/json writes it
-// and as eventJSON does.
+// and as eventJSON does; plain, and with the user's rich presence (a
+// status message, out of office, a work location).
 func BenchmarkEventJSON(b *testing.B) {
 	tenant := uuid.New()
-	e := presence.NewEvent(presence.EventData{EventID: uuid.New(), TenantID: uuid.New(), MicrosoftTenantID: &tenant,
+	plain := presence.EventData{EventID: uuid.New(), TenantID: uuid.New(), MicrosoftTenantID: &tenant,
 		TelephonyAccountID: "load-17", User: presence.EventUser{ObjectID: uuid.New(), UPN: "ann.smith@contoso-17.example", TelephonyID: "ext-17-4"},
-		Availability: "Busy", Activity: "InAMeeting", State: "busy", Sequence: 42, Source: "repair", ObservedAt: time.Now()})
-	b.Run("encoding/json", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			json.Marshal(e)
-		}
-	})
-	b.Run("eventJSON", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			eventJSON(e)
-		}
-	})
+		Availability: "Busy", Activity: "InAMeeting", State: "busy", Sequence: 42, Source: "repair", ObservedAt: time.Now()}
+	rich := plain
+	rich.StatusMessage = &presence.StatusMessage{Message: "Back at 3, call my mobile"}
+	rich.OutOfOffice = &presence.OutOfOffice{IsOutOfOffice: false}
+	rich.WorkLocation = &presence.WorkLocation{WorkLocationType: "office", Source: "scheduled"}
+	for _, ev := range []struct {
+		name string
+		data presence.EventData
+	}{{"plain", plain}, {"rich", rich}} {
+		e := presence.NewEvent(ev.data)
+		b.Run(ev.name+"/encoding/json", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				json.Marshal(e)
+			}
+		})
+		b.Run(ev.name+"/eventJSON", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				eventJSON(e)
+			}
+		})
+	}
 }
