@@ -42,20 +42,11 @@ func eventJSON(e presence.Event) ([]byte, error) {
 	} else {
 		b = appendUUID(b, *d.MicrosoftTenantID)
 	}
-	if d.TelephonyAccountID != "" {
-		b = append(b, `,"telephonyAccountId":`...)
-		b = appendString(b, d.TelephonyAccountID)
-	}
+	b = appendOptional(b, `,"telephonyAccountId":`, d.TelephonyAccountID)
 	b = append(b, `,"user":{"objectId":`...)
 	b = appendUUID(b, d.User.ObjectID)
-	if d.User.UPN != "" {
-		b = append(b, `,"upn":`...)
-		b = appendString(b, d.User.UPN)
-	}
-	if d.User.TelephonyID != "" {
-		b = append(b, `,"telephonyId":`...)
-		b = appendString(b, d.User.TelephonyID)
-	}
+	b = appendOptional(b, `,"upn":`, d.User.UPN)
+	b = appendOptional(b, `,"telephonyId":`, d.User.TelephonyID)
 	b = append(b, `},"availability":`...)
 	b = appendString(b, d.Availability)
 	b = append(b, `,"activity":`...)
