@@ -84,7 +84,11 @@ func Children(pid int) []int {
 // live children's own, and that of the children it reaped (PostgreSQL's
 // exited backends). Exact for a server whose workers are its children, as
 // PostgreSQL's are; a child's children are not counted until reaped.
-func TreeCPU(pid int) time.Duration {
+func TreeCPU(pid int) time.Duration { return treeCPU(pid, nil) }
+
+// treeCPU is TreeCPU, handing each live child's own CPU to each (if set)
+// as it reads it.
+func treeCPU(pid int, each func(child int, own time.Duration)) time.Duration {
 	c, err := ReadCPU(pid)
 	if err != nil {
 		return 0
@@ -93,6 +97,9 @@ func TreeCPU(pid int) time.Duration {
 	for _, child := range Children(pid) {
 		if cc, err := ReadCPU(child); err == nil {
 			total += cc.Own
+			if each != nil {
+				each(child, cc.Own)
+			}
 		}
 	}
 	return total
@@ -182,20 +189,17 @@ type postgresProc struct {
 }
 
 // ReadPostgresCPU reads the CPU of the postmaster pid and of each of its
-// children.
+// children, in one pass over them (treeCPU): Total and the children's
+// own are read at the same moment.
 func ReadPostgresCPU(pid int) PostgresCPU {
-	c := PostgresCPU{Total: TreeCPU(pid), procs: map[int]postgresProc{}}
-	for _, child := range Children(pid) {
-		cpu, err := ReadCPU(child)
-		if err != nil {
-			continue // exited since it was listed: counted in Total once reaped
-		}
+	c := PostgresCPU{procs: map[int]postgresProc{}}
+	c.Total = treeCPU(pid, func(child int, own time.Duration) {
 		title, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", child))
 		if err != nil {
-			continue
+			return // exited since it was read: its time is in Total, counted as exited
 		}
-		c.procs[child] = postgresProc{kind: postgresKind(string(title)), cpu: cpu.Own}
-	}
+		c.procs[child] = postgresProc{kind: postgresKind(string(title)), cpu: own}
+	})
 	return c
 }
 

@@ -719,7 +719,7 @@ func (w *world) coldStart(ctx context.Context, r *Run, roles ...string) {
 			}
 		}()
 		profiling.Go(func() {
-			f := w.profileURL("graphsim", fmt.Sprintf("%s/_sim/debug/pprof/profile?seconds=%d", w.graph.URL, secs))
+			f := w.graphsimProfile("graphsim", time.Duration(secs)*time.Second)
 			w.procMu.Lock()
 			profiles = append(profiles, f)
 			w.procMu.Unlock()
@@ -861,23 +861,19 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	}
 	running := w.productPids()
 	for _, role := range phaseProfiles() {
+		label := fmt.Sprintf("%s-at-%.0f", role, rate)
+		take := func() string { return w.profileAs(role, label, d) }
 		if role == "graphsim" {
-			profiling.Go(func() {
-				f := w.profileURL(fmt.Sprintf("graphsim-at-%.0f", rate), fmt.Sprintf("%s/_sim/debug/pprof/profile?seconds=%d", w.graph.URL, int(d.Seconds())))
-				w.procMu.Lock()
-				extra = append(extra, f)
-				w.procMu.Unlock()
-			})
+			take = func() string { return w.graphsimProfile(label, d) }
+		} else if _, ok := running[role]; !ok || role == profile {
 			continue
 		}
-		if _, ok := running[role]; ok && role != profile {
-			profiling.Go(func() {
-				f := w.profileAs(role, fmt.Sprintf("%s-at-%.0f", role, rate), d)
-				w.procMu.Lock()
-				extra = append(extra, f)
-				w.procMu.Unlock()
-			})
-		}
+		profiling.Go(func() {
+			f := take()
+			w.procMu.Lock()
+			extra = append(extra, f)
+			w.procMu.Unlock()
+		})
 	}
 	time.Sleep(w.s.phase)
 	if err := w.graph.Control(ctx, "DELETE", "/_sim/churn/"+churn.ID, nil, nil); err != nil {
@@ -1156,6 +1152,12 @@ func (w *world) repair(ctx context.Context, state [2]string, stopRoles, startRol
 // admin listener and saves it in the temporary folder: the file's name,
 // or why there is none.
 func (w *world) profile(name string, d time.Duration) string { return w.profileAs(name, name, d) }
+
+// graphsimProfile takes a CPU profile of graphsim for d, as profileAs
+// does of a role, the file named after label.
+func (w *world) graphsimProfile(label string, d time.Duration) string {
+	return w.profileURL(label, fmt.Sprintf("%s/_sim/debug/pprof/profile?seconds=%d", w.graph.URL, int(d.Seconds())))
+}
 
 // profileAs is profile with the file named after label.
 func (w *world) profileAs(name, label string, d time.Duration) string {
