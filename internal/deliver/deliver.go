@@ -88,7 +88,7 @@ type Deliverer struct {
 	mu        sync.Mutex
 	inflight  map[uuid.UUID]int
 	circuits  map[uuid.UUID]*circuit
-	signers   map[[2]uuid.UUID]*signer    // by tenant and secret
+	opened    map[[2]uuid.UUID]*signer    // signers by tenant and secret (signerOf)
 	endpoints map[uuid.UUID]chan struct{} // per-endpoint send slots
 	workerSem chan struct{}
 	freed     chan struct{} // a send finished: its endpoint may take another
@@ -132,7 +132,7 @@ func New(st *store.Store, opts Options) *Deliverer {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	d := &Deliverer{st: st, opts: opts, metrics: newMetrics(opts.Metrics, st), inflight: map[uuid.UUID]int{}, circuits: map[uuid.UUID]*circuit{},
-		signers: map[[2]uuid.UUID]*signer{}, endpoints: map[uuid.UUID]chan struct{}{}, workerSem: make(chan struct{}, opts.Workers),
+		opened: map[[2]uuid.UUID]*signer{}, endpoints: map[uuid.UUID]chan struct{}{}, workerSem: make(chan struct{}, opts.Workers),
 		freed: make(chan struct{}, 1), successor: make(chan struct{}, 1)}
 	dialer := &net.Dialer{Timeout: 5 * time.Second, Control: d.checkAddress}
 	transport := http.DefaultTransport.(*http.Transport).Clone()

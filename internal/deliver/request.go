@@ -146,7 +146,7 @@ func (d *Deliverer) signature(ctx context.Context, tenant uuid.UUID, secrets []u
 func (d *Deliverer) signerOf(ctx context.Context, tenant, secretID uuid.UUID) (*signer, error) {
 	key := [2]uuid.UUID{tenant, secretID}
 	d.mu.Lock()
-	s := d.signers[key]
+	s := d.opened[key]
 	d.mu.Unlock()
 	if s != nil {
 		return s, nil
@@ -159,7 +159,7 @@ func (d *Deliverer) signerOf(ctx context.Context, tenant, secretID uuid.UUID) (*
 		return nil, err
 	}
 	d.mu.Lock()
-	d.signers[key] = s
+	d.opened[key] = s
 	d.mu.Unlock()
 	return s, nil
 }
