@@ -55,6 +55,11 @@ func TestChildrenAndTreeCPUSeeAChildAndReadMemoryItsPeak(t *testing.T) {
 	if TreeCPU(os.Getpid()) <= 0 {
 		t.Error("this process and its children used no CPU")
 	}
+	// Read as PostgreSQL's are, the sleep is a child with a title that is
+	// not PostgreSQL's.
+	if p, ok := ReadPostgresCPU(os.Getpid()).procs[child.Process.Pid]; !ok || p.kind != "postmaster's other children" {
+		t.Errorf("ReadPostgresCPU: the sleep child read as %+v (found %v)", p, ok)
+	}
 	m, err := ReadMemory(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
