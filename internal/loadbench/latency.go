@@ -24,11 +24,14 @@ func measureLatency(rate float64, driven time.Duration, j graphsim.Journal, got 
 	p := Phase{Rate: rate, Driven: driven, Notifications: len(j.Entries)}
 	byUser := map[int32][]graphsim.JournalEntry{}
 	var acks []time.Duration
+	var acked []time.Time // acks[i]'s notification's first POST
 	var first, lastAck time.Time
 	for _, e := range j.Entries {
 		if e.Acks > 0 {
 			p.Acked++
-			acks = append(acks, e.AckTook)
+			if e.PostedAt != nil {
+				acks, acked = append(acks, e.AckTook), append(acked, *e.PostedAt)
+			}
 			if e.PostedAt != nil && (first.IsZero() || e.PostedAt.Before(first)) {
 				first = *e.PostedAt
 			}
@@ -67,26 +70,39 @@ func measureLatency(rate float64, driven time.Duration, j graphsim.Journal, got 
 	if span := lastAck.Sub(first); span > 0 {
 		p.IntakeRate = float64(p.Acked) / span.Seconds()
 	}
-	p.Timeline = timeline(first, posted, lat)
+	p.Timeline = timeline(bySecond(first, posted, lat), bySecond(first, acked, acks))
 	return p
 }
 
-// timeline is the latencies by the second their notifications were first
-// posted (from first): how many, p50, p99 and the slowest — whether a
-// phase's p99 is a few stalls or every second alike.
-func timeline(first time.Time, posted []time.Time, lat []time.Duration) string {
+// bySecond groups durations by the second their notifications were first
+// posted (at[i], from first).
+func bySecond(first time.Time, at []time.Time, d []time.Duration) [][]time.Duration {
 	var secs [][]time.Duration
-	for i, at := range posted {
-		s := max(0, int(at.Sub(first)/time.Second))
+	for i, t := range at {
+		s := max(0, int(t.Sub(first)/time.Second))
 		for len(secs) <= s {
 			secs = append(secs, nil)
 		}
-		secs[s] = append(secs[s], lat[i])
+		secs[s] = append(secs[s], d[i])
 	}
+	return secs
+}
+
+// timeline is the latencies by the second their notifications were first
+// posted: how many, p50, p99 and the slowest — whether a phase's p99 is a
+// few stalls or every second alike — beside the p99 and slowest of
+// Graph's wait for our 202 (acks): whether a stall was the intake's
+// commit or came after it.
+func timeline(lat, acks [][]time.Duration) string {
 	var b strings.Builder
-	b.WriteString("second  webhooks   p50 ms   p99 ms   max ms\n")
-	for s, ds := range secs {
-		fmt.Fprintf(&b, "%6d %9d %8.1f %8.1f %8.1f\n", s, len(ds), msOf(Percentile(ds, 50)), msOf(Percentile(ds, 99)), msOf(Percentile(ds, 100)))
+	b.WriteString("second  webhooks   p50 ms   p99 ms   max ms   ack p99  ack max\n")
+	for s, ds := range lat {
+		var as []time.Duration
+		if s < len(acks) {
+			as = acks[s]
+		}
+		fmt.Fprintf(&b, "%6d %9d %8.1f %8.1f %8.1f %9.1f %8.1f\n", s, len(ds), msOf(Percentile(ds, 50)), msOf(Percentile(ds, 99)), msOf(Percentile(ds, 100)),
+			msOf(Percentile(as, 99)), msOf(Percentile(as, 100)))
 	}
 	return b.String()
 }
