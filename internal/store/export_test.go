@@ -23,3 +23,6 @@ func (tx Tx) TableUpdates(ctx context.Context, table string) (updated, hot int64
 		Scan(&updated, &hot)
 	return updated, hot, err
 }
+
+// FindUsersAnywhereSQL is FindUsersAnywhere's query, to EXPLAIN.
+const FindUsersAnywhereSQL = findUsersAnywhere

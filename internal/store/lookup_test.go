@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"strings"
 	"testing"
 
 	"presencebridge/internal/store"
@@ -20,7 +21,16 @@ func TestFindUsersAnywhereFindsAPersonByUPNOrMailInEveryTenant(t *testing.T) {
 	testkit.Exec(t, pool, `INSERT INTO directory_users (tenant_id, upn, graph_upn, email, resolution_status)
 		VALUES ($1, 'Pat@Contoso.example', 'pat@contoso.example', 'pat.lee@contoso.example', 'resolved'),
 		       ($1, 'sam@contoso.example', NULL, NULL, 'pending'),
-		       ($2, 'pat.lee@contoso.example', NULL, NULL, 'not_found')`, zeta, alpha)
+		       ($2, 'pat.lee@contoso.example', NULL, NULL, 'not_found'),
+		       ($2, 'chris@contoso.example', 'Chris.Renamed@contoso.example', 'chris@contoso.example', 'resolved')`, zeta, alpha)
+	// Chris was renamed in Entra after the roster named them: found by the
+	// UPN Graph answered as well as by the one entered (their mail).
+	for _, q := range []string{"chris.renamed@contoso.example", "CHRIS@contoso.example"} {
+		got, err := st.FindUsersAnywhere(t.Context(), q, 10)
+		if err != nil || len(got) != 1 || got[0].UPN != "chris@contoso.example" || got[0].TenantID != alpha {
+			t.Errorf("%q: %+v %v; want Alpha's row of chris@contoso.example", q, got, err)
+		}
+	}
 	for _, q := range []string{"pat@contoso.example", " PAT.LEE@contoso.example "} {
 		got, err := st.FindUsersAnywhere(t.Context(), q, 10)
 		if err != nil {
@@ -45,5 +55,70 @@ func TestFindUsersAnywhereFindsAPersonByUPNOrMailInEveryTenant(t *testing.T) {
 	}
 	if got, err := st.FindUsersAnywhere(t.Context(), "nobody@contoso.example", 10); err != nil || len(got) != 0 {
 		t.Errorf("nobody: %+v %v", got, err)
+	}
+}
+
+// Each of the three ways of finding a person is a lookup in an index, the
+// UPN Graph answered and the mail in indexes that hold them only where
+// they differ from the UPN entered (migration 000064): a lookup that did
+// not say as much would read every roster row of the deployment.
+func TestEachWayOfFindingAUserAnywhereIsAnIndexLookup(t *testing.T) {
+	st, _ := storetest.New(t)
+	tx, err := st.Pool().Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(t.Context())
+	// Whatever the table's size, a sequential scan stays possible only
+	// where no index serves.
+	if _, err := tx.Exec(t.Context(), `SET LOCAL enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	var plan strings.Builder
+	rows, err := tx.Query(t.Context(), `EXPLAIN (COSTS OFF) `+store.FindUsersAnywhereSQL, "pat@contoso.example", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(line + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, idx := range []string{"directory_users_upn_any_idx", "directory_users_graph_upn_any_idx", "directory_users_email_any_idx"} {
+		if !strings.Contains(plan.String(), idx) {
+			t.Errorf("the lookup does not use %s:\n%s", idx, plan.String())
+		}
+	}
+	if strings.Contains(plan.String(), "Seq Scan on directory_users") {
+		t.Errorf("the lookup reads the whole roster table:\n%s", plan.String())
+	}
+}
+
+// Resolving a roster whose people kept the UPN they were entered with, and
+// have it as their mail, writes nothing into the lookup's indexes of the
+// UPN Graph answered and of the mail (migration 000064): the lookup of the
+// UPN entered finds them. Indexed whole, each resolution wrote two more
+// entries of the same address, and the cold start resolves every user.
+func TestResolvingPeopleWhoseAddressesAgreeWritesNoEntryIntoTheOtherLookups(t *testing.T) {
+	st, _ := storetest.New(t)
+	tenant, rs := pendingRoster(t, st, 2000)
+	if err := st.RecordResolutions(t.Context(), tenant, rs); err != nil {
+		t.Fatal(err)
+	}
+	for _, idx := range []string{"directory_users_graph_upn_any_idx", "directory_users_email_any_idx", "directory_users_upn_any_idx"} {
+		var pages int64
+		if err := st.Pool().QueryRow(t.Context(), `SELECT pg_relation_size($1::regclass) / current_setting('block_size')::int`, idx).Scan(&pages); err != nil {
+			t.Fatal(err)
+		}
+		// An empty B-tree is its metapage; 2,000 addresses fill about ten
+		// pages more.
+		if empty := pages <= 1; empty != (idx != "directory_users_upn_any_idx") {
+			t.Errorf("%s has %d pages after resolving 2,000 people whose addresses agree", idx, pages)
+		}
 	}
 }
