@@ -111,10 +111,15 @@ type Phase struct {
 	IntakeRate           float64 // acknowledged notifications a second, first POST to last ack
 	ProductCPU           time.Duration
 	PostgresCPU          time.Duration
-	HarnessCPU           time.Duration // graphsim's and this harness's (the receiver's): on the same cores, not the product's
-	Load                 string
-	Profile              string // go tool pprof -top of a role during the phase, when taken
-	Timeline             string // latencies by the second of their POST (logged with PB_LOAD_LATENCY_TIMELINE=1)
+	// Autovacuum is the CPU of PostgreSQL's autovacuum workers in the
+	// phase, at least (a worker that ended in it is not told apart):
+	// right after the cold start, its cleanup of the rows the cold start
+	// wrote, which the phase's figures then carry.
+	Autovacuum time.Duration
+	HarnessCPU time.Duration // graphsim's and this harness's (the receiver's): on the same cores, not the product's
+	Load       string
+	Profile    string // go tool pprof -top of a role during the phase, when taken
+	Timeline   string // latencies by the second of their POST (logged with PB_LOAD_LATENCY_TIMELINE=1)
 	// Graph's penalties during the phase (graphsim's stats): notifications
 	// it dropped, and whether it held an endpoint slow (delaying what it
 	// sends) or dropping at the phase's end — as Graph treats an endpoint
@@ -319,8 +324,12 @@ func (r *Report) Markdown() string {
 			if ph.Dropped > 0 || ph.SlowEnd > 0 || ph.DropEnd > 0 {
 				penalty = fmt.Sprintf("; **Graph penalised the product's endpoint**: %s notifications dropped, endpoints slow %d, dropping %d at the end", thousands(int(ph.Dropped)), ph.SlowEnd, ph.DropEnd)
 			}
-			return fmt.Sprintf("p50 %s, p99 %s (%s webhooks matched of %s notifications acknowledged, over %s%s; load %s%s) — %s", ms(ph.P50), ms(ph.P99),
-				thousands(ph.Matched), thousands(ph.Acked), secs(ph.Driven), offered, ph.Load, penalty, verdict(float64(ph.P99)/float64(time.Millisecond), float64(bound)/float64(time.Millisecond), "ms"))
+			vacuum := ""
+			if ph.Autovacuum > 0 {
+				vacuum = fmt.Sprintf("; beside PostgreSQL's autovacuum, %s of its CPU", secs(ph.Autovacuum))
+			}
+			return fmt.Sprintf("p50 %s, p99 %s (%s webhooks matched of %s notifications acknowledged, over %s%s; load %s%s%s) — %s", ms(ph.P50), ms(ph.P99),
+				thousands(ph.Matched), thousands(ph.Acked), secs(ph.Driven), offered, ph.Load, vacuum, penalty, verdict(float64(ph.P99)/float64(time.Millisecond), float64(bound)/float64(time.Millisecond), "ms"))
 		})
 		row(fmt.Sprintf("Durable intake at %s changes/s: acknowledged notifications a second, and the acknowledgement's latency (graphsim's side)", thousands(int(rate))), "—", func(run Run) string {
 			ph, ok := phaseAt(run, rate)

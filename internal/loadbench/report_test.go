@@ -16,7 +16,7 @@ func sampleReport() *Report {
 		Machine: "AMD EPYC, 2 cores, 24 GiB RAM", Unwrap: 992.4, Cores: 2, Commit: "abc1234", Command: "make bench-load", Users: 1_000_000, Tenants: 1000,
 		Runs: []Run{{Roles: "serve", Cold: true, Subscribed: 7 * time.Minute, SubscribedAll: true, Coverage: graphsim.Coverage{Subscriptions: 2540, Users: 1_000_000},
 			Phases: []Phase{{Rate: 1000, P50: 20 * time.Millisecond, P99: 80 * time.Millisecond, Acked: 20000, Notifications: 20000, Driven: 20 * time.Second,
-				ProductCPU: 16 * time.Second, PostgresCPU: 13 * time.Second, HarnessCPU: 6 * time.Second},
+				ProductCPU: 16 * time.Second, PostgresCPU: 13 * time.Second, HarnessCPU: 6 * time.Second, Autovacuum: 1900 * time.Millisecond},
 				{Rate: 5000, P50: 90 * time.Millisecond, P99: 400 * time.Millisecond, Acked: 100000}},
 			Repair:    Repair{Changed: 100_000, Took: 20 * time.Second, All: true, HarnessCPU: 7 * time.Second},
 			Memory:    []ProcMemory{{"serve", Memory{Peak: 2 << 30}}},
@@ -33,7 +33,8 @@ func TestTheReportSaysWhichTargetsWereMissedAndByHowMuch(t *testing.T) {
 	for _, want := range []string{
 		"7 min 00 s", "**missed**: 2 min over", // cold start, 5 min
 		"p99 80.0 ms (", "— met", // 1,000/s within 100 ms
-		"Graph made 1000/s",                       // what the churn offered, beside the rate asked
+		"Graph made 1000/s", // what the churn offered, beside the rate asked
+		"beside PostgreSQL's autovacuum, 1.9 s of its CPU", // what else the phase ran beside
 		"p99 400.0 ms", "**missed**: 150 ms over", // 5,000/s, 250 ms
 		"20.0 s for 100,000 users changed",                                                     // repair within 30 s
 		"7.0 s graphsim and harness",                                                           // what shared the cores with the repair

@@ -990,6 +990,7 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 		rate, len(got), bySource, w.eventsSince(ctx, events0))
 	p := measureLatency(rate, driven, j, got, w.index)
 	p.ProductCPU, p.PostgresCPU, p.HarnessCPU = prod1-prod0, pg1-pg0, harness1-harness0
+	p.Autovacuum = pgKinds["autovacuum worker"]
 	p.Load = LoadAverage()
 	p.Profile = profiled
 	p.Dropped, p.SlowEnd, p.DropEnd = st1.Dropped-st0.Dropped, st1.SlowEndpoints, st1.DroppingEndpoints
