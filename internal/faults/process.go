@@ -38,6 +38,11 @@ const keptLines = 400
 func start(name, bin string, env []string, args ...string) (*Process, error) {
 	p := &Process{Name: name, url: make(chan string, 1), exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
+	// Killed with its harness: a run interrupted (a timeout, ^C, a kill)
+	// left graphsim (2 GiB at a million users) and the product's roles
+	// running, and whatever they had inherited — a lock on the benchmarks'
+	// shared machine among it — held.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "PB_") {
 			p.cmd.Env = append(p.cmd.Env, kv)
