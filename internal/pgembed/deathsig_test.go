@@ -1,15 +1,12 @@
 package pgembed
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"strconv"
-	"syscall"
 	"testing"
-	"time"
+
+	"presencebridge/internal/testkit/owner"
 )
 
 // TestServerDiesWithItsOwner kills (SIGKILL, no cleanup) a process that
@@ -26,31 +23,8 @@ func TestServerDiesWithItsOwner(t *testing.T) {
 		select {} // wait to be killed
 	}
 
-	child := exec.Command(os.Args[0], "-test.run=^TestServerDiesWithItsOwner$")
-	child.Env = append(os.Environ(), "PGEMBED_CHILD_DATA_DIR="+dataDir(t))
-	out, err := child.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var word, value, socketDir string
-	if _, err := fmt.Fscan(bufio.NewReader(out), &word, &value, &socketDir); err != nil || word != "pid" {
-		child.Process.Kill()
-		t.Fatalf("child did not report a server pid: %q %q %v", word, value, err)
-	}
-	pgPid, _ := strconv.Atoi(value)
-	child.Process.Kill()
-	child.Wait()
-	defer os.RemoveAll(socketDir) // the killed owner could not remove it
-
-	deadline := time.Now().Add(10 * time.Second)
-	for syscall.Kill(pgPid, 0) == nil {
-		if time.Now().After(deadline) {
-			syscall.Kill(pgPid, syscall.SIGKILL)
-			t.Fatalf("postgres pid %d still running 10s after its owner was killed", pgPid)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	// The owner reports the server's pid and its socket folder, which a
+	// killed owner could not remove.
+	said := owner.KilledLeavesNoChild(t, "TestServerDiesWithItsOwner", "PGEMBED_CHILD_DATA_DIR="+dataDir(t), 1)
+	os.RemoveAll(said[0])
 }
