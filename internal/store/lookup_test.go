@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"presencebridge/internal/store"
 	"presencebridge/internal/store/storetest"
 	"presencebridge/internal/testkit"
@@ -74,28 +76,22 @@ func TestEachWayOfFindingAUserAnywhereIsAnIndexLookup(t *testing.T) {
 	if _, err := tx.Exec(t.Context(), `SET LOCAL enable_seqscan = off`); err != nil {
 		t.Fatal(err)
 	}
-	var plan strings.Builder
 	rows, err := tx.Query(t.Context(), `EXPLAIN (COSTS OFF) `+store.FindUsersAnywhereSQL, "pat@contoso.example", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		plan.WriteString(line + "\n")
-	}
-	if err := rows.Err(); err != nil {
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
 		t.Fatal(err)
 	}
+	plan := strings.Join(lines, "\n")
 	for _, idx := range []string{"directory_users_upn_any_idx", "directory_users_graph_upn_any_idx", "directory_users_email_any_idx"} {
-		if !strings.Contains(plan.String(), idx) {
-			t.Errorf("the lookup does not use %s:\n%s", idx, plan.String())
+		if !strings.Contains(plan, idx) {
+			t.Errorf("the lookup does not use %s:\n%s", idx, plan)
 		}
 	}
-	if strings.Contains(plan.String(), "Seq Scan on directory_users") {
-		t.Errorf("the lookup reads the whole roster table:\n%s", plan.String())
+	if strings.Contains(plan, "Seq Scan on directory_users") {
+		t.Errorf("the lookup reads the whole roster table:\n%s", plan)
 	}
 }
 

@@ -15,28 +15,35 @@ import (
 // the cold start does before it places them; it returns their object ids.
 func resolvedRoster(t *testing.T, st *store.Store, tenant uuid.UUID, n int) []uuid.UUID {
 	t.Helper()
-	ctx := context.Background()
 	entries := make([]store.DirectoryEntry, n)
 	for i := range entries {
 		entries[i] = store.DirectoryEntry{UPN: fmt.Sprintf("user%05d@contoso.example", i), ExternalID: fmt.Sprintf("ext-%05d", i)}
 	}
-	if _, err := st.UpsertDirectoryUsers(ctx, tenant, store.SourceList, entries); err != nil {
-		t.Fatal(err)
-	}
-	users, err := st.DirectoryUsers(ctx, tenant, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	users := addList(t, st, tenant, entries)
 	rs := make([]store.Resolution, len(users))
 	oids := make([]uuid.UUID, len(users))
 	for i, u := range users {
 		oids[i] = uuid.New()
 		rs[i] = store.Resolution{ID: u.ID, Status: store.UserResolved, ObjectID: &oids[i], GraphUPN: u.UPN, DisplayName: "User"}
 	}
-	if err := st.RecordResolutions(ctx, tenant, rs); err != nil {
+	if err := st.RecordResolutions(context.Background(), tenant, rs); err != nil {
 		t.Fatal(err)
 	}
 	return oids
+}
+
+// addList adds entries to the tenant's roster as a list names them, and
+// reads the roster back.
+func addList(tb testing.TB, st *store.Store, tenant uuid.UUID, entries []store.DirectoryEntry) []store.DirectoryUser {
+	tb.Helper()
+	if _, err := st.UpsertDirectoryUsers(context.Background(), tenant, store.SourceList, entries); err != nil {
+		tb.Fatal(err)
+	}
+	users, err := st.DirectoryUsers(context.Background(), tenant, false)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return users
 }
 
 // placements reads each resolved user's monitor (nil: none).

@@ -17,19 +17,12 @@ import (
 // members; most tenants' people).
 func pendingRoster(tb testing.TB, st *store.Store, n int) (uuid.UUID, []store.Resolution) {
 	tb.Helper()
-	ctx := context.Background()
 	tenant := storetest.Tenant(tb, st.Pool(), "Contoso")
 	entries := make([]store.DirectoryEntry, n)
 	for i := range entries {
 		entries[i] = store.DirectoryEntry{UPN: fmt.Sprintf("user%06d@contoso.example", i)}
 	}
-	if _, err := st.UpsertDirectoryUsers(ctx, tenant, store.SourceList, entries); err != nil {
-		tb.Fatal(err)
-	}
-	users, err := st.DirectoryUsers(ctx, tenant, false)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	users := addList(tb, st, tenant, entries)
 	rs := make([]store.Resolution, len(users))
 	for i, u := range users {
 		oid := uuid.New()
