@@ -1,9 +1,7 @@
 package main
 
 import (
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -15,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"presencebridge/internal/testkit"
+	"presencebridge/internal/testkit/freeport"
 )
 
 // runStaff runs `presencebridge staff args…` with stdin and returns its
@@ -60,7 +59,10 @@ func TestStaffAccountsMadeWithTheCommandSignInToTheConsoleOnTheAdminListener(t *
 		t.Errorf("a short password: %s", out)
 	}
 
-	adminAddr := freeAddr(t)
+	adminAddr, err := freeport.Addr()
+	if err != nil {
+		t.Fatal(err)
+	}
 	web := startProcess(t, append(env, "PB_ADMIN_ADDR="+adminAddr), "web")
 	public := web.waitReady(t, 30*time.Second)
 	admin := "http://" + adminAddr
@@ -138,15 +140,4 @@ func consoleSignIn(t *testing.T, base, email, password string) (int, string) {
 	}
 	resp.Body.Close()
 	return resp.StatusCode, resp.Header.Get("Location")
-}
-
-// freeAddr is a loopback address with a port free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return fmt.Sprintf("127.0.0.1:%d", ln.Addr().(*net.TCPAddr).Port)
 }

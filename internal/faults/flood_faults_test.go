@@ -24,6 +24,7 @@ import (
 	"github.com/google/uuid"
 
 	"presencebridge/internal/graphsim"
+	"presencebridge/internal/testkit/freeport"
 	"presencebridge/web/graphhook"
 )
 
@@ -47,7 +48,7 @@ func TestIntakeFloodLeavesGraphsNotificationsFastAndLosesNothing(t *testing.T) {
 	var admin string
 	if profDir != "" {
 		var err error
-		if admin, err = freeAddr(); err != nil {
+		if admin, err = freeport.Addr(); err != nil {
 			t.Fatal(err)
 		}
 		opts.Env = append(opts.Env, "PB_ADMIN_ADDR="+admin)

@@ -3,7 +3,6 @@ package faults
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"presencebridge/internal/graphsim"
+	"presencebridge/internal/testkit/freeport"
 )
 
 // Options shape a scenario's world.
@@ -92,7 +92,8 @@ func Start(t testing.TB, opts Options) *World {
 	}
 	t.Cleanup(w.PG.Close)
 	phase("PostgreSQL up")
-	if w.webAddr, err = freeAddr(); err != nil {
+	// Known before the web role starts: it comes back on the same port.
+	if w.webAddr, err = freeport.Addr(); err != nil {
 		t.Fatal(err)
 	}
 	if w.Front, err = NewFront(w.webAddr); err != nil {
@@ -239,15 +240,4 @@ func (w *World) stopAll() {
 		})
 	}
 	wg.Wait()
-}
-
-// freeAddr is a loopback address no one listens on, for a process that
-// must come back on the same port.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }

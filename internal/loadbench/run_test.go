@@ -34,6 +34,7 @@ import (
 	"presencebridge/internal/onboarding"
 	"presencebridge/internal/simadmin"
 	"presencebridge/internal/store"
+	"presencebridge/internal/testkit/freeport"
 )
 
 // settings are the run's size and phases, from the environment. Two knobs
@@ -183,15 +184,6 @@ func (w *world) seenCount() int {
 	return w.seenN
 }
 
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // newWorld starts PostgreSQL (fsync on), the receiver and graphsim seeded
 // with the layout; r notes how long each took.
 func newWorld(t *testing.T, s settings, r *Report) *world {
@@ -244,7 +236,9 @@ func newWorld(t *testing.T, s settings, r *Report) *world {
 	}
 	t.Cleanup(w.rec.Close)
 	w.rec.Observe(w.observe)
-	w.webAddr = freeAddr(t)
+	if w.webAddr, err = freeport.Addr(); err != nil {
+		t.Fatal(err)
+	}
 	w.baseURL = "http://" + w.webAddr
 
 	began = time.Now()
