@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"presencebridge/internal/graphsim"
+	"presencebridge/internal/testkit/freeport"
 )
 
 // The tests run the real binary, as a developer or docker-compose would.
@@ -342,14 +343,12 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 }
 
 func TestBaseURLFlagNamesWhereClientsReachIt(t *testing.T) {
-	// A free port, released for graphsim to take: its URL printed is the
+	// A free port for graphsim to take: its URL printed is the
 	// --base-url, so the test must know where it listens.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	r, base := start(t, "--addr", addr, "--base-url", "http://graphsim.test:9090/")
 	r.rest(t)
 	if base != "http://graphsim.test:9090" {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"presencebridge/internal/graphsim"
+	"presencebridge/internal/testkit/freeport"
 )
 
 // devField is the nth field of the first stdout line starting with prefix.
@@ -113,12 +114,10 @@ func subscriptionIDs(t *testing.T, gs string) []string {
 // are the ones kept.
 func TestDevPreparesADemoTenantCallableAtOnceThatOutlivesARestart(t *testing.T) {
 	dataDir := devDataDir(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr() // the same port both runs: Graph's subscriptions name the product's URL
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String() // the same port both runs: Graph's subscriptions name the product's URL
-	ln.Close()
 	env := []string{"PB_DATA_DIR=" + dataDir, "PB_HTTP_ADDR=" + addr}
 	demo := graphsim.GenerateSeed(devGraphsimTenants, devGraphsimUsers, devGraphsimMonitors, devGraphsimSeed).Tenants[0]
 	adele := demo.Users[0]

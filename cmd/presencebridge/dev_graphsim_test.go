@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"presencebridge/internal/graphsim"
+	"presencebridge/internal/testkit/freeport"
 )
 
 // stdoutLine waits up to d for a line on stdout starting with prefix.
@@ -163,12 +163,10 @@ func TestDevOffersStaffSingleSignOnAtAGraphsimTenant(t *testing.T) {
 // With PB_ADMIN_ADDR the console is served on the admin listener alone,
 // so the sign-in comes back there (PB_BASE_URL/console answers 404).
 func TestDevOffersStaffSingleSignOnOnItsAdminListener(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	admin, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin := ln.Addr().String()
-	ln.Close()
 	devStaffSignOn(t, admin)
 }
 

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -464,12 +463,10 @@ func (w *world) launch(name string) (*faults.Process, error) {
 	if role == "serve" || role == "web" {
 		addr = w.webAddr
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	admin, err := freeport.Addr()
 	if err != nil {
 		return nil, err
 	}
-	admin := ln.Addr().String()
-	ln.Close()
 	w.procMu.Lock()
 	w.admin[name] = admin
 	w.procMu.Unlock()
