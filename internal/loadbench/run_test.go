@@ -616,12 +616,17 @@ func (w *world) eventsSince(ctx context.Context, after int64) map[string]int {
 
 // cpu is the CPU the product's processes and PostgreSQL have used so far.
 func (w *world) cpu() (product, postgres time.Duration) {
+	return w.productCPU(), TreeCPU(w.pgPid)
+}
+
+// productCPU is the CPU the product's processes have used so far.
+func (w *world) productCPU() (product time.Duration) {
 	for _, pid := range w.productPids() {
 		if c, err := ReadCPU(pid); err == nil {
 			product += c.Own
 		}
 	}
-	return product, TreeCPU(w.pgPid)
+	return product
 }
 
 // harnessCPU is graphsim's and this process's CPU time (the receiver, the
@@ -830,8 +835,7 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	top := w.statements(ctx, 20)
 	activity := w.pgActivity(ctx)
 	cpuByTheSecond := w.cpuTimeline(ctx)
-	prod0, pg0 := w.cpu()
-	pgKinds0 := ReadPostgresCPU(w.pgPid)
+	prod0, pg0 := w.productCPU(), ReadPostgresCPU(w.pgPid) // PostgreSQL's whole and by process, in one pass
 	harness0 := w.harnessCPU()
 	counted0 := w.counters()
 	events0, err := newestEvent(ctx, w.st.Pool())
@@ -964,8 +968,8 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	if err := w.graph.Control(ctx, "GET", "/_sim/notifications/journal", nil, &j); err != nil {
 		w.t.Fatal(err)
 	}
-	prod1, pg1 := w.cpu()
-	pgKinds := ReadPostgresCPU(w.pgPid).Since(pgKinds0)
+	prod1, pg1 := w.productCPU(), ReadPostgresCPU(w.pgPid)
+	pgKinds := pg1.Since(pg0)
 	harness1 := w.harnessCPU()
 	got := w.stopRecording()
 	if err := w.graph.Control(ctx, "POST", "/_sim/notifications/journal", map[string]bool{"enabled": false}, nil); err != nil {
@@ -980,7 +984,7 @@ func (w *world) latency(ctx context.Context, rate float64, profile string) (_ Ph
 	w.t.Logf("at %.0f/s the receiver got %d webhooks, by the event's source: %v; the phase's events by source and what became of them: %v",
 		rate, len(got), bySource, w.eventsSince(ctx, events0))
 	p := measureLatency(rate, driven, j, got, w.index)
-	p.ProductCPU, p.PostgresCPU, p.HarnessCPU = prod1-prod0, pg1-pg0, harness1-harness0
+	p.ProductCPU, p.PostgresCPU, p.HarnessCPU = prod1-prod0, pg1.Total-pg0.Total, harness1-harness0
 	p.Autovacuum = pgKinds["autovacuum worker"]
 	p.Load = LoadAverage()
 	p.Profile = profiled
@@ -1103,8 +1107,7 @@ func (w *world) repair(ctx context.Context, state [2]string, stopRoles, startRol
 	// The receiver tells the changed users by their new state, one no
 	// churn moves people to.
 	w.record()
-	prod0, pg0 := w.cpu()
-	pgKinds0 := ReadPostgresCPU(w.pgPid)
+	prod0, pg0 := w.productCPU(), ReadPostgresCPU(w.pgPid) // PostgreSQL's whole and by process, in one pass
 	harness0 := w.harnessCPU()
 	began := time.Now()
 	w.startAll(startRoles)
@@ -1132,11 +1135,11 @@ func (w *world) repair(ctx context.Context, state [2]string, stopRoles, startRol
 	rep.All = ok
 	rep.Repaired = len(offline)
 	w.stopRecording()
-	prod1, pg1 := w.cpu()
-	rep.ProductCPU, rep.PostgresCPU, rep.HarnessCPU = prod1-prod0, pg1-pg0, w.harnessCPU()-harness0
+	prod1, pg1 := w.productCPU(), ReadPostgresCPU(w.pgPid)
+	rep.ProductCPU, rep.PostgresCPU, rep.HarnessCPU = prod1-prod0, pg1.Total-pg0.Total, w.harnessCPU()-harness0
 	rep.Load = LoadAverage()
 	w.t.Logf("repair: %+v", rep)
-	w.t.Logf("repair: PostgreSQL's CPU by process: %s", FormatPostgresCPU(ReadPostgresCPU(w.pgPid).Since(pgKinds0)))
+	w.t.Logf("repair: PostgreSQL's CPU by process: %s", FormatPostgresCPU(pg1.Since(pg0)))
 	return rep
 }
 
