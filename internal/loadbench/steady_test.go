@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -76,7 +77,8 @@ func postgresSettings() map[string]string {
 }
 
 // statements resets pg_stat_statements (made on first use) and returns a
-// function that gives its top n statements by total execution time since.
+// function that gives its top n statements by total execution time since,
+// with the WAL each wrote and the full-page images in it.
 func (w *world) statements(ctx context.Context, n int) func() string {
 	if !statementsOn() {
 		return func() string { return "" }
@@ -93,22 +95,22 @@ func (w *world) statements(ctx context.Context, n int) func() string {
 	}
 	return func() string {
 		defer pool.Close()
-		rows, err := pool.Query(ctx, `SELECT calls, total_exec_time, rows, shared_blks_hit + shared_blks_read, left(regexp_replace(query, '\s+', ' ', 'g'), 240)
+		rows, err := pool.Query(ctx, `SELECT calls, total_exec_time, rows, shared_blks_hit + shared_blks_read, wal_bytes, wal_fpi, left(regexp_replace(query, '\s+', ' ', 'g'), 240)
 			FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT $1`, n)
 		if err != nil {
 			return fmt.Sprintf("pg_stat_statements: %v", err)
 		}
 		defer rows.Close()
 		var b strings.Builder
-		fmt.Fprintf(&b, "%9s %10s %10s %12s  %s\n", "calls", "total ms", "rows", "blocks", "query")
+		fmt.Fprintf(&b, "%9s %10s %10s %12s %9s %8s  %s\n", "calls", "total ms", "rows", "blocks", "WAL MB", "pages", "query")
 		for rows.Next() {
-			var calls, nrows, blocks int64
-			var total float64
+			var calls, nrows, blocks, fpi int64
+			var total, wal float64
 			var q string
-			if err := rows.Scan(&calls, &total, &nrows, &blocks, &q); err != nil {
+			if err := rows.Scan(&calls, &total, &nrows, &blocks, &wal, &fpi, &q); err != nil {
 				return err.Error()
 			}
-			fmt.Fprintf(&b, "%9d %10.0f %10d %12d  %s\n", calls, total, nrows, blocks, q)
+			fmt.Fprintf(&b, "%9d %10.0f %10d %12d %9.1f %8d  %s\n", calls, total, nrows, blocks, wal/(1<<20), fpi, q)
 		}
 		return b.String()
 	}
@@ -173,21 +175,29 @@ func logProfiles(t *testing.T, files []string) {
 }
 
 // pgActivity samples, once a second until the returned function is called,
-// what PostgreSQL does besides our statements (PB_LOAD_PG_ACTIVITY=1);
+// what PostgreSQL does besides our statements (PB_LOAD_PG_ACTIVITY=1),
+// with the WAL it wrote since the sample before and the full-page images
+// in it (a page's first change after a checkpoint is written whole);
 // the function returns one line a second.
 func (w *world) pgActivity(ctx context.Context) func() string {
 	i := 0
+	var last background
 	lines := w.sample(ctx, "PB_LOAD_PG_ACTIVITY", time.Second, func(ctx context.Context, pool *pgxpool.Pool) (string, error) {
 		b, err := readBackground(ctx, pool)
 		if err != nil {
 			return "", err
 		}
 		i++
-		return fmt.Sprintf("%6d %11d  %-28s %s", i-1, b.checkpoints, cmpOr(b.checkpointer, "-"), cmpOr(b.vacuums, "-")), nil
+		wal, fpi := "-", "-"
+		if i > 1 {
+			wal, fpi = fmt.Sprintf("%.1f", float64(b.wal-last.wal)/(1<<20)), strconv.FormatInt(b.fpi-last.fpi, 10)
+		}
+		last = b
+		return fmt.Sprintf("%6d %7s %6s %11d  %-28s %s", i-1, wal, fpi, b.checkpoints, cmpOr(b.checkpointer, "-"), cmpOr(b.vacuums, "-")), nil
 	})
 	return func() string {
 		if s := lines(); s != "" {
-			return "second checkpoints  checkpointer                 autovacuum (phase)\n" + s
+			return "second  WAL MB  pages checkpoints  checkpointer                 autovacuum (phase)\n" + s
 		}
 		return ""
 	}
@@ -273,6 +283,7 @@ type background struct {
 	vacuumed     string // the same tables alone
 	checkpointer string // its wait events ("" when not running)
 	checkpoints  int64  // begun since the server started
+	wal, fpi     int64  // WAL written (bytes) and full-page images in it, since the server started
 }
 
 // checkpointing reports whether a checkpoint is under way: the
@@ -290,7 +301,9 @@ func readBackground(ctx context.Context, pool *pgxpool.Pool) (background, error)
 			FROM pg_stat_progress_vacuum v JOIN pg_class c ON c.oid = v.relid), ''),
 		coalesce((SELECT string_agg(coalesce(wait_event, 'on CPU'), ', ') FROM pg_stat_activity
 			WHERE backend_type = 'checkpointer'), ''),
-		(SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter)`).Scan(&b.vacuums, &b.vacuumed, &b.checkpointer, &b.checkpoints)
+		(SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter),
+		pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, (SELECT wal_fpi FROM pg_stat_wal)`).
+		Scan(&b.vacuums, &b.vacuumed, &b.checkpointer, &b.checkpoints, &b.wal, &b.fpi)
 	return b, err
 }
 
