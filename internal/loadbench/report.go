@@ -1,6 +1,7 @@
 package loadbench
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"math"
@@ -126,6 +127,28 @@ type Phase struct {
 	// whose answers take over 3 s (10 s) — which the figures then carry.
 	Dropped          int64
 	SlowEnd, DropEnd int
+	// Settled, when set, is the wait for PostgreSQL's upkeep before the
+	// phase: the phase then measures the steady flow, not the aftermath
+	// of what came before it.
+	Settled *Settling
+}
+
+// Settling is a wait for PostgreSQL to be done with the upkeep of earlier
+// writes (autovacuum, a checkpoint): how long, for what, and whether it
+// ended quiet or at its bound.
+type Settling struct {
+	Waited time.Duration
+	For    []string
+	Quiet  bool
+}
+
+// String says it in a report's words.
+func (st Settling) String() string {
+	s := fmt.Sprintf("after %s waiting for PostgreSQL's upkeep of the writes before (%s)", secs(st.Waited), cmp.Or(strings.Join(st.For, "; "), "nothing ran"))
+	if !st.Quiet {
+		s += ", **still under way when the wait's bound came**"
+	}
+	return s
 }
 
 // Repair is the gap: Users changed while notifications were dropped and
@@ -288,31 +311,46 @@ func (r *Report) Markdown() string {
 			return s
 		})
 	// One row per rate, each run's phase of that rate in its column (the
-	// second run drives only the highest).
-	var rates []float64
+	// second run drives only the highest), and one more for a rate driven
+	// again once PostgreSQL had settled (Phase.Settled).
+	type phaseKey struct {
+		rate    float64
+		settled bool
+	}
+	var keys []phaseKey
 	for _, run := range r.Runs {
 		for _, ph := range run.Phases {
-			if !slices.Contains(rates, ph.Rate) {
-				rates = append(rates, ph.Rate)
+			if k := (phaseKey{ph.Rate, ph.Settled != nil}); !slices.Contains(keys, k) {
+				keys = append(keys, k)
 			}
 		}
 	}
-	slices.Sort(rates)
-	phaseAt := func(run Run, rate float64) (Phase, bool) {
+	slices.SortFunc(keys, func(a, b phaseKey) int {
+		if c := cmp.Compare(a.rate, b.rate); c != 0 {
+			return c
+		}
+		return cmp.Compare(b2i(a.settled), b2i(b.settled))
+	})
+	phaseAt := func(run Run, k phaseKey) (Phase, bool) {
 		for _, ph := range run.Phases {
-			if ph.Rate == rate {
+			if (phaseKey{ph.Rate, ph.Settled != nil}) == k {
 				return ph, true
 			}
 		}
 		return Phase{}, false
 	}
-	for _, rate := range rates {
+	for _, k := range keys {
+		rate := k.rate
 		bound := 100 * time.Millisecond
 		if rate > 1000 {
 			bound = 250 * time.Millisecond
 		}
-		row(fmt.Sprintf("Latency, Graph's POST → webhook at the receiver, %s changes/s", thousands(int(rate))), fmt.Sprintf("p99 ≤ %s", ms(bound)), func(run Run) string {
-			ph, ok := phaseAt(run, rate)
+		at := thousands(int(rate)) + " changes/s"
+		if k.settled {
+			at += ", steady (once PostgreSQL's upkeep of the writes before it was over)"
+		}
+		row(fmt.Sprintf("Latency, Graph's POST → webhook at the receiver, %s", at), fmt.Sprintf("p99 ≤ %s", ms(bound)), func(run Run) string {
+			ph, ok := phaseAt(run, k)
 			if !ok {
 				return "—"
 			}
@@ -328,23 +366,27 @@ func (r *Report) Markdown() string {
 			if ph.Autovacuum > 0 {
 				vacuum = fmt.Sprintf("; beside PostgreSQL's autovacuum, %s of its CPU", secs(ph.Autovacuum))
 			}
-			return fmt.Sprintf("p50 %s, p99 %s (%s webhooks matched of %s notifications acknowledged, over %s%s; load %s%s%s) — %s", ms(ph.P50), ms(ph.P99),
-				thousands(ph.Matched), thousands(ph.Acked), secs(ph.Driven), offered, ph.Load, vacuum, penalty, verdict(float64(ph.P99)/float64(time.Millisecond), float64(bound)/float64(time.Millisecond), "ms"))
+			settled := ""
+			if ph.Settled != nil {
+				settled = "; " + ph.Settled.String()
+			}
+			return fmt.Sprintf("p50 %s, p99 %s (%s webhooks matched of %s notifications acknowledged, over %s%s; load %s%s%s%s) — %s", ms(ph.P50), ms(ph.P99),
+				thousands(ph.Matched), thousands(ph.Acked), secs(ph.Driven), offered, ph.Load, vacuum, settled, penalty, verdict(float64(ph.P99)/float64(time.Millisecond), float64(bound)/float64(time.Millisecond), "ms"))
 		})
-		row(fmt.Sprintf("Durable intake at %s changes/s: acknowledged notifications a second, and the acknowledgement's latency (graphsim's side)", thousands(int(rate))), "—", func(run Run) string {
-			ph, ok := phaseAt(run, rate)
+		row(fmt.Sprintf("Durable intake at %s: acknowledged notifications a second, and the acknowledgement's latency (graphsim's side)", at), "—", func(run Run) string {
+			ph, ok := phaseAt(run, k)
 			if !ok {
 				return "—"
 			}
 			return fmt.Sprintf("%.0f/s; ack p50 %s, p99 %s", ph.IntakeRate, ms(ph.AckP50), ms(ph.AckP99))
 		})
-		row(fmt.Sprintf("CPU per 1,000 notifications at %s changes/s (product processes; PostgreSQL's backends; graphsim and this harness's receiver, on the same cores)", thousands(int(rate))), "—", func(run Run) string {
-			ph, ok := phaseAt(run, rate)
+		row(fmt.Sprintf("CPU per 1,000 notifications at %s (product processes; PostgreSQL's backends; graphsim and this harness's receiver, on the same cores)", at), "—", func(run Run) string {
+			ph, ok := phaseAt(run, k)
 			if !ok || ph.Acked == 0 {
 				return "—"
 			}
-			k := float64(ph.Acked) / 1000
-			return fmt.Sprintf("%.2f s; %.2f s; %.2f s", ph.ProductCPU.Seconds()/k, ph.PostgresCPU.Seconds()/k, ph.HarnessCPU.Seconds()/k)
+			n := float64(ph.Acked) / 1000
+			return fmt.Sprintf("%.2f s; %.2f s; %.2f s", ph.ProductCPU.Seconds()/n, ph.PostgresCPU.Seconds()/n, ph.HarnessCPU.Seconds()/n)
 		})
 	}
 	row("Peak RSS (VmHWM) of each process", "≤ 1 GiB per process", func(run Run) string {
@@ -443,4 +485,11 @@ func WriteSection(path, md string) error {
 		}
 	}
 	return os.WriteFile(path, []byte(s), 0o644)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

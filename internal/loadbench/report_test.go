@@ -129,3 +129,35 @@ func TestAPhaseGraphPenalisedSaysSoBesideItsLatency(t *testing.T) {
 		t.Error("a phase Graph did not penalise says it did")
 	}
 }
+
+func TestARateDrivenAgainOnceSettledHasARowOfItsOwnThatSaysWhatItWaitedFor(t *testing.T) {
+	r := sampleReport()
+	r.Runs[0].Phases = append(r.Runs[0].Phases, Phase{Rate: 1000, P50: 8 * time.Millisecond, P99: 60 * time.Millisecond, Acked: 20000,
+		Settled: &Settling{Waited: 95 * time.Second, For: []string{"a checkpoint", "autovacuum of directory_users"}, Quiet: true}})
+	r.Runs[0].Phases[0].P99 = 300 * time.Millisecond
+	md := r.Markdown()
+	var right, steady string
+	for _, line := range strings.Split(md, "\n") {
+		switch {
+		case strings.HasPrefix(line, "| Latency, Graph's POST → webhook at the receiver, 1,000 changes/s |"):
+			right = line
+		case strings.HasPrefix(line, "| Latency, Graph's POST → webhook at the receiver, 1,000 changes/s, steady (once PostgreSQL's upkeep"):
+			steady = line
+		}
+	}
+	if !strings.Contains(right, "p99 300.0 ms") || !strings.Contains(right, "**missed**") || strings.Contains(right, "waiting for") {
+		t.Errorf("the phase right after the cold start is not its row alone: %q", right)
+	}
+	if !strings.Contains(steady, "p99 60.0 ms") || !strings.Contains(steady, "— met") ||
+		!strings.Contains(steady, "after 1 min 35 s waiting for PostgreSQL's upkeep of the writes before (a checkpoint; autovacuum of directory_users)") {
+		t.Errorf("the steady phase's row lacks its figure or its wait: %q", steady)
+	}
+	if strings.Index(md, right) > strings.Index(md, steady) {
+		t.Error("the steady row comes before the row it follows")
+	}
+
+	r.Runs[0].Phases[2].Settled.Quiet = false
+	if md := r.Markdown(); !strings.Contains(md, "**still under way when the wait's bound came**") {
+		t.Error("a wait that ended at its bound does not say so")
+	}
+}

@@ -42,19 +42,23 @@ import (
 //   - PB_LOAD_LATENCY_TIMELINE=1 logs each latency phase's latencies by
 //     the second of Graph's POST (count, p50, p99, slowest).
 //   - PB_LOAD_PG_ACTIVITY=1 samples PostgreSQL's own background work
-//     once a second in each latency phase — autovacuum's tables and
-//     phases, the checkpointer's wait, checkpoints begun — and logs it
-//     by the second, beside PB_LOAD_LATENCY_TIMELINE's latencies.
+//     once a second in each latency phase — the WAL written and the
+//     full-page images in it, autovacuum's tables and phases, the
+//     checkpointer's wait, checkpoints begun — and logs it by the second,
+//     beside PB_LOAD_LATENCY_TIMELINE's latencies.
 //   - PB_LOAD_CPU_TIMELINE=1 logs each latency phase's CPU by the second:
 //     the product's, PostgreSQL's, graphsim's with the harness's, and the
 //     tenants the engine passed over (cpuTimeline).
 //   - PB_LOAD_SETTLE_SECONDS=N waits, after the cold start and before the
-//     latency phases, until PostgreSQL has no vacuum running and its
-//     checkpointer is idle for 5 s in a row, N seconds at most: the
-//     phases then measure the steady flow, not the cold start's aftermath
-//     (autovacuum of the rows it wrote, its checkpoint). What waited how
-//     long is logged; the report's phases do not say it, so a run with
-//     it is not the default's figure.
+//     latency phases, until PostgreSQL has done its upkeep of the cold
+//     start, then a CHECKPOINT (settle), N seconds at most: every phase
+//     then measures the steady flow, and none the cold start's aftermath
+//     (autovacuum of the rows it wrote, its checkpoint).
+//   - PB_LOAD_STEADY_SECONDS=N (default 240; 0 leaves it out) bounds the
+//     wait before the first run's steady phase: once the repair is over,
+//     the harness waits for PostgreSQL's upkeep (settle) and drives the
+//     lowest rate again, reported as its own row beside the phase right
+//     after the cold start.
 //   - PB_LOAD_HOLD_SECONDS=N keeps the world (PostgreSQL above all) that
 //     long once the run is over, for EXPLAIN at scale; its DSN is logged.
 
@@ -240,13 +244,16 @@ func (w *world) cpuTimeline(ctx context.Context) func() string {
 	}
 }
 
-// settle waits as PB_LOAD_SETTLE_SECONDS asks; it reports whether it was
-// asked.
-func (w *world) settle(ctx context.Context) bool {
-	most := envInt("PB_LOAD_SETTLE_SECONDS", 0)
-	if most == 0 {
-		return false
-	}
+// settle waits, at most most, until PostgreSQL is done with the upkeep
+// the writes before it left — no autovacuum running and none due (no
+// table 10,000 rows or more past its autovacuum thresholds of dead or
+// inserted rows; small busy tables such as the job queue's are always
+// due again) — and has stayed so for 5 s in a row, then ends the
+// checkpoint under way with CHECKPOINT, as one does before measuring a
+// database: the checkpoint the earlier writes began would otherwise be
+// spread over the next minutes and sync their pages in the phase. It
+// says what it waited for and how long.
+func (w *world) settle(ctx context.Context, most time.Duration) Settling {
 	pool, err := pgxpool.New(ctx, w.pg.DirectDSN())
 	if err != nil {
 		w.t.Fatal(err)
@@ -255,7 +262,7 @@ func (w *world) settle(ctx context.Context) bool {
 	began := time.Now()
 	seen := map[string]bool{}
 	quiet := 0
-	for quiet < 5 && time.Since(began) < time.Duration(most)*time.Second {
+	for quiet < 5 && time.Since(began) < most {
 		b, err := readBackground(ctx, pool)
 		if err != nil {
 			w.t.Fatal(err)
@@ -263,18 +270,23 @@ func (w *world) settle(ctx context.Context) bool {
 		if b.vacuumed != "" {
 			seen["autovacuum of "+b.vacuumed] = true
 		}
-		if b.checkpointing() {
-			seen["a checkpoint"] = true
+		if b.due != "" {
+			seen["autovacuum due on "+b.due] = true
 		}
-		busy := b.vacuumed != "" || b.checkpointing()
-		if quiet++; busy {
+		if quiet++; b.vacuumed != "" || b.due != "" {
 			quiet = 0
 		}
 		time.Sleep(time.Second)
 	}
-	what := slices.Sorted(maps.Keys(seen))
-	w.t.Logf("settled after %s (at most %ds; quiet for 5 s: %v): %s", secs(time.Since(began)), most, quiet >= 5, cmpOr(strings.Join(what, "; "), "nothing ran"))
-	return true
+	st := Settling{Quiet: quiet >= 5, For: slices.Sorted(maps.Keys(seen))}
+	at := time.Now()
+	if _, err := pool.Exec(ctx, "CHECKPOINT"); err != nil {
+		w.t.Fatal(err)
+	}
+	st.For = append(st.For, "then a CHECKPOINT, "+secs(time.Since(at)))
+	st.Waited = time.Since(began)
+	w.t.Logf("settled after %s (at most %s; quiet for 5 s: %v): %s", secs(st.Waited), secs(most), st.Quiet, cmpOr(strings.Join(st.For, "; "), "nothing ran"))
+	return st
 }
 
 // background is what PostgreSQL does of its own at one moment.
@@ -284,12 +296,7 @@ type background struct {
 	checkpointer string // its wait events ("" when not running)
 	checkpoints  int64  // begun since the server started
 	wal, fpi     int64  // WAL written (bytes) and full-page images in it, since the server started
-}
-
-// checkpointing reports whether a checkpoint is under way: the
-// checkpointer waits in its main loop between checkpoints.
-func (b background) checkpointing() bool {
-	return b.checkpointer != "" && b.checkpointer != "CheckpointerMain"
+	due          string // tables 10,000 rows or more past their autovacuum thresholds, not being vacuumed ("" none)
 }
 
 func readBackground(ctx context.Context, pool *pgxpool.Pool) (background, error) {
@@ -302,8 +309,17 @@ func readBackground(ctx context.Context, pool *pgxpool.Pool) (background, error)
 		coalesce((SELECT string_agg(coalesce(wait_event, 'on CPU'), ', ') FROM pg_stat_activity
 			WHERE backend_type = 'checkpointer'), ''),
 		(SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter),
-		pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, (SELECT wal_fpi FROM pg_stat_wal)`).
-		Scan(&b.vacuums, &b.vacuumed, &b.checkpointer, &b.checkpoints, &b.wal, &b.fpi)
+		pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, (SELECT wal_fpi FROM pg_stat_wal),
+		-- autovacuum's own test (the server's thresholds; no table of ours
+		-- sets its own): dead rows, or rows inserted since the last vacuum,
+		-- 10,000 past the bound (a busy small table is due again at once).
+		coalesce((SELECT string_agg(s.relname, ', ' ORDER BY s.relname) FROM pg_stat_all_tables s JOIN pg_class c ON c.oid = s.relid
+			WHERE s.schemaname IN ('public', 'pg_toast') AND s.relid NOT IN (SELECT relid FROM pg_stat_progress_vacuum)
+			AND (s.n_dead_tup > 10000 + current_setting('autovacuum_vacuum_threshold')::float8
+					+ current_setting('autovacuum_vacuum_scale_factor')::float8 * greatest(c.reltuples, 0)
+				OR s.n_ins_since_vacuum > 10000 + current_setting('autovacuum_vacuum_insert_threshold')::float8
+					+ current_setting('autovacuum_vacuum_insert_scale_factor')::float8 * greatest(c.reltuples, 0))), '')`).
+		Scan(&b.vacuums, &b.vacuumed, &b.checkpointer, &b.checkpoints, &b.wal, &b.fpi, &b.due)
 	return b, err
 }
 
