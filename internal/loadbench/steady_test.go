@@ -260,25 +260,29 @@ func (w *world) settle(ctx context.Context, most time.Duration) Settling {
 	}
 	defer pool.Close()
 	began := time.Now()
-	seen := map[string]bool{}
+	tables := map[string]bool{} // vacuumed, or due and waited for
 	quiet := 0
 	for quiet < 5 && time.Since(began) < most {
 		b, err := readBackground(ctx, pool)
 		if err != nil {
 			w.t.Fatal(err)
 		}
-		if b.vacuumed != "" {
-			seen["autovacuum of "+b.vacuumed] = true
-		}
-		if b.due != "" {
-			seen["autovacuum due on "+b.due] = true
+		for _, list := range []string{b.vacuumed, b.due} {
+			for name := range strings.SplitSeq(list, ", ") {
+				if name != "" {
+					tables[name] = true
+				}
+			}
 		}
 		if quiet++; b.vacuumed != "" || b.due != "" {
 			quiet = 0
 		}
 		time.Sleep(time.Second)
 	}
-	st := Settling{Quiet: quiet >= 5, For: slices.Sorted(maps.Keys(seen))}
+	st := Settling{Quiet: quiet >= 5}
+	if len(tables) > 0 {
+		st.For = append(st.For, "autovacuum of "+strings.Join(slices.Sorted(maps.Keys(tables)), ", "))
+	}
 	at := time.Now()
 	if _, err := pool.Exec(ctx, "CHECKPOINT"); err != nil {
 		w.t.Fatal(err)
@@ -299,12 +303,17 @@ type background struct {
 	due          string // tables 10,000 rows or more past their autovacuum thresholds, not being vacuumed ("" none)
 }
 
+// relName names the relation c in background's words: a TOAST table by
+// the table it holds the long values of ("subscriptions' TOAST"), not by
+// its number.
+const relName = `coalesce((SELECT m.relname || '''s TOAST' FROM pg_class m WHERE m.reltoastrelid = c.oid), c.relname)`
+
 func readBackground(ctx context.Context, pool *pgxpool.Pool) (background, error) {
 	var b background
 	err := pool.QueryRow(ctx, `SELECT
-		coalesce((SELECT string_agg(c.relname || ' (' || v.phase || ')', ', ' ORDER BY c.relname)
+		coalesce((SELECT string_agg(`+relName+` || ' (' || v.phase || ')', ', ' ORDER BY c.relname)
 			FROM pg_stat_progress_vacuum v JOIN pg_class c ON c.oid = v.relid), ''),
-		coalesce((SELECT string_agg(c.relname, ', ' ORDER BY c.relname)
+		coalesce((SELECT string_agg(`+relName+`, ', ' ORDER BY c.relname)
 			FROM pg_stat_progress_vacuum v JOIN pg_class c ON c.oid = v.relid), ''),
 		coalesce((SELECT string_agg(coalesce(wait_event, 'on CPU'), ', ') FROM pg_stat_activity
 			WHERE backend_type = 'checkpointer'), ''),
@@ -313,7 +322,7 @@ func readBackground(ctx context.Context, pool *pgxpool.Pool) (background, error)
 		-- autovacuum's own test (the server's thresholds; no table of ours
 		-- sets its own): dead rows, or rows inserted since the last vacuum,
 		-- 10,000 past the bound (a busy small table is due again at once).
-		coalesce((SELECT string_agg(s.relname, ', ' ORDER BY s.relname) FROM pg_stat_all_tables s JOIN pg_class c ON c.oid = s.relid
+		coalesce((SELECT string_agg(`+relName+`, ', ' ORDER BY c.relname) FROM pg_stat_all_tables s JOIN pg_class c ON c.oid = s.relid
 			WHERE s.schemaname IN ('public', 'pg_toast') AND s.relid NOT IN (SELECT relid FROM pg_stat_progress_vacuum)
 			AND (s.n_dead_tup > 10000 + current_setting('autovacuum_vacuum_threshold')::float8
 					+ current_setting('autovacuum_vacuum_scale_factor')::float8 * greatest(c.reltuples, 0)
