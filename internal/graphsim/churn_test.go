@@ -3,9 +3,12 @@ package graphsim
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 func ctlCall(t *testing.T, f *fixture, method, path string, body any, out any) int {
@@ -112,5 +115,35 @@ func TestNotificationFaultControlAPI(t *testing.T) {
 	}
 	if code := ctlCall(t, f, http.MethodPost, "/notifications/tick", nil, nil); code != http.StatusNoContent {
 		t.Errorf("tick: %d", code)
+	}
+}
+
+// A churn never moves a person to the state they are in — Graph would
+// notify nothing and the churn would fall short of its rate — whatever
+// state an earlier churn or a bulk change left them in; from a state
+// that is not among its own it may move them to any of them.
+func TestChurnMovesAPersonOnlyToAStateOtherThanTheirs(t *testing.T) {
+	states := [][2]string{{"Available", "Available"}, {"Busy", "Busy"}, {"Away", "Away"}, {"DoNotDisturb", "DoNotDisturb"}}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i, st := range states {
+		cur := Presence{Availability: st[0], Activity: st[1]}
+		reached := map[[2]string]bool{}
+		for range 400 {
+			next := churnNext(cur, states, rnd)
+			if next == st {
+				t.Fatalf("a person in %v was moved to it", st)
+			}
+			reached[next] = true
+		}
+		if len(reached) != len(states)-1 {
+			t.Errorf("from %v (state %d) the churn reached %d of the %d others", st, i, len(reached), len(states)-1)
+		}
+	}
+	reached := map[[2]string]bool{}
+	for range 400 {
+		reached[churnNext(unseenPresence(uuid.New()), states, rnd)] = true
+	}
+	if len(reached) != len(states) {
+		t.Errorf("from Offline the churn reached %d of its %d states", len(reached), len(states))
 	}
 }
