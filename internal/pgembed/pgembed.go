@@ -143,6 +143,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		"-c", "listen_addresses=", "-c", "logging_collector=off"}
 	if !opts.Durable {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	} else {
+		args = append(args, "-c", "wal_compression="+walCompression(binDir, dataDir, acct))
 	}
 	if opts.MaxConnections > 0 {
 		args = append(args, "-c", "max_connections="+strconv.Itoa(opts.MaxConnections))
@@ -270,6 +272,24 @@ func (s *Server) EnsureDatabase(ctx context.Context, name string) error {
 	}
 	defer conn.Close(ctx)
 	return schema.EnsureDatabase(ctx, conn, name)
+}
+
+// walCompression is how a durable server compresses the full-page images
+// in its WAL: lz4 where the binaries were built with it (PostgreSQL 15 and
+// later), else PostgreSQL's own pglz ("on", which every version takes).
+// After each checkpoint the first change to a page writes the whole page
+// to WAL; at a million users that was most of it right after a cold start
+// (12–38 MB a second beside a flow that alone writes 5), and compressing
+// those pages with lz4 halved it (BENCHMARKS.md, issue 16). postgres -C
+// checks the value against the binaries without starting a server.
+// Options.Settings may still name another.
+func walCompression(binDir, dataDir string, acct account) string {
+	cmd := exec.Command(filepath.Join(binDir, "postgres"), "-D", dataDir, "-C", "wal_compression", "-c", "wal_compression=lz4")
+	cmd.SysProcAttr = acct.sysProcAttr()
+	if err := cmd.Run(); err != nil {
+		return "on"
+	}
+	return "lz4"
 }
 
 func initdb(ctx context.Context, binDir, dataDir string, acct account) error {

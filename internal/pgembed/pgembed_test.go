@@ -213,3 +213,51 @@ func TestOpenStartsAServerWhenNoneRunsOnTheFolder(t *testing.T) {
 	}
 	mustExec(t, s.DSN("postgres"), `SELECT 1`)
 }
+
+// A durable server compresses the full pages it writes to WAL after each
+// checkpoint, with lz4 where its binaries have it; a setting the caller
+// names wins, and a server for tests (no fsync, no full pages) is left as
+// it was.
+func TestADurableServerCompressesTheFullPagesItWritesToWAL(t *testing.T) {
+	ctx := t.Context()
+	show := func(s *Server) (value string, lz4 bool) {
+		t.Helper()
+		conn, err := pgx.Connect(ctx, s.DSN("postgres"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		if err := conn.QueryRow(ctx, `SELECT setting, coalesce('lz4' = ANY(enumvals), false) FROM pg_settings WHERE name = 'wal_compression'`).Scan(&value, &lz4); err != nil {
+			t.Fatal(err)
+		}
+		return value, lz4
+	}
+	for _, c := range []struct {
+		name     string
+		opts     Options
+		want     func(lz4 bool) string
+		wantNote string
+	}{
+		{"durable", Options{Durable: true}, func(lz4 bool) string {
+			if lz4 {
+				return "lz4"
+			}
+			return "pglz" // PostgreSQL 15's name for "on"; older ones say "on"
+		}, "lz4 where the binaries have it, else pglz"},
+		{"durable, the caller's setting", Options{Durable: true, Settings: map[string]string{"wal_compression": "off"}}, func(bool) string { return "off" }, "the caller's off"},
+		{"for tests", Options{}, func(bool) string { return "off" }, "left off"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.opts.DataDir = dataDir(t)
+			s, err := Start(ctx, c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Stop()
+			got, lz4 := show(s)
+			if want := c.want(lz4); got != want && !(want == "pglz" && got == "on") {
+				t.Errorf("wal_compression = %q, want %q (%s)", got, want, c.wantNote)
+			}
+		})
+	}
+}
