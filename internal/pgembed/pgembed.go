@@ -143,7 +143,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		"-c", "listen_addresses=", "-c", "logging_collector=off"}
 	if !opts.Durable {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
-	} else {
+	} else if _, named := opts.Settings["wal_compression"]; !named {
 		args = append(args, "-c", "wal_compression="+walCompression(binDir, dataDir, acct))
 	}
 	if opts.MaxConnections > 0 {
@@ -281,8 +281,8 @@ func (s *Server) EnsureDatabase(ctx context.Context, name string) error {
 // to WAL; at a million users that was most of it right after a cold start
 // (12–38 MB a second beside a flow that alone writes 5), and compressing
 // those pages with lz4 halved it (BENCHMARKS.md, issue 16). postgres -C
-// checks the value against the binaries without starting a server.
-// Options.Settings may still name another.
+// checks the value against the binaries without starting a server; it
+// is not asked when Options.Settings names one.
 func walCompression(binDir, dataDir string, acct account) string {
 	cmd := exec.Command(filepath.Join(binDir, "postgres"), "-D", dataDir, "-C", "wal_compression", "-c", "wal_compression=lz4")
 	cmd.SysProcAttr = acct.sysProcAttr()
